@@ -1,0 +1,96 @@
+"""The Celery app, and the embedded worker used when no broker is configured."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+
+from celery import Celery
+from celery.signals import worker_process_init, worker_ready
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+app = Celery("textsuite")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+SCHEDULE_MODULES = ("apps.mlops", "apps.sentiment", "apps.support", "apps.recommender")
+
+
+def beat_schedule() -> dict[str, dict[str, object]]:
+    """Every app's periodic tasks (`BEAT_SCHEDULE` in its schedules.py), merged."""
+    import importlib
+
+    merged: dict[str, dict[str, object]] = {}
+    for package in SCHEDULE_MODULES:
+        try:
+            module = importlib.import_module(f"{package}.schedules")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{package}.schedules":
+                raise
+            continue
+        merged.update(module.BEAT_SCHEDULE)
+    return merged
+
+
+app.conf.beat_schedule = beat_schedule()
+
+log = logging.getLogger(__name__)
+_embedded_lock = threading.Lock()
+_embedded_started = False
+
+
+def _warm_models() -> None:
+    from apps.mlops.services import models_warm
+
+    try:
+        models_warm()
+    except Exception:  # a missing model must not stop a worker from taking other work
+        log.exception("model warm-up failed")
+
+
+@worker_process_init.connect
+def _on_worker_process_init(**_: object) -> None:
+    _warm_models()
+
+
+@worker_ready.connect
+def _on_worker_ready(**_: object) -> None:
+    # Solo/thread pools have no child processes, so warm here as well.
+    _warm_models()
+
+
+def embedded_worker_start() -> bool:
+    """Start one in-process worker thread on the in-memory broker (embedded profile only)."""
+    global _embedded_started
+    from django.conf import settings
+
+    if not settings.CELERY_EMBEDDED_WORKER or settings.CELERY_TASK_ALWAYS_EAGER:
+        return False
+    with _embedded_lock:
+        if _embedded_started:
+            return False
+        _embedded_started = True
+
+    def run() -> None:
+        worker = app.Worker(
+            pool="threads",
+            concurrency=2,
+            queues=["inference", "training"],
+            loglevel="INFO",
+            without_heartbeat=True,
+            without_mingle=True,
+            without_gossip=True,
+            hostname="embedded@%h",
+        )
+        # install_signal_handlers only works in the main thread; this worker lives in another.
+        worker.install_platform_tweaks = lambda *_a, **_k: None  # type: ignore[method-assign]
+        worker.start()
+
+    threading.Thread(target=run, name="celery-embedded", daemon=True).start()
+    from celery.beat import EmbeddedService
+
+    EmbeddedService(app, thread=True).start()
+    log.info("embedded Celery worker started (in-memory broker)")
+    return True

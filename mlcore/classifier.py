@@ -1,0 +1,411 @@
+"""Transformer text classifier: fine-tuning from the MiniLM base, prediction, int8 serving form."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import shutil
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from .config import resolve_device
+from .embedder import base_model_path, offline
+from .metrics import classification_report
+from .types import Prediction
+
+QUANTIZED_FILE = "quantized_int8.pt"
+SERVING_FILE = "serving.json"
+
+
+class TrainingCancelled(Exception):
+    """Raised inside `fit` when `should_stop` returns True."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Hyperparameters of one fine-tuning run."""
+
+    epochs: int = 4
+    batch_size: int = 32
+    learning_rate: float = 8e-5
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.1
+    max_length: int = 64
+    val_fraction: float = 0.1
+    patience: int = 2
+    seed: int = 42
+    eval_batch_size: int = 128
+    max_steps: int | None = None
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    """What a running fit reports after each step and each epoch."""
+
+    epoch: int
+    epochs: int
+    step: int
+    total_steps: int
+    loss: float
+    elapsed_s: float
+    eta_s: float
+    val_macro_f1: float | None = None
+    val_accuracy: float | None = None
+    phase: str = "step"
+
+
+@dataclass
+class TrainResult:
+    classifier: TextClassifier
+    metrics: dict[str, Any]
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best_epoch: int = 0
+    stopped_early: bool = False
+
+
+def set_seed(seed: int) -> None:
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def stratified_split(
+    labels: Sequence[str], fraction: float, seed: int
+) -> tuple[list[int], list[int]]:
+    """Indices (train, held-out) with about `fraction` of each label held out."""
+    rng = np.random.default_rng(seed)
+    by_label: dict[str, list[int]] = {}
+    for i, label in enumerate(labels):
+        by_label.setdefault(label, []).append(i)
+    train: list[int] = []
+    held: list[int] = []
+    for idx in by_label.values():
+        perm = rng.permutation(idx).tolist()
+        n_held = round(len(perm) * fraction) if len(perm) > 1 else 0
+        held += perm[:n_held]
+        train += perm[n_held:]
+    return sorted(train), sorted(held)
+
+
+class TextClassifier:
+    """Sequence classifier over a Hugging Face model directory; predicts labels + probabilities."""
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        labels: list[str],
+        *,
+        device: str = "cpu",
+        max_length: int = 128,
+        serving: str = "fp32",
+    ) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.labels = labels
+        self.device = device
+        self.max_length = max_length
+        self.serving = serving
+        self._lock = threading.Lock()
+
+    # -- loading -------------------------------------------------------------------------------
+    @classmethod
+    def load(
+        cls, path: str | Path, *, device: str = "auto", serving: str | None = None
+    ) -> TextClassifier:
+        """Load a saved classifier; `serving` picks 'fp32' or 'int8' (default: what was saved)."""
+        offline()
+        import torch
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        path = Path(path)
+        serving_file = path / SERVING_FILE
+        info = json.loads(serving_file.read_text()) if serving_file.exists() else {}
+        form = serving or info.get("serving", "fp32")
+        dev = resolve_device(device)
+        tokenizer = AutoTokenizer.from_pretrained(str(path))
+        model = AutoModelForSequenceClassification.from_pretrained(str(path))
+        if form == "int8":
+            if not (path / QUANTIZED_FILE).exists():
+                raise FileNotFoundError(f"{path / QUANTIZED_FILE} missing for int8 serving")
+            model = quantize_dynamic(model)
+            model.load_state_dict(torch.load(path / QUANTIZED_FILE, weights_only=False))
+            dev = "cpu"  # dynamic int8 kernels are CPU kernels
+        model.to(dev).eval()
+        labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
+        return cls(
+            model,
+            tokenizer,
+            labels,
+            device=dev,
+            max_length=int(info.get("max_length", 128)),
+            serving=form,
+        )
+
+    def save(self, path: str | Path) -> Path:
+        """Save weights, tokenizer and serving info into a directory (replaced atomically)."""
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        if self.serving == "int8":
+            raise ValueError("save the fp32 classifier; the int8 form is derived from it")
+        self.model.save_pretrained(str(tmp))
+        self.tokenizer.save_pretrained(str(tmp))
+        (tmp / SERVING_FILE).write_text(
+            json.dumps({"serving": "fp32", "max_length": self.max_length, "labels": self.labels})
+        )
+        if path.exists():
+            shutil.rmtree(path)
+        tmp.rename(path)
+        return path
+
+    # -- prediction ----------------------------------------------------------------------------
+    def predict_proba(
+        self, texts: Sequence[str], *, batch_size: int = 64
+    ) -> npt.NDArray[np.float32]:
+        """(n, n_labels) probabilities in the order of `self.labels`."""
+        import torch
+
+        if len(texts) == 0:
+            return np.zeros((0, len(self.labels)), dtype=np.float32)
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        out = np.empty((len(texts), len(self.labels)), dtype=np.float32)
+        with self._lock, torch.inference_mode():
+            for start in range(0, len(texts), batch_size):
+                idx = order[start : start + batch_size]
+                enc = self.tokenizer(
+                    [texts[i] or " " for i in idx],
+                    padding=True,
+                    truncation=True,
+                    max_length=self.max_length,
+                    return_tensors="pt",
+                ).to(self.device)
+                logits = self.model(**enc).logits
+                out[idx] = torch.softmax(logits.float(), dim=-1).cpu().numpy()
+        return out
+
+    def predict(self, texts: Sequence[str], *, batch_size: int = 64) -> list[Prediction]:
+        probs = self.predict_proba(texts, batch_size=batch_size)
+        return [
+            Prediction(
+                label=self.labels[int(row.argmax())],
+                scores={label: float(p) for label, p in zip(self.labels, row)},
+            )
+            for row in probs
+        ]
+
+    def evaluate(self, texts: Sequence[str], labels: Sequence[str]) -> dict[str, Any]:
+        preds = [p.label for p in self.predict(texts)]
+        return classification_report(labels, preds, self.labels)
+
+
+def quantize_dynamic(model: Any) -> Any:
+    import torch
+
+    return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+
+
+def int8_form_save(path: str | Path) -> Path:
+    """Derive and save the dynamic-int8 serving form of a saved fp32 classifier."""
+    import torch
+
+    path = Path(path)
+    fp32 = TextClassifier.load(path, device="cpu", serving="fp32")
+    qmodel = quantize_dynamic(fp32.model)
+    tmp = path / (QUANTIZED_FILE + ".tmp")
+    torch.save(qmodel.state_dict(), tmp)
+    tmp.rename(path / QUANTIZED_FILE)
+    return path / QUANTIZED_FILE
+
+
+def serving_form_set(path: str | Path, form: str) -> None:
+    """Record which form ('fp32' or 'int8') `TextClassifier.load` uses by default."""
+    if form not in ("fp32", "int8"):
+        raise ValueError(f"unknown serving form {form!r}")
+    path = Path(path)
+    info = json.loads((path / SERVING_FILE).read_text())
+    info["serving"] = form
+    tmp = path / (SERVING_FILE + ".tmp")
+    tmp.write_text(json.dumps(info))
+    tmp.rename(path / SERVING_FILE)
+
+
+def fit(
+    texts: Sequence[str],
+    labels: Sequence[str],
+    *,
+    config: TrainConfig = TrainConfig(),
+    val_texts: Sequence[str] | None = None,
+    val_labels: Sequence[str] | None = None,
+    base_model: str | Path | None = None,
+    device: str = "auto",
+    progress: Callable[[ProgressEvent], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> TrainResult:
+    """Fine-tune a sequence classifier: AdamW, linear warmup/decay, early stopping on macro-F1.
+
+    Without `val_texts` a stratified `config.val_fraction` of the data is held out for
+    validation. The returned classifier carries the best epoch's weights.
+    """
+    offline()
+    import torch
+    from transformers import (
+        AutoModelForSequenceClassification,
+        AutoTokenizer,
+        get_linear_schedule_with_warmup,
+    )
+
+    if len(texts) != len(labels) or not texts:
+        raise ValueError("need as many labels as texts, and at least one text")
+    set_seed(config.seed)
+    if val_texts is None or val_labels is None:
+        train_idx, val_idx = stratified_split(labels, config.val_fraction, config.seed)
+        val_texts = [texts[i] for i in val_idx]
+        val_labels = [labels[i] for i in val_idx]
+        texts = [texts[i] for i in train_idx]
+        labels = [labels[i] for i in train_idx]
+    label_names = sorted(set(labels) | set(val_labels))
+    label_id = {name: i for i, name in enumerate(label_names)}
+    dev = resolve_device(device)
+    base = str(base_model or base_model_path())
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        base,
+        num_labels=len(label_names),
+        id2label=dict(enumerate(label_names)),
+        label2id=label_id,
+    ).to(dev)
+
+    enc = tokenizer(list(texts), truncation=True, max_length=config.max_length)
+    y = torch.tensor([label_id[label] for label in labels])
+    n = len(texts)
+    steps_per_epoch = math.ceil(n / config.batch_size)
+    total_steps = steps_per_epoch * config.epochs
+    if config.max_steps:
+        total_steps = min(total_steps, config.max_steps)
+    no_decay = ("bias", "LayerNorm.weight")
+    groups = [
+        {
+            "params": [
+                p for nm, p in model.named_parameters() if not any(x in nm for x in no_decay)
+            ],
+            "weight_decay": config.weight_decay,
+        },
+        {
+            "params": [p for nm, p in model.named_parameters() if any(x in nm for x in no_decay)],
+            "weight_decay": 0.0,
+        },
+    ]
+    optimizer = torch.optim.AdamW(groups, lr=config.learning_rate)
+    scheduler = get_linear_schedule_with_warmup(
+        optimizer, int(total_steps * config.warmup_ratio), total_steps
+    )
+    classifier = TextClassifier(
+        model, tokenizer, label_names, device=dev, max_length=config.max_length
+    )
+    generator = torch.Generator().manual_seed(config.seed)
+    history: list[dict[str, Any]] = []
+    best_f1, best_epoch, best_state, bad_epochs = -1.0, 0, None, 0
+    step, started, stopped_early = 0, time.monotonic(), False
+
+    for epoch in range(1, config.epochs + 1):
+        model.train()
+        perm = torch.randperm(n, generator=generator).tolist()
+        epoch_loss = 0.0
+        for start in range(0, n, config.batch_size):
+            if should_stop and should_stop():
+                raise TrainingCancelled()
+            idx = perm[start : start + config.batch_size]
+            batch = tokenizer.pad(
+                {
+                    "input_ids": [enc["input_ids"][i] for i in idx],
+                    "attention_mask": [enc["attention_mask"][i] for i in idx],
+                    **(
+                        {"token_type_ids": [enc["token_type_ids"][i] for i in idx]}
+                        if "token_type_ids" in enc
+                        else {}
+                    ),
+                },
+                return_tensors="pt",
+            ).to(dev)
+            out = model(**batch, labels=y[idx].to(dev))
+            out.loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad()
+            step += 1
+            epoch_loss += out.loss.item()
+            if progress:
+                elapsed = time.monotonic() - started
+                progress(
+                    ProgressEvent(
+                        epoch,
+                        config.epochs,
+                        step,
+                        total_steps,
+                        out.loss.item(),
+                        elapsed,
+                        elapsed / step * (total_steps - step),
+                    )
+                )
+            if config.max_steps and step >= config.max_steps:
+                break
+        model.eval()
+        report = classifier.evaluate(val_texts, val_labels) if val_texts else None
+        val_f1 = report["macro"]["f1"] if report else 1.0 - epoch_loss
+        history.append(
+            {
+                "epoch": epoch,
+                "train_loss": epoch_loss / max(1, steps_per_epoch),
+                "val_macro_f1": report["macro"]["f1"] if report else None,
+                "val_accuracy": report["accuracy"] if report else None,
+            }
+        )
+        if progress:
+            elapsed = time.monotonic() - started
+            progress(
+                ProgressEvent(
+                    epoch,
+                    config.epochs,
+                    step,
+                    total_steps,
+                    history[-1]["train_loss"],
+                    elapsed,
+                    elapsed / step * (total_steps - step),
+                    history[-1]["val_macro_f1"],
+                    history[-1]["val_accuracy"],
+                    phase="epoch",
+                )
+            )
+        if val_f1 > best_f1 + 1e-4:
+            best_f1, best_epoch, bad_epochs = val_f1, epoch, 0
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        else:
+            bad_epochs += 1
+            if bad_epochs >= config.patience:
+                stopped_early = True
+                break
+        if config.max_steps and step >= config.max_steps:
+            break
+
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    metrics = classifier.evaluate(val_texts, val_labels) if val_texts else {}
+    metrics["train_config"] = asdict(config)
+    metrics["train_size"] = n
+    metrics["val_size"] = len(val_texts)
+    metrics["train_seconds"] = round(time.monotonic() - started, 1)
+    return TrainResult(classifier, metrics, history, best_epoch, stopped_early)

@@ -1,0 +1,233 @@
+"""Real processes against real services: PostgreSQL, Redis, a Celery worker, an ASGI server.
+
+Each test session gets its own PostgreSQL database and Redis db number, migrated once; the
+fixtures start `celery worker` and `daphne` as subprocesses with the services profile. Outside
+CI these tests skip when PostgreSQL or Redis is unreachable; with CI=true they fail instead.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PG_URL = os.environ.get("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def _reachable(url: str, default_port: int) -> bool:
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection(
+            (parsed.hostname or "127.0.0.1", parsed.port or default_port), timeout=2
+        ):
+            return True
+    except OSError:
+        return False
+
+
+def require_services() -> None:
+    missing = [
+        name
+        for name, url, port in (("PostgreSQL", PG_URL, 5432), ("Redis", REDIS_URL, 6379))
+        if not _reachable(url, port)
+    ]
+    if missing:
+        message = f"{' and '.join(missing)} unreachable ({PG_URL}, {REDIS_URL})"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message + " - integration tests must run in CI")
+        pytest.skip(message)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Stack:
+    """The environment of one integration session and the processes started in it."""
+
+    env: dict[str, str]
+    data_dir: Path
+    database_url: str
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    base_url: str = ""
+    logs: list[Path] = field(default_factory=list)
+
+    def manage(self, *args: str, timeout: int = 600) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    def start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+        log_path = self.data_dir / f"{name}.log"
+        self.logs.append(log_path)
+        proc = subprocess.Popen(
+            list(args),
+            cwd=ROOT,
+            env=self.env,
+            stdout=log_path.open("wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.processes.append(proc)
+        return proc
+
+    def start_worker(
+        self, queues: str = "inference,training", name: str = "worker"
+    ) -> subprocess.Popen[bytes]:
+        proc = self.start(
+            name,
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "-Q",
+            queues,
+            "-c",
+            "1",
+            "--pool",
+            "solo",
+            "-n",
+            f"{name}@%h",
+            "--without-mingle",
+            "--without-gossip",
+            "-l",
+            "INFO",
+        )
+        self.wait_for_log(name, "ready", timeout=120)
+        return proc
+
+    def start_web(self) -> str:
+        port = free_port()
+        self.start(
+            "web",
+            sys.executable,
+            "-m",
+            "daphne",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "config.asgi:application",
+        )
+        self.base_url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    return self.base_url
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError("daphne did not start:\n" + self.log("web"))
+
+    def log(self, name: str) -> str:
+        path = self.data_dir / f"{name}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def wait_for_log(self, name: str, needle: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if needle in self.log(name):
+                return
+            time.sleep(0.3)
+        raise TimeoutError(f"{name} never logged {needle!r}:\n{self.log(name)[-3000:]}")
+
+    def stop_all(self) -> None:
+        for proc in self.processes:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in self.processes:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+        self.processes.clear()
+
+
+def _admin_url(url: str) -> str:
+    parsed = urlparse(url)
+    return parsed._replace(path="/postgres").geturl()
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """A migrated PostgreSQL database + Redis db for the session; processes are per test."""
+    require_services()
+    import psycopg
+
+    db_name = f"textsuite_it_{uuid.uuid4().hex[:8]}"
+    admin = _admin_url(PG_URL)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{db_name}"')
+    database_url = urlparse(PG_URL)._replace(path=f"/{db_name}").geturl()
+    data_dir = tmp_path_factory.mktemp("stack")
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("CELERY_TASK_ALWAYS_EAGER", "CELERY_EMBEDDED_WORKER", "DJANGO_SETTINGS_MODULE")
+    }
+    env.update(
+        {
+            "DATABASE_URL": database_url,
+            "REDIS_URL": REDIS_URL,
+            "CELERY_BROKER_URL": REDIS_URL,
+            "DATA_DIR": str(data_dir),
+            "ML_MODEL_DIR": str(data_dir / "models"),
+            "ML_INDEX_DIR": str(data_dir / "indices"),
+            "HF_HUB_OFFLINE": "1",
+            "TRANSFORMERS_OFFLINE": "1",
+            "PYTHONUNBUFFERED": "1",
+            "LOG_LEVEL": "INFO",
+            "EMAIL_URL": "",
+            "SECRET_KEY": "integration-tests",
+            "CELERY_TASK_ALWAYS_EAGER": "0",
+        }
+    )
+    import redis
+
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    result = subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    the_stack = Stack(env=env, data_dir=data_dir, database_url=database_url)
+    try:
+        yield the_stack
+    finally:
+        the_stack.stop_all()
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def running(stack: Stack) -> Iterator[Stack]:
+    """The stack with processes stopped again after the test."""
+    yield stack
+    stack.stop_all()

@@ -1,0 +1,100 @@
+import numpy as np
+import pytest
+
+from mlcore.classifier import (
+    TextClassifier,
+    TrainConfig,
+    TrainingCancelled,
+    fit,
+    int8_form_save,
+    serving_form_set,
+    stratified_split,
+)
+
+pytestmark = pytest.mark.slow
+
+POSITIVE = [
+    "Profit rose strongly this quarter",
+    "Sales increased and margins improved",
+    "The company beat expectations",
+    "Revenue grew by a record amount",
+    "Operating income jumped",
+    "Orders surged to an all-time high",
+]
+NEGATIVE = [
+    "The company reported a heavy loss",
+    "Sales fell sharply",
+    "Profit warning issued after weak demand",
+    "Revenue dropped and costs rose",
+    "The firm cut jobs after losses",
+    "Shares plunged on the bad results",
+]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    texts = POSITIVE * 3 + NEGATIVE * 3
+    labels = ["positive"] * 18 + ["negative"] * 18
+    events = []
+    result = fit(
+        texts,
+        labels,
+        config=TrainConfig(
+            epochs=6, batch_size=8, learning_rate=1e-4, patience=6, val_fraction=0.2
+        ),
+        device="cpu",
+        progress=events.append,
+    )
+    path = result.classifier.save(tmp_path_factory.mktemp("clf") / "model")
+    return result, events, path
+
+
+def test_two_class_fine_tune_learns(trained):
+    result, events, _ = trained
+
+    preds = result.classifier.predict(["Quarterly profit soared", "Heavy losses and job cuts"])
+
+    assert [p.label for p in preds] == ["positive", "negative"]
+    assert preds[0].scores["positive"] > 0.5 and sum(preds[0].scores.values()) == pytest.approx(1)
+    assert result.metrics["accuracy"] >= 0.8
+    assert set(result.metrics["per_class"]) == {"negative", "positive"}
+    assert (
+        events and events[-1].phase == "epoch" and events[-1].step == events[-1].total_steps
+    ) or result.stopped_early
+    assert all(e.eta_s >= 0 for e in events)
+
+
+def test_save_load_and_int8_form_agree(trained):
+    result, _, path = trained
+    texts = ["Profit rose", "Losses widened"]
+
+    loaded = TextClassifier.load(path, device="cpu")
+    int8_form_save(path)
+    serving_form_set(path, "int8")
+    quantized = TextClassifier.load(path, device="cpu")
+
+    assert quantized.serving == "int8"
+    np.testing.assert_allclose(
+        loaded.predict_proba(texts), result.classifier.predict_proba(texts), atol=1e-5
+    )
+    assert [p.label for p in quantized.predict(texts)] == [p.label for p in loaded.predict(texts)]
+
+
+def test_cancel_stops_training():
+    with pytest.raises(TrainingCancelled):
+        fit(
+            POSITIVE + NEGATIVE,
+            ["p"] * 6 + ["n"] * 6,
+            config=TrainConfig(epochs=1),
+            device="cpu",
+            should_stop=lambda: True,
+        )
+
+
+def test_stratified_split_keeps_every_label():
+    labels = ["a"] * 10 + ["b"] * 10
+
+    train, held = stratified_split(labels, 0.2, seed=1)
+
+    assert sorted(train + held) == list(range(20))
+    assert {labels[i] for i in held} == {"a", "b"} and len(held) == 4

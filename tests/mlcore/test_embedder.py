@@ -1,0 +1,42 @@
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def test_embeddings_are_unit_float32_and_keep_input_order(embedder):
+    texts = ["How do I reset my card PIN?", "a", "The quarterly profit rose sharply."]
+
+    vectors = embedder.embed(texts)
+
+    assert vectors.dtype == np.float32
+    assert vectors.shape == (3, embedder.dim)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    # Batching sorts by length internally; each row must still belong to its own text.
+    np.testing.assert_allclose(vectors[2], embedder.embed_one(texts[2]), atol=1e-5)
+
+
+def test_similar_sentences_are_closer_than_unrelated_ones(embedder):
+    a, b, c = embedder.embed(
+        ["My card was stolen", "Someone took my credit card", "Tomorrow it will rain in Paris"]
+    )
+
+    assert float(a @ b) > float(a @ c) + 0.2
+
+
+def test_matches_sentence_transformers_encode(embedder):
+    from sentence_transformers import SentenceTransformer
+
+    from mlcore.embedder import base_model_path
+
+    reference = SentenceTransformer(str(base_model_path()), device="cpu")
+    texts = ["refund for a duplicate charge", "exchange rate for my transfer"]
+
+    ours = embedder.embed(texts)
+    theirs = reference.encode(texts, normalize_embeddings=True)
+
+    np.testing.assert_allclose(ours, theirs, atol=1e-4)
+
+
+def test_empty_input_gives_empty_matrix(embedder):
+    assert embedder.embed([]).shape == (0, embedder.dim)
