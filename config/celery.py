@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import threading
 
 from celery import Celery
@@ -82,7 +83,9 @@ def embedded_worker_start() -> bool:
             without_heartbeat=True,
             without_mingle=True,
             without_gossip=True,
-            hostname="embedded@%h",
+            hostname=f"embedded@{socket.gethostname()}",
+            redirect_stdouts=False,
+            quiet=True,
         )
         # install_signal_handlers only works in the main thread; this worker lives in another.
         worker.install_platform_tweaks = lambda *_a, **_k: None  # type: ignore[method-assign]

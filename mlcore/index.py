@@ -21,6 +21,19 @@ from .types import Hit
 
 EXACT_MAX = 20_000  # below this many vectors brute force is both exact and fast
 FORMAT_VERSION = 1
+# OpenMP threads cost more than they give on a handful of queries (and collapse when the cores are
+# busy with other work), so small searches run single-threaded.
+SMALL_BATCH = 16
+_default_threads: int | None = None
+
+
+def _set_threads(n_queries: int) -> None:
+    import faiss
+
+    global _default_threads
+    if _default_threads is None:
+        _default_threads = int(faiss.omp_get_max_threads())
+    faiss.omp_set_num_threads(1 if n_queries < SMALL_BATCH else _default_threads)
 
 
 def gpu_count() -> int:
@@ -128,8 +141,9 @@ class VectorIndex:
             params = None
             k_eff = min(k, len(self))
             if allowed_ids is not None:
-                import faiss
+                import faiss as faiss_module
 
+                faiss: Any = faiss_module  # the stubs lack the search-parameter classes
                 allowed = np.fromiter((int(i) for i in allowed_ids), dtype=np.int64)
                 allowed = allowed[np.isin(allowed, self._ids)]
                 if len(allowed) == 0:
@@ -142,6 +156,7 @@ class VectorIndex:
                     params = faiss.SearchParametersHNSW(sel=selector, efSearch=self.ef_search)
                 else:
                     params = faiss.SearchParameters(sel=selector)
+            _set_threads(len(q))
             scores, rows = index.search(q, k_eff, params=params)
         return [
             [Hit(id=int(r), score=float(s)) for s, r in zip(srow, rrow) if r >= 0]
@@ -179,14 +194,15 @@ class VectorIndex:
 
         if len(self) <= self.exact_max:
             inner: Any = faiss.IndexFlatIP(self.dim)
+            if self._on_gpu():
+                # Brute force on the GPU; the id map stays a thin CPU wrapper around it.
+                inner = faiss.index_cpu_to_all_gpus(inner)
         else:
             inner = faiss.IndexHNSWFlat(self.dim, self.hnsw_m, faiss.METRIC_INNER_PRODUCT)
             inner.hnsw.efConstruction = 80
             inner.hnsw.efSearch = self.ef_search
         index: Any = faiss.IndexIDMap2(inner)
         index.add_with_ids(self._vectors, self._ids)
-        if self._on_gpu() and len(self) <= self.exact_max:
-            index = faiss.index_cpu_to_all_gpus(index)
         self._faiss = index
         self._dirty = False
         return index

@@ -1,0 +1,85 @@
+"""The settings profiles, checked in fresh processes as an operator would start them."""
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(args, env_overrides, timeout=240):
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k
+        not in (
+            "DATABASE_URL",
+            "REDIS_URL",
+            "CELERY_BROKER_URL",
+            "CELERY_TASK_ALWAYS_EAGER",
+            "CELERY_EMBEDDED_WORKER",
+            "DJANGO_ENV",
+            "SECRET_KEY",
+            "ALLOWED_HOSTS",
+        )
+    }
+    env.update(env_overrides)
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def test_production_refuses_to_start_without_secret_key(tmp_path):
+    result = run(["manage.py", "check"], {"DJANGO_ENV": "production", "DATA_DIR": str(tmp_path)})
+
+    assert result.returncode != 0
+    assert "SECRET_KEY" in result.stderr and "ALLOWED_HOSTS" in result.stderr
+
+
+def test_production_settings_pass_check_deploy(tmp_path):
+    result = run(
+        ["manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        {
+            "DJANGO_ENV": "production",
+            "SECRET_KEY": "x" * 20 + "-a-long-random-production-key-9f8e7d",
+            "ALLOWED_HOSTS": "textsuite.example.com",
+            "DATA_DIR": str(tmp_path),
+        },
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+@pytest.mark.slow
+def test_embedded_profile_runs_tasks_in_process_without_a_broker(tmp_path):
+    env = {"DATA_DIR": str(tmp_path)}
+    migrate = run(["manage.py", "migrate", "--noinput"], env)
+    assert migrate.returncode == 0, migrate.stderr
+    script = textwrap.dedent("""
+        import django, os
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+        django.setup()
+        from django.conf import settings
+        from config.celery import embedded_worker_start
+        from apps.mlops.tasks import training_run_fail_stale_task
+        assert settings.CELERY_BROKER_URL == "memory://", settings.CELERY_BROKER_URL
+        assert embedded_worker_start()
+        result = training_run_fail_stale_task.delay()
+        print("RESULT", result.get(timeout=60))
+    """)
+
+    result = run(["-c", script], env, timeout=120)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "RESULT 0" in result.stdout
