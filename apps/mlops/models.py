@@ -16,6 +16,9 @@ class ModelVersion(models.Model):
     artifact_path = models.CharField(max_length=500)
     main_metric = models.CharField(max_length=50, blank=True)
     serving_form = models.CharField(max_length=10, default="fp32")
+    origin = models.CharField(
+        max_length=300, blank=True, help_text="Where the version came from when it was imported"
+    )
     optimisation = models.JSONField(default=dict, blank=True)
     is_production = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -104,3 +107,89 @@ class TrainingRun(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in (self.Status.QUEUED, self.Status.RUNNING)
+
+
+class ModelPolicy(models.Model):
+    """Staff settings of one model that override its kind's defaults (the gate's tolerance)."""
+
+    name = models.CharField(max_length=100, unique=True)
+    tolerance = models.FloatField(
+        help_text="How much worse than production the main metric may be and still be promoted"
+    )
+    note = models.CharField(max_length=300, blank=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(tolerance__gte=0), name="policy_tolerance_not_negative"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name}: tolerance {self.tolerance}"
+
+
+class RetrainSchedule(models.Model):
+    """Retrain a model every `every_hours`; the beat task starts due runs on the training queue."""
+
+    name = models.CharField(max_length=100, unique=True)
+    enabled = models.BooleanField(default=True)
+    every_hours = models.PositiveIntegerField(default=24)
+    params = models.JSONField(default=dict, blank=True)
+    promote = models.BooleanField(default=True, help_text="Promote through the gate when done")
+    next_run_at = models.DateTimeField()
+    last_run = models.ForeignKey(
+        TrainingRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(every_hours__gte=1), name="schedule_at_least_hourly"
+            )
+        ]
+
+    def __str__(self) -> str:
+        state = f"every {self.every_hours}h" if self.enabled else "paused"
+        return f"retrain {self.name} ({state})"
+
+
+class PredictionStat(models.Model):
+    """Serving counters of one model version in one minute, as flushed by one process.
+
+    One row per process and minute means writers never contend for a row; pages sum them.
+    """
+
+    name = models.CharField(max_length=100)
+    version = models.PositiveIntegerField(default=0, help_text="0: not known to this process")
+    minute = models.DateTimeField()
+    process = models.CharField(max_length=100)
+    requests = models.PositiveIntegerField(default=0)
+    errors = models.PositiveIntegerField(default=0)
+    items = models.PositiveIntegerField(default=0)
+    latency_sum = models.FloatField(default=0.0)
+    latency_buckets = models.JSONField(default=list, blank=True)
+    labels = models.JSONField(default=dict, blank=True)
+    confidence_buckets = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-minute"]
+        indexes = [models.Index(fields=["name", "minute"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["name", "version", "minute", "process"], name="uniq_prediction_stat"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} v{self.version} {self.minute:%Y-%m-%d %H:%M} ({self.requests})"

@@ -1,3 +1,7 @@
-from django.urls import URLPattern
+from django.urls import path
 
-websocket_urlpatterns: list[URLPattern] = []
+from .consumers import TrainingRunConsumer
+
+websocket_urlpatterns = [
+    path("ws/mlops/runs/<int:run_id>/", TrainingRunConsumer.as_asgi()),
+]

@@ -3,6 +3,10 @@ from celery.schedules import crontab
 BEAT_SCHEDULE = {
     "mlops-fail-stale-runs": {
         "task": "apps.mlops.tasks.training_run_fail_stale_task",
-        "schedule": crontab(minute="*/5"),
+        "schedule": crontab(minute="*/2"),
+    },
+    "mlops-retrain-due-models": {
+        "task": "apps.mlops.tasks.retrain_schedules_run_due_task",
+        "schedule": crontab(minute="*"),
     },
 }

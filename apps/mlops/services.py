@@ -1,29 +1,51 @@
-"""Registering, promoting, rolling back and loading model versions; training runs."""
+"""Registering, promoting, rolling back and loading model versions; training runs; schedules;
+optimised serving forms; export and import.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import io
+import json
 import logging
 import shutil
 import socket
+import tarfile
 import tempfile
+import threading
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from mlcore.registry import PRODUCTION, CorruptArtifact, ModelRegistry, UnknownVersion
+from mlcore.registry import (
+    PRODUCTION,
+    CorruptArtifact,
+    ModelRegistry,
+    RegistryError,
+    UnknownVersion,
+    file_sha256,
+)
 
+from . import monitoring
 from .kinds import ModelKind, TrainingContext, TrainOutcome, kind_get, kind_list
-from .models import ModelVersion, PromotionEvent, TrainingRun
+from .models import ModelPolicy, ModelVersion, PromotionEvent, RetrainSchedule, TrainingRun
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
+
+HEARTBEAT_SECONDS = 20
+STALE_AFTER_SECONDS = 300
+# After a failed load of a new production version, keep serving the old one this long before
+# trying again (verifying checksums of a large model on every request would be a slowdown).
+LOAD_RETRY_SECONDS = 30
 
 
 @lru_cache(maxsize=1)
@@ -61,14 +83,36 @@ def model_version_register(*, name: str, outcome: TrainOutcome) -> ModelVersion:
     return version
 
 
-def _is_acceptable(kind: ModelKind, candidate: float | None, current: float | None) -> bool:
+def model_tolerance(name: str) -> float:
+    """The gate's tolerance for `name`: the staff's `ModelPolicy` if set, else the kind's."""
+    policy = ModelPolicy.objects.filter(name=name).first()
+    return policy.tolerance if policy else kind_get(name).tolerance
+
+
+@transaction.atomic
+def model_policy_set(
+    *, name: str, tolerance: float, user: Any = None, note: str = ""
+) -> ModelPolicy:
+    kind_get(name)
+    if not 0 <= tolerance <= 1:
+        raise ValueError("the tolerance must be between 0 and 1")
+    policy, _ = ModelPolicy.objects.update_or_create(
+        name=name,
+        defaults={"tolerance": tolerance, "note": note[:300], "updated_by": _user_or_none(user)},
+    )
+    return policy
+
+
+def _is_acceptable(
+    kind: ModelKind, tolerance: float, candidate: float | None, current: float | None
+) -> bool:
     if current is None:
         return True
     if candidate is None:
         return False
     if kind.higher_is_better:
-        return candidate >= current - kind.tolerance
-    return candidate <= current + kind.tolerance
+        return candidate >= current - tolerance
+    return candidate <= current + tolerance
 
 
 @dataclass(frozen=True)
@@ -91,14 +135,17 @@ def model_version_promote(
 ) -> PromotionResult:
     """Make `version` the production one if the gate allows it, or by recorded override/rollback.
 
-    The gate: the main metric may not be worse than production's by more than the kind's
-    tolerance. Artifacts are verified first; a corrupt version is refused whatever the override.
+    The gate: the main metric may not be worse than production's by more than the model's
+    tolerance (`model_tolerance`). Artifacts are verified first; a corrupt version is refused
+    whatever the override. An override needs a reason, which is recorded with the user.
+    Raises `ModelVersion.DoesNotExist` for an unknown version.
     """
     kind = kind_get(name)
     candidate = ModelVersion.objects.get(name=name, version=version)
     current = ModelVersion.objects.filter(name=name, is_production=True).first()
     from_version = current.version if current else None
     user_id = getattr(user, "pk", None)
+    tolerance = model_tolerance(name)
 
     def refuse(message: str) -> PromotionResult:
         PromotionEvent.objects.create(
@@ -117,22 +164,26 @@ def model_version_promote(
         )
     try:
         registry().verify(name, version)
-    except CorruptArtifact as exc:
+    except (CorruptArtifact, UnknownVersion) as exc:
         return refuse(f"artifact check failed: {exc}")
     new_value, old_value = candidate.main_value, current.main_value if current else None
     if rollback:
         event_kind = PromotionEvent.Kind.ROLLBACK
-    elif _is_acceptable(kind, new_value, old_value):
+    elif _is_acceptable(kind, tolerance, new_value, old_value):
         event_kind = PromotionEvent.Kind.PROMOTE
     elif override:
+        if not reason.strip():
+            raise ValueError("an override needs a reason")
         event_kind = PromotionEvent.Kind.OVERRIDE
     else:
         return refuse(
             f"{kind.main_metric} {_fmt(new_value)} is worse than production v{from_version}'s "
-            f"{_fmt(old_value)} by more than the tolerance {kind.tolerance}"
+            f"{_fmt(old_value)} by more than the tolerance {tolerance}"
         )
-    message = reason or (f"{kind.main_metric} {_fmt(new_value)} vs production {_fmt(old_value)}")
+    message = reason or f"{kind.main_metric} {_fmt(new_value)} vs production {_fmt(old_value)}"
     with transaction.atomic():
+        # Lock the model's rows so two promotions of the same model cannot interleave.
+        list(ModelVersion.objects.select_for_update().filter(name=name).values_list("pk"))
         ModelVersion.objects.filter(name=name, is_production=True).update(is_production=False)
         ModelVersion.objects.filter(pk=candidate.pk).update(
             is_production=True, promoted_at=timezone.now()
@@ -153,6 +204,25 @@ def model_version_promote(
 def model_version_rollback(
     *, name: str, version: int, user: Any = None, reason: str = ""
 ) -> PromotionResult:
+    """Put an earlier version (older than production, or once in production) back in one step.
+
+    Rollback skips the metric gate (the point is to undo a promotion) but not the artifact check.
+    """
+    current = ModelVersion.objects.filter(name=name, is_production=True).first()
+    was_production = PromotionEvent.objects.filter(
+        name=name,
+        to_version=version,
+        kind__in=[
+            PromotionEvent.Kind.PROMOTE,
+            PromotionEvent.Kind.OVERRIDE,
+            PromotionEvent.Kind.ROLLBACK,
+        ],
+    ).exists()
+    if current and version > current.version and not was_production:
+        raise ValueError(
+            f"v{version} is newer than production v{current.version} and was never in "
+            "production: promote it through the gate instead"
+        )
     return model_version_promote(
         name=name,
         version=version,
@@ -166,11 +236,100 @@ def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.4f}"
 
 
+def _user_or_none(user: Any) -> Any:
+    return user if getattr(user, "pk", None) else None
+
+
 # -- loading ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Served:
+    version: int
+    stamp: int
+    obj: Any
+
+
+_served: dict[str, _Served] = {}
+_load_failed: dict[str, tuple[int, int, float]] = {}
+_load_locks: dict[str, threading.Lock] = {}
+_load_locks_guard = threading.Lock()
+
+
+def _stamp(name: str, version: int) -> int:
+    # meta.json is rewritten when a version's files change (int8 form, serving form), so its
+    # mtime tells a process to reload the same version number.
+    try:
+        return (registry().root / name / f"v{version:04d}" / "meta.json").stat().st_mtime_ns
+    except FileNotFoundError:
+        return 0
+
+
+def _load_lock(name: str) -> threading.Lock:
+    with _load_locks_guard:
+        return _load_locks.setdefault(name, threading.Lock())
+
+
 def model_load(name: str) -> Any:
-    """The production object of a model kind, loaded once per process; follows promotions."""
+    """The production object of a model kind, loaded once per process; follows promotions.
+
+    Every call reads the alias file, so a promotion made by any process is picked up on the next
+    call. The new version is loaded (and its checksums verified) before it replaces the old one;
+    while one thread loads it, other threads keep getting the old object, and a caller keeps the
+    object it got for as long as it holds it, so no request fails during the switch. A version
+    that fails to load is refused and the old one keeps serving (retried after a while).
+    """
     kind = kind_get(name)
-    return registry().load(name, kind.loader)
+    version = registry().resolve(name)
+    stamp = _stamp(name, version)
+    current = _served.get(name)
+    if current and (current.version, current.stamp) == (version, stamp):
+        return current.obj
+    failed = _load_failed.get(name)
+    if (
+        current
+        and failed
+        and failed[:2] == (version, stamp)
+        and time.monotonic() - failed[2] < LOAD_RETRY_SECONDS
+    ):
+        return current.obj
+    lock = _load_lock(name)
+    if current is not None:
+        if not lock.acquire(blocking=False):
+            return current.obj
+    else:
+        lock.acquire()
+    try:
+        current = _served.get(name)
+        if current and (current.version, current.stamp) == (version, stamp):
+            return current.obj
+        try:
+            registry().verify(name, version)
+            obj = kind.loader(registry().artifact_path(name, version))
+        except Exception:
+            _load_failed[name] = (version, stamp, time.monotonic())
+            if current is None:
+                raise
+            log.exception(
+                "could not load %s v%s; v%s keeps serving", name, version, current.version
+            )
+            return current.obj
+        _served[name] = _Served(version, stamp, obj)
+        _load_failed.pop(name, None)
+        monitoring.serving_version_note(name, version)
+        return obj
+    finally:
+        lock.release()
+
+
+def model_loaded_version(name: str) -> int | None:
+    """The version this process serves right now (None before the first `model_load`)."""
+    served = _served.get(name)
+    return served.version if served else None
+
+
+def models_forget() -> None:
+    """Drop every loaded model of this process (tests, and after the model folder changes)."""
+    _served.clear()
+    _load_failed.clear()
 
 
 def model_available(name: str) -> bool:
@@ -200,24 +359,31 @@ def training_run_start(
     kind = kind_get(model_name)
     if kind.train is None:
         raise ValueError(f"{model_name} cannot be trained from here")
+    if params is not None and not isinstance(params, dict):
+        raise ValueError("params must be a JSON object")
     run = TrainingRun.objects.create(
         model_name=model_name,
         params=params or {},
         promote=promote,
-        started_by=user if getattr(user, "pk", None) else None,
+        started_by=_user_or_none(user),
     )
     from .tasks import training_run_execute_task
 
-    transaction.on_commit(lambda: training_run_execute_task.delay(run.pk))
+    run_id = run.pk
+    transaction.on_commit(lambda: training_run_execute_task.delay(run_id))
     return run
 
 
 def training_run_cancel(*, run_id: int) -> bool:
-    """Ask a run to stop; a queued run is cancelled at once. Returns False if it already ended."""
+    """Ask a run to stop; a queued run is cancelled at once. Returns False if it already ended.
+
+    A running run stops at its next step (the trainer polls `cancel_requested`).
+    """
     updated = TrainingRun.objects.filter(pk=run_id, status=TrainingRun.Status.QUEUED).update(
         status=TrainingRun.Status.CANCELLED, cancel_requested=True, finished_at=timezone.now()
     )
     if updated:
+        _broadcast_status(run_id)
         return True
     return bool(
         TrainingRun.objects.filter(pk=run_id, status=TrainingRun.Status.RUNNING).update(
@@ -226,16 +392,75 @@ def training_run_cancel(*, run_id: int) -> bool:
     )
 
 
-def training_run_fail_stale(*, older_than_s: int = 300) -> int:
-    """Mark running runs whose worker stopped reporting as failed (a worker died mid-run)."""
-    cutoff = timezone.now() - timezone.timedelta(seconds=older_than_s)
-    return TrainingRun.objects.filter(
-        status=TrainingRun.Status.RUNNING, heartbeat_at__lt=cutoff
-    ).update(
-        status=TrainingRun.Status.FAILED,
-        finished_at=timezone.now(),
-        error="the worker stopped reporting (it died or was killed)",
+def training_run_fail_stale(*, older_than_s: int = STALE_AFTER_SECONDS) -> int:
+    """Mark running runs whose worker stopped reporting as failed (a worker died mid-run).
+
+    A live run's worker touches `heartbeat_at` every HEARTBEAT_SECONDS from a side thread, even
+    in long phases without progress events, so only a dead worker goes quiet this long.
+    """
+    cutoff = timezone.now() - timedelta(seconds=older_than_s)
+    stale = list(
+        TrainingRun.objects.filter(
+            status=TrainingRun.Status.RUNNING, heartbeat_at__lt=cutoff
+        ).values_list("pk", flat=True)
     )
+    failed = 0
+    for run_id in stale:
+        failed += TrainingRun.objects.filter(
+            pk=run_id, status=TrainingRun.Status.RUNNING, heartbeat_at__lt=cutoff
+        ).update(
+            status=TrainingRun.Status.FAILED,
+            finished_at=timezone.now(),
+            error="the worker stopped reporting (it died or was killed); start a new run",
+        )
+        _broadcast_status(run_id)
+    return failed
+
+
+def _broadcast_status(run_id: int) -> None:
+    from .realtime import training_run_broadcast
+
+    run = TrainingRun.objects.filter(pk=run_id).values("status", "error").first()
+    if run:
+        training_run_broadcast(run_id=run_id, payload=dict(run))
+
+
+def _event_dict(event: Any) -> dict[str, Any]:
+    if dataclasses.is_dataclass(event) and not isinstance(event, type):
+        return dataclasses.asdict(event)
+    return dict(event)
+
+
+class _Heartbeat:
+    """Touches a run's heartbeat from a side thread while the run is alive."""
+
+    def __init__(self, run_id: int) -> None:
+        self.run_id = run_id
+        self.stop = threading.Event()
+        self.thread = threading.Thread(
+            target=self._beat, name=f"run-{run_id}-heartbeat", daemon=True
+        )
+
+    def _beat(self) -> None:
+        from django.db import connection
+
+        try:
+            while not self.stop.wait(HEARTBEAT_SECONDS):
+                TrainingRun.objects.filter(
+                    pk=self.run_id, status=TrainingRun.Status.RUNNING
+                ).update(heartbeat_at=timezone.now())
+        except Exception:
+            log.warning("heartbeat of run %s stopped", self.run_id, exc_info=True)
+        finally:
+            connection.close()
+
+    def __enter__(self) -> _Heartbeat:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop.set()
+        self.thread.join(timeout=5)
 
 
 def training_run_execute(
@@ -246,11 +471,14 @@ def training_run_execute(
         status=TrainingRun.Status.RUNNING,
         started_at=timezone.now(),
         heartbeat_at=timezone.now(),
-        worker=socket.gethostname(),
+        worker=f"{socket.gethostname()}"[:200],
     )
     run = TrainingRun.objects.get(pk=run_id)
     if not claimed:
-        if run.status == TrainingRun.Status.RUNNING:
+        fresh = run.heartbeat_at and run.heartbeat_at > timezone.now() - timedelta(
+            seconds=STALE_AFTER_SECONDS
+        )
+        if run.status == TrainingRun.Status.RUNNING and not fresh:
             # Redelivered after its worker died: the earlier attempt can no longer finish.
             TrainingRun.objects.filter(pk=run_id, status=TrainingRun.Status.RUNNING).update(
                 status=TrainingRun.Status.FAILED,
@@ -258,18 +486,27 @@ def training_run_execute(
                 error="the worker running it was lost; start a new run",
             )
             run.refresh_from_db()
+            _broadcast_status(run_id)
         return run
     kind = kind_get(run.model_name)
-    assert kind.train is not None
     lines: list[str] = []
+    last_write = [0.0]
+    last_stop_check = [0.0, False]
 
     def write_log(message: str) -> None:
         lines.append(f"{timezone.now():%H:%M:%S} {message}")
         TrainingRun.objects.filter(pk=run_id).update(log="\n".join(lines[-500:]))
 
-    def progress(event: dict[str, Any]) -> None:
+    def progress(raw: Any) -> None:
+        event = _event_dict(raw)
+        is_epoch = event.get("phase") == "epoch"
+        now = time.monotonic()
+        # Step events can come many times a second; the record and the page need a few.
+        if not is_epoch and now - last_write[0] < 0.5:
+            return
+        last_write[0] = now
         fields: dict[str, Any] = {"progress": event, "heartbeat_at": timezone.now()}
-        if event.get("phase") == "epoch":
+        if is_epoch:
             run.history.append(event)
             fields["history"] = run.history
         TrainingRun.objects.filter(pk=run_id).update(**fields)
@@ -278,62 +515,91 @@ def training_run_execute(
             on_progress(run)
         from .realtime import training_run_broadcast
 
-        training_run_broadcast(run_id=run_id, payload={"progress": event, "history": run.history})
+        training_run_broadcast(
+            run_id=run_id,
+            payload={"status": "running", "progress": event, "history": run.history},
+        )
 
     def should_stop() -> bool:
-        return bool(TrainingRun.objects.filter(pk=run_id, cancel_requested=True).exists())
+        now = time.monotonic()
+        if now - float(last_stop_check[0]) >= 1.0:
+            last_stop_check[0] = now
+            last_stop_check[1] = TrainingRun.objects.filter(
+                pk=run_id, cancel_requested=True
+            ).exists()
+        return bool(last_stop_check[1])
+
+    def stop_now() -> bool:
+        last_stop_check[0] = 0.0
+        return should_stop()
 
     workdir = Path(tempfile.mkdtemp(prefix=f"run-{run_id}-"))
     try:
-        write_log(f"training {run.model_name} with {run.params or 'default parameters'}")
-        context = TrainingContext(
-            run_id=run_id,
-            params=run.params,
-            workdir=workdir,
-            progress=progress,
-            should_stop=should_stop,
-            log=write_log,
-        )
-        outcome = kind.train(context)
-        if should_stop():
-            raise _Cancelled()
-        version = model_version_register(name=run.model_name, outcome=outcome)
-        write_log(f"registered v{version.version}: {kind.main_metric}={_fmt(version.main_value)}")
-        result_text = "not promoted (promotion not requested)"
-        if run.promote:
-            result = model_version_promote(
-                name=run.model_name, version=version.version, user=run.started_by
+        with _Heartbeat(run_id):
+            if kind.train is None:
+                raise ValueError(f"{run.model_name} cannot be trained from here")
+            write_log(f"training {run.model_name} with {run.params or 'default parameters'}")
+            outcome = kind.train(
+                TrainingContext(
+                    run_id=run_id,
+                    params=run.params,
+                    workdir=workdir,
+                    progress=progress,
+                    should_stop=should_stop,
+                    log=write_log,
+                )
             )
-            result_text = f"{result.kind}: {result.message}"
-            write_log(result_text)
+            if stop_now():
+                raise _Cancelled()
+            TrainingRun.objects.filter(pk=run_id).update(
+                data_snapshot={
+                    "hash": outcome.data_hash,
+                    "size": outcome.data_size,
+                    "label_distribution": outcome.label_distribution,
+                },
+            )
+            version = model_version_register(name=run.model_name, outcome=outcome)
+            write_log(
+                f"registered v{version.version}: {kind.main_metric}={_fmt(version.main_value)}"
+            )
+            result_text = "not promoted (promotion not requested)"
+            if run.promote:
+                result = model_version_promote(
+                    name=run.model_name, version=version.version, user=run.started_by
+                )
+                result_text = f"{result.kind}: {result.message}"
+                write_log(result_text)
         TrainingRun.objects.filter(pk=run_id).update(
             status=TrainingRun.Status.SUCCEEDED,
             finished_at=timezone.now(),
             version=version,
             metrics=outcome.metrics,
             promotion_result=result_text[:200],
-            data_snapshot={
-                "hash": outcome.data_hash,
-                "size": outcome.data_size,
-                "label_distribution": outcome.label_distribution,
-            },
-            history=outcome.history or run.history,
+            history=run.history or outcome.history,
         )
     except Exception as exc:
         cancelled = isinstance(exc, _Cancelled) or type(exc).__name__ == "TrainingCancelled"
-        if not cancelled:
-            write_log("failed:\n" + traceback.format_exc())
+        write_log("cancelled by request" if cancelled else "failed:\n" + traceback.format_exc())
         TrainingRun.objects.filter(pk=run_id).update(
             status=TrainingRun.Status.CANCELLED if cancelled else TrainingRun.Status.FAILED,
             finished_at=timezone.now(),
-            error="" if cancelled else f"{type(exc).__name__}: {exc}",
+            error="" if cancelled else f"{type(exc).__name__}: {exc}"[:2000],
         )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     run.refresh_from_db()
     from .realtime import training_run_broadcast
 
-    training_run_broadcast(run_id=run_id, payload={"status": run.status})
+    training_run_broadcast(
+        run_id=run_id,
+        payload={
+            "status": run.status,
+            "error": run.error,
+            "version": run.version.version if run.version else None,
+            "promotion_result": run.promotion_result,
+            "history": run.history,
+        },
+    )
     return run
 
 
@@ -349,19 +615,25 @@ def version_train_and_register(
     override: bool = False,
     user: Any = None,
     log: Callable[[str], None] = print,
-    progress: Callable[[dict[str, Any]], None] | None = None,
+    progress: Callable[[Any], None] | None = None,
 ) -> tuple[ModelVersion, PromotionResult | None]:
-    """Synchronous training for management commands: train, register, gate (or override)."""
+    """Synchronous training for management commands: train, register, gate (or override).
+
+    `progress` gets each progress event (a dict); pass `apps.mlops.progress.TerminalProgress()`
+    for a live progress bar in the terminal.
+    """
     kind = kind_get(name)
-    assert kind.train is not None
+    if kind.train is None:
+        raise ValueError(f"{name} cannot be trained from here")
     workdir = Path(tempfile.mkdtemp(prefix=f"{name}-"))
+    report = progress or (lambda _e: None)
     try:
         outcome = kind.train(
             TrainingContext(
                 run_id=None,
                 params=params,
                 workdir=workdir,
-                progress=progress or (lambda _e: None),
+                progress=lambda event: report(_event_dict(event)),
                 log=log,
             )
         )
@@ -378,3 +650,280 @@ def version_train_and_register(
             reason="forced with --promote" if override else "",
         )
     return version, result
+
+
+# -- schedules -------------------------------------------------------------------------------------
+@transaction.atomic
+def retrain_schedule_set(
+    *,
+    name: str,
+    every_hours: int,
+    enabled: bool = True,
+    params: dict[str, Any] | None = None,
+    promote: bool = True,
+    user: Any = None,
+) -> RetrainSchedule:
+    """Create or change the retraining schedule of a model; the first run is one period away."""
+    kind = kind_get(name)
+    if kind.train is None:
+        raise ValueError(f"{name} cannot be trained from here")
+    if every_hours < 1:
+        raise ValueError("retrain at most once an hour")
+    if params is not None and not isinstance(params, dict):
+        raise ValueError("params must be a JSON object")
+    schedule = RetrainSchedule.objects.filter(name=name).first()
+    next_run_at = timezone.now() + timedelta(hours=every_hours)
+    if schedule is None:
+        schedule = RetrainSchedule(name=name, next_run_at=next_run_at)
+    elif schedule.every_hours != every_hours or not schedule.enabled:
+        schedule.next_run_at = next_run_at
+    schedule.every_hours = every_hours
+    schedule.enabled = enabled
+    schedule.params = params or {}
+    schedule.promote = promote
+    schedule.updated_by = _user_or_none(user)
+    schedule.save()
+    return schedule
+
+
+def retrain_schedules_run_due(*, now: Any = None) -> list[int]:
+    """Start a run for every enabled schedule that is due; returns the new runs' ids.
+
+    The due time is claimed with a conditional update, so two beat ticks (or two beat
+    processes) never start the same run twice. A model with a run still active is skipped.
+    """
+    now = now or timezone.now()
+    started = []
+    for schedule in RetrainSchedule.objects.filter(enabled=True, next_run_at__lte=now):
+        claimed = RetrainSchedule.objects.filter(
+            pk=schedule.pk, next_run_at=schedule.next_run_at
+        ).update(next_run_at=now + timedelta(hours=schedule.every_hours))
+        if not claimed:
+            continue
+        if TrainingRun.objects.filter(
+            model_name=schedule.name,
+            status__in=[TrainingRun.Status.QUEUED, TrainingRun.Status.RUNNING],
+        ).exists():
+            log.info("scheduled retraining of %s skipped: a run is active", schedule.name)
+            continue
+        try:
+            run = training_run_start(
+                model_name=schedule.name, params=schedule.params, promote=schedule.promote
+            )
+        except (KeyError, ValueError):
+            log.exception("scheduled retraining of %s could not start", schedule.name)
+            continue
+        RetrainSchedule.objects.filter(pk=schedule.pk).update(last_run=run)
+        started.append(run.pk)
+    return started
+
+
+# -- optimised serving forms -----------------------------------------------------------------------
+def _is_classifier_artifact(path: Path) -> bool:
+    return (path / "config.json").exists() and (path / "serving.json").exists()
+
+
+def _eval_rows(path: Path, limit: int = 2000) -> list[dict[str, str]]:
+    eval_file = path / "eval.jsonl"
+    if not eval_file.exists():
+        return []
+    rows = []
+    for line in eval_file.read_text().splitlines():
+        if line.strip():
+            row = json.loads(line)
+            if isinstance(row.get("text"), str) and isinstance(row.get("label"), str):
+                rows.append({"text": row["text"], "label": row["label"]})
+        if len(rows) >= limit:
+            break
+    return rows
+
+
+def _measure(classifier: Any, texts: list[str], labels: list[str], rounds: int) -> dict[str, Any]:
+    from mlcore.metrics import classification_report
+
+    classifier.predict(texts[:8])  # warm-up: first call pays for lazy initialisation
+    best = float("inf")
+    preds: list[str] = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        preds = [p.label for p in classifier.predict(texts, batch_size=32)]
+        best = min(best, time.perf_counter() - started)
+    report = classification_report(labels, preds, classifier.labels)
+    return {
+        "seconds": round(best, 4),
+        "texts_per_s": round(len(texts) / best, 1) if best > 0 else None,
+        "accuracy": report["accuracy"],
+        "macro_f1": report["macro"]["f1"],
+    }
+
+
+def model_version_optimise(*, name: str, version: int, rounds: int = 3) -> dict[str, Any]:
+    """Derive the dynamic-int8 serving form of a classifier version and measure it.
+
+    Speed and accuracy of fp32 and int8 are measured on the version's held-out rows
+    (`artifact/eval.jsonl`), on the CPU with the same texts, and stored on the version.
+    """
+    from mlcore.classifier import QUANTIZED_FILE, TextClassifier, int8_form_save
+
+    row = ModelVersion.objects.get(name=name, version=version)
+    registry().verify(name, version)
+    path = registry().artifact_path(name, version)
+    if not _is_classifier_artifact(path):
+        raise ValueError(f"{name} v{version} is not a text classifier; it has no int8 form")
+    rows = _eval_rows(path)
+    if not rows:
+        raise ValueError(f"{name} v{version} has no held-out rows (artifact/eval.jsonl)")
+    int8_form_save(path)
+    registry().add_files(name, version, {QUANTIZED_FILE: path / QUANTIZED_FILE})
+    texts = [r["text"] for r in rows]
+    labels = [r["label"] for r in rows]
+    # Short eval sets time badly; repeat them up to a batch worth measuring.
+    repeat = max(1, -(-64 // len(texts)))
+    texts_timed, labels_timed = texts * repeat, labels * repeat
+    fp32 = _measure(
+        TextClassifier.load(path, device="cpu", serving="fp32"), texts_timed, labels_timed, rounds
+    )
+    int8 = _measure(
+        TextClassifier.load(path, device="cpu", serving="int8"), texts_timed, labels_timed, rounds
+    )
+    result = {
+        "form": "int8",
+        "eval_rows": len(rows),
+        "timed_texts": len(texts_timed),
+        "fp32": fp32,
+        "int8": int8,
+        "speedup": round(fp32["seconds"] / int8["seconds"], 3) if int8["seconds"] else None,
+        "accuracy_change": round(int8["accuracy"] - fp32["accuracy"], 4),
+        "macro_f1_change": round(int8["macro_f1"] - fp32["macro_f1"], 4),
+        "int8_bytes": (path / QUANTIZED_FILE).stat().st_size,
+        "measured_at": timezone.now().isoformat(),
+    }
+    row.optimisation = result
+    row.save(update_fields=["optimisation"])
+    return result
+
+
+def model_version_serving_form_set(*, name: str, version: int, form: str) -> ModelVersion:
+    """Choose the form ('fp32' or 'int8') a classifier version is served in.
+
+    Processes serving this version reload it on their next call (its meta.json changes).
+    """
+    from mlcore.classifier import QUANTIZED_FILE, SERVING_FILE, serving_form_set
+
+    row = ModelVersion.objects.get(name=name, version=version)
+    if form not in ("fp32", "int8"):
+        raise ValueError("the serving form is 'fp32' or 'int8'")
+    path = registry().artifact_path(name, version)
+    if not _is_classifier_artifact(path):
+        raise ValueError(f"{name} v{version} is not a text classifier")
+    if form == "int8" and not (path / QUANTIZED_FILE).exists():
+        raise ValueError(f"{name} v{version} has no int8 form yet: optimise it first")
+    registry().verify(name, version)
+    serving_form_set(path, form)
+    registry().add_files(name, version, {SERVING_FILE: path / SERVING_FILE})
+    row.serving_form = form
+    row.save(update_fields=["serving_form"])
+    return row
+
+
+# -- export and import -----------------------------------------------------------------------------
+EXPORT_MIRROR = "modelversion.json"
+
+
+def model_version_export(*, name: str, version: int, target: Path) -> Path:
+    """Write a version (files, checksums, metrics, evaluation) to a .tar.gz after verifying it."""
+    info = registry().verify(name, version)
+    row = ModelVersion.objects.filter(name=name, version=version).first()
+    mirror = {
+        "name": name,
+        "version": version,
+        "metrics": row.metrics if row else info.metrics,
+        "params": row.params if row else info.params,
+        "data_hash": info.data_hash,
+        "data_size": row.data_size if row else 0,
+        "label_distribution": row.label_distribution if row else {},
+        "base_model": info.base_model,
+        "main_metric": row.main_metric if row else "",
+        "serving_form": row.serving_form if row else "fp32",
+        "optimisation": row.optimisation if row else {},
+    }
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".tmp")
+    with tarfile.open(tmp, "w:gz") as tar:
+        tar.add(info.path / "meta.json", arcname="meta.json")
+        tar.add(info.path / "artifact", arcname="artifact")
+        data = json.dumps(mirror, indent=2).encode()
+        member = tarfile.TarInfo(EXPORT_MIRROR)
+        member.size = len(data)
+        member.mtime = int(time.time())
+        tar.addfile(member, io.BytesIO(data))
+    tmp.replace(target)
+    return target
+
+
+def model_version_import(*, source: Path, name: str | None = None) -> ModelVersion:
+    """Add an exported version as the next version of its model (not promoted).
+
+    Every file is checked against the checksums recorded at export; a damaged or incomplete
+    archive is refused and nothing is registered.
+    """
+    source = Path(source)
+    if not source.is_file():
+        raise RegistryError(f"{source} does not exist")
+    with tempfile.TemporaryDirectory(prefix="model-import-") as tmp_name:
+        tmp = Path(tmp_name)
+        try:
+            with tarfile.open(source, "r:gz") as tar:
+                tar.extractall(tmp, filter="data")
+        except (tarfile.TarError, OSError, EOFError) as exc:
+            raise CorruptArtifact(f"{source} is not a readable model archive: {exc}") from exc
+        meta_path = tmp / "meta.json"
+        if not meta_path.is_file() or not (tmp / "artifact").is_dir():
+            raise CorruptArtifact(f"{source} has no meta.json and artifact/ folder")
+        meta = json.loads(meta_path.read_text())
+        mirror_path = tmp / EXPORT_MIRROR
+        mirror = json.loads(mirror_path.read_text()) if mirror_path.exists() else {}
+        checksums: dict[str, str] = meta.get("checksums") or {}
+        if not checksums:
+            raise CorruptArtifact(f"{source} records no checksums")
+        for rel, expected in checksums.items():
+            path = tmp / "artifact" / rel
+            if not path.is_file():
+                raise CorruptArtifact(f"{source}: {rel} is missing")
+            if file_sha256(path) != expected:
+                raise CorruptArtifact(f"{source}: {rel} does not match its checksum")
+        target_name = name or meta.get("name") or mirror.get("name")
+        if not target_name:
+            raise CorruptArtifact(f"{source} does not say which model it is")
+        with transaction.atomic():
+            info = registry().register(
+                target_name,
+                tmp / "artifact",
+                metrics=meta.get("metrics") or {},
+                params=meta.get("params") or {},
+                data_hash=meta.get("data_hash", ""),
+                base_model=meta.get("base_model", ""),
+            )
+            try:
+                main_metric = kind_get(target_name).main_metric
+            except KeyError:
+                main_metric = mirror.get("main_metric", "")
+            return ModelVersion.objects.create(
+                name=target_name,
+                version=info.version,
+                metrics=meta.get("metrics") or {},
+                params=meta.get("params") or {},
+                data_hash=meta.get("data_hash", ""),
+                data_size=int(mirror.get("data_size") or 0),
+                label_distribution=mirror.get("label_distribution") or {},
+                base_model=meta.get("base_model", ""),
+                artifact_path=str(info.path),
+                main_metric=main_metric,
+                serving_form=mirror.get("serving_form") or "fp32",
+                optimisation=mirror.get("optimisation") or {},
+                origin=(
+                    f"imported from {source.name} ({meta.get('name')} v{meta.get('version')}, "
+                    f"created {meta.get('created', '?')})"
+                )[:300],
+            )

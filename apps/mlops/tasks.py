@@ -1,6 +1,13 @@
+"""Celery entry points of the model lifecycle: they take ids, call one service each."""
+
 from celery import shared_task
 
-from .services import training_run_execute, training_run_fail_stale
+from .services import (
+    model_version_optimise,
+    retrain_schedules_run_due,
+    training_run_execute,
+    training_run_fail_stale,
+)
 
 
 @shared_task(acks_late=True, queue="training", soft_time_limit=3 * 3600, time_limit=3 * 3600 + 60)
@@ -11,3 +18,14 @@ def training_run_execute_task(run_id: int) -> str:
 @shared_task(queue="inference")
 def training_run_fail_stale_task() -> int:
     return training_run_fail_stale()
+
+
+@shared_task(queue="inference")
+def retrain_schedules_run_due_task() -> list[int]:
+    return retrain_schedules_run_due()
+
+
+@shared_task(acks_late=True, queue="training", soft_time_limit=1800, time_limit=1860)
+def model_version_optimise_task(name: str, version: int) -> dict[str, object]:
+    # Re-running it on redelivery just measures again and overwrites the same files and numbers.
+    return model_version_optimise(name=name, version=version)

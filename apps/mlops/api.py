@@ -1,0 +1,439 @@
+"""REST API of the model lifecycle (ML admins): models, versions, runs, promotion, monitoring."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.accounts.models import Role
+from apps.accounts.roles import HasRole
+from mlcore.registry import RegistryError
+
+from . import selectors, services
+from .kinds import kind_get
+from .models import ModelPolicy, ModelVersion, PromotionEvent, RetrainSchedule, TrainingRun
+
+
+class ModelVersionSerializer(serializers.ModelSerializer[ModelVersion]):
+    main_value = serializers.FloatField(allow_null=True, read_only=True)
+
+    class Meta:
+        model = ModelVersion
+        fields = [
+            "name",
+            "version",
+            "main_metric",
+            "main_value",
+            "metrics",
+            "params",
+            "data_hash",
+            "data_size",
+            "label_distribution",
+            "base_model",
+            "serving_form",
+            "optimisation",
+            "is_production",
+            "origin",
+            "created_at",
+            "promoted_at",
+        ]
+
+
+class ModelVersionBriefSerializer(serializers.ModelSerializer[ModelVersion]):
+    main_value = serializers.FloatField(allow_null=True, read_only=True)
+
+    class Meta:
+        model = ModelVersion
+        fields = [
+            "version",
+            "main_metric",
+            "main_value",
+            "serving_form",
+            "is_production",
+            "created_at",
+            "promoted_at",
+        ]
+
+
+class ModelOverviewSerializer(serializers.Serializer[Any]):
+    name = serializers.CharField()
+    title = serializers.CharField()
+    registered = serializers.BooleanField()
+    trainable = serializers.BooleanField()
+    main_metric = serializers.CharField()
+    tolerance = serializers.FloatField(allow_null=True)
+    versions = serializers.IntegerField()
+    production = ModelVersionBriefSerializer(allow_null=True)
+
+
+class PromotionEventSerializer(serializers.ModelSerializer[PromotionEvent]):
+    user = serializers.StringRelatedField()
+
+    class Meta:
+        model = PromotionEvent
+        fields = [
+            "id",
+            "name",
+            "kind",
+            "from_version",
+            "to_version",
+            "reason",
+            "user",
+            "created_at",
+        ]
+
+
+class TrainingRunSerializer(serializers.ModelSerializer[TrainingRun]):
+    started_by = serializers.StringRelatedField()
+    version = serializers.IntegerField(source="version.version", allow_null=True, read_only=True)
+    percent = serializers.SerializerMethodField()
+
+    class Meta:
+        model = TrainingRun
+        fields = [
+            "id",
+            "model_name",
+            "status",
+            "params",
+            "promote",
+            "data_snapshot",
+            "progress",
+            "percent",
+            "history",
+            "metrics",
+            "log",
+            "error",
+            "promotion_result",
+            "cancel_requested",
+            "version",
+            "started_by",
+            "worker",
+            "heartbeat_at",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+
+    def get_percent(self, run: TrainingRun) -> float | None:
+        return selectors.run_percent(run)
+
+
+class TrainingRunStartSerializer(serializers.Serializer[Any]):
+    model_name = serializers.CharField()
+    params = serializers.DictField(required=False, default=dict)
+    promote = serializers.BooleanField(required=False, default=True)
+
+
+class PromoteSerializer(serializers.Serializer[Any]):
+    version = serializers.IntegerField(min_value=1)
+    override = serializers.BooleanField(required=False, default=False)
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["override"] and not attrs["reason"].strip():
+            raise ValidationError({"reason": "an override needs a reason"})
+        return attrs
+
+
+class RollbackSerializer(serializers.Serializer[Any]):
+    version = serializers.IntegerField(min_value=1)
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class PromotionResultSerializer(serializers.Serializer[Any]):
+    promoted = serializers.BooleanField()
+    kind = serializers.CharField()
+    message = serializers.CharField()
+    from_version = serializers.IntegerField(allow_null=True)
+    to_version = serializers.IntegerField()
+
+
+class PolicySerializer(serializers.Serializer[Any]):
+    tolerance = serializers.FloatField(min_value=0, max_value=1)
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=300)
+
+
+class ScheduleSerializer(serializers.ModelSerializer[RetrainSchedule]):
+    class Meta:
+        model = RetrainSchedule
+        fields = ["name", "enabled", "every_hours", "params", "promote", "next_run_at", "last_run"]
+        read_only_fields = ["name", "next_run_at", "last_run"]
+
+
+class ServingFormSerializer(serializers.Serializer[Any]):
+    form = serializers.ChoiceField(choices=["fp32", "int8"])
+
+
+class QueuedSerializer(serializers.Serializer[Any]):
+    queued = serializers.BooleanField()
+    name = serializers.CharField()
+    version = serializers.IntegerField()
+
+
+class MonitoringSerializer(serializers.Serializer[Any]):
+    name = serializers.CharField()
+    minutes = serializers.IntegerField()
+    requests = serializers.IntegerField()
+    errors = serializers.IntegerField()
+    error_rate = serializers.FloatField()
+    items = serializers.IntegerField()
+    mean_ms = serializers.FloatField(allow_null=True)
+    p50_ms = serializers.FloatField(allow_null=True)
+    p95_ms = serializers.FloatField(allow_null=True)
+    series = serializers.ListField(child=serializers.DictField())
+    labels = serializers.ListField(child=serializers.DictField())
+    confidence = serializers.ListField(child=serializers.DictField())
+    versions = serializers.DictField(child=serializers.IntegerField())
+    production_version = serializers.IntegerField(allow_null=True)
+    drift = serializers.DictField()
+
+
+def _known_model(name: str) -> None:
+    try:
+        kind_get(name)
+    except KeyError:
+        if not ModelVersion.objects.filter(name=name).exists():
+            raise NotFound(f"no model named {name!r}") from None
+
+
+class MlAdminView(APIView):
+    permission_classes = [HasRole(Role.ML_ADMIN)]
+
+
+class ModelListView(MlAdminView):
+    @extend_schema(responses=ModelOverviewSerializer(many=True), summary="Models and production")
+    def get(self, request: Request) -> Response:
+        rows = selectors.model_overview_list()
+        return Response(ModelOverviewSerializer(rows, many=True).data)
+
+
+class VersionListView(MlAdminView):
+    @extend_schema(responses=ModelVersionSerializer(many=True), summary="Versions of a model")
+    def get(self, request: Request, name: str) -> Response:
+        _known_model(name)
+        return Response(ModelVersionSerializer(selectors.model_versions(name), many=True).data)
+
+
+class VersionDetailView(MlAdminView):
+    @extend_schema(responses=ModelVersionSerializer, summary="One version with its evaluation")
+    def get(self, request: Request, name: str, version: int) -> Response:
+        row = get_object_or_404(ModelVersion, name=name, version=version)
+        return Response(ModelVersionSerializer(row).data)
+
+
+class PromoteView(MlAdminView):
+    @extend_schema(
+        request=PromoteSerializer,
+        responses={200: PromotionResultSerializer, 409: PromotionResultSerializer},
+        summary="Promote a version through the gate (or override with a reason)",
+    )
+    def post(self, request: Request, name: str) -> Response:
+        data = PromoteSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        _known_model(name)
+        try:
+            result = services.model_version_promote(
+                name=name,
+                version=data.validated_data["version"],
+                user=request.user,
+                override=data.validated_data["override"],
+                reason=data.validated_data["reason"],
+            )
+        except ModelVersion.DoesNotExist:
+            raise NotFound(f"{name} has no version {data.validated_data['version']}") from None
+        except (KeyError, ValueError) as exc:
+            raise ValidationError({"detail": str(exc)}) from exc
+        code = status.HTTP_200_OK if result.promoted or result.kind == "noop" else 409
+        return Response(PromotionResultSerializer(result).data, status=code)
+
+
+class RollbackView(MlAdminView):
+    @extend_schema(
+        request=RollbackSerializer,
+        responses={200: PromotionResultSerializer, 409: PromotionResultSerializer},
+        summary="Roll back to an earlier version",
+    )
+    def post(self, request: Request, name: str) -> Response:
+        data = RollbackSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        _known_model(name)
+        try:
+            result = services.model_version_rollback(
+                name=name,
+                version=data.validated_data["version"],
+                user=request.user,
+                reason=data.validated_data["reason"],
+            )
+        except ModelVersion.DoesNotExist:
+            raise NotFound(f"{name} has no version {data.validated_data['version']}") from None
+        except (KeyError, ValueError) as exc:
+            raise ValidationError({"detail": str(exc)}) from exc
+        code = status.HTTP_200_OK if result.promoted or result.kind == "noop" else 409
+        return Response(PromotionResultSerializer(result).data, status=code)
+
+
+class OptimiseView(MlAdminView):
+    @extend_schema(
+        request=None,
+        responses={202: QueuedSerializer},
+        summary="Build and measure the int8 serving form (queued)",
+    )
+    def post(self, request: Request, name: str, version: int) -> Response:
+        from django.db import transaction
+
+        from .tasks import model_version_optimise_task
+
+        row = get_object_or_404(ModelVersion, name=name, version=version)
+        transaction.on_commit(lambda: model_version_optimise_task.delay(row.name, row.version))
+        return Response({"queued": True, "name": name, "version": version}, status=202)
+
+
+class ServingFormView(MlAdminView):
+    @extend_schema(
+        request=ServingFormSerializer,
+        responses=ModelVersionSerializer,
+        summary="Choose the serving form of a version",
+    )
+    def post(self, request: Request, name: str, version: int) -> Response:
+        data = ServingFormSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        get_object_or_404(ModelVersion, name=name, version=version)
+        try:
+            row = services.model_version_serving_form_set(
+                name=name, version=version, form=data.validated_data["form"]
+            )
+        except (ValueError, RegistryError) as exc:
+            raise ValidationError({"form": str(exc)}) from exc
+        return Response(ModelVersionSerializer(row).data)
+
+
+class PolicyView(MlAdminView):
+    @extend_schema(responses=PolicySerializer, summary="The gate's tolerance for a model")
+    def get(self, request: Request, name: str) -> Response:
+        _known_model(name)
+        policy = ModelPolicy.objects.filter(name=name).first()
+        return Response(
+            {"tolerance": services.model_tolerance(name), "note": policy.note if policy else ""}
+        )
+
+    @extend_schema(
+        request=PolicySerializer,
+        responses=PolicySerializer,
+        summary="Set the gate's tolerance for a model",
+    )
+    def put(self, request: Request, name: str) -> Response:
+        data = PolicySerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            policy = services.model_policy_set(name=name, user=request.user, **data.validated_data)
+        except KeyError:
+            raise NotFound(f"no model named {name!r}") from None
+        return Response({"tolerance": policy.tolerance, "note": policy.note})
+
+
+class ScheduleView(MlAdminView):
+    @extend_schema(responses=ScheduleSerializer, summary="The retraining schedule of a model")
+    def get(self, request: Request, name: str) -> Response:
+        _known_model(name)
+        schedule = RetrainSchedule.objects.filter(name=name).first()
+        if schedule is None:
+            raise NotFound(f"{name} has no retraining schedule")
+        return Response(ScheduleSerializer(schedule).data)
+
+    @extend_schema(
+        request=ScheduleSerializer,
+        responses=ScheduleSerializer,
+        summary="Create or change the retraining schedule of a model",
+    )
+    def put(self, request: Request, name: str) -> Response:
+        data = ScheduleSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            schedule = services.retrain_schedule_set(
+                name=name, user=request.user, **data.validated_data
+            )
+        except KeyError:
+            raise NotFound(f"no model named {name!r}") from None
+        except ValueError as exc:
+            raise ValidationError({"detail": str(exc)}) from exc
+        return Response(ScheduleSerializer(schedule).data)
+
+
+class MonitoringView(MlAdminView):
+    @extend_schema(
+        parameters=[OpenApiParameter("minutes", int, description="window, default 60")],
+        responses=MonitoringSerializer,
+        summary="Requests, latency, errors, prediction distribution and drift",
+    )
+    def get(self, request: Request, name: str) -> Response:
+        from .monitoring import monitoring_flush
+
+        _known_model(name)
+        try:
+            minutes = int(request.query_params.get("minutes", 60))
+        except ValueError:
+            raise ValidationError({"minutes": "a whole number of minutes"}) from None
+        monitoring_flush()
+        return Response(selectors.monitoring_summary(name, minutes=minutes))
+
+
+class EventListView(MlAdminView):
+    @extend_schema(responses=PromotionEventSerializer(many=True), summary="Promotion history")
+    def get(self, request: Request, name: str) -> Response:
+        _known_model(name)
+        return Response(PromotionEventSerializer(selectors.promotion_events(name), many=True).data)
+
+
+class RunListView(MlAdminView):
+    @extend_schema(
+        parameters=[OpenApiParameter("model", str, description="only runs of this model")],
+        responses=TrainingRunSerializer(many=True),
+        summary="Recent training runs",
+    )
+    def get(self, request: Request) -> Response:
+        runs = selectors.training_runs(request.query_params.get("model") or None)
+        return Response(TrainingRunSerializer(runs, many=True).data)
+
+    @extend_schema(
+        request=TrainingRunStartSerializer,
+        responses={201: TrainingRunSerializer},
+        summary="Start a training run (queued on the training queue)",
+    )
+    def post(self, request: Request) -> Response:
+        data = TrainingRunStartSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            run = services.training_run_start(user=request.user, **data.validated_data)
+        except KeyError:
+            raise ValidationError(
+                {"model_name": f"no model named {data.validated_data['model_name']!r}"}
+            ) from None
+        except ValueError as exc:
+            raise ValidationError({"model_name": str(exc)}) from exc
+        return Response(TrainingRunSerializer(run).data, status=status.HTTP_201_CREATED)
+
+
+class RunDetailView(MlAdminView):
+    @extend_schema(responses=TrainingRunSerializer, summary="A run with its live progress")
+    def get(self, request: Request, run_id: int) -> Response:
+        return Response(TrainingRunSerializer(get_object_or_404(TrainingRun, pk=run_id)).data)
+
+
+class RunCancelView(MlAdminView):
+    @extend_schema(
+        request=None,
+        responses={202: TrainingRunSerializer, 409: TrainingRunSerializer},
+        summary="Cancel a queued or running run",
+    )
+    def post(self, request: Request, run_id: int) -> Response:
+        get_object_or_404(TrainingRun, pk=run_id)
+        accepted = services.training_run_cancel(run_id=run_id)
+        run = TrainingRun.objects.get(pk=run_id)
+        return Response(TrainingRunSerializer(run).data, status=202 if accepted else 409)

@@ -1,0 +1,59 @@
+"""Live training progress for the run page: joins the run's group and relays its updates."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from apps.accounts.models import Role
+from apps.accounts.roles import user_has_role
+
+from .realtime import training_run_group
+from .selectors import training_run_payload
+
+
+@database_sync_to_async
+def _user_from_token(key: str) -> Any:
+    from rest_framework.authtoken.models import Token
+
+    token = Token.objects.select_related("user").filter(key=key).first()
+    return token.user if token and token.user.is_active else None
+
+
+@database_sync_to_async
+def _may_watch(user: Any) -> bool:
+    return user_has_role(user, Role.ML_ADMIN)
+
+
+class TrainingRunConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
+    """`ws/mlops/runs/<id>/`: ML admins (session, or `?token=` API token) get run updates."""
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if not getattr(user, "is_authenticated", False):
+            query = parse_qs(self.scope.get("query_string", b"").decode())
+            user = await _user_from_token(query.get("token", [""])[0]) if query else None
+        if user is None or not await _may_watch(user):
+            await self.close(code=4403)
+            return
+        self.run_id = int(self.scope["url_route"]["kwargs"]["run_id"])
+        self.group = training_run_group(self.run_id)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        # The current state first, so a page that connects mid-run is complete at once.
+        snapshot = await database_sync_to_async(training_run_payload)(self.run_id)
+        if snapshot is None:
+            await self.send_json({"error": "no such run"})
+            await self.close(code=4404)
+            return
+        await self.send_json(snapshot)
+
+    async def disconnect(self, code: int) -> None:
+        if hasattr(self, "group"):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def run_update(self, event: dict[str, Any]) -> None:
+        await self.send_json(event["payload"])

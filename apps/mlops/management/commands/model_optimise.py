@@ -1,0 +1,30 @@
+import json
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from mlcore.registry import RegistryError
+
+from ...models import ModelVersion
+from ...services import model_version_optimise, model_version_serving_form_set
+
+
+class Command(BaseCommand):
+    help = "Build and measure the int8 serving form of a classifier version; optionally serve it."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("name")
+        parser.add_argument("version", type=int)
+        parser.add_argument("--serve", choices=["fp32", "int8"], help="then serve this form")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        name, version = options["name"], options["version"]
+        try:
+            result = model_version_optimise(name=name, version=version)
+            if options["serve"]:
+                model_version_serving_form_set(name=name, version=version, form=options["serve"])
+        except ModelVersion.DoesNotExist as exc:
+            raise CommandError(f"{name} has no version {version}") from exc
+        except (RegistryError, ValueError) as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(json.dumps(result, indent=2))

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import Group
+from rest_framework.test import APIClient
+
+import tests.mlops.kinds  # noqa: F401  (registers the test kinds)
+from apps.accounts.models import Role, User
+from apps.mlops import monitoring, services
+
+
+@pytest.fixture(autouse=True)
+def _fresh_registry(model_dirs: Any) -> Any:
+    """Every lifecycle test gets its own model folder and nothing loaded in this process."""
+    services.models_forget()
+    monitoring.monitoring_reset()
+    yield model_dirs
+    services.models_forget()
+
+
+@pytest.fixture
+def ml_admin(db: Any) -> User:
+    user = User.objects.create_user("mladmin-test", password="pw-123456")
+    user.groups.add(Group.objects.get_or_create(name=Role.ML_ADMIN)[0])
+    return user
+
+
+@pytest.fixture
+def analyst(db: Any) -> User:
+    user = User.objects.create_user("analyst-test", password="pw-123456")
+    user.groups.add(Group.objects.get_or_create(name=Role.ANALYST)[0])
+    return user
+
+
+@pytest.fixture
+def api(ml_admin: User) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(ml_admin)
+    return client
+
+
+def lookup_version(quality: float, answer: str = "a", *, promote: bool = False) -> Any:
+    """Train and register a `test-lookup` version of the given quality."""
+    version, _ = services.version_train_and_register(
+        name="test-lookup",
+        params={"quality": quality, "answer": answer, "steps": 1},
+        promote=False,
+        log=lambda _line: None,
+    )
+    if promote:
+        services.model_version_promote(name="test-lookup", version=version.version)
+    return version
