@@ -57,9 +57,12 @@ def _on_worker_process_init(**_: object) -> None:
 
 
 @worker_ready.connect
-def _on_worker_ready(**_: object) -> None:
-    # Solo/thread pools have no child processes, so warm here as well.
-    _warm_models()
+def _on_worker_ready(sender: object = None, **_: object) -> None:
+    # Solo and thread pools run tasks in this process, so warm it. Prefork children warm in
+    # worker_process_init instead: torch must not start its thread pools before a fork.
+    pool = getattr(sender, "pool", None)
+    if pool is None or not type(pool).__module__.endswith("prefork"):
+        _warm_models()
 
 
 def embedded_worker_start() -> bool:
