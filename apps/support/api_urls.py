@@ -1,3 +1,38 @@
-from django.urls import URLPattern
+from django.urls import include, path
+from rest_framework.routers import DefaultRouter
 
-urlpatterns: list[URLPattern] = []
+from . import api
+
+router = DefaultRouter()
+router.register("knowledge-bases", api.KnowledgeBaseViewSet, basename="support-kb")
+router.register("articles", api.ArticleViewSet, basename="support-article")
+router.register("faqs", api.FAQViewSet, basename="support-faq")
+router.register("conversations", api.ConversationViewSet, basename="support-conversation")
+router.register("canned-responses", api.CannedResponseViewSet, basename="support-canned")
+
+urlpatterns = [
+    path("ask/", api.AskView.as_view(), name="support-ask"),
+    path("import/", api.ImportFileView.as_view(), name="support-import"),
+    path("import-url/", api.ImportUrlView.as_view(), name="support-import-url"),
+    path("past-conversations/", api.PastConversationView.as_view(), name="support-past"),
+    path("chat/", api.ConversationStartView.as_view(), name="support-chat-start"),
+    path(
+        "chat/<uuid:token>/messages/",
+        api.CustomerMessagesView.as_view(),
+        name="support-chat-messages",
+    ),
+    path("chat/<uuid:token>/csat/", api.CustomerCsatView.as_view(), name="support-chat-csat"),
+    path("chat/<uuid:token>/human/", api.CustomerHumanView.as_view(), name="support-chat-human"),
+    path(
+        "chat/<uuid:token>/messages/<int:message_id>/rate/",
+        api.CustomerRateView.as_view(),
+        name="support-chat-rate",
+    ),
+    path(
+        "messages/<int:message_id>/flag/",
+        api.MessageFlagView.as_view(),
+        name="support-message-flag",
+    ),
+    path("stats/", api.StatsView.as_view(), name="support-stats"),
+    path("", include(router.urls)),
+]

@@ -4,3 +4,11 @@ from django.apps import AppConfig
 class SupportConfig(AppConfig):
     name = "apps.support"
     label = "support"
+    verbose_name = "Customer service"
+
+    def ready(self) -> None:
+        from apps.mlops.kinds import kind_register
+
+        from .intent import intent_kind
+
+        kind_register(intent_kind())

@@ -1,3 +1,8 @@
-from django.urls import URLPattern
+from django.urls import path
 
-websocket_urlpatterns: list[URLPattern] = []
+from .consumers import AgentConsoleConsumer, CustomerChatConsumer
+
+websocket_urlpatterns = [
+    path("ws/support/chat/<uuid:token>/", CustomerChatConsumer.as_asgi()),
+    path("ws/support/console/", AgentConsoleConsumer.as_asgi()),
+]

@@ -1,8 +1,12 @@
 from django.urls import path
-from django.views.generic import TemplateView
+
+from . import views
 
 app_name = "support"
 urlpatterns = [
-    path("console/", TemplateView.as_view(template_name="home.html"), name="console"),
-    path("chat/", TemplateView.as_view(template_name="home.html"), name="chat"),
+    path("console/", views.console, name="console"),
+    path("chat/", views.chat, name="chat"),
+    path("stats/", views.stats, name="stats"),
+    path("knowledge/", views.knowledge, name="knowledge"),
+    path("articles/<int:pk>/", views.article_detail, name="article"),
 ]

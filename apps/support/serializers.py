@@ -1,0 +1,278 @@
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from .models import FAQ, Article, CannedResponse, Conversation, KnowledgeBase, Message
+from .text import MAX_ARTICLE_CHARS, MAX_MESSAGE_CHARS
+
+
+class KnowledgeBaseSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = KnowledgeBase
+        fields = [
+            "id",
+            "name",
+            "handoff_threshold",
+            "faq_threshold",
+            "answer_mode",
+            "llm_base_url",
+            "llm_model",
+            "greeting",
+            "is_default",
+            "calibration",
+        ]
+        read_only_fields = ["calibration"]
+
+    def validate_handoff_threshold(self, value: float) -> float:
+        if not 0 <= value <= 1:
+            raise serializers.ValidationError("Use a number between 0 and 1.")
+        return value
+
+
+class ArticleSerializer(serializers.ModelSerializer):
+    kb = serializers.PrimaryKeyRelatedField(queryset=KnowledgeBase.objects.all(), required=False)
+    body = serializers.CharField(max_length=MAX_ARTICLE_CHARS)
+    source_key = serializers.CharField(max_length=500, required=False, allow_blank=True)
+    tags = serializers.ListField(child=serializers.CharField(max_length=60), required=False)
+    intents = serializers.ListField(child=serializers.CharField(max_length=100), required=False)
+    chunk_count = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Article
+        fields = [
+            "id",
+            "kb",
+            "title",
+            "body",
+            "body_format",
+            "tags",
+            "intents",
+            "url",
+            "source_key",
+            "status",
+            "chunk_count",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["created_at", "updated_at"]
+
+    def get_chunk_count(self, obj: Article) -> int:
+        return obj.chunks.count()
+
+
+class FAQSerializer(serializers.ModelSerializer):
+    kb = serializers.PrimaryKeyRelatedField(queryset=KnowledgeBase.objects.all(), required=False)
+
+    class Meta:
+        model = FAQ
+        fields = [
+            "id",
+            "kb",
+            "question",
+            "answer",
+            "intent",
+            "status",
+            "article",
+            "source_conversation",
+            "created_at",
+        ]
+        read_only_fields = ["source_conversation", "created_at"]
+
+
+class PastConversationSerializer(serializers.Serializer):
+    kb = serializers.IntegerField(required=False)
+    question = serializers.CharField(max_length=1000)
+    best_reply = serializers.CharField(max_length=5000, required=False, allow_blank=True)
+    intent = serializers.CharField(max_length=100, required=False, allow_blank=True)
+
+
+class ImportFileSerializer(serializers.Serializer):
+    file = serializers.FileField()
+    kb = serializers.IntegerField(required=False)
+    status = serializers.ChoiceField(choices=Article.Status.choices, default="published")
+
+
+class ImportUrlSerializer(serializers.Serializer):
+    url = serializers.URLField(max_length=500)
+    kb = serializers.IntegerField(required=False)
+    status = serializers.ChoiceField(choices=Article.Status.choices, default="published")
+
+
+class ImportReportSerializer(serializers.Serializer):
+    kind = serializers.CharField()
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField()
+    unchanged = serializers.IntegerField()
+    errors = serializers.ListField(child=serializers.CharField())
+
+
+class AskSerializer(serializers.Serializer):
+    question = serializers.CharField(max_length=MAX_MESSAGE_CHARS, trim_whitespace=True)
+    kb = serializers.IntegerField(required=False)
+
+
+class CitationSerializer(serializers.Serializer):
+    article_id = serializers.IntegerField()
+    title = serializers.CharField()
+    url = serializers.CharField()
+
+
+class SourceSerializer(serializers.Serializer):
+    chunk_id = serializers.IntegerField()
+    article_id = serializers.IntegerField()
+    title = serializers.CharField()
+    url = serializers.CharField()
+    heading = serializers.CharField()
+    text = serializers.CharField()
+    score = serializers.FloatField()
+    dense = serializers.FloatField()
+    keyword = serializers.FloatField()
+
+
+class AnswerSerializer(serializers.Serializer):
+    answer = serializers.CharField(source="text")
+    kind = serializers.CharField()
+    confidence = serializers.FloatField()
+    handoff = serializers.BooleanField()
+    handoff_reason = serializers.CharField()
+    intent = serializers.CharField()
+    intent_probability = serializers.FloatField(allow_null=True)
+    citations = CitationSerializer(many=True)
+    sources = SourceSerializer(many=True)
+
+
+class MessageSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Message
+        fields = [
+            "id",
+            "sender",
+            "text",
+            "client_id",
+            "answer_kind",
+            "citations",
+            "rating",
+            "created_at",
+        ]
+
+
+class AgentMessageSerializer(serializers.ModelSerializer):
+    author = serializers.StringRelatedField()
+
+    class Meta:
+        model = Message
+        fields = [
+            "id",
+            "sender",
+            "author",
+            "text",
+            "client_id",
+            "answer_kind",
+            "confidence",
+            "intent",
+            "intent_confidence",
+            "sources",
+            "citations",
+            "rating",
+            "flag",
+            "flag_note",
+            "created_at",
+        ]
+
+
+class ConversationSerializer(serializers.ModelSerializer):
+    assigned_agent = serializers.StringRelatedField()
+
+    class Meta:
+        model = Conversation
+        fields = [
+            "id",
+            "kb",
+            "status",
+            "customer_name",
+            "assigned_agent",
+            "handoff_reason",
+            "handoff_at",
+            "taken_over_at",
+            "closed_at",
+            "csat",
+            "csat_comment",
+            "created_at",
+            "last_message_at",
+        ]
+
+
+class ConversationStartSerializer(serializers.Serializer):
+    kb = serializers.IntegerField(required=False)
+    customer_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
+
+
+class ConversationStartedSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    token = serializers.UUIDField()
+    status = serializers.CharField()
+    websocket = serializers.CharField()
+
+
+class PostMessageSerializer(serializers.Serializer):
+    text = serializers.CharField(max_length=MAX_MESSAGE_CHARS)
+    client_id = serializers.CharField(max_length=64, required=False, allow_blank=True)
+
+
+class PostedSerializer(serializers.Serializer):
+    message = MessageSerializer()
+    duplicate = serializers.BooleanField()
+    reply = MessageSerializer(allow_null=True)
+    status = serializers.CharField()
+
+
+class CsatSerializer(serializers.Serializer):
+    score = serializers.IntegerField(min_value=1, max_value=5)
+    comment = serializers.CharField(max_length=1000, required=False, allow_blank=True)
+
+
+class RateSerializer(serializers.Serializer):
+    rating = serializers.ChoiceField(choices=["up", "down"])
+
+
+class FlagSerializer(serializers.Serializer):
+    flag = serializers.ChoiceField(choices=["incorrect", "outdated", "incomplete"])
+    note = serializers.CharField(max_length=500, required=False, allow_blank=True)
+
+
+class TransferSerializer(serializers.Serializer):
+    to_agent_id = serializers.IntegerField(required=False, allow_null=True)
+
+
+class NoteSerializer(serializers.Serializer):
+    text = serializers.CharField(max_length=MAX_MESSAGE_CHARS)
+
+
+class CannedResponseSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = CannedResponse
+        fields = ["id", "title", "text"]
+
+
+class StatsDaySerializer(serializers.Serializer):
+    day = serializers.DateField()
+    conversations = serializers.IntegerField()
+    handoff_rate = serializers.FloatField()
+    bot_resolution_rate = serializers.FloatField()
+    csat = serializers.FloatField(allow_null=True)
+
+
+class StatsSerializer(serializers.Serializer):
+    queue_waiting = serializers.IntegerField()
+    with_agent = serializers.IntegerField()
+    with_bot = serializers.IntegerField()
+    agents_online = serializers.IntegerField()
+    conversations = serializers.IntegerField()
+    handoff_rate = serializers.FloatField()
+    csat = serializers.FloatField(allow_null=True)
+    series = StatsDaySerializer(many=True)
+
+
+class ResultSerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    detail = serializers.CharField(required=False)

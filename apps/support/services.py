@@ -1,0 +1,910 @@
+"""Writes: knowledge (articles, chunks, FAQ, past conversations, imports) and live chat.
+
+Chat rules that customers and agents rely on, each enforced by a conditional update:
+- the bot writes only while the conversation is with the bot (never after a takeover);
+- a handoff is stored (status + system message) before anyone is told about it;
+- a closed conversation never goes back to the queue.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Count, F, Q
+from django.utils import timezone
+from django.utils.text import slugify
+
+from apps.mlops.vectors import named_index, texts_embed
+
+from . import realtime
+from .answers import Answer, answer_compose
+from .models import (
+    FAQ,
+    AgentPresence,
+    Article,
+    Chunk,
+    Conversation,
+    KnowledgeBase,
+    Message,
+    PastConversation,
+)
+from .retrieval import CHUNK_INDEX, REPLY_INDEX, reply_index_id
+from .selectors import PRESENCE_TTL_S, agents_online, knowledge_base_get
+from .text import (
+    MAX_ARTICLE_CHARS,
+    MAX_MESSAGE_CHARS,
+    InvalidText,
+    chunks_split,
+    clean_text,
+    content_hash,
+    decode_upload,
+    html_to_markdownish,
+    pdf_to_text,
+)
+
+log = logging.getLogger(__name__)
+MAX_IMPORT_BYTES = 10 * 1024 * 1024
+CLOSED_TEXT = "This conversation is closed. How did we do? Please rate us from 1 to 5."
+
+
+class ConversationClosed(Exception):
+    """The conversation is closed; the customer should start a new one."""
+
+
+class NotAllowed(Exception):
+    """The action does not fit the conversation's state; the message says why."""
+
+
+# == knowledge =====================================================================================
+def knowledge_base_ensure(*, name: str = "Help centre") -> KnowledgeBase:
+    kb, _ = KnowledgeBase.objects.get_or_create(name=name)
+    if not KnowledgeBase.objects.filter(is_default=True).exists():
+        KnowledgeBase.objects.filter(pk=kb.pk).update(is_default=True)
+        kb.refresh_from_db()
+    return kb
+
+
+def _content_changed(kb_id: int) -> None:
+    KnowledgeBase.objects.filter(pk=kb_id).update(content_version=F("content_version") + 1)
+
+
+def _embed_later(kb_id: int) -> None:
+    from .tasks import knowledge_embed_task
+
+    transaction.on_commit(lambda: knowledge_embed_task.delay(kb_id))
+
+
+def _string_list(value: Any, what: str) -> list[str]:
+    if value in (None, ""):
+        return []
+    if isinstance(value, str):
+        value = [v for v in value.replace(";", ",").split(",")]
+    if not isinstance(value, list | tuple):
+        raise InvalidText(f"{what} must be a list of words.")
+    return sorted({str(v).strip() for v in value if str(v).strip()})[:50]
+
+
+@transaction.atomic
+def article_upsert(
+    *,
+    kb_id: int,
+    title: str,
+    body: str,
+    body_format: str = Article.Format.MARKDOWN,
+    source_key: str = "",
+    tags: Any = None,
+    intents: Any = None,
+    url: str = "",
+    status: str = Article.Status.PUBLISHED,
+) -> tuple[Article, str]:
+    """Create or update the article with this source key; returns (article, created|updated|
+    unchanged). Only chunks whose text changed are re-embedded."""
+    title = clean_text(title, max_chars=300, what="title")
+    body = clean_text(body, max_chars=MAX_ARTICLE_CHARS, what="article body")
+    if body_format not in Article.Format.values:
+        raise InvalidText(f"Unknown body format {body_format!r}.")
+    if status not in Article.Status.values:
+        raise InvalidText(f"Unknown status {status!r}.")
+    key = (source_key or slugify(title) or content_hash(title)[:16])[:500]
+    values = {
+        "title": title,
+        "body": body,
+        "body_format": body_format,
+        "tags": _string_list(tags, "tags"),
+        "intents": _string_list(intents, "intents"),
+        "url": url[:500],
+        "status": status,
+    }
+    article = Article.objects.select_for_update().filter(kb_id=kb_id, source_key=key).first()
+    if article is None:
+        article = Article.objects.create(kb_id=kb_id, source_key=key, **values)
+        outcome = "created"
+    else:
+        changed = [name for name, value in values.items() if getattr(article, name) != value]
+        if not changed:
+            return article, "unchanged"
+        for name in changed:
+            setattr(article, name, values[name])
+        article.save(update_fields=[*changed, "updated_at"])
+        outcome = "updated"
+    chunks_sync(article=article)
+    _content_changed(kb_id)
+    return article, outcome
+
+
+def chunks_sync(*, article: Article) -> tuple[int, int]:
+    """Match the article's new chunks to the stored ones by content hash: unchanged text keeps
+    its vector; new text is queued for embedding; vanished text loses its vector. Returns
+    (added, removed)."""
+    drafts = chunks_split(article.title, article.body, article.body_format)
+    existing: dict[str, list[Chunk]] = {}
+    for chunk in Chunk.objects.filter(article=article):
+        existing.setdefault(chunk.content_hash, []).append(chunk)
+    keep: list[Chunk] = []
+    new: list[Chunk] = []
+    for draft in drafts:
+        digest = content_hash(article.title, draft.heading, draft.text)
+        same = existing.get(digest)
+        if same:
+            chunk = same.pop()
+            if chunk.position != draft.position:
+                chunk.position = draft.position
+                keep.append(chunk)
+        else:
+            new.append(
+                Chunk(
+                    article=article,
+                    kb_id=article.kb_id,
+                    position=draft.position,
+                    heading=draft.heading[:300],
+                    text=draft.text,
+                    content_hash=digest,
+                )
+            )
+    stale = [c.pk for chunks in existing.values() for c in chunks]
+    if stale:
+        Chunk.objects.filter(pk__in=stale).delete()
+        transaction.on_commit(lambda: named_index(CHUNK_INDEX).remove(stale))
+    if keep:
+        Chunk.objects.bulk_update(keep, ["position"])
+    if new:
+        Chunk.objects.bulk_create(new)
+        _embed_later(article.kb_id)
+    return len(new), len(stale)
+
+
+@transaction.atomic
+def article_delete(*, article_id: int) -> None:
+    article = Article.objects.get(pk=article_id)
+    chunk_ids = list(article.chunks.values_list("id", flat=True))
+    kb_id = article.kb_id
+    article.delete()
+    _content_changed(kb_id)
+    transaction.on_commit(lambda: named_index(CHUNK_INDEX).remove(chunk_ids))
+
+
+def knowledge_embed(*, kb_id: int, batch: int = 64) -> int:
+    """Embed chunks, FAQ questions and past questions not yet in the vector indices."""
+    done = 0
+    while True:
+        pending = list(
+            Chunk.objects.filter(kb_id=kb_id, embedded=False)
+            .select_related("article")
+            .order_by("id")[:batch]
+        )
+        if not pending:
+            break
+        vectors = texts_embed([f"{c.article.title}. {c.heading}. {c.text}" for c in pending])
+        named_index(CHUNK_INDEX).upsert([c.pk for c in pending], vectors)
+        # Only rows whose text is still the embedded one are marked; an edit in between waits.
+        for chunk in pending:
+            Chunk.objects.filter(pk=chunk.pk, content_hash=chunk.content_hash).update(embedded=True)
+        done += len(pending)
+    for model, kind in ((FAQ, "faq"), (PastConversation, "past")):
+        while True:
+            rows = list(model.objects.filter(kb_id=kb_id, embedded=False).order_by("id")[:batch])
+            if not rows:
+                break
+            vectors = texts_embed([r.question for r in rows])
+            named_index(REPLY_INDEX).upsert([reply_index_id(kind, r.pk) for r in rows], vectors)
+            for row in rows:
+                model.objects.filter(pk=row.pk, question=row.question).update(embedded=True)
+            done += len(rows)
+    return done
+
+
+@transaction.atomic
+def faq_upsert(
+    *,
+    kb_id: int,
+    question: str,
+    answer: str,
+    intent: str = "",
+    status: str = FAQ.Status.PUBLISHED,
+    article_id: int | None = None,
+    source_conversation_id: int | None = None,
+) -> tuple[FAQ, str]:
+    question = clean_text(question, max_chars=500, what="question")
+    answer = clean_text(answer, max_chars=5000, what="answer")
+    if status not in FAQ.Status.values:
+        raise InvalidText(f"Unknown status {status!r}.")
+    values = {"answer": answer, "intent": intent.strip()[:100], "status": status}
+    if article_id:
+        values["article_id"] = article_id
+    if source_conversation_id:
+        values["source_conversation_id"] = source_conversation_id
+    faq = FAQ.objects.select_for_update().filter(kb_id=kb_id, question=question).first()
+    if faq is None:
+        faq = FAQ.objects.create(kb_id=kb_id, question=question, **values)
+        _embed_later(kb_id)
+        return faq, "created"
+    changed = [k for k, v in values.items() if getattr(faq, k) != v]
+    if not changed:
+        return faq, "unchanged"
+    for k in changed:
+        setattr(faq, k, values[k])
+    faq.save(update_fields=[*changed, "updated_at"])
+    return faq, "updated"
+
+
+@transaction.atomic
+def faq_delete(*, faq_id: int) -> None:
+    faq = FAQ.objects.get(pk=faq_id)
+    faq.delete()
+    transaction.on_commit(lambda: named_index(REPLY_INDEX).remove([reply_index_id("faq", faq_id)]))
+
+
+@transaction.atomic
+def past_conversation_upsert(
+    *, kb_id: int, question: str, best_reply: str = "", intent: str = ""
+) -> tuple[PastConversation, str]:
+    question = clean_text(question, max_chars=1000, what="question")
+    best_reply = best_reply.strip()[:5000]
+    intent = intent.strip()[:100]
+    past = PastConversation.objects.filter(kb_id=kb_id, question=question).first()
+    if past is None:
+        past = PastConversation.objects.create(
+            kb_id=kb_id, question=question, best_reply=best_reply, intent=intent
+        )
+        _embed_later(kb_id)
+        return past, "created"
+    if past.best_reply == best_reply and past.intent == intent:
+        return past, "unchanged"
+    PastConversation.objects.filter(pk=past.pk).update(best_reply=best_reply, intent=intent)
+    return past, "updated"
+
+
+# -- imports ---------------------------------------------------------------------------------
+@dataclass
+class ImportReport:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    errors: list[str] = field(default_factory=list)
+    kind: str = ""
+
+    def count(self, outcome: str) -> None:
+        setattr(self, outcome, getattr(self, outcome) + 1)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "errors": self.errors[:50],
+        }
+
+
+def _title_from_markdown(text: str, fallback: str) -> str:
+    for line in text.splitlines():
+        if line.startswith("# "):
+            return line[2:].strip()
+    return fallback
+
+
+def knowledge_import_file(
+    *, kb_id: int, name: str, data: bytes, status: str = Article.Status.PUBLISHED
+) -> ImportReport:
+    """Import one uploaded file: an article (.md .html .txt .pdf) or rows (.csv .jsonl) of FAQ
+    pairs (question, answer[, intent]) or past conversations (question, best_reply[, intent];
+    or text, category). Re-importing the same file updates what it created."""
+    if not data:
+        raise InvalidText(f"{name} is empty.")
+    if len(data) > MAX_IMPORT_BYTES:
+        raise InvalidText(f"{name} is larger than {MAX_IMPORT_BYTES // (1024 * 1024)} MB.")
+    suffix = PurePosixPath(name).suffix.lower()
+    stem = PurePosixPath(name).stem.replace("-", " ").replace("_", " ").strip() or name
+    report = ImportReport()
+    if suffix in (".md", ".markdown"):
+        text = decode_upload(data, what=name)
+        report.kind = "article"
+        _, outcome = article_upsert(
+            kb_id=kb_id,
+            title=_title_from_markdown(text, stem),
+            body=text,
+            body_format=Article.Format.MARKDOWN,
+            source_key=f"file:{name}",
+            status=status,
+        )
+        report.count(outcome)
+    elif suffix in (".html", ".htm"):
+        text = decode_upload(data, what=name)
+        title, _ = html_to_markdownish(text)
+        report.kind = "article"
+        _, outcome = article_upsert(
+            kb_id=kb_id,
+            title=title or stem,
+            body=text,
+            body_format=Article.Format.HTML,
+            source_key=f"file:{name}",
+            status=status,
+        )
+        report.count(outcome)
+    elif suffix == ".txt":
+        report.kind = "article"
+        _, outcome = article_upsert(
+            kb_id=kb_id,
+            title=stem,
+            body=decode_upload(data, what=name),
+            body_format=Article.Format.TEXT,
+            source_key=f"file:{name}",
+            status=status,
+        )
+        report.count(outcome)
+    elif suffix == ".pdf":
+        if not data.startswith(b"%PDF"):
+            raise InvalidText(f"{name} is not a PDF file.")
+        report.kind = "article"
+        _, outcome = article_upsert(
+            kb_id=kb_id,
+            title=stem,
+            body=pdf_to_text(data),
+            body_format=Article.Format.TEXT,
+            source_key=f"file:{name}",
+            status=status,
+        )
+        report.count(outcome)
+    elif suffix in (".csv", ".jsonl"):
+        text = decode_upload(data, what=name)
+        rows = _rows_parse(text, suffix, name)
+        _rows_import(kb_id=kb_id, rows=rows, report=report)
+    else:
+        raise InvalidText(
+            f"{name}: unsupported file type; use .md, .html, .txt, .pdf, .csv or .jsonl."
+        )
+    return report
+
+
+def _rows_parse(text: str, suffix: str, name: str) -> list[dict[str, str]]:
+    if suffix == ".csv":
+        reader = csv.DictReader(io.StringIO(text))
+        if not reader.fieldnames:
+            raise InvalidText(f"{name} has no header row.")
+        return [{(k or "").strip(): (v or "") for k, v in row.items()} for row in reader]
+    rows = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except ValueError as exc:
+            raise InvalidText(f"{name} line {number} is not JSON: {exc}") from exc
+        if not isinstance(value, dict):
+            raise InvalidText(f"{name} line {number} is not a JSON object.")
+        rows.append({str(k): str(v) for k, v in value.items()})
+    return rows
+
+
+@transaction.atomic
+def _rows_import(*, kb_id: int, rows: list[dict[str, str]], report: ImportReport) -> None:
+    if not rows:
+        raise InvalidText("The file has no rows.")
+    keys = set(rows[0])
+    if {"question", "answer"} <= keys:
+        report.kind = "faq"
+    elif {"question", "best_reply"} <= keys or {"text", "category"} <= keys:
+        report.kind = "past_conversations"
+    else:
+        raise InvalidText(
+            "Rows need the columns question,answer[,intent] (FAQ pairs), "
+            "question,best_reply[,intent] or text,category (past conversations); found: "
+            + ", ".join(sorted(keys))
+        )
+    for number, row in enumerate(rows, 2):
+        try:
+            if report.kind == "faq":
+                _, outcome = faq_upsert(
+                    kb_id=kb_id,
+                    question=row.get("question", ""),
+                    answer=row.get("answer", ""),
+                    intent=row.get("intent", ""),
+                )
+            else:
+                _, outcome = past_conversation_upsert(
+                    kb_id=kb_id,
+                    question=row.get("question") or row.get("text", ""),
+                    best_reply=row.get("best_reply", ""),
+                    intent=row.get("intent") or row.get("category", ""),
+                )
+            report.count(outcome)
+        except InvalidText as exc:
+            report.errors.append(f"row {number}: {exc}")
+
+
+def knowledge_import_url(
+    *, kb_id: int, url: str, status: str = Article.Status.PUBLISHED, client: Any = None
+) -> ImportReport:
+    """Fetch a page (an intranet help centre article) and import it; the URL is its key."""
+    import httpx
+
+    if not url.startswith(("http://", "https://")):
+        raise InvalidText("The URL must start with http:// or https://.")
+    try:
+        http = client or httpx.Client(timeout=15, follow_redirects=True)
+        response = http.get(url, headers={"User-Agent": "Textsuite-support-import/1.0"})
+    except httpx.HTTPError as exc:
+        raise InvalidText(f"Could not fetch {url}: {exc}") from exc
+    if response.status_code >= 400:
+        raise InvalidText(f"{url} answered HTTP {response.status_code}.")
+    data = response.content
+    if len(data) > MAX_IMPORT_BYTES:
+        raise InvalidText(f"{url} is larger than {MAX_IMPORT_BYTES // (1024 * 1024)} MB.")
+    kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    report = ImportReport(kind="article")
+    if kind == "application/pdf":
+        body, fmt, title = pdf_to_text(data), Article.Format.TEXT, url.rsplit("/", 1)[-1]
+    elif kind in ("text/html", "application/xhtml+xml", ""):
+        body = decode_upload(data, what=url)
+        fmt = Article.Format.HTML
+        title = html_to_markdownish(body)[0] or url
+    elif kind in ("text/markdown", "text/x-markdown"):
+        body, fmt = decode_upload(data, what=url), Article.Format.MARKDOWN
+        title = _title_from_markdown(body, url)
+    elif kind.startswith("text/"):
+        body, fmt, title = decode_upload(data, what=url), Article.Format.TEXT, url
+    else:
+        raise InvalidText(f"{url} returned {kind or 'no content type'}, which cannot be imported.")
+    _, outcome = article_upsert(
+        kb_id=kb_id,
+        title=title[:300],
+        body=body,
+        body_format=fmt,
+        source_key=url,
+        url=url,
+        status=status,
+    )
+    report.count(outcome)
+    return report
+
+
+# == conversations =================================================================================
+def _touch(conversation_id: int) -> None:
+    Conversation.objects.filter(pk=conversation_id).update(last_message_at=timezone.now())
+
+
+def _announce(message: Message, *, queue: bool = False) -> None:
+    def send() -> None:
+        realtime.message_broadcast(message=message)
+        if queue:
+            realtime.conversation_broadcast(conversation_id=message.conversation_id)
+
+    transaction.on_commit(send)
+
+
+@transaction.atomic
+def conversation_start(
+    *, kb_id: int | None = None, customer: Any = None, customer_name: str = ""
+) -> Conversation:
+    kb = knowledge_base_get(kb_id)
+    user = customer if getattr(customer, "is_authenticated", False) else None
+    name = customer_name.strip()[:150] or (str(user) if user else "")
+    conversation = Conversation.objects.create(kb=kb, customer=user, customer_name=name)
+    greeting = Message.objects.create(
+        conversation=conversation,
+        sender=Message.Sender.BOT,
+        text=kb.greeting,
+        answer_kind="greeting",
+    )
+    _announce(greeting, queue=True)
+    return conversation
+
+
+def customer_message_post(
+    *, conversation_id: int, text: str, client_id: str | None = None
+) -> tuple[Message, bool]:
+    """Store a customer message once per client id; returns (message, created)."""
+    text = clean_text(text, max_chars=MAX_MESSAGE_CHARS)
+    client_id = (client_id or "").strip()[:64] or None
+    with transaction.atomic():
+        conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
+        if client_id:
+            existing = Message.objects.filter(
+                conversation_id=conversation_id, client_id=client_id
+            ).first()
+            if existing is not None:
+                return existing, False
+        if conversation.status == Conversation.Status.CLOSED:
+            raise ConversationClosed("This conversation is closed; please start a new one.")
+        try:
+            with transaction.atomic():
+                message = Message.objects.create(
+                    conversation_id=conversation_id,
+                    sender=Message.Sender.CUSTOMER,
+                    text=text,
+                    client_id=client_id,
+                )
+        except IntegrityError:
+            return Message.objects.get(conversation_id=conversation_id, client_id=client_id), False
+        _touch(conversation_id)
+        _announce(message, queue=True)
+    return message, True
+
+
+def bot_reply(
+    *,
+    conversation_id: int,
+    message_id: int,
+    on_token: Callable[[str], bool] | None = None,
+) -> Message | None:
+    """Answer one customer message if the conversation is still with the bot.
+
+    The answer is composed outside any lock (retrieval and generation take time), then written
+    only if, at write time, no human has taken over; otherwise it is dropped.
+    """
+    conversation = Conversation.objects.get(pk=conversation_id)
+    question = Message.objects.get(pk=message_id, conversation_id=conversation_id)
+    if (
+        conversation.status != Conversation.Status.BOT
+        or Message.objects.filter(reply_to=question).exists()
+    ):
+        return None
+    answer = answer_compose(kb_id=conversation.kb_id, question=question.text, on_token=on_token)
+    if answer.handoff:
+        return conversation_handoff(
+            conversation_id=conversation_id,
+            reason=answer.handoff_reason,
+            answer=answer,
+            reply_to=message_id,
+        )
+    with transaction.atomic():
+        locked = Conversation.objects.select_for_update().get(pk=conversation_id)
+        if locked.status != Conversation.Status.BOT:
+            return None
+        try:
+            with transaction.atomic():
+                message = _bot_message_create(conversation_id, answer, reply_to=message_id)
+        except IntegrityError:  # answered already by a concurrent delivery
+            return None
+        _touch(conversation_id)
+        _announce(message)
+    return message
+
+
+def _bot_message_create(
+    conversation_id: int, answer: Answer, *, reply_to: int | None, sender: str = "bot"
+) -> Message:
+    return Message.objects.create(
+        conversation_id=conversation_id,
+        sender=sender,
+        text=answer.text,
+        answer_kind=answer.kind,
+        confidence=answer.confidence,
+        intent=answer.intent,
+        intent_confidence=answer.intent_probability,
+        sources=list(answer.sources),
+        citations=list(answer.citations),
+        reply_to_id=reply_to,
+    )
+
+
+def conversation_handoff(
+    *,
+    conversation_id: int,
+    reason: str,
+    answer: Answer | None = None,
+    reply_to: int | None = None,
+) -> Message | None:
+    """Move a bot conversation to the agents' queue; the handoff message is stored first.
+
+    Only a conversation with the bot can be handed off, so a closed or already-waiting one never
+    loops back into the queue. Returns the handoff message, or None when nothing changed.
+    """
+    from .answers import ASKED_TEXT
+
+    with transaction.atomic():
+        moved = Conversation.objects.filter(
+            pk=conversation_id, status=Conversation.Status.BOT
+        ).update(
+            status=Conversation.Status.WAITING,
+            handoff_reason=reason,
+            handoff_at=timezone.now(),
+            last_message_at=timezone.now(),
+        )
+        if not moved:
+            return None
+        if answer is None:
+            answer = Answer(ASKED_TEXT, "handoff", 0.0, 0.0, True, reason)
+        message = _bot_message_create(conversation_id, answer, reply_to=reply_to)
+        _announce(message, queue=True)
+        transaction.on_commit(conversations_assign)
+    return message
+
+
+def conversation_take_over(*, conversation_id: int, agent: Any) -> bool:
+    """An agent takes the conversation; from now on the bot is silent in it."""
+    with transaction.atomic():
+        taken = Conversation.objects.filter(
+            Q(status__in=[Conversation.Status.BOT, Conversation.Status.WAITING])
+            | Q(status=Conversation.Status.AGENT, assigned_agent=agent),
+            pk=conversation_id,
+        ).update(
+            status=Conversation.Status.AGENT, assigned_agent=agent, taken_over_at=timezone.now()
+        )
+        if not taken:
+            return False
+        message = Message.objects.create(
+            conversation_id=conversation_id,
+            sender=Message.Sender.SYSTEM,
+            text=f"{agent} joined the conversation.",
+        )
+        _announce(message, queue=True)
+    return True
+
+
+def conversation_transfer(*, conversation_id: int, agent: Any, to_agent_id: int | None) -> bool:
+    """Hand an agent's conversation to a colleague, or back to the queue (to_agent_id None)."""
+    from django.contrib.auth import get_user_model
+
+    with transaction.atomic():
+        conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
+        if conversation.status == Conversation.Status.CLOSED:
+            raise NotAllowed("A closed conversation cannot be transferred.")
+        if to_agent_id:
+            target = get_user_model().objects.get(pk=to_agent_id)
+            Conversation.objects.filter(pk=conversation_id).update(
+                status=Conversation.Status.AGENT,
+                assigned_agent=target,
+                handoff_reason=Conversation.HandoffReason.AGENT_TRANSFER,
+            )
+            text = f"{agent} transferred the conversation to {target}."
+        else:
+            Conversation.objects.filter(pk=conversation_id).update(
+                status=Conversation.Status.WAITING,
+                assigned_agent=None,
+                handoff_reason=Conversation.HandoffReason.AGENT_TRANSFER,
+                handoff_at=conversation.handoff_at or timezone.now(),
+            )
+            text = f"{agent} put the conversation back in the queue."
+        message = Message.objects.create(
+            conversation_id=conversation_id, sender=Message.Sender.SYSTEM, text=text
+        )
+        _announce(message, queue=True)
+        if not to_agent_id:
+            transaction.on_commit(conversations_assign)
+    return True
+
+
+def agent_message_post(
+    *, conversation_id: int, agent: Any, text: str, client_id: str | None = None
+) -> tuple[Message, bool]:
+    """An agent's reply; replying to a conversation not yet taken takes it over first."""
+    text = clean_text(text, max_chars=MAX_MESSAGE_CHARS)
+    client_id = (client_id or "").strip()[:64] or None
+    conversation = Conversation.objects.get(pk=conversation_id)
+    if conversation.status == Conversation.Status.CLOSED:
+        raise ConversationClosed("This conversation is closed.")
+    mine = (
+        conversation.status == Conversation.Status.AGENT
+        and conversation.assigned_agent_id == agent.pk
+    )
+    if not mine and not conversation_take_over(conversation_id=conversation_id, agent=agent):
+        raise NotAllowed("Another agent has this conversation; ask them to transfer it.")
+    with transaction.atomic():
+        if client_id:
+            existing = Message.objects.filter(
+                conversation_id=conversation_id, client_id=client_id
+            ).first()
+            if existing is not None:
+                return existing, False
+        message = Message.objects.create(
+            conversation_id=conversation_id,
+            sender=Message.Sender.AGENT,
+            author=agent,
+            text=text,
+            client_id=client_id,
+        )
+        _touch(conversation_id)
+        _announce(message, queue=True)
+    return message, True
+
+
+@transaction.atomic
+def note_add(*, conversation_id: int, agent: Any, text: str) -> Message:
+    """An internal note: visible to agents only."""
+    text = clean_text(text, max_chars=MAX_MESSAGE_CHARS, what="note")
+    message = Message.objects.create(
+        conversation_id=conversation_id, sender=Message.Sender.NOTE, author=agent, text=text
+    )
+    _announce(message)
+    return message
+
+
+def conversation_close(*, conversation_id: int, by: Any = None) -> bool:
+    with transaction.atomic():
+        closed = (
+            Conversation.objects.filter(pk=conversation_id)
+            .exclude(status=Conversation.Status.CLOSED)
+            .update(status=Conversation.Status.CLOSED, closed_at=timezone.now())
+        )
+        if not closed:
+            return False
+        message = Message.objects.create(
+            conversation_id=conversation_id,
+            sender=Message.Sender.SYSTEM,
+            text=CLOSED_TEXT,
+            answer_kind="csat_request",
+        )
+        _announce(message, queue=True)
+    return True
+
+
+def csat_submit(*, conversation_id: int, score: int, comment: str = "") -> bool:
+    if not isinstance(score, int) or not 1 <= score <= 5:
+        raise InvalidText("The rating must be a whole number from 1 to 5.")
+    done = Conversation.objects.filter(
+        pk=conversation_id, status=Conversation.Status.CLOSED, csat__isnull=True
+    ).update(csat=score, csat_comment=comment.strip()[:1000])
+    if done:
+        transaction.on_commit(
+            lambda: realtime.conversation_broadcast(conversation_id=conversation_id, event="csat")
+        )
+    return bool(done)
+
+
+def message_rate(*, conversation_id: int, message_id: int, rating: str) -> bool:
+    if rating not in (Message.Rating.UP, Message.Rating.DOWN):
+        raise InvalidText("The rating must be 'up' or 'down'.")
+    updated = Message.objects.filter(
+        pk=message_id, conversation_id=conversation_id, sender=Message.Sender.BOT
+    ).update(rating=rating)
+    return bool(updated)
+
+
+def message_flag(*, message_id: int, agent: Any, flag: str, note: str = "") -> Message:
+    if flag not in (Message.Flag.INCORRECT, Message.Flag.OUTDATED, Message.Flag.INCOMPLETE):
+        raise InvalidText("The flag must be incorrect, outdated or incomplete.")
+    message = Message.objects.get(pk=message_id)
+    if message.sender != Message.Sender.BOT:
+        raise NotAllowed("Only the bot's answers can be flagged.")
+    message.flag, message.flag_note, message.flagged_by = flag, note.strip()[:500], agent
+    message.save(update_fields=["flag", "flag_note", "flagged_by"])
+    transaction.on_commit(lambda: realtime.message_broadcast(message=message))
+    return message
+
+
+def faq_draft_from_conversation(*, conversation_id: int) -> FAQ:
+    """Turn a resolved conversation into a draft FAQ pair: the customer's first question and
+    the last human answer (or the bot's last answer when no human joined)."""
+    conversation = Conversation.objects.get(pk=conversation_id)
+    messages = list(conversation.messages.order_by("id"))
+    question = next((m for m in messages if m.sender == Message.Sender.CUSTOMER), None)
+    answer = next((m for m in reversed(messages) if m.sender == Message.Sender.AGENT), None)
+    if answer is None:
+        answer = next(
+            (
+                m
+                for m in reversed(messages)
+                if m.sender == Message.Sender.BOT
+                and m.answer_kind in ("faq", "extractive", "generated")
+            ),
+            None,
+        )
+    if question is None or answer is None:
+        raise NotAllowed("The conversation needs a customer question and an answer first.")
+    intent = next((m.intent for m in messages if m.intent), "")
+    faq, _ = faq_upsert(
+        kb_id=conversation.kb_id,
+        question=question.text[:500],
+        answer=answer.text,
+        intent=intent,
+        status=FAQ.Status.DRAFT,
+        source_conversation_id=conversation_id,
+    )
+    return faq
+
+
+# == presence and assignment =======================================================================
+def agent_presence_connect(*, agent_id: int) -> None:
+    presence, _ = AgentPresence.objects.get_or_create(agent_id=agent_id)
+    AgentPresence.objects.filter(pk=presence.pk).update(
+        connections=F("connections") + 1, last_seen_at=timezone.now()
+    )
+    conversations_assign()
+
+
+def agent_presence_heartbeat(*, agent_id: int) -> None:
+    updated = AgentPresence.objects.filter(agent_id=agent_id).update(last_seen_at=timezone.now())
+    if not updated:
+        agent_presence_connect(agent_id=agent_id)
+
+
+def agent_presence_disconnect(*, agent_id: int) -> None:
+    AgentPresence.objects.filter(agent_id=agent_id, connections__gt=0).update(
+        connections=F("connections") - 1
+    )
+    conversations_assign()
+
+
+def presence_expire() -> int:
+    """Agents whose consoles stopped sending heartbeats (a dead process) go offline."""
+    cutoff = timezone.now() - timezone.timedelta(seconds=PRESENCE_TTL_S)
+    expired = AgentPresence.objects.filter(connections__gt=0, last_seen_at__lt=cutoff).update(
+        connections=0
+    )
+    if expired:
+        conversations_assign()
+    return expired
+
+
+def conversations_assign() -> int:
+    """Give each waiting conversation without an online agent to the least busy online agent."""
+    online = {p.agent_id: p.capacity for p in agents_online()}
+    waiting = Conversation.objects.filter(status=Conversation.Status.WAITING).order_by("handoff_at")
+    needs = [c for c in waiting if c.assigned_agent_id not in online]
+    if not needs:
+        return 0
+    load = dict(
+        Conversation.objects.filter(
+            assigned_agent_id__in=list(online),
+            status__in=[Conversation.Status.WAITING, Conversation.Status.AGENT],
+        )
+        .values_list("assigned_agent_id")
+        .annotate(n=Count("id"))
+        .values_list("assigned_agent_id", "n")
+    )
+    assigned = 0
+    for conversation in needs:
+        candidates = [a for a in online if load.get(a, 0) < online[a]] or list(online)
+        if not candidates:
+            # Nobody online: leave it unassigned so the first agent to connect gets it.
+            if conversation.assigned_agent_id is not None:
+                Conversation.objects.filter(
+                    pk=conversation.pk,
+                    assigned_agent_id=conversation.assigned_agent_id,
+                    status=Conversation.Status.WAITING,
+                ).update(assigned_agent=None)
+                realtime.conversation_broadcast(conversation_id=conversation.pk, event="assigned")
+            continue
+        agent_id = min(candidates, key=lambda a: (load.get(a, 0), a))
+        claimed = Conversation.objects.filter(
+            pk=conversation.pk,
+            status=Conversation.Status.WAITING,
+            assigned_agent_id=conversation.assigned_agent_id,
+        ).update(assigned_agent_id=agent_id)
+        if claimed:
+            load[agent_id] = load.get(agent_id, 0) + 1
+            assigned += 1
+            realtime.conversation_broadcast(conversation_id=conversation.pk, event="assigned")
+    return assigned
+
+
+@transaction.atomic
+def knowledge_base_calibrate(*, kb_id: int, rows: list[tuple[str, str]]) -> dict[str, Any]:
+    """Fit the KB's confidence calibration on held-out labelled questions."""
+    from .answers import answers_judge, calibration_fit
+
+    KnowledgeBase.objects.filter(pk=kb_id).update(calibration={})
+    judged = answers_judge(kb_id=kb_id, rows=rows)
+    table = calibration_fit([(j.raw, j.route_correct) for j in judged])
+    table["fitted_at"] = timezone.now().isoformat()
+    KnowledgeBase.objects.filter(pk=kb_id).update(calibration=table)
+    return table

@@ -1,0 +1,119 @@
+/* Agent console: live queue, transcript with the bot's sources, replies, notes, takeover,
+   transfer, close, flags and suggestions, all over one websocket. Text goes in via textContent. */
+(function () {
+  "use strict";
+  var me = Number(document.querySelector(".console").dataset.me);
+  var ws = null, retry = 0, opened = null, conversations = {}, seen = {};
+  function $(id) { return document.getElementById(id); }
+  function make(tag, cls, text) { var n = document.createElement(tag); if (cls) n.className = cls; if (text !== undefined && text !== null) n.textContent = text; return n; }
+  function uid() { return Date.now().toString(36) + Math.random().toString(36).slice(2, 10); }
+  function send(obj) { if (ws && ws.readyState === 1) ws.send(JSON.stringify(obj)); else $("error").textContent = "Not connected; retrying…"; }
+
+  function connect() {
+    var proto = location.protocol === "https:" ? "wss://" : "ws://";
+    ws = new WebSocket(proto + location.host + "/ws/support/console/");
+    ws.onopen = function () { retry = 0; $("presence").textContent = "online"; $("presence").className = "badge good"; if (opened) send({ type: "open", conversation_id: opened }); };
+    ws.onclose = function () { $("presence").textContent = "offline – reconnecting"; $("presence").className = "badge bad"; retry = Math.min(retry + 1, 5); setTimeout(connect, 500 * Math.pow(2, retry)); };
+    ws.onmessage = function (e) { handle(JSON.parse(e.data)); };
+  }
+  setInterval(function () { send({ type: "heartbeat" }); }, 30000);
+
+  function handle(ev) {
+    if (ev.type === "queue") {
+      conversations = {}; ev.conversations.forEach(function (c) { conversations[c.id] = c; }); renderQueue();
+      var sel = $("transfer-to"); sel.textContent = ""; var first = make("option", "", "Transfer to…"); first.value = ""; sel.appendChild(first);
+      (ev.agents || []).forEach(function (a) { if (a.id === me) return; var o = make("option", "", a.name); o.value = a.id; sel.appendChild(o); });
+    }
+    else if (ev.type === "queue_item" || ev.type === "conversation") { conversations[ev.conversation.id] = ev.conversation; renderQueue(); if (ev.conversation.id === opened) renderHead(ev.conversation); }
+    else if (ev.type === "transcript") { openTranscript(ev); }
+    else if (ev.type === "message") { if (opened) addMessage(ev.message); }
+    else if (ev.type === "typing") { $("typing").textContent = ev.on ? "The customer is typing…" : ""; }
+    else if (ev.type === "error") { $("error").textContent = ev.message; }
+    else if (ev.type === "faq_draft") { $("error").textContent = "Draft FAQ saved for review: " + ev.question; }
+  }
+
+  function renderQueue() {
+    var groups = { waiting: [], agent: [], bot: [], closed: [] };
+    Object.keys(conversations).forEach(function (id) { var c = conversations[id]; (groups[c.status] || []).push(c); });
+    Object.keys(groups).forEach(function (status) {
+      var section = document.querySelector('.queue section[data-status="' + status + '"]');
+      var ul = section.querySelector("ul");
+      ul.textContent = "";
+      groups[status].sort(function (a, b) { return b.last_message_at.localeCompare(a.last_message_at); });
+      groups[status].forEach(function (c) {
+        var li = make("li", (c.assigned_agent_id === me ? "mine " : "") + (c.id === opened ? "active" : ""));
+        li.dataset.id = c.id;
+        li.dataset.status = c.status;
+        li.setAttribute("data-testid", "queue-item");
+        li.appendChild(make("strong", "", "#" + c.id + " " + c.customer));
+        if (c.assigned_agent) li.appendChild(make("span", "muted", " → " + c.assigned_agent));
+        if (c.handoff_reason) li.appendChild(make("span", "badge warn", c.handoff_reason.replace("_", " ")));
+        li.appendChild(make("span", "last", c.last_message));
+        li.onclick = function () { opened = c.id; send({ type: "open", conversation_id: c.id }); renderQueue(); };
+        ul.appendChild(li);
+      });
+      section.querySelector(".count").textContent = "(" + groups[status].length + ")";
+    });
+  }
+
+  function renderHead(c) {
+    $("conv-title").textContent = "#" + c.id + " " + c.customer + (c.assigned_agent ? " · " + c.assigned_agent : "");
+    $("conv-status").textContent = c.status;
+    $("conv-status").dataset.status = c.status;
+    $("take-over").disabled = c.status === "closed" || (c.status === "agent" && c.assigned_agent_id === me);
+    $("close").disabled = c.status === "closed";
+    $("transfer").disabled = c.status === "closed";
+  }
+
+  function openTranscript(ev) {
+    $("empty").hidden = true;
+    $("conv").hidden = false;
+    $("error").textContent = "";
+    seen = {};
+    $("messages").textContent = "";
+    renderHead(ev.conversation);
+    ev.messages.forEach(addMessage);
+    var sugg = $("suggestions"); sugg.textContent = "";
+    ev.suggestions.forEach(function (s) { var li = make("li", "", s.reply); li.title = s.kind + ": " + s.question + " (" + s.score + ")"; li.onclick = function () { $("reply").value = s.reply; $("reply").focus(); }; sugg.appendChild(li); });
+    if (!ev.suggestions.length) sugg.appendChild(make("li", "muted", "No suggestions."));
+    var canned = $("canned"); canned.textContent = "";
+    ev.canned.forEach(function (c) { var li = make("li", "", c.title); li.title = c.text; li.onclick = function () { $("reply").value = c.text; $("reply").focus(); }; canned.appendChild(li); });
+  }
+
+  function addMessage(m) {
+    if (seen[m.id]) { var old = $("messages").querySelector('[data-id="' + m.id + '"]'); if (old) old.remove(); }
+    seen[m.id] = true;
+    var li = make("li", m.sender);
+    li.dataset.id = m.id;
+    li.appendChild(make("div", "meta", m.sender + (m.author ? " · " + m.author : "") + " · " + new Date(m.created_at).toLocaleTimeString()));
+    li.appendChild(make("div", "", m.text));
+    if (m.sender === "bot" && m.kind && m.kind !== "greeting") {
+      var info = "answer: " + m.kind + (m.confidence !== null ? " · confidence " + Number(m.confidence).toFixed(2) : "") + (m.intent ? " · intent " + m.intent + " (" + Number(m.intent_confidence || 0).toFixed(2) + ")" : "") + (m.rating ? " · customer rated " + m.rating : "") + (m.flag ? " · flagged " + m.flag : "");
+      li.appendChild(make("div", "meta", info));
+      if (m.sources && m.sources.length) {
+        var d = make("details"); d.appendChild(make("summary", "", "Sources used (" + m.sources.length + ")"));
+        var ol = make("ol");
+        m.sources.forEach(function (s) { ol.appendChild(make("li", "", s.title + " › " + s.heading + " [fused " + s.score + ", cos " + s.dense + ", bm25 " + s.keyword + "]: " + s.text)); });
+        d.appendChild(ol); li.appendChild(d);
+      }
+      var flag = make("select"); flag.setAttribute("aria-label", "Flag this answer");
+      [["", "Flag answer…"], ["incorrect", "Incorrect"], ["outdated", "Outdated"], ["incomplete", "Incomplete"]].forEach(function (p) { var o = make("option", "", p[1]); o.value = p[0]; flag.appendChild(o); });
+      flag.value = m.flag || "";
+      flag.onchange = function () { if (flag.value) send({ type: "flag", message_id: m.id, flag: flag.value }); };
+      li.appendChild(flag);
+    }
+    $("messages").appendChild(li);
+    $("messages").scrollTop = $("messages").scrollHeight;
+  }
+
+  $("take-over").onclick = function () { send({ type: "take_over", conversation_id: opened }); };
+  $("close").onclick = function () { send({ type: "close", conversation_id: opened }); };
+  $("transfer").onclick = function () { send({ type: "transfer", conversation_id: opened, to_agent_id: null }); };
+  $("transfer-to").onchange = function () { var to = $("transfer-to").value; if (to) send({ type: "transfer", conversation_id: opened, to_agent_id: Number(to) }); };
+  $("faq-draft").onclick = function () { send({ type: "faq_draft", conversation_id: opened }); };
+  $("reply-form").onsubmit = function (e) { e.preventDefault(); var t = $("reply").value.trim(); if (!t) return; send({ type: "message", conversation_id: opened, text: t, client_id: uid() }); $("reply").value = ""; };
+  $("reply").addEventListener("keydown", function (e) { if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); $("reply-form").requestSubmit(); } });
+  $("reply").addEventListener("input", function () { if (opened) send({ type: "typing", conversation_id: opened, on: true }); });
+  $("note-form").onsubmit = function (e) { e.preventDefault(); var t = $("note").value.trim(); if (!t) return; send({ type: "note", conversation_id: opened, text: t }); $("note").value = ""; };
+  connect();
+})();

@@ -1,0 +1,242 @@
+/* Textsuite support chat widget: drop <script src=".../widget.js" data-api="/api/support/">
+   on any page (templates/support/widget_embed.html does it). Text is always rendered with
+   textContent, never as HTML. Messages carry client ids and the widget resumes from the last
+   message id it saw, so reconnects neither lose nor duplicate messages. */
+(function () {
+  "use strict";
+  var script = document.currentScript;
+  var cfg = {
+    api: (script && script.dataset.api) || "/api/support/",
+    csrf: (script && script.dataset.csrf) || "",
+    mode: (script && script.dataset.mode) || "floating",
+    target: (script && script.dataset.target) || "",
+  };
+  var KEY = "textsuite-support";
+  var state = load();
+  var ws = null, retry = 0, seen = {}, streaming = null, outbox = state.outbox || [];
+  var el = {};
+
+  function load() { try { return JSON.parse(localStorage.getItem(KEY)) || {}; } catch (e) { return {}; } }
+  function save() { state.outbox = outbox; localStorage.setItem(KEY, JSON.stringify(state)); }
+  function uid() { return Date.now().toString(36) + Math.random().toString(36).slice(2, 10); }
+  function make(tag, cls, text) {
+    var n = document.createElement(tag);
+    if (cls) n.className = cls;
+    if (text !== undefined) n.textContent = text;
+    return n;
+  }
+  function cookie(name) {
+    var m = document.cookie.match(new RegExp("(?:^|; )" + name + "=([^;]*)"));
+    return m ? decodeURIComponent(m[1]) : "";
+  }
+
+  function build() {
+    var root = make("div", "ts-chat ts-" + cfg.mode);
+    root.setAttribute("data-testid", "support-widget");
+    var panel = make("section", "ts-panel");
+    var head = make("header", "ts-head");
+    head.appendChild(make("strong", "", "Help"));
+    var human = make("button", "ts-human", "Talk to a human");
+    human.type = "button";
+    human.onclick = function () { send({ type: "human" }); };
+    head.appendChild(human);
+    panel.appendChild(head);
+    el.list = make("ol", "ts-messages");
+    el.list.setAttribute("aria-live", "polite");
+    panel.appendChild(el.list);
+    el.typing = make("div", "ts-typing", "");
+    panel.appendChild(el.typing);
+    el.status = make("div", "ts-status", "");
+    panel.appendChild(el.status);
+    var form = make("form", "ts-form");
+    el.input = make("textarea");
+    el.input.rows = 2;
+    el.input.maxLength = 2000;
+    el.input.placeholder = "Type your question…";
+    el.input.setAttribute("aria-label", "Your message");
+    el.input.addEventListener("input", typing);
+    el.input.addEventListener("keydown", function (e) {
+      if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); submit(); }
+    });
+    var btn = make("button", "", "Send");
+    btn.type = "submit";
+    form.appendChild(el.input);
+    form.appendChild(btn);
+    form.onsubmit = function (e) { e.preventDefault(); submit(); };
+    panel.appendChild(form);
+    if (cfg.mode === "floating") {
+      var launcher = make("button", "ts-launcher", "Chat with us");
+      launcher.type = "button";
+      launcher.onclick = function () { root.classList.toggle("ts-open"); if (!ws) start(); };
+      root.appendChild(launcher);
+    }
+    root.appendChild(panel);
+    var host = cfg.target && document.getElementById(cfg.target);
+    (host || document.body).appendChild(root);
+    el.root = root;
+  }
+
+  var typingTimer = null;
+  function typing() {
+    if (typingTimer) return;
+    send({ type: "typing", on: true });
+    typingTimer = setTimeout(function () { typingTimer = null; }, 3000);
+  }
+
+  function submit() {
+    var text = el.input.value.trim();
+    if (!text) { showStatus("Please type a message first."); return; }
+    if (text.length > 2000) { showStatus("That message is too long (2000 characters at most)."); return; }
+    el.input.value = "";
+    var item = { type: "message", text: text, client_id: uid() };
+    outbox.push(item);
+    save();
+    render({ id: null, sender: "customer", text: text, client_id: item.client_id, pending: true });
+    send(item);
+  }
+
+  function send(obj) {
+    if (ws && ws.readyState === 1) ws.send(JSON.stringify(obj));
+    else if (!ws) start();
+  }
+
+  function showStatus(text) { el.status.textContent = text || ""; }
+
+  function start() {
+    if (state.token) { connect(); return; }
+    var headers = { "Content-Type": "application/json" };
+    var token = cfg.csrf || cookie("csrftoken");
+    if (token) headers["X-CSRFToken"] = token;
+    fetch(cfg.api + "chat/", { method: "POST", headers: headers, credentials: "same-origin", body: "{}" })
+      .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.json(); })
+      .then(function (data) { state = { token: data.token, lastId: 0 }; save(); connect(); })
+      .catch(function () { showStatus("Chat is unavailable right now. Retrying…"); setTimeout(start, 5000); });
+  }
+
+  function connect() {
+    var proto = location.protocol === "https:" ? "wss://" : "ws://";
+    ws = new WebSocket(proto + location.host + "/ws/support/chat/" + state.token + "/?after=" + (state.lastId || 0));
+    ws.onopen = function () {
+      retry = 0;
+      showStatus("");
+      outbox.forEach(function (m) { ws.send(JSON.stringify(m)); });
+    };
+    ws.onmessage = function (e) { handle(JSON.parse(e.data)); };
+    ws.onclose = function (e) {
+      ws = null;
+      if (e.code === 4404) { state = {}; outbox = []; save(); start(); return; }
+      showStatus("Reconnecting…");
+      retry = Math.min(retry + 1, 6);
+      setTimeout(connect, 500 * Math.pow(2, retry));
+    };
+  }
+
+  function handle(event) {
+    if (event.type === "history") {
+      event.messages.forEach(render);
+      setStatus(event.status);
+    } else if (event.type === "message") {
+      render(event.message);
+    } else if (event.type === "ack") {
+      outbox = outbox.filter(function (m) { return m.client_id !== event.client_id; });
+      save();
+      var pending = el.list.querySelector('[data-client-id="' + CSS.escape(event.client_id || "") + '"]');
+      if (pending) { pending.dataset.id = event.id; pending.classList.remove("ts-pending"); seen[event.id] = true; }
+    } else if (event.type === "typing") {
+      el.typing.textContent = event.on ? (event.who === "agent" ? "An agent is typing…" : "Typing…") : "";
+    } else if (event.type === "token") {
+      if (!streaming) { streaming = make("li", "ts-msg ts-bot ts-streaming", ""); el.list.appendChild(streaming); }
+      streaming.textContent += event.text;
+      el.list.scrollTop = el.list.scrollHeight;
+    } else if (event.type === "status") {
+      setStatus(event.status);
+    } else if (event.type === "error") {
+      if (event.code === "closed") {
+        var resend = outbox.slice();
+        state = {}; outbox = []; save();
+        if (ws) ws.close();
+        showStatus("Starting a new conversation…");
+        resend.forEach(function (m) { outbox.push({ type: "message", text: m.text, client_id: uid() }); });
+        save();
+        return;
+      }
+      outbox = [];
+      save();
+      showStatus(event.message);
+    } else if (event.type === "csat_thanks") {
+      showStatus("Thank you for your rating!");
+    }
+  }
+
+  function setStatus(status) {
+    el.root.dataset.status = status;
+    if (status === "waiting") showStatus("Waiting for an agent…");
+    else if (status === "agent") showStatus("");
+    else if (status === "closed") showStatus("This conversation is closed.");
+  }
+
+  function render(m) {
+    if (m.id && seen[m.id]) return;
+    if (m.id) {
+      seen[m.id] = true;
+      if (m.id > (state.lastId || 0)) { state.lastId = m.id; save(); }
+      if (m.client_id) {
+        var mine = el.list.querySelector('[data-client-id="' + CSS.escape(m.client_id) + '"]');
+        if (mine) { mine.dataset.id = m.id; mine.classList.remove("ts-pending"); return; }
+      }
+    }
+    if (m.sender === "bot" && streaming) { streaming.remove(); streaming = null; }
+    var li = make("li", "ts-msg ts-" + m.sender + (m.pending ? " ts-pending" : ""));
+    if (m.id) li.dataset.id = m.id;
+    if (m.client_id) li.dataset.clientId = m.client_id;
+    li.appendChild(make("div", "ts-text", m.text));
+    if (m.citations && m.citations.length) {
+      var cites = make("div", "ts-cites", "Sources: ");
+      m.citations.forEach(function (c, i) {
+        var url = String(c.url || "");
+        if (!/^(https?:\/\/|\/)/.test(url)) return;
+        var a = make("a", "", c.title || url);
+        a.href = url;
+        a.target = "_blank";
+        a.rel = "noopener noreferrer";
+        if (i) cites.appendChild(document.createTextNode(" · "));
+        cites.appendChild(a);
+      });
+      li.appendChild(cites);
+    }
+    if (m.sender === "bot" && ["faq", "extractive", "generated"].indexOf(m.kind) >= 0) {
+      var rate = make("div", "ts-rate");
+      [["up", "👍 Helpful"], ["down", "👎 Not helpful"]].forEach(function (pair) {
+        var b = make("button", "ts-rate-" + pair[0], pair[1]);
+        b.type = "button";
+        b.onclick = function () { send({ type: "rate", message_id: m.id, rating: pair[0] }); rate.textContent = "Thanks for the feedback."; };
+        rate.appendChild(b);
+      });
+      li.appendChild(rate);
+    }
+    if (m.kind === "csat_request") li.appendChild(csatForm());
+    el.list.appendChild(li);
+    el.list.scrollTop = el.list.scrollHeight;
+  }
+
+  function csatForm() {
+    var box = make("div", "ts-csat");
+    for (var i = 1; i <= 5; i++) {
+      (function (score) {
+        var b = make("button", "", String(score));
+        b.type = "button";
+        b.title = score + " out of 5";
+        b.onclick = function () { send({ type: "csat", score: score }); box.textContent = "You rated us " + score + "/5."; };
+        box.appendChild(b);
+      })(i);
+    }
+    return box;
+  }
+
+  function init() {
+    build();
+    if (cfg.mode !== "floating" || state.token) start();
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
+  else init();
+})();
