@@ -1,3 +1,18 @@
-from django.urls import URLPattern
+from django.urls import include, path
+from rest_framework.routers import DefaultRouter
 
-urlpatterns: list[URLPattern] = []
+from . import api
+
+router = DefaultRouter()
+router.register("documents", api.DocumentViewSet, basename="sentiment-document")
+router.register("alerts", api.AlertViewSet, basename="sentiment-alert")
+router.register("rules", api.RuleViewSet, basename="sentiment-rule")
+router.register("watchlist", api.EntityViewSet, basename="sentiment-entity")
+router.register("sources", api.SourceViewSet, basename="sentiment-source")
+
+urlpatterns = [
+    path("ingest/", api.IngestView.as_view(), name="sentiment-ingest"),
+    path("upload/", api.UploadView.as_view(), name="sentiment-upload"),
+    path("trends/", api.TrendView.as_view(), name="sentiment-trends"),
+    path("", include(router.urls)),
+]

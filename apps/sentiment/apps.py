@@ -4,3 +4,20 @@ from django.apps import AppConfig
 class SentimentConfig(AppConfig):
     name = "apps.sentiment"
     label = "sentiment"
+    verbose_name = "Financial sentiment"
+
+    def ready(self) -> None:
+        from apps.mlops.kinds import ModelKind, kind_register
+
+        from .training import MODEL_NAME, classifier_load, sentiment_train
+
+        kind_register(
+            ModelKind(
+                name=MODEL_NAME,
+                title="Financial sentiment",
+                loader=classifier_load,
+                main_metric="macro_f1",
+                tolerance=0.005,
+                train=sentiment_train,
+            )
+        )

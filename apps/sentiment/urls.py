@@ -1,7 +1,26 @@
 from django.urls import path
-from django.views.generic import TemplateView
+
+from . import views
 
 app_name = "sentiment"
 urlpatterns = [
-    path("", TemplateView.as_view(template_name="home.html"), name="dashboard"),
+    path("", views.dashboard, name="dashboard"),
+    path("feed/", views.feed, name="feed"),
+    path("documents/<int:pk>/", views.document_detail, name="document"),
+    path("alerts/<int:pk>/", views.alert_detail, name="alert_detail"),
+    path("alerts/<int:pk>/<str:action>/", views.alert_action, name="alert_action"),
+    path(
+        "alerts/<int:pk>/email/<str:action>/<str:token>/",
+        views.alert_email_action,
+        name="alert_email_action",
+    ),
+    path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
+    path("watchlist/", views.watchlist, name="watchlist"),
+    path("watchlist/<int:pk>/", views.watchlist, name="watchlist_edit"),
+    path("rules/", views.rules, name="rules"),
+    path("rules/<int:pk>/", views.rules, name="rule_edit"),
+    path("rules/<int:pk>/delete/", views.rule_delete, name="rule_delete"),
+    path("sources/", views.sources, name="sources"),
+    path("sources/<int:pk>/poll/", views.source_poll, name="source_poll"),
+    path("upload/", views.upload, name="upload"),
 ]

@@ -1,0 +1,302 @@
+"""REST API under /api/sentiment/: ingest, documents, trends, alerts, rules, watchlist, sources."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.accounts.models import Role
+from apps.accounts.roles import HasRole
+
+from . import selectors, services
+from .models import Aggregate, Alert, AlertRule, Document, Entity, Source
+from .serializers import (
+    AlertSerializer,
+    CorrectionSerializer,
+    DocumentInSerializer,
+    DocumentSerializer,
+    EntitySerializer,
+    IngestResultSerializer,
+    IngestSerializer,
+    RuleSerializer,
+    SourceSerializer,
+    TrendSerializer,
+    UploadSerializer,
+)
+from .uploads import DocumentRow, LineError, UploadError, documents_read
+
+ANALYST = [HasRole(Role.ANALYST)]
+
+
+def _result(source_id: int, result: services.IngestResult) -> dict[str, Any]:
+    return {
+        "source_id": source_id,
+        "created": result.created,
+        "duplicates": result.duplicates,
+        "ids": result.created_ids,
+        "errors": result.errors,
+    }
+
+
+class IngestView(APIView):
+    """Push one document or a batch; invalid documents are reported, valid ones stored."""
+
+    permission_classes = ANALYST
+
+    @extend_schema(
+        request=IngestSerializer,
+        responses={201: IngestResultSerializer, 400: IngestResultSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        data = request.data
+        if (
+            isinstance(data, dict)
+            and "documents" not in data
+            and ("title" in data or "body" in data)
+        ):
+            data = {"source": data.get("source", "API"), "documents": [data]}
+        envelope = IngestSerializer(data=data)
+        envelope.is_valid(raise_exception=True)
+        rows: list[DocumentRow] = []
+        errors: list[LineError] = []
+        for index, raw in enumerate(envelope.validated_data["documents"], start=1):
+            item = DocumentInSerializer(data=raw)
+            if not item.is_valid():
+                errors.append(LineError(index, _flatten(item.errors)))
+                continue
+            v = item.validated_data
+            rows.append(
+                DocumentRow(
+                    index,
+                    v.get("external_id", ""),
+                    v.get("url", ""),
+                    v.get("title", ""),
+                    v.get("body", ""),
+                    v.get("published_at"),
+                    v.get("language", ""),
+                )
+            )
+        source = services.source_get_or_create(
+            name=envelope.validated_data["source"], kind=Source.Kind.API
+        )
+        result = services.documents_ingest(source_id=source.pk, rows=rows, errors=errors)
+        code = status.HTTP_400_BAD_REQUEST if errors and not rows else status.HTTP_201_CREATED
+        return Response(_result(source.pk, result), status=code)
+
+
+def _flatten(errors: Any) -> str:
+    if isinstance(errors, dict):
+        return "; ".join(
+            f"{k}: {_flatten(v)}" if k != "non_field_errors" else _flatten(v)
+            for k, v in errors.items()
+        )
+    if isinstance(errors, list):
+        return "; ".join(_flatten(e) for e in errors)
+    return str(errors)
+
+
+class UploadView(APIView):
+    """Bulk upload of a CSV or JSONL file; the response lists each bad line and why."""
+
+    permission_classes = ANALYST
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(
+        request=UploadSerializer,
+        responses={201: IngestResultSerializer, 400: IngestResultSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        form = UploadSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        upload = form.validated_data["file"]
+        try:
+            rows, errors = documents_read(upload.read(), upload.name)
+        except UploadError as exc:
+            raise serializers.ValidationError({"file": str(exc)}) from exc
+        source = services.source_get_or_create(
+            name=form.validated_data["source"], kind=Source.Kind.UPLOAD
+        )
+        result = services.documents_ingest(source_id=source.pk, rows=rows, errors=errors)
+        code = status.HTTP_400_BAD_REQUEST if errors and not rows else status.HTTP_201_CREATED
+        return Response(_result(source.pk, result), status=code)
+
+
+@extend_schema(
+    parameters=[
+        OpenApiParameter("entity", int),
+        OpenApiParameter("topic", str),
+        OpenApiParameter("label", str, enum=["positive", "neutral", "negative"]),
+        OpenApiParameter("source", int),
+        OpenApiParameter("q", str),
+        OpenApiParameter("since_id", int, description="only documents with a larger id"),
+    ]
+)
+class DocumentViewSet(viewsets.ReadOnlyModelViewSet):
+    """Documents with their scores, newest first."""
+
+    permission_classes = ANALYST
+    serializer_class = DocumentSerializer
+
+    def get_queryset(self) -> QuerySet[Document]:
+        p = self.request.query_params
+        if self.action != "list":
+            return Document.objects.select_related("source", "score")
+        return selectors.document_feed(
+            entity_id=_int(p.get("entity")),
+            topic=p.get("topic", ""),
+            label=p.get("label", ""),
+            source_id=_int(p.get("source")),
+            query=p.get("q", ""),
+            since_id=_int(p.get("since_id")),
+            scored_only=False,
+        )
+
+    @extend_schema(request=CorrectionSerializer, responses={201: OpenApiTypes.OBJECT})
+    @action(detail=True, methods=["post"])
+    def correct(self, request: Request, pk: str) -> Response:
+        """Correct the label of this text (or one sentence of it) for the next training run."""
+        doc = self.get_object()
+        form = CorrectionSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        correction = services.correction_create(
+            document_id=doc.pk,
+            label=form.validated_data["label"],
+            user=request.user,
+            sentence=form.validated_data.get("sentence", ""),
+        )
+        return Response(
+            {
+                "id": correction.pk,
+                "label": correction.label,
+                "predicted_label": correction.predicted_label,
+            },
+            status=status.HTTP_201_CREATED,
+        )
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        raise serializers.ValidationError({"detail": f"{value!r} is not a number"}) from None
+
+
+class TrendView(APIView):
+    """Sentiment and volume over time for an entity, a topic or all documents."""
+
+    permission_classes = ANALYST
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("subject", str, description="'entity:<id>', 'topic:<key>' or 'all'"),
+            OpenApiParameter("days", int),
+            OpenApiParameter("bucket_hours", int),
+        ],
+        responses=TrendSerializer,
+    )
+    def get(self, request: Request) -> Response:
+        subject = request.query_params.get("subject", "all")
+        kind, _, key = subject.partition(":")
+        if kind not in Aggregate.SubjectKind.values or (kind != "all" and not key):
+            raise serializers.ValidationError(
+                {"subject": "use 'entity:<id>', 'topic:<key>' or 'all'"}
+            )
+        days = _int(request.query_params.get("days")) or 14
+        hours = _int(request.query_params.get("bucket_hours")) or 6
+        if not (1 <= days <= 365 and 1 <= hours <= 168):
+            raise serializers.ValidationError({"detail": "days 1-365, bucket_hours 1-168"})
+        data = selectors.trend_series(
+            subject_kind=kind, subject_key=key or "all", days=days, bucket_hours=hours
+        )
+        return Response(TrendSerializer(data).data)
+
+
+class AlertViewSet(viewsets.ReadOnlyModelViewSet):
+    """Alerts, newest first; acknowledge or resolve them."""
+
+    permission_classes = ANALYST
+    serializer_class = AlertSerializer
+
+    def get_queryset(self) -> QuerySet[Alert]:
+        return selectors.alert_list(status=self.request.query_params.get("status", ""))
+
+    @extend_schema(request=None, responses=AlertSerializer)
+    @action(detail=True, methods=["post"])
+    def acknowledge(self, request: Request, pk: str) -> Response:
+        alert = services.alert_transition(
+            alert_id=self.get_object().pk, action="acknowledge", user=request.user
+        )
+        return Response(AlertSerializer(alert).data)
+
+    @extend_schema(request=None, responses=AlertSerializer)
+    @action(detail=True, methods=["post"])
+    def resolve(self, request: Request, pk: str) -> Response:
+        alert = services.alert_transition(
+            alert_id=self.get_object().pk, action="resolve", user=request.user
+        )
+        return Response(AlertSerializer(alert).data)
+
+
+class RuleViewSet(viewsets.ModelViewSet):
+    """Your alert rules."""
+
+    permission_classes = ANALYST
+    serializer_class = RuleSerializer
+
+    def get_queryset(self) -> QuerySet[AlertRule]:
+        return AlertRule.objects.filter(owner=self.request.user).prefetch_related("entities")
+
+    def perform_create(self, serializer: RuleSerializer) -> None:
+        serializer.save(owner=self.request.user)
+
+
+class EntityViewSet(viewsets.ModelViewSet):
+    """The watchlist of companies."""
+
+    permission_classes = ANALYST
+    serializer_class = EntitySerializer
+    queryset = Entity.objects.all()
+
+    def perform_create(self, serializer: EntitySerializer) -> None:
+        v = serializer.validated_data
+        serializer.instance = services.entity_upsert(
+            name=v["name"],
+            ticker=v.get("ticker", ""),
+            aliases=v.get("aliases", []),
+            ticker_needs_context=v.get("ticker_needs_context"),
+        )
+
+
+class SourceViewSet(
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.ReadOnlyModelViewSet,
+):
+    """Sources with their polling status; poll one now."""
+
+    permission_classes = ANALYST
+    serializer_class = SourceSerializer
+    queryset = Source.objects.all()
+
+    @extend_schema(request=None, responses=SourceSerializer)
+    @action(detail=True, methods=["post"])
+    def poll(self, request: Request, pk: str) -> Response:
+        source = self.get_object()
+        if not source.is_feed:
+            raise serializers.ValidationError({"detail": "only RSS/Atom sources are polled"})
+        from .tasks import source_poll_task
+
+        Source.objects.filter(pk=source.pk).update(next_poll_at=None)
+        source_poll_task.delay(source.pk)
+        source.refresh_from_db()
+        return Response(SourceSerializer(source).data, status=status.HTTP_202_ACCEPTED)

@@ -1,0 +1,193 @@
+"""Demo data: a watchlist, sources, a few weeks of scored headlines with one spike, a rule."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from . import services
+from .models import AlertRule, Document, Source
+from .training import DEMO_DATA, MODEL_NAME
+from .uploads import DocumentRow
+
+DATA = Path(__file__).resolve().parent / "data"
+DEMO_FEED = DATA / "demo_feed.xml"
+SPIKE_COMPANY = "Kestrel Airlines"
+
+WATCHLIST: list[tuple[str, str, list[str], bool | None]] = [
+    ("Acme Corp", "ACME", ["Acme"], None),
+    ("Northwind Bank", "NWB", ["Northwind"], None),
+    ("Helios Energy", "HELI", ["Helios"], None),
+    ("Borealis Mining", "BORM", ["Borealis"], None),
+    ("Vantage Retail", "VTR", ["Vantage"], None),
+    ("Orion Pharma", "ORPH", ["Orion"], None),
+    (SPIKE_COMPANY, "KSTL", ["Kestrel"], None),
+    ("Meridian Telecom", "MRDT", ["Meridian"], None),
+    ("Granite Insurance", "GRNI", ["Granite"], None),
+    ("Cobalt Motors", "CBLT", ["Cobalt"], None),
+    ("Lumen Software", "LUMS", ["Lumen"], None),
+    ("Atlas Logistics", "ATLG", ["Atlas"], None),
+    ("Quanta Semiconductors", "QSEM", ["Quanta"], None),
+    ("Summit Hotels", "SMHT", ["Summit Hotels"], None),
+    ("Allmark Insurance", "ALL", ["Allmark"], True),
+    ("Aion Intelligence", "AI", ["Aion"], True),
+    ("Nowcast Systems", "NOW", ["Nowcast"], True),
+    ("Redwood Capital", "RWC", ["Redwood"], None),
+]
+
+POSITIVE = [
+    "{c} beats estimates as quarterly profit jumps {p}%",
+    "{c} raises full-year outlook on strong demand",
+    "{c} wins major contract worth ${m} million",
+    "Analysts upgrade {c} to buy after record orders",
+    "{c} lifts dividend and announces share buyback",
+    "{c} shares rise {p}% after upbeat guidance",
+]
+NEUTRAL = [
+    "{c} to report quarterly results next week",
+    "{c} appoints new chief financial officer",
+    "{c} schedules capital markets day for the autumn",
+    "{c} opens regional office in Singapore",
+    "{c} completes previously announced share consolidation",
+    "{c} annual general meeting set for April",
+]
+NEGATIVE = [
+    "{c} cuts outlook as demand weakens",
+    "{c} shares fall {p}% after profit warning",
+    "{c} to cut {j} jobs in restructuring",
+    "Regulator opens probe into {c} accounting",
+    "{c} misses estimates as costs climb",
+    "{c} downgraded to sell on slowing growth",
+]
+SPIKE = [
+    "{c} grounds fleet after safety inspection finds engine faults",
+    "{c} shares plunge {p}% as regulator orders groundings",
+    "{c} cancels thousands of flights, passengers stranded",
+    "{c} faces class action over cancelled flights",
+    "{c} warns of heavy quarterly loss after groundings",
+    "Rating agency downgrades {c} on liquidity concerns",
+    "{c} pilots announce strike over pay cuts",
+    "{c} chief executive under pressure as losses mount",
+]
+
+
+def _headlines(now: timezone.datetime, rng: random.Random) -> list[DocumentRow]:
+    rows = []
+    companies = [name for name, *_ in WATCHLIST]
+    for i in range(420):
+        company = rng.choice(companies)
+        kind = rng.choices([POSITIVE, NEUTRAL, NEGATIVE], weights=[3, 5, 2])[0]
+        title = rng.choice(kind).format(
+            c=company, p=rng.randint(2, 18), m=rng.randint(20, 900), j=rng.randint(2, 40) * 50
+        )
+        when = now - timedelta(hours=rng.uniform(7, 21 * 24))
+        rows.append(
+            DocumentRow(i, f"demo-{i}", f"https://news.example.com/demo/{i}", title, "", when, "en")
+        )
+    for k in range(16):
+        title = SPIKE[k % len(SPIKE)].format(c=SPIKE_COMPANY, p=rng.randint(8, 25))
+        if k >= len(SPIKE):
+            title += f" ({['update', 'analysis', 'live', 'market wrap'][k % 4]} {k})"
+        when = now - timedelta(minutes=rng.uniform(5, 5 * 60))
+        rows.append(
+            DocumentRow(
+                1000 + k,
+                f"demo-spike-{k}",
+                f"https://news.example.com/demo/spike-{k}",
+                title,
+                "",
+                when,
+                "en",
+            )
+        )
+    return rows
+
+
+def demo_load(*, log: Callable[[str], None] = print, train: bool = True) -> None:
+    """Idempotent: safe to run again; existing rows are kept and nothing is duplicated."""
+    from apps.mlops.services import model_available, version_train_and_register
+
+    for name, ticker, aliases, needs_context in WATCHLIST:
+        services.entity_upsert(
+            name=name, ticker=ticker, aliases=aliases, ticker_needs_context=needs_context
+        )
+    log(f"   watchlist: {len(WATCHLIST)} companies")
+
+    if train and not model_available(MODEL_NAME):
+        log(f"   training the demo sentiment model on {DEMO_DATA.name} (3 epochs, max_length 64)")
+
+        def progress(event: dict[str, object]) -> None:
+            if event.get("phase") == "epoch":
+                return
+            step, total = int(event["step"]), int(event["total_steps"])  # type: ignore[call-overload]
+            if step % 10 == 0 or step == total:
+                log(f"     step {step}/{total}, loss {event['loss']}, ~{event['eta_s']}s left")
+
+        version, result = version_train_and_register(
+            name=MODEL_NAME,
+            params={"epochs": 3, "max_length": 64},
+            promote=True,
+            log=log,
+            progress=progress,
+        )
+        log(
+            f"   sentiment v{version.version}: macro-F1 {version.metrics['macro_f1']:.3f}; "
+            f"{result.message if result else ''}"
+        )
+
+    feed = services.source_get_or_create(
+        name="Demo newswire (RSS)",
+        kind=Source.Kind.RSS,
+        url=DEMO_FEED.as_uri(),
+        poll_interval_s=900,
+        language="en",
+    )
+    wire = services.source_get_or_create(name="Demo headlines (API)", kind=Source.Kind.API)
+    now = timezone.now()
+    result = services.documents_ingest(
+        source_id=wire.pk, rows=_headlines(now, random.Random(11)), now=now
+    )
+    log(f"   headlines: {result.created} new, {result.duplicates} already loaded")
+    poll = services.source_poll(source_id=feed.pk)
+    log(f"   demo feed: {poll.created} new items{' - ' + poll.error if poll.error else ''}")
+
+    owner = get_user_model().objects.filter(username="analyst").first()
+    if owner:
+        _rule, _ = AlertRule.objects.get_or_create(
+            owner=owner,
+            name="Negative news spike on the watchlist",
+            defaults={
+                "metric": AlertRule.Metric.NEGATIVE_SHARE,
+                "sensitivity": 3.0,
+                "window_hours": 6,
+                "min_volume": 5,
+                "cooldown_hours": 12,
+            },
+        )
+        AlertRule.objects.get_or_create(
+            owner=owner,
+            name="Litigation and regulation daily digest",
+            defaults={
+                "topics": ["litigation", "regulation"],
+                "metric": "volume",
+                "sensitivity": 3.0,
+                "window_hours": 24,
+                "min_volume": 3,
+                "delivery": AlertRule.Delivery.DIGEST,
+            },
+        )
+    if model_available(MODEL_NAME):
+        pending = list(
+            Document.objects.filter(status=Document.Status.PENDING).values_list("pk", flat=True)
+        )
+        for start in range(0, len(pending), 128):
+            services.documents_score(document_ids=pending[start : start + 128])
+        opened = services.alerts_evaluate()
+        log(f"   scored {len(pending)} documents; {len(opened)} alert(s) opened")
+    else:
+        log("   no sentiment model yet: documents wait for scoring (run sentiment_train)")

@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from .models import AlertRule, Entity, Source
+from .text import TOPICS
+from .uploads import LABELS
+
+
+class EntityForm(forms.ModelForm):
+    aliases_text = forms.CharField(
+        required=False, label="Aliases", help_text="comma separated, e.g. Acme, Acme Inc"
+    )
+
+    class Meta:
+        model = Entity
+        fields = ["name", "ticker", "ticker_needs_context", "active"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["aliases_text"].initial = ", ".join(self.instance.aliases or [])
+
+    def clean_ticker(self) -> str:
+        ticker = self.cleaned_data["ticker"].strip().upper().lstrip("$")
+        if ticker and not ticker.replace(".", "").replace("-", "").isalnum():
+            raise forms.ValidationError("letters, digits, '.' or '-' only")
+        return ticker
+
+    def save(self, commit: bool = True) -> Entity:
+        entity = super().save(commit=False)
+        entity.aliases = [
+            a.strip() for a in self.cleaned_data["aliases_text"].split(",") if a.strip()
+        ]
+        if commit:
+            entity.save()
+        return entity
+
+
+class RuleForm(forms.ModelForm):
+    topics = forms.MultipleChoiceField(
+        choices=[(k, label) for k, (label, _w) in TOPICS.items()],
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+    class Meta:
+        model = AlertRule
+        fields = [
+            "name",
+            "entities",
+            "topics",
+            "metric",
+            "mode",
+            "sensitivity",
+            "threshold",
+            "window_hours",
+            "min_volume",
+            "cooldown_hours",
+            "delivery",
+            "active",
+        ]
+        widgets = {"entities": forms.SelectMultiple(attrs={"size": 6})}
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("mode") == AlertRule.Mode.THRESHOLD and data.get("threshold") is None:
+            self.add_error("threshold", "threshold mode needs a threshold")
+        if data.get("window_hours") is not None and not 1 <= data["window_hours"] <= 168:
+            self.add_error("window_hours", "between 1 and 168 hours")
+        if data.get("sensitivity") is not None and data["sensitivity"] <= 0:
+            self.add_error("sensitivity", "must be above 0")
+        return data
+
+
+class SourceForm(forms.ModelForm):
+    class Meta:
+        model = Source
+        fields = ["name", "kind", "url", "language", "poll_interval_s"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("kind") in (Source.Kind.RSS, Source.Kind.ATOM) and not data.get("url"):
+            self.add_error("url", "a feed source needs a URL")
+        if (data.get("poll_interval_s") or 60) < 60:
+            self.add_error("poll_interval_s", "poll at most once a minute")
+        return data
+
+
+class UploadForm(forms.Form):
+    file = forms.FileField(help_text="CSV with a header row or JSONL, one document per line")
+    source = forms.CharField(max_length=200, initial="Uploads")
+
+
+class CorrectionForm(forms.Form):
+    label = forms.ChoiceField(choices=[(x, x) for x in LABELS])
+    sentence = forms.CharField(required=False, widget=forms.HiddenInput)

@@ -1,0 +1,76 @@
+"""Train the sentiment model on a labelled file, register it, promote it if it is better."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from apps.mlops.services import version_train_and_register
+from apps.sentiment.training import DEMO_DATA, MODEL_NAME
+from apps.sentiment.uploads import UploadError
+
+
+class Command(BaseCommand):
+    help = (
+        "Fine-tune the sentiment model on FILE (CSV sentence,label or PhraseBank sentence@label) "
+        "plus analysts' corrections; register it and promote it if it beats production."
+    )
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--data", default=str(DEMO_DATA), help="training file")
+        parser.add_argument(
+            "--promote", action="store_true", help="promote even if worse (recorded as an override)"
+        )
+        parser.add_argument("--no-promote", action="store_true", help="register only")
+        parser.add_argument("--epochs", type=int, default=3)
+        parser.add_argument("--learning-rate", type=float, default=8e-5)
+        parser.add_argument("--max-length", type=int, default=64)
+        parser.add_argument("--max-steps", type=int, default=0)
+        parser.add_argument("--no-corrections", action="store_true")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        params = {
+            "data": options["data"],
+            "epochs": options["epochs"],
+            "learning_rate": options["learning_rate"],
+            "max_length": options["max_length"],
+            "include_corrections": not options["no_corrections"],
+        }
+        if options["max_steps"]:
+            params["max_steps"] = options["max_steps"]
+        last_step = {"n": -1}
+
+        def progress(event: dict[str, Any]) -> None:
+            if event.get("phase") != "step":
+                return
+            step, total = event["step"], event["total_steps"]
+            if step == total or step - last_step["n"] >= max(1, total // 20):
+                last_step["n"] = step
+                self.stdout.write(
+                    f"  step {step}/{total} (epoch {event['epoch']}/{event['epochs']}) "
+                    f"loss {event['loss']:.3f}, about {event['eta_s']}s left"
+                )
+                self.stdout.flush()
+
+        try:
+            version, result = version_train_and_register(
+                name=MODEL_NAME,
+                params=params,
+                promote=not options["no_promote"],
+                override=options["promote"],
+                log=lambda line: self.stdout.write(line),
+                progress=progress,
+            )
+        except UploadError as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(
+            f"registered {MODEL_NAME} v{version.version}: macro-F1 "
+            f"{version.metrics['macro_f1']:.4f}, accuracy {version.metrics['accuracy']:.4f}"
+        )
+        if result is None:
+            self.stdout.write("not promoted (--no-promote)")
+        elif result.promoted:
+            self.stdout.write(self.style.SUCCESS(f"promoted ({result.kind}): {result.message}"))
+        else:
+            self.stdout.write(self.style.WARNING(f"not promoted: {result.message}"))

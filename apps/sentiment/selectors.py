@@ -1,0 +1,211 @@
+"""Reads: the watchlist, documents with scores, trend series, alerts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from .models import Aggregate, Alert, AlertRule, Document, Entity, Source, Unsubscribe
+from .text import TOPICS, WatchItem, topic_label
+
+
+def watchlist_items() -> list[WatchItem]:
+    return [
+        WatchItem(e.id, e.name, e.ticker, tuple(e.aliases or ()), e.ticker_needs_context)
+        for e in Entity.objects.filter(active=True)
+    ]
+
+
+def hour_floor(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+@dataclass(frozen=True)
+class WindowStat:
+    start: datetime
+    end: datetime
+    n: int
+    n_positive: int
+    n_neutral: int
+    n_negative: int
+    score_sum: float
+
+    @property
+    def negative_share(self) -> float:
+        return self.n_negative / self.n if self.n else 0.0
+
+    @property
+    def mean_score(self) -> float:
+        return self.score_sum / self.n if self.n else 0.0
+
+    def metric(self, name: str) -> float:
+        if name == AlertRule.Metric.VOLUME:
+            return float(self.n)
+        if name == AlertRule.Metric.MEAN_SCORE_DROP:
+            return self.mean_score
+        return self.negative_share
+
+
+def window_series(
+    *, subject_kind: str, subject_key: str, end: datetime, window_hours: int, count: int
+) -> list[WindowStat]:
+    """`count` consecutive windows of `window_hours` ending at `end` (oldest first)."""
+    start = end - timedelta(hours=window_hours * count)
+    sums = [[0, 0, 0, 0, 0.0] for _ in range(count)]
+    rows = Aggregate.objects.filter(
+        subject_kind=subject_kind,
+        subject_key=subject_key,
+        bucket_start__gte=start,
+        bucket_start__lt=end,
+    ).values_list("bucket_start", "n", "n_positive", "n_neutral", "n_negative", "score_sum")
+    for bucket, n, pos, neu, neg, score in rows:
+        i = int((bucket - start).total_seconds() // (window_hours * 3600))
+        if 0 <= i < count:
+            acc = sums[i]
+            acc[0] += n
+            acc[1] += pos
+            acc[2] += neu
+            acc[3] += neg
+            acc[4] += score
+    width = timedelta(hours=window_hours)
+    return [
+        WindowStat(
+            start + width * i,
+            start + width * (i + 1),
+            int(a[0]),
+            int(a[1]),
+            int(a[2]),
+            int(a[3]),
+            float(a[4]),
+        )
+        for i, a in enumerate(sums)
+    ]
+
+
+def subject_label(subject_kind: str, subject_key: str) -> str:
+    if subject_kind == Aggregate.SubjectKind.ENTITY:
+        entity = (
+            Entity.objects.filter(pk=int(subject_key)).first() if subject_key.isdigit() else None
+        )
+        return str(entity) if entity else f"entity {subject_key}"
+    if subject_kind == Aggregate.SubjectKind.TOPIC:
+        return topic_label(subject_key)
+    return "All documents"
+
+
+def subject_documents(subject_kind: str, subject_key: str) -> QuerySet[Document]:
+    docs = Document.objects.all()
+    if subject_kind == Aggregate.SubjectKind.ENTITY:
+        return docs.filter(documententity__entity_id=int(subject_key))
+    if subject_kind == Aggregate.SubjectKind.TOPIC:
+        return docs.filter(score__topics__has_key=subject_key)
+    return docs
+
+
+def rule_subjects(rule: AlertRule) -> list[tuple[str, str]]:
+    """(kind, key) pairs a rule watches; no entities and no topics means the whole watchlist."""
+    subjects = [
+        (Aggregate.SubjectKind.ENTITY.value, str(pk))
+        for pk in rule.entities.filter(active=True).values_list("pk", flat=True)
+    ]
+    subjects += [(Aggregate.SubjectKind.TOPIC.value, key) for key in rule.topics or []]
+    if not subjects and not rule.entities.exists():
+        subjects = [
+            (Aggregate.SubjectKind.ENTITY.value, str(pk))
+            for pk in Entity.objects.filter(active=True).values_list("pk", flat=True)
+        ]
+    return subjects
+
+
+def document_feed(
+    *,
+    entity_id: int | None = None,
+    topic: str = "",
+    label: str = "",
+    source_id: int | None = None,
+    query: str = "",
+    since_id: int | None = None,
+    scored_only: bool = True,
+) -> QuerySet[Document]:
+    """Newest documents first with their score, entities and source, filtered."""
+    docs = Document.objects.select_related("source", "score").prefetch_related("entities")
+    if scored_only:
+        docs = docs.filter(status=Document.Status.SCORED)
+    if entity_id:
+        docs = docs.filter(documententity__entity_id=entity_id)
+    if topic:
+        docs = docs.filter(score__topics__has_key=topic)
+    if label:
+        docs = docs.filter(score__label=label)
+    if source_id:
+        docs = docs.filter(source_id=source_id)
+    if query:
+        docs = docs.filter(Q(title__icontains=query) | Q(body__icontains=query))
+    if since_id:
+        docs = docs.filter(pk__gt=since_id)
+    return docs.order_by("-published_at", "-id")
+
+
+def trend_series(
+    *,
+    subject_kind: str,
+    subject_key: str,
+    days: int = 14,
+    bucket_hours: int = 6,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Chart data: labels, volume per class, negative share and mean score per bucket."""
+    end = hour_floor(now or timezone.now()) + timedelta(hours=1)
+    count = max(1, days * 24 // bucket_hours)
+    series = window_series(
+        subject_kind=subject_kind,
+        subject_key=subject_key,
+        end=end,
+        window_hours=bucket_hours,
+        count=count,
+    )
+    return {
+        "subject_kind": subject_kind,
+        "subject_key": subject_key,
+        "label": subject_label(subject_kind, subject_key),
+        "bucket_hours": bucket_hours,
+        "buckets": [w.start.isoformat() for w in series],
+        "volume": [w.n for w in series],
+        "positive": [w.n_positive for w in series],
+        "neutral": [w.n_neutral for w in series],
+        "negative": [w.n_negative for w in series],
+        "negative_share": [round(w.negative_share, 4) if w.n else None for w in series],
+        "mean_score": [round(w.mean_score, 4) if w.n else None for w in series],
+    }
+
+
+def subject_choices() -> list[tuple[str, str, str]]:
+    """(kind, key, label) of every entity and topic, for the chart picker."""
+    choices = [(Aggregate.SubjectKind.ALL.value, "all", "All documents")]
+    choices += [
+        (Aggregate.SubjectKind.ENTITY.value, str(e.pk), str(e))
+        for e in Entity.objects.filter(active=True)
+    ]
+    choices += [
+        (Aggregate.SubjectKind.TOPIC.value, key, label) for key, (label, _words) in TOPICS.items()
+    ]
+    return choices
+
+
+def alert_list(*, user: Any = None, status: str = "") -> QuerySet[Alert]:
+    alerts = Alert.objects.select_related("rule", "rule__owner")
+    if status:
+        alerts = alerts.filter(status=status)
+    return alerts
+
+
+def source_list() -> QuerySet[Source]:
+    return Source.objects.all()
+
+
+def user_unsubscribed(*, user_id: int, rule_id: int) -> bool:
+    return Unsubscribe.objects.filter(Q(rule_id=rule_id) | Q(rule=None), user_id=user_id).exists()

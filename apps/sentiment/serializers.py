@@ -1,0 +1,249 @@
+"""DRF serializers: what the API accepts and returns (and what the OpenAPI schema shows)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from .models import Alert, AlertRule, Document, Entity, Score, Source
+from .text import TOPICS
+from .uploads import LABELS
+
+
+class DocumentInSerializer(serializers.Serializer):
+    external_id = serializers.CharField(max_length=500, required=False, allow_blank=True)
+    url = serializers.URLField(max_length=1000, required=False, allow_blank=True)
+    title = serializers.CharField(max_length=1000, required=False, allow_blank=True)
+    body = serializers.CharField(required=False, allow_blank=True)
+    published_at = serializers.DateTimeField(required=False, allow_null=True)
+    language = serializers.CharField(max_length=8, required=False, allow_blank=True)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not (attrs.get("title") or "").strip() and not (attrs.get("body") or "").strip():
+            raise serializers.ValidationError("a document needs a title or a body")
+        return attrs
+
+
+class IngestSerializer(serializers.Serializer):
+    source = serializers.CharField(
+        max_length=200, required=False, default="API", help_text="source name (created if new)"
+    )
+    documents = serializers.ListField(
+        child=serializers.DictField(),
+        min_length=1,
+        max_length=1000,
+        help_text="one or more documents; bad ones are reported by index, good ones stored",
+    )
+
+
+class LineErrorSerializer(serializers.Serializer):
+    line = serializers.IntegerField(help_text="line number (uploads) or index + 1 (API batch)")
+    error = serializers.CharField()
+
+
+class IngestResultSerializer(serializers.Serializer):
+    source_id = serializers.IntegerField()
+    created = serializers.IntegerField()
+    duplicates = serializers.IntegerField()
+    ids = serializers.ListField(child=serializers.IntegerField())
+    errors = LineErrorSerializer(many=True)
+
+
+class UploadSerializer(serializers.Serializer):
+    file = serializers.FileField(
+        help_text="CSV with a header row (title, body/text, url, "
+        "published_at, external_id, language) or JSONL"
+    )
+    source = serializers.CharField(max_length=200, required=False, default="Uploads")
+
+
+class ScoreSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Score
+        fields = [
+            "label",
+            "positive",
+            "neutral",
+            "negative",
+            "value",
+            "model_version",
+            "topics",
+            "sentences",
+            "scored_at",
+        ]
+
+
+class EntityBriefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Entity
+        fields = ["id", "name", "ticker"]
+
+
+class DocumentSerializer(serializers.ModelSerializer):
+    score = ScoreSerializer(read_only=True, allow_null=True)
+    entities = EntityBriefSerializer(many=True, read_only=True)
+    source_name = serializers.CharField(source="source.name", read_only=True)
+
+    class Meta:
+        model = Document
+        fields = [
+            "id",
+            "source",
+            "source_name",
+            "external_id",
+            "url",
+            "title",
+            "body",
+            "published_at",
+            "language",
+            "status",
+            "ingested_at",
+            "score",
+            "entities",
+        ]
+
+
+class CorrectionSerializer(serializers.Serializer):
+    label = serializers.ChoiceField(choices=LABELS)
+    sentence = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        help_text="one sentence of the text; default the whole text",
+    )
+
+
+class EntitySerializer(serializers.ModelSerializer):
+    aliases = serializers.ListField(child=serializers.CharField(max_length=200), required=False)
+
+    class Meta:
+        model = Entity
+        fields = ["id", "name", "ticker", "aliases", "ticker_needs_context", "active"]
+
+
+class SourceSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Source
+        fields = [
+            "id",
+            "name",
+            "kind",
+            "url",
+            "language",
+            "poll_interval_s",
+            "status",
+            "consecutive_failures",
+            "last_error",
+            "last_polled_at",
+            "last_success_at",
+            "next_poll_at",
+            "items_total",
+        ]
+        read_only_fields = [
+            "status",
+            "consecutive_failures",
+            "last_error",
+            "last_polled_at",
+            "last_success_at",
+            "next_poll_at",
+            "items_total",
+        ]
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        kind = attrs.get("kind", getattr(self.instance, "kind", Source.Kind.RSS))
+        url = attrs.get("url", getattr(self.instance, "url", ""))
+        if kind in (Source.Kind.RSS, Source.Kind.ATOM) and not url:
+            raise serializers.ValidationError({"url": "a feed source needs a URL"})
+        if attrs.get("poll_interval_s") is not None and attrs["poll_interval_s"] < 60:
+            raise serializers.ValidationError({"poll_interval_s": "poll at most once a minute"})
+        return attrs
+
+
+class RuleSerializer(serializers.ModelSerializer):
+    entities = serializers.PrimaryKeyRelatedField(
+        many=True, queryset=Entity.objects.all(), required=False
+    )
+    topics = serializers.ListField(
+        child=serializers.ChoiceField(choices=sorted(TOPICS)), required=False
+    )
+    owner = serializers.CharField(source="owner.username", read_only=True)
+
+    class Meta:
+        model = AlertRule
+        fields = [
+            "id",
+            "name",
+            "owner",
+            "entities",
+            "topics",
+            "metric",
+            "mode",
+            "sensitivity",
+            "threshold",
+            "window_hours",
+            "min_volume",
+            "cooldown_hours",
+            "delivery",
+            "active",
+            "created_at",
+        ]
+        read_only_fields = ["created_at"]
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        mode = attrs.get("mode", getattr(self.instance, "mode", AlertRule.Mode.SPIKE))
+        threshold = attrs.get("threshold", getattr(self.instance, "threshold", None))
+        if mode == AlertRule.Mode.THRESHOLD and threshold is None:
+            raise serializers.ValidationError({"threshold": "threshold mode needs a threshold"})
+        if attrs.get("sensitivity") is not None and attrs["sensitivity"] <= 0:
+            raise serializers.ValidationError({"sensitivity": "must be above 0"})
+        if attrs.get("window_hours") is not None and not 1 <= attrs["window_hours"] <= 24 * 7:
+            raise serializers.ValidationError({"window_hours": "between 1 and 168 hours"})
+        return attrs
+
+
+class AlertSerializer(serializers.ModelSerializer):
+    rule_name = serializers.CharField(source="rule.name", read_only=True)
+    documents = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Alert
+        fields = [
+            "id",
+            "rule",
+            "rule_name",
+            "subject_kind",
+            "subject_key",
+            "subject_label",
+            "metric",
+            "value",
+            "baseline",
+            "z_score",
+            "volume",
+            "window_start",
+            "window_end",
+            "reason",
+            "status",
+            "episode_open",
+            "created_at",
+            "acknowledged_at",
+            "resolved_at",
+            "sent_at",
+            "documents",
+        ]
+
+    def get_documents(self, alert: Alert) -> list[dict[str, Any]]:
+        return [{"id": d.pk, "title": d.title, "url": d.url} for d in alert.documents.all()[:10]]
+
+
+class TrendSerializer(serializers.Serializer):
+    subject_kind = serializers.CharField()
+    subject_key = serializers.CharField()
+    label = serializers.CharField()
+    bucket_hours = serializers.IntegerField()
+    buckets = serializers.ListField(child=serializers.DateTimeField())
+    volume = serializers.ListField(child=serializers.IntegerField())
+    positive = serializers.ListField(child=serializers.IntegerField())
+    neutral = serializers.ListField(child=serializers.IntegerField())
+    negative = serializers.ListField(child=serializers.IntegerField())
+    negative_share = serializers.ListField(child=serializers.FloatField(allow_null=True))
+    mean_score = serializers.ListField(child=serializers.FloatField(allow_null=True))

@@ -1,0 +1,809 @@
+"""Writes and side effects: ingestion, polling, scoring, aggregates, alerts and their email."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email.mime.image import MIMEImage
+from typing import Any, Protocol
+
+import numpy as np
+from django.conf import settings
+from django.core import signing
+from django.core.mail import EmailMultiAlternatives
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from . import selectors
+from .feeds import FeedError, feed_fetch, feed_parse
+from .models import (
+    Aggregate,
+    Alert,
+    AlertRule,
+    Correction,
+    Document,
+    DocumentEntity,
+    Entity,
+    Score,
+    Source,
+    Unsubscribe,
+)
+from .spikes import SpikeCheck, spike_check
+from .text import (
+    LONG_TEXT_CHARS,
+    content_hash,
+    entities_match,
+    language_guess,
+    sentences_split,
+    topics_tag,
+)
+from .training import MODEL_NAME
+from .uploads import LABELS, DocumentRow
+
+log = logging.getLogger(__name__)
+SCORE_BATCH = 64
+MAX_BACKOFF_S = 24 * 3600
+POLL_CLAIM_S = 600
+LOOKBACK_WINDOWS = 28
+UNSUBSCRIBE_SALT = "sentiment-unsubscribe"
+
+
+# -- ingestion -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class IngestResult:
+    created_ids: list[int]
+    duplicates: int
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def created(self) -> int:
+        return len(self.created_ids)
+
+
+def source_get_or_create(
+    *, name: str, kind: str, url: str = "", poll_interval_s: int = 900, language: str = ""
+) -> Source:
+    source, _ = Source.objects.get_or_create(
+        name=name,
+        defaults={
+            "kind": kind,
+            "url": url,
+            "poll_interval_s": poll_interval_s,
+            "language": language,
+        },
+    )
+    return source
+
+
+def documents_ingest(
+    *,
+    source_id: int,
+    rows: Sequence[DocumentRow],
+    errors: Sequence[Any] = (),
+    now: datetime | None = None,
+) -> IngestResult:
+    """Store new documents and queue them for scoring; known items (same external id in the
+    source, same URL or same text) are skipped. Each row is saved on its own, so one bad row
+    never loses the good ones."""
+    now = now or timezone.now()
+    source = Source.objects.get(pk=source_id)
+    created: list[int] = []
+    duplicates = 0
+    line_errors = [{"line": e.line, "error": e.reason} for e in errors]
+    for row in rows:
+        digest = content_hash(row.title, row.body)
+        known = Q(content_hash=digest)
+        if row.external_id:
+            known |= Q(source_id=source_id, external_id=row.external_id)
+        if row.url:
+            known |= Q(url=row.url)
+        if Document.objects.filter(known).exists():
+            duplicates += 1
+            continue
+        try:
+            with transaction.atomic():
+                doc = Document.objects.create(
+                    source=source,
+                    external_id=row.external_id,
+                    url=row.url,
+                    title=row.title,
+                    body=row.body,
+                    published_at=min(row.published_at or now, now),
+                    language=row.language
+                    or language_guess(f"{row.title} {row.body}", source.language),
+                    content_hash=digest,
+                )
+        except IntegrityError:  # a concurrent ingest stored the same item first
+            duplicates += 1
+            continue
+        created.append(doc.pk)
+    if created:
+        Source.objects.filter(pk=source_id).update(items_total=F("items_total") + len(created))
+        documents_score_enqueue(document_ids=created)
+    return IngestResult(created, duplicates, line_errors)
+
+
+def documents_score_enqueue(*, document_ids: Sequence[int]) -> None:
+    from .tasks import documents_score_task
+
+    ids = list(document_ids)
+    for start in range(0, len(ids), SCORE_BATCH):
+        batch = ids[start : start + SCORE_BATCH]
+        transaction.on_commit(lambda b=batch: documents_score_task.delay(b))
+
+
+# -- polling ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PollResult:
+    source_id: int
+    status: str
+    created: int = 0
+    duplicates: int = 0
+    not_modified: bool = False
+    error: str = ""
+
+
+def sources_due(*, now: datetime | None = None) -> list[int]:
+    now = now or timezone.now()
+    return list(
+        Source.objects.filter(kind__in=[Source.Kind.RSS, Source.Kind.ATOM])
+        .exclude(status=Source.Status.PAUSED)
+        .filter(Q(next_poll_at__isnull=True) | Q(next_poll_at__lte=now))
+        .values_list("pk", flat=True)
+    )
+
+
+def source_poll(
+    *, source_id: int, now: datetime | None = None, fetch: Callable[..., Any] = feed_fetch
+) -> PollResult:
+    """Fetch one feed (conditional GET), store its new items; failures back off exponentially.
+
+    Claimed with a conditional update so two workers never poll the same source at once."""
+    now = now or timezone.now()
+    claimed = Source.objects.filter(
+        Q(polling_since__isnull=True) | Q(polling_since__lt=now - timedelta(seconds=POLL_CLAIM_S)),
+        pk=source_id,
+    ).update(polling_since=now)
+    if not claimed:
+        return PollResult(source_id, "busy")
+    source = Source.objects.get(pk=source_id)
+    try:
+        fetched = fetch(source.url, etag=source.etag, last_modified=source.last_modified)
+        if fetched.not_modified:
+            result = PollResult(source_id, Source.Status.OK, not_modified=True)
+        else:
+            kind, items = feed_parse(fetched.content)
+            rows = [
+                DocumentRow(
+                    i + 1,
+                    it.external_id,
+                    it.url,
+                    it.title,
+                    it.body,
+                    it.published_at,
+                    it.language or source.language,
+                )
+                for i, it in enumerate(items)
+            ]
+            ingested = documents_ingest(source_id=source_id, rows=rows, now=now)
+            Source.objects.filter(pk=source_id).update(
+                etag=fetched.etag[:500], last_modified=fetched.last_modified[:100], kind=kind
+            )
+            result = PollResult(source_id, Source.Status.OK, ingested.created, ingested.duplicates)
+        Source.objects.filter(pk=source_id).update(
+            status=Source.Status.OK,
+            consecutive_failures=0,
+            last_error="",
+            last_polled_at=now,
+            last_success_at=now,
+            polling_since=None,
+            next_poll_at=now + timedelta(seconds=source.poll_interval_s),
+        )
+        return result
+    except FeedError as exc:
+        failures = source.consecutive_failures + 1
+        delay = min(source.poll_interval_s * 2 ** min(failures, 10), MAX_BACKOFF_S)
+        Source.objects.filter(pk=source_id).update(
+            status=Source.Status.FAILING,
+            consecutive_failures=failures,
+            last_error=str(exc)[:2000],
+            last_polled_at=now,
+            polling_since=None,
+            next_poll_at=now + timedelta(seconds=delay),
+        )
+        log.warning("source %s failed (%d in a row): %s", source.name, failures, exc)
+        return PollResult(source_id, Source.Status.FAILING, error=str(exc))
+    except Exception:
+        Source.objects.filter(pk=source_id).update(polling_since=None)
+        raise
+
+
+# -- scoring ---------------------------------------------------------------------------------------
+class Scorer(Protocol):
+    labels: list[str]
+
+    def predict_proba(self, texts: Sequence[str]) -> Any: ...
+
+
+def scorer_get() -> tuple[Scorer, str]:
+    """The production sentiment model and its version label."""
+    from apps.mlops.services import model_load, registry
+
+    model = model_load(MODEL_NAME)
+    version = registry().loaded_version(MODEL_NAME)
+    return model, f"v{version}" if version else "unknown"
+
+
+def _units(doc: Document) -> list[tuple[str, float]]:
+    """(text, weight) pieces scored for a document: the whole text when short, else the
+    headline (weighted double) and each sentence of the body."""
+    whole = doc.text
+    if len(whole) <= LONG_TEXT_CHARS:
+        return [(whole, 1.0)]
+    units = [(doc.title, 2.0)] if doc.title else []
+    units += [(s, 1.0) for s in sentences_split(doc.body)]
+    return units or [(whole[:2000], 1.0)]
+
+
+def probabilities_combine(
+    probs: np.ndarray, weights: Sequence[float], labels: Sequence[str]
+) -> np.ndarray:
+    """One document's probabilities from its sentences': polar sentences weigh more than
+    neutral filler, so one strongly negative sentence is not averaged away by boilerplate."""
+    neutral = labels.index("neutral") if "neutral" in labels else None
+    w = np.asarray(weights, dtype=np.float64)
+    if neutral is not None:
+        w = w * (0.25 + (1.0 - probs[:, neutral]))
+    combined = (probs * w[:, None]).sum(axis=0) / max(w.sum(), 1e-9)
+    return combined / combined.sum()
+
+
+def documents_score(
+    *, document_ids: Sequence[int], scorer: Scorer | None = None, version: str = ""
+) -> list[int]:
+    """Score pending documents in one batch, tag entities and topics, update aggregates.
+
+    Documents are claimed (pending -> scoring) first, so a redelivered task scores nothing twice.
+    Returns the ids scored."""
+    from apps.mlops.monitoring import inference_timer
+
+    with transaction.atomic():
+        ids = list(
+            Document.objects.select_for_update(skip_locked=True)
+            .filter(pk__in=list(document_ids), status=Document.Status.PENDING)
+            .values_list("pk", flat=True)
+        )
+        Document.objects.filter(pk__in=ids).update(status=Document.Status.SCORING)
+    if not ids:
+        return []
+    try:
+        if scorer is None:
+            scorer, version = scorer_get()
+        docs = list(Document.objects.filter(pk__in=ids).order_by("pk"))
+        pieces = [(doc.pk, text, weight) for doc in docs for text, weight in _units(doc)]
+        labels = list(scorer.labels)
+        with inference_timer(MODEL_NAME, len(pieces)) as observed:
+            probs = np.asarray(scorer.predict_proba([p[1] for p in pieces]), dtype=np.float64)
+            observed.extend((labels[int(r.argmax())], float(r.max())) for r in probs)
+    except Exception:
+        Document.objects.filter(pk__in=ids, status=Document.Status.SCORING).update(
+            status=Document.Status.PENDING
+        )
+        raise
+    watchlist = selectors.watchlist_items()
+    by_doc: dict[int, list[int]] = {}
+    for i, (doc_id, _text, _weight) in enumerate(pieces):
+        by_doc.setdefault(doc_id, []).append(i)
+    scored = []
+    with transaction.atomic():
+        for doc in docs:
+            rows = by_doc[doc.pk]
+            combined = probabilities_combine(probs[rows], [pieces[i][2] for i in rows], labels)
+            p = {label: float(combined[k]) for k, label in enumerate(labels)}
+            label = labels[int(combined.argmax())]
+            details = (
+                [
+                    {
+                        "text": pieces[i][1][:500],
+                        "label": labels[int(probs[i].argmax())],
+                        "scores": {lb: round(float(probs[i][k]), 4) for k, lb in enumerate(labels)},
+                    }
+                    for i in rows
+                ]
+                if len(rows) > 1
+                else []
+            )
+            topics = topics_tag(doc.text)
+            Score.objects.create(
+                document=doc,
+                label=label,
+                positive=p.get("positive", 0.0),
+                neutral=p.get("neutral", 0.0),
+                negative=p.get("negative", 0.0),
+                value=p.get("positive", 0.0) - p.get("negative", 0.0),
+                model_version=version,
+                sentences=details,
+                topics=topics,
+            )
+            matches = entities_match(doc.text, watchlist)
+            DocumentEntity.objects.bulk_create(
+                [
+                    DocumentEntity(
+                        document=doc, entity_id=m.entity_id, mentions=m.mentions, matched=m.matched
+                    )
+                    for m in matches
+                ],
+                ignore_conflicts=True,
+            )
+            subjects = [(Aggregate.SubjectKind.ALL.value, "all")]
+            subjects += [(Aggregate.SubjectKind.ENTITY.value, str(m.entity_id)) for m in matches]
+            subjects += [(Aggregate.SubjectKind.TOPIC.value, key) for key in topics]
+            aggregates_add(
+                subjects=subjects,
+                moment=doc.published_at,
+                label=label,
+                value=p.get("positive", 0.0) - p.get("negative", 0.0),
+            )
+            scored.append(doc.pk)
+        Document.objects.filter(pk__in=scored).update(status=Document.Status.SCORED)
+        from .tasks import alerts_evaluate_task
+
+        transaction.on_commit(lambda: alerts_evaluate_task.delay())
+    return scored
+
+
+def aggregates_add(
+    *, subjects: Sequence[tuple[str, str]], moment: datetime, label: str, value: float
+) -> None:
+    """Count one scored document into the hourly bucket of each subject (race-safe)."""
+    bucket = selectors.hour_floor(moment)
+    increments = {
+        "n": F("n") + 1,
+        "score_sum": F("score_sum") + value,
+        f"n_{label}": F(f"n_{label}") + 1,
+    }
+    for kind, key in subjects:
+        lookup = {"subject_kind": kind, "subject_key": key, "bucket_start": bucket}
+        if not Aggregate.objects.filter(**lookup).update(**increments):
+            try:
+                with transaction.atomic():
+                    Aggregate.objects.create(**lookup)
+            except IntegrityError:
+                pass  # created concurrently; the update below counts us in
+            Aggregate.objects.filter(**lookup).update(**increments)
+
+
+def documents_rescue(*, older_than_s: int = 900, now: datetime | None = None) -> int:
+    """Put documents stuck in 'scoring' (their worker died) back in the queue."""
+    now = now or timezone.now()
+    stuck = list(
+        Document.objects.filter(
+            status=Document.Status.SCORING, ingested_at__lt=now - timedelta(seconds=older_than_s)
+        ).values_list("pk", flat=True)[:5000]
+    )
+    pending = list(
+        Document.objects.filter(
+            status=Document.Status.PENDING, ingested_at__lt=now - timedelta(seconds=older_than_s)
+        ).values_list("pk", flat=True)[:5000]
+    )
+    Document.objects.filter(pk__in=stuck, status=Document.Status.SCORING).update(
+        status=Document.Status.PENDING
+    )
+    if stuck or pending:
+        documents_score_enqueue(document_ids=stuck + pending)
+    return len(stuck) + len(pending)
+
+
+# -- alerts ----------------------------------------------------------------------------------------
+def _check_rule_subject(
+    rule: AlertRule, kind: str, key: str, end: datetime
+) -> tuple[SpikeCheck, list[selectors.WindowStat]]:
+    series = selectors.window_series(
+        subject_kind=kind,
+        subject_key=key,
+        end=end,
+        window_hours=rule.window_hours,
+        count=LOOKBACK_WINDOWS,
+    )
+    check = spike_check(
+        metric=rule.metric,
+        values=[w.metric(rule.metric) for w in series],
+        volumes=[w.n for w in series],
+        sensitivity=rule.sensitivity,
+        min_volume=rule.min_volume,
+        threshold=rule.threshold if rule.mode == AlertRule.Mode.THRESHOLD else None,
+    )
+    return check, series
+
+
+def alerts_evaluate(
+    *, now: datetime | None = None, rule_ids: Sequence[int] | None = None
+) -> list[int]:
+    """Check every active rule against its subjects; open one alert per episode.
+
+    An episode lasts while the condition holds; it must clear before the same rule and subject
+    can alert again, and the cooldown must have passed since the last alert."""
+    now = now or timezone.now()
+    end = selectors.hour_floor(now) + timedelta(hours=1)
+    rules = AlertRule.objects.filter(active=True).select_related("owner")
+    if rule_ids is not None:
+        rules = rules.filter(pk__in=list(rule_ids))
+    created: list[int] = []
+    for rule in rules:
+        for kind, key in selectors.rule_subjects(rule):
+            check, series = _check_rule_subject(rule, kind, key, end)
+            episode = Alert.objects.filter(
+                rule=rule, subject_kind=kind, subject_key=key, episode_open=True
+            )
+            if not check.fired:
+                episode.update(episode_open=False)
+                continue
+            if episode.exists():
+                continue
+            last = (
+                Alert.objects.filter(rule=rule, subject_kind=kind, subject_key=key)
+                .order_by("-created_at")
+                .first()
+            )
+            if last and last.created_at > now - timedelta(hours=rule.cooldown_hours):
+                continue
+            alert = _alert_open(rule, kind, key, check, series[-1])
+            if alert is not None:
+                created.append(alert.pk)
+    return created
+
+
+def _alert_open(
+    rule: AlertRule, kind: str, key: str, check: SpikeCheck, window: selectors.WindowStat
+) -> Alert | None:
+    label = selectors.subject_label(kind, key)
+    docs = selectors.subject_documents(kind, key).filter(
+        published_at__gte=window.start,
+        published_at__lt=window.end,
+        status=Document.Status.SCORED,
+    )
+    order = (
+        ["-published_at"]
+        if rule.metric == AlertRule.Metric.VOLUME
+        else ["-score__negative", "-published_at"]
+    )
+    driving = list(docs.order_by(*order).values_list("pk", flat=True)[:5])
+    try:
+        with transaction.atomic():
+            alert = Alert.objects.create(
+                rule=rule,
+                subject_kind=kind,
+                subject_key=key,
+                subject_label=label,
+                metric=rule.metric,
+                value=check.value,
+                baseline=check.baseline,
+                z_score=check.z,
+                volume=check.volume,
+                window_start=window.start,
+                window_end=window.end,
+                reason=check.reason,
+            )
+            alert.documents.set(driving)
+            if rule.delivery == AlertRule.Delivery.IMMEDIATE:
+                from .tasks import alert_send_task
+
+                transaction.on_commit(lambda: alert_send_task.delay(alert.pk))
+    except IntegrityError:  # another evaluation opened this episode a moment ago
+        return None
+    log.info("alert %s opened: %s %s", alert.pk, label, check.reason)
+    return alert
+
+
+def alert_move_text(alert: Alert) -> str:
+    """The size of the move in words, for subjects and headings."""
+    if alert.metric == AlertRule.Metric.NEGATIVE_SHARE:
+        return (
+            f"negative news at {alert.value:.0%} (usual {alert.baseline:.0%}, "
+            f"+{(alert.value - alert.baseline) * 100:.0f} pts)"
+        )
+    if alert.metric == AlertRule.Metric.VOLUME:
+        ratio = alert.value / alert.baseline if alert.baseline else 0
+        return (
+            f"{alert.value:.0f} texts in {alert.rule.window_hours}h "
+            f"(usual {alert.baseline:.0f}" + (f", x{ratio:.1f})" if ratio else ")")
+        )
+    return (
+        f"mean sentiment {alert.value:+.2f} (usual {alert.baseline:+.2f}, "
+        f"{alert.value - alert.baseline:+.2f})"
+    )
+
+
+def _site(path: str) -> str:
+    return settings.SITE_URL.rstrip("/") + path
+
+
+def unsubscribe_token(*, user_id: int, rule_id: int | None) -> str:
+    return signing.dumps({"u": user_id, "r": rule_id}, salt=UNSUBSCRIBE_SALT)
+
+
+def _alert_context(alert: Alert) -> dict[str, Any]:
+    rule = alert.rule
+    series = selectors.window_series(
+        subject_kind=alert.subject_kind,
+        subject_key=alert.subject_key,
+        end=alert.window_end,
+        window_hours=rule.window_hours,
+        count=16,
+    )
+    docs = list(alert.documents.select_related("score").order_by("-score__negative")[:5])
+    return {
+        "alert": alert,
+        "rule": rule,
+        "move": alert_move_text(alert),
+        "documents": docs,
+        "series": series,
+        "dashboard_url": _site(
+            reverse("sentiment:dashboard") + f"?subject={alert.subject_kind}:{alert.subject_key}"
+        ),
+        "alert_url": _site(reverse("sentiment:alert_detail", args=[alert.pk])),
+        "ack_url": _site(
+            reverse(
+                "sentiment:alert_email_action", args=[alert.pk, "acknowledge", alert.action_token]
+            )
+        ),
+        "resolve_url": _site(
+            reverse("sentiment:alert_email_action", args=[alert.pk, "resolve", alert.action_token])
+        ),
+        "unsubscribe_url": _site(
+            reverse(
+                "sentiment:unsubscribe",
+                args=[unsubscribe_token(user_id=rule.owner_id, rule_id=rule.pk)],
+            )
+        ),
+    }
+
+
+def alert_email_build(alert: Alert) -> EmailMultiAlternatives:
+    """The alert email: plain text and HTML with an inline trend chart (cid:trend)."""
+    from .charts import trend_png
+
+    context = _alert_context(alert)
+    subject = f"[Textsuite] {alert.subject_label}: {context['move']}"
+    message = EmailMultiAlternatives(
+        subject=subject[:250],
+        body=render_to_string("sentiment/email/alert.txt", context),
+        to=[alert.rule.owner.email],
+        headers={"List-Unsubscribe": f"<{context['unsubscribe_url']}>"},
+    )
+    message.attach_alternative(render_to_string("sentiment/email/alert.html", context), "text/html")
+    message.mixed_subtype = "related"
+    series = context["series"]
+    image = MIMEImage(
+        trend_png(
+            [
+                w.negative_share
+                if alert.metric != "volume"
+                else w.n / max(max(s.n for s in series), 1)
+                for w in series
+            ],
+            [w.n for w in series],
+        ),
+        "png",
+    )
+    image.add_header("Content-ID", "<trend>")
+    image.add_header("Content-Disposition", "inline", filename="trend.png")
+    message.attach(image)
+    return message
+
+
+class AlertNotSent(Exception):
+    pass
+
+
+def alert_send(*, alert_id: int) -> str:
+    """Email one alert to its rule's owner, at most once (claimed by setting sent_at)."""
+    now = timezone.now()
+    if not Alert.objects.filter(pk=alert_id, sent_at__isnull=True).update(
+        sent_at=now, send_attempts=F("send_attempts") + 1
+    ):
+        return "already sent"
+    alert = Alert.objects.select_related("rule", "rule__owner").get(pk=alert_id)
+    owner = alert.rule.owner
+    if not owner.email or selectors.user_unsubscribed(user_id=owner.pk, rule_id=alert.rule_id):
+        Alert.objects.filter(pk=alert_id).update(
+            send_error="not emailed: the owner has no address or unsubscribed"
+        )
+        return "skipped"
+    try:
+        alert_email_build(alert).send(fail_silently=False)
+    except Exception as exc:
+        # Release the claim so the task's retry can send it; nothing went out.
+        Alert.objects.filter(pk=alert_id).update(sent_at=None, send_error=str(exc)[:1000])
+        raise
+    Alert.objects.filter(pk=alert_id).update(send_error="")
+    return "sent"
+
+
+def alerts_digest_send(*, now: datetime | None = None) -> int:
+    """One email per owner listing the digest-delivery alerts not yet in a digest."""
+    now = now or timezone.now()
+    owners = set(
+        Alert.objects.filter(
+            rule__delivery=AlertRule.Delivery.DIGEST, digest_sent_at__isnull=True
+        ).values_list("rule__owner_id", flat=True)
+    )
+    sent = 0
+    for owner_id in owners:
+        candidates = list(
+            Alert.objects.filter(
+                rule__delivery=AlertRule.Delivery.DIGEST,
+                digest_sent_at__isnull=True,
+                rule__owner_id=owner_id,
+            ).values_list("pk", flat=True)
+        )
+        claimed = Alert.objects.filter(pk__in=candidates, digest_sent_at__isnull=True).update(
+            digest_sent_at=now
+        )
+        if not claimed:
+            continue
+        alerts = list(
+            Alert.objects.filter(pk__in=candidates, digest_sent_at=now).select_related(
+                "rule", "rule__owner"
+            )
+        )
+        alerts = [
+            a
+            for a in alerts
+            if not selectors.user_unsubscribed(user_id=owner_id, rule_id=a.rule_id)
+        ]
+        owner = alerts[0].rule.owner if alerts else None
+        if not owner or not owner.email:
+            continue
+        context = {
+            "alerts": [(a, alert_move_text(a)) for a in alerts],
+            "dashboard_url": _site(reverse("sentiment:dashboard")),
+            "unsubscribe_url": _site(
+                reverse(
+                    "sentiment:unsubscribe",
+                    args=[unsubscribe_token(user_id=owner_id, rule_id=None)],
+                )
+            ),
+        }
+        message = EmailMultiAlternatives(
+            subject=f"[Textsuite] Daily sentiment digest: {len(alerts)} alert(s)",
+            body=render_to_string("sentiment/email/digest.txt", context),
+            to=[owner.email],
+        )
+        message.attach_alternative(
+            render_to_string("sentiment/email/digest.html", context), "text/html"
+        )
+        try:
+            message.send(fail_silently=False)
+        except Exception:
+            Alert.objects.filter(pk__in=candidates, digest_sent_at=now).update(digest_sent_at=None)
+            raise
+        sent += 1
+    return sent
+
+
+def alert_transition(*, alert_id: int, action: str, user: Any = None) -> Alert:
+    """Acknowledge or resolve an alert; repeating an action is harmless."""
+    now = timezone.now()
+    user_id = getattr(user, "pk", None)
+    if action == "acknowledge":
+        Alert.objects.filter(pk=alert_id, status=Alert.Status.OPEN).update(
+            status=Alert.Status.ACKNOWLEDGED, acknowledged_at=now, handled_by_id=user_id
+        )
+    elif action == "resolve":
+        Alert.objects.filter(pk=alert_id).exclude(status=Alert.Status.RESOLVED).update(
+            status=Alert.Status.RESOLVED, resolved_at=now, handled_by_id=user_id
+        )
+    else:
+        raise ValueError(f"unknown action {action!r}; use acknowledge or resolve")
+    return Alert.objects.get(pk=alert_id)
+
+
+def unsubscribe_apply(*, token: str) -> Unsubscribe:
+    """Record an unsubscribe from an email link; signing.BadSignature on a forged token."""
+    data = signing.loads(token, salt=UNSUBSCRIBE_SALT)
+    entry, _ = Unsubscribe.objects.get_or_create(user_id=int(data["u"]), rule_id=data.get("r"))
+    return entry
+
+
+# -- watchlist, rules, corrections -----------------------------------------------------------------
+def entity_upsert(
+    *,
+    name: str,
+    ticker: str = "",
+    aliases: Sequence[str] = (),
+    ticker_needs_context: bool | None = None,
+) -> Entity:
+    needs_context = ticker_needs_context
+    if needs_context is None:
+        needs_context = ticker.lower() in COMMON_WORD_TICKERS or len(ticker) <= 1
+    entity, _ = Entity.objects.update_or_create(
+        name=name,
+        defaults={
+            "ticker": ticker.upper(),
+            "aliases": [a for a in aliases if a],
+            "ticker_needs_context": needs_context,
+        },
+    )
+    return entity
+
+
+# Tickers that are everyday words; bare mentions of them are not evidence of the company.
+COMMON_WORD_TICKERS = {
+    "a",
+    "ai",
+    "all",
+    "am",
+    "an",
+    "are",
+    "at",
+    "be",
+    "big",
+    "by",
+    "can",
+    "car",
+    "cat",
+    "ceo",
+    "d",
+    "do",
+    "eat",
+    "for",
+    "fun",
+    "go",
+    "good",
+    "has",
+    "hd",
+    "it",
+    "key",
+    "low",
+    "main",
+    "man",
+    "may",
+    "new",
+    "now",
+    "on",
+    "one",
+    "out",
+    "pay",
+    "peak",
+    "real",
+    "run",
+    "see",
+    "so",
+    "t",
+    "two",
+    "u",
+    "uk",
+    "us",
+    "v",
+    "well",
+    "x",
+}
+
+
+@transaction.atomic
+def correction_create(
+    *, document_id: int, label: str, user: Any = None, sentence: str = ""
+) -> Correction:
+    """An analyst's label for a scored text (or one of its sentences); joins the next training."""
+    if label not in LABELS:
+        raise ValueError(f"label must be one of {', '.join(LABELS)}")
+    doc = Document.objects.select_related("score").get(pk=document_id)
+    predicted = doc.score.label if hasattr(doc, "score") else ""
+    text = sentence.strip() or doc.text
+    if sentence and hasattr(doc, "score"):
+        for detail in doc.score.sentences:
+            if detail.get("text") == text:
+                predicted = detail.get("label", predicted)
+    return Correction.objects.create(
+        document=doc,
+        sentence=text[:5000],
+        predicted_label=predicted,
+        label=label,
+        user=user if getattr(user, "pk", None) else None,
+    )

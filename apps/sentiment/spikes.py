@@ -1,0 +1,109 @@
+"""Spike detection against an EWMA baseline; plain functions over window series."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+# Floors on the baseline's spread, so a flat history does not turn a tiny wiggle into a huge z.
+SHARE_STD_FLOOR = 0.05
+SCORE_STD_FLOOR = 0.08
+
+
+@dataclass(frozen=True)
+class SpikeCheck:
+    fired: bool
+    value: float
+    baseline: float
+    std: float
+    z: float | None
+    volume: int
+    reason: str
+
+
+def ewma_baseline(values: Sequence[float], *, alpha: float = 0.3) -> tuple[float, float]:
+    """Exponentially weighted mean and variance of `values` (oldest first)."""
+    if not values:
+        return 0.0, 0.0
+    mean, var = float(values[0]), 0.0
+    for x in values[1:]:
+        diff = float(x) - mean
+        incr = alpha * diff
+        mean += incr
+        var = (1 - alpha) * (var + diff * incr)
+    return mean, var
+
+
+def spike_check(
+    *,
+    metric: str,
+    values: Sequence[float],
+    volumes: Sequence[int],
+    sensitivity: float = 3.0,
+    min_volume: int = 5,
+    threshold: float | None = None,
+    alpha: float = 0.3,
+    min_history: int = 3,
+) -> SpikeCheck:
+    """Does the last window spike against the earlier ones?
+
+    `values[i]` is the metric of window i (oldest first; the last is the current window) and
+    `volumes[i]` its number of texts. Share and score metrics ignore baseline windows with no
+    texts. With `threshold` set the rule fires when the current value passes it instead.
+    """
+    if not values:
+        return SpikeCheck(False, 0.0, 0.0, 0.0, None, 0, "no data")
+    value, volume = float(values[-1]), int(volumes[-1])
+    history = [float(v) for v, n in zip(values[:-1], volumes[:-1]) if metric == "volume" or n > 0]
+    baseline, var = ewma_baseline(history, alpha=alpha)
+    if metric == "volume":
+        # Counts are roughly Poisson: the spread is at least the square root of the mean.
+        std = max(math.sqrt(var), math.sqrt(max(baseline, 1.0)))
+    elif metric == "mean_score_drop":
+        std = max(math.sqrt(var), SCORE_STD_FLOOR)
+    else:
+        std = max(math.sqrt(var), SHARE_STD_FLOOR)
+    direction = -1.0 if metric == "mean_score_drop" else 1.0
+    z = direction * (value - baseline) / std if history else None
+    if volume < min_volume:
+        return SpikeCheck(
+            False,
+            value,
+            baseline,
+            std,
+            z,
+            volume,
+            f"volume {volume} is below the minimum {min_volume}",
+        )
+    if threshold is not None:
+        crossed = value <= threshold if metric == "mean_score_drop" else value >= threshold
+        reason = (
+            f"{_fmt(metric, value)} {'crossed' if crossed else 'is within'} the threshold "
+            f"{_fmt(metric, threshold)}"
+        )
+        return SpikeCheck(crossed, value, baseline, std, z, volume, reason)
+    if len(history) < min_history or z is None:
+        return SpikeCheck(
+            False,
+            value,
+            baseline,
+            std,
+            z,
+            volume,
+            f"only {len(history)} earlier windows; need {min_history} for a baseline",
+        )
+    fired = z >= sensitivity
+    reason = (
+        f"{_fmt(metric, value)} vs baseline {_fmt(metric, baseline)} "
+        f"(z = {z:+.1f}, sensitivity {sensitivity:g}, {volume} texts)"
+    )
+    return SpikeCheck(fired, value, baseline, std, z, volume, reason)
+
+
+def _fmt(metric: str, value: float) -> str:
+    if metric == "negative_share":
+        return f"{value:.0%} negative"
+    if metric == "volume":
+        return f"{value:.0f} texts"
+    return f"mean sentiment {value:+.2f}"

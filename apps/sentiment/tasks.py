@@ -1,0 +1,63 @@
+"""Celery entry points: they take ids, call one service and own the retry policy."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from . import services
+
+
+@shared_task(acks_late=True, queue="inference")
+def sources_poll_due_task() -> int:
+    """Queue a poll of every feed that is due (beat runs this every minute)."""
+    due = services.sources_due()
+    for source_id in due:
+        source_poll_task.delay(source_id)
+    return len(due)
+
+
+@shared_task(acks_late=True, queue="inference", soft_time_limit=120, time_limit=150)
+def source_poll_task(source_id: int) -> dict[str, object]:
+    result = services.source_poll(source_id=source_id)
+    return {"status": result.status, "created": result.created, "error": result.error}
+
+
+@shared_task(
+    acks_late=True,
+    queue="inference",
+    autoretry_for=(Exception,),
+    retry_backoff=5,
+    retry_backoff_max=300,
+    max_retries=8,
+)
+def documents_score_task(document_ids: list[int]) -> int:
+    return len(services.documents_score(document_ids=document_ids))
+
+
+@shared_task(acks_late=True, queue="inference")
+def documents_rescue_task() -> int:
+    return services.documents_rescue()
+
+
+@shared_task(acks_late=True, queue="inference")
+def alerts_evaluate_task() -> list[int]:
+    return services.alerts_evaluate()
+
+
+@shared_task(
+    acks_late=True,
+    queue="inference",
+    autoretry_for=(Exception,),
+    retry_backoff=10,
+    retry_backoff_max=600,
+    max_retries=10,
+)
+def alert_send_task(alert_id: int) -> str:
+    return services.alert_send(alert_id=alert_id)
+
+
+@shared_task(
+    acks_late=True, queue="inference", autoretry_for=(Exception,), max_retries=5, retry_backoff=60
+)
+def alerts_digest_send_task() -> int:
+    return services.alerts_digest_send()

@@ -1,0 +1,154 @@
+"""The "sentiment" model kind: training data, fine-tuning with mlcore, evaluation."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from apps.mlops.kinds import TrainingContext, TrainOutcome
+
+from .uploads import LabelledRow, UploadError, labelled_read
+
+MODEL_NAME = "sentiment"
+DEMO_DATA = Path(__file__).resolve().parent / "data" / "demo_sentences.csv"
+DEFAULT_PARAMS: dict[str, Any] = {
+    "epochs": 3,
+    "learning_rate": 8e-5,
+    "batch_size": 32,
+    "max_length": 64,
+    "val_fraction": 0.15,
+    "seed": 42,
+    "include_corrections": True,
+}
+
+
+def training_rows_load(path: str | Path) -> list[LabelledRow]:
+    """Labelled rows of a CSV or PhraseBank file; UploadError naming the first bad lines."""
+    path = Path(path)
+    if not path.is_file():
+        raise UploadError(f"no training file at {path}")
+    rows, errors = labelled_read(path.read_bytes(), path.name)
+    if errors:
+        shown = "; ".join(f"line {e.line}: {e.reason}" for e in errors[:5])
+        raise UploadError(f"{len(errors)} bad line(s) in {path.name}: {shown}")
+    if not rows:
+        raise UploadError(f"{path.name} has no labelled sentences")
+    return rows
+
+
+def corrections_rows() -> list[LabelledRow]:
+    from .models import Correction
+
+    latest: dict[str, str] = {}
+    for sentence, label in Correction.objects.order_by("created_at").values_list(
+        "sentence", "label"
+    ):
+        latest[sentence] = label  # the last correction of a sentence wins
+    return [LabelledRow(sentence, label) for sentence, label in latest.items()]
+
+
+def sentiment_train(ctx: TrainingContext) -> TrainOutcome:
+    """Fine-tune MiniLM on the given file (default: the demo set) plus analysts' corrections."""
+    from mlcore.classifier import ProgressEvent, TrainConfig, fit
+    from mlcore.embedder import base_model_path
+
+    params = {**DEFAULT_PARAMS, **ctx.params}
+    rows = training_rows_load(params.get("data") or DEMO_DATA)
+    corrections = corrections_rows() if params.get("include_corrections") else []
+    if corrections:
+        corrected = {r.sentence for r in corrections}
+        rows = [r for r in rows if r.sentence not in corrected] + corrections
+        ctx.log(f"{len(corrections)} analyst correction(s) join the training set")
+    texts = [r.sentence for r in rows]
+    labels = [r.label for r in rows]
+    distribution = dict(Counter(labels))
+    ctx.log(f"{len(rows)} labelled sentences: {distribution}")
+    config = TrainConfig(
+        epochs=int(params["epochs"]),
+        learning_rate=float(params["learning_rate"]),
+        batch_size=int(params["batch_size"]),
+        max_length=int(params["max_length"]),
+        val_fraction=float(params["val_fraction"]),
+        seed=int(params["seed"]),
+        max_steps=int(params["max_steps"]) if params.get("max_steps") else None,
+        patience=int(params.get("patience", 2)),
+    )
+
+    def on_progress(event: ProgressEvent) -> None:
+        payload = {
+            "phase": event.phase,
+            "epoch": event.epoch,
+            "epochs": event.epochs,
+            "step": event.step,
+            "total_steps": event.total_steps,
+            "loss": round(event.loss, 4),
+            "eta_s": round(event.eta_s),
+            "val_macro_f1": event.val_macro_f1,
+            "val_accuracy": event.val_accuracy,
+        }
+        ctx.progress(payload)
+        if event.phase == "epoch":
+            ctx.log(
+                f"epoch {event.epoch}/{event.epochs}: loss {event.loss:.3f}, "
+                f"val macro-F1 {event.val_macro_f1:.3f}, val accuracy {event.val_accuracy:.3f}"
+            )
+
+    from mlcore.classifier import stratified_split
+
+    train_idx, val_idx = stratified_split(labels, config.val_fraction, config.seed)
+    val_texts = [texts[i] for i in val_idx]
+    val_labels = [labels[i] for i in val_idx]
+    result = fit(
+        [texts[i] for i in train_idx],
+        [labels[i] for i in train_idx],
+        config=config,
+        val_texts=val_texts,
+        val_labels=val_labels,
+        progress=on_progress,
+        should_stop=ctx.should_stop,
+    )
+    artifact = ctx.workdir / "artifact"
+    result.classifier.save(artifact)
+    with (artifact / "eval.jsonl").open("w") as handle:
+        for text, label in zip(val_texts, val_labels):
+            handle.write(json.dumps({"text": text, "label": label}) + "\n")
+    metrics = {
+        "macro_f1": result.metrics["macro"]["f1"],
+        "accuracy": result.metrics["accuracy"],
+        "per_class": result.metrics["per_class"],
+        "confusion_matrix": result.metrics["confusion_matrix"],
+        "labels": result.metrics["labels"],
+        "val_size": result.metrics["val_size"],
+        "train_size": result.metrics["train_size"],
+        "train_seconds": result.metrics["train_seconds"],
+        "corrections": len(corrections),
+    }
+    digest = hashlib.sha256(
+        "\n".join(f"{t}\t{y}" for t, y in zip(texts, labels)).encode()
+    ).hexdigest()
+
+    def mark_corrections(version: int) -> None:
+        from .models import Correction
+
+        Correction.objects.filter(used_in_version=None).update(used_in_version=version)
+
+    return TrainOutcome(
+        artifact_dir=artifact,
+        metrics=metrics,
+        data_hash=digest,
+        data_size=len(rows),
+        label_distribution=distribution,
+        base_model=str(base_model_path()),
+        params={k: (str(v) if isinstance(v, Path) else v) for k, v in params.items()},
+        history=result.history,
+        after_register=mark_corrections if corrections else None,
+    )
+
+
+def classifier_load(path: Path) -> Any:
+    from mlcore.classifier import TextClassifier
+
+    return TextClassifier.load(path)

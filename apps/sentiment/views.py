@@ -1,0 +1,246 @@
+"""Analyst pages: dashboard, feed, alerts, watchlist, rules, sources, upload; email links."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core import signing
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from apps.accounts.models import Role
+from apps.accounts.roles import role_required
+
+from . import selectors, services
+from .forms import CorrectionForm, EntityForm, RuleForm, SourceForm, UploadForm
+from .models import Alert, AlertRule, Document, Entity, Source
+from .text import TOPICS
+from .uploads import UploadError, documents_read
+
+analyst_only = role_required(Role.ANALYST)
+
+
+def _feed_filters(request: HttpRequest) -> dict[str, object]:
+    g = request.GET
+
+    def number(name: str) -> int | None:
+        value = g.get(name, "")
+        return int(value) if value.isdigit() else None
+
+    return {
+        "entity_id": number("entity"),
+        "topic": g.get("topic", ""),
+        "label": g.get("label", ""),
+        "source_id": number("source"),
+        "query": g.get("q", ""),
+    }
+
+
+@analyst_only
+def dashboard(request: HttpRequest) -> HttpResponse:
+    subject = request.GET.get("subject", "all")
+    return render(
+        request,
+        "sentiment/dashboard.html",
+        {
+            "subject": subject,
+            "subjects": selectors.subject_choices(),
+            "alerts": selectors.alert_list().exclude(status=Alert.Status.RESOLVED)[:20],
+            "entities": Entity.objects.filter(active=True),
+            "topics": [(k, label) for k, (label, _w) in TOPICS.items()],
+            "sources": Source.objects.all(),
+            "documents": selectors.document_feed(**_feed_filters(request))[:30],
+            "failing_sources": Source.objects.filter(status=Source.Status.FAILING),
+        },
+    )
+
+
+@analyst_only
+def feed(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "sentiment/_feed.html",
+        {"documents": selectors.document_feed(**_feed_filters(request))[:30]},
+    )
+
+
+@analyst_only
+def document_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    doc = get_object_or_404(Document.objects.select_related("source", "score"), pk=pk)
+    if request.method == "POST":
+        form = CorrectionForm(request.POST)
+        if form.is_valid():
+            services.correction_create(
+                document_id=doc.pk,
+                label=form.cleaned_data["label"],
+                user=request.user,
+                sentence=form.cleaned_data["sentence"],
+            )
+            messages.success(request, "Thanks: the correction joins the next training run.")
+            return redirect("sentiment:document", pk=doc.pk)
+        messages.error(request, "Pick positive, neutral or negative.")
+    return render(
+        request,
+        "sentiment/document.html",
+        {
+            "doc": doc,
+            "corrections": doc.corrections.all()[:20],
+            "labels": ["positive", "neutral", "negative"],
+        },
+    )
+
+
+@analyst_only
+def alert_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    alert = get_object_or_404(Alert.objects.select_related("rule"), pk=pk)
+    return render(
+        request,
+        "sentiment/alert.html",
+        {
+            "alert": alert,
+            "move": services.alert_move_text(alert),
+            "documents": alert.documents.select_related("score").order_by("-score__negative"),
+            "subject": f"{alert.subject_kind}:{alert.subject_key}",
+        },
+    )
+
+
+@analyst_only
+@require_POST
+def alert_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    if action not in ("acknowledge", "resolve"):
+        raise Http404("unknown action")
+    alert = services.alert_transition(
+        alert_id=get_object_or_404(Alert, pk=pk).pk, action=action, user=request.user
+    )
+    if request.headers.get("HX-Request"):
+        return render(request, "sentiment/_alert_row.html", {"alert": alert})
+    messages.success(request, f"Alert {action}d.")
+    return redirect(request.POST.get("next") or "sentiment:dashboard")
+
+
+def alert_email_action(request: HttpRequest, pk: int, action: str, token: str) -> HttpResponse:
+    """From the email: GET asks for confirmation (mail scanners follow links), POST acts."""
+    alert = Alert.objects.filter(pk=pk, action_token=token).select_related("rule").first()
+    if alert is None or action not in ("acknowledge", "resolve"):
+        raise Http404("This link is not valid.")
+    done = False
+    if request.method == "POST":
+        alert = services.alert_transition(alert_id=alert.pk, action=action, user=None)
+        done = True
+    return render(
+        request, "sentiment/email_action.html", {"alert": alert, "action": action, "done": done}
+    )
+
+
+def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        data = signing.loads(token, salt=services.UNSUBSCRIBE_SALT)
+    except signing.BadSignature:
+        return render(request, "sentiment/unsubscribe.html", {"invalid": True}, status=400)
+    rule = AlertRule.objects.filter(pk=data.get("r")).first() if data.get("r") else None
+    done = False
+    if request.method == "POST":
+        services.unsubscribe_apply(token=token)
+        done = True
+    return render(request, "sentiment/unsubscribe.html", {"rule": rule, "done": done})
+
+
+@analyst_only
+def watchlist(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    instance = get_object_or_404(Entity, pk=pk) if pk else None
+    form = EntityForm(request.POST or None, instance=instance)
+    if request.method == "POST" and form.is_valid():
+        entity = form.save()
+        messages.success(request, f"Saved {entity}. New texts are matched from now on.")
+        return redirect("sentiment:watchlist")
+    return render(
+        request,
+        "sentiment/watchlist.html",
+        {"form": form, "entities": Entity.objects.all(), "editing": instance},
+    )
+
+
+@analyst_only
+def rules(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    instance = get_object_or_404(AlertRule, pk=pk, owner=request.user) if pk else None
+    form = RuleForm(request.POST or None, instance=instance)
+    if request.method == "POST" and form.is_valid():
+        rule = form.save(commit=False)
+        rule.owner = request.user
+        rule.save()
+        form.save_m2m()
+        messages.success(request, f"Saved rule {rule.name}.")
+        return redirect("sentiment:rules")
+    return render(
+        request,
+        "sentiment/rules.html",
+        {
+            "form": form,
+            "editing": instance,
+            "rules": AlertRule.objects.filter(owner=request.user).prefetch_related("entities"),
+        },
+    )
+
+
+@analyst_only
+@require_POST
+def rule_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    get_object_or_404(AlertRule, pk=pk, owner=request.user).delete()
+    messages.success(request, "Rule deleted.")
+    return redirect("sentiment:rules")
+
+
+@analyst_only
+def sources(request: HttpRequest) -> HttpResponse:
+    form = SourceForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        source = form.save()
+        messages.success(request, f"Added {source.name}; it is polled within a minute.")
+        return redirect("sentiment:sources")
+    return render(
+        request, "sentiment/sources.html", {"form": form, "sources": selectors.source_list()}
+    )
+
+
+@analyst_only
+@require_POST
+def source_poll(request: HttpRequest, pk: int) -> HttpResponse:
+    source = get_object_or_404(Source, pk=pk)
+    result = services.source_poll(source_id=source.pk)
+    if result.error:
+        messages.error(request, f"{source.name}: {result.error}")
+    elif result.status == "busy":
+        messages.warning(request, f"{source.name} is being polled right now.")
+    else:
+        messages.success(
+            request,
+            f"{source.name}: {result.created} new, "
+            f"{result.duplicates} already known"
+            + (" (not modified)" if result.not_modified else ""),
+        )
+    return redirect("sentiment:sources")
+
+
+@analyst_only
+def upload(request: HttpRequest) -> HttpResponse:
+    form = UploadForm(request.POST or None, request.FILES or None)
+    result = None
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        upload_file = form.cleaned_data["file"]
+        try:
+            rows, errors = documents_read(upload_file.read(), upload_file.name)
+        except UploadError as exc:
+            form.add_error("file", str(exc))
+            status = 400
+        else:
+            source = services.source_get_or_create(
+                name=form.cleaned_data["source"], kind=Source.Kind.UPLOAD
+            )
+            result = services.documents_ingest(source_id=source.pk, rows=rows, errors=errors)
+            if errors and not rows:
+                status = 400
+    elif request.method == "POST":
+        status = 400
+    return render(request, "sentiment/upload.html", {"form": form, "result": result}, status=status)
