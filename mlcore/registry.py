@@ -15,6 +15,7 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,6 +24,7 @@ from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 PRODUCTION = "production"
+RETRY_FAILED_S = 30.0
 
 
 class RegistryError(Exception):
@@ -84,6 +86,7 @@ class ModelRegistry:
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
         self._cache: dict[tuple[str, int], Any] = {}
+        self._failed: dict[tuple[str, int], float] = {}
         self._lock = threading.RLock()
 
     # -- writing ---------------------------------------------------------------------------------
@@ -234,14 +237,19 @@ class ModelRegistry:
             cached = self._cache.get(key)
         if cached is not None:
             return Loaded.unwrap(cached)
+        fallback = self._latest_cached(name)
+        failed_at = self._failed.get(key)
+        if fallback is not None and failed_at and time.monotonic() - failed_at < RETRY_FAILED_S:
+            return Loaded.unwrap(fallback)  # do not re-verify a broken version on every call
         try:
             self.verify(name, version)
             obj = loader(self.artifact_path(name, version))
         except Exception:
-            fallback = self._latest_cached(name)
+            self._failed[key] = time.monotonic()
             if fallback is None:
                 raise
             return Loaded.unwrap(fallback)
+        self._failed.pop(key, None)
         with self._lock:
             for old in [k for k in self._cache if k[0] == name]:
                 del self._cache[old]

@@ -40,3 +40,23 @@ def test_matches_sentence_transformers_encode(embedder):
 
 def test_empty_input_gives_empty_matrix(embedder):
     assert embedder.embed([]).shape == (0, embedder.dim)
+
+
+def test_real_embeddings_in_an_index_find_paraphrases(tmp_path, embedder):
+    from mlcore.index import VectorIndex
+
+    docs = {
+        11: "How to reset the PIN of my debit card",
+        12: "Exchange rates for foreign transfers",
+        13: "Closing your account permanently",
+        14: "Why was I charged a fee at the ATM",
+    }
+    index = VectorIndex(embedder.dim)
+    index.add(list(docs), embedder.embed(list(docs.values())))
+    index.remove([13])
+    reloaded = VectorIndex.load(index.save(tmp_path / "docs.npz"))
+
+    hits = reloaded.search(embedder.embed(["I forgot my card PIN", "cash machine charge"]), k=2)
+
+    assert [row[0].id for row in hits] == [11, 14]
+    assert 13 not in {h.id for row in hits for h in row}
