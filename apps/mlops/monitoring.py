@@ -13,6 +13,7 @@ import atexit
 import logging
 import os
 import socket
+import sys
 import threading
 import time
 from collections import deque
@@ -164,7 +165,10 @@ def recent_latencies(model: str) -> list[float]:
 def _flush_interval() -> float:
     from django.conf import settings
 
-    default = 0 if getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False) else 15
+    # No background writes inside a test run (they would race the tests' own transactions);
+    # tests flush explicitly. Eager Celery means the same kind of in-process, synchronous run.
+    synchronous = getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False) or "_pytest" in sys.modules
+    default = 0 if synchronous else 15
     return float(getattr(settings, "ML_MONITOR_FLUSH_SECONDS", default))
 
 

@@ -20,6 +20,23 @@ def _fresh_registry(model_dirs: Any) -> Any:
     services.models_forget()
 
 
+@pytest.fixture(autouse=True)
+def _eager_celery(settings: Any) -> Any:
+    """Run queued tasks in the test's own thread.
+
+    tests/conftest.py sets CELERY_TASK_ALWAYS_EAGER in the environment, but pytest-django has
+    already imported the settings by then, so the Celery app is configured here as well.
+    """
+    from config.celery import app
+
+    before = (app.conf.task_always_eager, app.conf.task_eager_propagates)
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
+    yield
+    app.conf.task_always_eager, app.conf.task_eager_propagates = before
+
+
 @pytest.fixture
 def ml_admin(db: Any) -> User:
     user = User.objects.create_user("mladmin-test", password="pw-123456")

@@ -1,0 +1,112 @@
+"""The staff pages: what an ML admin sees and what their forms do."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.messages import get_messages
+
+from apps.mlops.models import ModelPolicy, ModelVersion, PromotionEvent, TrainingRun
+
+from .conftest import lookup_version
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_client(client, ml_admin):  # type: ignore[no-untyped-def]
+    client.force_login(ml_admin)
+    return client
+
+
+@pytest.fixture
+def versions(django_capture_on_commit_callbacks):  # type: ignore[no-untyped-def]
+    with django_capture_on_commit_callbacks(execute=True):
+        lookup_version(0.80, "a", promote=True)
+    return lookup_version(0.60, "b")
+
+
+def _messages(response) -> list[str]:  # type: ignore[no-untyped-def]
+    return [str(m) for m in get_messages(response.wsgi_request)]
+
+
+def test_pages_need_the_ml_admin_role(client, analyst):
+    client.force_login(analyst)
+
+    assert client.get("/mlops/").status_code == 403
+
+
+def test_model_pages_show_versions_matrix_and_history(admin_client, versions):
+    listing = admin_client.get("/mlops/").content.decode()
+    detail = admin_client.get("/mlops/models/test-lookup/").content.decode()
+    version = admin_client.get("/mlops/models/test-lookup/v2/").content.decode()
+
+    assert "Test lookup" in listing and "v1" in listing
+    assert "Roll back to v" not in detail  # v2 is newer than production: promote, not roll back
+    assert "Promote" in detail and "Override" in detail and "Promoted by the gate" in detail
+    assert "side by side with production v1" in version
+    assert 'class="matrix"' in version and "-0.2000" in version
+
+
+def test_override_without_reason_on_the_page_changes_nothing(admin_client, versions):
+    response = admin_client.post(
+        "/mlops/models/test-lookup/promote/", {"version": 2, "override": "on"}, follow=True
+    )
+
+    assert any("needs a reason" in m for m in _messages(response))
+    assert ModelVersion.objects.get(is_production=True).version == 1
+
+
+def test_refused_promotion_is_explained(admin_client, versions):
+    response = admin_client.post("/mlops/models/test-lookup/promote/", {"version": 2}, follow=True)
+
+    assert any(m.startswith("Refused:") for m in _messages(response))
+    assert PromotionEvent.objects.filter(kind="refused").count() == 1
+
+
+def test_start_run_with_bad_json_keeps_nothing(admin_client):
+    response = admin_client.post(
+        "/mlops/models/test-lookup/runs/", {"params": "{epochs: 2"}, follow=True
+    )
+
+    assert any("not valid JSON" in m for m in _messages(response))
+    assert not TrainingRun.objects.exists()
+
+
+def test_start_run_from_the_page_opens_its_live_page(
+    admin_client, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(
+            "/mlops/models/test-lookup/runs/", {"params": '{"steps": 2}', "promote": "on"}
+        )
+
+    run = TrainingRun.objects.get()
+    page = admin_client.get(response.url).content.decode()
+    assert response.url == f"/mlops/runs/{run.pk}/"
+    assert f'data-ws="/ws/mlops/runs/{run.pk}/"' in page and "succeeded" in page
+
+
+def test_tolerance_form_validates(admin_client):
+    bad = admin_client.post("/mlops/models/test-lookup/policy/", {"tolerance": "lots"}, follow=True)
+    good = admin_client.post(
+        "/mlops/models/test-lookup/policy/", {"tolerance": "0.03"}, follow=True
+    )
+
+    assert any("not saved" in m for m in _messages(bad))
+    assert any("0.03" in m for m in _messages(good))
+    assert ModelPolicy.objects.get(name="test-lookup").tolerance == 0.03
+
+
+def test_monitoring_page_renders_numbers(admin_client):
+    from apps.mlops.monitoring import inference_observe
+
+    inference_observe(model="test-lookup", seconds=0.01, predictions=[("a", 0.9)])
+
+    page = admin_client.get("/mlops/models/test-lookup/monitoring/").content.decode()
+
+    assert "monitoring-data" in page and "p50" in page
+    assert '"requests": 1' in page
+
+
+def test_unknown_model_page_is_404(admin_client):
+    assert admin_client.get("/mlops/models/nope/").status_code == 404
