@@ -1,0 +1,229 @@
+from __future__ import annotations
+
+import pytest
+
+from apps.support import answers, services
+from apps.support.models import AgentPresence, Message
+from apps.support.text import InvalidText
+
+pytestmark = pytest.mark.django_db
+
+
+def _ask(conversation, text, client_id=None):
+    message, created = services.customer_message_post(
+        conversation_id=conversation.pk, text=text, client_id=client_id
+    )
+    reply = services.bot_reply(conversation_id=conversation.pk, message_id=message.pk)
+    conversation.refresh_from_db()
+    return message, reply
+
+
+def test_bot_answers_with_citations(kb):
+    conversation = services.conversation_start(kb_id=kb.pk)
+
+    _, reply = _ask(conversation, "How long does card delivery take?")
+
+    assert reply.answer_kind == "extractive"
+    assert "5 to 7 working days" in reply.text
+    assert reply.citations[0]["title"] == "Card delivery"
+    assert reply.sources and reply.sources[0]["title"] == "Card delivery"
+
+
+def test_ask_path_gives_the_same_answer_as_the_live_chat(kb, client):
+    question = "How long does card delivery take?"
+    conversation = services.conversation_start(kb_id=kb.pk)
+
+    _, live = _ask(conversation, question)
+    tested = client.post(
+        "/api/support/ask/", {"question": question, "kb": kb.pk}, content_type="application/json"
+    ).json()
+
+    assert tested["answer"] == live.text
+    assert tested["confidence"] == live.confidence
+    assert [s["chunk_id"] for s in tested["sources"]] == [s["chunk_id"] for s in live.sources]
+
+
+def test_bot_is_silent_after_a_takeover(kb, agent):
+    conversation = services.conversation_start(kb_id=kb.pk)
+    services.conversation_take_over(conversation_id=conversation.pk, agent=agent)
+
+    _, reply = _ask(conversation, "How long does card delivery take?")
+
+    assert reply is None
+    assert not Message.objects.filter(
+        conversation=conversation, sender="bot", reply_to__isnull=False
+    ).exists()
+
+
+def test_answer_composed_during_a_takeover_is_dropped(kb, agent, monkeypatch):
+    conversation = services.conversation_start(kb_id=kb.pk)
+    real = answers.answer_compose
+
+    def slow_compose(**kwargs):
+        services.conversation_take_over(conversation_id=conversation.pk, agent=agent)
+        return real(**kwargs)
+
+    monkeypatch.setattr(services, "answer_compose", slow_compose)
+    _, reply = _ask(conversation, "How long does card delivery take?")
+
+    assert reply is None
+    assert conversation.status == "agent"
+    assert not Message.objects.filter(conversation=conversation, answer_kind="extractive").exists()
+
+
+def test_low_confidence_hands_off_and_the_message_is_stored(kb):
+    conversation = services.conversation_start(kb_id=kb.pk)
+
+    _, reply = _ask(conversation, "zebra quantum violin")
+
+    assert conversation.status == "waiting"
+    assert conversation.handoff_reason in ("low_confidence", "no_knowledge")
+    assert reply.answer_kind == "handoff"
+    assert Message.objects.filter(pk=reply.pk).exists()
+
+
+def test_customer_can_ask_for_a_human(kb):
+    conversation = services.conversation_start(kb_id=kb.pk)
+
+    _ask(conversation, "I want to talk to a human please")
+
+    assert conversation.status == "waiting"
+    assert conversation.handoff_reason == "customer_asked"
+
+
+def test_closed_conversation_never_loops_back_into_the_queue(kb, agent):
+    conversation = services.conversation_start(kb_id=kb.pk)
+    services.conversation_handoff(conversation_id=conversation.pk, reason="customer_asked")
+    services.conversation_close(conversation_id=conversation.pk, by=agent)
+
+    again = services.conversation_handoff(conversation_id=conversation.pk, reason="low_confidence")
+
+    conversation.refresh_from_db()
+    assert again is None
+    assert conversation.status == "closed"
+    with pytest.raises(services.ConversationClosed):
+        services.customer_message_post(conversation_id=conversation.pk, text="hello?")
+
+
+def test_handoff_goes_to_an_online_agent(kb, agent):
+    from apps.accounts.services import user_create
+
+    offline = user_create(username="sam", password="sam-pass-123", roles=["support_agent"])
+    AgentPresence.objects.create(agent=offline, connections=0)
+    services.agent_presence_connect(agent_id=agent.pk)
+    conversation = services.conversation_start(kb_id=kb.pk)
+
+    services.conversation_handoff(conversation_id=conversation.pk, reason="customer_asked")
+
+    conversation.refresh_from_db()
+    assert conversation.assigned_agent_id == agent.pk
+
+
+def test_waiting_conversation_moves_when_its_agent_goes_offline(kb, agent):
+    from apps.accounts.services import user_create
+
+    other = user_create(username="kim", password="kim-pass-123", roles=["support_agent"])
+    services.agent_presence_connect(agent_id=agent.pk)
+    conversation = services.conversation_start(kb_id=kb.pk)
+    services.conversation_handoff(conversation_id=conversation.pk, reason="customer_asked")
+    services.agent_presence_connect(agent_id=other.pk)
+
+    services.agent_presence_disconnect(agent_id=agent.pk)
+
+    conversation.refresh_from_db()
+    assert conversation.assigned_agent_id == other.pk
+
+
+def test_resending_a_message_with_the_same_client_id_stores_it_once(kb):
+    conversation = services.conversation_start(kb_id=kb.pk)
+
+    first, created = services.customer_message_post(
+        conversation_id=conversation.pk, text="hi", client_id="abc"
+    )
+    second, created_again = services.customer_message_post(
+        conversation_id=conversation.pk, text="hi", client_id="abc"
+    )
+
+    assert first.pk == second.pk
+    assert (created, created_again) == (True, False)
+
+
+@pytest.mark.parametrize("text", ["", "   ", "x" * 2001, "bad\x00bytes"])
+def test_bad_messages_are_refused(kb, text):
+    conversation = services.conversation_start(kb_id=kb.pk)
+
+    with pytest.raises(InvalidText):
+        services.customer_message_post(conversation_id=conversation.pk, text=text)
+    assert not Message.objects.filter(conversation=conversation, sender="customer").exists()
+
+
+def test_csat_after_close_and_faq_draft(kb, agent):
+    conversation = services.conversation_start(kb_id=kb.pk)
+    _ask(conversation, "Can I speak to someone?")
+    services.agent_message_post(
+        conversation_id=conversation.pk, agent=agent, text="Sure, cards arrive in a week."
+    )
+    services.conversation_close(conversation_id=conversation.pk, by=agent)
+
+    ok = services.csat_submit(conversation_id=conversation.pk, score=5)
+    twice = services.csat_submit(conversation_id=conversation.pk, score=1)
+    faq = services.faq_draft_from_conversation(conversation_id=conversation.pk)
+
+    conversation.refresh_from_db()
+    assert (ok, twice, conversation.csat) == (True, False, 5)
+    assert faq.status == "draft" and faq.answer == "Sure, cards arrive in a week."
+
+
+def test_agent_flags_a_bot_answer(kb, agent):
+    conversation = services.conversation_start(kb_id=kb.pk)
+    _, reply = _ask(conversation, "How long does card delivery take?")
+
+    services.message_flag(message_id=reply.pk, agent=agent, flag="outdated")
+
+    reply.refresh_from_db()
+    assert reply.flag == "outdated" and reply.flagged_by == agent
+
+
+def test_script_in_a_message_is_stored_as_text_and_escaped_on_pages(kb, agent, client):
+    conversation = services.conversation_start(kb_id=kb.pk)
+    services.customer_message_post(
+        conversation_id=conversation.pk, text="<script>alert(1)</script>"
+    )
+    client.force_login(agent)
+
+    data = client.get(f"/api/support/conversations/{conversation.pk}/messages/").json()
+
+    assert any(m["text"] == "<script>alert(1)</script>" for m in data)
+    page = client.get("/support/knowledge/", {"question": "x"})
+    assert page.status_code == 200
+
+
+def test_stats_count_handoffs(kb, agent, client):
+    for text in ("How long does card delivery take?", "talk to a human"):
+        conversation = services.conversation_start(kb_id=kb.pk)
+        _ask(conversation, text)
+    client.force_login(agent)
+
+    stats = client.get("/api/support/stats/").json()
+
+    assert stats["conversations"] == 2
+    assert stats["handoff_rate"] == 0.5
+    assert client.get("/support/stats/").status_code == 200
+
+
+def test_customer_api_requires_no_login_but_agent_api_does(kb, client):
+    started = client.post("/api/support/chat/", {}, content_type="application/json")
+
+    assert started.status_code == 201
+    token = started.json()["token"]
+    posted = client.post(
+        f"/api/support/chat/{token}/messages/",
+        {"text": "How long does card delivery take?", "client_id": "c1"},
+        content_type="application/json",
+    )
+    assert posted.status_code == 201 and posted.json()["reply"]["answer_kind"] == "extractive"
+    assert client.get("/api/support/conversations/").status_code in (401, 403)
+    empty = client.post(
+        f"/api/support/chat/{token}/messages/", {"text": ""}, content_type="application/json"
+    )
+    assert empty.status_code == 400
