@@ -1,0 +1,69 @@
+"""Train and register a support-intent model from a CSV (text,category); promote if it passes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from apps.mlops.services import version_train_and_register
+from apps.support.intent import (
+    INTENT_MODEL,
+    TrainingDataError,
+    eval_rows_of_production,
+    rows_from_csv,
+)
+
+
+class Command(BaseCommand):
+    help = "Fine-tune the support intent model on FILE.csv (columns text,category)."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--data", required=True, help="CSV with columns text,category")
+        parser.add_argument(
+            "--promote", action="store_true", help="promote even if worse (recorded as an override)"
+        )
+        parser.add_argument("--epochs", type=int)
+        parser.add_argument("--max-steps", type=int, dest="max_steps")
+        parser.add_argument("--learning-rate", type=float, dest="learning_rate")
+        parser.add_argument("--no-calibrate", action="store_true")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            rows = rows_from_csv(options["data"])
+        except TrainingDataError as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(f"{len(rows)} rows, {len({r[1] for r in rows})} intents")
+        params = {"data": options["data"]}
+        for key in ("epochs", "max_steps", "learning_rate"):
+            if options.get(key):
+                params[key] = options[key]
+        try:
+            version, result = version_train_and_register(
+                name=INTENT_MODEL,
+                params=params,
+                promote=True,
+                override=options["promote"],
+                log=self.stdout.write,
+            )
+        except TrainingDataError as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(
+            f"registered {INTENT_MODEL} v{version.version}: accuracy "
+            f"{version.metrics.get('accuracy', 0):.4f}, macro F1 {version.metrics['macro_f1']:.4f}"
+        )
+        if result is not None:
+            style = self.style.SUCCESS if result.promoted else self.style.WARNING
+            self.stdout.write(style(f"{result.kind}: {result.message}"))
+        if result is not None and result.promoted and not options["no_calibrate"]:
+            from apps.support.selectors import knowledge_base_get
+            from apps.support.services import knowledge_base_calibrate
+
+            try:
+                kb = knowledge_base_get()
+            except Exception:
+                return
+            held = eval_rows_of_production()[:1000]
+            if len(held) >= 10:
+                table = knowledge_base_calibrate(kb_id=kb.pk, rows=held)
+                self.stdout.write(f"calibrated confidence of '{kb}' on {table['n']} held-out rows")
