@@ -10,7 +10,7 @@ pytestmark = pytest.mark.django_db
 
 
 def _ask(conversation, text, client_id=None):
-    message, created = services.customer_message_post(
+    message, _created = services.customer_message_post(
         conversation_id=conversation.pk, text=text, client_id=client_id
     )
     reply = services.bot_reply(conversation_id=conversation.pk, message_id=message.pk)

@@ -1,0 +1,136 @@
+"""A real ASGI server (daphne) with channels-redis: a customer and an agent hold a conversation
+over websockets, including the agent taking over from the bot."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+
+import httpx
+import pytest
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+SETUP = """
+from apps.accounts.services import user_create
+from apps.support import services
+kb = services.knowledge_base_ensure(name="Help centre")
+services.article_upsert(kb_id=kb.pk, title="Card delivery", intents=["card_arrival"], body=(
+    "# Card delivery\\n\\n## How long delivery takes\\n"
+    "Your new card usually arrives within 5 to 7 working days after you order it."))
+services.knowledge_embed(kb_id=kb.pk)
+user_create(username="agent", password="agent-pass-123", roles=["support_agent"])
+print("ready")
+"""
+
+
+def _agent_cookies(base: str) -> str:
+    with httpx.Client(base_url=base, follow_redirects=False) as client:
+        page = client.get("/accounts/login/")
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+        done = client.post(
+            "/accounts/login/",
+            data={"username": "agent", "password": "agent-pass-123", "csrfmiddlewaretoken": token},
+        )
+        assert done.status_code == 302, done.text
+        return "; ".join(f"{k}={v}" for k, v in client.cookies.items())
+
+
+async def _until(ws, wanted, timeout=60):
+    async def loop():
+        while True:
+            event = json.loads(await ws.recv())
+            if wanted(event):
+                return event
+
+    return await asyncio.wait_for(loop(), timeout)
+
+
+async def _conversation(base: str, cookies: str) -> dict:
+    import websockets
+
+    ws_base = base.replace("http", "ws")
+    started = httpx.post(f"{base}/api/support/chat/", json={}).json()
+    customer = await websockets.connect(
+        f"{ws_base}/ws/support/chat/{started['token']}/", origin=base
+    )
+    await _until(customer, lambda e: e["type"] == "history")
+    await customer.send(
+        json.dumps(
+            {"type": "message", "client_id": "c1", "text": "How long does card delivery take?"}
+        )
+    )
+    answer = await _until(
+        customer,
+        lambda e: (
+            e["type"] == "message"
+            and e["message"]["sender"] == "bot"
+            and e["message"]["kind"] != "greeting"
+        ),
+    )
+
+    agent = await websockets.connect(
+        f"{ws_base}/ws/support/console/", origin=base, additional_headers={"Cookie": cookies}
+    )
+    await _until(agent, lambda e: e["type"] == "queue")
+    await customer.send(
+        json.dumps({"type": "message", "client_id": "c2", "text": "Can I talk to a human?"})
+    )
+    queued = await _until(
+        agent, lambda e: e["type"] == "queue_item" and e["conversation"]["status"] == "waiting"
+    )
+    await agent.send(json.dumps({"type": "open", "conversation_id": started["id"]}))
+    transcript = await _until(agent, lambda e: e["type"] == "transcript")
+    await agent.send(json.dumps({"type": "take_over"}))
+    joined = await _until(
+        customer, lambda e: e["type"] == "message" and e["message"]["sender"] == "system"
+    )
+    await customer.send(
+        json.dumps(
+            {"type": "message", "client_id": "c3", "text": "How long does card delivery take?"}
+        )
+    )
+    relayed = await _until(
+        agent, lambda e: e["type"] == "message" and e["message"]["client_id"] == "c3"
+    )
+    await agent.send(
+        json.dumps({"type": "message", "client_id": "a1", "text": "Yours was posted yesterday."})
+    )
+    reply = await _until(
+        customer, lambda e: e["type"] == "message" and e["message"]["sender"] in ("agent", "bot")
+    )
+    await customer.close()
+    await agent.close()
+    return {
+        "answer": answer,
+        "queued": queued,
+        "transcript": transcript,
+        "joined": joined,
+        "relayed": relayed,
+        "reply": reply,
+        "token": started["token"],
+    }
+
+
+def test_customer_and_agent_chat_with_takeover(running):
+    setup = running.manage("shell", "-c", SETUP, timeout=300)
+    assert "ready" in setup.stdout, setup.stdout + setup.stderr
+    base = running.start_web()
+    cookies = _agent_cookies(base)
+
+    seen = asyncio.run(_conversation(base, cookies))
+
+    assert "5 to 7 working days" in seen["answer"]["message"]["text"]
+    assert seen["answer"]["message"]["citations"][0]["title"] == "Card delivery"
+    assert seen["queued"]["conversation"]["handoff_reason"] == "customer_asked"
+    assert any(
+        m["sources"]
+        for m in seen["transcript"]["messages"]
+        if m["sender"] == "bot" and m["kind"] == "extractive"
+    )
+    assert "joined" in seen["joined"]["message"]["text"]
+    # The bot stayed silent after the takeover: the next reply came from the agent.
+    assert seen["reply"]["message"]["sender"] == "agent"
+    history = httpx.get(f"{base}/api/support/chat/{seen['token']}/messages/").json()
+    assert [m["client_id"] for m in history if m["sender"] == "customer"] == ["c1", "c2", "c3"]

@@ -1,0 +1,77 @@
+"""The real MiniLM embedder and a real fine-tuned intent model (slow)."""
+
+from __future__ import annotations
+
+import json
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+
+from apps.mlops.services import model_available
+from apps.support.answers import answer_compose
+from apps.support.intent import INTENT_MODEL
+
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
+
+
+@pytest.fixture
+def demo_kb(model_dirs, embedder):
+    from apps.support import demo, retrieval
+
+    retrieval.retrieval_state_reset()
+    kb = demo.demo_knowledge_load(log=lambda _m: None)
+    yield kb
+    retrieval.retrieval_state_reset()
+
+
+def test_demo_help_centre_answers_from_the_right_articles(demo_kb):
+    from apps.support.selectors import article_intents_map
+
+    intents_of = article_intents_map(kb_id=demo_kb.pk)
+
+    card = answer_compose(kb_id=demo_kb.pk, question="My new card still hasn't come in the post")
+    pin = answer_compose(kb_id=demo_kb.pk, question="how can I change the PIN of my card?")
+    nonsense = answer_compose(kb_id=demo_kb.pk, question="what's the best pizza topping")
+
+    assert "card_arrival" in intents_of[card.top_article_id]
+    assert card.citations and not card.handoff
+    assert {"change_pin", "pin_blocked"} & set(intents_of[pin.top_article_id])
+    assert nonsense.confidence < card.confidence
+
+
+def test_support_train_and_evaluate_commands(kb, tmp_path):
+    data = tmp_path / "tickets.csv"
+    rows = ["text,category"]
+    for i in range(4):
+        rows += [
+            f"where is my card number {i},card_arrival",
+            f"I want to change my PIN code {i},change_pin",
+        ]
+    data.write_text("\n".join(rows) + "\n")
+    out = StringIO()
+
+    call_command("support_train", data=str(data), epochs=1, max_steps=2, stdout=out)
+    report = StringIO()
+    call_command("support_evaluate", data=str(data), stdout=report)
+
+    assert model_available(INTENT_MODEL)
+    last = json.loads(report.getvalue().strip().splitlines()[-1])
+    assert last["n"] == 8
+    assert {"accuracy", "macro_f1", "article_hit_at_1", "article_hit_at_3", "thresholds"} <= set(
+        last
+    )
+    assert all(
+        {"answered_rate", "handoff_rate", "answered_accuracy"} <= set(row)
+        for row in last["thresholds"]
+    )
+
+
+def test_support_train_refuses_a_csv_without_the_columns(kb, tmp_path):
+    from django.core.management.base import CommandError
+
+    data = tmp_path / "bad.csv"
+    data.write_text("question,answer\nhi,there\n")
+
+    with pytest.raises(CommandError, match="text,category"):
+        call_command("support_train", data=str(data))
