@@ -86,9 +86,32 @@ def _headlines(now: timezone.datetime, rng: random.Random) -> list[DocumentRow]:
             c=company, p=rng.randint(2, 18), m=rng.randint(20, 900), j=rng.randint(2, 40) * 50
         )
         when = now - timedelta(hours=rng.uniform(7, 21 * 24))
-        rows.append(
-            DocumentRow(i, f"demo-{i}", f"https://news.example.com/demo/{i}", title, "", when, "en")
-        )
+        body = f"{company} made the announcement on {when:%A}, {when:%-d %B}, at {when:%H:%M}."
+        url = f"https://news.example.com/demo/{i}"
+        rows.append(DocumentRow(i, f"demo-{i}", url, title, body, when, "en"))
+    # Steady everyday coverage of the spike company, so its baseline is well estimated.
+    for w in range(1, 28):
+        for k in range(3):
+            kind = rng.choices([POSITIVE, NEUTRAL, NEGATIVE], weights=[3, 6, 1])[0]
+            title = rng.choice(kind).format(
+                c=SPIKE_COMPANY,
+                p=rng.randint(2, 9),
+                m=rng.randint(20, 300),
+                j=rng.randint(2, 9) * 50,
+            )
+            when = now - timedelta(hours=6 * w + rng.uniform(0.5, 5.5))
+            body = f"The airline gave the update on {when:%A} at {when:%H:%M}."
+            rows.append(
+                DocumentRow(
+                    2000 + w * 10 + k,
+                    f"demo-base-{w}-{k}",
+                    f"https://news.example.com/demo/base-{w}-{k}",
+                    title,
+                    body,
+                    when,
+                    "en",
+                )
+            )
     for k in range(16):
         title = SPIKE[k % len(SPIKE)].format(c=SPIKE_COMPANY, p=rng.randint(8, 25))
         if k >= len(SPIKE):
