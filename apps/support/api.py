@@ -25,29 +25,29 @@ from .answers import answer_compose
 from .models import FAQ, Article, Conversation, KnowledgeBase, Message
 from .serializers import (
     AgentMessageSerializer,
-    AnswerSerializer,
     ArticleSerializer,
-    AskSerializer,
     CannedResponseSerializer,
+    ChatPostedSerializer,
+    ChatPostMessageSerializer,
+    ConversationNoteSerializer,
     ConversationSerializer,
     ConversationStartedSerializer,
     ConversationStartSerializer,
+    ConversationTransferSerializer,
     CsatSerializer,
     FAQSerializer,
-    FlagSerializer,
-    ImportFileSerializer,
-    ImportReportSerializer,
-    ImportUrlSerializer,
     KnowledgeBaseSerializer,
+    KnowledgeImportFileSerializer,
+    KnowledgeImportReportSerializer,
+    KnowledgeImportUrlSerializer,
+    MessageFlagSerializer,
+    MessageRateSerializer,
     MessageSerializer,
-    NoteSerializer,
     PastConversationSerializer,
-    PostedSerializer,
-    PostMessageSerializer,
-    RateSerializer,
-    ResultSerializer,
-    StatsSerializer,
-    TransferSerializer,
+    SupportAnswerSerializer,
+    SupportAskSerializer,
+    SupportResultSerializer,
+    SupportStatsSerializer,
 )
 from .text import InvalidText
 
@@ -164,7 +164,7 @@ class FAQViewSet(viewsets.ModelViewSet):
 class PastConversationView(APIView):
     permission_classes = [Agent]
 
-    @extend_schema(request=PastConversationSerializer, responses=ResultSerializer)
+    @extend_schema(request=PastConversationSerializer, responses=SupportResultSerializer)
     def post(self, request: Request) -> Response:
         serializer = PastConversationSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -188,10 +188,11 @@ class ImportFileView(APIView):
     parser_classes = [MultiPartParser, FormParser]
 
     @extend_schema(
-        request={"multipart/form-data": ImportFileSerializer}, responses=ImportReportSerializer
+        request={"multipart/form-data": KnowledgeImportFileSerializer},
+        responses=KnowledgeImportReportSerializer,
     )
     def post(self, request: Request) -> Response:
-        serializer = ImportFileSerializer(data=request.data)
+        serializer = KnowledgeImportFileSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         upload = serializer.validated_data["file"]
         try:
@@ -211,9 +212,9 @@ class ImportFileView(APIView):
 class ImportUrlView(APIView):
     permission_classes = [Agent]
 
-    @extend_schema(request=ImportUrlSerializer, responses=ImportReportSerializer)
+    @extend_schema(request=KnowledgeImportUrlSerializer, responses=KnowledgeImportReportSerializer)
     def post(self, request: Request) -> Response:
-        serializer = ImportUrlSerializer(data=request.data)
+        serializer = KnowledgeImportUrlSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:
             report = services.knowledge_import_url(
@@ -239,9 +240,9 @@ class AskView(APIView):
     permission_classes = [AllowAny]
     throttle_classes = [AskThrottle]
 
-    @extend_schema(request=AskSerializer, responses=AnswerSerializer)
+    @extend_schema(request=SupportAskSerializer, responses=SupportAnswerSerializer)
     def post(self, request: Request) -> Response:
-        serializer = AskSerializer(data=request.data)
+        serializer = SupportAskSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:
             answer = answer_compose(
@@ -250,7 +251,7 @@ class AskView(APIView):
             )
         except InvalidText as exc:
             return _bad(str(exc))
-        return Response(AnswerSerializer(answer).data)
+        return Response(SupportAnswerSerializer(answer).data)
 
 
 # -- conversations: customer side (by token) ----------------------------------------------------
@@ -301,10 +302,10 @@ class CustomerMessagesView(APIView):
         messages = selectors.messages_after(conversation_id=conversation.pk, after_id=after)
         return Response(MessageSerializer(messages, many=True).data)
 
-    @extend_schema(request=PostMessageSerializer, responses=PostedSerializer)
+    @extend_schema(request=ChatPostMessageSerializer, responses=ChatPostedSerializer)
     def post(self, request: Request, token: str) -> Response:
         conversation = self._conversation(token)
-        serializer = PostMessageSerializer(data=request.data)
+        serializer = ChatPostMessageSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:
             message, created = services.customer_message_post(
@@ -334,7 +335,7 @@ class CustomerMessagesView(APIView):
 class CustomerCsatView(APIView):
     permission_classes = [AllowAny]
 
-    @extend_schema(request=CsatSerializer, responses=ResultSerializer)
+    @extend_schema(request=CsatSerializer, responses=SupportResultSerializer)
     def post(self, request: Request, token: str) -> Response:
         conversation = get_object_or_404(Conversation, token=token)
         serializer = CsatSerializer(data=request.data)
@@ -352,10 +353,10 @@ class CustomerCsatView(APIView):
 class CustomerRateView(APIView):
     permission_classes = [AllowAny]
 
-    @extend_schema(request=RateSerializer, responses=ResultSerializer)
+    @extend_schema(request=MessageRateSerializer, responses=SupportResultSerializer)
     def post(self, request: Request, token: str, message_id: int) -> Response:
         conversation = get_object_or_404(Conversation, token=token)
-        serializer = RateSerializer(data=request.data)
+        serializer = MessageRateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         ok = services.message_rate(
             conversation_id=conversation.pk,
@@ -370,7 +371,7 @@ class CustomerRateView(APIView):
 class CustomerHumanView(APIView):
     permission_classes = [AllowAny]
 
-    @extend_schema(request=None, responses=ResultSerializer)
+    @extend_schema(request=None, responses=SupportResultSerializer)
     def post(self, request: Request, token: str) -> Response:
         conversation = get_object_or_404(Conversation, token=token)
         message = services.conversation_handoff(
@@ -416,11 +417,11 @@ class ConversationViewSet(
         rows = selectors.messages_after(conversation_id=conversation.pk, include_notes=True)
         return Response(AgentMessageSerializer(rows, many=True).data)
 
-    @extend_schema(request=PostMessageSerializer, responses=AgentMessageSerializer)
+    @extend_schema(request=ChatPostMessageSerializer, responses=AgentMessageSerializer)
     @action(detail=True, methods=["post"])
     def reply(self, request: Request, pk: str) -> Response:
         conversation = self.get_object()
-        serializer = PostMessageSerializer(data=request.data)
+        serializer = ChatPostMessageSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:
             message, _ = services.agent_message_post(
@@ -435,7 +436,7 @@ class ConversationViewSet(
             return _bad(str(exc), status.HTTP_409_CONFLICT)
         return Response(AgentMessageSerializer(message).data, status=201)
 
-    @extend_schema(request=None, responses=ResultSerializer)
+    @extend_schema(request=None, responses=SupportResultSerializer)
     @action(detail=True, methods=["post"], url_path="take-over")
     def take_over(self, request: Request, pk: str) -> Response:
         conversation = self.get_object()
@@ -445,11 +446,11 @@ class ConversationViewSet(
             )
         )
 
-    @extend_schema(request=TransferSerializer, responses=ResultSerializer)
+    @extend_schema(request=ConversationTransferSerializer, responses=SupportResultSerializer)
     @action(detail=True, methods=["post"])
     def transfer(self, request: Request, pk: str) -> Response:
         conversation = self.get_object()
-        serializer = TransferSerializer(data=request.data)
+        serializer = ConversationTransferSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         return self._result(
             lambda: services.conversation_transfer(
@@ -459,11 +460,11 @@ class ConversationViewSet(
             )
         )
 
-    @extend_schema(request=NoteSerializer, responses=ResultSerializer)
+    @extend_schema(request=ConversationNoteSerializer, responses=SupportResultSerializer)
     @action(detail=True, methods=["post"])
     def notes(self, request: Request, pk: str) -> Response:
         conversation = self.get_object()
-        serializer = NoteSerializer(data=request.data)
+        serializer = ConversationNoteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         return self._result(
             lambda: bool(
@@ -475,7 +476,7 @@ class ConversationViewSet(
             )
         )
 
-    @extend_schema(request=None, responses=ResultSerializer)
+    @extend_schema(request=None, responses=SupportResultSerializer)
     @action(detail=True, methods=["post"])
     def close(self, request: Request, pk: str) -> Response:
         conversation = self.get_object()
@@ -497,9 +498,9 @@ class ConversationViewSet(
 class MessageFlagView(APIView):
     permission_classes = [Agent]
 
-    @extend_schema(request=FlagSerializer, responses=AgentMessageSerializer)
+    @extend_schema(request=MessageFlagSerializer, responses=AgentMessageSerializer)
     def post(self, request: Request, message_id: int) -> Response:
-        serializer = FlagSerializer(data=request.data)
+        serializer = MessageFlagSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:
             message = services.message_flag(
@@ -524,7 +525,7 @@ class CannedResponseViewSet(viewsets.ModelViewSet):
 class StatsView(APIView):
     permission_classes = [Agent]
 
-    @extend_schema(parameters=[OpenApiParameter("days", int)], responses=StatsSerializer)
+    @extend_schema(parameters=[OpenApiParameter("days", int)], responses=SupportStatsSerializer)
     def get(self, request: Request) -> Response:
         try:
             days = max(1, min(365, int(request.query_params.get("days", 14))))

@@ -86,19 +86,19 @@ class PastConversationSerializer(serializers.Serializer):
     intent = serializers.CharField(max_length=100, required=False, allow_blank=True)
 
 
-class ImportFileSerializer(serializers.Serializer):
+class KnowledgeImportFileSerializer(serializers.Serializer):
     file = serializers.FileField()
     kb = serializers.IntegerField(required=False)
     status = serializers.ChoiceField(choices=Article.Status.choices, default="published")
 
 
-class ImportUrlSerializer(serializers.Serializer):
+class KnowledgeImportUrlSerializer(serializers.Serializer):
     url = serializers.URLField(max_length=500)
     kb = serializers.IntegerField(required=False)
     status = serializers.ChoiceField(choices=Article.Status.choices, default="published")
 
 
-class ImportReportSerializer(serializers.Serializer):
+class KnowledgeImportReportSerializer(serializers.Serializer):
     kind = serializers.CharField()
     created = serializers.IntegerField()
     updated = serializers.IntegerField()
@@ -106,18 +106,18 @@ class ImportReportSerializer(serializers.Serializer):
     errors = serializers.ListField(child=serializers.CharField())
 
 
-class AskSerializer(serializers.Serializer):
+class SupportAskSerializer(serializers.Serializer):
     question = serializers.CharField(max_length=MAX_MESSAGE_CHARS, trim_whitespace=True)
     kb = serializers.IntegerField(required=False)
 
 
-class CitationSerializer(serializers.Serializer):
+class AnswerCitationSerializer(serializers.Serializer):
     article_id = serializers.IntegerField()
     title = serializers.CharField()
     url = serializers.CharField()
 
 
-class SourceSerializer(serializers.Serializer):
+class AnswerSourceSerializer(serializers.Serializer):
     chunk_id = serializers.IntegerField()
     article_id = serializers.IntegerField()
     title = serializers.CharField()
@@ -129,7 +129,7 @@ class SourceSerializer(serializers.Serializer):
     keyword = serializers.FloatField()
 
 
-class AnswerSerializer(serializers.Serializer):
+class SupportAnswerSerializer(serializers.Serializer):
     answer = serializers.CharField(source="text")
     kind = serializers.CharField()
     confidence = serializers.FloatField()
@@ -137,8 +137,8 @@ class AnswerSerializer(serializers.Serializer):
     handoff_reason = serializers.CharField()
     intent = serializers.CharField()
     intent_probability = serializers.FloatField(allow_null=True)
-    citations = CitationSerializer(many=True)
-    sources = SourceSerializer(many=True)
+    citations = AnswerCitationSerializer(many=True)
+    sources = AnswerSourceSerializer(many=True)
 
 
 class MessageSerializer(serializers.ModelSerializer):
@@ -214,12 +214,12 @@ class ConversationStartedSerializer(serializers.Serializer):
     websocket = serializers.CharField()
 
 
-class PostMessageSerializer(serializers.Serializer):
+class ChatPostMessageSerializer(serializers.Serializer):
     text = serializers.CharField(max_length=MAX_MESSAGE_CHARS)
     client_id = serializers.CharField(max_length=64, required=False, allow_blank=True)
 
 
-class PostedSerializer(serializers.Serializer):
+class ChatPostedSerializer(serializers.Serializer):
     message = MessageSerializer()
     duplicate = serializers.BooleanField()
     reply = MessageSerializer(allow_null=True)
@@ -231,20 +231,20 @@ class CsatSerializer(serializers.Serializer):
     comment = serializers.CharField(max_length=1000, required=False, allow_blank=True)
 
 
-class RateSerializer(serializers.Serializer):
+class MessageRateSerializer(serializers.Serializer):
     rating = serializers.ChoiceField(choices=["up", "down"])
 
 
-class FlagSerializer(serializers.Serializer):
+class MessageFlagSerializer(serializers.Serializer):
     flag = serializers.ChoiceField(choices=["incorrect", "outdated", "incomplete"])
     note = serializers.CharField(max_length=500, required=False, allow_blank=True)
 
 
-class TransferSerializer(serializers.Serializer):
+class ConversationTransferSerializer(serializers.Serializer):
     to_agent_id = serializers.IntegerField(required=False, allow_null=True)
 
 
-class NoteSerializer(serializers.Serializer):
+class ConversationNoteSerializer(serializers.Serializer):
     text = serializers.CharField(max_length=MAX_MESSAGE_CHARS)
 
 
@@ -254,7 +254,7 @@ class CannedResponseSerializer(serializers.ModelSerializer):
         fields = ["id", "title", "text"]
 
 
-class StatsDaySerializer(serializers.Serializer):
+class SupportStatsDaySerializer(serializers.Serializer):
     day = serializers.DateField()
     conversations = serializers.IntegerField()
     handoff_rate = serializers.FloatField()
@@ -262,7 +262,7 @@ class StatsDaySerializer(serializers.Serializer):
     csat = serializers.FloatField(allow_null=True)
 
 
-class StatsSerializer(serializers.Serializer):
+class SupportStatsSerializer(serializers.Serializer):
     queue_waiting = serializers.IntegerField()
     with_agent = serializers.IntegerField()
     with_bot = serializers.IntegerField()
@@ -270,9 +270,9 @@ class StatsSerializer(serializers.Serializer):
     conversations = serializers.IntegerField()
     handoff_rate = serializers.FloatField()
     csat = serializers.FloatField(allow_null=True)
-    series = StatsDaySerializer(many=True)
+    series = SupportStatsDaySerializer(many=True)
 
 
-class ResultSerializer(serializers.Serializer):
+class SupportResultSerializer(serializers.Serializer):
     ok = serializers.BooleanField()
     detail = serializers.CharField(required=False)
