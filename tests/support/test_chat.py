@@ -227,3 +227,57 @@ def test_customer_api_requires_no_login_but_agent_api_does(kb, client):
         f"/api/support/chat/{token}/messages/", {"text": ""}, content_type="application/json"
     )
     assert empty.status_code == 400
+
+
+class _FakeGenerator:
+    def __init__(self):
+        self.prompts = []
+
+    def stream(self, question, passages):
+        self.prompts.append(passages)
+        yield from ["Cards ", "arrive ", "in ", "5-7 ", "days."]
+
+
+def test_generated_answers_stream_tokens_and_cite_sources(kb, monkeypatch):
+    from apps.support import generation
+
+    fake = _FakeGenerator()
+    monkeypatch.setattr(generation, "generator_for", lambda **_: fake)
+    kb.answer_mode = "generated"
+    kb.save(update_fields=["answer_mode"])
+    streamed = []
+
+    answer = answers.answer_compose(
+        kb_id=kb.pk,
+        question="How long does card delivery take?",
+        on_token=lambda t: streamed.append(t) is None,
+    )
+
+    assert answer.kind == "generated"
+    assert answer.text == "".join(streamed).strip() == "Cards arrive in 5-7 days."
+    assert answer.citations and "Card delivery" in fake.prompts[0][0]
+
+
+def test_generation_stops_when_told_to(kb, monkeypatch):
+    from apps.support import generation
+
+    monkeypatch.setattr(generation, "generator_for", lambda **_: _FakeGenerator())
+    kb.answer_mode = "generated"
+    kb.save(update_fields=["answer_mode"])
+
+    answer = answers.answer_compose(
+        kb_id=kb.pk, question="How long does card delivery take?", on_token=lambda t: False
+    )
+
+    assert answer.text == "Cards"
+
+
+def test_a_dead_llm_endpoint_falls_back_to_the_extractive_answer(kb):
+    kb.answer_mode = "generated"
+    kb.llm_base_url = "http://127.0.0.1:9/v1"
+    kb.save(update_fields=["answer_mode", "llm_base_url"])
+
+    answer = answers.answer_compose(kb_id=kb.pk, question="How long does card delivery take?")
+
+    assert answer.kind == "extractive"
+    assert "5 to 7 working days" in answer.text
