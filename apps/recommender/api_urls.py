@@ -1,3 +1,16 @@
-from django.urls import URLPattern
+from django.urls import include, path
+from rest_framework.routers import SimpleRouter
 
-urlpatterns: list[URLPattern] = []
+from . import api
+
+router = SimpleRouter(trailing_slash=False)
+router.register("items", api.ItemViewSet, basename="recommender-item")
+router.register("experiments", api.ExperimentViewSet, basename="recommender-experiment")
+
+urlpatterns = [
+    path("recommendations", api.RecommendationsView.as_view(), name="recommender-recommendations"),
+    path("events/batch", api.EventBatchView.as_view(), name="recommender-events-batch"),
+    path("recommender/settings", api.SettingsView.as_view(), name="recommender-settings"),
+    path("recommender/retrain", api.RetrainView.as_view(), name="recommender-retrain"),
+    path("", include(router.urls)),
+]

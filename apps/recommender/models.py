@@ -1,1 +1,175 @@
-from django.db import models  # noqa: F401
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.urls import reverse
+
+DEFAULT_FEEDBACK_WEIGHTS = {
+    "view": 1.0,
+    "click": 1.0,
+    "add_to_cart": 3.0,
+    "purchase": 5.0,
+    "rating": 2.0,
+    "share": 2.0,
+    "impression": 0.0,
+}
+
+
+class Item(models.Model):
+    sku = models.CharField(max_length=64, unique=True)
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    tags = models.JSONField(default=list, blank=True)
+    category = models.CharField(max_length=80, db_index=True)
+    price = models.DecimalField(max_digits=10, decimal_places=2, validators=[MinValueValidator(0)])
+    stock = models.PositiveIntegerField(default=0)
+    image_url = models.CharField(max_length=500, blank=True)
+    active = models.BooleanField(default=True)
+    boost = models.FloatField(default=0.0, help_text="Added to the ranking score (e.g. 0.5).")
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["title"]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.sku})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("recommender:item", args=[self.pk])
+
+    @property
+    def image_src(self) -> str:
+        return self.image_url or reverse("recommender:placeholder", args=[self.pk])
+
+    @property
+    def in_stock(self) -> bool:
+        return self.stock > 0
+
+    @property
+    def text(self) -> str:
+        """What the embedder reads: the copy a shopper reads."""
+        tags = ", ".join(self.tags or [])
+        return f"{self.title}. {self.category}. {tags}. {self.description}".strip()
+
+
+class Visitor(models.Model):
+    """An anonymous storefront visitor (cookie id); linked to an account once they sign in."""
+
+    visitor_id = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created = models.DateTimeField(auto_now_add=True)
+    merged_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return self.visitor_id
+
+
+class Event(models.Model):
+    class Kind(models.TextChoices):
+        IMPRESSION = "impression", "Impression"
+        VIEW = "view", "View"
+        CLICK = "click", "Click"
+        ADD_TO_CART = "add_to_cart", "Add to cart"
+        PURCHASE = "purchase", "Purchase"
+        RATING = "rating", "Rating / review"
+        SHARE = "share", "Share"
+
+    event_id = models.CharField(max_length=80, unique=True, help_text="Client id; resent = ignored")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="events")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    visitor_id = models.CharField(max_length=64, blank=True, db_index=True)
+    rating = models.FloatField(null=True, blank=True)
+    text = models.TextField(blank=True)
+    context = models.CharField(max_length=80, blank=True)
+    experiment = models.ForeignKey(
+        "Experiment", null=True, blank=True, on_delete=models.SET_NULL, related_name="events"
+    )
+    variant = models.CharField(max_length=40, blank=True)
+    from_recommendation = models.BooleanField(default=False)
+    created = models.DateTimeField(db_index=True)
+    received = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["user", "-created"]),
+            models.Index(fields=["visitor_id", "-created"]),
+            models.Index(fields=["experiment", "variant", "kind"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.item_id} by {self.user_id or self.visitor_id}"
+
+
+class RecommenderSettings(models.Model):
+    """The merchandiser's knobs (one row)."""
+
+    feedback_weights = models.JSONField(default=dict, blank=True)
+    exclude_purchased = models.BooleanField(default=True)
+    diversity = models.FloatField(default=0.2, help_text="0 = pure relevance, 0.5 = much variety")
+    category_cap = models.PositiveSmallIntegerField(
+        default=0, help_text="Most items of one category per list (0 = no cap)"
+    )
+    trending_half_life_days = models.FloatField(default=3.0)
+    default_strategy = models.CharField(max_length=20, default="ranker")
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "recommender settings"
+
+    def __str__(self) -> str:
+        return "Recommender settings"
+
+    def weights(self) -> dict[str, float]:
+        return {**DEFAULT_FEEDBACK_WEIGHTS, **(self.feedback_weights or {})}
+
+
+class Experiment(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        RUNNING = "running", "Running"
+        STOPPED = "stopped", "Stopped"
+        SHIPPED = "shipped", "Shipped"
+
+    name = models.CharField(max_length=120, unique=True)
+    description = models.TextField(blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    shipped_variant = models.CharField(max_length=40, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Variant(models.Model):
+    STRATEGIES = [
+        ("ranker", "Learned ranker (all signals)"),
+        ("collaborative", "Bought/viewed together only"),
+        ("text", "Text similarity only"),
+        ("popular", "Trending only"),
+    ]
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="variants")
+    name = models.CharField(max_length=40)
+    strategy = models.CharField(max_length=20, choices=STRATEGIES, default="ranker")
+    diversity = models.FloatField(null=True, blank=True, help_text="Blank = the shop setting")
+    weight = models.PositiveIntegerField(default=1, help_text="Share of traffic (relative)")
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["experiment", "name"], name="variant_unique_name")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.experiment.name}/{self.name}"

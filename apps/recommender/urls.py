@@ -1,8 +1,18 @@
 from django.urls import path
-from django.views.generic import TemplateView
+
+from . import views
 
 app_name = "recommender"
 urlpatterns = [
-    path("", TemplateView.as_view(template_name="home.html"), name="home"),
-    path("experiments/", TemplateView.as_view(template_name="home.html"), name="experiments"),
+    path("", views.home, name="home"),
+    path("item/<int:item_id>/", views.item_detail, name="item"),
+    path("item/<int:item_id>/review/", views.review, name="review"),
+    path("cart/", views.cart_view, name="cart"),
+    path("cart/add/<int:item_id>/", views.cart_add, name="cart-add"),
+    path("cart/remove/<int:item_id>/", views.cart_remove, name="cart-remove"),
+    path("checkout/", views.checkout, name="checkout"),
+    path("placeholder/<int:item_id>.svg", views.placeholder, name="placeholder"),
+    path("manage/", views.manage, name="manage"),
+    path("experiments/", views.experiments, name="experiments"),
+    path("experiments/<int:experiment_id>/", views.experiment_detail, name="experiment"),
 ]

@@ -1,0 +1,454 @@
+"""REST API: recommendations and events for storefront visitors, catalog and experiments for
+merchandisers."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from django.db import transaction
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.authentication import TokenAuthentication
+from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import AllowAny, BasePermission
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import AnonRateThrottle
+from rest_framework.views import APIView
+
+from apps.accounts.models import Role
+from apps.accounts.roles import HasRole, user_has_role
+
+from . import selectors, services
+from .apps import VISITOR_COOKIE
+from .models import Event, Experiment, Item, Variant
+
+Merchandiser = HasRole(Role.MERCHANDISER)
+
+
+class StorefrontThrottle(AnonRateThrottle):
+    # Tracker batches and page widgets of one visitor; generous, but bounded per address.
+    scope = "recommender"
+    rate = "600/min"
+
+
+class ReadOrMerchandiser(BasePermission):
+    def has_permission(self, request: Any, view: Any) -> bool:
+        if request.method in ("GET", "HEAD", "OPTIONS"):
+            return True
+        return user_has_role(request.user, Role.MERCHANDISER)
+
+
+def shopper_from_request(request: Request, user_param: str = "") -> services.Shopper:
+    """Whose recommendations: an account (only one's own, or any for a merchandiser) or an
+    anonymous visitor id (unguessable cookie value, so asking for one is harmless)."""
+    user = request.user
+    if user_param and user_param.isdigit():
+        if getattr(user, "is_authenticated", False) and (
+            str(user.pk) == user_param or user_has_role(user, Role.MERCHANDISER)
+        ):
+            return services.Shopper(user_id=int(user_param))
+        raise PermissionError("you may only ask for your own account's recommendations")
+    if user_param:
+        return services.Shopper(visitor_id=user_param[:64])
+    if getattr(user, "is_authenticated", False):
+        return services.Shopper(user_id=user.pk)
+    return services.Shopper(visitor_id=request.COOKIES.get(VISITOR_COOKIE, ""))
+
+
+# -- serializers -----------------------------------------------------------------------------------
+class ItemSerializer(serializers.ModelSerializer):
+    image = serializers.CharField(source="image_src", read_only=True)
+
+    class Meta:
+        model = Item
+        fields = [
+            "id",
+            "sku",
+            "title",
+            "description",
+            "tags",
+            "category",
+            "price",
+            "stock",
+            "image_url",
+            "image",
+            "active",
+            "boost",
+            "created",
+            "updated",
+        ]
+        read_only_fields = ["id", "created", "updated", "image"]
+
+
+class ImportSerializer(serializers.Serializer):
+    file = serializers.FileField(required=False, help_text="a .csv or .jsonl file")
+    content = serializers.CharField(required=False, help_text="or the text itself")
+    format = serializers.ChoiceField(choices=["csv", "jsonl"], required=False)
+
+
+class ImportResultSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField()
+    errors = serializers.ListField(child=serializers.DictField())
+
+
+class RecommendationQuerySerializer(serializers.Serializer):
+    user = serializers.CharField(required=False, allow_blank=True, max_length=64)
+    context = serializers.RegexField(r"^(home|cart|item:\d+)$", required=False, default="home")
+    n = serializers.IntegerField(required=False, default=10, min_value=1, max_value=50)
+    cart = serializers.RegexField(r"^\d+(,\d+)*$", required=False, allow_blank=True)
+
+
+class RecommendedItemSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    sku = serializers.CharField()
+    title = serializers.CharField()
+    category = serializers.CharField()
+    price = serializers.CharField()
+    image = serializers.CharField()
+    url = serializers.CharField()
+    score = serializers.FloatField()
+    reason = serializers.CharField()
+    source = serializers.ChoiceField(choices=["collaborative", "text", "trending", "new"])
+
+
+class RecommendationListSerializer(serializers.Serializer):
+    shopper = serializers.CharField()
+    context = serializers.CharField()
+    strategy = serializers.CharField()
+    experiment = serializers.IntegerField(allow_null=True)
+    variant = serializers.CharField()
+    model_version = serializers.IntegerField(allow_null=True)
+    cached = serializers.BooleanField()
+    items = RecommendedItemSerializer(many=True)
+
+
+class EventInSerializer(serializers.Serializer):
+    event_id = serializers.CharField(max_length=80, help_text="client-generated; resends ignored")
+    kind = serializers.ChoiceField(choices=Event.Kind.choices)
+    item = serializers.CharField(help_text="item id or sku")
+    rating = serializers.FloatField(required=False, min_value=0, max_value=5)
+    text = serializers.CharField(required=False, allow_blank=True)
+    context = serializers.CharField(required=False, allow_blank=True)
+    experiment = serializers.IntegerField(required=False, allow_null=True)
+    variant = serializers.CharField(required=False, allow_blank=True)
+    from_recommendation = serializers.BooleanField(required=False)
+    created = serializers.DateTimeField(required=False, help_text="merchandiser tokens only")
+
+
+class EventBatchSerializer(serializers.Serializer):
+    visitor_id = serializers.CharField(required=False, allow_blank=True, max_length=64)
+    user = serializers.IntegerField(required=False, help_text="account id (merchandiser only)")
+    events = serializers.ListField(child=serializers.DictField(), max_length=500)
+
+
+class EventBatchResultSerializer(serializers.Serializer):
+    accepted = serializers.IntegerField()
+    duplicates = serializers.IntegerField()
+    errors = serializers.ListField(child=serializers.DictField())
+
+
+class VariantSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Variant
+        fields = ["name", "strategy", "diversity", "weight"]
+
+
+class ExperimentSerializer(serializers.ModelSerializer):
+    variants = VariantSerializer(many=True)
+
+    class Meta:
+        model = Experiment
+        fields = [
+            "id",
+            "name",
+            "description",
+            "status",
+            "shipped_variant",
+            "created",
+            "started_at",
+            "ended_at",
+            "variants",
+        ]
+        read_only_fields = ["id", "status", "shipped_variant", "created", "started_at", "ended_at"]
+
+
+class VariantReportSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    strategy = serializers.CharField()
+    weight = serializers.IntegerField()
+    shoppers = serializers.IntegerField()
+    impressions = serializers.IntegerField()
+    clicks = serializers.IntegerField()
+    ctr = serializers.FloatField()
+    ctr_low = serializers.FloatField()
+    ctr_high = serializers.FloatField()
+    converted = serializers.IntegerField()
+    conversion = serializers.FloatField()
+    conversion_low = serializers.FloatField()
+    conversion_high = serializers.FloatField()
+
+
+class ShipSerializer(serializers.Serializer):
+    variant = serializers.CharField()
+
+
+class SettingsSerializer(serializers.Serializer):
+    feedback_weights = serializers.DictField(child=serializers.FloatField(min_value=0))
+    exclude_purchased = serializers.BooleanField()
+    diversity = serializers.FloatField(min_value=0, max_value=1)
+    category_cap = serializers.IntegerField(min_value=0, max_value=50)
+    trending_half_life_days = serializers.FloatField(min_value=0.01)
+    default_strategy = serializers.ChoiceField(choices=Variant.STRATEGIES)
+
+
+# -- views -----------------------------------------------------------------------------------------
+class RecommendationsView(APIView):
+    permission_classes = [AllowAny]
+    throttle_classes = [StorefrontThrottle]
+
+    @extend_schema(
+        parameters=[RecommendationQuerySerializer],
+        responses=RecommendationListSerializer,
+        summary="Recommendations with reasons for a shopper (account or anonymous visitor id)",
+    )
+    def get(self, request: Request) -> Response:
+        query = RecommendationQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        data = query.validated_data
+        try:
+            shopper = shopper_from_request(request, data.get("user", ""))
+        except PermissionError as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_403_FORBIDDEN)
+        cart = [int(i) for i in data.get("cart", "").split(",") if i]
+        if data["context"] == "cart" and not cart:
+            cart = [int(i) for i in request.session.get("cart", {})]
+        try:
+            result = selectors.recommendations_get(
+                shopper=shopper, context=data["context"], n=data["n"], cart=cart
+            )
+        except selectors.ContextError as exc:
+            return Response({"context": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(
+            RecommendationListSerializer(result.as_dict() | {"cached": result.cached}).data
+        )
+
+
+class EventBatchView(APIView):
+    # No session authentication: the tracker posts with sendBeacon, which cannot carry a CSRF
+    # header. Anonymous posts speak for the visitor id only; tokens may name an account.
+    authentication_classes = [TokenAuthentication]
+    permission_classes = [AllowAny]
+    throttle_classes = [StorefrontThrottle]
+    parser_classes = [JSONParser, FormParser]
+
+    @extend_schema(
+        request=EventBatchSerializer,
+        responses={202: EventBatchResultSerializer},
+        summary="Record a batch of storefront events (idempotent by event_id)",
+    )
+    def post(self, request: Request) -> Response:
+        body = EventBatchSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        trusted = user_has_role(request.user, Role.MERCHANDISER)
+        if data.get("user") is not None:
+            if not trusted:
+                return Response(
+                    {"detail": "naming an account needs a merchandiser token"},
+                    status=status.HTTP_403_FORBIDDEN,
+                )
+            shopper = services.Shopper(user_id=data["user"])
+        else:
+            visitor = data.get("visitor_id") or request.COOKIES.get(VISITOR_COOKIE, "")
+            if not visitor:
+                return Response(
+                    {"visitor_id": ["a visitor id (or the tsv cookie) is required"]},
+                    status=status.HTTP_400_BAD_REQUEST,
+                )
+            shopper = services.Shopper(visitor_id=visitor)
+        result = services.events_record(shopper=shopper, events=data["events"], trusted=trusted)
+        return Response(asdict(result), status=status.HTTP_202_ACCEPTED)
+
+
+class ItemViewSet(viewsets.ModelViewSet):
+    serializer_class = ItemSerializer
+    permission_classes = [ReadOrMerchandiser]
+
+    def get_queryset(self) -> Any:
+        items = Item.objects.all().order_by("pk")
+        if not user_has_role(self.request.user, Role.MERCHANDISER):
+            items = items.filter(active=True)
+        category = self.request.query_params.get("category")
+        return items.filter(category=category) if category else items
+
+    def _save(self, request: Request, item_id: int | None, partial: bool) -> Response:
+        instance = get_object_or_404(Item, pk=item_id) if item_id else None
+        serializer = self.get_serializer(instance, data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        merged = {
+            **(ItemSerializer(instance).data if instance else {}),
+            **serializer.validated_data,
+        }
+        try:
+            item = services.item_save(data=merged, item_id=item_id)
+        except services.ItemRowError as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(
+            ItemSerializer(item).data,
+            status=status.HTTP_200_OK if item_id else status.HTTP_201_CREATED,
+        )
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return self._save(request, None, partial=False)
+
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return self._save(request, int(kwargs["pk"]), partial=kwargs.get("partial", False))
+
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        item = self.get_object()
+        services.item_deactivate(item_id=item.pk)  # keeps its events: history stays intact
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        request=ImportSerializer,
+        responses=ImportResultSerializer,
+        summary="Import items from CSV or JSONL; bad rows are reported per line",
+    )
+    @action(
+        detail=False,
+        methods=["post"],
+        url_path="import",
+        parser_classes=[MultiPartParser, FormParser, JSONParser],
+    )
+    def import_items(self, request: Request) -> Response:
+        body = ImportSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        upload = body.validated_data.get("file")
+        fmt = body.validated_data.get("format")
+        if upload is not None:
+            try:
+                content = upload.read().decode("utf-8-sig")
+            except UnicodeDecodeError:
+                return Response({"file": ["the file is not UTF-8 text"]}, status=400)
+            fmt = fmt or ("jsonl" if upload.name.lower().endswith((".jsonl", ".json")) else "csv")
+        else:
+            content = body.validated_data.get("content", "")
+            fmt = fmt or "csv"
+        if not content.strip():
+            return Response({"file": ["send a file or content"]}, status=400)
+        try:
+            result = services.items_import(content=content, fmt=fmt)
+        except ValueError as exc:
+            return Response({"file": [str(exc)]}, status=400)
+        return Response(asdict(result))
+
+
+class ExperimentViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
+    serializer_class = ExperimentSerializer
+    permission_classes = [Merchandiser]
+    queryset = Experiment.objects.prefetch_related("variants")
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        try:
+            experiment = services.experiment_create(
+                name=data["name"],
+                description=data.get("description", ""),
+                variants=[dict(v) for v in data["variants"]],
+            )
+        except ValueError as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(ExperimentSerializer(experiment).data, status=status.HTTP_201_CREATED)
+
+    def _transition(self, fn: Any, **kwargs: Any) -> Response:
+        try:
+            experiment = fn(**kwargs)
+        except ValueError as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        return Response(ExperimentSerializer(experiment).data)
+
+    @extend_schema(request=None, responses=ExperimentSerializer)
+    @action(detail=True, methods=["post"])
+    def start(self, request: Request, pk: str) -> Response:
+        return self._transition(services.experiment_start, experiment_id=self.get_object().pk)
+
+    @extend_schema(request=None, responses=ExperimentSerializer)
+    @action(detail=True, methods=["post"])
+    def stop(self, request: Request, pk: str) -> Response:
+        return self._transition(services.experiment_stop, experiment_id=self.get_object().pk)
+
+    @extend_schema(request=ShipSerializer, responses=ExperimentSerializer)
+    @action(detail=True, methods=["post"])
+    def ship(self, request: Request, pk: str) -> Response:
+        body = ShipSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        return self._transition(
+            services.experiment_ship,
+            experiment_id=self.get_object().pk,
+            variant=body.validated_data["variant"],
+        )
+
+    @extend_schema(
+        responses=VariantReportSerializer(many=True),
+        summary="Per-variant CTR and conversion with 95% Wilson intervals",
+    )
+    @action(detail=True, methods=["get"])
+    def report(self, request: Request, pk: str) -> Response:
+        rows = selectors.experiment_report(experiment=self.get_object())
+        return Response(VariantReportSerializer([asdict(r) for r in rows], many=True).data)
+
+
+class SettingsView(APIView):
+    permission_classes = [Merchandiser]
+
+    @extend_schema(responses=SettingsSerializer)
+    def get(self, request: Request) -> Response:
+        current = selectors.settings_get()
+        return Response(SettingsSerializer(_settings_dict(current)).data)
+
+    @extend_schema(request=SettingsSerializer, responses=SettingsSerializer)
+    def patch(self, request: Request) -> Response:
+        body = SettingsSerializer(data=request.data, partial=True)
+        body.is_valid(raise_exception=True)
+        try:
+            current = services.settings_update(values=dict(body.validated_data))
+        except ValueError as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(SettingsSerializer(_settings_dict(current)).data)
+
+
+def _settings_dict(current: Any) -> dict[str, Any]:
+    return {
+        "feedback_weights": current.weights(),
+        "exclude_purchased": current.exclude_purchased,
+        "diversity": current.diversity,
+        "category_cap": current.category_cap,
+        "trending_half_life_days": current.trending_half_life_days,
+        "default_strategy": current.default_strategy,
+    }
+
+
+class RetrainView(APIView):
+    permission_classes = [Merchandiser]
+
+    @extend_schema(
+        request=None,
+        responses={202: inline_serializer("RetrainQueued", {"run": serializers.IntegerField()})},
+        summary="Queue a ranker training run (promoted only if NDCG@10 does not drop)",
+    )
+    def post(self, request: Request) -> Response:
+        with transaction.atomic():
+            run = services.retrain_start(user=request.user)
+        return Response({"run": run.pk}, status=status.HTTP_202_ACCEPTED)

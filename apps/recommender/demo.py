@@ -1,0 +1,115 @@
+"""Demo data: the shop's own catalog, simulated shoppers with category affinities and
+"missions" (tent + sleeping bag + pad...), the text index, and a first ranker."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable
+from datetime import timedelta
+
+from django.utils import timezone
+
+from .demo_data.catalog import MISSIONS, catalog_rows, type_of_sku
+from .models import Event, Item
+from .services import MODEL_NAME, index_rebuild, items_import
+
+SHOPPERS = 240
+DEMO_PREFIX = "demo-"
+
+
+def shoppers_simulate(*, seed: int = 7, shoppers: int = SHOPPERS) -> int:
+    """Sessions over the last 30 days: browse a mission's product types, add some to the cart,
+    often buy them together, sometimes review; a little random browsing as noise."""
+    rng = random.Random(seed)
+    items = list(Item.objects.filter(sku__startswith="TH-").values_list("pk", "sku", "stock"))
+    types = type_of_sku([{"sku": sku} for _, sku, _ in items])
+    by_type: dict[str, list[int]] = {}
+    for pk, sku, _ in items:
+        by_type.setdefault(types[sku], []).append(pk)
+    in_stock = {pk for pk, _, stock in items if stock > 0}
+    all_ids = [pk for pk, _, _ in items]
+    now = timezone.now()
+    events: list[Event] = []
+    for s in range(shoppers):
+        visitor = f"{DEMO_PREFIX}shopper-{s:04d}"
+        favourites = rng.sample(range(len(MISSIONS)), 2)
+        # Each shopper has a taste for a few product lines (a brand affinity).
+        taste = rng.randrange(8)
+        clock = now - timedelta(days=rng.uniform(5, 30))
+        n = 0
+        for _session in range(rng.randint(1, 4)):
+            mission = MISSIONS[rng.choice(favourites)]
+            wanted = [t for t in mission if rng.random() < 0.75] or [mission[0]]
+            for product_type in wanted:
+                pool = sorted(by_type.get(product_type, []))
+                if not pool:
+                    continue
+                liked = pool[taste % len(pool)] if rng.random() < 0.5 else rng.choice(pool)
+                looked = {liked, *rng.sample(pool, min(len(pool), rng.randint(0, 3)))}
+                for pk in looked:
+                    clock += timedelta(minutes=rng.uniform(0.5, 6))
+                    events.append(_event(visitor, n, "view", pk, clock))
+                    n += 1
+                if liked in in_stock and rng.random() < 0.7:
+                    clock += timedelta(minutes=rng.uniform(1, 4))
+                    events.append(_event(visitor, n, "add_to_cart", liked, clock))
+                    n += 1
+                    if rng.random() < 0.65:
+                        events.append(_event(visitor, n, "purchase", liked, clock))
+                        n += 1
+                        if rng.random() < 0.15:
+                            events.append(
+                                _event(
+                                    visitor,
+                                    n,
+                                    "rating",
+                                    liked,
+                                    clock,
+                                    rating=rng.choice([4, 5, 5, 3]),
+                                )
+                            )
+                            n += 1
+            if rng.random() < 0.3:
+                clock += timedelta(minutes=2)
+                events.append(_event(visitor, n, "view", rng.choice(all_ids), clock))
+                n += 1
+            clock += timedelta(days=rng.uniform(0.5, 6))
+            if clock > now:
+                break
+    Event.objects.bulk_create(events, ignore_conflicts=True, batch_size=2000)
+    return len(events)
+
+
+def _event(visitor: str, n: int, kind: str, item_id: int, when, rating=None) -> Event:  # type: ignore[no-untyped-def]
+    return Event(
+        event_id=f"{visitor}-{n}",
+        kind=kind,
+        item_id=item_id,
+        visitor_id=visitor,
+        rating=rating,
+        text="Exactly as described, would buy again." if rating and rating >= 4 else "",
+        created=min(when, timezone.now()),
+    )
+
+
+def demo_load(*, log: Callable[[str], None] = print, train: bool = True) -> None:
+    rows = catalog_rows()
+    content = "\n".join(json.dumps(r) for r in rows)
+    result = items_import(content=content, fmt="jsonl", embed=False)
+    log(f"   catalog: {result.created} new, {result.updated} updated, {len(result.errors)} errors")
+    if Event.objects.filter(event_id__startswith=DEMO_PREFIX).exists():
+        log("   simulated shoppers: already loaded")
+    else:
+        log(f"   simulated shoppers: {shoppers_simulate()} events")
+    log(f"   text index: {index_rebuild()} items embedded")
+    from apps.mlops.services import model_available, version_train_and_register
+
+    if train and not model_available(MODEL_NAME):
+        version, promotion = version_train_and_register(
+            name=MODEL_NAME, params={}, promote=True, log=lambda m: log(f"   {m}")
+        )
+        log(
+            f"   ranker v{version.version}: ndcg@10={version.metrics.get('ndcg@10', 0):.4f}; "
+            f"{promotion.message if promotion else 'not promoted'}"
+        )

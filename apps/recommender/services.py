@@ -1,0 +1,507 @@
+"""Writes of the recommender: catalog, events, visitors, settings, experiments, training."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.core.cache import cache
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from .models import Event, Experiment, Item, RecommenderSettings, Variant, Visitor
+
+INDEX_NAME = "recommender-items"
+MODEL_NAME = "recommender-ranker"
+CATALOG_VERSION_KEY = "recommender:catalog-version"
+ITEM_FIELDS = (
+    "sku",
+    "title",
+    "description",
+    "tags",
+    "category",
+    "price",
+    "stock",
+    "image_url",
+    "active",
+    "boost",
+)
+
+
+# -- cache generations -----------------------------------------------------------------------------
+def _bump(key: str) -> None:
+    try:
+        cache.incr(key)
+    except ValueError:
+        cache.set(key, 1, None)
+
+
+def catalog_changed() -> None:
+    """Every cached recommendation list and catalog snapshot becomes stale."""
+    _bump(CATALOG_VERSION_KEY)
+
+
+def shopper_changed(*, shopper_key: str) -> None:
+    _bump(f"recommender:gen:{shopper_key}")
+
+
+# -- catalog ---------------------------------------------------------------------------------------
+class ItemRowError(ValueError):
+    pass
+
+
+def _clean_item(row: dict[str, Any]) -> dict[str, Any]:
+    """Validate one imported or posted item; raises ItemRowError with a readable message."""
+    data: dict[str, Any] = {}
+    sku = str(row.get("sku") or "").strip()
+    title = str(row.get("title") or "").strip()
+    if not sku:
+        raise ItemRowError("sku is required")
+    if len(sku) > 64:
+        raise ItemRowError("sku is longer than 64 characters")
+    if not title:
+        raise ItemRowError("title is required")
+    data["sku"], data["title"] = sku, title[:200]
+    data["description"] = str(row.get("description") or "")
+    category = str(row.get("category") or "").strip()
+    if not category:
+        raise ItemRowError("category is required")
+    data["category"] = category[:80]
+    tags = row.get("tags") or []
+    if isinstance(tags, str):
+        tags = [t.strip() for t in tags.replace(";", ",").split(",") if t.strip()]
+    if not isinstance(tags, list):
+        raise ItemRowError("tags must be a list or a comma-separated string")
+    data["tags"] = [str(t) for t in tags]
+    try:
+        price = Decimal(str(row.get("price", "")).strip())
+    except InvalidOperation:
+        raise ItemRowError(f"price {row.get('price')!r} is not a number") from None
+    if price < 0 or not price.is_finite():
+        raise ItemRowError("price must be zero or more")
+    data["price"] = price.quantize(Decimal("0.01"))
+    try:
+        stock = int(str(row.get("stock", 0) or 0).strip())
+    except ValueError:
+        raise ItemRowError(f"stock {row.get('stock')!r} is not a whole number") from None
+    if stock < 0:
+        raise ItemRowError("stock must be zero or more")
+    data["stock"] = stock
+    data["image_url"] = str(row.get("image_url") or "")[:500]
+    active = row.get("active", True)
+    if isinstance(active, str):
+        active = active.strip().lower() not in ("0", "false", "no", "n", "")
+    data["active"] = bool(active)
+    try:
+        data["boost"] = float(row.get("boost") or 0.0)
+    except (TypeError, ValueError):
+        raise ItemRowError(f"boost {row.get('boost')!r} is not a number") from None
+    return data
+
+
+def _items_changed(item_ids: list[int]) -> None:
+    from .tasks import items_embed_task
+
+    catalog_changed()
+    if item_ids:
+        transaction.on_commit(lambda: items_embed_task.delay(item_ids))
+
+
+@transaction.atomic
+def item_save(*, data: dict[str, Any], item_id: int | None = None) -> Item:
+    """Create (or update by id or sku) one item; its text is re-embedded after commit."""
+    clean = _clean_item(data)
+    if item_id is not None:
+        item = Item.objects.select_for_update().get(pk=item_id)
+        if Item.objects.filter(sku=clean["sku"]).exclude(pk=item_id).exists():
+            raise ItemRowError(f"another item already has sku {clean['sku']}")
+        for key, value in clean.items():
+            setattr(item, key, value)
+        item.save()
+    else:
+        item, _ = Item.objects.update_or_create(sku=clean["sku"], defaults=clean)
+    _items_changed([item.pk])
+    return item
+
+
+@transaction.atomic
+def item_deactivate(*, item_id: int) -> None:
+    Item.objects.filter(pk=item_id).update(active=False)
+    _items_changed([item_id])
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    created: int
+    updated: int
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _rows_parse(content: str, fmt: str) -> list[tuple[int, dict[str, Any] | str]]:
+    """(line number, row or an error message) for every data line."""
+    rows: list[tuple[int, dict[str, Any] | str]] = []
+    if fmt == "jsonl":
+        for number, line in enumerate(content.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                value = json.loads(line)
+            except json.JSONDecodeError as exc:
+                rows.append((number, f"invalid JSON: {exc.msg}"))
+                continue
+            rows.append((number, value if isinstance(value, dict) else "a line must be an object"))
+        return rows
+    if fmt != "csv":
+        raise ValueError("format must be csv or jsonl")
+    reader = csv.DictReader(io.StringIO(content))
+    missing = {"sku", "title", "category", "price"} - set(reader.fieldnames or [])
+    if missing:
+        raise ValueError(f"the CSV header lacks {', '.join(sorted(missing))}")
+    for row in reader:
+        rows.append((reader.line_num, dict(row)))
+    return rows
+
+
+def items_import(*, content: str, fmt: str, embed: bool = True) -> ImportResult:
+    """Import CSV or JSONL; good rows are saved (created or updated by sku), bad rows reported
+    with their line number and reason, and nothing already stored is lost."""
+    created = updated = 0
+    errors: list[dict[str, Any]] = []
+    changed: list[int] = []
+    with transaction.atomic():
+        for line, row in _rows_parse(content, fmt):
+            if isinstance(row, str):
+                errors.append({"line": line, "sku": "", "error": row})
+                continue
+            try:
+                clean = _clean_item(row)
+                with transaction.atomic():
+                    item, was_created = Item.objects.update_or_create(
+                        sku=clean["sku"], defaults=clean
+                    )
+            except (ItemRowError, IntegrityError) as exc:
+                errors.append({"line": line, "sku": str(row.get("sku") or ""), "error": str(exc)})
+                continue
+            created += int(was_created)
+            updated += int(not was_created)
+            changed.append(item.pk)
+        _items_changed(changed if embed else [])
+    return ImportResult(created=created, updated=updated, errors=errors)
+
+
+def items_embed(*, item_ids: list[int]) -> int:
+    """Embed the items' text into the shared index; inactive or deleted items leave it."""
+    from apps.mlops.vectors import named_index, texts_embed
+
+    items = list(Item.objects.filter(pk__in=item_ids, active=True))
+    index = named_index(INDEX_NAME)
+    gone = sorted(set(item_ids) - {i.pk for i in items})
+    if gone:
+        index.remove(gone)
+    if items:
+        index.upsert([i.pk for i in items], texts_embed([i.text for i in items]))
+    catalog_changed()
+    return len(items)
+
+
+def index_rebuild() -> int:
+    from apps.mlops.vectors import named_index, texts_embed
+
+    items = list(Item.objects.filter(active=True).order_by("pk"))
+    vectors = texts_embed([i.text for i in items]) if items else None
+    named_index(INDEX_NAME).replace_all(
+        [i.pk for i in items], vectors if vectors is not None else []
+    )
+    catalog_changed()
+    return len(items)
+
+
+# -- shoppers and events ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Shopper:
+    """Who a request is about: a signed-in account or an anonymous visitor id."""
+
+    user_id: int | None = None
+    visitor_id: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"u{self.user_id}" if self.user_id else f"v{self.visitor_id}"
+
+
+def visitor_id_new() -> str:
+    return uuid.uuid4().hex
+
+
+@transaction.atomic
+def visitor_merge(*, visitor_id: str, user_id: int) -> int:
+    """Join an anonymous visitor's history to their account (at sign-in); returns events moved."""
+    if not visitor_id:
+        return 0
+    visitor, _ = Visitor.objects.get_or_create(visitor_id=visitor_id)
+    Visitor.objects.filter(pk=visitor.pk).update(user_id=user_id, merged_at=timezone.now())
+    moved = Event.objects.filter(visitor_id=visitor_id, user__isnull=True).update(user_id=user_id)
+    shopper_changed(shopper_key=Shopper(user_id=user_id).key)
+    shopper_changed(shopper_key=Shopper(visitor_id=visitor_id).key)
+    return moved
+
+
+@dataclass(frozen=True)
+class RecordResult:
+    accepted: int
+    duplicates: int
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+
+def events_record(
+    *, shopper: Shopper, events: list[dict[str, Any]], trusted: bool = False
+) -> RecordResult:
+    """Store a batch of events. An event id seen before is ignored, so clients may resend.
+
+    Each event: event_id, kind, item (id or sku), optional rating, text, context, experiment,
+    variant, from_recommendation, created (ISO time; `trusted` callers only, else now).
+    """
+    now = timezone.now()
+    user_id = shopper.user_id
+    if user_id is None and shopper.visitor_id:
+        user_id = (
+            Visitor.objects.filter(visitor_id=shopper.visitor_id)
+            .values_list("user_id", flat=True)
+            .first()
+        )
+    errors: list[dict[str, Any]] = []
+    rows: list[Event] = []
+    ids_in_batch: set[str] = set()
+    item_refs = {str(e.get("item", "")) for e in events if isinstance(e, dict)}
+    by_id = {
+        str(i.pk): i.pk for i in Item.objects.filter(pk__in=[r for r in item_refs if r.isdigit()])
+    }
+    by_sku = dict(Item.objects.filter(sku__in=item_refs).values_list("sku", "pk"))
+    experiments = {
+        e.pk: {v.name for v in e.variants.all()}
+        for e in Experiment.objects.prefetch_related("variants").filter(
+            pk__in=[
+                e.get("experiment")
+                for e in events
+                if isinstance(e, dict) and str(e.get("experiment") or "").isdigit()
+            ]
+        )
+    }
+    duplicates = 0
+    for position, raw in enumerate(events):
+        if not isinstance(raw, dict):
+            errors.append({"index": position, "error": "an event must be an object"})
+            continue
+        event_id = str(raw.get("event_id") or "").strip()
+        kind = raw.get("kind")
+        ref = str(raw.get("item", ""))
+        item_pk = by_id.get(ref) or by_sku.get(ref)
+        problem = None
+        if not event_id or len(event_id) > 80:
+            problem = "event_id is required (at most 80 characters)"
+        elif kind not in Event.Kind.values:
+            problem = f"unknown kind {kind!r}; one of {', '.join(Event.Kind.values)}"
+        elif item_pk is None:
+            problem = f"unknown item {ref!r}"
+        if problem:
+            errors.append({"index": position, "event_id": event_id, "error": problem})
+            continue
+        if event_id in ids_in_batch:
+            duplicates += 1
+            continue
+        ids_in_batch.add(event_id)
+        rating = raw.get("rating")
+        if rating is not None:
+            try:
+                rating = float(rating)
+            except (TypeError, ValueError):
+                errors.append({"index": position, "event_id": event_id, "error": "bad rating"})
+                continue
+            if not 0 <= rating <= 5:
+                errors.append(
+                    {
+                        "index": position,
+                        "event_id": event_id,
+                        "error": "rating must be between 0 and 5",
+                    }
+                )
+                continue
+        created = now
+        if trusted and raw.get("created"):
+            parsed = parse_datetime(str(raw["created"]))
+            created = parsed if isinstance(parsed, datetime) else now
+            if timezone.is_naive(created):
+                created = timezone.make_aware(created)
+        experiment = raw.get("experiment")
+        experiment_id = int(experiment) if str(experiment or "").isdigit() else None
+        variant = str(raw.get("variant") or "")
+        if experiment_id not in experiments or variant not in experiments.get(experiment_id, ()):
+            experiment_id, variant = None, ""
+        rows.append(
+            Event(
+                event_id=event_id,
+                kind=kind,
+                item_id=item_pk,
+                user_id=user_id,
+                visitor_id=shopper.visitor_id[:64],
+                rating=rating,
+                text=str(raw.get("text") or "")[:5000],
+                context=str(raw.get("context") or "")[:80],
+                experiment_id=experiment_id,
+                variant=variant[:40],
+                from_recommendation=bool(raw.get("from_recommendation")),
+                created=created,
+            )
+        )
+    existing = set(
+        Event.objects.filter(event_id__in=[r.event_id for r in rows]).values_list(
+            "event_id", flat=True
+        )
+    )
+    fresh = [r for r in rows if r.event_id not in existing]
+    duplicates += len(rows) - len(fresh)
+    # ignore_conflicts covers a concurrent resend of the same ids between the check and insert.
+    Event.objects.bulk_create(fresh, ignore_conflicts=True)
+    if any(r.kind != Event.Kind.IMPRESSION for r in fresh):
+        shopper_changed(shopper_key=shopper.key)
+        if user_id:
+            shopper_changed(shopper_key=Shopper(user_id=user_id).key)
+    return RecordResult(accepted=len(fresh), duplicates=duplicates, errors=errors)
+
+
+def event_record(*, shopper: Shopper, kind: str, item_id: int, **extra: Any) -> RecordResult:
+    """One server-side event (add to cart, purchase, review) with a fresh id."""
+    payload = {"event_id": uuid.uuid4().hex, "kind": kind, "item": item_id, **extra}
+    if kind == Event.Kind.PURCHASE and "experiment" not in extra:
+        from .selectors import variant_assign
+
+        assigned = variant_assign(shopper_key=shopper.key)
+        if assigned:
+            payload["experiment"], payload["variant"] = assigned.experiment_id, assigned.name
+    return events_record(shopper=shopper, events=[payload])
+
+
+# -- settings --------------------------------------------------------------------------------------
+def settings_update(*, values: dict[str, Any]) -> RecommenderSettings:
+    from .selectors import settings_get
+
+    current = settings_get()
+    weights = values.get("feedback_weights")
+    if weights is not None:
+        if not isinstance(weights, dict) or not all(
+            k in Event.Kind.values and isinstance(v, int | float) and v >= 0
+            for k, v in weights.items()
+        ):
+            raise ValueError("feedback_weights maps event kinds to numbers >= 0")
+        current.feedback_weights = {k: float(v) for k, v in weights.items()}
+    for name in (
+        "exclude_purchased",
+        "diversity",
+        "category_cap",
+        "trending_half_life_days",
+        "default_strategy",
+    ):
+        if name in values:
+            setattr(current, name, values[name])
+    if not 0 <= float(current.diversity) <= 1:
+        raise ValueError("diversity must be between 0 and 1")
+    if float(current.trending_half_life_days) <= 0:
+        raise ValueError("the trending half-life must be positive")
+    if current.default_strategy not in dict(Variant.STRATEGIES):
+        raise ValueError(f"unknown strategy {current.default_strategy!r}")
+    current.save()
+    catalog_changed()
+    return current
+
+
+# -- experiments -----------------------------------------------------------------------------------
+@transaction.atomic
+def experiment_create(
+    *, name: str, description: str = "", variants: list[dict[str, Any]]
+) -> Experiment:
+    if not name.strip():
+        raise ValueError("an experiment needs a name")
+    if Experiment.objects.filter(name=name.strip()).exists():
+        raise ValueError(f"an experiment named {name.strip()!r} exists")
+    if len(variants) < 2:
+        raise ValueError("an experiment needs at least two variants")
+    names = [str(v.get("name") or "").strip() for v in variants]
+    if any(not n for n in names) or len(set(names)) != len(names):
+        raise ValueError("variant names must be present and distinct")
+    for v in variants:
+        if v.get("strategy", "ranker") not in dict(Variant.STRATEGIES):
+            raise ValueError(f"unknown strategy {v.get('strategy')!r}")
+        if int(v.get("weight", 1)) < 1:
+            raise ValueError("a variant's weight must be at least 1")
+    experiment = Experiment.objects.create(name=name.strip(), description=description)
+    for v in variants:
+        diversity = v.get("diversity")
+        Variant.objects.create(
+            experiment=experiment,
+            name=str(v["name"]).strip(),
+            strategy=v.get("strategy", "ranker"),
+            diversity=None if diversity in (None, "") else float(diversity),
+            weight=int(v.get("weight", 1)),
+        )
+    return experiment
+
+
+@transaction.atomic
+def experiment_start(*, experiment_id: int) -> Experiment:
+    """Start a draft; only one experiment runs at a time, so its split is clean."""
+    running = Experiment.objects.filter(status=Experiment.Status.RUNNING).exclude(pk=experiment_id)
+    if running.exists():
+        raise ValueError(f"stop {running.first()} first: one experiment runs at a time")
+    claimed = Experiment.objects.filter(pk=experiment_id, status=Experiment.Status.DRAFT).update(
+        status=Experiment.Status.RUNNING, started_at=timezone.now()
+    )
+    if not claimed:
+        raise ValueError("only a draft experiment can be started")
+    catalog_changed()
+    return Experiment.objects.get(pk=experiment_id)
+
+
+@transaction.atomic
+def experiment_stop(*, experiment_id: int) -> Experiment:
+    claimed = Experiment.objects.filter(pk=experiment_id, status=Experiment.Status.RUNNING).update(
+        status=Experiment.Status.STOPPED, ended_at=timezone.now()
+    )
+    if not claimed:
+        raise ValueError("only a running experiment can be stopped")
+    catalog_changed()
+    return Experiment.objects.get(pk=experiment_id)
+
+
+@transaction.atomic
+def experiment_ship(*, experiment_id: int, variant: str) -> Experiment:
+    """End the experiment and make the winner's strategy the shop's default for everyone."""
+    experiment = Experiment.objects.select_for_update().get(pk=experiment_id)
+    if experiment.status not in (Experiment.Status.RUNNING, Experiment.Status.STOPPED):
+        raise ValueError("only a running or stopped experiment can ship a variant")
+    chosen = experiment.variants.filter(name=variant).first()
+    if chosen is None:
+        raise ValueError(f"{experiment} has no variant {variant!r}")
+    experiment.status = Experiment.Status.SHIPPED
+    experiment.shipped_variant = chosen.name
+    experiment.ended_at = experiment.ended_at or timezone.now()
+    experiment.save(update_fields=["status", "shipped_variant", "ended_at"])
+    values: dict[str, Any] = {"default_strategy": chosen.strategy}
+    if chosen.diversity is not None:
+        values["diversity"] = chosen.diversity
+    settings_update(values=values)
+    return experiment
+
+
+# -- training --------------------------------------------------------------------------------------
+def retrain_start(*, user: Any = None) -> Any:
+    """Queue a ranker training run (the gate promotes it only if NDCG@10 does not drop)."""
+    from apps.mlops.services import training_run_start
+
+    return training_run_start(model_name=MODEL_NAME, params={}, user=user)

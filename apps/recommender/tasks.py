@@ -1,0 +1,15 @@
+from celery import shared_task
+
+from .services import items_embed, retrain_start
+
+
+@shared_task(acks_late=True, queue="inference", autoretry_for=(OSError,), max_retries=3)
+def items_embed_task(item_ids: list[int]) -> int:
+    """Re-embed changed items; idempotent (an upsert of the items' current text)."""
+    return items_embed(item_ids=[int(i) for i in item_ids])
+
+
+@shared_task(queue="inference")
+def ranker_retrain_task() -> int:
+    """Scheduled retraining: queues a training run; the mlops gate decides on promotion."""
+    return int(retrain_start().pk)

@@ -1,0 +1,25 @@
+from typing import Any
+
+from django import template
+from django.template import TemplateDoesNotExist
+from django.template.loader import get_template
+from django.utils.safestring import SafeString, mark_safe
+
+register = template.Library()
+
+
+@register.simple_tag(takes_context=True)
+def support_widget(context: Any) -> SafeString:
+    """The customer-service chat widget, when the support app provides it."""
+    try:
+        widget = get_template("support/widget_embed.html")
+    except TemplateDoesNotExist:
+        return mark_safe("")
+    return mark_safe(widget.render(context.flatten(), context.get("request")))
+
+
+@register.filter
+def get_item(mapping: Any, key: str) -> Any:
+    """`{{ metrics|get_item:"ndcg@10" }}` for keys that are not identifiers."""
+    value = mapping.get(key) if isinstance(mapping, dict) else None
+    return round(value, 4) if isinstance(value, float) else value
