@@ -1,0 +1,37 @@
+"""A real MiniLM classifier through the lifecycle: run, evaluation, int8 form, serving form."""
+
+from __future__ import annotations
+
+import pytest
+
+from apps.mlops import services
+from apps.mlops.models import ModelVersion, TrainingRun
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db]
+
+
+def test_real_classifier_run_optimise_and_serve_int8(django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        run = services.training_run_start(
+            model_name="test-intent", params={"max_steps": 3, "epochs": 2}
+        )
+    run.refresh_from_db()
+    assert run.status == TrainingRun.Status.SUCCEEDED, run.error + run.log
+    version = ModelVersion.objects.get(name="test-intent", version=1)
+    fp32 = services.model_load("test-intent")
+
+    result = services.model_version_optimise(name="test-intent", version=1, rounds=1)
+    services.model_version_serving_form_set(name="test-intent", version=1, form="int8")
+    int8 = services.model_load("test-intent")
+
+    version.refresh_from_db()
+    assert version.is_production and "macro_f1" in version.metrics
+    assert version.metrics["confusion_matrix"] and run.history
+    assert run.progress["total_steps"] == 3
+    assert result["int8"]["seconds"] > 0 and result["speedup"] > 0
+    assert abs(result["accuracy_change"]) <= 1
+    assert version.optimisation["form"] == "int8" and version.serving_form == "int8"
+    assert fp32.serving == "fp32" and int8.serving == "int8"
+    assert int8.predict(["Where is my parcel"])[0].label in {"delivery", "refund"}
+    # The int8 file and the changed serving.json are checksummed: the version still verifies.
+    assert services.registry().verify("test-intent", 1).checksums["quantized_int8.pt"]
