@@ -111,7 +111,7 @@ def model_current() -> tuple[RecommenderModel, int | None]:
     from apps.mlops.services import model_available, model_load, registry
 
     if model_available(MODEL_NAME):
-        return model_load(MODEL_NAME), registry().resolve(MODEL_NAME).version
+        return model_load(MODEL_NAME), registry().resolve(MODEL_NAME)
     return RecommenderModel(collab=CollabModel.empty(), ranker=Ranker.default()), None
 
 
@@ -324,7 +324,7 @@ def recommendations_get(
         diversity = assignment.diversity
     from apps.mlops.services import model_available, registry
 
-    version = registry().resolve(MODEL_NAME).version if model_available(MODEL_NAME) else None
+    version = registry().resolve(MODEL_NAME) if model_available(MODEL_NAME) else None
     key = (
         "recommender:list:"
         + hashlib.sha1(

@@ -17,8 +17,12 @@ def _isolated(model_dirs, monkeypatch) -> Iterator[None]:  # type: ignore[no-unt
     from django.core.cache import cache
 
     from apps.recommender import selectors
+    from config.celery import app
 
     monkeypatch.setattr("apps.mlops.vectors.texts_embed", words_embed)
+    # tests/conftest.py asks for eager Celery after the settings were read; configure the app.
+    monkeypatch.setitem(app.conf, "task_always_eager", True)
+    monkeypatch.setitem(app.conf, "task_eager_propagates", True)
     cache.clear()
     selectors._snapshot.update(key=None, at=0.0, catalog=None)
     yield
