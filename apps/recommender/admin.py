@@ -1,6 +1,8 @@
 from typing import Any
 
 from django.contrib import admin, messages
+from django.urls import reverse
+from django.utils.html import format_html
 
 from . import services
 from .models import Event, Experiment, Item, RecommenderSettings, Variant, Visitor
@@ -35,7 +37,7 @@ class VariantInline(admin.TabularInline):
 
 @admin.register(Experiment)
 class ExperimentAdmin(admin.ModelAdmin):
-    list_display = ["name", "status", "shipped_variant", "started_at", "ended_at"]
+    list_display = ["name", "status", "shipped_variant", "started_at", "ended_at", "report"]
     inlines = [VariantInline]
     readonly_fields = ["status", "shipped_variant", "started_at", "ended_at"]
     actions = ["start", "stop"]
@@ -47,6 +49,12 @@ class ExperimentAdmin(admin.ModelAdmin):
     @admin.action(description="Stop the selected running experiments")
     def stop(self, request: Any, queryset: Any) -> None:
         self._each(request, queryset, services.experiment_stop)
+
+    @admin.display(description="Report")
+    def report(self, experiment: Experiment) -> str:
+        # CTR/conversion with intervals and the "ship this variant" buttons live on this page.
+        url = reverse("recommender:experiment", args=[experiment.pk])
+        return format_html('<a href="{}">report, stop or ship</a>', url)
 
     def _each(self, request: Any, queryset: Any, fn: Any) -> None:
         for experiment in queryset:

@@ -533,6 +533,8 @@ def _reason(
         verb = VERBS.get(anchor.kind, "viewed")
         if anchor.kind == "context":
             return {"reason": f"Similar to {title}", "source": "text"}
+        if anchor.kind in ("cart", "add_to_cart"):
+            return {"reason": f"Goes with {title} in your cart", "source": "text"}
         return {"reason": f"Because you {verb} {title}", "source": "text"}
     if catalog.age_days[row] < 14:
         return {"reason": "New arrival", "source": "new"}
