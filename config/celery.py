@@ -97,6 +97,6 @@ def embedded_worker_start() -> bool:
     threading.Thread(target=run, name="celery-embedded", daemon=True).start()
     from celery.beat import EmbeddedService
 
-    EmbeddedService(app, thread=True).start()
+    EmbeddedService(app, thread=True, scheduler_cls=app.conf.beat_scheduler).start()
     log.info("embedded Celery worker started (in-memory broker)")
     return True

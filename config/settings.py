@@ -188,6 +188,7 @@ CELERY_TASK_ROUTES = {
     "*.retrain*": {"queue": "training"},
 }
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_RESULT_EXPIRES = 3600
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -234,6 +235,10 @@ LLM_BASE_URL = env.str("LLM_BASE_URL", default="")
 LLM_MODEL = env.str("LLM_MODEL", default="")
 LLM_API_KEY = env.str("LLM_API_KEY", default="")
 LLM_LOCAL_GGUF = env.bool("LLM_LOCAL_GGUF", default=True)
+# How often each process writes its prediction statistics to the database (monitoring pages).
+ML_MONITOR_FLUSH_SECONDS = env.float("ML_MONITOR_FLUSH_SECONDS", default=15)
+# Extra modules imported at start-up that register model kinds of your own.
+ML_KIND_MODULES = env.list("ML_KIND_MODULES", default=[])
 
 # --- Security (production) ----------------------------------------------------------------------
 if PRODUCTION:

@@ -1,30 +1,11 @@
-"""Test profile: the embedded settings with eager Celery and throw-away data folders.
-
-TEST_DATABASE_URL runs the Django tests on PostgreSQL (CI does); integration tests start real
-processes against TEST_DATABASE_URL / TEST_REDIS_URL themselves (see tests/integration).
-"""
+"""Shared fixtures. The test environment itself is set in tests/_env.py (loaded with -p)."""
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-_DATA = Path(tempfile.mkdtemp(prefix="textsuite-test-"))
-os.environ["DATA_DIR"] = str(_DATA)
-os.environ["ML_MODEL_DIR"] = str(_DATA / "models")
-os.environ["ML_INDEX_DIR"] = str(_DATA / "indices")
-os.environ["CELERY_TASK_ALWAYS_EAGER"] = "1"
-os.environ["CELERY_EMBEDDED_WORKER"] = "0"
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-for name in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "EMAIL_URL", "DJANGO_ENV"):
-    os.environ.pop(name, None)
-if os.environ.get("TEST_DATABASE_URL"):
-    os.environ["DATABASE_URL"] = os.environ["TEST_DATABASE_URL"]
 
 SHARED_DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 
