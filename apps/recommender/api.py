@@ -146,6 +146,12 @@ class EventBatchSerializer(serializers.Serializer):
     events = serializers.ListField(child=serializers.DictField(), max_length=500)
 
 
+class EventBatchDocSerializer(EventBatchSerializer):
+    # What the schema shows; validation itself is per event, so one bad event never sinks
+    # the rest of the batch (see services.events_record).
+    events = EventInSerializer(many=True)
+
+
 class EventBatchResultSerializer(serializers.Serializer):
     accepted = serializers.IntegerField()
     duplicates = serializers.IntegerField()
@@ -247,7 +253,7 @@ class EventBatchView(APIView):
     parser_classes = [JSONParser, FormParser]
 
     @extend_schema(
-        request=EventBatchSerializer,
+        request=EventBatchDocSerializer,
         responses={202: EventBatchResultSerializer},
         summary="Record a batch of storefront events (idempotent by event_id)",
     )
