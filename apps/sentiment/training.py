@@ -93,12 +93,18 @@ def sentiment_train(ctx: TrainingContext) -> TrainOutcome:
         if event.phase == "epoch":
             ctx.log(
                 f"epoch {event.epoch}/{event.epochs}: loss {event.loss:.3f}, "
-                f"val macro-F1 {event.val_macro_f1:.3f}, val accuracy {event.val_accuracy:.3f}"
+                f"val macro-F1 {event.val_macro_f1 or 0:.3f}, "
+                f"val accuracy {event.val_accuracy or 0:.3f}"
             )
 
     from mlcore.classifier import stratified_split
 
     train_idx, val_idx = stratified_split(labels, config.val_fraction, config.seed)
+    if not val_idx or len(set(labels)) < 2:
+        raise UploadError(
+            f"{len(rows)} sentences are too few: need at least two labels and enough rows per "
+            "label to hold out a validation set (about 7 per label)"
+        )
     val_texts = [texts[i] for i in val_idx]
     val_labels = [labels[i] for i in val_idx]
     result = fit(

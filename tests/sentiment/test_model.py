@@ -24,31 +24,39 @@ OBVIOUS = [
 
 
 def test_train_command_promotes_and_the_model_scores_obvious_sentences(
-    model_dirs: Path, tmp_path: Path
+    model_dirs: Path, tmp_path: Path, django_capture_on_commit_callbacks
 ) -> None:
     out = StringIO()
-    call_command(
-        "sentiment_train",
-        "--data",
-        str(DEMO_DATA),
-        "--epochs",
-        "2",
-        "--max-length",
-        "48",
-        stdout=out,
-    )
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command(
+            "sentiment_train",
+            "--data",
+            str(DEMO_DATA),
+            "--epochs",
+            "2",
+            "--max-length",
+            "48",
+            stdout=out,
+        )
 
     text = out.getvalue()
     assert "step " in text and "epoch 1/2" in text and "promoted" in text
     version = ModelVersion.objects.get(name="sentiment", is_production=True)
     artifact = Path(version.artifact_path)
+    artifact = artifact / "artifact" if (artifact / "artifact").is_dir() else artifact
     assert (artifact / "eval.jsonl").read_text().count("\n") >= 90
     model = model_load("sentiment")
     predictions = [p.label for p in model.predict([s for s, _ in OBVIOUS])]
     assert predictions == [label for _, label in OBVIOUS]
 
     phrasebank = tmp_path / "sentences.txt"
-    phrasebank.write_text("\n".join(f"{s}@{label}" for s, label in OBVIOUS) + "\n")
+    demo_lines = DEMO_DATA.read_text().splitlines()[1:121]
+    phrasebank.write_text(
+        "\n".join(
+            line.rsplit(",", 1)[0].strip('"') + "@" + line.rsplit(",", 1)[1] for line in demo_lines
+        )
+        + "\n"
+    )
     csv_file = tmp_path / "eval.csv"
     csv_file.write_text(
         "sentence,label,all_agree\n"
@@ -77,7 +85,7 @@ def test_train_command_promotes_and_the_model_scores_obvious_sentences(
         stdout=StringIO(),
     )
     latest = PromotionEvent.objects.filter(name="sentiment").order_by("-pk").first()
-    assert latest is not None and latest.kind in ("override", "promote")
+    assert latest is not None and latest.kind == "override"
 
 
 def test_training_files_with_bad_lines_are_refused_clearly(
@@ -85,8 +93,12 @@ def test_training_files_with_bad_lines_are_refused_clearly(
 ) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text("sentence,label\nProfit rose,positive\nSales fell,bearish\n")
+    tiny = tmp_path / "tiny.csv"
+    tiny.write_text("sentence,label\nProfit rose,positive\nSales fell,negative\n")
 
     with pytest.raises(CommandError, match=r"line 3: label 'bearish'"):
         call_command("sentiment_train", "--data", str(bad), stdout=StringIO())
+    with pytest.raises(CommandError, match="too few"):
+        call_command("sentiment_train", "--data", str(tiny), stdout=StringIO())
     with pytest.raises(CommandError, match="no training file"):
         call_command("sentiment_evaluate", "--data", str(tmp_path / "missing.csv"))
