@@ -251,6 +251,7 @@ class RuleViewSet(viewsets.ModelViewSet):
 
     permission_classes = ANALYST
     serializer_class = RuleSerializer
+    queryset = AlertRule.objects.none()  # for the schema; requests use get_queryset
 
     def get_queryset(self) -> QuerySet[AlertRule]:
         return AlertRule.objects.filter(owner=self.request.user).prefetch_related("entities")
