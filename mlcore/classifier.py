@@ -44,6 +44,7 @@ class TrainConfig:
     seed: int = 42
     eval_batch_size: int = 128
     max_steps: int | None = None
+    pooling: str = "mean"  # "mean": head on mean-pooled tokens; "cls": the transformer's pooler
 
 
 @dataclass(frozen=True)
@@ -109,8 +110,10 @@ class TextClassifier:
         device: str = "cpu",
         max_length: int = 128,
         serving: str = "fp32",
+        pooling: str = "cls",
     ) -> None:
         self.model = model
+        self.pooling = pooling
         self.tokenizer = tokenizer
         self.labels = labels
         self.device = device
@@ -134,7 +137,16 @@ class TextClassifier:
         form = serving or info.get("serving", "fp32")
         dev = resolve_device(device)
         tokenizer = AutoTokenizer.from_pretrained(str(path))
-        model = AutoModelForSequenceClassification.from_pretrained(str(path))
+        pooling = info.get("pooling", "cls")
+        model: Any
+        if pooling == "mean":
+            from .heads import MeanPoolClassifier
+
+            labels = list(info["labels"])
+            model = MeanPoolClassifier.from_pretrained(str(path), len(labels))
+        else:
+            model = AutoModelForSequenceClassification.from_pretrained(str(path))
+            labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
         if form == "int8":
             if not (path / QUANTIZED_FILE).exists():
                 raise FileNotFoundError(f"{path / QUANTIZED_FILE} missing for int8 serving")
@@ -142,7 +154,6 @@ class TextClassifier:
             model.load_state_dict(torch.load(path / QUANTIZED_FILE, weights_only=False))
             dev = "cpu"  # dynamic int8 kernels are CPU kernels
         model.to(dev).eval()
-        labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
         return cls(
             model,
             tokenizer,
@@ -150,6 +161,7 @@ class TextClassifier:
             device=dev,
             max_length=int(info.get("max_length", 128)),
             serving=form,
+            pooling=pooling,
         )
 
     def save(self, path: str | Path) -> Path:
@@ -163,7 +175,14 @@ class TextClassifier:
         self.model.save_pretrained(str(tmp))
         self.tokenizer.save_pretrained(str(tmp))
         (tmp / SERVING_FILE).write_text(
-            json.dumps({"serving": "fp32", "max_length": self.max_length, "labels": self.labels})
+            json.dumps(
+                {
+                    "serving": "fp32",
+                    "max_length": self.max_length,
+                    "labels": self.labels,
+                    "pooling": self.pooling,
+                }
+            )
         )
         if path.exists():
             shutil.rmtree(path)
@@ -303,12 +322,20 @@ def fit(
     dev = resolve_device(device)
     base = str(base_model or base_model_path())
     tokenizer = AutoTokenizer.from_pretrained(base)
-    model = AutoModelForSequenceClassification.from_pretrained(
-        base,
-        num_labels=len(label_names),
-        id2label=dict(enumerate(label_names)),
-        label2id=label_id,
-    ).to(dev)
+    model: Any
+    if config.pooling == "mean":
+        from transformers import AutoModel
+
+        from .heads import MeanPoolClassifier
+
+        model = MeanPoolClassifier(AutoModel.from_pretrained(base), len(label_names)).to(dev)
+    else:
+        model = AutoModelForSequenceClassification.from_pretrained(
+            base,
+            num_labels=len(label_names),
+            id2label=dict(enumerate(label_names)),
+            label2id=label_id,
+        ).to(dev)
 
     enc = tokenizer(list(texts), truncation=True, max_length=config.max_length)
     y = torch.tensor([label_id[label] for label in labels])
@@ -341,7 +368,12 @@ def fit(
         optimizer, int(total_steps * config.warmup_ratio), total_steps
     )
     classifier = TextClassifier(
-        model, tokenizer, label_names, device=dev, max_length=config.max_length
+        model,
+        tokenizer,
+        label_names,
+        device=dev,
+        max_length=config.max_length,
+        pooling=config.pooling,
     )
     generator = torch.Generator().manual_seed(config.seed)
     history: list[dict[str, Any]] = []

@@ -15,6 +15,8 @@ os.environ["ML_MODEL_DIR"] = str(_DATA / "models")
 os.environ["ML_INDEX_DIR"] = str(_DATA / "indices")
 os.environ["CELERY_TASK_ALWAYS_EAGER"] = "1"
 os.environ["CELERY_EMBEDDED_WORKER"] = "0"
+# No background monitoring writes racing the tests' transactions; tests flush explicitly.
+os.environ["ML_MONITOR_FLUSH_SECONDS"] = "0"
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 for name in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "EMAIL_URL", "DJANGO_ENV"):

@@ -245,9 +245,13 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def chromium() -> Iterator[object]:
-    """Debian's Chromium driven by Playwright (no browser download)."""
+    """Debian's Chromium driven by Playwright (no browser download).
+
+    Per test: Playwright's sync API keeps an event loop running while it is open, which would
+    break the asyncio websocket clients of the tests that follow.
+    """
     import shutil
 
     path = shutil.which("chromium") or shutil.which("chromium-browser")

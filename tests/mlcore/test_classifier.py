@@ -98,3 +98,20 @@ def test_stratified_split_keeps_every_label():
 
     assert sorted(train + held) == list(range(20))
     assert {labels[i] for i in held} == {"a", "b"} and len(held) == 4
+
+
+def test_cls_pooling_form_also_trains_saves_and_loads(tmp_path):
+    texts = POSITIVE * 2 + NEGATIVE * 2
+    labels = ["positive"] * 12 + ["negative"] * 12
+    result = fit(
+        texts, labels, config=TrainConfig(epochs=2, batch_size=8, pooling="cls"), device="cpu"
+    )
+
+    loaded = TextClassifier.load(result.classifier.save(tmp_path / "cls"), device="cpu")
+
+    assert loaded.pooling == "cls" and loaded.labels == ["negative", "positive"]
+    np.testing.assert_allclose(
+        loaded.predict_proba(["Profit rose"]),
+        result.classifier.predict_proba(["Profit rose"]),
+        atol=1e-5,
+    )

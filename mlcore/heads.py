@@ -1,0 +1,53 @@
+"""Torch modules for classifiers (imported lazily: this module imports torch at load time)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import torch
+from torch import nn
+
+HEAD_FILE = "head.pt"
+
+
+class MeanPoolClassifier(nn.Module):
+    """Encoder + mean pooling over tokens + dropout + linear layer.
+
+    all-MiniLM-L6-v2 was trained as a sentence encoder with mean pooling; its [CLS] pooler was
+    never trained for that, so a head on the mean-pooled tokens starts from a far better place.
+    """
+
+    def __init__(self, encoder: Any, num_labels: int, dropout: float = 0.1) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.dropout = nn.Dropout(dropout)
+        self.classifier = nn.Linear(int(encoder.config.hidden_size), num_labels)
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        token_type_ids: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+    ) -> SimpleNamespace:
+        hidden = self.encoder(
+            input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+        ).last_hidden_state
+        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+        logits = self.classifier(self.dropout(pooled))
+        loss = nn.functional.cross_entropy(logits, labels) if labels is not None else None
+        return SimpleNamespace(loss=loss, logits=logits)
+
+    def save_pretrained(self, path: str) -> None:
+        self.encoder.save_pretrained(path)
+        torch.save(self.classifier.state_dict(), f"{path}/{HEAD_FILE}")
+
+    @classmethod
+    def from_pretrained(cls, path: str, num_labels: int) -> MeanPoolClassifier:
+        from transformers import AutoModel
+
+        model = cls(AutoModel.from_pretrained(path), num_labels)
+        model.classifier.load_state_dict(torch.load(f"{path}/{HEAD_FILE}", weights_only=True))
+        return model
