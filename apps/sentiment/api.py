@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
@@ -14,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.accounts.models import Role
+from apps.accounts.models import Role, User
 from apps.accounts.roles import HasRole
 
 from . import selectors, services
@@ -254,9 +254,10 @@ class RuleViewSet(viewsets.ModelViewSet):
     queryset = AlertRule.objects.none()  # for the schema; requests use get_queryset
 
     def get_queryset(self) -> QuerySet[AlertRule]:
-        return AlertRule.objects.filter(owner=self.request.user).prefetch_related("entities")
+        user = cast(User, self.request.user)  # ANALYST permission: signed in
+        return AlertRule.objects.filter(owner=user).prefetch_related("entities")
 
-    def perform_create(self, serializer: RuleSerializer) -> None:
+    def perform_create(self, serializer: serializers.BaseSerializer) -> None:
         serializer.save(owner=self.request.user)
 
 
@@ -267,7 +268,7 @@ class EntityViewSet(viewsets.ModelViewSet):
     serializer_class = EntitySerializer
     queryset = Entity.objects.all()
 
-    def perform_create(self, serializer: EntitySerializer) -> None:
+    def perform_create(self, serializer: serializers.BaseSerializer) -> None:
         v = serializer.validated_data
         serializer.instance = services.entity_upsert(
             name=v["name"],

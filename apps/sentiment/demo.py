@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
@@ -76,7 +76,7 @@ SPIKE = [
 ]
 
 
-def _headlines(now: timezone.datetime, rng: random.Random) -> list[DocumentRow]:
+def _headlines(now: datetime, rng: random.Random) -> list[DocumentRow]:
     rows = []
     companies = [name for name, *_ in WATCHLIST]
     for i in range(420):
@@ -172,10 +172,10 @@ def demo_load(*, log: Callable[[str], None] = print, train: bool = True) -> None
     )
     wire = services.source_get_or_create(name="Demo headlines (API)", kind=Source.Kind.API)
     now = timezone.now()
-    result = services.documents_ingest(
+    ingested = services.documents_ingest(
         source_id=wire.pk, rows=_headlines(now, random.Random(11)), now=now
     )
-    log(f"   headlines: {result.created} new, {result.duplicates} already loaded")
+    log(f"   headlines: {ingested.created} new, {ingested.duplicates} already loaded")
     poll = services.source_poll(source_id=feed.pk)
     log(f"   demo feed: {poll.created} new items{' - ' + poll.error if poll.error else ''}")
 

@@ -24,13 +24,13 @@ class EntityForm(forms.ModelForm):
             self.fields["aliases_text"].initial = ", ".join(self.instance.aliases or [])
 
     def clean_ticker(self) -> str:
-        ticker = self.cleaned_data["ticker"].strip().upper().lstrip("$")
+        ticker: str = self.cleaned_data["ticker"].strip().upper().lstrip("$")
         if ticker and not ticker.replace(".", "").replace("-", "").isalnum():
             raise forms.ValidationError("letters, digits, '.' or '-' only")
         return ticker
 
     def save(self, commit: bool = True) -> Entity:
-        entity = super().save(commit=False)
+        entity: Entity = super().save(commit=False)
         entity.aliases = [
             a.strip() for a in self.cleaned_data["aliases_text"].split(",") if a.strip()
         ]

@@ -73,7 +73,9 @@ class Document(models.Model):
         max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True
     )
     ingested_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    entities = models.ManyToManyField("Entity", through="DocumentEntity", blank=True)
+    entities: models.ManyToManyField[Entity, DocumentEntity] = models.ManyToManyField(
+        "Entity", through="DocumentEntity", blank=True
+    )
 
     class Meta:
         ordering = ["-published_at", "-id"]

@@ -26,7 +26,7 @@ class DocumentInSerializer(serializers.Serializer):
 
 
 class IngestSerializer(serializers.Serializer):
-    source = serializers.CharField(
+    source = serializers.CharField(  # type: ignore[assignment]  # declared field, not Field.source
         max_length=200, required=False, default="API", help_text="source name (created if new)"
     )
     documents = serializers.ListField(
@@ -47,7 +47,7 @@ class IngestResultSerializer(serializers.Serializer):
     created = serializers.IntegerField()
     duplicates = serializers.IntegerField()
     ids = serializers.ListField(child=serializers.IntegerField())
-    errors = LineErrorSerializer(many=True)
+    errors = LineErrorSerializer(many=True)  # type: ignore[assignment]  # not Serializer.errors
 
 
 class UploadSerializer(serializers.Serializer):
@@ -55,7 +55,9 @@ class UploadSerializer(serializers.Serializer):
         help_text="CSV with a header row (title, body/text, url, "
         "published_at, external_id, language) or JSONL"
     )
-    source = serializers.CharField(max_length=200, required=False, default="Uploads")
+    source = serializers.CharField(  # type: ignore[assignment]  # declared field, not Field.source
+        max_length=200, required=False, default="Uploads"
+    )
 
 
 class ScoreSerializer(serializers.ModelSerializer):
@@ -105,7 +107,7 @@ class DocumentSerializer(serializers.ModelSerializer):
 
 
 class CorrectionSerializer(serializers.Serializer):
-    label = serializers.ChoiceField(choices=LABELS)
+    label = serializers.ChoiceField(choices=LABELS)  # type: ignore[assignment]  # not Field.label
     sentence = serializers.CharField(
         required=False,
         allow_blank=True,
@@ -238,7 +240,7 @@ class AlertSerializer(serializers.ModelSerializer):
 class TrendSerializer(serializers.Serializer):
     subject_kind = serializers.CharField()
     subject_key = serializers.CharField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # declared field, not Field.label
     bucket_hours = serializers.IntegerField()
     buckets = serializers.ListField(child=serializers.DateTimeField())
     volume = serializers.ListField(child=serializers.IntegerField())

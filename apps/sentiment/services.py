@@ -134,7 +134,11 @@ def documents_score_enqueue(*, document_ids: Sequence[int]) -> None:
     ids = list(document_ids)
     for start in range(0, len(ids), SCORE_BATCH):
         batch = ids[start : start + SCORE_BATCH]
-        transaction.on_commit(lambda b=batch: documents_score_task.delay(b))
+
+        def enqueue(b: list[int] = batch) -> None:
+            documents_score_task.delay(b)
+
+        transaction.on_commit(enqueue)
 
 
 # -- polling ---------------------------------------------------------------------------------------
@@ -260,7 +264,8 @@ def probabilities_combine(
     if neutral is not None:
         w = w * (0.25 + (1.0 - probs[:, neutral]))
     combined = (probs * w[:, None]).sum(axis=0) / max(w.sum(), 1e-9)
-    return combined / combined.sum()
+    result: np.ndarray = combined / combined.sum()
+    return result
 
 
 def documents_score(
@@ -520,7 +525,8 @@ def alert_move_text(alert: Alert) -> str:
 
 
 def _site(path: str) -> str:
-    return settings.SITE_URL.rstrip("/") + path
+    site_url: str = settings.SITE_URL
+    return site_url.rstrip("/") + path
 
 
 def unsubscribe_token(*, user_id: int, rule_id: int | None) -> str:
@@ -577,7 +583,7 @@ def alert_email_build(alert: Alert) -> EmailMultiAlternatives:
         headers={"List-Unsubscribe": f"<{context['unsubscribe_url']}>"},
     )
     message.attach_alternative(render_to_string("sentiment/email/alert.html", context), "text/html")
-    message.mixed_subtype = "related"
+    message.mixed_subtype = "related"  # type: ignore[attr-defined]  # class attr missing in stubs
     series = context["series"]
     image = MIMEImage(
         trend_png(

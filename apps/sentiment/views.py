@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TypedDict, cast
+
 from django.contrib import messages
 from django.core import signing
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from apps.accounts.models import Role
+from apps.accounts.models import Role, User
 from apps.accounts.roles import role_required
 
 from . import selectors, services
@@ -20,7 +22,15 @@ from .uploads import UploadError, documents_read
 analyst_only = role_required(Role.ANALYST)
 
 
-def _feed_filters(request: HttpRequest) -> dict[str, object]:
+class _FeedFilters(TypedDict):
+    entity_id: int | None
+    topic: str
+    label: str
+    source_id: int | None
+    query: str
+
+
+def _feed_filters(request: HttpRequest) -> _FeedFilters:
     g = request.GET
 
     def number(name: str) -> int | None:
@@ -178,7 +188,10 @@ def rules(request: HttpRequest, pk: int | None = None) -> HttpResponse:
         {
             "form": form,
             "editing": instance,
-            "rules": AlertRule.objects.filter(owner=request.user).prefetch_related("entities"),
+            # analyst_only: the user is signed in
+            "rules": AlertRule.objects.filter(owner=cast(User, request.user)).prefetch_related(
+                "entities"
+            ),
         },
     )
 
