@@ -76,7 +76,8 @@ def synthetic_vectors(n: int, dim: int, rng: np.random.Generator) -> np.ndarray:
     latent = rng.normal(size=(n, 48))
     latent[:, :8] *= 3
     data = latent @ projection + 2.0 * rng.normal(size=(n, dim))
-    return (data / np.linalg.norm(data, axis=1, keepdims=True)).astype(np.float32)
+    vectors: np.ndarray = (data / np.linalg.norm(data, axis=1, keepdims=True)).astype(np.float32)
+    return vectors
 
 
 def real_vectors(n_queries: int) -> tuple[np.ndarray, np.ndarray] | None:

@@ -44,7 +44,7 @@ def _quality() -> dict[str, Any]:
     }
 
 
-def _latency(n_items: int, calls: int = 300, seed: int = 0) -> dict[str, float]:
+def _latency(n_items: int, calls: int = 300, seed: int = 0) -> dict[str, float | str]:
     """p50/p95 of one recommend() call (candidates, features, ranker, rules, reasons) on a
     synthetic catalog: random unit text vectors in a FAISS index, top-100 collaborative
     neighbours per item, histories of 20 items. Database reads are not included."""

@@ -199,14 +199,17 @@ def pipeline_section(
 
     rows = demo._headlines(django.utils.timezone.now(), random.Random(3))
     n_docs = args.pipeline_docs
-    docs = [
-        {
-            "title": f"{rows[i % len(rows)].title} ({i})",
-            "body": "The company gave no further details.",
-            "published_at": rows[i % len(rows)].published_at.isoformat(),
-        }
-        for i in range(n_docs)
-    ]
+    docs = []
+    for i in range(n_docs):
+        row = rows[i % len(rows)]
+        assert row.published_at is not None  # demo headlines are always dated
+        docs.append(
+            {
+                "title": f"{row.title} ({i})",
+                "body": "The company gave no further details.",
+                "published_at": row.published_at.isoformat(),
+            }
+        )
     started = time.perf_counter()
     for start in range(0, n_docs, 100):
         response = client.post(

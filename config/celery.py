@@ -91,7 +91,7 @@ def embedded_worker_start() -> bool:
             quiet=True,
         )
         # install_signal_handlers only works in the main thread; this worker lives in another.
-        worker.install_platform_tweaks = lambda *_a, **_k: None  # type: ignore[method-assign]
+        worker.install_platform_tweaks = lambda *_a, **_k: None
         worker.start()
 
     threading.Thread(target=run, name="celery-embedded", daemon=True).start()

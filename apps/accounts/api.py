@@ -1,4 +1,4 @@
-from typing import Any
+from typing import Any, cast
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
@@ -6,7 +6,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .models import Role
+from .models import Role, User
 from .roles import user_has_role
 
 
@@ -20,7 +20,8 @@ class MeSerializer(serializers.Serializer[Any]):
 class MeView(APIView):
     @extend_schema(responses=MeSerializer)
     def get(self, request: Request) -> Response:
-        user = request.user
+        # IsAuthenticated (the default permission) guarantees a real user here.
+        user = cast(User, request.user)
         roles = [role.value for role in Role if user_has_role(user, role.value)]
         return Response(
             {"id": user.pk, "username": user.get_username(), "email": user.email, "roles": roles}

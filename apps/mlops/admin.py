@@ -1,10 +1,12 @@
 """Django admin for the model lifecycle, with actions that go through the same services."""
 
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+
+from apps.accounts.models import User
 
 from . import services
 from .models import (
@@ -18,7 +20,7 @@ from .models import (
 
 
 @admin.register(ModelVersion)
-class ModelVersionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class ModelVersionAdmin(admin.ModelAdmin):
     list_display = (
         "name",
         "version",
@@ -64,7 +66,7 @@ class ModelVersionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(TrainingRun)
-class TrainingRunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class TrainingRunAdmin(admin.ModelAdmin):
     list_display = (
         "id",
         "model_name",
@@ -135,7 +137,7 @@ class TrainingRunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(PromotionEvent)
-class PromotionEventAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class PromotionEventAdmin(admin.ModelAdmin):
     list_display = ("name", "kind", "from_version", "to_version", "user", "created_at", "reason")
     list_filter = ("name", "kind")
     readonly_fields = [f.name for f in PromotionEvent._meta.fields]
@@ -145,17 +147,17 @@ class PromotionEventAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(ModelPolicy)
-class ModelPolicyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class ModelPolicyAdmin(admin.ModelAdmin):
     list_display = ("name", "tolerance", "updated_by", "updated_at", "note")
     readonly_fields = ("updated_by", "updated_at")
 
     def save_model(self, request: HttpRequest, obj: ModelPolicy, form: Any, change: bool) -> None:
-        obj.updated_by = request.user
+        obj.updated_by = cast(User, request.user)  # the admin only serves signed-in staff
         super().save_model(request, obj, form, change)
 
 
 @admin.register(RetrainSchedule)
-class RetrainScheduleAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class RetrainScheduleAdmin(admin.ModelAdmin):
     list_display = ("name", "enabled", "every_hours", "next_run_at", "last_run", "promote")
     readonly_fields = ("next_run_at", "last_run", "updated_by", "updated_at")
 
@@ -176,7 +178,7 @@ class RetrainScheduleAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(PredictionStat)
-class PredictionStatAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class PredictionStatAdmin(admin.ModelAdmin):
     list_display = ("name", "version", "minute", "process", "requests", "errors")
     list_filter = ("name",)
     readonly_fields = [f.name for f in PredictionStat._meta.fields]

@@ -74,7 +74,7 @@ class ModelOverviewSerializer(serializers.Serializer[Any]):
 
 
 class PromotionEventSerializer(serializers.ModelSerializer[PromotionEvent]):
-    user = serializers.StringRelatedField()
+    user: serializers.StringRelatedField[Any] = serializers.StringRelatedField()
 
     class Meta:
         model = PromotionEvent
@@ -91,7 +91,7 @@ class PromotionEventSerializer(serializers.ModelSerializer[PromotionEvent]):
 
 
 class TrainingRunSerializer(serializers.ModelSerializer[TrainingRun]):
-    started_by = serializers.StringRelatedField()
+    started_by: serializers.StringRelatedField[Any] = serializers.StringRelatedField()
     version = serializers.IntegerField(source="version.version", allow_null=True, read_only=True)
     percent = serializers.SerializerMethodField()
 
@@ -181,7 +181,8 @@ class MonitoringSerializer(serializers.Serializer[Any]):
     name = serializers.CharField()
     minutes = serializers.IntegerField()
     requests = serializers.IntegerField()
-    errors = serializers.IntegerField()
+    # DRF's metaclass pops declared fields, so this never shadows Serializer's.
+    errors = serializers.IntegerField()  # type: ignore[assignment]
     error_rate = serializers.FloatField()
     items = serializers.IntegerField()
     mean_ms = serializers.FloatField(allow_null=True)

@@ -123,7 +123,7 @@ def version_report(name: str, version: int) -> dict[str, Any] | None:
     ]
     run = TrainingRun.objects.filter(version=candidate).first()
     headline_keys = [candidate.main_metric, "accuracy"]
-    headline = []
+    headline: list[dict[str, Any]] = []
     for key in dict.fromkeys(k for k in headline_keys if k):
         headline.append(
             {

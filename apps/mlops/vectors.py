@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from django.conf import settings
 
 from mlcore.index import IndexHandle, VectorIndex
@@ -29,7 +30,8 @@ def embedder_get() -> Any:
 
 
 def texts_embed(texts: Sequence[str]) -> np.ndarray:
-    return embedder_get().embed(list(texts))
+    vectors: np.ndarray = embedder_get().embed(list(texts))
+    return vectors
 
 
 class NamedIndex:
@@ -78,7 +80,7 @@ class NamedIndex:
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
-    def mutate(self, change: Callable[[VectorIndex], None]) -> VectorIndex:
+    def mutate(self, change: Callable[[VectorIndex], object]) -> VectorIndex:
         """Apply `change` to a copy of the newest index, save it, then swap it in."""
         with self._file_lock():
             index = VectorIndex.load(self.path) if self.path.exists() else VectorIndex(self.dim)
@@ -97,7 +99,7 @@ class NamedIndex:
         if len(ids):
             self.mutate(lambda index: index.remove(ids))
 
-    def replace_all(self, ids: Sequence[int], vectors: np.ndarray) -> None:
+    def replace_all(self, ids: Sequence[int], vectors: npt.ArrayLike) -> None:
         def rebuild(index: VectorIndex) -> None:
             index.remove(index.ids().tolist())
             index.add(ids, vectors)

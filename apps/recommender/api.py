@@ -93,12 +93,14 @@ class ImportSerializer(serializers.Serializer):
 class ImportResultSerializer(serializers.Serializer):
     created = serializers.IntegerField()
     updated = serializers.IntegerField()
-    errors = serializers.ListField(child=serializers.DictField())
+    # DRF's metaclass pops declared fields, so this never shadows Serializer's.
+    errors = serializers.ListField(child=serializers.DictField())  # type: ignore[assignment]
 
 
 class RecommendationQuerySerializer(serializers.Serializer):
     user = serializers.CharField(required=False, allow_blank=True, max_length=64)
-    context = serializers.RegexField(r"^(home|cart|item:\d+)$", required=False, default="home")
+    # DRF's metaclass pops declared fields, so this never shadows Serializer's.
+    context = serializers.RegexField(r"^(home|cart|item:\d+)$", required=False, default="home")  # type: ignore[assignment]
     n = serializers.IntegerField(required=False, default=10, min_value=1, max_value=50)
     cart = serializers.RegexField(r"^\d+(,\d+)*$", required=False, allow_blank=True)
 
@@ -113,12 +115,14 @@ class RecommendedItemSerializer(serializers.Serializer):
     url = serializers.CharField()
     score = serializers.FloatField()
     reason = serializers.CharField()
-    source = serializers.ChoiceField(choices=["collaborative", "text", "trending", "new"])
+    # DRF's metaclass pops declared fields, so this never shadows Serializer's.
+    source = serializers.ChoiceField(choices=["collaborative", "text", "trending", "new"])  # type: ignore[assignment]
 
 
 class RecommendationListSerializer(serializers.Serializer):
     shopper = serializers.CharField()
-    context = serializers.CharField()
+    # DRF's metaclass pops declared fields, so this never shadows Serializer's.
+    context = serializers.CharField()  # type: ignore[assignment]
     strategy = serializers.CharField()
     experiment = serializers.IntegerField(allow_null=True)
     variant = serializers.CharField()
@@ -133,7 +137,8 @@ class EventInSerializer(serializers.Serializer):
     item = serializers.CharField(help_text="item id or sku")
     rating = serializers.FloatField(required=False, min_value=0, max_value=5)
     text = serializers.CharField(required=False, allow_blank=True)
-    context = serializers.CharField(required=False, allow_blank=True)
+    # DRF's metaclass pops declared fields, so this never shadows Serializer's.
+    context = serializers.CharField(required=False, allow_blank=True)  # type: ignore[assignment]
     experiment = serializers.IntegerField(required=False, allow_null=True)
     variant = serializers.CharField(required=False, allow_blank=True)
     from_recommendation = serializers.BooleanField(required=False)
@@ -143,7 +148,7 @@ class EventInSerializer(serializers.Serializer):
 class EventBatchSerializer(serializers.Serializer):
     visitor_id = serializers.CharField(required=False, allow_blank=True, max_length=64)
     user = serializers.IntegerField(required=False, help_text="account id (merchandiser only)")
-    events = serializers.ListField(child=serializers.DictField(), max_length=500)
+    events: serializers.Field = serializers.ListField(child=serializers.DictField(), max_length=500)
 
 
 class EventBatchDocSerializer(EventBatchSerializer):
@@ -155,7 +160,8 @@ class EventBatchDocSerializer(EventBatchSerializer):
 class EventBatchResultSerializer(serializers.Serializer):
     accepted = serializers.IntegerField()
     duplicates = serializers.IntegerField()
-    errors = serializers.ListField(child=serializers.DictField())
+    # DRF's metaclass pops declared fields, so this never shadows Serializer's.
+    errors = serializers.ListField(child=serializers.DictField())  # type: ignore[assignment]
 
 
 class VariantSerializer(serializers.ModelSerializer):

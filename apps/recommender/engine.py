@@ -64,7 +64,8 @@ class CollabModel:
         idx = np.array([r for r, _ in rows])
         weights = np.array([w for _, w in rows], dtype=np.float32)
         if self.dense is not None:
-            return weights @ self.dense[idx]
+            dense_scores: np.ndarray = weights @ self.dense[idx]
+            return dense_scores
         assert self.nbr_idx is not None and self.nbr_val is not None
         np.add.at(out, self.nbr_idx[idx].ravel(), (self.nbr_val[idx] * weights[:, None]).ravel())
         return out
@@ -405,7 +406,9 @@ def candidates_generate(
     if weights and len(model.collab):
         collab_scores = model.collab.scores(weights)
         take = min(per_source + len(blocked), len(collab_scores))
-        top = np.argpartition(-collab_scores, take - 1)[:take] if take else []
+        top: np.ndarray | list[int] = (
+            np.argpartition(-collab_scores, take - 1)[:take] if take else []
+        )
         found.extend(int(model.collab.item_ids[i]) for i in top if collab_scores[i] > 0)
     found.extend(text_hits)
     trending = catalog.ids[catalog.trending_order[: per_source + len(blocked)]]
@@ -478,7 +481,8 @@ def _select(
 ) -> list[int]:
     order = np.argsort(-scores, kind="stable")
     if rules.diversity <= 0 and rules.category_cap <= 0:
-        return order[:n].tolist()
+        top_n: list[int] = order[:n].tolist()
+        return top_n
     # MMR over the best few candidates: relevance minus similarity to what is already chosen.
     pool = order[: max(n * 5, 50)].tolist()
     spread = float(scores[pool].max() - scores[pool].min()) or 1.0

@@ -7,6 +7,7 @@ import math
 import threading
 import time
 from dataclasses import asdict, dataclass
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
@@ -41,7 +42,7 @@ def settings_get() -> RecommenderSettings:
 def trending_scores(*, half_life_days: float, weights: dict[str, float]) -> dict[int, float]:
     """Time-decayed popularity: each event's weight halves every `half_life_days`."""
     now = timezone.now()
-    since = now - timezone.timedelta(days=max(half_life_days * 6, 7))
+    since = now - timedelta(days=max(half_life_days * 6, 7))
     rows = (
         Event.objects.filter(created__gte=since)
         .exclude(kind=Event.Kind.IMPRESSION)
@@ -74,7 +75,8 @@ def catalog_snapshot(*, fresh: bool = False) -> Catalog:
             and _snapshot["key"] == key
             and time.monotonic() - _snapshot["at"] < SNAPSHOT_SECONDS
         ):
-            return _snapshot["catalog"]
+            cached: Catalog = _snapshot["catalog"]
+            return cached
     config = settings_get()
     items = list(
         Item.objects.filter(active=True)

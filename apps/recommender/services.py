@@ -313,6 +313,7 @@ def events_record(
         if problem:
             errors.append({"index": position, "event_id": event_id, "error": problem})
             continue
+        assert kind is not None and item_pk is not None  # both checked just above
         if event_id in ids_in_batch:
             duplicates += 1
             continue
@@ -339,8 +340,8 @@ def events_record(
             created = parsed if isinstance(parsed, datetime) else now
             if timezone.is_naive(created):
                 created = timezone.make_aware(created)
-        experiment = raw.get("experiment")
-        experiment_id = int(experiment) if str(experiment or "").isdigit() else None
+        experiment = raw.get("experiment") or ""
+        experiment_id = int(experiment) if str(experiment).isdigit() else None
         variant = str(raw.get("variant") or "")
         if experiment_id not in experiments or variant not in experiments.get(experiment_id, ()):
             experiment_id, variant = None, ""

@@ -257,6 +257,7 @@ def manage(request: HttpRequest) -> HttpResponse:
         if upload is None:
             messages.error(request, "Choose a CSV or JSONL file to import.")
         else:
+            assert upload.name is not None  # an uploaded file always carries its name
             fmt = "jsonl" if upload.name.lower().endswith((".jsonl", ".json")) else "csv"
             try:
                 result = services.items_import(content=upload.read().decode("utf-8-sig"), fmt=fmt)
