@@ -11,7 +11,7 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 
@@ -50,6 +50,16 @@ class Answer:
     faq_id: int | None = None
     top_article_id: int | None = None
     extras: dict[str, Any] = field(default_factory=dict)
+
+
+class _AnswerCommon(TypedDict):
+    """The Answer fields shared by every answer built from retrieved passages."""
+
+    raw_score: float
+    intent: str
+    intent_probability: float | None
+    sources: tuple[dict[str, Any], ...]
+    top_article_id: int
 
 
 def human_requested(text: str) -> bool:
@@ -169,7 +179,7 @@ def answer_compose(
     agree = _agree(guess, passages)
     raw = raw_score(passages[0].dense, guess, agree)
     confidence = calibrated(kb, raw)
-    common = {
+    common: _AnswerCommon = {
         "raw_score": round(raw, 4),
         "intent": intent,
         "intent_probability": probability,
@@ -186,6 +196,7 @@ def answer_compose(
         if faq is not None and confidence >= kb.handoff_threshold:
             matching = [p for p in passages if guess.label in p.intents]
             if faq.article is not None:
+                assert faq.article_id is not None  # the article is loaded, so its id is set
                 cites: tuple[dict[str, Any], ...] = (
                     {
                         "article_id": faq.article_id,
@@ -279,7 +290,7 @@ def answers_judge(
         part = rows[start : start + batch]
         texts = [t for t, _ in part]
         vectors = texts_embed(texts)
-        guesses = intents_predict(texts) or [None] * len(texts)
+        guesses: Sequence[IntentGuess | None] = intents_predict(texts) or [None] * len(texts)
         for (text, label), vector, guess in zip(part, vectors, guesses):
             passages = passages_retrieve(kb_id=kb_id, query=text, k=5, vector=vector)
             articles: list[int] = []

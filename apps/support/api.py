@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import QuerySet
@@ -87,7 +87,8 @@ class ArticleViewSet(viewsets.ModelViewSet):
 
     def get_queryset(self) -> QuerySet[Article]:
         return selectors.article_list(
-            kb_id=self.request.query_params.get("kb"),
+            # The raw query-string id: the ORM lookup converts it to the integer key.
+            kb_id=cast("int | None", self.request.query_params.get("kb")),
             status=self.request.query_params.get("status"),
         )
 
@@ -135,7 +136,8 @@ class FAQViewSet(viewsets.ModelViewSet):
 
     def get_queryset(self) -> QuerySet[FAQ]:
         return selectors.faq_list(
-            kb_id=self.request.query_params.get("kb"),
+            # The raw query-string id: the ORM lookup converts it to the integer key.
+            kb_id=cast("int | None", self.request.query_params.get("kb")),
             status=self.request.query_params.get("status"),
         )
 

@@ -19,10 +19,10 @@ class BM25:
         avgdl = float(lengths.mean()) if self.n else 0.0
         postings: dict[str, tuple[list[int], list[int]]] = {}
         for row, doc in enumerate(docs):
-            for term, tf in Counter(doc).items():
+            for term, count in Counter(doc).items():
                 rows, tfs = postings.setdefault(term, ([], []))
                 rows.append(row)
-                tfs.append(tf)
+                tfs.append(count)
         self.postings: dict[str, tuple[npt.NDArray[np.int32], npt.NDArray[np.float32]]] = {}
         for term, (rows, tfs) in postings.items():
             df = len(rows)

@@ -10,7 +10,13 @@ import threading
 from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
+
+if TYPE_CHECKING:
+    from llama_cpp.llama_types import (
+        ChatCompletionStreamResponseDelta,
+        CreateChatCompletionStreamResponse,
+    )
 
 SYSTEM_PROMPT = (
     "You are the support assistant of a digital bank. Answer the customer's question using only "
@@ -59,16 +65,24 @@ class LocalGenerator:
 
     def stream(self, question: str, passages: Sequence[str]) -> Iterator[str]:
         with self._lock:
-            chunks = self.llm.create_chat_completion(
-                messages=_messages(question, passages),  # type: ignore[arg-type]
-                stream=True,
-                max_tokens=MAX_TOKENS,
-                temperature=0.2,
+            # stream=True yields chunks; the stubs return a union with the one-shot response.
+            chunks = cast(
+                "Iterator[CreateChatCompletionStreamResponse]",
+                self.llm.create_chat_completion(
+                    messages=_messages(question, passages),  # type: ignore[arg-type]
+                    stream=True,
+                    max_tokens=MAX_TOKENS,
+                    temperature=0.2,
+                ),
             )
             for chunk in chunks:
-                delta = chunk["choices"][0].get("delta", {})  # type: ignore[index]
-                if delta.get("content"):
-                    yield delta["content"]
+                # An empty delta has no keys; every key of the full delta is optional.
+                delta = cast(
+                    "ChatCompletionStreamResponseDelta", chunk["choices"][0].get("delta", {})
+                )
+                content = delta.get("content")
+                if content:
+                    yield content
 
 
 @lru_cache(maxsize=1)

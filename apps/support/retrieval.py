@@ -7,7 +7,9 @@ memory; `KnowledgeBase.content_version` (one indexed read per question) tells it
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import numpy.typing as npt
@@ -125,7 +127,8 @@ def retrieval_state_reset() -> None:
 
 
 def query_embed(query: str) -> npt.NDArray[np.float32]:
-    return texts_embed([query])[0]
+    vector: npt.NDArray[np.float32] = texts_embed([query])[0]
+    return vector
 
 
 def passages_retrieve(
@@ -137,7 +140,9 @@ def passages_retrieve(
         return []
     if vector is None:
         vector = query_embed(query)
-    dense_hits = named_index(CHUNK_INDEX).search(vector, CANDIDATES, allowed_ids=state.chunk_ids)
+    # The id array is only iterated; NamedIndex.search types it as a plain sequence.
+    allowed_ids = cast("Sequence[int]", state.chunk_ids)
+    dense_hits = named_index(CHUNK_INDEX).search(vector, CANDIDATES, allowed_ids=allowed_ids)
     keyword_hits = state.bm25.search(tokens(query), CANDIDATES)
     fused: dict[int, float] = {}
     dense: dict[int, float] = {}

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from apps.accounts.models import User
+
 from .models import FAQ, Article, CannedResponse, Conversation, KnowledgeBase, Message
 from .text import MAX_ARTICLE_CHARS, MAX_MESSAGE_CHARS
 
@@ -103,7 +105,8 @@ class KnowledgeImportReportSerializer(serializers.Serializer):
     created = serializers.IntegerField()
     updated = serializers.IntegerField()
     unchanged = serializers.IntegerField()
-    errors = serializers.ListField(child=serializers.CharField())
+    # A declared field named like Serializer.errors; DRF's metaclass moves it into _declared_fields.
+    errors = serializers.ListField(child=serializers.CharField())  # type: ignore[assignment]
 
 
 class SupportAskSerializer(serializers.Serializer):
@@ -157,7 +160,7 @@ class MessageSerializer(serializers.ModelSerializer):
 
 
 class AgentMessageSerializer(serializers.ModelSerializer):
-    author = serializers.StringRelatedField()
+    author: serializers.StringRelatedField[User] = serializers.StringRelatedField()
 
     class Meta:
         model = Message
@@ -181,7 +184,7 @@ class AgentMessageSerializer(serializers.ModelSerializer):
 
 
 class ConversationSerializer(serializers.ModelSerializer):
-    assigned_agent = serializers.StringRelatedField()
+    assigned_agent: serializers.StringRelatedField[User] = serializers.StringRelatedField()
 
     class Meta:
         model = Conversation

@@ -14,6 +14,7 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -208,9 +209,15 @@ def knowledge_embed(*, kb_id: int, batch: int = 64) -> int:
         for chunk in pending:
             Chunk.objects.filter(pk=chunk.pk, content_hash=chunk.content_hash).update(embedded=True)
         done += len(pending)
-    for model, kind in ((FAQ, "faq"), (PastConversation, "past")):
+    reply_models: tuple[tuple[type[FAQ] | type[PastConversation], str], ...] = (
+        (FAQ, "faq"),
+        (PastConversation, "past"),
+    )
+    for model, kind in reply_models:
         while True:
-            rows = list(model.objects.filter(kb_id=kb_id, embedded=False).order_by("id")[:batch])
+            rows: list[FAQ | PastConversation] = list(
+                model.objects.filter(kb_id=kb_id, embedded=False).order_by("id")[:batch]
+            )
             if not rows:
                 break
             vectors = texts_embed([r.question for r in rows])
@@ -236,7 +243,11 @@ def faq_upsert(
     answer = clean_text(answer, max_chars=5000, what="answer")
     if status not in FAQ.Status.values:
         raise InvalidText(f"Unknown status {status!r}.")
-    values = {"answer": answer, "intent": intent.strip()[:100], "status": status}
+    values: dict[str, str | int] = {
+        "answer": answer,
+        "intent": intent.strip()[:100],
+        "status": status,
+    }
     if article_id:
         values["article_id"] = article_id
     if source_conversation_id:
@@ -846,7 +857,7 @@ def agent_presence_disconnect(*, agent_id: int) -> None:
 
 def presence_expire() -> int:
     """Agents whose consoles stopped sending heartbeats (a dead process) go offline."""
-    cutoff = timezone.now() - timezone.timedelta(seconds=PRESENCE_TTL_S)
+    cutoff = timezone.now() - timedelta(seconds=PRESENCE_TTL_S)
     expired = AgentPresence.objects.filter(connections__gt=0, last_seen_at__lt=cutoff).update(
         connections=0
     )
