@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Hashable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
+
+UserKey = TypeVar("UserKey", bound=Hashable)
 
 
 def classification_report(
@@ -86,8 +88,8 @@ def report_text(report: dict[str, Any]) -> str:
 
 
 def ranking_metrics(
-    recommended: dict[int, list[int]],
-    relevant: dict[int, set[int]],
+    recommended: Mapping[UserKey, list[int]],
+    relevant: Mapping[UserKey, set[int]],
     *,
     k: int = 10,
     n_items: int | None = None,

@@ -127,10 +127,9 @@ def ranker_train(ctx: TrainingContext) -> TrainOutcome:
     seen = {k: {h.item_id for h in hs} for k, hs in hist_train.items()}
     order = [int(catalog.ids[r]) for r in catalog.trending_order]
     popular = {k: [i for i in order if i not in seen.get(k, set())][:10] for k in test}
-    # ranking_metrics only uses the shopper keys for lookups; its int key type is too narrow.
     baseline = ranking_metrics(
-        cast(dict[Any, list[int]], popular),
-        cast(dict[Any, set[int]], test),
+        popular,
+        test,
         k=10,
         n_items=len(item_ids),
     )
