@@ -45,6 +45,7 @@ class TrainConfig:
     eval_batch_size: int = 128
     max_steps: int | None = None
     pooling: str = "mean"  # "mean": head on mean-pooled tokens; "cls": the transformer's pooler
+    label_smoothing: float = 0.0  # > 0 softens targets: helps where annotators disagree
 
 
 @dataclass(frozen=True)
@@ -399,14 +400,17 @@ def fit(
                 },
                 return_tensors="pt",
             ).to(dev)
-            out = model(**batch, labels=y[idx].to(dev))
-            out.loss.backward()
+            out = model(**batch)
+            loss = torch.nn.functional.cross_entropy(
+                out.logits, y[idx].to(dev), label_smoothing=config.label_smoothing
+            )
+            loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad()
             step += 1
-            epoch_loss += out.loss.item()
+            epoch_loss += loss.item()
             if progress:
                 elapsed = time.monotonic() - started
                 progress(
@@ -415,7 +419,7 @@ def fit(
                         config.epochs,
                         step,
                         total_steps,
-                        out.loss.item(),
+                        loss.item(),
                         elapsed,
                         elapsed / step * (total_steps - step),
                     )
