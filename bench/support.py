@@ -17,7 +17,9 @@ import json
 import os
 import statistics
 import sys
+import tempfile
 import time
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -37,10 +39,15 @@ def banking77_split(seed: int = 13) -> tuple[list[tuple[str, str]], list[tuple[s
 
 
 def _django() -> None:
+    """Django on a throw-away SQLite database, so the bench never touches the user's data."""
+    if "DATA_DIR" not in os.environ:
+        os.environ["DATA_DIR"] = tempfile.mkdtemp(prefix="bench-support-")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     import django
+    from django.core.management import call_command
 
     django.setup()
+    call_command("migrate", verbosity=0, interactive=False)
 
 
 def intent_section(results: dict[str, Any], notes: list[str], quick: bool) -> None:
@@ -215,7 +222,11 @@ def main(argv: list[str]) -> dict[str, Any]:
             notes.append(f"{name}: skipped, {BANKING77} is absent")
             continue
         print(f"== {name}", file=sys.stderr, flush=True)
-        globals()[f"{name}_section"](results, notes, args.quick)
+        try:
+            globals()[f"{name}_section"](results, notes, args.quick)
+        except Exception as exc:  # keep the other sections' numbers; say what failed
+            traceback.print_exc()
+            results[f"{name}_error"] = f"{type(exc).__name__}: {exc}"
     results.pop("_intent_model_dir", None)
     return {"title": "Customer service (support)", "results": results, "notes": " ".join(notes)}
 
