@@ -50,7 +50,8 @@ def _django() -> None:
     call_command("migrate", verbosity=0, interactive=False)
 
 
-def intent_section(results: dict[str, Any], notes: list[str], quick: bool) -> None:
+def intent_section(results: dict[str, Any], notes: list[str], args: argparse.Namespace) -> None:
+    quick = bool(args.quick)
     import torch
 
     from mlcore.classifier import TrainConfig, fit
@@ -60,13 +61,14 @@ def intent_section(results: dict[str, Any], notes: list[str], quick: bool) -> No
     if quick:
         train, held = train[:800], held[:200]
     config = TrainConfig(
-        epochs=1 if quick else 5,
+        epochs=1 if quick else args.epochs,
         batch_size=32,
-        learning_rate=1e-4,
+        learning_rate=args.lr,
         max_length=48,
         val_fraction=0.05,
         patience=2,
         seed=13,
+        label_smoothing=args.label_smoothing,
     )
     started = time.monotonic()
     last = [0.0]
@@ -94,7 +96,8 @@ def intent_section(results: dict[str, Any], notes: list[str], quick: bool) -> No
     results["intent_best_epoch"] = result.best_epoch
     notes.append(
         f"intent: MiniLM-L6 fine-tuned {config.epochs} epochs, lr {config.learning_rate}, "
-        f"max_length {config.max_length}, batch {config.batch_size}, torch threads "
+        f"max_length {config.max_length}, batch {config.batch_size}, label smoothing "
+        f"{config.label_smoothing}, {config.pooling} pooling, torch threads "
         f"{torch.get_num_threads()}; target accuracy >= 0.93 "
         f"({'met' if report['accuracy'] >= 0.93 else 'MISSED'}), training < 20 min "
         f"({'met' if train_s < 1200 else 'MISSED'})."
@@ -104,7 +107,8 @@ def intent_section(results: dict[str, Any], notes: list[str], quick: bool) -> No
     results["_intent_model_dir"] = str(out)
 
 
-def retrieval_section(results: dict[str, Any], notes: list[str], quick: bool) -> None:
+def retrieval_section(results: dict[str, Any], notes: list[str], args: argparse.Namespace) -> None:
+    quick = bool(args.quick)
     _django()
     from apps.support import demo, selectors
     from apps.support.retrieval import passages_retrieve
@@ -132,7 +136,8 @@ def retrieval_section(results: dict[str, Any], notes: list[str], quick: bool) ->
     )
 
 
-def latency_section(results: dict[str, Any], notes: list[str], quick: bool) -> None:
+def latency_section(results: dict[str, Any], notes: list[str], args: argparse.Namespace) -> None:
+    quick = bool(args.quick)
     _django()
     import numpy as np
 
@@ -174,7 +179,8 @@ def latency_section(results: dict[str, Any], notes: list[str], quick: bool) -> N
     )
 
 
-def llm_section(results: dict[str, Any], notes: list[str], quick: bool) -> None:
+def llm_section(results: dict[str, Any], notes: list[str], args: argparse.Namespace) -> None:
+    quick = bool(args.quick)
     from apps.support.generation import local_generator
 
     generator = local_generator()
@@ -212,6 +218,9 @@ def main(argv: list[str]) -> dict[str, Any]:
     parser = argparse.ArgumentParser(prog="bench support")
     parser.add_argument("--only", default=",".join(SECTIONS))
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke run")
+    parser.add_argument("--epochs", type=int, default=5, help="intent fine-tuning epochs")
+    parser.add_argument("--lr", type=float, default=1e-4, help="intent learning rate")
+    parser.add_argument("--label-smoothing", type=float, default=0.0)
     args = parser.parse_args(argv)
     results: dict[str, Any] = {}
     notes: list[str] = []
@@ -223,7 +232,7 @@ def main(argv: list[str]) -> dict[str, Any]:
             continue
         print(f"== {name}", file=sys.stderr, flush=True)
         try:
-            globals()[f"{name}_section"](results, notes, args.quick)
+            globals()[f"{name}_section"](results, notes, args)
         except Exception as exc:  # keep the other sections' numbers; say what failed
             traceback.print_exc()
             results[f"{name}_error"] = f"{type(exc).__name__}: {exc}"
