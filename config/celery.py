@@ -70,12 +70,14 @@ def embedded_worker_start() -> bool:
     global _embedded_started
     from django.conf import settings
 
-    if not settings.CELERY_EMBEDDED_WORKER or settings.CELERY_TASK_ALWAYS_EAGER:
+    if not settings.CELERY_EMBEDDED_WORKER:
         return False
     with _embedded_lock:
         if _embedded_started:
             return False
         _embedded_started = True
+    # From now on tasks go to the worker thread instead of running inline.
+    app.conf.task_always_eager = False
 
     def run() -> None:
         worker = app.Worker(

@@ -171,7 +171,12 @@ CELERY_EMBEDDED_WORKER = env.bool(
     "CELERY_EMBEDDED_WORKER", default=CELERY_BROKER_URL.startswith("memory://")
 )
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=REDIS_URL or "cache+memory://")
-CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+# With the in-memory broker, a process that runs no embedded worker (a management command, a
+# shell) must run its tasks inline, or they would vanish with the process. The web process turns
+# this off when it starts its worker (config.celery.embedded_worker_start).
+CELERY_TASK_ALWAYS_EAGER = env.bool(
+    "CELERY_TASK_ALWAYS_EAGER", default=CELERY_BROKER_URL.startswith("memory://")
+)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"

@@ -83,3 +83,23 @@ def test_embedded_profile_runs_tasks_in_process_without_a_broker(tmp_path):
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "RESULT 0" in result.stdout
+
+
+@pytest.mark.slow
+def test_embedded_profile_runs_tasks_inline_where_no_worker_runs(tmp_path):
+    """A management command in the embedded profile must not drop the tasks it enqueues."""
+    env = {"DATA_DIR": str(tmp_path)}
+    assert run(["manage.py", "migrate", "--noinput"], env).returncode == 0
+    script = textwrap.dedent("""
+        import django, os
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+        django.setup()
+        from apps.mlops.tasks import training_run_fail_stale_task
+        result = training_run_fail_stale_task.delay()
+        print("INLINE", result.successful(), result.get(timeout=5))
+    """)
+
+    result = run(["-c", script], env, timeout=120)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "INLINE True 0" in result.stdout
