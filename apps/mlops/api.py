@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.shortcuts import get_object_or_404
@@ -229,6 +230,21 @@ class VersionDetailView(MlAdminView):
         return Response(ModelVersionSerializer(row).data)
 
 
+def _moved_production(
+    name: str, version: int, move: Callable[[], services.PromotionResult]
+) -> Response:
+    """Run a promotion or rollback; 200 when production moved (or already was there), 409 if not."""
+    _known_model(name)
+    try:
+        result = move()
+    except ModelVersion.DoesNotExist:
+        raise NotFound(f"{name} has no version {version}") from None
+    except (KeyError, ValueError) as exc:
+        raise ValidationError({"detail": str(exc)}) from exc
+    code = status.HTTP_200_OK if result.promoted or result.kind == "noop" else 409
+    return Response(PromotionResultSerializer(result).data, status=code)
+
+
 class PromoteView(MlAdminView):
     @extend_schema(
         request=PromoteSerializer,
@@ -238,21 +254,17 @@ class PromoteView(MlAdminView):
     def post(self, request: Request, name: str) -> Response:
         data = PromoteSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        _known_model(name)
-        try:
-            result = services.model_version_promote(
+        return _moved_production(
+            name,
+            data.validated_data["version"],
+            lambda: services.model_version_promote(
                 name=name,
                 version=data.validated_data["version"],
                 user=request.user,
                 override=data.validated_data["override"],
                 reason=data.validated_data["reason"],
-            )
-        except ModelVersion.DoesNotExist:
-            raise NotFound(f"{name} has no version {data.validated_data['version']}") from None
-        except (KeyError, ValueError) as exc:
-            raise ValidationError({"detail": str(exc)}) from exc
-        code = status.HTTP_200_OK if result.promoted or result.kind == "noop" else 409
-        return Response(PromotionResultSerializer(result).data, status=code)
+            ),
+        )
 
 
 class RollbackView(MlAdminView):
@@ -264,20 +276,16 @@ class RollbackView(MlAdminView):
     def post(self, request: Request, name: str) -> Response:
         data = RollbackSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        _known_model(name)
-        try:
-            result = services.model_version_rollback(
+        return _moved_production(
+            name,
+            data.validated_data["version"],
+            lambda: services.model_version_rollback(
                 name=name,
                 version=data.validated_data["version"],
                 user=request.user,
                 reason=data.validated_data["reason"],
-            )
-        except ModelVersion.DoesNotExist:
-            raise NotFound(f"{name} has no version {data.validated_data['version']}") from None
-        except (KeyError, ValueError) as exc:
-            raise ValidationError({"detail": str(exc)}) from exc
-        code = status.HTTP_200_OK if result.promoted or result.kind == "noop" else 409
-        return Response(PromotionResultSerializer(result).data, status=code)
+            ),
+        )
 
 
 class OptimiseView(MlAdminView):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 from django.contrib import messages
 from django.db import transaction
@@ -170,23 +171,15 @@ def promote(request: HttpRequest, name: str) -> HttpResponse:
     if override and not reason:
         messages.error(request, "An override needs a reason; it is recorded with your name.")
         return _back(name)
-    try:
-        result = services.model_version_promote(
+    return _move_production(
+        request,
+        name,
+        version,
+        lambda: services.model_version_promote(
             name=name, version=version, user=request.user, override=override, reason=reason
-        )
-    except ModelVersion.DoesNotExist:
-        messages.error(request, f"{name} has no version {version}.")
-        return _back(name)
-    except ValueError as exc:
-        messages.error(request, str(exc))
-        return _back(name)
-    if result.promoted:
-        messages.success(request, f"v{version} is in production ({result.kind}): {result.message}")
-    elif result.kind == "noop":
-        messages.info(request, result.message)
-    else:
-        messages.error(request, f"Refused: {result.message}")
-    return _back(name)
+        ),
+        lambda result: f"v{version} is in production ({result.kind}): {result.message}",
+    )
 
 
 @ml_admin
@@ -197,13 +190,30 @@ def rollback(request: HttpRequest, name: str) -> HttpResponse:
     if version is None:
         messages.error(request, "Choose a version to roll back to.")
         return _back(name)
-    try:
-        result = services.model_version_rollback(
+    return _move_production(
+        request,
+        name,
+        version,
+        lambda: services.model_version_rollback(
             name=name,
             version=version,
             user=request.user,
             reason=request.POST.get("reason", "").strip(),
-        )
+        ),
+        lambda _result: f"Rolled back to v{version}.",
+    )
+
+
+def _move_production(
+    request: HttpRequest,
+    name: str,
+    version: int,
+    move: Callable[[], services.PromotionResult],
+    success: Callable[[services.PromotionResult], str],
+) -> HttpResponse:
+    """Run a promotion or rollback and tell the user what happened on the model page."""
+    try:
+        result = move()
     except ModelVersion.DoesNotExist:
         messages.error(request, f"{name} has no version {version}.")
         return _back(name)
@@ -211,7 +221,7 @@ def rollback(request: HttpRequest, name: str) -> HttpResponse:
         messages.error(request, str(exc))
         return _back(name)
     if result.promoted:
-        messages.success(request, f"Rolled back to v{version}.")
+        messages.success(request, success(result))
     elif result.kind == "noop":
         messages.info(request, result.message)
     else:
