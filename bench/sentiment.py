@@ -23,6 +23,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.train_args import train_args_add, train_config_describe, train_config_kwargs
+
 ROOT = Path(__file__).resolve().parents[1]
 PHRASEBANK = ROOT.parent / "shared" / "datasets" / "financial_phrasebank" / "train.csv"
 SECTIONS = ("model", "pipeline")
@@ -61,13 +63,10 @@ def model_section(
     torch.set_num_threads(args.threads)
     train, test = phrasebank_split()
     config = TrainConfig(
-        epochs=args.epochs,
-        learning_rate=args.lr,
         batch_size=32,
         max_length=args.max_length,
         val_fraction=0.1,
-        patience=2,
-        seed=42,
+        **{"seed": 42, **train_config_kwargs(args)},
     )
 
     def progress(event: Any) -> None:
@@ -128,7 +127,8 @@ def model_section(
     notes.append(
         f"quality target (acc >= 0.86, macro-F1 >= 0.84) {'met' if met else 'MISSED'}; "
         f"int8 target (>= 400 sentences/s, <= 0.5 pt loss) {'met' if fast else 'MISSED'} "
-        f"on {args.threads} threads, max_length {args.max_length}, batch 64"
+        f"on {args.threads} threads, max_length {args.max_length}, batch 64; "
+        f"fine-tuned {train_config_describe(config)}"
     )
     return path
 
@@ -239,8 +239,7 @@ def pipeline_section(
 def main(argv: list[str]) -> dict[str, Any]:
     parser = argparse.ArgumentParser(prog="bench sentiment")
     parser.add_argument("--only", default=",".join(SECTIONS))
-    parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--lr", type=float, default=8e-5)
+    train_args_add(parser, epochs=5, lr=8e-5)
     parser.add_argument("--max-length", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--pipeline-docs", type=int, default=1000)

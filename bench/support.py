@@ -23,6 +23,8 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from bench.train_args import train_args_add, train_config_describe, train_config_kwargs
+
 ROOT = Path(__file__).resolve().parents[1]
 BANKING77 = ROOT.parent / "shared" / "datasets" / "banking77"
 SECTIONS = ("intent", "retrieval", "latency", "llm")
@@ -60,16 +62,10 @@ def intent_section(results: dict[str, Any], notes: list[str], args: argparse.Nam
     train, held = banking77_split()
     if quick:
         train, held = train[:800], held[:200]
-    config = TrainConfig(
-        epochs=1 if quick else args.epochs,
-        batch_size=32,
-        learning_rate=args.lr,
-        max_length=48,
-        val_fraction=0.05,
-        patience=2,
-        seed=13,
-        label_smoothing=args.label_smoothing,
-    )
+    kwargs = {"seed": 13, **train_config_kwargs(args)}
+    if quick:
+        kwargs["epochs"] = 1
+    config = TrainConfig(batch_size=32, max_length=48, val_fraction=0.05, **kwargs)
     started = time.monotonic()
     last = [0.0]
 
@@ -95,9 +91,7 @@ def intent_section(results: dict[str, Any], notes: list[str], args: argparse.Nam
     results["intent_heldout_rows"] = len(held)
     results["intent_best_epoch"] = result.best_epoch
     notes.append(
-        f"intent: MiniLM-L6 fine-tuned {config.epochs} epochs, lr {config.learning_rate}, "
-        f"max_length {config.max_length}, batch {config.batch_size}, label smoothing "
-        f"{config.label_smoothing}, {config.pooling} pooling, torch threads "
+        f"intent: MiniLM-L6 fine-tuned {train_config_describe(config)}, torch threads "
         f"{torch.get_num_threads()}; target accuracy >= 0.93 "
         f"({'met' if report['accuracy'] >= 0.93 else 'MISSED'}), training < 20 min "
         f"({'met' if train_s < 1200 else 'MISSED'})."
@@ -218,9 +212,7 @@ def main(argv: list[str]) -> dict[str, Any]:
     parser = argparse.ArgumentParser(prog="bench support")
     parser.add_argument("--only", default=",".join(SECTIONS))
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke run")
-    parser.add_argument("--epochs", type=int, default=5, help="intent fine-tuning epochs")
-    parser.add_argument("--lr", type=float, default=1e-4, help="intent learning rate")
-    parser.add_argument("--label-smoothing", type=float, default=0.0)
+    train_args_add(parser, epochs=5, lr=1e-4)
     args = parser.parse_args(argv)
     results: dict[str, Any] = {}
     notes: list[str] = []

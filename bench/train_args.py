@@ -1,0 +1,44 @@
+"""Fine-tuning flags shared by the benches that train a classifier (support, sentiment)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def train_args_add(parser: argparse.ArgumentParser, *, epochs: int, lr: float) -> None:
+    parser.add_argument("--epochs", type=int, default=epochs, help="fine-tuning epochs")
+    parser.add_argument("--lr", type=float, default=lr, help="encoder learning rate")
+    parser.add_argument("--label-smoothing", type=float, default=0.0)
+    parser.add_argument("--head-lr-multiplier", type=float, default=1.0, help="head lr = lr x this")
+    parser.add_argument("--head-init", choices=("random", "centroids"), default="random")
+    parser.add_argument(
+        "--unfreeze-embeddings", action="store_true", help="also train the word embeddings"
+    )
+    parser.add_argument("--patience", type=int, default=2, help="early-stopping patience")
+    parser.add_argument("--seed", type=int, default=None, help="training seed")
+
+
+def train_config_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """TrainConfig fields the flags set (seed only where given)."""
+    kwargs: dict[str, Any] = {
+        "epochs": args.epochs,
+        "learning_rate": args.lr,
+        "label_smoothing": args.label_smoothing,
+        "head_lr_multiplier": args.head_lr_multiplier,
+        "head_init": args.head_init,
+        "freeze_word_embeddings": not args.unfreeze_embeddings,
+        "patience": args.patience,
+    }
+    if args.seed is not None:
+        kwargs["seed"] = args.seed
+    return kwargs
+
+
+def train_config_describe(config: Any) -> str:
+    return (
+        f"{config.epochs} epochs, lr {config.learning_rate} (head x{config.head_lr_multiplier}, "
+        f"{config.head_init} init), max_length {config.max_length}, batch {config.batch_size}, "
+        f"label smoothing {config.label_smoothing}, {config.pooling} pooling, word embeddings "
+        f"{'frozen' if config.freeze_word_embeddings else 'trained'}, seed {config.seed}"
+    )
