@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models import Avg, Count, Q, QuerySet
@@ -20,6 +22,9 @@ from .models import (
 )
 
 PRESENCE_TTL_S = 90
+# The same grid as `support_evaluate`, so the page and the command read alike.
+TRADEOFF_THRESHOLDS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+ANSWER_KINDS = ("faq", "extractive", "generated")
 
 
 def knowledge_base_get(kb_id: int | None = None) -> KnowledgeBase:
@@ -197,3 +202,147 @@ def support_stats(*, days: int = 14) -> dict[str, Any]:
         "csat": round(totals["csat"], 2) if totals["csat"] is not None else None,
         "series": series,
     }
+
+
+# -- handoff threshold trade-off from the stored history ---------------------------------------
+@dataclass(frozen=True)
+class ThresholdOutcome:
+    """What one handoff threshold would have done to the bot's scored questions."""
+
+    threshold: float
+    answered: int
+    handed_off: int
+    answered_rate: float
+    handoff_rate: float
+    bad_caught: int
+    good_lost: int
+    is_current: bool
+
+
+@dataclass(frozen=True)
+class HandoffTradeoff:
+    scored: int
+    rated_bad: int
+    rated_good: int
+    since: datetime | None
+    rows: tuple[ThresholdOutcome, ...]
+
+
+def _scored_bot_messages(*, kb_id: int, since: datetime | None) -> QuerySet[Message]:
+    # Handoffs for a human request or an empty search carry no sources and confidence 0: no
+    # threshold changes them, so only low-confidence handoffs join the sent answers.
+    qs = Message.objects.filter(
+        conversation__kb_id=kb_id, sender=Message.Sender.BOT, confidence__isnull=False
+    ).filter(Q(answer_kind__in=ANSWER_KINDS) | (Q(answer_kind="handoff") & ~Q(sources=[])))
+    if since is not None:
+        qs = qs.filter(created_at__gte=since)
+    return qs
+
+
+def handoff_tradeoff(
+    *, kb: KnowledgeBase, days: int | None = 90, thresholds: Sequence[float] = TRADEOFF_THRESHOLDS
+) -> HandoffTradeoff:
+    """For each threshold, the share of the bot's past answers it would have handed off, and
+    how many answers customers rated down (or agents flagged) it would have caught.
+
+    Computed from the stored confidences, which are those of the calibration at the time.
+    """
+    since = timezone.now() - timedelta(days=days) if days else None
+    grid = sorted({round(t, 4) for t in (*thresholds, kb.handoff_threshold)})
+    # Only sent answers count as rated: a customer can also rate the handoff message itself.
+    sent = Q(answer_kind__in=ANSWER_KINDS)
+    bad = sent & (Q(rating=Message.Rating.DOWN) | ~Q(flag=""))
+    good = sent & Q(rating=Message.Rating.UP, flag="")
+    counts: dict[str, Any] = {
+        "n": Count("id"),
+        "bad": Count("id", filter=bad),
+        "good": Count("id", filter=good),
+    }
+    for i, t in enumerate(grid):
+        low = Q(confidence__lt=t)
+        counts[f"low_{i}"] = Count("id", filter=low)
+        counts[f"bad_{i}"] = Count("id", filter=low & bad)
+        counts[f"good_{i}"] = Count("id", filter=low & good)
+    totals = _scored_bot_messages(kb_id=kb.pk, since=since).aggregate(**counts)
+    n = totals["n"]
+    rows = []
+    for i, t in enumerate(grid):
+        handed = totals[f"low_{i}"]
+        rows.append(
+            ThresholdOutcome(
+                threshold=t,
+                answered=n - handed,
+                handed_off=handed,
+                answered_rate=round((n - handed) / n, 4) if n else 0.0,
+                handoff_rate=round(handed / n, 4) if n else 0.0,
+                bad_caught=totals[f"bad_{i}"],
+                good_lost=totals[f"good_{i}"],
+                is_current=abs(t - kb.handoff_threshold) < 1e-9,
+            )
+        )
+    return HandoffTradeoff(
+        scored=n, rated_bad=totals["bad"], rated_good=totals["good"], since=since, rows=tuple(rows)
+    )
+
+
+# -- draft FAQ review ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class FaqDraftReview:
+    """A draft FAQ pair with what decides whether the bot will send it once published."""
+
+    faq: FAQ
+    # The published pair the bot sends for this intent now (it picks the oldest one).
+    current: FAQ | None
+    # The bot sends an FAQ answer only when a top passage's article carries the intent.
+    intent_on_articles: bool
+
+
+def article_intents_published(*, kb_id: int) -> set[str]:
+    found: set[str] = set()
+    for intents in Article.objects.filter(kb_id=kb_id, status=Article.Status.PUBLISHED).values_list(
+        "intents", flat=True
+    ):
+        found.update(intents or ())
+    return found
+
+
+def intents_known(*, kb_id: int) -> list[str]:
+    """Intents the KB's published articles and FAQ pairs carry (suggestions for reviewers)."""
+    found = article_intents_published(kb_id=kb_id)
+    found.update(
+        FAQ.objects.filter(kb_id=kb_id).exclude(intent="").values_list("intent", flat=True)
+    )
+    return sorted(found)
+
+
+def faq_published_for_intent(*, kb_id: int, intent: str) -> FAQ | None:
+    """The published pair `answer_compose` sends for this intent (the oldest), if any."""
+    if not intent:
+        return None
+    qs = FAQ.objects.filter(kb_id=kb_id, status=FAQ.Status.PUBLISHED, intent=intent)
+    return qs.order_by("id").first()
+
+
+def faq_drafts_review(*, kb_id: int) -> list[FaqDraftReview]:
+    drafts = list(
+        FAQ.objects.filter(kb_id=kb_id, status=FAQ.Status.DRAFT)
+        .select_related("source_conversation")
+        .order_by("-created_at", "-id")
+    )
+    intents = {f.intent for f in drafts if f.intent}
+    current: dict[str, FAQ] = {}
+    for faq in FAQ.objects.filter(
+        kb_id=kb_id, status=FAQ.Status.PUBLISHED, intent__in=intents
+    ).order_by("-id"):
+        current[faq.intent] = faq  # the last one written wins: the oldest, as answers pick it
+    on_articles = article_intents_published(kb_id=kb_id)
+    return [
+        FaqDraftReview(
+            faq=f, current=current.get(f.intent), intent_on_articles=f.intent in on_articles
+        )
+        for f in drafts
+    ]
+
+
+def knowledge_base_list() -> QuerySet[KnowledgeBase]:
+    return KnowledgeBase.objects.all()

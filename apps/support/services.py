@@ -274,6 +274,108 @@ def faq_delete(*, faq_id: int) -> None:
 
 
 @transaction.atomic
+def faq_update(*, faq_id: int, question: str, answer: str, intent: str = "") -> FAQ:
+    """Edit a FAQ pair; a changed question is embedded again for the suggested replies."""
+    question = clean_text(question, max_chars=500, what="question")
+    answer = clean_text(answer, max_chars=5000, what="answer")
+    intent = intent.strip()[:100]
+    faq = FAQ.objects.select_for_update().get(pk=faq_id)
+    taken = FAQ.objects.filter(kb_id=faq.kb_id, question=question).exclude(pk=faq.pk)
+    if question != faq.question and taken.exists():
+        raise InvalidText("Another FAQ pair already has this question; edit or discard that one.")
+    values = {"question": question, "answer": answer, "intent": intent}
+    changed = [name for name, value in values.items() if getattr(faq, name) != value]
+    for name in changed:
+        setattr(faq, name, values[name])
+    if "question" in changed:
+        faq.embedded = False
+        changed.append("embedded")
+    if changed:
+        try:
+            with transaction.atomic():
+                faq.save(update_fields=[*changed, "updated_at"])
+        except IntegrityError as exc:  # the same question saved by someone else meanwhile
+            raise InvalidText("Another FAQ pair already has this question.") from exc
+    if not faq.embedded:
+        _embed_later(faq.kb_id)
+    return faq
+
+
+@transaction.atomic
+def faq_publish(
+    *, faq_id: int, question: str, answer: str, intent: str = "", replace_current: bool = False
+) -> FAQ:
+    """Publish a reviewed draft with the reviewer's edits.
+
+    The bot sends the oldest published pair of an intent, so a second pair for the same intent
+    only serves as a suggested reply; `replace_current` sends the earlier ones back to the
+    drafts so the bot answers with this one.
+    """
+    faq = faq_update(faq_id=faq_id, question=question, answer=answer, intent=intent)
+    if replace_current and faq.intent:
+        earlier = FAQ.objects.filter(
+            kb_id=faq.kb_id, status=FAQ.Status.PUBLISHED, intent=faq.intent
+        ).exclude(pk=faq.pk)
+        earlier.update(status=FAQ.Status.DRAFT, updated_at=timezone.now())
+    if faq.status != FAQ.Status.PUBLISHED:
+        faq.status = FAQ.Status.PUBLISHED
+        faq.save(update_fields=["status", "updated_at"])
+    return faq
+
+
+@transaction.atomic
+def faq_draft_discard(*, faq_id: int) -> bool:
+    """Delete a draft pair; a published one is left alone (it may have been published
+    meanwhile). Returns whether a draft was deleted."""
+    deleted, _ = FAQ.objects.filter(pk=faq_id, status=FAQ.Status.DRAFT).delete()
+    if deleted:
+        transaction.on_commit(
+            lambda: named_index(REPLY_INDEX).remove([reply_index_id("faq", faq_id)])
+        )
+    return bool(deleted)
+
+
+@transaction.atomic
+def knowledge_base_settings_update(
+    *,
+    kb_id: int,
+    handoff_threshold: float,
+    faq_threshold: float,
+    answer_mode: str,
+    greeting: str,
+    llm_base_url: str = "",
+    llm_model: str = "",
+) -> KnowledgeBase:
+    """Change a knowledge base's answer settings; answers composed after the commit use them."""
+    thresholds = (("handoff threshold", handoff_threshold), ("FAQ threshold", faq_threshold))
+    for what, value in thresholds:
+        # The chained comparison is False for NaN too.
+        if not isinstance(value, int | float) or not 0 <= value <= 1:
+            raise InvalidText(f"The {what} must be a number from 0 to 1.")
+    if answer_mode not in KnowledgeBase.AnswerMode.values:
+        raise InvalidText(f"Unknown answer mode {answer_mode!r}.")
+    llm_base_url = llm_base_url.strip()
+    if llm_base_url and not llm_base_url.startswith(("http://", "https://")):
+        raise InvalidText("The LLM URL must start with http:// or https://.")
+    values: dict[str, Any] = {
+        "handoff_threshold": float(handoff_threshold),
+        "faq_threshold": float(faq_threshold),
+        "answer_mode": answer_mode,
+        "greeting": clean_text(greeting, max_chars=300, what="greeting"),
+        "llm_base_url": llm_base_url[:200],
+        "llm_model": llm_model.strip()[:120],
+    }
+    kb = KnowledgeBase.objects.select_for_update().get(pk=kb_id)
+    changed = [name for name, value in values.items() if getattr(kb, name) != value]
+    for name in changed:
+        setattr(kb, name, values[name])
+    if changed:
+        kb.save(update_fields=[*changed, "updated_at"])
+        log.info("knowledge base %s settings changed: %s", kb_id, ", ".join(changed))
+    return kb
+
+
+@transaction.atomic
 def past_conversation_upsert(
     *, kb_id: int, question: str, best_reply: str = "", intent: str = ""
 ) -> tuple[PastConversation, str]:

@@ -8,5 +8,10 @@ urlpatterns = [
     path("chat/", views.chat, name="chat"),
     path("stats/", views.stats, name="stats"),
     path("knowledge/", views.knowledge, name="knowledge"),
+    path("knowledge/faq-drafts/", views.faq_drafts, name="faq_drafts"),
+    path("knowledge/faq-drafts/<int:pk>/", views.faq_draft_review, name="faq_draft"),
+    path("knowledge-bases/", views.knowledge_base_settings_default, name="kb_settings_default"),
+    path("knowledge-bases/<int:pk>/", views.knowledge_base_settings, name="kb_settings"),
+    path("conversations/<int:pk>/", views.conversation_detail, name="conversation"),
     path("articles/<int:pk>/", views.article_detail, name="article"),
 ]
