@@ -90,6 +90,8 @@ def intent_section(results: dict[str, Any], notes: list[str], args: argparse.Nam
     results["intent_train_rows"] = len(train)
     results["intent_heldout_rows"] = len(held)
     results["intent_best_epoch"] = result.best_epoch
+    if "neighbours" in result.metrics:
+        results["intent_neighbours"] = result.metrics["neighbours"]
     notes.append(
         f"intent: MiniLM-L6 fine-tuned {train_config_describe(config)}, torch threads "
         f"{torch.get_num_threads()}; target accuracy >= 0.93 "

@@ -15,6 +15,9 @@ def train_args_add(parser: argparse.ArgumentParser, *, epochs: int, lr: float) -
     parser.add_argument(
         "--unfreeze-embeddings", action="store_true", help="also train the word embeddings"
     )
+    parser.add_argument(
+        "--neighbours", type=int, default=0, help="k of the neighbour vote (0: head only)"
+    )
     parser.add_argument("--patience", type=int, default=2, help="early-stopping patience")
     parser.add_argument("--seed", type=int, default=None, help="training seed")
 
@@ -29,6 +32,7 @@ def train_config_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "head_init": args.head_init,
         "freeze_word_embeddings": not args.unfreeze_embeddings,
         "patience": args.patience,
+        "neighbours_k": args.neighbours,
     }
     if args.seed is not None:
         kwargs["seed"] = args.seed
@@ -40,5 +44,10 @@ def train_config_describe(config: Any) -> str:
         f"{config.epochs} epochs, lr {config.learning_rate} (head x{config.head_lr_multiplier}, "
         f"{config.head_init} init), max_length {config.max_length}, batch {config.batch_size}, "
         f"label smoothing {config.label_smoothing}, {config.pooling} pooling, word embeddings "
-        f"{'frozen' if config.freeze_word_embeddings else 'trained'}, seed {config.seed}"
+        f"{'frozen' if config.freeze_word_embeddings else 'trained'}, seed {config.seed}, "
+        + (
+            f"{config.neighbours_k}-nearest-neighbour vote mixed in"
+            if config.neighbours_k
+            else "no neighbour vote"
+        )
     )

@@ -23,6 +23,8 @@ from .types import Prediction
 
 QUANTIZED_FILE = "quantized_int8.pt"
 SERVING_FILE = "serving.json"
+NEIGHBOURS_FILE = "neighbours.npz"
+NEIGHBOUR_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 
 class TrainingCancelled(Exception):
@@ -54,6 +56,11 @@ class TrainConfig:
     # "centroids" (mean pooling only): start the head from each label's mean sentence embedding
     # under the base encoder, a nearest-centroid classifier, instead of random weights.
     head_init: str = "random"
+    # > 0 (mean pooling only): keep the training texts' fine-tuned embeddings and mix a
+    # k-nearest-neighbour vote into the head's probabilities; the mix weight is chosen on the
+    # validation split (0 when neighbours do not help), then validation texts join the memory.
+    neighbours_k: int = 0
+    neighbours_temperature: float = 0.05
 
 
 @dataclass(frozen=True)
@@ -107,6 +114,43 @@ def stratified_split(
     return sorted(train), sorted(held)
 
 
+@dataclass(frozen=True)
+class NeighbourMemory:
+    """Labelled unit vectors of training texts; votes for the labels of a query's neighbours."""
+
+    vectors: npt.NDArray[np.float32]
+    label_ids: npt.NDArray[np.int64]
+    k: int
+    temperature: float
+    weight: float
+
+    def proba(self, queries: npt.NDArray[np.float32], n_labels: int) -> npt.NDArray[np.float32]:
+        """(m, n_labels) vote shares: softmax(cosine / temperature) over the k nearest."""
+        k = min(self.k, len(self.vectors))
+        sims = queries @ self.vectors.T
+        top = np.argpartition(-sims, k - 1, axis=1)[:, :k] if k < sims.shape[1] else None
+        if top is None:
+            top = np.broadcast_to(np.arange(sims.shape[1]), sims.shape)
+        top_sims = np.take_along_axis(sims, top, axis=1)
+        weights = np.exp((top_sims - top_sims.max(axis=1, keepdims=True)) / self.temperature)
+        votes = np.zeros((len(queries), n_labels), dtype=np.float64)
+        rows = np.repeat(np.arange(len(queries)), top.shape[1])
+        np.add.at(votes, (rows, self.label_ids[top].ravel()), weights.ravel())
+        out: npt.NDArray[np.float32] = (votes / votes.sum(axis=1, keepdims=True)).astype(np.float32)
+        return out
+
+    def extended(
+        self, vectors: npt.NDArray[np.float32], label_ids: npt.NDArray[np.int64]
+    ) -> NeighbourMemory:
+        return NeighbourMemory(
+            np.concatenate([self.vectors, vectors]),
+            np.concatenate([self.label_ids, label_ids]),
+            self.k,
+            self.temperature,
+            self.weight,
+        )
+
+
 class TextClassifier:
     """Sequence classifier over a Hugging Face model directory; predicts labels + probabilities."""
 
@@ -120,9 +164,11 @@ class TextClassifier:
         max_length: int = 128,
         serving: str = "fp32",
         pooling: str = "cls",
+        neighbours: NeighbourMemory | None = None,
     ) -> None:
         self.model = model
         self.pooling = pooling
+        self.neighbours = neighbours
         self.tokenizer = tokenizer
         self.labels = labels
         self.device = device
@@ -163,6 +209,16 @@ class TextClassifier:
             model.load_state_dict(torch.load(path / QUANTIZED_FILE, weights_only=False))
             dev = "cpu"  # dynamic int8 kernels are CPU kernels
         model.to(dev).eval()
+        neighbours = None
+        if info.get("neighbours"):
+            with np.load(path / NEIGHBOURS_FILE) as data:
+                neighbours = NeighbourMemory(
+                    data["vectors"].astype(np.float32),
+                    data["label_ids"].astype(np.int64),
+                    int(info["neighbours"]["k"]),
+                    float(info["neighbours"]["temperature"]),
+                    float(info["neighbours"]["weight"]),
+                )
         return cls(
             model,
             tokenizer,
@@ -171,6 +227,7 @@ class TextClassifier:
             max_length=int(info.get("max_length", 128)),
             serving=form,
             pooling=pooling,
+            neighbours=neighbours,
         )
 
     def save(self, path: str | Path) -> Path:
@@ -183,16 +240,21 @@ class TextClassifier:
             raise ValueError("save the fp32 classifier; the int8 form is derived from it")
         self.model.save_pretrained(str(tmp))
         self.tokenizer.save_pretrained(str(tmp))
-        (tmp / SERVING_FILE).write_text(
-            json.dumps(
-                {
-                    "serving": "fp32",
-                    "max_length": self.max_length,
-                    "labels": self.labels,
-                    "pooling": self.pooling,
-                }
-            )
-        )
+        info: dict[str, Any] = {
+            "serving": "fp32",
+            "max_length": self.max_length,
+            "labels": self.labels,
+            "pooling": self.pooling,
+        }
+        if self.neighbours is not None:
+            memory = self.neighbours
+            np.savez(tmp / NEIGHBOURS_FILE, vectors=memory.vectors, label_ids=memory.label_ids)
+            info["neighbours"] = {
+                "k": memory.k,
+                "temperature": memory.temperature,
+                "weight": memory.weight,
+            }
+        (tmp / SERVING_FILE).write_text(json.dumps(info))
         if path.exists():
             shutil.rmtree(path)
         tmp.rename(path)
@@ -203,12 +265,26 @@ class TextClassifier:
         self, texts: Sequence[str], *, batch_size: int = 64
     ) -> npt.NDArray[np.float32]:
         """(n, n_labels) probabilities in the order of `self.labels`."""
+        memory = self.neighbours
+        if memory is None or memory.weight == 0.0:
+            return self.head_proba(texts, batch_size=batch_size)[0]
+        head, pooled = self.head_proba(texts, batch_size=batch_size, pooled=True)
+        votes = memory.proba(pooled, len(self.labels))
+        mixed: npt.NDArray[np.float32] = (1.0 - memory.weight) * head + memory.weight * votes
+        return mixed
+
+    def head_proba(
+        self, texts: Sequence[str], *, batch_size: int = 64, pooled: bool = False
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+        """The head's probabilities, and (with `pooled`) the texts' unit sentence vectors."""
         import torch
 
+        n_labels = len(self.labels)
         if len(texts) == 0:
-            return np.zeros((0, len(self.labels)), dtype=np.float32)
+            return np.zeros((0, n_labels), dtype=np.float32), np.zeros((0, 0), dtype=np.float32)
         order = np.argsort([-len(t) for t in texts], kind="stable")
-        out = np.empty((len(texts), len(self.labels)), dtype=np.float32)
+        out = np.empty((len(texts), n_labels), dtype=np.float32)
+        vectors: npt.NDArray[np.float32] | None = None
         with self._lock, torch.inference_mode():
             for start in range(0, len(texts), batch_size):
                 idx = order[start : start + batch_size]
@@ -219,9 +295,14 @@ class TextClassifier:
                     max_length=self.max_length,
                     return_tensors="pt",
                 ).to(self.device)
-                logits = self.model(**enc).logits
-                out[idx] = torch.softmax(logits.float(), dim=-1).cpu().numpy()
-        return out
+                result = self.model(**enc)
+                out[idx] = torch.softmax(result.logits.float(), dim=-1).cpu().numpy()
+                if pooled:
+                    unit = torch.nn.functional.normalize(result.pooled.float(), dim=-1)
+                    if vectors is None:
+                        vectors = np.empty((len(texts), unit.shape[1]), dtype=np.float32)
+                    vectors[idx] = unit.cpu().numpy()
+        return out, vectors if vectors is not None else np.zeros((0, 0), dtype=np.float32)
 
     def predict(self, texts: Sequence[str], *, batch_size: int = 64) -> list[Prediction]:
         probs = self.predict_proba(texts, batch_size=batch_size)
@@ -292,17 +373,16 @@ def length_bucketed_batches(
     return [batches[i] for i in order]
 
 
-def _head_centroids_init(
-    model: Any, tokenizer: Any, enc: Any, y: Any, n_labels: int, dev: str
-) -> None:
-    """Set the linear head to scaled unit centroids of each label's pooled base embeddings."""
+def _pooled_features(model: Any, tokenizer: Any, enc: Any, dev: str) -> Any:
+    """(n, hidden) float32 tensor of mean-pooled encoder outputs for tokenized texts."""
     import torch
 
-    pooled = []
+    was_training = model.training
     model.eval()
+    lengths = [len(ids) for ids in enc["input_ids"]]
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    feats = torch.empty(len(order), model.classifier.in_features)
     with torch.inference_mode():
-        order = sorted(range(len(enc["input_ids"])), key=lambda i: len(enc["input_ids"][i]))
-        feats = torch.empty(len(order), model.classifier.in_features)
         for start in range(0, len(order), 128):
             idx = order[start : start + 128]
             batch = tokenizer.pad(
@@ -315,8 +395,17 @@ def _head_centroids_init(
             hidden = model.encoder(**batch).last_hidden_state
             mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
             feats[idx] = ((hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)).float().cpu()
-        pooled.append(feats)
-    feats = torch.cat(pooled)
+    model.train(was_training)
+    return feats
+
+
+def _head_centroids_init(
+    model: Any, tokenizer: Any, enc: Any, y: Any, n_labels: int, dev: str
+) -> None:
+    """Set the linear head to scaled unit centroids of each label's pooled base embeddings."""
+    import torch
+
+    feats = _pooled_features(model, tokenizer, enc, dev)
     mean_norm = float(feats.norm(dim=1).mean())
     unit = torch.nn.functional.normalize(feats, dim=1)
     centroids = torch.zeros(n_labels, unit.shape[1])
@@ -326,6 +415,60 @@ def _head_centroids_init(
     with torch.no_grad():
         model.classifier.weight.copy_(centroids * (10.0 / max(mean_norm, 1e-6)))
         model.classifier.bias.zero_()
+
+
+def _neighbours_attach(
+    classifier: TextClassifier,
+    config: TrainConfig,
+    enc: Any,
+    y: Any,
+    val_texts: Sequence[str],
+    val_labels: Sequence[str],
+) -> tuple[dict[str, Any], NeighbourMemory | None]:
+    """Attach a neighbour memory with its mix weight picked on validation.
+
+    Returns what was chosen, and the memory to serve once validation is over (the validation
+    texts added: they were only held out to choose), or None to keep the attached one.
+    """
+    import torch
+
+    feats = _pooled_features(classifier.model, classifier.tokenizer, enc, classifier.device)
+    memory = NeighbourMemory(
+        torch.nn.functional.normalize(feats, dim=1).numpy().astype(np.float32),
+        y.numpy().astype(np.int64),
+        config.neighbours_k,
+        config.neighbours_temperature,
+        0.0,
+    )
+    chosen: dict[str, Any] = {"k": memory.k, "temperature": memory.temperature}
+    if not val_texts:
+        classifier.neighbours = NeighbourMemory(
+            memory.vectors, memory.label_ids, memory.k, memory.temperature, 0.5
+        )
+        chosen["weight"] = 0.5
+        return chosen, None
+    head, pooled = classifier.head_proba(val_texts, pooled=True)
+    votes = memory.proba(pooled, len(classifier.labels))
+    by_weight: dict[str, float] = {}
+    best_w, best_f1 = 0.0, -1.0
+    for w in NEIGHBOUR_WEIGHTS:
+        mixed = (1.0 - w) * head + w * votes
+        preds = [classifier.labels[int(i)] for i in mixed.argmax(axis=1)]
+        f1 = float(classification_report(val_labels, preds, classifier.labels)["macro"]["f1"])
+        by_weight[str(w)] = round(f1, 4)
+        if f1 > best_f1 + 1e-4:
+            best_w, best_f1 = w, f1
+    chosen["weight"] = best_w
+    chosen["val_macro_f1_by_weight"] = by_weight
+    if best_w == 0.0:
+        classifier.neighbours = None
+        return chosen, None
+    classifier.neighbours = NeighbourMemory(
+        memory.vectors, memory.label_ids, memory.k, memory.temperature, best_w
+    )
+    label_id = {name: i for i, name in enumerate(classifier.labels)}
+    val_ids = np.array([label_id[v] for v in val_labels], dtype=np.int64)
+    return chosen, classifier.neighbours.extended(pooled, val_ids)
 
 
 def fit(
@@ -388,9 +531,9 @@ def fit(
     enc = tokenizer(list(texts), truncation=True, max_length=config.max_length)
     y = torch.tensor([label_id[label] for label in labels])
     lengths = [len(ids) for ids in enc["input_ids"]]
+    if config.pooling != "mean" and (config.head_init == "centroids" or config.neighbours_k):
+        raise ValueError("centroid head init and neighbours need pooling='mean'")
     if config.head_init == "centroids":
-        if config.pooling != "mean":
-            raise ValueError("head_init='centroids' needs pooling='mean'")
         _head_centroids_init(model, tokenizer, enc, y, len(label_names), dev)
     elif config.head_init != "random":
         raise ValueError(f"unknown head_init {config.head_init!r}")
@@ -528,7 +671,16 @@ def fit(
     if best_state is not None:
         model.load_state_dict(best_state)
     model.eval()
+    chosen, serving_memory = (
+        _neighbours_attach(classifier, config, enc, y, val_texts, val_labels)
+        if config.neighbours_k
+        else (None, None)
+    )
     metrics = classifier.evaluate(val_texts, val_labels) if val_texts else {}
+    if chosen is not None:
+        metrics["neighbours"] = chosen
+    if serving_memory is not None:
+        classifier.neighbours = serving_memory
     metrics["train_config"] = asdict(config)
     metrics["train_size"] = n
     metrics["val_size"] = len(val_texts)

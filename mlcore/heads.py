@@ -38,7 +38,7 @@ class MeanPoolClassifier(nn.Module):
         pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
         logits = self.classifier(self.dropout(pooled))
         loss = nn.functional.cross_entropy(logits, labels) if labels is not None else None
-        return SimpleNamespace(loss=loss, logits=logits)
+        return SimpleNamespace(loss=loss, logits=logits, pooled=pooled)
 
     def save_pretrained(self, path: str) -> None:
         self.encoder.save_pretrained(path)

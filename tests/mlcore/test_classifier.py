@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from mlcore.classifier import (
+    NeighbourMemory,
     TextClassifier,
     TrainConfig,
     TrainingCancelled,
@@ -114,4 +115,45 @@ def test_cls_pooling_form_also_trains_saves_and_loads(tmp_path):
         loaded.predict_proba(["Profit rose"]),
         result.classifier.predict_proba(["Profit rose"]),
         atol=1e-5,
+    )
+
+
+def test_neighbour_memory_votes_for_the_nearest_labels():
+    vectors = np.array([[1, 0], [0.9, 0.1], [0, 1]], dtype=np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    memory = NeighbourMemory(vectors, np.array([0, 0, 1]), k=2, temperature=0.1, weight=1.0)
+
+    votes = memory.proba(np.array([[1, 0], [0, 1]], dtype=np.float32), n_labels=2)
+
+    assert votes[0].argmax() == 0 and votes[0, 0] == pytest.approx(1.0)
+    assert votes[1].argmax() == 1 and 0.5 < votes[1, 1] < 1.0
+    np.testing.assert_allclose(votes.sum(axis=1), 1.0, rtol=1e-6)
+
+
+def test_centroid_head_and_neighbours_train_save_and_load(tmp_path):
+    texts = POSITIVE * 3 + NEGATIVE * 3
+    labels = ["positive"] * 18 + ["negative"] * 18
+    config = TrainConfig(
+        epochs=2,
+        batch_size=8,
+        val_fraction=0.2,
+        head_init="centroids",
+        head_lr_multiplier=10.0,
+        neighbours_k=3,
+    )
+
+    result = fit(texts, labels, config=config, device="cpu")
+    loaded = TextClassifier.load(result.classifier.save(tmp_path / "knn"), device="cpu")
+
+    chosen = result.metrics["neighbours"]
+    assert chosen["k"] == 3 and chosen["weight"] in (0.0, 0.25, 0.5, 0.75, 1.0)
+    assert result.metrics["accuracy"] >= 0.8
+    if chosen["weight"] > 0:  # validation rows joined the memory after choosing
+        assert loaded.neighbours is not None and len(loaded.neighbours.vectors) == 36
+    else:  # the vote did not help on validation: served as a plain head
+        assert loaded.neighbours is None
+    probe = ["Quarterly profit soared", "Heavy losses and job cuts"]
+    assert [p.label for p in loaded.predict(probe)] == ["positive", "negative"]
+    np.testing.assert_allclose(
+        loaded.predict_proba(probe), result.classifier.predict_proba(probe), atol=1e-5
     )
