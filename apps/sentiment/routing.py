@@ -1,5 +1,10 @@
-"""No websocket routes: the dashboard's live feed polls with htmx (works behind any proxy)."""
+"""The dashboard's live feed socket. Pages fall back to polling `/sentiment/feed/` (htmx, every
+5 s) while it is down, so the dashboard still works behind a proxy without websockets."""
 
-from django.urls import URLPattern
+from django.urls import path
 
-websocket_urlpatterns: list[URLPattern] = []
+from .consumers import FeedConsumer
+
+websocket_urlpatterns = [
+    path("ws/sentiment/feed/", FeedConsumer.as_asgi()),
+]

@@ -19,7 +19,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from . import selectors
+from . import realtime, selectors
 from .feeds import FeedError, feed_fetch, feed_parse
 from .models import (
     Aggregate,
@@ -359,6 +359,10 @@ def documents_score(
         from .tasks import alerts_evaluate_task
 
         transaction.on_commit(lambda: alerts_evaluate_task.delay())
+        # Robust: a failed broadcast is logged; the scoring stands.
+        transaction.on_commit(
+            lambda: realtime.documents_broadcast(document_ids=scored), robust=True
+        )
     return scored
 
 
@@ -499,6 +503,7 @@ def _alert_open(
                 from .tasks import alert_send_task
 
                 transaction.on_commit(lambda: alert_send_task.delay(alert.pk))
+            transaction.on_commit(lambda: realtime.alert_broadcast(alert_id=alert.pk), robust=True)
     except IntegrityError:  # another evaluation opened this episode a moment ago
         return None
     log.info("alert %s opened: %s %s", alert.pk, label, check.reason)
@@ -698,15 +703,19 @@ def alert_transition(*, alert_id: int, action: str, user: Any = None) -> Alert:
     now = timezone.now()
     user_id = getattr(user, "pk", None)
     if action == "acknowledge":
-        Alert.objects.filter(pk=alert_id, status=Alert.Status.OPEN).update(
+        changed = Alert.objects.filter(pk=alert_id, status=Alert.Status.OPEN).update(
             status=Alert.Status.ACKNOWLEDGED, acknowledged_at=now, handled_by_id=user_id
         )
     elif action == "resolve":
-        Alert.objects.filter(pk=alert_id).exclude(status=Alert.Status.RESOLVED).update(
-            status=Alert.Status.RESOLVED, resolved_at=now, handled_by_id=user_id
+        changed = (
+            Alert.objects.filter(pk=alert_id)
+            .exclude(status=Alert.Status.RESOLVED)
+            .update(status=Alert.Status.RESOLVED, resolved_at=now, handled_by_id=user_id)
         )
     else:
         raise ValueError(f"unknown action {action!r}; use acknowledge or resolve")
+    if changed:
+        transaction.on_commit(lambda: realtime.alert_broadcast(alert_id=alert_id), robust=True)
     return Alert.objects.get(pk=alert_id)
 
 

@@ -35,3 +35,150 @@
   load(initial);
   if (picker) picker.addEventListener("change", () => load(picker.value));
 })();
+
+// Live feed and alerts pushed over ws/sentiment/feed/; the htmx polling of #feed is the fallback.
+// Everything from the socket is inserted as text (textContent), never as HTML: titles are
+// whatever the sources sent.
+(function () {
+  "use strict";
+  const feed = document.getElementById("feed");
+  if (!feed || !feed.dataset.ws || !window.WebSocket) return;
+  const filters = document.getElementById("feed-filters");
+  const mode = document.getElementById("feed-mode");
+  const FEED_ROWS = 30; // as many as the feed view renders
+  const LABELS = ["positive", "neutral", "negative"];
+  let live = false;
+  let retry = 0;
+
+  // While the socket delivers, skip the timed polls (they come without a triggering event);
+  // filter changes and feed-refresh still reach the server.
+  document.body.addEventListener("htmx:configRequest", (evt) => {
+    if (live && evt.detail.elt === feed && !evt.detail.triggeringEvent) evt.preventDefault();
+  });
+
+  function refresh() {
+    if (window.htmx) window.htmx.trigger(feed, "feed-refresh");
+  }
+
+  function setLive(on) {
+    live = on;
+    if (!mode) return;
+    mode.dataset.mode = on ? "live" : "polling";
+    mode.textContent = on ? "live" : "refreshes every 5 s";
+  }
+
+  function make(tag, props, ...children) {
+    const node = document.createElement(tag);
+    Object.entries(props || {}).forEach(([k, v]) => {
+      if (k === "class") node.className = v;
+      else if (k === "text") node.textContent = v;
+      else node.setAttribute(k, v);
+    });
+    node.append(...children);
+    return node;
+  }
+
+  const badges = (items) => items.flatMap((text) => [make("span", { class: "badge", text }), " "]);
+
+  // The same cells as templates/sentiment/_feed.html.
+  function documentRow(doc) {
+    const label = LABELS.includes(doc.label) ? doc.label : "";
+    const row = make(
+      "tr",
+      { class: "fresh", "data-id": String(doc.id), "data-published": doc.published_at },
+      make("td", { class: "muted" }, doc.published, make("br"), make("small", { text: doc.source.name })),
+      make("td", {}, make("a", { href: doc.url, text: doc.text })),
+      make("td", {}, ...badges(doc.entities.map((e) => e.label))),
+      make("td", {}, ...badges(doc.topics)),
+      make("td", {}, make("span", { class: `badge ${label}`, text: `${doc.label} ${doc.confidence}` })),
+    );
+    return row;
+  }
+
+  function wanted(doc, f) {
+    if (f.get("entity") && !doc.entities.some((e) => String(e.id) === f.get("entity"))) return false;
+    if (f.get("topic") && !doc.topics.includes(f.get("topic"))) return false;
+    if (f.get("label") && doc.label !== f.get("label")) return false;
+    if (f.get("source") && String(doc.source.id) !== f.get("source")) return false;
+    return true;
+  }
+
+  // Newest published first, as the server orders it; a backfilled old text goes where it belongs.
+  function insert(doc) {
+    const body = feed.querySelector("table.feed tbody");
+    if (!body || body.querySelector(`tr[data-id="${Number(doc.id)}"]`)) return;
+    const when = Date.parse(doc.published_at);
+    const rows = Array.from(body.querySelectorAll("tr[data-id]"));
+    const next = rows.find((r) => {
+      const t = Date.parse(r.dataset.published);
+      return t < when || (t === when && Number(r.dataset.id) < doc.id);
+    });
+    if (!next && rows.length >= FEED_ROWS) return;
+    body.querySelectorAll("tr.feed-empty").forEach((r) => r.remove());
+    body.insertBefore(documentRow(doc), next || null);
+    const all = body.querySelectorAll("tr[data-id]");
+    for (let i = FEED_ROWS; i < all.length; i++) all[i].remove();
+  }
+
+  function showDocuments(docs) {
+    const f = new FormData(filters || undefined);
+    const matching = docs.filter((doc) => wanted(doc, f));
+    // Words are searched in the whole text, which the event does not carry: ask the server.
+    if (f.get("q")) {
+      if (matching.length) refresh();
+      return;
+    }
+    matching.forEach(insert);
+  }
+
+  // The same cells as templates/sentiment/_alert_row.html; its buttons go through htmx.
+  function showAlert(a) {
+    const table = document.getElementById("alerts");
+    if (!table) return;
+    let row = document.getElementById(`alert-${Number(a.id)}`);
+    if (!row) {
+      if (a.status === "resolved") return; // the dashboard lists unresolved alerts
+      row = make("tr", { id: `alert-${Number(a.id)}`, class: "fresh" });
+      table.tBodies[0].prepend(row);
+      table.hidden = false;
+      const empty = document.getElementById("alerts-empty");
+      if (empty) empty.hidden = true;
+    }
+    const tone = { open: "bad", resolved: "good" }[a.status] || "warn";
+    const button = (url, text) =>
+      make("button", { class: "secondary", "hx-post": url, "hx-target": `#${row.id}`, "hx-swap": "outerHTML", text });
+    const actions = make("td");
+    if (a.status === "open") actions.append(button(a.acknowledge_url, "Acknowledge"), " ");
+    if (a.status !== "resolved") actions.append(button(a.resolve_url, "Resolve"));
+    row.replaceChildren(
+      make("td", { class: "muted", text: a.created }),
+      make("td", {}, make("a", { href: a.url, text: a.subject })),
+      make("td", { text: a.reason }),
+      make("td", {}, make("span", { class: `badge ${tone}`, text: a.status_label })),
+      actions,
+    );
+    if (window.htmx) window.htmx.process(row);
+  }
+
+  function connect() {
+    const scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    const ws = new WebSocket(scheme + location.host + feed.dataset.ws);
+    ws.onopen = () => {
+      retry = 0;
+      setLive(true);
+      refresh(); // whatever was scored while the page loaded or the socket was down
+    };
+    ws.onmessage = (msg) => {
+      const event = JSON.parse(msg.data);
+      if (event.type === "documents") showDocuments(event.documents);
+      else if (event.type === "alert") showAlert(event.alert);
+    };
+    ws.onclose = (evt) => {
+      setLive(false);
+      if (evt.code === 4403) return; // signed out or not an analyst: polling says what to do
+      retry = Math.min(retry + 1, 5);
+      setTimeout(connect, 1000 * 2 ** retry);
+    };
+  }
+  connect();
+})();
