@@ -1,5 +1,13 @@
-from django.contrib import admin
+"""Django admin for support; knowledge edits go through the same services as the pages and API."""
 
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from . import services
 from .models import (
     FAQ,
     AgentPresence,
@@ -11,6 +19,30 @@ from .models import (
     Message,
     PastConversation,
 )
+from .text import InvalidText
+
+# The arguments of `services.knowledge_base_settings_clean`.
+KB_SETTINGS = (
+    "handoff_threshold",
+    "faq_threshold",
+    "answer_mode",
+    "greeting",
+    "llm_base_url",
+    "llm_model",
+)
+
+
+class KnowledgeBaseAdminForm(forms.ModelForm):
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
+        # Only when the fields themselves are valid: a missing one has its own error already.
+        if all(name in data for name in KB_SETTINGS):
+            try:
+                services.knowledge_base_settings_clean(**{name: data[name] for name in KB_SETTINGS})
+            except InvalidText as exc:
+                raise forms.ValidationError(str(exc)) from exc
+        return data
 
 
 @admin.register(KnowledgeBase)
@@ -28,6 +60,18 @@ class KnowledgeBaseAdmin(admin.ModelAdmin):
         "calibration",
     )
     readonly_fields = ("calibration",)
+    form = KnowledgeBaseAdminForm
+
+    def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
+        # Through the settings service: the page's rules, and a single default KB.
+        kb_id = obj.pk if change else services.knowledge_base_ensure(name=obj.name).pk
+        kb = services.knowledge_base_settings_update(
+            kb_id=kb_id,
+            name=obj.name,
+            is_default=obj.is_default,
+            **{name: getattr(obj, name) for name in KB_SETTINGS},
+        )
+        obj.pk = kb.pk
 
 
 @admin.register(Article)
@@ -59,11 +103,69 @@ class ArticleAdmin(admin.ModelAdmin):
         article_delete(article_id=obj.pk)
 
 
+class FAQAdminForm(forms.ModelForm):
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
+        kb_id = data["kb"].pk if data.get("kb") else self.instance.kb_id
+        if kb_id is not None and all(name in data for name in ("question", "answer", "status")):
+            article = data.get("article")
+            try:
+                services.faq_values_clean(
+                    kb_id=kb_id,
+                    faq_id=self.instance.pk,
+                    question=data["question"],
+                    answer=data["answer"],
+                    intent=data.get("intent", ""),
+                    status=data["status"],
+                    article_id=article.pk if article is not None else None,
+                )
+            except InvalidText as exc:
+                raise forms.ValidationError(str(exc)) from exc
+        return data
+
+
 @admin.register(FAQ)
 class FAQAdmin(admin.ModelAdmin):
     list_display = ("question", "intent", "status", "kb")
     list_filter = ("status", "kb")
     search_fields = ("question", "answer")
+    form = FAQAdminForm
+    fields = ("kb", "question", "answer", "intent", "status", "article", "source_conversation")
+    readonly_fields = ("source_conversation",)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        # The FAQ services keep a pair in its knowledge base (the API refuses a move too).
+        return ("kb", "source_conversation") if obj is not None else ("source_conversation",)
+
+    def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
+        # Through the FAQ services, so a new or changed question is embedded (again).
+        if change:
+            faq = services.faq_update(
+                faq_id=obj.pk,
+                question=obj.question,
+                answer=obj.answer,
+                intent=obj.intent,
+                status=obj.status,
+                article_id=obj.article_id,
+            )
+        else:
+            faq, _ = services.faq_upsert(
+                kb_id=obj.kb_id,
+                question=obj.question,
+                answer=obj.answer,
+                intent=obj.intent,
+                status=obj.status,
+                article_id=obj.article_id,
+            )
+        obj.pk = faq.pk
+
+    def delete_model(self, request, obj):  # type: ignore[no-untyped-def]
+        services.faq_delete(faq_id=obj.pk)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[FAQ]) -> None:
+        for faq_id in queryset.values_list("pk", flat=True):
+            services.faq_delete(faq_id=faq_id)
 
 
 @admin.register(PastConversation)

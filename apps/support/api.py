@@ -24,6 +24,7 @@ from . import selectors, services
 from .answers import answer_compose
 from .models import FAQ, Article, Conversation, KnowledgeBase, Message
 from .serializers import (
+    KNOWLEDGE_BASE_SETTINGS,
     AgentMessageSerializer,
     ArticleSerializer,
     CannedResponseSerializer,
@@ -74,9 +75,28 @@ class KnowledgeBaseViewSet(
     mixins.UpdateModelMixin,
     viewsets.GenericViewSet,
 ):
+    """Knowledge bases; edits go through the same settings service as the settings page."""
+
     serializer_class = KnowledgeBaseSerializer
     permission_classes = [Agent]
     queryset = KnowledgeBase.objects.all()
+
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        kb = self.get_object()
+        serializer = self.get_serializer(
+            kb, data=request.data, partial=kwargs.get("partial", False)
+        )
+        serializer.is_valid(raise_exception=True)
+        # A PATCH names only what changes; the service takes the whole set of settings.
+        values = {
+            name: serializer.validated_data.get(name, getattr(kb, name))
+            for name in KNOWLEDGE_BASE_SETTINGS
+        }
+        try:
+            kb = services.knowledge_base_settings_update(kb_id=kb.pk, **values)
+        except InvalidText as exc:
+            return _bad(str(exc))
+        return Response(KnowledgeBaseSerializer(kb).data)
 
 
 class ArticleViewSet(viewsets.ModelViewSet):
@@ -131,6 +151,8 @@ class ArticleViewSet(viewsets.ModelViewSet):
 
 
 class FAQViewSet(viewsets.ModelViewSet):
+    """FAQ pairs; writes go through the FAQ services, which keep the reply index in step."""
+
     serializer_class = FAQSerializer
     permission_classes = [Agent]
 
@@ -158,6 +180,35 @@ class FAQViewSet(viewsets.ModelViewSet):
             return _bad(str(exc))
         code = status.HTTP_201_CREATED if outcome == "created" else status.HTTP_200_OK
         return Response(FAQSerializer(faq).data, status=code)
+
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        faq = self.get_object()
+        serializer = self.get_serializer(
+            faq, data=request.data, partial=kwargs.get("partial", False)
+        )
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        if "kb" in data and data["kb"].pk != faq.kb_id:
+            return _bad("A FAQ pair stays in its knowledge base; create it in the other one.")
+        if "article" in data:
+            article_id = data["article"].pk if data["article"] is not None else None
+        else:
+            article_id = faq.article_id
+        try:
+            # Through the service, so a changed question is embedded again.
+            faq = services.faq_update(
+                faq_id=faq.pk,
+                question=data.get("question", faq.question),
+                answer=data.get("answer", faq.answer),
+                intent=data.get("intent", faq.intent),
+                status=data.get("status", faq.status),
+                article_id=article_id,
+            )
+        except InvalidText as exc:
+            return _bad(str(exc))
+        except FAQ.DoesNotExist:
+            return _bad("That FAQ pair was deleted meanwhile.", status.HTTP_404_NOT_FOUND)
+        return Response(FAQSerializer(faq).data)
 
     def perform_destroy(self, instance: FAQ) -> None:
         services.faq_delete(faq_id=instance.pk)

@@ -9,6 +9,7 @@ Chat rules that customers and agents rely on, each enforced by a conditional upd
 from __future__ import annotations
 
 import csv
+import enum
 import io
 import json
 import logging
@@ -228,6 +229,47 @@ def knowledge_embed(*, kb_id: int, batch: int = 64) -> int:
     return done
 
 
+class _Keep(enum.Enum):
+    """`faq_update(article_id=...)` left out: the pair keeps its article (None unlinks it)."""
+
+    KEEP = "keep"
+
+
+def faq_values_clean(
+    *,
+    kb_id: int,
+    faq_id: int | None = None,
+    question: str,
+    answer: str,
+    intent: str = "",
+    status: str = FAQ.Status.PUBLISHED,
+    article_id: int | None = None,
+) -> dict[str, Any]:
+    """The rules every FAQ write follows (pages, API, admin); raises InvalidText.
+
+    With `faq_id` (an edit of that pair) a question another pair of the KB has is refused;
+    without it the question names the pair to create or update.
+    """
+    if status not in FAQ.Status.values:
+        raise InvalidText(f"Unknown status {status!r}.")
+    if not isinstance(intent, str):
+        raise InvalidText("The intent must be text.")
+    if article_id is not None and not Article.objects.filter(pk=article_id, kb_id=kb_id).exists():
+        raise InvalidText("The linked article must be an article of the same knowledge base.")
+    question = clean_text(question, max_chars=500, what="question")
+    if faq_id is not None and (
+        FAQ.objects.filter(kb_id=kb_id, question=question).exclude(pk=faq_id).exists()
+    ):
+        raise InvalidText("Another FAQ pair already has this question; edit or discard that one.")
+    return {
+        "question": question,
+        "answer": clean_text(answer, max_chars=5000, what="answer"),
+        "intent": intent.strip()[:100],
+        "status": status,
+        "article_id": article_id,
+    }
+
+
 @transaction.atomic
 def faq_upsert(
     *,
@@ -239,13 +281,18 @@ def faq_upsert(
     article_id: int | None = None,
     source_conversation_id: int | None = None,
 ) -> tuple[FAQ, str]:
-    question = clean_text(question, max_chars=500, what="question")
-    answer = clean_text(answer, max_chars=5000, what="answer")
-    if status not in FAQ.Status.values:
-        raise InvalidText(f"Unknown status {status!r}.")
+    cleaned = faq_values_clean(
+        kb_id=kb_id,
+        question=question,
+        answer=answer,
+        intent=intent,
+        status=status,
+        article_id=article_id,
+    )
+    question = cleaned["question"]
     values: dict[str, str | int] = {
-        "answer": answer,
-        "intent": intent.strip()[:100],
+        "answer": cleaned["answer"],
+        "intent": cleaned["intent"],
         "status": status,
     }
     if article_id:
@@ -274,16 +321,29 @@ def faq_delete(*, faq_id: int) -> None:
 
 
 @transaction.atomic
-def faq_update(*, faq_id: int, question: str, answer: str, intent: str = "") -> FAQ:
-    """Edit a FAQ pair; a changed question is embedded again for the suggested replies."""
-    question = clean_text(question, max_chars=500, what="question")
-    answer = clean_text(answer, max_chars=5000, what="answer")
-    intent = intent.strip()[:100]
+def faq_update(
+    *,
+    faq_id: int,
+    question: str,
+    answer: str,
+    intent: str = "",
+    status: str | None = None,
+    article_id: int | _Keep | None = _Keep.KEEP,
+) -> FAQ:
+    """Edit a FAQ pair; a changed question is embedded again for the suggested replies.
+
+    `status` None keeps the pair's status; `article_id` left out keeps its article.
+    """
     faq = FAQ.objects.select_for_update().get(pk=faq_id)
-    taken = FAQ.objects.filter(kb_id=faq.kb_id, question=question).exclude(pk=faq.pk)
-    if question != faq.question and taken.exists():
-        raise InvalidText("Another FAQ pair already has this question; edit or discard that one.")
-    values = {"question": question, "answer": answer, "intent": intent}
+    values = faq_values_clean(
+        kb_id=faq.kb_id,
+        faq_id=faq.pk,
+        question=question,
+        answer=answer,
+        intent=intent,
+        status=faq.status if status is None else status,
+        article_id=faq.article_id if article_id is _Keep.KEEP else article_id,
+    )
     changed = [name for name, value in values.items() if getattr(faq, name) != value]
     for name in changed:
         setattr(faq, name, values[name])
@@ -335,6 +395,38 @@ def faq_draft_discard(*, faq_id: int) -> bool:
     return bool(deleted)
 
 
+def knowledge_base_settings_clean(
+    *,
+    handoff_threshold: float,
+    faq_threshold: float,
+    answer_mode: str,
+    greeting: str,
+    llm_base_url: str = "",
+    llm_model: str = "",
+) -> dict[str, Any]:
+    """The rules of a knowledge base's answer settings (pages, API, admin); raises InvalidText."""
+    thresholds = (("handoff threshold", handoff_threshold), ("FAQ threshold", faq_threshold))
+    for what, value in thresholds:
+        # The chained comparison is False for NaN too; bool is an int but no threshold.
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+            raise InvalidText(f"The {what} must be a number from 0 to 1.")
+    if answer_mode not in KnowledgeBase.AnswerMode.values:
+        raise InvalidText(f"Unknown answer mode {answer_mode!r}.")
+    if not isinstance(llm_base_url, str) or not isinstance(llm_model, str):
+        raise InvalidText("The LLM URL and model must be text.")
+    llm_base_url = llm_base_url.strip()
+    if llm_base_url and not llm_base_url.startswith(("http://", "https://")):
+        raise InvalidText("The LLM URL must start with http:// or https://.")
+    return {
+        "handoff_threshold": float(handoff_threshold),
+        "faq_threshold": float(faq_threshold),
+        "answer_mode": answer_mode,
+        "greeting": clean_text(greeting, max_chars=300, what="greeting"),
+        "llm_base_url": llm_base_url[:200],
+        "llm_model": llm_model.strip()[:120],
+    }
+
+
 @transaction.atomic
 def knowledge_base_settings_update(
     *,
@@ -345,33 +437,43 @@ def knowledge_base_settings_update(
     greeting: str,
     llm_base_url: str = "",
     llm_model: str = "",
+    name: str | None = None,
+    is_default: bool | None = None,
 ) -> KnowledgeBase:
-    """Change a knowledge base's answer settings; answers composed after the commit use them."""
-    thresholds = (("handoff threshold", handoff_threshold), ("FAQ threshold", faq_threshold))
-    for what, value in thresholds:
-        # The chained comparison is False for NaN too.
-        if not isinstance(value, int | float) or not 0 <= value <= 1:
-            raise InvalidText(f"The {what} must be a number from 0 to 1.")
-    if answer_mode not in KnowledgeBase.AnswerMode.values:
-        raise InvalidText(f"Unknown answer mode {answer_mode!r}.")
-    llm_base_url = llm_base_url.strip()
-    if llm_base_url and not llm_base_url.startswith(("http://", "https://")):
-        raise InvalidText("The LLM URL must start with http:// or https://.")
-    values: dict[str, Any] = {
-        "handoff_threshold": float(handoff_threshold),
-        "faq_threshold": float(faq_threshold),
-        "answer_mode": answer_mode,
-        "greeting": clean_text(greeting, max_chars=300, what="greeting"),
-        "llm_base_url": llm_base_url[:200],
-        "llm_model": llm_model.strip()[:120],
-    }
+    """Change a knowledge base's answer settings; answers composed after the commit use them.
+
+    `name` and `is_default` (None: unchanged) are set by the API and the admin; marking a
+    knowledge base the default unmarks the others, so "the default KB" stays one.
+    """
+    values = knowledge_base_settings_clean(
+        handoff_threshold=handoff_threshold,
+        faq_threshold=faq_threshold,
+        answer_mode=answer_mode,
+        greeting=greeting,
+        llm_base_url=llm_base_url,
+        llm_model=llm_model,
+    )
+    if name is not None:
+        values["name"] = clean_text(name, max_chars=120, what="name")
+        if KnowledgeBase.objects.filter(name=values["name"]).exclude(pk=kb_id).exists():
+            raise InvalidText("Another knowledge base already has this name.")
+    if is_default is not None:
+        values["is_default"] = bool(is_default)
     kb = KnowledgeBase.objects.select_for_update().get(pk=kb_id)
-    changed = [name for name, value in values.items() if getattr(kb, name) != value]
-    for name in changed:
-        setattr(kb, name, values[name])
+    changed = [key for key, value in values.items() if getattr(kb, key) != value]
+    for key in changed:
+        setattr(kb, key, values[key])
     if changed:
-        kb.save(update_fields=[*changed, "updated_at"])
+        try:
+            with transaction.atomic():
+                kb.save(update_fields=[*changed, "updated_at"])
+        except IntegrityError as exc:  # the same name saved by someone else meanwhile
+            raise InvalidText("Another knowledge base already has this name.") from exc
         log.info("knowledge base %s settings changed: %s", kb_id, ", ".join(changed))
+    if values.get("is_default"):
+        KnowledgeBase.objects.filter(is_default=True).exclude(pk=kb_id).update(
+            is_default=False, updated_at=timezone.now()
+        )
     return kb
 
 

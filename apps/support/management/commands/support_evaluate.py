@@ -11,10 +11,8 @@ from django.core.management.base import BaseCommand, CommandError
 from apps.support.answers import answers_judge, thresholds_table
 from apps.support.intent import TrainingDataError, intents_predict, rows_from_csv
 from apps.support.models import KnowledgeBase
-from apps.support.selectors import knowledge_base_get
+from apps.support.selectors import TRADEOFF_THRESHOLDS, knowledge_base_get
 from mlcore.metrics import classification_report
-
-THRESHOLDS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
 
 class Command(BaseCommand):
@@ -62,7 +60,7 @@ class Command(BaseCommand):
         n = len(judged) or 1
         result["article_hit_at_1"] = round(sum(j.article_hit_1 for j in judged) / n, 4)
         result["article_hit_at_3"] = round(sum(j.article_hit_3 for j in judged) / n, 4)
-        table = thresholds_table(judged, THRESHOLDS)
+        table = thresholds_table(judged, TRADEOFF_THRESHOLDS)
         result["thresholds"] = table
         current = thresholds_table(judged, [kb.handoff_threshold])[0]
         result["current_threshold"] = current
