@@ -4,6 +4,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -73,6 +74,15 @@ class KnowledgeBaseAdmin(admin.ModelAdmin):
         )
         obj.pk = kb.pk
 
+    def delete_model(self, request, obj):  # type: ignore[no-untyped-def]
+        # Through the service, so the vectors of its articles, pairs and past questions go too.
+        services.knowledge_base_delete(kb_id=obj.pk)
+
+    @transaction.atomic
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[KnowledgeBase]) -> None:
+        for kb_id in queryset.values_list("pk", flat=True):
+            services.knowledge_base_delete(kb_id=kb_id)
+
 
 @admin.register(Article)
 class ArticleAdmin(admin.ModelAdmin):
@@ -98,9 +108,11 @@ class ArticleAdmin(admin.ModelAdmin):
         obj.pk = article.pk
 
     def delete_model(self, request, obj):  # type: ignore[no-untyped-def]
-        from .services import article_delete
+        # Through the service, so the chunks' vectors leave the index too.
+        services.article_delete(article_id=obj.pk)
 
-        article_delete(article_id=obj.pk)
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Article]) -> None:
+        services.articles_delete(article_ids=list(queryset.values_list("pk", flat=True)))
 
 
 class FAQAdminForm(forms.ModelForm):
@@ -163,6 +175,7 @@ class FAQAdmin(admin.ModelAdmin):
     def delete_model(self, request, obj):  # type: ignore[no-untyped-def]
         services.faq_delete(faq_id=obj.pk)
 
+    @transaction.atomic
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[FAQ]) -> None:
         for faq_id in queryset.values_list("pk", flat=True):
             services.faq_delete(faq_id=faq_id)
@@ -173,6 +186,15 @@ class PastConversationAdmin(admin.ModelAdmin):
     list_display = ("question", "intent", "kb")
     list_filter = ("kb",)
     search_fields = ("question",)
+
+    def delete_model(self, request, obj):  # type: ignore[no-untyped-def]
+        # Through the service, so its vector leaves the suggested replies' index too.
+        services.past_conversation_delete(past_id=obj.pk)
+
+    @transaction.atomic
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[PastConversation]) -> None:
+        for past_id in queryset.values_list("pk", flat=True):
+            services.past_conversation_delete(past_id=past_id)
 
 
 @admin.register(Chunk)

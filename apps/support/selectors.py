@@ -22,7 +22,8 @@ from .models import (
 )
 
 PRESENCE_TTL_S = 90
-# The same grid as `support_evaluate`, so the page and the command read alike.
+# The KB settings page's trade-off grid; the `support_evaluate` command imports it, so the page
+# and the command read alike.
 TRADEOFF_THRESHOLDS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 ANSWER_KINDS = ("faq", "extractive", "generated")
 

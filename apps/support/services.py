@@ -13,7 +13,7 @@ import enum
 import io
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import PurePosixPath
@@ -185,12 +185,32 @@ def chunks_sync(*, article: Article) -> tuple[int, int]:
 
 @transaction.atomic
 def article_delete(*, article_id: int) -> None:
-    article = Article.objects.get(pk=article_id)
-    chunk_ids = list(article.chunks.values_list("id", flat=True))
-    kb_id = article.kb_id
-    article.delete()
-    _content_changed(kb_id)
+    """Delete an article with its chunks; their vectors leave the index after the commit."""
+    if not articles_delete(article_ids=[article_id]):
+        raise Article.DoesNotExist(f"no article {article_id}")
+
+
+@transaction.atomic
+def articles_delete(*, article_ids: Sequence[int]) -> int:
+    """Delete these articles (ids already gone are skipped) with their chunks; the chunks'
+    vectors leave the index after the commit, in one rewrite. Returns how many were deleted."""
+    # Locked first, so an edit in flight (article_upsert locks the row too) has committed its
+    # chunks before their ids are read.
+    rows = list(
+        Article.objects.select_for_update()
+        .filter(pk__in=article_ids)
+        .order_by("pk")
+        .values_list("pk", "kb_id")
+    )
+    if not rows:
+        return 0
+    ids = [pk for pk, _ in rows]
+    chunk_ids = list(Chunk.objects.filter(article_id__in=ids).values_list("id", flat=True))
+    Article.objects.filter(pk__in=ids).delete()
+    for kb_id in sorted({kb_id for _, kb_id in rows}):
+        _content_changed(kb_id)
     transaction.on_commit(lambda: named_index(CHUNK_INDEX).remove(chunk_ids))
+    return len(ids)
 
 
 def knowledge_embed(*, kb_id: int, batch: int = 64) -> int:
@@ -478,6 +498,41 @@ def knowledge_base_settings_update(
 
 
 @transaction.atomic
+def knowledge_base_delete(*, kb_id: int) -> None:
+    """Delete a knowledge base with its articles, chunks, FAQ pairs and past conversations; all
+    their vectors leave both indices after the commit.
+
+    Raises ProtectedError, deleting nothing, while conversations still belong to it.
+    """
+    # The row lock holds off new rows of this KB (their foreign key check waits for it on
+    # PostgreSQL), so the ids read below are all the vectors there are to remove.
+    KnowledgeBase.objects.select_for_update().get(pk=kb_id)
+    chunk_ids = list(
+        Chunk.objects.filter(Q(kb_id=kb_id) | Q(article__kb_id=kb_id)).values_list("id", flat=True)
+    )
+    reply_ids = [
+        reply_index_id("faq", pk)
+        for pk in FAQ.objects.filter(kb_id=kb_id).values_list("id", flat=True)
+    ] + [
+        reply_index_id("past", pk)
+        for pk in PastConversation.objects.filter(kb_id=kb_id).values_list("id", flat=True)
+    ]
+    KnowledgeBase.objects.filter(pk=kb_id).delete()
+
+    def vectors_remove() -> None:
+        named_index(CHUNK_INDEX).remove(chunk_ids)
+        named_index(REPLY_INDEX).remove(reply_ids)
+        log.info(
+            "knowledge base %s deleted (%d chunks, %d replies)",
+            kb_id,
+            len(chunk_ids),
+            len(reply_ids),
+        )
+
+    transaction.on_commit(vectors_remove)
+
+
+@transaction.atomic
 def past_conversation_upsert(
     *, kb_id: int, question: str, best_reply: str = "", intent: str = ""
 ) -> tuple[PastConversation, str]:
@@ -495,6 +550,14 @@ def past_conversation_upsert(
         return past, "unchanged"
     PastConversation.objects.filter(pk=past.pk).update(best_reply=best_reply, intent=intent)
     return past, "updated"
+
+
+@transaction.atomic
+def past_conversation_delete(*, past_id: int) -> None:
+    PastConversation.objects.get(pk=past_id).delete()
+    transaction.on_commit(
+        lambda: named_index(REPLY_INDEX).remove([reply_index_id("past", past_id)])
+    )
 
 
 # -- imports ---------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """The REST API and the Django admin write FAQ pairs and knowledge base settings through the
-same services as the staff pages (same rules, same re-embedding); the top navigation links the
-staff pages; `support_evaluate` reads the page's threshold grid."""
+same services as the staff pages (same rules, same re-embedding); deleting articles, past
+conversations or whole knowledge bases in the admin takes their vectors out of the indices; the
+top navigation links the staff pages; `support_evaluate` reads the page's threshold grid."""
 
 from __future__ import annotations
 
@@ -9,14 +10,22 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.db.models import ProtectedError
 from rest_framework.test import APIClient
 
 from apps.accounts.models import User
+from apps.mlops.vectors import named_index
 from apps.support import services
 from apps.support.answers import answer_compose
 from apps.support.intent import IntentGuess
-from apps.support.models import FAQ, KnowledgeBase
-from apps.support.retrieval import replies_suggest
+from apps.support.models import FAQ, Article, Chunk, KnowledgeBase, PastConversation
+from apps.support.retrieval import (
+    CHUNK_INDEX,
+    REPLY_INDEX,
+    passages_retrieve,
+    replies_suggest,
+    reply_index_id,
+)
 from apps.support.selectors import TRADEOFF_THRESHOLDS
 
 pytestmark = pytest.mark.django_db
@@ -381,6 +390,133 @@ def test_admin_kb_edits_reach_the_bot_and_keep_one_default(kb, admin_client):
     assert (changed.status_code, added.status_code) == (302, 302)
     assert not answered.handoff and answer_compose(kb_id=kb.pk, question=question).handoff
     assert (second.handoff_threshold, second.is_default, kb.is_default) == (0.3, True, False)
+
+
+# -- Django admin: deletes take the vectors out of the indices ------------------------------
+LOST_CARD = "# Lost card\n\n## Freezing it\nFreeze a lost or stolen card in the app under Cards."
+PAST_QUESTION = "My card was stolen, what now?"
+
+
+def _indexed(name):
+    return set(named_index(name).current().ids().tolist())
+
+
+def _kb_vector_ids(kb_id):
+    """The ids this knowledge base's rows have in the chunk and the reply index."""
+    chunks = set(Chunk.objects.filter(kb_id=kb_id).values_list("id", flat=True))
+    replies = {
+        reply_index_id("faq", pk)
+        for pk in FAQ.objects.filter(kb_id=kb_id).values_list("id", flat=True)
+    }
+    replies |= {
+        reply_index_id("past", pk)
+        for pk in PastConversation.objects.filter(kb_id=kb_id).values_list("id", flat=True)
+    }
+    return chunks, replies
+
+
+def _knowledge(kb_id, title, body, question):
+    """An article, a FAQ pair and a past conversation, all embedded (commit hooks run now)."""
+    article, _ = services.article_upsert(kb_id=kb_id, title=title, body=body)
+    services.faq_upsert(kb_id=kb_id, question=question, answer=f"Answer: {title}.")
+    services.past_conversation_upsert(kb_id=kb_id, question=PAST_QUESTION, best_reply=title)
+    return article
+
+
+def _retrieved_articles(kb, query):
+    return {p.article_id for p in passages_retrieve(kb_id=kb.pk, query=query)}
+
+
+@pytest.mark.parametrize("how", ["single", "bulk"])
+def test_admin_article_deletes_take_the_passages_out_of_the_index(kb, admin_client, how):
+    lost = _knowledge(kb.pk, "Lost card", LOST_CARD, "I lost my card")
+    card = Article.objects.get(kb=kb, title="Card delivery")
+    pin = Article.objects.get(kb=kb, title="Changing your PIN")
+    gone = [card] if how == "single" else [card, lost]
+    gone_chunks = set(Chunk.objects.filter(article__in=gone).values_list("id", flat=True))
+    pin_chunks = set(Chunk.objects.filter(article=pin).values_list("id", flat=True))
+    assert gone_chunks | pin_chunks <= _indexed(CHUNK_INDEX)
+    assert card.pk in _retrieved_articles(kb, "How long does card delivery take?")
+
+    if how == "single":
+        response = admin_client.post(f"/admin/support/article/{card.pk}/delete/", {"post": "yes"})
+    else:
+        response = admin_client.post(
+            "/admin/support/article/",
+            {"action": "delete_selected", "_selected_action": [a.pk for a in gone], "post": "yes"},
+        )
+
+    assert response.status_code == 302
+    assert not Article.objects.filter(pk__in=[a.pk for a in gone]).exists()
+    assert not gone_chunks & _indexed(CHUNK_INDEX)
+    assert pin_chunks <= _indexed(CHUNK_INDEX)
+    retrieved = _retrieved_articles(kb, "How long does card delivery take? Lost or stolen card")
+    assert not retrieved & {a.pk for a in gone}
+    assert pin.pk in _retrieved_articles(kb, "How do I change my PIN at an ATM?")
+
+
+@pytest.mark.parametrize("how", ["single", "bulk"])
+def test_admin_kb_delete_removes_all_its_vectors_and_leaves_other_kbs_alone(
+    kb, faq, other_kb, admin_client, how
+):
+    services.past_conversation_upsert(kb_id=kb.pk, question=PAST_QUESTION, best_reply="Freeze it.")
+    other_article = _knowledge(other_kb.pk, "Lost card", LOST_CARD, "I lost my card")
+    chunks, replies = _kb_vector_ids(kb.pk)
+    other_chunks, other_replies = _kb_vector_ids(other_kb.pk)
+    # Two FAQ pairs and a past conversation here, one of each there.
+    assert chunks and other_chunks and (len(replies), len(other_replies)) == (3, 2)
+    assert chunks | other_chunks <= _indexed(CHUNK_INDEX)
+    assert replies | other_replies <= _indexed(REPLY_INDEX)
+
+    if how == "single":
+        response = admin_client.post(
+            f"/admin/support/knowledgebase/{kb.pk}/delete/", {"post": "yes"}
+        )
+    else:
+        response = admin_client.post(
+            "/admin/support/knowledgebase/",
+            {"action": "delete_selected", "_selected_action": [kb.pk], "post": "yes"},
+        )
+
+    assert response.status_code == 302
+    assert not KnowledgeBase.objects.filter(pk=kb.pk).exists()
+    assert _indexed(CHUNK_INDEX) == other_chunks
+    assert _indexed(REPLY_INDEX) == other_replies
+    retrieved = _retrieved_articles(other_kb, "I lost my card, how do I freeze it?")
+    suggested = replies_suggest(kb_id=other_kb.pk, query="I lost my card")
+    assert retrieved == {other_article.pk}
+    assert suggested and suggested[0].question == "I lost my card"
+
+
+def test_a_kb_with_conversations_is_not_deleted_and_keeps_its_vectors(kb, faq, admin_client):
+    services.conversation_start(kb_id=kb.pk)
+    chunks, replies = _kb_vector_ids(kb.pk)
+
+    page = admin_client.post(f"/admin/support/knowledgebase/{kb.pk}/delete/", {"post": "yes"})
+    with pytest.raises(ProtectedError):
+        services.knowledge_base_delete(kb_id=kb.pk)
+
+    assert page.status_code == 200 and "protected" in page.content.decode()
+    assert KnowledgeBase.objects.filter(pk=kb.pk).exists()
+    assert _kb_vector_ids(kb.pk) == (chunks, replies)
+    assert chunks <= _indexed(CHUNK_INDEX) and replies <= _indexed(REPLY_INDEX)
+
+
+def test_admin_delete_of_a_past_conversation_removes_its_suggestion(kb, admin_client):
+    past, _ = services.past_conversation_upsert(
+        kb_id=kb.pk, question=PAST_QUESTION, best_reply="Freeze it in the app."
+    )
+    found = replies_suggest(kb_id=kb.pk, query=PAST_QUESTION)
+
+    response = admin_client.post(
+        "/admin/support/pastconversation/",
+        {"action": "delete_selected", "_selected_action": [past.pk], "post": "yes"},
+    )
+
+    assert [s.id for s in found] == [past.pk]
+    assert response.status_code == 302
+    assert reply_index_id("past", past.pk) not in _indexed(REPLY_INDEX)
+    assert replies_suggest(kb_id=kb.pk, query=PAST_QUESTION) == []
 
 
 # -- top navigation --------------------------------------------------------------------------
