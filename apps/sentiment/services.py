@@ -304,79 +304,102 @@ def documents_score(
     by_doc: dict[int, list[int]] = {}
     for i, (doc_id, _text, _weight) in enumerate(pieces):
         by_doc.setdefault(doc_id, []).append(i)
-    scored = []
-    with transaction.atomic():
-        for doc in docs:
-            rows = by_doc[doc.pk]
-            combined = probabilities_combine(probs[rows], [pieces[i][2] for i in rows], labels)
-            p = {label: float(combined[k]) for k, label in enumerate(labels)}
-            label = labels[int(combined.argmax())]
-            details = (
-                [
-                    {
-                        "text": pieces[i][1][:500],
-                        "label": labels[int(probs[i].argmax())],
-                        "scores": {lb: round(float(probs[i][k]), 4) for k, lb in enumerate(labels)},
-                    }
-                    for i in rows
-                ]
-                if len(rows) > 1
-                else []
-            )
-            topics = topics_tag(doc.text)
-            Score.objects.create(
-                document=doc,
-                label=label,
-                positive=p.get("positive", 0.0),
-                neutral=p.get("neutral", 0.0),
-                negative=p.get("negative", 0.0),
-                value=p.get("positive", 0.0) - p.get("negative", 0.0),
-                model_version=version,
-                sentences=details,
-                topics=topics,
-            )
-            matches = entities_match(doc.text, watchlist)
-            DocumentEntity.objects.bulk_create(
-                [
-                    DocumentEntity(
-                        document=doc, entity_id=m.entity_id, mentions=m.mentions, matched=m.matched
-                    )
-                    for m in matches
-                ],
-                ignore_conflicts=True,
-            )
-            subjects = [(Aggregate.SubjectKind.ALL.value, "all")]
-            subjects += [(Aggregate.SubjectKind.ENTITY.value, str(m.entity_id)) for m in matches]
-            subjects += [(Aggregate.SubjectKind.TOPIC.value, key) for key in topics]
-            aggregates_add(
-                subjects=subjects,
-                moment=doc.published_at,
-                label=label,
-                value=p.get("positive", 0.0) - p.get("negative", 0.0),
-            )
-            scored.append(doc.pk)
-        Document.objects.filter(pk__in=scored).update(status=Document.Status.SCORED)
-        from .tasks import alerts_evaluate_task
+    try:
+        with transaction.atomic():
+            scored, totals = _scores_store(docs, by_doc, pieces, probs, labels, version, watchlist)
+            # One update per (subject, hour) for the whole batch, in a fixed order: concurrent
+            # batches then lock shared aggregate rows in the same order and cannot deadlock.
+            aggregates_add(totals=totals)
+            Document.objects.filter(pk__in=scored).update(status=Document.Status.SCORED)
+            from .tasks import alerts_evaluate_task
 
-        transaction.on_commit(lambda: alerts_evaluate_task.delay())
-        # Robust: a failed broadcast is logged; the scoring stands.
-        transaction.on_commit(
-            lambda: realtime.documents_broadcast(document_ids=scored), robust=True
+            transaction.on_commit(lambda: alerts_evaluate_task.delay())
+            # Robust: a failed broadcast is logged; the scoring stands.
+            transaction.on_commit(
+                lambda: realtime.documents_broadcast(document_ids=scored), robust=True
+            )
+    except Exception:
+        # Back to the queue, so the task's retry (or the rescue sweep) scores them again.
+        Document.objects.filter(pk__in=ids, status=Document.Status.SCORING).update(
+            status=Document.Status.PENDING
         )
+        raise
     return scored
 
 
-def aggregates_add(
-    *, subjects: Sequence[tuple[str, str]], moment: datetime, label: str, value: float
-) -> None:
-    """Count one scored document into the hourly bucket of each subject (race-safe)."""
-    bucket = selectors.hour_floor(moment)
-    increments = {
-        "n": F("n") + 1,
-        "score_sum": F("score_sum") + value,
-        f"n_{label}": F(f"n_{label}") + 1,
-    }
-    for kind, key in subjects:
+def _scores_store(
+    docs: list[Document],
+    by_doc: dict[int, list[int]],
+    pieces: list[tuple[int, str, float]],
+    probs: Any,
+    labels: list[str],
+    version: str,
+    watchlist: Any,
+) -> tuple[list[int], dict[tuple[str, str, datetime], dict[str, float]]]:
+    """Write each document's score and entity tags; returns the ids and the aggregate counts
+    per (subject kind, key, hour) to add."""
+    scored: list[int] = []
+    totals: dict[tuple[str, str, datetime], dict[str, float]] = {}
+    for doc in docs:
+        rows = by_doc[doc.pk]
+        combined = probabilities_combine(probs[rows], [pieces[i][2] for i in rows], labels)
+        p = {label: float(combined[k]) for k, label in enumerate(labels)}
+        label = labels[int(combined.argmax())]
+        details = (
+            [
+                {
+                    "text": pieces[i][1][:500],
+                    "label": labels[int(probs[i].argmax())],
+                    "scores": {lb: round(float(probs[i][k]), 4) for k, lb in enumerate(labels)},
+                }
+                for i in rows
+            ]
+            if len(rows) > 1
+            else []
+        )
+        topics = topics_tag(doc.text)
+        Score.objects.create(
+            document=doc,
+            label=label,
+            positive=p.get("positive", 0.0),
+            neutral=p.get("neutral", 0.0),
+            negative=p.get("negative", 0.0),
+            value=p.get("positive", 0.0) - p.get("negative", 0.0),
+            model_version=version,
+            sentences=details,
+            topics=topics,
+        )
+        matches = entities_match(doc.text, watchlist)
+        DocumentEntity.objects.bulk_create(
+            [
+                DocumentEntity(
+                    document=doc, entity_id=m.entity_id, mentions=m.mentions, matched=m.matched
+                )
+                for m in matches
+            ],
+            ignore_conflicts=True,
+        )
+        subjects = [(Aggregate.SubjectKind.ALL.value, "all")]
+        subjects += [(Aggregate.SubjectKind.ENTITY.value, str(m.entity_id)) for m in matches]
+        subjects += [(Aggregate.SubjectKind.TOPIC.value, key) for key in topics]
+        value = p.get("positive", 0.0) - p.get("negative", 0.0)
+        bucket = selectors.hour_floor(doc.published_at)
+        for kind, key in subjects:
+            counts = totals.setdefault(
+                (kind, key, bucket),
+                {"n": 0, "score_sum": 0.0, "n_positive": 0, "n_neutral": 0, "n_negative": 0},
+            )
+            counts["n"] += 1
+            counts["score_sum"] += value
+            counts[f"n_{label}"] += 1
+        scored.append(doc.pk)
+    return scored, totals
+
+
+def aggregates_add(*, totals: dict[tuple[str, str, datetime], dict[str, float]]) -> None:
+    """Add counts into the hourly buckets of (subject kind, key, hour), race-safe, in key order."""
+    for (kind, key, bucket), counts in sorted(totals.items()):
+        increments = {field: F(field) + amount for field, amount in counts.items() if amount}
         lookup = {"subject_kind": kind, "subject_key": key, "bucket_start": bucket}
         if not Aggregate.objects.filter(**lookup).update(**increments):
             try:

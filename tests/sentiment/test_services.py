@@ -135,6 +135,42 @@ def test_failed_scoring_puts_documents_back_in_the_queue(source, monkeypatch):  
     assert Document.objects.get().status == Document.Status.PENDING
 
 
+def test_a_failure_while_storing_scores_rolls_back_and_requeues(source, scorer, monkeypatch):  # type: ignore[no-untyped-def]
+    # e.g. PostgreSQL aborting the transaction (deadlock, lost connection) after inference
+    def aborted(**_kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("deadlock detected")
+
+    original = services.aggregates_add
+    monkeypatch.setattr(services, "aggregates_add", aborted)
+    result = services.documents_ingest(source_id=source.pk, rows=[row(1, "Acme jumps")], now=NOW)
+
+    with pytest.raises(RuntimeError):
+        services.documents_score(document_ids=result.created_ids)
+    monkeypatch.setattr(services, "aggregates_add", original)
+    rescored = services.documents_score(document_ids=result.created_ids)
+
+    assert rescored == result.created_ids  # the retry finds them pending and scores them
+    assert Aggregate.objects.get(subject_kind="all").n == 1  # counted once, not twice
+
+
+def test_a_batch_spanning_hours_counts_each_hour_once_per_document(source, kestrel, scorer):  # type: ignore[no-untyped-def]
+    earlier = NOW - timedelta(hours=3)
+    ingest_and_score(
+        source,
+        [
+            row(1, "Kestrel shares plunge after profit warning", when=earlier),
+            row(2, "Kestrel Airlines opens a new route to Oslo", when=NOW),
+            row(3, "Kestrel cuts guidance again", when=earlier),
+        ],
+    )
+
+    buckets = Aggregate.objects.filter(subject_kind="entity", subject_key=str(kestrel.pk))
+    by_hour = {b.bucket_start: (b.n, b.n_negative) for b in buckets}
+    assert by_hour[earlier.replace(minute=0)] == (2, 2)
+    assert by_hour[NOW.replace(minute=0)][0] == 1
+    assert Aggregate.objects.filter(subject_kind="all").count() == 2
+
+
 def build_history(
     source: Source,
     *,
