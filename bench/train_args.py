@@ -18,6 +18,12 @@ def train_args_add(parser: argparse.ArgumentParser, *, epochs: int, lr: float) -
     parser.add_argument(
         "--neighbours", type=int, default=0, help="k of the neighbour vote (0: head only)"
     )
+    parser.add_argument(
+        "--average-epochs", type=int, default=0, help="try the mean of the last N epochs' weights"
+    )
+    parser.add_argument(
+        "--ensemble", type=int, default=1, help="members trained with seeds seed, seed+1, ..."
+    )
     parser.add_argument("--patience", type=int, default=2, help="early-stopping patience")
     parser.add_argument("--seed", type=int, default=None, help="training seed")
 
@@ -33,6 +39,8 @@ def train_config_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "freeze_word_embeddings": not args.unfreeze_embeddings,
         "patience": args.patience,
         "neighbours_k": args.neighbours,
+        "average_epochs": args.average_epochs,
+        "ensemble": args.ensemble,
     }
     if args.seed is not None:
         kwargs["seed"] = args.seed
@@ -41,7 +49,8 @@ def train_config_kwargs(args: argparse.Namespace) -> dict[str, Any]:
 
 def train_config_describe(config: Any) -> str:
     return (
-        f"{config.epochs} epochs, lr {config.learning_rate} (head x{config.head_lr_multiplier}, "
+        (f"an ensemble of {config.ensemble} members, " if config.ensemble > 1 else "")
+        + f"{config.epochs} epochs, lr {config.learning_rate} (head x{config.head_lr_multiplier}, "
         f"{config.head_init} init), max_length {config.max_length}, batch {config.batch_size}, "
         f"label smoothing {config.label_smoothing}, {config.pooling} pooling, word embeddings "
         f"{'frozen' if config.freeze_word_embeddings else 'trained'}, seed {config.seed}, "
@@ -50,4 +59,5 @@ def train_config_describe(config: Any) -> str:
             if config.neighbours_k
             else "no neighbour vote"
         )
+        + (f", mean of last {config.average_epochs} epochs tried" if config.average_epochs else "")
     )

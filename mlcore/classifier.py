@@ -9,7 +9,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +61,12 @@ class TrainConfig:
     # validation split (0 when neighbours do not help), then validation texts join the memory.
     neighbours_k: int = 0
     neighbours_temperature: float = 0.05
+    # > 1: also try the average of the last N epochs' weights (one run's checkpoints average
+    # well after fine-tuning); served instead of the best epoch when validation agrees.
+    average_epochs: int = 0
+    # > 1 (mean pooling only): train this many members with seeds seed, seed+1, ... and serve
+    # their averaged predictions as one model (inference costs scale with the count).
+    ensemble: int = 1
 
 
 @dataclass(frozen=True)
@@ -198,7 +204,14 @@ class TextClassifier:
             from .heads import MeanPoolClassifier
 
             labels = list(info["labels"])
-            model = MeanPoolClassifier.from_pretrained(str(path), len(labels))
+            if int(info.get("members", 1)) > 1:
+                from .heads import MeanPoolEnsemble
+
+                model = MeanPoolEnsemble.from_pretrained(
+                    str(path), len(labels), int(info["members"])
+                )
+            else:
+                model = MeanPoolClassifier.from_pretrained(str(path), len(labels))
         else:
             model = AutoModelForSequenceClassification.from_pretrained(str(path))
             labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
@@ -246,6 +259,9 @@ class TextClassifier:
             "labels": self.labels,
             "pooling": self.pooling,
         }
+        members = getattr(self.model, "members", None)
+        if members is not None:
+            info["members"] = len(members)
         if self.neighbours is not None:
             memory = self.neighbours
             np.savez(tmp / NEIGHBOURS_FILE, vectors=memory.vectors, label_ids=memory.label_ids)
@@ -381,7 +397,7 @@ def _pooled_features(model: Any, tokenizer: Any, enc: Any, dev: str) -> Any:
     model.eval()
     lengths = [len(ids) for ids in enc["input_ids"]]
     order = sorted(range(len(lengths)), key=lambda i: lengths[i])
-    feats = torch.empty(len(order), model.classifier.in_features)
+    feats: Any = None
     with torch.inference_mode():
         for start in range(0, len(order), 128):
             idx = order[start : start + 128]
@@ -392,11 +408,12 @@ def _pooled_features(model: Any, tokenizer: Any, enc: Any, dev: str) -> Any:
                 },
                 return_tensors="pt",
             ).to(dev)
-            hidden = model.encoder(**batch).last_hidden_state
-            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-            feats[idx] = ((hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)).float().cpu()
+            pooled = model(**batch).pooled.float().cpu()
+            if feats is None:
+                feats = torch.empty(len(order), pooled.shape[1])
+            feats[idx] = pooled
     model.train(was_training)
-    return feats
+    return feats.clone()  # a plain tensor, usable outside inference mode
 
 
 def _head_centroids_init(
@@ -471,6 +488,145 @@ def _neighbours_attach(
     return chosen, classifier.neighbours.extended(pooled, val_ids)
 
 
+def _state_copy(model: Any) -> dict[str, Any]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def _average_try(
+    classifier: TextClassifier,
+    states: list[dict[str, Any]],
+    best_f1: float,
+    val_texts: Sequence[str],
+    val_labels: Sequence[str],
+) -> int:
+    """Load the mean of `states` if validation macro-F1 is no worse than `best_f1`.
+
+    Returns how many epochs were averaged (0: the caller keeps the best epoch)."""
+    import torch
+
+    if len(states) < 2 or not val_texts:
+        return 0
+    mean = {}
+    for key, last in states[-1].items():
+        if torch.is_floating_point(last):
+            mean[key] = torch.stack([s[key] for s in states]).mean(dim=0)
+        else:
+            mean[key] = last
+    classifier.model.load_state_dict(mean)
+    classifier.model.eval()
+    f1 = float(classifier.evaluate(val_texts, val_labels)["macro"]["f1"])
+    return len(states) if f1 >= best_f1 - 1e-4 else 0
+
+
+def _fit_ensemble(
+    texts: Sequence[str],
+    labels: Sequence[str],
+    *,
+    config: TrainConfig,
+    val_texts: Sequence[str] | None,
+    val_labels: Sequence[str] | None,
+    base_model: str | Path | None,
+    device: str,
+    progress: Callable[[ProgressEvent], None] | None,
+    should_stop: Callable[[], bool] | None,
+) -> TrainResult:
+    """`config.ensemble` members on the same split with seeds seed, seed+1, ..., served as one."""
+    import torch
+
+    from .heads import MeanPoolEnsemble
+
+    if config.pooling != "mean":
+        raise ValueError("ensembles need pooling='mean'")
+    if val_texts is None or val_labels is None:
+        train_idx, val_idx = stratified_split(labels, config.val_fraction, config.seed)
+        val_texts = [texts[i] for i in val_idx]
+        val_labels = [labels[i] for i in val_idx]
+        texts = [texts[i] for i in train_idx]
+        labels = [labels[i] for i in train_idx]
+    n_members, started = config.ensemble, time.monotonic()
+    results: list[TrainResult] = []
+    for member in range(n_members):
+        offset = time.monotonic() - started
+
+        def member_progress(event: ProgressEvent, m: int = member, off: float = offset) -> None:
+            assert progress is not None
+            step, total = m * event.total_steps + event.step, n_members * event.total_steps
+            elapsed = off + event.elapsed_s
+            progress(
+                replace(
+                    event,
+                    epoch=m * event.epochs + event.epoch,
+                    epochs=n_members * event.epochs,
+                    step=step,
+                    total_steps=total,
+                    elapsed_s=elapsed,
+                    eta_s=elapsed / max(1, step) * (total - step),
+                )
+            )
+
+        results.append(
+            fit(
+                texts,
+                labels,
+                config=replace(config, ensemble=1, neighbours_k=0, seed=config.seed + member),
+                val_texts=val_texts,
+                val_labels=val_labels,
+                base_model=base_model,
+                device=device,
+                progress=member_progress if progress else None,
+                should_stop=should_stop,
+            )
+        )
+    first = results[0].classifier
+    classifier = TextClassifier(
+        MeanPoolEnsemble([r.classifier.model for r in results]).eval(),
+        first.tokenizer,
+        first.labels,
+        device=first.device,
+        max_length=config.max_length,
+        pooling="mean",
+    )
+    label_id = {name: i for i, name in enumerate(first.labels)}
+    chosen, serving_memory = (
+        _neighbours_attach(
+            classifier,
+            config,
+            first.tokenizer(list(texts), truncation=True, max_length=config.max_length),
+            torch.tensor([label_id[label] for label in labels]),
+            val_texts,
+            val_labels,
+        )
+        if config.neighbours_k
+        else (None, None)
+    )
+    metrics = classifier.evaluate(val_texts, val_labels) if val_texts else {}
+    if chosen is not None:
+        metrics["neighbours"] = chosen
+    if serving_memory is not None:
+        classifier.neighbours = serving_memory
+    metrics["members"] = [
+        {
+            "seed": config.seed + i,
+            "best_epoch": r.best_epoch,
+            "val_macro_f1": r.metrics.get("macro", {}).get("f1"),
+            "val_accuracy": r.metrics.get("accuracy"),
+        }
+        for i, r in enumerate(results)
+    ]
+    metrics["train_config"] = asdict(config)
+    metrics["train_size"] = len(texts)
+    metrics["val_size"] = len(val_texts)
+    metrics["train_seconds"] = round(time.monotonic() - started, 1)
+    history = [{"member": i, **h} for i, r in enumerate(results) for h in r.history]
+    return TrainResult(
+        classifier,
+        metrics,
+        history,
+        results[-1].best_epoch,
+        any(r.stopped_early for r in results),
+    )
+
+
 def fit(
     texts: Sequence[str],
     labels: Sequence[str],
@@ -498,6 +654,18 @@ def fit(
 
     if len(texts) != len(labels) or not texts:
         raise ValueError("need as many labels as texts, and at least one text")
+    if config.ensemble > 1:
+        return _fit_ensemble(
+            texts,
+            labels,
+            config=config,
+            val_texts=val_texts,
+            val_labels=val_labels,
+            base_model=base_model,
+            device=device,
+            progress=progress,
+            should_stop=should_stop,
+        )
     set_seed(config.seed)
     if val_texts is None or val_labels is None:
         train_idx, val_idx = stratified_split(labels, config.val_fraction, config.seed)
@@ -583,6 +751,7 @@ def fit(
     generator = torch.Generator().manual_seed(config.seed)
     history: list[dict[str, Any]] = []
     best_f1, best_epoch, best_state, bad_epochs = -1.0, 0, None, 0
+    recent_states: list[dict[str, Any]] = []
     step, started, stopped_early = 0, time.monotonic(), False
 
     for epoch in range(1, config.epochs + 1):
@@ -657,6 +826,8 @@ def fit(
                     phase="epoch",
                 )
             )
+        if config.average_epochs > 1:
+            recent_states = [*recent_states, _state_copy(model)][-config.average_epochs :]
         if val_f1 > best_f1 + 1e-4:
             best_f1, best_epoch, bad_epochs = val_f1, epoch, 0
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -671,6 +842,9 @@ def fit(
     if best_state is not None:
         model.load_state_dict(best_state)
     model.eval()
+    averaged = _average_try(classifier, recent_states, best_f1, val_texts, val_labels)
+    if not averaged and best_state is not None:
+        model.load_state_dict(best_state)
     chosen, serving_memory = (
         _neighbours_attach(classifier, config, enc, y, val_texts, val_labels)
         if config.neighbours_k
@@ -681,6 +855,7 @@ def fit(
         metrics["neighbours"] = chosen
     if serving_memory is not None:
         classifier.neighbours = serving_memory
+    metrics["averaged_epochs"] = averaged
     metrics["train_config"] = asdict(config)
     metrics["train_size"] = n
     metrics["val_size"] = len(val_texts)

@@ -51,3 +51,45 @@ class MeanPoolClassifier(nn.Module):
         model = cls(AutoModel.from_pretrained(path), num_labels)
         model.classifier.load_state_dict(torch.load(f"{path}/{HEAD_FILE}", weights_only=True))
         return model
+
+
+class MeanPoolEnsemble(nn.Module):
+    """Several MeanPoolClassifiers fine-tuned with different seeds, served as one model.
+
+    Logits are the mean of the members' log-probabilities; `pooled` is the concatenation of the
+    members' unit sentence vectors scaled by 1/sqrt(n), so its cosine is the members' mean cosine.
+    """
+
+    def __init__(self, members: list[MeanPoolClassifier]) -> None:
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        token_type_ids: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+    ) -> SimpleNamespace:
+        outs = [m(input_ids, attention_mask, token_type_ids) for m in self.members]
+        logits = torch.stack([nn.functional.log_softmax(o.logits, dim=-1) for o in outs]).mean(0)
+        scale = 1.0 / len(outs) ** 0.5
+        pooled = torch.cat([nn.functional.normalize(o.pooled, dim=-1) * scale for o in outs], -1)
+        return SimpleNamespace(loss=None, logits=logits, pooled=pooled)
+
+    def save_pretrained(self, path: str) -> None:
+        from pathlib import Path
+
+        for i, member in enumerate(self.members):
+            sub = Path(path) / f"member_{i}"
+            sub.mkdir(parents=True, exist_ok=True)
+            member.save_pretrained(str(sub))  # type: ignore[operator]
+
+    @classmethod
+    def from_pretrained(cls, path: str, num_labels: int, n_members: int) -> MeanPoolEnsemble:
+        return cls(
+            [
+                MeanPoolClassifier.from_pretrained(f"{path}/member_{i}", num_labels)
+                for i in range(n_members)
+            ]
+        )

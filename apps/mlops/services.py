@@ -720,7 +720,7 @@ def retrain_schedules_run_due(*, now: Any = None) -> list[int]:
 
 # -- optimised serving forms -----------------------------------------------------------------------
 def _is_classifier_artifact(path: Path) -> bool:
-    return (path / "config.json").exists() and (path / "serving.json").exists()
+    return (path / "serving.json").exists()  # written by mlcore's TextClassifier.save
 
 
 def _eval_rows(path: Path, limit: int = 2000) -> list[dict[str, str]]:

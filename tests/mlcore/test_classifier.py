@@ -130,7 +130,7 @@ def test_neighbour_memory_votes_for_the_nearest_labels():
     np.testing.assert_allclose(votes.sum(axis=1), 1.0, rtol=1e-6)
 
 
-def test_centroid_head_and_neighbours_train_save_and_load(tmp_path):
+def test_centroid_head_neighbours_and_averaging_train_save_and_load(tmp_path):
     texts = POSITIVE * 3 + NEGATIVE * 3
     labels = ["positive"] * 18 + ["negative"] * 18
     config = TrainConfig(
@@ -140,6 +140,7 @@ def test_centroid_head_and_neighbours_train_save_and_load(tmp_path):
         head_init="centroids",
         head_lr_multiplier=10.0,
         neighbours_k=3,
+        average_epochs=2,
     )
 
     result = fit(texts, labels, config=config, device="cpu")
@@ -147,6 +148,7 @@ def test_centroid_head_and_neighbours_train_save_and_load(tmp_path):
 
     chosen = result.metrics["neighbours"]
     assert chosen["k"] == 3 and chosen["weight"] in (0.0, 0.25, 0.5, 0.75, 1.0)
+    assert result.metrics["averaged_epochs"] in (0, 2)  # 2 only where validation agreed
     assert result.metrics["accuracy"] >= 0.8
     if chosen["weight"] > 0:  # validation rows joined the memory after choosing
         assert loaded.neighbours is not None and len(loaded.neighbours.vectors) == 36
@@ -157,3 +159,29 @@ def test_centroid_head_and_neighbours_train_save_and_load(tmp_path):
     np.testing.assert_allclose(
         loaded.predict_proba(probe), result.classifier.predict_proba(probe), atol=1e-5
     )
+
+
+def test_two_member_ensemble_trains_saves_loads_and_quantizes(tmp_path):
+    texts = POSITIVE * 3 + NEGATIVE * 3
+    labels = ["positive"] * 18 + ["negative"] * 18
+    events = []
+    config = TrainConfig(
+        epochs=2, batch_size=8, val_fraction=0.2, head_init="centroids", ensemble=2, neighbours_k=3
+    )
+
+    result = fit(texts, labels, config=config, device="cpu", progress=events.append)
+    path = result.classifier.save(tmp_path / "ensemble")
+    loaded = TextClassifier.load(path, device="cpu")
+    int8_form_save(path)
+    quantized = TextClassifier.load(path, device="cpu", serving="int8")
+
+    assert [m["seed"] for m in result.metrics["members"]] == [42, 43]
+    assert (path / "member_0" / "head.pt").exists() and (path / "member_1" / "head.pt").exists()
+    steps = [e.step for e in events if e.phase == "step"]
+    assert steps == sorted(steps) and steps[-1] == events[-1].total_steps  # one run, not two
+    probe = ["Quarterly profit soared", "Heavy losses and job cuts"]
+    assert [p.label for p in loaded.predict(probe)] == ["positive", "negative"]
+    np.testing.assert_allclose(
+        loaded.predict_proba(probe), result.classifier.predict_proba(probe), atol=1e-5
+    )
+    assert [p.label for p in quantized.predict(probe)] == ["positive", "negative"]
