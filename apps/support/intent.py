@@ -71,6 +71,8 @@ def _config(params: dict[str, Any], n: int) -> Any:
         "patience",
         "max_steps",
         "seed",
+        "ensemble",
+        "neighbours_k",
     }
     defaults.update({k: v for k, v in params.items() if k in allowed})
     return TrainConfig(**defaults)

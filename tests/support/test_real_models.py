@@ -78,3 +78,28 @@ def test_support_train_refuses_a_csv_without_the_columns(kb, tmp_path):
 
     with pytest.raises(CommandError, match="text,category"):
         call_command("support_train", data=str(data))
+
+
+def test_support_train_can_build_a_two_member_ensemble(kb, tmp_path):
+    from apps.mlops.services import model_load
+
+    data = tmp_path / "tickets.csv"
+    rows = ["text,category"]
+    for i in range(4):
+        rows += [f"where is my card number {i},card_arrival", f"change my PIN {i},change_pin"]
+    data.write_text("\n".join(rows) + "\n")
+
+    call_command(
+        "support_train",
+        data=str(data),
+        epochs=1,
+        max_steps=2,
+        ensemble=2,
+        neighbours_k=0,
+        promote=True,
+        stdout=StringIO(),
+    )
+    model = model_load(INTENT_MODEL)
+
+    assert len(model.model.members) == 2 and model.neighbours is None
+    assert {p.label for p in model.predict(["where is my card"])} <= {"card_arrival", "change_pin"}
