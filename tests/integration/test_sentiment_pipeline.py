@@ -154,15 +154,20 @@ def test_feed_to_scored_documents_to_alert_email(
     assert "cid:trend" in html and "http://textsuite.test/sentiment/" in html
     assert "/unsubscribe/" in html
     with psycopg.connect(running.database_url) as conn:
+        # The stack's database is shared by the session's tests: look at this test's rows only.
         statuses = dict(
             conn.execute(
-                "select status, count(*) from sentiment_document group by status"
+                "select d.status, count(*) from sentiment_document d join sentiment_source s"
+                " on s.id = d.source_id where s.name = 'IT wire' group by d.status"
             ).fetchall()
         )
         sent = conn.execute(
-            "select count(*) from sentiment_alert where sent_at is not null"
+            "select count(*) from sentiment_alert a join sentiment_alertrule r on r.id = a.rule_id"
+            " where r.name = 'Kestrel chatter' and a.sent_at is not null"
         ).fetchone()
-        source = conn.execute("select status, etag from sentiment_source").fetchone()
+        source = conn.execute(
+            "select status, etag from sentiment_source where name = 'IT wire'"
+        ).fetchone()
     assert statuses == {"scored": 5}
     assert sent == (1,)
     assert source == ("ok", '"it-1"')
