@@ -282,7 +282,7 @@ class TextClassifier:
     ) -> npt.NDArray[np.float32]:
         """(n, n_labels) probabilities in the order of `self.labels`."""
         memory = self.neighbours
-        if memory is None or memory.weight == 0.0:
+        if memory is None or memory.weight == 0.0 or len(texts) == 0:
             return self.head_proba(texts, batch_size=batch_size)[0]
         head, pooled = self.head_proba(texts, batch_size=batch_size, pooled=True)
         votes = memory.proba(pooled, len(self.labels))
@@ -518,6 +518,33 @@ def _average_try(
     return len(states) if f1 >= best_f1 - 1e-4 else 0
 
 
+def _final_metrics(
+    classifier: TextClassifier,
+    config: TrainConfig,
+    enc: Any,
+    y: Any,
+    val_texts: Sequence[str],
+    val_labels: Sequence[str],
+    started: float,
+) -> dict[str, Any]:
+    """Attach the neighbour vote (if configured), then the validation report and run facts."""
+    chosen, serving_memory = (
+        _neighbours_attach(classifier, config, enc, y, val_texts, val_labels)
+        if config.neighbours_k
+        else (None, None)
+    )
+    metrics = classifier.evaluate(val_texts, val_labels) if val_texts else {}
+    if chosen is not None:
+        metrics["neighbours"] = chosen
+    if serving_memory is not None:
+        classifier.neighbours = serving_memory
+    metrics["train_config"] = asdict(config)
+    metrics["train_size"] = len(enc["input_ids"])
+    metrics["val_size"] = len(val_texts)
+    metrics["train_seconds"] = round(time.monotonic() - started, 1)
+    return metrics
+
+
 def _fit_ensemble(
     texts: Sequence[str],
     labels: Sequence[str],
@@ -587,23 +614,15 @@ def _fit_ensemble(
         pooling="mean",
     )
     label_id = {name: i for i, name in enumerate(first.labels)}
-    chosen, serving_memory = (
-        _neighbours_attach(
-            classifier,
-            config,
-            first.tokenizer(list(texts), truncation=True, max_length=config.max_length),
-            torch.tensor([label_id[label] for label in labels]),
-            val_texts,
-            val_labels,
-        )
-        if config.neighbours_k
-        else (None, None)
+    metrics = _final_metrics(
+        classifier,
+        config,
+        first.tokenizer(list(texts), truncation=True, max_length=config.max_length),
+        torch.tensor([label_id[label] for label in labels]),
+        val_texts,
+        val_labels,
+        started,
     )
-    metrics = classifier.evaluate(val_texts, val_labels) if val_texts else {}
-    if chosen is not None:
-        metrics["neighbours"] = chosen
-    if serving_memory is not None:
-        classifier.neighbours = serving_memory
     metrics["members"] = [
         {
             "seed": config.seed + i,
@@ -613,10 +632,6 @@ def _fit_ensemble(
         }
         for i, r in enumerate(results)
     ]
-    metrics["train_config"] = asdict(config)
-    metrics["train_size"] = len(texts)
-    metrics["val_size"] = len(val_texts)
-    metrics["train_seconds"] = round(time.monotonic() - started, 1)
     history = [{"member": i, **h} for i, r in enumerate(results) for h in r.history]
     return TrainResult(
         classifier,
@@ -845,19 +860,6 @@ def fit(
     averaged = _average_try(classifier, recent_states, best_f1, val_texts, val_labels)
     if not averaged and best_state is not None:
         model.load_state_dict(best_state)
-    chosen, serving_memory = (
-        _neighbours_attach(classifier, config, enc, y, val_texts, val_labels)
-        if config.neighbours_k
-        else (None, None)
-    )
-    metrics = classifier.evaluate(val_texts, val_labels) if val_texts else {}
-    if chosen is not None:
-        metrics["neighbours"] = chosen
-    if serving_memory is not None:
-        classifier.neighbours = serving_memory
+    metrics = _final_metrics(classifier, config, enc, y, val_texts, val_labels, started)
     metrics["averaged_epochs"] = averaged
-    metrics["train_config"] = asdict(config)
-    metrics["train_size"] = n
-    metrics["val_size"] = len(val_texts)
-    metrics["train_seconds"] = round(time.monotonic() - started, 1)
     return TrainResult(classifier, metrics, history, best_epoch, stopped_early)

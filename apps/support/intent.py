@@ -57,7 +57,18 @@ def _config(params: dict[str, Any], n: int) -> Any:
     defaults: dict[str, Any] = (
         {"epochs": 12, "batch_size": 16, "learning_rate": 2e-4, "max_length": 32, "patience": 4}
         if small
-        else {"epochs": 6, "batch_size": 32, "learning_rate": 1e-4, "max_length": 48, "patience": 3}
+        else {
+            "epochs": 6,
+            "batch_size": 32,
+            "learning_rate": 1e-4,
+            "max_length": 48,
+            "patience": 3,
+            # Two seeds served as one model, word embeddings trained too: banking77 0.931 in
+            # 17 min on 2 cores against 0.927 in 7 min for one member (bench/RESULTS.md);
+            # `support_train --ensemble 1` halves training time and intent inference cost.
+            "ensemble": 2,
+            "freeze_word_embeddings": False,
+        }
     )
     # The head starts as a nearest-centroid classifier over the base sentence embeddings and
     # learns 10x faster than the encoder; a 10-nearest-neighbour vote over the fine-tuned

@@ -166,6 +166,19 @@ class Stack:
         self.processes.clear()
 
 
+def sentiment_model_tiny_train(stack: Stack, tmp_path: Path) -> None:
+    """Train, register and promote a 4-step sentiment model on 120 demo sentences (seconds)."""
+    tiny = tmp_path / "tiny.csv"
+    demo = Path(__file__).resolve().parents[2] / "apps" / "sentiment" / "data"
+    lines = (demo / "demo_sentences.csv").read_text().splitlines()
+    tiny.write_text("\n".join(lines[:121]) + "\n")
+    trained = stack.manage(
+        "sentiment_train", "--data", str(tiny), "--epochs", "1", "--max-steps", "4",
+        "--max-length", "32",
+    )  # fmt: skip
+    assert trained.returncode == 0, trained.stdout + trained.stderr
+
+
 def _admin_url(url: str) -> str:
     parsed = urlparse(url)
     return parsed._replace(path="/postgres").geturl()

@@ -14,10 +14,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.integration.conftest import Stack
+from tests.integration.conftest import Stack, sentiment_model_tiny_train
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-DEMO_SET = Path(__file__).resolve().parents[2] / "apps" / "sentiment" / "data"
 
 SETUP = """
 from rest_framework.authtoken.models import Token
@@ -42,24 +41,6 @@ OTHER_SOURCE = "Osprey Freight halts northern routes"
 OTHER_COMPANY = "Vantage Retail opens 40 stores"
 
 
-def _tiny_model(stack: Stack, tmp_path: Path) -> None:
-    tiny = tmp_path / "tiny.csv"
-    lines = (DEMO_SET / "demo_sentences.csv").read_text().splitlines()
-    tiny.write_text("\n".join(lines[:121]) + "\n")
-    trained = stack.manage(
-        "sentiment_train",
-        "--data",
-        str(tiny),
-        "--epochs",
-        "1",
-        "--max-steps",
-        "4",
-        "--max-length",
-        "32",
-    )
-    assert trained.returncode == 0, trained.stdout + trained.stderr
-
-
 def _push(base: str, token: str, source: str, titles: list[str]) -> None:
     request = urllib.request.Request(
         f"{base}/api/sentiment/ingest/",
@@ -78,7 +59,7 @@ def _arrange(stack: Stack, tmp_path: Path, user: str, rule: bool) -> list[str]:
     assert "setup" in setup.stdout, setup.stdout + setup.stderr
     *ids, has_model = setup.stdout.split("setup")[-1].split()
     if has_model != "True":  # another test of the session may have trained one already
-        _tiny_model(stack, tmp_path)
+        sentiment_model_tiny_train(stack, tmp_path)
     stack.start_worker()
     return [stack.start_web(), *ids]
 

@@ -16,10 +16,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.integration.conftest import Stack, free_port
+from tests.integration.conftest import Stack, free_port, sentiment_model_tiny_train
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-DEMO_SET = Path(__file__).resolve().parents[2] / "apps" / "sentiment" / "data"
 
 
 def _feed() -> bytes:
@@ -105,21 +104,7 @@ def test_feed_to_scored_documents_to_alert_email(
     port, inbox = smtp_inbox
     running.env["EMAIL_URL"] = f"smtp://127.0.0.1:{port}"
     running.env["SITE_URL"] = "http://textsuite.test"
-    tiny = tmp_path / "tiny.csv"
-    lines = (DEMO_SET / "demo_sentences.csv").read_text().splitlines()
-    tiny.write_text("\n".join(lines[:121]) + "\n")
-    trained = running.manage(
-        "sentiment_train",
-        "--data",
-        str(tiny),
-        "--epochs",
-        "1",
-        "--max-steps",
-        "4",
-        "--max-length",
-        "32",
-    )
-    assert trained.returncode == 0, trained.stdout + trained.stderr
+    sentiment_model_tiny_train(running, tmp_path)
     setup = running.manage("shell", "-c", SETUP.replace("{url}", feed_url))
     assert "setup ok" in setup.stdout, setup.stdout + setup.stderr
 

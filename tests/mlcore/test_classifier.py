@@ -159,6 +159,11 @@ def test_centroid_head_neighbours_and_averaging_train_save_and_load(tmp_path):
     np.testing.assert_allclose(
         loaded.predict_proba(probe), result.classifier.predict_proba(probe), atol=1e-5
     )
+    loaded.neighbours = NeighbourMemory(  # a vote always in use, for the empty-batch case
+        np.eye(2, 384, dtype=np.float32), np.array([0, 1]), k=1, temperature=0.1, weight=0.5
+    )
+    assert loaded.predict_proba([]).shape == (0, 2)
+    assert loaded.predict_proba(probe).shape == (2, 2)
 
 
 def test_two_member_ensemble_trains_saves_loads_and_quantizes(tmp_path):
