@@ -148,12 +148,10 @@ class NeighbourMemory:
     def extended(
         self, vectors: npt.NDArray[np.float32], label_ids: npt.NDArray[np.int64]
     ) -> NeighbourMemory:
-        return NeighbourMemory(
-            np.concatenate([self.vectors, vectors]),
-            np.concatenate([self.label_ids, label_ids]),
-            self.k,
-            self.temperature,
-            self.weight,
+        return replace(
+            self,
+            vectors=np.concatenate([self.vectors, vectors]),
+            label_ids=np.concatenate([self.label_ids, label_ids]),
         )
 
 
@@ -459,9 +457,7 @@ def _neighbours_attach(
     )
     chosen: dict[str, Any] = {"k": memory.k, "temperature": memory.temperature}
     if not val_texts:
-        classifier.neighbours = NeighbourMemory(
-            memory.vectors, memory.label_ids, memory.k, memory.temperature, 0.5
-        )
+        classifier.neighbours = replace(memory, weight=0.5)
         chosen["weight"] = 0.5
         return chosen, None
     head, pooled = classifier.head_proba(val_texts, pooled=True)
@@ -480,12 +476,23 @@ def _neighbours_attach(
     if best_w == 0.0:
         classifier.neighbours = None
         return chosen, None
-    classifier.neighbours = NeighbourMemory(
-        memory.vectors, memory.label_ids, memory.k, memory.temperature, best_w
-    )
+    classifier.neighbours = replace(memory, weight=best_w)
     label_id = {name: i for i, name in enumerate(classifier.labels)}
     val_ids = np.array([label_id[v] for v in val_labels], dtype=np.int64)
     return chosen, classifier.neighbours.extended(pooled, val_ids)
+
+
+def _validation_split(
+    texts: Sequence[str], labels: Sequence[str], config: TrainConfig
+) -> tuple[list[str], list[str], list[str], list[str]]:
+    """(train texts, train labels, validation texts, validation labels), stratified."""
+    train_idx, val_idx = stratified_split(labels, config.val_fraction, config.seed)
+    return (
+        [texts[i] for i in train_idx],
+        [labels[i] for i in train_idx],
+        [texts[i] for i in val_idx],
+        [labels[i] for i in val_idx],
+    )
 
 
 def _state_copy(model: Any) -> dict[str, Any]:
@@ -565,11 +572,7 @@ def _fit_ensemble(
     if config.pooling != "mean":
         raise ValueError("ensembles need pooling='mean'")
     if val_texts is None or val_labels is None:
-        train_idx, val_idx = stratified_split(labels, config.val_fraction, config.seed)
-        val_texts = [texts[i] for i in val_idx]
-        val_labels = [labels[i] for i in val_idx]
-        texts = [texts[i] for i in train_idx]
-        labels = [labels[i] for i in train_idx]
+        texts, labels, val_texts, val_labels = _validation_split(texts, labels, config)
     n_members, started = config.ensemble, time.monotonic()
     results: list[TrainResult] = []
     for member in range(n_members):
@@ -683,11 +686,7 @@ def fit(
         )
     set_seed(config.seed)
     if val_texts is None or val_labels is None:
-        train_idx, val_idx = stratified_split(labels, config.val_fraction, config.seed)
-        val_texts = [texts[i] for i in val_idx]
-        val_labels = [labels[i] for i in val_idx]
-        texts = [texts[i] for i in train_idx]
-        labels = [labels[i] for i in train_idx]
+        texts, labels, val_texts, val_labels = _validation_split(texts, labels, config)
     label_names = sorted(set(labels) | set(val_labels))
     label_id = {name: i for i, name in enumerate(label_names)}
     dev = resolve_device(device)
@@ -845,7 +844,7 @@ def fit(
             recent_states = [*recent_states, _state_copy(model)][-config.average_epochs :]
         if val_f1 > best_f1 + 1e-4:
             best_f1, best_epoch, bad_epochs = val_f1, epoch, 0
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            best_state = _state_copy(model)
         else:
             bad_epochs += 1
             if bad_epochs >= config.patience:
