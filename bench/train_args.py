@@ -24,6 +24,15 @@ def train_args_add(parser: argparse.ArgumentParser, *, epochs: int, lr: float) -
     parser.add_argument(
         "--ensemble", type=int, default=1, help="members trained with seeds seed, seed+1, ..."
     )
+    parser.add_argument(
+        "--distil",
+        type=int,
+        default=0,
+        help="train an ensemble of N teachers, then serve one student distilled from them",
+    )
+    parser.add_argument(
+        "--distil-weight", type=float, default=0.5, help="teacher share of the student's target"
+    )
     parser.add_argument("--patience", type=int, default=2, help="early-stopping patience")
     parser.add_argument("--seed", type=int, default=None, help="training seed")
 
@@ -41,6 +50,8 @@ def train_config_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "neighbours_k": args.neighbours,
         "average_epochs": args.average_epochs,
         "ensemble": args.ensemble,
+        "distil_from": args.distil,
+        "distil_weight": args.distil_weight,
     }
     if args.seed is not None:
         kwargs["seed"] = args.seed
@@ -50,6 +61,12 @@ def train_config_kwargs(args: argparse.Namespace) -> dict[str, Any]:
 def train_config_describe(config: Any) -> str:
     return (
         (f"an ensemble of {config.ensemble} members, " if config.ensemble > 1 else "")
+        + (
+            f"one student distilled (weight {config.distil_weight}) from an ensemble of "
+            f"{config.distil_from} teachers, "
+            if config.distil_from > 1
+            else ""
+        )
         + f"{config.epochs} epochs, lr {config.learning_rate} (head x{config.head_lr_multiplier}, "
         f"{config.head_init} init), max_length {config.max_length}, batch {config.batch_size}, "
         f"label smoothing {config.label_smoothing}, {config.pooling} pooling, word embeddings "

@@ -67,6 +67,12 @@ class TrainConfig:
     # > 1 (mean pooling only): train this many members with seeds seed, seed+1, ... and serve
     # their averaged predictions as one model (inference costs scale with the count).
     ensemble: int = 1
+    # With `soft_targets` given to `fit` (a teacher's probabilities, e.g. an ensemble's): the
+    # training target is (1 - w) * the one-hot label + w * the teacher's distribution.
+    distil_weight: float = 0.5
+    # > 1: train an ensemble of this many members (seeds seed+1, ...) as a teacher, then serve
+    # one model (seed `seed`) distilled from its probabilities on the training texts.
+    distil_from: int = 0
 
 
 @dataclass(frozen=True)
@@ -483,15 +489,19 @@ def _neighbours_attach(
 
 
 def _validation_split(
-    texts: Sequence[str], labels: Sequence[str], config: TrainConfig
-) -> tuple[list[str], list[str], list[str], list[str]]:
-    """(train texts, train labels, validation texts, validation labels), stratified."""
+    texts: Sequence[str],
+    labels: Sequence[str],
+    config: TrainConfig,
+    soft_targets: npt.NDArray[np.float32] | None = None,
+) -> tuple[list[str], list[str], list[str], list[str], npt.NDArray[np.float32] | None]:
+    """(train texts, train labels, validation texts, validation labels, train soft targets)."""
     train_idx, val_idx = stratified_split(labels, config.val_fraction, config.seed)
     return (
         [texts[i] for i in train_idx],
         [labels[i] for i in train_idx],
         [texts[i] for i in val_idx],
         [labels[i] for i in val_idx],
+        soft_targets[train_idx] if soft_targets is not None else None,
     )
 
 
@@ -572,28 +582,10 @@ def _fit_ensemble(
     if config.pooling != "mean":
         raise ValueError("ensembles need pooling='mean'")
     if val_texts is None or val_labels is None:
-        texts, labels, val_texts, val_labels = _validation_split(texts, labels, config)
+        texts, labels, val_texts, val_labels, _ = _validation_split(texts, labels, config)
     n_members, started = config.ensemble, time.monotonic()
     results: list[TrainResult] = []
     for member in range(n_members):
-        offset = time.monotonic() - started
-
-        def member_progress(event: ProgressEvent, m: int = member, off: float = offset) -> None:
-            assert progress is not None
-            step, total = m * event.total_steps + event.step, n_members * event.total_steps
-            elapsed = off + event.elapsed_s
-            progress(
-                replace(
-                    event,
-                    epoch=m * event.epochs + event.epoch,
-                    epochs=n_members * event.epochs,
-                    step=step,
-                    total_steps=total,
-                    elapsed_s=elapsed,
-                    eta_s=elapsed / max(1, step) * (total - step),
-                )
-            )
-
         results.append(
             fit(
                 texts,
@@ -603,7 +595,7 @@ def _fit_ensemble(
                 val_labels=val_labels,
                 base_model=base_model,
                 device=device,
-                progress=member_progress if progress else None,
+                progress=_staged(progress, member, 1, n_members, time.monotonic() - started),
                 should_stop=should_stop,
             )
         )
@@ -645,6 +637,95 @@ def _fit_ensemble(
     )
 
 
+def _staged(
+    progress: Callable[[ProgressEvent], None] | None,
+    first: int,
+    runs: int,
+    total_runs: int,
+    offset_s: float,
+) -> Callable[[ProgressEvent], None] | None:
+    """Report a stage made of `runs` fine-tuning runs, starting at run `first` of `total_runs`,
+    as part of the whole job (steps, epochs, elapsed and ETA over all runs)."""
+    if progress is None:
+        return None
+    report = progress
+
+    def staged(event: ProgressEvent) -> None:
+        per_run_steps, per_run_epochs = event.total_steps / runs, event.epochs / runs
+        step = round(first * per_run_steps) + event.step
+        total = round(total_runs * per_run_steps)
+        elapsed = offset_s + event.elapsed_s
+        report(
+            replace(
+                event,
+                epoch=round(first * per_run_epochs) + event.epoch,
+                epochs=round(total_runs * per_run_epochs),
+                step=step,
+                total_steps=total,
+                elapsed_s=elapsed,
+                eta_s=elapsed / max(1, step) * (total - step),
+            )
+        )
+
+    return staged
+
+
+def _fit_distilled(
+    texts: Sequence[str],
+    labels: Sequence[str],
+    *,
+    config: TrainConfig,
+    val_texts: Sequence[str] | None,
+    val_labels: Sequence[str] | None,
+    base_model: str | Path | None,
+    device: str,
+    progress: Callable[[ProgressEvent], None] | None,
+    should_stop: Callable[[], bool] | None,
+) -> TrainResult:
+    """An ensemble teacher of `config.distil_from` members, then one student fitted to the
+    teacher's probabilities on the training texts: ensemble quality at one model's cost."""
+    if val_texts is None or val_labels is None:
+        texts, labels, val_texts, val_labels, _ = _validation_split(texts, labels, config)
+    n_teachers, started = config.distil_from, time.monotonic()
+    teacher = fit(
+        texts,
+        labels,
+        config=replace(
+            config, distil_from=0, ensemble=n_teachers, neighbours_k=0, seed=config.seed + 1
+        ),
+        val_texts=val_texts,
+        val_labels=val_labels,
+        base_model=base_model,
+        device=device,
+        progress=_staged(progress, 0, n_teachers, n_teachers + 1, 0.0),
+        should_stop=should_stop,
+    )
+    soft, _ = teacher.classifier.head_proba(texts)
+    student = fit(
+        texts,
+        labels,
+        config=replace(config, distil_from=0, ensemble=1),
+        val_texts=val_texts,
+        val_labels=val_labels,
+        base_model=base_model,
+        device=device,
+        progress=_staged(progress, n_teachers, 1, n_teachers + 1, time.monotonic() - started),
+        should_stop=should_stop,
+        soft_targets=soft,
+    )
+    student.metrics["teacher"] = {
+        "members": n_teachers,
+        "val_macro_f1": teacher.metrics.get("macro", {}).get("f1"),
+        "val_accuracy": teacher.metrics.get("accuracy"),
+    }
+    student.metrics["train_config"] = asdict(config)
+    student.metrics["train_seconds"] = round(time.monotonic() - started, 1)
+    student.history = [{"stage": "teacher", **h} for h in teacher.history] + [
+        {"stage": "student", **h} for h in student.history
+    ]
+    return student
+
+
 def fit(
     texts: Sequence[str],
     labels: Sequence[str],
@@ -656,11 +737,13 @@ def fit(
     device: str = "auto",
     progress: Callable[[ProgressEvent], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    soft_targets: npt.NDArray[np.float32] | None = None,
 ) -> TrainResult:
     """Fine-tune a sequence classifier: AdamW, linear warmup/decay, early stopping on macro-F1.
 
     Without `val_texts` a stratified `config.val_fraction` of the data is held out for
-    validation. The returned classifier carries the best epoch's weights.
+    validation. The returned classifier carries the best epoch's weights. `soft_targets`
+    (one row per text, columns in sorted label order) distils a teacher into this model.
     """
     offline()
     import torch
@@ -672,6 +755,18 @@ def fit(
 
     if len(texts) != len(labels) or not texts:
         raise ValueError("need as many labels as texts, and at least one text")
+    if config.distil_from > 1:
+        return _fit_distilled(
+            texts,
+            labels,
+            config=config,
+            val_texts=val_texts,
+            val_labels=val_labels,
+            base_model=base_model,
+            device=device,
+            progress=progress,
+            should_stop=should_stop,
+        )
     if config.ensemble > 1:
         return _fit_ensemble(
             texts,
@@ -685,9 +780,15 @@ def fit(
             should_stop=should_stop,
         )
     set_seed(config.seed)
+    if soft_targets is not None and soft_targets.shape[0] != len(texts):
+        raise ValueError("need one row of soft targets per text")
     if val_texts is None or val_labels is None:
-        texts, labels, val_texts, val_labels = _validation_split(texts, labels, config)
+        texts, labels, val_texts, val_labels, soft_targets = _validation_split(
+            texts, labels, config, soft_targets
+        )
     label_names = sorted(set(labels) | set(val_labels))
+    if soft_targets is not None and soft_targets.shape[1] != len(label_names):
+        raise ValueError(f"soft targets need {len(label_names)} columns (sorted label order)")
     label_id = {name: i for i, name in enumerate(label_names)}
     dev = resolve_device(device)
     base = str(base_model or base_model_path())
@@ -712,6 +813,16 @@ def fit(
         encoder.embeddings.word_embeddings.weight.requires_grad_(False)
     enc = tokenizer(list(texts), truncation=True, max_length=config.max_length)
     y = torch.tensor([label_id[label] for label in labels])
+    targets = None
+    if soft_targets is not None:
+        onehot = torch.nn.functional.one_hot(y, len(label_names)).float()
+        if config.label_smoothing:
+            onehot = onehot * (1 - config.label_smoothing) + config.label_smoothing / len(
+                label_names
+            )
+        teacher = torch.as_tensor(np.asarray(soft_targets, dtype=np.float32))
+        teacher = teacher / teacher.sum(dim=1, keepdim=True).clamp(min=1e-9)
+        targets = (1 - config.distil_weight) * onehot + config.distil_weight * teacher
     lengths = [len(ids) for ids in enc["input_ids"]]
     if config.pooling != "mean" and (config.head_init == "centroids" or config.neighbours_k):
         raise ValueError("centroid head init and neighbours need pooling='mean'")
@@ -788,8 +899,12 @@ def fit(
                 return_tensors="pt",
             ).to(dev)
             out = model(**batch)
-            loss = torch.nn.functional.cross_entropy(
-                out.logits, y[idx].to(dev), label_smoothing=config.label_smoothing
+            loss = (
+                torch.nn.functional.cross_entropy(out.logits, targets[idx].to(dev))
+                if targets is not None
+                else torch.nn.functional.cross_entropy(
+                    out.logits, y[idx].to(dev), label_smoothing=config.label_smoothing
+                )
             )
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

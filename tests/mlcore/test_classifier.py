@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -190,3 +192,48 @@ def test_two_member_ensemble_trains_saves_loads_and_quantizes(tmp_path):
         loaded.predict_proba(probe), result.classifier.predict_proba(probe), atol=1e-5
     )
     assert [p.label for p in quantized.predict(probe)] == ["positive", "negative"]
+
+
+def test_soft_targets_pull_the_student_towards_the_teacher():
+    texts = POSITIVE * 3 + NEGATIVE * 3
+    labels = ["positive"] * 18 + ["negative"] * 18
+    config = TrainConfig(
+        epochs=3, batch_size=8, learning_rate=1e-4, patience=3, distil_weight=1.0, seed=7
+    )
+    # A "teacher" that says every text is negative: with weight 1 its view is the only target,
+    # so the student must move towards it, whatever the labels say.
+    teacher = np.tile(np.array([[0.95, 0.05]], dtype=np.float32), (len(texts), 1))
+
+    plain = fit(texts, labels, config=replace(config, distil_weight=0.0), device="cpu")
+    distilled = fit(texts, labels, config=config, device="cpu", soft_targets=teacher)
+
+    probe = POSITIVE[:3]
+    negative = plain.classifier.labels.index("negative")
+    assert (
+        distilled.classifier.predict_proba(probe)[:, negative].mean()
+        > plain.classifier.predict_proba(probe)[:, negative].mean() + 0.2
+    )
+    with pytest.raises(ValueError, match="one row of soft targets per text"):
+        fit(texts, labels, config=config, device="cpu", soft_targets=teacher[:5])
+    with pytest.raises(ValueError, match="columns"):
+        fit(texts, labels, config=config, device="cpu", soft_targets=np.ones((36, 3), "f"))
+
+
+def test_distilled_student_is_one_model_with_the_teachers_on_record(tmp_path):
+    texts = POSITIVE * 3 + NEGATIVE * 3
+    labels = ["positive"] * 18 + ["negative"] * 18
+    events = []
+    config = TrainConfig(epochs=2, batch_size=8, val_fraction=0.2, distil_from=2, neighbours_k=3)
+
+    result = fit(texts, labels, config=config, device="cpu", progress=events.append)
+    path = result.classifier.save(tmp_path / "student")
+    loaded = TextClassifier.load(path, device="cpu")
+
+    assert result.metrics["teacher"]["members"] == 2
+    assert 0.0 <= result.metrics["teacher"]["val_macro_f1"] <= 1.0
+    assert {h["stage"] for h in result.history} == {"teacher", "student"}
+    assert not (path / "member_0").exists()  # served as a single model
+    steps = [e.step for e in events if e.phase == "step"]
+    assert steps == sorted(steps) and steps[-1] == events[-1].total_steps  # one job: 3 runs
+    probe = ["Quarterly profit soared", "Heavy losses and job cuts"]
+    assert [p.label for p in loaded.predict(probe)] == ["positive", "negative"]
