@@ -79,6 +79,9 @@ def sentiment_train(ctx: TrainingContext) -> TrainOutcome:
         max_steps=int(params["max_steps"]) if params.get("max_steps") else None,
         patience=int(params.get("patience", 2)),
         neighbours_k=int(params.get("neighbours_k", 0)),
+        # Optional, off by default: on PhraseBank neither beat one model (docs/sentiment.md).
+        ensemble=int(params.get("ensemble", 1)),
+        distil_from=int(params.get("distil_from", 0)),
     )
 
     def on_progress(event: ProgressEvent) -> None:

@@ -28,6 +28,15 @@ class Command(BaseCommand):
         parser.add_argument("--max-length", type=int, default=64)
         parser.add_argument("--max-steps", type=int, default=0)
         parser.add_argument("--no-corrections", action="store_true")
+        parser.add_argument(
+            "--ensemble", type=int, default=1, help="serve N members (N x the inference cost)"
+        )
+        parser.add_argument(
+            "--distil",
+            type=int,
+            default=0,
+            help="train N teachers, serve one student distilled from them (N+1 x training time)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         params = {
@@ -39,6 +48,10 @@ class Command(BaseCommand):
         }
         if options["max_steps"]:
             params["max_steps"] = options["max_steps"]
+        if options["ensemble"] > 1:
+            params["ensemble"] = options["ensemble"]
+        if options["distil"] > 1:
+            params["distil_from"] = options["distil"]
         last_step = {"n": -1}
 
         def progress(event: dict[str, Any]) -> None:
