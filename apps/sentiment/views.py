@@ -6,20 +6,24 @@ from typing import TypedDict, cast
 
 from django.contrib import messages
 from django.core import signing
-from django.http import Http404, HttpRequest, HttpResponse
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from apps.accounts.models import Role, User
 from apps.accounts.roles import role_required
 
-from . import selectors, services
+from . import realtime, selectors, services
 from .forms import CorrectionForm, EntityForm, RuleForm, SourceForm, UploadForm
 from .models import Alert, AlertRule, Document, Entity, Source
 from .text import TOPICS
 from .uploads import UploadError, documents_read
 
 analyst_only = role_required(Role.ANALYST)
+DASHBOARD_ALERTS = 20
+# The page asks about the rows it shows; it never sends more ids than this (see dashboard.js).
+SHOWN_ALERTS_MAX = 100
 
 
 class _FeedFilters(TypedDict):
@@ -46,6 +50,10 @@ def _feed_filters(request: HttpRequest) -> _FeedFilters:
     }
 
 
+def _dashboard_alerts() -> QuerySet[Alert]:
+    return selectors.alert_list().exclude(status=Alert.Status.RESOLVED)[:DASHBOARD_ALERTS]
+
+
 @analyst_only
 def dashboard(request: HttpRequest) -> HttpResponse:
     subject = request.GET.get("subject", "all")
@@ -55,7 +63,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         {
             "subject": subject,
             "subjects": selectors.subject_choices(),
-            "alerts": selectors.alert_list().exclude(status=Alert.Status.RESOLVED)[:20],
+            "alerts": _dashboard_alerts(),
             "entities": Entity.objects.filter(active=True),
             "topics": [(k, label) for k, (label, _w) in TOPICS.items()],
             "sources": Source.objects.all(),
@@ -72,6 +80,22 @@ def feed(request: HttpRequest) -> HttpResponse:
         "sentiment/_feed.html",
         {"documents": selectors.document_feed(**_feed_filters(request))[:30]},
     )
+
+
+@analyst_only
+def alert_feed(request: HttpRequest) -> JsonResponse:
+    """The dashboard's alert list as alert events, newest first: how the page catches up.
+
+    `?shown=<id>` (repeatable) adds the current state of alerts the page still shows, so a row
+    resolved elsewhere turns resolved there too; an id that is not returned no longer exists.
+    """
+    shown = {int(v) for v in request.GET.getlist("shown")[:SHOWN_ALERTS_MAX] if v.isdigit()}
+    alerts = list(_dashboard_alerts())
+    shown -= {alert.pk for alert in alerts}
+    if shown:
+        alerts += selectors.alert_list().filter(pk__in=shown)
+    alerts.sort(key=lambda alert: (alert.created_at, alert.pk), reverse=True)
+    return JsonResponse({"alerts": [realtime.alert_event(alert) for alert in alerts]})
 
 
 @analyst_only

@@ -36,19 +36,25 @@
   if (picker) picker.addEventListener("change", () => load(picker.value));
 })();
 
-// Live feed and alerts pushed over ws/sentiment/feed/; the htmx polling of #feed is the fallback.
-// Everything from the socket is inserted as text (textContent), never as HTML: titles are
+// Live feed and alerts pushed over ws/sentiment/feed/. While the socket is down, the htmx polling
+// of #feed and a poll of the alert list (#alerts' data-url) every 5 s are the fallback.
+// Everything from the server is inserted as text (textContent), never as HTML: titles are
 // whatever the sources sent.
 (function () {
   "use strict";
   const feed = document.getElementById("feed");
-  if (!feed || !feed.dataset.ws || !window.WebSocket) return;
+  if (!feed) return;
   const filters = document.getElementById("feed-filters");
   const mode = document.getElementById("feed-mode");
   const FEED_ROWS = 30; // as many as the feed view renders
+  const POLL_MS = 5000; // as #feed's hx-trigger "every 5s"
+  const SHOWN_ALERTS_MAX = 100; // as many ids as the alert view reads
   const LABELS = ["positive", "neutral", "negative"];
   let live = false;
   let retry = 0;
+  let syncing = false;
+  let syncAgain = false;
+  const held = []; // alert events that arrive while the alert list is fetched
 
   // While the socket delivers, skip the timed polls (they come without a triggering event);
   // filter changes and feed-refresh still reach the server.
@@ -137,9 +143,13 @@
     if (!table) return;
     let row = document.getElementById(`alert-${Number(a.id)}`);
     if (!row) {
-      if (a.status === "resolved") return; // the dashboard lists unresolved alerts
+      // The dashboard lists unresolved alerts; a resolved row stays until the page is reloaded.
+      if (a.status === "resolved") return;
       row = make("tr", { id: `alert-${Number(a.id)}`, class: "fresh" });
-      table.tBodies[0].prepend(row);
+      // Newest first, as the server orders them: an older alert caught up on goes below newer ones.
+      const body = table.tBodies[0];
+      const next = Array.from(body.rows).find((r) => alertId(r) < Number(a.id));
+      body.insertBefore(row, next || null);
       table.hidden = false;
       const empty = document.getElementById("alerts-empty");
       if (empty) empty.hidden = true;
@@ -160,6 +170,58 @@
     if (window.htmx) window.htmx.process(row);
   }
 
+  function alertId(row) {
+    const match = /^alert-(\d+)$/.exec(row.id);
+    return match ? Number(match[1]) : 0;
+  }
+
+  // Catch up on the alert list: alerts opened meanwhile are added, and the rows shown get their
+  // current state (acknowledged or resolved elsewhere); a row the view no longer knows is removed.
+  async function alertsSync(again = false) {
+    const table = document.getElementById("alerts");
+    if (!table || !table.dataset.url) return;
+    if (syncing) {
+      // A reconnect during a poll: that poll may predate what the socket missed, so ask again.
+      syncAgain = syncAgain || again;
+      return;
+    }
+    const rows = Array.from(table.tBodies[0].rows);
+    const shown = rows.map(alertId).filter(Boolean).slice(0, SHOWN_ALERTS_MAX);
+    const query = new URLSearchParams(shown.map((id) => ["shown", String(id)]));
+    syncing = true;
+    try {
+      const response = await fetch(`${table.dataset.url}?${query}`, { credentials: "same-origin" });
+      // Signed out, the view redirects to the sign-in page: nothing to show.
+      if (!response.ok || !(response.headers.get("Content-Type") || "").includes("json")) return;
+      const alerts = (await response.json()).alerts;
+      const known = new Set(alerts.map((a) => Number(a.id)));
+      shown.filter((id) => !known.has(id)).forEach((id) => {
+        const row = document.getElementById(`alert-${id}`);
+        if (row) row.remove();
+      });
+      alerts.forEach(showAlert);
+      if (!table.tBodies[0].rows.length) {
+        table.hidden = true;
+        const empty = document.getElementById("alerts-empty");
+        if (empty) empty.hidden = false;
+      }
+    } catch {
+      // Offline or a server error: the next reconnect or poll tries again.
+    } finally {
+      syncing = false;
+      // Events that came in meanwhile are at least as new as the list just shown.
+      held.splice(0).forEach(showAlert);
+      if (syncAgain) {
+        syncAgain = false;
+        alertsSync();
+      }
+    }
+  }
+
+  setInterval(() => {
+    if (!live) alertsSync();
+  }, POLL_MS);
+
   function connect() {
     const scheme = location.protocol === "https:" ? "wss://" : "ws://";
     const ws = new WebSocket(scheme + location.host + feed.dataset.ws);
@@ -167,11 +229,15 @@
       retry = 0;
       setLive(true);
       refresh(); // whatever was scored while the page loaded or the socket was down
+      alertsSync(true); // and the alerts opened or handled meanwhile
     };
     ws.onmessage = (msg) => {
       const event = JSON.parse(msg.data);
       if (event.type === "documents") showDocuments(event.documents);
-      else if (event.type === "alert") showAlert(event.alert);
+      else if (event.type === "alert") {
+        if (syncing) held.push(event.alert);
+        else showAlert(event.alert);
+      }
     };
     ws.onclose = (evt) => {
       setLive(false);
@@ -180,5 +246,5 @@
       setTimeout(connect, 1000 * 2 ** retry);
     };
   }
-  connect();
+  if (feed.dataset.ws && window.WebSocket) connect();
 })();

@@ -26,11 +26,13 @@ from apps.sentiment import services
 from apps.sentiment.models import AlertRule, Source
 analyst = user_create(username="{user}", password="{user}-pw", roles=["analyst"])
 osprey = services.entity_upsert(name="Osprey Freight", ticker="OSPF")
-if {rule}:
-    rule = AlertRule.objects.create(owner=analyst, name="Osprey chatter", metric="volume",
+heron = services.entity_upsert(name="Heron Shipping", ticker="HRNS")
+watched = {"Osprey chatter": osprey, "Heron chatter": heron}.get("{rule}")
+if watched:
+    rule = AlertRule.objects.create(owner=analyst, name="{rule}", metric="volume",
                                     mode="threshold", threshold=2, min_volume=2, window_hours=6,
                                     delivery="none")
-    rule.entities.set([osprey])
+    rule.entities.set([watched])
 wire_a = services.source_get_or_create(name="Live wire A", kind=Source.Kind.API)
 wire_b = services.source_get_or_create(name="Live wire B", kind=Source.Kind.API)
 token = Token.objects.create(user=analyst).key
@@ -41,20 +43,25 @@ OTHER_SOURCE = "Osprey Freight halts northern routes"
 OTHER_COMPANY = "Vantage Retail opens 40 stores"
 
 
-def _push(base: str, token: str, source: str, titles: list[str]) -> None:
+def _post(base: str, token: str, path: str, body: dict[str, object]) -> int:
     request = urllib.request.Request(
-        f"{base}/api/sentiment/ingest/",
-        data=json.dumps({"source": source, "documents": [{"title": t} for t in titles]}).encode(),
+        f"{base}{path}",
+        data=json.dumps(body).encode(),
         headers={"Content-Type": "application/json", "Authorization": f"Token {token}"},
         method="POST",
     )
     with urllib.request.urlopen(request, timeout=30) as response:
-        assert response.status == 201, response.read()
+        return int(response.status)
 
 
-def _arrange(stack: Stack, tmp_path: Path, user: str, rule: bool) -> list[str]:
-    """Analyst, sources (and an alert rule); a model; a worker and the web server."""
-    code = SETUP.replace("{user}", user).replace("{rule}", str(rule))
+def _push(base: str, token: str, source: str, titles: list[str]) -> None:
+    body = {"source": source, "documents": [{"title": t} for t in titles]}
+    assert _post(base, token, "/api/sentiment/ingest/", body) == 201
+
+
+def _arrange(stack: Stack, tmp_path: Path, user: str, rule: str = "") -> list[str]:
+    """Analyst, sources (and an alert rule on Osprey or Heron); a model; a worker and the web."""
+    code = SETUP.replace("{user}", user).replace("{rule}", rule)
     setup = stack.manage("shell", "-c", code, timeout=300)
     assert "setup" in setup.stdout, setup.stdout + setup.stderr
     *ids, has_model = setup.stdout.split("setup")[-1].split()
@@ -74,7 +81,9 @@ def _sign_in(page, base: str, user: str) -> None:  # type: ignore[no-untyped-def
 def test_new_headlines_and_alerts_appear_live_and_alerts_can_be_acknowledged(
     running: Stack, chromium, tmp_path: Path
 ) -> None:
-    base, entity_id, wire_a, _wire_b, token = _arrange(running, tmp_path, "live-analyst", True)
+    base, entity_id, wire_a, _wire_b, token = _arrange(
+        running, tmp_path, "live-analyst", "Osprey chatter"
+    )
     page = chromium.new_page()
     _sign_in(page, base, "live-analyst")
     page.locator("#feed-mode[data-mode=live]").wait_for(timeout=30000)
@@ -114,19 +123,40 @@ def test_new_headlines_and_alerts_appear_live_and_alerts_can_be_acknowledged(
     page.close()
 
 
-def test_without_the_socket_the_feed_still_refreshes_by_polling(
+def test_without_the_socket_the_feed_and_the_alerts_still_refresh_by_polling(
     running: Stack, chromium, tmp_path: Path
 ) -> None:
-    base, _entity_id, _wire_a, _wire_b, token = _arrange(running, tmp_path, "poll-analyst", False)
+    base, _entity_id, _wire_a, _wire_b, token = _arrange(
+        running, tmp_path, "poll-analyst", "Heron chatter"
+    )
     page = chromium.new_page()
     page.route_web_socket("**/ws/sentiment/feed/", lambda ws: ws.close())  # a proxy without ws
     _sign_in(page, base, "poll-analyst")
     page.locator("#feed").wait_for()
+    page.evaluate("window.notReloaded = true")
+    alert = page.locator("#alerts tr", has_text="Heron Shipping")
+    listed_at_load = alert.count()
 
-    _push(base, token, "Live wire A", ["Heron Shipping opens a new route to Lisbon"])
+    _push(
+        base,
+        token,
+        "Live wire A",
+        ["Heron Shipping opens a new route to Lisbon", "Heron Shipping orders two vessels"],
+    )
     headline = page.locator("#feed tr", has_text="Heron Shipping opens a new route to Lisbon")
     headline.wait_for(timeout=180000)
+    alert.wait_for(timeout=60000)  # opened after the page loaded: only the alert poll shows it
+    alert_id = (alert.get_attribute("id") or "").removeprefix("alert-")
+    resolved = _post(base, token, f"/api/sentiment/alerts/{alert_id}/resolve/", {})
+    page.locator("#alerts tr", has_text="Heron Shipping").filter(has_text="Resolved").wait_for(
+        timeout=30000
+    )
 
+    assert listed_at_load == 0
+    assert page.evaluate("window.notReloaded") is True
     assert page.get_by_test_id("feed-mode").inner_text() == "refreshes every 5 s"
     assert "fresh" not in (headline.get_attribute("class") or "")  # a polled, server-made row
+    assert "fresh" in (alert.get_attribute("class") or "")  # put there by dashboard.js
+    assert resolved == 200
+    assert alert.get_by_role("button").count() == 0  # resolved elsewhere: no buttons left
     page.close()

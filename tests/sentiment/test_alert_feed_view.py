@@ -1,0 +1,99 @@
+"""The dashboard's alert list as JSON: how the page catches up after the socket was down."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from apps.accounts.models import Role
+from apps.accounts.services import user_create
+from apps.sentiment import realtime
+from apps.sentiment.models import Alert, AlertRule
+
+pytestmark = pytest.mark.django_db
+
+URL = "/sentiment/alerts/feed/"
+
+
+@pytest.fixture
+def rule(analyst: Any) -> AlertRule:
+    return AlertRule.objects.create(owner=analyst, name="Kestrel chatter", metric="volume")
+
+
+def _alert(rule: AlertRule, key: str, minutes_ago: int, status: str = "open") -> Alert:
+    alert = Alert.objects.create(
+        rule=rule,
+        subject_kind="entity",
+        subject_key=key,
+        subject_label=f"Company {key}",
+        metric="volume",
+        value=12,
+        baseline=3,
+        window_start="2025-06-10T00:00Z",
+        window_end="2025-06-10T06:00Z",
+        reason=f"<b>{key}</b>: 12 texts in 6 h, usually 3",
+        status=status,
+        episode_open=status != "resolved",
+    )
+    # auto_now_add: distinct times make "newest first" unambiguous
+    Alert.objects.filter(pk=alert.pk).update(
+        created_at=timezone.now() - timedelta(minutes=minutes_ago)
+    )
+    alert.refresh_from_db()
+    return alert
+
+
+def test_anonymous_users_sign_in_and_other_roles_are_refused(client, rule) -> None:  # type: ignore[no-untyped-def]
+    _alert(rule, "1", minutes_ago=1)
+    agent = user_create(username="sam", password="pw-sam-123", roles=[Role.SUPPORT_AGENT.value])
+
+    anonymous = client.get(URL)
+    client.force_login(agent)
+    other_role = client.get(URL)
+
+    assert anonymous.status_code == 302 and anonymous.url.startswith("/accounts/login/")
+    assert other_role.status_code == 403
+    assert "Company 1" not in anonymous.content.decode() + other_role.content.decode()
+
+
+def test_lists_unresolved_alerts_newest_first_as_alert_events(analyst_client, rule) -> None:  # type: ignore[no-untyped-def]
+    acknowledged = _alert(rule, "ack", minutes_ago=2, status="acknowledged")
+    _alert(rule, "gone", minutes_ago=0, status="resolved")
+    for i in range(25):
+        _alert(rule, f"old-{i}", minutes_ago=10 + i)
+
+    response = analyst_client.get(URL)
+    dashboard = analyst_client.get("/sentiment/")
+
+    assert response.status_code == 200 and response["Content-Type"] == "application/json"
+    alerts = response.json()["alerts"]
+    assert len(alerts) == 20
+    assert [a["id"] for a in alerts] == [a.pk for a in dashboard.context["alerts"]]
+    assert [a["subject"] for a in alerts[:3]] == ["Company ack", "Company old-0", "Company old-1"]
+    assert alerts[0] == realtime.alert_event(acknowledged)
+    assert alerts[0]["status"] == "acknowledged" and alerts[0]["status_label"] == "Acknowledged"
+    assert alerts[0]["reason"] == "<b>ack</b>: 12 texts in 6 h, usually 3"  # data, not markup
+    assert alerts[0]["resolve_url"] == f"/sentiment/alerts/{acknowledged.pk}/resolve/"
+
+
+def test_rows_the_page_shows_come_back_with_their_current_state(analyst_client, rule) -> None:  # type: ignore[no-untyped-def]
+    still_open = _alert(rule, "open", minutes_ago=1)
+    resolved_elsewhere = _alert(rule, "resolved", minutes_ago=5, status="resolved")
+    deleted = _alert(rule, "deleted", minutes_ago=3)
+    deleted_id = deleted.pk
+    deleted.delete()
+
+    shown = [still_open.pk, resolved_elsewhere.pk, deleted_id, "x"]
+    response = analyst_client.get(URL, {"shown": shown})
+    plain = analyst_client.get(URL)
+
+    alerts = response.json()["alerts"]
+    assert [(a["id"], a["status"]) for a in alerts] == [
+        (still_open.pk, "open"),
+        (resolved_elsewhere.pk, "resolved"),
+    ]
+    assert alerts[1] == realtime.alert_event(resolved_elsewhere)
+    assert [a["id"] for a in plain.json()["alerts"]] == [still_open.pk]
