@@ -2,7 +2,8 @@
 
 Services call these after commit. A broadcast is a courtesy: the rows in the database are the
 record, every failure is logged and swallowed, and a page that missed an event catches up on its
-next feed refresh (it refreshes on every reconnect and polls while the socket is down).
+next read of the feed and of the alert list (`sentiment:alert_feed`): it reads both on every
+reconnect and polls them while the socket is down.
 """
 
 from __future__ import annotations
