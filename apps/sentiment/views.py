@@ -89,7 +89,11 @@ def alert_feed(request: HttpRequest) -> JsonResponse:
     `?shown=<id>` (repeatable) adds the current state of alerts the page still shows, so a row
     resolved elsewhere turns resolved there too; an id that is not returned no longer exists.
     """
-    shown = {int(v) for v in request.GET.getlist("shown")[:SHOWN_ALERTS_MAX] if v.isdigit()}
+    shown = {
+        int(v)
+        for v in request.GET.getlist("shown")[:SHOWN_ALERTS_MAX]
+        if v.isascii() and v.isdigit() and len(v) < 16  # ids only: no "²", nothing overflowing
+    }
     alerts = list(_dashboard_alerts())
     shown -= {alert.pk for alert in alerts}
     if shown:

@@ -86,7 +86,7 @@ def test_rows_the_page_shows_come_back_with_their_current_state(analyst_client, 
     deleted_id = deleted.pk
     deleted.delete()
 
-    shown = [still_open.pk, resolved_elsewhere.pk, deleted_id, "x"]
+    shown = [still_open.pk, resolved_elsewhere.pk, deleted_id, "x", "²", "9" * 40]
     response = analyst_client.get(URL, {"shown": shown})
     plain = analyst_client.get(URL)
 
