@@ -756,20 +756,12 @@ def fit(
 
     if len(texts) != len(labels) or not texts:
         raise ValueError("need as many labels as texts, and at least one text")
-    if config.distil_from > 1:
-        return _fit_distilled(
-            texts,
-            labels,
-            config=config,
-            val_texts=val_texts,
-            val_labels=val_labels,
-            base_model=base_model,
-            device=device,
-            progress=progress,
-            should_stop=should_stop,
-        )
-    if config.ensemble > 1:
-        return _fit_ensemble(
+    # Ensembles and distillation are made of single fits; both take fit's own arguments.
+    several = (
+        _fit_distilled if config.distil_from > 1 else _fit_ensemble if config.ensemble > 1 else None
+    )
+    if several is not None:
+        return several(
             texts,
             labels,
             config=config,
