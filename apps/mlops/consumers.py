@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -16,14 +15,6 @@ from .selectors import training_run_payload
 
 
 @database_sync_to_async
-def _user_from_token(key: str) -> Any:
-    from rest_framework.authtoken.models import Token
-
-    token = Token.objects.select_related("user").filter(key=key).first()
-    return token.user if token and token.user.is_active else None
-
-
-@database_sync_to_async
 def _may_watch(user: Any) -> bool:
     return user_has_role(user, Role.ML_ADMIN)
 
@@ -32,11 +23,7 @@ class TrainingRunConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     """`ws/mlops/runs/<id>/`: ML admins (session, or `?token=` API token) get run updates."""
 
     async def connect(self) -> None:
-        user = self.scope.get("user")
-        if not getattr(user, "is_authenticated", False):
-            query = parse_qs(self.scope.get("query_string", b"").decode())
-            user = await _user_from_token(query.get("token", [""])[0]) if query else None
-        if user is None or not await _may_watch(user):
+        if not await _may_watch(self.scope.get("user")):
             await self.close(code=4403)
             return
         self.run_id = int(self.scope["url_route"]["kwargs"]["run_id"])

@@ -1,8 +1,9 @@
 """The dashboard's live feed: `ws/sentiment/feed/` relays newly scored texts and alerts.
 
-Analysts only (session sign-in); anyone else is closed with 4403 before the handshake completes.
-Every analyst gets every event and the page applies its own filters, so the server keeps no
-per-connection state. Events (see realtime.py):
+Analysts only (session sign-in, or `?token=<API token>` through accounts' TokenAuthMiddleware);
+anyone else is closed with 4403 before the handshake completes. Every analyst gets every event
+and the page applies its own filters, so the server keeps no per-connection state. Events (see
+realtime.py):
 
     {"type": "documents", "documents": [{id, url, text, published_at, published, source,
                                           entities, topics, label, confidence}, ...]}

@@ -4,8 +4,9 @@ Customer: ws/support/chat/<token>/?after=<last message id>. On connect it receiv
 after `after` (so a reconnect resumes without loss), then live events. Messages carry a client
 id; a resend after a dropped connection is acknowledged, not stored twice.
 
-Agent: ws/support/console/. Connecting marks the agent online (heartbeats keep it so); the queue
-streams in; `open` subscribes to one conversation's transcript.
+Agent: ws/support/console/ (session sign-in, or `?token=<API token>`). Connecting marks the agent
+online (heartbeats keep it so); the queue streams in; `open` subscribes to one conversation's
+transcript.
 """
 
 from __future__ import annotations
