@@ -65,7 +65,7 @@ def intent_section(results: dict[str, Any], notes: list[str], args: argparse.Nam
     kwargs = {"seed": 13, **train_config_kwargs(args)}
     if quick:
         kwargs["epochs"] = 1
-    config = TrainConfig(batch_size=32, max_length=48, val_fraction=0.05, **kwargs)
+    config = TrainConfig(max_length=48, val_fraction=0.05, **kwargs)
     started = time.monotonic()
     last = [0.0]
 
@@ -237,7 +237,7 @@ def main(argv: list[str]) -> dict[str, Any]:
     parser = argparse.ArgumentParser(prog="bench support")
     parser.add_argument("--only", default=",".join(SECTIONS))
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke run")
-    train_args_add(parser, epochs=5, lr=1e-4)
+    train_args_add(parser, epochs=5, lr=1e-4, batch_size=32)
     args = parser.parse_args(argv)
     results: dict[str, Any] = {}
     notes: list[str] = []

@@ -6,9 +6,12 @@ import argparse
 from typing import Any
 
 
-def train_args_add(parser: argparse.ArgumentParser, *, epochs: int, lr: float) -> None:
+def train_args_add(
+    parser: argparse.ArgumentParser, *, epochs: int, lr: float, batch_size: int
+) -> None:
     parser.add_argument("--epochs", type=int, default=epochs, help="fine-tuning epochs")
     parser.add_argument("--lr", type=float, default=lr, help="encoder learning rate")
+    parser.add_argument("--batch-size", type=int, default=batch_size, help="training batch size")
     parser.add_argument("--label-smoothing", type=float, default=0.0)
     parser.add_argument("--head-lr-multiplier", type=float, default=1.0, help="head lr = lr x this")
     parser.add_argument("--head-init", choices=("random", "centroids"), default="random")
@@ -42,6 +45,7 @@ def train_config_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     kwargs: dict[str, Any] = {
         "epochs": args.epochs,
         "learning_rate": args.lr,
+        "batch_size": args.batch_size,
         "label_smoothing": args.label_smoothing,
         "head_lr_multiplier": args.head_lr_multiplier,
         "head_init": args.head_init,

@@ -34,6 +34,8 @@ def test_train_command_promotes_and_the_model_scores_obvious_sentences(
             str(DEMO_DATA),
             "--epochs",
             "2",
+            "--batch-size",
+            "16",
             "--max-length",
             "48",
             stdout=out,
@@ -42,6 +44,7 @@ def test_train_command_promotes_and_the_model_scores_obvious_sentences(
     text = out.getvalue()
     assert "step " in text and "epoch 1/2" in text and "promoted" in text
     version = ModelVersion.objects.get(name="sentiment", is_production=True)
+    assert version.params["batch_size"] == 16 and version.params["max_length"] == 48
     artifact = Path(version.artifact_path)
     artifact = artifact / "artifact" if (artifact / "artifact").is_dir() else artifact
     assert (artifact / "eval.jsonl").read_text().count("\n") >= 90

@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from apps.mlops.services import version_train_and_register
-from apps.sentiment.training import DEMO_DATA, MODEL_NAME
+from apps.sentiment.training import DEFAULT_PARAMS, DEMO_DATA, MODEL_NAME
 from apps.sentiment.uploads import UploadError
 
 
@@ -23,9 +23,10 @@ class Command(BaseCommand):
             "--promote", action="store_true", help="promote even if worse (recorded as an override)"
         )
         parser.add_argument("--no-promote", action="store_true", help="register only")
-        parser.add_argument("--epochs", type=int, default=3)
-        parser.add_argument("--learning-rate", type=float, default=8e-5)
-        parser.add_argument("--max-length", type=int, default=64)
+        parser.add_argument("--epochs", type=int, default=DEFAULT_PARAMS["epochs"])
+        parser.add_argument("--learning-rate", type=float, default=DEFAULT_PARAMS["learning_rate"])
+        parser.add_argument("--batch-size", type=int, default=DEFAULT_PARAMS["batch_size"])
+        parser.add_argument("--max-length", type=int, default=DEFAULT_PARAMS["max_length"])
         parser.add_argument("--max-steps", type=int, default=0)
         parser.add_argument("--no-corrections", action="store_true")
         parser.add_argument(
@@ -43,6 +44,7 @@ class Command(BaseCommand):
             "data": options["data"],
             "epochs": options["epochs"],
             "learning_rate": options["learning_rate"],
+            "batch_size": options["batch_size"],
             "max_length": options["max_length"],
             "include_corrections": not options["no_corrections"],
         }
