@@ -545,7 +545,7 @@ def _pipeline_measure(
 def main(argv: list[str]) -> dict[str, Any]:
     parser = argparse.ArgumentParser(prog="bench sentiment")
     parser.add_argument("--only", default=",".join(SECTIONS))
-    train_args_add(parser, epochs=5, lr=8e-5, batch_size=32)
+    train_args_add(parser, epochs=2, lr=8e-5, batch_size=32)
     parser.add_argument("--max-length", type=int, default=64)
     parser.add_argument(
         "--seeds", type=int, default=1, help="also refit with the next N-1 seeds: mean +- sd"

@@ -15,7 +15,10 @@ from .uploads import LabelledRow, UploadError, labelled_read
 MODEL_NAME = "sentiment"
 DEMO_DATA = Path(__file__).resolve().parent / "data" / "demo_sentences.csv"
 DEFAULT_PARAMS: dict[str, Any] = {
-    "epochs": 3,
+    # Two passes: on PhraseBank (3 seeds each, docs/sentiment.md) 2 epochs averaged 0.836
+    # accuracy against 0.823 for 3 or 5, since the decaying learning rate settles the weights
+    # at the point where later epochs start to overfit and early stopping picks noisily.
+    "epochs": 2,
     "learning_rate": 8e-5,
     "batch_size": 32,
     "max_length": 64,
