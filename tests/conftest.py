@@ -15,6 +15,12 @@ def _isolated_email(settings) -> None:  # type: ignore[no-untyped-def]
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 
 
+@pytest.fixture
+def memory_channel_layer(settings) -> None:  # type: ignore[no-untyped-def]
+    """Consumers under test talk through an in-process channel layer (channels resets on change)."""
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+
 @pytest.fixture(scope="session")
 def embedder():  # type: ignore[no-untyped-def]
     """The real packaged MiniLM, loaded once for the whole run."""

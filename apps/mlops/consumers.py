@@ -14,16 +14,12 @@ from .realtime import training_run_group
 from .selectors import training_run_payload
 
 
-@database_sync_to_async
-def _may_watch(user: Any) -> bool:
-    return user_has_role(user, Role.ML_ADMIN)
-
-
 class TrainingRunConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     """`ws/mlops/runs/<id>/`: ML admins (session, or `?token=` API token) get run updates."""
 
     async def connect(self) -> None:
-        if not await _may_watch(self.scope.get("user")):
+        user = self.scope.get("user")
+        if not await database_sync_to_async(user_has_role)(user, Role.ML_ADMIN):
             await self.close(code=4403)
             return
         self.run_id = int(self.scope["url_route"]["kwargs"]["run_id"])

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from asgiref.sync import async_to_sync
 from channels.auth import AuthMiddlewareStack
-from channels.layers import channel_layers
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 
@@ -16,13 +13,10 @@ from apps.accounts.services import token_get_or_create, user_create
 from apps.accounts.websocket_auth import TokenAuthMiddleware
 from config.routing import websocket_urlpatterns
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def _memory_layer(settings: Any) -> None:
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-    channel_layers.backends.clear()
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("memory_channel_layer"),
+]
 
 
 def _connect(path: str) -> tuple[bool, int | None]:

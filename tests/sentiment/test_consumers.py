@@ -20,12 +20,10 @@ from apps.sentiment.models import AlertRule, Document, Source
 from apps.sentiment.routing import websocket_urlpatterns
 from apps.sentiment.uploads import DocumentRow
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def _memory_layer(settings: Any) -> None:
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("memory_channel_layer"),
+]
 
 
 def _socket(user: Any) -> WebsocketCommunicator:

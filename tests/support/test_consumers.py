@@ -10,12 +10,10 @@ from apps.support import services
 from apps.support.models import Conversation
 from apps.support.routing import websocket_urlpatterns
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def _memory_layer(settings):
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("memory_channel_layer"),
+]
 
 
 async def _receive_until(comm, wanted, limit=20):
