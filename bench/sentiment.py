@@ -52,11 +52,15 @@ PHRASEBANK = ROOT.parent / "shared" / "datasets" / "financial_phrasebank" / "tra
 SECTIONS = ("model", "pipeline")
 
 
-def phrasebank_split(seed: int = 42) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+def phrasebank_split(
+    seed: int = 42, rows: list[dict[str, str]] | None = None
+) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    """(train, held-out) of PhraseBank's rows (read from PHRASEBANK unless given): 85/15."""
     from mlcore.classifier import stratified_split
 
-    with PHRASEBANK.open(newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
+    if rows is None:
+        with PHRASEBANK.open(newline="", encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
     train_idx, test_idx = stratified_split([r["label"] for r in rows], 0.15, seed)
     return [rows[i] for i in train_idx], [rows[i] for i in test_idx]
 

@@ -36,6 +36,14 @@ def train_args_add(
     parser.add_argument(
         "--distil-weight", type=float, default=0.5, help="teacher share of the student's target"
     )
+    parser.add_argument(
+        "--layer-lr-decay", type=float, default=1.0, help="lr factor per layer below the top"
+    )
+    parser.add_argument("--rdrop", type=float, default=0.0, help="R-Drop KL weight (0: off)")
+    parser.add_argument(
+        "--adversarial-eps", type=float, default=0.0, help="FGM step on the embeddings (0: off)"
+    )
+    parser.add_argument("--reinit-layers", type=int, default=0, help="top layers restarted")
     parser.add_argument("--patience", type=int, default=2, help="early-stopping patience")
     parser.add_argument("--seed", type=int, default=None, help="training seed")
 
@@ -56,6 +64,10 @@ def train_config_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "ensemble": args.ensemble,
         "distil_from": args.distil,
         "distil_weight": args.distil_weight,
+        "layer_lr_decay": args.layer_lr_decay,
+        "rdrop_alpha": args.rdrop,
+        "adversarial_eps": args.adversarial_eps,
+        "reinit_layers": args.reinit_layers,
     }
     if args.seed is not None:
         kwargs["seed"] = args.seed
@@ -81,4 +93,8 @@ def train_config_describe(config: Any) -> str:
             else "no neighbour vote"
         )
         + (f", mean of last {config.average_epochs} epochs tried" if config.average_epochs else "")
+        + (f", layer lr decay {config.layer_lr_decay}" if config.layer_lr_decay < 1 else "")
+        + (f", R-Drop {config.rdrop_alpha}" if config.rdrop_alpha else "")
+        + (f", FGM eps {config.adversarial_eps}" if config.adversarial_eps else "")
+        + (f", top {config.reinit_layers} layer(s) re-initialised" if config.reinit_layers else "")
     )

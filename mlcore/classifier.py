@@ -73,6 +73,18 @@ class TrainConfig:
     # > 1: train an ensemble of this many members (seeds seed+1, ...) as a teacher, then serve
     # one model (seed `seed`) distilled from its probabilities on the training texts.
     distil_from: int = 0
+    # < 1: layer-wise learning-rate decay; the top transformer layer trains at the full rate,
+    # each layer below at this factor of the one above, the embeddings lowest.
+    layer_lr_decay: float = 1.0
+    # > 0: R-Drop; each batch runs twice under different dropout masks and this weight times
+    # the symmetric KL divergence between the two predictions joins the loss.
+    rdrop_alpha: float = 0.0
+    # > 0: adversarial training (FGM); a second pass per batch on the token embeddings moved
+    # this far (L2 norm per text) along the loss gradient, its loss added to the first.
+    adversarial_eps: float = 0.0
+    # > 0: the top N transformer layers restart from random weights (they hold the most
+    # pre-training-specific features).
+    reinit_layers: int = 0
 
 
 @dataclass(frozen=True)
@@ -727,6 +739,117 @@ def _fit_distilled(
     return student
 
 
+def _layer_depth(name: str, n_layers: int) -> int:
+    """0 for the embeddings, i + 1 for transformer layer i, n_layers for anything above."""
+    if ".embeddings." in f".{name}":
+        return 0
+    marker = ".layer."
+    if marker in name:
+        return int(name.split(marker, 1)[1].split(".", 1)[0]) + 1
+    return n_layers
+
+
+def _param_groups(model: Any, config: TrainConfig) -> list[dict[str, Any]]:
+    """AdamW groups: no weight decay on biases and LayerNorm weights, the head's learning-rate
+    multiplier, and layer-wise decay below the top layer when `config.layer_lr_decay` < 1."""
+    no_decay = ("bias", "LayerNorm.weight")
+    head_prefix = "classifier."
+    encoder_config = model.config if hasattr(model, "config") else model.encoder.config
+    n_layers = int(encoder_config.num_hidden_layers)
+    groups: dict[tuple[float, float], list[Any]] = {}
+    for name, param in model.named_parameters():
+        if not param.requires_grad:
+            continue
+        if name.startswith(head_prefix):
+            lr = config.learning_rate * config.head_lr_multiplier
+        else:
+            depth = _layer_depth(name, n_layers)
+            lr = config.learning_rate * config.layer_lr_decay ** (n_layers - depth)
+        decay = 0.0 if any(x in name for x in no_decay) else config.weight_decay
+        groups.setdefault((lr, decay), []).append(param)
+    return [
+        {"params": params, "lr": lr, "weight_decay": decay}
+        for (lr, decay), params in groups.items()
+    ]
+
+
+def _layers_reinit(encoder: Any, n: int) -> None:
+    """Give the top `n` transformer layers fresh weights, as BERT initialises them."""
+    import torch
+
+    std = float(getattr(encoder.config, "initializer_range", 0.02))
+    with torch.no_grad():
+        for layer in encoder.encoder.layer[-n:]:
+            for module in layer.modules():
+                if isinstance(module, torch.nn.Linear):
+                    module.weight.normal_(0.0, std)
+                    if module.bias is not None:
+                        module.bias.zero_()
+                elif isinstance(module, torch.nn.LayerNorm):
+                    module.weight.fill_(1.0)
+                    module.bias.zero_()
+
+
+def _batch_loss(
+    model: Any, batch: Any, idx: list[int], y: Any, targets: Any, config: TrainConfig
+) -> Any:
+    """Cross-entropy on hard labels (smoothed) or soft targets, plus the R-Drop term."""
+    import torch
+    from torch.nn import functional
+
+    def criterion(logits: Any) -> Any:
+        if targets is not None:
+            return functional.cross_entropy(logits, targets[idx].to(logits.device))
+        return functional.cross_entropy(
+            logits, y[idx].to(logits.device), label_smoothing=config.label_smoothing
+        )
+
+    if not config.rdrop_alpha:
+        return criterion(model(**batch).logits)
+    doubled = {k: torch.cat([v, v]) for k, v in batch.items()}
+    first, second = model(**doubled).logits.chunk(2)
+    lp1, lp2 = functional.log_softmax(first, dim=-1), functional.log_softmax(second, dim=-1)
+    kl = functional.kl_div(lp1, lp2, log_target=True, reduction="batchmean") + functional.kl_div(
+        lp2, lp1, log_target=True, reduction="batchmean"
+    )
+    return (criterion(first) + criterion(second)) / 2 + config.rdrop_alpha * kl / 2
+
+
+class _EmbeddingAdversary:
+    """FGM: remembers the embedding layer's output in a training pass, then, after the
+    backward pass, shifts it by eps times its gradient's direction (per text) for one more."""
+
+    def __init__(self, module: Any, eps: float) -> None:
+        self.eps = eps
+        self.output: Any = None
+        self.delta: Any = None
+        self.delta_norms: list[float] = []
+        self.handle = module.register_forward_hook(self._hook)
+
+    def _hook(self, module: Any, inputs: Any, output: Any) -> Any:
+        if self.delta is not None:
+            return output + self.delta
+        if module.training and output.requires_grad:
+            output.retain_grad()
+            self.output = output
+        return None
+
+    def perturb(self) -> None:
+        grad = self.output.grad if self.output is not None else None
+        if grad is None:
+            return
+        norm = grad.flatten(1).norm(dim=1).clamp(min=1e-12).view(-1, *([1] * (grad.dim() - 1)))
+        self.delta = (self.eps * grad / norm).detach()
+        self.delta_norms = self.delta.flatten(1).norm(dim=1).tolist()
+        self.output = None
+
+    def clear(self) -> None:
+        self.delta = None
+
+    def remove(self) -> None:
+        self.handle.remove()
+
+
 def fit(
     texts: Sequence[str],
     labels: Sequence[str],
@@ -801,9 +924,11 @@ def fit(
             label2id=label_id,
         ).to(dev)
 
+    encoder = model.encoder if config.pooling == "mean" else model.base_model
     if config.freeze_word_embeddings:
-        encoder = model.encoder if config.pooling == "mean" else model.base_model
         encoder.embeddings.word_embeddings.weight.requires_grad_(False)
+    if config.reinit_layers:
+        _layers_reinit(encoder, config.reinit_layers)
     enc = tokenizer(list(texts), truncation=True, max_length=config.max_length)
     y = torch.tensor([label_id[label] for label in labels])
     targets = None
@@ -833,27 +958,7 @@ def fit(
     total_steps = steps_per_epoch * config.epochs
     if config.max_steps:
         total_steps = min(total_steps, config.max_steps)
-    no_decay = ("bias", "LayerNorm.weight")
-    head_prefix = "classifier."
-    trainable = [(nm, p) for nm, p in model.named_parameters() if p.requires_grad]
-    groups = []
-    for is_head in (False, True):
-        for decays in (True, False):
-            params = [
-                p
-                for nm, p in trainable
-                if nm.startswith(head_prefix) == is_head
-                and (not any(x in nm for x in no_decay)) == decays
-            ]
-            if params:
-                groups.append(
-                    {
-                        "params": params,
-                        "weight_decay": config.weight_decay if decays else 0.0,
-                        "lr": config.learning_rate
-                        * (config.head_lr_multiplier if is_head else 1.0),
-                    }
-                )
+    groups = _param_groups(model, config)
     optimizer = torch.optim.AdamW(groups, lr=config.learning_rate)
     scheduler = get_linear_schedule_with_warmup(
         optimizer, int(total_steps * config.warmup_ratio), total_steps
@@ -872,6 +977,11 @@ def fit(
     recent_states: list[dict[str, Any]] = []
     step, started, stopped_early = 0, time.monotonic(), False
 
+    adversary = (
+        _EmbeddingAdversary(encoder.embeddings, config.adversarial_eps)
+        if config.adversarial_eps
+        else None
+    )
     for epoch in range(1, config.epochs + 1):
         model.train()
         batches = length_bucketed_batches(lengths, config.batch_size, generator)
@@ -891,15 +1001,12 @@ def fit(
                 },
                 return_tensors="pt",
             ).to(dev)
-            out = model(**batch)
-            loss = (
-                torch.nn.functional.cross_entropy(out.logits, targets[idx].to(dev))
-                if targets is not None
-                else torch.nn.functional.cross_entropy(
-                    out.logits, y[idx].to(dev), label_smoothing=config.label_smoothing
-                )
-            )
+            loss = _batch_loss(model, batch, idx, y, targets, config)
             loss.backward()
+            if adversary is not None:
+                adversary.perturb()
+                _batch_loss(model, batch, idx, y, targets, config).backward()
+                adversary.clear()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
             scheduler.step()
@@ -961,6 +1068,8 @@ def fit(
         if config.max_steps and step >= config.max_steps:
             break
 
+    if adversary is not None:
+        adversary.remove()
     if best_state is not None:
         model.load_state_dict(best_state)
     model.eval()

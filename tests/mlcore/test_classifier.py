@@ -237,3 +237,121 @@ def test_distilled_student_is_one_model_with_the_teachers_on_record(tmp_path):
     assert steps == sorted(steps) and steps[-1] == events[-1].total_steps  # one job: 3 runs
     probe = ["Quarterly profit soared", "Heavy losses and job cuts"]
     assert [p.label for p in loaded.predict(probe)] == ["positive", "negative"]
+
+
+def test_layer_lr_decay_scales_each_layer_below_the_top():
+    from transformers import AutoModel
+
+    from mlcore.classifier import _param_groups
+    from mlcore.embedder import base_model_path
+    from mlcore.heads import MeanPoolClassifier
+
+    model = MeanPoolClassifier(AutoModel.from_pretrained(str(base_model_path())), 3)
+    config = TrainConfig(learning_rate=1.0, layer_lr_decay=0.5, head_lr_multiplier=4.0)
+
+    lr_of = {id(p): g["lr"] for g in _param_groups(model, config) for p in g["params"]}
+    named = dict(model.named_parameters())
+
+    assert lr_of[id(named["classifier.weight"])] == 4.0
+    assert lr_of[id(named["encoder.encoder.layer.5.output.dense.weight"])] == 1.0
+    assert lr_of[id(named["encoder.encoder.layer.4.output.dense.weight"])] == 0.5
+    assert lr_of[id(named["encoder.encoder.layer.0.attention.self.query.weight"])] == 0.5**5
+    assert lr_of[id(named["encoder.embeddings.position_embeddings.weight"])] == 0.5**6
+    decays = {id(p): g["weight_decay"] for g in _param_groups(model, config) for p in g["params"]}
+    assert decays[id(named["encoder.encoder.layer.5.output.dense.bias"])] == 0.0
+    assert decays[id(named["encoder.encoder.layer.5.output.dense.weight"])] == 0.01
+    assert len(lr_of) == len(named)  # every trainable parameter in exactly one group
+
+
+def test_adversary_moves_each_text_by_eps_along_its_gradient_then_steps_aside():
+    import torch
+    from transformers import AutoModel
+
+    from mlcore.classifier import _EmbeddingAdversary
+    from mlcore.embedder import base_model_path
+    from mlcore.heads import MeanPoolClassifier
+
+    torch.manual_seed(0)
+    model = MeanPoolClassifier(AutoModel.from_pretrained(str(base_model_path())), 2).eval()
+    ids = torch.tensor([[101, 2000, 3000, 102], [101, 2001, 102, 0]])
+    mask = (ids > 0).long()
+    adversary = _EmbeddingAdversary(model.encoder.embeddings, 0.5)
+    model.train()
+    for module in model.modules():  # no dropout: only the perturbation changes the logits
+        if isinstance(module, torch.nn.Dropout):
+            module.p = 0.0
+    labels = torch.tensor([0, 1])
+    clean = model(input_ids=ids, attention_mask=mask).logits
+    torch.nn.functional.cross_entropy(clean, labels).backward()
+
+    adversary.perturb()
+    shifted = model(input_ids=ids, attention_mask=mask).logits
+    adversary.clear()
+    again = model(input_ids=ids, attention_mask=mask).logits
+    adversary.remove()
+
+    norms = adversary.delta_norms
+    assert norms == pytest.approx([0.5, 0.5], abs=1e-4)
+    # a step up the loss's gradient raises the loss
+    assert torch.nn.functional.cross_entropy(shifted, labels) > torch.nn.functional.cross_entropy(
+        clean, labels
+    )
+    torch.testing.assert_close(again, clean)
+
+
+def test_rdrop_term_is_zero_without_dropout_and_positive_with_it():
+    import torch
+    from transformers import AutoModel
+
+    from mlcore.classifier import _batch_loss
+    from mlcore.embedder import base_model_path
+    from mlcore.heads import MeanPoolClassifier
+
+    torch.manual_seed(0)
+    model = MeanPoolClassifier(AutoModel.from_pretrained(str(base_model_path())), 2)
+    batch = {
+        "input_ids": torch.tensor([[101, 2000, 3000, 102], [101, 2001, 102, 0]]),
+        "attention_mask": torch.tensor([[1, 1, 1, 1], [1, 1, 1, 0]]),
+    }
+    y = torch.tensor([0, 1])
+    plain, rdrop = TrainConfig(), TrainConfig(rdrop_alpha=5.0)
+
+    model.eval()  # dropout off: both passes agree, so R-Drop adds nothing
+    torch.testing.assert_close(
+        _batch_loss(model, batch, [0, 1], y, None, rdrop),
+        _batch_loss(model, batch, [0, 1], y, None, plain),
+    )
+    model.train()
+    torch.manual_seed(1)
+    with_term = _batch_loss(model, batch, [0, 1], y, None, rdrop)
+    torch.manual_seed(1)
+    without = _batch_loss(model, batch, [0, 1], y, None, replace(rdrop, rdrop_alpha=0.0))
+    assert with_term.item() > 0 and with_term.item() != pytest.approx(without.item())
+
+
+def test_regularised_fit_with_decay_rdrop_fgm_and_reinit_learns_saves_and_loads(tmp_path):
+    texts = POSITIVE * 3 + NEGATIVE * 3
+    labels = ["positive"] * 18 + ["negative"] * 18
+    config = TrainConfig(
+        epochs=4,
+        batch_size=8,
+        learning_rate=1.5e-4,
+        patience=4,
+        val_fraction=0.2,
+        layer_lr_decay=0.8,
+        rdrop_alpha=1.0,
+        adversarial_eps=1.0,
+        reinit_layers=1,
+    )
+
+    result = fit(texts, labels, config=config, device="cpu")
+    loaded = TextClassifier.load(result.classifier.save(tmp_path / "reg"), device="cpu")
+
+    embeddings = result.classifier.model.encoder.embeddings
+    assert not embeddings._forward_hooks  # the adversary's hook is gone after training
+    assert result.metrics["train_config"]["adversarial_eps"] == 1.0
+    probe = ["Quarterly profit soared", "Heavy losses and job cuts"]
+    assert [p.label for p in loaded.predict(probe)] == ["positive", "negative"]
+    np.testing.assert_allclose(
+        loaded.predict_proba(probe), result.classifier.predict_proba(probe), atol=1e-5
+    )
