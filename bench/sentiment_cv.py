@@ -16,13 +16,16 @@ standard error is the one to read.
 Runs go to `--workers` processes (spawned; each takes cpus/workers torch threads) on
 `--device` (a GPU is shared by all of them). With `--budget-s`, no run starts after that many
 seconds: runs are queued seed by seed and fold by fold across the recipes, so a cut-off run
-leaves every recipe with about the same number of runs (the count is in the results).
+leaves every recipe with about the same number of runs (the count is in the results). With
+`--cache FILE` (JSON lines) finished runs are kept and reused by later invocations that ask for
+the same settings, fold and seed (the baseline need not be refitted for each new recipe).
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import sys
 import time
@@ -72,6 +75,8 @@ RECIPES: dict[str, dict[str, Any]] = {
         "epochs": 3,
     },
     "ensemble3": {"ensemble": 3},
+    "llrd0.8_fgm1": {"layer_lr_decay": 0.8, "learning_rate": 1.5e-4, "adversarial_eps": 1.0},
+    "llrd0.7_lr2e-4": {"layer_lr_decay": 0.7, "learning_rate": 2e-4},
 }
 
 
@@ -126,6 +131,26 @@ def _run(job: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _cache_key(job: dict[str, Any], folds: int) -> str:
+    """What makes two runs the same: settings (not the recipe's name), folds, fold, seed."""
+    settings = {**BASE, **job["overrides"]}
+    return json.dumps([settings, folds, job["fold_no"], job["seed"]], sort_keys=True)
+
+
+def _cache_read(path: Path | None) -> dict[str, dict[str, Any]]:
+    if path is None or not path.exists():
+        return {}
+    entries = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return {e["key"]: e["run"] for e in entries}
+
+
+def _cache_add(path: Path | None, job: dict[str, Any], run: dict[str, Any], folds: int) -> None:
+    if path is None:
+        return
+    with path.open("a") as fh:
+        fh.write(json.dumps({"key": _cache_key(job, folds), "run": run}) + "\n")
+
+
 def _summary(runs: list[dict[str, Any]], recipes: list[str]) -> dict[str, Any]:
     """Per recipe: means, and the paired difference to `baseline` (same fold and seed)."""
     base = {(r["fold"], r["seed"]): r for r in runs if r["recipe"] == "baseline"}
@@ -161,6 +186,7 @@ def main(argv: list[str]) -> dict[str, Any]:
     parser.add_argument("--data", type=Path, default=PHRASEBANK, help="PhraseBank train.csv")
     parser.add_argument("--base-model", default=None, help="MiniLM directory (default: package)")
     parser.add_argument("--max-steps", type=int, default=0, help="cap each fit (smoke runs)")
+    parser.add_argument("--cache", type=Path, default=None, help="JSON lines of finished runs")
     parser.add_argument("--no-record", action="store_true", help="do not append to RESULTS.md")
     args = parser.parse_args(argv)
     recipes = [r.strip() for r in args.recipes.split(",") if r.strip()]
@@ -206,22 +232,30 @@ def main(argv: list[str]) -> dict[str, Any]:
         for f in range(args.folds)
         for name in recipes
     ]
-    runs: list[dict[str, Any]] = []
+    cached = _cache_read(args.cache)
+    runs = [
+        {**cached[_cache_key(job, args.folds)], "recipe": job["recipe"]}
+        for job in jobs
+        if _cache_key(job, args.folds) in cached
+    ]
+    jobs_to_run = [job for job in jobs if _cache_key(job, args.folds) not in cached]
     failures: list[str] = []
     started = time.monotonic()
-    pending: set[Future[dict[str, Any]]] = set()
+    pending: dict[Future[dict[str, Any]], dict[str, Any]] = {}
     with ProcessPoolExecutor(args.workers, mp_context=get_context("spawn")) as pool:
-        queue = list(jobs)
+        queue = list(jobs_to_run)
         while queue or pending:
             within = not args.budget_s or time.monotonic() - started < args.budget_s
             while queue and within and len(pending) < args.workers:
-                pending.add(pool.submit(_run, queue.pop(0)))
+                job = queue.pop(0)
+                pending[pool.submit(_run, job)] = job
             if not within:
                 queue.clear()
             if not pending:
                 break
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
+                job = pending.pop(future)
                 try:
                     run = future.result()
                 except Exception as exc:  # a recipe that breaks is reported, the rest go on
@@ -229,6 +263,7 @@ def main(argv: list[str]) -> dict[str, Any]:
                     print(f"  run failed: {exc!r}", file=sys.stderr)
                     continue
                 runs.append(run)
+                _cache_add(args.cache, job, run, args.folds)
                 print(
                     f"  {run['recipe']} fold {run['fold']} seed {run['seed']}: acc "
                     f"{run['accuracy']:.4f} F1 {run['macro_f1']:.4f} ({run['seconds']:.0f}s)",
@@ -240,8 +275,8 @@ def main(argv: list[str]) -> dict[str, Any]:
     notes.append(
         f"{args.folds}-fold cross-validation over the {len(rows)} train rows of our split "
         f"(held-out rows unread), seeds 42..{41 + args.seeds}; {len(runs)} of {len(jobs)} "
-        f"runs done in {time.monotonic() - started:.0f} s on {args.device} with "
-        f"{args.workers} workers"
+        f"runs done ({len(jobs) - len(jobs_to_run)} reused from {args.cache}) in "
+        f"{time.monotonic() - started:.0f} s on {args.device} with {args.workers} workers"
         + (f"; {len(failures)} failed: {failures[0]}" if failures else "")
         + f"; best by accuracy: {', '.join(ranked[:3])}"
     )
