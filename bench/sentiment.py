@@ -3,7 +3,7 @@ dynamic-int8 throughput on the same held-out rows, and end-to-end pipeline throu
 
     python -m bench sentiment                       # everything
     python -m bench sentiment --only model          # model,pipeline (comma list)
-    python -m bench sentiment --epochs 5 --lr 8e-5 --max-length 64
+    python -m bench sentiment --only model --lr 8e-5 --layer-lr-decay 1 --adversarial-eps 0  # plain
     python -m bench sentiment --only model --seeds 3   # plus the spread over seeds 42..44
     python -m bench sentiment --only pipeline --pipeline-docs 300 --pipeline-concurrency 2
 
@@ -549,7 +549,16 @@ def _pipeline_measure(
 def main(argv: list[str]) -> dict[str, Any]:
     parser = argparse.ArgumentParser(prog="bench sentiment")
     parser.add_argument("--only", default=",".join(SECTIONS))
-    train_args_add(parser, epochs=2, lr=8e-5, batch_size=32)
+    # The defaults are the shipped ones (apps.sentiment.training.DEFAULT_PARAMS).
+    train_args_add(
+        parser,
+        epochs=2,
+        lr=1.5e-4,
+        batch_size=32,
+        neighbours=10,
+        layer_lr_decay=0.8,
+        adversarial_eps=1.0,
+    )
     parser.add_argument("--max-length", type=int, default=64)
     parser.add_argument(
         "--seeds", type=int, default=1, help="also refit with the next N-1 seeds: mean +- sd"

@@ -7,7 +7,14 @@ from typing import Any
 
 
 def train_args_add(
-    parser: argparse.ArgumentParser, *, epochs: int, lr: float, batch_size: int
+    parser: argparse.ArgumentParser,
+    *,
+    epochs: int,
+    lr: float,
+    batch_size: int,
+    neighbours: int = 0,
+    layer_lr_decay: float = 1.0,
+    adversarial_eps: float = 0.0,
 ) -> None:
     parser.add_argument("--epochs", type=int, default=epochs, help="fine-tuning epochs")
     parser.add_argument("--lr", type=float, default=lr, help="encoder learning rate")
@@ -19,7 +26,7 @@ def train_args_add(
         "--unfreeze-embeddings", action="store_true", help="also train the word embeddings"
     )
     parser.add_argument(
-        "--neighbours", type=int, default=0, help="k of the neighbour vote (0: head only)"
+        "--neighbours", type=int, default=neighbours, help="k of the neighbour vote (0: head only)"
     )
     parser.add_argument(
         "--average-epochs", type=int, default=0, help="try the mean of the last N epochs' weights"
@@ -37,11 +44,17 @@ def train_args_add(
         "--distil-weight", type=float, default=0.5, help="teacher share of the student's target"
     )
     parser.add_argument(
-        "--layer-lr-decay", type=float, default=1.0, help="lr factor per layer below the top"
+        "--layer-lr-decay",
+        type=float,
+        default=layer_lr_decay,
+        help="lr factor per layer below the top",
     )
     parser.add_argument("--rdrop", type=float, default=0.0, help="R-Drop KL weight (0: off)")
     parser.add_argument(
-        "--adversarial-eps", type=float, default=0.0, help="FGM step on the embeddings (0: off)"
+        "--adversarial-eps",
+        type=float,
+        default=adversarial_eps,
+        help="FGM step on the embeddings (0: off)",
     )
     parser.add_argument("--reinit-layers", type=int, default=0, help="top layers restarted")
     parser.add_argument("--patience", type=int, default=2, help="early-stopping patience")

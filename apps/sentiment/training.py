@@ -19,7 +19,13 @@ DEFAULT_PARAMS: dict[str, Any] = {
     # accuracy against 0.823 for 3 or 5, since the decaying learning rate settles the weights
     # at the point where later epochs start to overfit and early stopping picks noisily.
     "epochs": 2,
-    "learning_rate": 8e-5,
+    # Layer-wise learning-rate decay (top layer 1.5e-4, each one below x0.8) and FGM adversarial
+    # steps on the embeddings (eps 1): chosen by 3-fold cross-validation on PhraseBank's train
+    # part, +1.2 points of accuracy over plain fine-tuning at lr 8e-5 (docs/sentiment.md), at
+    # about twice the training time.
+    "learning_rate": 1.5e-4,
+    "layer_lr_decay": 0.8,
+    "adversarial_eps": 1.0,
     "batch_size": 32,
     "max_length": 64,
     "val_fraction": 0.15,
@@ -82,6 +88,8 @@ def sentiment_train(ctx: TrainingContext) -> TrainOutcome:
         max_steps=int(params["max_steps"]) if params.get("max_steps") else None,
         patience=int(params.get("patience", 2)),
         neighbours_k=int(params.get("neighbours_k", 0)),
+        layer_lr_decay=float(params.get("layer_lr_decay", 1.0)),
+        adversarial_eps=float(params.get("adversarial_eps", 0.0)),
         # Optional, off by default: on PhraseBank neither beat one model (docs/sentiment.md).
         ensemble=int(params.get("ensemble", 1)),
         distil_from=int(params.get("distil_from", 0)),

@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 
 from apps.mlops.models import ModelVersion, PromotionEvent
 from apps.mlops.services import model_load
-from apps.sentiment.training import DEMO_DATA
+from apps.sentiment.training import DEFAULT_PARAMS, DEMO_DATA
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
@@ -38,6 +38,8 @@ def test_train_command_promotes_and_the_model_scores_obvious_sentences(
             "16",
             "--max-length",
             "48",
+            "--adversarial-eps",
+            "0.5",
             stdout=out,
         )
 
@@ -45,6 +47,8 @@ def test_train_command_promotes_and_the_model_scores_obvious_sentences(
     assert "step " in text and "epoch 1/2" in text and "promoted" in text
     version = ModelVersion.objects.get(name="sentiment", is_production=True)
     assert version.params["batch_size"] == 16 and version.params["max_length"] == 48
+    assert version.params["adversarial_eps"] == 0.5
+    assert version.params["layer_lr_decay"] == DEFAULT_PARAMS["layer_lr_decay"]
     artifact = Path(version.artifact_path)
     artifact = artifact / "artifact" if (artifact / "artifact").is_dir() else artifact
     assert (artifact / "eval.jsonl").read_text().count("\n") >= 90

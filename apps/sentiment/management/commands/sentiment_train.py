@@ -27,6 +27,18 @@ class Command(BaseCommand):
         parser.add_argument("--learning-rate", type=float, default=DEFAULT_PARAMS["learning_rate"])
         parser.add_argument("--batch-size", type=int, default=DEFAULT_PARAMS["batch_size"])
         parser.add_argument("--max-length", type=int, default=DEFAULT_PARAMS["max_length"])
+        parser.add_argument(
+            "--layer-lr-decay",
+            type=float,
+            default=DEFAULT_PARAMS["layer_lr_decay"],
+            help="lr factor per layer below the top (1: one rate for all)",
+        )
+        parser.add_argument(
+            "--adversarial-eps",
+            type=float,
+            default=DEFAULT_PARAMS["adversarial_eps"],
+            help="FGM step on the embeddings (0: off, halves training time)",
+        )
         parser.add_argument("--max-steps", type=int, default=0)
         parser.add_argument("--no-corrections", action="store_true")
         parser.add_argument(
@@ -46,6 +58,8 @@ class Command(BaseCommand):
             "learning_rate": options["learning_rate"],
             "batch_size": options["batch_size"],
             "max_length": options["max_length"],
+            "layer_lr_decay": options["layer_lr_decay"],
+            "adversarial_eps": options["adversarial_eps"],
             "include_corrections": not options["no_corrections"],
         }
         if options["max_steps"]:
