@@ -145,6 +145,7 @@ def model_section(
             ),
             "fp32_sentences_per_s": round(fp32_rate, 1),
             "int8_sentences_per_s": round(int8_rate, 1),
+            "int8_engine": str(torch.backends.quantized.engine),
             "torch_threads": args.threads,
         }
     )

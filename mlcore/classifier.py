@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import random
 import shutil
 import threading
@@ -351,9 +352,36 @@ class TextClassifier:
         return classification_report(labels, preds, self.labels)
 
 
+def _cpu_flags() -> set[str]:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return set()
+    line = next((ln for ln in text.splitlines() if ln.startswith("flags")), "")
+    return set(line.split(":", 1)[-1].split())
+
+
+def int8_engine_select() -> str:
+    """Set torch's quantized engine for the int8 form (process-wide) and return it.
+
+    `ML_INT8_ENGINE` wins when set; else 'onednn' on CPUs with AMX int8 tiles, where it ran the
+    sentiment model at 506 sentences/s against 390-400 for fbgemm/x86 (2 threads, a Xeon with
+    AMX); else torch's default, which served 480-585/s on the AMD EPYC machines. The saved int8
+    weights do not depend on the engine: they are packed for it when loaded.
+    """
+    import torch
+
+    engines = torch.backends.quantized.supported_engines
+    wanted = os.environ.get("ML_INT8_ENGINE") or ("onednn" if "amx_int8" in _cpu_flags() else "")
+    if wanted and wanted in engines and torch.backends.quantized.engine != wanted:
+        torch.backends.quantized.engine = wanted
+    return str(torch.backends.quantized.engine)
+
+
 def quantize_dynamic(model: Any) -> Any:
     import torch
 
+    int8_engine_select()
     return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
 
 
