@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -80,12 +81,19 @@ class TrainConfig:
     # > 0: R-Drop; each batch runs twice under different dropout masks and this weight times
     # the symmetric KL divergence between the two predictions joins the loss.
     rdrop_alpha: float = 0.0
-    # > 0: adversarial training (FGM); a second pass per batch on the token embeddings moved
-    # this far (L2 norm per text) along the loss gradient, its loss added to the first.
+    # > 0: adversarial training (FGM); a second pass per batch with the embedding layer's output
+    # moved this far (L2 norm per text) up the loss gradient, its gradients added to the first's.
     adversarial_eps: float = 0.0
     # > 0: the top N transformer layers restart from random weights (they hold the most
     # pre-training-specific features).
     reinit_layers: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.layer_lr_decay <= 1.0:
+            raise ValueError(f"layer_lr_decay must be in (0, 1], got {self.layer_lr_decay}")
+        for name in ("rdrop_alpha", "adversarial_eps", "reinit_layers"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
 
 
 @dataclass(frozen=True)
@@ -352,13 +360,14 @@ class TextClassifier:
         return classification_report(labels, preds, self.labels)
 
 
-def _cpu_flags() -> set[str]:
+@functools.cache
+def _cpu_flags() -> frozenset[str]:
     try:
         text = Path("/proc/cpuinfo").read_text()
     except OSError:
-        return set()
+        return frozenset()
     line = next((ln for ln in text.splitlines() if ln.startswith("flags")), "")
-    return set(line.split(":", 1)[-1].split())
+    return frozenset(line.split(":", 1)[-1].split())
 
 
 def int8_engine_select() -> str:

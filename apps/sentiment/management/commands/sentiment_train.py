@@ -91,7 +91,7 @@ class Command(BaseCommand):
                 log=lambda line: self.stdout.write(line),
                 progress=progress,
             )
-        except UploadError as exc:
+        except (UploadError, ValueError) as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(
             f"registered {MODEL_NAME} v{version.version}: macro-F1 "
