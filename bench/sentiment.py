@@ -550,17 +550,20 @@ def _pipeline_measure(
 def main(argv: list[str]) -> dict[str, Any]:
     parser = argparse.ArgumentParser(prog="bench sentiment")
     parser.add_argument("--only", default=",".join(SECTIONS))
-    # The defaults are the shipped ones (apps.sentiment.training.DEFAULT_PARAMS).
+    from apps.sentiment.training import DEFAULT_PARAMS  # the bench's defaults are what ships
+
+    shipped = DEFAULT_PARAMS
+
     train_args_add(
         parser,
-        epochs=2,
-        lr=1.5e-4,
-        batch_size=32,
-        neighbours=10,
-        layer_lr_decay=0.8,
-        adversarial_eps=1.0,
+        epochs=shipped["epochs"],
+        lr=shipped["learning_rate"],
+        batch_size=shipped["batch_size"],
+        neighbours=shipped["neighbours_k"],
+        layer_lr_decay=shipped["layer_lr_decay"],
+        adversarial_eps=shipped["adversarial_eps"],
     )
-    parser.add_argument("--max-length", type=int, default=64)
+    parser.add_argument("--max-length", type=int, default=shipped["max_length"])
     parser.add_argument(
         "--seeds", type=int, default=1, help="also refit with the next N-1 seeds: mean +- sd"
     )

@@ -373,9 +373,10 @@ def _cpu_flags() -> frozenset[str]:
 def int8_engine_select() -> str:
     """Set torch's quantized engine for the int8 form (process-wide) and return it.
 
-    `ML_INT8_ENGINE` wins when set; else 'onednn' on CPUs with AMX int8 tiles, where it ran the
-    sentiment model at 506 sentences/s against 390-400 for fbgemm/x86 (2 threads, a Xeon with
-    AMX); else torch's default, which served 480-585/s on the AMD EPYC machines. The saved int8
+    `ML_INT8_ENGINE` wins when set; else 'onednn' on CPUs with AMX int8 tiles, where the
+    sentiment model ran at 465 sentences/s against 380-408 with torch's default x86 engine
+    (bench/RESULTS.md, 2 threads, a Xeon with AMX); else that default, which served 480-585/s
+    on the AMD EPYC machines. The saved int8
     weights do not depend on the engine: they are packed for it when loaded.
     """
     import torch
@@ -860,7 +861,6 @@ class _EmbeddingAdversary:
         self.eps = eps
         self.output: Any = None
         self.delta: Any = None
-        self.delta_norms: list[float] = []
         self.handle = module.register_forward_hook(self._hook)
 
     def _hook(self, module: Any, inputs: Any, output: Any) -> Any:
@@ -877,7 +877,6 @@ class _EmbeddingAdversary:
             return
         norm = grad.flatten(1).norm(dim=1).clamp(min=1e-12).view(-1, *([1] * (grad.dim() - 1)))
         self.delta = (self.eps * grad / norm).detach()
-        self.delta_norms = self.delta.flatten(1).norm(dim=1).tolist()
         self.output = None
 
     def clear(self) -> None:
