@@ -224,7 +224,7 @@ def _pipeline_model(
 ) -> Path:
     """The model the pipeline serves: the PhraseBank one when the model section ran, else a tiny
     demo-trained one (same MiniLM architecture, so the same cost per text), int8 form either way."""
-    from mlcore.classifier import int8_form_save, serving_form_set
+    from mlcore.classifier import int8_engine_select, int8_form_save, serving_form_set
 
     if model_path is None:
         from apps.sentiment.training import DEMO_DATA, training_rows_load
@@ -246,6 +246,8 @@ def _pipeline_model(
     if (model_path / "quantized_int8.pt").exists():
         serving_form_set(model_path, "int8")  # serve the optimised form, as production would
         results["pipeline_serving"] = "int8"
+        # the worker runs the same selection, on the same CPU and environment
+        results["pipeline_int8_engine"] = int8_engine_select()
     else:
         results["pipeline_serving"] = "fp32"
     (model_path / "eval.jsonl").write_text("")
@@ -568,6 +570,12 @@ def main(argv: list[str]) -> dict[str, Any]:
         "--seeds", type=int, default=1, help="also refit with the next N-1 seeds: mean +- sd"
     )
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--int8-engine",
+        default=None,
+        help="torch quantized engine for the int8 form, here and in the pipeline's worker "
+        "(sets ML_INT8_ENGINE; default: mlcore's choice for this CPU)",
+    )
     parser.add_argument("--pipeline-docs", type=int, default=1000)
     parser.add_argument(
         "--pipeline-concurrency", default="1,2", help="worker prefork processes to try (list)"
@@ -577,6 +585,8 @@ def main(argv: list[str]) -> dict[str, Any]:
     parser.add_argument("--pipeline-redis", default=REDIS_URL, help="a spare Redis db, emptied")
     parser.add_argument("--no-record", action="store_true", help="do not append to RESULTS.md")
     args = parser.parse_args(argv)
+    if args.int8_engine:
+        os.environ["ML_INT8_ENGINE"] = args.int8_engine  # the worker inherits it
     sections = set(args.only.split(","))
     results: dict[str, Any] = {}
     notes: list[str] = []
