@@ -1,7 +1,7 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
-from . import api
+from . import api, training_api
 
 router = DefaultRouter()
 router.register("documents", api.DocumentViewSet, basename="sentiment-document")
@@ -9,6 +9,7 @@ router.register("alerts", api.AlertViewSet, basename="sentiment-alert")
 router.register("rules", api.RuleViewSet, basename="sentiment-rule")
 router.register("watchlist", api.EntityViewSet, basename="sentiment-entity")
 router.register("sources", api.SourceViewSet, basename="sentiment-source")
+router.register("training-sets", training_api.LabelledSetViewSet, basename="sentiment-training-set")
 
 urlpatterns = [
     path("ingest/", api.IngestView.as_view(), name="sentiment-ingest"),

@@ -325,3 +325,36 @@ class Unsubscribe(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} from {self.rule or 'all rules'}"
+
+
+class LabelledSet(models.Model):
+    """An imported labelled training set (CSV sentence,label or PhraseBank sentence@label)."""
+
+    name = models.CharField(max_length=200)
+    filename = models.CharField(max_length=255, blank=True)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    row_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.row_count} sentences)"
+
+
+class LabelledSentence(models.Model):
+    """One row of a labelled set; `line` is where it stood in the imported file."""
+
+    labelled_set = models.ForeignKey(LabelledSet, on_delete=models.CASCADE, related_name="rows")
+    line = models.PositiveIntegerField()
+    sentence = models.TextField()
+    label = models.CharField(max_length=10)
+
+    class Meta:
+        ordering = ["labelled_set", "line"]
+
+    def __str__(self) -> str:
+        return f"{self.label}: {self.sentence[:60]}"

@@ -52,28 +52,36 @@ def training_rows_load(path: str | Path) -> list[LabelledRow]:
 
 
 def corrections_rows() -> list[LabelledRow]:
-    from .models import Correction
+    from .training_data import corrections_latest
 
-    latest: dict[str, str] = {}
-    for sentence, label in Correction.objects.order_by("created_at").values_list(
-        "sentence", "label"
-    ):
-        latest[sentence] = label  # the last correction of a sentence wins
-    return [LabelledRow(sentence, label) for sentence, label in latest.items()]
+    return corrections_latest()[0]
 
 
 def sentiment_train(ctx: TrainingContext) -> TrainOutcome:
-    """Fine-tune MiniLM on the given file (default: the demo set) plus analysts' corrections."""
+    """Fine-tune MiniLM on a file (default: the demo set), imported sets and corrections.
+
+    Params `sets` picks the imported sets ("all", the default; "none"; or a list of ids) and
+    `include_corrections` the analysts' corrections; a correction overrides a sentence's label.
+    """
     from mlcore.classifier import ProgressEvent, TrainConfig, fit
     from mlcore.embedder import base_model_path
 
+    from .training_data import corrections_mark_used, set_ids_parse, training_data_assemble
+
     params = {**DEFAULT_PARAMS, **ctx.params}
-    rows = training_rows_load(params.get("data") or DEMO_DATA)
-    corrections = corrections_rows() if params.get("include_corrections") else []
-    if corrections:
-        corrected = {r.sentence for r in corrections}
-        rows = [r for r in rows if r.sentence not in corrected] + corrections
-        ctx.log(f"{len(corrections)} analyst correction(s) join the training set")
+    base_path = params.get("data") or DEMO_DATA
+    data = training_data_assemble(
+        base_path=base_path,
+        base_rows=training_rows_load(base_path),
+        set_ids=set_ids_parse(params.get("sets")),
+        include_corrections=bool(params.get("include_corrections")),
+    )
+    rows = data.rows
+    for used in data.sets:
+        ctx.log(f"labelled set {used['id']} ({used['name']}): {used['rows']} sentences")
+    if data.corrections:
+        ctx.log(f"{data.corrections} analyst correction(s) join the training set")
+    corrections = data.corrections
     texts = [r.sentence for r in rows]
     labels = [r.label for r in rows]
     distribution = dict(Counter(labels))
@@ -148,16 +156,14 @@ def sentiment_train(ctx: TrainingContext) -> TrainOutcome:
         "val_size": result.metrics["val_size"],
         "train_size": result.metrics["train_size"],
         "train_seconds": result.metrics["train_seconds"],
-        "corrections": len(corrections),
+        "corrections": corrections,
     }
     digest = hashlib.sha256(
         "\n".join(f"{t}\t{y}" for t, y in zip(texts, labels)).encode()
     ).hexdigest()
 
     def mark_corrections(version: int) -> None:
-        from .models import Correction
-
-        Correction.objects.filter(used_in_version=None).update(used_in_version=version)
+        corrections_mark_used(correction_ids=data.correction_ids, version=version)
 
     return TrainOutcome(
         artifact_dir=artifact,
@@ -166,9 +172,18 @@ def sentiment_train(ctx: TrainingContext) -> TrainOutcome:
         data_size=len(rows),
         label_distribution=distribution,
         base_model=str(base_model_path()),
-        params={k: (str(v) if isinstance(v, Path) else v) for k, v in params.items()},
+        params={
+            **{k: (str(v) if isinstance(v, Path) else v) for k, v in params.items()},
+            # What the run actually trained on, so a version can be traced to its data.
+            "training_data": {
+                "base": data.base,
+                "base_rows": data.base_rows,
+                "sets": data.sets,
+                "corrections": data.corrections,
+            },
+        },
         history=result.history,
-        after_register=mark_corrections if corrections else None,
+        after_register=mark_corrections if data.correction_ids else None,
     )
 
 

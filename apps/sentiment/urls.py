@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import training_views, views
 
 app_name = "sentiment"
 urlpatterns = [
@@ -24,4 +24,10 @@ urlpatterns = [
     path("sources/", views.sources, name="sources"),
     path("sources/<int:pk>/poll/", views.source_poll, name="source_poll"),
     path("upload/", views.upload, name="upload"),
+    path("training/", training_views.training_data_page, name="training_data"),
+    path(
+        "training/sets/<int:pk>/delete/",
+        training_views.labelled_set_delete,
+        name="labelled_set_delete",
+    ),
 ]

@@ -13,12 +13,22 @@ from apps.sentiment.uploads import UploadError
 
 class Command(BaseCommand):
     help = (
-        "Fine-tune the sentiment model on FILE (CSV sentence,label or PhraseBank sentence@label) "
-        "plus analysts' corrections; register it and promote it if it beats production."
+        "Fine-tune the sentiment model on FILE (CSV sentence,label or PhraseBank sentence@label; "
+        "default the demo set), the imported labelled sets and analysts' corrections; register "
+        "it and promote it if it beats production."
     )
 
     def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("--data", default=str(DEMO_DATA), help="training file")
+        parser.add_argument(
+            "--data",
+            default="",
+            help=f"base training file (default: the shipped demo set, {DEMO_DATA.name})",
+        )
+        parser.add_argument(
+            "--sets",
+            default="all",
+            help='imported labelled sets to add: "all" (default), "none" or ids like 3,5',
+        )
         parser.add_argument(
             "--promote", action="store_true", help="promote even if worse (recorded as an override)"
         )
@@ -53,7 +63,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         params = {
-            "data": options["data"],
+            "data": options["data"] or str(DEMO_DATA),
+            "sets": options["sets"],
             "epochs": options["epochs"],
             "learning_rate": options["learning_rate"],
             "batch_size": options["batch_size"],
