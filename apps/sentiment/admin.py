@@ -144,6 +144,7 @@ class AlertAdmin(admin.ModelAdmin):
         "status",
         "created_at",
         "sent_at",
+        "send_skipped",
     ]
     list_filter = ["status", "metric"]
     raw_id_fields = ["documents"]

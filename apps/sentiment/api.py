@@ -221,13 +221,15 @@ class TrendView(APIView):
 
 
 class AlertViewSet(viewsets.ReadOnlyModelViewSet):
-    """Alerts, newest first; acknowledge or resolve them."""
+    """Alerts of your rules (every alert for staff), newest first; acknowledge or resolve them."""
 
     permission_classes = ANALYST
     serializer_class = AlertSerializer
 
     def get_queryset(self) -> QuerySet[Alert]:
-        return selectors.alert_list(status=self.request.query_params.get("status", ""))
+        return selectors.alert_list(
+            user=self.request.user, status=self.request.query_params.get("status", "")
+        )
 
     @extend_schema(request=None, responses=AlertSerializer)
     @action(detail=True, methods=["post"])

@@ -1,8 +1,10 @@
 """The dashboard's live feed: `ws/sentiment/feed/` relays newly scored texts and alerts.
 
 Analysts only (session sign-in, or `?token=<API token>` through accounts' TokenAuthMiddleware);
-anyone else is closed with 4403 before the handshake completes. Every analyst gets every event
-and the page applies its own filters, so the server keeps no per-connection state. Events (see
+anyone else is closed with 4403 before the handshake completes. Every analyst gets every scored
+text and the page applies its own filters. Alert events follow the pages' rule (selectors.
+alert_list): an analyst hears only about alerts of their own rules, staff and superusers about
+all, through a per-owner group or the all-alerts group joined at connect. Events (see
 realtime.py):
 
     {"type": "documents", "documents": [{id, url, text, published_at, published, source,
@@ -21,7 +23,8 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from apps.accounts.models import Role
 from apps.accounts.roles import user_has_role
 
-from .realtime import FEED_GROUP
+from . import selectors
+from .realtime import ALERTS_ALL_GROUP, FEED_GROUP, alerts_owner_group
 
 NOT_ALLOWED = 4403
 
@@ -32,13 +35,17 @@ class FeedConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # channel
         if not await database_sync_to_async(user_has_role)(user, Role.ANALYST):
             await self.close(code=NOT_ALLOWED)
             return
-        await self.channel_layer.group_add(FEED_GROUP, self.channel_name)
-        self.joined = True
+        alerts_group = (
+            ALERTS_ALL_GROUP if selectors.alerts_all_visible(user) else alerts_owner_group(user.pk)
+        )
+        self.groups_joined = [FEED_GROUP, alerts_group]
+        for group in self.groups_joined:
+            await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
 
     async def disconnect(self, code: int) -> None:
-        if getattr(self, "joined", False):
-            await self.channel_layer.group_discard(FEED_GROUP, self.channel_name)
+        for group in getattr(self, "groups_joined", []):
+            await self.channel_layer.group_discard(group, self.channel_name)
 
     async def feed_event(self, event: dict[str, Any]) -> None:
         await self.send_json(event["payload"])

@@ -240,6 +240,10 @@ class Alert(models.Model):
         ACKNOWLEDGED = "acknowledged", "Acknowledged"
         RESOLVED = "resolved", "Resolved"
 
+    class SendSkipped(models.TextChoices):
+        NO_ADDRESS = "no_address", "Not emailed: the rule's owner has no email address"
+        UNSUBSCRIBED = "unsubscribed", "Not emailed: the rule's owner unsubscribed"
+
     rule = models.ForeignKey(AlertRule, on_delete=models.CASCADE, related_name="alerts")
     subject_kind = models.CharField(max_length=10, choices=Aggregate.SubjectKind.choices)
     subject_key = models.CharField(max_length=200)
@@ -265,10 +269,19 @@ class Alert(models.Model):
     handled_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    sent_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True, help_text="the email went out")
+    # A worker holds the send while this is recent; a stale claim (its worker died) is taken over.
+    send_claimed_at = models.DateTimeField(null=True, blank=True)
     send_attempts = models.PositiveIntegerField(default=0)
     send_error = models.TextField(blank=True)
+    send_skipped = models.CharField(
+        max_length=20,
+        choices=SendSkipped.choices,
+        blank=True,
+        help_text="why no email (immediate or digest) was sent for this alert",
+    )
     digest_sent_at = models.DateTimeField(null=True, blank=True)
+    digest_claimed_at = models.DateTimeField(null=True, blank=True)
     action_token = models.CharField(max_length=64, default=_token, unique=True)
 
     class Meta:

@@ -20,16 +20,23 @@ from django.utils import dateformat, timezone
 
 log = logging.getLogger(__name__)
 FEED_GROUP = "sentiment-feed"
+# Alert events go only to the rule's owner and to staff, who see every alert (as the pages do).
+ALERTS_ALL_GROUP = "sentiment-alerts-all"
 # The feed and alert rows show these lengths; the events carry no more than the rows show.
 TEXT_CHARS = 140
 REASON_CHARS = 90
 
 
-def _send(payload: dict[str, Any]) -> None:
+def alerts_owner_group(user_id: int) -> str:
+    return f"sentiment-alerts-owner-{user_id}"
+
+
+def _send(payload: dict[str, Any], groups: Sequence[str] = (FEED_GROUP,)) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
-    async_to_sync(layer.group_send)(FEED_GROUP, {"type": "feed.event", "payload": payload})
+    for group in groups:
+        async_to_sync(layer.group_send)(group, {"type": "feed.event", "payload": payload})
 
 
 def _when(moment: Any) -> str:
@@ -82,12 +89,16 @@ def documents_broadcast(*, document_ids: Sequence[int]) -> None:
 
 
 def alert_broadcast(*, alert_id: int) -> None:
-    """Tell open dashboards about a new alert or a change of its status."""
+    """Tell the dashboards of the rule's owner and of staff about a new alert or a change of its
+    status."""
     from .models import Alert
 
     try:
-        alert = Alert.objects.filter(pk=alert_id).first()
+        alert = Alert.objects.filter(pk=alert_id).select_related("rule").first()
         if alert is not None:
-            _send({"type": "alert", "alert": alert_event(alert)})
+            _send(
+                {"type": "alert", "alert": alert_event(alert)},
+                (alerts_owner_group(alert.rule.owner_id), ALERTS_ALL_GROUP),
+            )
     except Exception:
         log.warning("could not broadcast alert %s", alert_id, exc_info=True)

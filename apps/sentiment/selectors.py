@@ -196,8 +196,16 @@ def subject_choices() -> list[tuple[str, str, str]]:
     return choices
 
 
-def alert_list(*, user: Any = None, status: str = "") -> QuerySet[Alert]:
+def alerts_all_visible(user: Any) -> bool:
+    """Staff and superusers see and handle every alert; an analyst, those of their own rules."""
+    return bool(getattr(user, "is_staff", False) or getattr(user, "is_superuser", False))
+
+
+def alert_list(*, user: Any, status: str = "") -> QuerySet[Alert]:
+    """The alerts `user` may see and acknowledge or resolve (see alerts_all_visible)."""
     alerts = Alert.objects.select_related("rule", "rule__owner")
+    if not alerts_all_visible(user):
+        alerts = alerts.filter(rule__owner_id=getattr(user, "pk", None))
     if status:
         alerts = alerts.filter(status=status)
     return alerts

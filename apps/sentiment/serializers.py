@@ -230,6 +230,7 @@ class AlertSerializer(serializers.ModelSerializer):
             "acknowledged_at",
             "resolved_at",
             "sent_at",
+            "send_skipped",
             "documents",
         ]
 

@@ -12,9 +12,9 @@ from typing import Any, Protocol
 import numpy as np
 from django.conf import settings
 from django.core import signing
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -51,6 +51,10 @@ MAX_BACKOFF_S = 24 * 3600
 POLL_CLAIM_S = 600
 LOOKBACK_WINDOWS = 28
 UNSUBSCRIBE_SALT = "sentiment-unsubscribe"
+# A send claim older than this was left by a worker that died; another worker takes it over.
+# The send task's time limit and the SMTP timeout keep a live send well inside it.
+SEND_CLAIM_S = 600
+SEND_TIMEOUT_S = 60
 
 
 # -- ingestion -------------------------------------------------------------------------------------
@@ -552,6 +556,48 @@ def alert_move_text(alert: Alert) -> str:
     )
 
 
+def alert_move_short(alert: Alert) -> str:
+    """The move in a few characters, for a digest's subject line."""
+    if alert.metric == AlertRule.Metric.NEGATIVE_SHARE:
+        return f"{(alert.value - alert.baseline) * 100:+.0f} pts negative"
+    if alert.metric == AlertRule.Metric.VOLUME:
+        if alert.baseline:
+            return f"x{alert.value / alert.baseline:.1f} volume"
+        return f"{alert.value:.0f} texts"
+    return f"{alert.value - alert.baseline:+.2f} sentiment"
+
+
+METRIC_TREND_LABELS: dict[str, str] = {
+    AlertRule.Metric.NEGATIVE_SHARE.value: "share of negative texts",
+    AlertRule.Metric.VOLUME.value: "number of texts",
+    AlertRule.Metric.MEAN_SCORE_DROP.value: "mean sentiment, -1 to +1",
+}
+
+
+def _window_metric_text(metric: str, window: selectors.WindowStat) -> str:
+    if metric == AlertRule.Metric.VOLUME:
+        return f"{window.n} texts"
+    if not window.n:
+        return "-"
+    if metric == AlertRule.Metric.MEAN_SCORE_DROP:
+        return f"mean {window.mean_score:+.2f}"
+    return f"{window.negative_share:.0%} negative"
+
+
+def alert_chart_png(*, metric: str, series: Sequence[selectors.WindowStat]) -> bytes:
+    """The trend of the metric the rule watches (a line on a 0..1 scale) over volume bars."""
+    from .charts import trend_png
+
+    if metric == AlertRule.Metric.VOLUME:
+        top = max((w.n for w in series), default=0) or 1
+        points = [w.n / top for w in series]
+    elif metric == AlertRule.Metric.MEAN_SCORE_DROP:
+        points = [(w.mean_score + 1) / 2 for w in series]  # -1..+1 onto the chart's 0..1
+    else:
+        points = [w.negative_share for w in series]
+    return trend_png(points, [w.n for w in series])
+
+
 def _site(path: str) -> str:
     site_url: str = settings.SITE_URL
     return site_url.rstrip("/") + path
@@ -561,7 +607,8 @@ def unsubscribe_token(*, user_id: int, rule_id: int | None) -> str:
     return signing.dumps({"u": user_id, "r": rule_id}, salt=UNSUBSCRIBE_SALT)
 
 
-def _alert_context(alert: Alert) -> dict[str, Any]:
+def _alert_context(alert: Alert, *, chart_cid: str = "trend") -> dict[str, Any]:
+    """What an alert email (or one alert of a digest) shows."""
     rule = alert.rule
     series = selectors.window_series(
         subject_kind=alert.subject_kind,
@@ -575,8 +622,15 @@ def _alert_context(alert: Alert) -> dict[str, Any]:
         "alert": alert,
         "rule": rule,
         "move": alert_move_text(alert),
+        "metric_label": METRIC_TREND_LABELS.get(alert.metric, alert.metric),
         "documents": docs,
+        # A text without its own URL links to its page here.
+        "headlines": [
+            (doc, doc.url or _site(reverse("sentiment:document", args=[doc.pk]))) for doc in docs
+        ],
         "series": series,
+        "trend": [(w, _window_metric_text(alert.metric, w)) for w in series],
+        "chart_cid": chart_cid,
         "dashboard_url": _site(
             reverse("sentiment:dashboard") + f"?subject={alert.subject_kind}:{alert.subject_key}"
         ),
@@ -598,10 +652,21 @@ def _alert_context(alert: Alert) -> dict[str, Any]:
     }
 
 
+def _chart_attach(message: EmailMultiAlternatives, context: dict[str, Any]) -> None:
+    alert = context["alert"]
+    image = MIMEImage(alert_chart_png(metric=alert.metric, series=context["series"]), "png")
+    image.add_header("Content-ID", f"<{context['chart_cid']}>")
+    image.add_header("Content-Disposition", "inline", filename=f"{context['chart_cid']}.png")
+    message.attach(image)
+
+
+def _mail_connection() -> Any:
+    # A bounded SMTP wait keeps a send well inside its claim (SEND_CLAIM_S).
+    return get_connection(timeout=min(settings.EMAIL_TIMEOUT or SEND_TIMEOUT_S, SEND_TIMEOUT_S))
+
+
 def alert_email_build(alert: Alert) -> EmailMultiAlternatives:
     """The alert email: plain text and HTML with an inline trend chart (cid:trend)."""
-    from .charts import trend_png
-
     context = _alert_context(alert)
     subject = f"[Textsuite] {alert.subject_label}: {context['move']}"
     message = EmailMultiAlternatives(
@@ -609,116 +674,160 @@ def alert_email_build(alert: Alert) -> EmailMultiAlternatives:
         body=render_to_string("sentiment/email/alert.txt", context),
         to=[alert.rule.owner.email],
         headers={"List-Unsubscribe": f"<{context['unsubscribe_url']}>"},
+        connection=_mail_connection(),
     )
     message.attach_alternative(render_to_string("sentiment/email/alert.html", context), "text/html")
     message.mixed_subtype = "related"  # type: ignore[attr-defined]  # class attr missing in stubs
-    series = context["series"]
-    image = MIMEImage(
-        trend_png(
-            [
-                w.negative_share
-                if alert.metric != "volume"
-                else w.n / max(max(s.n for s in series), 1)
-                for w in series
-            ],
-            [w.n for w in series],
-        ),
-        "png",
-    )
-    image.add_header("Content-ID", "<trend>")
-    image.add_header("Content-Disposition", "inline", filename="trend.png")
-    message.attach(image)
+    _chart_attach(message, context)
     return message
 
 
-class AlertNotSent(Exception):
-    pass
+def _send_skip_reason(*, owner: Any, rule_id: int) -> str:
+    if not owner.email:
+        return Alert.SendSkipped.NO_ADDRESS.value
+    if selectors.user_unsubscribed(user_id=owner.pk, rule_id=rule_id):
+        return Alert.SendSkipped.UNSUBSCRIBED.value
+    return ""
 
 
 def alert_send(*, alert_id: int) -> str:
-    """Email one alert to its rule's owner, at most once (claimed by setting sent_at)."""
+    """Email one alert to its rule's owner, at most once.
+
+    A worker claims the send (`send_claimed_at`) and records `sent_at` only once the SMTP server
+    took the message. A failed send releases the claim for the task's retry; a claim left by a
+    worker that died is taken over after SEND_CLAIM_S. Returns "sent", "already sent",
+    "skipped" (no address, or unsubscribed: recorded in `send_skipped`) or "busy" (another
+    worker holds a fresh claim; the caller tries again later)."""
     now = timezone.now()
-    if not Alert.objects.filter(pk=alert_id, sent_at__isnull=True).update(
-        sent_at=now, send_attempts=F("send_attempts") + 1
-    ):
-        return "already sent"
+    claimed = Alert.objects.filter(
+        Q(send_claimed_at__isnull=True)
+        | Q(send_claimed_at__lt=now - timedelta(seconds=SEND_CLAIM_S)),
+        pk=alert_id,
+        sent_at__isnull=True,
+        send_skipped="",
+    ).update(send_claimed_at=now, send_attempts=F("send_attempts") + 1)
+    if not claimed:
+        state = Alert.objects.filter(pk=alert_id).values("sent_at", "send_skipped").first()
+        if state is None:
+            return "gone"
+        if state["sent_at"]:
+            return "already sent"
+        return "skipped" if state["send_skipped"] else "busy"
+    mine = Alert.objects.filter(pk=alert_id, send_claimed_at=now)
     alert = Alert.objects.select_related("rule", "rule__owner").get(pk=alert_id)
-    owner = alert.rule.owner
-    if not owner.email or selectors.user_unsubscribed(user_id=owner.pk, rule_id=alert.rule_id):
-        Alert.objects.filter(pk=alert_id).update(
-            send_error="not emailed: the owner has no address or unsubscribed"
-        )
+    skipped = _send_skip_reason(owner=alert.rule.owner, rule_id=alert.rule_id)
+    if skipped:
+        mine.update(send_skipped=skipped, send_claimed_at=None, send_error="")
         return "skipped"
     try:
         alert_email_build(alert).send(fail_silently=False)
     except Exception as exc:
-        # Release the claim so the task's retry can send it; nothing went out.
-        Alert.objects.filter(pk=alert_id).update(sent_at=None, send_error=str(exc)[:1000])
+        # Nothing went out: release the claim so the task's retry can send it.
+        mine.update(send_claimed_at=None, send_error=str(exc)[:1000])
         raise
-    Alert.objects.filter(pk=alert_id).update(send_error="")
+    Alert.objects.filter(pk=alert_id).update(
+        sent_at=timezone.now(), send_claimed_at=None, send_error=""
+    )
     return "sent"
 
 
-def alerts_digest_send(*, now: datetime | None = None) -> int:
-    """One email per owner listing the digest-delivery alerts not yet in a digest."""
-    now = now or timezone.now()
-    owners = set(
-        Alert.objects.filter(
-            rule__delivery=AlertRule.Delivery.DIGEST, digest_sent_at__isnull=True
-        ).values_list("rule__owner_id", flat=True)
+def _digest_pending() -> QuerySet[Alert]:
+    return Alert.objects.filter(
+        rule__delivery=AlertRule.Delivery.DIGEST, digest_sent_at__isnull=True, send_skipped=""
     )
+
+
+def alerts_digest_send(*, now: datetime | None = None) -> int:
+    """One email per owner with the digest-delivery alerts not yet in a digest; returns how many
+    went out.
+
+    Each owner's alerts are claimed like a single alert's send (`digest_claimed_at`, taken over
+    when stale) and marked `digest_sent_at` only after the SMTP server took the message. One
+    owner's failure does not hold up the others; it is raised at the end for the task's retry."""
+    now = now or timezone.now()
+    owners = sorted(set(_digest_pending().values_list("rule__owner_id", flat=True)))
     sent = 0
+    failure: Exception | None = None
     for owner_id in owners:
-        candidates = list(
-            Alert.objects.filter(
-                rule__delivery=AlertRule.Delivery.DIGEST,
-                digest_sent_at__isnull=True,
-                rule__owner_id=owner_id,
-            ).values_list("pk", flat=True)
-        )
-        claimed = Alert.objects.filter(pk__in=candidates, digest_sent_at__isnull=True).update(
-            digest_sent_at=now
-        )
-        if not claimed:
-            continue
-        alerts = list(
-            Alert.objects.filter(pk__in=candidates, digest_sent_at=now).select_related(
-                "rule", "rule__owner"
-            )
-        )
-        alerts = [
-            a
-            for a in alerts
-            if not selectors.user_unsubscribed(user_id=owner_id, rule_id=a.rule_id)
-        ]
-        owner = alerts[0].rule.owner if alerts else None
-        if not owner or not owner.email:
-            continue
-        context = {
-            "alerts": [(a, alert_move_text(a)) for a in alerts],
-            "dashboard_url": _site(reverse("sentiment:dashboard")),
-            "unsubscribe_url": _site(
-                reverse(
-                    "sentiment:unsubscribe",
-                    args=[unsubscribe_token(user_id=owner_id, rule_id=None)],
-                )
-            ),
-        }
-        message = EmailMultiAlternatives(
-            subject=f"[Textsuite] Daily sentiment digest: {len(alerts)} alert(s)",
-            body=render_to_string("sentiment/email/digest.txt", context),
-            to=[owner.email],
-        )
-        message.attach_alternative(
-            render_to_string("sentiment/email/digest.html", context), "text/html"
-        )
         try:
-            message.send(fail_silently=False)
-        except Exception:
-            Alert.objects.filter(pk__in=candidates, digest_sent_at=now).update(digest_sent_at=None)
-            raise
-        sent += 1
+            sent += _digest_send_owner(owner_id=owner_id, now=now)
+        except Exception as exc:
+            log.warning("digest for user %s failed: %s", owner_id, exc)
+            failure = failure or exc
+    if failure is not None:
+        raise failure
     return sent
+
+
+def _digest_send_owner(*, owner_id: int, now: datetime) -> int:
+    candidates = list(
+        _digest_pending().filter(rule__owner_id=owner_id).values_list("pk", flat=True)
+    )
+    Alert.objects.filter(
+        Q(digest_claimed_at__isnull=True)
+        | Q(digest_claimed_at__lt=now - timedelta(seconds=SEND_CLAIM_S)),
+        pk__in=candidates,
+        digest_sent_at__isnull=True,
+    ).update(digest_claimed_at=now)
+    mine = Alert.objects.filter(pk__in=candidates, digest_claimed_at=now, digest_sent_at=None)
+    alerts = list(mine.select_related("rule", "rule__owner").order_by("created_at", "pk"))
+    if not alerts:
+        return 0
+    owner = alerts[0].rule.owner
+    keep: list[Alert] = []
+    for alert in alerts:
+        skipped = _send_skip_reason(owner=owner, rule_id=alert.rule_id)
+        if skipped:
+            mine.filter(pk=alert.pk).update(send_skipped=skipped, digest_claimed_at=None)
+        else:
+            keep.append(alert)
+    if not keep:
+        return 0
+    try:
+        digest_email_build(alerts=keep, owner=owner).send(fail_silently=False)
+    except Exception as exc:
+        mine.filter(pk__in=[a.pk for a in keep]).update(
+            digest_claimed_at=None, send_error=str(exc)[:1000]
+        )
+        raise
+    mine.filter(pk__in=[a.pk for a in keep]).update(
+        digest_sent_at=timezone.now(), digest_claimed_at=None, send_error=""
+    )
+    return 1
+
+
+def digest_email_build(*, alerts: Sequence[Alert], owner: Any) -> EmailMultiAlternatives:
+    """The daily digest: per alert its move, a small inline chart (cid:trend-<id>), the texts that
+    drove it and acknowledge/resolve links; the subject names the subjects and their moves."""
+    items = [_alert_context(a, chart_cid=f"trend-{a.pk}") for a in alerts]
+    unsubscribe_url = _site(
+        reverse("sentiment:unsubscribe", args=[unsubscribe_token(user_id=owner.pk, rule_id=None)])
+    )
+    context = {
+        "items": items,
+        "dashboard_url": _site(reverse("sentiment:dashboard")),
+        "unsubscribe_url": unsubscribe_url,
+    }
+    named = ", ".join(f"{a.subject_label} {alert_move_short(a)}" for a in alerts[:3])
+    more = f", +{len(alerts) - 3} more" if len(alerts) > 3 else ""
+    count = f"{len(alerts)} alert{'s' if len(alerts) != 1 else ''}"
+    subject = f"[Textsuite] Daily digest: {count} \N{EM DASH} {named}{more}"
+    if len(subject) > 250:
+        subject = subject[:249] + "\N{HORIZONTAL ELLIPSIS}"
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=render_to_string("sentiment/email/digest.txt", context),
+        to=[owner.email],
+        headers={"List-Unsubscribe": f"<{unsubscribe_url}>"},
+        connection=_mail_connection(),
+    )
+    message.attach_alternative(
+        render_to_string("sentiment/email/digest.html", context), "text/html"
+    )
+    message.mixed_subtype = "related"  # type: ignore[attr-defined]  # class attr missing in stubs
+    for item in items:
+        _chart_attach(message, item)
+    return message
 
 
 def alert_transition(*, alert_id: int, action: str, user: Any = None) -> Alert:

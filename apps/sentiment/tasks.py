@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import shared_task
 
 from . import services
@@ -45,15 +47,23 @@ def alerts_evaluate_task() -> list[int]:
 
 
 @shared_task(
+    bind=True,
     acks_late=True,
     queue="inference",
     autoretry_for=(Exception,),
     retry_backoff=10,
     retry_backoff_max=600,
     max_retries=10,
+    # Well inside services.SEND_CLAIM_S, so a live send never loses its claim to another worker.
+    soft_time_limit=120,
+    time_limit=150,
 )
-def alert_send_task(alert_id: int) -> str:
-    return services.alert_send(alert_id=alert_id)
+def alert_send_task(self: Any, alert_id: int) -> str:
+    result = services.alert_send(alert_id=alert_id)
+    if result == "busy":
+        # Another worker holds the claim; if it died, its claim is stale by the time we retry.
+        raise self.retry(countdown=services.SEND_CLAIM_S + 30)
+    return result
 
 
 @shared_task(

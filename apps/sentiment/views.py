@@ -50,8 +50,9 @@ def _feed_filters(request: HttpRequest) -> _FeedFilters:
     }
 
 
-def _dashboard_alerts() -> QuerySet[Alert]:
-    return selectors.alert_list().exclude(status=Alert.Status.RESOLVED)[:DASHBOARD_ALERTS]
+def _dashboard_alerts(request: HttpRequest) -> QuerySet[Alert]:
+    alerts = selectors.alert_list(user=request.user)
+    return alerts.exclude(status=Alert.Status.RESOLVED)[:DASHBOARD_ALERTS]
 
 
 @analyst_only
@@ -63,7 +64,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         {
             "subject": subject,
             "subjects": selectors.subject_choices(),
-            "alerts": _dashboard_alerts(),
+            "alerts": _dashboard_alerts(request),
             "entities": Entity.objects.filter(active=True),
             "topics": [(k, label) for k, (label, _w) in TOPICS.items()],
             "sources": Source.objects.all(),
@@ -94,10 +95,10 @@ def alert_feed(request: HttpRequest) -> JsonResponse:
         for v in request.GET.getlist("shown")[:SHOWN_ALERTS_MAX]
         if v.isascii() and v.isdigit() and len(v) < 16  # ids only: no "²", nothing overflowing
     }
-    alerts = list(_dashboard_alerts())
+    alerts = list(_dashboard_alerts(request))
     shown -= {alert.pk for alert in alerts}
     if shown:
-        alerts += selectors.alert_list().filter(pk__in=shown)
+        alerts += selectors.alert_list(user=request.user).filter(pk__in=shown)
     alerts.sort(key=lambda alert: (alert.created_at, alert.pk), reverse=True)
     return JsonResponse({"alerts": [realtime.alert_event(alert) for alert in alerts]})
 
@@ -130,7 +131,7 @@ def document_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @analyst_only
 def alert_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    alert = get_object_or_404(Alert.objects.select_related("rule"), pk=pk)
+    alert = get_object_or_404(selectors.alert_list(user=request.user), pk=pk)
     return render(
         request,
         "sentiment/alert.html",
@@ -148,9 +149,9 @@ def alert_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def alert_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     if action not in ("acknowledge", "resolve"):
         raise Http404("unknown action")
-    alert = services.alert_transition(
-        alert_id=get_object_or_404(Alert, pk=pk).pk, action=action, user=request.user
-    )
+    # Someone else's alert reads as missing: 404, nothing changes.
+    mine = get_object_or_404(selectors.alert_list(user=request.user), pk=pk)
+    alert = services.alert_transition(alert_id=mine.pk, action=action, user=request.user)
     if request.headers.get("HX-Request"):
         return render(request, "sentiment/_alert_row.html", {"alert": alert})
     messages.success(request, f"Alert {action}d.")
@@ -158,7 +159,9 @@ def alert_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
 
 
 def alert_email_action(request: HttpRequest, pk: int, action: str, token: str) -> HttpResponse:
-    """From the email: GET asks for confirmation (mail scanners follow links), POST acts."""
+    """From the email: GET asks for confirmation (mail scanners follow links), POST acts.
+
+    No sign-in: the alert's secret token, sent only to its rule's owner, is the permission."""
     alert = Alert.objects.filter(pk=pk, action_token=token).select_related("rule").first()
     if alert is None or action not in ("acknowledge", "resolve"):
         raise Http404("This link is not valid.")

@@ -97,3 +97,21 @@ def test_rows_the_page_shows_come_back_with_their_current_state(analyst_client, 
     ]
     assert alerts[1] == realtime.alert_event(resolved_elsewhere)
     assert [a["id"] for a in plain.json()["alerts"]] == [still_open.pk]
+
+
+def test_an_analyst_gets_only_alerts_of_their_own_rules_and_staff_get_all(  # type: ignore[no-untyped-def]
+    client, analyst_client, rule
+) -> None:
+    mine = _alert(rule, "mine", minutes_ago=1)
+    olga = user_create(username="olga", password="pw-olga-123", roles=[Role.ANALYST.value])
+    theirs = _alert(
+        AlertRule.objects.create(owner=olga, name="Olga's", metric="volume"), "theirs", 2
+    )
+    boss = user_create(username="boss", password="pw-boss-123", is_superuser=True)
+
+    asked = analyst_client.get(URL, {"shown": [mine.pk, theirs.pk]})  # even when asked by id
+    client.force_login(boss)
+    staff = client.get(URL)
+
+    assert [a["id"] for a in asked.json()["alerts"]] == [mine.pk]
+    assert [a["id"] for a in staff.json()["alerts"]] == [mine.pk, theirs.pk]

@@ -16,7 +16,7 @@ from django.utils import timezone
 from apps.accounts.models import Role
 from apps.accounts.services import user_create
 from apps.sentiment import realtime, services
-from apps.sentiment.models import AlertRule, Document, Source
+from apps.sentiment.models import Alert, AlertRule, Document, Source
 from apps.sentiment.routing import websocket_urlpatterns
 from apps.sentiment.uploads import DocumentRow
 
@@ -114,6 +114,48 @@ async def _alert_lifecycle(analyst: Any) -> None:
     assert acknowledged["id"] == opened["id"]
     assert acknowledged["status"] == "acknowledged"
     assert acknowledged["status_label"] == "Acknowledged"
+
+
+def test_alert_events_reach_the_rules_owner_and_staff_only(analyst, scorer):  # type: ignore[no-untyped-def]
+    olga = user_create(username="olga", password="pw-olga-123", roles=[Role.ANALYST.value])
+    boss = user_create(username="boss", password="pw-boss-123", is_superuser=True)
+    async_to_sync(_alert_audience)(analyst, olga, boss)
+
+
+async def _alert_audience(analyst: Any, olga: Any, boss: Any) -> None:
+    def arrange() -> None:
+        rule = AlertRule.objects.create(
+            owner=analyst, name="Kestrel chatter", metric=AlertRule.Metric.VOLUME
+        )
+        alert = Alert.objects.create(
+            rule=rule,
+            subject_kind="entity",
+            subject_key="1",
+            subject_label="Kestrel Airlines",
+            metric="volume",
+            value=12,
+            baseline=3,
+            window_start=timezone.now(),
+            window_end=timezone.now(),
+            reason="12 texts in 6 h, usually 3",
+        )
+        realtime.alert_broadcast(alert_id=alert.pk)
+
+    sockets = {user.username: _socket(user) for user in (analyst, olga, boss)}
+    for communicator in sockets.values():
+        await communicator.connect()
+
+    await database_sync_to_async(arrange)()
+    owner_heard = (await _next(sockets["ann"], "alert"))["alert"]
+    staff_heard = (await _next(sockets["boss"], "alert"))["alert"]
+    olga_heard = await sockets["olga"].receive_nothing(timeout=0.5)
+    staff_again = await sockets["boss"].receive_nothing(timeout=0.2)
+    for communicator in sockets.values():
+        await communicator.disconnect()
+
+    assert owner_heard["subject"] == staff_heard["subject"] == "Kestrel Airlines"
+    assert olga_heard  # another analyst hears nothing of it
+    assert staff_again  # staff hear it once, not once per group
 
 
 def test_anonymous_users_and_other_roles_are_refused(analyst):  # type: ignore[no-untyped-def]

@@ -240,21 +240,65 @@ def test_quiet_history_and_low_volume_open_nothing(source, rule, scorer):  # typ
     assert services.alerts_evaluate(now=NOW) == []
 
 
-def test_one_alert_per_episode_then_cooldown(source, rule, scorer):  # type: ignore[no-untyped-def]
+def spike_at(source: Source, at, tag: str) -> None:  # type: ignore[no-untyped-def]
+    """Ten texts (eight negative) in the 45 minutes before `at`, ingested as of `at`."""
+    rows = [
+        row(
+            95000 + k,
+            f"{'Kestrel fleet grounded, shares plunge' if k < 8 else 'Kestrel update'} {tag}-{k}",
+            at - timedelta(minutes=5 * k),
+        )
+        for k in range(10)
+    ]
+    result = services.documents_ingest(source_id=source.pk, rows=rows, now=at)
+    services.documents_score(document_ids=result.created_ids)
+
+
+def first_episode_then_clear(source: Source, rule: AlertRule) -> Alert:
+    # A fixed threshold: a spike right after another would not pass a z-score test, as the
+    # first spike lifts the baseline; the cooldown should be the only thing that holds back.
+    rule.mode, rule.threshold = AlertRule.Mode.THRESHOLD, 0.5
+    rule.save(update_fields=["mode", "threshold"])
     build_history(source)
     spike(source)
     assert len(services.alerts_evaluate(now=NOW)) == 1
-
     # Still spiking a bit later: same episode, no second alert.
     assert services.alerts_evaluate(now=NOW + timedelta(minutes=20)) == []
-    # Condition clears (the spike window has passed), the episode ends ...
-    assert services.alerts_evaluate(now=NOW + timedelta(hours=13)) == []
-    assert not Alert.objects.get().episode_open
-    # ... a new spike after the episode, but inside the cooldown window, stays quiet.
-    later = NOW + timedelta(hours=8)
-    spike(source, offset_min=-8 * 60, tag="b")
-    assert services.alerts_evaluate(now=later) == []
-    assert Alert.objects.count() == 1
+    # The spike's window has passed and the next one is empty: the episode ends.
+    assert services.alerts_evaluate(now=NOW + timedelta(hours=7)) == []
+    first = Alert.objects.get()
+    assert not first.episode_open
+    return first
+
+
+def test_a_new_spike_inside_the_cooldown_stays_quiet_because_of_the_cooldown(source, rule, scorer):  # type: ignore[no-untyped-def]
+    first_episode_then_clear(source, rule)
+    later = NOW + timedelta(hours=9)  # 9 h after the first alert; the cooldown is 12 h
+    spike_at(source, later, tag="b")
+
+    quiet = services.alerts_evaluate(now=later)
+    rule.cooldown_hours = 0
+    rule.save(update_fields=["cooldown_hours"])
+    without_cooldown = services.alerts_evaluate(now=later)
+
+    assert quiet == []
+    # The same data with no cooldown fires: only the cooldown held the first evaluation back.
+    assert len(without_cooldown) == 1
+    second = Alert.objects.get(pk=without_cooldown[0])
+    assert second.volume == 10 and second.value == pytest.approx(0.8)
+
+
+def test_once_the_cooldown_has_passed_a_new_spike_opens_a_new_alert(source, rule, scorer):  # type: ignore[no-untyped-def]
+    first = first_episode_then_clear(source, rule)
+    later = NOW + timedelta(hours=13)  # the 12 h cooldown has passed
+    spike_at(source, later, tag="c")
+
+    created = services.alerts_evaluate(now=later)
+
+    assert len(created) == 1 and created[0] != first.pk
+    second = Alert.objects.get(pk=created[0])
+    assert second.episode_open and second.window_end > first.window_end
+    assert Alert.objects.count() == 2
 
 
 def test_alert_email_has_text_html_chart_links_and_is_sent_once(source, rule, scorer, settings):  # type: ignore[no-untyped-def]

@@ -1,0 +1,327 @@
+"""Alert email delivery (claims, retries, skips), the daily digest's content, the chart of the
+watched metric, and who may see and handle an alert."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from celery.exceptions import Retry
+from django.core import mail
+from django.db import connection
+from django.utils import timezone
+
+from apps.accounts.models import Role
+from apps.accounts.services import user_create
+from apps.sentiment import selectors, services, tasks
+from apps.sentiment.models import Alert, AlertRule, Entity, Source, Unsubscribe
+from tests.sentiment.test_services import NOW, build_history, spike
+
+SITE = "https://textsuite.example.com"
+
+
+@pytest.fixture
+def source(db: Any) -> Source:
+    return services.source_get_or_create(name="Wire", kind=Source.Kind.API)
+
+
+@pytest.fixture
+def kestrel(db: Any) -> Entity:
+    return services.entity_upsert(name="Kestrel Airlines", ticker="KSTL", aliases=["Kestrel"])
+
+
+def _rule(owner: Any, kestrel: Entity, **fields: Any) -> AlertRule:
+    rule = AlertRule.objects.create(
+        owner=owner, name="Kestrel negatives", window_hours=6, min_volume=5, **fields
+    )
+    rule.entities.set([kestrel])
+    return rule
+
+
+def _spike_alert(source: Source, rule: AlertRule) -> Alert:
+    build_history(source)
+    spike(source)
+    [alert_id] = services.alerts_evaluate(now=NOW, rule_ids=[rule.pk])
+    return Alert.objects.select_related("rule").get(pk=alert_id)
+
+
+def _plain_alert(rule: AlertRule, key: str = "1", **fields: Any) -> Alert:
+    values: dict[str, Any] = {
+        "subject_kind": "entity",
+        "subject_key": key,
+        "subject_label": f"Company {key}",
+        "metric": rule.metric,
+        "value": 12,
+        "baseline": 3,
+        "window_start": NOW - timedelta(hours=6),
+        "window_end": NOW,
+        "reason": f"{key}: 12 texts in 6 h, usually 3",
+    }
+    values.update(fields)
+    return Alert.objects.create(rule=rule, **values)
+
+
+def _failing_send(monkeypatch: pytest.MonkeyPatch) -> None:
+    def down(self: Any, fail_silently: bool = False) -> int:
+        raise OSError("smtp down")
+
+    monkeypatch.setattr("django.core.mail.EmailMultiAlternatives.send", down)
+
+
+# -- one alert's email: claim, send, retry -----------------------------------------------------
+@pytest.mark.django_db
+def test_an_smtp_failure_then_the_retry_sends_exactly_once(analyst, kestrel, monkeypatch):  # type: ignore[no-untyped-def]
+    alert = _plain_alert(_rule(analyst, kestrel, metric="volume"))
+    with monkeypatch.context() as patch:
+        _failing_send(patch)
+        with pytest.raises(OSError):
+            services.alert_send(alert_id=alert.pk)
+    failed = Alert.objects.get(pk=alert.pk)
+
+    retried = services.alert_send(alert_id=alert.pk)
+    again = services.alert_send(alert_id=alert.pk)
+
+    assert failed.sent_at is None and failed.send_claimed_at is None
+    assert "smtp down" in failed.send_error
+    assert (retried, again) == ("sent", "already sent")
+    assert len(mail.outbox) == 1
+    sent = Alert.objects.get(pk=alert.pk)
+    assert sent.sent_at is not None and sent.send_error == "" and sent.send_attempts == 2
+
+
+@pytest.mark.django_db
+def test_a_claim_left_by_a_dead_worker_is_taken_over(analyst, kestrel):  # type: ignore[no-untyped-def]
+    alert = _plain_alert(_rule(analyst, kestrel, metric="volume"))
+    stale = timezone.now() - timedelta(seconds=services.SEND_CLAIM_S + 60)
+    Alert.objects.filter(pk=alert.pk).update(send_claimed_at=stale, send_attempts=1)
+
+    result = services.alert_send(alert_id=alert.pk)
+
+    assert result == "sent" and len(mail.outbox) == 1
+    assert Alert.objects.get(pk=alert.pk).sent_at is not None
+
+
+@pytest.mark.django_db
+def test_a_fresh_claim_holds_off_a_second_worker_which_retries_later(analyst, kestrel):  # type: ignore[no-untyped-def]
+    alert = _plain_alert(_rule(analyst, kestrel, metric="volume"))
+    Alert.objects.filter(pk=alert.pk).update(send_claimed_at=timezone.now() - timedelta(minutes=1))
+
+    result = services.alert_send(alert_id=alert.pk)
+    with pytest.raises(Retry):
+        tasks.alert_send_task(alert.pk)
+
+    assert result == "busy"
+    assert mail.outbox == []
+    assert Alert.objects.get(pk=alert.pk).sent_at is None  # not marked sent: still to be sent
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_at_once_send_one_email(analyst, kestrel, monkeypatch):  # type: ignore[no-untyped-def]
+    alert = _plain_alert(_rule(analyst, kestrel, metric="volume"))
+    original = services.EmailMultiAlternatives.send
+
+    def slow_send(self: Any, fail_silently: bool = False) -> int:
+        time.sleep(0.5)  # the second worker arrives while the first is talking to the server
+        return original(self, fail_silently=fail_silently)
+
+    monkeypatch.setattr("django.core.mail.EmailMultiAlternatives.send", slow_send)
+    results: list[str] = []
+
+    def worker() -> None:
+        try:
+            results.append(services.alert_send(alert_id=alert.pk))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert sorted(results) == ["busy", "sent"]
+    assert len(mail.outbox) == 1
+
+
+@pytest.mark.django_db
+def test_skipped_sends_are_recorded_as_skipped_not_as_sent(analyst, kestrel, analyst_client):  # type: ignore[no-untyped-def]
+    rule = _rule(analyst, kestrel, metric="volume")
+    unsubscribed = _plain_alert(rule, "1")
+    Unsubscribe.objects.create(user=analyst, rule=rule)
+    first = services.alert_send(alert_id=unsubscribed.pk)
+    again = services.alert_send(alert_id=unsubscribed.pk)
+    nobody = user_create(username="noaddr", password="pw-noaddr-1", roles=[Role.ANALYST.value])
+    no_address = _plain_alert(_rule(nobody, kestrel, metric="volume"), "2")
+
+    result = services.alert_send(alert_id=no_address.pk)
+    page = analyst_client.get(f"/sentiment/alerts/{unsubscribed.pk}/")
+
+    assert (first, again, result) == ("skipped", "skipped", "skipped")
+    assert mail.outbox == []
+    unsubscribed.refresh_from_db()
+    no_address.refresh_from_db()
+    assert unsubscribed.sent_at is None and unsubscribed.send_skipped == "unsubscribed"
+    assert no_address.sent_at is None and no_address.send_skipped == "no_address"
+    assert "not emailed: the rule&#x27;s owner unsubscribed" in page.content.decode()
+
+
+# -- the daily digest ----------------------------------------------------------------------------
+@pytest.mark.django_db
+def test_the_digest_names_each_alert_with_chart_headlines_and_working_links(  # type: ignore[no-untyped-def]
+    analyst, kestrel, source, scorer, settings, client
+):
+    settings.SITE_URL = SITE
+    rule = _rule(analyst, kestrel, delivery=AlertRule.Delivery.DIGEST)
+    spiked = _spike_alert(source, rule)
+    drop_rule = _rule(analyst, kestrel, metric=AlertRule.Metric.MEAN_SCORE_DROP, delivery="digest")
+    dropped = _plain_alert(
+        drop_rule, "77", subject_label="Osprey Freight", value=-0.4, baseline=0.1
+    )
+
+    assert services.alerts_digest_send(now=NOW) == 1
+    assert services.alerts_digest_send(now=NOW) == 0
+
+    [message] = mail.outbox
+    assert message.subject.startswith("[Textsuite] Daily digest: 2 alerts")
+    assert "Kestrel Airlines (KSTL) +70 pts negative" in message.subject
+    assert "Osprey Freight -0.50 sentiment" in message.subject
+    text, html = message.body, message.alternatives[0][0]
+    ack_path = f"/sentiment/alerts/{spiked.pk}/email/acknowledge/{spiked.action_token}/"
+    resolve_path = f"/sentiment/alerts/{dropped.pk}/email/resolve/{dropped.action_token}/"
+    for part in (text, html):
+        assert "negative news at 80% (usual 10%, +70 pts)" in part
+        assert "mean sentiment -0.40 (usual +0.10, -0.50)" in part
+        assert "Kestrel fleet grounded, shares plunge" in part  # a driving headline ...
+        assert f"{SITE}/sentiment/documents/" in part  # ... with its link
+        assert SITE + ack_path in part and SITE + resolve_path in part
+        assert f"{SITE}/sentiment/" in part and f"{SITE}/sentiment/unsubscribe/" in part
+    assert f'src="cid:trend-{spiked.pk}"' in html and f'src="cid:trend-{dropped.pk}"' in html
+    charts = {a["Content-ID"]: a for a in message.attachments if hasattr(a, "get_content_type")}
+    assert set(charts) == {f"<trend-{spiked.pk}>", f"<trend-{dropped.pk}>"}
+    assert charts[f"<trend-{spiked.pk}>"].get_payload(decode=True).startswith(b"\x89PNG")
+    assert message.extra_headers["List-Unsubscribe"].startswith(f"<{SITE}/sentiment/unsubscribe/")
+
+    client.post(ack_path)  # following the email's link (and confirming) acknowledges
+    client.post(resolve_path)
+    assert Alert.objects.get(pk=spiked.pk).status == "acknowledged"
+    assert Alert.objects.get(pk=dropped.pk).status == "resolved"
+
+
+@pytest.mark.django_db
+def test_a_failed_digest_is_sent_once_by_the_retry_and_a_dead_workers_claim_expires(  # type: ignore[no-untyped-def]
+    analyst, kestrel, monkeypatch
+):
+    rule = _rule(analyst, kestrel, metric="volume", delivery=AlertRule.Delivery.DIGEST)
+    alert = _plain_alert(rule)
+    with monkeypatch.context() as patch:
+        _failing_send(patch)
+        with pytest.raises(OSError):
+            services.alerts_digest_send()
+    failed = Alert.objects.get(pk=alert.pk)
+    # A worker that claims and dies: the claim blocks others until it is stale.
+    Alert.objects.filter(pk=alert.pk).update(digest_claimed_at=timezone.now())
+    while_fresh = services.alerts_digest_send()
+    Alert.objects.filter(pk=alert.pk).update(
+        digest_claimed_at=timezone.now() - timedelta(seconds=services.SEND_CLAIM_S + 60)
+    )
+
+    after_stale = services.alerts_digest_send()
+    again = services.alerts_digest_send()
+
+    assert failed.digest_sent_at is None and failed.digest_claimed_at is None
+    assert (while_fresh, after_stale, again) == (0, 1, 0)
+    assert len(mail.outbox) == 1
+    assert Alert.objects.get(pk=alert.pk).digest_sent_at is not None
+
+
+@pytest.mark.django_db
+def test_an_unsubscribed_owners_digest_alerts_are_recorded_as_skipped(analyst, kestrel):  # type: ignore[no-untyped-def]
+    alert = _plain_alert(_rule(analyst, kestrel, metric="volume", delivery="digest"))
+    Unsubscribe.objects.create(user=analyst, rule=None)
+
+    assert services.alerts_digest_send() == 0
+
+    alert.refresh_from_db()
+    assert mail.outbox == []
+    assert alert.digest_sent_at is None and alert.send_skipped == "unsubscribed"
+
+
+# -- the chart and trend show the metric the rule watches ----------------------------------------
+@pytest.mark.django_db
+def test_a_mean_score_drop_email_charts_the_mean_score_not_the_negative_share(  # type: ignore[no-untyped-def]
+    analyst, kestrel, source, scorer
+):
+    alert = _spike_alert(source, _rule(analyst, kestrel, metric="mean_score_drop"))
+
+    assert services.alert_send(alert_id=alert.pk) == "sent"
+
+    [message] = mail.outbox
+    assert "Trend (mean sentiment, -1 to +1 per 6h window" in message.body
+    assert "mean -0.70" in message.body and "% negative" not in message.body
+    assert "mean sentiment, -1 to +1 (line)" in message.alternatives[0][0]
+    series = selectors.window_series(
+        subject_kind=alert.subject_kind,
+        subject_key=alert.subject_key,
+        end=alert.window_end,
+        window_hours=6,
+        count=16,
+    )
+    [image] = [a for a in message.attachments if hasattr(a, "get_content_type")]
+    png = image.get_payload(decode=True)
+    assert png == services.alert_chart_png(metric="mean_score_drop", series=series)
+    assert png != services.alert_chart_png(metric="negative_share", series=series)
+
+
+# -- who sees and handles an alert -----------------------------------------------------------------
+@pytest.fixture
+def other_analyst(db: Any) -> Any:
+    return user_create(
+        username="olga", password="pw-olga-123", email="olga@example.com", roles=["analyst"]
+    )
+
+
+@pytest.mark.django_db
+def test_an_analyst_cannot_see_or_handle_another_owners_alert(  # type: ignore[no-untyped-def]
+    analyst, other_analyst, kestrel, client
+):
+    theirs = _plain_alert(_rule(other_analyst, kestrel, metric="volume"), "theirs")
+    mine = _plain_alert(_rule(analyst, kestrel, metric="volume"), "mine")
+    client.force_login(analyst)
+
+    dashboard = client.get("/sentiment/")
+    page = client.get(f"/sentiment/alerts/{theirs.pk}/")
+    ack = client.post(f"/sentiment/alerts/{theirs.pk}/acknowledge/", HTTP_HX_REQUEST="true")
+    resolve = client.post(f"/sentiment/alerts/{theirs.pk}/resolve/")
+    api_list = client.get("/api/sentiment/alerts/")
+    api_get = client.get(f"/api/sentiment/alerts/{theirs.pk}/")
+    api_ack = client.post(f"/api/sentiment/alerts/{theirs.pk}/acknowledge/")
+    api_resolve = client.post(f"/api/sentiment/alerts/{theirs.pk}/resolve/")
+    own = client.post(f"/sentiment/alerts/{mine.pk}/acknowledge/", HTTP_HX_REQUEST="true")
+
+    assert [a.pk for a in dashboard.context["alerts"]] == [mine.pk]
+    assert page.status_code == ack.status_code == resolve.status_code == 404
+    assert api_get.status_code == api_ack.status_code == api_resolve.status_code == 404
+    assert [a["id"] for a in api_list.json()["results"]] == [mine.pk]
+    theirs.refresh_from_db()
+    assert theirs.status == "open" and theirs.handled_by is None
+    assert own.status_code == 200 and Alert.objects.get(pk=mine.pk).status == "acknowledged"
+
+
+@pytest.mark.django_db
+def test_staff_see_and_handle_every_alert(analyst, other_analyst, kestrel, client):  # type: ignore[no-untyped-def]
+    theirs = _plain_alert(_rule(other_analyst, kestrel, metric="volume"), "theirs")
+    mine = _plain_alert(_rule(analyst, kestrel, metric="volume"), "mine")
+    boss = user_create(username="boss", password="pw-boss-123", roles=["analyst"], is_staff=True)
+    client.force_login(boss)
+
+    listed = client.get("/api/sentiment/alerts/")
+    page = client.get(f"/sentiment/alerts/{theirs.pk}/")
+    client.post(f"/api/sentiment/alerts/{theirs.pk}/resolve/")
+
+    assert {a["id"] for a in listed.json()["results"]} == {theirs.pk, mine.pk}
+    assert page.status_code == 200
+    theirs.refresh_from_db()
+    assert theirs.status == "resolved" and theirs.handled_by == boss
