@@ -5,10 +5,11 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
 
 from . import services
+from .forms import EntityForm, SourceForm
 from .models import (
     Aggregate,
     Alert,
@@ -49,6 +50,7 @@ class SourceAdmin(admin.ModelAdmin):
         "items_total",
     ]
     change_list_template = "sentiment/admin/source_change_list.html"
+    form = SourceForm  # the page's checks: feed URLs are http(s) only
 
     def get_urls(self) -> list[Any]:
         return [
@@ -62,7 +64,7 @@ class SourceAdmin(admin.ModelAdmin):
 
     def upload_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         """Bulk upload into this source from the admin; bad lines are listed, good ones kept."""
-        source = Source.objects.get(pk=pk)
+        source = get_object_or_404(Source, pk=pk)
         form = UploadForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
             upload = form.cleaned_data["file"]
@@ -116,6 +118,13 @@ class DocumentAdmin(admin.ModelAdmin):
 class EntityAdmin(admin.ModelAdmin):
     list_display = ["name", "ticker", "ticker_needs_context", "active"]
     search_fields = ["name", "ticker"]
+    form = EntityForm
+
+    def save_model(self, request: HttpRequest, obj: Entity, form: Any, change: bool) -> None:
+        # Through services.entity_upsert like the page and the API (ticker normalised, context).
+        saved = form.save(commit=True)
+        obj.pk = saved.pk
+        obj.refresh_from_db()
 
 
 @admin.register(AlertRule)

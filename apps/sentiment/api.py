@@ -58,7 +58,9 @@ class IngestView(APIView):
     )
     def post(self, request: Request) -> Response:
         data = request.data
-        if (
+        if isinstance(data, list):  # a bare array is a batch into the default source
+            data = {"documents": data}
+        elif (
             isinstance(data, dict)
             and "documents" not in data
             and ("title" in data or "body" in data)
@@ -69,6 +71,11 @@ class IngestView(APIView):
         rows: list[DocumentRow] = []
         errors: list[LineError] = []
         for index, raw in enumerate(envelope.validated_data["documents"], start=1):
+            if not isinstance(raw, dict):
+                errors.append(
+                    LineError(index, f"expected a document object, got {_json_kind(raw)}")
+                )
+                continue
             item = DocumentInSerializer(data=raw)
             if not item.is_valid():
                 errors.append(LineError(index, _flatten(item.errors)))
@@ -91,6 +98,16 @@ class IngestView(APIView):
         result = services.documents_ingest(source_id=source.pk, rows=rows, errors=errors)
         code = status.HTTP_400_BAD_REQUEST if errors and not rows else status.HTTP_201_CREATED
         return Response(_result(source.pk, result), status=code)
+
+
+def _json_kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    return "a string" if isinstance(value, str) else "an array"
 
 
 def _flatten(errors: Any) -> str:
@@ -277,6 +294,19 @@ class EntityViewSet(viewsets.ModelViewSet):
             ticker=v.get("ticker", ""),
             aliases=v.get("aliases", []),
             ticker_needs_context=v.get("ticker_needs_context"),
+            active=v.get("active"),
+        )
+
+    def perform_update(self, serializer: serializers.BaseSerializer) -> None:
+        entity = cast(Entity, serializer.instance)
+        v = serializer.validated_data
+        serializer.instance = services.entity_upsert(
+            entity_id=entity.pk,
+            name=v.get("name", entity.name),
+            ticker=v.get("ticker", entity.ticker),
+            aliases=v.get("aliases", entity.aliases or []),
+            ticker_needs_context=v.get("ticker_needs_context"),
+            active=v.get("active"),
         )
 
 

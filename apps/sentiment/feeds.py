@@ -17,6 +17,9 @@ import httpx
 
 USER_AGENT = "Textsuite-Sentiment/1.0 (+feed poller)"
 MAX_FEED_BYTES = 10 * 1024 * 1024
+# The only files a feed URL may name: the feeds shipped with the app (the demo's). A user's URL
+# is http(s) only (feed_url_check); this also stops a file:// URL written straight to the database.
+BUNDLED_FEEDS = Path(__file__).resolve().parent / "data"
 
 
 class FeedError(Exception):
@@ -41,13 +44,26 @@ class FetchResult:
     last_modified: str
 
 
+def feed_url_check(url: str) -> str:
+    """The URL a user gave for a feed, stripped; FeedError unless it is http(s) with a host."""
+    url = url.strip()
+    parsed = urlparse(url)
+    if parsed.scheme.lower() not in ("http", "https"):
+        raise FeedError("a feed URL must start with http:// or https://")
+    if not parsed.hostname:
+        raise FeedError("a feed URL needs a host name, e.g. https://example.com/feed.xml")
+    return url
+
+
 def feed_fetch(
     url: str, *, etag: str = "", last_modified: str = "", timeout: float = 20.0
 ) -> FetchResult:
-    """GET a feed, sending If-None-Match / If-Modified-Since; local paths and file:// read disk."""
+    """GET a feed, sending If-None-Match / If-Modified-Since; file:// reads BUNDLED_FEEDS only."""
     parsed = urlparse(url)
-    if parsed.scheme in ("", "file"):
-        path = Path(unquote(parsed.path) if parsed.scheme == "file" else url)
+    if parsed.scheme == "file":
+        path = Path(unquote(parsed.path)).resolve()
+        if not path.is_relative_to(BUNDLED_FEEDS):
+            raise FeedError("file:// feeds are limited to the bundled demo feeds; use http(s)")
         if not path.is_file():
             raise FeedError(f"no feed file at {path}")
         stamp = formatdate(path.stat().st_mtime, usegmt=True)
@@ -55,7 +71,7 @@ def feed_fetch(
             return FetchResult(True, b"", etag, last_modified)
         return FetchResult(False, path.read_bytes()[:MAX_FEED_BYTES], "", stamp)
     if parsed.scheme not in ("http", "https"):
-        raise FeedError(f"unsupported URL scheme {parsed.scheme!r} (use http, https or file)")
+        raise FeedError(f"unsupported URL scheme {parsed.scheme!r} (use http or https)")
     headers = {
         "User-Agent": USER_AGENT,
         "Accept": "application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.5",

@@ -4,8 +4,10 @@ from typing import Any
 
 from django import forms
 
+from . import services
+from .feeds import FeedError, feed_url_check
 from .models import AlertRule, Entity, Source
-from .text import TOPICS
+from .text import TOPICS, ticker_normalise
 from .uploads import LABELS
 
 
@@ -24,18 +26,33 @@ class EntityForm(forms.ModelForm):
             self.fields["aliases_text"].initial = ", ".join(self.instance.aliases or [])
 
     def clean_ticker(self) -> str:
-        ticker: str = self.cleaned_data["ticker"].strip().upper().lstrip("$")
-        if ticker and not ticker.replace(".", "").replace("-", "").isalnum():
-            raise forms.ValidationError("letters, digits, '.' or '-' only")
-        return ticker
+        try:
+            return ticker_normalise(self.cleaned_data["ticker"])
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from None
 
     def save(self, commit: bool = True) -> Entity:
-        entity: Entity = super().save(commit=False)
-        entity.aliases = [
-            a.strip() for a in self.cleaned_data["aliases_text"].split(",") if a.strip()
-        ]
-        if commit:
-            entity.save()
+        """Saves through services.entity_upsert, like the API. With commit=False (the admin) it
+        only builds the instance; EntityAdmin.save_model then calls save()."""
+        data = self.cleaned_data
+        aliases = [a.strip() for a in data["aliases_text"].split(",") if a.strip()]
+        if not commit:
+            entity: Entity = super().save(commit=False)
+            entity.aliases = aliases
+            return entity
+        # An unticked box on a new or changed ticker means "decide for me" (AI, ALL, NOW need
+        # context); on an edit that keeps the ticker it is the analyst's choice.
+        ticker_decided = self.instance.pk is not None and "ticker" not in self.changed_data
+        needs_context = data["ticker_needs_context"] or (False if ticker_decided else None)
+        entity = services.entity_upsert(
+            entity_id=self.instance.pk,
+            name=data["name"],
+            ticker=data["ticker"],
+            aliases=aliases,
+            ticker_needs_context=needs_context,
+            active=data["active"],
+        )
+        self.instance = entity
         return entity
 
 
@@ -79,6 +96,15 @@ class SourceForm(forms.ModelForm):
     class Meta:
         model = Source
         fields = ["name", "kind", "url", "language", "poll_interval_s"]
+
+    def clean_url(self) -> str:
+        url: str = self.cleaned_data["url"]
+        if url and "url" in self.changed_data:  # e.g. the demo's bundled file:// feed stays
+            try:
+                url = feed_url_check(url)
+            except FeedError as exc:
+                raise forms.ValidationError(str(exc)) from None
+        return url
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

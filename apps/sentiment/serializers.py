@@ -6,8 +6,9 @@ from typing import Any
 
 from rest_framework import serializers
 
+from .feeds import FeedError, feed_url_check
 from .models import Alert, AlertRule, Document, Entity, Score, Source
-from .text import TOPICS
+from .text import TOPICS, ticker_normalise
 from .uploads import LABELS
 
 
@@ -29,11 +30,14 @@ class IngestSerializer(serializers.Serializer):
     source = serializers.CharField(  # type: ignore[assignment]  # declared field, not Field.source
         max_length=200, required=False, default="API", help_text="source name (created if new)"
     )
+    # Items are checked one by one (DocumentInSerializer), so that an item that is not an
+    # object is reported with its index instead of refusing the whole batch.
     documents = serializers.ListField(
-        child=serializers.DictField(),
+        child=serializers.JSONField(allow_null=True),
         min_length=1,
         max_length=1000,
-        help_text="one or more documents; bad ones are reported by index, good ones stored",
+        help_text="one or more document objects; bad ones are reported by index, good ones "
+        "stored. The body may also be a bare JSON array of documents.",
     )
 
 
@@ -121,6 +125,19 @@ class EntitySerializer(serializers.ModelSerializer):
     class Meta:
         model = Entity
         fields = ["id", "name", "ticker", "aliases", "ticker_needs_context", "active"]
+        extra_kwargs = {
+            "ticker": {"help_text": "stored in capitals without '$' ('$ai' -> 'AI')"},
+            "ticker_needs_context": {
+                "help_text": "default: set for a new or changed ticker that is an everyday word "
+                "(AI, ALL, NOW) or a single letter; kept for an unchanged one"
+            },
+        }
+
+    def validate_ticker(self, value: str) -> str:
+        try:
+            return ticker_normalise(value)
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from None
 
 
 class SourceSerializer(serializers.ModelSerializer):
@@ -150,6 +167,14 @@ class SourceSerializer(serializers.ModelSerializer):
             "next_poll_at",
             "items_total",
         ]
+
+    def validate_url(self, value: str) -> str:
+        if not value:
+            return value
+        try:
+            return feed_url_check(value)
+        except FeedError as exc:
+            raise serializers.ValidationError(str(exc)) from None
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         kind = attrs.get("kind", getattr(self.instance, "kind", Source.Kind.RSS))

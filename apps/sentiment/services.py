@@ -40,6 +40,7 @@ from .text import (
     entities_match,
     language_guess,
     sentences_split,
+    ticker_normalise,
     topics_tag,
 )
 from .training import MODEL_NAME
@@ -859,24 +860,41 @@ def unsubscribe_apply(*, token: str) -> Unsubscribe:
 
 
 # -- watchlist, rules, corrections -----------------------------------------------------------------
+@transaction.atomic
 def entity_upsert(
     *,
     name: str,
     ticker: str = "",
     aliases: Sequence[str] = (),
     ticker_needs_context: bool | None = None,
+    active: bool | None = None,
+    entity_id: int | None = None,
 ) -> Entity:
+    """Create or update a watchlist company: the one with `entity_id`, else the one named `name`.
+
+    The one write path of the page, the API and the admin. The ticker is stored normalised
+    ('$ai' -> 'AI'; ValueError if it is no ticker) because tickers match only in capitals.
+    `ticker_needs_context=None` decides it for a new or changed ticker (an everyday word or a
+    single letter needs context) and keeps the current choice for an unchanged one."""
+    ticker = ticker_normalise(ticker)
+    lookup: dict[str, Any] = {"pk": entity_id} if entity_id is not None else {"name": name}
+    current = Entity.objects.filter(**lookup).first()
+    if entity_id is not None and current is None:
+        raise Entity.DoesNotExist(f"no watchlist company {entity_id}")
     needs_context = ticker_needs_context
-    if needs_context is None:
-        needs_context = ticker.lower() in COMMON_WORD_TICKERS or len(ticker) <= 1
-    entity, _ = Entity.objects.update_or_create(
-        name=name,
-        defaults={
-            "ticker": ticker.upper(),
-            "aliases": [a for a in aliases if a],
-            "ticker_needs_context": needs_context,
-        },
-    )
+    if needs_context is None and current is not None and current.ticker == ticker:
+        needs_context = current.ticker_needs_context
+    elif needs_context is None:
+        needs_context = bool(ticker) and (ticker.lower() in COMMON_WORD_TICKERS or len(ticker) == 1)
+    defaults: dict[str, Any] = {
+        "name": name,
+        "ticker": ticker,
+        "aliases": [a.strip() for a in aliases if a and a.strip()],
+        "ticker_needs_context": needs_context,
+    }
+    if active is not None:
+        defaults["active"] = active
+    entity, _ = Entity.objects.update_or_create(**lookup, defaults=defaults)
     return entity
 
 

@@ -54,6 +54,19 @@ class EntityMatch:
     matched: str
 
 
+_TICKER = re.compile(r"[A-Z0-9][A-Z0-9.\-]*")
+
+
+def ticker_normalise(value: str) -> str:
+    """A ticker as stored and matched: ' $ai ' -> 'AI'; ValueError unless letters, digits, '.', '-'.
+
+    Tickers match only in capitals, so every way in (page, API, admin) stores them through here."""
+    ticker = (value or "").strip().lstrip("$").strip().upper()
+    if ticker and not _TICKER.fullmatch(ticker):
+        raise ValueError("a ticker is letters, digits, '.' or '-' (an optional leading '$')")
+    return ticker
+
+
 def _words_pattern(phrases: Iterable[str]) -> re.Pattern[str] | None:
     cleaned = sorted({p.strip() for p in phrases if p and p.strip()}, key=len, reverse=True)
     if not cleaned:
@@ -74,8 +87,9 @@ def entities_match(text: str, watchlist: Sequence[WatchItem]) -> list[EntityMatc
         name_pattern = _words_pattern([item.name, *item.aliases])
         name_hits = name_pattern.findall(text) if name_pattern else []
         ticker_hits: list[str] = []
-        if item.ticker:
-            t = re.escape(item.ticker)
+        ticker = item.ticker.strip().lstrip("$").upper()  # rows stored before normalising
+        if ticker:
+            t = re.escape(ticker)
             cashtag = re.findall(rf"\${t}(?![\w])", text)
             in_context = re.findall(
                 rf"(?:\(\s*(?:(?:NYSE|NASDAQ|Nasdaq|LSE|TSX|HEL|XETRA)\s*:\s*)?{t}\s*\)"

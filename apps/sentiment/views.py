@@ -251,6 +251,9 @@ def sources(request: HttpRequest) -> HttpResponse:
 @require_POST
 def source_poll(request: HttpRequest, pk: int) -> HttpResponse:
     source = get_object_or_404(Source, pk=pk)
+    if not source.is_feed:  # polling an API or upload source would only mark it failing
+        messages.error(request, f"{source.name} is not an RSS/Atom feed; only feeds are polled.")
+        return redirect("sentiment:sources")
     result = services.source_poll(source_id=source.pk)
     if result.error:
         messages.error(request, f"{source.name}: {result.error}")
