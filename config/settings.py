@@ -192,6 +192,11 @@ CELERY_TASK_ROUTES = {
     "*_train_task": {"queue": "training"},
     "*.retrain*": {"queue": "training"},
 }
+# Alert evaluation and email tasks share `inference` with scoring unless given a queue of their
+# own (then run a worker with `-Q <that queue>` too), so a scoring backlog cannot delay alerts.
+CELERY_ALERT_QUEUE = env.str("CELERY_ALERT_QUEUE", default="")
+if CELERY_ALERT_QUEUE:
+    CELERY_TASK_ROUTES["apps.sentiment.tasks.alert*"] = {"queue": CELERY_ALERT_QUEUE}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_TIMEZONE = TIME_ZONE

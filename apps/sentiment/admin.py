@@ -17,6 +17,8 @@ from .models import (
     Correction,
     Document,
     Entity,
+    LabelledSentence,
+    LabelledSet,
     Score,
     Source,
     Unsubscribe,
@@ -162,3 +164,30 @@ class AlertAdmin(admin.ModelAdmin):
 admin.site.register(Aggregate)
 admin.site.register(Correction)
 admin.site.register(Unsubscribe)
+
+
+class LabelledSentenceInline(admin.TabularInline):
+    model = LabelledSentence
+    fields = ["line", "sentence", "label"]
+    readonly_fields = fields
+    extra = 0
+    max_num = 0
+    show_change_link = False
+    can_delete = False
+
+
+@admin.register(LabelledSet)
+class LabelledSetAdmin(admin.ModelAdmin):
+    """Imported training sets: read and delete here; import on the Training data page or API,
+    which check every line (a set added or edited here would skip those checks)."""
+
+    list_display = ["name", "filename", "row_count", "uploaded_by", "created_at"]
+    search_fields = ["name", "filename", "rows__sentence"]
+    readonly_fields = ["name", "filename", "row_count", "uploaded_by", "created_at"]
+    inlines = [LabelledSentenceInline]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

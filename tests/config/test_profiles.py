@@ -103,3 +103,32 @@ def test_embedded_profile_runs_tasks_inline_where_no_worker_runs(tmp_path):
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "INLINE True 0" in result.stdout
+
+
+ROUTE_PROBE = textwrap.dedent(
+    """
+    import django, os
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    django.setup()
+    from config.celery import app
+    for task in ("alert_send_task", "alerts_digest_send_task", "alerts_evaluate_task",
+                 "documents_score_task"):
+        name = "apps.sentiment.tasks." + task
+        print(name, app.amqp.router.route({}, name)["queue"].name)
+    """
+)
+
+
+@pytest.mark.parametrize("alert_queue", ["", "alerts"])
+def test_alert_tasks_take_their_own_queue_when_configured(tmp_path, alert_queue):
+    result = run(
+        ["-c", ROUTE_PROBE], {"CELERY_ALERT_QUEUE": alert_queue, "DATA_DIR": str(tmp_path)}
+    )
+
+    assert result.returncode == 0, result.stderr
+    queues = dict(line.split() for line in result.stdout.splitlines())
+    expected = alert_queue or "inference"
+    assert queues["apps.sentiment.tasks.alert_send_task"] == expected
+    assert queues["apps.sentiment.tasks.alerts_digest_send_task"] == expected
+    assert queues["apps.sentiment.tasks.alerts_evaluate_task"] == expected
+    assert queues["apps.sentiment.tasks.documents_score_task"] == "inference"

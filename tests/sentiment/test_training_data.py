@@ -301,3 +301,25 @@ def test_the_train_command_refuses_an_unknown_set(model_dirs: Path) -> None:
     with pytest.raises(CommandError, match="no labelled set with id 42"):
         call_command("sentiment_train", "--sets", "42", "--max-steps", "1", stdout=StringIO())
     assert not ModelVersion.objects.exists()
+
+
+def test_admin_lists_shows_and_deletes_imported_sets_but_cannot_add_them(admin_client) -> None:  # type: ignore[no-untyped-def]
+    imported = labelled_set_import(name="Q2 review", data=CSV_WITH_BAD_LINES, filename="q2.csv")
+    assert imported.labelled_set is not None
+    stored = imported.labelled_set
+
+    listing = admin_client.get("/admin/sentiment/labelledset/")
+    detail = admin_client.get(f"/admin/sentiment/labelledset/{stored.pk}/change/")
+    adding = admin_client.get("/admin/sentiment/labelledset/add/")
+
+    assert listing.status_code == 200 and "Q2 review" in listing.content.decode()
+    assert (
+        detail.status_code == 200
+        and "Net loss widened to EUR 3 million." in detail.content.decode()
+    )
+    assert adding.status_code == 403
+    deleted = admin_client.post(
+        f"/admin/sentiment/labelledset/{stored.pk}/delete/", {"post": "yes"}
+    )
+    assert deleted.status_code == 302
+    assert not LabelledSet.objects.exists() and not LabelledSentence.objects.exists()
