@@ -169,7 +169,7 @@ admin.site.register(Unsubscribe)
 class LabelledSentenceInline(admin.TabularInline):
     model = LabelledSentence
     fields = ["line", "sentence", "label"]
-    readonly_fields = fields
+    readonly_fields = ["line", "sentence", "label"]
     extra = 0
     max_num = 0
     show_change_link = False
