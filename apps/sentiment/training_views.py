@@ -9,12 +9,14 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from apps.accounts.models import Role
-from apps.accounts.roles import role_required
+from apps.accounts.roles import role_required, user_has_role
+from apps.mlops import services as mlops_services
 
 from . import training_data
 from .uploads import UploadError
 
 analyst_only = role_required(Role.ANALYST)
+ml_admin_only = role_required(Role.ML_ADMIN)
 
 
 class LabelledSetForm(forms.Form):
@@ -56,6 +58,7 @@ def training_data_page(request: HttpRequest) -> HttpResponse:
             "result": result,
             "sets": training_data.labelled_set_list(),
             "corrections": training_data.correction_counts(),
+            "can_train": user_has_role(request.user, Role.ML_ADMIN),
         },
         status=status,
     )
@@ -68,3 +71,34 @@ def labelled_set_delete(request: HttpRequest, pk: int) -> HttpResponse:
         raise Http404("no such labelled set")
     messages.success(request, "Labelled set deleted; later training runs leave it out.")
     return redirect("sentiment:training_data")
+
+
+@analyst_only
+@ml_admin_only
+@require_POST
+def training_run_start(request: HttpRequest) -> HttpResponse:
+    """Queue a sentiment training run on the chosen sets (and, if ticked, the corrections)."""
+    from .training import MODEL_NAME
+
+    chosen = request.POST.getlist("sets")
+    try:
+        set_ids = sorted({int(value) for value in chosen})
+    except ValueError:
+        messages.error(request, "Pick sets from the list.")
+        return redirect("sentiment:training_data")
+    known = set(training_data.labelled_set_list().values_list("pk", flat=True))
+    missing = [i for i in set_ids if i not in known]
+    if missing:
+        messages.error(request, f"No labelled set {', '.join(map(str, missing))} (deleted?).")
+        return redirect("sentiment:training_data")
+    run = mlops_services.training_run_start(
+        model_name=MODEL_NAME,
+        params={
+            "sets": set_ids or "none",
+            "include_corrections": request.POST.get("include_corrections") == "on",
+        },
+        user=request.user,
+        promote=request.POST.get("promote") == "on",
+    )
+    messages.success(request, f"Training run {run.pk} queued on the training queue.")
+    return redirect("mlops:run", run.pk)

@@ -25,6 +25,7 @@ urlpatterns = [
     path("sources/<int:pk>/poll/", views.source_poll, name="source_poll"),
     path("upload/", views.upload, name="upload"),
     path("training/", training_views.training_data_page, name="training_data"),
+    path("training/run/", training_views.training_run_start, name="training_run_start"),
     path(
         "training/sets/<int:pk>/delete/",
         training_views.labelled_set_delete,

@@ -323,3 +323,37 @@ def test_admin_lists_shows_and_deletes_imported_sets_but_cannot_add_them(admin_c
     )
     assert deleted.status_code == 302
     assert not LabelledSet.objects.exists() and not LabelledSentence.objects.exists()
+
+
+def test_an_ml_admin_starts_a_run_on_the_ticked_sets_from_the_page(client, analyst_client) -> None:  # type: ignore[no-untyped-def]
+    from apps.mlops.models import TrainingRun
+
+    first = labelled_set_import(name="First", data=CSV_WITH_BAD_LINES, filename="a.csv")
+    second = labelled_set_import(name="Second", data=PHRASEBANK_WITH_BAD_LINES, filename="b.txt")
+    assert first.labelled_set is not None and second.labelled_set is not None
+    # An analyst without the ML admin role sees no form and cannot start a run.
+    assert "Train a new model" not in analyst_client.get("/sentiment/training/").content.decode()
+    refused = analyst_client.post("/sentiment/training/run/", {"sets": [first.labelled_set.pk]})
+    assert refused.status_code == 403 and not TrainingRun.objects.exists()
+
+    lead = user_create(
+        username="lea", password="pw-lea-123", roles=[Role.ANALYST.value, Role.ML_ADMIN.value]
+    )
+    client.force_login(lead)
+    page = client.get("/sentiment/training/").content.decode()
+    assert "Train a new model" in page and f'value="{second.labelled_set.pk}"' in page
+    started = client.post(
+        "/sentiment/training/run/",
+        {"sets": [str(second.labelled_set.pk)], "include_corrections": "on"},
+    )
+
+    run = TrainingRun.objects.get()
+    assert started.status_code == 302 and started["Location"] == f"/mlops/runs/{run.pk}/"
+    assert run.model_name == "sentiment" and run.promote is False
+    assert run.params == {"sets": [second.labelled_set.pk], "include_corrections": True}
+    nothing = client.post("/sentiment/training/run/", {"promote": "on"})
+    assert nothing.status_code == 302
+    assert TrainingRun.objects.latest("pk").params == {"sets": "none", "include_corrections": False}
+    assert TrainingRun.objects.latest("pk").promote is True
+    unknown = client.post("/sentiment/training/run/", {"sets": ["999999"]})
+    assert unknown.status_code == 302 and TrainingRun.objects.count() == 2
