@@ -109,8 +109,14 @@ def _line_numbers(data: bytes, rows: list[LabelledRow], errors: list[LineError])
         records = [n for n, line in enumerate(text.splitlines(), start=1) if line.strip()]
     else:
         reader = csv.reader(io.StringIO(text))
-        next(reader, None)
-        records = [reader.line_num for record in reader if record]
+        records = []
+        try:
+            next(reader, None)
+            for record in reader:
+                if record:
+                    records.append(reader.line_num)
+        except csv.Error:
+            pass  # labelled_read stopped at this row too and reported it as a line error
     numbers = [n for n in records if n not in bad]
     return numbers if len(numbers) == len(rows) else list(range(1, len(rows) + 1))
 

@@ -357,3 +357,20 @@ def test_an_ml_admin_starts_a_run_on_the_ticked_sets_from_the_page(client, analy
     assert TrainingRun.objects.latest("pk").promote is True
     unknown = client.post("/sentiment/training/run/", {"sets": ["999999"]})
     assert unknown.status_code == 302 and TrainingRun.objects.count() == 2
+
+
+def test_an_unreadable_csv_row_is_a_line_error_and_the_rows_before_it_are_stored() -> None:
+    # A field over the reader's limit (an unclosed quote swallowing the file looks the same).
+    data = (
+        b"sentence,label\nProfit rose 12% to EUR 40 million.,positive\n"
+        + b'"'
+        + b"x" * (10 * 1024 * 1024 + 10)
+        + b'",neutral\nNet loss widened.,negative\n'
+    )
+
+    result = labelled_set_import(name="big", data=data, filename="big.csv")
+
+    assert result.stored == 1 and result.labelled_set is not None
+    assert [e.line for e in result.errors] == [3]
+    assert "longer than 10 MiB" in result.errors[0].reason
+    assert list(result.labelled_set.rows.values_list("line", "label")) == [(2, "positive")]
