@@ -7,8 +7,6 @@ sentence, so a correction always wins.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,21 +56,20 @@ def labelled_set_import(
     if len(data) > MAX_FILE_BYTES:
         raise UploadError(f"the file is over {MAX_FILE_BYTES // (1024 * 1024)} MB")
     parsed, errors = labelled_read(data, filename)
-    lines = _line_numbers(data, parsed, errors)
     first_seen: dict[str, tuple[int, str]] = {}
-    kept: list[tuple[int, LabelledRow]] = []
+    kept: list[LabelledRow] = []
     duplicates = 0
     errors = list(errors)
-    for line, row in zip(lines, parsed):
+    for row in parsed:
         seen = first_seen.get(row.sentence)
         if seen is None:
-            first_seen[row.sentence] = (line, row.label)
-            kept.append((line, row))
+            first_seen[row.sentence] = (row.line, row.label)
+            kept.append(row)
         elif seen[1] == row.label:
             duplicates += 1
         else:
             errors.append(
-                LineError(line, f"the sentence is already on line {seen[0]} labelled {seen[1]}")
+                LineError(row.line, f"the sentence is already on line {seen[0]} labelled {seen[1]}")
             )
     errors.sort(key=lambda e: e.line)
     if not kept:
@@ -86,39 +83,13 @@ def labelled_set_import(
     LabelledSentence.objects.bulk_create(
         (
             LabelledSentence(
-                labelled_set=labelled_set, line=line, sentence=r.sentence, label=r.label
+                labelled_set=labelled_set, line=r.line, sentence=r.sentence, label=r.label
             )
-            for line, r in kept
+            for r in kept
         ),
         batch_size=1000,
     )
     return LabelledSetImport(labelled_set, len(kept), duplicates, errors)
-
-
-def _line_numbers(data: bytes, rows: list[LabelledRow], errors: list[LineError]) -> list[int]:
-    """The file line of each good row, walking the file as labelled_read does."""
-    # labelled_read keeps the order of good rows but not their line numbers; a good row is a
-    # record labelled_read reads (no blank lines) that it did not report as an error.
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = data.decode("latin-1")
-    first = text.lstrip().splitlines()[0]
-    bad = {e.line for e in errors}
-    if "@" in first and not first.lower().startswith("sentence,"):
-        records = [n for n, line in enumerate(text.splitlines(), start=1) if line.strip()]
-    else:
-        reader = csv.reader(io.StringIO(text))
-        records = []
-        try:
-            next(reader, None)
-            for record in reader:
-                if record:
-                    records.append(reader.line_num)
-        except csv.Error:
-            pass  # labelled_read stopped at this row too and reported it as a line error
-    numbers = [n for n in records if n not in bad]
-    return numbers if len(numbers) == len(rows) else list(range(1, len(rows) + 1))
 
 
 @transaction.atomic

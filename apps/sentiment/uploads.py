@@ -6,7 +6,7 @@ import csv
 import io
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -184,6 +184,7 @@ class LabelledRow:
     sentence: str
     label: str
     all_agree: bool | None = None
+    line: int = field(default=0, compare=False)  # where it stood in its file (0: not from one)
 
 
 _LABEL_ALIASES = {
@@ -220,7 +221,7 @@ def labelled_read(data: bytes, filename: str = "") -> tuple[list[LabelledRow], l
             try:
                 if not sep or not sentence.strip():
                     raise ValueError("expected 'sentence@label'")
-                rows.append(LabelledRow(sentence.strip(), label_normalise(label)))
+                rows.append(LabelledRow(sentence.strip(), label_normalise(label), line=number))
             except ValueError as exc:
                 errors.append(LineError(number, str(exc)))
         return rows, errors
@@ -236,7 +237,9 @@ def labelled_read(data: bytes, filename: str = "") -> tuple[list[LabelledRow], l
                 raise ValueError("empty sentence")
             agree_raw = (record.get("all_agree") or "").strip().lower()
             agree = None if "all_agree" not in header else agree_raw in ("yes", "true", "1")
-            rows.append(LabelledRow(sentence, label_normalise(record.get("label") or ""), agree))
+            rows.append(
+                LabelledRow(sentence, label_normalise(record.get("label") or ""), agree, number)
+            )
         except ValueError as exc:
             errors.append(LineError(number, str(exc)))
     return rows, errors
