@@ -51,12 +51,6 @@ def training_rows_load(path: str | Path) -> list[LabelledRow]:
     return rows
 
 
-def corrections_rows() -> list[LabelledRow]:
-    from .training_data import corrections_latest
-
-    return corrections_latest()[0]
-
-
 def sentiment_train(ctx: TrainingContext) -> TrainOutcome:
     """Fine-tune MiniLM on a file (default: the demo set), imported sets and corrections.
 
@@ -81,7 +75,6 @@ def sentiment_train(ctx: TrainingContext) -> TrainOutcome:
         ctx.log(f"labelled set {used['id']} ({used['name']}): {used['rows']} sentences")
     if data.corrections:
         ctx.log(f"{data.corrections} analyst correction(s) join the training set")
-    corrections = data.corrections
     texts = [r.sentence for r in rows]
     labels = [r.label for r in rows]
     distribution = dict(Counter(labels))
@@ -156,7 +149,7 @@ def sentiment_train(ctx: TrainingContext) -> TrainOutcome:
         "val_size": result.metrics["val_size"],
         "train_size": result.metrics["train_size"],
         "train_seconds": result.metrics["train_seconds"],
-        "corrections": corrections,
+        "corrections": data.corrections,
     }
     digest = hashlib.sha256(
         "\n".join(f"{t}\t{y}" for t, y in zip(texts, labels)).encode()

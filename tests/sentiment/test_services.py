@@ -412,10 +412,10 @@ def test_corrections_record_prediction_and_join_training_rows(source, scorer, an
 
     services.correction_create(document_id=result.created_ids[0], label="neutral", user=analyst)
 
-    from apps.sentiment.training import corrections_rows
+    from apps.sentiment.training_data import corrections_latest
 
     correction = Correction.objects.get()
     assert correction.predicted_label == "positive" and correction.label == "neutral"
-    assert [(r.sentence, r.label) for r in corrections_rows()] == [("Acme jumps", "neutral")]
+    assert [(r.sentence, r.label) for r in corrections_latest()[0]] == [("Acme jumps", "neutral")]
     with pytest.raises(ValueError):
         services.correction_create(document_id=result.created_ids[0], label="bullish")
