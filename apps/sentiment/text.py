@@ -2,33 +2,92 @@
 
 from __future__ import annotations
 
+import bisect
+import functools
 import hashlib
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-# Abbreviations that end in a period without ending a sentence.
-_ABBREVIATIONS = {"inc", "corp", "co", "ltd", "plc", "mr", "ms", "dr", "st", "vs", "u.s", "e.g"}
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'“(]?[A-Z0-9$])")
+# Abbreviations that end in a period without ending a sentence (lower case, no period), and
+# those that do so only before a number ("No. 3", "Fig. 2"). Dotted initials ("U.S.", "J.P.",
+# "e.g.") never end one either: "J.P. Morgan" is one name.
+_ABBREVIATIONS = frozenset(
+    {
+        *("inc", "corp", "co", "cos", "ltd", "plc", "llc", "bros"),
+        *("mr", "mrs", "ms", "messrs", "dr", "prof", "sr", "jr", "st", "gov", "sen", "rep", "gen"),
+        *("vs", "approx", "est", "dept"),
+        *("jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec"),
+    }
+)
+_NUMBER_ABBREVIATIONS = frozenset({"no", "nos", "fig", "vol", "pp"})
+_DOTTED = re.compile(r"(?:[A-Za-z]\.){2,}")
+# A sentence ends at . ! ? (maybe followed by a closing quote or bracket) before a capital, a
+# digit, a currency sign or an opening quote.
+_SENTENCE_END = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"'”’)\]]))\s+(?=[\"'“‘(\[]?[A-Z0-9$€£¥])")
+# Paragraph breaks and bullet points end a sentence even without a full stop.
+_PARAGRAPH = re.compile(r"\n\s*\n|\n\s*[-*•·–]\s+|^\s*[-*•·–]\s+")
 LONG_TEXT_CHARS = 220
+# The model reads 64 tokens of a piece (its training max_length), about 250 characters of
+# English: a longer run-on sentence is cut at clause breaks so its end is read too.
+MAX_SENTENCE_CHARS = 250
 
 
-def sentences_split(text: str, *, limit: int = 40) -> list[str]:
-    """Split prose into sentences; keeps 'Acme Corp. said' together. At most `limit` sentences."""
-    text = re.sub(r"\s+", " ", text or "").strip()
-    if not text:
-        return []
+def _ends_sentence(piece: str, following: str) -> bool:
+    last = piece.rsplit(" ", 1)[-1].lstrip("\"'“‘([")
+    if not last.endswith("."):
+        return True
+    if _DOTTED.fullmatch(last):
+        return False
+    word = last.rstrip(".").lower()
+    if word in _ABBREVIATIONS:
+        return False
+    return not (word in _NUMBER_ABBREVIATIONS and following[:1].isdigit())
+
+
+def _pieces_cut(sentence: str, max_chars: int, limit: int) -> list[str]:
+    """At most `limit` pieces of at most max_chars of a sentence, cut after '; ' or ', ' where
+    possible (else after a word); a megabyte without a full stop costs no more than `limit`."""
+    pieces: list[str] = []
+    start = 0
+    while len(sentence) - start > max_chars and len(pieces) < limit:
+        window = sentence[start : start + max_chars + 1]
+        cut = max(window.rfind("; "), window.rfind(", "))
+        if cut < max_chars // 2:
+            cut = window.rfind(" ")
+        if cut <= 0:
+            cut = max_chars - 1  # one unbroken token: cut it anywhere
+        pieces.append(window[: cut + 1].strip())
+        start += cut + 1
+    rest = sentence[start:].strip()
+    return [*pieces, rest] if rest and len(pieces) < limit else pieces
+
+
+def sentences_split(
+    text: str, *, limit: int = 40, max_chars: int = MAX_SENTENCE_CHARS
+) -> list[str]:
+    """Split prose into sentences; keeps 'Acme Corp. said' together. At most `limit` sentences.
+
+    Paragraphs and bullet points are sentences of their own; a sentence longer than `max_chars`
+    is cut into pieces at clause breaks."""
     parts: list[str] = []
-    buffer = ""
-    for piece in _SENTENCE_END.split(text):
-        buffer = f"{buffer} {piece}".strip() if buffer else piece
-        last_word = buffer.rsplit(" ", 1)[-1].rstrip(".").lower()
-        if last_word in _ABBREVIATIONS:
+    for paragraph in _PARAGRAPH.split(text or ""):
+        paragraph = re.sub(r"\s+", " ", paragraph).strip()
+        if not paragraph:
             continue
-        parts.append(buffer)
+        pieces = _SENTENCE_END.split(paragraph)
         buffer = ""
-    if buffer:
-        parts.append(buffer)
+        for i, piece in enumerate(pieces):
+            buffer = f"{buffer} {piece}" if buffer else piece
+            following = pieces[i + 1] if i + 1 < len(pieces) else ""
+            if following and not _ends_sentence(buffer, following):
+                continue
+            parts.extend(_pieces_cut(buffer, max_chars, limit - len(parts)))
+            buffer = ""
+            if len(parts) >= limit:
+                break
+        if len(parts) >= limit:
+            break
     return [p for p in parts if len(p) > 2][:limit]
 
 
@@ -67,44 +126,120 @@ def ticker_normalise(value: str) -> str:
     return ticker
 
 
-def _words_pattern(phrases: Iterable[str]) -> re.Pattern[str] | None:
-    cleaned = sorted({p.strip() for p in phrases if p and p.strip()}, key=len, reverse=True)
+@functools.lru_cache(maxsize=4096)
+def _names_pattern(phrases: tuple[str, ...]) -> re.Pattern[str] | None:
+    """Any of the phrases as whole words, case-insensitively, longest first; the words of a
+    phrase may be apart by any whitespace (a line break, a non-breaking space)."""
+    cleaned = sorted(
+        {" ".join(p.split()) for p in phrases if p and p.strip()}, key=len, reverse=True
+    )
     if not cleaned:
         return None
-    body = "|".join(re.escape(p) for p in cleaned)
-    return re.compile(rf"(?<![\w$]){body}(?![\w])", re.IGNORECASE)
+    body = "|".join(r"\s+".join(re.escape(w) for w in p.split(" ")) for p in cleaned)
+    # The group matters: the boundaries must hold for every alternative, not the first and last.
+    return re.compile(rf"(?<![\w$])(?:{body})(?![\w])", re.IGNORECASE)
+
+
+def _is_name_mention(surface: str, phrases: Sequence[str], lowercase_text: bool) -> bool:
+    """A one-word name or alias written in lower case ("cobalt prices") is the common word, not
+    the company ("Cobalt"), unless the alias was entered in lower case or the whole text is."""
+    if lowercase_text or len(surface.split()) > 1 or not surface.islower():
+        return True
+    return any(p.strip().islower() and p.strip().lower() == surface for p in phrases)
+
+
+@dataclass(frozen=True)
+class _Hit:
+    start: int
+    end: int
+    surface: str
+    is_name: bool
+
+
+def _entity_hits(text: str, item: WatchItem, lowercase_text: bool) -> list[_Hit]:
+    phrases = (item.name, *item.aliases)
+    pattern = _names_pattern(phrases)
+    names = [
+        _Hit(m.start(), m.end(), m.group(0), True)
+        for m in (pattern.finditer(text) if pattern else ())
+        if _is_name_mention(m.group(0), phrases, lowercase_text)
+    ]
+    ticker = item.ticker.strip().lstrip("$").upper()  # rows stored before normalising
+    if not ticker:
+        return names
+    t = re.escape(ticker)
+    exchange = r"(?:NYSE|NASDAQ|Nasdaq|LSE|TSX|HEL|XETRA)"
+    in_context = [
+        *re.finditer(rf"\${t}(?![\w])", text),
+        *re.finditer(
+            rf"(?:\(\s*(?:{exchange}\s*:\s*)?{t}\s*\)|{exchange}\s*:\s*{t})(?![\w])", text
+        ),
+    ]
+    tickers = in_context
+    if not item.ticker_needs_context or names:
+        bare = list(re.finditer(rf"(?<![\w$]){t}(?![\w])", text))
+        tickers = bare if len(bare) >= len(in_context) else in_context
+    return names + [_Hit(m.start(), m.end(), m.group(0), False) for m in tickers]
+
+
+_WORD = re.compile(r"\w+")
+
+
+def _may_mention(item: WatchItem, words: set[str], lowered: set[str]) -> bool:
+    for phrase in (item.name, *item.aliases):
+        first = _WORD.search(phrase or "")
+        if first is not None and first.group(0).lower() in lowered:
+            return True
+        if first is None and phrase and phrase.strip():
+            return True  # no word to look for (an alias like "&"): let the pattern decide
+    first = _WORD.search(item.ticker.strip().lstrip("$").upper())
+    return first is not None and first.group(0) in words
 
 
 def entities_match(text: str, watchlist: Sequence[WatchItem]) -> list[EntityMatch]:
     """Which watchlist companies a text mentions, on word boundaries.
 
-    Names and aliases match case-insensitively. Tickers match only in capitals; a ticker that is
-    also a common word ("AI", "ALL", "NOW") counts only as "$AI", "(AI)", "NYSE: AI" or when the
-    company's name is mentioned too, because users get burned by false ticker matches.
+    Names and aliases match case-insensitively, except that a one-word name or alias in lower
+    case is the common word ("cobalt prices" is not Cobalt Motors). Tickers match only in
+    capitals; a ticker that is also a common word ("AI", "ALL", "NOW") counts only as "$AI",
+    "(AI)", "NYSE: AI" or when the company's name is mentioned too, because users get burned by
+    false ticker matches. A mention inside a longer mention of another company is that company's
+    ("Acme Bank" is not Acme).
     """
-    found: list[EntityMatch] = []
+    lowercase_text = not any(c.isupper() for c in text)
+    # A company can only be mentioned if the first word of one of its names or its ticker is a
+    # word of the text: one pass over the text instead of several per company, so a long filing
+    # against a large watchlist is tagged in a fraction of a second, not minutes.
+    words = set(_WORD.findall(text))
+    lowered = {w.lower() for w in words}
+    hits = {
+        item.id: _entity_hits(text, item, lowercase_text)
+        for item in watchlist
+        if _may_mention(item, words, lowered)
+    }
+    spans = sorted((h.start, h.end, entity_id) for entity_id, found in hits.items() for h in found)
+    starts = [start for start, _end, _id in spans]
+    longest = max((end - start for start, end, _id in spans), default=0)
+
+    def inside_another(hit: _Hit, entity_id: int) -> bool:
+        # Only spans starting within `longest` characters before the hit can contain it.
+        lo = bisect.bisect_left(starts, hit.end - longest)
+        hi = bisect.bisect_right(starts, hit.start)
+        return any(
+            other != entity_id and hit.end <= end and end - start > hit.end - hit.start
+            for start, end, other in spans[lo:hi]
+        )
+
+    found_matches: list[EntityMatch] = []
     for item in watchlist:
-        name_pattern = _words_pattern([item.name, *item.aliases])
-        name_hits = name_pattern.findall(text) if name_pattern else []
-        ticker_hits: list[str] = []
-        ticker = item.ticker.strip().lstrip("$").upper()  # rows stored before normalising
-        if ticker:
-            t = re.escape(ticker)
-            cashtag = re.findall(rf"\${t}(?![\w])", text)
-            in_context = re.findall(
-                rf"(?:\(\s*(?:(?:NYSE|NASDAQ|Nasdaq|LSE|TSX|HEL|XETRA)\s*:\s*)?{t}\s*\)"
-                rf"|(?:NYSE|NASDAQ|Nasdaq|LSE|TSX|HEL|XETRA)\s*:\s*{t})(?![\w])",
-                text,
+        kept = [h for h in hits.get(item.id, ()) if not inside_another(h, item.id)]
+        if kept:
+            first = next((h for h in kept if h.is_name), kept[0])
+            mentions = len({(h.start, h.end) for h in kept})  # "ACME" as name and ticker: once
+            found_matches.append(
+                EntityMatch(item.id, mentions, " ".join(first.surface.split())[:200])
             )
-            ticker_hits = cashtag + in_context
-            if not item.ticker_needs_context or name_hits:
-                bare = re.findall(rf"(?<![\w$]){t}(?![\w])", text)
-                ticker_hits = bare if len(bare) >= len(ticker_hits) else ticker_hits
-        mentions = len(name_hits) + len(ticker_hits)
-        if mentions:
-            matched = (name_hits or ticker_hits)[0]
-            found.append(EntityMatch(item.id, mentions, matched.strip()[:200]))
-    return found
+    return found_matches
 
 
 # -- topics ----------------------------------------------------------------------------------------
@@ -147,7 +282,6 @@ TOPICS: dict[str, tuple[str, tuple[str, ...]]] = {
         (
             "acquisition",
             "acquire",
-            "acquires",
             "merger",
             "takeover",
             "buyout",
@@ -161,8 +295,7 @@ TOPICS: dict[str, tuple[str, tuple[str, ...]]] = {
         "Litigation",
         (
             "lawsuit",
-            "sued",
-            "sues",
+            "sue",
             "court",
             "class action",
             "settlement",
@@ -170,6 +303,7 @@ TOPICS: dict[str, tuple[str, tuple[str, ...]]] = {
             "antitrust",
             "verdict",
             "fined",
+            "fines",
         ),
     ),
     "regulation": (
@@ -193,8 +327,10 @@ TOPICS: dict[str, tuple[str, tuple[str, ...]]] = {
             "ceo",
             "cfo",
             "chief executive",
-            "resigns",
+            "resign",
             "steps down",
+            "stepped down",
+            "appoints",
             "appointed",
             "board of directors",
             "chairman",
@@ -205,7 +341,7 @@ TOPICS: dict[str, tuple[str, tuple[str, ...]]] = {
         "Layoffs",
         (
             "layoff",
-            "layoffs",
+            "laid off",
             "job cuts",
             "cut jobs",
             "redundancies",
@@ -217,7 +353,7 @@ TOPICS: dict[str, tuple[str, tuple[str, ...]]] = {
     ),
     "products": (
         "Products",
-        ("launch", "launches", "product", "recall", "unveils", "rollout", "platform", "model"),
+        ("launch", "product", "recall", "unveil", "rollout", "platform", "model"),
     ),
     "macro": (
         "Macro",
@@ -231,6 +367,7 @@ TOPICS: dict[str, tuple[str, tuple[str, ...]]] = {
             "unemployment",
             "tariff",
             "currency",
+            "currencies",
             "bond yields",
         ),
     ),
@@ -245,13 +382,36 @@ TOPICS: dict[str, tuple[str, tuple[str, ...]]] = {
             "debt",
             "refinancing",
             "bankruptcy",
+            "bankrupt",
             "liquidity",
         ),
     ),
 }
+# Keywords whose verb forms mean something else ("courting investors", "modelled"): plural only.
+_PLURAL_ONLY = frozenset({"court", "model"})
+
+
+def _keyword_regex(keyword: str) -> str:
+    """A keyword as whole words, any whitespace between them, its last word also inflected:
+    'lawsuit' finds 'lawsuits', 'acquire' finds 'acquired' and 'acquiring'."""
+    *head, last = keyword.split()
+    if keyword in _PLURAL_ONLY:
+        tail = re.escape(last) + "s?"
+    elif last.isalpha() and len(last) >= 3 and last.endswith("e"):
+        tail = re.escape(last[:-1]) + "(?:e|es|ed|ing)"
+    elif last.isalpha() and len(last) >= 4:
+        tail = re.escape(last) + "(?:s|es|ed|ing)?"
+    else:
+        tail = re.escape(last)
+    return r"\s+".join([*(re.escape(w) for w in head), tail])
+
+
+# One pattern per topic, one named group per keyword, so a text is read once per topic.
 _TOPIC_PATTERNS = {
     key: re.compile(
-        r"(?<![\w])(?:" + "|".join(re.escape(w.strip()) for w in words) + r")(?![\w])",
+        r"(?<![\w])(?:"
+        + "|".join(f"(?P<k{i}>{_keyword_regex(w.strip())})" for i, w in enumerate(words))
+        + r")(?![\w])",
         re.IGNORECASE,
     )
     for key, (_label, words) in TOPICS.items()
@@ -266,9 +426,10 @@ def topics_tag(text: str) -> dict[str, float]:
     """Topic -> score in (0, 1]: more distinct keyword hits give a higher score."""
     tags: dict[str, float] = {}
     for key, pattern in _TOPIC_PATTERNS.items():
-        distinct = {m.lower() for m in pattern.findall(text)}
+        # Distinct keywords, not spellings: "layoff" and "layoffs" are one piece of evidence.
+        distinct = len({m.lastgroup for m in pattern.finditer(text)})
         if distinct:
-            tags[key] = round(min(1.0, 0.5 + 0.25 * (len(distinct) - 1)), 2)
+            tags[key] = round(min(1.0, 0.5 + 0.25 * (distinct - 1)), 2)
     return tags
 
 

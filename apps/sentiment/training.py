@@ -51,6 +51,25 @@ def training_rows_load(path: str | Path) -> list[LabelledRow]:
     return rows
 
 
+def _params_check(params: dict[str, Any]) -> None:
+    """ValueError naming the first unusable hyperparameter, before any data or model is read:
+    zero epochs would register an untrained model, a zero batch size fails deep inside."""
+    positive = ("epochs", "batch_size", "max_length", "learning_rate")
+    for name in positive:
+        try:
+            value = float(params[name])
+        except (TypeError, ValueError):
+            raise ValueError(f"{name} must be a number, got {params[name]!r}") from None
+        if not value > 0:
+            raise ValueError(f"{name} must be greater than 0, got {params[name]!r}")
+    try:
+        fraction = float(params["val_fraction"])
+    except (TypeError, ValueError):
+        fraction = -1.0
+    if not 0 < fraction < 1:
+        raise ValueError(f"val_fraction must be between 0 and 1, got {params['val_fraction']!r}")
+
+
 def sentiment_train(ctx: TrainingContext) -> TrainOutcome:
     """Fine-tune MiniLM on a file (default: the demo set), imported sets and corrections.
 
@@ -63,6 +82,7 @@ def sentiment_train(ctx: TrainingContext) -> TrainOutcome:
     from .training_data import corrections_mark_used, set_ids_parse, training_data_assemble
 
     params = {**DEFAULT_PARAMS, **ctx.params}
+    _params_check(params)
     base_path = params.get("data") or DEMO_DATA
     data = training_data_assemble(
         base_path=base_path,

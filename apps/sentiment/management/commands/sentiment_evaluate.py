@@ -34,7 +34,10 @@ class Command(BaseCommand):
         self.stdout.write(f"evaluating {MODEL_NAME} v{version} on {len(rows)} sentences")
         predicted = [p.label for p in model.predict([r.sentence for r in rows])]
         truth = [r.label for r in rows]
-        report = classification_report(truth, predicted, model.labels)
+        # A label the model never learnt (a two-class model on a three-class file) still counts:
+        # its rows are errors, not left out of the accuracy.
+        labels = [*model.labels, *sorted(set(truth) - set(model.labels))]
+        report = classification_report(truth, predicted, labels)
         self.stdout.write(report_text(report))
         summary: dict[str, Any] = {
             "model_version": version,

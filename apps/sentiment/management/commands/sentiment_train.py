@@ -29,10 +29,12 @@ class Command(BaseCommand):
             default="all",
             help='imported labelled sets to add: "all" (default), "none" or ids like 3,5',
         )
-        parser.add_argument(
+        # One or the other: "force it" and "only register it" cannot both hold.
+        promotion = parser.add_mutually_exclusive_group()
+        promotion.add_argument(
             "--promote", action="store_true", help="promote even if worse (recorded as an override)"
         )
-        parser.add_argument("--no-promote", action="store_true", help="register only")
+        promotion.add_argument("--no-promote", action="store_true", help="register only")
         parser.add_argument("--epochs", type=int, default=DEFAULT_PARAMS["epochs"])
         parser.add_argument("--learning-rate", type=float, default=DEFAULT_PARAMS["learning_rate"])
         parser.add_argument("--batch-size", type=int, default=DEFAULT_PARAMS["batch_size"])
