@@ -5,18 +5,22 @@ from __future__ import annotations
 import calendar
 import html
 import re
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.utils import formatdate
+from email.utils import formatdate, parsedate_to_datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse
+from urllib.parse import unquote, urljoin, urlparse
 
 import feedparser
 import httpx
 
 USER_AGENT = "Textsuite-Sentiment/1.0 (+feed poller)"
 MAX_FEED_BYTES = 10 * 1024 * 1024
+# The whole download, not each read: a server trickling bytes must not hold a worker until the
+# task's time limit kills it (which would leave the source unmarked and re-polled every minute).
+FETCH_DEADLINE_S = 60.0
 # The only files a feed URL may name: the feeds shipped with the app (the demo's). A user's URL
 # is http(s) only (feed_url_check); this also stops a file:// URL written straight to the database.
 BUNDLED_FEEDS = Path(__file__).resolve().parent / "data"
@@ -24,6 +28,10 @@ BUNDLED_FEEDS = Path(__file__).resolve().parent / "data"
 
 class FeedError(Exception):
     """A feed could not be fetched or is not a valid RSS/Atom document; the message says why."""
+
+    def __init__(self, message: str, *, retry_after_s: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s  # the server's Retry-After, when it sent one
 
 
 @dataclass(frozen=True)
@@ -42,24 +50,57 @@ class FetchResult:
     content: bytes
     etag: str
     last_modified: str
+    url: str = ""  # where the document was read from, after redirects (base of relative links)
+    content_type: str = ""
+    moved_to: str = ""  # the new address when every redirect was permanent (301/308)
 
 
 def feed_url_check(url: str) -> str:
     """The URL a user gave for a feed, stripped; FeedError unless it is http(s) with a host."""
     url = url.strip()
-    parsed = urlparse(url)
+    try:
+        parsed = urlparse(url)
+        host = parsed.hostname
+        parsed.port  # noqa: B018  # raises ValueError for a port out of range
+        httpx.URL(url)
+    except (ValueError, httpx.InvalidURL) as exc:
+        raise FeedError(f"not a valid URL: {exc}") from None
     if parsed.scheme.lower() not in ("http", "https"):
         raise FeedError("a feed URL must start with http:// or https://")
-    if not parsed.hostname:
+    if not host:
         raise FeedError("a feed URL needs a host name, e.g. https://example.com/feed.xml")
     return url
 
 
+def _retry_after(value: str | None) -> int | None:
+    """Seconds from a Retry-After header (seconds or an HTTP date); None if absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return int(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0, int((when - datetime.now(UTC)).total_seconds()))
+
+
 def feed_fetch(
-    url: str, *, etag: str = "", last_modified: str = "", timeout: float = 20.0
+    url: str,
+    *,
+    etag: str = "",
+    last_modified: str = "",
+    timeout: float = 20.0,
+    deadline_s: float = FETCH_DEADLINE_S,
 ) -> FetchResult:
     """GET a feed, sending If-None-Match / If-Modified-Since; file:// reads BUNDLED_FEEDS only."""
-    parsed = urlparse(url)
+    try:
+        parsed = urlparse(url)
+    except ValueError as exc:  # a bad URL already stored, e.g. "http://[::1"
+        raise FeedError(f"could not fetch {url}: not a valid URL ({exc})") from None
     if parsed.scheme == "file":
         path = Path(unquote(parsed.path)).resolve()
         if not path.is_relative_to(BUNDLED_FEEDS):
@@ -80,27 +121,81 @@ def feed_fetch(
         headers["If-None-Match"] = etag
     if last_modified:
         headers["If-Modified-Since"] = last_modified
+    started = time.monotonic()
     try:
-        response = httpx.get(url, headers=headers, timeout=timeout, follow_redirects=True)
+        with httpx.stream(
+            "GET", url, headers=headers, timeout=timeout, follow_redirects=True
+        ) as response:
+            if response.status_code == 304:
+                return FetchResult(True, b"", etag, last_modified, str(response.url))
+            if response.status_code >= 400:
+                wait = _retry_after(response.headers.get("Retry-After"))
+                raise FeedError(
+                    f"{url} answered HTTP {response.status_code} {response.reason_phrase}".strip()
+                    + (f" (retry after {wait} s)" if wait is not None else ""),
+                    retry_after_s=wait,
+                )
+            # Read in chunks, so a huge (or endless, or gzip-bombed) answer stops at the limit.
+            content = bytearray()
+            for chunk in response.iter_bytes():
+                content += chunk
+                if len(content) > MAX_FEED_BYTES:
+                    raise FeedError(
+                        f"{url} sent more than {MAX_FEED_BYTES // (1024 * 1024)} MiB; "
+                        "not read as a feed"
+                    )
+                if time.monotonic() - started > deadline_s:
+                    raise FeedError(f"{url} took longer than {deadline_s:g} s to send the feed")
+            redirects = response.history
+            permanent = bool(redirects) and all(r.status_code in (301, 308) for r in redirects)
+            final_url = str(response.url)
+            return FetchResult(
+                False,
+                bytes(content),
+                response.headers.get("ETag", ""),
+                response.headers.get("Last-Modified", ""),
+                final_url,
+                response.headers.get("Content-Type", ""),
+                final_url if permanent and final_url != url else "",
+            )
     except httpx.HTTPError as exc:
         raise FeedError(f"could not fetch {url}: {type(exc).__name__}: {exc}") from exc
-    if response.status_code == 304:
-        return FetchResult(True, b"", etag, last_modified)
-    if response.status_code >= 400:
-        raise FeedError(f"{url} answered HTTP {response.status_code}")
-    return FetchResult(
-        False,
-        response.content[:MAX_FEED_BYTES],
-        response.headers.get("ETag", ""),
-        response.headers.get("Last-Modified", ""),
-    )
+    except (httpx.InvalidURL, ValueError, UnicodeError) as exc:  # a bad URL already stored
+        raise FeedError(f"could not fetch {url}: not a valid URL ({exc})") from exc
 
 
-_TAG = re.compile(r"<[^>]+>")
+# A tag starts with a letter, '/', '!' or '?' (as in an HTML parser): "<5%" or "a < b" is text.
+_TAG = re.compile(r"<[A-Za-z/!?][^>]*>")
 
 
-def _plain(value: str) -> str:
-    return re.sub(r"\s+", " ", html.unescape(_TAG.sub(" ", value or ""))).strip()
+def _plain(value: str, kind: str = "text/html") -> str:
+    """Text of a feed field: HTML loses its tags and entities; plain text (already unescaped by
+    feedparser) keeps what it says, so 'AT&T beats <estimates>' is not cut down."""
+    value = value or ""
+    if "html" in kind:
+        value = html.unescape(_TAG.sub(" ", value))
+    return re.sub(r"\s+", " ", value).strip()
+
+
+def _field(entry: Any, key: str) -> str:
+    detail = entry.get(f"{key}_detail") or {}
+    return _plain(entry.get(key, ""), detail.get("type", "text/html"))
+
+
+def _link(link: str, base: str) -> str:
+    """An http(s) address for the item, relative links resolved against `base`; '' otherwise,
+    so a javascript: or relative link is never stored or shown as a link."""
+    link = (link or "").strip()
+    if not link:
+        return ""
+    if base:
+        link = urljoin(base, link)
+    try:
+        parsed = urlparse(link)
+        ok = parsed.scheme.lower() in ("http", "https") and bool(parsed.hostname)
+    except ValueError:
+        return ""
+    return link if ok else ""
 
 
 def _when(entry: Any) -> datetime | None:
@@ -111,11 +206,25 @@ def _when(entry: Any) -> datetime | None:
     return None
 
 
-def feed_parse(content: bytes) -> tuple[str, list[FeedItem]]:
-    """('rss' | 'atom', items) of a feed document; FeedError when it is not a feed."""
+def _http_base(url: str) -> str:
+    try:
+        return url if urlparse(url).scheme.lower() in ("http", "https") else ""
+    except ValueError:
+        return ""
+
+
+def feed_parse(
+    content: bytes, *, base_url: str = "", content_type: str = ""
+) -> tuple[str, list[FeedItem]]:
+    """('rss' | 'atom', items) of a feed document; FeedError when it is not a feed.
+
+    `base_url` (where it was read from) resolves relative item links, else the feed's own link
+    does; `content_type` (the HTTP header) gives the charset when the document does not."""
     if not content.strip():
         raise FeedError("the feed is empty")
-    parsed = feedparser.parse(content)
+    # Only a declared charset is passed on: a bare text/xml would make feedparser assume ASCII.
+    headers = {"content-type": content_type} if "charset=" in content_type.lower() else {}
+    parsed = feedparser.parse(content, response_headers=headers)
     version = parsed.get("version") or ""
     if not version:
         reason = parsed.get("bozo_exception")
@@ -123,14 +232,16 @@ def feed_parse(content: bytes) -> tuple[str, list[FeedItem]]:
             "not an RSS or Atom feed" + (f": {type(reason).__name__}: {reason}" if reason else "")
         )
     feed_language = (parsed.feed.get("language") or "")[:2].lower()
+    base = _http_base(base_url) or _http_base(parsed.feed.get("link") or "")
     items = []
     for entry in parsed.entries:
-        title = _plain(entry.get("title", ""))
+        title = _field(entry, "title")
         body = ""
         if entry.get("content"):
-            body = _plain(entry.content[0].get("value", ""))
-        body = body or _plain(entry.get("summary", ""))
-        link = entry.get("link", "") or ""
+            first = entry.content[0]
+            body = _plain(first.get("value", ""), first.get("type", "text/html"))
+        body = body or _field(entry, "summary")
+        link = _link(entry.get("link", ""), base)
         if not (title or body):
             continue
         language = (entry.get("language") or feed_language or "")[:2].lower()

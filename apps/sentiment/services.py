@@ -168,25 +168,39 @@ def sources_due(*, now: datetime | None = None) -> list[int]:
 
 
 def source_poll(
-    *, source_id: int, now: datetime | None = None, fetch: Callable[..., Any] = feed_fetch
+    *,
+    source_id: int,
+    now: datetime | None = None,
+    fetch: Callable[..., Any] = feed_fetch,
+    due_only: bool = False,
 ) -> PollResult:
     """Fetch one feed (conditional GET), store its new items; failures back off exponentially.
 
-    Claimed with a conditional update so two workers never poll the same source at once."""
+    Claimed with a conditional update so two workers never poll the same source at once.
+    `due_only` (the scheduled polls): a source polled since the task was queued, or paused, is
+    left alone, so a backlog of queued polls cannot fetch a feed more often than its interval."""
     now = now or timezone.now()
-    claimed = Source.objects.filter(
+    claim = Source.objects.filter(
         Q(polling_since__isnull=True) | Q(polling_since__lt=now - timedelta(seconds=POLL_CLAIM_S)),
         pk=source_id,
-    ).update(polling_since=now)
-    if not claimed:
-        return PollResult(source_id, "busy")
+    )
+    if due_only:
+        claim = claim.exclude(status=Source.Status.PAUSED).filter(
+            Q(next_poll_at__isnull=True) | Q(next_poll_at__lte=now)
+        )
+    if not claim.update(polling_since=now):
+        return PollResult(source_id, "not due" if due_only else "busy")
     source = Source.objects.get(pk=source_id)
     try:
         fetched = fetch(source.url, etag=source.etag, last_modified=source.last_modified)
         if fetched.not_modified:
             result = PollResult(source_id, Source.Status.OK, not_modified=True)
         else:
-            kind, items = feed_parse(fetched.content)
+            kind, items = feed_parse(
+                fetched.content,
+                base_url=fetched.url or source.url,
+                content_type=fetched.content_type,
+            )
             rows = [
                 DocumentRow(
                     i + 1,
@@ -203,6 +217,8 @@ def source_poll(
             Source.objects.filter(pk=source_id).update(
                 etag=fetched.etag[:500], last_modified=fetched.last_modified[:100], kind=kind
             )
+            if fetched.moved_to:  # a permanent redirect: poll the new address from now on
+                Source.objects.filter(pk=source_id).update(url=fetched.moved_to[:1000])
             result = PollResult(source_id, Source.Status.OK, ingested.created, ingested.duplicates)
         Source.objects.filter(pk=source_id).update(
             status=Source.Status.OK,
@@ -216,7 +232,8 @@ def source_poll(
         return result
     except FeedError as exc:
         failures = source.consecutive_failures + 1
-        delay = min(source.poll_interval_s * 2 ** min(failures, 10), MAX_BACKOFF_S)
+        delay = source.poll_interval_s * 2 ** min(failures, 10)
+        delay = min(max(delay, exc.retry_after_s or 0), MAX_BACKOFF_S)  # honour Retry-After
         Source.objects.filter(pk=source_id).update(
             status=Source.Status.FAILING,
             consecutive_failures=failures,

@@ -14,13 +14,15 @@ def sources_poll_due_task() -> int:
     """Queue a poll of every feed that is due (beat runs this every minute)."""
     due = services.sources_due()
     for source_id in due:
-        source_poll_task.delay(source_id)
+        # due_only: when the queue is backed up, the same source is queued again each minute;
+        # only the first of those polls runs, the others find it no longer due.
+        source_poll_task.delay(source_id, due_only=True)
     return len(due)
 
 
 @shared_task(acks_late=True, queue="inference", soft_time_limit=120, time_limit=150)
-def source_poll_task(source_id: int) -> dict[str, object]:
-    result = services.source_poll(source_id=source_id)
+def source_poll_task(source_id: int, due_only: bool = False) -> dict[str, object]:
+    result = services.source_poll(source_id=source_id, due_only=due_only)
     return {"status": result.status, "created": result.created, "error": result.error}
 
 

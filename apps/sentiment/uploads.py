@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -42,10 +44,24 @@ class DocumentRow:
 
 
 def _decode(data: bytes) -> str:
+    """UTF-8 (with or without BOM), UTF-16 with a BOM (Excel's "Unicode text"), else
+    Windows-1252, what Excel writes on Windows: its curly quotes and euro sign stay themselves."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            pass
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1252")
+    except UnicodeDecodeError:  # one of the five bytes cp1252 leaves undefined
         return data.decode("latin-1")
+
+
+_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
 
 
 def datetime_parse(value: Any) -> datetime | None:
@@ -64,6 +80,8 @@ def datetime_parse(value: Any) -> datetime | None:
     try:
         parsed = parse_datetime(text) or datetime.fromisoformat(text)
     except ValueError:
+        if _NUMBER.fullmatch(text):  # a Unix timestamp written as text (every CSV value is)
+            return datetime_parse(float(text))
         raise ValueError(f"published_at {text[:80]!r} is not an ISO 8601 date-time") from None
     if timezone.is_naive(parsed):
         parsed = timezone.make_aware(parsed, UTC)
@@ -140,30 +158,91 @@ def _csv_records(
                 LineError(start, f"unreadable CSV ({reason}); the rest of the file was not read")
             )
             return
-        yield reader.line_num, record
+        # line_num is where the record ends; a quoted field over several lines (a long article
+        # body) would push it down, so count back to the line where the record starts.
+        values = [v for v in record.values() if isinstance(v, str)]
+        values += [x for v in record.values() if isinstance(v, list) for x in v]
+        yield reader.line_num - sum(v.count("\n") for v in values), record
+
+
+JSON_NAMES = (".jsonl", ".ndjson", ".json")
+CSV_NAMES = (".csv", ".tsv", ".txt")
+_TEXT_COLUMNS = {"title", "body", "text"}
 
 
 def documents_read(data: bytes, filename: str) -> tuple[list[DocumentRow], list[LineError]]:
-    """Rows and line errors of a CSV (header row) or JSONL (one object per line) upload."""
-    text = _decode(data)
+    """Rows and line errors of a CSV (header row) or JSONL (one object per line) upload; a .json
+    file may also hold one JSON array of objects (its items are numbered from 1)."""
     name = filename.lower()
+    if not name.endswith(JSON_NAMES + CSV_NAMES):
+        raise UploadError("upload a .csv (with a header row) or a .jsonl file")
+    text = _decode(data)
+    if not text.strip():
+        raise UploadError("the file is empty")
+    if name.endswith(JSON_NAMES):
+        rows, errors = _json_documents(text)
+    else:
+        rows, errors = _csv_documents(text, name)
+    if not rows and not errors:
+        raise UploadError("the file holds no documents (only a header row or an empty list)")
+    return rows, errors
+
+
+def _json_documents(text: str) -> tuple[list[DocumentRow], list[LineError]]:
     rows: list[DocumentRow] = []
     errors: list[LineError] = []
-    if name.endswith((".jsonl", ".ndjson", ".json")):
-        for number, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                rows.append(document_row_build(number, json.loads(line)))
-            except json.JSONDecodeError as exc:
-                errors.append(LineError(number, f"not valid JSON: {exc.msg}"))
-            except ValueError as exc:
-                errors.append(LineError(number, str(exc)))
-        return rows, errors
-    if not name.endswith((".csv", ".tsv", ".txt")):
-        raise UploadError("upload a .csv (with a header row) or a .jsonl file")
-    reader, header = _csv_reader(text, delimiter="\t" if name.endswith(".tsv") else ",")
-    if not ({"title", "body", "text"} & set(header)):
+
+    def add(number: int, raw: Any) -> None:
+        try:
+            rows.append(document_row_build(number, raw))
+        except ValueError as exc:
+            errors.append(LineError(number, str(exc)))
+
+    whole = text.strip()
+    if whole.startswith(("[", "{")):
+        # A JSON export (an array, or one object over several lines) instead of JSON Lines.
+        try:
+            document = json.loads(whole)
+        except json.JSONDecodeError as exc:
+            if whole.split("\n", 1)[0].strip() == "[":
+                raise UploadError(
+                    f"not a valid JSON array: {exc.msg} (line {exc.lineno})"
+                ) from None
+        else:
+            for number, raw in enumerate(document if isinstance(document, list) else [document], 1):
+                add(number, raw)
+            return rows, errors
+    # Lines end at "\n" only: str.splitlines would also cut at U+2028, U+0085 or a form feed,
+    # all of which may stand unescaped inside a JSON string.
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            raw = json.loads(line)
+        except json.JSONDecodeError as exc:
+            errors.append(LineError(number, f"not valid JSON: {exc.msg}"))
+            continue
+        add(number, raw)
+    return rows, errors
+
+
+def _csv_delimiter(text: str, name: str) -> str:
+    """The delimiter that makes the header name a known column: a comma (a tab for .tsv), else a
+    semicolon (Excel in much of Europe), a tab or a pipe."""
+    default = "\t" if name.endswith(".tsv") else ","
+    first = text.split("\n", 1)[0]
+    for delimiter in (default, ";", "\t", "|"):
+        names = {h.strip().strip('"').strip().lower() for h in first.split(delimiter)}
+        if names & _TEXT_COLUMNS:
+            return delimiter
+    return default
+
+
+def _csv_documents(text: str, name: str) -> tuple[list[DocumentRow], list[LineError]]:
+    rows: list[DocumentRow] = []
+    errors: list[LineError] = []
+    reader, header = _csv_reader(text, delimiter=_csv_delimiter(text, name))
+    if not (_TEXT_COLUMNS & set(header)):
         raise UploadError(
             f"the header row must name a title, body or text column; found {header or 'none'}"
         )
