@@ -8,7 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
 
-from . import services
+from . import selectors, services
 from .forms import EntityForm, SourceForm
 from .models import (
     Aggregate,
@@ -127,6 +127,17 @@ class EntityAdmin(admin.ModelAdmin):
         saved = form.save(commit=True)
         obj.pk = saved.pk
         obj.refresh_from_db()
+
+    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> Any:
+        # The admin refuses a delete with "protected" objects; a rule left with no companies
+        # would silently watch the whole watchlist, so it protects the companies it watches.
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        widened = selectors.rules_widened_by_deleting(obj.pk for obj in objs)
+        protected = [
+            *protected,
+            *(f"alert rule '{rule.name}' ({rule.owner}) watches only these" for rule in widened),
+        ]
+        return deleted, counts, perms_needed, protected
 
 
 @admin.register(AlertRule)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, time
 from typing import Any, cast
 
 from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -32,7 +36,8 @@ from .serializers import (
     TrendSerializer,
     UploadSerializer,
 )
-from .uploads import DocumentRow, LineError, UploadError, documents_read
+from .text import TOPICS
+from .uploads import LABELS, DocumentRow, LineError, UploadError, documents_read
 
 ANALYST = [HasRole(Role.ANALYST)]
 
@@ -155,6 +160,16 @@ class UploadView(APIView):
         OpenApiParameter("source", int),
         OpenApiParameter("q", str),
         OpenApiParameter("since_id", int, description="only documents with a larger id"),
+        OpenApiParameter(
+            "published_after",
+            OpenApiTypes.DATETIME,
+            description="published at or after (ISO 8601 date or time; naive means UTC)",
+        ),
+        OpenApiParameter(
+            "published_before",
+            OpenApiTypes.DATETIME,
+            description="published before (ISO 8601 date or time; naive means UTC)",
+        ),
     ]
 )
 class DocumentViewSet(viewsets.ReadOnlyModelViewSet):
@@ -167,6 +182,8 @@ class DocumentViewSet(viewsets.ReadOnlyModelViewSet):
         p = self.request.query_params
         if self.action != "list":
             return Document.objects.select_related("source", "score")
+        if p.get("label") and p["label"] not in LABELS:
+            raise serializers.ValidationError({"label": f"use one of {', '.join(LABELS)}"})
         return selectors.document_feed(
             entity_id=_int(p.get("entity")),
             topic=p.get("topic", ""),
@@ -174,6 +191,8 @@ class DocumentViewSet(viewsets.ReadOnlyModelViewSet):
             source_id=_int(p.get("source")),
             query=p.get("q", ""),
             since_id=_int(p.get("since_id")),
+            published_after=_moment(p, "published_after"),
+            published_before=_moment(p, "published_before"),
             scored_only=False,
         )
 
@@ -207,6 +226,25 @@ def _int(value: Any) -> int | None:
         raise serializers.ValidationError({"detail": f"{value!r} is not a number"}) from None
 
 
+def _moment(params: Any, name: str) -> datetime | None:
+    """An ISO 8601 date or date-time query parameter (naive means UTC); 400 when malformed."""
+    value = params.get(name, "")
+    if not value:
+        return None
+    try:
+        moment = parse_datetime(value)
+        day = None if moment else parse_date(value)
+    except ValueError:  # well-formed but impossible, e.g. 2025-02-30
+        moment = day = None
+    if day is not None:
+        moment = datetime.combine(day, time.min)
+    if moment is None:
+        raise serializers.ValidationError(
+            {name: f"{value!r} is not an ISO 8601 date or time, e.g. 2025-06-10T08:00Z"}
+        )
+    return moment if timezone.is_aware(moment) else moment.replace(tzinfo=UTC)
+
+
 class TrendView(APIView):
     """Sentiment and volume over time for an entity, a topic or all documents."""
 
@@ -227,16 +265,34 @@ class TrendView(APIView):
             raise serializers.ValidationError(
                 {"subject": "use 'entity:<id>', 'topic:<key>' or 'all'"}
             )
-        days = _int(request.query_params.get("days")) or 14
-        hours = _int(request.query_params.get("bucket_hours")) or 6
-        if not (1 <= days <= 365 and 1 <= hours <= 168):
-            raise serializers.ValidationError({"detail": "days 1-365, bucket_hours 1-168"})
+        # A typo must not read as a quiet company: an unknown subject is an error, not zeros.
+        if kind == Aggregate.SubjectKind.ENTITY and not (
+            key.isascii() and key.isdigit() and len(key) < 16
+        ):
+            raise serializers.ValidationError({"subject": "use 'entity:<id>' with a number"})
+        if kind == Aggregate.SubjectKind.ENTITY and not Entity.objects.filter(pk=key).exists():
+            raise NotFound(f"no watchlist company {key}")
+        if kind == Aggregate.SubjectKind.TOPIC and key not in TOPICS:
+            raise serializers.ValidationError(
+                {"subject": f"unknown topic {key!r}; use one of {', '.join(sorted(TOPICS))}"}
+            )
+        days = _int(request.query_params.get("days"))
+        hours = _int(request.query_params.get("bucket_hours"))
+        days = 14 if days is None else days
+        hours = 6 if hours is None else hours
+        if not (1 <= days <= 365 and 1 <= hours <= 168 and hours <= days * 24):
+            raise serializers.ValidationError(
+                {"detail": "days 1-365, bucket_hours 1-168 and at most days x 24"}
+            )
         data = selectors.trend_series(
             subject_kind=kind, subject_key=key or "all", days=days, bucket_hours=hours
         )
         return Response(TrendSerializer(data).data)
 
 
+@extend_schema_view(
+    list=extend_schema(parameters=[OpenApiParameter("status", str, enum=list(Alert.Status.values))])
+)
 class AlertViewSet(viewsets.ReadOnlyModelViewSet):
     """Alerts of your rules (every alert for staff), newest first; acknowledge or resolve them."""
 
@@ -244,9 +300,12 @@ class AlertViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = AlertSerializer
 
     def get_queryset(self) -> QuerySet[Alert]:
-        return selectors.alert_list(
-            user=self.request.user, status=self.request.query_params.get("status", "")
-        )
+        wanted = self.request.query_params.get("status", "")
+        if wanted and wanted not in Alert.Status.values:  # a typo must not read as "no alerts"
+            raise serializers.ValidationError(
+                {"status": f"use one of {', '.join(Alert.Status.values)}"}
+            )
+        return selectors.alert_list(user=self.request.user, status=wanted)
 
     @extend_schema(request=None, responses=AlertSerializer)
     @action(detail=True, methods=["post"])
@@ -308,6 +367,12 @@ class EntityViewSet(viewsets.ModelViewSet):
             ticker_needs_context=v.get("ticker_needs_context"),
             active=v.get("active"),
         )
+
+    def perform_destroy(self, instance: Entity) -> None:
+        try:
+            services.entity_delete(entity_id=instance.pk)
+        except ValueError as exc:
+            raise serializers.ValidationError({"detail": str(exc)}) from None
 
 
 class SourceViewSet(

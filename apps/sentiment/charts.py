@@ -35,14 +35,16 @@ def _png(width: int, height: int, pixels: list[bytearray]) -> bytes:
 
 
 def trend_png(
-    shares: Sequence[float],
+    shares: Sequence[float | None],
     volumes: Sequence[int],
     *,
     width: int = 480,
     height: int = 140,
     highlight_last: int = 1,
 ) -> bytes:
-    """Negative share as a red line over volume bars; the last `highlight_last` points shaded."""
+    """Negative share as a red line over volume bars; the last `highlight_last` points shaded.
+
+    A share of None (a window without texts) leaves a gap in the line: no texts is not 0%."""
     pixels = [bytearray(BACKGROUND * width) for _ in range(height)]
 
     def put(x: int, y: int, color: Color) -> None:
@@ -72,9 +74,14 @@ def trend_png(
                 put(x, y, BAR)
     points = [
         (pad + round((i + 0.5) * step), pad + round(inner_h * (1 - min(max(s, 0.0), 1.0))))
+        if s is not None
+        else None
         for i, s in enumerate(shares)
     ]
-    for (xa, ya), (xb, yb) in itertools.pairwise(points):
+    for a, b in itertools.pairwise(points):
+        if a is None or b is None:
+            continue
+        (xa, ya), (xb, yb) = a, b
         steps = max(abs(xb - xa), abs(yb - ya), 1)
         for k in range(steps + 1):
             x = xa + round((xb - xa) * k / steps)
@@ -82,7 +89,7 @@ def trend_png(
             for dx in (0, 1):
                 for dy in (0, 1):
                     put(x + dx, y + dy, LINE)
-    for x, y in points:
+    for x, y in (p for p in points if p is not None):
         for dx in (-2, -1, 0, 1, 2):
             for dy in (-2, -1, 0, 1, 2):
                 put(x + dx, y + dy, LINE)

@@ -7,6 +7,7 @@ from django import forms
 from . import services
 from .feeds import FeedError, feed_url_check
 from .models import AlertRule, Entity, Source
+from .spikes import threshold_problem
 from .text import TOPICS, ticker_normalise
 from .uploads import LABELS
 
@@ -80,11 +81,20 @@ class RuleForm(forms.ModelForm):
             "active",
         ]
         widgets = {"entities": forms.SelectMultiple(attrs={"size": 6})}
+        help_texts = {
+            "threshold": "threshold mode: a share 0-1 for negative share (0.4 = 40%), a mean "
+            "sentiment -1 to +1 that fires at or below it, or a number of texts",
+            "entities": "none and no topics = the whole watchlist",
+        }
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         if data.get("mode") == AlertRule.Mode.THRESHOLD and data.get("threshold") is None:
             self.add_error("threshold", "threshold mode needs a threshold")
+        elif data.get("mode") == AlertRule.Mode.THRESHOLD and data.get("metric"):
+            problem = threshold_problem(data["metric"], data["threshold"])
+            if problem:
+                self.add_error("threshold", f"for {data['metric']} use {problem}")
         if data.get("window_hours") is not None and not 1 <= data["window_hours"] <= 168:
             self.add_error("window_hours", "between 1 and 168 hours")
         if data.get("sensitivity") is not None and data["sensitivity"] <= 0:

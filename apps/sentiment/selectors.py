@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db.models import Q, QuerySet
@@ -121,6 +122,20 @@ def rule_subjects(rule: AlertRule) -> list[tuple[str, str]]:
     return subjects
 
 
+def rules_widened_by_deleting(entity_ids: Iterable[int]) -> list[AlertRule]:
+    """Rules that watch only these companies and no topic: deleting them all would leave the
+    rule with no companies, which means the whole watchlist."""
+    doomed = set(entity_ids)
+    return [
+        rule
+        for rule in AlertRule.objects.filter(entities__in=doomed)
+        .distinct()
+        .select_related("owner")
+        .prefetch_related("entities")
+        if not rule.topics and {e.pk for e in rule.entities.all()} <= doomed
+    ]
+
+
 def document_feed(
     *,
     entity_id: int | None = None,
@@ -129,6 +144,8 @@ def document_feed(
     source_id: int | None = None,
     query: str = "",
     since_id: int | None = None,
+    published_after: datetime | None = None,
+    published_before: datetime | None = None,
     scored_only: bool = True,
 ) -> QuerySet[Document]:
     """Newest documents first with their score, entities and source, filtered."""
@@ -147,6 +164,10 @@ def document_feed(
         docs = docs.filter(Q(title__icontains=query) | Q(body__icontains=query))
     if since_id:
         docs = docs.filter(pk__gt=since_id)
+    if published_after:
+        docs = docs.filter(published_at__gte=published_after)
+    if published_before:
+        docs = docs.filter(published_at__lt=published_before)
     return docs.order_by("-published_at", "-id")
 
 
@@ -158,8 +179,13 @@ def trend_series(
     bucket_hours: int = 6,
     now: datetime | None = None,
 ) -> dict[str, Any]:
-    """Chart data: labels, volume per class, negative share and mean score per bucket."""
-    end = hour_floor(now or timezone.now()) + timedelta(hours=1)
+    """Chart data: labels, volume per class, negative share and mean score per bucket.
+
+    Buckets are aligned in UTC to multiples of `bucket_hours` (6 h: 00, 06, 12, 18 UTC), so a
+    bucket means the same hours whenever it is asked for; the last one holds now."""
+    moment = now or timezone.now()
+    hours = int(moment.timestamp() // 3600)
+    end = datetime.fromtimestamp((hours - hours % bucket_hours + bucket_hours) * 3600, tz=UTC)
     count = max(1, days * 24 // bucket_hours)
     series = window_series(
         subject_kind=subject_kind,

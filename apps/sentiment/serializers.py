@@ -8,6 +8,7 @@ from rest_framework import serializers
 
 from .feeds import FeedError, feed_url_check
 from .models import Alert, AlertRule, Document, Entity, Score, Source
+from .spikes import threshold_problem
 from .text import TOPICS, ticker_normalise
 from .uploads import LABELS
 
@@ -221,6 +222,16 @@ class RuleSerializer(serializers.ModelSerializer):
         threshold = attrs.get("threshold", getattr(self.instance, "threshold", None))
         if mode == AlertRule.Mode.THRESHOLD and threshold is None:
             raise serializers.ValidationError({"threshold": "threshold mode needs a threshold"})
+        metric = attrs.get(
+            "metric", getattr(self.instance, "metric", AlertRule.Metric.NEGATIVE_SHARE)
+        )
+        problem = (
+            threshold_problem(metric, threshold)
+            if mode == AlertRule.Mode.THRESHOLD and threshold is not None
+            else ""
+        )
+        if problem:
+            raise serializers.ValidationError({"threshold": f"for {metric} use {problem}"})
         if attrs.get("sensitivity") is not None and attrs["sensitivity"] <= 0:
             raise serializers.ValidationError({"sensitivity": "must be above 0"})
         if attrs.get("window_hours") is not None and not 1 <= attrs["window_hours"] <= 24 * 7:

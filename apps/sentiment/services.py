@@ -489,7 +489,20 @@ def alerts_evaluate(
         rules = rules.filter(pk__in=list(rule_ids))
     created: list[int] = []
     for rule in rules:
-        for kind, key in selectors.rule_subjects(rule):
+        subjects = selectors.rule_subjects(rule)
+        # A subject the rule no longer watches (edited out, company inactive) is checked no
+        # more: end its episode, or watching it again could never alert again.
+        watched = set(subjects)
+        stale = [
+            pk
+            for pk, kind, key in Alert.objects.filter(rule=rule, episode_open=True).values_list(
+                "pk", "subject_kind", "subject_key"
+            )
+            if (kind, key) not in watched
+        ]
+        if stale:
+            Alert.objects.filter(pk__in=stale).update(episode_open=False)
+        for kind, key in subjects:
             check, series = _check_rule_subject(rule, kind, key, end)
             episode = Alert.objects.filter(
                 rule=rule, subject_kind=kind, subject_key=key, episode_open=True
@@ -560,7 +573,7 @@ def alert_move_text(alert: Alert) -> str:
     if alert.metric == AlertRule.Metric.NEGATIVE_SHARE:
         return (
             f"negative news at {alert.value:.0%} (usual {alert.baseline:.0%}, "
-            f"+{(alert.value - alert.baseline) * 100:.0f} pts)"
+            f"{(alert.value - alert.baseline) * 100:+.0f} pts)"
         )
     if alert.metric == AlertRule.Metric.VOLUME:
         ratio = alert.value / alert.baseline if alert.baseline else 0
@@ -606,13 +619,15 @@ def alert_chart_png(*, metric: str, series: Sequence[selectors.WindowStat]) -> b
     """The trend of the metric the rule watches (a line on a 0..1 scale) over volume bars."""
     from .charts import trend_png
 
+    points: list[float | None]
     if metric == AlertRule.Metric.VOLUME:
         top = max((w.n for w in series), default=0) or 1
         points = [w.n / top for w in series]
     elif metric == AlertRule.Metric.MEAN_SCORE_DROP:
-        points = [(w.mean_score + 1) / 2 for w in series]  # -1..+1 onto the chart's 0..1
+        # -1..+1 onto the chart's 0..1; a window without texts is a gap, not a neutral 0.
+        points = [(w.mean_score + 1) / 2 if w.n else None for w in series]
     else:
-        points = [w.negative_share for w in series]
+        points = [w.negative_share if w.n else None for w in series]
     return trend_png(points, [w.n for w in series])
 
 
@@ -913,6 +928,24 @@ def entity_upsert(
         defaults["active"] = active
     entity, _ = Entity.objects.update_or_create(**lookup, defaults=defaults)
     return entity
+
+
+@transaction.atomic
+def entity_delete(*, entity_id: int) -> None:
+    """Delete a watchlist company; ValueError when an alert rule watches it alone.
+
+    A rule with no companies and no topics watches the whole watchlist, so deleting a rule's
+    only company would silently widen it to every company (and flood its owner with alerts)."""
+    entity = Entity.objects.select_for_update().get(pk=entity_id)
+    alone = selectors.rules_widened_by_deleting([entity.pk])
+    if alone:
+        names = ", ".join(f"'{rule.name}' ({rule.owner})" for rule in alone)
+        raise ValueError(
+            f"{entity} is the only company of the alert rules {names}; deleting it would make "
+            "them watch the whole watchlist. Edit those rules first, or set the company "
+            "inactive instead."
+        )
+    entity.delete()
 
 
 # Tickers that are everyday words; bare mentions of them are not evidence of the company.

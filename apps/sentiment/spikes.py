@@ -51,6 +51,8 @@ def spike_check(
     `values[i]` is the metric of window i (oldest first; the last is the current window) and
     `volumes[i]` its number of texts. Share and score metrics ignore baseline windows with no
     texts. With `threshold` set the rule fires when the current value passes it instead.
+    A window with no texts never fires (whatever `min_volume`), and spike mode needs
+    `min_history` earlier windows with texts, for every metric.
     """
     if not values:
         return SpikeCheck(False, 0.0, 0.0, 0.0, None, 0, "no data")
@@ -66,6 +68,9 @@ def spike_check(
         std = max(math.sqrt(var), SHARE_STD_FLOOR)
     direction = -1.0 if metric == "mean_score_drop" else 1.0
     z = direction * (value - baseline) / std if history else None
+    if volume == 0:
+        # The share or mean of no texts is undefined, not 0: it must not read as a move.
+        return SpikeCheck(False, value, baseline, std, z, volume, "no texts in the window")
     if volume < min_volume:
         return SpikeCheck(
             False,
@@ -83,7 +88,10 @@ def spike_check(
             f"{_fmt(metric, threshold)}"
         )
         return SpikeCheck(crossed, value, baseline, std, z, volume, reason)
-    if len(history) < min_history or z is None:
+    # Volume baselines count empty windows as zeros, but a subject with (almost) no texts
+    # before, e.g. a company just added to the watchlist, has no baseline yet.
+    with_texts = sum(1 for n in volumes[:-1] if n > 0)
+    if with_texts < min_history or z is None:
         return SpikeCheck(
             False,
             value,
@@ -91,7 +99,7 @@ def spike_check(
             std,
             z,
             volume,
-            f"only {len(history)} earlier windows; need {min_history} for a baseline",
+            f"only {with_texts} earlier windows with texts; need {min_history} for a baseline",
         )
     fired = z >= sensitivity
     reason = (
@@ -99,6 +107,18 @@ def spike_check(
         f"(z = {z:+.1f}, sensitivity {sensitivity:g}, {volume} texts)"
     )
     return SpikeCheck(fired, value, baseline, std, z, volume, reason)
+
+
+def threshold_problem(metric: str, threshold: float) -> str:
+    """Why `threshold` can never be a sensible value of `metric` ("" when it can): a share
+    entered as a percentage (40 for 40%) would otherwise never fire, silently."""
+    if metric == "negative_share" and not 0 < threshold <= 1:
+        return "a share above 0 and at most 1 (0.4 = 40% negative)"
+    if metric == "mean_score_drop" and not -1 <= threshold <= 1:
+        return "a mean sentiment between -1 and +1 (fires at or below it)"
+    if metric == "volume" and threshold < 1:
+        return "a number of texts, at least 1"
+    return ""
 
 
 def _fmt(metric: str, value: float) -> str:

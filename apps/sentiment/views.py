@@ -9,6 +9,7 @@ from django.core import signing
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from apps.accounts.models import Role, User
@@ -155,7 +156,13 @@ def alert_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     if request.headers.get("HX-Request"):
         return render(request, "sentiment/_alert_row.html", {"alert": alert})
     messages.success(request, f"Alert {action}d.")
-    return redirect(request.POST.get("next") or "sentiment:dashboard")
+    back = request.POST.get("next", "")
+    # Only back to a page of this site (no open redirect to another host).
+    if not url_has_allowed_host_and_scheme(
+        back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        back = "sentiment:dashboard"
+    return redirect(back or "sentiment:dashboard")
 
 
 def alert_email_action(request: HttpRequest, pk: int, action: str, token: str) -> HttpResponse:
@@ -164,7 +171,8 @@ def alert_email_action(request: HttpRequest, pk: int, action: str, token: str) -
     No sign-in: the alert's secret token, sent only to its rule's owner, is the permission."""
     alert = Alert.objects.filter(pk=pk, action_token=token).select_related("rule").first()
     if alert is None or action not in ("acknowledge", "resolve"):
-        raise Http404("This link is not valid.")
+        # A page that says so, not the bare 404 (the alert may also have been deleted).
+        return render(request, "sentiment/email_action.html", {"invalid": True}, status=404)
     done = False
     if request.method == "POST":
         alert = services.alert_transition(alert_id=alert.pk, action=action, user=None)
@@ -180,6 +188,9 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     except signing.BadSignature:
         return render(request, "sentiment/unsubscribe.html", {"invalid": True}, status=400)
     rule = AlertRule.objects.filter(pk=data.get("r")).first() if data.get("r") else None
+    if (data.get("r") and rule is None) or not User.objects.filter(pk=data.get("u")).exists():
+        # The rule (or the account) was deleted since the email: nothing sends any more.
+        return render(request, "sentiment/unsubscribe.html", {"gone": True}, status=410)
     done = False
     if request.method == "POST":
         services.unsubscribe_apply(token=token)
