@@ -320,6 +320,13 @@ def model_load(name: str) -> Any:
         lock.release()
 
 
+def model_load_versioned(name: str) -> tuple[Any, int | None]:
+    """`model_load` and the version of the object it returned (None if swapped meanwhile)."""
+    obj = model_load(name)
+    served = _served.get(name)
+    return obj, served.version if served is not None and served.obj is obj else None
+
+
 def model_loaded_version(name: str) -> int | None:
     """The version this process serves right now (None before the first `model_load`)."""
     served = _served.get(name)

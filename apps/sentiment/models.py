@@ -73,6 +73,12 @@ class Document(models.Model):
         max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True
     )
     ingested_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # Scoring state for the sweeper: when it was last handed to the queue, when a worker claimed
+    # it, how often it was claimed, and why it failed (status "failed").
+    queued_at = models.DateTimeField(null=True, blank=True)
+    scoring_since = models.DateTimeField(null=True, blank=True)
+    score_attempts = models.PositiveSmallIntegerField(default=0)
+    score_error = models.TextField(blank=True)
     entities: models.ManyToManyField[Entity, DocumentEntity] = models.ManyToManyField(
         "Entity", through="DocumentEntity", blank=True
     )

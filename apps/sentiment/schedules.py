@@ -1,5 +1,8 @@
 from celery.schedules import crontab
 
+# The daily digest's hour, in Celery's time zone (CELERY_TIMEZONE).
+DIGEST_HOUR = 7
+
 BEAT_SCHEDULE = {
     "sentiment-poll-due-sources": {
         "task": "apps.sentiment.tasks.sources_poll_due_task",
@@ -16,6 +19,15 @@ BEAT_SCHEDULE = {
     },
     "sentiment-daily-digest": {
         "task": "apps.sentiment.tasks.alerts_digest_send_task",
-        "schedule": crontab(hour=7, minute=0),
+        "schedule": crontab(hour=DIGEST_HOUR, minute=0),
+    },
+    # Emails and digests whose task ran out of retries (SMTP down for hours) are sent late, once.
+    "sentiment-send-pending-alerts": {
+        "task": "apps.sentiment.tasks.alerts_send_pending_task",
+        "schedule": crontab(minute="5-59/10"),
+    },
+    "sentiment-digest-catch-up": {
+        "task": "apps.sentiment.tasks.alerts_digest_catch_up_task",
+        "schedule": crontab(minute=30),
     },
 }

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.mime.image import MIMEImage
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 import numpy as np
 from django.conf import settings
@@ -33,6 +34,7 @@ from .models import (
     Source,
     Unsubscribe,
 )
+from .schedules import DIGEST_HOUR
 from .spikes import SpikeCheck, spike_check
 from .text import (
     LONG_TEXT_CHARS,
@@ -56,6 +58,12 @@ UNSUBSCRIBE_SALT = "sentiment-unsubscribe"
 # The send task's time limit and the SMTP timeout keep a live send well inside it.
 SEND_CLAIM_S = 600
 SEND_TIMEOUT_S = 60
+# A scoring claim older than this was left by a worker that died (well past the scoring task's
+# hard time limit); a document claimed this many times without finishing is marked failed.
+SCORE_CLAIM_S = 900
+MAX_SCORE_ATTEMPTS = 3
+# The email sweep gives up on an immediate alert this old: by then it is news no more.
+ALERT_SEND_MAX_AGE = timedelta(days=2)
 
 
 # -- ingestion -------------------------------------------------------------------------------------
@@ -141,7 +149,12 @@ def documents_score_enqueue(*, document_ids: Sequence[int]) -> None:
         batch = ids[start : start + SCORE_BATCH]
 
         def enqueue(b: list[int] = batch) -> None:
-            documents_score_task.delay(b)
+            try:
+                documents_score_task.delay(b)
+            except Exception:
+                # The documents are stored: a broker outage must not fail the ingest. They stay
+                # pending, and the sweeper (documents_rescue) queues them again.
+                log.exception("could not queue %d documents for scoring", len(b))
 
         transaction.on_commit(enqueue)
 
@@ -258,10 +271,10 @@ class Scorer(Protocol):
 
 def scorer_get() -> tuple[Scorer, str]:
     """The production sentiment model and its version label."""
-    from apps.mlops.services import model_load, registry
+    from apps.mlops.services import model_load_versioned
 
-    model = model_load(MODEL_NAME)
-    version = registry().loaded_version(MODEL_NAME)
+    # The version of the very object returned: after a promotion, each score names its model.
+    model, version = model_load_versioned(MODEL_NAME)
     return model, f"v{version}" if version else "unknown"
 
 
@@ -290,96 +303,178 @@ def probabilities_combine(
     return result
 
 
+@dataclass
+class _Analysis:
+    """One document's model output and tags, worked out before anything is written."""
+
+    probs: np.ndarray
+    pieces: list[tuple[str, float]]
+    topics: dict[str, float]
+    matches: list[Any]
+
+
+def _documents_predict(
+    scorer: Scorer, units: dict[int, list[tuple[str, float]]], labels: list[str]
+) -> tuple[dict[int, np.ndarray], dict[int, Exception]]:
+    """The model's probabilities per document; when the batch raises, each document is scored
+    alone, so a text the model cannot take fails by itself instead of its whole batch."""
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    from apps.mlops.monitoring import inference_timer
+
+    def predict(doc_ids: list[int]) -> dict[int, np.ndarray]:
+        texts = [text for pk in doc_ids for text, _weight in units[pk]]
+        with inference_timer(MODEL_NAME, len(texts)) as observed:
+            probs = np.asarray(scorer.predict_proba(texts), dtype=np.float64)
+            observed.extend((labels[int(r.argmax())], float(r.max())) for r in probs)
+        out, start = {}, 0
+        for pk in doc_ids:
+            out[pk] = probs[start : start + len(units[pk])]
+            start += len(units[pk])
+        return out
+
+    doc_ids = list(units)
+    try:
+        return predict(doc_ids), {}
+    except SoftTimeLimitExceeded:
+        raise
+    except Exception as exc:
+        if len(doc_ids) == 1:
+            return {}, {doc_ids[0]: exc}
+        log.warning("scoring a batch of %d failed (%s); scoring each alone", len(doc_ids), exc)
+    results: dict[int, np.ndarray] = {}
+    errors: dict[int, Exception] = {}
+    for pk in doc_ids:
+        try:
+            results.update(predict([pk]))
+        except SoftTimeLimitExceeded:
+            raise
+        except Exception as exc:
+            errors[pk] = exc
+    return results, errors
+
+
+def _documents_release(ids: Sequence[int]) -> None:
+    """Claimed documents back to the queue (the task's retry or the sweeper scores them)."""
+    Document.objects.filter(pk__in=list(ids), status=Document.Status.SCORING).update(
+        status=Document.Status.PENDING, scoring_since=None, queued_at=timezone.now()
+    )
+
+
 def documents_score(
     *, document_ids: Sequence[int], scorer: Scorer | None = None, version: str = ""
 ) -> list[int]:
     """Score pending documents in one batch, tag entities and topics, update aggregates.
 
     Documents are claimed (pending -> scoring) first, so a redelivered task scores nothing twice.
-    Returns the ids scored."""
-    from apps.mlops.monitoring import inference_timer
-
+    A document the model or the tagger cannot take is marked failed with its error at once when
+    others of the batch scored, or after MAX_SCORE_ATTEMPTS claims when it is alone; until then
+    it goes back to pending and the error is raised for the task's retry. Returns the ids scored."""
+    if scorer is None:
+        # Before the claim: a model that cannot be loaded fails no document.
+        scorer, version = scorer_get()
     with transaction.atomic():
         ids = list(
             Document.objects.select_for_update(skip_locked=True)
             .filter(pk__in=list(document_ids), status=Document.Status.PENDING)
             .values_list("pk", flat=True)
         )
-        Document.objects.filter(pk__in=ids).update(status=Document.Status.SCORING)
+        Document.objects.filter(pk__in=ids).update(
+            status=Document.Status.SCORING,
+            scoring_since=timezone.now(),
+            score_attempts=F("score_attempts") + 1,
+        )
     if not ids:
         return []
     try:
-        if scorer is None:
-            scorer, version = scorer_get()
         docs = list(Document.objects.filter(pk__in=ids).order_by("pk"))
-        pieces = [(doc.pk, text, weight) for doc in docs for text, weight in _units(doc)]
         labels = list(scorer.labels)
-        with inference_timer(MODEL_NAME, len(pieces)) as observed:
-            probs = np.asarray(scorer.predict_proba([p[1] for p in pieces]), dtype=np.float64)
-            observed.extend((labels[int(r.argmax())], float(r.max())) for r in probs)
+        units = {doc.pk: _units(doc) for doc in docs}
+        probs, errors = _documents_predict(scorer, units, labels)
+        watchlist = selectors.watchlist_items()
+        analysed: dict[int, _Analysis] = {}
+        for doc in docs:
+            if doc.pk in errors:
+                continue
+            try:
+                analysed[doc.pk] = _Analysis(
+                    probs[doc.pk],
+                    units[doc.pk],
+                    topics_tag(doc.text),
+                    list(entities_match(doc.text, watchlist)),
+                )
+            except Exception as exc:  # the tagger choked on this text
+                errors[doc.pk] = exc
     except Exception:
-        Document.objects.filter(pk__in=ids, status=Document.Status.SCORING).update(
-            status=Document.Status.PENDING
-        )
+        _documents_release(ids)
         raise
-    watchlist = selectors.watchlist_items()
-    by_doc: dict[int, list[int]] = {}
-    for i, (doc_id, _text, _weight) in enumerate(pieces):
-        by_doc.setdefault(doc_id, []).append(i)
+    attempts = {doc.pk: doc.score_attempts for doc in docs}
+    give_up = {pk for pk in errors if analysed or attempts[pk] >= MAX_SCORE_ATTEMPTS}
+    retry = [pk for pk in errors if pk not in give_up]
+    for pk in sorted(give_up):
+        log.error("document %s cannot be scored, marked failed: %r", pk, errors[pk])
     try:
         with transaction.atomic():
-            scored, totals = _scores_store(docs, by_doc, pieces, probs, labels, version, watchlist)
+            scored, totals = _scores_store(
+                [doc for doc in docs if doc.pk in analysed], analysed, labels, version
+            )
             # One update per (subject, hour) for the whole batch, in a fixed order: concurrent
             # batches then lock shared aggregate rows in the same order and cannot deadlock.
             aggregates_add(totals=totals)
-            Document.objects.filter(pk__in=scored).update(status=Document.Status.SCORED)
-            from .tasks import alerts_evaluate_task
-
-            transaction.on_commit(lambda: alerts_evaluate_task.delay())
-            # Robust: a failed broadcast is logged; the scoring stands.
-            transaction.on_commit(
-                lambda: realtime.documents_broadcast(document_ids=scored), robust=True
+            Document.objects.filter(pk__in=scored).update(
+                status=Document.Status.SCORED, scoring_since=None, score_error=""
             )
+            for pk in give_up:
+                Document.objects.filter(pk=pk).update(
+                    status=Document.Status.FAILED,
+                    scoring_since=None,
+                    score_error=f"{type(errors[pk]).__name__}: {errors[pk]}"[:2000],
+                )
+            if scored:
+                from .tasks import alerts_evaluate_task
+
+                transaction.on_commit(lambda: alerts_evaluate_task.delay())
+                # Robust: a failed broadcast is logged; the scoring stands.
+                transaction.on_commit(
+                    lambda: realtime.documents_broadcast(document_ids=scored), robust=True
+                )
     except Exception:
         # Back to the queue, so the task's retry (or the rescue sweep) scores them again.
-        Document.objects.filter(pk__in=ids, status=Document.Status.SCORING).update(
-            status=Document.Status.PENDING
-        )
+        _documents_release(ids)
         raise
+    if retry:
+        _documents_release(retry)
+        raise errors[retry[0]]
     return scored
 
 
 def _scores_store(
-    docs: list[Document],
-    by_doc: dict[int, list[int]],
-    pieces: list[tuple[int, str, float]],
-    probs: Any,
-    labels: list[str],
-    version: str,
-    watchlist: Any,
+    docs: list[Document], analysed: dict[int, _Analysis], labels: list[str], version: str
 ) -> tuple[list[int], dict[tuple[str, str, datetime], dict[str, float]]]:
     """Write each document's score and entity tags; returns the ids and the aggregate counts
     per (subject kind, key, hour) to add."""
     scored: list[int] = []
     totals: dict[tuple[str, str, datetime], dict[str, float]] = {}
     for doc in docs:
-        rows = by_doc[doc.pk]
-        combined = probabilities_combine(probs[rows], [pieces[i][2] for i in rows], labels)
+        found = analysed[doc.pk]
+        probs = found.probs
+        combined = probabilities_combine(probs, [w for _text, w in found.pieces], labels)
         p = {label: float(combined[k]) for k, label in enumerate(labels)}
         label = labels[int(combined.argmax())]
         details = (
             [
                 {
-                    "text": pieces[i][1][:500],
+                    "text": text[:500],
                     "label": labels[int(probs[i].argmax())],
                     "scores": {lb: round(float(probs[i][k]), 4) for k, lb in enumerate(labels)},
                 }
-                for i in rows
+                for i, (text, _weight) in enumerate(found.pieces)
             ]
-            if len(rows) > 1
+            if len(found.pieces) > 1
             else []
         )
-        topics = topics_tag(doc.text)
+        topics = found.topics
+        matches = found.matches
         Score.objects.create(
             document=doc,
             label=label,
@@ -391,7 +486,6 @@ def _scores_store(
             sentences=details,
             topics=topics,
         )
-        matches = entities_match(doc.text, watchlist)
         DocumentEntity.objects.bulk_create(
             [
                 DocumentEntity(
@@ -432,25 +526,49 @@ def aggregates_add(*, totals: dict[tuple[str, str, datetime], dict[str, float]])
             Aggregate.objects.filter(**lookup).update(**increments)
 
 
-def documents_rescue(*, older_than_s: int = 900, now: datetime | None = None) -> int:
-    """Put documents stuck in 'scoring' (their worker died) back in the queue."""
+def documents_rescue(*, older_than_s: int = SCORE_CLAIM_S, now: datetime | None = None) -> int:
+    """The sweeper: queue again what a dead worker left claimed and what never reached the queue.
+
+    A claim older than `older_than_s` (well past the scoring task's time limit) was left by a
+    worker that died; such documents are queued one per task, so a text that kills its worker
+    takes no batch-mates down with it, and after MAX_SCORE_ATTEMPTS claims it is marked failed.
+    A pending document is queued again only when it was last queued that long ago (its enqueue
+    was lost), so a backed-up queue is not flooded with copies. Returns how many it handled."""
     now = now or timezone.now()
-    stuck = list(
+    cut = now - timedelta(seconds=older_than_s)
+    stale = Q(scoring_since__lt=cut) | Q(scoring_since__isnull=True, ingested_at__lt=cut)
+    stuck = Document.objects.filter(stale, status=Document.Status.SCORING)
+    dead = list(
+        stuck.filter(score_attempts__gte=MAX_SCORE_ATTEMPTS).values_list("pk", flat=True)[:5000]
+    )
+    Document.objects.filter(stale, pk__in=dead, status=Document.Status.SCORING).update(
+        status=Document.Status.FAILED,
+        scoring_since=None,
+        score_error=f"scoring did not finish in {MAX_SCORE_ATTEMPTS} attempts "
+        "(the worker died or ran out of time)",
+    )
+    revived = list(
+        stuck.filter(score_attempts__lt=MAX_SCORE_ATTEMPTS).values_list("pk", flat=True)[:5000]
+    )
+    Document.objects.filter(stale, pk__in=revived, status=Document.Status.SCORING).update(
+        status=Document.Status.PENDING, scoring_since=None, queued_at=now
+    )
+    lost = list(
         Document.objects.filter(
-            status=Document.Status.SCORING, ingested_at__lt=now - timedelta(seconds=older_than_s)
-        ).values_list("pk", flat=True)[:5000]
+            Q(queued_at__lt=cut) | Q(queued_at__isnull=True, ingested_at__lt=cut),
+            status=Document.Status.PENDING,
+        )
+        .exclude(pk__in=revived)
+        .values_list("pk", flat=True)[:5000]
     )
-    pending = list(
-        Document.objects.filter(
-            status=Document.Status.PENDING, ingested_at__lt=now - timedelta(seconds=older_than_s)
-        ).values_list("pk", flat=True)[:5000]
-    )
-    Document.objects.filter(pk__in=stuck, status=Document.Status.SCORING).update(
-        status=Document.Status.PENDING
-    )
-    if stuck or pending:
-        documents_score_enqueue(document_ids=stuck + pending)
-    return len(stuck) + len(pending)
+    Document.objects.filter(pk__in=lost).update(queued_at=now)
+    for pk in revived:
+        documents_score_enqueue(document_ids=[pk])
+    if lost:
+        documents_score_enqueue(document_ids=lost)
+    if dead:
+        log.error("documents %s failed: their scoring never finished", dead)
+    return len(dead) + len(revived) + len(lost)
 
 
 # -- alerts ----------------------------------------------------------------------------------------
@@ -764,6 +882,35 @@ def alert_send(*, alert_id: int) -> str:
     return "sent"
 
 
+def alerts_send_pending(*, now: datetime | None = None, limit: int = 50) -> int:
+    """Email the immediate alerts whose send task gave up (an SMTP outage outlasting its retries);
+    beat runs this every 10 minutes. Alerts younger than SEND_CLAIM_S (their own task is still on
+    them), claimed, or older than two days are left alone; the claims of `alert_send` keep each
+    email to one. Stops at the first failure (the server is still down). Returns how many went."""
+    now = now or timezone.now()
+    claim_stale = now - timedelta(seconds=SEND_CLAIM_S)
+    pending = (
+        Alert.objects.filter(
+            Q(send_claimed_at__isnull=True) | Q(send_claimed_at__lt=claim_stale),
+            rule__delivery=AlertRule.Delivery.IMMEDIATE,
+            sent_at__isnull=True,
+            send_skipped="",
+            created_at__lt=claim_stale,
+            created_at__gte=now - ALERT_SEND_MAX_AGE,
+        )
+        .order_by("created_at", "pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+    sent = 0
+    for alert_id in list(pending):
+        try:
+            sent += alert_send(alert_id=alert_id) == "sent"
+        except Exception as exc:
+            log.warning("alert %s: email still failing (%s); next sweep tries again", alert_id, exc)
+            break
+    return sent
+
+
 def _digest_pending() -> QuerySet[Alert]:
     return Alert.objects.filter(
         rule__delivery=AlertRule.Delivery.DIGEST, digest_sent_at__isnull=True, send_skipped=""
@@ -779,6 +926,27 @@ def alerts_digest_send(*, now: datetime | None = None) -> int:
     owner's failure does not hold up the others; it is raised at the end for the task's retry."""
     now = now or timezone.now()
     owners = sorted(set(_digest_pending().values_list("rule__owner_id", flat=True)))
+    return _digests_send(owners=owners, now=now)
+
+
+def _digest_last_run(now: datetime) -> datetime:
+    """When the daily digest was last due (DIGEST_HOUR in Celery's time zone)."""
+    local = timezone.localtime(now, ZoneInfo(settings.CELERY_TIMEZONE or settings.TIME_ZONE))
+    due = local.replace(hour=DIGEST_HOUR, minute=0, second=0, microsecond=0)
+    return due if due <= local else due - timedelta(days=1)
+
+
+def alerts_digest_catch_up(*, now: datetime | None = None) -> int:
+    """Send the digests that missed their day (SMTP down past the digest task's retries): only
+    owners with an alert older than the last digest time get one, with all their pending alerts.
+    Beat runs this every hour; returns how many went out."""
+    now = now or timezone.now()
+    overdue = _digest_pending().filter(created_at__lt=_digest_last_run(now))
+    owners = sorted(set(overdue.values_list("rule__owner_id", flat=True)))
+    return _digests_send(owners=owners, now=now)
+
+
+def _digests_send(*, owners: Sequence[int], now: datetime) -> int:
     sent = 0
     failure: Exception | None = None
     for owner_id in owners:

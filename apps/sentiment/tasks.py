@@ -33,6 +33,10 @@ def source_poll_task(source_id: int, due_only: bool = False) -> dict[str, object
     retry_backoff=5,
     retry_backoff_max=300,
     max_retries=8,
+    # Fixed, not the settings' default: the sweeper takes a claim over only after
+    # services.SCORE_CLAIM_S, which must stay well past the hard limit.
+    soft_time_limit=300,
+    time_limit=360,
 )
 def documents_score_task(document_ids: list[int]) -> int:
     return len(services.documents_score(document_ids=document_ids))
@@ -73,3 +77,14 @@ def alert_send_task(self: Any, alert_id: int) -> str:
 )
 def alerts_digest_send_task() -> int:
     return services.alerts_digest_send()
+
+
+# Both send at most what nobody else holds a claim on, so a second beat or a retry is harmless.
+@shared_task(acks_late=True, queue="inference", soft_time_limit=540, time_limit=580)
+def alerts_send_pending_task() -> int:
+    return services.alerts_send_pending()
+
+
+@shared_task(acks_late=True, queue="inference", soft_time_limit=540, time_limit=580)
+def alerts_digest_catch_up_task() -> int:
+    return services.alerts_digest_catch_up()
