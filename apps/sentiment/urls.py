@@ -7,6 +7,7 @@ urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("feed/", views.feed, name="feed"),
     path("documents/<int:pk>/", views.document_detail, name="document"),
+    path("alerts/", views.alerts, name="alerts"),
     path("alerts/feed/", views.alert_feed, name="alert_feed"),
     path("alerts/<int:pk>/", views.alert_detail, name="alert_detail"),
     path("alerts/<int:pk>/<str:action>/", views.alert_action, name="alert_action"),

@@ -6,6 +6,7 @@ from typing import TypedDict, cast
 
 from django.contrib import messages
 from django.core import signing
+from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -25,6 +26,12 @@ analyst_only = role_required(Role.ANALYST)
 DASHBOARD_ALERTS = 20
 # The page asks about the rows it shows; it never sends more ids than this (see dashboard.js).
 SHOWN_ALERTS_MAX = 100
+ALERTS_PER_PAGE = 50
+
+
+def _id(value: str) -> int | None:
+    """A row id typed in a query string; None for anything else ("²" is a digit to Python)."""
+    return int(value) if value.isascii() and value.isdigit() and len(value) < 16 else None
 
 
 class _FeedFilters(TypedDict):
@@ -39,8 +46,7 @@ def _feed_filters(request: HttpRequest) -> _FeedFilters:
     g = request.GET
 
     def number(name: str) -> int | None:
-        value = g.get(name, "")
-        return int(value) if value.isdigit() else None
+        return _id(g.get(name, ""))
 
     return {
         "entity_id": number("entity"),
@@ -56,20 +62,39 @@ def _dashboard_alerts(request: HttpRequest) -> QuerySet[Alert]:
     return alerts.exclude(status=Alert.Status.RESOLVED)[:DASHBOARD_ALERTS]
 
 
+def _subject_choices(subject: str) -> list[tuple[str, str, str]]:
+    """The chart picker's subjects; a company set inactive stays pickable when it is the one
+    asked for (the watchlist links every company), instead of the picker showing another."""
+    choices = selectors.subject_choices()
+    kind, _, key = subject.partition(":")
+    if kind == "entity" and (kind, key) not in {(c[0], c[1]) for c in choices}:
+        entity_id = _id(key)
+        entity = Entity.objects.filter(pk=entity_id).first() if entity_id else None
+        if entity is not None:
+            choices.insert(1, (kind, key, f"{entity} (inactive)"))
+    return choices
+
+
 @analyst_only
 def dashboard(request: HttpRequest) -> HttpResponse:
     subject = request.GET.get("subject", "all")
+    filters = _feed_filters(request)  # the form shows them, so its polls keep them
     return render(
         request,
         "sentiment/dashboard.html",
         {
             "subject": subject,
-            "subjects": selectors.subject_choices(),
+            "subjects": _subject_choices(subject),
             "alerts": _dashboard_alerts(request),
+            "unresolved_count": selectors.alert_list(user=request.user)
+            .exclude(status=Alert.Status.RESOLVED)
+            .count(),
             "entities": Entity.objects.filter(active=True),
             "topics": [(k, label) for k, (label, _w) in TOPICS.items()],
+            "labels": ["negative", "neutral", "positive"],
             "sources": Source.objects.all(),
-            "documents": selectors.document_feed(**_feed_filters(request))[:30],
+            "documents": selectors.document_feed(**filters)[:30],
+            "filters": filters,
             "failing_sources": Source.objects.filter(status=Source.Status.FAILING),
         },
     )
@@ -127,6 +152,33 @@ def document_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "corrections": doc.corrections.all()[:20],
             "labels": ["positive", "neutral", "negative"],
         },
+    )
+
+
+@analyst_only
+def alerts(request: HttpRequest) -> HttpResponse:
+    """Every alert the user may see, newest first, by status and page: the dashboard lists only
+    the latest unresolved ones, so older and resolved alerts are found here."""
+    status = request.GET.get("status", "")
+    known = status in Alert.Status.values or status in ("", "unresolved")
+    listed = selectors.alert_list(
+        user=request.user, status=status if status in Alert.Status.values else ""
+    )
+    if status == "unresolved":
+        listed = listed.exclude(status=Alert.Status.RESOLVED)
+    page = Paginator(listed.order_by("-created_at", "-pk"), ALERTS_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    return render(
+        request,
+        "sentiment/alerts.html",
+        {
+            "page": page,
+            "status": status if known else "",
+            "statuses": [("unresolved", "Open or acknowledged"), *Alert.Status.choices],
+            "bad_status": "" if known else status,
+        },
+        status=200 if known else 400,
     )
 
 

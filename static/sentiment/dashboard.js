@@ -1,16 +1,48 @@
 // Trend chart: volume per class (stacked bars) and negative share (line), from /api/sentiment/trends/.
+// Bucket times are shown in the site's time zone (data-tz), as every other time on the page.
 (function () {
   const canvas = document.getElementById("trend-chart");
   if (!canvas || typeof Chart === "undefined") return;
   const picker = document.getElementById("subject-picker");
+  const problem = document.getElementById("trend-error");
+  const when = new Intl.DateTimeFormat([], {
+    month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", hourCycle: "h23",
+    timeZone: canvas.dataset.tz || undefined,
+  });
   let chart = null;
+  let latest = 0; // only the answer to the latest pick is drawn; a slower, older one is dropped
+
+  function complain(text) {
+    if (!problem) return;
+    problem.textContent = text;
+    problem.hidden = !text;
+  }
 
   async function load(subject) {
+    const asked = ++latest;
     const url = `${canvas.dataset.url}?subject=${encodeURIComponent(subject)}&days=14&bucket_hours=6`;
-    const response = await fetch(url, { credentials: "same-origin" });
-    if (!response.ok) return;
-    const data = await response.json();
-    const labels = data.buckets.map((b) => new Date(b).toLocaleString([], { month: "short", day: "numeric", hour: "2-digit" }));
+    let data;
+    try {
+      const response = await fetch(url, { credentials: "same-origin" });
+      if (asked !== latest) return;
+      if (!response.ok) {
+        const body = await response.json().catch(() => ({}));
+        if (asked !== latest) return;
+        if (chart) chart.destroy();
+        chart = null;
+        const why = body.detail || [].concat(body.subject || []).join(" ") || response.status;
+        complain(`No trend for this subject: ${why}`);
+        return;
+      }
+      data = await response.json();
+    } catch {
+      if (asked === latest) complain("The trend could not be loaded; pick the subject again to retry.");
+      return;
+    }
+    if (asked !== latest) return;
+    complain("");
+    canvas.dataset.shown = subject;
+    const labels = data.buckets.map((b) => when.format(new Date(b)));
     const datasets = [
       { type: "bar", label: "negative", data: data.negative, backgroundColor: "#e6a39b", stack: "v", yAxisID: "y" },
       { type: "bar", label: "neutral", data: data.neutral, backgroundColor: "#d5d9e0", stack: "v", yAxisID: "y" },
@@ -22,6 +54,7 @@
       data: { labels, datasets },
       options: {
         animation: false,
+        plugins: { title: { display: true, text: data.label } },
         scales: {
           y: { stacked: true, title: { display: true, text: "texts" } },
           share: { position: "right", min: 0, max: 1, grid: { drawOnChartArea: false }, ticks: { callback: (v) => `${Math.round(v * 100)}%` } },
@@ -33,7 +66,15 @@
 
   const initial = canvas.dataset.subject || (picker ? picker.value : "all");
   load(initial);
-  if (picker) picker.addEventListener("change", () => load(picker.value));
+  if (picker) {
+    picker.addEventListener("change", () => {
+      // The address keeps the pick, so a reload or a shared link shows the same chart.
+      const address = new URL(location.href);
+      address.searchParams.set("subject", picker.value);
+      history.replaceState(history.state, "", address);
+      load(picker.value);
+    });
+  }
 })();
 
 // Live feed and alerts pushed over ws/sentiment/feed/. While the socket is down, the htmx polling
@@ -64,6 +105,21 @@
 
   function refresh() {
     if (window.htmx) window.htmx.trigger(feed, "feed-refresh");
+  }
+
+  // The address keeps the filters (the dashboard reads them), so a reload or a shared link
+  // shows the same feed.
+  function filtersRemember() {
+    const address = new URL(location.href);
+    new FormData(filters).forEach((value, name) => {
+      if (value) address.searchParams.set(name, value);
+      else address.searchParams.delete(name);
+    });
+    history.replaceState(history.state, "", address);
+  }
+  if (filters) {
+    filters.addEventListener("change", filtersRemember);
+    filters.addEventListener("input", filtersRemember);
   }
 
   function setLive(on) {
