@@ -87,6 +87,11 @@ class TrainConfig:
     # > 0: the top N transformer layers restart from random weights (they hold the most
     # pre-training-specific features).
     reinit_layers: int = 0
+    # True: after the neighbour vote, choose one log-probability offset per label on the
+    # validation split (a grid in [-1, 1], macro-F1), kept only when it gains at least half a
+    # point there. A fit of a few epochs on imbalanced data tends to under-call its minority
+    # labels; the offsets move the decision boundaries back without refitting.
+    label_offsets: bool = False
 
     def __post_init__(self) -> None:
         if not 0.0 < self.layer_lr_decay <= 1.0:
@@ -196,8 +201,10 @@ class TextClassifier:
         serving: str = "fp32",
         pooling: str = "cls",
         neighbours: NeighbourMemory | None = None,
+        label_offsets: npt.NDArray[np.float32] | None = None,
     ) -> None:
         self.model = model
+        self.label_offsets = label_offsets
         self.pooling = pooling
         self.neighbours = neighbours
         self.tokenizer = tokenizer
@@ -257,6 +264,7 @@ class TextClassifier:
                     float(info["neighbours"]["temperature"]),
                     float(info["neighbours"]["weight"]),
                 )
+        offsets = info.get("label_offsets")
         return cls(
             model,
             tokenizer,
@@ -266,6 +274,7 @@ class TextClassifier:
             serving=form,
             pooling=pooling,
             neighbours=neighbours,
+            label_offsets=np.asarray(offsets, dtype=np.float32) if offsets else None,
         )
 
     def save(self, path: str | Path) -> Path:
@@ -295,6 +304,8 @@ class TextClassifier:
                 "temperature": memory.temperature,
                 "weight": memory.weight,
             }
+        if self.label_offsets is not None:
+            info["label_offsets"] = [float(b) for b in self.label_offsets]
         (tmp / SERVING_FILE).write_text(json.dumps(info))
         if path.exists():
             shutil.rmtree(path)
@@ -308,11 +319,19 @@ class TextClassifier:
         """(n, n_labels) probabilities in the order of `self.labels`."""
         memory = self.neighbours
         if memory is None or memory.weight == 0.0 or len(texts) == 0:
-            return self.head_proba(texts, batch_size=batch_size)[0]
+            return self._offsets_apply(self.head_proba(texts, batch_size=batch_size)[0])
         head, pooled = self.head_proba(texts, batch_size=batch_size, pooled=True)
         votes = memory.proba(pooled, len(self.labels))
         mixed: npt.NDArray[np.float32] = (1.0 - memory.weight) * head + memory.weight * votes
-        return mixed
+        return self._offsets_apply(mixed)
+
+    def _offsets_apply(self, probs: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """Probabilities times exp(offset) per label, renormalised (no offsets: unchanged)."""
+        if self.label_offsets is None or len(probs) == 0:
+            return probs
+        moved = probs * np.exp(self.label_offsets)[None, :]
+        out: npt.NDArray[np.float32] = (moved / moved.sum(axis=1, keepdims=True)).astype(np.float32)
+        return out
 
     def head_proba(
         self, texts: Sequence[str], *, batch_size: int = 64, pooled: bool = False
@@ -600,9 +619,16 @@ def _final_metrics(
         if config.neighbours_k
         else (None, None)
     )
+    offsets = (
+        _offsets_choose(classifier, val_texts, val_labels)
+        if config.label_offsets and val_texts
+        else None
+    )
     metrics = classifier.evaluate(val_texts, val_labels) if val_texts else {}
     if chosen is not None:
         metrics["neighbours"] = chosen
+    if offsets is not None:
+        metrics["label_offsets"] = offsets
     if serving_memory is not None:
         classifier.neighbours = serving_memory
     metrics["train_config"] = asdict(config)
@@ -610,6 +636,57 @@ def _final_metrics(
     metrics["val_size"] = len(val_texts)
     metrics["train_seconds"] = round(time.monotonic() - started, 1)
     return metrics
+
+
+OFFSET_GRID = (-1.0, -0.75, -0.5, -0.25, 0.0, 0.25, 0.5, 0.75, 1.0)
+OFFSET_MIN_GAIN = 0.005
+
+
+def _offsets_choose(
+    classifier: TextClassifier, val_texts: Sequence[str], val_labels: Sequence[str]
+) -> dict[str, Any]:
+    """Set `classifier.label_offsets` by coordinate ascent on validation macro-F1.
+
+    The most frequent validation label stays at 0 (only differences matter). Offsets are
+    kept only when they gain OFFSET_MIN_GAIN, so noise on a small validation split does not
+    move the boundaries. Returns what was tried and chosen."""
+    classifier.label_offsets = None
+    probs = classifier.predict_proba(val_texts)
+    log_p = np.log(np.clip(probs, 1e-9, None))
+    label_id = {name: i for i, name in enumerate(classifier.labels)}
+    truth = [label_id[v] for v in val_labels]
+
+    def score(offsets: npt.NDArray[np.float32]) -> float:
+        preds = [classifier.labels[int(i)] for i in (log_p + offsets).argmax(axis=1)]
+        return float(classification_report(val_labels, preds, classifier.labels)["macro"]["f1"])
+
+    reference = max(set(truth), key=truth.count)
+    offsets = np.zeros(len(classifier.labels), dtype=np.float32)
+    before = best = score(offsets)
+    for _ in range(3):  # passes; stops when a whole pass changes nothing
+        moved = False
+        for i in range(len(classifier.labels)):
+            if i == reference:
+                continue
+            for value in OFFSET_GRID:
+                trial = offsets.copy()
+                trial[i] = value
+                f1 = score(trial)
+                # Ties go to the smaller offset: a move must earn its place.
+                if f1 > best + 1e-4 or (abs(f1 - best) <= 1e-4 and abs(value) < abs(offsets[i])):
+                    if f1 > best + 1e-4:
+                        moved = True
+                    offsets, best = trial, max(best, f1)
+        if not moved:
+            break
+    kept = best - before >= OFFSET_MIN_GAIN
+    classifier.label_offsets = offsets if kept else None
+    return {
+        "offsets": {name: round(float(b), 2) for name, b in zip(classifier.labels, offsets)},
+        "val_macro_f1_before": round(before, 4),
+        "val_macro_f1_after": round(best, 4),
+        "kept": kept,
+    }
 
 
 def _fit_ensemble(
@@ -640,7 +717,13 @@ def _fit_ensemble(
             fit(
                 texts,
                 labels,
-                config=replace(config, ensemble=1, neighbours_k=0, seed=config.seed + member),
+                config=replace(
+                    config,
+                    ensemble=1,
+                    neighbours_k=0,
+                    label_offsets=False,
+                    seed=config.seed + member,
+                ),
                 val_texts=val_texts,
                 val_labels=val_labels,
                 base_model=base_model,
@@ -742,7 +825,12 @@ def _fit_distilled(
         texts,
         labels,
         config=replace(
-            config, distil_from=0, ensemble=n_teachers, neighbours_k=0, seed=config.seed + 1
+            config,
+            distil_from=0,
+            ensemble=n_teachers,
+            neighbours_k=0,
+            label_offsets=False,
+            seed=config.seed + 1,
         ),
         val_texts=val_texts,
         val_labels=val_labels,

@@ -381,3 +381,26 @@ def test_regularised_fit_with_decay_rdrop_fgm_and_reinit_learns_saves_and_loads(
     np.testing.assert_allclose(
         loaded.predict_proba(probe), result.classifier.predict_proba(probe), atol=1e-5
     )
+
+
+def test_label_offsets_are_saved_and_served_in_both_forms(trained, tmp_path):
+    result, _, _ = trained
+    classifier = result.classifier
+    probe = ["Profit rose", "Losses widened"]
+    plain = classifier.predict_proba(probe)
+    positive = classifier.labels.index("positive")
+    classifier.label_offsets = np.zeros(len(classifier.labels), dtype=np.float32)
+    classifier.label_offsets[positive] = 1.0
+    try:
+        path = classifier.save(tmp_path / "offsets")
+    finally:
+        classifier.label_offsets = None
+    int8_form_save(path)
+
+    loaded = TextClassifier.load(path, device="cpu")
+    quantized = TextClassifier.load(path, device="cpu", serving="int8")
+
+    moved = loaded.predict_proba(probe)
+    assert (moved[:, positive] > plain[:, positive]).all()
+    np.testing.assert_allclose(moved.sum(axis=1), 1.0, rtol=1e-5)
+    assert quantized.label_offsets is not None and quantized.label_offsets[positive] == 1.0
