@@ -54,6 +54,14 @@ class SourceAdmin(admin.ModelAdmin):
     change_list_template = "sentiment/admin/source_change_list.html"
     form = SourceForm  # the page's checks: feed URLs are http(s) only
 
+    def delete_model(self, request: HttpRequest, obj: Source) -> None:
+        # Its documents go through the service, which takes them out of the aggregates.
+        services.source_delete(source_id=obj.pk)
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        for source_id in queryset.values_list("pk", flat=True):
+            services.source_delete(source_id=source_id)
+
     def get_urls(self) -> list[Any]:
         return [
             path(
@@ -105,6 +113,12 @@ class ScoreInline(admin.StackedInline):
         "topics",
         "sentences",
     ]
+    # A score is counted in the hourly aggregates: it goes only with its document (delete) or
+    # through the rescore action, both of which take it out of the aggregates.
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 @admin.register(Document)
@@ -114,6 +128,36 @@ class DocumentAdmin(admin.ModelAdmin):
     search_fields = ["title", "body", "url", "external_id"]
     inlines = [ScoreInline]
     raw_id_fields = ["source"]
+    actions = ["rescore"]
+    # The scoring state moves only through the pipeline's claims (and the rescore action):
+    # a scored text set back to pending by hand would be counted twice.
+    readonly_fields = ["status", "queued_at", "scoring_since", "score_attempts", "score_error"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None and obj.status in (Document.Status.SCORED, Document.Status.SCORING):
+            fields.append("published_at")  # its counts sit in that hour's aggregates
+        return fields
+
+    @admin.action(description="Rescore with the production model", permissions=["change"])
+    def rescore(self, request: HttpRequest, queryset: Any) -> None:
+        ids = list(queryset.values_list("pk", flat=True))
+        result = services.documents_rescore(document_ids=ids)
+        skipped = len(ids) - result.rescored
+        message = (
+            f"{result.rescored} document{'s' if result.rescored != 1 else ''} queued for "
+            "rescoring; their old scores left the hourly aggregates. Alerts already opened stay."
+        )
+        if skipped:
+            message += f" {skipped} skipped: not scored yet, being scored, or failed."
+        self.message_user(request, message, messages.SUCCESS if result.rescored else messages.INFO)
+
+    def delete_model(self, request: HttpRequest, obj: Document) -> None:
+        # Through the service, which takes the document's counts out of the aggregates.
+        services.documents_delete(document_ids=[obj.pk])
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        services.documents_delete(document_ids=list(queryset.values_list("pk", flat=True)))
 
 
 @admin.register(Entity)

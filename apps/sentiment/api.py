@@ -399,3 +399,7 @@ class SourceViewSet(
         source_poll_task.delay(source.pk)
         source.refresh_from_db()
         return Response(SourceSerializer(source).data, status=status.HTTP_202_ACCEPTED)
+
+    def perform_destroy(self, instance: Source) -> None:
+        # Its documents go through the service, which takes them out of the aggregates.
+        services.source_delete(source_id=instance.pk)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.mime.image import MIMEImage
@@ -15,7 +15,8 @@ from django.conf import settings
 from django.core import signing
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, Q, QuerySet, Value
+from django.db.models.functions import Greatest
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -58,6 +59,10 @@ UNSUBSCRIBE_SALT = "sentiment-unsubscribe"
 # The send task's time limit and the SMTP timeout keep a live send well inside it.
 SEND_CLAIM_S = 600
 SEND_TIMEOUT_S = 60
+# Counts per (subject kind, subject key, hour) that a batch adds to (or takes from) Aggregate.
+AggregateTotals = dict[tuple[str, str, datetime], dict[str, float]]
+# Rescoring and deleting work in batches this size, each in its own short transaction.
+DOCUMENT_WRITE_BATCH = 500
 # A scoring claim older than this was left by a worker that died (well past the scoring task's
 # hard time limit); a document claimed this many times without finishing is marked failed.
 SCORE_CLAIM_S = 900
@@ -450,11 +455,11 @@ def documents_score(
 
 def _scores_store(
     docs: list[Document], analysed: dict[int, _Analysis], labels: list[str], version: str
-) -> tuple[list[int], dict[tuple[str, str, datetime], dict[str, float]]]:
+) -> tuple[list[int], AggregateTotals]:
     """Write each document's score and entity tags; returns the ids and the aggregate counts
     per (subject kind, key, hour) to add."""
     scored: list[int] = []
-    totals: dict[tuple[str, str, datetime], dict[str, float]] = {}
+    totals: AggregateTotals = {}
     for doc in docs:
         found = analysed[doc.pk]
         probs = found.probs
@@ -495,24 +500,72 @@ def _scores_store(
             ],
             ignore_conflicts=True,
         )
-        subjects = [(Aggregate.SubjectKind.ALL.value, "all")]
-        subjects += [(Aggregate.SubjectKind.ENTITY.value, str(m.entity_id)) for m in matches]
-        subjects += [(Aggregate.SubjectKind.TOPIC.value, key) for key in topics]
-        value = p.get("positive", 0.0) - p.get("negative", 0.0)
-        bucket = selectors.hour_floor(doc.published_at)
-        for kind, key in subjects:
-            counts = totals.setdefault(
-                (kind, key, bucket),
-                {"n": 0, "score_sum": 0.0, "n_positive": 0, "n_neutral": 0, "n_negative": 0},
-            )
-            counts["n"] += 1
-            counts["score_sum"] += value
-            counts[f"n_{label}"] += 1
+        _contribution_add(
+            totals,
+            published_at=doc.published_at,
+            label=label,
+            value=p.get("positive", 0.0) - p.get("negative", 0.0),
+            entity_ids=[m.entity_id for m in matches],
+            topic_keys=list(topics),
+        )
         scored.append(doc.pk)
     return scored, totals
 
 
-def aggregates_add(*, totals: dict[tuple[str, str, datetime], dict[str, float]]) -> None:
+def _contribution_add(
+    totals: AggregateTotals,
+    *,
+    published_at: datetime,
+    label: str,
+    value: float,
+    entity_ids: Sequence[int],
+    topic_keys: Sequence[str],
+) -> None:
+    """Add one scored document's counts to `totals`: one in its hour for everything, for each
+    company tagged and for each topic. The one definition of a document's contribution, used
+    both to add it (scoring) and to take it out again (rescoring, deletion)."""
+    subjects = [(Aggregate.SubjectKind.ALL.value, "all")]
+    subjects += [(Aggregate.SubjectKind.ENTITY.value, str(pk)) for pk in entity_ids]
+    subjects += [(Aggregate.SubjectKind.TOPIC.value, key) for key in topic_keys]
+    bucket = selectors.hour_floor(published_at)
+    for kind, key in subjects:
+        counts = totals.setdefault(
+            (kind, key, bucket),
+            {"n": 0, "score_sum": 0.0, "n_positive": 0, "n_neutral": 0, "n_negative": 0},
+        )
+        counts["n"] += 1
+        counts["score_sum"] += value
+        counts[f"n_{label}"] += 1
+
+
+def _documents_contribution(document_ids: Sequence[int]) -> AggregateTotals:
+    """What the stored scores and entity tags of these documents added to the aggregates
+    (documents without a score added nothing)."""
+    totals: AggregateTotals = {}
+    ids = list(document_ids)
+    tagged: dict[int, list[int]] = {}
+    for doc_id, entity_id in (
+        DocumentEntity.objects.filter(document_id__in=ids)
+        .order_by("document_id", "entity_id")
+        .values_list("document_id", "entity_id")
+    ):
+        tagged.setdefault(doc_id, []).append(entity_id)
+    scores = Score.objects.filter(document_id__in=ids).values_list(
+        "document_id", "document__published_at", "label", "value", "topics"
+    )
+    for doc_id, published_at, label, value, topics in scores:
+        _contribution_add(
+            totals,
+            published_at=published_at,
+            label=label,
+            value=value,
+            entity_ids=tagged.get(doc_id, []),
+            topic_keys=list(topics or {}),
+        )
+    return totals
+
+
+def aggregates_add(*, totals: AggregateTotals) -> None:
     """Add counts into the hourly buckets of (subject kind, key, hour), race-safe, in key order."""
     for (kind, key, bucket), counts in sorted(totals.items()):
         increments = {field: F(field) + amount for field, amount in counts.items() if amount}
@@ -524,6 +577,205 @@ def aggregates_add(*, totals: dict[tuple[str, str, datetime], dict[str, float]])
             except IntegrityError:
                 pass  # created concurrently; the update below counts us in
             Aggregate.objects.filter(**lookup).update(**increments)
+
+
+def aggregates_subtract(*, totals: AggregateTotals) -> None:
+    """Take counts out of the hourly buckets again, in the same key order as `aggregates_add`
+    (so it cannot deadlock with a scoring batch). A bucket left with no documents is removed,
+    as if it had never been counted. Counts never go below zero: a bucket that holds less than
+    what is taken out (edited by hand) is logged and floored at zero."""
+    int_fields = ("n", "n_positive", "n_neutral", "n_negative")
+    for (kind, key, bucket), counts in sorted(totals.items()):
+        lookup = {"subject_kind": kind, "subject_key": key, "bucket_start": bucket}
+        rows = Aggregate.objects.filter(**lookup)
+        short = Q()
+        for name in int_fields:
+            if counts.get(name):
+                short |= Q(**{f"{name}__lt": counts[name]})
+        if not rows.exists() or (short and rows.filter(short).exists()):
+            log.warning("aggregate %s:%s @ %s holds less than is taken out", kind, key, bucket)
+        decrements: dict[str, Any] = {
+            name: Greatest(F(name) - counts[name], Value(0))
+            for name in int_fields
+            if counts.get(name)
+        }
+        if counts.get("score_sum"):
+            decrements["score_sum"] = F("score_sum") - counts["score_sum"]
+        if decrements:
+            rows.update(**decrements)
+        rows.filter(n=0).delete()
+
+
+@dataclass(frozen=True)
+class RescoreResult:
+    rescored: int
+    batches: int
+
+
+def documents_rescore(
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    model_version: str | None = None,
+    document_ids: Sequence[int] | None = None,
+    scored_before: datetime | None = None,
+    batch_size: int = DOCUMENT_WRITE_BATCH,
+) -> RescoreResult:
+    """Score texts again with the production model, e.g. after a promotion.
+
+    Chooses scored documents published in [since, until), scored by `model_version`, among
+    `document_ids` (each filter optional; none means every scored document) and scored before
+    `scored_before` (default: now), so running the same request again, or a redelivered task,
+    does not rescore what this request already rescored. Each batch, in its own transaction,
+    claims its documents (scored -> pending, under a row lock, so a concurrent rescore or
+    deletion cannot take the same contribution out twice), subtracts what their old scores
+    added to the hourly aggregates, deletes the old scores and entity tags and queues them for
+    scoring after commit. Alerts already opened stay as they are; later evaluations see the
+    new aggregates. Pending, in-progress and failed documents are left alone."""
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    chosen = _rescore_candidates(
+        since=since,
+        until=until,
+        model_version=model_version,
+        scored_before=scored_before or timezone.now(),
+    )
+
+    def pages() -> Iterator[list[int]]:
+        if document_ids is not None:
+            wanted = sorted(set(document_ids))
+            for start in range(0, len(wanted), batch_size):
+                yield wanted[start : start + batch_size]
+            return
+        # Keyset pages over the candidates, read after each batch commits: a huge rescore never
+        # lists them all at once.
+        last = 0
+        while ids := list(
+            chosen.filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)[:batch_size]
+        ):
+            yield ids
+            last = ids[-1]
+
+    rescored = batches = 0
+    for ids in pages():
+        claimed = _documents_rescore_batch(chosen=chosen, document_ids=ids)
+        rescored += claimed
+        batches += bool(claimed)
+    return RescoreResult(rescored, batches)
+
+
+def _rescore_candidates(
+    *,
+    since: datetime | None,
+    until: datetime | None,
+    model_version: str | None,
+    scored_before: datetime,
+) -> QuerySet[Document]:
+    if since is not None and until is not None and since >= until:
+        raise ValueError("since must be before until")
+    chosen = Document.objects.filter(
+        status=Document.Status.SCORED, score__scored_at__lt=scored_before
+    )
+    if since is not None:
+        chosen = chosen.filter(published_at__gte=since)
+    if until is not None:
+        chosen = chosen.filter(published_at__lt=until)
+    if model_version:
+        chosen = chosen.filter(score__model_version=model_version)
+    return chosen
+
+
+def documents_rescore_count(
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    model_version: str | None = None,
+    scored_before: datetime | None = None,
+) -> int:
+    """How many documents `documents_rescore` with these filters would rescore now."""
+    return _rescore_candidates(
+        since=since,
+        until=until,
+        model_version=model_version,
+        scored_before=scored_before or timezone.now(),
+    ).count()
+
+
+@transaction.atomic
+def _documents_rescore_batch(*, chosen: QuerySet[Document], document_ids: list[int]) -> int:
+    # Under the lock the filter is checked again: a document scored, rescored or deleted
+    # since it was listed is no longer chosen, and its contribution is not taken out twice.
+    ids = list(
+        chosen.select_for_update(of=("self",))
+        .filter(pk__in=document_ids)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    if not ids:
+        return 0
+    aggregates_subtract(totals=_documents_contribution(ids))
+    Score.objects.filter(document_id__in=ids).delete()
+    DocumentEntity.objects.filter(document_id__in=ids).delete()
+    Document.objects.filter(pk__in=ids).update(
+        status=Document.Status.PENDING,
+        queued_at=timezone.now(),
+        scoring_since=None,
+        score_attempts=0,
+        score_error="",
+    )
+    documents_score_enqueue(document_ids=ids)
+    return len(ids)
+
+
+def documents_delete(*, document_ids: Sequence[int], batch_size: int = DOCUMENT_WRITE_BATCH) -> int:
+    """Delete documents and take what their scores added out of the hourly aggregates; the one
+    way documents are deleted (admin, source deletion). Works in batches, each in its own
+    transaction. Alerts they drove stay (without them in their list). Returns how many went."""
+    ids = sorted(set(document_ids))
+    deleted = 0
+    for start in range(0, len(ids), batch_size):
+        deleted += _documents_delete_batch(document_ids=ids[start : start + batch_size])
+    return deleted
+
+
+@transaction.atomic
+def _documents_delete_batch(*, document_ids: Sequence[int]) -> int:
+    # Locked first, in id order: a scoring batch storing one of them either finishes before
+    # (its score is then subtracted here) or fails on the missing document after.
+    ids = list(
+        Document.objects.select_for_update()
+        .filter(pk__in=list(document_ids))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    if not ids:
+        return 0
+    aggregates_subtract(totals=_documents_contribution(ids))
+    Document.objects.filter(pk__in=ids).delete()
+    return len(ids)
+
+
+def source_delete(*, source_id: int) -> int:
+    """Delete a source with its documents, taking their scores out of the aggregates; returns
+    how many documents went. Documents go in batches; the last step locks the source, so an
+    ingest racing with it cannot leave a document counted behind."""
+    deleted = 0
+    while True:
+        ids = list(
+            Document.objects.filter(source_id=source_id)
+            .order_by("pk")
+            .values_list("pk", flat=True)[:DOCUMENT_WRITE_BATCH]
+        )
+        if len(ids) < DOCUMENT_WRITE_BATCH:
+            break
+        deleted += documents_delete(document_ids=ids)
+    with transaction.atomic():
+        source = Source.objects.select_for_update().filter(pk=source_id).first()
+        rest = list(Document.objects.filter(source_id=source_id).values_list("pk", flat=True))
+        deleted += _documents_delete_batch(document_ids=rest) if rest else 0
+        if source is not None:
+            source.delete()
+    return deleted
 
 
 def documents_rescue(*, older_than_s: int = SCORE_CLAIM_S, now: datetime | None = None) -> int:
