@@ -20,6 +20,7 @@ from mlcore.registry import RegistryError
 from . import selectors, services
 from .kinds import kind_get
 from .models import ModelPolicy, ModelVersion, PromotionEvent, RetrainSchedule, TrainingRun
+from .params import ParamsInvalid, params_validate
 
 
 class ModelVersionSerializer(serializers.ModelSerializer[ModelVersion]):
@@ -131,6 +132,24 @@ class TrainingRunStartSerializer(serializers.Serializer[Any]):
     params = serializers.DictField(required=False, default=dict)
     promote = serializers.BooleanField(required=False, default=True)
 
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        try:
+            kind = kind_get(attrs["model_name"])
+        except KeyError:
+            raise ValidationError(
+                {"model_name": f"no model named {attrs['model_name']!r}"}
+            ) from None
+        attrs["params"] = _params_checked(kind.name, attrs["params"])
+        return attrs
+
+
+def _params_checked(name: str, params: Any) -> dict[str, Any]:
+    """The params checked as the model page checks them; 400 naming each bad parameter."""
+    try:
+        return params_validate(kind_get(name), params)
+    except ParamsInvalid as exc:
+        raise ValidationError({"params": exc.errors}) from None
+
 
 class PromoteSerializer(serializers.Serializer[Any]):
     version = serializers.IntegerField(min_value=1)
@@ -166,6 +185,16 @@ class ScheduleSerializer(serializers.ModelSerializer[RetrainSchedule]):
         model = RetrainSchedule
         fields = ["name", "enabled", "every_hours", "params", "promote", "next_run_at", "last_run"]
         read_only_fields = ["name", "next_run_at", "last_run"]
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        name = self.context.get("name", "")
+        if "params" in attrs and name:
+            try:
+                kind_get(name)
+            except KeyError:
+                return attrs  # the view answers 404
+            attrs["params"] = _params_checked(name, attrs["params"])
+        return attrs
 
 
 class ServingFormSerializer(serializers.Serializer[Any]):
@@ -362,7 +391,7 @@ class ScheduleView(MlAdminView):
         summary="Create or change the retraining schedule of a model",
     )
     def put(self, request: Request, name: str) -> Response:
-        data = ScheduleSerializer(data=request.data)
+        data = ScheduleSerializer(data=request.data, context={"name": name})
         data.is_valid(raise_exception=True)
         try:
             schedule = services.retrain_schedule_set(

@@ -6,7 +6,9 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+ParamType = Literal["int", "float", "bool", "str", "choice", "ids"]
 
 
 @dataclass
@@ -37,6 +39,34 @@ class TrainOutcome:
 
 
 @dataclass(frozen=True)
+class ParamSpec:
+    """One training parameter a kind accepts: the run forms and the API are built from these.
+
+    `default` is what the train function uses when the parameter is left out (None: it decides,
+    e.g. from the size of the data). Bounds are inclusive unless marked exclusive. `choices`
+    (for "choice" and "ids") is called on each use, so rows created since start-up are offered.
+    An "ids" parameter whose default is "all" also takes "all" (every row, also later ones) and
+    "none". Advanced parameters are shown folded away on the page.
+    """
+
+    name: str
+    type: ParamType
+    default: Any = None
+    help: str = ""
+    label: str = ""
+    minimum: float | None = None
+    maximum: float | None = None
+    minimum_exclusive: bool = False
+    maximum_exclusive: bool = False
+    choices: Callable[[], list[tuple[Any, str]]] | None = None
+    advanced: bool = False
+
+    @property
+    def title(self) -> str:
+        return self.label or self.name.replace("_", " ").capitalize()
+
+
+@dataclass(frozen=True)
 class ModelKind:
     name: str
     title: str
@@ -46,6 +76,8 @@ class ModelKind:
     higher_is_better: bool = True
     train: Callable[[TrainingContext], TrainOutcome] | None = None
     warm: bool = True
+    # The parameters `train` understands; None: not described, any JSON object is passed on.
+    params: tuple[ParamSpec, ...] | None = None
 
 
 _kinds: dict[str, ModelKind] = {}

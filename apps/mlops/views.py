@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 
 from django.contrib import messages
@@ -17,6 +16,8 @@ from apps.accounts.roles import role_required
 from mlcore.registry import RegistryError
 
 from . import selectors, services
+from .forms import RunParamsForm, ScheduleForm
+from .kinds import ModelKind, kind_get
 from .models import ModelVersion, RetrainSchedule, TrainingRun
 from .monitoring import monitoring_flush
 
@@ -37,15 +38,47 @@ def model_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-@ml_admin
-def model_detail(request: HttpRequest, name: str) -> HttpResponse:
-    _known(name)
+def _kind(name: str) -> ModelKind | None:
+    try:
+        return kind_get(name)
+    except KeyError:
+        return None
+
+
+def _schedule_form(kind: ModelKind, schedule: RetrainSchedule | None) -> ScheduleForm:
+    if schedule is None:
+        return ScheduleForm(kind=kind)
+    return ScheduleForm(
+        kind=kind,
+        stored=schedule.params if isinstance(schedule.params, dict) else {},
+        initial={
+            "enabled": schedule.enabled,
+            "every_hours": schedule.every_hours,
+            "promote": schedule.promote,
+        },
+    )
+
+
+def _model_page(
+    request: HttpRequest,
+    name: str,
+    *,
+    run_form: RunParamsForm | None = None,
+    schedule_form: ScheduleForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    """The model page; a form that failed is shown again with what was typed and its errors."""
     overview = next(m for m in selectors.model_overview_list() if m["name"] == name)
     versions = selectors.model_versions(name)
     chart = [
         {"version": v.version, "value": v.main_value, "production": v.is_production}
         for v in reversed(versions)
     ]
+    schedule = RetrainSchedule.objects.filter(name=name).first()
+    kind = _kind(name)
+    if kind is not None and kind.train is not None:
+        run_form = run_form or RunParamsForm(kind=kind)
+        schedule_form = schedule_form or _schedule_form(kind, schedule)
     return render(
         request,
         "mlops/model_detail.html",
@@ -54,10 +87,19 @@ def model_detail(request: HttpRequest, name: str) -> HttpResponse:
             "versions": versions,
             "events": selectors.promotion_events(name),
             "runs": selectors.training_runs(name, limit=20),
-            "schedule": RetrainSchedule.objects.filter(name=name).first(),
+            "schedule": schedule,
+            "run_form": run_form,
+            "schedule_form": schedule_form,
             "chart": chart,
         },
+        status=status,
     )
+
+
+@ml_admin
+def model_detail(request: HttpRequest, name: str) -> HttpResponse:
+    _known(name)
+    return _model_page(request, name)
 
 
 @ml_admin
@@ -118,20 +160,21 @@ def _back(name: str) -> HttpResponse:
 @require_POST
 def run_start(request: HttpRequest, name: str) -> HttpResponse:
     _known(name)
-    raw = request.POST.get("params", "").strip() or "{}"
+    kind = _kind(name)
+    if kind is None or kind.train is None:
+        messages.error(request, f"{name} cannot be trained from here.")
+        return _back(name)
+    form = RunParamsForm(request.POST, kind=kind)
+    if not form.is_valid():
+        messages.error(request, f"Run not started: {form.error_summary()}")
+        return _model_page(request, name, run_form=form, status=400)
     try:
-        params = json.loads(raw)
-        if not isinstance(params, dict):
-            raise ValueError('parameters must be a JSON object, e.g. {"epochs": 2}')
         run = services.training_run_start(
             model_name=name,
-            params=params,
+            params=form.params_clean,
             user=request.user,
-            promote=request.POST.get("promote") == "on",
+            promote=form.cleaned_data["promote"],
         )
-    except json.JSONDecodeError as exc:
-        messages.error(request, f"The parameters are not valid JSON: {exc}")
-        return _back(name)
     except (KeyError, ValueError) as exc:
         messages.error(request, str(exc).strip("'\""))
         return _back(name)
@@ -282,19 +325,23 @@ def policy(request: HttpRequest, name: str) -> HttpResponse:
 @require_POST
 def schedule(request: HttpRequest, name: str) -> HttpResponse:
     _known(name)
+    kind = _kind(name)
+    if kind is None or kind.train is None:
+        messages.error(request, f"Schedule not saved: {name} cannot be trained from here.")
+        return _back(name)
+    form = ScheduleForm(request.POST, kind=kind)
+    if not form.is_valid():
+        messages.error(request, f"Schedule not saved: {form.error_summary()}")
+        return _model_page(request, name, schedule_form=form, status=400)
     try:
-        every_hours = int(request.POST.get("every_hours", ""))
-        params = json.loads(request.POST.get("params", "").strip() or "{}")
         services.retrain_schedule_set(
             name=name,
-            every_hours=every_hours,
-            enabled=request.POST.get("enabled") == "on",
-            params=params,
-            promote=request.POST.get("promote") == "on",
+            every_hours=form.cleaned_data["every_hours"],
+            enabled=form.cleaned_data["enabled"],
+            params=form.params_clean,
+            promote=form.cleaned_data["promote"],
             user=request.user,
         )
-    except json.JSONDecodeError as exc:
-        messages.error(request, f"The parameters are not valid JSON: {exc}")
     except (ValueError, KeyError) as exc:
         messages.error(request, f"Schedule not saved: {str(exc).strip(chr(39))}")
     else:

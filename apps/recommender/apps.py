@@ -12,7 +12,7 @@ class RecommenderConfig(AppConfig):
         from apps.mlops.kinds import ModelKind, kind_register
 
         from .engine import RecommenderModel
-        from .training import ranker_train
+        from .training import PARAM_SPECS, ranker_train
 
         kind_register(
             ModelKind(
@@ -22,6 +22,7 @@ class RecommenderConfig(AppConfig):
                 main_metric="ndcg@10",
                 tolerance=0.005,
                 train=ranker_train,
+                params=PARAM_SPECS,
             )
         )
         user_logged_in.connect(_visitor_merge_on_login, dispatch_uid="recommender-visitor-merge")

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from apps.mlops.kinds import TrainingContext, TrainOutcome
+from apps.mlops.kinds import ParamSpec, TrainingContext, TrainOutcome
 from mlcore.metrics import ranking_metrics
 from mlcore.registry import data_hash
 
@@ -67,6 +67,21 @@ def _model(
     return RecommenderModel(
         collab=collab_fit(matrix, item_ids, l2=l2), ranker=ranker, meta={"l2": l2}
     )
+
+
+# What a run started from the Models page or the API may set.
+PARAM_SPECS: tuple[ParamSpec, ...] = (
+    ParamSpec(
+        "l2",
+        "float",
+        50.0,
+        "L2 regularisation of the EASE item-item model; higher for sparse, noisy behaviour.",
+        label="L2 regularisation",
+        minimum=0,
+        minimum_exclusive=True,
+        maximum=100000,
+    ),
+)
 
 
 def ranker_train(ctx: TrainingContext) -> TrainOutcome:

@@ -9,7 +9,7 @@ class SentimentConfig(AppConfig):
     def ready(self) -> None:
         from apps.mlops.kinds import ModelKind, kind_register
 
-        from .training import MODEL_NAME, classifier_load, sentiment_train
+        from .training import MODEL_NAME, PARAM_SPECS, classifier_load, sentiment_train
 
         kind_register(
             ModelKind(
@@ -19,5 +19,6 @@ class SentimentConfig(AppConfig):
                 main_metric="macro_f1",
                 tolerance=0.005,
                 train=sentiment_train,
+                params=PARAM_SPECS,
             )
         )

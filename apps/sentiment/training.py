@@ -8,7 +8,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from apps.mlops.kinds import TrainingContext, TrainOutcome
+from apps.mlops.kinds import ParamSpec, TrainingContext, TrainOutcome
 
 from .uploads import LabelledRow, UploadError, labelled_read
 
@@ -35,6 +35,153 @@ DEFAULT_PARAMS: dict[str, Any] = {
     # validation picks (0 where it does not help there); neighbours_k=0 turns it off.
     "neighbours_k": 10,
 }
+
+
+def labelled_set_choices() -> list[tuple[int, str]]:
+    """The imported labelled sets as (id, "name (rows)") for the run forms on the Models page."""
+    from .training_data import labelled_set_list
+
+    return [(s.pk, f"{s.name} ({s.row_count} rows)") for s in labelled_set_list().order_by("pk")]
+
+
+# What a run started from the Models page or the API may set; the trainer reads nothing else.
+PARAM_SPECS: tuple[ParamSpec, ...] = (
+    ParamSpec(
+        "epochs",
+        "int",
+        DEFAULT_PARAMS["epochs"],
+        "Passes over the training set.",
+        minimum=1,
+        maximum=50,
+    ),
+    ParamSpec(
+        "learning_rate",
+        "float",
+        DEFAULT_PARAMS["learning_rate"],
+        "Rate of the top transformer layer.",
+        minimum=0,
+        minimum_exclusive=True,
+        maximum=1,
+    ),
+    ParamSpec(
+        "batch_size",
+        "int",
+        DEFAULT_PARAMS["batch_size"],
+        "Sentences per step.",
+        minimum=1,
+        maximum=1024,
+    ),
+    ParamSpec(
+        "max_length",
+        "int",
+        DEFAULT_PARAMS["max_length"],
+        "Tokens kept per sentence.",
+        label="Max length (tokens)",
+        minimum=1,
+        maximum=512,
+    ),
+    ParamSpec(
+        "sets",
+        "ids",
+        "all",
+        "Imported labelled sets trained on after the base file; a later label of a sentence wins.",
+        label="Labelled sets",
+        choices=labelled_set_choices,
+    ),
+    ParamSpec(
+        "include_corrections",
+        "bool",
+        DEFAULT_PARAMS["include_corrections"],
+        "Analysts' corrections join the data and win over every other label.",
+        label="Include analysts' corrections",
+    ),
+    ParamSpec(
+        "val_fraction",
+        "float",
+        DEFAULT_PARAMS["val_fraction"],
+        "Share held out for validation and the evaluation.",
+        label="Validation fraction",
+        minimum=0,
+        maximum=1,
+        minimum_exclusive=True,
+        maximum_exclusive=True,
+        advanced=True,
+    ),
+    ParamSpec("seed", "int", DEFAULT_PARAMS["seed"], "Random seed.", minimum=0, advanced=True),
+    ParamSpec(
+        "layer_lr_decay",
+        "float",
+        DEFAULT_PARAMS["layer_lr_decay"],
+        "Each layer below the top learns this many times slower (1: no decay).",
+        label="Layer learning-rate decay",
+        minimum=0,
+        minimum_exclusive=True,
+        maximum=1,
+        advanced=True,
+    ),
+    ParamSpec(
+        "adversarial_eps",
+        "float",
+        DEFAULT_PARAMS["adversarial_eps"],
+        "Size of the FGM adversarial steps on the embeddings (0: off, half the time).",
+        label="Adversarial eps",
+        minimum=0,
+        advanced=True,
+    ),
+    ParamSpec(
+        "neighbours_k",
+        "int",
+        DEFAULT_PARAMS["neighbours_k"],
+        "Nearest neighbours mixed into the vote (0: off).",
+        label="Neighbours k",
+        minimum=0,
+        maximum=100,
+        advanced=True,
+    ),
+    ParamSpec(
+        "patience",
+        "int",
+        2,
+        "Epochs without improvement before stopping early.",
+        minimum=1,
+        advanced=True,
+    ),
+    ParamSpec(
+        "max_steps",
+        "int",
+        None,
+        "Stop after this many steps (empty: no cap).",
+        minimum=1,
+        advanced=True,
+    ),
+    ParamSpec(
+        "ensemble",
+        "int",
+        1,
+        "Seeds served as one model, at that many times the scoring cost.",
+        minimum=1,
+        maximum=10,
+        advanced=True,
+    ),
+    ParamSpec(
+        "distil_from",
+        "int",
+        0,
+        "Teachers to distil one served model from (0: off).",
+        label="Distil from",
+        minimum=0,
+        maximum=10,
+        advanced=True,
+    ),
+    ParamSpec(
+        "data",
+        "str",
+        None,
+        "Base training file on the server, CSV or PhraseBank (empty: the shipped demo set).",
+        label="Base file",
+        advanced=True,
+    ),
+)
 
 
 def training_rows_load(path: str | Path) -> list[LabelledRow]:

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from apps.mlops.kinds import ModelKind, TrainingContext, TrainOutcome
+from apps.mlops.kinds import ModelKind, ParamSpec, TrainingContext, TrainOutcome
 
 INTENT_MODEL = "support-intent"
 MIN_ROWS_PER_LABEL = 2
@@ -87,6 +87,91 @@ def _config(params: dict[str, Any], n: int) -> Any:
     }
     defaults.update({k: v for k, v in params.items() if k in allowed})
     return TrainConfig(**defaults)
+
+
+def knowledge_base_choices() -> list[tuple[int, str]]:
+    """The knowledge bases as (id, name) for the run forms on the Models page."""
+    from .selectors import knowledge_base_list
+
+    return [(kb.pk, kb.name) for kb in knowledge_base_list().order_by("pk")]
+
+
+_AUTO = "Empty: chosen from the data size (under 3000 questions: {small}, else {large})."
+# What a run started from the Models page or the API may set (`_config` reads the rest).
+PARAM_SPECS: tuple[ParamSpec, ...] = (
+    ParamSpec(
+        "kb_id",
+        "choice",
+        None,
+        "Train on the labelled past conversations of this knowledge base (empty: all of them).",
+        label="Knowledge base",
+        choices=knowledge_base_choices,
+    ),
+    ParamSpec("epochs", "int", None, _AUTO.format(small=12, large=6), minimum=1, maximum=100),
+    ParamSpec(
+        "learning_rate",
+        "float",
+        None,
+        _AUTO.format(small="2e-4", large="1e-4"),
+        minimum=0,
+        minimum_exclusive=True,
+        maximum=1,
+    ),
+    ParamSpec("batch_size", "int", None, _AUTO.format(small=16, large=32), minimum=1, maximum=1024),
+    ParamSpec(
+        "max_length",
+        "int",
+        None,
+        _AUTO.format(small=32, large=48),
+        label="Max length (tokens)",
+        minimum=1,
+        maximum=512,
+    ),
+    ParamSpec(
+        "ensemble",
+        "int",
+        None,
+        _AUTO.format(small=1, large=2) + " Inference costs scale with it.",
+        minimum=1,
+        maximum=10,
+        advanced=True,
+    ),
+    ParamSpec(
+        "patience",
+        "int",
+        None,
+        _AUTO.format(small=4, large=3),
+        minimum=1,
+        advanced=True,
+    ),
+    ParamSpec(
+        "neighbours_k",
+        "int",
+        10,
+        "Nearest neighbours mixed into the vote (0: off).",
+        label="Neighbours k",
+        minimum=0,
+        maximum=100,
+        advanced=True,
+    ),
+    ParamSpec("seed", "int", 42, "Random seed.", minimum=0, advanced=True),
+    ParamSpec(
+        "max_steps",
+        "int",
+        None,
+        "Stop after this many steps (empty: no cap).",
+        minimum=1,
+        advanced=True,
+    ),
+    ParamSpec(
+        "data",
+        "str",
+        None,
+        "A CSV file on the server (columns text,category) used instead of past conversations.",
+        label="Training file",
+        advanced=True,
+    ),
+)
 
 
 def intent_train(ctx: TrainingContext) -> TrainOutcome:
@@ -170,6 +255,7 @@ def intent_kind() -> ModelKind:
         main_metric="macro_f1",
         tolerance=0.01,
         train=intent_train,
+        params=PARAM_SPECS,
     )
 
 

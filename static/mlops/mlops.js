@@ -173,4 +173,13 @@
     chart("confidence-chart", { type: "bar", data: { labels: m.confidence.map((c) => c.range), datasets: [
       { label: "share of predictions", data: m.confidence.map((c) => c.share), backgroundColor: "#1e8449" }] } });
   }
+
+  // Run and schedule forms: while "all" is ticked the single sets do not count; grey them out.
+  document.querySelectorAll('fieldset input.check[value="all"]').forEach((all) => {
+    const sync = () => all.closest("fieldset")
+      .querySelectorAll('input.check:not([value="all"])')
+      .forEach((box) => { box.disabled = all.checked; });
+    all.addEventListener("change", sync);
+    sync();
+  });
 })();
