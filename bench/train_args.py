@@ -15,6 +15,7 @@ def train_args_add(
     neighbours: int = 0,
     layer_lr_decay: float = 1.0,
     adversarial_eps: float = 0.0,
+    label_offsets: bool = False,
 ) -> None:
     parser.add_argument("--epochs", type=int, default=epochs, help="fine-tuning epochs")
     parser.add_argument("--lr", type=float, default=lr, help="encoder learning rate")
@@ -56,6 +57,12 @@ def train_args_add(
         default=adversarial_eps,
         help="FGM step on the embeddings (0: off)",
     )
+    parser.add_argument(
+        "--label-offsets",
+        action=argparse.BooleanOptionalAction,
+        default=label_offsets,
+        help="choose per-label log-probability offsets on validation",
+    )
     parser.add_argument("--reinit-layers", type=int, default=0, help="top layers restarted")
     parser.add_argument("--patience", type=int, default=2, help="early-stopping patience")
     parser.add_argument("--seed", type=int, default=None, help="training seed")
@@ -81,6 +88,7 @@ def train_config_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "rdrop_alpha": args.rdrop,
         "adversarial_eps": args.adversarial_eps,
         "reinit_layers": args.reinit_layers,
+        "label_offsets": args.label_offsets,
     }
     if args.seed is not None:
         kwargs["seed"] = args.seed
@@ -110,4 +118,5 @@ def train_config_describe(config: Any) -> str:
         + (f", R-Drop {config.rdrop_alpha}" if config.rdrop_alpha else "")
         + (f", FGM eps {config.adversarial_eps}" if config.adversarial_eps else "")
         + (f", top {config.reinit_layers} layer(s) re-initialised" if config.reinit_layers else "")
+        + (", label offsets chosen on validation" if config.label_offsets else "")
     )

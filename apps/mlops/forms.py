@@ -146,7 +146,11 @@ class RunParamsForm(forms.Form):
                 value = SETS_ALL if SETS_ALL in (value or []) else list(value or [])
                 if value == spec.default:
                     continue
-            elif spec.type != "bool" and value in (None, ""):
+            elif spec.type == "bool":
+                # A box left as its default says nothing; one changed from it is recorded.
+                if bool(value) == bool(spec.default):
+                    continue
+            elif value in (None, ""):
                 continue
             values[spec.name] = value
         return values

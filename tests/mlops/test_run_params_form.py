@@ -97,7 +97,8 @@ def test_every_set_ticked_as_all_leaves_sets_to_the_default(admin_client, labell
         {"p_sets": ["all", str(labelled_sets[0].pk)], "p_include_corrections": "on"},
     )
 
-    assert TrainingRun.objects.get().params == {"include_corrections": True}
+    # Every set, and a box at its default (corrections on): nothing to record.
+    assert TrainingRun.objects.get().params == {}
 
 
 @pytest.mark.parametrize(
@@ -171,7 +172,7 @@ def test_schedule_form_saves_checked_params_and_shows_them_again(admin_client, l
             "every_hours": "12",
             "p_epochs": "3",
             "p_sets": [str(earnings.pk)],
-            "p_include_corrections": "on",
+            # corrections left unticked: off, unlike the default, so recorded
             "params": '{"seed": 5}',
         },
     )
@@ -183,7 +184,7 @@ def test_schedule_form_saves_checked_params_and_shows_them_again(admin_client, l
     assert schedule.params == {
         "epochs": 3,
         "sets": [earnings.pk],
-        "include_corrections": True,
+        "include_corrections": False,
         "seed": 5,
     }
     # A described parameter typed in the JSON box comes back in its own field.
