@@ -21,6 +21,16 @@ class ItemAdmin(admin.ModelAdmin):
         saved = services.item_save(data=data, item_id=obj.pk)
         obj.pk = saved.pk
 
+    def delete_model(self, request: Any, obj: Item) -> None:
+        item_id = obj.pk
+        super().delete_model(request, obj)
+        services.items_forget(item_ids=[item_id])
+
+    def delete_queryset(self, request: Any, queryset: Any) -> None:
+        item_ids = list(queryset.values_list("pk", flat=True))
+        super().delete_queryset(request, queryset)
+        services.items_forget(item_ids=item_ids)
+
 
 @admin.register(Event)
 class EventAdmin(admin.ModelAdmin):

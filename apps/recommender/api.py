@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -47,10 +48,13 @@ def shopper_from_request(request: Request, user_param: str = "") -> services.Sho
     anonymous visitor id (unguessable cookie value, so asking for one is harmless)."""
     user = request.user
     if user_param and user_param.isdigit():
-        if getattr(user, "is_authenticated", False) and (
-            str(user.pk) == user_param or user_has_role(user, Role.MERCHANDISER)
+        account = services.id_parse(user_param)
+        if (
+            account is not None
+            and getattr(user, "is_authenticated", False)
+            and (user.pk == account or user_has_role(user, Role.MERCHANDISER))
         ):
-            return services.Shopper(user_id=int(user_param))
+            return services.Shopper(user_id=account)
         raise PermissionError("you may only ask for your own account's recommendations")
     if user_param:
         return services.Shopper(visitor_id=user_param[:64])
@@ -274,6 +278,11 @@ class EventBatchView(APIView):
                     {"detail": "naming an account needs a merchandiser token"},
                     status=status.HTTP_403_FORBIDDEN,
                 )
+            if not get_user_model().objects.filter(pk=data["user"]).exists():
+                return Response(
+                    {"user": [f"no account has id {data['user']}"]},
+                    status=status.HTTP_400_BAD_REQUEST,
+                )
             shopper = services.Shopper(user_id=data["user"])
         else:
             visitor = data.get("visitor_id") or request.COOKIES.get(VISITOR_COOKIE, "")
@@ -289,6 +298,7 @@ class EventBatchView(APIView):
 
 class ItemViewSet(viewsets.ModelViewSet):
     serializer_class = ItemSerializer
+    lookup_value_regex = r"[0-9]+"  # /api/items/abc is a 404, never a 500
     permission_classes = [ReadOrMerchandiser]
 
     def get_queryset(self) -> Any:
@@ -368,6 +378,7 @@ class ExperimentViewSet(
 ):
     serializer_class = ExperimentSerializer
     permission_classes = [Merchandiser]
+    lookup_value_regex = r"[0-9]+"
     queryset = Experiment.objects.prefetch_related("variants")
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:

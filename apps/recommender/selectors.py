@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 from django.core.cache import cache
-from django.db.models import Count, Q
+from django.db.models import Count, Max, Min, Q
 from django.db.models.functions import TruncDay
 from django.utils import timezone
 
@@ -26,7 +26,7 @@ from .engine import (
     recommend,
 )
 from .models import Event, Experiment, Item, RecommenderSettings, Variant
-from .services import CATALOG_VERSION_KEY, INDEX_NAME, MODEL_NAME, Shopper
+from .services import CATALOG_VERSION_KEY, INDEX_NAME, MODEL_NAME, Shopper, id_parse
 
 HISTORY_LIMIT = 50
 CACHE_SECONDS = 300
@@ -221,15 +221,21 @@ def experiment_report(*, experiment: Experiment) -> list[VariantReport]:
     for variant in experiment.variants.all():
         events = Event.objects.filter(experiment=experiment, variant=variant.name)
         impressions = events.filter(kind=Event.Kind.IMPRESSION)
-        exposed = set()
-        for user_id, visitor_id in impressions.values_list("user_id", "visitor_id").distinct():
-            exposed.add(f"u{user_id}" if user_id else f"v{visitor_id}")
-        buyers = set()
-        for user_id, visitor_id in (
-            events.filter(kind=Event.Kind.PURCHASE).values_list("user_id", "visitor_id").distinct()
+        # Each exposed shopper's first exposure; only a purchase after it is a conversion.
+        exposed: dict[str, Any] = {}
+        for user_id, visitor_id, first in impressions.values_list("user_id", "visitor_id").annotate(
+            first=Min("created")
         ):
             key = f"u{user_id}" if user_id else f"v{visitor_id}"
-            if key in exposed:
+            exposed[key] = min(first, exposed.get(key, first))
+        buyers = set()
+        for user_id, visitor_id, last in (
+            events.filter(kind=Event.Kind.PURCHASE)
+            .values_list("user_id", "visitor_id")
+            .annotate(last=Max("created"))
+        ):
+            key = f"u{user_id}" if user_id else f"v{visitor_id}"
+            if key in exposed and last >= exposed[key]:
                 buyers.add(key)
         n_impressions = impressions.count()
         clicks = events.filter(kind=Event.Kind.CLICK, from_recommendation=True).count()
@@ -297,10 +303,10 @@ def _context_history(context: str, cart: list[int]) -> tuple[list[HistoryEntry],
     if context == "cart":
         return [HistoryEntry(i, 10.0, "cart") for i in cart], False
     if context.startswith("item:"):
-        ref = context.split(":", 1)[1]
-        if not ref.isdigit() or not Item.objects.filter(pk=int(ref)).exists():
+        item_id = id_parse(context.split(":", 1)[1])
+        if item_id is None or not Item.objects.filter(pk=item_id).exists():
             raise ContextError(f"unknown item in context {context!r}")
-        return [HistoryEntry(int(ref), 10.0, "context")], False
+        return [HistoryEntry(item_id, 10.0, "context")], False
     raise ContextError("context must be home, cart or item:<id>")
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -33,6 +34,17 @@ ITEM_FIELDS = (
     "active",
     "boost",
 )
+# Blank cells of these columns mean "no value given" (an update keeps what is stored).
+KEEP_WHEN_BLANK = ("stock", "active", "boost", "price")
+# Clock skew tolerated on a trusted sender's own event times.
+FUTURE_SKEW = timedelta(minutes=5)
+_ID_RE = re.compile(r"[0-9]{1,18}")
+
+
+def id_parse(value: Any) -> int | None:
+    """A database id from a client value: ASCII digits that fit a 64-bit key, else None."""
+    text = str(value).strip() if value is not None and not isinstance(value, bool) else ""
+    return int(text) if _ID_RE.fullmatch(text) else None
 
 
 # -- cache generations -----------------------------------------------------------------------------
@@ -96,8 +108,10 @@ def _clean_item(row: dict[str, Any]) -> dict[str, Any]:
     data["stock"] = stock
     data["image_url"] = str(row.get("image_url") or "")[:500]
     active = row.get("active", True)
-    if isinstance(active, str):
-        active = active.strip().lower() not in ("0", "false", "no", "n", "")
+    if active is None or (isinstance(active, str) and not active.strip()):
+        active = True  # a blank cell is no answer, not "inactive"
+    elif isinstance(active, str):
+        active = active.strip().lower() not in ("0", "false", "no", "n", "off")
     data["active"] = bool(active)
     try:
         data["boost"] = float(row.get("boost") or 0.0)
@@ -137,6 +151,12 @@ def item_deactivate(*, item_id: int) -> None:
     _items_changed([item_id])
 
 
+def items_forget(*, item_ids: list[int]) -> None:
+    """After items were deleted outright (the admin): they leave the text index and no cached
+    list keeps showing them."""
+    _items_changed(item_ids)
+
+
 @dataclass(frozen=True)
 class ImportResult:
     created: int
@@ -169,9 +189,26 @@ def _rows_parse(content: str, fmt: str) -> list[tuple[int, dict[str, Any] | str]
     return rows
 
 
+def _row_over_stored(row: dict[str, Any]) -> dict[str, Any]:
+    """An update names only what changes: columns (or JSON keys) a row leaves out, and blank
+    stock/active/boost/price cells, keep the stored item's values instead of the defaults."""
+    sku = str(row.get("sku") or "").strip()
+    stored = Item.objects.filter(sku=sku).first() if sku else None
+    if stored is None:
+        return row
+    merged = dict(row)
+    for name in ITEM_FIELDS:
+        value = row.get(name)
+        blank = value is None or (name in KEEP_WHEN_BLANK and str(value).strip() == "")
+        if name not in row or blank:
+            merged[name] = getattr(stored, name)
+    return merged
+
+
 def items_import(*, content: str, fmt: str, embed: bool = True) -> ImportResult:
     """Import CSV or JSONL; good rows are saved (created or updated by sku), bad rows reported
-    with their line number and reason, and nothing already stored is lost."""
+    with their line number and reason, and nothing already stored is lost: an update changes
+    only the columns the row gives."""
     created = updated = 0
     errors: list[dict[str, Any]] = []
     changed: list[int] = []
@@ -181,7 +218,7 @@ def items_import(*, content: str, fmt: str, embed: bool = True) -> ImportResult:
                 errors.append({"line": line, "sku": "", "error": row})
                 continue
             try:
-                clean = _clean_item(row)
+                clean = _clean_item(_row_over_stored(row))
                 with transaction.atomic():
                     item, was_created = Item.objects.update_or_create(
                         sku=clean["sku"], defaults=clean
@@ -253,6 +290,14 @@ def visitor_merge(*, visitor_id: str, user_id: int) -> int:
     return moved
 
 
+def visitor_link(*, visitor_id: str, user_id: int) -> None:
+    """Make sure a signed-in shopper's browser id speaks for their account: a visitor id
+    first seen after sign-in (or last linked to someone else) gets the account too, so the
+    tracker's views and clicks join the account's history."""
+    if visitor_id and not Visitor.objects.filter(visitor_id=visitor_id, user_id=user_id).exists():
+        visitor_merge(visitor_id=visitor_id, user_id=user_id)
+
+
 @dataclass(frozen=True)
 class RecordResult:
     accepted: int
@@ -280,18 +325,14 @@ def events_record(
     rows: list[Event] = []
     ids_in_batch: set[str] = set()
     item_refs = {str(e.get("item", "")) for e in events if isinstance(e, dict)}
-    by_id = {
-        str(i.pk): i.pk for i in Item.objects.filter(pk__in=[r for r in item_refs if r.isdigit()])
-    }
+    numeric = [pk for pk in (id_parse(r) for r in item_refs) if pk is not None]
+    by_id = {str(pk): pk for pk in Item.objects.filter(pk__in=numeric).values_list("pk", flat=True)}
     by_sku = dict(Item.objects.filter(sku__in=item_refs).values_list("sku", "pk"))
+    experiment_ids = [id_parse(e.get("experiment")) for e in events if isinstance(e, dict)]
     experiments = {
         e.pk: {v.name for v in e.variants.all()}
         for e in Experiment.objects.prefetch_related("variants").filter(
-            pk__in=[
-                e.get("experiment")
-                for e in events
-                if isinstance(e, dict) and str(e.get("experiment") or "").isdigit()
-            ]
+            pk__in=[pk for pk in experiment_ids if pk is not None]
         )
     }
     duplicates = 0
@@ -336,12 +377,27 @@ def events_record(
                 continue
         created = now
         if trusted and raw.get("created"):
-            parsed = parse_datetime(str(raw["created"]))
-            created = parsed if isinstance(parsed, datetime) else now
-            if timezone.is_naive(created):
-                created = timezone.make_aware(created)
-        experiment = raw.get("experiment") or ""
-        experiment_id = int(experiment) if str(experiment).isdigit() else None
+            try:
+                parsed = parse_datetime(str(raw["created"]))
+            except ValueError:
+                parsed = None
+            if not isinstance(parsed, datetime):
+                errors.append(
+                    {
+                        "index": position,
+                        "event_id": event_id,
+                        "error": "created must be an ISO 8601 time",
+                    }
+                )
+                continue
+            created = timezone.make_aware(parsed) if timezone.is_naive(parsed) else parsed
+            # A future time would outweigh every real event (decay grows past 1) for ever.
+            if created > now + FUTURE_SKEW:
+                errors.append(
+                    {"index": position, "event_id": event_id, "error": "created is in the future"}
+                )
+                continue
+        experiment_id = id_parse(raw.get("experiment"))
         variant = str(raw.get("variant") or "")
         if experiment_id not in experiments or variant not in experiments.get(experiment_id, ()):
             experiment_id, variant = None, ""
@@ -431,25 +487,41 @@ def experiment_create(
         raise ValueError("an experiment needs a name")
     if Experiment.objects.filter(name=name.strip()).exists():
         raise ValueError(f"an experiment named {name.strip()!r} exists")
-    if len(variants) < 2:
-        raise ValueError("an experiment needs at least two variants")
+    if not 2 <= len(variants) <= 4:
+        raise ValueError("an experiment has two to four variants")
     names = [str(v.get("name") or "").strip() for v in variants]
     if any(not n for n in names) or len(set(names)) != len(names):
         raise ValueError("variant names must be present and distinct")
-    for v in variants:
+    clean = []
+    for name_, v in zip(names, variants, strict=True):
         if v.get("strategy", "ranker") not in dict(Variant.STRATEGIES):
             raise ValueError(f"unknown strategy {v.get('strategy')!r}")
-        if int(v.get("weight", 1)) < 1:
+        try:
+            weight = int(v.get("weight", 1))
+        except (TypeError, ValueError):
+            raise ValueError(f"variant {name_}: the weight must be a whole number") from None
+        if weight < 1:
             raise ValueError("a variant's weight must be at least 1")
-    experiment = Experiment.objects.create(name=name.strip(), description=description)
-    for v in variants:
         diversity = v.get("diversity")
+        if diversity in (None, ""):
+            diversity = None
+        else:
+            try:
+                diversity = float(diversity)
+            except (TypeError, ValueError):
+                raise ValueError(f"variant {name_}: diversity must be a number") from None
+            # The shop setting's range: a variant outside it could never be shipped.
+            if not 0 <= diversity <= 1:
+                raise ValueError(f"variant {name_}: diversity must be between 0 and 1")
+        clean.append((name_, v.get("strategy", "ranker"), diversity, weight))
+    experiment = Experiment.objects.create(name=name.strip(), description=description)
+    for name_, strategy, diversity, weight in clean:
         Variant.objects.create(
             experiment=experiment,
-            name=str(v["name"]).strip(),
-            strategy=v.get("strategy", "ranker"),
-            diversity=None if diversity in (None, "") else float(diversity),
-            weight=int(v.get("weight", 1)),
+            name=name_,
+            strategy=strategy,
+            diversity=diversity,
+            weight=weight,
         )
     return experiment
 

@@ -31,6 +31,9 @@ def _shopper(request: HttpRequest) -> services.Shopper:
         visitor_id = services.visitor_id_new()
         request._new_visitor = visitor_id  # type: ignore[attr-defined]
     if request.user.is_authenticated:
+        # The tracker reports with the browser's visitor id only; it must speak for the account
+        # even when the cookie was first set after sign-in.
+        services.visitor_link(visitor_id=visitor_id, user_id=request.user.pk)
         return services.Shopper(user_id=request.user.pk, visitor_id=visitor_id)
     return services.Shopper(visitor_id=visitor_id)
 
@@ -176,12 +179,17 @@ def cart_view(request: HttpRequest) -> HttpResponse:
 def checkout(request: HttpRequest) -> HttpResponse:
     shopper = _shopper(request)
     cart = _cart(request)
-    items = list(Item.objects.filter(pk__in=[int(k) for k in cart], active=True))
-    if not items:
+    items = list(Item.objects.filter(pk__in=[int(k) for k in cart]))
+    if not cart:
         messages.error(request, "Your cart is empty.")
         return redirect("recommender:cart")
     bought = []
     for item in items:
+        if not item.active:
+            # Withdrawn from sale: it cannot be bought, so it leaves the cart (with a word why).
+            cart.pop(str(item.pk), None)
+            messages.error(request, f"{item.title} is no longer sold and was removed.")
+            continue
         quantity = cart[str(item.pk)]
         # A conditional decrement: two checkouts can never sell the same last unit.
         sold = Item.objects.filter(pk=item.pk, stock__gte=quantity).update(
@@ -190,13 +198,17 @@ def checkout(request: HttpRequest) -> HttpResponse:
         if sold:
             services.event_record(shopper=shopper, kind=Event.Kind.PURCHASE, item_id=item.pk)
             bought.append(item.title)
+            cart.pop(str(item.pk), None)
         else:
-            messages.error(request, f"{item.title}: not enough stock left.")
+            messages.error(request, f"{item.title}: not enough stock left; it stays in your cart.")
+    known = {str(i.pk) for i in items}
+    cart = {k: q for k, q in cart.items() if k in known}  # items deleted since
     services.catalog_changed()
-    request.session["cart"] = {}
+    # Only what was ordered leaves the cart: a line that could not be sold stays for the shopper.
+    request.session["cart"] = cart
     if bought:
         messages.success(request, "Thank you! Ordered: " + ", ".join(bought))
-    return redirect("recommender:home")
+    return redirect("recommender:cart" if cart else "recommender:home")
 
 
 @require_POST
