@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import QuerySet
@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -59,6 +60,22 @@ def _bad(message: str, code: int = status.HTTP_400_BAD_REQUEST) -> Response:
     return Response({"detail": message}, status=code)
 
 
+def _query_filters(request: Request, statuses: Any, *, kb: bool = True) -> dict[str, Any]:
+    """The list filters `?kb=<id>` and `?status=<value>`, checked: a typo is a 400 naming the
+    parameter, not a server error or a silently empty list."""
+    params = request.query_params
+    found: dict[str, Any] = {"status": params.get("status") or None}
+    if found["status"] is not None and found["status"] not in statuses.values:
+        raise ValidationError({"status": f"Must be one of: {', '.join(statuses.values)}."})
+    if kb:
+        raw = params.get("kb") or None
+        try:
+            found["kb_id"] = int(raw) if raw is not None else None
+        except ValueError:
+            raise ValidationError({"kb": "Must be a knowledge base id (a whole number)."}) from None
+    return found
+
+
 def _kb_id(value: Any) -> int:
     kb = value if isinstance(value, KnowledgeBase) else None
     if kb is not None:
@@ -106,11 +123,7 @@ class ArticleViewSet(viewsets.ModelViewSet):
     permission_classes = [Agent]
 
     def get_queryset(self) -> QuerySet[Article]:
-        return selectors.article_list(
-            # The raw query-string id: the ORM lookup converts it to the integer key.
-            kb_id=cast("int | None", self.request.query_params.get("kb")),
-            status=self.request.query_params.get("status"),
-        )
+        return selectors.article_list(**_query_filters(self.request, Article.Status))
 
     def _save(self, data: dict[str, Any], source_key: str = "") -> Response:
         try:
@@ -157,11 +170,7 @@ class FAQViewSet(viewsets.ModelViewSet):
     permission_classes = [Agent]
 
     def get_queryset(self) -> QuerySet[FAQ]:
-        return selectors.faq_list(
-            # The raw query-string id: the ORM lookup converts it to the integer key.
-            kb_id=cast("int | None", self.request.query_params.get("kb")),
-            status=self.request.query_params.get("status"),
-        )
+        return selectors.faq_list(**_query_filters(self.request, FAQ.Status))
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = self.get_serializer(data=request.data)
@@ -372,7 +381,9 @@ class CustomerMessagesView(APIView):
             return _bad(str(exc), status.HTTP_409_CONFLICT)
         reply = None
         if created:
-            reply = services.bot_reply(conversation_id=conversation.pk, message_id=message.pk)
+            reply = services.bot_reply_or_handoff(
+                conversation_id=conversation.pk, message_id=message.pk
+            )
         conversation.refresh_from_db()
         return Response(
             {
@@ -447,7 +458,7 @@ class ConversationViewSet(
 
     def get_queryset(self) -> QuerySet[Conversation]:
         qs = Conversation.objects.select_related("assigned_agent")
-        wanted = self.request.query_params.get("status")
+        wanted = _query_filters(self.request, Conversation.Status, kb=False)["status"]
         return qs.filter(status=wanted) if wanted else qs
 
     def _result(self, call: Any) -> Response:

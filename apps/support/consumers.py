@@ -142,7 +142,10 @@ class CustomerChatConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  #
             }
         )
         if created:
-            await database_sync_to_async(self._answer)(message.pk)
+            # Not in the shared thread that serialises this process's database calls: a
+            # generation takes seconds, and every other chat and console would wait behind it.
+            # The models guard themselves with locks; the connection is this worker thread's.
+            await database_sync_to_async(self._answer, thread_sensitive=False)(message.pk)
 
     def _answer(self, message_id: int) -> None:
         conversation = Conversation.objects.get(pk=self.conversation_id)
@@ -169,13 +172,8 @@ class CustomerChatConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  #
             return True
 
         try:
-            services.bot_reply(
+            services.bot_reply_or_handoff(
                 conversation_id=self.conversation_id, message_id=message_id, on_token=on_token
-            )
-        except Exception:
-            log.exception("bot reply failed; handing the conversation to a human")
-            services.conversation_handoff(
-                conversation_id=self.conversation_id, reason="no_knowledge"
             )
         finally:
             realtime.typing_broadcast(

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Avg, Count, Q, QuerySet
+from django.db.models import Avg, Count, Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -129,6 +129,14 @@ def conversation_summary(conversation: Conversation) -> dict[str, Any]:
     }
 
 
+def _engaged() -> Q:
+    """Conversations a customer actually started: asked something, asked for a human, or was
+    joined by an agent. The chat page greets every visitor, and a greeting alone is no
+    conversation for the statistics."""
+    asked = Message.objects.filter(conversation=OuterRef("pk"), sender=Message.Sender.CUSTOMER)
+    return Q(Exists(asked)) | Q(handoff_at__isnull=False) | Q(taken_over_at__isnull=False)
+
+
 def queue_list(*, include_closed: int = 20) -> list[dict[str, Any]]:
     """Open conversations (waiting first), then the most recently closed ones."""
     open_qs = (
@@ -154,22 +162,27 @@ def agents_online() -> QuerySet[AgentPresence]:
 def support_stats(*, days: int = 14) -> dict[str, Any]:
     """Queue size now, and per day: conversations, handoff rate, CSAT, bot resolution rate.
 
-    A conversation counts as resolved by the bot when it never went to a human and was closed or
-    saw no message for 24 hours (the industry's usual definition).
+    A conversation counts as resolved by the bot when it never went to a human (no handoff, no
+    agent took it over or was given it) and was closed or saw no message for 24 hours (the
+    industry's usual definition). Visits where nobody asked anything are left out.
     """
     now = timezone.now()
     since = now - timedelta(days=days)
     stale = now - timedelta(hours=24)
+    started = Conversation.objects.filter(_engaged(), created_at__gte=since)
     rows = (
-        Conversation.objects.filter(created_at__gte=since)
-        .annotate(day=TruncDate("created_at"))
+        started.annotate(day=TruncDate("created_at"))
         .values("day")
         .annotate(
             total=Count("id"),
             handed=Count("id", filter=Q(handoff_at__isnull=False)),
             bot_resolved=Count(
                 "id",
-                filter=Q(handoff_at__isnull=True)
+                filter=Q(
+                    handoff_at__isnull=True,
+                    taken_over_at__isnull=True,
+                    assigned_agent__isnull=True,
+                )
                 & (Q(status=Conversation.Status.CLOSED) | Q(last_message_at__lt=stale)),
             ),
             csat=Avg("csat"),
@@ -188,7 +201,7 @@ def support_stats(*, days: int = 14) -> dict[str, Any]:
         }
         for row in rows
     ]
-    totals = Conversation.objects.filter(created_at__gte=since).aggregate(
+    totals = started.aggregate(
         total=Count("id"),
         handed=Count("id", filter=Q(handoff_at__isnull=False)),
         csat=Avg("csat"),

@@ -24,6 +24,8 @@ from django.db.models import Count, F, Q
 from django.utils import timezone
 from django.utils.text import slugify
 
+from apps.accounts.models import Role
+from apps.accounts.roles import user_has_role
 from apps.mlops.vectors import named_index, texts_embed
 
 from . import realtime
@@ -867,6 +869,28 @@ def bot_reply(
     return message
 
 
+def bot_reply_or_handoff(
+    *,
+    conversation_id: int,
+    message_id: int,
+    on_token: Callable[[str], bool] | None = None,
+) -> Message | None:
+    """`bot_reply`, but a failing bot (a missing model, a broken index) hands the customer to
+    a human instead of leaving their stored question unanswered."""
+    try:
+        return bot_reply(conversation_id=conversation_id, message_id=message_id, on_token=on_token)
+    except Exception:
+        log.exception("bot reply failed; handing conversation %s to a human", conversation_id)
+        from .answers import HANDOFF_TEXT
+
+        reason = Conversation.HandoffReason.NO_KNOWLEDGE
+        return conversation_handoff(
+            conversation_id=conversation_id,
+            reason=reason,
+            answer=Answer(HANDOFF_TEXT, "handoff", 0.0, 0.0, True, reason),
+        )
+
+
 def _bot_message_create(
     conversation_id: int, answer: Answer, *, reply_to: int | None, sender: str = "bot"
 ) -> Message:
@@ -921,14 +945,17 @@ def conversation_take_over(*, conversation_id: int, agent: Any) -> bool:
     """An agent takes the conversation; from now on the bot is silent in it."""
     with transaction.atomic():
         taken = Conversation.objects.filter(
-            Q(status__in=[Conversation.Status.BOT, Conversation.Status.WAITING])
-            | Q(status=Conversation.Status.AGENT, assigned_agent=agent),
             pk=conversation_id,
+            status__in=[Conversation.Status.BOT, Conversation.Status.WAITING],
         ).update(
             status=Conversation.Status.AGENT, assigned_agent=agent, taken_over_at=timezone.now()
         )
         if not taken:
-            return False
+            # Already theirs (a second click, or a colleague transferred it to them): nothing
+            # to announce again.
+            return Conversation.objects.filter(
+                pk=conversation_id, status=Conversation.Status.AGENT, assigned_agent=agent
+            ).exists()
         message = Message.objects.create(
             conversation_id=conversation_id,
             sender=Message.Sender.SYSTEM,
@@ -947,7 +974,9 @@ def conversation_transfer(*, conversation_id: int, agent: Any, to_agent_id: int 
         if conversation.status == Conversation.Status.CLOSED:
             raise NotAllowed("A closed conversation cannot be transferred.")
         if to_agent_id:
-            target = get_user_model().objects.get(pk=to_agent_id)
+            target = get_user_model().objects.filter(pk=to_agent_id, is_active=True).first()
+            if target is None or not user_has_role(target, Role.SUPPORT_AGENT):
+                raise InvalidText("Conversations can only be transferred to a support agent.")
             Conversation.objects.filter(pk=conversation_id).update(
                 status=Conversation.Status.AGENT,
                 assigned_agent=target,
@@ -1089,9 +1118,18 @@ def faq_draft_from_conversation(*, conversation_id: int) -> FAQ:
     if question is None or answer is None:
         raise NotAllowed("The conversation needs a customer question and an answer first.")
     intent = next((m.intent for m in messages if m.intent), "")
+    text = clean_text(question.text[:500], max_chars=500, what="question")
+    published = FAQ.objects.filter(
+        kb_id=conversation.kb_id, question=text, status=FAQ.Status.PUBLISHED
+    ).first()
+    if published is not None:
+        # faq_upsert would overwrite its answer and unpublish it.
+        raise NotAllowed(
+            f"The published FAQ pair #{published.pk} already has this question; edit that one."
+        )
     faq, _ = faq_upsert(
         kb_id=conversation.kb_id,
-        question=question.text[:500],
+        question=text,
         answer=answer.text,
         intent=intent,
         status=FAQ.Status.DRAFT,

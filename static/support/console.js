@@ -27,9 +27,18 @@
     else if (ev.type === "queue_item" || ev.type === "conversation") { conversations[ev.conversation.id] = ev.conversation; renderQueue(); if (ev.conversation.id === opened) renderHead(ev.conversation); }
     else if (ev.type === "transcript") { openTranscript(ev); }
     else if (ev.type === "message") { if (opened) addMessage(ev.message); }
-    else if (ev.type === "typing") { $("typing").textContent = ev.on ? "The customer is typing…" : ""; }
+    else if (ev.type === "typing") { showTyping(ev.on ? "The customer is typing…" : ""); }
     else if (ev.type === "error") { $("error").textContent = ev.message; }
     else if (ev.type === "faq_draft") { $("error").textContent = "Draft FAQ saved for review: " + ev.question; }
+  }
+
+  // The customer's widget sends "typing" while they type and nothing when they stop or leave,
+  // so the indicator goes away on its own, and when their message arrives.
+  var typingShown = null, typingSent = 0;
+  function showTyping(text) {
+    $("typing").textContent = text;
+    clearTimeout(typingShown);
+    if (text) typingShown = setTimeout(function () { $("typing").textContent = ""; }, 6000);
   }
 
   function renderQueue() {
@@ -70,6 +79,7 @@
     $("conv").hidden = false;
     $("error").textContent = "";
     seen = {};
+    showTyping("");
     $("messages").textContent = "";
     renderHead(ev.conversation);
     ev.messages.forEach(addMessage);
@@ -83,6 +93,7 @@
   function addMessage(m) {
     if (seen[m.id]) { var old = $("messages").querySelector('[data-id="' + m.id + '"]'); if (old) old.remove(); }
     seen[m.id] = true;
+    if (m.sender === "customer") showTyping("");
     var li = make("li", m.sender);
     li.dataset.id = m.id;
     li.appendChild(make("div", "meta", m.sender + (m.author ? " · " + m.author : "") + " · " + new Date(m.created_at).toLocaleTimeString()));
@@ -113,7 +124,12 @@
   $("faq-draft").onclick = function () { send({ type: "faq_draft", conversation_id: opened }); };
   $("reply-form").onsubmit = function (e) { e.preventDefault(); var t = $("reply").value.trim(); if (!t) return; send({ type: "message", conversation_id: opened, text: t, client_id: uid() }); $("reply").value = ""; };
   $("reply").addEventListener("keydown", function (e) { if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); $("reply-form").requestSubmit(); } });
-  $("reply").addEventListener("input", function () { if (opened) send({ type: "typing", conversation_id: opened, on: true }); });
+  $("reply").addEventListener("input", function () {
+    // At most one typing event every 3 s, not one per keystroke.
+    if (!opened || Date.now() - typingSent < 3000) return;
+    typingSent = Date.now();
+    send({ type: "typing", conversation_id: opened, on: true });
+  });
   $("note-form").onsubmit = function (e) { e.preventDefault(); var t = $("note").value.trim(); if (!t) return; send({ type: "note", conversation_id: opened, text: t }); $("note").value = ""; };
   connect();
 })();

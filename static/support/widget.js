@@ -13,7 +13,9 @@
   };
   var KEY = "textsuite-support";
   var state = load();
-  var ws = null, retry = 0, seen = {}, streaming = null, outbox = state.outbox || [];
+  // lastId is this page's own: a new page (reload, next storefront page) starts from 0 and so
+  // shows the whole transcript; a reconnect within the page asks only for what it missed.
+  var ws = null, retry = 0, seen = {}, streaming = null, outbox = state.outbox || [], lastId = 0;
   var el = {};
 
   function load() { try { return JSON.parse(localStorage.getItem(KEY)) || {}; } catch (e) { return {}; } }
@@ -76,11 +78,20 @@
     el.root = root;
   }
 
-  var typingTimer = null;
+  var typingTimer = null, typingShown = null;
   function typing() {
     if (typingTimer) return;
     send({ type: "typing", on: true });
     typingTimer = setTimeout(function () { typingTimer = null; }, 3000);
+  }
+
+  // People send "typing" while they type and nothing when they stop (or leave), so an agent's
+  // indicator goes away on its own; the bot's ends with its answer.
+  var TYPING_SHOWN_MS = 6000;
+  function showTyping(text, expires) {
+    el.typing.textContent = text;
+    clearTimeout(typingShown);
+    if (text && expires) typingShown = setTimeout(function () { el.typing.textContent = ""; }, TYPING_SHOWN_MS);
   }
 
   function submit() {
@@ -102,20 +113,26 @@
 
   function showStatus(text) { el.status.textContent = text || ""; }
 
+  // One conversation at a time: a message typed while the first one is being created waits in
+  // the outbox for it, instead of starting a second conversation that the first then orphans.
+  var starting = false;
   function start() {
     if (state.token) { connect(); return; }
+    if (starting) return;
+    starting = true;
     var headers = { "Content-Type": "application/json" };
     var token = cfg.csrf || cookie("csrftoken");
     if (token) headers["X-CSRFToken"] = token;
     fetch(cfg.api + "chat/", { method: "POST", headers: headers, credentials: "same-origin", body: "{}" })
       .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.json(); })
-      .then(function (data) { state = { token: data.token, lastId: 0 }; save(); connect(); })
-      .catch(function () { showStatus("Chat is unavailable right now. Retrying…"); setTimeout(start, 5000); });
+      .then(function (data) { starting = false; state = { token: data.token }; lastId = 0; save(); connect(); })
+      .catch(function () { starting = false; showStatus("Chat is unavailable right now. Retrying…"); setTimeout(start, 5000); });
   }
 
   function connect() {
+    if (ws && ws.readyState <= 1) return;  // already connecting or open
     var proto = location.protocol === "https:" ? "wss://" : "ws://";
-    ws = new WebSocket(proto + location.host + "/ws/support/chat/" + state.token + "/?after=" + (state.lastId || 0));
+    ws = new WebSocket(proto + location.host + "/ws/support/chat/" + state.token + "/?after=" + lastId);
     ws.onopen = function () {
       retry = 0;
       showStatus("");
@@ -125,6 +142,8 @@
     ws.onclose = function (e) {
       ws = null;
       if (e.code === 4404) { state = {}; outbox = []; save(); start(); return; }
+      // The conversation was closed under the customer: their unsent messages go to a new one.
+      if (!state.token) { start(); return; }
       showStatus("Reconnecting…");
       retry = Math.min(retry + 1, 6);
       setTimeout(connect, 500 * Math.pow(2, retry));
@@ -143,7 +162,7 @@
       var pending = el.list.querySelector('[data-client-id="' + CSS.escape(event.client_id || "") + '"]');
       if (pending) { pending.dataset.id = event.id; pending.classList.remove("ts-pending"); seen[event.id] = true; }
     } else if (event.type === "typing") {
-      el.typing.textContent = event.on ? (event.who === "agent" ? "An agent is typing…" : "Typing…") : "";
+      showTyping(event.on ? (event.who === "agent" ? "An agent is typing…" : "Typing…") : "", event.who === "agent");
     } else if (event.type === "token") {
       if (!streaming) { streaming = make("li", "ts-msg ts-bot ts-streaming", ""); el.list.appendChild(streaming); }
       streaming.textContent += event.text;
@@ -156,7 +175,8 @@
         state = {}; outbox = []; save();
         if (ws) ws.close();
         showStatus("Starting a new conversation…");
-        resend.forEach(function (m) { outbox.push({ type: "message", text: m.text, client_id: uid() }); });
+        // Same client ids: the pending bubbles on screen are confirmed by the new conversation.
+        resend.forEach(function (m) { if (m.type === "message") outbox.push(m); });
         save();
         return;
       }
@@ -179,13 +199,14 @@
     if (m.id && seen[m.id]) return;
     if (m.id) {
       seen[m.id] = true;
-      if (m.id > (state.lastId || 0)) { state.lastId = m.id; save(); }
+      if (m.id > lastId) lastId = m.id;
       if (m.client_id) {
         var mine = el.list.querySelector('[data-client-id="' + CSS.escape(m.client_id) + '"]');
         if (mine) { mine.dataset.id = m.id; mine.classList.remove("ts-pending"); return; }
       }
     }
     if (m.sender === "bot" && streaming) { streaming.remove(); streaming = null; }
+    if (m.sender === "agent") showTyping("");
     var li = make("li", "ts-msg ts-" + m.sender + (m.pending ? " ts-pending" : ""));
     if (m.id) li.dataset.id = m.id;
     if (m.client_id) li.dataset.clientId = m.client_id;

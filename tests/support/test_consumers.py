@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
@@ -160,3 +162,42 @@ async def _bad_websocket_input_gets_an_error_not_a_crash(kb):
 
     assert "empty" in empty["message"]
     assert wrong["code"] == "invalid"
+
+
+def test_a_long_bot_answer_does_not_hold_up_other_customers(kb, monkeypatch):
+    async_to_sync(_a_long_bot_answer_does_not_hold_up_other_customers)(kb, monkeypatch)
+
+
+async def _a_long_bot_answer_does_not_hold_up_other_customers(kb, monkeypatch):
+    import threading
+
+    answering, release = threading.Event(), threading.Event()
+
+    def slow_answer(**kwargs):  # type: ignore[no-untyped-def]
+        answering.set()
+        release.wait(timeout=20)  # a generation that takes a while
+
+    monkeypatch.setattr(services, "bot_reply_or_handoff", slow_answer)
+    first = await database_sync_to_async(services.conversation_start)(kb_id=kb.pk)
+    second = await database_sync_to_async(services.conversation_start)(kb_id=kb.pk)
+    asking = _customer(first.token)
+    await asking.connect()
+    await asking.receive_json_from()
+    await asking.send_json_to({"type": "message", "text": "Card delivery?", "client_id": "a1"})
+    await _receive_until(asking, lambda e: e["type"] == "ack")
+    for _ in range(50):
+        if answering.is_set():
+            break
+        await asyncio.sleep(0.1)
+
+    other = _customer(second.token)
+    try:
+        connected, _ = await other.connect(timeout=5)
+        history = await other.receive_json_from(timeout=5)
+    finally:
+        release.set()
+        await other.disconnect()
+        await asking.disconnect()
+
+    # While the first customer's answer is still being written, the second gets their chat.
+    assert answering.is_set() and connected and history["type"] == "history"

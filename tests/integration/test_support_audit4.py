@@ -1,0 +1,185 @@
+"""Real browser, real ASGI server: the chat widget keeps the customer's transcript and messages
+across a page reload and an agent closing the conversation."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+SETUP = """
+from apps.support import services
+services.knowledge_base_ensure(name="Help centre")
+print("ready")
+"""
+
+CLOSE = """
+from apps.support import services
+from apps.support.models import Conversation
+conversation = Conversation.objects.get(messages__text="Where is my parcel, zebra?")
+services.conversation_close(conversation_id=conversation.pk)
+print("closed", conversation.pk)
+"""
+
+WHERE = """
+from apps.support.models import Message
+m = Message.objects.get(text="And my second question, giraffe?")
+print("where", m.conversation_id, m.conversation.status)
+"""
+
+
+CLOSE_MINE = """
+from apps.support import services
+from apps.support.models import Conversation
+for pk in Conversation.objects.filter(
+    messages__text__regex="zebra|giraffe|okapi|lemur"
+).exclude(status="closed").values_list("pk", flat=True).distinct():
+    services.conversation_close(conversation_id=pk)
+print("tidy")
+"""
+
+
+@pytest.fixture
+def tidy(running):
+    """The database is shared by the session: later tests must not find our chats waiting."""
+    yield running
+    done = running.manage("shell", "-c", CLOSE_MINE, timeout=300)
+    assert "tidy" in done.stdout, done.stdout + done.stderr
+
+
+def test_widget_keeps_the_transcript_on_reload_and_moves_on_after_a_close(tidy, chromium):
+    running = tidy
+    setup = running.manage("shell", "-c", SETUP, timeout=300)
+    assert "ready" in setup.stdout, setup.stdout + setup.stderr
+    base = running.start_web()
+    page = chromium.new_page()
+    page.goto(f"{base}/support/chat/")
+    widget = page.get_by_test_id("support-widget")
+    box = widget.locator("textarea")
+
+    box.fill("Where is my parcel, zebra?")
+    box.press("Enter")
+    first = widget.locator("li.ts-customer:not(.ts-pending)", has_text="zebra")
+    first.wait_for(timeout=30000)
+    widget.locator("li.ts-bot:not(.ts-streaming)").nth(1).wait_for(
+        timeout=60000
+    )  # the bot's turn is over
+
+    # A reload (or the next page of the shop) shows the conversation so far, not an empty box.
+    page.reload()
+    widget.locator("li.ts-customer", has_text="zebra").wait_for(timeout=30000)
+
+    closed = running.manage("shell", "-c", CLOSE, timeout=300)
+    assert "closed" in closed.stdout, closed.stdout + closed.stderr
+    old_id = int(closed.stdout.split("closed")[-1].strip())
+    widget.locator(".ts-status", has_text="closed").wait_for(timeout=30000)
+
+    # The customer writes again: the message is not lost, it starts a new conversation.
+    box.fill("And my second question, giraffe?")
+    box.press("Enter")
+    widget.locator("li.ts-customer:not(.ts-pending)", has_text="giraffe").wait_for(timeout=30000)
+    where = running.manage("shell", "-c", WHERE, timeout=300)
+    assert "where" in where.stdout, where.stdout + where.stderr
+    new_id, status = where.stdout.split("where")[-1].split()
+    assert int(new_id) != old_id
+    assert status != "closed"
+    assert widget.locator("li.ts-customer", has_text="giraffe").count() == 1
+    page.close()
+
+
+AGENT = """
+from apps.accounts.services import user_create
+user_create(username="typist", password="typist-pass-123", roles=["support_agent"])
+print("agent")
+"""
+
+TYPES = """
+from apps.support import realtime
+from apps.support.models import Message
+m = Message.objects.get(text="Is anyone there, okapi?")
+who = "{who}"
+realtime.typing_broadcast(
+    conversation_id=m.conversation_id, who=who, on=True, to_customer=who == "agent"
+)
+print("typed", m.conversation_id)
+"""
+
+
+def test_typing_indicators_go_away_when_people_stop_typing(tidy, chromium):
+    running = tidy
+    setup = running.manage("shell", "-c", SETUP + AGENT, timeout=300)
+    assert "agent" in setup.stdout, setup.stdout + setup.stderr
+    base = running.start_web()
+    customer = chromium.new_page()
+    customer.goto(f"{base}/support/chat/")
+    widget = customer.get_by_test_id("support-widget")
+    box = widget.locator("textarea")
+    box.fill("Is anyone there, okapi?")
+    box.press("Enter")
+    widget.locator("li.ts-customer:not(.ts-pending)", has_text="okapi").wait_for(timeout=30000)
+    widget.locator("li.ts-bot:not(.ts-streaming)").nth(1).wait_for(timeout=60000)
+
+    # An agent starts typing, then stops: the customer is not told "typing" for ever.
+    typed = running.manage("shell", "-c", TYPES.format(who="agent"), timeout=300)
+    assert "typed" in typed.stdout, typed.stdout + typed.stderr
+    conversation_id = typed.stdout.split("typed")[-1].strip()
+    indicator = widget.locator(".ts-typing")
+    indicator.filter(has_text="agent is typing").wait_for(timeout=30000)
+    indicator.filter(has_text="agent is typing").wait_for(state="detached", timeout=15000)
+
+    # Same for the agent watching the customer type.
+    agent = chromium.new_context().new_page()
+    agent.goto(f"{base}/accounts/login/?next=/support/console/")
+    agent.fill("input[name=username]", "typist")
+    agent.fill("input[name=password]", "typist-pass-123")
+    agent.click("button[type=submit]")
+    agent.locator(f'.queue li[data-id="{conversation_id}"]').click(timeout=30000)
+    agent.locator("#messages li", has_text="okapi").wait_for(timeout=30000)
+    typed = running.manage("shell", "-c", TYPES.format(who="customer"), timeout=300)
+    assert "typed" in typed.stdout, typed.stdout + typed.stderr
+    console_typing = agent.locator("#typing", has_text="customer is typing")
+    console_typing.wait_for(timeout=30000)
+    console_typing.wait_for(state="detached", timeout=15000)
+    customer.close()
+    agent.close()
+
+
+LEMUR = """
+from apps.support.models import Conversation, Message
+m = Message.objects.get(text="Quick question, lemur?")
+n = Conversation.objects.filter(messages__text="Quick question, lemur?").count()
+print("lemur", m.conversation.token, n)
+"""
+
+
+def test_a_message_typed_while_the_chat_starts_joins_that_one_conversation(tidy, chromium):
+    running = tidy
+    setup = running.manage("shell", "-c", SETUP, timeout=300)
+    assert "ready" in setup.stdout, setup.stdout + setup.stderr
+    base = running.start_web()
+    page = chromium.new_page()
+    held = []  # the request that creates the conversation, held until the customer has typed
+    page.route("**/api/support/chat/", lambda route: held.append(route))
+    page.goto(f"{base}/support/chat/")
+    widget = page.get_by_test_id("support-widget")
+    box = widget.locator("textarea")
+    for _ in range(50):
+        if held:
+            break
+        page.wait_for_timeout(100)
+
+    box.fill("Quick question, lemur?")
+    box.press("Enter")
+    page.wait_for_timeout(1000)  # time for a second start, if the widget made one
+    starts = len(held)
+    for route in held:
+        route.continue_()
+    widget.locator("li.ts-customer:not(.ts-pending)", has_text="lemur").wait_for(timeout=30000)
+    token = page.evaluate("JSON.parse(localStorage.getItem('textsuite-support')).token")
+    found = running.manage("shell", "-c", LEMUR, timeout=300)
+
+    assert starts == 1
+    assert "lemur" in found.stdout, found.stdout + found.stderr
+    lemur_token, copies = found.stdout.split("lemur")[-1].split()
+    assert lemur_token == token and copies == "1"  # the conversation the widget goes on with
+    page.close()
