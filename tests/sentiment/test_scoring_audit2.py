@@ -202,11 +202,11 @@ def test_train_refuses_zero_epochs_or_batch_size_before_training(  # type: ignor
 
     monkeypatch.setattr(mlcore.classifier, "fit", no_fit)
 
-    with pytest.raises(CommandError, match="epochs must be greater than 0"):
+    with pytest.raises(CommandError, match="epochs: must be at least 1, got 0"):
         call_command("sentiment_train", "--epochs", "0", stdout=StringIO())
-    with pytest.raises(CommandError, match="batch_size must be greater than 0"):
+    with pytest.raises(CommandError, match="batch_size: must be at least 1, got 0"):
         call_command("sentiment_train", "--batch-size", "0", stdout=StringIO())
-    with pytest.raises(CommandError, match="learning_rate must be greater than 0"):
+    with pytest.raises(CommandError, match="learning_rate: must be greater than 0"):
         call_command("sentiment_train", "--learning-rate=-1e-4", stdout=StringIO())
     assert not ModelVersion.objects.filter(name="sentiment").exists()
 
