@@ -198,6 +198,12 @@ CELERY_TASK_ROUTES = {
 # Alert evaluation and email tasks share `inference` with scoring unless given a queue of their
 # own (then run a worker with `-Q <that queue>` too), so a scoring backlog cannot delay alerts.
 CELERY_ALERT_QUEUE = env.str("CELERY_ALERT_QUEUE", default="")
+# Sentences of one long text the sentiment model scores (the first ones; the rest are counted).
+SENTIMENT_MAX_SENTENCES = env.int("SENTIMENT_MAX_SENTENCES", default=200)
+if not 1 <= SENTIMENT_MAX_SENTENCES <= 1000:
+    raise ImproperlyConfigured(
+        f"SENTIMENT_MAX_SENTENCES must be between 1 and 1000, got {SENTIMENT_MAX_SENTENCES}"
+    )
 if CELERY_ALERT_QUEUE:
     CELERY_TASK_ROUTES["apps.sentiment.tasks.alert*"] = {"queue": CELERY_ALERT_QUEUE}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"

@@ -114,6 +114,9 @@ class Score(models.Model):
     value = models.FloatField(help_text="positive minus negative probability, -1..1")
     model_version = models.CharField(max_length=40)
     sentences = models.JSONField(default=list, blank=True)
+    sentences_skipped = models.PositiveIntegerField(
+        default=0, help_text="sentences of a long body past SENTIMENT_MAX_SENTENCES, not scored"
+    )
     topics = models.JSONField(default=dict, blank=True)
     scored_at = models.DateTimeField(auto_now_add=True, db_index=True)
 

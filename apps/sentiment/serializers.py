@@ -77,6 +77,7 @@ class ScoreSerializer(serializers.ModelSerializer):
             "model_version",
             "topics",
             "sentences",
+            "sentences_skipped",
             "scored_at",
         ]
 

@@ -51,6 +51,8 @@ from .uploads import LABELS, DocumentRow
 
 log = logging.getLogger(__name__)
 SCORE_BATCH = 64
+# Sentences counted in one body (only the first settings.SENTIMENT_MAX_SENTENCES are scored).
+ALL_SENTENCES = 100_000
 MAX_BACKOFF_S = 24 * 3600
 POLL_CLAIM_S = 600
 LOOKBACK_WINDOWS = 28
@@ -283,15 +285,18 @@ def scorer_get() -> tuple[Scorer, str]:
     return model, f"v{version}" if version else "unknown"
 
 
-def _units(doc: Document) -> list[tuple[str, float]]:
+def _units(doc: Document) -> tuple[list[tuple[str, float]], int]:
     """(text, weight) pieces scored for a document: the whole text when short, else the
-    headline (weighted double) and each sentence of the body."""
+    headline (weighted double) and the body's first SENTIMENT_MAX_SENTENCES sentences; and how
+    many sentences of the body were left unscored."""
     whole = doc.text
     if len(whole) <= LONG_TEXT_CHARS:
-        return [(whole, 1.0)]
+        return [(whole, 1.0)], 0
+    cap = settings.SENTIMENT_MAX_SENTENCES
+    body = sentences_split(doc.body, limit=ALL_SENTENCES)
     units = [(doc.title, 2.0)] if doc.title else []
-    units += [(s, 1.0) for s in sentences_split(doc.body)]
-    return units or [(whole[:2000], 1.0)]
+    units += [(s, 1.0) for s in body[:cap]]
+    return units or [(whole[:2000], 1.0)], max(0, len(body) - cap)
 
 
 def probabilities_combine(
@@ -316,6 +321,7 @@ class _Analysis:
     pieces: list[tuple[str, float]]
     topics: dict[str, float]
     matches: list[Any]
+    skipped: int = 0
 
 
 def _documents_predict(
@@ -394,7 +400,8 @@ def documents_score(
     try:
         docs = list(Document.objects.filter(pk__in=ids).order_by("pk"))
         labels = list(scorer.labels)
-        units = {doc.pk: _units(doc) for doc in docs}
+        split = {doc.pk: _units(doc) for doc in docs}
+        units = {pk: pieces for pk, (pieces, _skipped) in split.items()}
         probs, errors = _documents_predict(scorer, units, labels)
         watchlist = selectors.watchlist_items()
         analysed: dict[int, _Analysis] = {}
@@ -407,6 +414,7 @@ def documents_score(
                     units[doc.pk],
                     topics_tag(doc.text),
                     list(entities_match(doc.text, watchlist)),
+                    split[doc.pk][1],
                 )
             except Exception as exc:  # the tagger choked on this text
                 errors[doc.pk] = exc
@@ -489,6 +497,7 @@ def _scores_store(
             value=p.get("positive", 0.0) - p.get("negative", 0.0),
             model_version=version,
             sentences=details,
+            sentences_skipped=found.skipped,
             topics=topics,
         )
         DocumentEntity.objects.bulk_create(
