@@ -66,6 +66,17 @@ class ParamSpec:
         return self.label or self.name.replace("_", " ").capitalize()
 
 
+# The cap on training steps every fine-tuning kind offers (a quick trial run of a recipe).
+MAX_STEPS_SPEC = ParamSpec(
+    "max_steps",
+    "int",
+    None,
+    "Stop after this many steps (empty: no cap).",
+    minimum=1,
+    advanced=True,
+)
+
+
 @dataclass(frozen=True)
 class ModelKind:
     name: str

@@ -8,7 +8,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from apps.mlops.kinds import ParamSpec, TrainingContext, TrainOutcome
+from apps.mlops.kinds import MAX_STEPS_SPEC, ParamSpec, TrainingContext, TrainOutcome
 
 from .uploads import LabelledRow, UploadError, labelled_read
 
@@ -146,14 +146,7 @@ PARAM_SPECS: tuple[ParamSpec, ...] = (
         minimum=1,
         advanced=True,
     ),
-    ParamSpec(
-        "max_steps",
-        "int",
-        None,
-        "Stop after this many steps (empty: no cap).",
-        minimum=1,
-        advanced=True,
-    ),
+    MAX_STEPS_SPEC,
     ParamSpec(
         "ensemble",
         "int",

@@ -8,7 +8,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from apps.mlops.kinds import ModelKind, ParamSpec, TrainingContext, TrainOutcome
+from apps.mlops.kinds import (
+    MAX_STEPS_SPEC,
+    ModelKind,
+    ParamSpec,
+    TrainingContext,
+    TrainOutcome,
+)
 
 INTENT_MODEL = "support-intent"
 MIN_ROWS_PER_LABEL = 2
@@ -155,14 +161,7 @@ PARAM_SPECS: tuple[ParamSpec, ...] = (
         advanced=True,
     ),
     ParamSpec("seed", "int", 42, "Random seed.", minimum=0, advanced=True),
-    ParamSpec(
-        "max_steps",
-        "int",
-        None,
-        "Stop after this many steps (empty: no cap).",
-        minimum=1,
-        advanced=True,
-    ),
+    MAX_STEPS_SPEC,
     ParamSpec(
         "data",
         "str",
