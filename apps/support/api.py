@@ -457,9 +457,27 @@ class ConversationViewSet(
     permission_classes = [Agent]
 
     def get_queryset(self) -> QuerySet[Conversation]:
-        qs = Conversation.objects.select_related("assigned_agent")
+        if self.action != "list":  # one conversation by id: an idle visit can be read too
+            return Conversation.objects.select_related("assigned_agent")
         wanted = _query_filters(self.request, Conversation.Status, kb=False)["status"]
-        return qs.filter(status=wanted) if wanted else qs
+        raw = self.request.query_params.get("include_idle", "false").lower()
+        if raw not in ("true", "false", "1", "0"):
+            raise ValidationError({"include_idle": "Must be true or false."})
+        return selectors.conversation_list(status=wanted, include_idle=raw in ("true", "1"))
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("status", str, enum=Conversation.Status.values),
+            OpenApiParameter(
+                "include_idle",
+                bool,
+                description="Also list visits where the customer never wrote (only the bot's "
+                "greeting); left out by default.",
+            ),
+        ]
+    )
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().list(request, *args, **kwargs)
 
     def _result(self, call: Any) -> Response:
         try:
@@ -468,6 +486,8 @@ class ConversationViewSet(
             return _bad(str(exc))
         except (services.NotAllowed, services.ConversationClosed) as exc:
             return _bad(str(exc), status.HTTP_409_CONFLICT)
+        except services.NotPermitted as exc:
+            return _bad(str(exc), status.HTTP_403_FORBIDDEN)
         except ObjectDoesNotExist:
             return _bad("Not found.", 404)
         if ok is False:

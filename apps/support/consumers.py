@@ -253,9 +253,11 @@ class AgentConsoleConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  #
                     text=str(content.get("text", "")),
                 )
             elif kind == "close":
-                await database_sync_to_async(services.conversation_close)(
+                closed = await database_sync_to_async(services.conversation_close)(
                     conversation_id=int(conversation_id), by=self.user
                 )
+                if not closed:
+                    await self.send_json(_error("This conversation is closed already.", "closed"))
             elif kind == "transfer":
                 to = content.get("to_agent_id")
                 await database_sync_to_async(services.conversation_transfer)(
@@ -290,8 +292,25 @@ class AgentConsoleConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  #
             await self.send_json(_error(str(exc), "invalid"))
         except (services.ConversationClosed, services.NotAllowed) as exc:
             await self.send_json(_error(str(exc), "not_allowed"))
+        except services.NotPermitted as exc:
+            await self.send_json(_error(str(exc), "forbidden"))
+        except Conversation.DoesNotExist:
+            gone = _error("That conversation no longer exists (it was deleted).", "not_found")
+            # The console drops it from its queue.
+            gone["conversation_id"] = (
+                content["conversation_id"] if kind == "open" else conversation_id
+            )
+            await self.send_json(gone)
+        except Message.DoesNotExist:
+            await self.send_json(
+                _error("That message no longer exists (it was deleted).", "not_found")
+            )
         except (KeyError, ValueError, TypeError, ObjectDoesNotExist):
             await self.send_json(_error("That request could not be understood."))
+        except Exception:
+            # One failed action must not cut the agent off from the whole queue.
+            log.exception("console action %r failed", kind)
+            await self.send_json(_error("That did not work; please try again.", "server_error"))
 
     async def _open(self, conversation_id: int) -> None:
         if self.opened:
@@ -302,7 +321,15 @@ class AgentConsoleConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  #
         await self.channel_layer.group_add(
             realtime.agents_group(conversation_id), self.channel_name
         )
-        payload = await database_sync_to_async(self._transcript)(conversation_id)
+        try:
+            payload = await database_sync_to_async(self._transcript)(conversation_id)
+        except Conversation.DoesNotExist:
+            # Not left "open": later actions without an id would aim at a deleted conversation.
+            await self.channel_layer.group_discard(
+                realtime.agents_group(conversation_id), self.channel_name
+            )
+            self.opened = None
+            raise
         await self.send_json(payload)
 
     def _transcript(self, conversation_id: int) -> dict[str, Any]:

@@ -50,7 +50,7 @@ def message_broadcast(*, message: Any) -> None:
 
 def conversation_broadcast(*, conversation_id: int, event: str = "conversation") -> None:
     from .models import Conversation
-    from .selectors import conversation_summary
+    from .selectors import conversation_engaged, conversation_summary
 
     conversation = Conversation.objects.select_related("assigned_agent").get(pk=conversation_id)
     summary = conversation_summary(conversation)
@@ -62,7 +62,9 @@ def conversation_broadcast(*, conversation_id: int, event: str = "conversation")
         agents_group(conversation_id),
         {"type": "conversation", "conversation": summary, "event": event},
     )
-    _send(QUEUE_GROUP, {"type": "queue_item", "conversation": summary, "event": event})
+    # The queue shows a visit from the customer's first message on (as `queue_list` does).
+    if conversation_engaged(conversation_id=conversation_id):
+        _send(QUEUE_GROUP, {"type": "queue_item", "conversation": summary, "event": event})
 
 
 def typing_broadcast(*, conversation_id: int, who: str, on: bool, to_customer: bool) -> None:

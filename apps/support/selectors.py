@@ -131,24 +131,39 @@ def conversation_summary(conversation: Conversation) -> dict[str, Any]:
 
 def _engaged() -> Q:
     """Conversations a customer actually started: asked something, asked for a human, or was
-    joined by an agent. The chat page greets every visitor, and a greeting alone is no
-    conversation for the statistics."""
+    joined by (or given to) an agent. The chat page greets every visitor, and a greeting alone
+    is no conversation: not for the statistics, the console's queue or the conversation list."""
     asked = Message.objects.filter(conversation=OuterRef("pk"), sender=Message.Sender.CUSTOMER)
-    return Q(Exists(asked)) | Q(handoff_at__isnull=False) | Q(taken_over_at__isnull=False)
+    return (
+        Q(Exists(asked))
+        | Q(handoff_at__isnull=False)
+        | Q(taken_over_at__isnull=False)
+        | Q(assigned_agent__isnull=False)
+    )
+
+
+def conversation_engaged(*, conversation_id: int) -> bool:
+    return Conversation.objects.filter(_engaged(), pk=conversation_id).exists()
+
+
+def conversation_list(
+    *, status: str | None = None, include_idle: bool = False
+) -> QuerySet[Conversation]:
+    """Conversations for agents; visits with only the bot's greeting are left out unless asked."""
+    qs = Conversation.objects.select_related("assigned_agent")
+    if not include_idle:
+        qs = qs.filter(_engaged())
+    return qs.filter(status=status) if status else qs
 
 
 def queue_list(*, include_closed: int = 20) -> list[dict[str, Any]]:
-    """Open conversations (waiting first), then the most recently closed ones."""
-    open_qs = (
-        Conversation.objects.exclude(status=Conversation.Status.CLOSED)
-        .select_related("assigned_agent")
-        .order_by("-last_message_at")[:200]
-    )
-    closed = (
-        Conversation.objects.filter(status=Conversation.Status.CLOSED)
-        .select_related("assigned_agent")
-        .order_by("-closed_at")[:include_closed]
-    )
+    """Open conversations (waiting first), then the most recently closed ones; visits where
+    the customer never wrote are no work for an agent and stay out."""
+    engaged = Conversation.objects.filter(_engaged()).select_related("assigned_agent")
+    open_qs = engaged.exclude(status=Conversation.Status.CLOSED).order_by("-last_message_at")[:200]
+    closed = engaged.filter(status=Conversation.Status.CLOSED).order_by("-closed_at")[
+        :include_closed
+    ]
     return [conversation_summary(c) for c in [*open_qs, *closed]]
 
 
@@ -164,7 +179,8 @@ def support_stats(*, days: int = 14) -> dict[str, Any]:
 
     A conversation counts as resolved by the bot when it never went to a human (no handoff, no
     agent took it over or was given it) and was closed or saw no message for 24 hours (the
-    industry's usual definition). Visits where nobody asked anything are left out.
+    industry's usual definition). Visits where nobody asked anything are left out, from the
+    counts of conversations open now too.
     """
     now = timezone.now()
     since = now - timedelta(days=days)
@@ -206,10 +222,11 @@ def support_stats(*, days: int = 14) -> dict[str, Any]:
         handed=Count("id", filter=Q(handoff_at__isnull=False)),
         csat=Avg("csat"),
     )
+    live = Conversation.objects.filter(_engaged())
     return {
-        "queue_waiting": Conversation.objects.filter(status=Conversation.Status.WAITING).count(),
-        "with_agent": Conversation.objects.filter(status=Conversation.Status.AGENT).count(),
-        "with_bot": Conversation.objects.filter(status=Conversation.Status.BOT).count(),
+        "queue_waiting": live.filter(status=Conversation.Status.WAITING).count(),
+        "with_agent": live.filter(status=Conversation.Status.AGENT).count(),
+        "with_bot": live.filter(status=Conversation.Status.BOT).count(),
         "agents_online": agents_online().count(),
         "conversations": totals["total"],
         "handoff_rate": round(totals["handed"] / totals["total"], 4) if totals["total"] else 0.0,

@@ -1,9 +1,10 @@
 """Writes: knowledge (articles, chunks, FAQ, past conversations, imports) and live chat.
 
-Chat rules that customers and agents rely on, each enforced by a conditional update:
+Chat rules that customers and agents rely on, each enforced by a conditional update or a row lock:
 - the bot writes only while the conversation is with the bot (never after a takeover);
 - a handoff is stored (status + system message) before anyone is told about it;
-- a closed conversation never goes back to the queue.
+- a closed conversation never goes back to the queue;
+- a conversation an agent has is closed only by that agent or a supervisor (staff).
 """
 
 from __future__ import annotations
@@ -57,6 +58,10 @@ from .text import (
 log = logging.getLogger(__name__)
 MAX_IMPORT_BYTES = 10 * 1024 * 1024
 CLOSED_TEXT = "This conversation is closed. How did we do? Please rate us from 1 to 5."
+NO_AGENT_ONLINE_TEXT = (
+    "No agent is online right now. Your conversation is queued, and an agent will reply here "
+    "as soon as one is available."
+)
 
 
 class ConversationClosed(Exception):
@@ -65,6 +70,11 @@ class ConversationClosed(Exception):
 
 class NotAllowed(Exception):
     """The action does not fit the conversation's state; the message says why."""
+
+
+class NotPermitted(Exception):
+    """This user may not do that to the conversation (it is a colleague's); the message says
+    why. Pages and the API answer 403."""
 
 
 # == knowledge =====================================================================================
@@ -767,6 +777,15 @@ def knowledge_import_url(
 
 
 # == conversations =================================================================================
+def _conversation_lock(conversation_id: int) -> Conversation:
+    """Lock the conversation's row for this transaction, so that it cannot be deleted before a
+    message written to it commits; raises Conversation.DoesNotExist when it is gone already."""
+    conversation = Conversation.objects.select_for_update().filter(pk=conversation_id).first()
+    if conversation is None:
+        raise Conversation.DoesNotExist(f"Conversation {conversation_id} does not exist.")
+    return conversation
+
+
 def _touch(conversation_id: int) -> None:
     Conversation.objects.filter(pk=conversation_id).update(last_message_at=timezone.now())
 
@@ -794,7 +813,8 @@ def conversation_start(
         text=kb.greeting,
         answer_kind="greeting",
     )
-    _announce(greeting, queue=True)
+    # Not to the queue: a visit shows there from the customer's first message on.
+    _announce(greeting)
     return conversation
 
 
@@ -918,7 +938,9 @@ def conversation_handoff(
     """Move a bot conversation to the agents' queue; the handoff message is stored first.
 
     Only a conversation with the bot can be handed off, so a closed or already-waiting one never
-    loops back into the queue. Returns the handoff message, or None when nothing changed.
+    loops back into the queue. With no agent online the customer is told so (a system message)
+    rather than left waiting in silence. Returns the handoff message, or None when nothing
+    changed.
     """
     from .answers import ASKED_TEXT
 
@@ -937,6 +959,15 @@ def conversation_handoff(
             answer = Answer(ASKED_TEXT, "handoff", 0.0, 0.0, True, reason)
         message = _bot_message_create(conversation_id, answer, reply_to=reply_to)
         _announce(message, queue=True)
+        if not agents_online().exists():
+            # Otherwise the customer waits in silence, not knowing that nobody is there yet.
+            notice = Message.objects.create(
+                conversation_id=conversation_id,
+                sender=Message.Sender.SYSTEM,
+                text=NO_AGENT_ONLINE_TEXT,
+                answer_kind="no_agent",
+            )
+            _announce(notice)
         transaction.on_commit(conversations_assign)
     return message
 
@@ -953,9 +984,13 @@ def conversation_take_over(*, conversation_id: int, agent: Any) -> bool:
         if not taken:
             # Already theirs (a second click, or a colleague transferred it to them): nothing
             # to announce again.
-            return Conversation.objects.filter(
-                pk=conversation_id, status=Conversation.Status.AGENT, assigned_agent=agent
-            ).exists()
+            current = Conversation.objects.filter(pk=conversation_id).first()
+            if current is None:
+                raise Conversation.DoesNotExist(f"Conversation {conversation_id} does not exist.")
+            return (
+                current.status == Conversation.Status.AGENT
+                and current.assigned_agent_id == agent.pk
+            )
         message = Message.objects.create(
             conversation_id=conversation_id,
             sender=Message.Sender.SYSTEM,
@@ -966,13 +1001,17 @@ def conversation_take_over(*, conversation_id: int, agent: Any) -> bool:
 
 
 def conversation_transfer(*, conversation_id: int, agent: Any, to_agent_id: int | None) -> bool:
-    """Hand an agent's conversation to a colleague, or back to the queue (to_agent_id None)."""
+    """Hand an agent's conversation to a colleague, or back to the queue (to_agent_id None).
+
+    A conversation an agent has is transferred only by that agent or a supervisor (as for
+    closing); one waiting in the queue or with the bot by any agent."""
     from django.contrib.auth import get_user_model
 
     with transaction.atomic():
         conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
         if conversation.status == Conversation.Status.CLOSED:
             raise NotAllowed("A closed conversation cannot be transferred.")
+        _colleague_refuse(conversation, agent, "transfer it")
         if to_agent_id:
             target = get_user_model().objects.filter(pk=to_agent_id, is_active=True).first()
             if target is None or not user_has_role(target, Role.SUPPORT_AGENT):
@@ -1022,6 +1061,8 @@ def agent_message_post(
             ).first()
             if existing is not None:
                 return existing, False
+        if _conversation_lock(conversation_id).status == Conversation.Status.CLOSED:
+            raise ConversationClosed("This conversation is closed.")
         message = Message.objects.create(
             conversation_id=conversation_id,
             sender=Message.Sender.AGENT,
@@ -1038,6 +1079,7 @@ def agent_message_post(
 def note_add(*, conversation_id: int, agent: Any, text: str) -> Message:
     """An internal note: visible to agents only."""
     text = clean_text(text, max_chars=MAX_MESSAGE_CHARS, what="note")
+    _conversation_lock(conversation_id)
     message = Message.objects.create(
         conversation_id=conversation_id, sender=Message.Sender.NOTE, author=agent, text=text
     )
@@ -1045,15 +1087,45 @@ def note_add(*, conversation_id: int, agent: Any, text: str) -> Message:
     return message
 
 
-def conversation_close(*, conversation_id: int, by: Any = None) -> bool:
-    with transaction.atomic():
-        closed = (
-            Conversation.objects.filter(pk=conversation_id)
-            .exclude(status=Conversation.Status.CLOSED)
-            .update(status=Conversation.Status.CLOSED, closed_at=timezone.now())
+def conversation_supervises(user: Any) -> bool:
+    """Staff and superusers act as supervisors: they may close any agent's conversation."""
+    return bool(getattr(user, "is_staff", False) or getattr(user, "is_superuser", False))
+
+
+def _colleague_refuse(conversation: Conversation, by: Any, what: str) -> None:
+    """NotPermitted when an agent other than `by` has the conversation and `by` is no
+    supervisor; `by` None (the system) may do anything."""
+    colleagues = (
+        conversation.status == Conversation.Status.AGENT
+        and conversation.assigned_agent_id is not None
+        and by is not None
+        and conversation.assigned_agent_id != by.pk
+    )
+    if colleagues and not conversation_supervises(by):
+        raise NotPermitted(
+            f"{conversation.assigned_agent} has this conversation; only they or a supervisor "
+            f"can {what}."
         )
-        if not closed:
+
+
+def conversation_close(*, conversation_id: int, by: Any = None) -> bool:
+    """Close the conversation and ask the customer for a rating; False when already closed.
+
+    A conversation an agent has (status agent) is closed only by that agent or a supervisor;
+    one with the bot or waiting in the queue (assigned or not) by any agent, as before. `by`
+    None is the system (a script, the admin's shell) and may close any.
+    """
+    with transaction.atomic():
+        # Locked, so a takeover or transfer in between waits and the check below holds.
+        conversation = Conversation.objects.select_for_update().filter(pk=conversation_id).first()
+        if conversation is None:
+            raise Conversation.DoesNotExist(f"Conversation {conversation_id} does not exist.")
+        if conversation.status == Conversation.Status.CLOSED:
             return False
+        _colleague_refuse(conversation, by, "close it. Ask them to close it or transfer it to you")
+        Conversation.objects.filter(pk=conversation_id).update(
+            status=Conversation.Status.CLOSED, closed_at=timezone.now()
+        )
         message = Message.objects.create(
             conversation_id=conversation_id,
             sender=Message.Sender.SYSTEM,

@@ -28,7 +28,11 @@
     else if (ev.type === "transcript") { openTranscript(ev); }
     else if (ev.type === "message") { if (opened) addMessage(ev.message); }
     else if (ev.type === "typing") { showTyping(ev.on ? "The customer is typing…" : ""); }
-    else if (ev.type === "error") { $("error").textContent = ev.message; }
+    else if (ev.type === "error") {
+      $("error").textContent = ev.message;
+      // A conversation deleted meanwhile leaves the queue.
+      if (ev.code === "not_found" && ev.conversation_id) { delete conversations[ev.conversation_id]; renderQueue(); }
+    }
     else if (ev.type === "faq_draft") { $("error").textContent = "Draft FAQ saved for review: " + ev.question; }
   }
 

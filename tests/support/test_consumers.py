@@ -90,6 +90,10 @@ def test_agent_takes_over_and_the_customer_sees_it(kb, agent):
 
 async def _agent_takes_over_and_the_customer_sees_it(kb, agent):
     conversation = await database_sync_to_async(services.conversation_start)(kb_id=kb.pk)
+    # The customer has written (a greeting-only visit is not in the queue).
+    await database_sync_to_async(services.customer_message_post)(
+        conversation_id=conversation.pk, text="Hello?"
+    )
     customer = _customer(conversation.token)
     await customer.connect()
     await customer.receive_json_from()
