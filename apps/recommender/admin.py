@@ -5,6 +5,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from . import services
+from .forms import ItemAdminForm, RecommenderSettingsForm, VariantFormSet
 from .models import Event, Experiment, Item, RecommenderSettings, Variant, Visitor
 
 
@@ -14,6 +15,7 @@ class ItemAdmin(admin.ModelAdmin):
     list_filter = ["category", "active"]
     search_fields = ["sku", "title", "description"]
     list_editable = ["stock", "active", "boost"]
+    form = ItemAdminForm  # the import's and the API's checks, errors next to the field
 
     def save_model(self, request: Any, obj: Item, form: Any, change: bool) -> None:
         # Through the service, so the item is re-embedded and caches refreshed.
@@ -40,9 +42,28 @@ class EventAdmin(admin.ModelAdmin):
     raw_id_fields = ["item", "user"]
 
 
+def _draft(experiment: Experiment | None) -> bool:
+    return experiment is None or experiment.status == Experiment.Status.DRAFT
+
+
 class VariantInline(admin.TabularInline):
+    # Once started, the variants are what the report compares (events name them, shoppers are
+    # split by their weights): they are shown, never changed, added or removed.
     model = Variant
+    formset = VariantFormSet
     extra = 2
+
+    def get_extra(self, request: Any, obj: Experiment | None = None, **kwargs: Any) -> int:
+        return self.extra if _draft(obj) else 0
+
+    def has_add_permission(self, request: Any, obj: Any = None) -> bool:
+        return _draft(obj) and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
+        return _draft(obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
+        return _draft(obj) and super().has_delete_permission(request, obj)
 
 
 @admin.register(Experiment)
@@ -75,5 +96,24 @@ class ExperimentAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{experiment}: {exc}", messages.ERROR)
 
 
-admin.site.register(RecommenderSettings)
+@admin.register(RecommenderSettings)
+class RecommenderSettingsAdmin(admin.ModelAdmin):
+    form = RecommenderSettingsForm
+    fields = list(services.SETTINGS_FIELDS)
+
+    def has_add_permission(self, request: Any) -> bool:
+        # One row holds the settings (the shop reads pk 1); a second would be ignored.
+        return not RecommenderSettings.objects.exists() and super().has_add_permission(request)
+
+    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+    def save_model(self, request: Any, obj: Any, form: Any, change: bool) -> None:
+        # Through the service: the same checks as the API and the page, and cached lists refresh.
+        saved = services.settings_update(
+            values={name: form.cleaned_data[name] for name in services.SETTINGS_FIELDS}
+        )
+        obj.pk = saved.pk
+
+
 admin.site.register(Visitor)

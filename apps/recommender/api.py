@@ -214,11 +214,17 @@ class ShipSerializer(serializers.Serializer):
 
 
 class SettingsSerializer(serializers.Serializer):
-    feedback_weights = serializers.DictField(child=serializers.FloatField(min_value=0))
+    # Types only: the bounds are services.settings_problems', the check the page and admin use.
+    feedback_weights = serializers.DictField(
+        child=serializers.FloatField(),
+        help_text=f"event kind -> weight from 0 to {services.WEIGHT_MAX:g}",
+    )
     exclude_purchased = serializers.BooleanField()
-    diversity = serializers.FloatField(min_value=0, max_value=1)
-    category_cap = serializers.IntegerField(min_value=0, max_value=50)
-    trending_half_life_days = serializers.FloatField(min_value=0.01)
+    diversity = serializers.FloatField(help_text="0 to 1")
+    category_cap = serializers.IntegerField(help_text=f"0 (no cap) to {services.CATEGORY_CAP_MAX}")
+    trending_half_life_days = serializers.FloatField(
+        help_text="days, {:g} to {:g}".format(*services.HALF_LIFE_DAYS)
+    )
     default_strategy = serializers.ChoiceField(choices=Variant.STRATEGIES)
 
 
@@ -305,7 +311,8 @@ class ItemViewSet(viewsets.ModelViewSet):
         items = Item.objects.all().order_by("pk")
         if not user_has_role(self.request.user, Role.MERCHANDISER):
             items = items.filter(active=True)
-        category = self.request.query_params.get("category")
+        # NUL cannot be in a stored category (PostgreSQL refuses it in a query, too).
+        category = self.request.query_params.get("category", "").replace("\x00", "")
         return items.filter(category=category) if category else items
 
     def _save(self, request: Request, item_id: int | None, partial: bool) -> Response:
@@ -447,8 +454,9 @@ class SettingsView(APIView):
         body.is_valid(raise_exception=True)
         try:
             current = services.settings_update(values=dict(body.validated_data))
-        except ValueError as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+        except services.SettingsError as exc:
+            errors = {name: [message] for name, message in exc.errors.items()}
+            return Response(errors, status=status.HTTP_400_BAD_REQUEST)
         return Response(SettingsSerializer(_settings_dict(current)).data)
 
 

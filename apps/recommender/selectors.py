@@ -420,6 +420,8 @@ def recommendations_get(
 
 
 def item_list(*, category: str = "", query: str = "") -> Any:
+    # Text from the address: NUL is never in stored text, and PostgreSQL refuses it in a query.
+    category, query = category.replace("\x00", ""), query.replace("\x00", "")
     items = Item.objects.filter(active=True)
     if category:
         items = items.filter(category=category)

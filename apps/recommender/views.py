@@ -261,6 +261,47 @@ def _xml(text: str) -> str:
 
 
 # -- merchandiser pages ----------------------------------------------------------------------------
+SETTINGS_LABELS = {
+    "feedback_weights": "feedback weights:",
+    "exclude_purchased": "never recommend what was bought:",
+    "diversity": "diversity",
+    "category_cap": "the category cap",
+    "trending_half_life_days": "the trending half-life",
+    "default_strategy": "default strategy:",
+}
+
+
+def _settings_from_post(post: Any) -> tuple[dict[str, Any], dict[str, str]]:
+    """The settings form's values as numbers, and the fields that are not numbers at all
+    (range checks are services.settings_problems', shared with the API and the admin)."""
+    # An unticked box is absent from a form post: it means "no".
+    values: dict[str, Any] = {"exclude_purchased": post.get("exclude_purchased") == "on"}
+    if "default_strategy" in post:
+        values["default_strategy"] = post["default_strategy"]
+    problems: dict[str, str] = {}
+    weights: dict[str, float] = {}
+    for kind in Event.Kind.values:
+        raw = post.get(f"w_{kind}", "").strip()
+        if raw:
+            try:
+                weights[kind] = float(raw)
+            except ValueError:
+                problems["feedback_weights"] = f"the weight of {kind} must be a number"
+    values["feedback_weights"] = weights
+    for name, key, parse in (
+        ("diversity", "diversity", float),
+        ("category_cap", "category_cap", int),
+        ("trending_half_life_days", "half_life", float),
+    ):
+        if key not in post:
+            continue  # not on the form that was sent: keep the stored value
+        try:
+            values[name] = parse(post[key].strip())
+        except ValueError:
+            problems[name] = "must be a whole number" if parse is int else "must be a number"
+    return values, problems
+
+
 @role_required(Role.MERCHANDISER)
 def manage(request: HttpRequest) -> HttpResponse:
     result = None
@@ -282,26 +323,16 @@ def manage(request: HttpRequest) -> HttpResponse:
             except (UnicodeDecodeError, ValueError) as exc:
                 messages.error(request, f"Import failed: {exc}")
     elif request.method == "POST" and request.POST.get("action") == "settings":
+        values, problems = _settings_from_post(request.POST)
         try:
-            weights = {
-                kind: float(request.POST.get(f"w_{kind}", ""))
-                for kind in Event.Kind.values
-                if request.POST.get(f"w_{kind}", "") != ""
-            }
-            services.settings_update(
-                values={
-                    "feedback_weights": weights,
-                    "exclude_purchased": request.POST.get("exclude_purchased") == "on",
-                    "diversity": float(request.POST.get("diversity", 0.2)),
-                    "category_cap": int(request.POST.get("category_cap", 0)),
-                    "trending_half_life_days": float(request.POST.get("half_life", 3)),
-                    "default_strategy": request.POST.get("default_strategy", "ranker"),
-                }
-            )
+            if problems:
+                raise services.SettingsError(problems)
+            services.settings_update(values=values)
             messages.success(request, "Settings saved.")
             return redirect("recommender:manage")
-        except ValueError as exc:
-            messages.error(request, f"Settings not saved: {exc}")
+        except services.SettingsError as exc:
+            for name, message in exc.errors.items():
+                messages.error(request, f"Settings not saved: {SETTINGS_LABELS[name]} {message}.")
     elif request.method == "POST" and request.POST.get("action") == "retrain":
         run = services.retrain_start(user=request.user)
         messages.success(
