@@ -987,6 +987,8 @@ def conversation_take_over(*, conversation_id: int, agent: Any) -> bool:
             current = Conversation.objects.filter(pk=conversation_id).first()
             if current is None:
                 raise Conversation.DoesNotExist(f"Conversation {conversation_id} does not exist.")
+            if current.status == Conversation.Status.CLOSED:
+                raise ConversationClosed("This conversation is closed.")
             return (
                 current.status == Conversation.Status.AGENT
                 and current.assigned_agent_id == agent.pk

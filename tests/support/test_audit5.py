@@ -399,3 +399,16 @@ def test_the_owner_and_a_supervisor_can_transfer_it(kb, agent):
     conversation.refresh_from_db()
     assert conversation.assigned_agent_id == agent.pk
     assert conversation.messages.filter(text__contains="transferred").count() == 2
+
+
+def test_taking_over_a_closed_conversation_says_it_is_closed(kb, agent):
+    conversation = _asked(kb)
+    services.conversation_close(conversation_id=conversation.pk)
+
+    response = _api(agent).post(f"/api/support/conversations/{conversation.pk}/take-over/")
+
+    assert response.status_code == 409
+    assert response.json()["detail"] == "This conversation is closed."
+    conversation.refresh_from_db()
+    assert conversation.status == Conversation.Status.CLOSED
+    assert conversation.assigned_agent_id is None
