@@ -362,13 +362,19 @@ def events_record(
     experiment_ids = [id_parse(e.get("experiment")) for e in events if isinstance(e, dict)]
     # Only a running experiment collects events: a draft has not split anyone yet, and
     # events sent after the stop would change a comparison that is over.
-    experiments = {
-        e.pk: {v.name for v in e.variants.all()}
-        for e in Experiment.objects.prefetch_related("variants").filter(
-            pk__in=[pk for pk in experiment_ids if pk is not None],
-            status=Experiment.Status.RUNNING,
-        )
-    }
+    experiments: dict[int, set[str]] = {}
+    if any(pk is not None for pk in experiment_ids):
+        from .selectors import variant_assign
+
+        # A shopper's variant is a hash of who they are; an event claiming another variant
+        # (a tampered or replayed tag) would skew the comparison, so it is stored untagged.
+        # The visitor's own key counts too: a shopper who signed in since keeps the variant
+        # their earlier impressions were shown under.
+        keys = {shopper.key, Shopper(visitor_id=shopper.visitor_id).key}
+        for key in sorted(keys):
+            assigned = variant_assign(shopper_key=key)
+            if assigned is not None:
+                experiments.setdefault(assigned.experiment_id, set()).add(assigned.name)
     duplicates = 0
     for position, raw in enumerate(events):
         if not isinstance(raw, dict):

@@ -314,16 +314,68 @@ def test_the_api_cannot_change_an_experiment(merchandiser, method):
 def test_events_count_for_an_experiment_only_while_it_runs(catalog):
     experiment = _experiment("running")
     tent = catalog["TENT-1"]
-    tagged = {"experiment": experiment.pk, "variant": "a", "from_recommendation": True}
     shopper = services.Shopper(visitor_id="late-visitor")
+    own = selectors.variant_assign(shopper_key=shopper.key)
+    assert own is not None
+    tagged = {"experiment": experiment.pk, "variant": own.name, "from_recommendation": True}
     record(shopper, "impression", tent, "during", **tagged)
     services.experiment_stop(experiment_id=experiment.pk)
 
     record(shopper, "impression", tent, "after", **tagged)
 
     report = {r.name: r for r in selectors.experiment_report(experiment=experiment)}
-    assert report["a"].impressions == 1
+    assert report[own.name].impressions == 1
     assert Event.objects.filter(kind="impression", experiment__isnull=True).count() == 1
+
+
+def _shoppers_in(experiment: Experiment, wanted: str, n: int, prefix: str) -> list[str]:
+    """Visitor ids the hash puts in variant `wanted`."""
+    found = []
+    for k in range(500):
+        assigned = selectors.variant_assign(shopper_key=f"v{prefix}{k}")
+        if assigned is not None and assigned.name == wanted:
+            found.append(f"{prefix}{k}")
+        if len(found) == n:
+            return found
+    raise AssertionError(f"no shopper hashed to {wanted}")
+
+
+def test_an_event_claiming_a_variant_the_shopper_is_not_in_is_stored_untagged(catalog):
+    experiment = _experiment("running")
+    tent = catalog["TENT-1"]
+    in_a = services.Shopper(visitor_id=_shoppers_in(experiment, "a", 1, "ina-")[0])
+    in_b = services.Shopper(visitor_id=_shoppers_in(experiment, "b", 1, "inb-")[0])
+
+    for shopper in (in_a, in_b):  # both claim variant a
+        record(shopper, "click", tent, "c", experiment=experiment.pk, variant="a")
+
+    tags = dict(Event.objects.values_list("visitor_id", "variant"))
+    assert tags == {in_a.visitor_id: "a", in_b.visitor_id: ""}
+
+
+def test_a_shopper_who_signed_in_keeps_the_variant_they_were_shown(catalog, django_user_model):
+    experiment = _experiment("running")
+    visitor = _shoppers_in(experiment, "a", 1, "vis-")[0]
+    user = None
+    for k in range(200):  # an account the hash puts in the other variant
+        candidate = django_user_model.objects.create_user(f"shopper5-{k}", password="pw")
+        assigned = selectors.variant_assign(shopper_key=f"u{candidate.pk}")
+        if assigned is not None and assigned.name == "b":
+            user = candidate
+            break
+    assert user is not None
+    services.visitor_merge(visitor_id=visitor, user_id=user.pk)
+
+    record(
+        services.Shopper(user_id=user.pk, visitor_id=visitor),
+        "click",
+        catalog["TENT-1"],
+        "after-sign-in",
+        experiment=experiment.pk,
+        variant="a",
+    )
+
+    assert Event.objects.get().variant == "a"
 
 
 # -- 4. anonymous callers and the cache ------------------------------------------------------------
