@@ -81,6 +81,19 @@ class ExperimentAdmin(admin.ModelAdmin):
     def stop(self, request: Any, queryset: Any) -> None:
         self._each(request, queryset, services.experiment_stop)
 
+    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
+        # An experiment that ran owns its events' tags: deleting it would untag them and lose
+        # its report for good. Only drafts can go.
+        if obj is not None and obj.status != Experiment.Status.DRAFT:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_actions(self, request: Any) -> Any:
+        # The bulk delete does not ask per row; a draft is deleted from its own page.
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
     @admin.display(description="Report")
     def report(self, experiment: Experiment) -> str:
         # CTR/conversion with intervals and the "ship this variant" buttons live on this page.

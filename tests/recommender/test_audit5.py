@@ -554,3 +554,25 @@ def test_shipping_a_variant_name_with_a_nul_character_is_a_message(client, merch
 
     assert response.status_code == 200 and "has no variant" in response.content.decode()
     assert Experiment.objects.get(pk=experiment.pk).status == Experiment.Status.RUNNING
+
+
+@pytest.mark.parametrize("status", ["running", "stopped", "shipped"])
+def test_an_experiment_that_ran_cannot_be_deleted_in_the_admin(admin_client, catalog, status):
+    experiment = _experiment(status)
+    url = f"/admin/recommender/experiment/{experiment.pk}/delete/"
+
+    page = admin_client.get(url)
+    posted = admin_client.post(url, {"post": "yes"})
+    listing = admin_client.get("/admin/recommender/experiment/").content.decode()
+
+    assert (page.status_code, posted.status_code) == (403, 403)
+    assert Experiment.objects.filter(pk=experiment.pk).exists()
+    assert 'value="delete_selected"' not in listing
+
+
+def test_a_draft_experiment_can_be_deleted_in_the_admin(admin_client):
+    experiment = _experiment()
+
+    admin_client.post(f"/admin/recommender/experiment/{experiment.pk}/delete/", {"post": "yes"})
+
+    assert not Experiment.objects.filter(pk=experiment.pk).exists()
