@@ -24,7 +24,7 @@ from apps.accounts.models import Role
 from apps.accounts.roles import HasRole, user_has_role
 
 from . import selectors, services
-from .apps import VISITOR_COOKIE
+from .apps import visitor_cookie
 from .models import Event, Experiment, Item, Variant
 
 Merchandiser = HasRole(Role.MERCHANDISER)
@@ -60,7 +60,7 @@ def shopper_from_request(request: Request, user_param: str = "") -> services.Sho
         return services.Shopper(visitor_id=user_param[:64])
     if getattr(user, "is_authenticated", False):
         return services.Shopper(user_id=user.pk)
-    return services.Shopper(visitor_id=request.COOKIES.get(VISITOR_COOKIE, ""))
+    return services.Shopper(visitor_id=visitor_cookie(request))
 
 
 # -- serializers -----------------------------------------------------------------------------------
@@ -291,7 +291,7 @@ class EventBatchView(APIView):
                 )
             shopper = services.Shopper(user_id=data["user"])
         else:
-            visitor = data.get("visitor_id") or request.COOKIES.get(VISITOR_COOKIE, "")
+            visitor = data.get("visitor_id") or visitor_cookie(request)
             if not visitor:
                 return Response(
                     {"visitor_id": ["a visitor id (or the tsv cookie) is required"]},

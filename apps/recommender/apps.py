@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.apps import AppConfig
 
 
@@ -31,10 +33,19 @@ class RecommenderConfig(AppConfig):
 VISITOR_COOKIE = "tsv"
 
 
+def visitor_cookie(request: Any) -> str:
+    """The browser's visitor id from the `tsv` cookie, or "" when it has none or a value no
+    server ever set (too long, control characters): such a cookie is replaced, not stored."""
+    value = request.COOKIES.get(VISITOR_COOKIE, "") if request is not None else ""
+    if not value or len(value) > 64 or any(ord(c) < 32 or ord(c) == 127 for c in value):
+        return ""
+    return str(value)
+
+
 def _visitor_merge_on_login(sender, request, user, **kwargs):  # type: ignore[no-untyped-def]
     # A signal only hands over to the service: the anonymous history joins the account.
     from .services import visitor_merge
 
-    visitor_id = request.COOKIES.get(VISITOR_COOKIE, "") if request is not None else ""
+    visitor_id = visitor_cookie(request)
     if visitor_id:
         visitor_merge(visitor_id=visitor_id, user_id=user.pk)

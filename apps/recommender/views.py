@@ -19,14 +19,14 @@ from apps.accounts.models import Role
 from apps.accounts.roles import role_required
 
 from . import selectors, services
-from .apps import VISITOR_COOKIE
+from .apps import VISITOR_COOKIE, visitor_cookie
 from .models import Event, Experiment, Item, Variant
 
 COOKIE_AGE = 365 * 24 * 3600
 
 
 def _shopper(request: HttpRequest) -> services.Shopper:
-    visitor_id = request.COOKIES.get(VISITOR_COOKIE) or getattr(request, "_new_visitor", "")
+    visitor_id = visitor_cookie(request) or getattr(request, "_new_visitor", "")
     if not visitor_id:
         visitor_id = services.visitor_id_new()
         request._new_visitor = visitor_id  # type: ignore[attr-defined]
@@ -45,7 +45,7 @@ def storefront(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         response = view(request, *args, **kwargs)
         new = getattr(request, "_new_visitor", "")
-        if new and not request.COOKIES.get(VISITOR_COOKIE):
+        if new and not visitor_cookie(request):
             response.set_cookie(
                 VISITOR_COOKIE, new, max_age=COOKIE_AGE, samesite="Lax", httponly=True
             )

@@ -576,3 +576,23 @@ def test_a_draft_experiment_can_be_deleted_in_the_admin(admin_client):
     admin_client.post(f"/admin/recommender/experiment/{experiment.pk}/delete/", {"post": "yes"})
 
     assert not Experiment.objects.filter(pk=experiment.pk).exists()
+
+
+@pytest.mark.parametrize("cookie", ["bad\x00id", "x" * 65, "tab\tid"])
+def test_a_cookie_no_server_set_is_replaced_not_stored(catalog, client, cookie):
+    client.cookies["tsv"] = cookie
+    page = client.get("/shop/")
+    fresh = page.cookies["tsv"].value
+    client.cookies["tsv"] = cookie
+    api = client.get("/api/recommendations", {"n": 3})
+    client.cookies["tsv"] = cookie
+    batch = client.post(
+        "/api/events/batch",
+        {"events": [{"event_id": "e1", "kind": "view", "item": catalog["TENT-1"].pk}]},
+        content_type="application/json",
+    )
+
+    assert (page.status_code, api.status_code, batch.status_code) == (200, 200, 400)
+    assert fresh != cookie and len(fresh) == 32
+    assert "visitor_id" in batch.json()
+    assert not Event.objects.exists()
