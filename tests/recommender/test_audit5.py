@@ -19,14 +19,6 @@ from .helpers import record
 pytestmark = pytest.mark.django_db
 
 SETTINGS_URL = "/admin/recommender/recommendersettings/1/change/"
-SETTINGS_FIELDS = (
-    "feedback_weights",
-    "exclude_purchased",
-    "diversity",
-    "category_cap",
-    "trending_half_life_days",
-    "default_strategy",
-)
 
 
 def _settings_post(**changes: Any) -> dict[str, Any]:
@@ -65,7 +57,7 @@ def _merchandiser_api(user: Any) -> APIClient:
 )
 def test_the_admin_refuses_bad_settings_next_to_the_field(admin_client, field, value):
     before = selectors.settings_get()
-    before_values = {name: getattr(before, name) for name in SETTINGS_FIELDS}
+    before_values = {name: getattr(before, name) for name in services.SETTINGS_FIELDS}
 
     response = admin_client.post(SETTINGS_URL, _settings_post(**{field: value}))
 
@@ -73,7 +65,7 @@ def test_the_admin_refuses_bad_settings_next_to_the_field(admin_client, field, v
     errors = response.context["adminform"].form.errors
     assert list(errors) == [field]
     after = RecommenderSettings.objects.get(pk=1)
-    assert {name: getattr(after, name) for name in SETTINGS_FIELDS} == before_values
+    assert {name: getattr(after, name) for name in services.SETTINGS_FIELDS} == before_values
 
 
 def test_the_admin_and_the_api_give_the_same_message(admin_client, merchandiser):
