@@ -961,15 +961,30 @@ def conversation_handoff(
         _announce(message, queue=True)
         if not agents_online().exists():
             # Otherwise the customer waits in silence, not knowing that nobody is there yet.
-            notice = Message.objects.create(
-                conversation_id=conversation_id,
-                sender=Message.Sender.SYSTEM,
-                text=NO_AGENT_ONLINE_TEXT,
-                answer_kind="no_agent",
-            )
-            _announce(notice)
+            _no_agent_notice(conversation_id)
         transaction.on_commit(conversations_assign)
     return message
+
+
+def _no_agent_notice(conversation_id: int) -> None:
+    """Tell a waiting customer that no agent is online (once in a row: an agent who comes and
+    goes again does not repeat it)."""
+    last = (
+        Message.objects.filter(conversation_id=conversation_id)
+        .exclude(sender=Message.Sender.NOTE)
+        .order_by("-pk")
+        .values_list("answer_kind", flat=True)
+        .first()
+    )
+    if last == "no_agent":
+        return
+    notice = Message.objects.create(
+        conversation_id=conversation_id,
+        sender=Message.Sender.SYSTEM,
+        text=NO_AGENT_ONLINE_TEXT,
+        answer_kind="no_agent",
+    )
+    _announce(notice)
 
 
 def conversation_take_over(*, conversation_id: int, agent: Any) -> bool:
@@ -1267,12 +1282,15 @@ def conversations_assign() -> int:
         if not candidates:
             # Nobody online: leave it unassigned so the first agent to connect gets it.
             if conversation.assigned_agent_id is not None:
-                Conversation.objects.filter(
+                released = Conversation.objects.filter(
                     pk=conversation.pk,
                     assigned_agent_id=conversation.assigned_agent_id,
                     status=Conversation.Status.WAITING,
                 ).update(assigned_agent=None)
                 realtime.conversation_broadcast(conversation_id=conversation.pk, event="assigned")
+                if released:
+                    # The last agent left: the customer learns that nobody is there for now.
+                    _no_agent_notice(conversation.pk)
             continue
         agent_id = min(candidates, key=lambda a: (load.get(a, 0), a))
         claimed = Conversation.objects.filter(

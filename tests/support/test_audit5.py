@@ -412,3 +412,37 @@ def test_taking_over_a_closed_conversation_says_it_is_closed(kb, agent):
     conversation.refresh_from_db()
     assert conversation.status == Conversation.Status.CLOSED
     assert conversation.assigned_agent_id is None
+
+
+def test_a_waiting_customer_is_told_when_the_last_agent_goes_offline_once(kb, agent):
+    services.agent_presence_connect(agent_id=agent.pk)
+    conversation = _asked(kb)
+    services.conversation_handoff(conversation_id=conversation.pk, reason="customer_asked")
+    conversation.refresh_from_db()
+    assert conversation.assigned_agent_id == agent.pk
+    notices = conversation.messages.filter(answer_kind="no_agent")
+    assert not notices.exists()
+
+    services.agent_presence_disconnect(agent_id=agent.pk)
+    conversation.refresh_from_db()
+    assert conversation.assigned_agent_id is None
+    assert notices.count() == 1
+    assert conversation.messages.order_by("-pk").first().text == services.NO_AGENT_ONLINE_TEXT
+
+    services.agent_presence_connect(agent_id=agent.pk)  # back, then gone again
+    services.agent_presence_disconnect(agent_id=agent.pk)
+    assert notices.count() == 1
+
+
+def test_a_customer_is_not_told_while_another_agent_is_online(kb, agent):
+    colleague = _colleague()
+    services.agent_presence_connect(agent_id=agent.pk)
+    conversation = _asked(kb)
+    services.conversation_handoff(conversation_id=conversation.pk, reason="customer_asked")
+    services.agent_presence_connect(agent_id=colleague.pk)
+
+    services.agent_presence_disconnect(agent_id=agent.pk)
+
+    conversation.refresh_from_db()
+    assert conversation.assigned_agent_id == colleague.pk
+    assert not conversation.messages.filter(answer_kind="no_agent").exists()
