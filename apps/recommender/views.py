@@ -302,9 +302,31 @@ def _settings_from_post(post: Any) -> tuple[dict[str, Any], dict[str, str]]:
     return values, problems
 
 
+def _settings_shown(current: Any, post: Any = None) -> dict[str, Any]:
+    """What the settings form shows: the stored values, or after a refused save what was typed
+    (so a merchandiser corrects the one bad field instead of typing everything again)."""
+    shown = {
+        "weights": current.weights(),
+        "exclude_purchased": current.exclude_purchased,
+        "diversity": current.diversity,
+        "category_cap": current.category_cap,
+        "half_life": current.trending_half_life_days,
+        "default_strategy": current.default_strategy,
+    }
+    if post is not None:
+        shown["weights"] = {
+            kind: post.get(f"w_{kind}", weight) for kind, weight in shown["weights"].items()
+        }
+        shown["exclude_purchased"] = post.get("exclude_purchased") == "on"
+        for key in ("diversity", "category_cap", "half_life", "default_strategy"):
+            shown[key] = post.get(key, shown[key])
+    return shown
+
+
 @role_required(Role.MERCHANDISER)
 def manage(request: HttpRequest) -> HttpResponse:
     result = None
+    refused = None
     if request.method == "POST" and request.POST.get("action") == "import":
         upload = request.FILES.get("file")
         if upload is None:
@@ -331,6 +353,7 @@ def manage(request: HttpRequest) -> HttpResponse:
             messages.success(request, "Settings saved.")
             return redirect("recommender:manage")
         except services.SettingsError as exc:
+            refused = request.POST
             for name, message in exc.errors.items():
                 messages.error(request, f"Settings not saved: {SETTINGS_LABELS[name]} {message}.")
     elif request.method == "POST" and request.POST.get("action") == "retrain":
@@ -348,7 +371,7 @@ def manage(request: HttpRequest) -> HttpResponse:
         {
             "result": result,
             "settings": current,
-            "weights": current.weights(),
+            "shown": _settings_shown(current, refused),
             "strategies": Variant.STRATEGIES,
             "items_total": Item.objects.count(),
             "items_active": Item.objects.filter(active=True).count(),

@@ -144,6 +144,31 @@ def test_the_manage_page_names_a_field_that_is_not_a_number(catalog, client, mer
     assert RecommenderSettings.objects.get(pk=1).category_cap == 0
 
 
+def test_a_refused_settings_form_shows_what_was_typed(catalog, client, merchandiser):
+    client.force_login(merchandiser)
+
+    response = client.post(
+        "/shop/manage/",
+        {
+            "action": "settings",
+            "w_purchase": "9",
+            "category_cap": "4",
+            "diversity": "lots",
+            "half_life": "7.5",
+            "default_strategy": "text",
+        },
+    )
+
+    html = response.content.decode()
+    assert 'name="w_purchase" value="9"' in html
+    assert 'name="category_cap" type="number" min="0" max="50" value="4"' in html
+    assert 'max="1" value="lots"' in html
+    assert 'max="365" value="7.5"' in html
+    assert '<option value="text" selected>' in html
+    stored = RecommenderSettings.objects.get(pk=1)
+    assert (stored.category_cap, stored.default_strategy) == (0, "ranker")
+
+
 # -- 2. experiments: variants are fixed once started ----------------------------------------------
 def _experiment(status: str = "draft") -> Experiment:
     experiment = services.experiment_create(
