@@ -87,7 +87,10 @@ def model_section(
         notes.append(f"model section skipped: {PHRASEBANK} is absent")
         return None
     torch.set_num_threads(args.threads)
+    from mlcore.embedder import BASE_MODELS, base_model_resolve
+
     train, test = phrasebank_split()
+    base = base_model_resolve(args.base_model)
     config = TrainConfig(
         max_length=args.max_length,
         val_fraction=0.1,
@@ -107,6 +110,7 @@ def model_section(
         [r["sentence"] for r in train],
         [r["label"] for r in train],
         config=config,
+        base_model=base,
         device="cpu",
         progress=progress,
     )
@@ -128,6 +132,7 @@ def model_section(
     int8_rate = _throughput(int8, texts)
     results.update(
         {
+            "base_model": args.base_model,
             "train_rows": len(train),
             "test_rows": len(test),
             "epochs_run": len(result.history),
@@ -152,13 +157,14 @@ def model_section(
         }
     )
     if args.seeds > 1:
-        _seed_spread(config, train, test, args.seeds, results, notes)
+        _seed_spread(config, train, test, args.seeds, results, notes, base)
     met = results["accuracy"] >= 0.86 and results["macro_f1"] >= 0.84
     fast = int8_rate >= 400 and results["int8_accuracy_change_points"] >= -0.5
     notes.append(
         f"quality target (acc >= 0.86, macro-F1 >= 0.84) {'met' if met else 'MISSED'}; "
         f"int8 target (>= 400 sentences/s, <= 0.5 pt loss) {'met' if fast else 'MISSED'} "
         f"on {args.threads} threads, max_length {args.max_length}, batch 64; "
+        f"{BASE_MODELS.get(args.base_model, args.base_model)} "
         f"fine-tuned {train_config_describe(config)}"
     )
     return path
@@ -193,6 +199,7 @@ def _seed_spread(
     n_seeds: int,
     results: dict[str, Any],
     notes: list[str],
+    base: Path | None = None,
 ) -> None:
     """Refit with seeds seed+1 .. seed+n-1 (same split, same settings): how much of a number is
     the seed's luck. The headline stays the first seed's; the spread goes beside it."""
@@ -217,6 +224,7 @@ def _seed_spread(
             [r["sentence"] for r in train],
             [r["label"] for r in train],
             config=replace(config, seed=seed),
+            base_model=base,
             device="cpu",
         )
         preds = [p.label for p in result.classifier.predict(texts)]
@@ -605,6 +613,11 @@ def main(argv: list[str]) -> dict[str, Any]:
         label_offsets=bool(shipped.get("label_offsets", False)),
     )
     parser.add_argument("--max-length", type=int, default=shipped["max_length"])
+    parser.add_argument(
+        "--base-model",
+        default="minilm",
+        help="minilm (the shipped base), mpnet (requirements-mpnet.txt) or a model directory",
+    )
     parser.add_argument(
         "--seeds", type=int, default=1, help="also refit with the next N-1 seeds: mean +- sd"
     )

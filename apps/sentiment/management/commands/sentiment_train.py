@@ -51,6 +51,11 @@ class Command(BaseCommand):
             default=DEFAULT_PARAMS["adversarial_eps"],
             help="FGM step on the embeddings (0: off, halves training time)",
         )
+        parser.add_argument(
+            "--base-model",
+            default="minilm",
+            help="minilm (default) or mpnet (requirements-mpnet.txt; 5x slower, more accurate)",
+        )
         parser.add_argument("--max-steps", type=int, default=0)
         parser.add_argument("--no-corrections", action="store_true")
         parser.add_argument(
@@ -75,6 +80,8 @@ class Command(BaseCommand):
             "adversarial_eps": options["adversarial_eps"],
             "include_corrections": not options["no_corrections"],
         }
+        if options["base_model"] != "minilm":
+            params["base_model"] = options["base_model"]
         if options["max_steps"]:
             params["max_steps"] = options["max_steps"]
         if options["ensemble"] > 1:
