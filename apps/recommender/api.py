@@ -54,6 +54,9 @@ def shopper_from_request(request: Request, user_param: str = "") -> services.Sho
             and getattr(user, "is_authenticated", False)
             and (user.pk == account or user_has_role(user, Role.MERCHANDISER))
         ):
+            if user.pk != account and not get_user_model().objects.filter(pk=account).exists():
+                # Account 0 would even read as "nobody": the anonymous list, silently.
+                raise LookupError(f"no account has id {user_param}")
             return services.Shopper(user_id=account)
         raise PermissionError("you may only ask for your own account's recommendations")
     if user_param:
@@ -246,6 +249,8 @@ class RecommendationsView(APIView):
             shopper = shopper_from_request(request, data.get("user", ""))
         except PermissionError as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_403_FORBIDDEN)
+        except LookupError as exc:
+            return Response({"user": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
         cart = [int(i) for i in data.get("cart", "").split(",") if i]
         if data["context"] == "cart" and not cart:
             cart = [int(i) for i in request.session.get("cart", {})]

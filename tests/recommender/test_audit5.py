@@ -613,3 +613,25 @@ def test_a_cookie_no_server_set_is_replaced_not_stored(catalog, client, cookie):
     assert fresh != cookie and len(fresh) == 32
     assert "visitor_id" in batch.json()
     assert not Event.objects.exists()
+
+
+@pytest.mark.parametrize("account", ["0", "987654321"])
+def test_a_merchandiser_asking_for_an_account_that_does_not_exist_gets_a_400(
+    catalog, merchandiser, account
+):
+    client = APIClient()
+    client.force_authenticate(merchandiser)
+
+    response = client.get("/api/recommendations", {"user": account, "n": 3})
+
+    assert response.status_code == 400
+    assert response.json() == {"user": [f"no account has id {account}"]}
+
+
+def test_a_merchandiser_still_gets_an_existing_account_s_list(catalog, merchandiser):
+    client = APIClient()
+    client.force_authenticate(merchandiser)
+
+    response = client.get("/api/recommendations", {"user": str(merchandiser.pk), "n": 3})
+
+    assert response.status_code == 200 and response.json()["items"]
