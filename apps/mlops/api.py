@@ -199,6 +199,9 @@ class ScheduleSerializer(serializers.ModelSerializer[RetrainSchedule]):
 
 class ServingFormSerializer(serializers.Serializer[Any]):
     form = serializers.ChoiceField(choices=["fp32", "int8"])
+    force = serializers.BooleanField(
+        default=False, help_text="serve int8 even when it lost more than a point of accuracy"
+    )
 
 
 class QueuedSerializer(serializers.Serializer[Any]):
@@ -345,7 +348,10 @@ class ServingFormView(MlAdminView):
         get_object_or_404(ModelVersion, name=name, version=version)
         try:
             row = services.model_version_serving_form_set(
-                name=name, version=version, form=data.validated_data["form"]
+                name=name,
+                version=version,
+                form=data.validated_data["form"],
+                force=data.validated_data["force"],
             )
         except (ValueError, RegistryError) as exc:
             raise ValidationError({"form": str(exc)}) from exc

@@ -810,10 +810,20 @@ def model_version_optimise(*, name: str, version: int, rounds: int = 3) -> dict[
     return result
 
 
-def model_version_serving_form_set(*, name: str, version: int, form: str) -> ModelVersion:
+# The int8 form is refused when it lost more accuracy than this on the held-out rows, unless
+# forced: dynamic int8 costs MiniLM well under a point, but it wrecks some models (mpnet lost
+# 27 points on PhraseBank, docs/sentiment.md).
+INT8_MAX_ACCURACY_LOSS = 0.01
+
+
+def model_version_serving_form_set(
+    *, name: str, version: int, form: str, force: bool = False
+) -> ModelVersion:
     """Choose the form ('fp32' or 'int8') a classifier version is served in.
 
-    Processes serving this version reload it on their next call (its meta.json changes).
+    Processes serving this version reload it on their next call (its meta.json changes). The
+    int8 form must have lost at most INT8_MAX_ACCURACY_LOSS on the held-out rows when it was
+    measured, unless `force`.
     """
     from mlcore.classifier import QUANTIZED_FILE, SERVING_FILE, serving_form_set
 
@@ -825,6 +835,13 @@ def model_version_serving_form_set(*, name: str, version: int, form: str) -> Mod
         raise ValueError(f"{name} v{version} is not a text classifier")
     if form == "int8" and not (path / QUANTIZED_FILE).exists():
         raise ValueError(f"{name} v{version} has no int8 form yet: optimise it first")
+    change = (row.optimisation or {}).get("accuracy_change")
+    if form == "int8" and not force and change is not None and change < -INT8_MAX_ACCURACY_LOSS:
+        raise ValueError(
+            f"the int8 form of {name} v{version} lost {-100 * change:.1f} points of accuracy on "
+            f"the held-out rows (more than {100 * INT8_MAX_ACCURACY_LOSS:g}); keep fp32, or "
+            "force it"
+        )
     registry().verify(name, version)
     serving_form_set(path, form)
     registry().add_files(name, version, {SERVING_FILE: path / SERVING_FILE})

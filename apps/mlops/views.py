@@ -293,7 +293,10 @@ def serving_form(request: HttpRequest, name: str, version: int) -> HttpResponse:
         raise Http404("no such version")
     try:
         services.model_version_serving_form_set(
-            name=name, version=version, form=request.POST.get("form", "")
+            name=name,
+            version=version,
+            form=request.POST.get("form", ""),
+            force=request.POST.get("force") == "on",
         )
     except (ValueError, RegistryError) as exc:
         messages.error(request, str(exc))

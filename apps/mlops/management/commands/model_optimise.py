@@ -16,13 +16,18 @@ class Command(BaseCommand):
         parser.add_argument("name")
         parser.add_argument("version", type=int)
         parser.add_argument("--serve", choices=["fp32", "int8"], help="then serve this form")
+        parser.add_argument(
+            "--force", action="store_true", help="serve int8 even if it lost over a point"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         name, version = options["name"], options["version"]
         try:
             result = model_version_optimise(name=name, version=version)
             if options["serve"]:
-                model_version_serving_form_set(name=name, version=version, form=options["serve"])
+                model_version_serving_form_set(
+                    name=name, version=version, form=options["serve"], force=options["force"]
+                )
         except ModelVersion.DoesNotExist as exc:
             raise CommandError(f"{name} has no version {version}") from exc
         except (RegistryError, ValueError) as exc:
