@@ -212,16 +212,15 @@ def training_rows_load(path: str | Path) -> list[LabelledRow]:
 
 
 def _params_check(params: dict[str, Any]) -> None:
-    """ValueError naming each unusable number, before any data or model is read (zero epochs
-    would register an untrained model, a zero batch size fails deep inside). The bounds are
-    PARAM_SPECS, which the run forms and the API check too; this covers the command line and
-    the admin, whose other names pass through as before."""
+    """ValueError naming each unusable number or base model, before any data or model is read
+    (zero epochs would register an untrained model, a zero batch size fails deep inside). The
+    bounds are PARAM_SPECS, which the run forms and the API check too; this covers the command
+    line and the admin, whose other names pass through as before."""
     from apps.mlops.kinds import kind_get
     from apps.mlops.params import params_validate
 
-    numbers = {spec.name for spec in PARAM_SPECS if spec.type in ("int", "float")}
-    numbers.add("base_model")
-    params_validate(kind_get(MODEL_NAME), {k: v for k, v in params.items() if k in numbers})
+    checked = {spec.name for spec in PARAM_SPECS if spec.type in ("int", "float")} | {"base_model"}
+    params_validate(kind_get(MODEL_NAME), {k: v for k, v in params.items() if k in checked})
 
 
 def sentiment_train(ctx: TrainingContext) -> TrainOutcome:

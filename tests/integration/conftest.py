@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import pytest
@@ -256,6 +257,14 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+
+def sign_in(page: Any, base: str, username: str, password: str, next_path: str) -> None:
+    """Sign in through the login form of a browser page, then go on to `next_path`."""
+    page.goto(f"{base}/accounts/login/?next={next_path}")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
 
 
 @pytest.fixture

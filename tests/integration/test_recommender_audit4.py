@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import Stack
+from tests.integration.conftest import Stack, sign_in
 
 pytestmark = [pytest.mark.integration]
 
@@ -46,10 +46,8 @@ def test_a_signed_in_shopper_s_views_and_cart_survive(running: Stack, chromium: 
     user_id, lamp, mug = (int(v) for v in setup.stdout.split("setup")[-1].split())
     base = running.start_web()
     page = chromium.new_page()
-    page.goto(f"{base}/accounts/login/?next=/shop/")  # no shop cookie before signing in
-    page.fill("input[name=username]", "audit4-shopper")
-    page.fill("input[name=password]", "audit4-shopper-pw")
-    page.click("button[type=submit]")
+    # No shop cookie before signing in.
+    sign_in(page, base, "audit4-shopper", "audit4-shopper-pw", "/shop/")
     page.wait_for_url("**/shop/", timeout=30_000)
 
     page.goto(f"{base}/shop/item/{lamp}/")

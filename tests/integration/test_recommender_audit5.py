@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import Stack
+from tests.integration.conftest import Stack, sign_in
 
 pytestmark = [pytest.mark.integration]
 
@@ -206,10 +206,7 @@ def test_the_settings_form_saves_the_stored_values(running: Stack, chromium: Any
     _setup(running)
     base = running.start_web()
     page = chromium.new_page()
-    page.goto(f"{base}/accounts/login/?next=/shop/manage/")
-    page.fill("input[name=username]", "audit5-merch")
-    page.fill("input[name=password]", "audit5-merch-pw")
-    page.click("button[type=submit]")
+    sign_in(page, base, "audit5-merch", "audit5-merch-pw", "/shop/manage/")
     page.wait_for_url("**/shop/manage/", timeout=30_000)
 
     # Only a weight changes; the other fields go back as the page showed them (half-life 3.0).

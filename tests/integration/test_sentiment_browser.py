@@ -14,7 +14,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.integration.conftest import Stack, sentiment_model_tiny_train
+from tests.integration.conftest import Stack, sentiment_model_tiny_train, sign_in
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -71,13 +71,6 @@ def _arrange(stack: Stack, tmp_path: Path, user: str, rule: str = "") -> list[st
     return [stack.start_web(), *ids]
 
 
-def _sign_in(page, base: str, user: str) -> None:  # type: ignore[no-untyped-def]
-    page.goto(f"{base}/accounts/login/?next=/sentiment/")
-    page.fill("input[name=username]", user)
-    page.fill("input[name=password]", f"{user}-pw")
-    page.click("button[type=submit]")
-
-
 def test_new_headlines_and_alerts_appear_live_and_alerts_can_be_acknowledged(
     running: Stack, chromium, tmp_path: Path
 ) -> None:
@@ -85,7 +78,7 @@ def test_new_headlines_and_alerts_appear_live_and_alerts_can_be_acknowledged(
         running, tmp_path, "live-analyst", "Osprey chatter"
     )
     page = chromium.new_page()
-    _sign_in(page, base, "live-analyst")
+    sign_in(page, base, "live-analyst", "live-analyst-pw", "/sentiment/")
     page.locator("#feed-mode[data-mode=live]").wait_for(timeout=30000)
     page.select_option("#feed-filters select[name=entity]", entity_id)
     filtered = f"/sentiment/feed/?entity={entity_id}&topic=&label=&source={wire_a}"
@@ -131,7 +124,7 @@ def test_without_the_socket_the_feed_and_the_alerts_still_refresh_by_polling(
     )
     page = chromium.new_page()
     page.route_web_socket("**/ws/sentiment/feed/", lambda ws: ws.close())  # a proxy without ws
-    _sign_in(page, base, "poll-analyst")
+    sign_in(page, base, "poll-analyst", "poll-analyst-pw", "/sentiment/")
     page.locator("#feed").wait_for()
     page.evaluate("window.notReloaded = true")
     alert = page.locator("#alerts tr", has_text="Heron Shipping")

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import Stack
+from tests.integration.conftest import Stack, sign_in
 
 pytestmark = [pytest.mark.integration]
 
@@ -53,13 +53,6 @@ def _arrange(stack: Stack, user: str) -> tuple[str, str, str]:
     return stack.start_web(), entity_id, doc_id
 
 
-def _sign_in(page: Any, base: str, user: str, target: str = "/sentiment/") -> None:
-    page.goto(f"{base}/accounts/login/?next={target}")
-    page.fill("input[name=username]", user)
-    page.fill("input[name=password]", f"{user}-pw")
-    page.click("button[type=submit]")
-
-
 def _console_error(errors: list[str], message: Any) -> None:
     # The site has no favicon; the browser's own request for one is not a page's error.
     if message.type == "error" and not message.location.get("url", "").endswith("/favicon.ico"):
@@ -89,7 +82,7 @@ def test_the_chart_shows_the_last_picked_subject_in_the_site_time_zone(
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.on("console", lambda m: _console_error(errors, m))
-    _sign_in(page, base, "chart-analyst")
+    sign_in(page, base, "chart-analyst", "chart-analyst-pw", "/sentiment/")
     page.wait_for_function(
         "() => window.Chart && Chart.getChart(document.getElementById('trend-chart'))"
     )
@@ -133,7 +126,7 @@ def test_the_alert_list_pages_work_in_the_browser_without_script_errors(
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.on("console", lambda m: _console_error(errors, m))
-    _sign_in(page, base, "list-analyst", "/sentiment/alerts/")
+    sign_in(page, base, "list-analyst", "list-analyst-pw", "/sentiment/alerts/")
     row = page.locator("#alerts tr", has_text="Company list-analyst 1")
     row.get_by_role("button", name="Resolve").click()
     page.locator("#alerts tr", has_text="Company list-analyst 1").filter(

@@ -3,6 +3,8 @@ across a page reload and an agent closing the conversation."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -47,6 +49,18 @@ def tidy(running):
     assert "tidy" in done.stdout, done.stdout + done.stderr
 
 
+def _customer_asks(page: Any, text: str, marker: str) -> Any:
+    """Type `text` in the chat widget and wait until it is stored and the bot's turn is over;
+    returns the widget."""
+    widget = page.get_by_test_id("support-widget")
+    box = widget.locator("textarea")
+    box.fill(text)
+    box.press("Enter")
+    widget.locator("li.ts-customer:not(.ts-pending)", has_text=marker).wait_for(timeout=30000)
+    widget.locator("li.ts-bot:not(.ts-streaming)").nth(1).wait_for(timeout=60000)
+    return widget
+
+
 def test_widget_keeps_the_transcript_on_reload_and_moves_on_after_a_close(tidy, chromium):
     running = tidy
     setup = running.manage("shell", "-c", SETUP, timeout=300)
@@ -54,16 +68,8 @@ def test_widget_keeps_the_transcript_on_reload_and_moves_on_after_a_close(tidy, 
     base = running.start_web()
     page = chromium.new_page()
     page.goto(f"{base}/support/chat/")
-    widget = page.get_by_test_id("support-widget")
+    widget = _customer_asks(page, "Where is my parcel, zebra?", "zebra")
     box = widget.locator("textarea")
-
-    box.fill("Where is my parcel, zebra?")
-    box.press("Enter")
-    first = widget.locator("li.ts-customer:not(.ts-pending)", has_text="zebra")
-    first.wait_for(timeout=30000)
-    widget.locator("li.ts-bot:not(.ts-streaming)").nth(1).wait_for(
-        timeout=60000
-    )  # the bot's turn is over
 
     # A reload (or the next page of the shop) shows the conversation so far, not an empty box.
     page.reload()
@@ -112,12 +118,7 @@ def test_typing_indicators_go_away_when_people_stop_typing(tidy, chromium):
     base = running.start_web()
     customer = chromium.new_page()
     customer.goto(f"{base}/support/chat/")
-    widget = customer.get_by_test_id("support-widget")
-    box = widget.locator("textarea")
-    box.fill("Is anyone there, okapi?")
-    box.press("Enter")
-    widget.locator("li.ts-customer:not(.ts-pending)", has_text="okapi").wait_for(timeout=30000)
-    widget.locator("li.ts-bot:not(.ts-streaming)").nth(1).wait_for(timeout=60000)
+    widget = _customer_asks(customer, "Is anyone there, okapi?", "okapi")
 
     # An agent starts typing, then stops: the customer is not told "typing" for ever.
     typed = running.manage("shell", "-c", TYPES.format(who="agent"), timeout=300)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.integration.conftest import sign_in
+
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 SETUP = """
@@ -39,10 +41,7 @@ def tidy(running):
 
 
 def _sign_in(page, base: str, username: str) -> None:
-    page.goto(f"{base}/accounts/login/?next=/support/console/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", f"{username}-pass-123")
-    page.click("button[type=submit]")
+    sign_in(page, base, username, f"{username}-pass-123", "/support/console/")
     page.get_by_test_id("presence").filter(has_text="online").wait_for(timeout=30000)
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.integration.conftest import sign_in
+
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 SETUP = """
@@ -25,10 +27,7 @@ def test_agent_takes_a_waiting_conversation_in_the_console(running, chromium):
     base = running.start_web()
     page = chromium.new_page()
 
-    page.goto(f"{base}/accounts/login/?next=/support/console/")
-    page.fill("input[name=username]", "agent")
-    page.fill("input[name=password]", "agent-pass-123")
-    page.click("button[type=submit]")
+    sign_in(page, base, "agent", "agent-pass-123", "/support/console/")
     item = page.locator(f'.queue section[data-status="waiting"] li[data-id="{conversation_id}"]')
     item.wait_for(timeout=30000)
     item.click()
