@@ -97,9 +97,16 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'db.sqlite3'}"),
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # WAL + a busy timeout let the in-process worker write while pages read.
+    # WAL + a busy timeout let the in-process worker write while pages read. IMMEDIATE
+    # transactions take the write lock when they begin: a deferred one that read first and then
+    # tried to write after another thread committed failed at once with "database is locked",
+    # whatever the timeout.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL;"}
+        {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL;",
+        }
     )
     # Tests on SQLite use a WAL file too: Django's default in-memory test database shares one
     # cache that locks whole tables across threads, which production's file never does.

@@ -132,3 +132,62 @@ def test_alert_tasks_take_their_own_queue_when_configured(tmp_path, alert_queue)
     assert queues["apps.sentiment.tasks.alerts_digest_send_task"] == expected
     assert queues["apps.sentiment.tasks.alerts_evaluate_task"] == expected
     assert queues["apps.sentiment.tasks.documents_score_task"] == "inference"
+
+
+SQLITE_UPGRADE_PROBE = textwrap.dedent(
+    """
+    import django, os, threading
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    django.setup()
+    from django.db import connection, transaction
+
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE probe (n integer)")
+    read, written, errors = threading.Event(), threading.Event(), []
+
+    def reader_then_writer():
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("SELECT count(*) FROM probe")
+                read.set()
+                written.wait(2)  # another thread writes meanwhile, or waits for us
+                cursor.execute("INSERT INTO probe VALUES (1)")
+        except Exception as exc:
+            errors.append(repr(exc))
+            read.set()
+        finally:
+            connection.close()
+
+    def writer():
+        read.wait(10)
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("INSERT INTO probe VALUES (2)")
+        except Exception as exc:
+            errors.append(repr(exc))
+        finally:
+            written.set()
+            connection.close()
+
+    threads = [threading.Thread(target=reader_then_writer), threading.Thread(target=writer)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM probe")
+        print("ROWS", cursor.fetchone()[0], "ERRORS", errors)
+    """
+)
+
+
+def test_embedded_sqlite_lets_two_threads_write_without_database_is_locked(tmp_path):
+    """The demo's pages and in-process worker write from several threads at once.
+
+    A transaction that reads and then writes while another thread commits used to fail at
+    once with "database is locked" on SQLite, busy timeout or not.
+    """
+    result = run(["-c", SQLITE_UPGRADE_PROBE], {"DATA_DIR": str(tmp_path)}, timeout=60)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "ROWS 2 ERRORS []" in result.stdout, result.stdout
