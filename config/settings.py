@@ -249,6 +249,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Customer service, financial sentiment alerts and a text-aware recommender.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.openapi.error_responses_add",
+    ],
     # Several apps have "status"/"rating" choices; give each set its own stable name.
     "ENUM_NAME_OVERRIDES": {
         "ArticleStatusEnum": "apps.support.models.Article.Status",
