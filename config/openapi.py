@@ -1,14 +1,19 @@
-"""OpenAPI post-processing: document the error answers every operation can give.
+"""OpenAPI: document the error answers each operation can give, not only its success.
 
 drf-spectacular documents only what a view declares, usually its 2xx answer. A client generated
-from the schema then knows nothing of the 400, 403, 404 and 429 answers DRF gives everywhere,
-and a contract tester flags each of them as undocumented. This hook adds them once, for all
-apps, with the bodies DRF really sends; an answer a view already declares is left alone.
+from the schema then knows nothing of the 400, 403, 404 and 429 answers DRF gives, and a
+contract tester flags each of them as undocumented. This schema class adds the ones a view can
+really give, judged from the view itself (its permissions, throttles, path and input), with the
+bodies DRF sends; an answer the view declares is left alone.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import ComponentRegistry, ResolvedComponent
+from rest_framework.permissions import AllowAny
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -21,43 +26,51 @@ VALIDATION_ERROR_SCHEMA = {
     "description": (
         "Field errors: each refused field (or `non_field_errors`, or `detail`) with its messages."
     ),
-    "additionalProperties": {
-        "oneOf": [{"type": "array", "items": {"type": "string"}}, {"type": "string"}, {}]
-    },
+    "additionalProperties": {},
 }
-WRITE_METHODS = {"post", "put", "patch"}
-METHODS = WRITE_METHODS | {"get", "delete", "head", "options"}
+WRITE_METHODS = {"POST", "PUT", "PATCH"}
 
 
-def _answer(description: str, schema_name: str) -> dict[str, Any]:
-    return {
-        "description": description,
-        "content": {
-            "application/json": {"schema": {"$ref": f"#/components/schemas/{schema_name}"}}
-        },
-    }
+class ErrorDocumentingAutoSchema(AutoSchema):
+    """drf-spectacular's AutoSchema plus the 4xx answers DRF gives for this view."""
 
-
-def error_responses_add(
-    result: dict[str, Any], generator: object, request: object, public: bool
-) -> dict[str, Any]:
-    """Add the common 4xx answers to each operation (a drf-spectacular postprocessing hook)."""
-    schemas = result.setdefault("components", {}).setdefault("schemas", {})
-    schemas.setdefault("Error", ERROR_SCHEMA)
-    schemas.setdefault("ValidationError", VALIDATION_ERROR_SCHEMA)
-    for path, operations in result.get("paths", {}).items():
-        for method, operation in operations.items():
-            if method not in METHODS:
-                continue
-            responses = operation.setdefault("responses", {})
-            parameters = operation.get("parameters", [])
-            takes_input = method in WRITE_METHODS or any(p.get("in") == "query" for p in parameters)
-            if takes_input:
-                responses.setdefault("400", _answer("Invalid input.", "ValidationError"))
+    def get_operation(
+        self,
+        path: str,
+        path_regex: str,
+        path_prefix: str,
+        method: str,
+        registry: ComponentRegistry,
+    ) -> dict[str, Any] | None:
+        operation = super().get_operation(path, path_regex, path_prefix, method, registry)
+        if operation is None:
+            return None
+        responses = operation.setdefault("responses", {})
+        takes_input = self.method in WRITE_METHODS or any(
+            parameter.get("in") == "query" for parameter in operation.get("parameters", [])
+        )
+        if takes_input:
+            responses.setdefault("400", self._error_answer("Invalid input.", validation=True))
+        permissions = self.view.get_permissions()
+        if not all(isinstance(permission, AllowAny) for permission in permissions):
             responses.setdefault(
-                "403", _answer("Not signed in, or the account lacks the role.", "Error")
+                "403", self._error_answer("Not signed in, or the account lacks the role.")
             )
-            if "{" in path:
-                responses.setdefault("404", _answer("No such object.", "Error"))
-            responses.setdefault("429", _answer("Too many requests; retry later.", "Error"))
-    return result
+        if "{" in path:
+            responses.setdefault("404", self._error_answer("No such object."))
+        if self.view.get_throttles():
+            responses.setdefault("429", self._error_answer("Too many requests; retry later."))
+        return operation
+
+    def _error_answer(self, description: str, *, validation: bool = False) -> dict[str, Any]:
+        name, schema = (
+            ("ValidationError", VALIDATION_ERROR_SCHEMA) if validation else ("Error", ERROR_SCHEMA)
+        )
+        component = ResolvedComponent(
+            name=name, type=ResolvedComponent.SCHEMA, schema=schema, object=name
+        )
+        self.registry.register_on_missing(component)
+        return {
+            "description": description,
+            "content": {"application/json": {"schema": component.ref}},
+        }

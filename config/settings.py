@@ -239,7 +239,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "config.openapi.ErrorDocumentingAutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_THROTTLE_RATES": {"anon": "120/min", "user": "6000/min"},
@@ -249,10 +249,6 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Customer service, financial sentiment alerts and a text-aware recommender.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
-    "POSTPROCESSING_HOOKS": [
-        "drf_spectacular.hooks.postprocess_schema_enums",
-        "config.openapi.error_responses_add",
-    ],
     # Several apps have "status"/"rating" choices; give each set its own stable name.
     "ENUM_NAME_OVERRIDES": {
         "ArticleStatusEnum": "apps.support.models.Article.Status",
