@@ -66,7 +66,7 @@ class ErrorDocumentingAutoSchema(AutoSchema):
         name, schema = (
             ("ValidationError", VALIDATION_ERROR_SCHEMA) if validation else ("Error", ERROR_SCHEMA)
         )
-        component = ResolvedComponent(
+        component = ResolvedComponent(  # type: ignore[no-untyped-call]
             name=name, type=ResolvedComponent.SCHEMA, schema=schema, object=name
         )
         self.registry.register_on_missing(component)
