@@ -18,7 +18,7 @@ import numpy as np
 from apps.mlops.vectors import texts_embed
 
 from .intent import IntentGuess, intents_predict
-from .models import FAQ, KnowledgeBase
+from .models import FAQ, Article, KnowledgeBase
 from .retrieval import Passage, article_url, passages_retrieve
 from .text import MAX_MESSAGE_CHARS, clean_text, sentences_split, tokens
 
@@ -195,7 +195,8 @@ def answer_compose(
         )
         if faq is not None and confidence >= kb.handoff_threshold:
             matching = [p for p in passages if guess.label in p.intents]
-            if faq.article is not None:
+            # A draft article's page is a 404 for customers: cite a published passage instead.
+            if faq.article is not None and faq.article.status == Article.Status.PUBLISHED:
                 assert faq.article_id is not None  # the article is loaded, so its id is set
                 cites: tuple[dict[str, Any], ...] = (
                     {

@@ -379,6 +379,8 @@ class CustomerMessagesView(APIView):
             return _bad(str(exc))
         except services.ConversationClosed as exc:
             return _bad(str(exc), status.HTTP_409_CONFLICT)
+        except services.TooManyMessages as exc:
+            return _bad(str(exc), status.HTTP_429_TOO_MANY_REQUESTS)
         reply = None
         if created:
             reply = services.bot_reply_or_handoff(
@@ -459,15 +461,17 @@ class ConversationViewSet(
     def get_queryset(self) -> QuerySet[Conversation]:
         if self.action != "list":  # one conversation by id: an idle visit can be read too
             return Conversation.objects.select_related("assigned_agent")
-        wanted = _query_filters(self.request, Conversation.Status, kb=False)["status"]
+        # `?kb=` too, as on the articles and FAQ lists (it used to be ignored silently).
+        filters = _query_filters(self.request, Conversation.Status)
         raw = self.request.query_params.get("include_idle", "false").lower()
         if raw not in ("true", "false", "1", "0"):
             raise ValidationError({"include_idle": "Must be true or false."})
-        return selectors.conversation_list(status=wanted, include_idle=raw in ("true", "1"))
+        return selectors.conversation_list(**filters, include_idle=raw in ("true", "1"))
 
     @extend_schema(
         parameters=[
             OpenApiParameter("status", str, enum=Conversation.Status.values),
+            OpenApiParameter("kb", int, description="Only this knowledge base's conversations."),
             OpenApiParameter(
                 "include_idle",
                 bool,

@@ -28,13 +28,65 @@ from .text import InvalidText
 
 log = logging.getLogger(__name__)
 TOKEN_CHECK_EVERY = 8
+# A chat message is at most 2,000 characters; even written as JSON \u escapes (12 characters
+# for an emoji) it fits with room to spare. Larger frames are refused before parsing.
+MAX_FRAME_CHARS = 64 * 1024
 
 
 def _error(message: str, code: str = "invalid") -> dict[str, Any]:
     return {"type": "error", "code": code, "message": message}
 
 
-class CustomerChatConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # channels: no stubs
+class JsonActionConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # channels: no stubs
+    """One JSON object per frame, dispatched by `receive_json`. Whatever a frame holds (not
+    JSON, binary, too large, a wrong type) and whatever an action raises, the sender gets an
+    error frame and the connection stays open: one bad frame must not cut a customer off from
+    their chat or an agent off from the queue."""
+
+    async def receive(
+        self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any
+    ) -> None:
+        if text_data is None:
+            await self.send_json(_error("Send text frames, each holding one JSON object."))
+            return
+        if len(text_data) > MAX_FRAME_CHARS:
+            await self.send_json(
+                _error(
+                    f"That frame is too large ({len(text_data)} characters; at most "
+                    f"{MAX_FRAME_CHARS}).",
+                    "too_large",
+                )
+            )
+            return
+        try:
+            content = await self.decode_json(text_data)
+        except (ValueError, RecursionError):  # RecursionError: [[[[...]]]] nested too deep
+            await self.send_json(_error("That was not valid JSON; send one JSON object."))
+            return
+        if not isinstance(content, dict):
+            await self.send_json(_error("Send JSON objects."))
+            return
+        try:
+            await self.receive_json(content, **kwargs)
+        except Exception as exc:
+            frame = self.error_frame(exc, content)
+            if content.get("type") == "message" and isinstance(content.get("client_id"), str):
+                # Which message was refused: the client marks that one and keeps its text.
+                frame["client_id"] = content["client_id"]
+            await self.send_json(frame)
+
+    def error_frame(self, exc: Exception, content: dict[str, Any]) -> dict[str, Any]:
+        """The error frame for an action that raised; consumers add their own cases first."""
+        if isinstance(exc, InvalidText):
+            return _error(str(exc), "invalid")
+        # OverflowError: int() of a JSON number like 1e400.
+        if isinstance(exc, KeyError | ValueError | TypeError | OverflowError | ObjectDoesNotExist):
+            return _error("That request could not be understood.")
+        log.error("%s action %r failed", type(self).__name__, content.get("type"), exc_info=exc)
+        return _error("That did not work; please try again.", "server_error")
+
+
+class CustomerChatConsumer(JsonActionConsumer):
     conversation_id: int
 
     async def connect(self) -> None:
@@ -74,55 +126,58 @@ class CustomerChatConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  #
     async def chat_event(self, event: dict[str, Any]) -> None:
         await self.send_json(event["payload"])
 
-    async def receive_json(self, content: Any, **kwargs: Any) -> None:
-        if not isinstance(content, dict):
-            await self.send_json(_error("Send JSON objects."))
-            return
+    async def receive_json(self, content: dict[str, Any], **kwargs: Any) -> None:
         kind = content.get("type")
-        try:
-            if kind == "message":
-                await self._message(content)
-            elif kind == "typing":
-                await database_sync_to_async(realtime.typing_broadcast)(
-                    conversation_id=self.conversation_id,
-                    who="customer",
-                    on=bool(content.get("on", True)),
-                    to_customer=False,
-                )
-            elif kind == "human":
-                await database_sync_to_async(services.conversation_handoff)(
-                    conversation_id=self.conversation_id, reason="customer_asked"
-                )
-            elif kind == "rate":
-                await database_sync_to_async(services.message_rate)(
-                    conversation_id=self.conversation_id,
-                    message_id=int(content.get("message_id", 0)),
-                    rating=str(content.get("rating", "")),
-                )
-                await self.send_json(
-                    {
-                        "type": "rated",
-                        "message_id": content.get("message_id"),
-                        "rating": content.get("rating"),
-                    }
-                )
-            elif kind == "csat":
-                ok = await database_sync_to_async(services.csat_submit)(
-                    conversation_id=self.conversation_id,
-                    score=content.get("score"),
-                    comment=str(content.get("comment", "")),
-                )
-                await self.send_json({"type": "csat_thanks" if ok else "csat_ignored"})
-            elif kind == "ping":
-                await self.send_json({"type": "pong"})
-            else:
-                await self.send_json(_error(f"Unknown message type {kind!r}."))
-        except InvalidText as exc:
-            await self.send_json(_error(str(exc), "invalid"))
-        except services.ConversationClosed as exc:
-            await self.send_json(_error(str(exc), "closed"))
-        except (ValueError, TypeError, ObjectDoesNotExist):
-            await self.send_json(_error("That request could not be understood."))
+        if kind == "message":
+            await self._message(content)
+        elif kind == "typing":
+            await database_sync_to_async(realtime.typing_broadcast)(
+                conversation_id=self.conversation_id,
+                who="customer",
+                on=bool(content.get("on", True)),
+                to_customer=False,
+            )
+        elif kind == "human":
+            await database_sync_to_async(services.conversation_handoff)(
+                conversation_id=self.conversation_id, reason="customer_asked"
+            )
+        elif kind == "rate":
+            rated = await database_sync_to_async(services.message_rate)(
+                conversation_id=self.conversation_id,
+                message_id=int(content.get("message_id", 0)),
+                rating=str(content.get("rating", "")),
+            )
+            if not rated:
+                raise InvalidText("Only the bot's answers in this conversation can be rated.")
+            await self.send_json(
+                {
+                    "type": "rated",
+                    "message_id": content.get("message_id"),
+                    "rating": content.get("rating"),
+                }
+            )
+        elif kind == "csat":
+            ok = await database_sync_to_async(services.csat_submit)(
+                conversation_id=self.conversation_id,
+                score=content.get("score"),
+                comment=content.get("comment", ""),
+            )
+            await self.send_json({"type": "csat_thanks" if ok else "csat_ignored"})
+        elif kind == "ping":
+            await self.send_json({"type": "pong"})
+        else:
+            await self.send_json(_error(f"Unknown message type {kind!r}."))
+
+    def error_frame(self, exc: Exception, content: dict[str, Any]) -> dict[str, Any]:
+        if isinstance(exc, services.ConversationClosed):
+            return _error(str(exc), "closed")
+        if isinstance(exc, services.TooManyMessages):
+            return _error(str(exc), "rate_limited")
+        if isinstance(exc, Conversation.DoesNotExist):
+            # Deleted (in the admin) under the customer: like a closed one, the widget starts a
+            # new conversation and sends the unsent messages there.
+            return _error("This conversation no longer exists; please start a new one.", "closed")
+        return super().error_frame(exc, content)
 
     async def _message(self, content: dict[str, Any]) -> None:
         text = content.get("text")
@@ -181,7 +236,7 @@ class CustomerChatConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  #
             )
 
 
-class AgentConsoleConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # channels: no stubs
+class AgentConsoleConsumer(JsonActionConsumer):
     opened: int | None = None
 
     async def connect(self) -> None:
@@ -215,102 +270,83 @@ class AgentConsoleConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  #
     async def chat_event(self, event: dict[str, Any]) -> None:
         await self.send_json(event["payload"])
 
-    async def receive_json(self, content: Any, **kwargs: Any) -> None:
-        if not isinstance(content, dict):
-            await self.send_json(_error("Send JSON objects."))
-            return
+    async def receive_json(self, content: dict[str, Any], **kwargs: Any) -> None:
         kind = content.get("type")
-        # Client-supplied (or None): int() below validates it; its errors are answered below.
+        # Client-supplied (or None): int() below validates it; `error_frame` answers its errors.
         conversation_id: Any = content.get("conversation_id") or self.opened
-        try:
-            if kind == "heartbeat":
-                await database_sync_to_async(services.agent_presence_heartbeat)(
-                    agent_id=self.user.pk
-                )
-                await self.send_json({"type": "heartbeat_ok"})
-            elif kind == "open":
-                await self._open(int(content["conversation_id"]))
-            elif kind == "take_over":
-                ok = await database_sync_to_async(services.conversation_take_over)(
-                    conversation_id=int(conversation_id), agent=self.user
-                )
-                if not ok:
-                    await self.send_json(_error("Someone else has this conversation.", "taken"))
-            elif kind == "message":
-                message, _ = await database_sync_to_async(services.agent_message_post)(
-                    conversation_id=int(conversation_id),
-                    agent=self.user,
-                    text=content.get("text") if isinstance(content.get("text"), str) else "",
-                    client_id=str(content.get("client_id") or "") or None,
-                )
-                await self.send_json(
-                    {"type": "ack", "client_id": message.client_id, "id": message.pk}
-                )
-            elif kind == "note":
-                await database_sync_to_async(services.note_add)(
-                    conversation_id=int(conversation_id),
-                    agent=self.user,
-                    text=str(content.get("text", "")),
-                )
-            elif kind == "close":
-                closed = await database_sync_to_async(services.conversation_close)(
-                    conversation_id=int(conversation_id), by=self.user
-                )
-                if not closed:
-                    await self.send_json(_error("This conversation is closed already.", "closed"))
-            elif kind == "transfer":
-                to = content.get("to_agent_id")
-                await database_sync_to_async(services.conversation_transfer)(
-                    conversation_id=int(conversation_id),
-                    agent=self.user,
-                    to_agent_id=int(to) if to else None,
-                )
-            elif kind == "flag":
-                await database_sync_to_async(services.message_flag)(
-                    message_id=int(content["message_id"]),
-                    agent=self.user,
-                    flag=str(content.get("flag", "")),
-                    note=str(content.get("note", "")),
-                )
-            elif kind == "faq_draft":
-                faq = await database_sync_to_async(services.faq_draft_from_conversation)(
-                    conversation_id=int(conversation_id)
-                )
-                await self.send_json(
-                    {"type": "faq_draft", "faq_id": faq.pk, "question": faq.question}
-                )
-            elif kind == "typing":
-                await database_sync_to_async(realtime.typing_broadcast)(
-                    conversation_id=int(conversation_id),
-                    who="agent",
-                    on=bool(content.get("on", True)),
-                    to_customer=True,
-                )
-            else:
-                await self.send_json(_error(f"Unknown message type {kind!r}."))
-        except InvalidText as exc:
-            await self.send_json(_error(str(exc), "invalid"))
-        except (services.ConversationClosed, services.NotAllowed) as exc:
-            await self.send_json(_error(str(exc), "not_allowed"))
-        except services.NotPermitted as exc:
-            await self.send_json(_error(str(exc), "forbidden"))
-        except Conversation.DoesNotExist:
+        if kind == "heartbeat":
+            await database_sync_to_async(services.agent_presence_heartbeat)(agent_id=self.user.pk)
+            await self.send_json({"type": "heartbeat_ok"})
+        elif kind == "open":
+            await self._open(int(content["conversation_id"]))
+        elif kind == "take_over":
+            ok = await database_sync_to_async(services.conversation_take_over)(
+                conversation_id=int(conversation_id), agent=self.user
+            )
+            if not ok:
+                await self.send_json(_error("Someone else has this conversation.", "taken"))
+        elif kind == "message":
+            message, _ = await database_sync_to_async(services.agent_message_post)(
+                conversation_id=int(conversation_id),
+                agent=self.user,
+                text=content.get("text") if isinstance(content.get("text"), str) else "",
+                client_id=str(content.get("client_id") or "") or None,
+            )
+            await self.send_json({"type": "ack", "client_id": message.client_id, "id": message.pk})
+        elif kind == "note":
+            await database_sync_to_async(services.note_add)(
+                conversation_id=int(conversation_id),
+                agent=self.user,
+                text=str(content.get("text", "")),
+            )
+        elif kind == "close":
+            closed = await database_sync_to_async(services.conversation_close)(
+                conversation_id=int(conversation_id), by=self.user
+            )
+            if not closed:
+                await self.send_json(_error("This conversation is closed already.", "closed"))
+        elif kind == "transfer":
+            to = content.get("to_agent_id")
+            await database_sync_to_async(services.conversation_transfer)(
+                conversation_id=int(conversation_id),
+                agent=self.user,
+                to_agent_id=int(to) if to else None,
+            )
+        elif kind == "flag":
+            await database_sync_to_async(services.message_flag)(
+                message_id=int(content["message_id"]),
+                agent=self.user,
+                flag=str(content.get("flag", "")),
+                note=str(content.get("note", "")),
+            )
+        elif kind == "faq_draft":
+            faq = await database_sync_to_async(services.faq_draft_from_conversation)(
+                conversation_id=int(conversation_id)
+            )
+            await self.send_json({"type": "faq_draft", "faq_id": faq.pk, "question": faq.question})
+        elif kind == "typing":
+            await database_sync_to_async(realtime.typing_broadcast)(
+                conversation_id=int(conversation_id),
+                who="agent",
+                on=bool(content.get("on", True)),
+                to_customer=True,
+            )
+        else:
+            await self.send_json(_error(f"Unknown message type {kind!r}."))
+
+    def error_frame(self, exc: Exception, content: dict[str, Any]) -> dict[str, Any]:
+        if isinstance(exc, services.ConversationClosed | services.NotAllowed):
+            return _error(str(exc), "not_allowed")
+        if isinstance(exc, services.NotPermitted):
+            return _error(str(exc), "forbidden")
+        if isinstance(exc, Conversation.DoesNotExist):
             gone = _error("That conversation no longer exists (it was deleted).", "not_found")
-            # The console drops it from its queue.
-            gone["conversation_id"] = (
-                content["conversation_id"] if kind == "open" else conversation_id
-            )
-            await self.send_json(gone)
-        except Message.DoesNotExist:
-            await self.send_json(
-                _error("That message no longer exists (it was deleted).", "not_found")
-            )
-        except (KeyError, ValueError, TypeError, ObjectDoesNotExist):
-            await self.send_json(_error("That request could not be understood."))
-        except Exception:
-            # One failed action must not cut the agent off from the whole queue.
-            log.exception("console action %r failed", kind)
-            await self.send_json(_error("That did not work; please try again.", "server_error"))
+            # The console drops it from its queue (`_open` has let go of a deleted one).
+            gone["conversation_id"] = content.get("conversation_id") or self.opened
+            return gone
+        if isinstance(exc, Message.DoesNotExist):
+            return _error("That message no longer exists (it was deleted).", "not_found")
+        return super().error_frame(exc, content)
 
     async def _open(self, conversation_id: int) -> None:
         if self.opened:

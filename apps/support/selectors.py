@@ -99,11 +99,45 @@ def message_agent_view(message: Message) -> dict[str, Any]:
 
 def messages_after(
     *, conversation_id: int, after_id: int = 0, include_notes: bool = False
-) -> QuerySet[Message]:
+) -> list[Message]:
     qs = Message.objects.filter(conversation_id=conversation_id, id__gt=after_id)
     if not include_notes:
         qs = qs.exclude(sender=Message.Sender.NOTE)
-    return qs.select_related("author").order_by("id")
+    return citations_current(list(qs.select_related("author").order_by("id")))
+
+
+def citations_current(messages: list[Message]) -> list[Message]:
+    """The messages with their citations as the articles are now (in memory, not saved).
+
+    An answer keeps the links of the time it was written: a renamed article would show its old
+    title, and one deleted or unpublished since would be a dead link ("No such article"). So a
+    transcript shows each cited article's current title and address, and leaves out articles
+    that are gone or no longer published (the sources stored for agents are kept as they were).
+    """
+    ids: set[int] = {
+        c["article_id"]
+        for m in messages
+        for c in (m.citations or [])
+        if isinstance(c, dict) and isinstance(c.get("article_id"), int)
+    }
+    if not ids:
+        return messages
+    from .retrieval import article_url
+
+    live = {
+        pk: {"article_id": pk, "title": title, "url": article_url(pk, url)}
+        for pk, title, url in Article.objects.filter(
+            pk__in=ids, status=Article.Status.PUBLISHED
+        ).values_list("pk", "title", "url")
+    }
+    for message in messages:
+        if message.citations:
+            message.citations = [
+                live[c["article_id"]]
+                for c in message.citations
+                if isinstance(c, dict) and c.get("article_id") in live
+            ]
+    return messages
 
 
 def conversation_summary(conversation: Conversation) -> dict[str, Any]:
@@ -147,12 +181,14 @@ def conversation_engaged(*, conversation_id: int) -> bool:
 
 
 def conversation_list(
-    *, status: str | None = None, include_idle: bool = False
+    *, status: str | None = None, include_idle: bool = False, kb_id: int | None = None
 ) -> QuerySet[Conversation]:
     """Conversations for agents; visits with only the bot's greeting are left out unless asked."""
     qs = Conversation.objects.select_related("assigned_agent")
     if not include_idle:
         qs = qs.filter(_engaged())
+    if kb_id is not None:
+        qs = qs.filter(kb_id=kb_id)
     return qs.filter(status=status) if status else qs
 
 

@@ -42,7 +42,7 @@ from .models import (
     PastConversation,
 )
 from .retrieval import CHUNK_INDEX, REPLY_INDEX, reply_index_id
-from .selectors import PRESENCE_TTL_S, agents_online, knowledge_base_get
+from .selectors import ANSWER_KINDS, PRESENCE_TTL_S, agents_online, knowledge_base_get
 from .text import (
     MAX_ARTICLE_CHARS,
     MAX_MESSAGE_CHARS,
@@ -58,6 +58,9 @@ from .text import (
 log = logging.getLogger(__name__)
 MAX_IMPORT_BYTES = 10 * 1024 * 1024
 CLOSED_TEXT = "This conversation is closed. How did we do? Please rate us from 1 to 5."
+# Each message may start an answer (retrieval, a generation): as POST /ask/ is throttled, so is
+# the chat, per conversation and whatever the channel (websocket or REST).
+CUSTOMER_MESSAGES_PER_MINUTE = 20
 NO_AGENT_ONLINE_TEXT = (
     "No agent is online right now. Your conversation is queued, and an agent will reply here "
     "as soon as one is available."
@@ -70,6 +73,10 @@ class ConversationClosed(Exception):
 
 class NotAllowed(Exception):
     """The action does not fit the conversation's state; the message says why."""
+
+
+class TooManyMessages(Exception):
+    """A customer writes faster than a person types (a script): the message is not stored."""
 
 
 class NotPermitted(Exception):
@@ -834,6 +841,15 @@ def customer_message_post(
                 return existing, False
         if conversation.status == Conversation.Status.CLOSED:
             raise ConversationClosed("This conversation is closed; please start a new one.")
+        recent = Message.objects.filter(
+            conversation_id=conversation_id,
+            sender=Message.Sender.CUSTOMER,
+            created_at__gte=timezone.now() - timedelta(minutes=1),
+        ).count()
+        if recent >= CUSTOMER_MESSAGES_PER_MINUTE:
+            raise TooManyMessages(
+                "You are sending messages too quickly; please wait a moment and send it again."
+            )
         try:
             with transaction.atomic():
                 message = Message.objects.create(
@@ -1153,12 +1169,17 @@ def conversation_close(*, conversation_id: int, by: Any = None) -> bool:
     return True
 
 
-def csat_submit(*, conversation_id: int, score: int, comment: str = "") -> bool:
-    if not isinstance(score, int) or not 1 <= score <= 5:
+def csat_submit(*, conversation_id: int, score: int, comment: str | None = "") -> bool:
+    # JSON true is a Python int too; it is no rating.
+    if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
         raise InvalidText("The rating must be a whole number from 1 to 5.")
+    if comment is None or (isinstance(comment, str) and not comment.strip()):
+        comment = ""
+    else:
+        comment = clean_text(comment, max_chars=1000, what="comment")
     done = Conversation.objects.filter(
         pk=conversation_id, status=Conversation.Status.CLOSED, csat__isnull=True
-    ).update(csat=score, csat_comment=comment.strip()[:1000])
+    ).update(csat=score, csat_comment=comment)
     if done:
         transaction.on_commit(
             lambda: realtime.conversation_broadcast(conversation_id=conversation_id, event="csat")
@@ -1169,8 +1190,13 @@ def csat_submit(*, conversation_id: int, score: int, comment: str = "") -> bool:
 def message_rate(*, conversation_id: int, message_id: int, rating: str) -> bool:
     if rating not in (Message.Rating.UP, Message.Rating.DOWN):
         raise InvalidText("The rating must be 'up' or 'down'.")
+    # Answers only: a greeting, a handoff or a notice is no answer to judge, and a rating on
+    # one would count in the handoff trade-off as if it were.
     updated = Message.objects.filter(
-        pk=message_id, conversation_id=conversation_id, sender=Message.Sender.BOT
+        pk=message_id,
+        conversation_id=conversation_id,
+        sender=Message.Sender.BOT,
+        answer_kind__in=ANSWER_KINDS,
     ).update(rating=rating)
     return bool(updated)
 

@@ -159,6 +159,9 @@ def clean_text(value: str, *, max_chars: int, what: str = "message") -> str:
         raise InvalidText(f"The {what} must be text.")
     if "\x00" in value:
         raise InvalidText(f"The {what} looks like binary data, not text.")
+    # A lone UTF-16 surrogate (an emoji cut in half by a client, sent as a JSON "\\ud83d" escape)
+    # cannot be stored as UTF-8: it becomes U+FFFD; a valid pair becomes its character.
+    value = value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
     value = unicodedata.normalize("NFC", _CONTROL.sub("", value)).strip()
     if not value:
         raise InvalidText(f"The {what} is empty.")

@@ -28,8 +28,13 @@
     else if (ev.type === "transcript") { openTranscript(ev); }
     else if (ev.type === "message") { if (opened) addMessage(ev.message); }
     else if (ev.type === "typing") { showTyping(ev.on ? "The customer is typing…" : ""); }
+    else if (ev.type === "ack") { delete replies[ev.client_id]; }
     else if (ev.type === "error") {
       $("error").textContent = ev.message;
+      if (ev.client_id && replies[ev.client_id] !== undefined) {
+        if (!$("reply").value) $("reply").value = replies[ev.client_id];
+        delete replies[ev.client_id];
+      }
       // A conversation deleted meanwhile leaves the queue.
       if (ev.code === "not_found" && ev.conversation_id) { delete conversations[ev.conversation_id]; renderQueue(); }
     }
@@ -126,7 +131,10 @@
   $("transfer").onclick = function () { send({ type: "transfer", conversation_id: opened, to_agent_id: null }); };
   $("transfer-to").onchange = function () { var to = $("transfer-to").value; if (to) send({ type: "transfer", conversation_id: opened, to_agent_id: Number(to) }); };
   $("faq-draft").onclick = function () { send({ type: "faq_draft", conversation_id: opened }); };
-  $("reply-form").onsubmit = function (e) { e.preventDefault(); var t = $("reply").value.trim(); if (!t) return; send({ type: "message", conversation_id: opened, text: t, client_id: uid() }); $("reply").value = ""; };
+  // A reply leaves the box at once but is kept until acknowledged: a refused one ("Another agent
+  // has this conversation", too long) comes back to the box instead of being lost.
+  var replies = {};
+  $("reply-form").onsubmit = function (e) { e.preventDefault(); var t = $("reply").value.trim(); if (!t) return; var id = uid(); replies[id] = t; send({ type: "message", conversation_id: opened, text: t, client_id: id }); $("reply").value = ""; };
   $("reply").addEventListener("keydown", function (e) { if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); $("reply-form").requestSubmit(); } });
   $("reply").addEventListener("input", function () {
     // At most one typing event every 3 s, not one per keystroke.

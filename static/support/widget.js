@@ -180,8 +180,20 @@
         save();
         return;
       }
-      outbox = [];
-      save();
+      // Only the message the error names was refused (or failed): it leaves the outbox and its
+      // bubble says so, its text back in the box to edit or send again; the others still wait
+      // for their acks, so nothing the customer typed is lost.
+      if (event.client_id) {
+        outbox = outbox.filter(function (m) { return m.client_id !== event.client_id; });
+        save();
+        var failed = el.list.querySelector('.ts-pending[data-client-id="' + CSS.escape(event.client_id) + '"]');
+        if (failed) {
+          failed.classList.remove("ts-pending");
+          failed.classList.add("ts-failed");
+          failed.appendChild(make("div", "ts-failed-note", "Not sent: " + event.message));
+          if (!el.input.value) el.input.value = failed.querySelector(".ts-text").textContent;
+        }
+      }
       showStatus(event.message);
     } else if (event.type === "csat_thanks") {
       showStatus("Thank you for your rating!");
