@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
 
 from . import selectors, services
-from .forms import EntityForm, SourceForm
+from .forms import EntityForm, RuleForm, SourceForm
 from .models import (
     Aggregate,
     Alert,
@@ -53,6 +53,17 @@ class SourceAdmin(admin.ModelAdmin):
     ]
     change_list_template = "sentiment/admin/source_change_list.html"
     form = SourceForm  # the page's checks: feed URLs are http(s) only
+
+    def save_model(self, request: HttpRequest, obj: Source, form: Any, change: bool) -> None:
+        if not change:
+            super().save_model(request, obj, form, change)
+            return
+        # Through the service like the API: a new address starts afresh (no old ETag, failure
+        # count or backoff).
+        data = form.cleaned_data
+        fields = ("name", "kind", "url", "language", "poll_interval_s")
+        services.source_update(source_id=obj.pk, **{k: data[k] for k in fields if k in data})
+        obj.refresh_from_db()
 
     def delete_model(self, request: HttpRequest, obj: Source) -> None:
         # Its documents go through the service, which takes them out of the aggregates.
@@ -184,8 +195,18 @@ class EntityAdmin(admin.ModelAdmin):
         return deleted, counts, perms_needed, protected
 
 
+class RuleAdminForm(RuleForm):
+    """The page's checks (threshold in its metric's range, window, sensitivity, cooldown), plus
+    the owner, which the page takes from the signed-in analyst."""
+
+    class Meta(RuleForm.Meta):
+        fields = ["owner", *RuleForm.Meta.fields]
+        widgets: dict[str, Any] = {}  # the admin's filter_horizontal picks the companies
+
+
 @admin.register(AlertRule)
 class AlertRuleAdmin(admin.ModelAdmin):
+    form = RuleAdminForm
     list_display = [
         "name",
         "owner",

@@ -184,6 +184,10 @@ class DocumentViewSet(viewsets.ReadOnlyModelViewSet):
             return Document.objects.select_related("source", "score")
         if p.get("label") and p["label"] not in LABELS:
             raise serializers.ValidationError({"label": f"use one of {', '.join(LABELS)}"})
+        if p.get("topic") and p["topic"] not in TOPICS:  # a typo must not read as "no texts"
+            raise serializers.ValidationError(
+                {"topic": f"unknown topic {p['topic']!r}; use one of {', '.join(sorted(TOPICS))}"}
+            )
         return selectors.document_feed(
             entity_id=_int(p.get("entity")),
             topic=p.get("topic", ""),
@@ -203,12 +207,15 @@ class DocumentViewSet(viewsets.ReadOnlyModelViewSet):
         doc = self.get_object()
         form = CorrectionSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        correction = services.correction_create(
-            document_id=doc.pk,
-            label=form.validated_data["label"],
-            user=request.user,
-            sentence=form.validated_data.get("sentence", ""),
-        )
+        try:
+            correction = services.correction_create(
+                document_id=doc.pk,
+                label=form.validated_data["label"],
+                user=request.user,
+                sentence=form.validated_data.get("sentence", ""),
+            )
+        except ValueError as exc:
+            raise serializers.ValidationError({"sentence": str(exc)}) from None
         return Response(
             {
                 "id": correction.pk,
@@ -399,6 +406,14 @@ class SourceViewSet(
         source_poll_task.delay(source.pk)
         source.refresh_from_db()
         return Response(SourceSerializer(source).data, status=status.HTTP_202_ACCEPTED)
+
+    def perform_update(self, serializer: serializers.BaseSerializer) -> None:
+        # Through the service: a new address starts afresh (no old ETag, failures or backoff).
+        v = serializer.validated_data
+        fields = ("name", "kind", "url", "language", "poll_interval_s")
+        serializer.instance = services.source_update(
+            source_id=cast(Source, serializer.instance).pk, **{k: v[k] for k in fields if k in v}
+        )
 
     def perform_destroy(self, instance: Source) -> None:
         # Its documents go through the service, which takes them out of the aggregates.

@@ -16,6 +16,8 @@ from urllib.parse import unquote, urljoin, urlparse
 import feedparser
 import httpx
 
+from .uploads import unstorable_strip
+
 USER_AGENT = "Textsuite-Sentiment/1.0 (+feed poller)"
 MAX_FEED_BYTES = 10 * 1024 * 1024
 # The whole download, not each read: a server trickling bytes must not hold a worker until the
@@ -170,11 +172,12 @@ _TAG = re.compile(r"<[A-Za-z/!?][^>]*>")
 
 def _plain(value: str, kind: str = "text/html") -> str:
     """Text of a feed field: HTML loses its tags and entities; plain text (already unescaped by
-    feedparser) keeps what it says, so 'AT&T beats <estimates>' is not cut down."""
+    feedparser) keeps what it says, so 'AT&T beats <estimates>' is not cut down. Characters
+    that cannot be stored (NUL, e.g. from '&#0;') are dropped."""
     value = value or ""
     if "html" in kind:
         value = html.unescape(_TAG.sub(" ", value))
-    return re.sub(r"\s+", " ", value).strip()
+    return re.sub(r"\s+", " ", unstorable_strip(value)).strip()
 
 
 def _field(entry: Any, key: str) -> str:
@@ -241,13 +244,13 @@ def feed_parse(
             first = entry.content[0]
             body = _plain(first.get("value", ""), first.get("type", "text/html"))
         body = body or _field(entry, "summary")
-        link = _link(entry.get("link", ""), base)
+        link = _link(unstorable_strip(entry.get("link") or ""), base)
         if not (title or body):
             continue
         language = (entry.get("language") or feed_language or "")[:2].lower()
         items.append(
             FeedItem(
-                external_id=(entry.get("id") or link or "")[:500],
+                external_id=unstorable_strip(entry.get("id") or link or "")[:500],
                 url=link[:1000],
                 title=title[:1000],
                 body=body,

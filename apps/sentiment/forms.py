@@ -7,7 +7,7 @@ from django import forms
 from . import services
 from .feeds import FeedError, feed_url_check
 from .models import AlertRule, Entity, Source
-from .spikes import threshold_problem
+from .spikes import MAX_COOLDOWN_HOURS, threshold_problem
 from .text import TOPICS, ticker_normalise
 from .uploads import LABELS
 
@@ -99,6 +99,8 @@ class RuleForm(forms.ModelForm):
             self.add_error("window_hours", "between 1 and 168 hours")
         if data.get("sensitivity") is not None and data["sensitivity"] <= 0:
             self.add_error("sensitivity", "must be above 0")
+        if data.get("cooldown_hours") is not None and data["cooldown_hours"] > MAX_COOLDOWN_HOURS:
+            self.add_error("cooldown_hours", f"at most {MAX_COOLDOWN_HOURS} hours (a year)")
         return data
 
 

@@ -2,15 +2,33 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from .feeds import FeedError, feed_url_check
 from .models import Alert, AlertRule, Document, Entity, Score, Source
-from .spikes import threshold_problem
+from .spikes import MAX_COOLDOWN_HOURS, threshold_problem
 from .text import TOPICS, ticker_normalise
-from .uploads import LABELS
+from .uploads import LABELS, datetime_parse
+
+
+@extend_schema_field(OpenApiTypes.DATETIME)
+class PublishedAtField(serializers.Field):
+    """A pushed document's time as an upload reads it: ISO 8601 (naive means UTC, whatever the
+    site's TIME_ZONE) or a Unix timestamp."""
+
+    def to_internal_value(self, data: Any) -> datetime | None:
+        try:
+            return datetime_parse(data)
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from None
+
+    def to_representation(self, value: datetime) -> str:
+        return value.isoformat()
 
 
 class DocumentInSerializer(serializers.Serializer):
@@ -18,7 +36,11 @@ class DocumentInSerializer(serializers.Serializer):
     url = serializers.URLField(max_length=1000, required=False, allow_blank=True)
     title = serializers.CharField(max_length=1000, required=False, allow_blank=True)
     body = serializers.CharField(required=False, allow_blank=True)
-    published_at = serializers.DateTimeField(required=False, allow_null=True)
+    published_at = PublishedAtField(
+        required=False,
+        allow_null=True,
+        help_text="ISO 8601 (naive means UTC) or a Unix timestamp; a future time is stored as now",
+    )
     language = serializers.CharField(max_length=8, required=False, allow_blank=True)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -237,6 +259,11 @@ class RuleSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError({"sensitivity": "must be above 0"})
         if attrs.get("window_hours") is not None and not 1 <= attrs["window_hours"] <= 24 * 7:
             raise serializers.ValidationError({"window_hours": "between 1 and 168 hours"})
+        cooldown = attrs.get("cooldown_hours")
+        if cooldown is not None and cooldown > MAX_COOLDOWN_HOURS:
+            raise serializers.ValidationError(
+                {"cooldown_hours": f"at most {MAX_COOLDOWN_HOURS} hours (a year)"}
+            )
         return attrs
 
 

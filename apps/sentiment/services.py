@@ -36,7 +36,7 @@ from .models import (
     Unsubscribe,
 )
 from .schedules import DIGEST_HOUR
-from .spikes import SpikeCheck, spike_check
+from .spikes import MAX_COOLDOWN_HOURS, SpikeCheck, spike_check
 from .text import (
     LONG_TEXT_CHARS,
     content_hash,
@@ -47,7 +47,7 @@ from .text import (
     topics_tag,
 )
 from .training import MODEL_NAME
-from .uploads import LABELS, DocumentRow
+from .uploads import LABELS, DocumentRow, unstorable_problem
 
 log = logging.getLogger(__name__)
 SCORE_BATCH = 64
@@ -100,6 +100,55 @@ def source_get_or_create(
     return source
 
 
+@transaction.atomic
+def source_update(
+    *,
+    source_id: int,
+    name: str | None = None,
+    kind: str | None = None,
+    url: str | None = None,
+    language: str | None = None,
+    poll_interval_s: int | None = None,
+) -> Source:
+    """Edit a source (API, admin); None leaves a field as it is.
+
+    A new feed address (or kind) starts afresh: polled within a minute, without the old
+    address's ETag / Last-Modified, failure count and backoff, which belong to the old one. A
+    shorter poll interval brings the next poll forward; a failing feed keeps its backoff."""
+    source = Source.objects.select_for_update().get(pk=source_id)
+    changed: list[str] = []
+    for field_name, value in (
+        ("name", name),
+        ("kind", kind),
+        ("url", url),
+        ("language", language),
+        ("poll_interval_s", poll_interval_s),
+    ):
+        if value is not None and getattr(source, field_name) != value:
+            setattr(source, field_name, value)
+            changed.append(field_name)
+    if "url" in changed or "kind" in changed:
+        source.etag = source.last_modified = source.last_error = ""
+        source.consecutive_failures = 0
+        source.next_poll_at = None  # due now: the next beat (every minute) polls it
+        if source.status != Source.Status.PAUSED:
+            source.status = Source.Status.NEW
+        changed += ["etag", "last_modified", "last_error", "consecutive_failures"]
+        changed += ["next_poll_at", "status"]
+    elif (
+        "poll_interval_s" in changed
+        and source.last_polled_at is not None
+        and source.status != Source.Status.FAILING
+    ):
+        sooner = source.last_polled_at + timedelta(seconds=source.poll_interval_s)
+        if source.next_poll_at is None or sooner < source.next_poll_at:
+            source.next_poll_at = sooner
+            changed.append("next_poll_at")
+    if changed:
+        source.save(update_fields=changed)
+    return source
+
+
 def documents_ingest(
     *,
     source_id: int,
@@ -116,6 +165,11 @@ def documents_ingest(
     duplicates = 0
     line_errors = [{"line": e.line, "error": e.reason} for e in errors]
     for row in rows:
+        # Callers check this already (the API, uploads; feeds drop such characters); a row
+        # that still holds one is reported instead of failing the whole ingest.
+        if problem := _row_unstorable(row):
+            line_errors.append({"line": row.line, "error": problem})
+            continue
         digest = content_hash(row.title, row.body)
         known = Q(content_hash=digest)
         if row.external_id:
@@ -146,6 +200,13 @@ def documents_ingest(
         Source.objects.filter(pk=source_id).update(items_total=F("items_total") + len(created))
         documents_score_enqueue(document_ids=created)
     return IngestResult(created, duplicates, line_errors)
+
+
+def _row_unstorable(row: DocumentRow) -> str:
+    for name in ("external_id", "url", "title", "body", "language"):
+        if problem := unstorable_problem(name, getattr(row, name)):
+            return problem
+    return ""
 
 
 def documents_score_enqueue(*, document_ids: Sequence[int]) -> None:
@@ -863,44 +924,64 @@ def alerts_evaluate(
     can alert again, and the cooldown must have passed since the last alert."""
     now = now or timezone.now()
     end = selectors.hour_floor(now) + timedelta(hours=1)
+    # A paused rule watches nothing: its episodes end, as when a subject is taken off a rule,
+    # so a condition still (or again) holding when it is switched back on alerts again.
+    paused = Alert.objects.filter(rule__active=False, episode_open=True)
+    if rule_ids is not None:
+        paused = paused.filter(rule_id__in=list(rule_ids))
+    paused.update(episode_open=False)
     rules = AlertRule.objects.filter(active=True).select_related("owner")
     if rule_ids is not None:
         rules = rules.filter(pk__in=list(rule_ids))
     created: list[int] = []
     for rule in rules:
-        subjects = selectors.rule_subjects(rule)
-        # A subject the rule no longer watches (edited out, company inactive) is checked no
-        # more: end its episode, or watching it again could never alert again.
-        watched = set(subjects)
-        stale = [
-            pk
-            for pk, kind, key in Alert.objects.filter(rule=rule, episode_open=True).values_list(
-                "pk", "subject_kind", "subject_key"
-            )
-            if (kind, key) not in watched
-        ]
-        if stale:
-            Alert.objects.filter(pk__in=stale).update(episode_open=False)
-        for kind, key in subjects:
-            check, series = _check_rule_subject(rule, kind, key, end)
-            episode = Alert.objects.filter(
-                rule=rule, subject_kind=kind, subject_key=key, episode_open=True
-            )
-            if not check.fired:
-                episode.update(episode_open=False)
-                continue
-            if episode.exists():
-                continue
-            last = (
-                Alert.objects.filter(rule=rule, subject_kind=kind, subject_key=key)
-                .order_by("-created_at")
-                .first()
-            )
-            if last and last.created_at > now - timedelta(hours=rule.cooldown_hours):
-                continue
-            alert = _alert_open(rule, kind, key, check, series[-1])
-            if alert is not None:
-                created.append(alert.pk)
+        try:
+            with transaction.atomic():
+                created += _rule_evaluate(rule, end=end, now=now)
+        except Exception:
+            # One rule that cannot be checked (a value stored before it was validated, say)
+            # must not keep every rule after it from alerting.
+            log.exception("alert rule %s (%s) could not be evaluated", rule.pk, rule.name)
+    return created
+
+
+def _rule_evaluate(rule: AlertRule, *, end: datetime, now: datetime) -> list[int]:
+    """Check one rule against its subjects; the ids of the alerts it opened."""
+    created: list[int] = []
+    subjects = selectors.rule_subjects(rule)
+    # A subject the rule no longer watches (edited out, company inactive) is checked no
+    # more: end its episode, or watching it again could never alert again.
+    watched = set(subjects)
+    stale = [
+        pk
+        for pk, kind, key in Alert.objects.filter(rule=rule, episode_open=True).values_list(
+            "pk", "subject_kind", "subject_key"
+        )
+        if (kind, key) not in watched
+    ]
+    if stale:
+        Alert.objects.filter(pk__in=stale).update(episode_open=False)
+    cooldown = timedelta(hours=min(rule.cooldown_hours, MAX_COOLDOWN_HOURS))
+    for kind, key in subjects:
+        check, series = _check_rule_subject(rule, kind, key, end)
+        episode = Alert.objects.filter(
+            rule=rule, subject_kind=kind, subject_key=key, episode_open=True
+        )
+        if not check.fired:
+            episode.update(episode_open=False)
+            continue
+        if episode.exists():
+            continue
+        last = (
+            Alert.objects.filter(rule=rule, subject_kind=kind, subject_key=key)
+            .order_by("-created_at")
+            .first()
+        )
+        if last and last.created_at > now - cooldown:
+            continue
+        alert = _alert_open(rule, kind, key, check, series[-1])
+        if alert is not None:
+            created.append(alert.pk)
     return created
 
 
@@ -947,6 +1028,11 @@ def _alert_open(
     return alert
 
 
+def alert_window_hours(alert: Alert) -> int:
+    """The length of the window that fired, as it was then (the rule may have been edited)."""
+    return max(1, round((alert.window_end - alert.window_start).total_seconds() / 3600))
+
+
 def alert_move_text(alert: Alert) -> str:
     """The size of the move in words, for subjects and headings."""
     if alert.metric == AlertRule.Metric.NEGATIVE_SHARE:
@@ -957,7 +1043,7 @@ def alert_move_text(alert: Alert) -> str:
     if alert.metric == AlertRule.Metric.VOLUME:
         ratio = alert.value / alert.baseline if alert.baseline else 0
         return (
-            f"{alert.value:.0f} texts in {alert.rule.window_hours}h "
+            f"{alert.value:.0f} texts in {alert_window_hours(alert)}h "
             f"(usual {alert.baseline:.0f}" + (f", x{ratio:.1f})" if ratio else ")")
         )
     return (
@@ -1022,17 +1108,19 @@ def unsubscribe_token(*, user_id: int, rule_id: int | None) -> str:
 def _alert_context(alert: Alert, *, chart_cid: str = "trend") -> dict[str, Any]:
     """What an alert email (or one alert of a digest) shows."""
     rule = alert.rule
+    window_hours = alert_window_hours(alert)
     series = selectors.window_series(
         subject_kind=alert.subject_kind,
         subject_key=alert.subject_key,
         end=alert.window_end,
-        window_hours=rule.window_hours,
+        window_hours=window_hours,
         count=16,
     )
     docs = list(alert.documents.select_related("score").order_by("-score__negative")[:5])
     return {
         "alert": alert,
         "rule": rule,
+        "window_hours": window_hours,
         "move": alert_move_text(alert),
         "metric_label": METRIC_TREND_LABELS.get(alert.metric, alert.metric),
         "documents": docs,
@@ -1440,10 +1528,21 @@ def correction_create(
     doc = Document.objects.select_related("score").get(pk=document_id)
     predicted = doc.score.label if hasattr(doc, "score") else ""
     text = sentence.strip() or doc.text
-    if sentence and hasattr(doc, "score"):
-        for detail in doc.score.sentences:
-            if detail.get("text") == text:
-                predicted = detail.get("label", predicted)
+    details = doc.score.sentences if hasattr(doc, "score") and sentence.strip() else []
+    # A sentence that is not in the text (a typo, another text's) would train the model on
+    # words nobody scored here, recorded with this text's prediction.
+    if (
+        sentence.strip()
+        and not any(d.get("text") == text for d in details)
+        and " ".join(text.split()) not in " ".join(doc.text.split())
+    ):
+        raise ValueError(
+            "the sentence is not in this text; copy it exactly, or leave it out to "
+            "correct the whole text"
+        )
+    for detail in details:
+        if detail.get("text") == text:
+            predicted = detail.get("label", predicted)
     return Correction.objects.create(
         document=doc,
         sentence=text[:5000],

@@ -9,6 +9,9 @@ from dataclasses import dataclass
 # Floors on the baseline's spread, so a flat history does not turn a tiny wiggle into a huge z.
 SHARE_STD_FLOOR = 0.05
 SCORE_STD_FLOOR = 0.08
+# The longest cooldown a rule may have (a year). Far larger values cannot even be subtracted
+# from today's date, and a rule whose check raises would hold up the rules checked after it.
+MAX_COOLDOWN_HOURS = 24 * 365
 
 
 @dataclass(frozen=True)

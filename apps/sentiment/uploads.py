@@ -92,14 +92,37 @@ def datetime_parse(value: Any) -> datetime | None:
         raise ValueError(f"published_at {text[:80]!r} is out of range") from None
 
 
+# A NUL character (a stray byte in an export, or "\u0000" in JSON) and a lone UTF-16 surrogate
+# ("\ud800" in JSON) cannot be stored as text (PostgreSQL refuses both).
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
+
+
+def unstorable_problem(name: str, value: str) -> str:
+    """Why `value` cannot be stored as text ("" when it can), naming the field."""
+    found = _UNSTORABLE.search(value)
+    if found is None:
+        return ""
+    what = "a NUL character" if found.group() == "\x00" else "an unpaired UTF-16 surrogate"
+    return f"{name} contains {what} (at character {found.start() + 1}), which cannot be stored"
+
+
+def unstorable_strip(value: str) -> str:
+    """`value` without the characters that cannot be stored (for feeds: nobody to tell)."""
+    return _UNSTORABLE.sub("", value)
+
+
 def _text(raw: dict[str, Any], *keys: str) -> str:
-    """The first non-empty of `keys` as text; numbers are fine, objects, lists and bools are not."""
+    """The first non-empty of `keys` as text; numbers are fine, objects, lists and bools are not,
+    nor text that cannot be stored."""
     for key in keys:
         value = raw.get(key)
         if value is None or value == "":
             continue
         if isinstance(value, bool) or not isinstance(value, str | int | float):
             raise ValueError(f"{key} must be text, not {type(value).__name__}")
+        problem = unstorable_problem(key, str(value))
+        if problem:
+            raise ValueError(problem)
         return str(value).strip()
     return ""
 
@@ -226,14 +249,14 @@ def _json_documents(text: str) -> tuple[list[DocumentRow], list[LineError]]:
     return rows, errors
 
 
-def _csv_delimiter(text: str, name: str) -> str:
-    """The delimiter that makes the header name a known column: a comma (a tab for .tsv), else a
-    semicolon (Excel in much of Europe), a tab or a pipe."""
-    default = "\t" if name.endswith(".tsv") else ","
+def _csv_delimiter(text: str, name: str, columns: set[str] = _TEXT_COLUMNS) -> str:
+    """The delimiter that makes the header name one of `columns`: a comma (a tab for .tsv), else
+    a semicolon (Excel in much of Europe), a tab or a pipe."""
+    default = "\t" if name.lower().endswith(".tsv") else ","
     first = text.split("\n", 1)[0]
     for delimiter in (default, ";", "\t", "|"):
         names = {h.strip().strip('"').strip().lower() for h in first.split(delimiter)}
-        if names & _TEXT_COLUMNS:
+        if names & columns:
             return delimiter
     return default
 
@@ -300,11 +323,14 @@ def labelled_read(data: bytes, filename: str = "") -> tuple[list[LabelledRow], l
             try:
                 if not sep or not sentence.strip():
                     raise ValueError("expected 'sentence@label'")
+                if problem := unstorable_problem("the sentence", sentence):
+                    raise ValueError(problem)
                 rows.append(LabelledRow(sentence.strip(), label_normalise(label), line=number))
             except ValueError as exc:
                 errors.append(LineError(number, str(exc)))
         return rows, errors
-    reader, header = _csv_reader(text)
+    # Separated like a document upload: commas, or semicolons, tabs or pipes (Excel in Europe).
+    reader, header = _csv_reader(text, delimiter=_csv_delimiter(text, filename, {"sentence"}))
     if "sentence" not in header or "label" not in header:
         raise UploadError(
             f"CSV training files need 'sentence' and 'label' columns; found {header or 'none'}"
@@ -314,6 +340,8 @@ def labelled_read(data: bytes, filename: str = "") -> tuple[list[LabelledRow], l
             sentence = (record.get("sentence") or "").strip()
             if not sentence:
                 raise ValueError("empty sentence")
+            if problem := unstorable_problem("the sentence", sentence):
+                raise ValueError(problem)
             agree_raw = (record.get("all_agree") or "").strip().lower()
             agree = None if "all_agree" not in header else agree_raw in ("yes", "true", "1")
             rows.append(

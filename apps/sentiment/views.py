@@ -134,16 +134,21 @@ def document_detail(request: HttpRequest, pk: int) -> HttpResponse:
     doc = get_object_or_404(Document.objects.select_related("source", "score"), pk=pk)
     if request.method == "POST":
         form = CorrectionForm(request.POST)
-        if form.is_valid():
-            services.correction_create(
-                document_id=doc.pk,
-                label=form.cleaned_data["label"],
-                user=request.user,
-                sentence=form.cleaned_data["sentence"],
-            )
-            messages.success(request, "Thanks: the correction joins the next training run.")
-            return redirect("sentiment:document", pk=doc.pk)
-        messages.error(request, "Pick positive, neutral or negative.")
+        if not form.is_valid():
+            messages.error(request, "Pick positive, neutral or negative.")
+        else:
+            try:
+                services.correction_create(
+                    document_id=doc.pk,
+                    label=form.cleaned_data["label"],
+                    user=request.user,
+                    sentence=form.cleaned_data["sentence"],
+                )
+            except ValueError as exc:
+                messages.error(request, f"Not saved: {exc}.")
+            else:
+                messages.success(request, "Thanks: the correction joins the next training run.")
+                return redirect("sentiment:document", pk=doc.pk)
     return render(
         request,
         "sentiment/document.html",
@@ -227,8 +232,10 @@ def alert_email_action(request: HttpRequest, pk: int, action: str, token: str) -
         return render(request, "sentiment/email_action.html", {"invalid": True}, status=404)
     done = False
     if request.method == "POST":
+        before = alert.status
         alert = services.alert_transition(alert_id=alert.pk, action=action, user=None)
-        done = True
+        # A second click, or an alert resolved meanwhile, changed nothing: the page says so.
+        done = alert.status != before
     return render(
         request, "sentiment/email_action.html", {"alert": alert, "action": action, "done": done}
     )
