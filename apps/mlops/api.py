@@ -19,7 +19,14 @@ from mlcore.registry import RegistryError
 
 from . import selectors, services
 from .kinds import kind_get
-from .models import ModelPolicy, ModelVersion, PromotionEvent, RetrainSchedule, TrainingRun
+from .models import (
+    SCHEDULE_MAX_HOURS,
+    ModelPolicy,
+    ModelVersion,
+    PromotionEvent,
+    RetrainSchedule,
+    TrainingRun,
+)
 from .params import ParamsInvalid, params_validate
 
 
@@ -76,7 +83,8 @@ class ModelOverviewSerializer(serializers.Serializer[Any]):
 
 
 class PromotionEventSerializer(serializers.ModelSerializer[PromotionEvent]):
-    user: serializers.StringRelatedField[Any] = serializers.StringRelatedField()
+    # Gate promotions by a command or the beat schedule have no user: null.
+    user: serializers.StringRelatedField[Any] = serializers.StringRelatedField(allow_null=True)
 
     class Meta:
         model = PromotionEvent
@@ -93,7 +101,9 @@ class PromotionEventSerializer(serializers.ModelSerializer[PromotionEvent]):
 
 
 class TrainingRunSerializer(serializers.ModelSerializer[TrainingRun]):
-    started_by: serializers.StringRelatedField[Any] = serializers.StringRelatedField()
+    started_by: serializers.StringRelatedField[Any] = serializers.StringRelatedField(
+        allow_null=True
+    )
     version = serializers.IntegerField(source="version.version", allow_null=True, read_only=True)
     percent = serializers.SerializerMethodField()
 
@@ -185,6 +195,17 @@ class ScheduleSerializer(serializers.ModelSerializer[RetrainSchedule]):
         model = RetrainSchedule
         fields = ["name", "enabled", "every_hours", "params", "promote", "next_run_at", "last_run"]
         read_only_fields = ["name", "next_run_at", "last_run"]
+        # Left out, every_hours takes the model's default like the other fields do.
+        extra_kwargs = {"every_hours": {"min_value": 1}}
+
+    def validate_every_hours(self, value: int) -> int:
+        # Checked here, not as the field's maximum: the schema is shared with responses, and a
+        # schedule stored before this bound may be longer.
+        if value > SCHEDULE_MAX_HOURS:
+            raise ValidationError(
+                f"retrain at least once a year (at most {SCHEDULE_MAX_HOURS} hours)"
+            )
+        return value
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         name = self.context.get("name", "")
@@ -233,8 +254,15 @@ def _known_model(name: str) -> None:
     try:
         kind_get(name)
     except KeyError:
-        if not ModelVersion.objects.filter(name=name).exists():
+        if not selectors.model_versions(name):
             raise NotFound(f"no model named {name!r}") from None
+
+
+def _version_or_404(name: str, version: int) -> ModelVersion:
+    row = selectors.version_get(name, version)
+    if row is None:
+        raise NotFound(f"{name} has no version {version}")
+    return row
 
 
 class MlAdminView(APIView):
@@ -258,8 +286,7 @@ class VersionListView(MlAdminView):
 class VersionDetailView(MlAdminView):
     @extend_schema(responses=ModelVersionSerializer, summary="One version with its evaluation")
     def get(self, request: Request, name: str, version: int) -> Response:
-        row = get_object_or_404(ModelVersion, name=name, version=version)
-        return Response(ModelVersionSerializer(row).data)
+        return Response(ModelVersionSerializer(_version_or_404(name, version)).data)
 
 
 def _moved_production(
@@ -331,7 +358,7 @@ class OptimiseView(MlAdminView):
 
         from .tasks import model_version_optimise_task
 
-        row = get_object_or_404(ModelVersion, name=name, version=version)
+        row = _version_or_404(name, version)
         transaction.on_commit(lambda: model_version_optimise_task.delay(row.name, row.version))
         return Response({"queued": True, "name": name, "version": version}, status=202)
 
@@ -345,7 +372,7 @@ class ServingFormView(MlAdminView):
     def post(self, request: Request, name: str, version: int) -> Response:
         data = ServingFormSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        get_object_or_404(ModelVersion, name=name, version=version)
+        _version_or_404(name, version)
         try:
             row = services.model_version_serving_form_set(
                 name=name,
@@ -399,10 +426,9 @@ class ScheduleView(MlAdminView):
     def put(self, request: Request, name: str) -> Response:
         data = ScheduleSerializer(data=request.data, context={"name": name})
         data.is_valid(raise_exception=True)
+        values = {"every_hours": RetrainSchedule.every_hours.field.default, **data.validated_data}
         try:
-            schedule = services.retrain_schedule_set(
-                name=name, user=request.user, **data.validated_data
-            )
+            schedule = services.retrain_schedule_set(name=name, user=request.user, **values)
         except KeyError:
             raise NotFound(f"no model named {name!r}") from None
         except ValueError as exc:

@@ -13,6 +13,7 @@ from typing import Any
 from django import forms
 
 from .kinds import ModelKind, ParamSpec
+from .models import SCHEDULE_MAX_HOURS
 from .params import SETS_ALL, ParamsInvalid, params_validate
 
 FIELD_PREFIX = "p_"
@@ -194,8 +195,12 @@ class ScheduleForm(RunParamsForm):
     enabled = forms.BooleanField(required=False, initial=True, label="Enabled", widget=_CHECKBOX)
     every_hours = forms.IntegerField(
         min_value=1,
+        max_value=SCHEDULE_MAX_HOURS,
         initial=24,
         label="Every (hours)",
-        error_messages={"min_value": "retrain at most once an hour"},
+        error_messages={
+            "min_value": "retrain at most once an hour",
+            "max_value": f"retrain at least once a year (at most {SCHEDULE_MAX_HOURS} hours)",
+        },
     )
     id_prefix = "schedule"

@@ -134,6 +134,10 @@ class ModelPolicy(models.Model):
         return f"{self.name}: tolerance {self.tolerance}"
 
 
+# Once a year at least: far beyond, the next due time overflows a date.
+SCHEDULE_MAX_HOURS = 24 * 365
+
+
 class RetrainSchedule(models.Model):
     """Retrain a model every `every_hours`; the beat task starts due runs on the training queue."""
 

@@ -58,6 +58,8 @@ def model_overview_list() -> list[dict[str, Any]]:
                 "trainable": bool(kind and kind.train),
                 "main_metric": kind.main_metric if kind else "",
                 "tolerance": policy.tolerance if policy else (kind.tolerance if kind else None),
+                # Shown in the gate form, so saving a new tolerance keeps the recorded note.
+                "policy_note": policy.note if policy else "",
                 "production": production.get(name),
                 "versions": ModelVersion.objects.filter(name=name).count(),
                 "latest_run": latest_run,
@@ -67,22 +69,36 @@ def model_overview_list() -> list[dict[str, Any]]:
     return rows
 
 
+def _storable(name: str) -> bool:
+    """No model name holds a NUL, and PostgreSQL refuses one even in a lookup: such a name
+    (from a URL or a query string) names nothing."""
+    return "\x00" not in name
+
+
 def model_versions(name: str) -> list[ModelVersion]:
+    if not _storable(name):
+        return []
     return list(ModelVersion.objects.filter(name=name).order_by("-version"))
 
 
 def promotion_events(name: str, limit: int = 50) -> list[PromotionEvent]:
+    if not _storable(name):
+        return []
     return list(PromotionEvent.objects.filter(name=name).select_related("user")[:limit])
 
 
 def training_runs(name: str | None = None, limit: int = 50) -> list[TrainingRun]:
     runs = TrainingRun.objects.select_related("started_by", "version")
     if name:
+        if not _storable(name):
+            return []
         runs = runs.filter(model_name=name)
     return list(runs[:limit])
 
 
 def version_get(name: str, version: int) -> ModelVersion | None:
+    if not _storable(name):
+        return None
     return ModelVersion.objects.filter(name=name, version=version).first()
 
 

@@ -37,7 +37,14 @@ from mlcore.registry import (
 
 from . import monitoring
 from .kinds import ModelKind, TrainingContext, TrainOutcome, kind_get, kind_list
-from .models import ModelPolicy, ModelVersion, PromotionEvent, RetrainSchedule, TrainingRun
+from .models import (
+    SCHEDULE_MAX_HOURS,
+    ModelPolicy,
+    ModelVersion,
+    PromotionEvent,
+    RetrainSchedule,
+    TrainingRun,
+)
 
 log = logging.getLogger(__name__)
 
@@ -208,6 +215,8 @@ def model_version_rollback(
 
     Rollback skips the metric gate (the point is to undo a promotion) but not the artifact check.
     """
+    # An unknown version is "no such version", not "newer than production".
+    ModelVersion.objects.get(name=name, version=version)
     current = ModelVersion.objects.filter(name=name, is_production=True).first()
     was_production = PromotionEvent.objects.filter(
         name=name,
@@ -676,6 +685,8 @@ def retrain_schedule_set(
         raise ValueError(f"{name} cannot be trained from here")
     if every_hours < 1:
         raise ValueError("retrain at most once an hour")
+    if every_hours > SCHEDULE_MAX_HOURS:
+        raise ValueError(f"retrain at least once a year (at most {SCHEDULE_MAX_HOURS} hours)")
     if params is not None and not isinstance(params, dict):
         raise ValueError("params must be a JSON object")
     schedule = RetrainSchedule.objects.filter(name=name).first()

@@ -277,7 +277,7 @@ def _move_production(
 def optimise(request: HttpRequest, name: str, version: int) -> HttpResponse:
     from .tasks import model_version_optimise_task
 
-    if not ModelVersion.objects.filter(name=name, version=version).exists():
+    if selectors.version_get(name, version) is None:
         raise Http404("no such version")
     transaction.on_commit(lambda: model_version_optimise_task.delay(name, version))
     messages.success(
@@ -289,7 +289,7 @@ def optimise(request: HttpRequest, name: str, version: int) -> HttpResponse:
 @ml_admin
 @require_POST
 def serving_form(request: HttpRequest, name: str, version: int) -> HttpResponse:
-    if not ModelVersion.objects.filter(name=name, version=version).exists():
+    if selectors.version_get(name, version) is None:
         raise Http404("no such version")
     try:
         services.model_version_serving_form_set(

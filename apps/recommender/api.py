@@ -49,6 +49,8 @@ def shopper_from_request(request: Request, user_param: str = "") -> services.Sho
     user = request.user
     if user_param and user_param.isdigit():
         account = services.id_parse(user_param)
+        if account is None and user_has_role(user, Role.MERCHANDISER):
+            raise LookupError(f"no account has id {user_param}")  # more digits than any key
         if (
             account is not None
             and getattr(user, "is_authenticated", False)
@@ -321,7 +323,8 @@ class ItemViewSet(viewsets.ModelViewSet):
         return items.filter(category=category) if category else items
 
     def _save(self, request: Request, item_id: int | None, partial: bool) -> Response:
-        instance = get_object_or_404(Item, pk=item_id) if item_id else None
+        # Id 0 is a missing item too (a 404), not "create one".
+        instance = get_object_or_404(Item, pk=item_id) if item_id is not None else None
         serializer = self.get_serializer(instance, data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
         merged = {
@@ -439,7 +442,7 @@ class ExperimentViewSet(
         responses=VariantReportSerializer(many=True),
         summary="Per-variant CTR and conversion with 95% Wilson intervals",
     )
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None)
     def report(self, request: Request, pk: str) -> Response:
         rows = selectors.experiment_report(experiment=self.get_object())
         return Response(VariantReportSerializer([asdict(r) for r in rows], many=True).data)
