@@ -249,7 +249,13 @@ def _moment(params: Any, name: str) -> datetime | None:
         raise serializers.ValidationError(
             {name: f"{value!r} is not an ISO 8601 date or time, e.g. 2025-06-10T08:00Z"}
         )
-    return moment if timezone.is_aware(moment) else moment.replace(tzinfo=UTC)
+    if not timezone.is_aware(moment):
+        return moment.replace(tzinfo=UTC)
+    try:
+        # In UTC: PostgreSQL refuses offsets beyond +-15:59, which Python accepts up to +-23:59.
+        return moment.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:00-05:00 is past year 9999 in UTC
+        raise serializers.ValidationError({name: f"{value!r} is out of range"}) from None
 
 
 class TrendView(APIView):

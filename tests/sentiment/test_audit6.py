@@ -500,3 +500,27 @@ def test_a_paused_rule_switched_back_on_alerts_again_when_its_condition_holds(an
 
     assert not Alert.objects.get(pk=first).episode_open
     assert len(again) == 1 and again != [first]
+
+
+@pytest.mark.parametrize("offset", ["+22:06", "-20:11"])
+def test_a_time_filter_with_an_offset_postgresql_cannot_hold_is_read_in_utc(analyst_client, offset):
+    from datetime import UTC
+
+    from apps.sentiment.api import _moment
+
+    response = analyst_client.get(
+        "/api/sentiment/documents/", {"published_after": f"2025-03-26T02:50:57{offset}"}
+    )
+    moment = _moment({"published_after": f"2025-03-26T02:50:57{offset}"}, "published_after")
+
+    assert response.status_code == 200
+    assert moment is not None and moment.tzinfo is UTC
+
+
+def test_a_time_filter_past_year_9999_in_utc_is_a_400(analyst_client):
+    response = analyst_client.get(
+        "/api/sentiment/documents/", {"published_before": "9999-12-31T23:00:00-05:00"}
+    )
+
+    assert response.status_code == 400
+    assert "out of range" in str(response.json())
