@@ -22,3 +22,6 @@ urlpatterns = [
     path("api/", include("apps.recommender.api_urls")),
     path("", include("django_prometheus.urls")),
 ]
+
+handler404 = "config.errors.not_found"
+handler500 = "config.errors.server_error"
