@@ -290,6 +290,14 @@ class ImportUrlView(APIView):
 
 
 class AskThrottle(AnonRateThrottle):
+    # Each throttle its own scope: AnonRateThrottle's shared "anon" key made asking and
+    # starting chats spend one budget per address.
+    scope = "support_ask"
+    rate = "30/min"
+
+
+class ChatStartThrottle(AnonRateThrottle):
+    scope = "support_chat_start"
     rate = "30/min"
 
 
@@ -319,7 +327,7 @@ class AskView(APIView):
 # -- conversations: customer side (by token) ----------------------------------------------------
 class ConversationStartView(APIView):
     permission_classes = [AllowAny]
-    throttle_classes = [AskThrottle]
+    throttle_classes = [ChatStartThrottle]
 
     @extend_schema(request=ConversationStartSerializer, responses=ConversationStartedSerializer)
     def post(self, request: Request) -> Response:

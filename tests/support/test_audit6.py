@@ -531,3 +531,18 @@ def test_a_faq_answer_linked_to_an_unpublished_article_cites_a_published_one(kb)
 
     assert answer.kind == "faq"
     assert [c["article_id"] for c in answer.citations] == [card.pk]
+
+
+def test_asking_the_bot_does_not_spend_the_budget_for_starting_chats(kb, client):
+    from django.core.cache import cache
+
+    cache.clear()
+    asked = [
+        client.post("/api/support/ask/", {"question": "How do I reset my card PIN?"}).status_code
+        for _ in range(31)
+    ]
+    started = client.post("/api/support/chat/", {}, content_type="application/json")
+
+    assert asked[:30] == [200] * 30 and asked[30] == 429
+    assert started.status_code == 201
+    cache.clear()
