@@ -87,7 +87,12 @@ class SourceAdmin(admin.ModelAdmin):
         """Bulk upload into this source from the admin; bad lines are listed, good ones kept."""
         source = get_object_or_404(Source, pk=pk)
         form = UploadForm(request.POST or None, request.FILES or None)
-        if request.method == "POST" and form.is_valid():
+        # A feed's documents are what it polled (deleting it deletes them): no uploads there.
+        refused = services.source_name_taken_message(source) if source.is_feed else ""
+        if request.method == "POST" and refused:
+            form.is_valid()
+            form.add_error(None, refused)
+        elif request.method == "POST" and form.is_valid():
             upload = form.cleaned_data["file"]
             try:
                 rows, errors = documents_read(upload.read(), upload.name)
@@ -106,8 +111,10 @@ class SourceAdmin(admin.ModelAdmin):
                 "form": form,
                 "source": source,
                 "title": f"Upload into {source}",
+                "refused": refused,
                 **self.admin_site.each_context(request),
             },
+            status=400 if request.method == "POST" and refused else 200,
         )
 
 

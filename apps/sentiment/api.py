@@ -97,12 +97,18 @@ class IngestView(APIView):
                     v.get("language", ""),
                 )
             )
-        source = services.source_get_or_create(
-            name=envelope.validated_data["source"], kind=Source.Kind.API
-        )
+        source = _pushed_source(envelope.validated_data["source"], Source.Kind.API)
         result = services.documents_ingest(source_id=source.pk, rows=rows, errors=errors)
         code = status.HTTP_400_BAD_REQUEST if errors and not rows else status.HTTP_201_CREATED
         return Response(_result(source.pk, result), status=code)
+
+
+def _pushed_source(name: str, kind: str) -> Source:
+    """The push or upload source called `name`; 400 when a feed has that name."""
+    try:
+        return services.source_get_or_create(name=name, kind=kind)
+    except services.SourceNameTaken as exc:
+        raise serializers.ValidationError({"source": [str(exc)]}) from None
 
 
 def _json_kind(value: Any) -> str:
@@ -144,9 +150,7 @@ class UploadView(APIView):
             rows, errors = documents_read(upload.read(), upload.name)
         except UploadError as exc:
             raise serializers.ValidationError({"file": str(exc)}) from exc
-        source = services.source_get_or_create(
-            name=form.validated_data["source"], kind=Source.Kind.UPLOAD
-        )
+        source = _pushed_source(form.validated_data["source"], Source.Kind.UPLOAD)
         result = services.documents_ingest(source_id=source.pk, rows=rows, errors=errors)
         code = status.HTTP_400_BAD_REQUEST if errors and not rows else status.HTTP_201_CREATED
         return Response(_result(source.pk, result), status=code)
@@ -346,10 +350,19 @@ class RuleViewSet(viewsets.ModelViewSet):
 
     def get_queryset(self) -> QuerySet[AlertRule]:
         user = cast(User, self.request.user)  # ANALYST permission: signed in
-        return AlertRule.objects.filter(owner=user).prefetch_related("entities")
+        return selectors.rule_list(owner_id=user.pk)
 
     def perform_create(self, serializer: serializers.BaseSerializer) -> None:
         serializer.save(owner=self.request.user)
+
+    @extend_schema(request=None, responses=RuleSerializer)
+    @action(detail=True, methods=["post"])
+    def resubscribe(self, request: Request, pk: str) -> Response:
+        """Email this rule's alerts again after an unsubscribe link (alerts that fired
+        meanwhile are not sent); harmless when its emails are on."""
+        rule = self.get_object()
+        services.emails_resubscribe(user_id=rule.owner_id, rule_id=rule.pk)
+        return Response(RuleSerializer(self.get_queryset().get(pk=rule.pk)).data)
 
 
 class EntityViewSet(viewsets.ModelViewSet):

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from .models import Aggregate, Alert, AlertRule, Document, Entity, Source, Unsubscribe
@@ -152,13 +152,14 @@ def document_feed(
     docs = Document.objects.select_related("source", "score").prefetch_related("entities")
     if scored_only:
         docs = docs.filter(status=Document.Status.SCORED)
-    if entity_id:
+    # 0 is an id like any other (no company has it): no texts, as for a company not listed.
+    if entity_id is not None:
         docs = docs.filter(documententity__entity_id=entity_id)
     if topic:
         docs = docs.filter(score__topics__has_key=topic)
     if label:
         docs = docs.filter(score__label=label)
-    if source_id:
+    if source_id is not None:
         docs = docs.filter(source_id=source_id)
     if query:
         docs = docs.filter(Q(title__icontains=query) | Q(body__icontains=query))
@@ -243,3 +244,21 @@ def source_list() -> QuerySet[Source]:
 
 def user_unsubscribed(*, user_id: int, rule_id: int) -> bool:
     return Unsubscribe.objects.filter(Q(rule_id=rule_id) | Q(rule=None), user_id=user_id).exists()
+
+
+def user_unsubscribed_all(*, user_id: int) -> bool:
+    """The user took the digest's link: no email from any rule."""
+    return Unsubscribe.objects.filter(user_id=user_id, rule=None).exists()
+
+
+def rule_list(*, owner_id: int) -> QuerySet[AlertRule]:
+    """A user's rules, each with `emails_unsubscribed` (its emails are off, for this rule or
+    for every rule)."""
+    unsubscribed = Unsubscribe.objects.filter(
+        Q(rule_id=OuterRef("pk")) | Q(rule=None), user_id=OuterRef("owner_id")
+    )
+    return (
+        AlertRule.objects.filter(owner_id=owner_id)
+        .annotate(emails_unsubscribed=Exists(unsubscribed))
+        .prefetch_related("entities")
+    )

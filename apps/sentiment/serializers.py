@@ -9,6 +9,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from . import selectors
 from .feeds import FeedError, feed_url_check
 from .models import Alert, AlertRule, Document, Entity, Score, Source
 from .spikes import MAX_COOLDOWN_HOURS, threshold_problem
@@ -218,6 +219,10 @@ class RuleSerializer(serializers.ModelSerializer):
         child=serializers.ChoiceField(choices=sorted(TOPICS)), required=False
     )
     owner = serializers.CharField(source="owner.username", read_only=True)
+    emails_unsubscribed = serializers.SerializerMethodField(
+        help_text="the owner unsubscribed from this rule's emails (or every rule's); "
+        "POST .../resubscribe/ switches them back on"
+    )
 
     class Meta:
         model = AlertRule
@@ -236,9 +241,16 @@ class RuleSerializer(serializers.ModelSerializer):
             "cooldown_hours",
             "delivery",
             "active",
+            "emails_unsubscribed",
             "created_at",
         ]
         read_only_fields = ["created_at"]
+
+    def get_emails_unsubscribed(self, rule: AlertRule) -> bool:
+        known = getattr(rule, "emails_unsubscribed", None)  # annotated by selectors.rule_list
+        if known is not None:
+            return bool(known)
+        return selectors.user_unsubscribed(user_id=rule.owner_id, rule_id=rule.pk)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         mode = attrs.get("mode", getattr(self.instance, "mode", AlertRule.Mode.SPIKE))

@@ -85,9 +85,21 @@ class IngestResult:
         return len(self.created_ids)
 
 
+class SourceNameTaken(ValueError):
+    """A push or upload named a feed's source (or a feed named a pushed one)."""
+
+
+FEED_KINDS = (Source.Kind.RSS.value, Source.Kind.ATOM.value)
+
+
 def source_get_or_create(
     *, name: str, kind: str, url: str = "", poll_interval_s: int = 900, language: str = ""
 ) -> Source:
+    """The source called `name`, made with `kind` if new; SourceNameTaken when that name is a
+    feed and `kind` is not (or the other way round).
+
+    A feed's documents are its own: deleting the feed deletes them, and its status and counts
+    describe what it polled, so pushed or uploaded texts must not be filed into it."""
     source, _ = Source.objects.get_or_create(
         name=name,
         defaults={
@@ -97,7 +109,21 @@ def source_get_or_create(
             "language": language,
         },
     )
+    if (source.kind in FEED_KINDS) != (kind in FEED_KINDS):
+        raise SourceNameTaken(source_name_taken_message(source))
     return source
+
+
+def source_name_taken_message(source: Source) -> str:
+    if source.kind in FEED_KINDS:
+        return (
+            f'"{source.name}" is the name of an {source.get_kind_display()}; only the feed '
+            "files documents there. Pick another source name."
+        )
+    return (
+        f'"{source.name}" is the name of a {source.get_kind_display()} source. '
+        "Pick another name for the feed."
+    )
 
 
 @transaction.atomic
@@ -1406,6 +1432,53 @@ def unsubscribe_apply(*, token: str) -> Unsubscribe:
     data = signing.loads(token, salt=UNSUBSCRIBE_SALT)
     entry, _ = Unsubscribe.objects.get_or_create(user_id=int(data["u"]), rule_id=data.get("r"))
     return entry
+
+
+def unsubscribe_revoke(*, token: str) -> None:
+    """Undo an email link's unsubscribe ("Subscribe again"); signing.BadSignature on a forged
+    token. See emails_resubscribe."""
+    data = signing.loads(token, salt=UNSUBSCRIBE_SALT)
+    emails_resubscribe(user_id=int(data["u"]), rule_id=data.get("r"))
+
+
+@transaction.atomic
+def emails_resubscribe(*, user_id: int, rule_id: int | None) -> None:
+    """Email again: for one rule, or (rule_id None) undo the unsubscribe from every rule.
+
+    Alerts that fired while unsubscribed and were not emailed yet (digest alerts wait for the
+    digest) are marked skipped: switching emails back on sends no old alerts. One rule back on
+    while every rule is off turns the "every rule" entry into one entry per other rule, so those
+    stay off."""
+    entries = Unsubscribe.objects.select_for_update().filter(user_id=user_id)
+    if rule_id is None:
+        gone = list(entries.filter(rule=None))
+    else:
+        gone = list(entries.filter(Q(rule_id=rule_id) | Q(rule=None)))
+    if not gone:
+        return
+    everything = next((e for e in gone if e.rule_id is None), None)
+    if everything is not None and rule_id is not None:
+        others = AlertRule.objects.filter(owner_id=user_id).exclude(pk=rule_id)
+        kept = set(entries.exclude(rule=None).values_list("rule_id", flat=True))
+        Unsubscribe.objects.bulk_create(
+            Unsubscribe(user_id=user_id, rule_id=pk)
+            for pk in others.values_list("pk", flat=True)
+            if pk not in kept
+        )
+    for entry in gone:
+        rules = AlertRule.objects.filter(owner_id=user_id)
+        if entry.rule_id is not None:  # the "every rule" entry covered all of them
+            rules = rules.filter(pk=entry.rule_id)
+        Alert.objects.filter(
+            rule__in=rules,
+            created_at__gte=entry.created_at,
+            sent_at=None,
+            digest_sent_at=None,
+            send_skipped="",
+        ).exclude(rule__delivery=AlertRule.Delivery.NONE).update(
+            send_skipped=Alert.SendSkipped.UNSUBSCRIBED
+        )
+    Unsubscribe.objects.filter(pk__in=[e.pk for e in gone]).delete()
 
 
 # -- watchlist, rules, corrections -----------------------------------------------------------------

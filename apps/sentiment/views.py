@@ -250,11 +250,26 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     if (data.get("r") and rule is None) or not User.objects.filter(pk=data.get("u")).exists():
         # The rule (or the account) was deleted since the email: nothing sends any more.
         return render(request, "sentiment/unsubscribe.html", {"gone": True}, status=410)
-    done = False
+    done = ""
     if request.method == "POST":
-        services.unsubscribe_apply(token=token)
-        done = True
-    return render(request, "sentiment/unsubscribe.html", {"rule": rule, "done": done})
+        # The page's "Subscribe again" posts the same token back; a plain POST unsubscribes.
+        if request.POST.get("action") == "resubscribe":
+            services.unsubscribe_revoke(token=token)
+            done = "resubscribed"
+        else:
+            services.unsubscribe_apply(token=token)
+            done = "unsubscribed"
+    user_id = int(data["u"])
+    unsubscribed = (
+        selectors.user_unsubscribed(user_id=user_id, rule_id=rule.pk)
+        if rule
+        else selectors.user_unsubscribed_all(user_id=user_id)
+    )
+    return render(
+        request,
+        "sentiment/unsubscribe.html",
+        {"rule": rule, "done": done, "unsubscribed": unsubscribed},
+    )
 
 
 @analyst_only
@@ -274,7 +289,9 @@ def watchlist(request: HttpRequest, pk: int | None = None) -> HttpResponse:
 
 @analyst_only
 def rules(request: HttpRequest, pk: int | None = None) -> HttpResponse:
-    instance = get_object_or_404(AlertRule, pk=pk, owner=request.user) if pk else None
+    user = cast(User, request.user)  # analyst_only: the user is signed in
+    mine = selectors.rule_list(owner_id=user.pk)
+    instance = get_object_or_404(mine, pk=pk) if pk else None
     form = RuleForm(request.POST or None, instance=instance)
     if request.method == "POST" and form.is_valid():
         rule = form.save(commit=False)
@@ -289,12 +306,24 @@ def rules(request: HttpRequest, pk: int | None = None) -> HttpResponse:
         {
             "form": form,
             "editing": instance,
-            # analyst_only: the user is signed in
-            "rules": AlertRule.objects.filter(owner=cast(User, request.user)).prefetch_related(
-                "entities"
-            ),
+            "rules": mine,
+            "unsubscribed_all": selectors.user_unsubscribed_all(user_id=user.pk),
         },
     )
+
+
+@analyst_only
+@require_POST
+def rule_resubscribe(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    """Switch a rule's emails back on (or, without pk, undo the digest's "every rule" link)."""
+    user = cast(User, request.user)
+    rule = get_object_or_404(AlertRule, pk=pk, owner=user) if pk else None
+    services.emails_resubscribe(user_id=user.pk, rule_id=rule.pk if rule else None)
+    messages.success(
+        request,
+        f"Emails for {rule.name} are back on." if rule else "Alert emails are back on.",
+    )
+    return redirect("sentiment:rule_edit", pk=rule.pk) if rule else redirect("sentiment:rules")
 
 
 @analyst_only
@@ -352,12 +381,17 @@ def upload(request: HttpRequest) -> HttpResponse:
             form.add_error("file", str(exc))
             status = 400
         else:
-            source = services.source_get_or_create(
-                name=form.cleaned_data["source"], kind=Source.Kind.UPLOAD
-            )
-            result = services.documents_ingest(source_id=source.pk, rows=rows, errors=errors)
-            if errors and not rows:
+            try:
+                source = services.source_get_or_create(
+                    name=form.cleaned_data["source"], kind=Source.Kind.UPLOAD
+                )
+            except services.SourceNameTaken as exc:
+                form.add_error("source", str(exc))
                 status = 400
+            else:
+                result = services.documents_ingest(source_id=source.pk, rows=rows, errors=errors)
+                if errors and not rows:
+                    status = 400
     elif request.method == "POST":
         status = 400
     return render(request, "sentiment/upload.html", {"form": form, "result": result}, status=status)
