@@ -169,7 +169,10 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            # channels-redis waits for messages with BZPOPMIN for 5 s; redis-py 8 reads with
+            # a 5 s timeout by default, which ended every quiet wait in TimeoutError and
+            # dropped every websocket every few seconds. Read for longer than the wait.
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}]},
         }
     }
 else:
