@@ -38,6 +38,7 @@ from .serializers import (
     ConversationTransferSerializer,
     CsatSerializer,
     FAQSerializer,
+    HumanRequestResultSerializer,
     KnowledgeBaseSerializer,
     KnowledgeImportFileSerializer,
     KnowledgeImportReportSerializer,
@@ -445,16 +446,22 @@ class CustomerRateView(APIView):
 class CustomerHumanView(APIView):
     permission_classes = [AllowAny]
 
-    @extend_schema(request=None, responses=SupportResultSerializer)
+    @extend_schema(request=None, responses=HumanRequestResultSerializer)
     def post(self, request: Request, token: str) -> Response:
         conversation = get_object_or_404(Conversation, token=token)
-        message = services.conversation_handoff(
-            conversation_id=conversation.pk, reason="customer_asked"
-        )
+        try:
+            asked = services.conversation_human_request(conversation_id=conversation.pk)
+        except services.ConversationClosed as exc:
+            return _bad(str(exc), status.HTTP_409_CONFLICT)
+        except Conversation.DoesNotExist:
+            return _bad("This conversation no longer exists; please start a new one.", 404)
+        # `ok`: handed to a person now; `outcome` and `message` tell the customer either way.
         return Response(
             {
-                "ok": message is not None,
-                "detail": "queued" if message else f"already {conversation.status}",
+                "ok": asked.outcome == "queued",
+                "outcome": asked.outcome,
+                "detail": "queued" if asked.outcome == "queued" else f"already {asked.outcome}",
+                "message": asked.text,
             }
         )
 

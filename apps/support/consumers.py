@@ -109,8 +109,12 @@ class CustomerChatConsumer(JsonActionConsumer):
         except ValueError:
             after = 0
         history = await database_sync_to_async(self._history)(after)
+        csat = await database_sync_to_async(selectors.conversation_csat_get)(
+            conversation_id=conversation.pk
+        )
+        # `csat`: the customer's rating once given, so a reload does not offer it again.
         await self.send_json(
-            {"type": "history", "status": conversation.status, "messages": history}
+            {"type": "history", "status": conversation.status, "csat": csat, "messages": history}
         )
 
     def _history(self, after: int) -> list[dict[str, Any]]:
@@ -138,9 +142,10 @@ class CustomerChatConsumer(JsonActionConsumer):
                 to_customer=False,
             )
         elif kind == "human":
-            await database_sync_to_async(services.conversation_handoff)(
-                conversation_id=self.conversation_id, reason="customer_asked"
+            asked = await database_sync_to_async(services.conversation_human_request)(
+                conversation_id=self.conversation_id
             )
+            await self.send_json({"type": "human", "outcome": asked.outcome, "text": asked.text})
         elif kind == "rate":
             rated = await database_sync_to_async(services.message_rate)(
                 conversation_id=self.conversation_id,
@@ -157,18 +162,44 @@ class CustomerChatConsumer(JsonActionConsumer):
                 }
             )
         elif kind == "csat":
+            score = content.get("score")
             ok = await database_sync_to_async(services.csat_submit)(
                 conversation_id=self.conversation_id,
-                score=content.get("score"),
+                score=score,
                 comment=content.get("comment", ""),
             )
-            await self.send_json({"type": "csat_thanks" if ok else "csat_ignored"})
+            if ok:
+                await self.send_json({"type": "csat_thanks", "score": score})
+            else:
+                given = await database_sync_to_async(selectors.conversation_csat_get)(
+                    conversation_id=self.conversation_id
+                )
+                await self.send_json(
+                    {
+                        "type": "csat_ignored",
+                        "csat": given,
+                        "message": "You have already rated this conversation."
+                        if given
+                        else "Ratings are taken once, after the conversation is closed.",
+                    }
+                )
         elif kind == "ping":
             await self.send_json({"type": "pong"})
         else:
             await self.send_json(_error(f"Unknown message type {kind!r}."))
 
     def error_frame(self, exc: Exception, content: dict[str, Any]) -> dict[str, Any]:
+        frame = self._error_frame(exc, content)
+        kind = content.get("type")
+        if kind in ("rate", "csat", "human"):
+            # Which request failed: the widget tells the customer that this one was not sent,
+            # instead of leaving a rating "sending" for ever.
+            frame["request"] = kind
+            if kind == "rate":
+                frame["message_id"] = content.get("message_id")
+        return frame
+
+    def _error_frame(self, exc: Exception, content: dict[str, Any]) -> dict[str, Any]:
         if isinstance(exc, services.ConversationClosed):
             return _error(str(exc), "closed")
         if isinstance(exc, services.TooManyMessages):
@@ -238,6 +269,9 @@ class CustomerChatConsumer(JsonActionConsumer):
 
 class AgentConsoleConsumer(JsonActionConsumer):
     opened: int | None = None
+    # The online agents this console last got: presence broadcasts that change nothing for it
+    # (its own connect, a colleague's second tab) are not sent.
+    agents_shown: list[dict[str, Any]] | None = None
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -250,9 +284,8 @@ class AgentConsoleConsumer(JsonActionConsumer):
         await self.accept()
         await database_sync_to_async(services.agent_presence_connect)(agent_id=user.pk)
         queue = await database_sync_to_async(selectors.queue_list)()
-        agents = await database_sync_to_async(
-            lambda: [{"id": p.agent_id, "name": str(p.agent)} for p in selectors.agents_online()]
-        )()
+        agents = await database_sync_to_async(selectors.agents_online_list)()
+        self.agents_shown = agents
         await self.send_json(
             {"type": "queue", "conversations": queue, "agents": agents, "me": user.pk}
         )
@@ -268,7 +301,12 @@ class AgentConsoleConsumer(JsonActionConsumer):
         await database_sync_to_async(services.agent_presence_disconnect)(agent_id=self.user.pk)
 
     async def chat_event(self, event: dict[str, Any]) -> None:
-        await self.send_json(event["payload"])
+        payload = event["payload"]
+        if payload.get("type") == "agents":
+            if payload["agents"] == self.agents_shown:
+                return
+            self.agents_shown = payload["agents"]
+        await self.send_json(payload)
 
     async def receive_json(self, content: dict[str, Any], **kwargs: Any) -> None:
         kind = content.get("type")
@@ -277,6 +315,10 @@ class AgentConsoleConsumer(JsonActionConsumer):
         if kind == "heartbeat":
             await database_sync_to_async(services.agent_presence_heartbeat)(agent_id=self.user.pk)
             await self.send_json({"type": "heartbeat_ok"})
+        elif kind == "agents":
+            # The console asks when the "Transfer to" list is opened.
+            self.agents_shown = await database_sync_to_async(selectors.agents_online_list)()
+            await self.send_json({"type": "agents", "agents": self.agents_shown})
         elif kind == "open":
             await self._open(int(content["conversation_id"]))
         elif kind == "take_over":

@@ -78,3 +78,11 @@ def token_broadcast(*, conversation_id: int, reply_to: int, text: str) -> None:
     payload = {"type": "token", "reply_to": reply_to, "text": text}
     _send(customer_group(conversation_id), payload)
     _send(agents_group(conversation_id), payload)
+
+
+def agents_broadcast() -> None:
+    """Tell every open console who is online, so its "Transfer to" list follows agents coming
+    and going instead of being what it was when the console connected."""
+    from .selectors import agents_online_list
+
+    _send(QUEUE_GROUP, {"type": "agents", "agents": agents_online_list()})

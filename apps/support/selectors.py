@@ -210,6 +210,16 @@ def agents_online() -> QuerySet[AgentPresence]:
     )
 
 
+def agents_online_list() -> list[dict[str, Any]]:
+    """The agents online, as the console's "Transfer to" list shows them."""
+    return [{"id": p.agent_id, "name": str(p.agent)} for p in agents_online().order_by("agent_id")]
+
+
+def conversation_csat_get(*, conversation_id: int) -> int | None:
+    """The customer's 1-5 rating of the conversation, None while not rated."""
+    return Conversation.objects.filter(pk=conversation_id).values_list("csat", flat=True).first()
+
+
 def support_stats(*, days: int = 14) -> dict[str, Any]:
     """Queue size now, and per day: conversations, handoff rate, CSAT, bot resolution rate.
 

@@ -291,3 +291,10 @@ class SupportStatsSerializer(serializers.Serializer):
 class SupportResultSerializer(serializers.Serializer):
     ok = serializers.BooleanField()
     detail = serializers.CharField(required=False)
+
+
+class HumanRequestResultSerializer(serializers.Serializer):
+    ok = serializers.BooleanField(help_text="handed to a person now")
+    outcome = serializers.ChoiceField(choices=["queued", "waiting", "agent"])
+    detail = serializers.CharField()
+    message = serializers.CharField(help_text="what to tell the customer")

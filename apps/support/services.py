@@ -982,6 +982,42 @@ def conversation_handoff(
     return message
 
 
+ALREADY_WAITING_TEXT = (
+    "You're already in the queue for a person. They will reply here as soon as they can."
+)
+ALREADY_WITH_AGENT_TEXT = "A person is already with you in this chat."
+
+
+@dataclass(frozen=True)
+class HumanRequest:
+    """What asking for a human did: `queued` (handed off now), `waiting` (already in the
+    queue) or `agent` (a person already has it); `text` says so to the customer."""
+
+    outcome: str
+    text: str
+
+
+def conversation_human_request(*, conversation_id: int) -> HumanRequest:
+    """The customer asks for a person. A conversation with the bot is handed off; otherwise
+    nothing changes and the answer says why, so the button never does nothing visible.
+
+    Raises ConversationClosed for a closed conversation (the customer starts a new one) and
+    Conversation.DoesNotExist for a deleted one."""
+    from .answers import ASKED_TEXT
+
+    if conversation_handoff(conversation_id=conversation_id, reason="customer_asked"):
+        return HumanRequest("queued", ASKED_TEXT)
+    current = Conversation.objects.filter(pk=conversation_id).values_list("status", flat=True)
+    status = current.first()
+    if status is None:
+        raise Conversation.DoesNotExist(f"Conversation {conversation_id} does not exist.")
+    if status == Conversation.Status.CLOSED:
+        raise ConversationClosed("This conversation is closed; please start a new one.")
+    if status == Conversation.Status.AGENT:
+        return HumanRequest("agent", ALREADY_WITH_AGENT_TEXT)
+    return HumanRequest("waiting", ALREADY_WAITING_TEXT)
+
+
 def _no_agent_notice(conversation_id: int) -> None:
     """Tell a waiting customer that no agent is online (once in a row: an agent who comes and
     goes again does not repeat it)."""
@@ -1260,6 +1296,7 @@ def agent_presence_connect(*, agent_id: int) -> None:
         connections=F("connections") + 1, last_seen_at=timezone.now()
     )
     conversations_assign()
+    transaction.on_commit(realtime.agents_broadcast)
 
 
 def agent_presence_heartbeat(*, agent_id: int) -> None:
@@ -1273,6 +1310,7 @@ def agent_presence_disconnect(*, agent_id: int) -> None:
         connections=F("connections") - 1
     )
     conversations_assign()
+    transaction.on_commit(realtime.agents_broadcast)
 
 
 def presence_expire() -> int:
@@ -1283,6 +1321,7 @@ def presence_expire() -> int:
     )
     if expired:
         conversations_assign()
+        transaction.on_commit(realtime.agents_broadcast)
     return expired
 
 

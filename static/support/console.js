@@ -21,9 +21,9 @@
   function handle(ev) {
     if (ev.type === "queue") {
       conversations = {}; ev.conversations.forEach(function (c) { conversations[c.id] = c; }); renderQueue();
-      var sel = $("transfer-to"); sel.textContent = ""; var first = make("option", "", "Transfer to…"); first.value = ""; sel.appendChild(first);
-      (ev.agents || []).forEach(function (a) { if (a.id === me) return; var o = make("option", "", a.name); o.value = a.id; sel.appendChild(o); });
+      renderAgents(ev.agents || []);
     }
+    else if (ev.type === "agents") { renderAgents(ev.agents); }
     else if (ev.type === "queue_item" || ev.type === "conversation") { conversations[ev.conversation.id] = ev.conversation; renderQueue(); if (ev.conversation.id === opened) renderHead(ev.conversation); }
     else if (ev.type === "transcript") { openTranscript(ev); }
     else if (ev.type === "message") { if (opened) addMessage(ev.message); }
@@ -48,6 +48,22 @@
     $("typing").textContent = text;
     clearTimeout(typingShown);
     if (text) typingShown = setTimeout(function () { $("typing").textContent = ""; }, 6000);
+  }
+
+  // "Transfer to": the colleagues online now. The server sends the list when agents come and go
+  // (and when asked, as the control gets focus); an unchanged list is left alone so an open
+  // drop-down is not rebuilt under the agent's pointer.
+  var agentsShown = "";
+  function renderAgents(agents) {
+    var others = agents.filter(function (a) { return a.id !== me; });
+    var key = JSON.stringify(others);
+    if (key === agentsShown) return;
+    agentsShown = key;
+    var sel = $("transfer-to"), chosen = sel.value;
+    sel.textContent = "";
+    var first = make("option", "", "Transfer to…"); first.value = ""; sel.appendChild(first);
+    others.forEach(function (a) { var o = make("option", "", a.name); o.value = a.id; sel.appendChild(o); });
+    sel.value = others.some(function (a) { return String(a.id) === chosen; }) ? chosen : "";
   }
 
   function renderQueue() {
@@ -129,6 +145,7 @@
   $("take-over").onclick = function () { send({ type: "take_over", conversation_id: opened }); };
   $("close").onclick = function () { send({ type: "close", conversation_id: opened }); };
   $("transfer").onclick = function () { send({ type: "transfer", conversation_id: opened, to_agent_id: null }); };
+  $("transfer-to").addEventListener("focus", function () { if (ws && ws.readyState === 1) send({ type: "agents" }); });
   $("transfer-to").onchange = function () { var to = $("transfer-to").value; if (to) send({ type: "transfer", conversation_id: opened, to_agent_id: Number(to) }); };
   $("faq-draft").onclick = function () { send({ type: "faq_draft", conversation_id: opened }); };
   // A reply leaves the box at once but is kept until acknowledged: a refused one ("Another agent

@@ -16,6 +16,10 @@
   // lastId is this page's own: a new page (reload, next storefront page) starts from 0 and so
   // shows the whole transcript; a reconnect within the page asks only for what it missed.
   var ws = null, retry = 0, seen = {}, streaming = null, outbox = state.outbox || [], lastId = 0;
+  // Ratings and "talk to a human" wait here until the server answers them: clicked while the
+  // socket is down they are sent on reconnect (and again after a drop), and the widget thanks
+  // the customer only for what the server confirmed. `csatDone` is the conversation's rating.
+  var requests = [], csatDone = null;
   var el = {};
 
   function load() { try { return JSON.parse(localStorage.getItem(KEY)) || {}; } catch (e) { return {}; } }
@@ -40,7 +44,10 @@
     head.appendChild(make("strong", "", "Help"));
     var human = make("button", "ts-human", "Talk to a human");
     human.type = "button";
-    human.onclick = function () { send({ type: "human" }); };
+    human.onclick = function () {
+      requests = requests.filter(function (r) { return r.frame.type !== "human"; });
+      request({ type: "human" }, null);
+    };
     head.appendChild(human);
     panel.appendChild(head);
     el.list = make("ol", "ts-messages");
@@ -113,6 +120,37 @@
 
   function showStatus(text) { el.status.textContent = text || ""; }
 
+  // `token` ties a rating to its conversation (null: whichever is current, as for "human").
+  function request(frame, token) {
+    requests.push({ frame: frame, token: token });
+    if (ws && ws.readyState === 1) ws.send(JSON.stringify(frame));
+    else {
+      if (!ws) start();
+      if (frame.type === "human") showStatus("Not connected; asking for a person as soon as the connection is back…");
+    }
+  }
+  function answered(type, messageId) {
+    var found = null;
+    requests = requests.filter(function (r) {
+      var match = !found && r.frame.type === type && (type !== "rate" || r.frame.message_id === messageId);
+      if (match) found = r;
+      return !match;
+    });
+    return found;
+  }
+  function flushRequests() {
+    requests = requests.filter(function (r) {
+      if (r.token && r.token !== state.token) { notSent(r.frame, "this conversation has ended."); return false; }
+      ws.send(JSON.stringify(r.frame));
+      return true;
+    });
+  }
+  function notSent(frame, reason) {
+    if (frame.type === "rate") rateBoxes(frame.message_id, function (box) { fillRate(box, frame.message_id, "Your rating was not sent: " + reason, true); });
+    else if (frame.type === "csat") csatBoxes(function (box) { fillCsat(box, "Your rating was not sent: " + reason, true); });
+    else showStatus("Not sent: " + reason);
+  }
+
   // One conversation at a time: a message typed while the first one is being created waits in
   // the outbox for it, instead of starting a second conversation that the first then orphans.
   var starting = false;
@@ -137,11 +175,17 @@
       retry = 0;
       showStatus("");
       outbox.forEach(function (m) { ws.send(JSON.stringify(m)); });
+      flushRequests();
     };
     ws.onmessage = function (e) { handle(JSON.parse(e.data)); };
     ws.onclose = function (e) {
       ws = null;
-      if (e.code === 4404) { state = {}; outbox = []; save(); start(); return; }
+      if (e.code === 4404) {
+        state = {}; outbox = []; save();
+        // Ratings belong to the deleted conversation; a request for a person goes to the new one.
+        flushGone();
+        start(); return;
+      }
       // The conversation was closed under the customer: their unsent messages go to a new one.
       if (!state.token) { start(); return; }
       showStatus("Reconnecting…");
@@ -150,9 +194,18 @@
     };
   }
 
+  function flushGone() {
+    requests = requests.filter(function (r) {
+      if (r.token) { notSent(r.frame, "this conversation no longer exists."); return false; }
+      return true;
+    });
+  }
+
   function handle(event) {
     if (event.type === "history") {
+      csatDone = event.csat || null;
       event.messages.forEach(render);
+      if (csatDone) csatBoxes(function (box) { fillCsat(box, rated(csatDone)); });
       setStatus(event.status);
     } else if (event.type === "message") {
       render(event.message);
@@ -169,7 +222,40 @@
       el.list.scrollTop = el.list.scrollHeight;
     } else if (event.type === "status") {
       setStatus(event.status);
+      // Rated in another tab: this one stops offering it too.
+      if (event.event === "csat" && !csatDone && !requests.some(function (r) { return r.frame.type === "csat"; })) {
+        csatDone = true;
+        csatBoxes(function (box) { fillCsat(box, "This conversation has been rated. Thank you!"); });
+      }
+    } else if (event.type === "human") {
+      answered("human");
+      // Queued now: the bot's handoff message and the status say so already.
+      if (event.outcome !== "queued") showStatus(event.text);
+    } else if (event.type === "rated") {
+      answered("rate", event.message_id);
+      rateBoxes(event.message_id, function (box) { fillRate(box, event.message_id, "Thanks for the feedback."); });
+    } else if (event.type === "csat_thanks") {
+      answered("csat");
+      csatDone = event.score || true;
+      csatBoxes(function (box) { fillCsat(box, rated(event.score) + " Thank you!"); });
+      showStatus("Thank you for your rating!");
+    } else if (event.type === "csat_ignored") {
+      var mine = answered("csat");
+      if (event.csat) {
+        // A resend of a rating that had been stored before the connection dropped is no refusal.
+        csatDone = event.csat;
+        var same = mine && mine.frame.score === event.csat;
+        csatBoxes(function (box) { fillCsat(box, same ? rated(event.csat) + " Thank you!" : "You have already rated this conversation (" + event.csat + "/5)."); });
+      } else {
+        csatBoxes(function (box) { fillCsat(box, "Your rating was not sent: " + event.message, true); });
+      }
     } else if (event.type === "error") {
+      if (event.request === "rate" || event.request === "csat" || event.request === "human") {
+        var failed = answered(event.request, event.message_id);
+        // A closed conversation: asking for a person carries over to the new one (below).
+        if (failed && event.request === "human" && event.code === "closed") requests.push(failed);
+        else if (failed && event.request !== "human") notSent(failed.frame, event.message);
+      }
       if (event.code === "closed") {
         var resend = outbox.slice();
         state = {}; outbox = []; save();
@@ -195,8 +281,6 @@
         }
       }
       showStatus(event.message);
-    } else if (event.type === "csat_thanks") {
-      showStatus("Thank you for your rating!");
     }
   }
 
@@ -204,7 +288,7 @@
     el.root.dataset.status = status;
     if (status === "waiting") showStatus("Waiting for an agent…");
     else if (status === "agent") showStatus("");
-    else if (status === "closed") showStatus("This conversation is closed.");
+    else if (status === "closed") showStatus("This conversation is closed." + (csatDone ? " Thank you for your rating!" : ""));
   }
 
   function render(m) {
@@ -239,31 +323,66 @@
     }
     if (m.sender === "bot" && ["faq", "extractive", "generated"].indexOf(m.kind) >= 0) {
       var rate = make("div", "ts-rate");
-      [["up", "👍 Helpful"], ["down", "👎 Not helpful"]].forEach(function (pair) {
-        var b = make("button", "ts-rate-" + pair[0], pair[1]);
-        b.type = "button";
-        b.onclick = function () { send({ type: "rate", message_id: m.id, rating: pair[0] }); rate.textContent = "Thanks for the feedback."; };
-        rate.appendChild(b);
-      });
+      rate.dataset.messageId = m.id;
+      fillRate(rate, m.id, m.rating ? "You rated this answer " + (m.rating === "up" ? "helpful." : "not helpful.") : "");
       li.appendChild(rate);
     }
-    if (m.kind === "csat_request") li.appendChild(csatForm());
+    if (m.kind === "csat_request") {
+      var csat = make("div", "ts-csat");
+      fillCsat(csat, csatDone ? rated(csatDone) : "", !csatDone);
+      li.appendChild(csat);
+    }
     el.list.appendChild(li);
     el.list.scrollTop = el.list.scrollHeight;
   }
 
-  function csatForm() {
-    var box = make("div", "ts-csat");
+  function rated(score) { return typeof score === "number" ? "You rated us " + score + "/5." : "Thank you for your rating!"; }
+  function sending() {
+    return ws && ws.readyState === 1 ? "Sending your rating…" : "Not sent yet: reconnecting. It will be sent when the connection is back.";
+  }
+  function rateBoxes(messageId, fn) {
+    Array.prototype.forEach.call(el.list.querySelectorAll('.ts-rate[data-message-id="' + Number(messageId) + '"]'), fn);
+  }
+  function csatBoxes(fn) { Array.prototype.forEach.call(el.list.querySelectorAll(".ts-csat"), fn); }
+
+  // A rating box: a note and, unless the rating is done or on its way, the buttons.
+  function fillRate(box, messageId, note, buttons) {
+    box.textContent = "";
+    if (note) box.appendChild(make("span", "ts-note", note));
+    if (note && !buttons) return;
+    [["up", "👍 Helpful"], ["down", "👎 Not helpful"]].forEach(function (pair) {
+      var b = make("button", "ts-rate-" + pair[0], pair[1]);
+      b.type = "button";
+      b.onclick = function () {
+        var token = state.token;
+        requests = requests.filter(function (r) { return !(r.frame.type === "rate" && r.frame.message_id === messageId); });
+        box.textContent = sending();
+        request({ type: "rate", message_id: messageId, rating: pair[0] }, token);
+      };
+      box.appendChild(b);
+    });
+  }
+  function fillCsat(box, note, buttons) {
+    box.textContent = "";
+    if (note) box.appendChild(make("span", "ts-note", note));
+    if (buttons || !note) box.appendChild(csatButtons());
+  }
+  function csatButtons() {
+    var row = make("span", "ts-csat-buttons");
     for (var i = 1; i <= 5; i++) {
       (function (score) {
         var b = make("button", "", String(score));
         b.type = "button";
         b.title = score + " out of 5";
-        b.onclick = function () { send({ type: "csat", score: score }); box.textContent = "You rated us " + score + "/5."; };
-        box.appendChild(b);
+        b.onclick = function () {
+          if (requests.some(function (r) { return r.frame.type === "csat"; })) return;
+          csatBoxes(function (other) { other.textContent = sending(); });
+          request({ type: "csat", score: score }, state.token);
+        };
+        row.appendChild(b);
       })(i);
     }
-    return box;
+    return row;
   }
 
   function init() {
