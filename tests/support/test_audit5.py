@@ -9,20 +9,16 @@ from typing import Any
 import pytest
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
-from channels.routing import URLRouter
-from channels.testing import WebsocketCommunicator
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from apps.support import selectors, services
 from apps.support.models import AgentPresence, Conversation, Message
-from apps.support.routing import websocket_urlpatterns
 
-
-def consumer_test(func: Any) -> Any:
-    """Websocket tests, as in test_consumers.py: committed data and an in-memory layer."""
-    func = pytest.mark.django_db(transaction=True)(func)
-    return pytest.mark.usefixtures("memory_channel_layer")(func)
+from .sockets import console_socket as _console
+from .sockets import consumer_test
+from .sockets import customer_socket as _customer
+from .sockets import receive_until as _receive_until
 
 
 def _api(user: Any = None) -> APIClient:
@@ -44,24 +40,6 @@ def _asked(kb: Any, text: str = "My card was swallowed by an ATM") -> Conversati
     conversation = services.conversation_start(kb_id=kb.pk)
     services.customer_message_post(conversation_id=conversation.pk, text=text)
     return conversation
-
-
-def _console(user: Any) -> WebsocketCommunicator:
-    comm = WebsocketCommunicator(URLRouter(websocket_urlpatterns), "/ws/support/console/")
-    comm.scope["user"] = user
-    return comm
-
-
-def _customer(token: Any) -> WebsocketCommunicator:
-    return WebsocketCommunicator(URLRouter(websocket_urlpatterns), f"/ws/support/chat/{token}/")
-
-
-async def _receive_until(comm: WebsocketCommunicator, wanted: Any, limit: int = 20) -> Any:
-    for _ in range(limit):
-        event = await comm.receive_json_from(timeout=5)
-        if wanted(event):
-            return event
-    raise AssertionError("event never arrived")
 
 
 # -- 1. a visit with only the bot's greeting is no conversation for the agents ----------------

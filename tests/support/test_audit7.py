@@ -8,37 +8,15 @@ from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync
-from channels.routing import URLRouter
-from channels.testing import WebsocketCommunicator
 from rest_framework.test import APIClient
 
 from apps.support import services
 from apps.support.models import Conversation
-from apps.support.routing import websocket_urlpatterns
 
-
-def consumer_test(func: Any) -> Any:
-    """Websocket tests, as in test_consumers.py: committed data and an in-memory layer."""
-    func = pytest.mark.django_db(transaction=True)(func)
-    return pytest.mark.usefixtures("memory_channel_layer")(func)
-
-
-def _customer(token: Any) -> WebsocketCommunicator:
-    return WebsocketCommunicator(URLRouter(websocket_urlpatterns), f"/ws/support/chat/{token}/")
-
-
-def _console(user: Any) -> WebsocketCommunicator:
-    comm = WebsocketCommunicator(URLRouter(websocket_urlpatterns), "/ws/support/console/")
-    comm.scope["user"] = user
-    return comm
-
-
-async def _receive_until(comm: WebsocketCommunicator, wanted: Any, limit: int = 20) -> Any:
-    for _ in range(limit):
-        event = await comm.receive_json_from(timeout=5)
-        if wanted(event):
-            return event
-    raise AssertionError("event never arrived")
+from .sockets import console_socket as _console
+from .sockets import consumer_test
+from .sockets import customer_socket as _customer
+from .sockets import receive_until as _receive_until
 
 
 def _asked(kb: Any) -> Conversation:
