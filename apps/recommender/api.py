@@ -17,9 +17,9 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny, BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
+from apps.accounts.client_ip import ClientIpAnonThrottle
 from apps.accounts.models import Role
 from apps.accounts.roles import HasRole, user_has_role
 
@@ -30,7 +30,7 @@ from .models import Event, Experiment, Item, Variant
 Merchandiser = HasRole(Role.MERCHANDISER)
 
 
-class StorefrontThrottle(AnonRateThrottle):
+class StorefrontThrottle(ClientIpAnonThrottle):
     # Tracker batches and page widgets of one visitor; generous, but bounded per address.
     scope = "recommender"
     rate = "600/min"
