@@ -125,7 +125,7 @@ def test_a_deactivated_agent_cannot_add_notes_from_an_open_console() -> None:
 
 
 def test_an_agent_who_keeps_the_role_keeps_working() -> None:
-    agent, conversation = _agent_with_conversation("kim")
+    agent, _ = _agent_with_conversation("kim")
 
     async def go() -> dict[str, Any]:
         comm = console_socket(agent)
