@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
 from django.conf import settings
 from rest_framework.authtoken.views import ObtainAuthToken
@@ -31,5 +31,5 @@ class TokenObtainView(ObtainAuthToken):
     permission_classes = [AllowAny]
     throttle_classes = [LoginFailureThrottle]
 
-    def throttled(self, request: Request, wait: float | None) -> None:
+    def throttled(self, request: Request, wait: float | None) -> NoReturn:
         raise Throttled(wait=wait, detail=LOCKED_MESSAGE)

@@ -80,7 +80,7 @@ class RoleCheckedConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # 
                 }
             )
             await self.close(code=ROLE_REVOKED)
-        return held
+        return bool(held)
 
     async def role_still_held_for_push(self) -> bool:
         if self._role_revoked:
