@@ -8,6 +8,7 @@ refuses to start without SECRET_KEY and ALLOWED_HOSTS.
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
 import environ
@@ -163,6 +164,13 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Sign-in failure counters (apps.accounts.login_throttle) in a cache of their own, so tests and
+# operators can clear them without dropping anything else.
+CACHES["throttle"] = {
+    **CACHES["default"],
+    "KEY_PREFIX": "throttle",
+    **({} if REDIS_URL else {"LOCATION": "throttle"}),
+}
 
 # --- Channels -----------------------------------------------------------------------------------
 if REDIS_URL:
@@ -248,6 +256,33 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_THROTTLE_RATES": {"anon": "120/min", "user": "6000/min"},
 }
+
+# --- Client addresses, sign-in throttling, operations endpoints ---------------------------------
+# Reverse proxies in front of the app that append to X-Forwarded-For. 0: the header is ignored
+# and the socket's address is the client's, so a forged header cannot dodge a rate limit.
+# apps.accounts.client_ip reads it; DRF's own lookup follows it too.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+if TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured("TRUSTED_PROXY_COUNT must be 0 or more.")
+REST_FRAMEWORK["NUM_PROXIES"] = TRUSTED_PROXY_COUNT
+# Failed sign-ins (login page, admin, API token) allowed per account name and per client address
+# within LOGIN_LOCKOUT_SECONDS of the first; past either, sign-in is refused before any hashing.
+LOGIN_FAILURES_PER_ACCOUNT = env.int("LOGIN_FAILURES_PER_ACCOUNT", default=5)
+LOGIN_FAILURES_PER_IP = env.int("LOGIN_FAILURES_PER_IP", default=20)
+LOGIN_LOCKOUT_SECONDS = env.int("LOGIN_LOCKOUT_SECONDS", default=900)
+AUTHENTICATION_BACKENDS = [
+    "apps.accounts.login_throttle.LoginThrottleBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# /metrics, /api/schema/ and /api/docs/: open in development; in production only for ML admins
+# (staff included) and for clients in these networks (e.g. the Prometheus scraper's).
+OPS_ENDPOINTS_PUBLIC = env.bool("OPS_ENDPOINTS_PUBLIC", default=not PRODUCTION)
+METRICS_ALLOW_NETWORKS = env.list("METRICS_ALLOW_NETWORKS", default=[])
+for _network in METRICS_ALLOW_NETWORKS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"METRICS_ALLOW_NETWORKS: {exc}") from exc
 SPECTACULAR_SETTINGS = {
     "TITLE": "Textsuite API",
     "DESCRIPTION": "Customer service, financial sentiment alerts and a text-aware recommender.",

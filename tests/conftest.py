@@ -15,6 +15,16 @@ def _isolated_email(settings) -> None:  # type: ignore[no-untyped-def]
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 
 
+@pytest.fixture(autouse=True)
+def _fresh_sign_in_throttle() -> Iterator[None]:
+    """Failed sign-ins of one test never lock out another (apps.accounts.login_throttle)."""
+    from django.core.cache import caches
+
+    caches["throttle"].clear()
+    yield
+    caches["throttle"].clear()
+
+
 @pytest.fixture
 def memory_channel_layer(settings) -> None:  # type: ignore[no-untyped-def]
     """Consumers under test talk through an in-process channel layer (channels resets on change)."""

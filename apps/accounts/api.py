@@ -2,6 +2,7 @@ from typing import Any, cast
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -18,9 +19,11 @@ class MeSerializer(serializers.Serializer[Any]):
 
 
 class MeView(APIView):
+    permission_classes = [IsAuthenticated]  # any signed-in user: their own account
+
     @extend_schema(responses=MeSerializer)
     def get(self, request: Request) -> Response:
-        # IsAuthenticated (the default permission) guarantees a real user here.
+        # IsAuthenticated guarantees a real user here.
         user = cast(User, request.user)
         roles = [role.value for role in Role if user_has_role(user, role.value)]
         return Response(

@@ -1,9 +1,9 @@
 from django.urls import path
-from rest_framework.authtoken.views import obtain_auth_token
 
 from .api import MeView
+from .token_api import TokenObtainView
 
 urlpatterns = [
     path("me/", MeView.as_view(), name="api-me"),
-    path("token/", obtain_auth_token, name="api-token"),
+    path("token/", TokenObtainView.as_view(), name="api-token"),
 ]

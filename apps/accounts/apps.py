@@ -5,3 +5,7 @@ class AccountsConfig(AppConfig):
     name = "apps.accounts"
     label = "accounts"
     verbose_name = "Accounts"
+
+    def ready(self) -> None:
+        # Connects the failed sign-in counter (a signal receiver).
+        from . import login_throttle  # noqa: F401

@@ -23,7 +23,11 @@ def user_has_role(user: Any, role: str) -> bool:
 
 
 def role_required(role: str):  # type: ignore[no-untyped-def]
-    """View decorator: sign-in page for anonymous users, 403 for users without the role."""
+    """View decorator: sign-in page for anonymous users, 403 for users without the role.
+
+    The decorated view carries `required_roles` (every role its decorators ask for), which the
+    role x endpoint test (tests/config/test_permissions.py) reads.
+    """
 
     def check(user: Any) -> bool:
         if not user.is_authenticated:
@@ -34,7 +38,12 @@ def role_required(role: str):  # type: ignore[no-untyped-def]
             raise PermissionDenied(f"This page needs the {Role(role).label} role.")
         return True
 
-    return user_passes_test(check)
+    def decorator(view: Any) -> Any:
+        guarded = user_passes_test(check)(view)
+        guarded.required_roles = getattr(view, "required_roles", frozenset()) | {role}
+        return guarded
+
+    return decorator
 
 
 def HasRole(role: str) -> type[BasePermission]:  # noqa: N802 - reads like a class in views
@@ -42,6 +51,7 @@ def HasRole(role: str) -> type[BasePermission]:  # noqa: N802 - reads like a cla
 
     class _HasRole(BasePermission):
         message = f"This endpoint needs the {Role(role).label} role."
+        required_role = role
 
         def has_permission(self, request: Any, view: Any) -> bool:
             return user_has_role(request.user, role)

@@ -5,21 +5,21 @@ from __future__ import annotations
 from typing import Any
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from apps.accounts.models import Role
-from apps.accounts.roles import user_has_role
+from apps.accounts.websocket_auth import RoleCheckedConsumer
 
 from .realtime import training_run_group
 from .selectors import training_run_payload
 
 
-class TrainingRunConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
+class TrainingRunConsumer(RoleCheckedConsumer):
     """`ws/mlops/runs/<id>/`: ML admins (session, or `?token=` API token) get run updates."""
 
+    required_role = Role.ML_ADMIN
+
     async def connect(self) -> None:
-        user = self.scope.get("user")
-        if not await database_sync_to_async(user_has_role)(user, Role.ML_ADMIN):
+        if not await self.role_held_at_connect():
             await self.close(code=4403)
             return
         self.run_id = int(self.scope["url_route"]["kwargs"]["run_id"])
@@ -39,4 +39,5 @@ class TrainingRunConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def run_update(self, event: dict[str, Any]) -> None:
-        await self.send_json(event["payload"])
+        if await self.role_still_held_for_push():
+            await self.send_json(event["payload"])

@@ -17,11 +17,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
-
 from apps.accounts.models import Role
-from apps.accounts.roles import user_has_role
+from apps.accounts.websocket_auth import RoleCheckedConsumer
 
 from . import selectors
 from .realtime import ALERTS_ALL_GROUP, FEED_GROUP, alerts_owner_group
@@ -29,10 +26,12 @@ from .realtime import ALERTS_ALL_GROUP, FEED_GROUP, alerts_owner_group
 NOT_ALLOWED = 4403
 
 
-class FeedConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # channels: no stubs
+class FeedConsumer(RoleCheckedConsumer):
+    required_role = Role.ANALYST
+
     async def connect(self) -> None:
         user = self.scope.get("user")
-        if not await database_sync_to_async(user_has_role)(user, Role.ANALYST):
+        if not await self.role_held_at_connect():
             await self.close(code=NOT_ALLOWED)
             return
         alerts_group = (
@@ -48,4 +47,6 @@ class FeedConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]  # channel
             await self.channel_layer.group_discard(group, self.channel_name)
 
     async def feed_event(self, event: dict[str, Any]) -> None:
-        await self.send_json(event["payload"])
+        # An analyst whose role is removed stops hearing (checked at most every 30 s).
+        if await self.role_still_held_for_push():
+            await self.send_json(event["payload"])

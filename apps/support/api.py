@@ -15,9 +15,9 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
+from apps.accounts.client_ip import ClientIpAnonThrottle
 from apps.accounts.models import Role
 from apps.accounts.roles import HasRole
 
@@ -290,14 +290,14 @@ class ImportUrlView(APIView):
         return Response(report.as_dict())
 
 
-class AskThrottle(AnonRateThrottle):
+class AskThrottle(ClientIpAnonThrottle):
     # Each throttle its own scope: AnonRateThrottle's shared "anon" key made asking and
     # starting chats spend one budget per address.
     scope = "support_ask"
     rate = "30/min"
 
 
-class ChatStartThrottle(AnonRateThrottle):
+class ChatStartThrottle(ClientIpAnonThrottle):
     scope = "support_chat_start"
     rate = "30/min"
 

@@ -20,7 +20,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.core.exceptions import ObjectDoesNotExist
 
 from apps.accounts.models import Role
-from apps.accounts.roles import user_has_role
+from apps.accounts.websocket_auth import RoleCheckedConsumer
 
 from . import realtime, selectors, services
 from .models import Conversation, Message
@@ -267,7 +267,8 @@ class CustomerChatConsumer(JsonActionConsumer):
             )
 
 
-class AgentConsoleConsumer(JsonActionConsumer):
+class AgentConsoleConsumer(RoleCheckedConsumer, JsonActionConsumer):
+    required_role = Role.SUPPORT_AGENT
     opened: int | None = None
     # The online agents this console last got: presence broadcasts that change nothing for it
     # (its own connect, a colleague's second tab) are not sent.
@@ -275,8 +276,7 @@ class AgentConsoleConsumer(JsonActionConsumer):
 
     async def connect(self) -> None:
         user = self.scope.get("user")
-        allowed = await database_sync_to_async(user_has_role)(user, Role.SUPPORT_AGENT)
-        if not allowed:
+        if not await self.role_held_at_connect():
             await self.close(code=4403)
             return
         self.user = user
@@ -301,6 +301,8 @@ class AgentConsoleConsumer(JsonActionConsumer):
         await database_sync_to_async(services.agent_presence_disconnect)(agent_id=self.user.pk)
 
     async def chat_event(self, event: dict[str, Any]) -> None:
+        if not await self.role_still_held_for_push():
+            return
         payload = event["payload"]
         if payload.get("type") == "agents":
             if payload["agents"] == self.agents_shown:
@@ -309,6 +311,10 @@ class AgentConsoleConsumer(JsonActionConsumer):
         await self.send_json(payload)
 
     async def receive_json(self, content: dict[str, Any], **kwargs: Any) -> None:
+        # Every action: an agent whose role was removed (or account deactivated) since connect
+        # gets an error frame and a closed socket, and the action does nothing.
+        if not await self.role_still_held():
+            return
         kind = content.get("type")
         # Client-supplied (or None): int() below validates it; `error_frame` answers its errors.
         conversation_id: Any = content.get("conversation_id") or self.opened

@@ -1,17 +1,25 @@
-"""Websocket sign-in by `?token=`: the same role checks as a session, for every consumer."""
+"""Websocket sign-in by `?token=`, and roles re-checked on every action while a socket is open."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync
 from channels.auth import AuthMiddlewareStack
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 
-from apps.accounts.models import Role
+from apps.accounts.models import Role, User
 from apps.accounts.services import token_get_or_create, user_create
 from apps.accounts.websocket_auth import TokenAuthMiddleware
+from apps.sentiment.consumers import FeedConsumer
+from apps.sentiment.realtime import FEED_GROUP
+from apps.support.models import Conversation, KnowledgeBase, Message
 from config.routing import websocket_urlpatterns
+from tests.support.sockets import console_socket, receive_until
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -61,3 +69,96 @@ def test_unknown_empty_and_inactive_tokens_stay_anonymous() -> None:
     assert _connect("/ws/sentiment/feed/?token=") == (False, 4403)
     assert _connect("/ws/sentiment/feed/") == (False, 4403)
     assert _connect(f"/ws/sentiment/feed/?token={inactive}") == (False, 4403)
+
+
+# -- roles are checked on every action, not only at connect ----------------------------------------
+def _agent_with_conversation(name: str) -> tuple[Any, Conversation]:
+    agent = user_create(username=name, password="pw-" + name, roles=[Role.SUPPORT_AGENT.value])
+    kb = KnowledgeBase.objects.create(name=f"kb-{name}")
+    return agent, Conversation.objects.create(kb=kb, status=Conversation.Status.WAITING)
+
+
+async def _revoked_action_refused(agent: Any, revoke: Any, action: dict[str, Any]) -> list[Any]:
+    """Connect as `agent`, revoke, send `action`; the frames and close code that came back."""
+    comm = console_socket(agent)
+    accepted, _ = await comm.connect(timeout=5)
+    assert accepted
+    await receive_until(comm, lambda e: e.get("type") == "queue")
+    await database_sync_to_async(revoke)()
+
+    await comm.send_json_to(action)
+
+    error = await receive_until(comm, lambda e: e.get("type") == "error")
+    closed = await comm.receive_output(timeout=5)
+    await comm.disconnect()
+    return [error, closed]
+
+
+def test_an_agent_whose_role_is_removed_cannot_take_over_from_an_open_console() -> None:
+    agent, conversation = _agent_with_conversation("sam")
+
+    error, closed = async_to_sync(_revoked_action_refused)(
+        agent, agent.groups.clear, {"type": "take_over", "conversation_id": conversation.pk}
+    )
+
+    assert error["code"] == "forbidden"
+    assert closed == {"type": "websocket.close", "code": 4403}
+    conversation.refresh_from_db()
+    assert conversation.assigned_agent_id is None
+    assert conversation.status == Conversation.Status.WAITING
+
+
+def test_a_deactivated_agent_cannot_add_notes_from_an_open_console() -> None:
+    agent, conversation = _agent_with_conversation("dee")
+
+    def deactivate() -> None:
+        User.objects.filter(pk=agent.pk).update(is_active=False)
+
+    error, closed = async_to_sync(_revoked_action_refused)(
+        agent, deactivate, {"type": "note", "conversation_id": conversation.pk, "text": "hi"}
+    )
+
+    assert error["code"] == "forbidden" and closed["code"] == 4403
+    assert not Message.objects.filter(
+        conversation=conversation, sender=Message.Sender.NOTE
+    ).exists()
+
+
+def test_an_agent_who_keeps_the_role_keeps_working() -> None:
+    agent, _ = _agent_with_conversation("kim")
+
+    async def go() -> dict[str, Any]:
+        comm = console_socket(agent)
+        await comm.connect(timeout=5)
+        await receive_until(comm, lambda e: e.get("type") == "queue")
+        await comm.send_json_to({"type": "heartbeat"})
+        answer = await receive_until(comm, lambda e: e.get("type") in ("heartbeat_ok", "error"))
+        await comm.disconnect()
+        return answer
+
+    assert async_to_sync(go)()["type"] == "heartbeat_ok"
+
+
+@pytest.mark.parametrize("revoke", [True, False])
+def test_an_analyst_whose_role_is_removed_stops_hearing_the_feed(monkeypatch, revoke) -> None:
+    analyst = user_create(username="ana", password="pw-ana", roles=[Role.ANALYST.value])
+    monkeypatch.setattr(FeedConsumer, "push_recheck_seconds", 0)
+
+    async def go() -> dict[str, Any]:
+        comm = WebsocketCommunicator(URLRouter(websocket_urlpatterns), "/ws/sentiment/feed/")
+        comm.scope["user"] = analyst
+        assert (await comm.connect(timeout=5))[0]
+        if revoke:
+            await database_sync_to_async(analyst.groups.clear)()
+        await get_channel_layer().group_send(
+            FEED_GROUP, {"type": "feed.event", "payload": {"type": "documents", "documents": []}}
+        )
+        first = await comm.receive_json_from(timeout=5)
+        if revoke:
+            assert await comm.receive_output(timeout=5) == {"type": "websocket.close", "code": 4403}
+        await comm.disconnect()
+        return first
+
+    first = async_to_sync(go)()
+
+    assert first["type"] == ("error" if revoke else "documents")
