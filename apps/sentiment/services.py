@@ -30,6 +30,7 @@ from .models import (
     Correction,
     Document,
     DocumentEntity,
+    EmailDelivery,
     Entity,
     Score,
     Source,
@@ -1242,7 +1243,7 @@ def alert_send(*, alert_id: int) -> str:
             return "already sent"
         return "skipped" if state["send_skipped"] else "busy"
     mine = Alert.objects.filter(pk=alert_id, send_claimed_at=now)
-    if delivery.unconfirmed_settle(kind=delivery.EmailDelivery.Kind.ALERT, alert_ids=[alert_id]):
+    if delivery.unconfirmed_settle(kind=EmailDelivery.Kind.ALERT, alert_ids=[alert_id]):
         return "unconfirmed"
     alert = Alert.objects.select_related("rule", "rule__owner").get(pk=alert_id)
     skipped = _send_skip_reason(owner=alert.rule.owner, rule_id=alert.rule_id)
@@ -1251,7 +1252,7 @@ def alert_send(*, alert_id: int) -> str:
         return "skipped"
     try:
         handed = delivery.email_send(
-            kind=delivery.EmailDelivery.Kind.ALERT,
+            kind=EmailDelivery.Kind.ALERT,
             alerts=[alert],
             recipient=alert.rule.owner,
             message=alert_email_build(alert),
@@ -1355,7 +1356,7 @@ def _digest_send_owner(*, owner_id: int, now: datetime) -> int:
     alerts = list(mine.select_related("rule", "rule__owner").order_by("created_at", "pk"))
     # Alerts a dead attempt already handed to the SMTP server in a digest are not mailed again.
     settled = delivery.unconfirmed_settle(
-        kind=delivery.EmailDelivery.Kind.DIGEST, alert_ids=[a.pk for a in alerts]
+        kind=EmailDelivery.Kind.DIGEST, alert_ids=[a.pk for a in alerts]
     )
     alerts = [a for a in alerts if a.pk not in settled]
     if not alerts:
@@ -1372,7 +1373,7 @@ def _digest_send_owner(*, owner_id: int, now: datetime) -> int:
         return 0
     try:
         handed = delivery.email_send(
-            kind=delivery.EmailDelivery.Kind.DIGEST,
+            kind=EmailDelivery.Kind.DIGEST,
             alerts=keep,
             recipient=owner,
             message=digest_email_build(alerts=keep, owner=owner),
