@@ -146,24 +146,26 @@ def _summarise(role: str, report_dir: Path, rc: int) -> dict[str, Any]:
     }
 
 
-def main(argv: list[str]) -> dict[str, Any]:
-    parser = argparse.ArgumentParser(prog="python -m bench fuzz")
-    parser.add_argument("--max-examples", type=int, default=10)
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--roles", default=",".join(ROLES))
-    parser.add_argument("--max-time", type=int, default=0, help="seconds per role (0: none)")
-    parser.add_argument("--database-url", default="", help="a THROWAWAY database (default SQLite)")
-    parser.add_argument("--venv", type=Path, default=FUZZ_DIR / "venv")
-    parser.add_argument("--no-record", action="store_true")
-    args = parser.parse_args(argv)
-    roles = [r for r in args.roles.split(",") if r]
-    unknown = sorted(set(roles) - set(ROLES))
-    if unknown:
-        parser.error(f"unknown role {unknown[0]!r}; one of {', '.join(ROLES)}")
+def _run_meta(args: argparse.Namespace, roles: list[str]) -> dict[str, Any]:
+    return {
+        "schemathesis": SCHEMATHESIS.split("==")[1],
+        "database": "PostgreSQL" if args.database_url.startswith("postgres") else "SQLite",
+        "max_examples": args.max_examples,
+        "max_time_per_role_s": args.max_time or None,
+        "seed": args.seed,
+        "checks": CHECKS,
+        "roles": roles,
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
 
+
+def _fuzz(
+    args: argparse.Namespace, argv: list[str], roles: list[str], run_dir: Path
+) -> list[dict[str, Any]]:
     schemathesis = _venv(args.venv)
-    run_dir = FUZZ_DIR / f"run-{datetime.now(UTC):%Y%m%dT%H%M%S}"
     run_dir.mkdir(parents=True)
+    meta = {**_run_meta(args, roles), "command": "python -m bench fuzz " + " ".join(argv)}
+    (run_dir / "run.json").write_text(json.dumps(meta, indent=2) + "\n")
     env = _server_env(run_dir, args.database_url)
     _manage(env, "migrate", "--noinput")
     _manage(env, "demo_setup", "--no-train")
@@ -230,20 +232,58 @@ def main(argv: list[str]) -> dict[str, Any]:
             summary["seconds"] = round(time.monotonic() - started, 1)
             summaries.append(summary)
             print(json.dumps(summary), flush=True)
+            (report_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()  # the in-process worker may hold it past SIGTERM
+            server.wait(timeout=30)
         log.close()
+    return summaries
+
+
+def main(argv: list[str]) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(prog="python -m bench fuzz")
+    parser.add_argument("--max-examples", type=int, default=10)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--roles", default=",".join(ROLES))
+    parser.add_argument("--max-time", type=int, default=0, help="seconds per role (0: none)")
+    parser.add_argument("--database-url", default="", help="a THROWAWAY database (default SQLite)")
+    parser.add_argument("--venv", type=Path, default=FUZZ_DIR / "venv")
+    parser.add_argument("--no-record", action="store_true")
+    parser.add_argument(
+        "--from-run", type=Path, help="summarise (and record) an earlier run folder; runs nothing"
+    )
+    args = parser.parse_args(argv)
+    roles = [r for r in args.roles.split(",") if r]
+    unknown = sorted(set(roles) - set(ROLES))
+    if unknown:
+        parser.error(f"unknown role {unknown[0]!r}; one of {', '.join(ROLES)}")
+
+    if args.from_run:
+        run_dir = args.from_run.resolve()
+        summaries = [json.loads((run_dir / r / "summary.json").read_text()) for r in roles]
+    else:
+        run_dir = FUZZ_DIR / f"run-{datetime.now(UTC):%Y%m%dT%H%M%S}"
+        summaries = _fuzz(args, argv, roles, run_dir)
+    meta = json.loads((run_dir / "run.json").read_text())
     results = {
-        "schemathesis": SCHEMATHESIS.split("==")[1],
-        "database": "PostgreSQL" if args.database_url.startswith("postgres") else "SQLite",
-        "max_examples": args.max_examples,
-        "seed": args.seed,
-        "checks": CHECKS,
+        **{k: v for k, v in meta.items() if k != "roles"},
         "run_dir": str(run_dir.relative_to(ROOT)),
         "cases": sum(s["cases"] for s in summaries),
-        "server_errors": sorted({op for s in summaries for op in s["server_errors"]}),
-        "roles": summaries,
+        "server_errors": sorted({op for r in summaries for op in r["server_errors"]}),
+        # Per role, failed checks by kind; the failing operations are in the run folder.
+        "roles": [
+            {
+                **{k: v for k, v in s.items() if k != "failures"},
+                "failures_by_kind": dict(
+                    sorted(Counter(n for names in s["failures"].values() for n in names).items())
+                ),
+            }
+            for s in summaries
+        ],
     }
     rows = [
         f"| {s['role']} | {s['operations']} | {s['cases']} | {s['failing_operations']} | "
@@ -264,9 +304,12 @@ def main(argv: list[str]) -> dict[str, Any]:
         "results": results,
         "table": table,
         "notes": (
-            f"schemathesis {results['schemathesis']} in a throwaway venv; checks "
-            f"{', '.join(CHECKS)}; {args.max_examples} examples per operation and phase, seed "
-            f"{args.seed}; demo data without trained models, so model-backed operations answer "
-            f"503. Server errors: {', '.join(results['server_errors']) or 'none'}."
+            (f"Run as `{meta['command']}`. " if meta.get("command") else "")
+            + f"schemathesis {meta['schemathesis']} in a throwaway venv, {meta['database']}, run "
+            f"started {meta['started']}; checks {', '.join(meta['checks'])}; "
+            f"{meta['max_examples']} examples per operation (time cap per role: "
+            f"{meta['max_time_per_role_s'] or 'none'} s), seed {meta['seed']}; demo data without "
+            f"trained models. Answers with 5xx: "
+            f"{', '.join(results['server_errors']) or 'none'}."
         ),
     }
