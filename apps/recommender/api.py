@@ -283,6 +283,11 @@ class EventBatchView(APIView):
         request=EventBatchDocSerializer,
         responses={202: EventBatchResultSerializer},
         summary="Record a batch of storefront events (idempotent by event_id)",
+        description=(
+            "Purchases are recorded by the storefront's checkout: a batch holding a `purchase` "
+            "event is refused (400) unless it comes with a merchandiser token (an order-history "
+            "import)."
+        ),
     )
     def post(self, request: Request) -> Response:
         body = EventBatchSerializer(data=request.data)
@@ -309,7 +314,21 @@ class EventBatchView(APIView):
                     status=status.HTTP_400_BAD_REQUEST,
                 )
             shopper = services.Shopper(visitor_id=visitor)
-        result = services.events_record(shopper=shopper, events=data["events"], trusted=trusted)
+        if not trusted and any(
+            isinstance(e, dict) and e.get("kind") == Event.Kind.PURCHASE for e in data["events"]
+        ):
+            # Purchases train the ranker and decide A/B tests: only the checkout records them.
+            # The whole batch is refused, so a client sees the mistake instead of a partial 202.
+            return Response(
+                {"events": [services.TRACKER_PURCHASE_REFUSED]},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        result = services.events_record(
+            shopper=shopper,
+            events=data["events"],
+            trusted=trusted,
+            source=Event.Source.IMPORT if trusted else Event.Source.TRACKER,
+        )
         return Response(asdict(result), status=status.HTTP_202_ACCEPTED)
 
 

@@ -85,6 +85,7 @@ def _event(visitor: str, n: int, kind: str, item_id: int, when, rating=None) -> 
     return Event(
         event_id=f"{visitor}-{n}",
         kind=kind,
+        source=Event.Source.IMPORT,
         item_id=item_id,
         visitor_id=visitor,
         rating=rating,

@@ -78,8 +78,21 @@ class Event(models.Model):
         RATING = "rating", "Rating / review"
         SHARE = "share", "Share"
 
+    class Source(models.TextChoices):
+        # Purchases count (training, trending, A/B conversion) only when this server recorded
+        # them: a client can claim anything through the tracker.
+        TRACKER = "tracker", "Tracker (sent by a browser or client)"
+        STOREFRONT = "storefront", "Storefront server (checkout, cart, reviews)"
+        IMPORT = "import", "Back-office import (merchandiser token, demo data)"
+
     event_id = models.CharField(max_length=80, unique=True, help_text="Client id; resent = ignored")
     kind = models.CharField(max_length=20, choices=Kind.choices)
+    source = models.CharField(
+        max_length=12,
+        choices=Source.choices,
+        default=Source.TRACKER,
+        help_text="who recorded it; purchases count only from the storefront or an import",
+    )
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="events")
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL

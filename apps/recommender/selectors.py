@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 from django.core.cache import cache
-from django.db.models import Count, Max, Min, Q
+from django.db.models import Count, Max, Min, Q, QuerySet
 from django.db.models.functions import TruncDay
 from django.utils import timezone
 
@@ -33,6 +33,17 @@ CACHE_SECONDS = 300
 SNAPSHOT_SECONDS = 60
 
 
+# A purchase counts (trending, histories, ranker training) only when this server recorded it:
+# the checkout, or a merchandiser's import. Old purchases a client sent through the tracker
+# stay stored but weigh nothing. A/B conversion counts checkout purchases alone.
+PURCHASE_SOURCES = (Event.Source.STOREFRONT, Event.Source.IMPORT)
+
+
+def events_counted() -> QuerySet[Event]:
+    """The events that may weigh in recommendations and training."""
+    return Event.objects.filter(~Q(kind=Event.Kind.PURCHASE) | Q(source__in=PURCHASE_SOURCES))
+
+
 def settings_get() -> RecommenderSettings:
     current, _ = RecommenderSettings.objects.get_or_create(pk=1)
     return current
@@ -44,7 +55,8 @@ def trending_scores(*, half_life_days: float, weights: dict[str, float]) -> dict
     now = timezone.now()
     since = now - timedelta(days=max(half_life_days * 6, 7))
     rows = (
-        Event.objects.filter(created__gte=since)
+        events_counted()
+        .filter(created__gte=since)
         .exclude(kind=Event.Kind.IMPRESSION)
         .annotate(day=TruncDay("created"))
         .values("item_id", "kind", "day")
@@ -127,7 +139,8 @@ def _shopper_filter(shopper: Shopper) -> Q:
 def history_get(*, shopper: Shopper, weights: dict[str, float]) -> list[HistoryEntry]:
     """The shopper's recent interactions, newest first, weighted by kind and decayed with age."""
     rows = (
-        Event.objects.filter(_shopper_filter(shopper))
+        events_counted()
+        .filter(_shopper_filter(shopper))
         .exclude(kind=Event.Kind.IMPRESSION)
         .order_by("-created")
         .values_list("item_id", "kind", "created", "rating")[:HISTORY_LIMIT]
@@ -145,9 +158,9 @@ def history_get(*, shopper: Shopper, weights: dict[str, float]) -> list[HistoryE
 
 def purchased_ids(*, shopper: Shopper) -> set[int]:
     return set(
-        Event.objects.filter(_shopper_filter(shopper), kind=Event.Kind.PURCHASE).values_list(
-            "item_id", flat=True
-        )
+        events_counted()
+        .filter(_shopper_filter(shopper), kind=Event.Kind.PURCHASE)
+        .values_list("item_id", flat=True)
     )
 
 
@@ -230,7 +243,8 @@ def experiment_report(*, experiment: Experiment) -> list[VariantReport]:
             exposed[key] = min(first, exposed.get(key, first))
         buyers = set()
         for user_id, visitor_id, last in (
-            events.filter(kind=Event.Kind.PURCHASE)
+            # Only the checkout's purchases: a conversion a client claimed proves nothing.
+            events.filter(kind=Event.Kind.PURCHASE, source=Event.Source.STOREFRONT)
             .values_list("user_id", "visitor_id")
             .annotate(last=Max("created"))
         ):

@@ -336,13 +336,24 @@ def _flag(value: Any) -> bool:
     return value is True or (isinstance(value, int) and value == 1)
 
 
+TRACKER_PURCHASE_REFUSED = (
+    "purchases are recorded by the checkout, not by tracker events; send the other kinds only"
+)
+
+
 def events_record(
-    *, shopper: Shopper, events: list[dict[str, Any]], trusted: bool = False
+    *,
+    shopper: Shopper,
+    events: list[dict[str, Any]],
+    trusted: bool = False,
+    source: str = Event.Source.TRACKER,
 ) -> RecordResult:
     """Store a batch of events. An event id seen before is ignored, so clients may resend.
 
     Each event: event_id, kind, item (id or sku), optional rating, text, context, experiment,
     variant, from_recommendation, created (ISO time; `trusted` callers only, else now).
+    `source` says who recorded them; a purchase from the tracker is refused (an error for that
+    event), since purchases feed training and A/B conversion and only the checkout knows them.
     """
     now = timezone.now()
     user_id = shopper.user_id
@@ -389,6 +400,8 @@ def events_record(
             problem = "event_id is required (at most 80 characters, no NUL)"
         elif kind not in Event.Kind.values:
             problem = f"unknown kind {kind!r}; one of {', '.join(Event.Kind.values)}"
+        elif kind == Event.Kind.PURCHASE and source == Event.Source.TRACKER:
+            problem = TRACKER_PURCHASE_REFUSED
         elif item_pk is None:
             problem = f"unknown item {ref!r}"
         if problem:
@@ -445,6 +458,7 @@ def events_record(
             Event(
                 event_id=event_id,
                 kind=kind,
+                source=source,
                 item_id=item_pk,
                 user_id=user_id,
                 visitor_id=shopper.visitor_id[:64],
@@ -474,7 +488,8 @@ def events_record(
 
 
 def event_record(*, shopper: Shopper, kind: str, item_id: int, **extra: Any) -> RecordResult:
-    """One server-side event (add to cart, purchase, review) with a fresh id."""
+    """One event the storefront server records itself (add to cart, checkout purchase, review)
+    with a fresh id."""
     payload = {"event_id": uuid.uuid4().hex, "kind": kind, "item": item_id, **extra}
     if kind == Event.Kind.PURCHASE and "experiment" not in extra:
         from .selectors import variant_assign
@@ -482,7 +497,7 @@ def event_record(*, shopper: Shopper, kind: str, item_id: int, **extra: Any) -> 
         assigned = variant_assign(shopper_key=shopper.key)
         if assigned:
             payload["experiment"], payload["variant"] = assigned.experiment_id, assigned.name
-    return events_record(shopper=shopper, events=[payload])
+    return events_record(shopper=shopper, events=[payload], source=Event.Source.STOREFRONT)
 
 
 # -- settings --------------------------------------------------------------------------------------

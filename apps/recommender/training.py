@@ -29,13 +29,15 @@ from .engine import (
     training_samples,
 )
 from .models import Event
+from .selectors import events_counted
 
 MIN_SHOPPERS = 5
 
 
 def _sequences(weights: dict[str, float]) -> dict[str, list[tuple[Any, int, str, float]]]:
     rows = (
-        Event.objects.exclude(kind=Event.Kind.IMPRESSION)
+        events_counted()
+        .exclude(kind=Event.Kind.IMPRESSION)
         .filter(item__active=True)
         .order_by("created", "pk")
         .values_list("user_id", "visitor_id", "item_id", "kind", "created")

@@ -16,6 +16,7 @@ from .models import (
     AlertRule,
     Correction,
     Document,
+    EmailDelivery,
     Entity,
     LabelledSentence,
     LabelledSet,
@@ -242,6 +243,17 @@ class AlertAdmin(admin.ModelAdmin):
     ]
     list_filter = ["status", "metric"]
     raw_id_fields = ["documents"]
+
+
+@admin.register(EmailDelivery)
+class EmailDeliveryAdmin(admin.ModelAdmin):
+    # Read-only: "unconfirmed" rows are the ones an operator may want to check with the mail log.
+    list_display = ["message_id", "kind", "address", "outcome", "handed_at", "sent_at", "attempts"]
+    list_filter = ["kind", "outcome"]
+    readonly_fields = [f.name for f in EmailDelivery._meta.get_fields() if f.concrete]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
 
 
 admin.site.register(Aggregate)

@@ -380,3 +380,43 @@ class LabelledSentence(models.Model):
 
     def __str__(self) -> str:
         return f"{self.label}: {self.sentence[:60]}"
+
+
+class EmailDelivery(models.Model):
+    """One alert email (or daily digest) to one recipient, under a stable Message-ID.
+
+    It is claimed (`handed_at`) before the message goes to the SMTP server and never handed over
+    again unless the server refused it, so a worker that dies after the server took the message
+    leaves a claim that is settled as "probably sent" instead of mailing a second copy."""
+
+    class Kind(models.TextChoices):
+        ALERT = "alert", "Alert"
+        DIGEST = "digest", "Daily digest"
+
+    class Outcome(models.TextChoices):
+        PENDING = "", "Not sent yet"
+        SENT = "sent", "Accepted by the SMTP server"
+        UNCONFIRMED = "unconfirmed", "Probably sent: its worker stopped after handing it over"
+
+    message_id = models.CharField(max_length=250, unique=True)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    address = models.CharField(max_length=254)
+    alerts = models.ManyToManyField(Alert, related_name="deliveries")
+    handed_at = models.DateTimeField(
+        null=True, blank=True, help_text="handed to the SMTP server; released only if it refused"
+    )
+    sent_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=12, choices=Outcome.choices, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "email deliveries"
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.message_id} ({self.outcome or 'pending'})"

@@ -21,7 +21,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from . import realtime, selectors
+from . import delivery, realtime, selectors
 from .feeds import FeedError, feed_fetch, feed_parse
 from .models import (
     Aggregate,
@@ -30,6 +30,7 @@ from .models import (
     Correction,
     Document,
     DocumentEntity,
+    EmailDelivery,
     Entity,
     Score,
     Source,
@@ -1221,9 +1222,11 @@ def alert_send(*, alert_id: int) -> str:
 
     A worker claims the send (`send_claimed_at`) and records `sent_at` only once the SMTP server
     took the message. A failed send releases the claim for the task's retry; a claim left by a
-    worker that died is taken over after SEND_CLAIM_S. Returns "sent", "already sent",
-    "skipped" (no address, or unsubscribed: recorded in `send_skipped`) or "busy" (another
-    worker holds a fresh claim; the caller tries again later)."""
+    worker that died is taken over after SEND_CLAIM_S; if that worker had already handed the
+    message to the SMTP server, it is not sent again (see delivery.py). Returns "sent",
+    "already sent", "unconfirmed" (settled as probably sent), "skipped" (no address, or
+    unsubscribed: recorded in `send_skipped`) or "busy" (another worker holds a fresh claim; the
+    caller tries again later)."""
     now = timezone.now()
     claimed = Alert.objects.filter(
         Q(send_claimed_at__isnull=True)
@@ -1240,21 +1243,25 @@ def alert_send(*, alert_id: int) -> str:
             return "already sent"
         return "skipped" if state["send_skipped"] else "busy"
     mine = Alert.objects.filter(pk=alert_id, send_claimed_at=now)
+    if delivery.unconfirmed_settle(kind=EmailDelivery.Kind.ALERT, alert_ids=[alert_id]):
+        return "unconfirmed"
     alert = Alert.objects.select_related("rule", "rule__owner").get(pk=alert_id)
     skipped = _send_skip_reason(owner=alert.rule.owner, rule_id=alert.rule_id)
     if skipped:
         mine.update(send_skipped=skipped, send_claimed_at=None, send_error="")
         return "skipped"
     try:
-        alert_email_build(alert).send(fail_silently=False)
+        handed = delivery.email_send(
+            kind=EmailDelivery.Kind.ALERT,
+            alerts=[alert],
+            recipient=alert.rule.owner,
+            message=alert_email_build(alert),
+        )
     except Exception as exc:
-        # Nothing went out: release the claim so the task's retry can send it.
+        # The server refused it: release the claim so the task's retry can send it.
         mine.update(send_claimed_at=None, send_error=str(exc)[:1000])
         raise
-    Alert.objects.filter(pk=alert_id).update(
-        sent_at=timezone.now(), send_claimed_at=None, send_error=""
-    )
-    return "sent"
+    return "sent" if handed else "busy"
 
 
 def alerts_send_pending(*, now: datetime | None = None, limit: int = 50) -> int:
@@ -1347,6 +1354,11 @@ def _digest_send_owner(*, owner_id: int, now: datetime) -> int:
     ).update(digest_claimed_at=now)
     mine = Alert.objects.filter(pk__in=candidates, digest_claimed_at=now, digest_sent_at=None)
     alerts = list(mine.select_related("rule", "rule__owner").order_by("created_at", "pk"))
+    # Alerts a dead attempt already handed to the SMTP server in a digest are not mailed again.
+    settled = delivery.unconfirmed_settle(
+        kind=EmailDelivery.Kind.DIGEST, alert_ids=[a.pk for a in alerts]
+    )
+    alerts = [a for a in alerts if a.pk not in settled]
     if not alerts:
         return 0
     owner = alerts[0].rule.owner
@@ -1360,16 +1372,18 @@ def _digest_send_owner(*, owner_id: int, now: datetime) -> int:
     if not keep:
         return 0
     try:
-        digest_email_build(alerts=keep, owner=owner).send(fail_silently=False)
+        handed = delivery.email_send(
+            kind=EmailDelivery.Kind.DIGEST,
+            alerts=keep,
+            recipient=owner,
+            message=digest_email_build(alerts=keep, owner=owner),
+        )
     except Exception as exc:
         mine.filter(pk__in=[a.pk for a in keep]).update(
             digest_claimed_at=None, send_error=str(exc)[:1000]
         )
         raise
-    mine.filter(pk__in=[a.pk for a in keep]).update(
-        digest_sent_at=timezone.now(), digest_claimed_at=None, send_error=""
-    )
-    return 1
+    return int(handed)
 
 
 def digest_email_build(*, alerts: Sequence[Alert], owner: Any) -> EmailMultiAlternatives:

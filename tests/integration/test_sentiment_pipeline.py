@@ -138,6 +138,9 @@ def test_feed_to_scored_documents_to_alert_email(
     html = parts["text/html"].get_payload(decode=True).decode()
     assert "cid:trend" in html and "http://textsuite.test/sentiment/" in html
     assert "/unsubscribe/" in html
+    # A stable Message-ID on the site's domain, recorded with the delivery before the hand-off.
+    assert message["Message-ID"].startswith("<textsuite.alert.")
+    assert message["Message-ID"].endswith("@textsuite.test>")
     with psycopg.connect(running.database_url) as conn:
         # The stack's database is shared by the session's tests: look at this test's rows only.
         statuses = dict(
@@ -153,8 +156,13 @@ def test_feed_to_scored_documents_to_alert_email(
         source = conn.execute(
             "select status, etag from sentiment_source where name = 'IT wire'"
         ).fetchone()
+        delivered = conn.execute(
+            "select outcome from sentiment_emaildelivery where message_id = %s",
+            (message["Message-ID"],),
+        ).fetchall()
     assert statuses == {"scored": 5}
     assert sent == (1,)
     assert source == ("ok", '"it-1"')
+    assert delivered == [("sent",)]
     time.sleep(3)
     assert len(inbox) == 1  # never sent twice

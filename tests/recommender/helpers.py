@@ -37,10 +37,14 @@ CATALOG = [
 ]
 
 
-def record(shopper: Any, kind: str, item: Any, n: int | str, **extra: Any) -> Any:
+def record(
+    shopper: Any, kind: str, item: Any, n: int | str, source: str = "storefront", **extra: Any
+) -> Any:
+    """One event as the storefront server records it (purchases count only from there)."""
     from apps.recommender import services
 
     return services.events_record(
         shopper=shopper,
         events=[{"event_id": f"{shopper.key}-{n}", "kind": kind, "item": item.pk, **extra}],
+        source=source,
     )

@@ -1,10 +1,17 @@
-"""Event ingestion: idempotent ids, per-event errors, anonymous history joining an account."""
+"""Event ingestion: idempotent ids, per-event errors, anonymous history joining an account, and
+purchases that count only when the checkout recorded them."""
 
 from __future__ import annotations
 
-import pytest
+import importlib
+from datetime import timedelta
+from typing import Any
 
-from apps.recommender import selectors, services
+import pytest
+from django.apps import apps as django_apps
+from django.utils import timezone
+
+from apps.recommender import selectors, services, training
 from apps.recommender.models import Event
 
 pytestmark = pytest.mark.django_db
@@ -79,7 +86,7 @@ def test_signing_in_joins_the_visitor_history_to_the_account(catalog, client, dj
         {
             "events": [
                 {"event_id": "v1", "kind": "view", "item": catalog["TENT-1"].pk},
-                {"event_id": "v2", "kind": "purchase", "item": catalog["BAG-1"].pk},
+                {"event_id": "v2", "kind": "add_to_cart", "item": catalog["BAG-1"].pk},
             ]
         },
         content_type="application/json",
@@ -89,7 +96,7 @@ def test_signing_in_joins_the_visitor_history_to_the_account(catalog, client, dj
 
     assert set(Event.objects.values_list("user_id", flat=True)) == {user.pk}
     history = selectors.history_get(
-        shopper=services.Shopper(user_id=user.pk), weights={"view": 1, "purchase": 5}
+        shopper=services.Shopper(user_id=user.pk), weights={"view": 1, "add_to_cart": 3}
     )
     assert {h.item_id for h in history} == {catalog["TENT-1"].pk, catalog["BAG-1"].pk}
     # Events the same browser sends after sign-in land on the account too.
@@ -99,3 +106,159 @@ def test_signing_in_joins_the_visitor_history_to_the_account(catalog, client, dj
         content_type="application/json",
     )
     assert Event.objects.get(event_id="v3").user_id == user.pk
+
+
+# -- purchases count only from the checkout ------------------------------------------------------
+def _exposed(catalog, experiment, visitor: str) -> None:  # type: ignore[no-untyped-def]
+    variant = selectors.variant_assign(shopper_key=services.Shopper(visitor_id=visitor).key)
+    assert variant is not None and variant.experiment_id == experiment.pk
+    services.events_record(
+        shopper=services.Shopper(visitor_id=visitor),
+        events=[
+            {
+                "event_id": f"imp-{visitor}",
+                "kind": "impression",
+                "item": catalog["TENT-1"].pk,
+                "experiment": experiment.pk,
+                "variant": variant.name,
+            }
+        ],
+    )
+
+
+def _figures(experiment) -> tuple[Any, ...]:  # type: ignore[no-untyped-def]
+    report = selectors.experiment_report(experiment=experiment)
+    weights = selectors.settings_get().weights()
+    return (
+        [(r.name, r.shoppers, r.converted) for r in report],
+        training._sequences(weights),
+        selectors.trending_scores(half_life_days=3, weights=weights),
+        selectors.purchased_ids(shopper=services.Shopper(visitor_id="forger")),
+    )
+
+
+@pytest.fixture
+def experiment(catalog):  # type: ignore[no-untyped-def]
+    running = services.experiment_create(name="ab", variants=[{"name": "a"}, {"name": "b"}])
+    services.experiment_start(experiment_id=running.pk)
+    return running
+
+
+def test_an_anonymous_client_cannot_claim_a_purchase(catalog, experiment, client):
+    _exposed(catalog, experiment, "forger")
+    stored = Event.objects.count()
+    before = _figures(experiment)
+    variant = selectors.variant_assign(shopper_key="vforger")
+    assert variant is not None
+    body = {
+        "visitor_id": "forger",
+        "events": [
+            {"event_id": "look", "kind": "view", "item": catalog["PAN-1"].pk},
+            {
+                "event_id": "fake-buy",
+                "kind": "purchase",
+                "item": catalog["PAN-1"].pk,
+                "experiment": experiment.pk,
+                "variant": variant.name,
+            },
+        ],
+    }
+
+    response = client.post("/api/events/batch", body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert "purchases are recorded by the checkout" in response.json()["events"][0]
+    assert Event.objects.count() == stored  # nothing of the batch, not even the view
+    assert _figures(experiment) == before
+
+
+def test_a_tracker_purchase_is_refused_by_the_service_and_old_ones_weigh_nothing(
+    catalog, experiment
+):
+    _exposed(catalog, experiment, "forger")
+    before = _figures(experiment)
+    # One stored before the tracker refused purchases (the migration marks such rows "tracker").
+    Event.objects.create(
+        event_id="old-claim",
+        kind="purchase",
+        source=Event.Source.TRACKER,
+        item=catalog["PAN-1"],
+        visitor_id="forger",
+        experiment=experiment,
+        variant=selectors.variant_assign(shopper_key="vforger").name,  # type: ignore[union-attr]
+        created=timezone.now() + timedelta(seconds=1),
+    )
+
+    result = services.events_record(
+        shopper=services.Shopper(visitor_id="forger"),
+        events=[{"event_id": "new-claim", "kind": "purchase", "item": catalog["PAN-1"].pk}],
+    )
+
+    assert result.accepted == 0
+    assert result.errors[0]["error"] == services.TRACKER_PURCHASE_REFUSED
+    assert not Event.objects.filter(event_id="new-claim").exists()
+    assert _figures(experiment) == before
+
+
+def test_the_checkout_records_the_purchase_and_it_converts(catalog, experiment, client):
+    client.cookies["tsv"] = "buyer"
+    _exposed(catalog, experiment, "buyer")
+    pan = catalog["PAN-1"]
+
+    client.post(f"/shop/cart/add/{pan.pk}/")
+    client.post("/shop/checkout/")
+
+    bought = Event.objects.get(kind="purchase")
+    assert (bought.visitor_id, bought.item_id, bought.source) == ("buyer", pan.pk, "storefront")
+    assert bought.experiment_id == experiment.pk
+    assert sum(r.converted for r in selectors.experiment_report(experiment=experiment)) == 1
+    sequences = training._sequences(selectors.settings_get().weights())
+    assert (pan.pk, "purchase") in [(i, k) for _, i, k, _ in sequences["vbuyer"]]
+
+
+def test_a_merchandiser_may_import_purchases_but_they_are_no_conversions(
+    catalog, experiment, client, merchandiser
+):
+    from rest_framework.authtoken.models import Token
+
+    token, _ = Token.objects.get_or_create(user=merchandiser)
+    _exposed(catalog, experiment, "history")
+    body = {
+        "visitor_id": "history",
+        "events": [{"event_id": "order-1", "kind": "purchase", "item": catalog["PAN-1"].pk}],
+    }
+
+    response = client.post(
+        "/api/events/batch",
+        body,
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Token {token.key}",
+    )
+
+    assert response.status_code == 202 and response.json()["accepted"] == 1
+    assert Event.objects.get(event_id="order-1").source == "import"
+    assert sum(r.converted for r in selectors.experiment_report(experiment=experiment)) == 0
+
+
+def test_the_migration_marks_old_events_by_who_most_likely_recorded_them(catalog):
+    migration = importlib.import_module("apps.recommender.migrations.0002_event_source")
+    now = timezone.now()
+    rows = {
+        "0123456789abcdef0123456789abcdef": now,  # the storefront's uuid4().hex
+        "demo-shopper-0001-4": now,
+        "backdated-by-a-merchandiser": now - timedelta(days=30),
+        "5b2f3c1e-8d6a-4f7e-9c1b-2a3d4e5f6a7b": now,  # the tracker's randomUUID()
+    }
+    for event_id, created in rows.items():
+        Event.objects.create(
+            event_id=event_id, kind="purchase", item=catalog["PAN-1"], created=created
+        )
+
+    migration.sources_guess(django_apps, None)
+
+    assert dict(Event.objects.values_list("event_id", "source")) == {
+        "0123456789abcdef0123456789abcdef": "storefront",
+        "demo-shopper-0001-4": "import",
+        "backdated-by-a-merchandiser": "import",
+        "5b2f3c1e-8d6a-4f7e-9c1b-2a3d4e5f6a7b": "tracker",
+    }

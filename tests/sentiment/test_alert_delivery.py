@@ -17,7 +17,7 @@ from django.utils import timezone
 from apps.accounts.models import Role
 from apps.accounts.services import user_create
 from apps.sentiment import selectors, services, tasks
-from apps.sentiment.models import Alert, AlertRule, Entity, Source, Unsubscribe
+from apps.sentiment.models import Alert, AlertRule, EmailDelivery, Entity, Source, Unsubscribe
 from tests.sentiment.test_services import NOW, build_history, spike
 
 SITE = "https://textsuite.example.com"
@@ -144,6 +144,117 @@ def test_two_workers_at_once_send_one_email(analyst, kestrel, monkeypatch):  # t
 
     assert sorted(results) == ["busy", "sent"]
     assert len(mail.outbox) == 1
+
+
+class WorkerKilled(BaseException):
+    """The worker process dying (SIGKILL, out of memory): no `except Exception` handler runs."""
+
+
+def _killed_after_the_server_took_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The SMTP server accepts the message (the locmem backend records it), then the worker dies
+    # before it can write down that the mail went out.
+    original = services.EmailMultiAlternatives.send
+
+    def accept_then_die(self: Any, fail_silently: bool = False) -> int:
+        original(self, fail_silently=fail_silently)
+        raise WorkerKilled
+
+    monkeypatch.setattr("django.core.mail.EmailMultiAlternatives.send", accept_then_die)
+
+
+def _later(seconds: float) -> Any:
+    return timezone.now() - timedelta(seconds=seconds)
+
+
+@pytest.mark.django_db
+def test_an_alert_mail_the_server_took_before_its_worker_died_is_not_mailed_again(  # type: ignore[no-untyped-def]
+    analyst, kestrel, monkeypatch, settings, caplog
+):
+    settings.SITE_URL = SITE
+    alert = _plain_alert(_rule(analyst, kestrel, metric="volume"))
+    with monkeypatch.context() as patch:
+        _killed_after_the_server_took_it(patch)
+        with pytest.raises(WorkerKilled):
+            services.alert_send(alert_id=alert.pk)
+    # Past SEND_CLAIM_S the dead worker's claim is stale: the task's retry and the sweep both run.
+    stale = _later(services.SEND_CLAIM_S + 60)
+    Alert.objects.filter(pk=alert.pk).update(send_claimed_at=stale, created_at=stale)
+
+    retried = services.alert_send(alert_id=alert.pk)
+    swept = services.alerts_send_pending()
+    again = services.alert_send(alert_id=alert.pk)
+
+    assert (retried, swept, again) == ("unconfirmed", 0, "already sent")
+    [message] = mail.outbox
+    message_id = f"<textsuite.alert.{alert.pk}.u{analyst.pk}@textsuite.example.com>"
+    assert message.message()["Message-ID"] == message_id
+    alert.refresh_from_db()
+    assert alert.sent_at is not None and alert.send_claimed_at is None
+    assert alert.send_error.startswith("probably sent") and message_id in alert.send_error
+    delivery = EmailDelivery.objects.get(alerts=alert)
+    assert (delivery.outcome, delivery.message_id, delivery.attempts) == (
+        "unconfirmed",
+        message_id,
+        1,
+    )
+    assert "not sent again" in caplog.text
+
+
+@pytest.mark.django_db
+def test_a_refused_alert_mail_is_sent_again_under_the_same_message_id(  # type: ignore[no-untyped-def]
+    analyst, kestrel, monkeypatch
+):
+    alert = _plain_alert(_rule(analyst, kestrel, metric="volume"))
+    tried: list[str] = []
+
+    def refused(self: Any, fail_silently: bool = False) -> int:
+        tried.append(self.message()["Message-ID"])
+        raise OSError("552 mailbox full")
+
+    with monkeypatch.context() as patch:
+        patch.setattr("django.core.mail.EmailMultiAlternatives.send", refused)
+        with pytest.raises(OSError):
+            services.alert_send(alert_id=alert.pk)
+    refused_state = EmailDelivery.objects.get(alerts=alert)
+
+    assert services.alert_send(alert_id=alert.pk) == "sent"
+
+    assert refused_state.handed_at is None and "mailbox full" in refused_state.error
+    [message] = mail.outbox
+    assert [message.message()["Message-ID"]] == tried
+    sent = EmailDelivery.objects.get(alerts=alert)
+    assert (sent.outcome, sent.attempts, sent.error) == ("sent", 2, "")
+
+
+@pytest.mark.django_db
+def test_a_digest_the_server_took_before_its_worker_died_is_not_mailed_again(  # type: ignore[no-untyped-def]
+    analyst, kestrel, monkeypatch, settings
+):
+    settings.SITE_URL = SITE
+    rule = _rule(analyst, kestrel, metric="volume", delivery=AlertRule.Delivery.DIGEST)
+    first = _plain_alert(rule, "1")
+    with monkeypatch.context() as patch:
+        _killed_after_the_server_took_it(patch)
+        with pytest.raises(WorkerKilled):
+            services.alerts_digest_send()
+    Alert.objects.filter(pk=first.pk).update(digest_claimed_at=_later(services.SEND_CLAIM_S + 60))
+    newer = _plain_alert(rule, "2")  # fired meanwhile: it still gets its digest
+
+    sent = services.alerts_digest_send()
+    again = services.alerts_digest_send()
+
+    assert (sent, again) == (1, 0)
+    crashed, retried = mail.outbox
+    assert "Company 1" in crashed.body and "Company 1" not in retried.body
+    assert "Company 2" in retried.body
+    ids = [m.message()["Message-ID"] for m in mail.outbox]
+    assert ids[0] != ids[1] and all(i.endswith("@textsuite.example.com>") for i in ids)
+    first.refresh_from_db()
+    newer.refresh_from_db()
+    assert first.digest_sent_at is not None and first.send_error.startswith("probably sent")
+    assert newer.digest_sent_at is not None and newer.send_error == ""
+    outcomes = dict(EmailDelivery.objects.values_list("message_id", "outcome"))
+    assert outcomes == {ids[0]: "unconfirmed", ids[1]: "sent"}
 
 
 @pytest.mark.django_db
