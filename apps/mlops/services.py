@@ -409,7 +409,8 @@ def training_run_cancel(*, run_id: int) -> bool:
 
 
 def _heartbeat_s() -> float:
-    return min(HEARTBEAT_SECONDS, settings.ML_RUN_STALE_AFTER_S / 4)
+    stale_after_s: float = settings.ML_RUN_STALE_AFTER_S
+    return min(float(HEARTBEAT_SECONDS), stale_after_s / 4)
 
 
 def training_run_fail_stale(*, older_than_s: int | None = None) -> int:
