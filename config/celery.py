@@ -51,15 +51,33 @@ def _warm_models() -> None:
         log.exception("model warm-up failed")
 
 
+def _warm_models_in_background() -> threading.Thread:
+    def run() -> None:
+        from django.db import connection
+
+        try:
+            _warm_models()
+        finally:
+            connection.close()  # this thread's own connection
+
+    thread = threading.Thread(target=run, name="model-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
 @worker_process_init.connect
 def _on_worker_process_init(**_: object) -> None:
-    _warm_models()
+    # A prefork child must report up within worker_proc_alive_timeout (4 s) or the parent kills
+    # it, and loading the models takes longer: a respawned child was then killed in a loop and
+    # the pool never came back. So the child warms in a side thread and reports up at once; a
+    # task that arrives first loads what it needs itself (model_load locks per model).
+    _warm_models_in_background()
 
 
 @worker_ready.connect
 def _on_worker_ready(sender: object = None, **_: object) -> None:
-    # Solo and thread pools run tasks in this process, so warm it. Prefork children warm in
-    # worker_process_init instead: torch must not start its thread pools before a fork.
+    # Solo and thread pools run tasks in this process, so warm it. Prefork children warm after
+    # the fork instead (above): torch must not start its thread pools before a fork.
     pool = getattr(sender, "pool", None)
     if pool is None or not type(pool).__module__.endswith("prefork"):
         _warm_models()

@@ -233,6 +233,23 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Long training runs: Redis must not redeliver an unacked task while it still runs.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 4 * 3600}
 
+# Worker recovery: sweepers on the beat give back what a dead worker process left behind.
+# A scoring claim older than SENTIMENT_SCORE_STALE_AFTER_S goes back to pending (keep it past the
+# scoring task's 360 s time limit: a live batch taken over is scored once, but its work is lost);
+# a training run silent for ML_RUN_STALE_AFTER_S is marked failed (it heartbeats 4 times a span).
+SENTIMENT_SCORE_SWEEP_S = env.int("SENTIMENT_SCORE_SWEEP_S", default=60)
+SENTIMENT_SCORE_STALE_AFTER_S = env.int("SENTIMENT_SCORE_STALE_AFTER_S", default=900)
+ML_RUN_SWEEP_S = env.int("ML_RUN_SWEEP_S", default=60)
+ML_RUN_STALE_AFTER_S = env.int("ML_RUN_STALE_AFTER_S", default=300)
+for _name in (
+    "SENTIMENT_SCORE_SWEEP_S",
+    "SENTIMENT_SCORE_STALE_AFTER_S",
+    "ML_RUN_SWEEP_S",
+    "ML_RUN_STALE_AFTER_S",
+):
+    if globals()[_name] < 1:
+        raise ImproperlyConfigured(f"{_name} must be at least 1 second, got {globals()[_name]}")
+
 # --- Email --------------------------------------------------------------------------------------
 EMAIL_URL = env.str("EMAIL_URL", default="")
 if EMAIL_URL:

@@ -1,9 +1,10 @@
 from celery.schedules import crontab
+from django.conf import settings
 
 BEAT_SCHEDULE = {
     "mlops-fail-stale-runs": {
         "task": "apps.mlops.tasks.training_run_fail_stale_task",
-        "schedule": crontab(minute="*/2"),
+        "schedule": float(settings.ML_RUN_SWEEP_S),
     },
     "mlops-retrain-due-models": {
         "task": "apps.mlops.tasks.retrain_schedules_run_due_task",

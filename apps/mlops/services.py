@@ -48,8 +48,8 @@ from .models import (
 
 log = logging.getLogger(__name__)
 
+# A live run touches its heartbeat this often, and at least 4 times per ML_RUN_STALE_AFTER_S.
 HEARTBEAT_SECONDS = 20
-STALE_AFTER_SECONDS = 300
 # After a failed load of a new production version, keep serving the old one this long before
 # trying again (verifying checksums of a large model on every request would be a slowdown).
 LOAD_RETRY_SECONDS = 30
@@ -408,12 +408,20 @@ def training_run_cancel(*, run_id: int) -> bool:
     )
 
 
-def training_run_fail_stale(*, older_than_s: int = STALE_AFTER_SECONDS) -> int:
+def _heartbeat_s() -> float:
+    stale_after_s: float = settings.ML_RUN_STALE_AFTER_S
+    return min(float(HEARTBEAT_SECONDS), stale_after_s / 4)
+
+
+def training_run_fail_stale(*, older_than_s: int | None = None) -> int:
     """Mark running runs whose worker stopped reporting as failed (a worker died mid-run).
 
-    A live run's worker touches `heartbeat_at` every HEARTBEAT_SECONDS from a side thread, even
-    in long phases without progress events, so only a dead worker goes quiet this long.
+    A live run's worker touches `heartbeat_at` a few times per ML_RUN_STALE_AFTER_S from a side
+    thread, even in long phases without progress events, so only a dead worker goes quiet this
+    long. The beat runs this every ML_RUN_SWEEP_S.
     """
+    if older_than_s is None:
+        older_than_s = settings.ML_RUN_STALE_AFTER_S
     cutoff = timezone.now() - timedelta(seconds=older_than_s)
     stale = list(
         TrainingRun.objects.filter(
@@ -461,7 +469,7 @@ class _Heartbeat:
         from django.db import connection
 
         try:
-            while not self.stop.wait(HEARTBEAT_SECONDS):
+            while not self.stop.wait(_heartbeat_s()):
                 TrainingRun.objects.filter(
                     pk=self.run_id, status=TrainingRun.Status.RUNNING
                 ).update(heartbeat_at=timezone.now())
@@ -492,7 +500,7 @@ def training_run_execute(
     run = TrainingRun.objects.get(pk=run_id)
     if not claimed:
         fresh = run.heartbeat_at and run.heartbeat_at > timezone.now() - timedelta(
-            seconds=STALE_AFTER_SECONDS
+            seconds=settings.ML_RUN_STALE_AFTER_S
         )
         if run.status == TrainingRun.Status.RUNNING and not fresh:
             # Redelivered after its worker died: the earlier attempt can no longer finish.

@@ -1,4 +1,5 @@
 from celery.schedules import crontab
+from django.conf import settings
 
 # The daily digest's hour, in Celery's time zone (CELERY_TIMEZONE).
 DIGEST_HOUR = 7
@@ -13,9 +14,10 @@ BEAT_SCHEDULE = {
         "task": "apps.sentiment.tasks.alerts_evaluate_task",
         "schedule": crontab(minute="*/5"),
     },
+    # Claims a dead worker process left go back to pending within stale-after + this interval.
     "sentiment-rescue-stuck-documents": {
         "task": "apps.sentiment.tasks.documents_rescue_task",
-        "schedule": crontab(minute="*/10"),
+        "schedule": float(settings.SENTIMENT_SCORE_SWEEP_S),
     },
     "sentiment-daily-digest": {
         "task": "apps.sentiment.tasks.alerts_digest_send_task",

@@ -21,7 +21,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from . import delivery, realtime, selectors
+from . import delivery, realtime, recovery, selectors
 from .feeds import FeedError, feed_fetch, feed_parse
 from .models import (
     Aggregate,
@@ -66,9 +66,8 @@ SEND_TIMEOUT_S = 60
 AggregateTotals = dict[tuple[str, str, datetime], dict[str, float]]
 # Rescoring and deleting work in batches this size, each in its own short transaction.
 DOCUMENT_WRITE_BATCH = 500
-# A scoring claim older than this was left by a worker that died (well past the scoring task's
-# hard time limit); a document claimed this many times without finishing is marked failed.
-SCORE_CLAIM_S = 900
+# A document claimed this many times without finishing is marked failed (a scoring claim older
+# than settings.SENTIMENT_SCORE_STALE_AFTER_S was left by a worker that died).
 MAX_SCORE_ATTEMPTS = 3
 # The email sweep gives up on an immediate alert this old: by then it is news no more.
 ALERT_SEND_MAX_AGE = timedelta(days=2)
@@ -453,19 +452,14 @@ def _documents_predict(
     return results, errors
 
 
-def _documents_release(ids: Sequence[int]) -> None:
-    """Claimed documents back to the queue (the task's retry or the sweeper scores them)."""
-    Document.objects.filter(pk__in=list(ids), status=Document.Status.SCORING).update(
-        status=Document.Status.PENDING, scoring_since=None, queued_at=timezone.now()
-    )
-
-
 def documents_score(
     *, document_ids: Sequence[int], scorer: Scorer | None = None, version: str = ""
 ) -> list[int]:
     """Score pending documents in one batch, tag entities and topics, update aggregates.
 
-    Documents are claimed (pending -> scoring) first, so a redelivered task scores nothing twice.
+    Documents are claimed (pending -> scoring) first, so a redelivered task scores nothing twice,
+    and only what the claim still holds is stored (recovery.py): a document the sweeper took back
+    from this task meanwhile is scored by whichever task holds it now, never twice.
     A document the model or the tagger cannot take is marked failed with its error at once when
     others of the batch scored, or after MAX_SCORE_ATTEMPTS claims when it is alone; until then
     it goes back to pending and the error is raised for the task's retry. Returns the ids scored."""
@@ -473,16 +467,7 @@ def documents_score(
         # Before the claim: a model that cannot be loaded fails no document.
         scorer, version = scorer_get()
     with transaction.atomic():
-        ids = list(
-            Document.objects.select_for_update(skip_locked=True)
-            .filter(pk__in=list(document_ids), status=Document.Status.PENDING)
-            .values_list("pk", flat=True)
-        )
-        Document.objects.filter(pk__in=ids).update(
-            status=Document.Status.SCORING,
-            scoring_since=timezone.now(),
-            score_attempts=F("score_attempts") + 1,
-        )
+        ids, claimed_at = recovery.documents_claim(document_ids=document_ids)
     if not ids:
         return []
     try:
@@ -507,7 +492,7 @@ def documents_score(
             except Exception as exc:  # the tagger choked on this text
                 errors[doc.pk] = exc
     except Exception:
-        _documents_release(ids)
+        recovery.documents_release(document_ids=ids, claimed_at=claimed_at)
         raise
     attempts = {doc.pk: doc.score_attempts for doc in docs}
     give_up = {pk for pk in errors if analysed or attempts[pk] >= MAX_SCORE_ATTEMPTS}
@@ -516,8 +501,16 @@ def documents_score(
         log.error("document %s cannot be scored, marked failed: %r", pk, errors[pk])
     try:
         with transaction.atomic():
+            held = recovery.documents_claim_held(document_ids=ids, claimed_at=claimed_at)
+            if lost := set(ids) - held:
+                log.warning("claim on documents %s was taken back; not storing them", sorted(lost))
+            give_up &= held
+            retry = [pk for pk in retry if pk in held]
             scored, totals = _scores_store(
-                [doc for doc in docs if doc.pk in analysed], analysed, labels, version
+                [doc for doc in docs if doc.pk in analysed and doc.pk in held],
+                analysed,
+                labels,
+                version,
             )
             # One update per (subject, hour) for the whole batch, in a fixed order: concurrent
             # batches then lock shared aggregate rows in the same order and cannot deadlock.
@@ -541,10 +534,10 @@ def documents_score(
                 )
     except Exception:
         # Back to the queue, so the task's retry (or the rescue sweep) scores them again.
-        _documents_release(ids)
+        recovery.documents_release(document_ids=ids, claimed_at=claimed_at)
         raise
     if retry:
-        _documents_release(retry)
+        recovery.documents_release(document_ids=retry, claimed_at=claimed_at)
         raise errors[retry[0]]
     return scored
 
@@ -875,15 +868,18 @@ def source_delete(*, source_id: int) -> int:
     return deleted
 
 
-def documents_rescue(*, older_than_s: int = SCORE_CLAIM_S, now: datetime | None = None) -> int:
+def documents_rescue(*, older_than_s: int | None = None, now: datetime | None = None) -> int:
     """The sweeper: queue again what a dead worker left claimed and what never reached the queue.
 
-    A claim older than `older_than_s` (well past the scoring task's time limit) was left by a
-    worker that died; such documents are queued one per task, so a text that kills its worker
-    takes no batch-mates down with it, and after MAX_SCORE_ATTEMPTS claims it is marked failed.
+    A claim older than `older_than_s` (SENTIMENT_SCORE_STALE_AFTER_S, past the scoring task's
+    time limit) was left by a worker that died; such documents are queued one per task, so a
+    text that kills its worker takes no batch-mates down with it, and after MAX_SCORE_ATTEMPTS
+    claims it is marked failed.
     A pending document is queued again only when it was last queued that long ago (its enqueue
     was lost), so a backed-up queue is not flooded with copies. Returns how many it handled."""
     now = now or timezone.now()
+    if older_than_s is None:
+        older_than_s = settings.SENTIMENT_SCORE_STALE_AFTER_S
     cut = now - timedelta(seconds=older_than_s)
     stale = Q(scoring_since__lt=cut) | Q(scoring_since__isnull=True, ingested_at__lt=cut)
     stuck = Document.objects.filter(stale, status=Document.Status.SCORING)

@@ -34,7 +34,8 @@ def source_poll_task(source_id: int, due_only: bool = False) -> dict[str, object
     retry_backoff_max=300,
     max_retries=8,
     # Fixed, not the settings' default: the sweeper takes a claim over only after
-    # services.SCORE_CLAIM_S, which must stay well past the hard limit.
+    # SENTIMENT_SCORE_STALE_AFTER_S, which should stay past the hard limit (a batch taken over
+    # is still scored once, see recovery.py, but its work is thrown away).
     soft_time_limit=300,
     time_limit=360,
 )

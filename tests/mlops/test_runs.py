@@ -105,6 +105,42 @@ def test_stale_running_run_is_marked_failed_and_a_live_one_is_not():
     assert alive.status == "running"
 
 
+def test_the_stale_limit_for_a_silent_run_is_a_setting(settings):
+    settings.ML_RUN_STALE_AFTER_S = 20
+    quiet = TrainingRun.objects.create(
+        model_name="test-lookup",
+        status="running",
+        heartbeat_at=timezone.now() - timedelta(seconds=30),
+    )
+
+    failed = services.training_run_fail_stale()
+
+    quiet.refresh_from_db()
+    assert failed == 1 and quiet.status == "failed"
+
+
+def test_a_live_run_heartbeats_several_times_within_a_short_stale_limit(settings):
+    settings.ML_RUN_STALE_AFTER_S = 8
+
+    assert services._heartbeat_s() <= 2
+
+
+def test_the_stale_run_sweeper_runs_at_the_configured_interval(settings):
+    import importlib
+
+    from apps.mlops import schedules
+
+    configured = settings.ML_RUN_SWEEP_S
+    settings.ML_RUN_SWEEP_S = 5
+    try:
+        entry = importlib.reload(schedules).BEAT_SCHEDULE["mlops-fail-stale-runs"]
+    finally:
+        settings.ML_RUN_SWEEP_S = configured
+        importlib.reload(schedules)
+
+    assert entry["schedule"] == 5.0
+
+
 def test_redelivered_task_of_a_dead_worker_fails_the_run_but_not_a_live_one():
     dead = TrainingRun.objects.create(
         model_name="test-lookup",

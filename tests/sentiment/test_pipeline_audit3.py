@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from django.conf import settings
 from django.core import mail
 from django.utils import timezone
 from kombu.exceptions import OperationalError
@@ -203,7 +204,7 @@ def test_a_text_that_kills_its_worker_is_failed_and_its_batch_mates_are_scored(
             except WorkerDeath:
                 pass  # the process is gone; its documents stay claimed
         queued.clear()
-        clock += timedelta(seconds=services.SCORE_CLAIM_S + 60)
+        clock += timedelta(seconds=settings.SENTIMENT_SCORE_STALE_AFTER_S + 60)
         services.documents_rescue(now=clock)
         batches = list(queued)
 
@@ -249,7 +250,9 @@ def test_the_sweeper_queues_a_lost_document_once_per_interval_not_every_run(sour
 
     first = services.documents_rescue(now=clock)
     again = services.documents_rescue(now=clock + timedelta(minutes=10))
-    later = services.documents_rescue(now=clock + timedelta(seconds=services.SCORE_CLAIM_S + 60))
+    later = services.documents_rescue(
+        now=clock + timedelta(seconds=settings.SENTIMENT_SCORE_STALE_AFTER_S + 60)
+    )
 
     assert (first, again, later) == (1, 0, 1)
     assert queued == [[doc_id], [doc_id]]
