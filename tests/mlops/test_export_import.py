@@ -295,3 +295,16 @@ def test_a_signed_archive_carrying_pickle_payloads_never_runs_them(
 
     assert not marker.exists()
     assert "quantized_int8.pt" not in services.registry().info("test-intent", 1).checksums
+
+
+def test_version_page_and_api_show_the_archives_claim_labelled_as_such(tmp_path, client, ml_admin):
+    archive = _exported(tmp_path, answer="b", quality=0.97)
+    imported = model_version_import(source=archive)
+    client.force_login(ml_admin)
+
+    page = client.get(f"/mlops/models/test-lookup/v{imported.version}/").content.decode()
+    api = client.get(f"/api/mlops/models/test-lookup/versions/{imported.version}/").json()
+
+    assert "Metrics the archive claimed (not checked" in page and "0.97" in page
+    assert api["archive_metrics"]["accuracy"] == 0.97
+    assert api["metrics"]["accuracy"] == pytest.approx(1 / 3)
