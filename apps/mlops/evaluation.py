@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from mlcore.metrics import classification_report
+from mlcore.registry import UnknownVersion
 
 from .kinds import ModelKind, kind_get
 from .model_store import registry
@@ -46,8 +47,11 @@ def held_out_rows(name: str) -> tuple[int | None, list[dict[str, str]]]:
     Imported versions are skipped: their `eval.jsonl` came inside their archive.
     """
     local = ModelVersion.objects.filter(name=name, origin="").order_by("-version")
-    for version, artifact_path in local.values_list("version", "artifact_path"):
-        rows = eval_rows(Path(artifact_path) / "artifact" / EVAL_FILE)
+    for version in local.values_list("version", flat=True):
+        try:
+            rows = eval_rows(registry().artifact_path(name, version) / EVAL_FILE)
+        except UnknownVersion:
+            continue
         if rows:
             return version, rows
     return None, []
