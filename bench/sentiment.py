@@ -270,7 +270,12 @@ def _pipeline_model(
 ) -> Path:
     """The model the pipeline serves: the PhraseBank one when the model section ran, else a tiny
     demo-trained one (same MiniLM architecture, so the same cost per text), int8 form either way."""
-    from mlcore.classifier import int8_engine_select, int8_form_save, serving_form_set
+    from mlcore.classifier import (
+        QUANTIZED_FILE,
+        int8_engine_select,
+        int8_form_save,
+        serving_form_set,
+    )
 
     if model_path is None:
         from apps.sentiment.training import DEMO_DATA, training_rows_load
@@ -289,7 +294,7 @@ def _pipeline_model(
         )
     else:
         results["pipeline_model"] = "PhraseBank fine-tuned MiniLM (model section)"
-    if (model_path / "quantized_int8.pt").exists():
+    if (model_path / QUANTIZED_FILE).exists():
         serving_form_set(model_path, "int8")  # serve the optimised form, as production would
         results["pipeline_serving"] = "int8"
         # the worker runs the same selection, on the same CPU and environment

@@ -120,3 +120,15 @@ def embedded_worker_start() -> bool:
     EmbeddedService(app, thread=True, scheduler_cls=app.conf.beat_scheduler).start()
     log.info("embedded Celery worker started (in-memory broker)")
     return True
+
+
+@worker_ready.connect
+def _reconcile_production_aliases(**_: object) -> None:
+    # A promotion whose process died between its commit and its alias write left the alias file
+    # behind the database; repair it before this worker serves (beat repeats it every 5 min).
+    from apps.mlops.aliases import production_aliases_reconcile
+
+    try:
+        production_aliases_reconcile()
+    except Exception:  # no database yet must not stop a worker from starting
+        log.exception("reconciling the production aliases failed")

@@ -334,6 +334,10 @@ LLM_LOCAL_GGUF = env.bool("LLM_LOCAL_GGUF", default=True)
 ML_MONITOR_FLUSH_SECONDS = env.float("ML_MONITOR_FLUSH_SECONDS", default=15)
 # Extra modules imported at start-up that register model kinds of your own.
 ML_KIND_MODULES = env.list("ML_KIND_MODULES", default=[])
+# HMAC key that signs exported model archives and checks imported ones; servers that trade
+# archives share it. Unset: a key derived from SECRET_KEY (archives move only between servers
+# with the same SECRET_KEY), with a warning in the log (docs/mlops.md).
+ML_ARCHIVE_KEY = env.str("ML_ARCHIVE_KEY", default="")
 
 # --- Security (production) ----------------------------------------------------------------------
 if PRODUCTION:

@@ -23,7 +23,12 @@ from .embedder import base_model_path, offline
 from .metrics import classification_report
 from .types import Prediction
 
-QUANTIZED_FILE = "quantized_int8.pt"
+# The int8 form is rebuilt from the fp32 safetensors at every load (dynamic quantisation takes
+# well under a second), so no pickled weights are ever read; this file only records that the form
+# was derived and measured. Versions from before it may still hold a `quantized_int8.pt`: it is
+# never loaded (torch.load of an archive's pickle would run whatever the archive put in it).
+QUANTIZED_FILE = "int8.json"
+LEGACY_QUANTIZED_FILE = "quantized_int8.pt"
 SERVING_FILE = "serving.json"
 NEIGHBOURS_FILE = "neighbours.npz"
 NEIGHBOUR_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -221,7 +226,6 @@ class TextClassifier:
     ) -> TextClassifier:
         """Load a saved classifier; `serving` picks 'fp32' or 'int8' (default: what was saved)."""
         offline()
-        import torch
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
         path = Path(path)
@@ -245,18 +249,18 @@ class TextClassifier:
             else:
                 model = MeanPoolClassifier.from_pretrained(str(path), len(labels))
         else:
-            model = AutoModelForSequenceClassification.from_pretrained(str(path))
+            # safetensors only: a pytorch_model.bin is a pickle and is refused.
+            model = AutoModelForSequenceClassification.from_pretrained(
+                str(path), use_safetensors=True
+            )
             labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
         if form == "int8":
-            if not (path / QUANTIZED_FILE).exists():
-                raise FileNotFoundError(f"{path / QUANTIZED_FILE} missing for int8 serving")
-            model = quantize_dynamic(model)
-            model.load_state_dict(torch.load(path / QUANTIZED_FILE, weights_only=False))
+            model = quantize_dynamic(model)  # from the fp32 weights just loaded: nothing unpickled
             dev = "cpu"  # dynamic int8 kernels are CPU kernels
         model.to(dev).eval()
         neighbours = None
         if info.get("neighbours"):
-            with np.load(path / NEIGHBOURS_FILE) as data:
+            with np.load(path / NEIGHBOURS_FILE, allow_pickle=False) as data:
                 neighbours = NeighbourMemory(
                     data["vectors"].astype(np.float32),
                     data["label_ids"].astype(np.int64),
@@ -415,14 +419,23 @@ def quantize_dynamic(model: Any) -> Any:
 
 
 def int8_form_save(path: str | Path) -> Path:
-    """Derive and save the dynamic-int8 serving form of a saved fp32 classifier."""
+    """Derive the dynamic-int8 form of a saved fp32 classifier and record it (`QUANTIZED_FILE`).
+
+    The record holds the size of the int8 weights; the weights themselves are rebuilt from the
+    fp32 safetensors whenever the int8 form is loaded.
+    """
+    import io
+
     import torch
 
     path = Path(path)
     fp32 = TextClassifier.load(path, device="cpu", serving="fp32")
     qmodel = quantize_dynamic(fp32.model)
+    buffer = io.BytesIO()
+    torch.save(qmodel.state_dict(), buffer)  # only measured, never written or read back
+    record = {"form": "dynamic-int8", "derived_from": "fp32", "int8_bytes": buffer.tell()}
     tmp = path / (QUANTIZED_FILE + ".tmp")
-    torch.save(qmodel.state_dict(), tmp)
+    tmp.write_text(json.dumps(record))
     tmp.rename(path / QUANTIZED_FILE)
     return path / QUANTIZED_FILE
 

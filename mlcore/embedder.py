@@ -141,7 +141,11 @@ class Embedder:
         self.max_length = max_length
         self._torch = torch
         self.tokenizer: Any = AutoTokenizer.from_pretrained(str(self.model_path))
-        self.model: Any = AutoModel.from_pretrained(str(self.model_path)).to(self.device).eval()
+        self.model: Any = (
+            AutoModel.from_pretrained(str(self.model_path), use_safetensors=True)
+            .to(self.device)
+            .eval()
+        )
         self.dim = int(self.model.config.hidden_size)
         self._lock = threading.Lock()
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import torch
 from torch import nn
 
-HEAD_FILE = "head.pt"
+HEAD_FILE = "head.safetensors"
+# Heads saved before safetensors; read only with torch's weights-only loader, which refuses
+# anything but tensors (a full unpickle would run whatever code the file carries).
+LEGACY_HEAD_FILE = "head.pt"
 
 
 class MeanPoolClassifier(nn.Module):
@@ -41,15 +45,23 @@ class MeanPoolClassifier(nn.Module):
         return SimpleNamespace(loss=loss, logits=logits, pooled=pooled)
 
     def save_pretrained(self, path: str) -> None:
+        from safetensors.torch import save_file
+
         self.encoder.save_pretrained(path)
-        torch.save(self.classifier.state_dict(), f"{path}/{HEAD_FILE}")
+        state = {k: v.contiguous() for k, v in self.classifier.state_dict().items()}
+        save_file(state, f"{path}/{HEAD_FILE}")
 
     @classmethod
     def from_pretrained(cls, path: str, num_labels: int) -> MeanPoolClassifier:
+        from safetensors.torch import load_file
         from transformers import AutoModel
 
-        model = cls(AutoModel.from_pretrained(path), num_labels)
-        model.classifier.load_state_dict(torch.load(f"{path}/{HEAD_FILE}", weights_only=True))
+        model = cls(AutoModel.from_pretrained(path, use_safetensors=True), num_labels)
+        if Path(path, HEAD_FILE).exists():
+            state = load_file(f"{path}/{HEAD_FILE}")
+        else:
+            state = torch.load(f"{path}/{LEGACY_HEAD_FILE}", weights_only=True)
+        model.classifier.load_state_dict(state)
         return model
 
 
@@ -78,8 +90,6 @@ class MeanPoolEnsemble(nn.Module):
         return SimpleNamespace(loss=None, logits=logits, pooled=pooled)
 
     def save_pretrained(self, path: str) -> None:
-        from pathlib import Path
-
         for i, member in enumerate(self.members):
             sub = Path(path) / f"member_{i}"
             sub.mkdir(parents=True, exist_ok=True)

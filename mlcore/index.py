@@ -245,7 +245,7 @@ class VectorIndex:
 
     @classmethod
     def load(cls, path: str | Path, **kwargs: Any) -> VectorIndex:
-        with np.load(Path(path)) as data:
+        with np.load(Path(path), allow_pickle=False) as data:
             meta = json.loads(bytes(data["meta"]).decode())
             if meta.get("format") != FORMAT_VERSION:
                 raise ValueError(f"unsupported index format {meta.get('format')}")

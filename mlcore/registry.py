@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -25,6 +26,9 @@ from typing import Any, Generic, TypeVar
 T = TypeVar("T")
 PRODUCTION = "production"
 RETRY_FAILED_S = 30.0
+# A model name becomes a folder under the root: lower-case letters, digits and dashes only, so a
+# name (e.g. one read from an imported archive) can never be "..", absolute or hold a separator.
+MODEL_NAME_PATTERN = re.compile(r"^[a-z0-9-]+$")
 
 
 class RegistryError(Exception):
@@ -37,6 +41,30 @@ class CorruptArtifact(RegistryError):
 
 class UnknownVersion(RegistryError):
     """No such model, version or alias."""
+
+
+class InvalidName(RegistryError):
+    """A model name that is not lower-case letters, digits and dashes."""
+
+
+def name_check(name: str) -> str:
+    """`name` if it is a valid model name, else InvalidName."""
+    if not isinstance(name, str) or not MODEL_NAME_PATTERN.fullmatch(name) or len(name) > 100:
+        raise InvalidName(
+            f"{str(name)[:100]!r} is not a model name (lower-case letters, digits and dashes)"
+        )
+    return name
+
+
+def path_inside(root: Path, relative: str) -> Path:
+    """`root / relative`, refused (CorruptArtifact) unless it stays inside `root`."""
+    candidate = Path(relative)
+    if not relative or candidate.is_absolute() or ".." in candidate.parts:
+        raise CorruptArtifact(f"{relative[:200]!r} is not a path inside the version")
+    resolved = (root / candidate).resolve()
+    if not resolved.is_relative_to(root.resolve()):
+        raise CorruptArtifact(f"{relative[:200]!r} leads outside the version")
+    return resolved
 
 
 @dataclass(frozen=True)
@@ -89,6 +117,9 @@ class ModelRegistry:
         self._failed: dict[tuple[str, int], float] = {}
         self._lock = threading.RLock()
 
+    def _model_dir(self, name: str) -> Path:
+        return self.root / name_check(name)
+
     # -- writing ---------------------------------------------------------------------------------
     def register(
         self,
@@ -104,7 +135,7 @@ class ModelRegistry:
         src = Path(artifact_dir)
         if not src.is_dir():
             raise RegistryError(f"{src} is not a directory")
-        model_dir = self.root / name
+        model_dir = self._model_dir(name)
         model_dir.mkdir(parents=True, exist_ok=True)
         with self._lock:
             staging = Path(tempfile.mkdtemp(dir=model_dir, prefix=".staging-"))
@@ -139,7 +170,16 @@ class ModelRegistry:
         with self._lock:
             aliases = self.aliases(name)
             aliases[alias] = version
-            _write_json_atomic(self.root / name / "aliases.json", aliases)
+            _write_json_atomic(self._model_dir(name) / "aliases.json", aliases)
+
+    def remove_alias(self, name: str, alias: str) -> bool:
+        """Drop `alias`; False if it was not set."""
+        with self._lock:
+            aliases = self.aliases(name)
+            if aliases.pop(alias, None) is None:
+                return False
+            _write_json_atomic(self._model_dir(name) / "aliases.json", aliases)
+            return True
 
     def add_files(self, name: str, version: int, files: dict[str, Path]) -> VersionInfo:
         """Add derived files (e.g. an int8 form) to a version and record their checksums."""
@@ -147,7 +187,7 @@ class ModelRegistry:
         meta_path = info.path / "meta.json"
         meta = json.loads(meta_path.read_text())
         for rel, src in files.items():
-            dest = info.path / "artifact" / rel
+            dest = path_inside(info.path / "artifact", rel)
             if src.resolve() != dest.resolve():
                 shutil.copy2(src, dest)
             meta["checksums"][rel] = file_sha256(dest)
@@ -175,13 +215,13 @@ class ModelRegistry:
         )
 
     def versions(self, name: str) -> list[int]:
-        model_dir = self.root / name
+        model_dir = self._model_dir(name)
         if not model_dir.exists():
             return []
         return sorted(int(p.name[1:]) for p in model_dir.glob("v[0-9]*") if p.is_dir())
 
     def aliases(self, name: str) -> dict[str, int]:
-        path = self.root / name / "aliases.json"
+        path = self._model_dir(name) / "aliases.json"
         return {k: int(v) for k, v in json.loads(path.read_text()).items()} if path.exists() else {}
 
     def resolve(self, name: str, alias: str = PRODUCTION) -> int:
@@ -191,7 +231,7 @@ class ModelRegistry:
         return version
 
     def info(self, name: str, version: int) -> VersionInfo:
-        path = self.root / name / f"v{version:04d}"
+        path = self._model_dir(name) / f"v{int(version):04d}"
         meta_path = path / "meta.json"
         if not meta_path.exists():
             raise UnknownVersion(f"model {name!r} has no version {version}")
@@ -217,7 +257,7 @@ class ModelRegistry:
         if not info.checksums:
             raise CorruptArtifact(f"{name} v{version} records no files")
         for rel, expected in info.checksums.items():
-            path = info.path / "artifact" / rel
+            path = path_inside(info.path / "artifact", rel)
             if not path.is_file():
                 raise CorruptArtifact(f"{name} v{version}: {rel} is missing")
             if file_sha256(path) != expected:

@@ -50,6 +50,7 @@ class ModelVersionSerializer(serializers.ModelSerializer[ModelVersion]):
             "optimisation",
             "is_production",
             "origin",
+            "archive_metrics",
             "created_at",
             "promoted_at",
         ]

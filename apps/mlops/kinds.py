@@ -89,6 +89,10 @@ class ModelKind:
     warm: bool = True
     # The parameters `train` understands; None: not described, any JSON object is passed on.
     params: tuple[ParamSpec, ...] | None = None
+    # Metrics of an artifact folder on this server's own held-out data, for versions trained
+    # elsewhere (imported); None: classifiers are scored on the held-out rows of the newest
+    # version trained here (apps/mlops/evaluation.py), other kinds cannot pass the gate.
+    evaluate: Callable[[Path], dict[str, Any]] | None = None
 
 
 _kinds: dict[str, ModelKind] = {}

@@ -20,6 +20,11 @@ class ModelVersion(models.Model):
         max_length=300, blank=True, help_text="Where the version came from when it was imported"
     )
     optimisation = models.JSONField(default=dict, blank=True)
+    archive_metrics = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Metrics an imported archive claimed (display only; the gate evaluates here)",
+    )
     is_production = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     promoted_at = models.DateTimeField(null=True, blank=True)

@@ -10,4 +10,9 @@ BEAT_SCHEDULE = {
         "task": "apps.mlops.tasks.retrain_schedules_run_due_task",
         "schedule": crontab(minute="*"),
     },
+    # A crash between a promotion's commit and its alias write is repaired within 5 minutes.
+    "mlops-reconcile-production-aliases": {
+        "task": "apps.mlops.tasks.production_aliases_reconcile_task",
+        "schedule": crontab(minute="*/5"),
+    },
 }

@@ -1,16 +1,15 @@
 """Registering, promoting, rolling back and loading model versions; training runs; schedules;
-optimised serving forms; export and import.
+optimised serving forms. Export and import live in archives.py, the alias reconcile in
+aliases.py.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import io
 import json
 import logging
 import shutil
 import socket
-import tarfile
 import tempfile
 import threading
 import time
@@ -18,25 +17,19 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from mlcore.registry import (
-    PRODUCTION,
-    CorruptArtifact,
-    ModelRegistry,
-    RegistryError,
-    UnknownVersion,
-    file_sha256,
-)
+from mlcore.registry import CorruptArtifact, UnknownVersion
 
 from . import monitoring
+from .aliases import production_alias_reconcile
+from .evaluation import eval_rows, model_version_evaluate_here
 from .kinds import ModelKind, TrainingContext, TrainOutcome, kind_get, kind_list
+from .model_store import registry as registry  # re-exported: other apps use services.registry
 from .models import (
     SCHEDULE_MAX_HOURS,
     ModelPolicy,
@@ -53,11 +46,6 @@ HEARTBEAT_SECONDS = 20
 # After a failed load of a new production version, keep serving the old one this long before
 # trying again (verifying checksums of a large model on every request would be a slowdown).
 LOAD_RETRY_SECONDS = 30
-
-
-@lru_cache(maxsize=1)
-def registry() -> ModelRegistry:
-    return ModelRegistry(settings.ML_MODEL_DIR)
 
 
 # -- versions --------------------------------------------------------------------------------------
@@ -173,10 +161,21 @@ def model_version_promote(
         registry().verify(name, version)
     except (CorruptArtifact, UnknownVersion) as exc:
         return refuse(f"artifact check failed: {exc}")
+    unmeasured = False
+    if candidate.origin and not rollback:
+        # An imported version's own metrics came inside its archive: judge it on this server's
+        # held-out data instead, as a version trained here is judged.
+        model_version_evaluate_here(row=candidate)
+        unmeasured = candidate.main_value is None
+        if unmeasured and not override:
+            return refuse(
+                f"imported v{version} could not be evaluated on this server's held-out data "
+                f"(no {kind.main_metric}); promote it by override with a reason if you trust it"
+            )
     new_value, old_value = candidate.main_value, current.main_value if current else None
     if rollback:
         event_kind = PromotionEvent.Kind.ROLLBACK
-    elif _is_acceptable(kind, tolerance, new_value, old_value):
+    elif not unmeasured and _is_acceptable(kind, tolerance, new_value, old_value):
         event_kind = PromotionEvent.Kind.PROMOTE
     elif override:
         if not reason.strip():
@@ -203,8 +202,10 @@ def model_version_promote(
             reason=message,
             user_id=user_id,
         )
-        # The alias file is what every process reads; move it only once the rows are written.
-        transaction.on_commit(lambda: registry().set_alias(name, PRODUCTION, version))
+        # The alias file is what every process reads; move it only once the rows are written,
+        # to whatever the database then says (a later promotion may have committed meanwhile).
+        # A crash before this runs is repaired by the reconcile at worker start and on beat.
+        transaction.on_commit(lambda: production_alias_reconcile(name=name))
     return PromotionResult(True, event_kind, message, from_version, version)
 
 
@@ -749,21 +750,6 @@ def _is_classifier_artifact(path: Path) -> bool:
     return (path / "serving.json").exists()  # written by mlcore's TextClassifier.save
 
 
-def _eval_rows(path: Path, limit: int = 2000) -> list[dict[str, str]]:
-    eval_file = path / "eval.jsonl"
-    if not eval_file.exists():
-        return []
-    rows = []
-    for line in eval_file.read_text().splitlines():
-        if line.strip():
-            row = json.loads(line)
-            if isinstance(row.get("text"), str) and isinstance(row.get("label"), str):
-                rows.append({"text": row["text"], "label": row["label"]})
-        if len(rows) >= limit:
-            break
-    return rows
-
-
 def _measure(classifier: Any, texts: list[str], labels: list[str], rounds: int) -> dict[str, Any]:
     from mlcore.metrics import classification_report
 
@@ -796,7 +782,7 @@ def model_version_optimise(*, name: str, version: int, rounds: int = 3) -> dict[
     path = registry().artifact_path(name, version)
     if not _is_classifier_artifact(path):
         raise ValueError(f"{name} v{version} is not a text classifier; it has no int8 form")
-    rows = _eval_rows(path)
+    rows = eval_rows(path / "eval.jsonl")
     if not rows:
         raise ValueError(f"{name} v{version} has no held-out rows (artifact/eval.jsonl)")
     int8_form_save(path)
@@ -821,7 +807,7 @@ def model_version_optimise(*, name: str, version: int, rounds: int = 3) -> dict[
         "speedup": round(fp32["seconds"] / int8["seconds"], 3) if int8["seconds"] else None,
         "accuracy_change": round(int8["accuracy"] - fp32["accuracy"], 4),
         "macro_f1_change": round(int8["macro_f1"] - fp32["macro_f1"], 4),
-        "int8_bytes": (path / QUANTIZED_FILE).stat().st_size,
+        "int8_bytes": json.loads((path / QUANTIZED_FILE).read_text()).get("int8_bytes"),
         "measured_at": timezone.now().isoformat(),
     }
     row.optimisation = result
@@ -852,7 +838,7 @@ def model_version_serving_form_set(
     path = registry().artifact_path(name, version)
     if not _is_classifier_artifact(path):
         raise ValueError(f"{name} v{version} is not a text classifier")
-    if form == "int8" and not (path / QUANTIZED_FILE).exists():
+    if form == "int8" and not (path / QUANTIZED_FILE).exists() and not row.optimisation:
         raise ValueError(f"{name} v{version} has no int8 form yet: optimise it first")
     change = (row.optimisation or {}).get("accuracy_change")
     if form == "int8" and not force and change is not None and change < -INT8_MAX_ACCURACY_LOSS:
@@ -867,106 +853,3 @@ def model_version_serving_form_set(
     row.serving_form = form
     row.save(update_fields=["serving_form"])
     return row
-
-
-# -- export and import -----------------------------------------------------------------------------
-EXPORT_MIRROR = "modelversion.json"
-
-
-def model_version_export(*, name: str, version: int, target: Path) -> Path:
-    """Write a version (files, checksums, metrics, evaluation) to a .tar.gz after verifying it."""
-    info = registry().verify(name, version)
-    row = ModelVersion.objects.filter(name=name, version=version).first()
-    mirror = {
-        "name": name,
-        "version": version,
-        "metrics": row.metrics if row else info.metrics,
-        "params": row.params if row else info.params,
-        "data_hash": info.data_hash,
-        "data_size": row.data_size if row else 0,
-        "label_distribution": row.label_distribution if row else {},
-        "base_model": info.base_model,
-        "main_metric": row.main_metric if row else "",
-        "serving_form": row.serving_form if row else "fp32",
-        "optimisation": row.optimisation if row else {},
-    }
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(target.name + ".tmp")
-    with tarfile.open(tmp, "w:gz") as tar:
-        tar.add(info.path / "meta.json", arcname="meta.json")
-        tar.add(info.path / "artifact", arcname="artifact")
-        data = json.dumps(mirror, indent=2).encode()
-        member = tarfile.TarInfo(EXPORT_MIRROR)
-        member.size = len(data)
-        member.mtime = int(time.time())
-        tar.addfile(member, io.BytesIO(data))
-    tmp.replace(target)
-    return target
-
-
-def model_version_import(*, source: Path, name: str | None = None) -> ModelVersion:
-    """Add an exported version as the next version of its model (not promoted).
-
-    Every file is checked against the checksums recorded at export; a damaged or incomplete
-    archive is refused and nothing is registered.
-    """
-    source = Path(source)
-    if not source.is_file():
-        raise RegistryError(f"{source} does not exist")
-    with tempfile.TemporaryDirectory(prefix="model-import-") as tmp_name:
-        tmp = Path(tmp_name)
-        try:
-            with tarfile.open(source, "r:gz") as tar:
-                tar.extractall(tmp, filter="data")
-        except (tarfile.TarError, OSError, EOFError) as exc:
-            raise CorruptArtifact(f"{source} is not a readable model archive: {exc}") from exc
-        meta_path = tmp / "meta.json"
-        if not meta_path.is_file() or not (tmp / "artifact").is_dir():
-            raise CorruptArtifact(f"{source} has no meta.json and artifact/ folder")
-        meta = json.loads(meta_path.read_text())
-        mirror_path = tmp / EXPORT_MIRROR
-        mirror = json.loads(mirror_path.read_text()) if mirror_path.exists() else {}
-        checksums: dict[str, str] = meta.get("checksums") or {}
-        if not checksums:
-            raise CorruptArtifact(f"{source} records no checksums")
-        for rel, expected in checksums.items():
-            path = tmp / "artifact" / rel
-            if not path.is_file():
-                raise CorruptArtifact(f"{source}: {rel} is missing")
-            if file_sha256(path) != expected:
-                raise CorruptArtifact(f"{source}: {rel} does not match its checksum")
-        target_name = name or meta.get("name") or mirror.get("name")
-        if not target_name:
-            raise CorruptArtifact(f"{source} does not say which model it is")
-        with transaction.atomic():
-            info = registry().register(
-                target_name,
-                tmp / "artifact",
-                metrics=meta.get("metrics") or {},
-                params=meta.get("params") or {},
-                data_hash=meta.get("data_hash", ""),
-                base_model=meta.get("base_model", ""),
-            )
-            try:
-                main_metric = kind_get(target_name).main_metric
-            except KeyError:
-                main_metric = mirror.get("main_metric", "")
-            return ModelVersion.objects.create(
-                name=target_name,
-                version=info.version,
-                metrics=meta.get("metrics") or {},
-                params=meta.get("params") or {},
-                data_hash=meta.get("data_hash", ""),
-                data_size=int(mirror.get("data_size") or 0),
-                label_distribution=mirror.get("label_distribution") or {},
-                base_model=meta.get("base_model", ""),
-                artifact_path=str(info.path),
-                main_metric=main_metric,
-                serving_form=mirror.get("serving_form") or "fp32",
-                optimisation=mirror.get("optimisation") or {},
-                origin=(
-                    f"imported from {source.name} ({meta.get('name')} v{meta.get('version')}, "
-                    f"created {meta.get('created', '?')})"
-                )[:300],
-            )

@@ -2,6 +2,7 @@
 
 from celery import shared_task
 
+from .aliases import production_aliases_reconcile
 from .services import (
     model_version_optimise,
     retrain_schedules_run_due,
@@ -29,3 +30,8 @@ def retrain_schedules_run_due_task() -> list[int]:
 def model_version_optimise_task(name: str, version: int) -> dict[str, object]:
     # Re-running it on redelivery just measures again and overwrites the same files and numbers.
     return model_version_optimise(name=name, version=version)
+
+
+@shared_task(queue="inference")
+def production_aliases_reconcile_task() -> dict[str, str]:
+    return production_aliases_reconcile()

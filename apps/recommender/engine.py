@@ -91,7 +91,7 @@ class CollabModel:
 
     @classmethod
     def load(cls, path: Path) -> CollabModel:
-        with np.load(path) as data:
+        with np.load(path, allow_pickle=False) as data:
             return cls(
                 item_ids=data["item_ids"].astype(np.int64),
                 dense=data.get("dense", None),

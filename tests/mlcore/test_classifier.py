@@ -13,6 +13,7 @@ from mlcore.classifier import (
     serving_form_set,
     stratified_split,
 )
+from mlcore.heads import HEAD_FILE
 
 pytestmark = pytest.mark.slow
 
@@ -209,7 +210,7 @@ def test_two_member_ensemble_trains_saves_loads_and_quantizes(tmp_path):
     quantized = TextClassifier.load(path, device="cpu", serving="int8")
 
     assert [m["seed"] for m in result.metrics["members"]] == [42, 43]
-    assert (path / "member_0" / "head.pt").exists() and (path / "member_1" / "head.pt").exists()
+    assert (path / "member_0" / HEAD_FILE).exists() and (path / "member_1" / HEAD_FILE).exists()
     steps = [e.step for e in events if e.phase == "step"]
     assert steps == sorted(steps) and steps[-1] == events[-1].total_steps  # one run, not two
     probe = ["Quarterly profit soared", "Heavy losses and job cuts"]

@@ -1,6 +1,8 @@
+import json
+
 import pytest
 
-from mlcore.registry import CorruptArtifact, ModelRegistry, UnknownVersion
+from mlcore.registry import CorruptArtifact, InvalidName, ModelRegistry, UnknownVersion
 
 
 def make_artifact(tmp_path, name, text):
@@ -63,3 +65,30 @@ def test_unknown_alias_raises(tmp_path):
     reg = ModelRegistry(tmp_path / "reg")
     with pytest.raises(UnknownVersion):
         reg.resolve("nothing")
+
+
+@pytest.mark.parametrize("name", ["../../..", "../escaped", "/tmp/abs", "a/b", "M", "", "a b"])
+def test_names_that_are_not_plain_model_names_are_refused_and_write_nothing(tmp_path, name):
+    root = tmp_path / "deep" / "reg"
+    reg = ModelRegistry(root)
+    artifact = make_artifact(tmp_path, "a", "one")
+    before = set(tmp_path.rglob("*"))
+
+    with pytest.raises(InvalidName):
+        reg.register(name, artifact)
+    with pytest.raises(InvalidName):
+        reg.set_alias(name, "production", 1)
+
+    assert set(tmp_path.rglob("*")) == before
+
+
+def test_a_recorded_file_outside_the_version_fails_verification(tmp_path):
+    reg = ModelRegistry(tmp_path / "reg")
+    info = reg.register("m", make_artifact(tmp_path, "a", "one"))
+    meta_path = info.path / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    meta["checksums"]["../../../outside.txt"] = "0" * 64
+    meta_path.write_text(json.dumps(meta))
+
+    with pytest.raises(CorruptArtifact, match="not a path inside the version"):
+        reg.verify("m", 1)

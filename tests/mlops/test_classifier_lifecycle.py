@@ -35,8 +35,8 @@ def test_real_classifier_run_optimise_and_serve_int8(django_capture_on_commit_ca
     assert version.optimisation["form"] == "int8" and version.serving_form == "int8"
     assert fp32.serving == "fp32" and int8.serving == "int8"
     assert int8.predict(["Where is my parcel"])[0].label in {"delivery", "refund"}
-    # The int8 file and the changed serving.json are checksummed: the version still verifies.
-    assert services.registry().verify("test-intent", 1).checksums["quantized_int8.pt"]
+    # The int8 record and the changed serving.json are checksummed: the version still verifies.
+    assert services.registry().verify("test-intent", 1).checksums["int8.json"]
 
 
 def test_an_int8_form_that_lost_accuracy_is_served_only_when_forced(

@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from mlcore.registry import RegistryError
 
-from ...services import model_version_export
+from ...archives import model_version_export
 
 
 class Command(BaseCommand):
