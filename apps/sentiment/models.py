@@ -8,6 +8,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from apps.mlops.upload_jobs import ImportJobBase
+
 
 def _token() -> str:
     return secrets.token_urlsafe(24)
@@ -380,3 +382,16 @@ class LabelledSentence(models.Model):
 
     def __str__(self) -> str:
         return f"{self.label}: {self.sentence[:60]}"
+
+
+class ImportJob(ImportJobBase):
+    """An uploaded file of documents or labelled sentences being ingested (see upload_jobs)."""
+
+    class Kind(models.TextChoices):
+        DOCUMENTS = "documents"
+        LABELLED_SET = "labelled_set"
+
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+
+    class Meta(ImportJobBase.Meta):
+        indexes = [models.Index(fields=["status", "updated_at"])]

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import io
+import itertools
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import IO, Any
 
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -59,6 +61,50 @@ def _decode(data: bytes) -> str:
         return data.decode("cp1252")
     except UnicodeDecodeError:  # one of the five bytes cp1252 leaves undefined
         return data.decode("latin-1")
+
+
+_CHUNK = 1024 * 1024
+
+
+def encoding_detect(stream: IO[bytes]) -> str:
+    """What `_decode` would choose for the whole file, read chunk by chunk (never all at once)."""
+
+    def decodes(encoding: str) -> bool:
+        stream.seek(0)
+        decoder = codecs.getincrementaldecoder(encoding)()
+        try:
+            while chunk := stream.read(_CHUNK):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return False
+        return True
+
+    stream.seek(0)
+    head = stream.read(2)
+    if head in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE) and decodes("utf-16"):
+        return "utf-16"
+    for encoding in ("utf-8-sig", "cp1252"):
+        if decodes(encoding):
+            return encoding
+    return "latin-1"
+
+
+@contextlib.contextmanager
+def text_open(stream: IO[bytes], encoding: str, *, newline: str | None = "") -> Iterator[IO[str]]:
+    """The file as text from its start, streamed; the binary stream stays open afterwards."""
+    stream.seek(0)
+    text = io.TextIOWrapper(stream, encoding=encoding, newline=newline)  # type: ignore[type-var]
+    try:
+        yield text
+    finally:
+        text.detach()
+
+
+def _first_line(stream: IO[bytes], encoding: str) -> str:
+    """The first line holding more than white space, stripped ("" when there is none)."""
+    with text_open(stream, encoding, newline="\n") as text:
+        return next((line.strip() for line in text if line.strip()), "")
 
 
 _NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
@@ -149,10 +195,12 @@ def document_row_build(line: int, raw: dict[str, Any]) -> DocumentRow:
     )
 
 
-def _csv_reader(text: str, *, delimiter: str = ",") -> tuple[csv.DictReader[str], list[str]]:
+def _csv_reader(
+    lines: Iterable[str], *, delimiter: str = ","
+) -> tuple[csv.DictReader[str], list[str]]:
     """A DictReader and its lower-cased header; UploadError when the header cannot be read."""
     csv.field_size_limit(MAX_FIELD_CHARS)  # process-wide; only ever raised, never lowered
-    reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
+    reader = csv.DictReader(lines, delimiter=delimiter)
     try:
         header = [h.strip().lower() for h in (reader.fieldnames or [])]
     except csv.Error as exc:
@@ -193,67 +241,186 @@ CSV_NAMES = (".csv", ".tsv", ".txt")
 _TEXT_COLUMNS = {"title", "body", "text"}
 
 
-def documents_read(data: bytes, filename: str) -> tuple[list[DocumentRow], list[LineError]]:
-    """Rows and line errors of a CSV (header row) or JSONL (one object per line) upload; a .json
-    file may also hold one JSON array of objects (its items are numbered from 1)."""
+def documents_iter(
+    stream: IO[bytes], filename: str, errors: list[LineError]
+) -> Iterator[DocumentRow]:
+    """The rows of a CSV (header row) or JSONL (one object per line) upload, read from a seekable
+    binary stream a line at a time; each bad line is added to `errors` as it is met. A .json file
+    may also hold one JSON array of objects (its items are numbered from 1).
+
+    UploadError (from the first `next`, or at the end for a file without any document) when the
+    file is unusable as a whole.
+    """
     name = filename.lower()
     if not name.endswith(JSON_NAMES + CSV_NAMES):
         raise UploadError("upload a .csv (with a header row) or a .jsonl file")
-    text = _decode(data)
-    if not text.strip():
+    encoding = encoding_detect(stream)
+    if not _first_line(stream, encoding):
         raise UploadError("the file is empty")
     if name.endswith(JSON_NAMES):
-        rows, errors = _json_documents(text)
+        rows = _json_documents(stream, encoding, errors)
     else:
-        rows, errors = _csv_documents(text, name)
-    if not rows and not errors:
+        rows = _csv_documents(stream, encoding, name, errors)
+    found = 0
+    for row in rows:
+        found += 1
+        yield row
+    if not found and not errors:
         raise UploadError("the file holds no documents (only a header row or an empty list)")
+
+
+def documents_read(data: bytes, filename: str) -> tuple[list[DocumentRow], list[LineError]]:
+    """Rows and line errors of a whole upload held in memory (see documents_iter)."""
+    errors: list[LineError] = []
+    rows = list(documents_iter(io.BytesIO(data), filename, errors))
     return rows, errors
 
 
-def _json_documents(text: str) -> tuple[list[DocumentRow], list[LineError]]:
-    rows: list[DocumentRow] = []
-    errors: list[LineError] = []
+def _document_or_error(number: int, raw: Any, errors: list[LineError]) -> DocumentRow | None:
+    try:
+        return document_row_build(number, raw)
+    except ValueError as exc:
+        errors.append(LineError(number, str(exc)))
+        return None
 
-    def add(number: int, raw: Any) -> None:
-        try:
-            rows.append(document_row_build(number, raw))
-        except ValueError as exc:
-            errors.append(LineError(number, str(exc)))
 
-    whole = text.strip()
-    if whole.startswith(("[", "{")):
-        # A JSON export (an array, or one object over several lines) instead of JSON Lines.
-        try:
-            document = json.loads(whole)
-        except json.JSONDecodeError as exc:
-            if whole.split("\n", 1)[0].strip() == "[":
-                raise UploadError(
-                    f"not a valid JSON array: {exc.msg} (line {exc.lineno})"
-                ) from None
-        else:
-            for number, raw in enumerate(document if isinstance(document, list) else [document], 1):
-                add(number, raw)
-            return rows, errors
+def _json_documents(
+    stream: IO[bytes], encoding: str, errors: list[LineError]
+) -> Iterator[DocumentRow]:
+    first = _first_line(stream, encoding)
+    whole: list[Any] | None = None  # the file as one JSON value (an export), when it is one
+    if first.startswith("["):
+        problem = _json_array_problem(stream, encoding)
+        if problem is None:
+            with text_open(stream, encoding, newline="\n") as text:
+                for number, raw in enumerate(json_array_items(text), start=1):
+                    if (row := _document_or_error(number, raw, errors)) is not None:
+                        yield row
+            return
+        if first == "[":
+            raise UploadError(f"not a valid JSON array: {problem.msg} (line {problem.lineno})")
+    elif first.startswith("{") and not _parses(first):
+        whole = _json_one_object(stream, encoding)  # one object over several lines
+    if whole is not None:
+        for number, raw in enumerate(whole, start=1):
+            if (row := _document_or_error(number, raw, errors)) is not None:
+                yield row
+        return
     # Lines end at "\n" only: str.splitlines would also cut at U+2028, U+0085 or a form feed,
     # all of which may stand unescaped inside a JSON string.
-    for number, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
-            continue
+    with text_open(stream, encoding, newline="\n") as text:
+        for number, line in enumerate(text, start=1):
+            if not line.strip():
+                continue
+            try:
+                raw = json.loads(line)
+            except json.JSONDecodeError as exc:
+                errors.append(LineError(number, f"not valid JSON: {exc.msg}"))
+                continue
+            if (row := _document_or_error(number, raw, errors)) is not None:
+                yield row
+
+
+def _parses(text: str) -> bool:
+    try:
+        json.loads(text)
+    except json.JSONDecodeError:
+        return False
+    return True
+
+
+def _json_one_object(stream: IO[bytes], encoding: str) -> list[Any] | None:
+    """[the object] when the whole file is one JSON object (read up to one document's size)."""
+    with text_open(stream, encoding, newline="\n") as text:
+        head = text.read(MAX_FIELD_CHARS + 1)
         try:
-            raw = json.loads(line)
+            value, end = json.JSONDecoder().raw_decode(head.lstrip())
+        except json.JSONDecodeError:
+            return None
+        rest = head.lstrip()[end:]
+        while not rest.strip():
+            rest = text.read(_CHUNK)
+            if not rest:
+                return [value]
+    return None
+
+
+def _json_array_problem(stream: IO[bytes], encoding: str) -> json.JSONDecodeError | None:
+    """Why the file is not one JSON array (None when it is), read through without keeping it."""
+    with text_open(stream, encoding, newline="\n") as text:
+        try:
+            for _ in json_array_items(text):
+                pass
         except json.JSONDecodeError as exc:
-            errors.append(LineError(number, f"not valid JSON: {exc.msg}"))
-            continue
-        add(number, raw)
-    return rows, errors
+            return exc
+    return None
 
 
-def _csv_delimiter(text: str, name: str, columns: set[str] = _TEXT_COLUMNS) -> str:
-    """The delimiter that makes the header name one of `columns`: a comma (a tab for .tsv), else
-    a semicolon (Excel in much of Europe), a tab or a pipe."""
+def json_array_items(text: IO[str]) -> Iterator[Any]:
+    """The items of a JSON array, parsed as the text streams in (one item in memory at a time);
+    JSONDecodeError, with the line number in the whole file, when it is not one valid array."""
+    decoder = json.JSONDecoder()
+    buffer, pos, lines_before, eof = "", 0, 0, False
+
+    def fill() -> bool:
+        nonlocal buffer, pos, lines_before, eof
+        chunk = "" if eof else text.read(_CHUNK)
+        if not chunk:
+            eof = True
+            return False
+        lines_before += buffer.count("\n", 0, pos)
+        buffer, pos = buffer[pos:] + chunk, 0
+        return True
+
+    def space() -> str:
+        """Skip white space; the next character ("" at the end)."""
+        nonlocal pos
+        while True:
+            while pos < len(buffer) and buffer[pos] in " \t\r\n":
+                pos += 1
+            if pos < len(buffer) or not fill():
+                return buffer[pos : pos + 1]
+
+    def problem(message: str) -> json.JSONDecodeError:
+        exc = json.JSONDecodeError(message, buffer, pos)
+        exc.lineno += lines_before
+        return exc
+
+    if space() != "[":
+        raise problem("Expecting '['")
+    pos += 1
+    if space() == "]":
+        pos += 1
+    else:
+        while True:
+            space()
+            while True:
+                try:
+                    value, end = decoder.raw_decode(buffer, pos)
+                except json.JSONDecodeError as exc:
+                    if eof or len(buffer) - pos > MAX_FIELD_CHARS or not fill():
+                        exc.lineno += lines_before
+                        raise exc from None
+                    continue
+                if end < len(buffer) or not fill():  # a number may go on in the next chunk
+                    break
+            pos = end
+            yield value
+            following = space()
+            pos += 1
+            if following == "]":
+                break
+            if following != ",":
+                pos -= 1
+                raise problem("Expecting ',' delimiter")
+    if space():
+        raise problem("Extra data")
+
+
+def _csv_delimiter(first: str, name: str, columns: set[str] = _TEXT_COLUMNS) -> str:
+    """The delimiter that makes the header line name one of `columns`: a comma (a tab for .tsv),
+    else a semicolon (Excel in much of Europe), a tab or a pipe."""
     default = "\t" if name.lower().endswith(".tsv") else ","
-    first = text.split("\n", 1)[0]
     for delimiter in (default, ";", "\t", "|"):
         names = {h.strip().strip('"').strip().lower() for h in first.split(delimiter)}
         if names & columns:
@@ -261,23 +428,30 @@ def _csv_delimiter(text: str, name: str, columns: set[str] = _TEXT_COLUMNS) -> s
     return default
 
 
-def _csv_documents(text: str, name: str) -> tuple[list[DocumentRow], list[LineError]]:
-    rows: list[DocumentRow] = []
-    errors: list[LineError] = []
-    reader, header = _csv_reader(text, delimiter=_csv_delimiter(text, name))
-    if not (_TEXT_COLUMNS & set(header)):
-        raise UploadError(
-            f"the header row must name a title, body or text column; found {header or 'none'}"
-        )
-    for number, record in _csv_records(reader, errors):
-        if None in record:
-            errors.append(LineError(number, "more values than header columns"))
-            continue
-        try:
-            rows.append(document_row_build(number, record))
-        except ValueError as exc:
-            errors.append(LineError(number, str(exc)))
-    return rows, errors
+def _csv_lines(
+    text: IO[str], name: str, columns: set[str] = _TEXT_COLUMNS
+) -> tuple[Iterator[str], str]:
+    """The text's lines (the header line read once, put back) and the delimiter it uses."""
+    header_line = text.readline()
+    return itertools.chain([header_line], text), _csv_delimiter(header_line, name, columns)
+
+
+def _csv_documents(
+    stream: IO[bytes], encoding: str, name: str, errors: list[LineError]
+) -> Iterator[DocumentRow]:
+    with text_open(stream, encoding) as text:
+        lines, delimiter = _csv_lines(text, name)
+        reader, header = _csv_reader(lines, delimiter=delimiter)
+        if not (_TEXT_COLUMNS & set(header)):
+            raise UploadError(
+                f"the header row must name a title, body or text column; found {header or 'none'}"
+            )
+        for number, record in _csv_records(reader, errors):
+            if None in record:
+                errors.append(LineError(number, "more values than header columns"))
+                continue
+            if (row := _document_or_error(number, record, errors)) is not None:
+                yield row
 
 
 # -- training files --------------------------------------------------------------------------------
@@ -307,16 +481,49 @@ def label_normalise(value: str) -> str:
     return label
 
 
-def labelled_read(data: bytes, filename: str = "") -> tuple[list[LabelledRow], list[LineError]]:
-    """CSV `sentence,label[,all_agree]` or PhraseBank text `sentence@label` lines."""
-    text = _decode(data)
-    first = text.lstrip().splitlines()[0] if text.strip() else ""
-    rows: list[LabelledRow] = []
-    errors: list[LineError] = []
+def labelled_iter(
+    stream: IO[bytes], filename: str, errors: list[LineError]
+) -> Iterator[LabelledRow]:
+    """CSV `sentence,label[,all_agree]` or PhraseBank text `sentence@label` lines, read from a
+    seekable binary stream a line at a time; bad lines are added to `errors` as they are met."""
+    encoding = encoding_detect(stream)
+    first = _first_line(stream, encoding)
     if not first:
         raise UploadError("the training file is empty")
     if "@" in first and not first.lower().startswith("sentence,"):
-        for number, line in enumerate(text.splitlines(), start=1):
+        yield from _phrasebank_rows(stream, encoding, errors)
+        return
+    # Separated like a document upload: commas, or semicolons, tabs or pipes (Excel in Europe).
+    with text_open(stream, encoding) as text:
+        lines, delimiter = _csv_lines(text, filename, {"sentence"})
+        reader, header = _csv_reader(lines, delimiter=delimiter)
+        if "sentence" not in header or "label" not in header:
+            raise UploadError(
+                f"CSV training files need 'sentence' and 'label' columns; found {header or 'none'}"
+            )
+        for number, record in _csv_records(reader, errors):
+            try:
+                sentence = (record.get("sentence") or "").strip()
+                if not sentence:
+                    raise ValueError("empty sentence")
+                if problem := unstorable_problem("the sentence", sentence):
+                    raise ValueError(problem)
+                agree_raw = (record.get("all_agree") or "").strip().lower()
+                agree = None if "all_agree" not in header else agree_raw in ("yes", "true", "1")
+                label = label_normalise(record.get("label") or "")
+            except ValueError as exc:
+                errors.append(LineError(number, str(exc)))
+                continue
+            yield LabelledRow(sentence, label, agree, number)
+
+
+def _phrasebank_rows(
+    stream: IO[bytes], encoding: str, errors: list[LineError]
+) -> Iterator[LabelledRow]:
+    with text_open(stream, encoding, newline=None) as text:
+        # Numbered as str.splitlines numbers the whole text (it also ends a line at U+2028...).
+        parts: Iterable[str] = (part for line in text for part in line.splitlines())
+        for number, line in enumerate(parts, start=1):
             if not line.strip():
                 continue
             sentence, sep, label = line.rpartition("@")
@@ -325,28 +532,15 @@ def labelled_read(data: bytes, filename: str = "") -> tuple[list[LabelledRow], l
                     raise ValueError("expected 'sentence@label'")
                 if problem := unstorable_problem("the sentence", sentence):
                     raise ValueError(problem)
-                rows.append(LabelledRow(sentence.strip(), label_normalise(label), line=number))
+                row = LabelledRow(sentence.strip(), label_normalise(label), line=number)
             except ValueError as exc:
                 errors.append(LineError(number, str(exc)))
-        return rows, errors
-    # Separated like a document upload: commas, or semicolons, tabs or pipes (Excel in Europe).
-    reader, header = _csv_reader(text, delimiter=_csv_delimiter(text, filename, {"sentence"}))
-    if "sentence" not in header or "label" not in header:
-        raise UploadError(
-            f"CSV training files need 'sentence' and 'label' columns; found {header or 'none'}"
-        )
-    for number, record in _csv_records(reader, errors):
-        try:
-            sentence = (record.get("sentence") or "").strip()
-            if not sentence:
-                raise ValueError("empty sentence")
-            if problem := unstorable_problem("the sentence", sentence):
-                raise ValueError(problem)
-            agree_raw = (record.get("all_agree") or "").strip().lower()
-            agree = None if "all_agree" not in header else agree_raw in ("yes", "true", "1")
-            rows.append(
-                LabelledRow(sentence, label_normalise(record.get("label") or ""), agree, number)
-            )
-        except ValueError as exc:
-            errors.append(LineError(number, str(exc)))
+                continue
+            yield row
+
+
+def labelled_read(data: bytes, filename: str = "") -> tuple[list[LabelledRow], list[LineError]]:
+    """Rows and line errors of a whole training file held in memory (see labelled_iter)."""
+    errors: list[LineError] = []
+    rows = list(labelled_iter(io.BytesIO(data), filename, errors))
     return rows, errors
