@@ -1,5 +1,6 @@
 from celery import shared_task
 
+from . import catalog_import
 from .services import items_embed, retrain_start
 
 
@@ -13,3 +14,10 @@ def items_embed_task(item_ids: list[int]) -> int:
 def ranker_retrain_task() -> int:
     """Scheduled retraining: queues a training run; the mlops gate decides on promotion."""
     return int(retrain_start().pk)
+
+
+@shared_task(acks_late=True, queue="inference", soft_time_limit=1800, time_limit=1900)
+def catalog_import_run_task(job_id: int) -> str:
+    """Import an uploaded catalog file; idempotent (the job is claimed; rows upsert by sku)."""
+    ran = catalog_import.catalog_import_run(job_id=job_id)
+    return ran[0].status if ran else "taken"
