@@ -132,7 +132,10 @@ class CappedUploadMixin:
     def initialize_request(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Request:
         if request.method == "POST":
             upload_cap_install(request)
-        return super().initialize_request(request, *args, **kwargs)  # type: ignore[misc]
+        request_: Request = super().initialize_request(  # type: ignore[misc]
+            request, *args, **kwargs
+        )
+        return request_
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         if request.method == "POST":
@@ -217,20 +220,26 @@ class ImportJobBase(models.Model):
         return min(99, int(100 * self.rows_done / self.rows_total))
 
 
+def _jobs(model: type[ImportJobBase]) -> models.QuerySet[Any]:
+    return model._default_manager.all()
+
+
 def job_claim(model: type[ImportJobBase], job_id: int) -> bool:
     """Take a queued job (or one whose worker died); False when another has it or it is done."""
     now = timezone.now()
     claimable = Q(status=ImportJobBase.Status.QUEUED) | Q(
         status=ImportJobBase.Status.RUNNING, updated_at__lt=now - STALE_AFTER
     )
-    taken = model.objects.filter(claimable, pk=job_id).update(
-        status=ImportJobBase.Status.RUNNING, started_at=now, updated_at=now, rows_done=0
+    taken: int = (
+        _jobs(model)
+        .filter(claimable, pk=job_id)
+        .update(status=ImportJobBase.Status.RUNNING, started_at=now, updated_at=now, rows_done=0)
     )
     return taken == 1
 
 
 def job_progress(model: type[ImportJobBase], job_id: int, **counts: int) -> None:
-    model.objects.filter(pk=job_id).update(updated_at=timezone.now(), **counts)
+    _jobs(model).filter(pk=job_id).update(updated_at=timezone.now(), **counts)
 
 
 def job_finish(
@@ -242,9 +251,9 @@ def job_finish(
     **fields: Any,
 ) -> None:
     """Mark the job done (or failed, with a message) and let its file go."""
-    job = model.objects.get(pk=job_id)
+    job = _jobs(model).get(pk=job_id)
     now = timezone.now()
-    model.objects.filter(pk=job_id).update(
+    _jobs(model).filter(pk=job_id).update(
         status=ImportJobBase.Status.FAILED if message else ImportJobBase.Status.DONE,
         message=message,
         errors=errors[:ERRORS_KEPT],

@@ -132,7 +132,7 @@ def _batch_store(
     """Created, updated and errors of one batch; every good row saved or (on a conflict with a
     concurrent import) saved row by row."""
     good = [(line, row) for line, row in batch if isinstance(row, dict)]
-    errors = [
+    errors: list[dict[str, Any]] = [
         {"line": line, "sku": "", "error": row} for line, row in batch if isinstance(row, str)
     ]
     skus = {str(row.get("sku") or "").strip() for _, row in good}

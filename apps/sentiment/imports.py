@@ -130,19 +130,26 @@ def import_job_run(*, job_id: int) -> ImportOutcome | None:
 
 def _documents_store(job: ImportJob, stream: IO[bytes]) -> ImportOutcome:
     source_id = int(job.params["source_id"])
-    errors: list[LineError] = []
+    errors: list[LineError] = []  # the file's bad lines, as the reader meets them
+    refused: list[LineError] = []  # rows the database cannot take
     created: list[int] = []
-    duplicates = done = 0
+    duplicates = good = 0
     rows = documents_iter(stream, job.filename, errors)
     while batch := list(itertools.islice(rows, BATCH)):
         result = documents_bulk_ingest(source_id=source_id, rows=batch)
         created += result.created_ids
         duplicates += result.duplicates
-        errors += [LineError(e["line"], e["error"]) for e in result.errors]
-        done += len(batch)
-        job_progress(ImportJob, job.pk, rows_done=done, stored=len(created), duplicates=duplicates)
-    errors.sort(key=lambda e: e.line)
-    return ImportOutcome(job, created, errors)
+        refused += [LineError(e["line"], e["error"]) for e in result.errors]
+        good += len(batch)
+        job_progress(
+            ImportJob,
+            job.pk,
+            rows_done=good + len(errors),
+            stored=len(created),
+            duplicates=duplicates,
+        )
+    job_progress(ImportJob, job.pk, rows_done=good + len(errors))
+    return ImportOutcome(job, created, sorted(errors + refused, key=lambda e: e.line))
 
 
 def documents_bulk_ingest(

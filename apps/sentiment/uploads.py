@@ -94,7 +94,7 @@ def encoding_detect(stream: IO[bytes]) -> str:
 def text_open(stream: IO[bytes], encoding: str, *, newline: str | None = "") -> Iterator[IO[str]]:
     """The file as text from its start, streamed; the binary stream stays open afterwards."""
     stream.seek(0)
-    text = io.TextIOWrapper(stream, encoding=encoding, newline=newline)  # type: ignore[type-var]
+    text = io.TextIOWrapper(stream, encoding=encoding, newline=newline)
     try:
         yield text
     finally:
