@@ -217,3 +217,19 @@ def test_a_catalog_file_is_never_read_whole(tmp_path) -> None:  # type: ignore[n
 
     assert sum(1 for _ in rows) == 100_000
     assert reads and max(reads) < path.stat().st_size // 4
+
+
+def test_the_capped_management_page_still_requires_the_csrf_token(
+    merchandiser, settings, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    from django.test import Client
+
+    settings.DATA_DIR = tmp_path
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(merchandiser)
+
+    response = browser.post(
+        "/shop/manage/", {"action": "import", "file": SimpleUploadedFile("items.csv", _catalog(3))}
+    )
+
+    assert response.status_code == 403 and Item.objects.count() == 0

@@ -372,3 +372,49 @@ def test_a_windows_1252_file_still_reads_as_windows_1252_when_streamed() -> None
 
     assert len(content) > 1024 * 1024
     assert rows[-1].title == "Acme \u201cwins\u201d"
+
+
+def test_the_capped_upload_pages_still_require_the_csrf_token(
+    analyst, settings, uploads_dir
+) -> None:  # type: ignore[no-untyped-def]
+    # The size cap must go in before Django's CSRF check reads the body; the check still runs.
+    from django.test import Client
+
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(analyst)
+
+    page = browser.post(
+        reverse("sentiment:upload"),
+        {"file": SimpleUploadedFile("news.csv", _csv(3)), "source": "Bulk"},
+    )
+    api = browser.post(
+        "/api/sentiment/upload/",
+        {"file": SimpleUploadedFile("news.csv", _csv(3)), "source": "Bulk"},
+    )
+
+    assert page.status_code == 403 and api.status_code == 403
+    assert Document.objects.count() == 0 and ImportJob.objects.count() == 0
+
+
+def test_with_the_csrf_token_the_cap_applies_before_the_csrf_check_reads_the_body(  # type: ignore[no-untyped-def]
+    analyst, settings, uploads_dir, scorer
+) -> None:
+    from django.test import Client
+
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(analyst)
+    browser.get(reverse("sentiment:upload"))
+    token = browser.cookies["csrftoken"].value
+    form = {"source": "Bulk", "csrfmiddlewaretoken": token}
+
+    settings.UPLOAD_MAX_BYTES = 2000
+    refused = browser.post(
+        reverse("sentiment:upload"), {**form, "file": SimpleUploadedFile("a.csv", _csv(200))}
+    )
+    settings.UPLOAD_MAX_BYTES = 50 * 1024 * 1024
+    accepted = browser.post(
+        reverse("sentiment:upload"), {**form, "file": SimpleUploadedFile("b.csv", _csv(3))}
+    )
+
+    assert refused.status_code == 413
+    assert accepted.status_code == 200 and Document.objects.count() == 3
