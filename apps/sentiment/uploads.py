@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import codecs
-import contextlib
 import csv
 import io
 import itertools
@@ -16,6 +14,16 @@ from typing import IO, Any
 
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+
+from .text_stream import (
+    encoding_detect,
+    first_line,
+    json_array_items,
+    json_array_problem,
+    json_one_object,
+    parses,
+    text_open,
+)
 
 LABELS = ("negative", "neutral", "positive")
 # Python's csv module refuses fields over 128 KiB, shorter than a long article. Allow a field
@@ -43,68 +51,6 @@ class DocumentRow:
     body: str
     published_at: datetime | None
     language: str
-
-
-def _decode(data: bytes) -> str:
-    """UTF-8 (with or without BOM), UTF-16 with a BOM (Excel's "Unicode text"), else
-    Windows-1252, what Excel writes on Windows: its curly quotes and euro sign stay themselves."""
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        try:
-            return data.decode("utf-16")
-        except UnicodeDecodeError:
-            pass
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("cp1252")
-    except UnicodeDecodeError:  # one of the five bytes cp1252 leaves undefined
-        return data.decode("latin-1")
-
-
-_CHUNK = 1024 * 1024
-
-
-def encoding_detect(stream: IO[bytes]) -> str:
-    """What `_decode` would choose for the whole file, read chunk by chunk (never all at once)."""
-
-    def decodes(encoding: str) -> bool:
-        stream.seek(0)
-        decoder = codecs.getincrementaldecoder(encoding)()
-        try:
-            while chunk := stream.read(_CHUNK):
-                decoder.decode(chunk)
-            decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            return False
-        return True
-
-    stream.seek(0)
-    head = stream.read(2)
-    if head in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE) and decodes("utf-16"):
-        return "utf-16"
-    for encoding in ("utf-8-sig", "cp1252"):
-        if decodes(encoding):
-            return encoding
-    return "latin-1"
-
-
-@contextlib.contextmanager
-def text_open(stream: IO[bytes], encoding: str, *, newline: str | None = "") -> Iterator[IO[str]]:
-    """The file as text from its start, streamed; the binary stream stays open afterwards."""
-    stream.seek(0)
-    text = io.TextIOWrapper(stream, encoding=encoding, newline=newline)
-    try:
-        yield text
-    finally:
-        text.detach()
-
-
-def _first_line(stream: IO[bytes], encoding: str) -> str:
-    """The first line holding more than white space, stripped ("" when there is none)."""
-    with text_open(stream, encoding, newline="\n") as text:
-        return next((line.strip() for line in text if line.strip()), "")
 
 
 _NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
@@ -255,7 +201,7 @@ def documents_iter(
     if not name.endswith(JSON_NAMES + CSV_NAMES):
         raise UploadError("upload a .csv (with a header row) or a .jsonl file")
     encoding = encoding_detect(stream)
-    if not _first_line(stream, encoding):
+    if not first_line(stream, encoding):
         raise UploadError("the file is empty")
     if name.endswith(JSON_NAMES):
         rows = _json_documents(stream, encoding, errors)
@@ -287,10 +233,10 @@ def _document_or_error(number: int, raw: Any, errors: list[LineError]) -> Docume
 def _json_documents(
     stream: IO[bytes], encoding: str, errors: list[LineError]
 ) -> Iterator[DocumentRow]:
-    first = _first_line(stream, encoding)
+    first = first_line(stream, encoding)
     whole: list[Any] | None = None  # the file as one JSON value (an export), when it is one
     if first.startswith("["):
-        problem = _json_array_problem(stream, encoding)
+        problem = json_array_problem(stream, encoding)
         if problem is None:
             with text_open(stream, encoding, newline="\n") as text:
                 for number, raw in enumerate(json_array_items(text), start=1):
@@ -299,8 +245,8 @@ def _json_documents(
             return
         if first == "[":
             raise UploadError(f"not a valid JSON array: {problem.msg} (line {problem.lineno})")
-    elif first.startswith("{") and not _parses(first):
-        whole = _json_one_object(stream, encoding)  # one object over several lines
+    elif first.startswith("{") and not parses(first):
+        whole = json_one_object(stream, encoding)  # one object over several lines
     if whole is not None:
         for number, raw in enumerate(whole, start=1):
             if (row := _document_or_error(number, raw, errors)) is not None:
@@ -319,102 +265,6 @@ def _json_documents(
                 continue
             if (row := _document_or_error(number, raw, errors)) is not None:
                 yield row
-
-
-def _parses(text: str) -> bool:
-    try:
-        json.loads(text)
-    except json.JSONDecodeError:
-        return False
-    return True
-
-
-def _json_one_object(stream: IO[bytes], encoding: str) -> list[Any] | None:
-    """[the object] when the whole file is one JSON object (read up to one document's size)."""
-    with text_open(stream, encoding, newline="\n") as text:
-        head = text.read(MAX_FIELD_CHARS + 1)
-        try:
-            value, end = json.JSONDecoder().raw_decode(head.lstrip())
-        except json.JSONDecodeError:
-            return None
-        rest = head.lstrip()[end:]
-        while not rest.strip():
-            rest = text.read(_CHUNK)
-            if not rest:
-                return [value]
-    return None
-
-
-def _json_array_problem(stream: IO[bytes], encoding: str) -> json.JSONDecodeError | None:
-    """Why the file is not one JSON array (None when it is), read through without keeping it."""
-    with text_open(stream, encoding, newline="\n") as text:
-        try:
-            for _ in json_array_items(text):
-                pass
-        except json.JSONDecodeError as exc:
-            return exc
-    return None
-
-
-def json_array_items(text: IO[str]) -> Iterator[Any]:
-    """The items of a JSON array, parsed as the text streams in (one item in memory at a time);
-    JSONDecodeError, with the line number in the whole file, when it is not one valid array."""
-    decoder = json.JSONDecoder()
-    buffer, pos, lines_before, eof = "", 0, 0, False
-
-    def fill() -> bool:
-        nonlocal buffer, pos, lines_before, eof
-        chunk = "" if eof else text.read(_CHUNK)
-        if not chunk:
-            eof = True
-            return False
-        lines_before += buffer.count("\n", 0, pos)
-        buffer, pos = buffer[pos:] + chunk, 0
-        return True
-
-    def space() -> str:
-        """Skip white space; the next character ("" at the end)."""
-        nonlocal pos
-        while True:
-            while pos < len(buffer) and buffer[pos] in " \t\r\n":
-                pos += 1
-            if pos < len(buffer) or not fill():
-                return buffer[pos : pos + 1]
-
-    def problem(message: str) -> json.JSONDecodeError:
-        exc = json.JSONDecodeError(message, buffer, pos)
-        exc.lineno += lines_before
-        return exc
-
-    if space() != "[":
-        raise problem("Expecting '['")
-    pos += 1
-    if space() == "]":
-        pos += 1
-    else:
-        while True:
-            space()
-            while True:
-                try:
-                    value, end = decoder.raw_decode(buffer, pos)
-                except json.JSONDecodeError as exc:
-                    if eof or len(buffer) - pos > MAX_FIELD_CHARS or not fill():
-                        exc.lineno += lines_before
-                        raise exc from None
-                    continue
-                if end < len(buffer) or not fill():  # a number may go on in the next chunk
-                    break
-            pos = end
-            yield value
-            following = space()
-            pos += 1
-            if following == "]":
-                break
-            if following != ",":
-                pos -= 1
-                raise problem("Expecting ',' delimiter")
-    if space():
-        raise problem("Extra data")
 
 
 def _csv_delimiter(first: str, name: str, columns: set[str] = _TEXT_COLUMNS) -> str:
@@ -487,7 +337,7 @@ def labelled_iter(
     """CSV `sentence,label[,all_agree]` or PhraseBank text `sentence@label` lines, read from a
     seekable binary stream a line at a time; bad lines are added to `errors` as they are met."""
     encoding = encoding_detect(stream)
-    first = _first_line(stream, encoding)
+    first = first_line(stream, encoding)
     if not first:
         raise UploadError("the training file is empty")
     if "@" in first and not first.lower().startswith("sentence,"):
