@@ -9,6 +9,7 @@ models (built on `ImportJobBase`) and the services that read and store the rows.
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import uuid
 from collections.abc import Callable
@@ -19,7 +20,7 @@ from typing import Any
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
@@ -27,6 +28,8 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from rest_framework import status as http_status
 from rest_framework.exceptions import APIException
 from rest_framework.request import Request
+
+log = logging.getLogger(__name__)
 
 # Room for the multipart envelope and the other form fields next to the file itself.
 FORM_OVERHEAD_BYTES = 64 * 1024
@@ -236,6 +239,26 @@ def job_claim(model: type[ImportJobBase], job_id: int) -> bool:
         .update(status=ImportJobBase.Status.RUNNING, started_at=now, updated_at=now, rows_done=0)
     )
     return taken == 1
+
+
+def jobs_stale(model: type[ImportJobBase]) -> list[int]:
+    """Jobs nobody moved for STALE_AFTER: queued but never delivered (a broker outage), or
+    running on a worker that died. Queue them again; the claim lets one run."""
+    unmoved = Q(updated_at__lt=timezone.now() - STALE_AFTER)
+    waiting = Q(status=ImportJobBase.Status.QUEUED) | Q(status=ImportJobBase.Status.RUNNING)
+    return list(_jobs(model).filter(unmoved & waiting).values_list("pk", flat=True))
+
+
+def job_enqueue(task: Any, job_id: int) -> None:
+    """Queue a job's task after commit; a broker outage leaves it for jobs_stale to find."""
+
+    def enqueue() -> None:
+        try:
+            task.delay(job_id)
+        except Exception:
+            log.exception("could not queue import job %s; the rescue task will", job_id)
+
+    transaction.on_commit(enqueue)
 
 
 def job_progress(model: type[ImportJobBase], job_id: int, **counts: int) -> None:

@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from apps.mlops.upload_jobs import (
     job_claim,
+    job_enqueue,
     job_finish,
     job_progress,
     upload_discard,
@@ -275,7 +276,7 @@ def catalog_upload_accept(
     if not upload_runs_inline(size):
         from .tasks import catalog_import_run_task  # tasks imports this module
 
-        transaction.on_commit(lambda: catalog_import_run_task.delay(job.pk))
+        job_enqueue(catalog_import_run_task, job.pk)
         return job, None
     ran = catalog_import_run(job_id=job.pk)
     assert ran is not None  # a job nobody else has seen yet

@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from apps.mlops.upload_jobs import (
     job_claim,
+    job_enqueue,
     job_finish,
     job_progress,
     upload_discard,
@@ -285,7 +286,7 @@ def upload_accept(
         return outcome
     from .tasks import import_job_run_task  # tasks imports this module
 
-    transaction.on_commit(lambda: import_job_run_task.delay(job.pk))
+    job_enqueue(import_job_run_task, job.pk)
     return job
 
 

@@ -6,7 +6,10 @@ from typing import Any
 
 from celery import shared_task
 
+from apps.mlops.upload_jobs import jobs_stale
+
 from . import imports, services
+from .models import ImportJob
 
 
 @shared_task(acks_late=True, queue="inference")
@@ -95,3 +98,12 @@ def import_job_run_task(job_id: int) -> str:
     """Ingest an uploaded file; idempotent (the job is claimed, a finished one is left alone)."""
     outcome = imports.import_job_run(job_id=job_id)
     return outcome.job.status if outcome else "taken"
+
+
+@shared_task(acks_late=True, queue="inference")
+def import_jobs_rescue_task() -> int:
+    """Queue again the import jobs nobody moved for a while (lost message, dead worker)."""
+    stale = jobs_stale(ImportJob)
+    for job_id in stale:
+        import_job_run_task.delay(job_id)
+    return len(stale)

@@ -233,3 +233,22 @@ def test_the_capped_management_page_still_requires_the_csrf_token(
     )
 
     assert response.status_code == 403 and Item.objects.count() == 0
+
+
+def test_a_catalog_import_whose_task_was_lost_is_run_by_the_rescue(shop_admin, settings) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.recommender.tasks import catalog_imports_rescue_task
+
+    settings.UPLOAD_INLINE_MAX_BYTES = 100
+    job_id = _post_file(shop_admin, _catalog(20)).json()["job"]["id"]  # its task never sent
+
+    assert catalog_imports_rescue_task() == 0
+    long_ago = timezone.now() - timedelta(minutes=16)
+    CatalogImport.objects.filter(pk=job_id).update(updated_at=long_ago)
+
+    assert catalog_imports_rescue_task() == 1
+    assert CatalogImport.objects.get(pk=job_id).status == CatalogImport.Status.DONE
+    assert Item.objects.count() == 20

@@ -4,6 +4,7 @@ files ingested by an import job the page and the API follow."""
 from __future__ import annotations
 
 import io
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -418,3 +419,25 @@ def test_with_the_csrf_token_the_cap_applies_before_the_csrf_check_reads_the_bod
 
     assert refused.status_code == 413
     assert accepted.status_code == 200 and Document.objects.count() == 3
+
+
+def test_jobs_whose_task_was_lost_or_whose_worker_died_are_run_by_the_rescue(  # type: ignore[no-untyped-def]
+    analyst_client, settings, uploads_dir, scorer
+) -> None:
+    from apps.sentiment.tasks import import_jobs_rescue_task
+
+    settings.UPLOAD_INLINE_MAX_BYTES = 100
+    # The tests do not run on-commit callbacks unless asked: these tasks are never sent.
+    lost = _upload(analyst_client, _csv(20)).json()["job"]["id"]
+    died = _upload(analyst_client, _csv(10, start=100), source="Other").json()["job"]["id"]
+    ImportJob.objects.filter(pk=died).update(status=ImportJob.Status.RUNNING)
+
+    assert import_jobs_rescue_task() == 0  # recently moved: their tasks may be on their way
+    long_ago = timezone.now() - timedelta(minutes=16)
+    ImportJob.objects.filter(pk__in=[lost, died]).update(updated_at=long_ago)
+    rescued = import_jobs_rescue_task()
+
+    assert rescued == 2
+    assert set(ImportJob.objects.values_list("status", flat=True)) == {ImportJob.Status.DONE}
+    assert Document.objects.count() == 30 and _stored_files(settings) == []
+    assert import_jobs_rescue_task() == 0
