@@ -194,11 +194,11 @@ def _import(
     rows: Callable[[], Rows],
     *,
     embed: bool = True,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[int, int, int], None] | None = None,
 ) -> ImportResult:
     total = _rows_count(rows())
     if progress:
-        progress(0, total)
+        progress(0, total, 0)
     created = updated = done = 0
     errors: list[dict[str, Any]] = []
     stream = rows()
@@ -207,7 +207,7 @@ def _import(
         created, updated, errors = created + c, updated + u, errors + e
         done += len(batch)
         if progress:
-            progress(done, total)
+            progress(done, total, created + updated)
     return ImportResult(created=created, updated=updated, errors=errors)
 
 
@@ -219,15 +219,17 @@ def items_import(*, content: str, fmt: str, embed: bool = True) -> ImportResult:
     return _import(lambda: _rows_iter(io.StringIO(content, newline=newline), fmt), embed=embed)
 
 
-def catalog_import_run(*, job_id: int) -> tuple[CatalogImport, ImportResult | None] | None:
+def catalog_import_run(
+    *, job_id: int, reraise: bool = False
+) -> tuple[CatalogImport, ImportResult | None] | None:
     """Import a job's file (the job, and the whole result unless it failed); None when another
     worker has the job or it is finished."""
     if not job_claim(CatalogImport, job_id):
         return None
     job = CatalogImport.objects.get(pk=job_id)
 
-    def progress(done: int, total: int) -> None:
-        job_progress(CatalogImport, job_id, rows_done=done, rows_total=total)
+    def progress(done: int, total: int, stored: int) -> None:
+        job_progress(CatalogImport, job_id, rows_done=done, rows_total=total, stored=stored)
 
     result = None
     try:
@@ -236,7 +238,9 @@ def catalog_import_run(*, job_id: int) -> tuple[CatalogImport, ImportResult | No
         job_finish(CatalogImport, job_id, errors=[], message=str(exc))
     except Exception:
         log.exception("catalog import %s failed", job_id)
-        job_finish(CatalogImport, job_id, errors=[], message="the import failed on the server")
+        job_finish(CatalogImport, job_id, errors=[], message="the import stopped on a server error")
+        if reraise:  # the request answers 500, not a refusal of the file
+            raise
     else:
         job_finish(
             CatalogImport,
@@ -278,7 +282,7 @@ def catalog_upload_accept(
 
         job_enqueue(catalog_import_run_task, job.pk)
         return job, None
-    ran = catalog_import_run(job_id=job.pk)
+    ran = catalog_import_run(job_id=job.pk, reraise=True)
     assert ran is not None  # a job nobody else has seen yet
     done, result = ran
     if result is None:

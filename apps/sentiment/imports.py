@@ -99,8 +99,10 @@ def _rows_count(job: ImportJob, stream: IO[bytes]) -> int:
 
 
 # -- services --------------------------------------------------------------------------------------
-def import_job_run(*, job_id: int) -> ImportOutcome | None:
-    """Ingest a job's file; None when another worker has the job or it is finished."""
+def import_job_run(*, job_id: int, reraise: bool = False) -> ImportOutcome | None:
+    """Ingest a job's file; None when another worker has the job or it is finished. A server
+    error fails the job (documents stored before it are kept; a labelled set is not stored)
+    and, with `reraise`, goes on up (a request answers 500, not a refusal of the file)."""
     if not job_claim(ImportJob, job_id):
         return None
     job = ImportJob.objects.get(pk=job_id)
@@ -116,7 +118,9 @@ def import_job_run(*, job_id: int) -> ImportOutcome | None:
         job_finish(ImportJob, job_id, errors=[], message=str(exc))
     except Exception:
         log.exception("import job %s failed", job_id)
-        job_finish(ImportJob, job_id, errors=[], message="the import failed on the server")
+        job_finish(ImportJob, job_id, errors=[], message="the import stopped on a server error")
+        if reraise:
+            raise
     else:
         job_finish(
             ImportJob,
@@ -279,7 +283,7 @@ def upload_accept(
         raise
     job.save()
     if upload_runs_inline(size):
-        outcome = import_job_run(job_id=job.pk)
+        outcome = import_job_run(job_id=job.pk, reraise=True)
         assert outcome is not None  # a job nobody else has seen yet
         if outcome.job.status == ImportJob.Status.FAILED:
             raise UploadError(outcome.job.message)

@@ -441,3 +441,29 @@ def test_jobs_whose_task_was_lost_or_whose_worker_died_are_run_by_the_rescue(  #
     assert set(ImportJob.objects.values_list("status", flat=True)) == {ImportJob.Status.DONE}
     assert Document.objects.count() == 30 and _stored_files(settings) == []
     assert import_jobs_rescue_task() == 0
+
+
+def test_a_job_stopped_by_a_server_error_keeps_what_it_stored_and_says_so(  # type: ignore[no-untyped-def]
+    analyst_client, settings, uploads_dir, stored_before, scorer, monkeypatch
+) -> None:
+    settings.UPLOAD_INLINE_MAX_BYTES = 1000
+    real = imports.documents_bulk_ingest
+    calls = {"n": 0}
+
+    def fail_on_second_batch(**kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("database went away")
+        return real(**kwargs)
+
+    monkeypatch.setattr(imports, "documents_bulk_ingest", fail_on_second_batch)
+    job_id = _upload(analyst_client, _csv(1500)).json()["job"]["id"]
+
+    outcome = imports.import_job_run(job_id=job_id)
+
+    assert outcome is not None and outcome.job.status == ImportJob.Status.FAILED
+    assert "server error" in outcome.job.message and outcome.job.stored == 1000
+    assert Document.objects.filter(source__name="Bulk").count() == 1000
+    page = analyst_client.get(reverse("sentiment:import_job", args=[job_id])).content.decode()
+    assert "1000 rows stored before it stopped are kept" in page
+    _nothing_lost(stored_before)
