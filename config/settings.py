@@ -154,7 +154,14 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = DEBUG
 WHITENOISE_AUTOREFRESH = DEBUG
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=20 * 1024 * 1024)
-FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# An uploaded file larger than this is spooled to a temporary file instead of memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = env.int("FILE_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
+# User data files (sentiment documents and training sets, catalog imports): a larger file or one
+# with more data rows is refused with nothing stored; a file over UPLOAD_INLINE_MAX_BYTES is
+# stored under DATA_DIR/uploads and ingested by a background job the page and API follow.
+UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_BYTES", default=50 * 1024 * 1024)
+UPLOAD_MAX_ROWS = env.int("UPLOAD_MAX_ROWS", default=200_000)
+UPLOAD_INLINE_MAX_BYTES = env.int("UPLOAD_INLINE_MAX_BYTES", default=1024 * 1024)
 
 # --- Cache: Redis when configured, else per-process memory -----------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -317,6 +324,7 @@ SPECTACULAR_SETTINGS = {
         "ExperimentStatusEnum": "apps.recommender.models.Experiment.Status",
         "TrainingRunStatusEnum": "apps.mlops.models.TrainingRun.Status",
         "VariantStrategyEnum": "apps.recommender.models.Variant.STRATEGIES",
+        "ImportJobStatusEnum": "apps.mlops.upload_jobs.ImportJobBase.Status",
     },
 }
 

@@ -13,6 +13,7 @@ from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny, BasePermission
 from rest_framework.request import Request
@@ -22,10 +23,11 @@ from rest_framework.views import APIView
 from apps.accounts.client_ip import ClientIpAnonThrottle
 from apps.accounts.models import Role
 from apps.accounts.roles import HasRole, user_has_role
+from apps.mlops.upload_jobs import CappedUploadMixin
 
-from . import selectors, services
+from . import catalog_import, selectors, services
 from .apps import visitor_cookie
-from .models import Event, Experiment, Item, Variant
+from .models import CatalogImport, Event, Experiment, Item, Variant
 
 Merchandiser = HasRole(Role.MERCHANDISER)
 
@@ -101,6 +103,34 @@ class ImportSerializer(serializers.Serializer):
     file = serializers.FileField(required=False, help_text="a .csv or .jsonl file")
     content = serializers.CharField(required=False, help_text="or the text itself")
     format = serializers.ChoiceField(choices=["csv", "jsonl"], required=False)
+
+
+class CatalogImportSerializer(serializers.ModelSerializer):
+    percent = serializers.IntegerField(read_only=True)
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = CatalogImport
+        fields = [
+            "id",
+            "status",
+            "filename",
+            "size_bytes",
+            "rows_total",
+            "rows_done",
+            "percent",
+            "result",
+            "errors",
+            "errors_total",
+            "message",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "url",
+        ]
+
+    def get_url(self, job: CatalogImport) -> str:
+        return f"/api/items/imports/{job.pk}"
 
 
 class ImportResultSerializer(serializers.Serializer):
@@ -332,7 +362,7 @@ class EventBatchView(APIView):
         return Response(asdict(result), status=status.HTTP_202_ACCEPTED)
 
 
-class ItemViewSet(viewsets.ModelViewSet):
+class ItemViewSet(CappedUploadMixin, viewsets.ModelViewSet):
     serializer_class = ItemSerializer
     lookup_value_regex = r"[0-9]+"  # /api/items/abc is a 404, never a 500
     permission_classes = [ReadOrMerchandiser]
@@ -390,22 +420,39 @@ class ItemViewSet(viewsets.ModelViewSet):
         body.is_valid(raise_exception=True)
         upload = body.validated_data.get("file")
         fmt = body.validated_data.get("format")
-        if upload is not None:
-            try:
-                content = upload.read().decode("utf-8-sig")
-            except UnicodeDecodeError:
-                return Response({"file": ["the file is not UTF-8 text"]}, status=400)
-            fmt = fmt or ("jsonl" if upload.name.lower().endswith((".jsonl", ".json")) else "csv")
-        else:
-            content = body.validated_data.get("content", "")
-            fmt = fmt or "csv"
-        if not content.strip():
-            return Response({"file": ["send a file or content"]}, status=400)
         try:
-            result = services.items_import(content=content, fmt=fmt)
-        except ValueError as exc:
+            if upload is not None:
+                fmt = fmt or (
+                    "jsonl" if upload.name.lower().endswith((".jsonl", ".json")) else "csv"
+                )
+                job, result = catalog_import.catalog_upload_accept(
+                    upload=upload, fmt=fmt, user=request.user
+                )
+                if result is None:  # a large file: follow its job
+                    return Response(
+                        {"job": CatalogImportSerializer(job).data}, status=status.HTTP_202_ACCEPTED
+                    )
+                return Response({**asdict(result), "job": job.pk})
+            content = body.validated_data.get("content", "")
+            if not content.strip():
+                return Response({"file": ["send a file or content"]}, status=400)
+            result = catalog_import.items_import(content=content, fmt=fmt or "csv")
+        except ValueError as exc:  # catalog_import.ImportRefused: nothing stored
             return Response({"file": [str(exc)]}, status=400)
         return Response(asdict(result))
+
+    @extend_schema(responses=CatalogImportSerializer, summary="A catalog import job's progress")
+    @action(
+        detail=False,
+        methods=["get"],
+        url_path=r"imports/(?P<job_id>[0-9]+)",
+        permission_classes=[Merchandiser],
+    )
+    def import_job(self, request: Request, job_id: str) -> Response:
+        job = catalog_import.catalog_import_get(job_id=int(job_id))
+        if job is None:
+            raise NotFound("no such catalog import")
+        return Response(CatalogImportSerializer(job).data)
 
 
 class ExperimentViewSet(

@@ -10,9 +10,10 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from .catalog_import import items_import
 from .demo_data.catalog import MISSIONS, catalog_rows, type_of_sku
 from .models import Event, Item
-from .services import MODEL_NAME, index_rebuild, items_import
+from .services import MODEL_NAME, index_rebuild
 
 SHOPPERS = 240
 DEMO_PREFIX = "demo-"

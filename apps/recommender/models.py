@@ -5,6 +5,8 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.urls import reverse
 
+from apps.mlops.upload_jobs import ImportJobBase
+
 DEFAULT_FEEDBACK_WEIGHTS = {
     "view": 1.0,
     "click": 1.0,
@@ -186,3 +188,10 @@ class Variant(models.Model):
 
     def __str__(self) -> str:
         return f"{self.experiment.name}/{self.name}"
+
+
+class CatalogImport(ImportJobBase):
+    """An uploaded catalog file (CSV or JSONL) being imported (see upload_jobs)."""
+
+    class Meta(ImportJobBase.Meta):
+        indexes = [models.Index(fields=["status", "updated_at"])]

@@ -6,4 +6,9 @@ BEAT_SCHEDULE = {
         "task": "apps.recommender.tasks.ranker_retrain_task",
         "schedule": crontab(hour=3, minute=15),
     },
+    # Catalog imports whose task was lost (broker outage) or whose worker died.
+    "recommender-rescue-catalog-imports": {
+        "task": "apps.recommender.tasks.catalog_imports_rescue_task",
+        "schedule": crontab(minute="4-59/10"),
+    },
 }

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import math
 import re
 import uuid
@@ -14,7 +11,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.core.cache import cache
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -174,82 +171,6 @@ def items_forget(*, item_ids: list[int]) -> None:
     """After items were deleted outright (the admin): they leave the text index and no cached
     list keeps showing them."""
     _items_changed(item_ids)
-
-
-@dataclass(frozen=True)
-class ImportResult:
-    created: int
-    updated: int
-    errors: list[dict[str, Any]] = field(default_factory=list)
-
-
-def _rows_parse(content: str, fmt: str) -> list[tuple[int, dict[str, Any] | str]]:
-    """(line number, row or an error message) for every data line."""
-    rows: list[tuple[int, dict[str, Any] | str]] = []
-    if fmt == "jsonl":
-        for number, line in enumerate(content.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                value = json.loads(line)
-            except json.JSONDecodeError as exc:
-                rows.append((number, f"invalid JSON: {exc.msg}"))
-                continue
-            rows.append((number, value if isinstance(value, dict) else "a line must be an object"))
-        return rows
-    if fmt != "csv":
-        raise ValueError("format must be csv or jsonl")
-    reader = csv.DictReader(io.StringIO(content))
-    missing = {"sku", "title", "category", "price"} - set(reader.fieldnames or [])
-    if missing:
-        raise ValueError(f"the CSV header lacks {', '.join(sorted(missing))}")
-    for row in reader:
-        rows.append((reader.line_num, dict(row)))
-    return rows
-
-
-def _row_over_stored(row: dict[str, Any]) -> dict[str, Any]:
-    """An update names only what changes: columns (or JSON keys) a row leaves out, and blank
-    stock/active/boost/price cells, keep the stored item's values instead of the defaults."""
-    sku = str(row.get("sku") or "").strip()
-    stored = Item.objects.filter(sku=sku).first() if sku else None
-    if stored is None:
-        return row
-    merged = dict(row)
-    for name in ITEM_FIELDS:
-        value = row.get(name)
-        blank = value is None or (name in KEEP_WHEN_BLANK and str(value).strip() == "")
-        if name not in row or blank:
-            merged[name] = getattr(stored, name)
-    return merged
-
-
-def items_import(*, content: str, fmt: str, embed: bool = True) -> ImportResult:
-    """Import CSV or JSONL; good rows are saved (created or updated by sku), bad rows reported
-    with their line number and reason, and nothing already stored is lost: an update changes
-    only the columns the row gives."""
-    created = updated = 0
-    errors: list[dict[str, Any]] = []
-    changed: list[int] = []
-    with transaction.atomic():
-        for line, row in _rows_parse(content, fmt):
-            if isinstance(row, str):
-                errors.append({"line": line, "sku": "", "error": row})
-                continue
-            try:
-                clean = item_clean(_row_over_stored(row))
-                with transaction.atomic():
-                    item, was_created = Item.objects.update_or_create(
-                        sku=clean["sku"], defaults=clean
-                    )
-            except (ItemRowError, IntegrityError) as exc:
-                errors.append({"line": line, "sku": str(row.get("sku") or ""), "error": str(exc)})
-                continue
-            created += int(was_created)
-            updated += int(not was_created)
-            changed.append(item.pk)
-        _items_changed(changed if embed else [])
-    return ImportResult(created=created, updated=updated, errors=errors)
 
 
 def items_embed(*, item_ids: list[int]) -> int:

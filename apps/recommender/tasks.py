@@ -1,5 +1,9 @@
 from celery import shared_task
 
+from apps.mlops.upload_jobs import jobs_stale
+
+from . import catalog_import
+from .models import CatalogImport
 from .services import items_embed, retrain_start
 
 
@@ -13,3 +17,19 @@ def items_embed_task(item_ids: list[int]) -> int:
 def ranker_retrain_task() -> int:
     """Scheduled retraining: queues a training run; the mlops gate decides on promotion."""
     return int(retrain_start().pk)
+
+
+@shared_task(acks_late=True, queue="inference", soft_time_limit=1800, time_limit=1900)
+def catalog_import_run_task(job_id: int) -> str:
+    """Import an uploaded catalog file; idempotent (the job is claimed; rows upsert by sku)."""
+    ran = catalog_import.catalog_import_run(job_id=job_id)
+    return ran[0].status if ran else "taken"
+
+
+@shared_task(acks_late=True, queue="inference")
+def catalog_imports_rescue_task() -> int:
+    """Queue again the catalog imports nobody moved for a while (lost message, dead worker)."""
+    stale = jobs_stale(CatalogImport)
+    for job_id in stale:
+        catalog_import_run_task.delay(job_id)
+    return len(stale)

@@ -13,6 +13,7 @@ urlpatterns = [
     path("checkout/", views.checkout, name="checkout"),
     path("placeholder/<int:item_id>.svg", views.placeholder, name="placeholder"),
     path("manage/", views.manage, name="manage"),
+    path("manage/imports/<int:job_id>/", views.catalog_import_page, name="catalog_import"),
     path("experiments/", views.experiments, name="experiments"),
     path("experiments/<int:experiment_id>/", views.experiment_detail, name="experiment"),
 ]

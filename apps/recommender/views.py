@@ -17,8 +17,9 @@ from django.views.decorators.http import require_POST
 
 from apps.accounts.models import Role
 from apps.accounts.roles import role_required
+from apps.mlops.upload_jobs import capped_upload
 
-from . import selectors, services
+from . import catalog_import, selectors, services
 from .apps import VISITOR_COOKIE, visitor_cookie
 from .models import Event, Experiment, Item, Variant
 
@@ -324,6 +325,7 @@ def _settings_shown(current: Any, post: Any = None) -> dict[str, Any]:
 
 
 @role_required(Role.MERCHANDISER)
+@capped_upload
 def manage(request: HttpRequest) -> HttpResponse:
     result = None
     refused = None
@@ -335,15 +337,20 @@ def manage(request: HttpRequest) -> HttpResponse:
             assert upload.name is not None  # an uploaded file always carries its name
             fmt = "jsonl" if upload.name.lower().endswith((".jsonl", ".json")) else "csv"
             try:
-                result = services.items_import(content=upload.read().decode("utf-8-sig"), fmt=fmt)
+                job, result = catalog_import.catalog_upload_accept(
+                    upload=upload, fmt=fmt, user=request.user
+                )
+            except catalog_import.ImportRefused as exc:
+                messages.error(request, f"Import failed: {exc}")
+            else:
+                if result is None:  # a large file: follow its job
+                    return redirect("recommender:catalog_import", job.pk)
                 messages.success(
                     request,
                     f"Imported: {result.created} new, "
                     f"{result.updated} updated, {len(result.errors)} "
                     "rows with errors.",
                 )
-            except (UnicodeDecodeError, ValueError) as exc:
-                messages.error(request, f"Import failed: {exc}")
     elif request.method == "POST" and request.POST.get("action") == "settings":
         values, problems = _settings_from_post(request.POST)
         try:
@@ -454,3 +461,14 @@ def experiment_detail(request: HttpRequest, experiment_id: int) -> HttpResponse:
             },
         },
     )
+
+
+@role_required(Role.MERCHANDISER)
+def catalog_import_page(request: HttpRequest, job_id: int) -> HttpResponse:
+    """A catalog import's progress; while it runs, the card asks again every 2 s (htmx)."""
+    job = catalog_import.catalog_import_get(job_id=job_id)
+    if job is None:
+        raise Http404("no such catalog import")
+    fragment = bool(request.headers.get("HX-Request"))
+    template = "recommender/_catalog_import.html" if fragment else "recommender/catalog_import.html"
+    return render(request, template, {"job": job})

@@ -8,7 +8,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
 
-from . import selectors, services
+from apps.mlops.upload_jobs import capped_upload
+
+from . import imports, selectors, services
 from .forms import EntityForm, RuleForm, SourceForm
 from .models import (
     Aggregate,
@@ -18,13 +20,14 @@ from .models import (
     Document,
     EmailDelivery,
     Entity,
+    ImportJob,
     LabelledSentence,
     LabelledSet,
     Score,
     Source,
     Unsubscribe,
 )
-from .uploads import UploadError, documents_read
+from .uploads import UploadError
 
 
 class UploadForm(forms.Form):
@@ -78,7 +81,7 @@ class SourceAdmin(admin.ModelAdmin):
         return [
             path(
                 "<int:pk>/upload/",
-                self.admin_site.admin_view(self.upload_view),
+                self.admin_site.admin_view(capped_upload(self.upload_view)),
                 name="sentiment_source_upload",
             ),
             *super().get_urls(),
@@ -94,16 +97,22 @@ class SourceAdmin(admin.ModelAdmin):
             form.is_valid()
             form.add_error(None, refused)
         elif request.method == "POST" and form.is_valid():
-            upload = form.cleaned_data["file"]
             try:
-                rows, errors = documents_read(upload.read(), upload.name)
+                accepted = imports.upload_accept(
+                    upload=form.cleaned_data["file"],
+                    kind=ImportJob.Kind.DOCUMENTS,
+                    user=request.user,
+                    source_id=source.pk,
+                )
             except UploadError as exc:
                 messages.error(request, str(exc))
             else:
-                result = services.documents_ingest(source_id=source.pk, rows=rows, errors=errors)
-                messages.success(request, f"{result.created} stored, {result.duplicates} known")
-                for error in result.errors[:50]:
-                    messages.warning(request, f"line {error['line']}: {error['error']}")
+                if isinstance(accepted, ImportJob):  # a large file: follow its job
+                    return redirect("sentiment:import_job", accepted.pk)
+                stored, known = len(accepted.created_ids), accepted.job.duplicates
+                messages.success(request, f"{stored} stored, {known} known")
+                for error in accepted.errors[:50]:
+                    messages.warning(request, f"line {error.line}: {error.reason}")
                 return redirect("admin:sentiment_source_changelist")
         return render(
             request,

@@ -20,9 +20,11 @@ from rest_framework.views import APIView
 
 from apps.accounts.models import Role, User
 from apps.accounts.roles import HasRole
+from apps.mlops.upload_jobs import CappedUploadMixin
 
-from . import selectors, services
-from .models import Aggregate, Alert, AlertRule, Document, Entity, Source
+from . import imports, selectors, services
+from .import_views import job_payload
+from .models import Aggregate, Alert, AlertRule, Document, Entity, ImportJob, Source
 from .serializers import (
     AlertSerializer,
     CorrectionSerializer,
@@ -37,7 +39,7 @@ from .serializers import (
     UploadSerializer,
 )
 from .text import TOPICS
-from .uploads import LABELS, DocumentRow, LineError, UploadError, documents_read
+from .uploads import LABELS, DocumentRow, LineError, UploadError
 
 ANALYST = [HasRole(Role.ANALYST)]
 
@@ -132,28 +134,43 @@ def _flatten(errors: Any) -> str:
     return str(errors)
 
 
-class UploadView(APIView):
-    """Bulk upload of a CSV or JSONL file; the response lists each bad line and why."""
+class UploadView(CappedUploadMixin, APIView):
+    """Bulk upload of a CSV or JSONL file; the response lists each bad line and why. A file
+    over UPLOAD_INLINE_MAX_BYTES becomes an import job: 202 with the job to follow."""
 
     permission_classes = ANALYST
     parser_classes = [MultiPartParser, FormParser]
 
     @extend_schema(
         request=UploadSerializer,
-        responses={201: IngestResultSerializer, 400: IngestResultSerializer},
+        responses={
+            201: IngestResultSerializer,
+            202: OpenApiTypes.OBJECT,
+            400: IngestResultSerializer,
+        },
     )
     def post(self, request: Request) -> Response:
         form = UploadSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        upload = form.validated_data["file"]
         try:
-            rows, errors = documents_read(upload.read(), upload.name)
+            accepted = imports.upload_accept(
+                upload=form.validated_data["file"],
+                kind=ImportJob.Kind.DOCUMENTS,
+                user=request.user,
+                source_name=form.validated_data["source"],
+            )
         except UploadError as exc:
             raise serializers.ValidationError({"file": str(exc)}) from exc
-        source = _pushed_source(form.validated_data["source"], Source.Kind.UPLOAD)
-        result = services.documents_ingest(source_id=source.pk, rows=rows, errors=errors)
-        code = status.HTTP_400_BAD_REQUEST if errors and not rows else status.HTTP_201_CREATED
-        return Response(_result(source.pk, result), status=code)
+        except services.SourceNameTaken as exc:
+            raise serializers.ValidationError({"source": [str(exc)]}) from None
+        if isinstance(accepted, ImportJob):
+            return Response(job_payload(accepted), status=status.HTTP_202_ACCEPTED)
+        errors = [{"line": e.line, "error": e.reason} for e in accepted.errors]
+        result = services.IngestResult(accepted.created_ids, accepted.job.duplicates, errors)
+        payload = {**_result(int(accepted.job.params["source_id"]), result), "job": accepted.job.pk}
+        kept = result.created or result.duplicates
+        code = status.HTTP_400_BAD_REQUEST if errors and not kept else status.HTTP_201_CREATED
+        return Response(payload, status=code)
 
 
 @extend_schema(

@@ -1,7 +1,7 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
-from . import api, training_api
+from . import api, import_views, training_api
 
 router = DefaultRouter()
 router.register("documents", api.DocumentViewSet, basename="sentiment-document")
@@ -14,6 +14,9 @@ router.register("training-sets", training_api.LabelledSetViewSet, basename="sent
 urlpatterns = [
     path("ingest/", api.IngestView.as_view(), name="sentiment-ingest"),
     path("upload/", api.UploadView.as_view(), name="sentiment-upload"),
+    path(
+        "import-jobs/<int:pk>/", import_views.ImportJobView.as_view(), name="sentiment-import-job"
+    ),
     path("trends/", api.TrendView.as_view(), name="sentiment-trends"),
     path("", include(router.urls)),
 ]

@@ -8,6 +8,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from apps.mlops.upload_jobs import ImportJobBase
+
 
 def _token() -> str:
     return secrets.token_urlsafe(24)
@@ -420,3 +422,16 @@ class EmailDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.message_id} ({self.outcome or 'pending'})"
+
+
+class ImportJob(ImportJobBase):
+    """An uploaded file of documents or labelled sentences being ingested (see upload_jobs)."""
+
+    class Kind(models.TextChoices):
+        DOCUMENTS = "documents"
+        LABELLED_SET = "labelled_set"
+
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+
+    class Meta(ImportJobBase.Meta):
+        indexes = [models.Index(fields=["status", "updated_at"])]

@@ -19,6 +19,10 @@ BEAT_SCHEDULE = {
         "task": "apps.sentiment.tasks.documents_rescue_task",
         "schedule": float(settings.SENTIMENT_SCORE_SWEEP_S),
     },
+    "sentiment-rescue-import-jobs": {
+        "task": "apps.sentiment.tasks.import_jobs_rescue_task",
+        "schedule": crontab(minute="2-59/10"),
+    },
     "sentiment-daily-digest": {
         "task": "apps.sentiment.tasks.alerts_digest_send_task",
         "schedule": crontab(hour=DIGEST_HOUR, minute=0),

@@ -6,7 +6,10 @@ from typing import Any
 
 from celery import shared_task
 
-from . import services
+from apps.mlops.upload_jobs import jobs_stale
+
+from . import imports, services
+from .models import ImportJob
 
 
 @shared_task(acks_late=True, queue="inference")
@@ -89,3 +92,19 @@ def alerts_send_pending_task() -> int:
 @shared_task(acks_late=True, queue="inference", soft_time_limit=540, time_limit=580)
 def alerts_digest_catch_up_task() -> int:
     return services.alerts_digest_catch_up()
+
+
+@shared_task(acks_late=True, queue="inference", soft_time_limit=1800, time_limit=1900)
+def import_job_run_task(job_id: int) -> str:
+    """Ingest an uploaded file; idempotent (the job is claimed, a finished one is left alone)."""
+    outcome = imports.import_job_run(job_id=job_id)
+    return outcome.job.status if outcome else "taken"
+
+
+@shared_task(acks_late=True, queue="inference")
+def import_jobs_rescue_task() -> int:
+    """Queue again the import jobs nobody moved for a while (lost message, dead worker)."""
+    stale = jobs_stale(ImportJob)
+    for job_id in stale:
+        import_job_run_task.delay(job_id)
+    return len(stale)

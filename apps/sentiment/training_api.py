@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -13,9 +14,11 @@ from rest_framework.response import Response
 
 from apps.accounts.models import Role
 from apps.accounts.roles import HasRole
+from apps.mlops.upload_jobs import CappedUploadMixin
 
-from . import training_data
-from .models import LabelledSet
+from . import imports, training_data
+from .import_views import job_payload
+from .models import ImportJob, LabelledSet
 from .serializers import LineErrorSerializer
 from .uploads import UploadError
 
@@ -54,6 +57,7 @@ def _import_payload(result: training_data.LabelledSetImport) -> dict[str, Any]:
 
 
 class LabelledSetViewSet(
+    CappedUploadMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.DestroyModelMixin,
@@ -70,24 +74,32 @@ class LabelledSetViewSet(
 
     @extend_schema(
         request={"multipart/form-data": LabelledSetUploadSerializer},
-        responses={201: LabelledSetImportSerializer, 400: LabelledSetImportSerializer},
+        responses={
+            201: LabelledSetImportSerializer,
+            202: OpenApiTypes.OBJECT,
+            400: LabelledSetImportSerializer,
+        },
         summary="Import a labelled set; bad lines are reported, good ones stored",
     )
     def create(self, request: Request) -> Response:
         form = LabelledSetUploadSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        upload = form.validated_data["file"]
         try:
-            result = training_data.labelled_set_import(
-                name=form.validated_data["name"],
-                data=upload.read(),
-                filename=upload.name,
+            accepted = imports.upload_accept(
+                upload=form.validated_data["file"],
+                kind=ImportJob.Kind.LABELLED_SET,
                 user=request.user,
+                name=form.validated_data["name"],
             )
         except UploadError as exc:
             raise serializers.ValidationError({"file": str(exc)}) from exc
+        if isinstance(accepted, ImportJob):
+            return Response(job_payload(accepted), status=status.HTTP_202_ACCEPTED)
+        result = training_data.LabelledSetImport(
+            accepted.labelled_set, accepted.sentences, accepted.job.duplicates, accepted.errors
+        )
         code = status.HTTP_201_CREATED if result.labelled_set else status.HTTP_400_BAD_REQUEST
-        return Response(_import_payload(result), status=code)
+        return Response({**_import_payload(result), "job": accepted.job.pk}, status=code)
 
     def perform_destroy(self, instance: LabelledSet) -> None:
         training_data.labelled_set_delete(set_id=instance.pk)

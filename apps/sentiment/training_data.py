@@ -7,18 +7,22 @@ sentence, so a correction always wins.
 
 from __future__ import annotations
 
+import hashlib
+import io
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from django.db import transaction
 from django.db.models import QuerySet
 
-from .models import Correction, LabelledSentence, LabelledSet
-from .uploads import LabelledRow, LineError, UploadError, labelled_read
+from apps.mlops.upload_jobs import upload_max_bytes
 
-MAX_FILE_BYTES = 20 * 1024 * 1024
+from .models import Correction, LabelledSentence, LabelledSet
+from .uploads import LabelledRow, LineError, UploadError, labelled_iter
+
+BATCH = 1000
 SETS_ALL = "all"
 
 
@@ -45,51 +49,71 @@ class TrainingData:
 
 
 # -- services --------------------------------------------------------------------------------------
-@transaction.atomic
 def labelled_set_import(
     *, name: str, data: bytes, filename: str, user: Any = None
 ) -> LabelledSetImport:
-    """Store the good lines of a training file as a new set; report bad and conflicting lines.
+    """Store the good lines of a training file held in memory as a new set (see
+    labelled_set_store); uploads go through import jobs (imports.upload_accept) instead.
 
     UploadError when the whole file is unusable (empty, too large, no sentence/label columns).
     """
-    if len(data) > MAX_FILE_BYTES:
-        raise UploadError(f"the file is over {MAX_FILE_BYTES // (1024 * 1024)} MB")
-    parsed, errors = labelled_read(data, filename)
-    first_seen: dict[str, tuple[int, str]] = {}
-    kept: list[LabelledRow] = []
-    duplicates = 0
-    errors = list(errors)
-    for row in parsed:
-        seen = first_seen.get(row.sentence)
-        if seen is None:
-            first_seen[row.sentence] = (row.line, row.label)
-            kept.append(row)
-        elif seen[1] == row.label:
-            duplicates += 1
-        else:
-            errors.append(
-                LineError(row.line, f"the sentence is already on line {seen[0]} labelled {seen[1]}")
-            )
-    errors.sort(key=lambda e: e.line)
-    if not kept:
-        return LabelledSetImport(None, 0, duplicates, errors)
-    labelled_set = LabelledSet.objects.create(
-        name=name.strip()[:200] or filename[:200] or "Labelled set",
-        filename=filename[:255],
-        uploaded_by=user if getattr(user, "pk", None) else None,
-        row_count=len(kept),
+    if len(data) > upload_max_bytes():
+        raise UploadError(f"the file is over {upload_max_bytes() // (1024 * 1024)} MB")
+    return labelled_set_store(
+        name=name,
+        stream=io.BytesIO(data),
+        filename=filename,
+        user_id=user.pk if getattr(user, "pk", None) else None,
     )
-    LabelledSentence.objects.bulk_create(
-        (
+
+
+@transaction.atomic
+def labelled_set_store(
+    *, name: str, stream: IO[bytes], filename: str, user_id: int | None = None
+) -> LabelledSetImport:
+    """Store the good lines of a training file, read as a stream, as a new set: all of them
+    or (on any failure) none; a sentence repeated with the same label is a duplicate, with
+    another label a line error naming the first."""
+    errors: list[LineError] = []
+    first_seen: dict[bytes, tuple[int, str]] = {}  # digests, not sentences: less memory
+    labelled_set: LabelledSet | None = None
+    batch: list[LabelledSentence] = []
+    kept = duplicates = 0
+    for row in labelled_iter(stream, filename, errors):
+        key = hashlib.blake2b(row.sentence.encode(), digest_size=16).digest()
+        seen = first_seen.get(key)
+        if seen is not None:
+            if seen[1] == row.label:
+                duplicates += 1
+            else:
+                errors.append(
+                    LineError(
+                        row.line, f"the sentence is already on line {seen[0]} labelled {seen[1]}"
+                    )
+                )
+            continue
+        first_seen[key] = (row.line, row.label)
+        if labelled_set is None:
+            labelled_set = LabelledSet.objects.create(
+                name=name.strip()[:200] or filename[:200] or "Labelled set",
+                filename=filename[:255],
+                uploaded_by_id=user_id,
+            )
+        batch.append(
             LabelledSentence(
-                labelled_set=labelled_set, line=r.line, sentence=r.sentence, label=r.label
+                labelled_set=labelled_set, line=row.line, sentence=row.sentence, label=row.label
             )
-            for r in kept
-        ),
-        batch_size=1000,
-    )
-    return LabelledSetImport(labelled_set, len(kept), duplicates, errors)
+        )
+        kept += 1
+        if len(batch) >= BATCH:
+            LabelledSentence.objects.bulk_create(batch)
+            batch = []
+    LabelledSentence.objects.bulk_create(batch)
+    if labelled_set is not None:
+        LabelledSet.objects.filter(pk=labelled_set.pk).update(row_count=kept)
+        labelled_set.row_count = kept
+    errors.sort(key=lambda e: e.line)
+    return LabelledSetImport(labelled_set, kept, duplicates, errors)
 
 
 @transaction.atomic

@@ -11,8 +11,10 @@ from django.views.decorators.http import require_POST
 from apps.accounts.models import Role
 from apps.accounts.roles import role_required, user_has_role
 from apps.mlops import services as mlops_services
+from apps.mlops.upload_jobs import capped_upload
 
-from . import training_data
+from . import imports, training_data
+from .models import ImportJob
 from .uploads import UploadError
 
 analyst_only = role_required(Role.ANALYST)
@@ -27,23 +29,28 @@ class LabelledSetForm(forms.Form):
 
 
 @analyst_only
+@capped_upload
 def training_data_page(request: HttpRequest) -> HttpResponse:
     form = LabelledSetForm(request.POST or None, request.FILES or None)
     result = None
     status = 200
     if request.method == "POST" and form.is_valid():
-        upload = form.cleaned_data["file"]
         try:
-            result = training_data.labelled_set_import(
-                name=form.cleaned_data["name"],
-                data=upload.read(),
-                filename=upload.name,
+            accepted = imports.upload_accept(
+                upload=form.cleaned_data["file"],
+                kind=ImportJob.Kind.LABELLED_SET,
                 user=request.user,
+                name=form.cleaned_data["name"],
             )
         except UploadError as exc:
             form.add_error("file", str(exc))
             status = 400
         else:
+            if isinstance(accepted, ImportJob):  # a large file: follow its job
+                return redirect("sentiment:import_job", accepted.pk)
+            result = training_data.LabelledSetImport(
+                accepted.labelled_set, accepted.sentences, accepted.job.duplicates, accepted.errors
+            )
             if result.labelled_set is None:
                 status = 400
             else:

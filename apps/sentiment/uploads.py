@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
-import codecs
 import csv
 import io
+import itertools
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import IO, Any
 
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+
+from .text_stream import (
+    encoding_detect,
+    first_line,
+    json_array_items,
+    json_array_problem,
+    json_one_object,
+    parses,
+    text_open,
+)
 
 LABELS = ("negative", "neutral", "positive")
 # Python's csv module refuses fields over 128 KiB, shorter than a long article. Allow a field
@@ -41,24 +51,6 @@ class DocumentRow:
     body: str
     published_at: datetime | None
     language: str
-
-
-def _decode(data: bytes) -> str:
-    """UTF-8 (with or without BOM), UTF-16 with a BOM (Excel's "Unicode text"), else
-    Windows-1252, what Excel writes on Windows: its curly quotes and euro sign stay themselves."""
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        try:
-            return data.decode("utf-16")
-        except UnicodeDecodeError:
-            pass
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("cp1252")
-    except UnicodeDecodeError:  # one of the five bytes cp1252 leaves undefined
-        return data.decode("latin-1")
 
 
 _NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
@@ -149,10 +141,12 @@ def document_row_build(line: int, raw: dict[str, Any]) -> DocumentRow:
     )
 
 
-def _csv_reader(text: str, *, delimiter: str = ",") -> tuple[csv.DictReader[str], list[str]]:
+def _csv_reader(
+    lines: Iterable[str], *, delimiter: str = ","
+) -> tuple[csv.DictReader[str], list[str]]:
     """A DictReader and its lower-cased header; UploadError when the header cannot be read."""
     csv.field_size_limit(MAX_FIELD_CHARS)  # process-wide; only ever raised, never lowered
-    reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
+    reader = csv.DictReader(lines, delimiter=delimiter)
     try:
         header = [h.strip().lower() for h in (reader.fieldnames or [])]
     except csv.Error as exc:
@@ -193,67 +187,90 @@ CSV_NAMES = (".csv", ".tsv", ".txt")
 _TEXT_COLUMNS = {"title", "body", "text"}
 
 
-def documents_read(data: bytes, filename: str) -> tuple[list[DocumentRow], list[LineError]]:
-    """Rows and line errors of a CSV (header row) or JSONL (one object per line) upload; a .json
-    file may also hold one JSON array of objects (its items are numbered from 1)."""
+def documents_iter(
+    stream: IO[bytes], filename: str, errors: list[LineError]
+) -> Iterator[DocumentRow]:
+    """The rows of a CSV (header row) or JSONL (one object per line) upload, read from a seekable
+    binary stream a line at a time; each bad line is added to `errors` as it is met. A .json file
+    may also hold one JSON array of objects (its items are numbered from 1).
+
+    UploadError (from the first `next`, or at the end for a file without any document) when the
+    file is unusable as a whole.
+    """
     name = filename.lower()
     if not name.endswith(JSON_NAMES + CSV_NAMES):
         raise UploadError("upload a .csv (with a header row) or a .jsonl file")
-    text = _decode(data)
-    if not text.strip():
+    encoding = encoding_detect(stream)
+    if not first_line(stream, encoding):
         raise UploadError("the file is empty")
     if name.endswith(JSON_NAMES):
-        rows, errors = _json_documents(text)
+        rows = _json_documents(stream, encoding, errors)
     else:
-        rows, errors = _csv_documents(text, name)
-    if not rows and not errors:
+        rows = _csv_documents(stream, encoding, name, errors)
+    found = 0
+    for row in rows:
+        found += 1
+        yield row
+    if not found and not errors:
         raise UploadError("the file holds no documents (only a header row or an empty list)")
+
+
+def documents_read(data: bytes, filename: str) -> tuple[list[DocumentRow], list[LineError]]:
+    """Rows and line errors of a whole upload held in memory (see documents_iter)."""
+    errors: list[LineError] = []
+    rows = list(documents_iter(io.BytesIO(data), filename, errors))
     return rows, errors
 
 
-def _json_documents(text: str) -> tuple[list[DocumentRow], list[LineError]]:
-    rows: list[DocumentRow] = []
-    errors: list[LineError] = []
+def _document_or_error(number: int, raw: Any, errors: list[LineError]) -> DocumentRow | None:
+    try:
+        return document_row_build(number, raw)
+    except ValueError as exc:
+        errors.append(LineError(number, str(exc)))
+        return None
 
-    def add(number: int, raw: Any) -> None:
-        try:
-            rows.append(document_row_build(number, raw))
-        except ValueError as exc:
-            errors.append(LineError(number, str(exc)))
 
-    whole = text.strip()
-    if whole.startswith(("[", "{")):
-        # A JSON export (an array, or one object over several lines) instead of JSON Lines.
-        try:
-            document = json.loads(whole)
-        except json.JSONDecodeError as exc:
-            if whole.split("\n", 1)[0].strip() == "[":
-                raise UploadError(
-                    f"not a valid JSON array: {exc.msg} (line {exc.lineno})"
-                ) from None
-        else:
-            for number, raw in enumerate(document if isinstance(document, list) else [document], 1):
-                add(number, raw)
-            return rows, errors
+def _json_documents(
+    stream: IO[bytes], encoding: str, errors: list[LineError]
+) -> Iterator[DocumentRow]:
+    first = first_line(stream, encoding)
+    whole: list[Any] | None = None  # the file as one JSON value (an export), when it is one
+    if first.startswith("["):
+        problem = json_array_problem(stream, encoding)
+        if problem is None:
+            with text_open(stream, encoding, newline="\n") as text:
+                for number, raw in enumerate(json_array_items(text), start=1):
+                    if (row := _document_or_error(number, raw, errors)) is not None:
+                        yield row
+            return
+        if first == "[":
+            raise UploadError(f"not a valid JSON array: {problem.msg} (line {problem.lineno})")
+    elif first.startswith("{") and not parses(first):
+        whole = json_one_object(stream, encoding)  # one object over several lines
+    if whole is not None:
+        for number, raw in enumerate(whole, start=1):
+            if (row := _document_or_error(number, raw, errors)) is not None:
+                yield row
+        return
     # Lines end at "\n" only: str.splitlines would also cut at U+2028, U+0085 or a form feed,
     # all of which may stand unescaped inside a JSON string.
-    for number, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            raw = json.loads(line)
-        except json.JSONDecodeError as exc:
-            errors.append(LineError(number, f"not valid JSON: {exc.msg}"))
-            continue
-        add(number, raw)
-    return rows, errors
+    with text_open(stream, encoding, newline="\n") as text:
+        for number, line in enumerate(text, start=1):
+            if not line.strip():
+                continue
+            try:
+                raw = json.loads(line)
+            except json.JSONDecodeError as exc:
+                errors.append(LineError(number, f"not valid JSON: {exc.msg}"))
+                continue
+            if (row := _document_or_error(number, raw, errors)) is not None:
+                yield row
 
 
-def _csv_delimiter(text: str, name: str, columns: set[str] = _TEXT_COLUMNS) -> str:
-    """The delimiter that makes the header name one of `columns`: a comma (a tab for .tsv), else
-    a semicolon (Excel in much of Europe), a tab or a pipe."""
+def _csv_delimiter(first: str, name: str, columns: set[str] = _TEXT_COLUMNS) -> str:
+    """The delimiter that makes the header line name one of `columns`: a comma (a tab for .tsv),
+    else a semicolon (Excel in much of Europe), a tab or a pipe."""
     default = "\t" if name.lower().endswith(".tsv") else ","
-    first = text.split("\n", 1)[0]
     for delimiter in (default, ";", "\t", "|"):
         names = {h.strip().strip('"').strip().lower() for h in first.split(delimiter)}
         if names & columns:
@@ -261,23 +278,30 @@ def _csv_delimiter(text: str, name: str, columns: set[str] = _TEXT_COLUMNS) -> s
     return default
 
 
-def _csv_documents(text: str, name: str) -> tuple[list[DocumentRow], list[LineError]]:
-    rows: list[DocumentRow] = []
-    errors: list[LineError] = []
-    reader, header = _csv_reader(text, delimiter=_csv_delimiter(text, name))
-    if not (_TEXT_COLUMNS & set(header)):
-        raise UploadError(
-            f"the header row must name a title, body or text column; found {header or 'none'}"
-        )
-    for number, record in _csv_records(reader, errors):
-        if None in record:
-            errors.append(LineError(number, "more values than header columns"))
-            continue
-        try:
-            rows.append(document_row_build(number, record))
-        except ValueError as exc:
-            errors.append(LineError(number, str(exc)))
-    return rows, errors
+def _csv_lines(
+    text: IO[str], name: str, columns: set[str] = _TEXT_COLUMNS
+) -> tuple[Iterator[str], str]:
+    """The text's lines (the header line read once, put back) and the delimiter it uses."""
+    header_line = text.readline()
+    return itertools.chain([header_line], text), _csv_delimiter(header_line, name, columns)
+
+
+def _csv_documents(
+    stream: IO[bytes], encoding: str, name: str, errors: list[LineError]
+) -> Iterator[DocumentRow]:
+    with text_open(stream, encoding) as text:
+        lines, delimiter = _csv_lines(text, name)
+        reader, header = _csv_reader(lines, delimiter=delimiter)
+        if not (_TEXT_COLUMNS & set(header)):
+            raise UploadError(
+                f"the header row must name a title, body or text column; found {header or 'none'}"
+            )
+        for number, record in _csv_records(reader, errors):
+            if None in record:
+                errors.append(LineError(number, "more values than header columns"))
+                continue
+            if (row := _document_or_error(number, record, errors)) is not None:
+                yield row
 
 
 # -- training files --------------------------------------------------------------------------------
@@ -307,16 +331,49 @@ def label_normalise(value: str) -> str:
     return label
 
 
-def labelled_read(data: bytes, filename: str = "") -> tuple[list[LabelledRow], list[LineError]]:
-    """CSV `sentence,label[,all_agree]` or PhraseBank text `sentence@label` lines."""
-    text = _decode(data)
-    first = text.lstrip().splitlines()[0] if text.strip() else ""
-    rows: list[LabelledRow] = []
-    errors: list[LineError] = []
+def labelled_iter(
+    stream: IO[bytes], filename: str, errors: list[LineError]
+) -> Iterator[LabelledRow]:
+    """CSV `sentence,label[,all_agree]` or PhraseBank text `sentence@label` lines, read from a
+    seekable binary stream a line at a time; bad lines are added to `errors` as they are met."""
+    encoding = encoding_detect(stream)
+    first = first_line(stream, encoding)
     if not first:
         raise UploadError("the training file is empty")
     if "@" in first and not first.lower().startswith("sentence,"):
-        for number, line in enumerate(text.splitlines(), start=1):
+        yield from _phrasebank_rows(stream, encoding, errors)
+        return
+    # Separated like a document upload: commas, or semicolons, tabs or pipes (Excel in Europe).
+    with text_open(stream, encoding) as text:
+        lines, delimiter = _csv_lines(text, filename, {"sentence"})
+        reader, header = _csv_reader(lines, delimiter=delimiter)
+        if "sentence" not in header or "label" not in header:
+            raise UploadError(
+                f"CSV training files need 'sentence' and 'label' columns; found {header or 'none'}"
+            )
+        for number, record in _csv_records(reader, errors):
+            try:
+                sentence = (record.get("sentence") or "").strip()
+                if not sentence:
+                    raise ValueError("empty sentence")
+                if problem := unstorable_problem("the sentence", sentence):
+                    raise ValueError(problem)
+                agree_raw = (record.get("all_agree") or "").strip().lower()
+                agree = None if "all_agree" not in header else agree_raw in ("yes", "true", "1")
+                label = label_normalise(record.get("label") or "")
+            except ValueError as exc:
+                errors.append(LineError(number, str(exc)))
+                continue
+            yield LabelledRow(sentence, label, agree, number)
+
+
+def _phrasebank_rows(
+    stream: IO[bytes], encoding: str, errors: list[LineError]
+) -> Iterator[LabelledRow]:
+    with text_open(stream, encoding, newline=None) as text:
+        # Numbered as str.splitlines numbers the whole text (it also ends a line at U+2028...).
+        parts: Iterable[str] = (part for line in text for part in line.splitlines())
+        for number, line in enumerate(parts, start=1):
             if not line.strip():
                 continue
             sentence, sep, label = line.rpartition("@")
@@ -325,28 +382,15 @@ def labelled_read(data: bytes, filename: str = "") -> tuple[list[LabelledRow], l
                     raise ValueError("expected 'sentence@label'")
                 if problem := unstorable_problem("the sentence", sentence):
                     raise ValueError(problem)
-                rows.append(LabelledRow(sentence.strip(), label_normalise(label), line=number))
+                row = LabelledRow(sentence.strip(), label_normalise(label), line=number)
             except ValueError as exc:
                 errors.append(LineError(number, str(exc)))
-        return rows, errors
-    # Separated like a document upload: commas, or semicolons, tabs or pipes (Excel in Europe).
-    reader, header = _csv_reader(text, delimiter=_csv_delimiter(text, filename, {"sentence"}))
-    if "sentence" not in header or "label" not in header:
-        raise UploadError(
-            f"CSV training files need 'sentence' and 'label' columns; found {header or 'none'}"
-        )
-    for number, record in _csv_records(reader, errors):
-        try:
-            sentence = (record.get("sentence") or "").strip()
-            if not sentence:
-                raise ValueError("empty sentence")
-            if problem := unstorable_problem("the sentence", sentence):
-                raise ValueError(problem)
-            agree_raw = (record.get("all_agree") or "").strip().lower()
-            agree = None if "all_agree" not in header else agree_raw in ("yes", "true", "1")
-            rows.append(
-                LabelledRow(sentence, label_normalise(record.get("label") or ""), agree, number)
-            )
-        except ValueError as exc:
-            errors.append(LineError(number, str(exc)))
+                continue
+            yield row
+
+
+def labelled_read(data: bytes, filename: str = "") -> tuple[list[LabelledRow], list[LineError]]:
+    """Rows and line errors of a whole training file held in memory (see labelled_iter)."""
+    errors: list[LineError] = []
+    rows = list(labelled_iter(io.BytesIO(data), filename, errors))
     return rows, errors

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import training_views, views
+from . import import_views, training_views, views
 
 app_name = "sentiment"
 urlpatterns = [
@@ -27,6 +27,7 @@ urlpatterns = [
     path("sources/", views.sources, name="sources"),
     path("sources/<int:pk>/poll/", views.source_poll, name="source_poll"),
     path("upload/", views.upload, name="upload"),
+    path("imports/<int:pk>/", import_views.import_job_page, name="import_job"),
     path("training/", training_views.training_data_page, name="training_data"),
     path("training/run/", training_views.training_run_start, name="training_run_start"),
     path(

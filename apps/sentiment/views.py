@@ -15,12 +15,13 @@ from django.views.decorators.http import require_POST
 
 from apps.accounts.models import Role, User
 from apps.accounts.roles import role_required
+from apps.mlops.upload_jobs import capped_upload
 
-from . import realtime, selectors, services
+from . import imports, realtime, selectors, services
 from .forms import CorrectionForm, EntityForm, RuleForm, SourceForm, UploadForm
-from .models import Alert, AlertRule, Document, Entity, Source
+from .models import Alert, AlertRule, Document, Entity, ImportJob, Source
 from .text import TOPICS
-from .uploads import UploadError, documents_read
+from .uploads import UploadError
 
 analyst_only = role_required(Role.ANALYST)
 DASHBOARD_ALERTS = 20
@@ -369,29 +370,32 @@ def source_poll(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @analyst_only
+@capped_upload
 def upload(request: HttpRequest) -> HttpResponse:
     form = UploadForm(request.POST or None, request.FILES or None)
     result = None
     status = 200
     if request.method == "POST" and form.is_valid():
-        upload_file = form.cleaned_data["file"]
         try:
-            rows, errors = documents_read(upload_file.read(), upload_file.name)
+            accepted = imports.upload_accept(
+                upload=form.cleaned_data["file"],
+                kind=ImportJob.Kind.DOCUMENTS,
+                user=request.user,
+                source_name=form.cleaned_data["source"],
+            )
         except UploadError as exc:
             form.add_error("file", str(exc))
             status = 400
+        except services.SourceNameTaken as exc:
+            form.add_error("source", str(exc))
+            status = 400
         else:
-            try:
-                source = services.source_get_or_create(
-                    name=form.cleaned_data["source"], kind=Source.Kind.UPLOAD
-                )
-            except services.SourceNameTaken as exc:
-                form.add_error("source", str(exc))
+            if isinstance(accepted, ImportJob):  # a large file: follow its job
+                return redirect("sentiment:import_job", accepted.pk)
+            errors = [{"line": e.line, "error": e.reason} for e in accepted.errors]
+            result = services.IngestResult(accepted.created_ids, accepted.job.duplicates, errors)
+            if errors and not (result.created or result.duplicates):
                 status = 400
-            else:
-                result = services.documents_ingest(source_id=source.pk, rows=rows, errors=errors)
-                if errors and not rows:
-                    status = 400
     elif request.method == "POST":
         status = 400
     return render(request, "sentiment/upload.html", {"form": form, "result": result}, status=status)

@@ -27,6 +27,7 @@ from django.utils.text import slugify
 
 from apps.accounts.models import Role
 from apps.accounts.roles import user_has_role
+from apps.mlops.upload_jobs import upload_max_rows
 from apps.mlops.vectors import named_index, texts_embed
 
 from . import realtime
@@ -705,6 +706,8 @@ def _rows_parse(text: str, suffix: str, name: str) -> list[dict[str, str]]:
 def _rows_import(*, kb_id: int, rows: list[dict[str, str]], report: ImportReport) -> None:
     if not rows:
         raise InvalidText("The file has no rows.")
+    if len(rows) > upload_max_rows():  # each row is an upsert (and an embedding) in the request
+        raise InvalidText(f"The file has more than {upload_max_rows()} rows (UPLOAD_MAX_ROWS).")
     keys = set(rows[0])
     if {"question", "answer"} <= keys:
         report.kind = "faq"

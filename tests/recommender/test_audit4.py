@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from apps.recommender import selectors, services
+from apps.recommender import catalog_import, selectors, services
 from apps.recommender.models import Event, Item
 
 pytestmark = pytest.mark.django_db
@@ -24,7 +24,7 @@ def test_a_price_only_import_keeps_the_columns_it_leaves_out(catalog):
     before = Item.objects.get(sku="TENT-1")
     content = "sku,title,category,price\nTENT-1,Ridgeline tent,Outdoor,99.00\n"
 
-    result = services.items_import(content=content, fmt="csv", embed=False)
+    result = catalog_import.items_import(content=content, fmt="csv", embed=False)
 
     after = Item.objects.get(sku="TENT-1")
     assert (result.updated, result.errors) == (1, [])
@@ -40,7 +40,7 @@ def test_a_price_only_import_keeps_the_columns_it_leaves_out(catalog):
 def test_a_jsonl_update_naming_only_the_stock_keeps_the_rest(catalog):
     before = Item.objects.get(sku="PAN-1")
 
-    services.items_import(content='{"sku": "PAN-1", "stock": 3}\n', fmt="jsonl", embed=False)
+    catalog_import.items_import(content='{"sku": "PAN-1", "stock": 3}\n', fmt="jsonl", embed=False)
 
     after = Item.objects.get(sku="PAN-1")
     assert after.stock == 3
@@ -56,7 +56,7 @@ def test_a_blank_active_cell_does_not_take_an_item_off_sale(db):
         "sku,title,category,price,active\nMUG-1,Enamel mug,Kitchen,5,\nMUG-2,Old mug,Kitchen,5,no\n"
     )
 
-    services.items_import(content=content, fmt="csv", embed=False)
+    catalog_import.items_import(content=content, fmt="csv", embed=False)
 
     assert Item.objects.get(sku="MUG-1").active
     assert not Item.objects.get(sku="MUG-2").active

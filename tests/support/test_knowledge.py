@@ -113,6 +113,22 @@ def test_csv_import_of_faq_pairs_and_past_conversations(kb):
     assert PastConversation.objects.get(kb=kb).best_reply == "Wait 7 days."
 
 
+def test_a_faq_file_over_the_row_cap_is_refused_with_nothing_stored(kb, settings):
+    settings.UPLOAD_MAX_ROWS = 3
+    before = services.knowledge_import_file(
+        kb_id=kb.pk, name="kept.csv", data=b"question,answer\nWhen?,Soon.\n"
+    )
+    rows = b"".join(b"Question %d?,Answer %d.\n" % (i, i) for i in range(4))
+
+    with pytest.raises(InvalidText, match="more than 3 rows"):
+        services.knowledge_import_file(
+            kb_id=kb.pk, name="faq.csv", data=b"question,answer\n" + rows
+        )
+
+    assert before.created == 1
+    assert list(FAQ.objects.filter(kb=kb).values_list("question", flat=True)) == ["When?"]
+
+
 @pytest.mark.parametrize(
     ("name", "data", "needle"),
     [
