@@ -208,6 +208,13 @@ def _target(url: httpx.URL, deadline: _Deadline, trusted_hosts: Iterable[str]) -
     return _Target(url=url, host=host, address=str(addresses[0]))
 
 
+def outbound_url_check(url: str, *, deadline_s: float = 5.0) -> None:
+    """Raise OutboundError unless `url` is http(s) and its host resolves only to addresses a
+    fetch may reach now; fetches nothing. For a clear answer when a user saves an address;
+    every fetch checks again (names can change what they resolve to)."""
+    _target(_url_check(url), _Deadline(deadline_s), ())
+
+
 class _DeadlineStream(httpcore.NetworkStream):
     """A socket stream whose every wait ends at the fetch's deadline at the latest."""
 
