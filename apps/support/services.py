@@ -27,6 +27,7 @@ from django.utils.text import slugify
 
 from apps.accounts.models import Role
 from apps.accounts.roles import user_has_role
+from apps.core.outbound import OutboundError, outbound_fetch
 from apps.mlops.vectors import named_index, texts_embed
 
 from . import realtime
@@ -57,6 +58,7 @@ from .text import (
 
 log = logging.getLogger(__name__)
 MAX_IMPORT_BYTES = 10 * 1024 * 1024
+URL_IMPORT_DEADLINE_S = 30.0  # the whole download of an imported page
 CLOSED_TEXT = "This conversation is closed. How did we do? Please rate us from 1 to 5."
 # Each message may start an answer (retrieval, a generation): as POST /ask/ is throttled, so is
 # the chat, per conversation and whatever the channel (websocket or REST).
@@ -738,23 +740,28 @@ def _rows_import(*, kb_id: int, rows: list[dict[str, str]], report: ImportReport
 
 
 def knowledge_import_url(
-    *, kb_id: int, url: str, status: str = Article.Status.PUBLISHED, client: Any = None
+    *, kb_id: int, url: str, status: str = Article.Status.PUBLISHED
 ) -> ImportReport:
-    """Fetch a page (an intranet help centre article) and import it; the URL is its key."""
-    import httpx
+    """Fetch a page (a public help centre article) and import it; the URL is its key.
 
+    Through the guarded fetch: public addresses only on every hop (OUTBOUND_ALLOW_* for an
+    intranet), one deadline for the whole download, the size cap kept while it streams."""
     if not url.startswith(("http://", "https://")):
         raise InvalidText("The URL must start with http:// or https://.")
     try:
-        http = client or httpx.Client(timeout=15, follow_redirects=True)
-        response = http.get(url, headers={"User-Agent": "Textsuite-support-import/1.0"})
-    except httpx.HTTPError as exc:
-        raise InvalidText(f"Could not fetch {url}: {exc}") from exc
-    if response.status_code >= 400:
-        raise InvalidText(f"{url} answered HTTP {response.status_code}.")
+        response = outbound_fetch(
+            url,
+            headers={"User-Agent": "Textsuite-support-import/1.0"},
+            max_bytes=MAX_IMPORT_BYTES,
+            deadline_s=URL_IMPORT_DEADLINE_S,
+        )
+    except OutboundError as exc:
+        if exc.reason == "too_large":
+            raise InvalidText(
+                f"{url} is larger than {MAX_IMPORT_BYTES // (1024 * 1024)} MB."
+            ) from None
+        raise InvalidText(f"Could not fetch {url}: {exc}.") from None
     data = response.content
-    if len(data) > MAX_IMPORT_BYTES:
-        raise InvalidText(f"{url} is larger than {MAX_IMPORT_BYTES // (1024 * 1024)} MB.")
     kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
     report = ImportReport(kind="article")
     if kind == "application/pdf":
