@@ -39,6 +39,7 @@ from .models import (
     Chunk,
     Conversation,
     KnowledgeBase,
+    LlmEndpoint,
     Message,
     PastConversation,
 )
@@ -442,7 +443,7 @@ def knowledge_base_settings_clean(
     faq_threshold: float,
     answer_mode: str,
     greeting: str,
-    llm_base_url: str = "",
+    llm_endpoint: LlmEndpoint | int | None = None,
     llm_model: str = "",
 ) -> dict[str, Any]:
     """The rules of a knowledge base's answer settings (pages, API, admin); raises InvalidText."""
@@ -453,17 +454,23 @@ def knowledge_base_settings_clean(
             raise InvalidText(f"The {what} must be a number from 0 to 1.")
     if answer_mode not in KnowledgeBase.AnswerMode.values:
         raise InvalidText(f"Unknown answer mode {answer_mode!r}.")
-    if not isinstance(llm_base_url, str) or not isinstance(llm_model, str):
-        raise InvalidText("The LLM URL and model must be text.")
-    llm_base_url = llm_base_url.strip()
-    if llm_base_url and not llm_base_url.startswith(("http://", "https://")):
-        raise InvalidText("The LLM URL must start with http:// or https://.")
+    if not isinstance(llm_model, str):
+        raise InvalidText("The LLM model must be text.")
+    # Chosen from the list superusers keep, never an address typed here: the bot sends the
+    # customers' questions there and shows what comes back.
+    endpoint_id = llm_endpoint.pk if isinstance(llm_endpoint, LlmEndpoint) else llm_endpoint
+    if endpoint_id is not None and (
+        isinstance(endpoint_id, bool)
+        or not isinstance(endpoint_id, int)
+        or not LlmEndpoint.objects.filter(pk=endpoint_id).exists()
+    ):
+        raise InvalidText("Choose the LLM endpoint from the list an administrator keeps.")
     return {
         "handoff_threshold": float(handoff_threshold),
         "faq_threshold": float(faq_threshold),
         "answer_mode": answer_mode,
         "greeting": clean_text(greeting, max_chars=300, what="greeting"),
-        "llm_base_url": llm_base_url[:200],
+        "llm_endpoint_id": endpoint_id,
         "llm_model": llm_model.strip()[:120],
     }
 
@@ -476,7 +483,7 @@ def knowledge_base_settings_update(
     faq_threshold: float,
     answer_mode: str,
     greeting: str,
-    llm_base_url: str = "",
+    llm_endpoint: LlmEndpoint | int | None = None,
     llm_model: str = "",
     name: str | None = None,
     is_default: bool | None = None,
@@ -491,7 +498,7 @@ def knowledge_base_settings_update(
         faq_threshold=faq_threshold,
         answer_mode=answer_mode,
         greeting=greeting,
-        llm_base_url=llm_base_url,
+        llm_endpoint=llm_endpoint,
         llm_model=llm_model,
     )
     if name is not None:
