@@ -1,4 +1,4 @@
-"""The guarded outbound fetch: refused addresses on every hop, pinning, caps, deadline, allow-lists."""
+"""The guarded outbound fetch: refused addresses on every hop, pinning, caps, deadline, allow."""
 
 from __future__ import annotations
 
@@ -162,15 +162,16 @@ def test_a_redirect_to_a_refused_address_is_refused(listener: Listener, settings
     assert listener.requests == []
 
 
-def test_a_redirect_to_cloud_metadata_is_refused_even_when_everything_is_allowed(
+def test_a_redirect_to_cloud_metadata_is_refused_even_when_everything_is_allowed(  # type: ignore[no-untyped-def]
     listener: Listener, settings
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     settings.OUTBOUND_ALLOW_NETWORKS = ["0.0.0.0/0", "::/0"]
-    with listening(
-        {"/hop": reply(301, Location="http://169.254.169.254/latest/meta-data/")}
-    ) as redirector:
-        with pytest.raises(OutboundError, match="address not allowed"):
-            outbound_fetch(f"{redirector.url}/hop", max_bytes=MIB, deadline_s=5)
+    metadata = reply(301, Location="http://169.254.169.254/latest/meta-data/")
+    with (
+        listening({"/hop": metadata}) as redirector,
+        pytest.raises(OutboundError, match="address not allowed"),
+    ):
+        outbound_fetch(f"{redirector.url}/hop", max_bytes=MIB, deadline_s=5)
 
 
 def test_redirects_are_followed_a_bounded_number_of_times(loopback_allowed: None) -> None:
@@ -198,9 +199,9 @@ def test_the_allow_list_lets_a_chosen_network_through_with_conditional_get(
 
 
 @pytest.mark.parametrize("entry", ["localhost", ".localhost"])
-def test_the_allow_list_lets_a_chosen_host_through(
+def test_the_allow_list_lets_a_chosen_host_through(  # type: ignore[no-untyped-def]
     entry: str, listener: Listener, settings
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     settings.OUTBOUND_ALLOW_HOSTS = [entry]
 
     fetched = outbound_fetch(f"http://localhost:{listener.port}/", max_bytes=MIB, deadline_s=5)
@@ -208,9 +209,9 @@ def test_the_allow_list_lets_a_chosen_host_through(
     assert fetched.content == b"hello"
 
 
-def test_the_connection_goes_to_the_checked_address_not_a_second_lookup(
+def test_the_connection_goes_to_the_checked_address_not_a_second_lookup(  # type: ignore[no-untyped-def]
     listener: Listener, settings, monkeypatch: pytest.MonkeyPatch
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     settings.OUTBOUND_ALLOW_HOSTS = ["pinned.example"]
     answers = iter(["127.0.0.1", "10.255.255.1"])  # a rebinding DNS: the second answer differs
     lookups = []
@@ -254,10 +255,12 @@ def test_the_byte_cap_stops_an_endless_body_while_it_streams(
     listener: Listener, loopback_allowed: None
 ) -> None:
     received = 0
-    with pytest.raises(OutboundError) as refused:
-        with outbound_stream(f"{listener.url}/endless", max_bytes=MIB, deadline_s=30) as answer:
-            for chunk in answer.iter_bytes():
-                received += len(chunk)
+    with (
+        pytest.raises(OutboundError) as refused,
+        outbound_stream(f"{listener.url}/endless", max_bytes=MIB, deadline_s=30) as answer,
+    ):
+        for chunk in answer.iter_bytes():
+            received += len(chunk)
 
     # The endless body would end only at the deadline; the cap ends it first, near 1 MiB.
     assert refused.value.reason == "too_large"

@@ -124,9 +124,9 @@ def internal_service() -> Iterator[Listener]:
         yield running
 
 
-def test_an_analyst_cannot_add_a_feed_on_an_internal_address(
+def test_an_analyst_cannot_add_a_feed_on_an_internal_address(  # type: ignore[no-untyped-def]
     analyst_client, internal_service: Listener
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     response = analyst_client.post(
         "/api/sentiment/sources/",
         {"name": "Probe", "kind": "rss", "url": f"{internal_service.url}/metrics"},
@@ -156,9 +156,9 @@ def test_polling_a_stored_internal_address_fetches_nothing_and_stores_nothing(
 
 
 @pytest.mark.django_db
-def test_a_feed_redirecting_to_an_internal_address_is_refused(
+def test_a_feed_redirecting_to_an_internal_address_is_refused(  # type: ignore[no-untyped-def]
     internal_service: Listener, settings
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     # The feed's host is allowed (as if public); "localhost" (the same machine) is not.
     settings.OUTBOUND_ALLOW_HOSTS = ["127.0.0.1"]
     with listening(

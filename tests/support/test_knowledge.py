@@ -233,9 +233,11 @@ def test_the_refusal_does_not_tell_open_ports_from_closed_ones(kb, internal_serv
 def test_a_redirect_to_an_internal_address_is_not_followed(kb, internal_service, settings):
     settings.OUTBOUND_ALLOW_HOSTS = ["127.0.0.1"]  # the page's host, as if public
     target = f"http://localhost:{internal_service.port}/metrics"
-    with listening({"/article": reply(302, Location=target)}) as help_centre:
-        with pytest.raises(InvalidText, match="address not allowed"):
-            services.knowledge_import_url(kb_id=kb.pk, url=f"{help_centre.url}/article")
+    with (
+        listening({"/article": reply(302, Location=target)}) as help_centre,
+        pytest.raises(InvalidText, match="address not allowed"),
+    ):
+        services.knowledge_import_url(kb_id=kb.pk, url=f"{help_centre.url}/article")
 
     assert not Article.objects.filter(url__contains="article").exists()
     assert internal_service.requests == []
