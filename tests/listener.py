@@ -24,12 +24,17 @@ class Listener:
 
 
 def reply(
-    status: int, body: bytes = b"", content_type: str = "text/plain", **headers: str
+    status: int,
+    body: bytes = b"",
+    content_type: str = "text/plain",
+    reason: str | None = None,
+    **headers: str,
 ) -> Route:
-    """A route that answers `status` with `body` and the given headers (underscores: dashes)."""
+    """A route that answers `status` (with its `reason` phrase, if given) with `body` and the
+    given headers (underscores in their names: dashes)."""
 
     def route(handler: BaseHTTPRequestHandler) -> None:
-        handler.send_response(status)
+        handler.send_response(status, reason)
         handler.send_header("Content-Type", content_type)
         handler.send_header("Content-Length", str(len(body)))
         for name, value in headers.items():

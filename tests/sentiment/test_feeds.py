@@ -120,7 +120,8 @@ METRICS = b"# HELP secret_metric internal\nsecret_metric 42\n"
 @pytest.fixture
 def internal_service() -> Iterator[Listener]:
     """Stands for an internal service on the server's loopback (e.g. its own /metrics)."""
-    with listening({"/metrics": reply(200, METRICS), "/boom": reply(500, METRICS)}) as running:
+    boom = reply(500, METRICS, reason="secret_metric 42")  # a reason phrase is the server's too
+    with listening({"/metrics": reply(200, METRICS), "/boom": boom}) as running:
         yield running
 
 
