@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler
 
 import pytest
 
-from apps.core import outbound
+from apps.core import addresses
 from apps.core.outbound import OutboundError, outbound_fetch, outbound_stream
 from tests.listener import Listener, listening, reply
 
@@ -313,4 +313,4 @@ def test_authorization_is_not_sent_on_to_another_host(listener: Listener, settin
     [("93.184.216.34", True), ("2606:2800:220:1::1", True), ("127.0.0.1", False)],
 )
 def test_public_addresses_pass(address: str, allowed: bool) -> None:
-    assert outbound.address_allowed(ipaddress.ip_address(address)) is allowed
+    assert addresses.address_allowed(ipaddress.ip_address(address)) is allowed
