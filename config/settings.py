@@ -338,6 +338,15 @@ LLM_BASE_URL = env.str("LLM_BASE_URL", default="")
 LLM_MODEL = env.str("LLM_MODEL", default="")
 LLM_API_KEY = env.str("LLM_API_KEY", default="")
 LLM_LOCAL_GGUF = env.bool("LLM_LOCAL_GGUF", default=True)
+
+# --- Outbound fetches (feeds, knowledge-base URL imports, LLM endpoints: apps/core/outbound.py) --
+# User-given addresses may only reach public IPs; on premise, name the internal hosts (".corp"
+# for a domain) or CIDR ranges they may reach. A bad range stops the start, not a later fetch.
+OUTBOUND_ALLOW_HOSTS = env.list("OUTBOUND_ALLOW_HOSTS", default=[])
+OUTBOUND_ALLOW_NETWORKS = [
+    str(ipaddress.ip_network(n, strict=False))
+    for n in env.list("OUTBOUND_ALLOW_NETWORKS", default=[])
+]
 # How often each process writes its prediction statistics to the database (monitoring pages).
 ML_MONITOR_FLUSH_SECONDS = env.float("ML_MONITOR_FLUSH_SECONDS", default=15)
 # Extra modules imported at start-up that register model kinds of your own.

@@ -21,5 +21,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 for name in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "EMAIL_URL", "DJANGO_ENV"):
     os.environ.pop(name, None)
+# Tests that need a local server allow 127.0.0.1 themselves; nothing is allowed by default.
+for name in ("OUTBOUND_ALLOW_HOSTS", "OUTBOUND_ALLOW_NETWORKS"):
+    os.environ.pop(name, None)
 if os.environ.get("TEST_DATABASE_URL"):
     os.environ["DATABASE_URL"] = os.environ["TEST_DATABASE_URL"]

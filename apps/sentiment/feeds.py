@@ -5,7 +5,6 @@ from __future__ import annotations
 import calendar
 import html
 import re
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import formatdate, parsedate_to_datetime
@@ -15,6 +14,8 @@ from urllib.parse import unquote, urljoin, urlparse
 
 import feedparser
 import httpx
+
+from apps.core.outbound import OutboundError, outbound_fetch, outbound_url_check
 
 from .uploads import unstorable_strip
 
@@ -71,6 +72,14 @@ def feed_url_check(url: str) -> str:
         raise FeedError("a feed URL must start with http:// or https://")
     if not host:
         raise FeedError("a feed URL needs a host name, e.g. https://example.com/feed.xml")
+    try:
+        outbound_url_check(url)
+    except OutboundError as exc:
+        # Only a refused address stops the save; a name that does not resolve yet may later.
+        if exc.reason == "not_allowed":
+            raise FeedError(
+                "this address is not allowed: feeds are fetched from public addresses only"
+            ) from None
     return url
 
 
@@ -95,7 +104,6 @@ def feed_fetch(
     *,
     etag: str = "",
     last_modified: str = "",
-    timeout: float = 20.0,
     deadline_s: float = FETCH_DEADLINE_S,
 ) -> FetchResult:
     """GET a feed, sending If-None-Match / If-Modified-Since; file:// reads BUNDLED_FEEDS only."""
@@ -123,47 +131,43 @@ def feed_fetch(
         headers["If-None-Match"] = etag
     if last_modified:
         headers["If-Modified-Since"] = last_modified
-    started = time.monotonic()
     try:
-        with httpx.stream(
-            "GET", url, headers=headers, timeout=timeout, follow_redirects=True
-        ) as response:
-            if response.status_code == 304:
-                return FetchResult(True, b"", etag, last_modified, str(response.url))
-            if response.status_code >= 400:
-                wait = _retry_after(response.headers.get("Retry-After"))
-                raise FeedError(
-                    f"{url} answered HTTP {response.status_code} {response.reason_phrase}".strip()
-                    + (f" (retry after {wait} s)" if wait is not None else ""),
-                    retry_after_s=wait,
-                )
-            # Read in chunks, so a huge (or endless, or gzip-bombed) answer stops at the limit.
-            content = bytearray()
-            for chunk in response.iter_bytes():
-                content += chunk
-                if len(content) > MAX_FEED_BYTES:
-                    raise FeedError(
-                        f"{url} sent more than {MAX_FEED_BYTES // (1024 * 1024)} MiB; "
-                        "not read as a feed"
-                    )
-                if time.monotonic() - started > deadline_s:
-                    raise FeedError(f"{url} took longer than {deadline_s:g} s to send the feed")
-            redirects = response.history
-            permanent = bool(redirects) and all(r.status_code in (301, 308) for r in redirects)
-            final_url = str(response.url)
-            return FetchResult(
-                False,
-                bytes(content),
-                response.headers.get("ETag", ""),
-                response.headers.get("Last-Modified", ""),
-                final_url,
-                response.headers.get("Content-Type", ""),
-                final_url if permanent and final_url != url else "",
-            )
-    except httpx.HTTPError as exc:
-        raise FeedError(f"could not fetch {url}: {type(exc).__name__}: {exc}") from exc
-    except (httpx.InvalidURL, ValueError, UnicodeError) as exc:  # a bad URL already stored
-        raise FeedError(f"could not fetch {url}: not a valid URL ({exc})") from exc
+        # Through the guarded fetch: public addresses only (every redirect too), one deadline for
+        # the whole download, and the size cap kept while it streams.
+        fetched = outbound_fetch(
+            url, headers=headers, max_bytes=MAX_FEED_BYTES, deadline_s=deadline_s
+        )
+    except OutboundError as exc:
+        raise _feed_error(url, exc, deadline_s=deadline_s) from None
+    if fetched.status_code == 304:
+        return FetchResult(True, b"", etag, last_modified, fetched.url)
+    permanent = bool(fetched.redirects) and all(code in (301, 308) for code in fetched.redirects)
+    return FetchResult(
+        False,
+        fetched.content,
+        fetched.headers.get("ETag", ""),
+        fetched.headers.get("Last-Modified", ""),
+        fetched.url,
+        fetched.headers.get("Content-Type", ""),
+        fetched.url if permanent and fetched.url != url else "",
+    )
+
+
+def _feed_error(url: str, exc: OutboundError, *, deadline_s: float) -> FeedError:
+    """The source's last_error for a failed fetch: what went wrong, never what came back."""
+    if exc.reason == "http":
+        wait = _retry_after(exc.retry_after)
+        return FeedError(
+            f"{url} answered {exc}" + (f" (retry after {wait} s)" if wait is not None else ""),
+            retry_after_s=wait,
+        )
+    if exc.reason == "too_large":
+        return FeedError(
+            f"{url} sent more than {MAX_FEED_BYTES // (1024 * 1024)} MiB; not read as a feed"
+        )
+    if exc.reason == "timeout":
+        return FeedError(f"{url} took longer than {deadline_s:g} s to send the feed")
+    return FeedError(f"could not fetch {url}: {exc}")
 
 
 # A tag starts with a letter, '/', '!' or '?' (as in an HTML parser): "<5%" or "a < b" is text.

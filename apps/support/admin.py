@@ -8,6 +8,8 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from apps.core.outbound import OutboundError, outbound_url_check
+
 from . import services
 from .models import (
     FAQ,
@@ -17,6 +19,7 @@ from .models import (
     Chunk,
     Conversation,
     KnowledgeBase,
+    LlmEndpoint,
     Message,
     PastConversation,
 )
@@ -28,7 +31,7 @@ KB_SETTINGS = (
     "faq_threshold",
     "answer_mode",
     "greeting",
-    "llm_base_url",
+    "llm_endpoint",
     "llm_model",
 )
 
@@ -56,7 +59,7 @@ class KnowledgeBaseAdmin(admin.ModelAdmin):
         "answer_mode",
         "handoff_threshold",
         "faq_threshold",
-        "llm_base_url",
+        "llm_endpoint",
         "llm_model",
         "calibration",
     )
@@ -82,6 +85,49 @@ class KnowledgeBaseAdmin(admin.ModelAdmin):
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[KnowledgeBase]) -> None:
         for kb_id in queryset.values_list("pk", flat=True):
             services.knowledge_base_delete(kb_id=kb_id)
+
+
+class LlmEndpointAdminForm(forms.ModelForm):
+    def clean_base_url(self) -> str:
+        url: str = self.cleaned_data["base_url"].strip()
+        if not url.startswith(("http://", "https://")):
+            raise forms.ValidationError("Use an http:// or https:// address.")
+        try:
+            outbound_url_check(url)
+        except OutboundError as exc:
+            # Said now, not at the first customer's question; a name that does not resolve
+            # yet is left to the answer path (it falls back to the extractive answer).
+            if exc.reason == "not_allowed":
+                raise forms.ValidationError(
+                    "This address is internal: add its host to OUTBOUND_ALLOW_HOSTS or its "
+                    "range to OUTBOUND_ALLOW_NETWORKS in the environment first."
+                ) from None
+        return url
+
+
+@admin.register(LlmEndpoint)
+class LlmEndpointAdmin(admin.ModelAdmin):
+    """Superusers only: the bot sends customers' questions to these addresses and shows what
+    comes back, so choosing them is not a support agent's (or a staff member's) call."""
+
+    list_display = ("name", "base_url", "model", "updated_at")
+    fields = ("name", "base_url", "model")
+    form = LlmEndpointAdminForm
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_superuser
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.is_superuser
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_superuser
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.is_superuser
 
 
 @admin.register(Article)

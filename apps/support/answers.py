@@ -252,7 +252,11 @@ def _generate(
 
     parts: list[str] = []
     try:
-        generator = generator_for(base_url=kb.llm_base_url, model=kb.llm_model)
+        endpoint = kb.llm_endpoint
+        generator = generator_for(
+            base_url=endpoint.base_url if endpoint else "",
+            model=kb.llm_model or (endpoint.model if endpoint else ""),
+        )
         for token in generator.stream(question, [f"{p.title}: {p.text}" for p in passages]):
             parts.append(token)
             if on_token is not None and on_token(token) is False:

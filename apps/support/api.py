@@ -23,7 +23,7 @@ from apps.accounts.roles import HasRole
 
 from . import selectors, services
 from .answers import answer_compose
-from .models import FAQ, Article, Conversation, KnowledgeBase, Message
+from .models import FAQ, Article, Conversation, KnowledgeBase, LlmEndpoint, Message
 from .serializers import (
     KNOWLEDGE_BASE_SETTINGS,
     AgentMessageSerializer,
@@ -43,6 +43,7 @@ from .serializers import (
     KnowledgeImportFileSerializer,
     KnowledgeImportReportSerializer,
     KnowledgeImportUrlSerializer,
+    LlmEndpointSerializer,
     MessageFlagSerializer,
     MessageRateSerializer,
     MessageSerializer,
@@ -115,6 +116,14 @@ class KnowledgeBaseViewSet(
         except InvalidText as exc:
             return _bad(str(exc))
         return Response(KnowledgeBaseSerializer(kb).data)
+
+
+class LlmEndpointViewSet(viewsets.ReadOnlyModelViewSet):
+    """The LLM endpoints a knowledge base may choose (kept by superusers in the admin)."""
+
+    serializer_class = LlmEndpointSerializer
+    permission_classes = [Agent]
+    queryset = LlmEndpoint.objects.all()
 
 
 class ArticleViewSet(viewsets.ModelViewSet):

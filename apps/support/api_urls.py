@@ -9,6 +9,7 @@ router.register("articles", api.ArticleViewSet, basename="support-article")
 router.register("faqs", api.FAQViewSet, basename="support-faq")
 router.register("conversations", api.ConversationViewSet, basename="support-conversation")
 router.register("canned-responses", api.CannedResponseViewSet, basename="support-canned")
+router.register("llm-endpoints", api.LlmEndpointViewSet, basename="support-llm-endpoint")
 
 urlpatterns = [
     path("ask/", api.AskView.as_view(), name="support-ask"),

@@ -6,7 +6,7 @@ from typing import Any
 
 from django import forms
 
-from .models import FAQ, KnowledgeBase
+from .models import FAQ, KnowledgeBase, LlmEndpoint
 
 
 def _unit_interval(label: str, help_text: str) -> forms.FloatField:
@@ -33,13 +33,12 @@ class KnowledgeBaseSettingsForm(forms.Form):
         "Intent probability from which a matching published FAQ answer is sent as is.",
     )
     answer_mode = forms.ChoiceField(choices=KnowledgeBase.AnswerMode.choices)
-    llm_base_url = forms.URLField(
-        label="LLM URL",
+    llm_endpoint = forms.ModelChoiceField(
+        label="LLM endpoint",
+        queryset=LlmEndpoint.objects.all(),
         required=False,
-        max_length=200,
-        assume_scheme="https",
-        help_text="OpenAI-compatible endpoint for generated answers, e.g. "
-        "http://127.0.0.1:8080/v1. Empty: the local SmolLM2 model.",
+        empty_label="Server default (LLM_BASE_URL, else the local SmolLM2 model)",
+        help_text="Where generated answers come from; administrators keep this list.",
     )
     llm_model = forms.CharField(label="LLM model", required=False, max_length=120)
     greeting = forms.CharField(max_length=300, widget=forms.Textarea(attrs={"rows": 2}), strip=True)
@@ -47,12 +46,6 @@ class KnowledgeBaseSettingsForm(forms.Form):
     @classmethod
     def initial_of(cls, kb: KnowledgeBase) -> dict[str, Any]:
         return {name: getattr(kb, name) for name in cls.base_fields}
-
-    def clean_llm_base_url(self) -> str:
-        url: str = self.cleaned_data["llm_base_url"]
-        if url and not url.startswith(("http://", "https://")):
-            raise forms.ValidationError("Use an http:// or https:// address.")
-        return url
 
 
 class FAQReviewForm(forms.Form):

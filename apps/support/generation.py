@@ -11,6 +11,11 @@ from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, cast
+from urllib.parse import urlsplit
+
+from django.conf import settings
+
+from apps.core.outbound import outbound_stream
 
 if TYPE_CHECKING:
     from llama_cpp.llama_types import (
@@ -24,6 +29,8 @@ SYSTEM_PROMPT = (
     "question, say that you will ask a colleague."
 )
 MAX_TOKENS = 160
+# An endpoint's whole streamed answer; 160 tokens of SSE are a few kB, so this is generous.
+MAX_ANSWER_BYTES = 1024 * 1024
 
 
 class Generator(Protocol):
@@ -91,17 +98,27 @@ def local_generator() -> LocalGenerator:
 
 
 class OpenAICompatibleGenerator:
-    """Streams /chat/completions from vLLM, Ollama, a llama.cpp server or any compatible API."""
+    """Streams /chat/completions from vLLM, Ollama, a llama.cpp server or any compatible API,
+    through the guarded outbound fetch (no redirects, one deadline, a cap on the answer)."""
 
-    def __init__(self, base_url: str, model: str, api_key: str = "", timeout: float = 60) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        api_key: str = "",
+        timeout: float = 60,
+        *,
+        trusted: bool = False,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.model = model
         self.api_key = api_key
         self.timeout = timeout
+        # The operator's own LLM_BASE_URL may be internal (a llama.cpp server on 127.0.0.1);
+        # an endpoint from the admin list passes the address checks like any other fetch.
+        self.trusted_hosts = (urlsplit(self.base_url).hostname or "",) if trusted else ()
 
     def stream(self, question: str, passages: Sequence[str]) -> Iterator[str]:
-        import httpx
-
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
         body: dict[str, Any] = {
             "model": self.model,
@@ -110,14 +127,16 @@ class OpenAICompatibleGenerator:
             "max_tokens": MAX_TOKENS,
             "temperature": 0.2,
         }
-        with httpx.stream(
-            "POST",
+        with outbound_stream(
             f"{self.base_url}/chat/completions",
+            method="POST",
             json=body,
             headers=headers,
-            timeout=self.timeout,
+            max_bytes=MAX_ANSWER_BYTES,
+            deadline_s=self.timeout,
+            max_redirects=0,
+            trusted_hosts=self.trusted_hosts,
         ) as response:
-            response.raise_for_status()
             for line in response.iter_lines():
                 if not line.startswith("data:"):
                     continue
@@ -126,18 +145,28 @@ class OpenAICompatibleGenerator:
                     break
                 try:
                     delta = json.loads(data)["choices"][0].get("delta", {})
-                except (ValueError, KeyError, IndexError):
+                except (ValueError, KeyError, IndexError, TypeError, AttributeError):
                     continue
-                if delta.get("content"):
+                if isinstance(delta, dict) and isinstance(delta.get("content"), str):
                     yield delta["content"]
 
 
-def generator_for(*, base_url: str, model: str) -> Generator:
-    from django.conf import settings
+def _same_endpoint(a: str, b: str) -> bool:
+    return a.strip().rstrip("/").lower() == b.strip().rstrip("/").lower()
 
-    url = base_url or settings.LLM_BASE_URL
+
+def generator_for(*, base_url: str, model: str) -> Generator:
+    """The generator for a knowledge base's chosen endpoint (`base_url`, from the admin-kept
+    list); empty: the server's LLM_BASE_URL, else the local model. The server's LLM_API_KEY
+    is sent to LLM_BASE_URL alone, whatever endpoint a knowledge base chose."""
+    server_url = settings.LLM_BASE_URL
+    url = base_url or server_url
     if url:
+        is_server = bool(server_url) and _same_endpoint(url, server_url)
         return OpenAICompatibleGenerator(
-            url, model or settings.LLM_MODEL or "default", settings.LLM_API_KEY
+            url,
+            model or (settings.LLM_MODEL if is_server else "") or "default",
+            settings.LLM_API_KEY if is_server else "",
+            trusted=is_server,
         )
     return local_generator()

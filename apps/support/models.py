@@ -9,6 +9,31 @@ from django.db import models
 from django.db.models import Q
 
 
+class LlmEndpoint(models.Model):
+    """An OpenAI-compatible endpoint (vLLM, Ollama, llama.cpp server) that knowledge bases may
+    use for generated answers. Superusers keep the list (Django admin); agents only choose from
+    it. It carries no API key: the server's LLM_API_KEY goes to LLM_BASE_URL alone."""
+
+    name = models.CharField(max_length=120, unique=True)
+    base_url = models.URLField(
+        max_length=200,
+        help_text="e.g. https://llm.example.com/v1. An internal address also needs "
+        "OUTBOUND_ALLOW_HOSTS or OUTBOUND_ALLOW_NETWORKS.",
+    )
+    model = models.CharField(
+        max_length=120, blank=True, help_text="Model name sent to it, unless the KB names one."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "LLM endpoint"
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class KnowledgeBase(models.Model):
     class AnswerMode(models.TextChoices):
         EXTRACTIVE = "extractive", "Extractive (quotes the articles)"
@@ -26,10 +51,13 @@ class KnowledgeBase(models.Model):
     answer_mode = models.CharField(
         max_length=12, choices=AnswerMode.choices, default=AnswerMode.EXTRACTIVE
     )
-    llm_base_url = models.URLField(
+    llm_endpoint = models.ForeignKey(
+        LlmEndpoint,
+        on_delete=models.SET_NULL,
+        null=True,
         blank=True,
-        help_text="OpenAI-compatible endpoint (vLLM, Ollama, llama.cpp server), e.g. "
-        "http://127.0.0.1:8080/v1. Empty: the local SmolLM2 model.",
+        related_name="knowledge_bases",
+        help_text="Empty: the server's endpoint (LLM_BASE_URL), else the local SmolLM2 model.",
     )
     llm_model = models.CharField(max_length=120, blank=True)
     greeting = models.CharField(

@@ -6,7 +6,15 @@ from rest_framework import serializers
 
 from apps.accounts.models import User
 
-from .models import FAQ, Article, CannedResponse, Conversation, KnowledgeBase, Message
+from .models import (
+    FAQ,
+    Article,
+    CannedResponse,
+    Conversation,
+    KnowledgeBase,
+    LlmEndpoint,
+    Message,
+)
 from .text import MAX_ARTICLE_CHARS, MAX_MESSAGE_CHARS
 
 # The API's writable fields, all of them arguments of `services.knowledge_base_settings_update`,
@@ -16,14 +24,27 @@ KNOWLEDGE_BASE_SETTINGS = (
     "handoff_threshold",
     "faq_threshold",
     "answer_mode",
-    "llm_base_url",
+    "llm_endpoint",
     "llm_model",
     "greeting",
     "is_default",
 )
 
 
+class LlmEndpointSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = LlmEndpoint
+        fields = ["id", "name", "model"]
+
+
 class KnowledgeBaseSerializer(serializers.ModelSerializer):
+    llm_endpoint = serializers.PrimaryKeyRelatedField(
+        queryset=LlmEndpoint.objects.all(),
+        allow_null=True,
+        required=False,
+        help_text="An id from /api/support/llm-endpoints/; null: the server's default.",
+    )
+
     class Meta:
         model = KnowledgeBase
         fields = [
@@ -32,13 +53,25 @@ class KnowledgeBaseSerializer(serializers.ModelSerializer):
             "handoff_threshold",
             "faq_threshold",
             "answer_mode",
-            "llm_base_url",
+            "llm_endpoint",
             "llm_model",
             "greeting",
             "is_default",
             "calibration",
         ]
         read_only_fields = ["calibration"]
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # The free-text URL of old: refused out loud rather than ignored, so a client that
+        # still sends one learns that nothing changed.
+        if isinstance(self.initial_data, dict) and "llm_base_url" in self.initial_data:
+            raise serializers.ValidationError(
+                {
+                    "llm_base_url": "An LLM address cannot be set here; choose llm_endpoint "
+                    "from /api/support/llm-endpoints/ (administrators keep that list)."
+                }
+            )
+        return attrs
 
 
 class ArticleSerializer(serializers.ModelSerializer):

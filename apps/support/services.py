@@ -27,6 +27,7 @@ from django.utils.text import slugify
 
 from apps.accounts.models import Role
 from apps.accounts.roles import user_has_role
+from apps.core.outbound import OutboundError, outbound_fetch
 from apps.mlops.upload_jobs import upload_max_rows
 from apps.mlops.vectors import named_index, texts_embed
 
@@ -39,6 +40,7 @@ from .models import (
     Chunk,
     Conversation,
     KnowledgeBase,
+    LlmEndpoint,
     Message,
     PastConversation,
 )
@@ -58,6 +60,7 @@ from .text import (
 
 log = logging.getLogger(__name__)
 MAX_IMPORT_BYTES = 10 * 1024 * 1024
+URL_IMPORT_DEADLINE_S = 30.0  # the whole download of an imported page
 CLOSED_TEXT = "This conversation is closed. How did we do? Please rate us from 1 to 5."
 # Each message may start an answer (retrieval, a generation): as POST /ask/ is throttled, so is
 # the chat, per conversation and whatever the channel (websocket or REST).
@@ -441,7 +444,7 @@ def knowledge_base_settings_clean(
     faq_threshold: float,
     answer_mode: str,
     greeting: str,
-    llm_base_url: str = "",
+    llm_endpoint: LlmEndpoint | int | None = None,
     llm_model: str = "",
 ) -> dict[str, Any]:
     """The rules of a knowledge base's answer settings (pages, API, admin); raises InvalidText."""
@@ -452,17 +455,23 @@ def knowledge_base_settings_clean(
             raise InvalidText(f"The {what} must be a number from 0 to 1.")
     if answer_mode not in KnowledgeBase.AnswerMode.values:
         raise InvalidText(f"Unknown answer mode {answer_mode!r}.")
-    if not isinstance(llm_base_url, str) or not isinstance(llm_model, str):
-        raise InvalidText("The LLM URL and model must be text.")
-    llm_base_url = llm_base_url.strip()
-    if llm_base_url and not llm_base_url.startswith(("http://", "https://")):
-        raise InvalidText("The LLM URL must start with http:// or https://.")
+    if not isinstance(llm_model, str):
+        raise InvalidText("The LLM model must be text.")
+    # Chosen from the list superusers keep, never an address typed here: the bot sends the
+    # customers' questions there and shows what comes back.
+    endpoint_id = llm_endpoint.pk if isinstance(llm_endpoint, LlmEndpoint) else llm_endpoint
+    if endpoint_id is not None and (
+        isinstance(endpoint_id, bool)
+        or not isinstance(endpoint_id, int)
+        or not LlmEndpoint.objects.filter(pk=endpoint_id).exists()
+    ):
+        raise InvalidText("Choose the LLM endpoint from the list an administrator keeps.")
     return {
         "handoff_threshold": float(handoff_threshold),
         "faq_threshold": float(faq_threshold),
         "answer_mode": answer_mode,
         "greeting": clean_text(greeting, max_chars=300, what="greeting"),
-        "llm_base_url": llm_base_url[:200],
+        "llm_endpoint_id": endpoint_id,
         "llm_model": llm_model.strip()[:120],
     }
 
@@ -475,7 +484,7 @@ def knowledge_base_settings_update(
     faq_threshold: float,
     answer_mode: str,
     greeting: str,
-    llm_base_url: str = "",
+    llm_endpoint: LlmEndpoint | int | None = None,
     llm_model: str = "",
     name: str | None = None,
     is_default: bool | None = None,
@@ -490,7 +499,7 @@ def knowledge_base_settings_update(
         faq_threshold=faq_threshold,
         answer_mode=answer_mode,
         greeting=greeting,
-        llm_base_url=llm_base_url,
+        llm_endpoint=llm_endpoint,
         llm_model=llm_model,
     )
     if name is not None:
@@ -741,23 +750,28 @@ def _rows_import(*, kb_id: int, rows: list[dict[str, str]], report: ImportReport
 
 
 def knowledge_import_url(
-    *, kb_id: int, url: str, status: str = Article.Status.PUBLISHED, client: Any = None
+    *, kb_id: int, url: str, status: str = Article.Status.PUBLISHED
 ) -> ImportReport:
-    """Fetch a page (an intranet help centre article) and import it; the URL is its key."""
-    import httpx
+    """Fetch a page (a public help centre article) and import it; the URL is its key.
 
+    Through the guarded fetch: public addresses only on every hop (OUTBOUND_ALLOW_* for an
+    intranet), one deadline for the whole download, the size cap kept while it streams."""
     if not url.startswith(("http://", "https://")):
         raise InvalidText("The URL must start with http:// or https://.")
     try:
-        http = client or httpx.Client(timeout=15, follow_redirects=True)
-        response = http.get(url, headers={"User-Agent": "Textsuite-support-import/1.0"})
-    except httpx.HTTPError as exc:
-        raise InvalidText(f"Could not fetch {url}: {exc}") from exc
-    if response.status_code >= 400:
-        raise InvalidText(f"{url} answered HTTP {response.status_code}.")
+        response = outbound_fetch(
+            url,
+            headers={"User-Agent": "Textsuite-support-import/1.0"},
+            max_bytes=MAX_IMPORT_BYTES,
+            deadline_s=URL_IMPORT_DEADLINE_S,
+        )
+    except OutboundError as exc:
+        if exc.reason == "too_large":
+            raise InvalidText(
+                f"{url} is larger than {MAX_IMPORT_BYTES // (1024 * 1024)} MB."
+            ) from None
+        raise InvalidText(f"Could not fetch {url}: {exc}.") from None
     data = response.content
-    if len(data) > MAX_IMPORT_BYTES:
-        raise InvalidText(f"{url} is larger than {MAX_IMPORT_BYTES // (1024 * 1024)} MB.")
     kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
     report = ImportReport(kind="article")
     if kind == "application/pdf":

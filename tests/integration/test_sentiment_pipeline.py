@@ -104,6 +104,8 @@ def test_feed_to_scored_documents_to_alert_email(
     port, inbox = smtp_inbox
     running.env["EMAIL_URL"] = f"smtp://127.0.0.1:{port}"
     running.env["SITE_URL"] = "http://textsuite.test"
+    # The feed is served on loopback, which the guarded fetch refuses unless allowed.
+    running.env["OUTBOUND_ALLOW_NETWORKS"] = "127.0.0.1/32"
     sentiment_model_tiny_train(running, tmp_path)
     setup = running.manage("shell", "-c", SETUP.replace("{url}", feed_url))
     assert "setup ok" in setup.stdout, setup.stdout + setup.stderr

@@ -10,7 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from apps.sentiment import services
 from apps.sentiment.feeds import FeedError, feed_fetch, feed_parse
+from apps.sentiment.models import Document, Source
+from tests.listener import Listener, listening, reply
 
 DATA = Path(__file__).parent / "data"
 
@@ -83,7 +86,8 @@ class _FeedHandler(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def feed_server() -> Iterator[str]:
+def feed_server(settings) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    settings.OUTBOUND_ALLOW_NETWORKS = ["127.0.0.1/32"]  # the test server is on loopback
     server = ThreadingHTTPServer(("127.0.0.1", 0), _FeedHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -104,6 +108,85 @@ def test_http_errors_and_unreachable_hosts_are_feed_errors(feed_server: str) -> 
     with pytest.raises(FeedError, match="HTTP 410"):
         feed_fetch(f"{feed_server}/gone")
     with pytest.raises(FeedError, match="could not fetch"):
-        feed_fetch("http://127.0.0.1:9/feed", timeout=2)
+        feed_fetch("http://127.0.0.1:9/feed", deadline_s=2)
     with pytest.raises(FeedError, match="unsupported URL scheme"):
         feed_fetch("ftp://example.com/feed")
+
+
+# -- the poller fetches public addresses only (issue 17, finding 5) -------------------------------
+METRICS = b"# HELP secret_metric internal\nsecret_metric 42\n"
+
+
+@pytest.fixture
+def internal_service() -> Iterator[Listener]:
+    """Stands for an internal service on the server's loopback (e.g. its own /metrics)."""
+    boom = reply(500, METRICS, reason="secret_metric 42")  # a reason phrase is the server's too
+    with listening({"/metrics": reply(200, METRICS), "/boom": boom}) as running:
+        yield running
+
+
+def test_an_analyst_cannot_add_a_feed_on_an_internal_address(  # type: ignore[no-untyped-def]
+    analyst_client, internal_service: Listener
+) -> None:
+    response = analyst_client.post(
+        "/api/sentiment/sources/",
+        {"name": "Probe", "kind": "rss", "url": f"{internal_service.url}/metrics"},
+        content_type="application/json",
+    )
+
+    assert response.status_code == 400 and "not allowed" in response.json()["url"][0]
+    assert not Source.objects.filter(name="Probe").exists()
+    assert internal_service.requests == []
+
+
+@pytest.mark.django_db
+def test_polling_a_stored_internal_address_fetches_nothing_and_stores_nothing(
+    internal_service: Listener,
+) -> None:
+    # Stored before this check existed, or by a name that resolved elsewhere when it was saved.
+    source = services.source_get_or_create(
+        name="Probe", kind=Source.Kind.RSS, url=f"{internal_service.url}/metrics"
+    )
+
+    services.source_poll(source_id=source.pk)
+
+    source.refresh_from_db()
+    assert source.status == Source.Status.FAILING and "address not allowed" in source.last_error
+    assert not Document.objects.exists()
+    assert internal_service.requests == []
+
+
+@pytest.mark.django_db
+def test_a_feed_redirecting_to_an_internal_address_is_refused(  # type: ignore[no-untyped-def]
+    internal_service: Listener, settings
+) -> None:
+    # The feed's host is allowed (as if public); "localhost" (the same machine) is not.
+    settings.OUTBOUND_ALLOW_HOSTS = ["127.0.0.1"]
+    with listening(
+        {"/feed.xml": reply(302, Location=f"http://localhost:{internal_service.port}/metrics")}
+    ) as feed_host:
+        source = services.source_get_or_create(
+            name="Hop", kind=Source.Kind.RSS, url=f"{feed_host.url}/feed.xml"
+        )
+        services.source_poll(source_id=source.pk)
+
+        assert feed_host.paths == ["/feed.xml"]
+    source.refresh_from_db()
+    assert "address not allowed" in source.last_error
+    assert not Document.objects.exists()
+    assert internal_service.requests == []
+
+
+@pytest.mark.django_db
+def test_last_error_never_shows_what_came_back(internal_service: Listener, settings) -> None:  # type: ignore[no-untyped-def]
+    settings.OUTBOUND_ALLOW_NETWORKS = ["127.0.0.1/32"]
+    for path in ("/boom", "/metrics"):  # an HTTP error, then a body that is not a feed
+        source = services.source_get_or_create(
+            name=path, kind=Source.Kind.RSS, url=f"{internal_service.url}{path}"
+        )
+        services.source_poll(source_id=source.pk)
+        source.refresh_from_db()
+
+        assert source.status == Source.Status.FAILING and source.last_error
+        assert "secret_metric" not in source.last_error
+    assert "HTTP 500" in Source.objects.get(name="/boom").last_error

@@ -326,7 +326,8 @@ def test_sources_api_refuses_a_non_http_feed_url_on_create_and_update(analyst_cl
     assert patched.status_code == 400
     feed.refresh_from_db()
     assert feed.url == "http://127.0.0.1:8000/rss"
-    assert local_http.status_code == 201  # loopback stays allowed (the integration test uses it)
+    # Loopback is an internal address: refused unless OUTBOUND_ALLOW_* names it (test_feeds.py).
+    assert local_http.status_code == 400 and "not allowed" in local_http.json()["url"][0]
 
 
 def test_admin_source_form_refuses_a_file_url(admin_client) -> None:  # type: ignore[no-untyped-def]

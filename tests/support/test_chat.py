@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from apps.support import answers, services
-from apps.support.models import AgentPresence, Message
+from apps.support.models import AgentPresence, LlmEndpoint, Message
 from apps.support.text import InvalidText
 
 pytestmark = pytest.mark.django_db
@@ -274,8 +274,8 @@ def test_generation_stops_when_told_to(kb, monkeypatch):
 
 def test_a_dead_llm_endpoint_falls_back_to_the_extractive_answer(kb):
     kb.answer_mode = "generated"
-    kb.llm_base_url = "http://127.0.0.1:9/v1"
-    kb.save(update_fields=["answer_mode", "llm_base_url"])
+    kb.llm_endpoint = LlmEndpoint.objects.create(name="Dead", base_url="http://192.0.2.1:9/v1")
+    kb.save(update_fields=["answer_mode", "llm_endpoint"])
 
     answer = answers.answer_compose(kb_id=kb.pk, question="How long does card delivery take?")
 

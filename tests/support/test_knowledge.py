@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import socket
+import time
+
 import pytest
 
 from apps.mlops.vectors import named_index
@@ -8,6 +11,7 @@ from apps.support.bm25 import BM25
 from apps.support.models import FAQ, Article, Chunk, PastConversation
 from apps.support.retrieval import CHUNK_INDEX, passages_retrieve
 from apps.support.text import InvalidText, chunks_split, markdown_render
+from tests.listener import listening, reply
 from tests.support.conftest import CARD_ARTICLE
 
 pytestmark = pytest.mark.django_db
@@ -166,16 +170,111 @@ def test_markdown_rendering_is_sanitised():
     assert "javascript:" not in html
 
 
-def test_url_import_uses_the_url_as_key(kb):
-    import httpx
+def test_url_import_uses_the_url_as_key(kb, settings):
+    settings.OUTBOUND_ALLOW_HOSTS = ["127.0.0.1"]  # an intranet help centre, allowed by name
+    page = b"<h1>Limits</h1><p>Top up up to 10,000 EUR.</p>"
+    with listening({"/help/limits": reply(200, page, "text/html")}) as intranet:
+        for _ in range(2):
+            services.knowledge_import_url(kb_id=kb.pk, url=f"{intranet.url}/help/limits")
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, html="<h1>Limits</h1><p>Top up up to 10,000 EUR.</p>")
+    assert Article.objects.filter(source_key=f"{intranet.url}/help/limits").count() == 1
 
-    client = httpx.Client(transport=httpx.MockTransport(handler))
-    for _ in range(2):
-        services.knowledge_import_url(
-            kb_id=kb.pk, url="https://intranet/help/limits", client=client
-        )
 
-    assert Article.objects.filter(source_key="https://intranet/help/limits").count() == 1
+# -- URL import fetches public addresses only (issue 17, findings 3 and 10) -----------------------
+METRICS = b"# HELP secret_metric internal\nsecret_metric 42\n"
+
+
+@pytest.fixture
+def internal_service():
+    """Stands for an internal service on the server's loopback (e.g. its own /metrics)."""
+    with listening({"/metrics": reply(200, METRICS), "/slow": _trickle, "/huge": _endless}) as it:
+        yield it
+
+
+def _trickle(handler):
+    handler.send_response(200)
+    handler.send_header("Content-Type", "text/plain")
+    handler.end_headers()
+    try:
+        for _ in range(10_000):
+            handler.wfile.write(b"x")
+            handler.wfile.flush()
+            time.sleep(0.05)
+    except OSError:
+        pass
+
+
+def _endless(handler):
+    handler.send_response(200)
+    handler.send_header("Content-Type", "text/plain")
+    handler.end_headers()
+    try:
+        while True:
+            handler.wfile.write(b"x" * 65536)
+    except OSError:
+        pass
+
+
+def test_an_agent_cannot_import_an_internal_address(client, agent, kb, internal_service):
+    client.force_login(agent)
+
+    response = client.post(
+        "/api/support/import-url/",
+        {"url": f"{internal_service.url}/metrics"},
+        content_type="application/json",
+    )
+
+    assert response.status_code == 400
+    assert "address not allowed" in response.content.decode()
+    assert "secret_metric" not in response.content.decode()
+    assert not Article.objects.filter(source_key__contains="metrics").exists()
+    assert internal_service.requests == []
+
+
+def test_the_refusal_does_not_tell_open_ports_from_closed_ones(kb, internal_service):
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    closed_port = closed.getsockname()[1]
+    closed.close()
+    messages = []
+    for port in (internal_service.port, closed_port):
+        with pytest.raises(InvalidText) as refused:
+            services.knowledge_import_url(kb_id=kb.pk, url=f"http://127.0.0.1:{port}/")
+        messages.append(str(refused.value).replace(str(port), "PORT"))
+
+    assert messages[0] == messages[1]
+    assert internal_service.requests == []
+
+
+def test_a_redirect_to_an_internal_address_is_not_followed(kb, internal_service, settings):
+    settings.OUTBOUND_ALLOW_HOSTS = ["127.0.0.1"]  # the page's host, as if public
+    target = f"http://localhost:{internal_service.port}/metrics"
+    with (
+        listening({"/article": reply(302, Location=target)}) as help_centre,
+        pytest.raises(InvalidText, match="address not allowed"),
+    ):
+        services.knowledge_import_url(kb_id=kb.pk, url=f"{help_centre.url}/article")
+
+    assert not Article.objects.filter(url__contains="article").exists()
+    assert internal_service.requests == []
+
+
+def test_a_page_over_the_cap_stops_while_it_streams(kb, internal_service, settings, monkeypatch):
+    settings.OUTBOUND_ALLOW_NETWORKS = ["127.0.0.1/32"]
+    monkeypatch.setattr(services, "MAX_IMPORT_BYTES", 64 * 1024)
+
+    with pytest.raises(InvalidText, match="is larger than"):  # the body never ends
+        services.knowledge_import_url(kb_id=kb.pk, url=f"{internal_service.url}/huge")
+
+    assert not Article.objects.filter(url__contains="huge").exists()
+
+
+def test_a_trickling_page_stops_at_one_total_deadline(kb, internal_service, settings, monkeypatch):
+    settings.OUTBOUND_ALLOW_NETWORKS = ["127.0.0.1/32"]
+    monkeypatch.setattr(services, "URL_IMPORT_DEADLINE_S", 0.5)
+
+    # Each read gets a byte within 50 ms: only a deadline for the whole download stops it.
+    with pytest.raises(InvalidText, match="timed out"):
+        services.knowledge_import_url(kb_id=kb.pk, url=f"{internal_service.url}/slow")
+
+    assert not Article.objects.filter(url__contains="slow").exists()

@@ -221,7 +221,9 @@ def test_customers_cannot_edit_faqs_through_the_api(faq, db):
         ({"handoff_threshold": "nan"}, "number"),
         ({"faq_threshold": 2}, "FAQ threshold must be a number from 0 to 1"),
         ({"faq_threshold": -0.1}, "FAQ threshold must be a number from 0 to 1"),
-        ({"llm_base_url": "ftp://models.example.com/v1"}, "http:// or https://"),
+        ({"llm_base_url": "https://attacker.example/v1"}, "cannot be set here"),
+        ({"llm_endpoint": "https://attacker.example/v1"}, "Incorrect type"),
+        ({"llm_endpoint": 999_999}, "does not exist"),
         ({"answer_mode": "poetry"}, "not a valid choice"),
         ({"greeting": ""}, "may not be blank"),
         ({"name": "Other help centre"}, "already exists"),
@@ -346,7 +348,7 @@ def _kb_form(kb, **changes):
         "answer_mode": kb.answer_mode,
         "handoff_threshold": kb.handoff_threshold,
         "faq_threshold": kb.faq_threshold,
-        "llm_base_url": kb.llm_base_url,
+        "llm_endpoint": kb.llm_endpoint_id or "",
         "llm_model": kb.llm_model,
     }
     if kb.is_default:
@@ -359,7 +361,7 @@ def _kb_form(kb, **changes):
     [
         ({"faq_threshold": "2"}, "FAQ threshold must be a number from 0 to 1"),
         ({"handoff_threshold": "-0.5"}, "handoff threshold must be a number from 0 to 1"),
-        ({"llm_base_url": "ftp://models.example.com/v1"}, "http:// or https://"),
+        ({"llm_endpoint": "999999"}, "Select a valid choice"),
     ],
 )
 def test_admin_refuses_bad_kb_settings_with_the_pages_rules(kb, admin_client, changes, needle):
@@ -370,7 +372,7 @@ def test_admin_refuses_bad_kb_settings_with_the_pages_rules(kb, admin_client, ch
     kb.refresh_from_db()
     assert response.status_code == 200
     assert needle in response.content.decode()
-    assert (kb.handoff_threshold, kb.faq_threshold, kb.llm_base_url) == (0.45, 0.75, "")
+    assert (kb.handoff_threshold, kb.faq_threshold, kb.llm_endpoint) == (0.45, 0.75, None)
 
 
 def test_admin_kb_edits_reach_the_bot_and_keep_one_default(kb, admin_client):

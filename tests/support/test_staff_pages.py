@@ -16,7 +16,7 @@ SETTINGS = {
     "handoff_threshold": "0.6",
     "faq_threshold": "0.8",
     "answer_mode": "extractive",
-    "llm_base_url": "",
+    "llm_endpoint": "",
     "llm_model": "",
     "greeting": "Hello! How can we help?",
 }
@@ -140,7 +140,7 @@ def test_agent_changes_the_thresholds_and_the_bot_uses_them(kb, agent, client):
         ("handoff_threshold", "", "This field is required"),
         ("faq_threshold", "2", "less than or equal to 1"),
         ("answer_mode", "poetry", "Select a valid choice"),
-        ("llm_base_url", "ftp://models.example.com/v1", "http:// or https://"),
+        ("llm_endpoint", "http://127.0.0.1:8000/v1", "Select a valid choice"),
         ("greeting", "", "This field is required"),
     ],
 )

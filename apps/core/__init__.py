@@ -1,0 +1,1 @@
+"""Foundation shared by the apps (below mlops and every app): the guarded outbound fetch."""
