@@ -247,6 +247,36 @@ def running(stack: Stack) -> Iterator[Stack]:
     stack.stop_all()
 
 
+SUPPORT_CHATS_CLOSE = """
+from apps.support import services
+from apps.support.models import Conversation
+for pk in Conversation.objects.exclude(status="closed").values_list("pk", flat=True):
+    services.conversation_close(conversation_id=pk)
+print("tidy")
+"""
+
+
+@pytest.fixture
+def support_tidy(running: Stack) -> Iterator[Stack]:
+    """The running stack; after the test every support conversation still open is closed.
+
+    The database is shared by the session: later tests must not find our chats waiting in the
+    queue or open with an agent.
+    """
+    yield running
+    done = running.manage("shell", "-c", SUPPORT_CHATS_CLOSE, timeout=300)
+    assert "tidy" in done.stdout, done.stdout + done.stderr
+
+
+def db_query(database_url: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    """Run one SQL statement on the stack's database; the rows it returns, if any."""
+    import psycopg
+
+    with psycopg.connect(database_url) as conn:
+        cursor = conn.execute(sql, params)
+        return cursor.fetchall() if cursor.description else []
+
+
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",

@@ -1,10 +1,13 @@
-"""Real browser: an agent signs in and picks a waiting conversation up in the console."""
+"""Real browser: an agent signs in and picks a waiting conversation up in the console, cannot
+close a colleague's conversation from it, and the console's "Transfer to" list follows colleagues
+coming online; the widget's rating buttons are legible."""
 
 from __future__ import annotations
 
 import pytest
 
 from tests.integration.conftest import sign_in
+from tests.integration.support import AGENTS_SETUP, console_sign_in, shell
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -87,3 +90,102 @@ def test_the_widgets_rating_buttons_are_legible(running, chromium):
         ratio = page.locator(selector).first.evaluate(CONTRAST)
         assert ratio >= 4.5, f"{selector} has a contrast of {ratio:.2f}:1 (WCAG AA needs 4.5:1)"
     page.close()
+
+
+TAKEN = """
+from apps.accounts.services import user_create
+from apps.support import services
+kb = services.knowledge_base_ensure(name="Help centre")
+owner = user_create(username="alder", password="alder-pass-123", roles=["support_agent"])
+user_create(username="birch", password="birch-pass-123", roles=["support_agent"])
+conversation = services.conversation_start(kb_id=kb.pk, customer_name="Quinn")
+services.customer_message_post(conversation_id=conversation.pk, text="My card is stuck, ibis")
+services.conversation_take_over(conversation_id=conversation.pk, agent=owner)
+print("conversation", conversation.pk)
+"""
+
+STATUS = """
+from apps.support.models import Conversation
+print("status", Conversation.objects.get(pk={pk}).status)
+"""
+
+
+def test_an_agent_cannot_close_a_colleagues_conversation_from_the_console(support_tidy, chromium):
+    running = support_tidy
+    setup = running.manage("shell", "-c", TAKEN, timeout=300)
+    assert "conversation" in setup.stdout, setup.stdout + setup.stderr
+    conversation_id = setup.stdout.split("conversation")[-1].strip()
+    base = running.start_web()
+    page = chromium.new_page()
+    console_sign_in(page, base, "birch")
+
+    page.locator(f'.queue section[data-status="agent"] li[data-id="{conversation_id}"]').click(
+        timeout=30000
+    )
+    page.locator("#messages li", has_text="ibis").wait_for(timeout=30000)
+    page.locator("#close").click()
+
+    page.locator("#error", has_text="only they or a supervisor can close it").wait_for(
+        timeout=30000
+    )
+    assert page.get_by_test_id("conv-status").inner_text() == "agent"
+    status = running.manage("shell", "-c", STATUS.format(pk=conversation_id), timeout=300)
+    assert "status agent" in status.stdout, status.stdout + status.stderr
+    page.close()
+
+
+# Keeps the frames the console receives, to tell a live update from a reconnect's fresh list.
+FRAMES = """
+(() => {
+  const Real = window.WebSocket;
+  window.__frames = [];
+  function Hooked(url, protocols) {
+    const ws = new Real(url, protocols);
+    ws.addEventListener("message", (e) => window.__frames.push(JSON.parse(e.data)));
+    return ws;
+  }
+  Hooked.prototype = Real.prototype;
+  Object.assign(Hooked, { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 });
+  window.WebSocket = Hooked;
+})();
+"""
+
+LIVE_AGENTS = """
+(name) => window.__frames.some(
+  (f) => f.type === "agents" && f.agents.some((a) => a.name === name)
+)
+"""
+
+
+def test_the_transfer_list_shows_a_colleague_who_comes_online_later(support_tidy, chromium):
+    running = support_tidy
+    shell(running, AGENTS_SETUP, "ready")
+    base = running.start_web()
+    first = chromium.new_context().new_page()
+    first.add_init_script(FRAMES)
+    sign_in(first, base, "ayla", "ayla-pass-123", "/support/console/")
+    first.locator("#presence.good").wait_for(timeout=30000)
+    options = first.locator("#transfer-to option")
+    assert options.filter(has_text="bram").count() == 0
+
+    # A colleague opens the console: the first agent's list gains them, from a live update
+    # (not only when the console happens to reconnect and gets a fresh list).
+    second = chromium.new_context().new_page()
+    sign_in(second, base, "bram", "bram-pass-123", "/support/console/")
+    second.locator("#presence.good").wait_for(timeout=30000)
+    options.filter(has_text="bram").wait_for(state="attached", timeout=30000)
+    first.wait_for_function(LIVE_AGENTS, arg="bram", timeout=30000)
+
+    # ...and loses them when they leave.
+    second.context.close()
+    options.filter(has_text="bram").wait_for(state="detached", timeout=30000)
+
+    # Opening the list asks the server again (here, consoles reconnect now and then: ask while
+    # connected).
+    first.locator("#presence.good").wait_for(timeout=30000)
+    sent = first.evaluate("() => window.__frames.length")
+    first.locator("#transfer-to").dispatch_event("focus")
+    first.wait_for_function(
+        "(n) => window.__frames.slice(n).some((f) => f.type === 'agents')", arg=sent, timeout=30000
+    )
+    first.context.close()

@@ -1,12 +1,13 @@
-"""Real browser, real ASGI server: a customer queued with no agent online is told so and the
-next agent online gets them; a visit where the customer never wrote stays out of the console
-until they do; an agent cannot close a colleague's conversation from the console."""
+"""Real browser, real ASGI server: asking for a person. A customer queued with no agent online
+is told so and the next agent online gets them; a visit where the customer never wrote stays out
+of the console until they do; "Talk to a human" always tells the customer something (queued, or
+a person is already with them)."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.integration.conftest import sign_in
+from tests.integration.support import ACT, chat_asked, console_sign_in, shell
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -18,31 +19,10 @@ user_create(username="rowan", password="rowan-pass-123", roles=["support_agent"]
 print("ready")
 """
 
-TIDY = """
-from apps.support import services
-from apps.support.models import Conversation
-for pk in Conversation.objects.exclude(status="closed").values_list("pk", flat=True):
-    services.conversation_close(conversation_id=pk)
-print("tidy")
-"""
-
 CONVERSATION_OF = """
 from apps.support.models import Conversation
 print("id", Conversation.objects.get(token="{token}").pk)
 """
-
-
-@pytest.fixture
-def tidy(running):
-    """The database is shared by the session: later tests must not find our chats open."""
-    yield running
-    done = running.manage("shell", "-c", TIDY, timeout=300)
-    assert "tidy" in done.stdout, done.stdout + done.stderr
-
-
-def _sign_in(page, base: str, username: str) -> None:
-    sign_in(page, base, username, f"{username}-pass-123", "/support/console/")
-    page.get_by_test_id("presence").filter(has_text="online").wait_for(timeout=30000)
 
 
 def _conversation_id(running, page) -> str:
@@ -53,9 +33,9 @@ def _conversation_id(running, page) -> str:
 
 
 def test_queued_customer_is_told_no_agent_is_online_and_idle_visits_wait_for_a_message(
-    tidy, chromium
+    support_tidy, chromium
 ):
-    running = tidy
+    running = support_tidy
     setup = running.manage("shell", "-c", SETUP, timeout=300)
     assert "ready" in setup.stdout, setup.stdout + setup.stderr
     base = running.start_web()
@@ -71,7 +51,7 @@ def test_queued_customer_is_told_no_agent_is_online_and_idle_visits_wait_for_a_m
 
     # The first agent to come online finds that customer waiting, and assigned to them.
     agent = chromium.new_context().new_page()
-    _sign_in(agent, base, "rowan")
+    console_sign_in(agent, base, "rowan")
     agent.locator(f'.queue section[data-status="waiting"] li.mine[data-id="{queued}"]').wait_for(
         timeout=30000
     )
@@ -96,43 +76,21 @@ def test_queued_customer_is_told_no_agent_is_online_and_idle_visits_wait_for_a_m
         page.close()
 
 
-TAKEN = """
-from apps.accounts.services import user_create
-from apps.support import services
-kb = services.knowledge_base_ensure(name="Help centre")
-owner = user_create(username="alder", password="alder-pass-123", roles=["support_agent"])
-user_create(username="birch", password="birch-pass-123", roles=["support_agent"])
-conversation = services.conversation_start(kb_id=kb.pk, customer_name="Quinn")
-services.customer_message_post(conversation_id=conversation.pk, text="My card is stuck, ibis")
-services.conversation_take_over(conversation_id=conversation.pk, agent=owner)
-print("conversation", conversation.pk)
-"""
+def test_talk_to_a_human_says_when_the_customer_is_queued_or_with_a_person(support_tidy, chromium):
+    running = support_tidy
+    page, widget, token = chat_asked(running, chromium)
+    human = widget.locator("button.ts-human")
 
-STATUS = """
-from apps.support.models import Conversation
-print("status", Conversation.objects.get(pk={pk}).status)
-"""
-
-
-def test_an_agent_cannot_close_a_colleagues_conversation_from_the_console(tidy, chromium):
-    running = tidy
-    setup = running.manage("shell", "-c", TAKEN, timeout=300)
-    assert "conversation" in setup.stdout, setup.stdout + setup.stderr
-    conversation_id = setup.stdout.split("conversation")[-1].strip()
-    base = running.start_web()
-    page = chromium.new_page()
-    _sign_in(page, base, "birch")
-
-    page.locator(f'.queue section[data-status="agent"] li[data-id="{conversation_id}"]').click(
+    # Queued the first time, then told plainly that they are in the queue...
+    human.click()
+    widget.locator("li.ts-bot", has_text="fetching a colleague").wait_for(timeout=30000)
+    human.click()
+    widget.locator(".ts-status", has_text="already in the queue for a person").wait_for(
         timeout=30000
     )
-    page.locator("#messages li", has_text="ibis").wait_for(timeout=30000)
-    page.locator("#close").click()
-
-    page.locator("#error", has_text="only they or a supervisor can close it").wait_for(
-        timeout=30000
-    )
-    assert page.get_by_test_id("conv-status").inner_text() == "agent"
-    status = running.manage("shell", "-c", STATUS.format(pk=conversation_id), timeout=300)
-    assert "status agent" in status.stdout, status.stdout + status.stderr
+    # ...then that a person is already with them.
+    shell(running, ACT.format(token=token, what="take"), "done")
+    widget.locator("li.ts-system", has_text="joined the conversation").wait_for(timeout=30000)
+    human.click()
+    widget.locator(".ts-status", has_text="A person is already with you").wait_for(timeout=30000)
     page.close()

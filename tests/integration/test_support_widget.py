@@ -1,5 +1,8 @@
 """Real browser, real ASGI server: the chat widget keeps the customer's transcript and messages
-across a page reload and an agent closing the conversation."""
+across a page reload and an agent closing the conversation, a message typed while the chat starts
+joins that one conversation, typing indicators go away, and a message the chat refuses is marked
+as not sent in the widget, with the reason, and its text comes back to the box instead of
+vanishing."""
 
 from __future__ import annotations
 
@@ -30,25 +33,6 @@ print("where", m.conversation_id, m.conversation.status)
 """
 
 
-CLOSE_MINE = """
-from apps.support import services
-from apps.support.models import Conversation
-for pk in Conversation.objects.filter(
-    messages__text__regex="zebra|giraffe|okapi|lemur"
-).exclude(status="closed").values_list("pk", flat=True).distinct():
-    services.conversation_close(conversation_id=pk)
-print("tidy")
-"""
-
-
-@pytest.fixture
-def tidy(running):
-    """The database is shared by the session: later tests must not find our chats waiting."""
-    yield running
-    done = running.manage("shell", "-c", CLOSE_MINE, timeout=300)
-    assert "tidy" in done.stdout, done.stdout + done.stderr
-
-
 def _customer_asks(page: Any, text: str, marker: str) -> Any:
     """Type `text` in the chat widget and wait until it is stored and the bot's turn is over;
     returns the widget."""
@@ -61,8 +45,8 @@ def _customer_asks(page: Any, text: str, marker: str) -> Any:
     return widget
 
 
-def test_widget_keeps_the_transcript_on_reload_and_moves_on_after_a_close(tidy, chromium):
-    running = tidy
+def test_widget_keeps_the_transcript_on_reload_and_moves_on_after_a_close(support_tidy, chromium):
+    running = support_tidy
     setup = running.manage("shell", "-c", SETUP, timeout=300)
     assert "ready" in setup.stdout, setup.stdout + setup.stderr
     base = running.start_web()
@@ -111,8 +95,8 @@ print("typed", m.conversation_id)
 """
 
 
-def test_typing_indicators_go_away_when_people_stop_typing(tidy, chromium):
-    running = tidy
+def test_typing_indicators_go_away_when_people_stop_typing(support_tidy, chromium):
+    running = support_tidy
     setup = running.manage("shell", "-c", SETUP + AGENT, timeout=300)
     assert "agent" in setup.stdout, setup.stdout + setup.stderr
     base = running.start_web()
@@ -153,8 +137,8 @@ print("lemur", m.conversation.token, n)
 """
 
 
-def test_a_message_typed_while_the_chat_starts_joins_that_one_conversation(tidy, chromium):
-    running = tidy
+def test_a_message_typed_while_the_chat_starts_joins_that_one_conversation(support_tidy, chromium):
+    running = support_tidy
     setup = running.manage("shell", "-c", SETUP, timeout=300)
     assert "ready" in setup.stdout, setup.stdout + setup.stderr
     base = running.start_web()
@@ -183,4 +167,49 @@ def test_a_message_typed_while_the_chat_starts_joins_that_one_conversation(tidy,
     assert "lemur" in found.stdout, found.stdout + found.stderr
     lemur_token, copies = found.stdout.split("lemur")[-1].split()
     assert lemur_token == token and copies == "1"  # the conversation the widget goes on with
+    page.close()
+
+
+# The customer has written as many messages this minute as the chat takes.
+FILL = """
+from apps.support import services
+from apps.support.models import Conversation
+conversation = Conversation.objects.get(messages__text="My first question, lynx?")
+for i in range(services.CUSTOMER_MESSAGES_PER_MINUTE - 1):
+    services.customer_message_post(conversation_id=conversation.pk, text=f"lynx filler {i}")
+print("filled", conversation.pk)
+"""
+
+STORED = """
+from apps.support.models import Message
+print("stored", Message.objects.filter(text="One more, lynx?").count())
+"""
+
+
+def test_a_refused_message_is_marked_not_sent_and_its_text_comes_back(support_tidy, chromium):
+    running = support_tidy
+    setup = running.manage("shell", "-c", SETUP, timeout=300)
+    assert "ready" in setup.stdout, setup.stdout + setup.stderr
+    base = running.start_web()
+    page = chromium.new_page()
+    page.goto(f"{base}/support/chat/")
+    widget = page.get_by_test_id("support-widget")
+    box = widget.locator("textarea")
+    box.fill("My first question, lynx?")
+    box.press("Enter")
+    widget.locator("li.ts-customer:not(.ts-pending)", has_text="lynx").wait_for(timeout=30000)
+    widget.locator("li.ts-bot").nth(1).wait_for(timeout=60000)
+    filled = running.manage("shell", "-c", FILL, timeout=300)
+    assert "filled" in filled.stdout, filled.stdout + filled.stderr
+
+    box.fill("One more, lynx?")
+    box.press("Enter")
+
+    failed = widget.locator("li.ts-customer.ts-failed", has_text="One more, lynx?")
+    failed.wait_for(timeout=30000)
+    assert "Not sent" in failed.inner_text() and "too quickly" in failed.inner_text()
+    assert box.input_value() == "One more, lynx?"
+    assert widget.locator("li.ts-pending").count() == 0
+    stored = running.manage("shell", "-c", STORED, timeout=300)
+    assert "stored 0" in stored.stdout, stored.stdout + stored.stderr
     page.close()

@@ -1,7 +1,6 @@
 """The storefront tracker in a real browser (daphne, PostgreSQL, Chromium) when sending fails:
 a failed batch is retried with its own event ids and stored once, a refused one is not resent,
-the queue is bounded, and events a lost beacon carried are resent by the next page. Also the
-shop management form saves the stored settings as they are.
+the queue is bounded, and events a lost beacon carried are resent by the next page.
 
 No worker and no model: the pages run on trending and the rows the setup made.
 """
@@ -15,19 +14,14 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import Stack, sign_in
+from tests.integration.conftest import Stack, db_query
 
 pytestmark = [pytest.mark.integration]
 
 BATCH_URL = "**/api/events/batch"
 SETUP = """
 from decimal import Decimal
-from apps.accounts.models import Role
-from apps.accounts.services import user_create
 from apps.recommender.models import Item
-from django.contrib.auth import get_user_model
-if not get_user_model().objects.filter(username="audit5-merch").exists():
-    user_create(username="audit5-merch", password="audit5-merch-pw", roles=[Role.MERCHANDISER])
 ids = []
 for sku, title in (("A5-LAMP", "Audit5 lantern"), ("A5-MUG", "Audit5 mug")):
     item, _ = Item.objects.update_or_create(
@@ -45,14 +39,6 @@ def _setup(running: Stack) -> tuple[int, int]:
     assert "setup" in setup.stdout, setup.stdout + setup.stderr
     lamp, mug = (int(v) for v in setup.stdout.split("setup")[-1].split())
     return lamp, mug
-
-
-def _query(database_url: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-    import psycopg
-
-    with psycopg.connect(database_url) as conn:
-        cursor = conn.execute(sql, params)
-        return cursor.fetchall() if cursor.description else []
 
 
 def _wait(page: Any, done: Callable[[], bool], seconds: float = 30) -> None:
@@ -90,7 +76,7 @@ def test_a_failed_batch_is_retried_and_stored_once(running: Stack, chromium: Any
     page.goto(f"{base}/shop/item/{lamp}/")
 
     def views() -> list[tuple[Any, ...]]:
-        return _query(
+        return db_query(
             running.database_url,
             "SELECT event_id FROM recommender_event WHERE item_id = %s AND kind = 'view' "
             "AND visitor_id = %s",
@@ -147,7 +133,7 @@ def test_the_queue_keeps_the_newest_events_while_sending_fails(
     state["failing"] = False
 
     def bulk() -> set[str]:
-        rows = _query(
+        rows = db_query(
             running.database_url,
             "SELECT context FROM recommender_event WHERE context LIKE 'bulk-%%' "
             "AND visitor_id = %s",
@@ -186,7 +172,7 @@ def test_events_of_a_lost_beacon_are_sent_by_the_next_page(running: Stack, chrom
     state["failing"] = False
 
     def views(item: int) -> int:
-        rows = _query(
+        rows = db_query(
             running.database_url,
             "SELECT count(*) FROM recommender_event WHERE item_id = %s AND kind = 'view' "
             "AND visitor_id = %s",
@@ -200,25 +186,3 @@ def test_events_of_a_lost_beacon_are_sent_by_the_next_page(running: Stack, chrom
 
     assert (views(lamp), views(mug)) == (1, 1)
     context.close()
-
-
-def test_the_settings_form_saves_the_stored_values(running: Stack, chromium: Any) -> None:
-    _setup(running)
-    base = running.start_web()
-    page = chromium.new_page()
-    sign_in(page, base, "audit5-merch", "audit5-merch-pw", "/shop/manage/")
-    page.wait_for_url("**/shop/manage/", timeout=30_000)
-
-    # Only a weight changes; the other fields go back as the page showed them (half-life 3.0).
-    page.fill("input[name=w_purchase]", "8")
-    page.get_by_role("button", name="Save settings").click()
-    page.wait_for_load_state()
-    saved = _query(
-        running.database_url,
-        "SELECT feedback_weights->>'purchase', trending_half_life_days "
-        "FROM recommender_recommendersettings",
-    )
-
-    assert page.get_by_text("Settings saved.").count() == 1
-    assert saved == [("8.0", 3.0)]
-    page.close()

@@ -1,5 +1,6 @@
-"""A signed-in shopper in a real browser (daphne, PostgreSQL, Chromium): views the tracker sends
-after sign-in join the account, and a checkout keeps the line it could not sell in the cart.
+"""Checkout for a signed-in shopper in a real browser (daphne, PostgreSQL, Chromium): views the
+tracker sends after sign-in join the account, and a checkout keeps the line it could not sell in
+the cart.
 
 No worker and no model: the pages run on trending and the rows the setup made.
 """
@@ -11,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import Stack, sign_in
+from tests.integration.conftest import Stack, db_query, sign_in
 
 pytestmark = [pytest.mark.integration]
 
@@ -32,14 +33,6 @@ print("setup", user.pk, *ids)
 """
 
 
-def _query(database_url: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-    import psycopg
-
-    with psycopg.connect(database_url) as conn:
-        cursor = conn.execute(sql, params)
-        return cursor.fetchall() if cursor.description else []
-
-
 def test_a_signed_in_shopper_s_views_and_cart_survive(running: Stack, chromium: Any) -> None:
     setup = running.manage("shell", "-c", SETUP, timeout=300)
     assert "setup" in setup.stdout, setup.stdout + setup.stderr
@@ -54,7 +47,7 @@ def test_a_signed_in_shopper_s_views_and_cart_survive(running: Stack, chromium: 
     views: list[tuple[Any, ...]] = []
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and not views:
-        views = _query(
+        views = db_query(
             running.database_url,
             "SELECT user_id FROM recommender_event WHERE item_id = %s AND kind = 'view'",
             lamp,
@@ -65,10 +58,10 @@ def test_a_signed_in_shopper_s_views_and_cart_survive(running: Stack, chromium: 
     page.goto(f"{base}/shop/item/{mug}/")
     page.get_by_role("button", name="Add to cart").click()
     page.wait_for_url("**/shop/cart/", timeout=30_000)
-    _query(running.database_url, "UPDATE recommender_item SET stock = 0 WHERE id = %s", lamp)
+    db_query(running.database_url, "UPDATE recommender_item SET stock = 0 WHERE id = %s", lamp)
     page.get_by_role("button", name="Place order").click()
     page.wait_for_load_state()
-    bought = _query(
+    bought = db_query(
         running.database_url,
         "SELECT item_id, user_id FROM recommender_event WHERE kind = 'purchase' "
         "AND item_id IN (%s, %s)",

@@ -1,0 +1,88 @@
+"""Helpers of the support tests in a real browser: a knowledge base with agents, a customer's
+chat page whose websockets the test can reach, and signing an agent in to the console."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.integration.conftest import Stack, sign_in
+
+# The help centre with one article the bot answers from, and two agents (ayla, bram).
+AGENTS_SETUP = """
+from apps.accounts.services import user_create
+from apps.accounts.models import User
+from apps.support import services
+kb = services.knowledge_base_ensure(name="Help centre")
+services.article_upsert(kb_id=kb.pk, title="Card delivery", intents=["card_arrival"], body=(
+    "# Card delivery\\n\\n## How long delivery takes\\n"
+    "Your new card usually arrives within 5 to 7 working days after you order it."))
+services.knowledge_embed(kb_id=kb.pk)
+for name in ("ayla", "bram"):
+    if not User.objects.filter(username=name).exists():
+        user_create(username=name, password=name + "-pass-123", roles=["support_agent"])
+print("ready")
+"""
+
+# Ayla takes the conversation of `token` over ("take"), or it is closed (anything else).
+ACT = """
+from apps.accounts.models import User
+from apps.support import services
+from apps.support.models import Conversation
+c = Conversation.objects.get(token="{token}")
+if "{what}" == "take":
+    services.conversation_take_over(conversation_id=c.pk, agent=User.objects.get(username="ayla"))
+else:
+    services.conversation_close(conversation_id=c.pk)
+print("done", c.pk)
+"""
+
+# Keeps the widget's websockets reachable from the test: `__sockets` are the sockets it opened,
+# and while `__blocked` is set its new ones go to a path the server refuses (a reconnect that
+# keeps failing, as on a flaky network).
+SOCKETS = """
+(() => {
+  const Real = window.WebSocket;
+  window.__sockets = [];
+  window.__blocked = false;
+  function Hooked(url, protocols) {
+    const to = window.__blocked ? url.replace("/ws/support/", "/ws/blocked/") : url;
+    const ws = new Real(to, protocols);
+    window.__sockets.push(ws);
+    return ws;
+  }
+  Hooked.prototype = Real.prototype;
+  Object.assign(Hooked, { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 });
+  window.WebSocket = Hooked;
+})();
+"""
+
+
+def shell(running: Stack, code: str, marker: str) -> str:
+    """Run `code` in `manage.py shell`; what it printed after `marker`."""
+    done = running.manage("shell", "-c", code, timeout=300)
+    assert marker in done.stdout, done.stdout + done.stderr
+    return str(done.stdout.split(marker)[-1].strip())
+
+
+def chat_asked(running: Stack, chromium: Any) -> tuple[Any, Any, str]:
+    """A customer's chat page (sockets hooked) after the bot answered a question; returns the
+    page, the widget and the conversation's token."""
+    shell(running, AGENTS_SETUP, "ready")
+    base = running.start_web()
+    page = chromium.new_page()
+    page.add_init_script(SOCKETS)
+    page.goto(f"{base}/support/chat/")
+    widget = page.get_by_test_id("support-widget")
+    box = widget.locator("textarea")
+    box.fill("How long does card delivery take?")
+    box.press("Enter")
+    widget.locator("li.ts-customer:not(.ts-pending)").wait_for(timeout=30000)
+    token = str(page.evaluate("() => JSON.parse(localStorage.getItem('textsuite-support')).token"))
+    widget.locator("li.ts-bot:not(.ts-streaming)").nth(1).wait_for(timeout=60000)
+    return page, widget, token
+
+
+def console_sign_in(page: Any, base: str, username: str) -> None:
+    """Sign an agent (password `<username>-pass-123`) in to the console and wait until online."""
+    sign_in(page, base, username, f"{username}-pass-123", "/support/console/")
+    page.get_by_test_id("presence").filter(has_text="online").wait_for(timeout=30000)
