@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
 from apps.mlops.models import ModelVersion, PromotionEvent, TrainingRun
@@ -160,3 +161,55 @@ def test_schema_documents_the_lifecycle_endpoints(api):
     promote = paths["/api/mlops/models/{name}/promote/"]["post"]
     assert "requestBody" in promote and "409" in promote["responses"]
     assert PromotionEvent.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    "method, url",
+    [
+        ("get", "/api/mlops/models/a%00b/versions/"),
+        ("get", "/api/mlops/models/a%00b/versions/1/"),
+        ("get", "/api/mlops/models/a%00b/events/"),
+        ("get", "/api/mlops/models/a%00b/policy/"),
+        ("get", "/api/mlops/models/a%00b/monitoring/"),
+        ("post", "/api/mlops/models/a%00b/promote/"),
+        ("post", "/api/mlops/models/a%00b/versions/1/serving-form/"),
+        ("get", "/api/mlops/runs/?model=a%00b"),
+    ],
+)
+def test_a_model_name_with_a_nul_character_in_the_address_is_a_client_error(api, method, url):
+    data = {"version": 1, "form": "fp32"} if method == "post" else None
+
+    response = getattr(api, method)(url, data, format="json")
+
+    assert response.status_code in (400, 404) or response.data == []
+
+
+def test_rolling_back_to_a_version_that_does_not_exist_is_a_404(
+    api, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        lookup_version(0.8, promote=True)
+
+    response = api.post("/api/mlops/models/test-lookup/rollback/", {"version": 99}, format="json")
+
+    assert response.status_code == 404 and "no version 99" in str(response.data)
+    assert not PromotionEvent.objects.filter(to_version=99).exists()
+
+
+def test_a_promotion_without_a_user_is_listed_with_user_null(
+    api, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        lookup_version(0.8, promote=True)
+
+    events = api.get("/api/mlops/models/test-lookup/events/").data
+
+    assert events[0]["user"] is None
+
+
+def test_events_and_runs_without_a_user_are_documented_as_nullable():
+    # A gate promotion by a command or a scheduled run has no user; the API answers null.
+    schemas = SchemaGenerator().get_schema(request=None, public=True)["components"]["schemas"]
+
+    assert schemas["PromotionEvent"]["properties"]["user"].get("nullable") is True
+    assert schemas["TrainingRun"]["properties"]["started_by"].get("nullable") is True

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.contrib.messages import get_messages
 
+from apps.mlops import services
 from apps.mlops.models import ModelPolicy, ModelVersion, PromotionEvent, TrainingRun
 
 from .conftest import lookup_version
@@ -110,3 +111,28 @@ def test_monitoring_page_renders_numbers(admin_client):
 
 def test_unknown_model_page_is_404(admin_client):
     assert admin_client.get("/mlops/models/nope/").status_code == 404
+
+
+def test_the_version_page_of_a_name_with_a_nul_character_is_a_client_error(admin_client):
+    assert admin_client.get("/mlops/models/a%00b/v1/").status_code in (400, 404)
+
+
+def test_the_rollback_page_says_a_missing_version_does_not_exist(
+    admin_client, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        lookup_version(0.8, promote=True)
+
+    response = admin_client.post(
+        "/mlops/models/test-lookup/rollback/", {"version": "99"}, follow=True
+    )
+
+    assert "test-lookup has no version 99" in response.content.decode()
+
+
+def test_the_gate_form_shows_the_recorded_note_so_saving_keeps_it(admin_client):
+    services.model_policy_set(name="test-lookup", tolerance=0.02, note="noisy eval set")
+
+    page = admin_client.get("/mlops/models/test-lookup/").content.decode()
+
+    assert 'name="note" maxlength="300" value="noisy eval set"' in page

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from rest_framework.test import APIClient
 
 
 def words_embed(texts: list[str]) -> np.ndarray:
@@ -48,3 +51,12 @@ def record(
         events=[{"event_id": f"{shopper.key}-{n}", "kind": kind, "item": item.pk, **extra}],
         source=source,
     )
+
+
+def api_as(user: Any) -> APIClient:
+    """An API client signed in as `user` (session-less, as a script would call)."""
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_authenticate(user)
+    return client

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-import pytest
+import uuid
 
+import pytest
+from drf_spectacular.generators import SchemaGenerator
+from rest_framework.test import APIClient
+
+from apps.recommender import services
 from apps.recommender.models import Event, Experiment, Item
 
-from .helpers import record
+from .helpers import api_as, record
 
 pytestmark = pytest.mark.django_db
 
@@ -228,3 +233,110 @@ def test_schema_lists_the_recommender_endpoints(client, db):
         "/api/recommender/settings",
     ):
         assert path in schema["paths"], path
+
+
+def test_non_numeric_ids_in_api_urls_are_404(catalog, client, merchandiser):
+    client.force_login(merchandiser)
+
+    put = client.put("/api/items/abc", {"sku": "X"}, content_type="application/json")
+    patch = client.patch("/api/items/abc", {"stock": 1}, content_type="application/json")
+    report = client.get("/api/experiments/abc/report")
+
+    assert (put.status_code, patch.status_code, report.status_code) == (404, 404, 404)
+
+
+NEW_ITEM = {"sku": "NEW-1", "title": "New lamp", "category": "Outdoor", "price": "12.00"}
+
+
+@pytest.mark.parametrize("path", ["/api/items/0", "/api/items/00"])
+@pytest.mark.parametrize("method", ["put", "patch"])
+def test_changing_item_0_is_a_404_and_creates_nothing(catalog, merchandiser, path, method):
+    before = Item.objects.count()
+
+    response = getattr(api_as(merchandiser), method)(path, NEW_ITEM, format="json")
+
+    assert response.status_code == 404
+    assert Item.objects.count() == before and not Item.objects.filter(sku="NEW-1").exists()
+
+
+def test_callers_without_an_identity_get_only_the_non_personal_list(catalog):
+    kitchen_fan = services.Shopper(visitor_id="kitchen-fan")
+    for n, sku in enumerate(("KNIFE-1", "BOARD-1", "PAN-1")):
+        record(kitchen_fan, "purchase", catalog[sku], n)
+    anyone = APIClient()  # no cookie, no account, no user parameter
+
+    personal = anyone.get("/api/recommendations", {"user": "kitchen-fan", "n": 5}).json()
+    first = APIClient().get("/api/recommendations", {"n": 5}).json()
+    second = APIClient().get("/api/recommendations", {"n": 5}).json()
+    stranger = APIClient().get("/api/recommendations", {"user": uuid.uuid4().hex, "n": 5}).json()
+
+    ids = [[i["id"] for i in r["items"]] for r in (personal, first, second, stranger)]
+    assert ids[1] == ids[2] == ids[3]  # what any shopper with no history gets
+    assert ids[0] != ids[1]
+    assert second["cached"] and not first["cached"]
+
+
+def test_a_signed_in_caller_s_list_is_not_shared_with_anonymous_callers(
+    catalog, client, django_user_model
+):
+    owner = django_user_model.objects.create_user("owner5", password="pw")
+    for n, sku in enumerate(("KNIFE-1", "BOARD-1", "PAN-1")):
+        record(services.Shopper(user_id=owner.pk), "purchase", catalog[sku], n)
+    client.force_login(owner)
+
+    mine = client.get("/api/recommendations", {"n": 5}).json()
+    anonymous = APIClient().get("/api/recommendations", {"n": 5}).json()
+
+    assert mine["shopper"] == f"u{owner.pk}" and anonymous["shopper"] == "v"
+    assert [i["id"] for i in mine["items"]] != [i["id"] for i in anonymous["items"]]
+    assert not anonymous["cached"]
+
+
+@pytest.mark.parametrize("account", ["0", "987654321"])
+def test_a_merchandiser_asking_for_an_account_that_does_not_exist_gets_a_400(
+    catalog, merchandiser, account
+):
+    client = APIClient()
+    client.force_authenticate(merchandiser)
+
+    response = client.get("/api/recommendations", {"user": account, "n": 3})
+
+    assert response.status_code == 400
+    assert response.json() == {"user": [f"no account has id {account}"]}
+
+
+def test_a_merchandiser_still_gets_an_existing_account_s_list(catalog, merchandiser):
+    client = APIClient()
+    client.force_authenticate(merchandiser)
+
+    response = client.get("/api/recommendations", {"user": str(merchandiser.pk), "n": 3})
+
+    assert response.status_code == 200 and response.json()["items"]
+
+
+def test_a_merchandiser_naming_an_account_id_longer_than_any_key_gets_a_400(catalog, merchandiser):
+    response = api_as(merchandiser).get("/api/recommendations", {"user": "9" * 23})
+
+    assert response.status_code == 400 and "no account has id" in str(response.data["user"])
+
+
+def test_a_shopper_naming_someone_else_s_long_id_is_still_refused(catalog, django_user_model):
+    shopper = django_user_model.objects.create_user("shopper", password="pw-123456")
+
+    response = api_as(shopper).get("/api/recommendations", {"user": "9" * 23})
+
+    assert response.status_code == 403
+
+
+def test_the_report_is_documented_as_the_plain_list_it_is(catalog, merchandiser):
+    experiment = services.experiment_create(
+        name="Report shape", variants=[{"name": "A"}, {"name": "B", "strategy": "popular"}]
+    )
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    operation = schema["paths"]["/api/experiments/{id}/report"]["get"]
+    documented = operation["responses"]["200"]["content"]["application/json"]["schema"]
+
+    body = api_as(merchandiser).get(f"/api/experiments/{experiment.pk}/report").json()
+
+    assert documented["type"] == "array" and isinstance(body, list)
+    assert [row["name"] for row in body] == ["A", "B"]

@@ -13,6 +13,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from apps.recommender import catalog_import
 from apps.recommender.models import CatalogImport, Item
 
+from .helpers import api_as
+
 HEADER = b"sku,title,category,price,stock\n"
 
 
@@ -252,3 +254,100 @@ def test_a_catalog_import_whose_task_was_lost_is_run_by_the_rescue(shop_admin, s
     assert catalog_imports_rescue_task() == 1
     assert CatalogImport.objects.get(pk=job_id).status == CatalogImport.Status.DONE
     assert Item.objects.count() == 20
+
+
+@pytest.mark.django_db
+def test_a_price_only_import_keeps_the_columns_it_leaves_out(catalog):
+    before = Item.objects.get(sku="TENT-1")
+    content = "sku,title,category,price\nTENT-1,Ridgeline tent,Outdoor,99.00\n"
+
+    result = catalog_import.items_import(content=content, fmt="csv", embed=False)
+
+    after = Item.objects.get(sku="TENT-1")
+    assert (result.updated, result.errors) == (1, [])
+    assert after.price == 99 and after.title == "Ridgeline tent"
+    assert (after.stock, after.description, after.tags) == (
+        before.stock,
+        before.description,
+        before.tags,
+    )
+    assert after.active and after.in_stock
+
+
+@pytest.mark.django_db
+def test_a_jsonl_update_naming_only_the_stock_keeps_the_rest(catalog):
+    before = Item.objects.get(sku="PAN-1")
+
+    catalog_import.items_import(content='{"sku": "PAN-1", "stock": 3}\n', fmt="jsonl", embed=False)
+
+    after = Item.objects.get(sku="PAN-1")
+    assert after.stock == 3
+    assert (after.title, after.price, after.category) == (
+        before.title,
+        before.price,
+        before.category,
+    )
+
+
+@pytest.mark.django_db
+def test_a_blank_active_cell_does_not_take_an_item_off_sale(db):
+    content = (
+        "sku,title,category,price,active\nMUG-1,Enamel mug,Kitchen,5,\nMUG-2,Old mug,Kitchen,5,no\n"
+    )
+
+    catalog_import.items_import(content=content, fmt="csv", embed=False)
+
+    assert Item.objects.get(sku="MUG-1").active
+    assert not Item.objects.get(sku="MUG-2").active
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("column", "value", "problem"),
+    [
+        ("price", "NaN", "price must be a number from 0"),
+        ("price", "1e30", "price must be a number from 0"),
+        ("price", "100000000", "price must be a number from 0"),
+        ("stock", "99999999999", "stock must be a whole number from 0"),
+        ("boost", "nan", "boost must be a finite number"),
+        ("boost", "inf", "boost must be a finite number"),
+    ],
+)
+def test_an_import_row_with_an_impossible_number_is_a_line_error(
+    catalog, merchandiser, column, value, problem
+):
+    rows = [("ODD-1", "Odd", value), ("OK-1", "Fine", "1")]
+    if column == "price":
+        content = "sku,title,category,price\n" + "".join(
+            f"{s},{t},Kitchen,{v}\n" for s, t, v in rows
+        )
+    else:
+        header = f"sku,title,category,price,{column}\n"
+        content = header + "".join(f"{s},{t},Kitchen,2,{v}\n" for s, t, v in rows)
+
+    response = api_as(merchandiser).post("/api/items/import", {"content": content}, format="json")
+
+    assert response.status_code == 200
+    assert response.json()["created"] == 1
+    assert [(e["line"], e["sku"]) for e in response.json()["errors"]] == [(2, "ODD-1")]
+    assert problem in response.json()["errors"][0]["error"]
+    assert not Item.objects.filter(sku="ODD-1").exists()
+    assert api_as(merchandiser).get("/api/items").status_code == 200
+
+
+@pytest.mark.django_db
+def test_an_import_row_with_a_nul_character_is_a_line_error(catalog, merchandiser):
+    content = (
+        '{"sku": "NUL-1", "title": "Bad\\u0000title", "category": "Kitchen", "price": 1}\n'
+        '{"sku": "OK-2", "title": "Good", "category": "Kitchen", "price": 1}\n'
+    )
+
+    response = api_as(merchandiser).post(
+        "/api/items/import", {"content": content, "format": "jsonl"}, format="json"
+    )
+
+    assert response.status_code == 200
+    assert response.json()["errors"] == [
+        {"line": 1, "sku": "NUL-1", "error": "title contains a NUL character"}
+    ]
+    assert Item.objects.filter(sku="OK-2").exists() and not Item.objects.filter(sku="NUL-1")

@@ -262,3 +262,124 @@ def test_the_migration_marks_old_events_by_who_most_likely_recorded_them(catalog
         "backdated-by-a-merchandiser": "import",
         "5b2f3c1e-8d6a-4f7e-9c1b-2a3d4e5f6a7b": "tracker",
     }
+
+
+def _token(user):  # type: ignore[no-untyped-def]
+    from rest_framework.authtoken.models import Token
+
+    token, _ = Token.objects.get_or_create(user=user)
+    return f"Token {token.key}"
+
+
+def test_views_tracked_after_sign_in_with_a_new_cookie_join_the_account(
+    catalog, client, django_user_model
+):
+    user = django_user_model.objects.create_user("shopper", password="pw")
+    client.login(username="shopper", password="pw")  # no shop cookie yet at sign-in
+    client.get("/shop/")
+    visitor = client.cookies["tsv"].value
+
+    response = client.post(
+        "/api/events/batch",
+        {
+            "visitor_id": visitor,
+            "events": [{"event_id": "v1", "kind": "view", "item": catalog["TENT-1"].pk}],
+        },
+        content_type="application/json",
+    )
+    history = selectors.history_get(shopper=services.Shopper(user_id=user.pk), weights={})
+
+    assert response.status_code == 202
+    assert Event.objects.get(event_id="v1").user_id == user.pk
+    assert [h.item_id for h in history] == [catalog["TENT-1"].pk]
+
+
+def test_events_naming_an_unknown_account_are_refused(catalog, client, merchandiser):
+    response = client.post(
+        "/api/events/batch",
+        {"user": 987654, "events": [{"event_id": "e1", "kind": "view", "item": "TENT-1"}]},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=_token(merchandiser),
+    )
+
+    assert response.status_code == 400
+    assert "987654" in response.json()["user"][0]
+    assert not Event.objects.exists()
+
+
+def test_odd_item_and_experiment_references_are_per_event_errors(catalog, client):
+    response = client.post(
+        "/api/events/batch",
+        {
+            "visitor_id": "v-odd",
+            "events": [
+                {"event_id": "e1", "kind": "view", "item": "²"},
+                {"event_id": "e2", "kind": "view", "item": "9" * 30},
+                {"event_id": "e3", "kind": "view", "item": "TENT-1", "experiment": "²"},
+            ],
+        },
+        content_type="application/json",
+    )
+    context = client.get("/api/recommendations", {"context": "item:" + "9" * 30})
+
+    assert response.status_code == 202
+    body = response.json()
+    assert body["accepted"] == 1 and [e["index"] for e in body["errors"]] == [0, 1]
+    assert context.status_code == 400
+
+
+def test_trusted_event_times_in_the_future_or_unreadable_are_reported(
+    catalog, client, merchandiser
+):
+    events = [
+        {"event_id": "f1", "kind": "view", "item": "TENT-1", "created": "2999-01-01T00:00:00Z"},
+        {"event_id": "f2", "kind": "view", "item": "TENT-1", "created": "yesterday"},
+        {"event_id": "f3", "kind": "view", "item": "TENT-1", "created": "2024-02-30T10:00:00"},
+        {"event_id": "f4", "kind": "view", "item": "TENT-1", "created": "2024-01-05T10:00:00Z"},
+    ]
+
+    response = client.post(
+        "/api/events/batch",
+        {"visitor_id": "v-import", "events": events},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=_token(merchandiser),
+    )
+
+    body = response.json()
+    assert body["accepted"] == 1
+    assert [(e["event_id"], e["error"]) for e in body["errors"]] == [
+        ("f1", "created is in the future"),
+        ("f2", "created must be an ISO 8601 time"),
+        ("f3", "created must be an ISO 8601 time"),
+    ]
+    assert Event.objects.get().created.year == 2024
+
+
+def test_nul_characters_in_events_are_dropped_or_refused_per_event(catalog, client):
+    tent = catalog["TENT-1"]
+    events = [
+        {"event_id": "nul-1", "kind": "rating", "item": tent.pk, "rating": 4, "text": "go\x00od"},
+        {"event_id": "nul\x00-2", "kind": "view", "item": tent.pk},
+    ]
+
+    response = client.post(
+        "/api/events/batch",
+        {"visitor_id": "nul-visitor", "events": events},
+        content_type="application/json",
+    )
+
+    assert response.status_code == 202
+    assert response.json()["accepted"] == 1 and response.json()["errors"][0]["index"] == 1
+    assert Event.objects.get(event_id="nul-1").text == "good"
+
+
+def test_from_recommendation_false_as_text_is_false(catalog, client):
+    event = {"event_id": "f-1", "kind": "click", "item": catalog["PAN-1"].pk}
+
+    client.post(
+        "/api/events/batch",
+        {"visitor_id": "v-f", "events": [event | {"from_recommendation": "false"}]},
+        content_type="application/json",
+    )
+
+    assert Event.objects.get(event_id="f-1").from_recommendation is False
