@@ -13,6 +13,7 @@ from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 
 from apps.accounts.models import Role, User
+from apps.accounts.selectors import user_get_by_token
 from apps.accounts.services import token_get_or_create, user_create
 from apps.accounts.websocket_auth import TokenAuthMiddleware
 from apps.sentiment.consumers import FeedConsumer
@@ -162,3 +163,18 @@ def test_an_analyst_whose_role_is_removed_stops_hearing_the_feed(monkeypatch, re
     first = async_to_sync(go)()
 
     assert first["type"] == ("error" if revoke else "documents")
+
+
+# A token with a NUL character (found fuzzing on PostgreSQL) is refused like any unknown token,
+# instead of failing the connection with a server error.
+def test_a_token_with_a_nul_character_is_refused_like_an_unknown_one() -> None:
+    token = token_get_or_create(
+        user=user_create(username="ana", password="pw-ana", roles=[Role.ANALYST.value])
+    )
+
+    assert _connect(f"/ws/sentiment/feed/?token={token[:20]}%00{token[21:]}")[0] is False
+    assert _connect(f"/ws/sentiment/feed/?token={token}")[0] is True
+
+
+def test_looking_up_a_key_with_a_nul_character_finds_nobody() -> None:
+    assert user_get_by_token("\x00") is None

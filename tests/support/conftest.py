@@ -92,6 +92,13 @@ def agent(db: Any) -> Any:
     )
 
 
+@pytest.fixture
+def agent_api(agent: Any) -> Any:
+    from tests.support.helpers import api_client
+
+    return api_client(agent)
+
+
 @pytest.fixture(autouse=True)
 def _on_commit_runs_now(monkeypatch: pytest.MonkeyPatch) -> None:
     # Tests run inside one rolled-back transaction, where commit hooks would never fire.

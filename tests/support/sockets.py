@@ -33,3 +33,19 @@ async def receive_until(comm: WebsocketCommunicator, wanted: Any, limit: int = 2
         if wanted(event):
             return event
     raise AssertionError("event never arrived")
+
+
+def is_error(event: dict[str, Any]) -> bool:
+    return event["type"] == "error"
+
+
+async def frame_answer(token: Any, frame: dict[str, Any], wanted: Any) -> Any:
+    """Open the customer's chat, send one frame and return the first event `wanted` accepts."""
+    comm = customer_socket(token)
+    await comm.connect()
+    await comm.receive_json_from()  # history
+    try:
+        await comm.send_json_to(frame)
+        return await receive_until(comm, wanted)
+    finally:
+        await comm.disconnect()

@@ -3,8 +3,10 @@ from __future__ import annotations
 import pytest
 
 from apps.support import answers, services
-from apps.support.models import AgentPresence, LlmEndpoint, Message
+from apps.support.models import FAQ, AgentPresence, Conversation, LlmEndpoint, Message
 from apps.support.text import InvalidText
+
+from .helpers import api_client, conversation_asked
 
 pytestmark = pytest.mark.django_db
 
@@ -281,3 +283,81 @@ def test_a_dead_llm_endpoint_falls_back_to_the_extractive_answer(kb):
 
     assert answer.kind == "extractive"
     assert "5 to 7 working days" in answer.text
+
+
+def test_draft_faq_never_overwrites_or_unpublishes_a_published_pair(kb, agent, agent_api):
+    faq, _ = services.faq_upsert(
+        kb_id=kb.pk,
+        question="How long does card delivery take?",
+        answer="5 to 7 working days; express takes 2.",
+        intent="card_delivery_estimate",
+    )
+    conversation = services.conversation_start(kb_id=kb.pk)
+    services.customer_message_post(
+        conversation_id=conversation.pk, text="How long does card delivery take?"
+    )
+    services.agent_message_post(
+        conversation_id=conversation.pk, agent=agent, text="Let me check that for you."
+    )
+
+    response = agent_api.post(f"/api/support/conversations/{conversation.pk}/faq-draft/")
+
+    assert response.status_code == 409
+    assert f"#{faq.pk}" in response.json()["detail"]
+    faq.refresh_from_db()
+    assert faq.status == FAQ.Status.PUBLISHED
+    assert faq.answer == "5 to 7 working days; express takes 2."
+
+
+def test_draft_faq_from_a_new_question_is_still_made(kb, agent):
+    conversation = services.conversation_start(kb_id=kb.pk)
+    services.customer_message_post(conversation_id=conversation.pk, text="Can I pay with my watch?")
+    services.agent_message_post(
+        conversation_id=conversation.pk, agent=agent, text="Yes, with Apple Pay and Google Pay."
+    )
+
+    faq = services.faq_draft_from_conversation(conversation_id=conversation.pk)
+
+    assert faq.status == FAQ.Status.DRAFT
+    assert faq.question == "Can I pay with my watch?"
+    assert faq.source_conversation_id == conversation.pk
+
+
+def test_stats_count_only_conversations_where_someone_asked_and_humans_do_not_count_as_bot(
+    kb, agent
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.support import selectors
+
+    # A visitor opened the chat page and left: only the greeting, a day ago.
+    idle = services.conversation_start(kb_id=kb.pk)
+    Conversation.objects.filter(pk=idle.pk).update(
+        last_message_at=timezone.now() - timedelta(days=1, hours=1)
+    )
+    answered = services.conversation_start(kb_id=kb.pk)
+    assert _ask(answered, "How long does card delivery take?")[1].answer_kind == "extractive"
+    services.conversation_close(conversation_id=answered.pk)
+    # An agent stepped in by themselves (no handoff) and solved it.
+    helped = services.conversation_start(kb_id=kb.pk)
+    services.customer_message_post(conversation_id=helped.pk, text="My card is stuck in Spain")
+    services.agent_message_post(conversation_id=helped.pk, agent=agent, text="Let me look.")
+    services.conversation_close(conversation_id=helped.pk)
+
+    stats = selectors.support_stats(days=14)
+
+    assert stats["conversations"] == 2
+    assert stats["series"][-1]["conversations"] == 2
+    assert stats["series"][-1]["bot_resolution_rate"] == 0.5
+
+
+def test_a_greeting_only_visit_does_not_count_as_a_conversation_with_the_bot(kb, agent):
+    services.conversation_start(kb_id=kb.pk)
+    conversation_asked(kb, "My card was swallowed by an ATM")
+
+    stats = api_client(agent).get("/api/support/stats/").json()
+
+    assert stats["with_bot"] == 1
+    assert stats["conversations"] == 1
