@@ -324,7 +324,7 @@ SPECTACULAR_SETTINGS = {
         "ExperimentStatusEnum": "apps.recommender.models.Experiment.Status",
         "TrainingRunStatusEnum": "apps.mlops.models.TrainingRun.Status",
         "VariantStrategyEnum": "apps.recommender.models.Variant.STRATEGIES",
-        "ImportJobStatusEnum": "apps.mlops.upload_jobs.ImportJobBase.Status",
+        "ImportJobStatusEnum": "apps.core.upload_jobs.ImportJobBase.Status",
     },
 }
 

@@ -23,7 +23,7 @@ from rest_framework.views import APIView
 from apps.accounts.client_ip import ClientIpAnonThrottle
 from apps.accounts.models import Role
 from apps.accounts.roles import HasRole, user_has_role
-from apps.mlops.upload_jobs import CappedUploadMixin
+from apps.core.upload_jobs import CappedUploadMixin
 
 from . import catalog_import, selectors, services
 from .apps import visitor_cookie

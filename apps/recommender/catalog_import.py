@@ -25,7 +25,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from apps.mlops.upload_jobs import (
+from apps.core.upload_jobs import (
     job_claim,
     job_enqueue,
     job_finish,

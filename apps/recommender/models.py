@@ -5,7 +5,7 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.urls import reverse
 
-from apps.mlops.upload_jobs import ImportJobBase
+from apps.core.upload_jobs import ImportJobBase
 
 DEFAULT_FEEDBACK_WEIGHTS = {
     "view": 1.0,

@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from apps.mlops.upload_jobs import jobs_stale
+from apps.core.upload_jobs import jobs_stale
 
 from . import catalog_import
 from .models import CatalogImport

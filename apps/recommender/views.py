@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 
 from apps.accounts.models import Role
 from apps.accounts.roles import role_required
-from apps.mlops.upload_jobs import capped_upload
+from apps.core.upload_jobs import capped_upload
 
 from . import catalog_import, selectors, services
 from .apps import VISITOR_COOKIE, visitor_cookie

@@ -8,7 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
 
-from apps.mlops.upload_jobs import capped_upload
+from apps.core.upload_jobs import capped_upload
 
 from . import imports, selectors, services
 from .forms import EntityForm, RuleForm, SourceForm

@@ -20,7 +20,7 @@ from rest_framework.views import APIView
 
 from apps.accounts.models import Role, User
 from apps.accounts.roles import HasRole
-from apps.mlops.upload_jobs import CappedUploadMixin
+from apps.core.upload_jobs import CappedUploadMixin
 
 from . import imports, selectors, services
 from .import_views import job_payload

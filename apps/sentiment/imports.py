@@ -22,7 +22,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from apps.mlops.upload_jobs import (
+from apps.core.upload_jobs import (
     job_claim,
     job_enqueue,
     job_finish,

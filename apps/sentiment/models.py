@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from apps.mlops.upload_jobs import ImportJobBase
+from apps.core.upload_jobs import ImportJobBase
 
 
 def _token() -> str:

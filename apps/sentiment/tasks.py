@@ -6,7 +6,7 @@ from typing import Any
 
 from celery import shared_task
 
-from apps.mlops.upload_jobs import jobs_stale
+from apps.core.upload_jobs import jobs_stale
 
 from . import imports, services
 from .models import ImportJob

@@ -14,7 +14,7 @@ from rest_framework.response import Response
 
 from apps.accounts.models import Role
 from apps.accounts.roles import HasRole
-from apps.mlops.upload_jobs import CappedUploadMixin
+from apps.core.upload_jobs import CappedUploadMixin
 
 from . import imports, training_data
 from .import_views import job_payload

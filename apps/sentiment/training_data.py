@@ -17,7 +17,7 @@ from typing import IO, Any
 from django.db import transaction
 from django.db.models import QuerySet
 
-from apps.mlops.upload_jobs import upload_max_bytes
+from apps.core.upload_jobs import upload_max_bytes
 
 from .models import Correction, LabelledSentence, LabelledSet
 from .uploads import LabelledRow, LineError, UploadError, labelled_iter

@@ -10,8 +10,8 @@ from django.views.decorators.http import require_POST
 
 from apps.accounts.models import Role
 from apps.accounts.roles import role_required, user_has_role
+from apps.core.upload_jobs import capped_upload
 from apps.mlops import services as mlops_services
-from apps.mlops.upload_jobs import capped_upload
 
 from . import imports, training_data
 from .models import ImportJob

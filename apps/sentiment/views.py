@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 
 from apps.accounts.models import Role, User
 from apps.accounts.roles import role_required
-from apps.mlops.upload_jobs import capped_upload
+from apps.core.upload_jobs import capped_upload
 
 from . import imports, realtime, selectors, services
 from .forms import CorrectionForm, EntityForm, RuleForm, SourceForm, UploadForm

@@ -28,7 +28,7 @@ from django.utils.text import slugify
 from apps.accounts.models import Role
 from apps.accounts.roles import user_has_role
 from apps.core.outbound import OutboundError, outbound_fetch
-from apps.mlops.upload_jobs import upload_max_rows
+from apps.core.upload_jobs import upload_max_rows
 from apps.mlops.vectors import named_index, texts_embed
 
 from . import realtime

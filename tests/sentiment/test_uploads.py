@@ -13,7 +13,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
-from apps.mlops.upload_jobs import CappedUploadHandler, UploadTooLarge
+from apps.core.upload_jobs import CappedUploadHandler, UploadTooLarge
 from apps.sentiment import imports
 from apps.sentiment.models import Document, ImportJob, LabelledSentence, LabelledSet, Source
 from apps.sentiment.text import content_hash
