@@ -84,6 +84,9 @@ def test_talk_to_a_human_says_when_the_customer_is_queued_or_with_a_person(suppo
     # Queued the first time, then told plainly that they are in the queue...
     human.click()
     widget.locator("li.ts-bot", has_text="fetching a colleague").wait_for(timeout=30000)
+    # The queue's own status frame can arrive after the bot's message (it did on a loaded CI
+    # machine) and would then replace the answer to the second click: let it land first.
+    widget.locator(".ts-status", has_text="Waiting for an agent").wait_for(timeout=30000)
     human.click()
     widget.locator(".ts-status", has_text="already in the queue for a person").wait_for(
         timeout=30000
