@@ -26,7 +26,6 @@ from apps.accounts.roles import HasRole, user_has_role
 from apps.core.upload_jobs import CappedUploadMixin
 
 from . import catalog_import, selectors, services
-from .apps import visitor_cookie
 from .models import CatalogImport, Event, Experiment, Item, Variant
 
 Merchandiser = HasRole(Role.MERCHANDISER)
@@ -71,7 +70,7 @@ def shopper_from_request(request: Request, user_param: str = "") -> services.Sho
         return services.Shopper(visitor_id=user_param[:64])
     if getattr(user, "is_authenticated", False):
         return services.Shopper(user_id=user.pk)
-    return services.Shopper(visitor_id=visitor_cookie(request))
+    return services.Shopper(visitor_id=services.visitor_cookie(request))
 
 
 # -- serializers -----------------------------------------------------------------------------------
@@ -337,7 +336,7 @@ class EventBatchView(APIView):
                 )
             shopper = services.Shopper(user_id=data["user"])
         else:
-            visitor = data.get("visitor_id") or visitor_cookie(request)
+            visitor = data.get("visitor_id") or services.visitor_cookie(request)
             if not visitor:
                 return Response(
                     {"visitor_id": ["a visitor id (or the tsv cookie) is required"]},

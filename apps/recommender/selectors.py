@@ -16,7 +16,7 @@ from django.db.models import Count, Max, Min, Q, QuerySet
 from django.db.models.functions import TruncDay
 from django.utils import timezone
 
-from .engine import (
+from mlcore.recommend import (
     Catalog,
     CollabModel,
     HistoryEntry,
@@ -25,6 +25,7 @@ from .engine import (
     Rules,
     recommend,
 )
+
 from .models import Event, Experiment, Item, RecommenderSettings, Variant
 from .services import CATALOG_VERSION_KEY, INDEX_NAME, MODEL_NAME, Shopper, id_parse
 

@@ -16,9 +16,8 @@ import numpy as np
 
 from apps.mlops.kinds import ParamSpec, TrainingContext, TrainOutcome
 from mlcore.metrics import ranking_metrics
-from mlcore.registry import data_hash
-
-from .engine import (
+from mlcore.recommend import (
+    FEATURES,
     HistoryEntry,
     Ranker,
     RecommenderModel,
@@ -28,6 +27,8 @@ from .engine import (
     ranker_fit,
     training_samples,
 )
+from mlcore.registry import data_hash
+
 from .models import Event
 from .selectors import events_counted
 
@@ -174,6 +175,4 @@ def ranker_train(ctx: TrainingContext) -> TrainOutcome:
 
 
 def ranker_weights(model: RecommenderModel) -> dict[str, float]:
-    from .engine import FEATURES
-
     return dict(zip(["intercept", *FEATURES], np.round(model.ranker.weights, 4).tolist()))

@@ -10,7 +10,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import F
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -20,14 +19,13 @@ from apps.accounts.roles import role_required
 from apps.core.upload_jobs import capped_upload
 
 from . import catalog_import, selectors, services
-from .apps import VISITOR_COOKIE, visitor_cookie
 from .models import Event, Experiment, Item, Variant
 
 COOKIE_AGE = 365 * 24 * 3600
 
 
 def _shopper(request: HttpRequest) -> services.Shopper:
-    visitor_id = visitor_cookie(request) or getattr(request, "_new_visitor", "")
+    visitor_id = services.visitor_cookie(request) or getattr(request, "_new_visitor", "")
     if not visitor_id:
         visitor_id = services.visitor_id_new()
         request._new_visitor = visitor_id  # type: ignore[attr-defined]
@@ -46,9 +44,9 @@ def storefront(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         response = view(request, *args, **kwargs)
         new = getattr(request, "_new_visitor", "")
-        if new and not visitor_cookie(request):
+        if new and not services.visitor_cookie(request):
             response.set_cookie(
-                VISITOR_COOKIE, new, max_age=COOKIE_AGE, samesite="Lax", httponly=True
+                services.VISITOR_COOKIE, new, max_age=COOKIE_AGE, samesite="Lax", httponly=True
             )
         return response
 
@@ -180,36 +178,20 @@ def cart_view(request: HttpRequest) -> HttpResponse:
 def checkout(request: HttpRequest) -> HttpResponse:
     shopper = _shopper(request)
     cart = _cart(request)
-    items = list(Item.objects.filter(pk__in=[int(k) for k in cart]))
     if not cart:
         messages.error(request, "Your cart is empty.")
         return redirect("recommender:cart")
-    bought = []
-    for item in items:
-        if not item.active:
-            # Withdrawn from sale: it cannot be bought, so it leaves the cart (with a word why).
-            cart.pop(str(item.pk), None)
-            messages.error(request, f"{item.title} is no longer sold and was removed.")
-            continue
-        quantity = cart[str(item.pk)]
-        # A conditional decrement: two checkouts can never sell the same last unit.
-        sold = Item.objects.filter(pk=item.pk, stock__gte=quantity).update(
-            stock=F("stock") - quantity
-        )
-        if sold:
-            services.event_record(shopper=shopper, kind=Event.Kind.PURCHASE, item_id=item.pk)
-            bought.append(item.title)
-            cart.pop(str(item.pk), None)
+    result = services.checkout_complete(shopper=shopper, cart=cart)
+    for title, why in result.refused:
+        if why == "withdrawn":
+            messages.error(request, f"{title} is no longer sold and was removed.")
         else:
-            messages.error(request, f"{item.title}: not enough stock left; it stays in your cart.")
-    known = {str(i.pk) for i in items}
-    cart = {k: q for k, q in cart.items() if k in known}  # items deleted since
-    services.catalog_changed()
+            messages.error(request, f"{title}: not enough stock left; it stays in your cart.")
     # Only what was ordered leaves the cart: a line that could not be sold stays for the shopper.
-    request.session["cart"] = cart
-    if bought:
-        messages.success(request, "Thank you! Ordered: " + ", ".join(bought))
-    return redirect("recommender:cart" if cart else "recommender:home")
+    request.session["cart"] = result.cart
+    if result.bought:
+        messages.success(request, "Thank you! Ordered: " + ", ".join(result.bought))
+    return redirect("recommender:cart" if result.cart else "recommender:home")
 
 
 @require_POST

@@ -1,43 +1,8 @@
-"""The algorithms and the trained model: EASE, the ranker, training, the promotion gate."""
+"""The trained recommender model: training, the promotion gate, serving the production version."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
-
-from apps.recommender.engine import collab_fit, ranker_fit
-
-
-def test_ease_scores_items_bought_together_above_others():
-    # Users 0-19 buy items 0-2 together, users 20-39 buy items 3-5 together.
-    matrix = np.zeros((40, 6), dtype=np.float32)
-    matrix[:20, :3] = 1
-    matrix[20:, 3:] = 1
-    model = collab_fit(matrix, list(range(100, 106)), l2=5.0)
-
-    scores = model.scores({100: 1.0})
-
-    assert scores[1] > scores[3] and scores[2] > scores[5]
-
-
-def test_the_listwise_ranker_learns_which_feature_predicts_the_next_item():
-    rng = np.random.default_rng(0)
-    feats = rng.random((600, 6))
-    groups = np.repeat(np.arange(60), 10)
-    labels = np.zeros(600)
-    for g in range(60):  # in each list, the item with the highest text feature is the one
-        rows = np.arange(g * 10, g * 10 + 10)
-        labels[rows[np.argmax(feats[rows, 2])]] = 1
-
-    ranker = ranker_fit(feats, labels, groups)
-
-    assert np.argmax(ranker.weights[1:]) == 2
-    scores = ranker.score(feats)
-    hits = sum(
-        labels[np.arange(g * 10, g * 10 + 10)][np.argmax(scores[g * 10 : g * 10 + 10])]
-        for g in range(60)
-    )
-    assert hits >= 55
 
 
 @pytest.mark.django_db
