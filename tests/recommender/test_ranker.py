@@ -14,6 +14,7 @@ def test_the_ranker_trains_is_promoted_and_a_worse_version_is_refused(
     from apps.mlops.services import model_version_promote, model_version_register
     from apps.recommender import selectors, services
     from apps.recommender.demo import demo_load
+    from apps.recommender.models import Item
     from apps.recommender.training import ranker_train
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -40,7 +41,7 @@ def test_the_ranker_trains_is_promoted_and_a_worse_version_is_refused(
     assert ModelVersion.objects.get(name="recommender-ranker", is_production=True).version == 1
     # The production model now serves "bought together" to a shopper with a tent in the cart.
     tent = services.Shopper(visitor_id="demo-shopper-0001")
-    cart_item = selectors.Item.objects.get(sku="TH-0000")
+    cart_item = Item.objects.get(sku="TH-0000")
     recs = selectors.recommendations_get(shopper=tent, context="cart", cart=[cart_item.pk], n=5)
     assert recs.model_version == 1
     assert any(r.source == "collaborative" for r in recs.items)
