@@ -19,6 +19,8 @@ from typing import Any
 
 from django.utils import timezone
 
+from apps.mlops.services import model_available, version_train_and_register
+
 from .catalog_import import items_import
 from .models import Event, Item
 from .services import MODEL_NAME, index_rebuild
@@ -134,8 +136,6 @@ def demo_load(*, log: Callable[[str], None] = print, train: bool = True) -> None
     else:
         log(f"   simulated shoppers: {shoppers_simulate()} events")
     log(f"   text index: {index_rebuild()} items embedded")
-    from apps.mlops.services import model_available, version_train_and_register
-
     if train and not model_available(MODEL_NAME):
         version, promotion = version_train_and_register(
             name=MODEL_NAME, params={}, promote=True, log=lambda m: log(f"   {m}")

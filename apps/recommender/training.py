@@ -30,7 +30,7 @@ from mlcore.recommend import (
 from mlcore.registry import data_hash
 
 from .models import Event
-from .selectors import events_counted
+from .selectors import catalog_snapshot, events_counted, settings_get
 
 MIN_SHOPPERS = 5
 
@@ -88,8 +88,6 @@ PARAM_SPECS: tuple[ParamSpec, ...] = (
 
 
 def ranker_train(ctx: TrainingContext) -> TrainOutcome:
-    from .selectors import catalog_snapshot, settings_get
-
     l2 = float(ctx.params.get("l2", 50.0))
     weights = settings_get().weights()
     seqs = _sequences(weights)

@@ -7,6 +7,7 @@ Sub-modules import one way:
 from ._common import PURCHASE_SOURCES, events_counted, settings_get
 from .catalog import (
     SNAPSHOT_SECONDS,
+    catalog_counts,
     catalog_snapshot,
     categories,
     item_list,
@@ -40,6 +41,7 @@ __all__ = [
     "RecommendationList",
     "RecommendedItem",
     "VariantReport",
+    "catalog_counts",
     "catalog_snapshot",
     "categories",
     "events_counted",

@@ -122,3 +122,12 @@ def categories() -> list[str]:
         .values_list("category", flat=True)
         .distinct()
     )
+
+
+def catalog_counts() -> dict[str, int]:
+    """What the management page counts: items (all and active) and stored events."""
+    return {
+        "items_total": Item.objects.count(),
+        "items_active": Item.objects.filter(active=True).count(),
+        "events_total": Event.objects.count(),
+    }
