@@ -48,7 +48,8 @@ def _latency(n_items: int, calls: int = 300, seed: int = 0) -> dict[str, float |
     """p50/p95 of one recommend() call (candidates, features, ranker, rules, reasons) on a
     synthetic catalog: random unit text vectors in a FAISS index, top-100 collaborative
     neighbours per item, histories of 20 items. Database reads are not included."""
-    from apps.recommender.engine import (
+    from mlcore.index import VectorIndex
+    from mlcore.recommend import (
         Catalog,
         CollabModel,
         HistoryEntry,
@@ -57,7 +58,6 @@ def _latency(n_items: int, calls: int = 300, seed: int = 0) -> dict[str, float |
         Rules,
         recommend,
     )
-    from mlcore.index import VectorIndex
 
     rng = np.random.default_rng(seed)
     dim = 384

@@ -24,14 +24,10 @@ class ItemAdmin(admin.ModelAdmin):
         obj.pk = saved.pk
 
     def delete_model(self, request: Any, obj: Item) -> None:
-        item_id = obj.pk
-        super().delete_model(request, obj)
-        services.items_forget(item_ids=[item_id])
+        services.items_delete(item_ids=[obj.pk])
 
     def delete_queryset(self, request: Any, queryset: Any) -> None:
-        item_ids = list(queryset.values_list("pk", flat=True))
-        super().delete_queryset(request, queryset)
-        services.items_forget(item_ids=item_ids)
+        services.items_delete(item_ids=list(queryset.values_list("pk", flat=True)))
 
 
 @admin.register(Event)

@@ -37,7 +37,7 @@ from apps.core.upload_jobs import (
 )
 
 from .models import CatalogImport, Item
-from .services import ITEM_FIELDS, KEEP_WHEN_BLANK, ItemRowError, _items_changed, item_clean
+from .services import ITEM_FIELDS, KEEP_WHEN_BLANK, ItemRowError, item_clean, items_changed
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +163,7 @@ def _batch_store(
             Item.objects.bulk_update(known, [*ITEM_FIELDS, "updated"])
     except IntegrityError:
         return _rows_store(good, errors, embed=embed)
-    _items_changed([item.pk for item in touched.values()] if embed else [])
+    items_changed([item.pk for item in touched.values()] if embed else [])
     errors.sort(key=lambda e: e["line"])
     return created, updated, errors
 
@@ -185,7 +185,7 @@ def _rows_store(
         created += int(was_created)
         updated += int(not was_created)
         changed.append(item.pk)
-    _items_changed(changed if embed else [])
+    items_changed(changed if embed else [])
     errors.sort(key=lambda e: e["line"])
     return created, updated, errors
 

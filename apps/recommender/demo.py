@@ -1,5 +1,11 @@
 """Demo data: the shop's own catalog, simulated shoppers with category affinities and
-"missions" (tent + sleeping bag + pad...), the text index, and a first ranker."""
+"missions" (tent + sleeping bag + pad...), the text index, and a first ranker.
+
+The data lives in demo_data/: `catalog.jsonl` is the catalog of "Trailhead & Hearth" (outdoor
+gear, kitchen, home, electronics, books) as an import file, one item a line; `shoppers.json`
+holds the product types (`product_types[n]` is the type of the skus TH-nnkk) and the missions,
+product types shoppers tend to buy together.
+"""
 
 from __future__ import annotations
 
@@ -7,22 +13,49 @@ import json
 import random
 from collections.abc import Callable
 from datetime import timedelta
+from functools import cache
+from pathlib import Path
+from typing import Any
 
 from django.utils import timezone
 
+from apps.mlops.services import model_available, version_train_and_register
+
 from .catalog_import import items_import
-from .demo_data.catalog import MISSIONS, catalog_rows, type_of_sku
 from .models import Event, Item
 from .services import MODEL_NAME, index_rebuild
 
 SHOPPERS = 240
 DEMO_PREFIX = "demo-"
+DATA = Path(__file__).resolve().parent / "demo_data"
+
+
+def catalog_content() -> str:
+    """The demo catalog as the import reads it (JSON lines)."""
+    return (DATA / "catalog.jsonl").read_text(encoding="utf-8")
+
+
+@cache
+def _shoppers_data() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((DATA / "shoppers.json").read_text(encoding="utf-8"))
+    return data
+
+
+def missions() -> list[list[str]]:
+    """Product types shoppers tend to buy together (the simulated missions)."""
+    return [list(m) for m in _shoppers_data()["missions"]]
+
+
+def type_of_sku(rows: list[dict[str, Any]]) -> dict[str, str]:
+    types = _shoppers_data()["product_types"]
+    return {str(r["sku"]): types[int(str(r["sku"])[3:5])] for r in rows}
 
 
 def shoppers_simulate(*, seed: int = 7, shoppers: int = SHOPPERS) -> int:
     """Sessions over the last 30 days: browse a mission's product types, add some to the cart,
     often buy them together, sometimes review; a little random browsing as noise."""
     rng = random.Random(seed)
+    mission_types = missions()
     items = list(Item.objects.filter(sku__startswith="TH-").values_list("pk", "sku", "stock"))
     types = type_of_sku([{"sku": sku} for _, sku, _ in items])
     by_type: dict[str, list[int]] = {}
@@ -34,13 +67,13 @@ def shoppers_simulate(*, seed: int = 7, shoppers: int = SHOPPERS) -> int:
     events: list[Event] = []
     for s in range(shoppers):
         visitor = f"{DEMO_PREFIX}shopper-{s:04d}"
-        favourites = rng.sample(range(len(MISSIONS)), 2)
+        favourites = rng.sample(range(len(mission_types)), 2)
         # Each shopper has a taste for a few product lines (a brand affinity).
         taste = rng.randrange(8)
         clock = now - timedelta(days=rng.uniform(5, 30))
         n = 0
         for _session in range(rng.randint(1, 4)):
-            mission = MISSIONS[rng.choice(favourites)]
+            mission = mission_types[rng.choice(favourites)]
             wanted = [t for t in mission if rng.random() < 0.75] or [mission[0]]
             for product_type in wanted:
                 pool = sorted(by_type.get(product_type, []))
@@ -96,17 +129,13 @@ def _event(visitor: str, n: int, kind: str, item_id: int, when, rating=None) -> 
 
 
 def demo_load(*, log: Callable[[str], None] = print, train: bool = True) -> None:
-    rows = catalog_rows()
-    content = "\n".join(json.dumps(r) for r in rows)
-    result = items_import(content=content, fmt="jsonl", embed=False)
+    result = items_import(content=catalog_content(), fmt="jsonl", embed=False)
     log(f"   catalog: {result.created} new, {result.updated} updated, {len(result.errors)} errors")
     if Event.objects.filter(event_id__startswith=DEMO_PREFIX).exists():
         log("   simulated shoppers: already loaded")
     else:
         log(f"   simulated shoppers: {shoppers_simulate()} events")
     log(f"   text index: {index_rebuild()} items embedded")
-    from apps.mlops.services import model_available, version_train_and_register
-
     if train and not model_available(MODEL_NAME):
         version, promotion = version_train_and_register(
             name=MODEL_NAME, params={}, promote=True, log=lambda m: log(f"   {m}")

@@ -16,8 +16,7 @@ from typing import Any
 import numpy as np
 
 from mlcore.metrics import ranking_metrics
-
-from .engine import (
+from mlcore.recommend import (
     Catalog,
     HistoryEntry,
     Ranker,

@@ -16,9 +16,8 @@ import numpy as np
 
 from apps.mlops.kinds import ParamSpec, TrainingContext, TrainOutcome
 from mlcore.metrics import ranking_metrics
-from mlcore.registry import data_hash
-
-from .engine import (
+from mlcore.recommend import (
+    FEATURES,
     HistoryEntry,
     Ranker,
     RecommenderModel,
@@ -28,8 +27,10 @@ from .engine import (
     ranker_fit,
     training_samples,
 )
+from mlcore.registry import data_hash
+
 from .models import Event
-from .selectors import events_counted
+from .selectors import catalog_snapshot, events_counted, settings_get
 
 MIN_SHOPPERS = 5
 
@@ -87,8 +88,6 @@ PARAM_SPECS: tuple[ParamSpec, ...] = (
 
 
 def ranker_train(ctx: TrainingContext) -> TrainOutcome:
-    from .selectors import catalog_snapshot, settings_get
-
     l2 = float(ctx.params.get("l2", 50.0))
     weights = settings_get().weights()
     seqs = _sequences(weights)
@@ -174,6 +173,4 @@ def ranker_train(ctx: TrainingContext) -> TrainOutcome:
 
 
 def ranker_weights(model: RecommenderModel) -> dict[str, float]:
-    from .engine import FEATURES
-
     return dict(zip(["intercept", *FEATURES], np.round(model.ranker.weights, 4).tolist()))

@@ -16,7 +16,7 @@ from .helpers import CATALOG, words_embed
 def _isolated(model_dirs, monkeypatch) -> Iterator[None]:  # type: ignore[no-untyped-def]
     from django.core.cache import cache
 
-    from apps.recommender import selectors
+    from apps.recommender.selectors import catalog as catalog_selectors
     from config.celery import app
 
     monkeypatch.setattr("apps.mlops.vectors.texts_embed", words_embed)
@@ -24,10 +24,10 @@ def _isolated(model_dirs, monkeypatch) -> Iterator[None]:  # type: ignore[no-unt
     monkeypatch.setitem(app.conf, "task_always_eager", True)
     monkeypatch.setitem(app.conf, "task_eager_propagates", True)
     cache.clear()
-    selectors._snapshot.update(key=None, at=0.0, catalog=None)
+    catalog_selectors._snapshot.update(key=None, at=0.0, catalog=None)
     yield
     cache.clear()
-    selectors._snapshot.update(key=None, at=0.0, catalog=None)
+    catalog_selectors._snapshot.update(key=None, at=0.0, catalog=None)
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from apps.mlops import vectors
 from apps.recommender.movielens import METRIC_KEYS, run, table_text
 
 
@@ -27,14 +28,12 @@ class Command(BaseCommand):
         folder = Path(options["movielens"])
         if not folder.is_dir():
             raise CommandError(f"{folder} is not a folder")
-        from apps.mlops.vectors import texts_embed
-
         started = time.monotonic()
         try:
             result = run(
                 folder,
                 protocol=options["split"],
-                embed=lambda texts: texts_embed(texts),
+                embed=lambda texts: vectors.texts_embed(texts),
                 seed=options["seed"],
                 log=self.stdout.write,
             )
