@@ -12,7 +12,7 @@ class RecommenderConfig(AppConfig):
     def ready(self) -> None:
         # Imported here, not at the top: these modules load models, and the app registry is not
         # ready while this module is imported.
-        from apps.mlops.kinds import ModelKind, kind_register
+        from apps.mlops.runtime import ModelKind, kind_register
 
         from .services import MODEL_NAME, visitor_merge_on_login
         from .training import PARAM_SPECS, ranker_train

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from apps.mlops.kinds import ParamSpec, TrainingContext, TrainOutcome
+from apps.mlops.runtime import ParamSpec, TrainingContext, TrainOutcome
 from mlcore.metrics import ranking_metrics
 from mlcore.recommend import (
     FEATURES,

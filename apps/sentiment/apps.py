@@ -7,7 +7,7 @@ class SentimentConfig(AppConfig):
     verbose_name = "Financial sentiment"
 
     def ready(self) -> None:
-        from apps.mlops.kinds import ModelKind, kind_register
+        from apps.mlops.runtime import ModelKind, kind_register
 
         from .training import MODEL_NAME, PARAM_SPECS, classifier_load, sentiment_train
 

@@ -8,7 +8,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from apps.mlops.kinds import MAX_STEPS_SPEC, ParamSpec, TrainingContext, TrainOutcome
+from apps.mlops.runtime import MAX_STEPS_SPEC, ParamSpec, TrainingContext, TrainOutcome
 from mlcore.embedder import BASE_MODELS
 
 from .uploads import LabelledRow, UploadError, labelled_read
@@ -216,8 +216,7 @@ def _params_check(params: dict[str, Any]) -> None:
     (zero epochs would register an untrained model, a zero batch size fails deep inside). The
     bounds are PARAM_SPECS, which the run forms and the API check too; this covers the command
     line and the admin, whose other names pass through as before."""
-    from apps.mlops.kinds import kind_get
-    from apps.mlops.params import params_validate
+    from apps.mlops.runtime import kind_get, params_validate
 
     checked = {spec.name for spec in PARAM_SPECS if spec.type in ("int", "float")} | {"base_model"}
     params_validate(kind_get(MODEL_NAME), {k: v for k, v in params.items() if k in checked})

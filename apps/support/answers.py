@@ -15,7 +15,7 @@ from typing import Any, TypedDict
 
 import numpy as np
 
-from apps.mlops.vectors import texts_embed
+from apps.mlops.runtime import texts_embed
 
 from .intent import IntentGuess, intents_predict
 from .models import FAQ, Article, KnowledgeBase

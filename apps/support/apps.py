@@ -7,7 +7,7 @@ class SupportConfig(AppConfig):
     verbose_name = "Customer service"
 
     def ready(self) -> None:
-        from apps.mlops.kinds import kind_register
+        from apps.mlops.runtime import kind_register
 
         from .intent import intent_kind
 

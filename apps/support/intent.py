@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from apps.mlops.kinds import (
+from apps.mlops.runtime import (
     MAX_STEPS_SPEC,
     ModelKind,
     ParamSpec,
@@ -266,7 +266,7 @@ class IntentGuess:
 
 def intents_predict(texts: list[str]) -> list[IntentGuess] | None:
     """The production intent model's top label per text, or None when no model is trained."""
-    from apps.mlops.monitoring import inference_timer
+    from apps.mlops.runtime import inference_timer
     from apps.mlops.services import model_available, model_load
 
     if not model_available(INTENT_MODEL):

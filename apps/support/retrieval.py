@@ -14,7 +14,7 @@ from typing import cast
 import numpy as np
 import numpy.typing as npt
 
-from apps.mlops.vectors import named_index, texts_embed
+from apps.mlops.runtime import named_index, texts_embed
 
 from .bm25 import BM25
 from .models import FAQ, Article, Chunk, KnowledgeBase, PastConversation

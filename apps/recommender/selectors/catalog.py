@@ -13,7 +13,7 @@ from django.db.models import Count, Q
 from django.db.models.functions import TruncDay
 from django.utils import timezone
 
-from apps.mlops import vectors
+from apps.mlops import runtime
 from apps.mlops.services import model_available, model_load, registry
 from mlcore.recommend import (
     Catalog,
@@ -56,7 +56,7 @@ _snapshot: dict[str, Any] = {"key": None, "at": 0.0, "catalog": None}
 def catalog_snapshot(*, fresh: bool = False) -> Catalog:
     """Active items with their vectors and trending scores; rebuilt when the catalog, the index
     or the settings change, and at most every minute otherwise (trending moves slowly)."""
-    index = vectors.named_index(INDEX_NAME).current()
+    index = runtime.named_index(INDEX_NAME).current()
     key = (cache.get(CATALOG_VERSION_KEY, 0), index.version, len(index))
     with _snapshot_lock:
         if (

@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 from django.core.cache import cache
 
-from apps.mlops import vectors
-from apps.mlops.monitoring import inference_timer
+from apps.mlops import runtime
+from apps.mlops.runtime import inference_timer
 from apps.mlops.services import model_available, registry
 from mlcore.recommend import (
     HistoryEntry,
@@ -128,7 +128,7 @@ def recommendations_get(
         exclude |= bought
     catalog = catalog_snapshot()
     model, version = model_current()
-    index = vectors.named_index(INDEX_NAME)
+    index = runtime.named_index(INDEX_NAME)
 
     def text_search(vector: np.ndarray, k: int) -> list[int]:
         return [hit.id for hit in index.search(vector, k)]

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.db import transaction
 
-from apps.mlops import vectors
+from apps.mlops import runtime
 
 from ..models import Item
 from ._common import INDEX_NAME, INT32_MAX, catalog_changed
@@ -150,20 +150,20 @@ def items_delete(*, item_ids: list[int]) -> None:
 def items_embed(*, item_ids: list[int]) -> int:
     """Embed the items' text into the shared index; inactive or deleted items leave it."""
     items = list(Item.objects.filter(pk__in=item_ids, active=True))
-    index = vectors.named_index(INDEX_NAME)
+    index = runtime.named_index(INDEX_NAME)
     gone = sorted(set(item_ids) - {i.pk for i in items})
     if gone:
         index.remove(gone)
     if items:
-        index.upsert([i.pk for i in items], vectors.texts_embed([i.text for i in items]))
+        index.upsert([i.pk for i in items], runtime.texts_embed([i.text for i in items]))
     catalog_changed()
     return len(items)
 
 
 def index_rebuild() -> int:
     items = list(Item.objects.filter(active=True).order_by("pk"))
-    embedded = vectors.texts_embed([i.text for i in items]) if items else None
-    vectors.named_index(INDEX_NAME).replace_all(
+    embedded = runtime.texts_embed([i.text for i in items]) if items else None
+    runtime.named_index(INDEX_NAME).replace_all(
         [i.pk for i in items], embedded if embedded is not None else []
     )
     catalog_changed()

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from apps.mlops import vectors
+from apps.mlops import runtime
 from apps.recommender.movielens import METRIC_KEYS, run, table_text
 
 
@@ -33,7 +33,7 @@ class Command(BaseCommand):
             result = run(
                 folder,
                 protocol=options["split"],
-                embed=lambda texts: vectors.texts_embed(texts),
+                embed=lambda texts: runtime.texts_embed(texts),
                 seed=options["seed"],
                 log=self.stdout.write,
             )

@@ -1,0 +1,49 @@
+"""What mlops offers its sibling apps: their one way in, besides `services` and `selectors`.
+
+The support, sentiment and recommender apps register their model kinds here, load and time
+the serving models, embed texts and keep named vector indices. They import nothing else of
+mlops (`lint-imports` holds them to it), so mlops may rearrange its insides freely.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from . import vectors
+from .kinds import MAX_STEPS_SPEC, ModelKind, ParamSpec, TrainingContext, TrainOutcome
+from .kinds import kind_get as kind_get
+from .kinds import kind_register as kind_register
+from .monitoring import inference_timer as inference_timer
+from .params import ParamsInvalid as ParamsInvalid
+from .params import params_validate as params_validate
+from .vectors import NamedIndex
+
+__all__ = [
+    "MAX_STEPS_SPEC",
+    "ModelKind",
+    "NamedIndex",
+    "ParamSpec",
+    "ParamsInvalid",
+    "TrainOutcome",
+    "TrainingContext",
+    "inference_timer",
+    "kind_get",
+    "kind_register",
+    "named_index",
+    "params_validate",
+    "texts_embed",
+]
+
+
+def texts_embed(texts: Sequence[str]) -> np.ndarray:
+    """Unit float32 vectors of `texts` from the production embedder (one per text)."""
+    # Looked up at call time, so a test (or a serving switch) that replaces the embedding
+    # function in `vectors` reaches every caller.
+    return vectors.texts_embed(texts)
+
+
+def named_index(name: str, dim: int = 384) -> NamedIndex:
+    """The process's vector index called `name` (loaded from ML_INDEX_DIR, created if new)."""
+    return vectors.named_index(name, dim)
