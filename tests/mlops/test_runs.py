@@ -11,6 +11,7 @@ from django.utils import timezone
 from apps.mlops import services
 from apps.mlops.models import ModelVersion, RetrainSchedule, TrainingRun
 from apps.mlops.progress import TerminalProgress
+from apps.mlops.services import training
 
 pytestmark = pytest.mark.django_db
 
@@ -122,7 +123,7 @@ def test_the_stale_limit_for_a_silent_run_is_a_setting(settings):
 def test_a_live_run_heartbeats_several_times_within_a_short_stale_limit(settings):
     settings.ML_RUN_STALE_AFTER_S = 8
 
-    assert services._heartbeat_s() <= 2
+    assert training._heartbeat_s() <= 2
 
 
 def test_the_stale_run_sweeper_runs_at_the_configured_interval(settings):
@@ -157,14 +158,14 @@ def test_redelivered_task_of_a_dead_worker_fails_the_run_but_not_a_live_one():
 
 @pytest.mark.django_db(transaction=True)
 def test_heartbeat_thread_keeps_a_quiet_run_alive(monkeypatch):
-    monkeypatch.setattr(services, "HEARTBEAT_SECONDS", 0.05)
+    monkeypatch.setattr(training, "HEARTBEAT_SECONDS", 0.05)
     run = TrainingRun.objects.create(
         model_name="test-lookup",
         status="running",
         heartbeat_at=timezone.now() - timedelta(hours=1),
     )
 
-    with services._Heartbeat(run.pk):
+    with training._Heartbeat(run.pk):
         import time
 
         time.sleep(0.3)
