@@ -138,9 +138,7 @@ class ArticleAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
         # Through the service, so chunks and vectors follow the edit.
-        from .services import article_upsert
-
-        article, _ = article_upsert(
+        article, _ = services.article_upsert(
             kb_id=obj.kb_id,
             title=obj.title,
             body=obj.body,

@@ -27,7 +27,6 @@ from .models import Conversation, Message
 from .text import InvalidText
 
 log = logging.getLogger(__name__)
-TOKEN_CHECK_EVERY = 8
 # A chat message is at most 2,000 characters; even written as JSON \u escapes (12 characters
 # for an emoji) it fits with room to spare. Larger frames are refused before parsing.
 MAX_FRAME_CHARS = 64 * 1024
@@ -231,39 +230,8 @@ class CustomerChatConsumer(JsonActionConsumer):
             # Not in the shared thread that serialises this process's database calls: a
             # generation takes seconds, and every other chat and console would wait behind it.
             # The models guard themselves with locks; the connection is this worker thread's.
-            await database_sync_to_async(self._answer, thread_sensitive=False)(message.pk)
-
-    def _answer(self, message_id: int) -> None:
-        conversation = Conversation.objects.get(pk=self.conversation_id)
-        if conversation.status != Conversation.Status.BOT:
-            return
-        realtime.typing_broadcast(
-            conversation_id=self.conversation_id, who="bot", on=True, to_customer=True
-        )
-        sent = [0]
-
-        def on_token(token: str) -> bool:
-            sent[0] += 1
-            if (
-                sent[0] % TOKEN_CHECK_EVERY == 0
-                and Conversation.objects.filter(
-                    pk=self.conversation_id, status=Conversation.Status.BOT
-                ).count()
-                == 0
-            ):
-                return False  # an agent took over: stop talking at once
-            realtime.token_broadcast(
-                conversation_id=self.conversation_id, reply_to=message_id, text=token
-            )
-            return True
-
-        try:
-            services.bot_reply_or_handoff(
-                conversation_id=self.conversation_id, message_id=message_id, on_token=on_token
-            )
-        finally:
-            realtime.typing_broadcast(
-                conversation_id=self.conversation_id, who="bot", on=False, to_customer=True
+            await database_sync_to_async(services.bot_reply_stream, thread_sensitive=False)(
+                conversation_id=self.conversation_id, message_id=message.pk
             )
 
 
