@@ -1,14 +1,19 @@
-"""A keyword stand-in for the sentiment model, and an analyst with a client."""
+"""A keyword stand-in for the sentiment model, an analyst with a client, and the source, company,
+rule and scored document that many sentiment tests start from."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pytest
+from django.utils import timezone
 
 from apps.accounts.models import Role
 from apps.accounts.services import user_create
+from apps.sentiment import services
+from apps.sentiment.models import AlertRule, Document, Entity, Score, Source
 
 NEGATIVE_WORDS = ("plunge", "cut", "loss", "fall", "sued", "probe", "warning", "ground", "strike")
 POSITIVE_WORDS = ("beat", "rise", "record", "raise", "jump", "wins", "surge", "upgrade")
@@ -38,8 +43,6 @@ class KeywordScorer:
 
 @pytest.fixture
 def scorer(monkeypatch: pytest.MonkeyPatch) -> KeywordScorer:
-    from apps.sentiment import services
-
     stand_in = KeywordScorer()
     monkeypatch.setattr(services, "scorer_get", lambda: (stand_in, "test"))
     return stand_in
@@ -56,3 +59,50 @@ def analyst(db):  # type: ignore[no-untyped-def]
 def analyst_client(client, analyst):  # type: ignore[no-untyped-def]
     client.force_login(analyst)
     return client
+
+
+@pytest.fixture
+def source(db: Any) -> Source:
+    return services.source_get_or_create(name="Wire", kind=Source.Kind.API)
+
+
+@pytest.fixture
+def kestrel(db: Any) -> Entity:
+    return services.entity_upsert(name="Kestrel Airlines", ticker="KSTL", aliases=["Kestrel"])
+
+
+def rule_create(owner: Any, entities: list[Entity], **fields: Any) -> AlertRule:
+    """An alert rule on `entities` (six-hour window, at least five texts) unless `fields` differ."""
+    values: dict[str, Any] = {"name": "Kestrel", "window_hours": 6, "min_volume": 5}
+    values.update(fields)
+    rule = AlertRule.objects.create(owner=owner, **values)
+    rule.entities.set(entities)
+    return rule
+
+
+@pytest.fixture
+def scored_document(db: Any) -> Document:
+    """A scored two-sentence text about Kestrel Airlines, one sentence negative, one positive."""
+    source = services.source_get_or_create(name="Wire", kind=Source.Kind.API)
+    doc = Document.objects.create(
+        source=source,
+        title="Kestrel Airlines cuts routes",
+        body="Capacity falls by a tenth. The chief executive stays upbeat.",
+        published_at=timezone.now(),
+        content_hash="x" * 64,
+        status="scored",
+    )
+    Score.objects.create(
+        document=doc,
+        label="negative",
+        positive=0.1,
+        neutral=0.1,
+        negative=0.8,
+        value=-0.7,
+        model_version="v1",
+        sentences=[
+            {"text": "Capacity falls by a tenth.", "label": "negative", "scores": {}},
+            {"text": "The chief executive stays upbeat.", "label": "positive", "scores": {}},
+        ],
+    )
+    return doc

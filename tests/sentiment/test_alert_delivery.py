@@ -1,5 +1,6 @@
-"""Alert email delivery (claims, retries, skips), the daily digest's content, the chart of the
-watched metric, and who may see and handle an alert."""
+"""Alert email delivery (claims, retries, skips, the sweep of emails whose retries ran out), the
+daily digest's content and catch-up, times and the chart of the watched metric, and who may see
+and handle an alert."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from django.utils import timezone
 
 from apps.accounts.models import Role
 from apps.accounts.services import user_create
-from apps.sentiment import selectors, services, tasks
+from apps.sentiment import schedules, selectors, services, tasks
 from apps.sentiment.models import Alert, AlertRule, EmailDelivery, Entity, Source, Unsubscribe
 from tests.sentiment.test_services import NOW, build_history, spike
 
@@ -436,3 +437,162 @@ def test_staff_see_and_handle_every_alert(analyst, other_analyst, kestrel, clien
     assert page.status_code == 200
     theirs.refresh_from_db()
     assert theirs.status == "resolved" and theirs.handled_by == boss
+
+
+def test_email_times_are_in_utc_whatever_the_site_time_zone(  # type: ignore[no-untyped-def]
+    analyst, kestrel, source, scorer, settings
+):
+    settings.TIME_ZONE = "America/New_York"
+    rule = _rule(analyst, kestrel)
+    build_history(source)
+    spike(source)
+    [alert_id] = services.alerts_evaluate(now=NOW, rule_ids=[rule.pk])
+    alert = Alert.objects.get(pk=alert_id)
+
+    services.alert_send(alert_id=alert_id)
+
+    message = mail.outbox[0]
+    utc_window = f"{alert.window_start:%b} {alert.window_start.day} {alert.window_start:%H:%M}"
+    assert f"{utc_window} to " in message.body
+    assert f"between {utc_window} and" in message.alternatives[0][0]
+
+
+def _png_rows(png: bytes) -> tuple[int, list[bytes]]:
+    import struct
+    import zlib
+
+    pos, width, data = 8, 0, b""
+    while pos < len(png):
+        (length,) = struct.unpack(">I", png[pos : pos + 4])
+        kind, body = png[pos + 4 : pos + 8], png[pos + 8 : pos + 8 + length]
+        if kind == b"IHDR":
+            width = struct.unpack(">I", body[:4])[0]
+        elif kind == b"IDAT":
+            data += body
+        pos += 12 + length
+    raw = zlib.decompress(data)
+    stride = 1 + 3 * width
+    return width, [raw[i + 1 : i + stride] for i in range(0, len(raw), stride)]
+
+
+def test_the_email_chart_leaves_a_gap_for_a_window_without_texts() -> None:
+    from apps.sentiment.charts import LINE
+
+    start = NOW - timedelta(hours=18)
+    series = [
+        selectors.WindowStat(
+            start + timedelta(hours=6 * i),
+            start + timedelta(hours=6 * (i + 1)),
+            n,
+            0,
+            n - neg,
+            neg,
+            0.0,
+        )
+        for i, (n, neg) in enumerate([(10, 5), (0, 0), (10, 5)])
+    ]
+
+    for metric in ("negative_share", "mean_score_drop"):
+        width, rows = _png_rows(services.alert_chart_png(metric=metric, series=series))
+        middle = round(6 + 1.5 * (width - 12) / 3)
+        # Nothing is drawn for the empty window: neither a 0% point at the bottom nor a
+        # neutral point halfway up, and no line through it.
+        column = [row[3 * x : 3 * x + 3] for row in rows for x in range(middle - 3, middle + 4)]
+        assert bytes(LINE) not in column, metric
+
+
+@pytest.fixture
+def volume_rule(analyst: Any) -> Any:
+    def make(delivery: str = AlertRule.Delivery.IMMEDIATE) -> AlertRule:
+        return AlertRule.objects.create(
+            owner=analyst, name=f"Chatter {delivery}", metric="volume", delivery=delivery
+        )
+
+    return make
+
+
+def _aged_alert(rule: AlertRule, *, created_ago: timedelta, key: str = "1", **fields: Any) -> Alert:
+    alert = Alert.objects.create(
+        rule=rule,
+        subject_kind="entity",
+        subject_key=key,
+        subject_label=f"Company {key}",
+        metric=rule.metric,
+        value=12,
+        baseline=3,
+        window_start=NOW - timedelta(hours=6),
+        window_end=NOW,
+        reason="12 texts in 6 h, usually 3",
+        **fields,
+    )
+    Alert.objects.filter(pk=alert.pk).update(created_at=timezone.now() - created_ago)
+    return alert
+
+
+@pytest.mark.django_db
+def test_an_alert_email_whose_retries_ran_out_is_sent_once_smtp_is_back(volume_rule, monkeypatch):  # type: ignore[no-untyped-def]
+    alert = _aged_alert(volume_rule(), created_ago=timedelta(hours=3), send_attempts=11)
+    with monkeypatch.context() as patch:
+        _failing_send(patch)
+        during = tasks.alerts_send_pending_task()
+
+    after = tasks.alerts_send_pending_task()
+    again = tasks.alerts_send_pending_task()
+
+    assert during == 0 and (after, again) == (1, 0)
+    assert len(mail.outbox) == 1
+    assert Alert.objects.get(pk=alert.pk).sent_at is not None
+    assert any(
+        entry["task"] == "apps.sentiment.tasks.alerts_send_pending_task"
+        for entry in schedules.BEAT_SCHEDULE.values()
+    )
+
+
+@pytest.mark.django_db
+def test_the_email_sweep_leaves_new_claimed_sent_and_digest_alerts_alone(volume_rule):  # type: ignore[no-untyped-def]
+    rule = volume_rule()
+    _aged_alert(rule, created_ago=timedelta(minutes=1), key="new")  # its own task is still on it
+    _aged_alert(rule, created_ago=timedelta(hours=1), key="claimed", send_claimed_at=timezone.now())
+    _aged_alert(rule, created_ago=timedelta(hours=1), key="sent", sent_at=timezone.now())
+    _aged_alert(
+        volume_rule(AlertRule.Delivery.DIGEST), created_ago=timedelta(hours=1), key="digest"
+    )
+    _aged_alert(volume_rule(AlertRule.Delivery.NONE), created_ago=timedelta(hours=1), key="board")
+
+    assert services.alerts_send_pending() == 0
+    assert mail.outbox == []
+
+
+@pytest.mark.django_db
+def test_a_digest_missed_because_smtp_was_down_goes_out_before_the_next_day(  # type: ignore[no-untyped-def]
+    volume_rule, monkeypatch
+):
+    rule = volume_rule(AlertRule.Delivery.DIGEST)
+    today_digest = timezone.localtime().replace(
+        hour=schedules.DIGEST_HOUR, minute=0, second=0, microsecond=0
+    )
+    if today_digest > timezone.localtime():
+        today_digest -= timedelta(days=1)
+    since_digest = timezone.localtime() - today_digest
+    _aged_alert(rule, created_ago=since_digest + timedelta(hours=2), key="overdue")
+    with monkeypatch.context() as patch:
+        _failing_send(patch)
+        with pytest.raises(OSError):
+            services.alerts_digest_send()  # 07:00, and every retry after it
+    fresh = _aged_alert(rule, created_ago=timedelta(0), key="fresh")
+
+    sent = tasks.alerts_digest_catch_up_task()
+
+    assert sent == 1 and len(mail.outbox) == 1
+    assert "Company overdue" in mail.outbox[0].subject
+    assert Alert.objects.filter(digest_sent_at__isnull=False).count() == 2
+    assert Alert.objects.get(pk=fresh.pk).digest_sent_at is not None
+    assert tasks.alerts_digest_catch_up_task() == 0
+
+
+@pytest.mark.django_db
+def test_the_digest_catch_up_waits_for_the_days_digest(volume_rule):  # type: ignore[no-untyped-def]
+    _aged_alert(volume_rule(AlertRule.Delivery.DIGEST), created_ago=timedelta(0))
+
+    assert services.alerts_digest_catch_up() == 0
+    assert mail.outbox == []

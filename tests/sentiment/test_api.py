@@ -1,4 +1,5 @@
-"""The REST API and the pages an analyst uses."""
+"""The REST API and the pages an analyst uses, and the API's filters: unknown values, dates and
+time offsets are a 400, not an empty list or a server error."""
 
 from __future__ import annotations
 
@@ -240,3 +241,101 @@ def test_rule_form_and_correction_from_the_page(analyst_client, scorer) -> None:
 
     assert response.status_code == 302 and AlertRule.objects.get().name == "Everything"
     assert doc.corrections.get().label == "neutral"
+
+
+def test_documents_with_an_unknown_topic_are_a_400_not_an_empty_list(  # type: ignore[no-untyped-def]
+    analyst_client, scored_document
+) -> None:
+    typo = analyst_client.get("/api/sentiment/documents/?topic=earning")
+    known = analyst_client.get("/api/sentiment/documents/?topic=earnings")
+
+    assert typo.status_code == 400 and "unknown topic 'earning'" in typo.json()["topic"]
+    assert known.status_code == 200
+
+
+@pytest.mark.parametrize("offset", ["+22:06", "-20:11"])
+def test_a_time_filter_with_an_offset_postgresql_cannot_hold_is_read_in_utc(analyst_client, offset):  # type: ignore[no-untyped-def]
+    from datetime import UTC
+
+    from apps.sentiment.api import _moment
+
+    response = analyst_client.get(
+        "/api/sentiment/documents/", {"published_after": f"2025-03-26T02:50:57{offset}"}
+    )
+    moment = _moment({"published_after": f"2025-03-26T02:50:57{offset}"}, "published_after")
+
+    assert response.status_code == 200
+    assert moment is not None and moment.tzinfo is UTC
+
+
+def test_a_time_filter_past_year_9999_in_utc_is_a_400(analyst_client):  # type: ignore[no-untyped-def]
+    response = analyst_client.get(
+        "/api/sentiment/documents/", {"published_before": "9999-12-31T23:00:00-05:00"}
+    )
+
+    assert response.status_code == 400
+    assert "out of range" in str(response.json())
+
+
+def test_documents_filter_by_published_date_and_refuse_a_bad_date(analyst_client, scorer):  # type: ignore[no-untyped-def]
+    for title, when in (
+        ("Acme opens a plant", "2025-06-09T23:30:00Z"),
+        ("Acme shares plunge", "2025-06-10T08:00:00Z"),
+        ("Acme beats estimates", "2025-06-11T00:00:00Z"),
+    ):
+        analyst_client.post(
+            "/api/sentiment/ingest/",
+            {"title": title, "published_at": when},
+            content_type="application/json",
+        )
+
+    day = analyst_client.get(
+        "/api/sentiment/documents/?published_after=2025-06-10&published_before=2025-06-11"
+    )
+    since = analyst_client.get("/api/sentiment/documents/?published_after=2025-06-10T08:00Z")
+    bad = analyst_client.get("/api/sentiment/documents/?published_after=yesterday")
+    impossible = analyst_client.get("/api/sentiment/documents/?published_before=2025-02-30")
+    misspelt = analyst_client.get("/api/sentiment/documents/?label=negatve")
+
+    assert [d["title"] for d in day.json()["results"]] == ["Acme shares plunge"]
+    assert [d["title"] for d in since.json()["results"]] == [
+        "Acme beats estimates",
+        "Acme shares plunge",
+    ]
+    assert bad.status_code == 400 and "published_after" in bad.json()
+    assert impossible.status_code == 400 and "published_before" in impossible.json()
+    assert misspelt.status_code == 400 and "label" in misspelt.json()
+
+
+def test_an_unknown_alert_status_or_an_empty_trend_range_is_a_400(analyst_client):  # type: ignore[no-untyped-def]
+    typo = analyst_client.get("/api/sentiment/alerts/?status=acked")
+    fine = analyst_client.get("/api/sentiment/alerts/?status=acknowledged")
+    no_days = analyst_client.get("/api/sentiment/trends/?days=0")
+    wider_than_range = analyst_client.get("/api/sentiment/trends/?days=1&bucket_hours=168")
+    schema = analyst_client.get("/api/schema/?format=json").json()
+    params = schema["paths"]["/api/sentiment/alerts/"]["get"]["parameters"]
+
+    assert typo.status_code == 400 and "status" in typo.json()
+    assert fine.status_code == 200
+    assert no_days.status_code == 400
+    assert wider_than_range.status_code == 400
+    assert any(p["name"] == "status" for p in params)
+
+
+def test_entity_zero_is_a_company_not_on_the_watchlist_not_no_filter(  # type: ignore[no-untyped-def]
+    kestrel, analyst_client, scorer
+):
+    analyst_client.post(
+        "/api/sentiment/ingest/",
+        {"documents": [{"title": "Kestrel shares plunge"}, {"title": "Acme wins"}]},
+        content_type="application/json",
+    )
+
+    everything = analyst_client.get("/api/sentiment/documents/").json()
+    zero = analyst_client.get("/api/sentiment/documents/?entity=0")
+    unknown = analyst_client.get("/api/sentiment/documents/?entity=999999")
+    source_zero = analyst_client.get("/api/sentiment/documents/?source=0")
+
+    assert everything["count"] == 2
+    assert zero.status_code == unknown.status_code == source_zero.status_code == 200
+    assert zero.json()["count"] == unknown.json()["count"] == source_zero.json()["count"] == 0

@@ -93,3 +93,19 @@ def test_an_out_of_range_limit_stops_the_settings_with_a_clear_message(value: st
     )
     assert out.returncode != 0
     assert f"SENTIMENT_MAX_SENTENCES must be between 1 and 1000, got {value}" in out.stderr
+
+
+def test_a_long_document_is_scored_to_its_last_words(source, scorer) -> None:  # type: ignore[no-untyped-def]
+    filler = ", ".join(["volumes were steady in the northern region"] * 10)
+    body = f"The quarter was uneventful. {filler}, and the auditor found a large loss."
+    result = services.documents_ingest(
+        source_id=source.pk,
+        rows=[DocumentRow(1, "", "", "Acme quarterly update", body, NOW, "en")],
+        now=NOW,
+    )
+
+    services.documents_score(document_ids=result.created_ids)
+
+    score = Document.objects.get().score
+    assert any("large loss" in s["text"] and s["label"] == "negative" for s in score.sentences)
+    assert all(len(s["text"]) <= 250 for s in score.sentences)

@@ -17,6 +17,7 @@ from apps.sentiment.models import (
     AlertRule,
     Correction,
     Document,
+    DocumentEntity,
     Source,
     Unsubscribe,
 )
@@ -419,3 +420,18 @@ def test_corrections_record_prediction_and_join_training_rows(source, scorer, an
     assert [(r.sentence, r.label) for r in corrections_latest()[0]] == [("Acme jumps", "neutral")]
     with pytest.raises(ValueError):
         services.correction_create(document_id=result.created_ids[0], label="bullish")
+
+
+def test_scoring_tags_the_longer_company_only(source, scorer) -> None:  # type: ignore[no-untyped-def]
+    acme = services.entity_upsert(name="Acme", ticker="ACME")
+    bank = services.entity_upsert(name="Acme Bank", ticker="ACMB")
+    result = services.documents_ingest(
+        source_id=source.pk,
+        rows=[DocumentRow(1, "", "", "Acme Bank shares plunge", "", NOW, "en")],
+        now=NOW,
+    )
+
+    services.documents_score(document_ids=result.created_ids)
+
+    assert list(DocumentEntity.objects.values_list("entity_id", flat=True)) == [bank.pk]
+    assert not Aggregate.objects.filter(subject_kind="entity", subject_key=str(acme.pk)).exists()

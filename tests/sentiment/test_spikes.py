@@ -1,4 +1,5 @@
-"""Spike detection on synthetic series: fires on a spike, quiet on noise and low volume."""
+"""Spike detection on synthetic series: fires on a spike, quiet on noise, low volume, empty windows
+and a history without texts."""
 
 from __future__ import annotations
 
@@ -87,3 +88,40 @@ def test_ewma_baseline_follows_the_series() -> None:
     mean, var = ewma_baseline([1.0] * 10 + [2.0] * 30)
     assert abs(mean - 2.0) < 0.01
     assert var < 0.01
+
+
+def test_a_window_without_texts_never_fires_even_with_min_volume_zero() -> None:
+    # The mean sentiment of no texts is not 0.0; a fall "to 0.0" from +0.3 is no news at all.
+    spike_mode = spike_check(
+        metric="mean_score_drop",
+        values=[0.3, 0.32, 0.28, 0.3, 0.0],
+        volumes=[10, 10, 10, 10, 0],
+        min_volume=0,
+    )
+    threshold_mode = spike_check(
+        metric="mean_score_drop",
+        values=[0.3, 0.3, 0.3, 0.0],
+        volumes=[10, 10, 10, 0],
+        min_volume=0,
+        threshold=0.1,
+    )
+    share_threshold = spike_check(
+        metric="negative_share", values=[0.1, 0.0], volumes=[10, 0], min_volume=0, threshold=0.0
+    )
+
+    assert not spike_mode.fired and not threshold_mode.fired and not share_threshold.fired
+    assert "no texts" in spike_mode.reason
+
+
+def test_a_volume_spike_needs_earlier_windows_with_texts() -> None:
+    # A company just added to the watchlist has no history: its first mentions are no spike.
+    brand_new = spike_check(metric="volume", values=[0.0] * 27 + [20.0], volumes=[0] * 27 + [20])
+    with_history = spike_check(
+        metric="volume",
+        values=[0.0] * 24 + [2.0, 3.0, 2.0, 20.0],
+        volumes=[0] * 24 + [2, 3, 2, 20],
+    )
+
+    assert not brand_new.fired
+    assert "earlier windows" in brand_new.reason
+    assert with_history.fired and with_history.z is not None and with_history.z > 3

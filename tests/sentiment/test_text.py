@@ -1,6 +1,9 @@
-"""Sentence splitting, watchlist matching with ambiguous tickers, topics, language."""
+"""Sentence splitting (abbreviations, quotes, bullets, run-on sentences), watchlist matching (word
+boundaries, ambiguous tickers, overlapping names, large watchlists), topics, language."""
 
 from __future__ import annotations
+
+import time
 
 from apps.sentiment.text import (
     WatchItem,
@@ -61,3 +64,136 @@ def test_topics_are_tagged_with_scores() -> None:
 def test_language_guess() -> None:
     assert language_guess("The company said that its profit rose in the quarter") == "en"
     assert language_guess("Die Firma hat mit dem Umsatz nicht gerechnet und ist für") == "de"
+
+
+VANTAGE = WatchItem(5, "Vantage Retail", "VTR", ("Vantage",), False)
+
+
+LUMEN = WatchItem(6, "Lumen Software", "LUMS", ("Lumen",), False)
+
+
+COBALT = WatchItem(7, "Cobalt Motors", "CBLT", ("Cobalt",), False)
+
+
+ACME_ALONE = WatchItem(1, "Acme", "ACME", (), False)
+
+
+ACME_BANK = WatchItem(2, "Acme Bank", "ACMB", (), False)
+
+
+KESTREL = WatchItem(9, "Kestrel Airlines", "KSTL", (), False)
+
+
+def matched_ids(text: str, *items: WatchItem) -> set[int]:
+    return {m.entity_id for m in entities_match(text, list(items))}
+
+
+def test_abbreviations_before_numbers_names_and_dates_do_not_end_a_sentence() -> None:
+    text = (
+        "Plant No. 3 was closed on Jan. 15 after a fire. Mrs. Smith, the CFO, resigned. "
+        "J.P. Morgan cut its target. The U.K. regulator fined it. Shares fell."
+    )
+
+    assert sentences_split(text) == [
+        "Plant No. 3 was closed on Jan. 15 after a fire.",
+        "Mrs. Smith, the CFO, resigned.",
+        "J.P. Morgan cut its target.",
+        "The U.K. regulator fined it.",
+        "Shares fell.",
+    ]
+
+
+def test_a_sentence_ending_in_a_quote_or_followed_by_a_currency_is_split() -> None:
+    text = (
+        "The CEO said: “Demand collapsed.” Shares fell 10%. Sales rose 5% (to EUR 1.5 mn.) "
+        "€5m was spent on buybacks. Was it enough?” Analysts doubted it."
+    )
+
+    assert sentences_split(text) == [
+        "The CEO said: “Demand collapsed.”",
+        "Shares fell 10%.",
+        "Sales rose 5% (to EUR 1.5 mn.)",
+        "€5m was spent on buybacks.",
+        "Was it enough?”",
+        "Analysts doubted it.",
+    ]
+
+
+def test_paragraphs_and_bullets_without_full_stops_are_separate_sentences() -> None:
+    text = "Profit fell sharply\n\nCEO resigns\n- Shares plunge 20%\n• Guidance cut\nwrapped line"
+
+    assert sentences_split(text) == [
+        "Profit fell sharply",
+        "CEO resigns",
+        "Shares plunge 20%",
+        "Guidance cut wrapped line",
+    ]
+
+
+def test_a_run_on_sentence_is_cut_into_pieces_the_model_reads_whole() -> None:
+    clause = "the group reported higher volumes in its northern markets"
+    text = ", ".join([clause] * 12) + ", but it warned that full-year profit would collapse."
+
+    parts = sentences_split(text)
+
+    assert len(parts) > 1
+    assert all(len(p) <= 250 for p in parts)
+    assert parts[-1].endswith("full-year profit would collapse.")
+    assert " ".join(parts).replace(" ", "") == text.replace(" ", "")  # nothing lost
+
+
+def test_an_alias_inside_a_longer_word_is_no_mention() -> None:
+    assert matched_ids("Acme keeps its competitive advantage", VANTAGE) == set()
+    assert matched_ids("Illumen raised prices", LUMEN) == set()
+    assert matched_ids("Vantage's sales rose; Lumen-backed deal", VANTAGE, LUMEN) == {5, 6}
+
+
+def test_a_longer_name_of_another_company_wins_the_overlap() -> None:
+    assert matched_ids("Acme Bank cut its rates", ACME_ALONE, ACME_BANK) == {2}
+    assert matched_ids("ACME BANK CUTS RATES", ACME_ALONE, ACME_BANK) == {2}
+    both = entities_match("Acme Bank lends to Acme", [ACME_ALONE, ACME_BANK])
+    assert {(m.entity_id, m.mentions) for m in both} == {(1, 1), (2, 1)}
+
+
+def test_a_lowercase_common_word_is_not_the_company_but_its_name_is() -> None:
+    assert matched_ids("Battery makers fear higher cobalt prices", COBALT) == set()
+    assert matched_ids("Cobalt recalls 40,000 cars", COBALT) == {7}
+    assert matched_ids("COBALT MOTORS RECALLS CARS", COBALT) == {7}
+    assert matched_ids("cobalt motors recalls cars", COBALT) == {7}  # the full name, any case
+    assert matched_ids("cobalt is tanking lol", COBALT) == {7}  # a text with no capitals at all
+
+
+def test_a_multi_word_name_matches_across_line_breaks_and_non_breaking_spaces() -> None:
+    assert matched_ids("Kestrel\u00a0Airlines cancels flights", KESTREL) == {9}
+    assert matched_ids("Shares of Kestrel\nAirlines fell", KESTREL) == {9}
+
+
+def test_a_long_filing_against_a_large_watchlist_is_tagged_quickly() -> None:
+    watchlist = [ACME_ALONE, ACME_BANK] + [
+        WatchItem(i, f"Company{i} Holdings", f"C{i}", (f"Company{i}",), False)
+        for i in range(10, 310)
+    ]
+    filing = "Acme Bank and Acme said the new tariffs hit margins. " * 20_000  # about 1 MB
+
+    started = time.monotonic()
+    found = entities_match(filing, watchlist)
+    elapsed = time.monotonic() - started
+
+    assert elapsed < 5  # it took about 25 s: every company's patterns read the whole text
+    assert {(m.entity_id, m.mentions) for m in found} == {(1, 20_000), (2, 20_000)}
+
+
+def test_topics_see_plurals_and_past_tenses() -> None:
+    tags = topics_tag("Acme hit by lawsuits, new tariffs and sanctions; its chief resigned")
+
+    assert set(tags) == {"litigation", "macro", "regulation", "management"}
+
+
+def test_a_topic_score_counts_distinct_keywords_not_spellings() -> None:
+    assert topics_tag("Layoffs at Acme: the layoff wave continues")["layoffs"] == 0.5
+    assert topics_tag("Acme announces layoffs and a restructuring")["layoffs"] == 0.75
+
+
+def test_courts_are_litigation_but_courting_investors_is_not() -> None:
+    assert "litigation" not in topics_tag("Acme is courting new investors")
+    assert "litigation" in topics_tag("Acme lost in two courts")

@@ -1,4 +1,5 @@
-"""Imported labelled sets (page and API), the rows a training run assembles, and a real run."""
+"""Imported labelled sets (page and API; Excel CSVs, NUL characters), the rows a training run
+assembles, and a real run."""
 
 from __future__ import annotations
 
@@ -374,3 +375,39 @@ def test_an_unreadable_csv_row_is_a_line_error_and_the_rows_before_it_are_stored
     assert [e.line for e in result.errors] == [3]
     assert "longer than 10 MiB" in result.errors[0].reason
     assert list(result.labelled_set.rows.values_list("line", "label")) == [(2, "positive")]
+
+
+def test_a_training_file_with_a_nul_reports_the_line(analyst_client) -> None:  # type: ignore[no-untyped-def]
+    content = b"sentence,label\nProfit rose sharply,positive\nSales \x00 fell,negative\n"
+
+    response = analyst_client.post(
+        "/api/sentiment/training-sets/",
+        {"file": SimpleUploadedFile("set.csv", content), "name": "Mine"},
+    )
+
+    assert response.status_code == 201
+    assert response.json()["errors"] == [
+        {
+            "line": 3,
+            "error": "the sentence contains a NUL character (at character 7), which cannot be "
+            "stored",
+        }
+    ]
+    assert LabelledSet.objects.get().row_count == 1
+
+
+def test_a_semicolon_training_csv_from_excel_is_read(analyst_client) -> None:  # type: ignore[no-untyped-def]
+    content = "sentence;label\nProfit rose, beating forecasts;positive\nSales fell;negative\n"
+
+    response = analyst_client.post(
+        "/api/sentiment/training-sets/",
+        {"file": SimpleUploadedFile("set.csv", content.encode("cp1252")), "name": "Excel"},
+    )
+
+    assert response.status_code == 201, response.json()
+    assert response.json()["stored"] == 2 and response.json()["errors"] == []
+    rows = LabelledSet.objects.get().rows.order_by("line").values_list("sentence", "label")
+    assert list(rows) == [
+        ("Profit rose, beating forecasts", "positive"),
+        ("Sales fell", "negative"),
+    ]

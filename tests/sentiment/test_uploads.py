@@ -1,10 +1,12 @@
-"""Uploads of documents and training sets: size and row caps, streamed reading, and large
-files ingested by an import job the page and the API follow."""
+"""Uploads of documents and training sets: files as spreadsheets and exporters really write them
+(Windows code pages, UTF-16, semicolons, JSON arrays, empty files, multi-line rows), size and row
+caps, streamed reading, and large files ingested by an import job the page and the API follow."""
 
 from __future__ import annotations
 
 import io
-from datetime import timedelta
+import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,7 @@ from apps.sentiment import imports
 from apps.sentiment.models import Document, ImportJob, LabelledSentence, LabelledSet, Source
 from apps.sentiment.text import content_hash
 from apps.sentiment.training_data import labelled_set_import
-from apps.sentiment.uploads import documents_iter, labelled_iter
+from apps.sentiment.uploads import UploadError, documents_iter, documents_read, labelled_iter
 
 
 def _csv(rows: int, *, start: int = 0) -> bytes:
@@ -467,3 +469,112 @@ def test_a_job_stopped_by_a_server_error_keeps_what_it_stored_and_says_so(  # ty
     page = analyst_client.get(reverse("sentiment:import_job", args=[job_id])).content.decode()
     assert "1000 rows stored before it stopped are kept" in page
     _nothing_lost(stored_before)
+
+
+def test_a_windows_excel_csv_keeps_its_quotes_and_euro_sign(analyst_client, scorer) -> None:  # type: ignore[no-untyped-def]
+    content = "title,body\nAcme’s profit rises to €5m,“Record” quarter\n".encode("cp1252")
+
+    response = _upload(analyst_client, content, "excel.csv")
+
+    assert response.status_code == 201, response.content[:300]
+    doc = Document.objects.get()
+    assert doc.title == "Acme’s profit rises to €5m" and doc.body == "“Record” quarter"
+
+
+def test_an_excel_unicode_text_file_is_read(analyst_client, scorer) -> None:  # type: ignore[no-untyped-def]
+    content = "title\tbody\nKestrel cuts routes\tFewer flights\n".encode("utf-16")
+
+    response = _upload(analyst_client, content, "export.txt")
+
+    assert response.status_code == 201, response.content[:300]
+    assert Document.objects.get().title == "Kestrel cuts routes"
+
+
+def test_a_semicolon_csv_is_read(analyst_client, scorer) -> None:  # type: ignore[no-untyped-def]
+    content = (
+        "\ufefftitle;body;url\n"
+        "Acme wins contract;Worth 3,5 m EUR;https://n.example/a\n"
+        "Kestrel cuts routes;;https://n.example/b\n"
+    ).encode()
+
+    response = _upload(analyst_client, content, "europe.csv")
+
+    assert response.status_code == 201, response.content[:300]
+    assert response.json()["created"] == 2 and response.json()["errors"] == []
+    assert Document.objects.get(url="https://n.example/a").body == "Worth 3,5 m EUR"
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("news.csv", b"", "The submitted file is empty"),  # Django's own check
+        ("news.csv", "\ufeff\n".encode(), "the file is empty"),
+        ("news.jsonl", b"\n  \n", "the file is empty"),
+        ("news.csv", b"title,body\n", "holds no documents"),
+        ("news.json", b"[]", "holds no documents"),
+    ],
+)
+def test_an_empty_upload_is_a_400_with_a_reason(  # type: ignore[no-untyped-def]
+    analyst_client, name: str, content: bytes, message: str
+) -> None:
+    response = _upload(analyst_client, content, name)
+
+    assert response.status_code == 400
+    assert message in str(response.json()["file"])
+
+
+def test_a_json_array_export_is_read_and_bad_items_are_numbered(analyst_client, scorer) -> None:  # type: ignore[no-untyped-def]
+    content = json.dumps(
+        [{"title": "Acme wins contract"}, {"body": ""}, {"title": "Kestrel cuts routes"}],
+        indent=2,
+    ).encode()
+
+    response = _upload(analyst_client, content, "export.json")
+
+    assert response.status_code == 201, response.content[:300]
+    assert response.json()["created"] == 2
+    assert [e["line"] for e in response.json()["errors"]] == [2]
+
+
+def test_jsonl_strings_may_hold_unicode_line_separators(scorer) -> None:  # type: ignore[no-untyped-def]
+    content = (
+        json.dumps({"title": "Acme wins\u2028contract", "body": "a\u0085b"}, ensure_ascii=False)
+        + "\n"
+        + json.dumps({"title": "Kestrel cuts routes"})
+        + "\n"
+    ).encode()
+
+    rows, errors = documents_read(content, "news.jsonl")
+
+    assert errors == []
+    assert [(r.line, r.title) for r in rows] == [
+        (1, "Acme wins\u2028contract"),
+        (2, "Kestrel cuts routes"),
+    ]
+
+
+def test_a_broken_json_array_is_refused_as_a_whole() -> None:
+    with pytest.raises(UploadError, match="not a valid JSON array"):
+        documents_read(b'[\n  {"title": "Acme"},\n  {"title": \n]\n', "export.json")
+
+
+def test_a_unix_timestamp_in_a_csv_is_a_date() -> None:
+    rows, errors = documents_read(b"title,published_at\nAcme wins,1750000000\n", "news.csv")
+
+    assert errors == []
+    assert rows[0].published_at == datetime(2025, 6, 15, 15, 6, 40, tzinfo=UTC)
+
+
+def test_a_row_with_a_multi_line_body_is_reported_at_the_line_where_it_starts() -> None:
+    content = (
+        b"title,body,url\n"
+        b'Acme wins contract,"First paragraph.\nSecond paragraph.\nThird.",ftp://n.example/a\n'
+        b"Kestrel cuts routes,Fewer flights,ftp://n.example/b\n"
+        b"\n"
+        b"Orion beats estimates,,https://n.example/c\n"
+    )
+
+    rows, errors = documents_read(content, "news.csv")
+
+    assert [e.line for e in errors] == [2, 5]
+    assert [(r.line, r.title) for r in rows] == [(7, "Orion beats estimates")]

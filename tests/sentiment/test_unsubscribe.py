@@ -1,5 +1,5 @@
-"""Audit 7: subscribing again after an unsubscribe link, source names kept to one kind, and
-`entity=0` on the documents API."""
+"""Unsubscribing from alert emails and subscribing again: the email link, the digest link, the
+rules page and the API, and links of rules that no longer exist."""
 
 from __future__ import annotations
 
@@ -8,22 +8,16 @@ from typing import Any
 
 import pytest
 from django.core import mail
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
 from apps.accounts.models import Role
 from apps.accounts.services import user_create
 from apps.sentiment import selectors, services
-from apps.sentiment.models import Alert, AlertRule, Document, Entity, Source, Unsubscribe
-from apps.sentiment.uploads import DocumentRow
+from apps.sentiment.models import Alert, AlertRule, Entity, Unsubscribe
+from tests.sentiment.conftest import rule_create
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def kestrel(db: Any) -> Entity:
-    return services.entity_upsert(name="Kestrel Airlines", ticker="KSTL", aliases=["Kestrel"])
 
 
 def _rule(owner: Any, kestrel: Entity, name: str = "Kestrel negatives", **fields: Any) -> AlertRule:
@@ -54,7 +48,6 @@ def _other_analyst() -> Any:
     )
 
 
-# -- 1. subscribing again ------------------------------------------------------------------------
 def test_the_unsubscribe_page_offers_subscribe_again_and_emails_resume(analyst, kestrel, client):  # type: ignore[no-untyped-def]
     rule = _rule(analyst, kestrel)
     url = reverse(
@@ -181,102 +174,16 @@ def test_the_api_shows_and_resets_a_rules_unsubscribe(analyst, kestrel, analyst_
     assert not Unsubscribe.objects.filter(user=analyst).exists()
 
 
-# -- 2. a feed's source name is the feed's own ----------------------------------------------------
-@pytest.fixture
-def feed(db: Any, scorer: Any) -> Source:
-    source = services.source_get_or_create(
-        name="Reuters", kind=Source.Kind.RSS, url="https://feeds.example.com/reuters.xml"
-    )
-    row = DocumentRow(1, "r-1", "https://n.example/r1", "Acme beats estimates", "", None, "")
-    services.documents_ingest(source_id=source.pk, rows=[row], errors=[])
-    return source
+def test_an_unsubscribe_link_of_a_deleted_rule_answers_clearly(analyst, kestrel, client):  # type: ignore[no-untyped-def]
+    rule = rule_create(analyst, [kestrel])
+    token = services.unsubscribe_token(user_id=analyst.pk, rule_id=rule.pk)
+    rule.delete()
 
+    page = client.get(f"/sentiment/unsubscribe/{token}/")
+    done = client.post(f"/sentiment/unsubscribe/{token}/")
 
-def _feed_untouched(feed: Source) -> None:
-    assert list(Document.objects.values_list("source_id", flat=True)) == [feed.pk]
-    assert Source.objects.get(pk=feed.pk).kind == Source.Kind.RSS
-
-
-def test_a_push_naming_a_feed_is_refused(feed, analyst_client) -> None:  # type: ignore[no-untyped-def]
-    batch = analyst_client.post(
-        "/api/sentiment/ingest/",
-        {"source": "Reuters", "documents": [{"title": "Acme shares plunge"}]},
-        content_type="application/json",
-    )
-    one = analyst_client.post(
-        "/api/sentiment/ingest/",
-        {"source": "Reuters", "title": "Acme shares plunge"},
-        content_type="application/json",
-    )
-
-    assert batch.status_code == 400 and one.status_code == 400
-    message = batch.json()["source"][0]
-    assert "Reuters" in message and "RSS feed" in message and "another" in message
-    _feed_untouched(feed)
-
-
-def test_an_upload_naming_a_feed_is_refused_by_the_api_and_the_page(feed, analyst_client) -> None:  # type: ignore[no-untyped-def]
-    content = b"title,body\nAcme shares plunge,\n"
-    api = analyst_client.post(
-        "/api/sentiment/upload/",
-        {"file": SimpleUploadedFile("news.csv", content), "source": "Reuters"},
-    )
-    page = analyst_client.post(
-        reverse("sentiment:upload"),
-        {"file": SimpleUploadedFile("news.csv", content), "source": "Reuters"},
-    )
-
-    assert api.status_code == 400 and "RSS feed" in api.json()["source"][0]
-    assert page.status_code == 400
-    assert "is the name of an RSS feed" in page.content.decode()
-    assert page.context["form"].errors["source"]
-    _feed_untouched(feed)
-
-
-def test_the_admin_refuses_an_upload_into_a_feed(feed, admin_client) -> None:  # type: ignore[no-untyped-def]
-    changelist = admin_client.get(reverse("admin:sentiment_source_changelist"))
-    response = admin_client.post(
-        reverse("admin:sentiment_source_upload", args=[feed.pk]),
-        {"file": SimpleUploadedFile("news.csv", b"title,body\nAcme shares plunge,\n")},
-    )
-
-    upload_link = reverse("admin:sentiment_source_upload", args=[feed.pk])
-    assert upload_link not in changelist.content.decode()
-    assert response.status_code == 400
-    assert "is the name of an RSS feed" in response.content.decode()
-    _feed_untouched(feed)
-
-
-def test_pushes_and_uploads_into_their_own_sources_still_work(feed, analyst_client) -> None:  # type: ignore[no-untyped-def]
-    pushed = analyst_client.post(
-        "/api/sentiment/ingest/",
-        {"source": "Wire", "documents": [{"title": "Acme shares plunge"}]},
-        content_type="application/json",
-    )
-    uploaded = analyst_client.post(
-        "/api/sentiment/upload/",
-        {"file": SimpleUploadedFile("news.csv", b"title,body\nKestrel wins,\n"), "source": "Wire"},
-    )
-
-    assert pushed.status_code == 201 and uploaded.status_code == 201
-    assert Document.objects.filter(source__name="Wire").count() == 2
-
-
-# -- 3. entity=0 -----------------------------------------------------------------------------------
-def test_entity_zero_is_a_company_not_on_the_watchlist_not_no_filter(  # type: ignore[no-untyped-def]
-    kestrel, analyst_client, scorer
-):
-    analyst_client.post(
-        "/api/sentiment/ingest/",
-        {"documents": [{"title": "Kestrel shares plunge"}, {"title": "Acme wins"}]},
-        content_type="application/json",
-    )
-
-    everything = analyst_client.get("/api/sentiment/documents/").json()
-    zero = analyst_client.get("/api/sentiment/documents/?entity=0")
-    unknown = analyst_client.get("/api/sentiment/documents/?entity=999999")
-    source_zero = analyst_client.get("/api/sentiment/documents/?source=0")
-
-    assert everything["count"] == 2
-    assert zero.status_code == unknown.status_code == source_zero.status_code == 200
-    assert zero.json()["count"] == unknown.json()["count"] == source_zero.json()["count"] == 0
+    # Not "stop emails for all your rules?", and no error on confirming.
+    assert "all your sentiment rules" not in page.content.decode()
+    assert "no longer exists" in page.content.decode()
+    assert done.status_code in (200, 410) and "no longer exists" in done.content.decode()
+    assert not Unsubscribe.objects.exists()
