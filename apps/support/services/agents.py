@@ -1,4 +1,5 @@
-"""Agents' presence and the assignment of waiting conversations to the online agents."""
+"""Agents: presence, the assignment of waiting conversations to the online agents, and the
+canned responses agents reply with."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from django.db.models import Count, F
 from django.utils import timezone
 
 from .. import realtime
-from ..models import AgentPresence, Conversation
+from ..models import AgentPresence, CannedResponse, Conversation
 from ..selectors import PRESENCE_TTL_S, agents_online
 from ._common import _no_agent_notice
 
@@ -93,3 +94,29 @@ def conversations_assign() -> int:
             assigned += 1
             realtime.conversation_broadcast(conversation_id=conversation.pk, event="assigned")
     return assigned
+
+
+# -- canned responses (the agents' reply snippets) ----------------------------------------------
+@transaction.atomic
+def canned_response_create(*, title: str, text: str) -> CannedResponse:
+    return CannedResponse.objects.create(title=title, text=text)
+
+
+@transaction.atomic
+def canned_response_update(
+    *, canned_id: int, title: str | None = None, text: str | None = None
+) -> CannedResponse:
+    """Change a canned response; a value left None keeps what it is."""
+    canned = CannedResponse.objects.select_for_update().get(pk=canned_id)
+    values = {"title": title, "text": text}
+    changed = [name for name, value in values.items() if value is not None]
+    for name in changed:
+        setattr(canned, name, values[name])
+    if changed:
+        canned.save(update_fields=changed)
+    return canned
+
+
+@transaction.atomic
+def canned_response_delete(*, canned_id: int) -> None:
+    CannedResponse.objects.filter(pk=canned_id).delete()
