@@ -3,6 +3,7 @@ canned responses agents reply with."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 
 from django.db import transaction
@@ -120,3 +121,8 @@ def canned_response_update(
 @transaction.atomic
 def canned_response_delete(*, canned_id: int) -> None:
     CannedResponse.objects.filter(pk=canned_id).delete()
+
+
+@transaction.atomic
+def canned_responses_delete(*, canned_ids: Sequence[int]) -> None:
+    CannedResponse.objects.filter(pk__in=canned_ids).delete()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -208,3 +209,17 @@ def past_conversation_delete(*, past_id: int) -> None:
     transaction.on_commit(
         lambda: named_index(REPLY_INDEX).remove([reply_index_id("past", past_id)])
     )
+
+
+@transaction.atomic
+def faqs_delete(*, faq_ids: Sequence[int]) -> None:
+    """`faq_delete` for each, all or none."""
+    for faq_id in faq_ids:
+        faq_delete(faq_id=faq_id)
+
+
+@transaction.atomic
+def past_conversations_delete(*, past_ids: Sequence[int]) -> None:
+    """`past_conversation_delete` for each, all or none."""
+    for past_id in past_ids:
+        past_conversation_delete(past_id=past_id)

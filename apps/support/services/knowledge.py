@@ -319,6 +319,37 @@ def knowledge_base_delete(*, kb_id: int) -> None:
 
 
 @transaction.atomic
+def knowledge_bases_delete(*, kb_ids: Sequence[int]) -> None:
+    """`knowledge_base_delete` for each, all or none (one conversation left protects them all)."""
+    for kb_id in kb_ids:
+        knowledge_base_delete(kb_id=kb_id)
+
+
+@transaction.atomic
+def llm_endpoint_save(
+    *, endpoint_id: int | None, name: str, base_url: str, model: str = ""
+) -> LlmEndpoint:
+    """Create (`endpoint_id` None) or change an LLM endpoint; the caller has checked the
+    address (`outbound_url_check`)."""
+    values = {"name": name, "base_url": base_url, "model": model}
+    if endpoint_id is None:
+        return LlmEndpoint.objects.create(**values)
+    endpoint = LlmEndpoint.objects.select_for_update().get(pk=endpoint_id)
+    changed = [key for key, value in values.items() if getattr(endpoint, key) != value]
+    for key in changed:
+        setattr(endpoint, key, values[key])
+    if changed:
+        endpoint.save(update_fields=[*changed, "updated_at"])
+    return endpoint
+
+
+@transaction.atomic
+def llm_endpoints_delete(*, endpoint_ids: Sequence[int]) -> None:
+    """Delete these endpoints; knowledge bases that used one fall back to the server's LLM."""
+    LlmEndpoint.objects.filter(pk__in=endpoint_ids).delete()
+
+
+@transaction.atomic
 def knowledge_base_calibrate(*, kb_id: int, rows: list[tuple[str, str]]) -> dict[str, Any]:
     """Fit the KB's confidence calibration on held-out labelled questions."""
     KnowledgeBase.objects.filter(pk=kb_id).update(calibration={})
