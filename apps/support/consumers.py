@@ -90,9 +90,7 @@ class CustomerChatConsumer(JsonActionConsumer):
 
     async def connect(self) -> None:
         token = str(self.scope["url_route"]["kwargs"]["token"])
-        conversation = await database_sync_to_async(
-            lambda: Conversation.objects.filter(token=token).first()
-        )()
+        conversation = await database_sync_to_async(selectors.conversation_by_token)(token=token)
         if conversation is None:
             await self.close(code=4404)
             return
@@ -374,7 +372,9 @@ class AgentConsoleConsumer(RoleCheckedConsumer, JsonActionConsumer):
             realtime.agents_group(conversation_id), self.channel_name
         )
         try:
-            payload = await database_sync_to_async(self._transcript)(conversation_id)
+            payload = await database_sync_to_async(selectors.conversation_transcript)(
+                conversation_id=conversation_id
+            )
         except Conversation.DoesNotExist:
             # Not left "open": later actions without an id would aim at a deleted conversation.
             await self.channel_layer.group_discard(
@@ -383,37 +383,3 @@ class AgentConsoleConsumer(RoleCheckedConsumer, JsonActionConsumer):
             self.opened = None
             raise
         await self.send_json(payload)
-
-    def _transcript(self, conversation_id: int) -> dict[str, Any]:
-        from .retrieval import replies_suggest
-
-        conversation = Conversation.objects.select_related("assigned_agent").get(pk=conversation_id)
-        messages = list(
-            selectors.messages_after(conversation_id=conversation_id, include_notes=True)
-        )
-        last_question = next(
-            (m.text for m in reversed(messages) if m.sender == Message.Sender.CUSTOMER), ""
-        )
-        suggestions = []
-        if last_question:
-            try:
-                suggestions = [
-                    {
-                        "kind": s.kind,
-                        "question": s.question,
-                        "reply": s.reply,
-                        "score": round(s.score, 3),
-                    }
-                    for s in replies_suggest(kb_id=conversation.kb_id, query=last_question)
-                ]
-            except Exception:  # suggestions help; a transcript must open without them
-                log.exception("suggestions failed")
-        return {
-            "type": "transcript",
-            "conversation": selectors.conversation_summary(conversation),
-            "messages": [selectors.message_agent_view(m) for m in messages],
-            "suggestions": suggestions,
-            "canned": [
-                {"title": c.title, "text": c.text} for c in selectors.canned_response_list()
-            ],
-        }
