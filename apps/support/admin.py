@@ -4,7 +4,6 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
-from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -81,10 +80,8 @@ class KnowledgeBaseAdmin(admin.ModelAdmin):
         # Through the service, so the vectors of its articles, pairs and past questions go too.
         services.knowledge_base_delete(kb_id=obj.pk)
 
-    @transaction.atomic
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[KnowledgeBase]) -> None:
-        for kb_id in queryset.values_list("pk", flat=True):
-            services.knowledge_base_delete(kb_id=kb_id)
+        services.knowledge_bases_delete(kb_ids=list(queryset.values_list("pk", flat=True)))
 
 
 class LlmEndpointAdminForm(forms.ModelForm):
@@ -129,6 +126,21 @@ class LlmEndpointAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return request.user.is_superuser
 
+    def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
+        endpoint = services.llm_endpoint_save(
+            endpoint_id=obj.pk if change else None,
+            name=obj.name,
+            base_url=obj.base_url,
+            model=obj.model,
+        )
+        obj.pk = endpoint.pk
+
+    def delete_model(self, request, obj):  # type: ignore[no-untyped-def]
+        services.llm_endpoints_delete(endpoint_ids=[obj.pk])
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[LlmEndpoint]) -> None:
+        services.llm_endpoints_delete(endpoint_ids=list(queryset.values_list("pk", flat=True)))
+
 
 @admin.register(Article)
 class ArticleAdmin(admin.ModelAdmin):
@@ -138,9 +150,7 @@ class ArticleAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
         # Through the service, so chunks and vectors follow the edit.
-        from .services import article_upsert
-
-        article, _ = article_upsert(
+        article, _ = services.article_upsert(
             kb_id=obj.kb_id,
             title=obj.title,
             body=obj.body,
@@ -221,10 +231,8 @@ class FAQAdmin(admin.ModelAdmin):
     def delete_model(self, request, obj):  # type: ignore[no-untyped-def]
         services.faq_delete(faq_id=obj.pk)
 
-    @transaction.atomic
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[FAQ]) -> None:
-        for faq_id in queryset.values_list("pk", flat=True):
-            services.faq_delete(faq_id=faq_id)
+        services.faqs_delete(faq_ids=list(queryset.values_list("pk", flat=True)))
 
 
 @admin.register(PastConversation)
@@ -237,10 +245,8 @@ class PastConversationAdmin(admin.ModelAdmin):
         # Through the service, so its vector leaves the suggested replies' index too.
         services.past_conversation_delete(past_id=obj.pk)
 
-    @transaction.atomic
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[PastConversation]) -> None:
-        for past_id in queryset.values_list("pk", flat=True):
-            services.past_conversation_delete(past_id=past_id)
+        services.past_conversations_delete(past_ids=list(queryset.values_list("pk", flat=True)))
 
 
 @admin.register(Chunk)
@@ -249,7 +255,24 @@ class ChunkAdmin(admin.ModelAdmin):
     readonly_fields = ("content_hash",)
 
 
-admin.site.register(CannedResponse)
+@admin.register(CannedResponse)
+class CannedResponseAdmin(admin.ModelAdmin):
+    def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
+        if change:
+            canned = services.canned_response_update(
+                canned_id=obj.pk, title=obj.title, text=obj.text
+            )
+        else:
+            canned = services.canned_response_create(title=obj.title, text=obj.text)
+        obj.pk = canned.pk
+
+    def delete_model(self, request, obj):  # type: ignore[no-untyped-def]
+        services.canned_response_delete(canned_id=obj.pk)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[CannedResponse]) -> None:
+        services.canned_responses_delete(canned_ids=list(queryset.values_list("pk", flat=True)))
+
+
 admin.site.register(AgentPresence)
 
 

@@ -27,7 +27,6 @@ from .models import Conversation, Message
 from .text import InvalidText
 
 log = logging.getLogger(__name__)
-TOKEN_CHECK_EVERY = 8
 # A chat message is at most 2,000 characters; even written as JSON \u escapes (12 characters
 # for an emoji) it fits with room to spare. Larger frames are refused before parsing.
 MAX_FRAME_CHARS = 64 * 1024
@@ -91,9 +90,7 @@ class CustomerChatConsumer(JsonActionConsumer):
 
     async def connect(self) -> None:
         token = str(self.scope["url_route"]["kwargs"]["token"])
-        conversation = await database_sync_to_async(
-            lambda: Conversation.objects.filter(token=token).first()
-        )()
+        conversation = await database_sync_to_async(selectors.conversation_by_token)(token=token)
         if conversation is None:
             await self.close(code=4404)
             return
@@ -231,39 +228,8 @@ class CustomerChatConsumer(JsonActionConsumer):
             # Not in the shared thread that serialises this process's database calls: a
             # generation takes seconds, and every other chat and console would wait behind it.
             # The models guard themselves with locks; the connection is this worker thread's.
-            await database_sync_to_async(self._answer, thread_sensitive=False)(message.pk)
-
-    def _answer(self, message_id: int) -> None:
-        conversation = Conversation.objects.get(pk=self.conversation_id)
-        if conversation.status != Conversation.Status.BOT:
-            return
-        realtime.typing_broadcast(
-            conversation_id=self.conversation_id, who="bot", on=True, to_customer=True
-        )
-        sent = [0]
-
-        def on_token(token: str) -> bool:
-            sent[0] += 1
-            if (
-                sent[0] % TOKEN_CHECK_EVERY == 0
-                and Conversation.objects.filter(
-                    pk=self.conversation_id, status=Conversation.Status.BOT
-                ).count()
-                == 0
-            ):
-                return False  # an agent took over: stop talking at once
-            realtime.token_broadcast(
-                conversation_id=self.conversation_id, reply_to=message_id, text=token
-            )
-            return True
-
-        try:
-            services.bot_reply_or_handoff(
-                conversation_id=self.conversation_id, message_id=message_id, on_token=on_token
-            )
-        finally:
-            realtime.typing_broadcast(
-                conversation_id=self.conversation_id, who="bot", on=False, to_customer=True
+            await database_sync_to_async(services.bot_reply_stream, thread_sensitive=False)(
+                conversation_id=self.conversation_id, message_id=message.pk
             )
 
 
@@ -406,7 +372,9 @@ class AgentConsoleConsumer(RoleCheckedConsumer, JsonActionConsumer):
             realtime.agents_group(conversation_id), self.channel_name
         )
         try:
-            payload = await database_sync_to_async(self._transcript)(conversation_id)
+            payload = await database_sync_to_async(selectors.conversation_transcript)(
+                conversation_id=conversation_id
+            )
         except Conversation.DoesNotExist:
             # Not left "open": later actions without an id would aim at a deleted conversation.
             await self.channel_layer.group_discard(
@@ -415,37 +383,3 @@ class AgentConsoleConsumer(RoleCheckedConsumer, JsonActionConsumer):
             self.opened = None
             raise
         await self.send_json(payload)
-
-    def _transcript(self, conversation_id: int) -> dict[str, Any]:
-        from .retrieval import replies_suggest
-
-        conversation = Conversation.objects.select_related("assigned_agent").get(pk=conversation_id)
-        messages = list(
-            selectors.messages_after(conversation_id=conversation_id, include_notes=True)
-        )
-        last_question = next(
-            (m.text for m in reversed(messages) if m.sender == Message.Sender.CUSTOMER), ""
-        )
-        suggestions = []
-        if last_question:
-            try:
-                suggestions = [
-                    {
-                        "kind": s.kind,
-                        "question": s.question,
-                        "reply": s.reply,
-                        "score": round(s.score, 3),
-                    }
-                    for s in replies_suggest(kb_id=conversation.kb_id, query=last_question)
-                ]
-            except Exception:  # suggestions help; a transcript must open without them
-                log.exception("suggestions failed")
-        return {
-            "type": "transcript",
-            "conversation": selectors.conversation_summary(conversation),
-            "messages": [selectors.message_agent_view(m) for m in messages],
-            "suggestions": suggestions,
-            "canned": [
-                {"title": c.title, "text": c.text} for c in selectors.canned_response_list()
-            ],
-        }

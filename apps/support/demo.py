@@ -12,6 +12,14 @@ from typing import Any
 from django.db import transaction
 
 from .models import CannedResponse, KnowledgeBase
+from .services import (
+    article_upsert,
+    faq_upsert,
+    knowledge_base_calibrate,
+    knowledge_base_ensure,
+    knowledge_embed,
+    past_conversation_upsert,
+)
 
 DATA = Path(__file__).resolve().parent / "demo_data"
 KB_NAME = "Help centre"
@@ -147,14 +155,6 @@ def intents_parse() -> dict[str, dict[str, Any]]:
 
 def demo_knowledge_load(*, log: Callable[[str], None] = print) -> KnowledgeBase:
     """Articles, FAQ pairs, past conversations and canned responses, embedded and indexed."""
-    from .services import (
-        article_upsert,
-        faq_upsert,
-        knowledge_base_ensure,
-        knowledge_embed,
-        past_conversation_upsert,
-    )
-
     kb = knowledge_base_ensure(name=KB_NAME)
     articles = articles_parse()
     intents = intents_parse()
@@ -207,7 +207,6 @@ def demo_load(*, log: Callable[[str], None] = print, train: bool = True) -> None
     from apps.mlops.services import model_available, version_train_and_register
 
     from .intent import INTENT_MODEL, eval_rows_of_production
-    from .services import knowledge_base_calibrate
 
     kb = demo_knowledge_load(log=log)
     if not train:

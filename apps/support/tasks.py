@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from . import services
+
 
 @shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=3)
 def knowledge_embed_task(kb_id: int) -> int:
     # Idempotent: only rows still marked unembedded are embedded, and marking is conditional.
-    from .services import knowledge_embed
-
-    return knowledge_embed(kb_id=kb_id)
+    return services.knowledge_embed(kb_id=kb_id)
 
 
 @shared_task(acks_late=True)
 def conversations_assign_task() -> int:
-    from .services import conversations_assign, presence_expire
-
-    return presence_expire() + conversations_assign()
+    return services.presence_expire() + services.conversations_assign()

@@ -65,7 +65,7 @@ def test_answer_composed_during_a_takeover_is_dropped(kb, agent, monkeypatch):
         services.conversation_take_over(conversation_id=conversation.pk, agent=agent)
         return real(**kwargs)
 
-    monkeypatch.setattr(services, "answer_compose", slow_compose)
+    monkeypatch.setattr(services.replies, "answer_compose", slow_compose)
     _, reply = _ask(conversation, "How long does card delivery take?")
 
     assert reply is None

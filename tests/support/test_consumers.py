@@ -186,7 +186,7 @@ async def _a_long_bot_answer_does_not_hold_up_other_customers(kb, monkeypatch):
         answering.set()
         release.wait(timeout=20)  # a generation that takes a while
 
-    monkeypatch.setattr(services, "bot_reply_or_handoff", slow_answer)
+    monkeypatch.setattr(services.replies, "bot_reply_or_handoff", slow_answer)
     first = await database_sync_to_async(services.conversation_start)(kb_id=kb.pk)
     second = await database_sync_to_async(services.conversation_start)(kb_id=kb.pk)
     asking = _customer(first.token)
@@ -278,8 +278,8 @@ def test_a_server_error_is_an_error_frame_and_nothing_stored_is_lost(kb, monkeyp
         raise RuntimeError("database went away")
 
     # Asking for a human fails server-side; so does the bot's answer to the first message.
-    monkeypatch.setattr(services, "conversation_handoff", broken)
-    monkeypatch.setattr(services, "bot_reply_or_handoff", broken)
+    monkeypatch.setattr(services.handoff, "conversation_handoff", broken)
+    monkeypatch.setattr(services.replies, "bot_reply_or_handoff", broken)
 
     human_error, first_ack, answer_error = async_to_sync(_server_errors)(conversation.token)
 

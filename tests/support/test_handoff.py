@@ -22,7 +22,7 @@ def test_a_failing_bot_hands_the_api_customer_to_a_human(kb, monkeypatch):
     def broken(**kwargs: Any) -> Any:
         raise RuntimeError("the intent model file is missing")
 
-    monkeypatch.setattr(services, "answer_compose", broken)
+    monkeypatch.setattr(services.replies, "answer_compose", broken)
     conversation = services.conversation_start(kb_id=kb.pk)
     customer = APIClient(raise_request_exception=False)
 

@@ -261,7 +261,7 @@ def test_a_redirect_to_an_internal_address_is_not_followed(kb, internal_service,
 
 def test_a_page_over_the_cap_stops_while_it_streams(kb, internal_service, settings, monkeypatch):
     settings.OUTBOUND_ALLOW_NETWORKS = ["127.0.0.1/32"]
-    monkeypatch.setattr(services, "MAX_IMPORT_BYTES", 64 * 1024)
+    monkeypatch.setattr(services.knowledge_import, "MAX_IMPORT_BYTES", 64 * 1024)
 
     with pytest.raises(InvalidText, match="is larger than"):  # the body never ends
         services.knowledge_import_url(kb_id=kb.pk, url=f"{internal_service.url}/huge")
@@ -271,7 +271,7 @@ def test_a_page_over_the_cap_stops_while_it_streams(kb, internal_service, settin
 
 def test_a_trickling_page_stops_at_one_total_deadline(kb, internal_service, settings, monkeypatch):
     settings.OUTBOUND_ALLOW_NETWORKS = ["127.0.0.1/32"]
-    monkeypatch.setattr(services, "URL_IMPORT_DEADLINE_S", 0.5)
+    monkeypatch.setattr(services.knowledge_import, "URL_IMPORT_DEADLINE_S", 0.5)
 
     # Each read gets a byte within 50 ms: only a deadline for the whole download stops it.
     with pytest.raises(InvalidText, match="timed out"):

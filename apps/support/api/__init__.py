@@ -1,0 +1,56 @@
+"""REST API: knowledge CRUD and import, ask, conversations and messages, feedback, stats.
+
+One module per audience; `api_urls` routes to the names re-exported here:
+
+    _common -> knowledge   (agents: knowledge bases, articles, FAQ pairs, imports)
+    _common -> chat        (customers: ask, chat by token, CSAT, ratings, a human)
+    _common -> console     (agents: conversations, flags, canned responses, stats)
+"""
+
+from .chat import (
+    AskThrottle,
+    AskView,
+    ChatStartThrottle,
+    ConversationStartView,
+    CustomerCsatView,
+    CustomerHumanView,
+    CustomerMessagesView,
+    CustomerRateView,
+)
+from .console import (
+    CannedResponseViewSet,
+    ConversationViewSet,
+    MessageFlagView,
+    StatsView,
+)
+from .knowledge import (
+    ArticleViewSet,
+    FAQViewSet,
+    ImportFileView,
+    ImportUrlView,
+    KnowledgeBaseViewSet,
+    LlmEndpointViewSet,
+    PastConversationView,
+)
+
+__all__ = [
+    "ArticleViewSet",
+    "AskThrottle",
+    "AskView",
+    "CannedResponseViewSet",
+    "ChatStartThrottle",
+    "ConversationStartView",
+    "ConversationViewSet",
+    "CustomerCsatView",
+    "CustomerHumanView",
+    "CustomerMessagesView",
+    "CustomerRateView",
+    "FAQViewSet",
+    "ImportFileView",
+    "ImportUrlView",
+    "KnowledgeBaseViewSet",
+    "LlmEndpointViewSet",
+    "MessageFlagView",
+    "PastConversationView",
+    "StatsView",
+]

@@ -1,0 +1,78 @@
+"""Reads: knowledge, conversations, queue, presence, statistics.
+
+One module per sub-domain; they import one way: knowledge -> conversations -> stats.
+"""
+
+from .conversations import (
+    PRESENCE_TTL_S,
+    agents_online,
+    agents_online_list,
+    citations_current,
+    conversation_by_token,
+    conversation_csat_get,
+    conversation_engaged,
+    conversation_engaged_filter,
+    conversation_list,
+    conversation_summary,
+    conversation_transcript,
+    message_agent_view,
+    message_public_view,
+    messages_after,
+    queue_list,
+)
+from .knowledge import (
+    FaqDraftReview,
+    article_intents_map,
+    article_intents_published,
+    article_list,
+    canned_response_list,
+    faq_drafts_review,
+    faq_list,
+    faq_published_for_intent,
+    intents_known,
+    knowledge_base_get,
+    knowledge_base_list,
+)
+from .stats import (
+    ANSWER_KINDS,
+    TRADEOFF_THRESHOLDS,
+    HandoffTradeoff,
+    ThresholdOutcome,
+    handoff_tradeoff,
+    support_stats,
+)
+
+__all__ = [
+    "ANSWER_KINDS",
+    "PRESENCE_TTL_S",
+    "TRADEOFF_THRESHOLDS",
+    "FaqDraftReview",
+    "HandoffTradeoff",
+    "ThresholdOutcome",
+    "agents_online",
+    "agents_online_list",
+    "article_intents_map",
+    "article_intents_published",
+    "article_list",
+    "canned_response_list",
+    "citations_current",
+    "conversation_by_token",
+    "conversation_csat_get",
+    "conversation_engaged",
+    "conversation_engaged_filter",
+    "conversation_list",
+    "conversation_summary",
+    "conversation_transcript",
+    "faq_drafts_review",
+    "faq_list",
+    "faq_published_for_intent",
+    "handoff_tradeoff",
+    "intents_known",
+    "knowledge_base_get",
+    "knowledge_base_list",
+    "message_agent_view",
+    "message_public_view",
+    "messages_after",
+    "queue_list",
+    "support_stats",
+]
