@@ -9,7 +9,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from apps.mlops.vectors import named_index
+from apps.mlops.runtime import named_index
 
 from ..models import FAQ, Article, PastConversation
 from ..retrieval import REPLY_INDEX, reply_index_id

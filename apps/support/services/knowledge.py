@@ -11,7 +11,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
 
-from apps.mlops.vectors import named_index, texts_embed
+from apps.mlops.runtime import named_index, texts_embed
 
 from ..answers import answers_judge, calibration_fit
 from ..models import FAQ, Article, Chunk, KnowledgeBase, LlmEndpoint, PastConversation
