@@ -30,6 +30,7 @@ from apps.accounts.roles import user_has_role
 from apps.core.outbound import OutboundError, outbound_fetch
 from apps.mlops.upload_jobs import upload_max_rows
 from apps.mlops.vectors import named_index, texts_embed
+from mlcore.text import content_hash
 
 from . import realtime
 from .answers import Answer, answer_compose
@@ -52,7 +53,6 @@ from .text import (
     InvalidText,
     chunks_split,
     clean_text,
-    content_hash,
     decode_upload,
     html_to_markdownish,
     pdf_to_text,

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from apps.sentiment import services
 from apps.sentiment.models import Aggregate, Document, DocumentEntity, Source
-from apps.sentiment.text import WatchItem, entities_match, sentences_split, topics_tag
+from apps.sentiment.text import WatchItem, entities_match, topics_tag
 from apps.sentiment.uploads import DocumentRow
 
 NOW = timezone.now().replace(minute=30, second=0, microsecond=0)
@@ -34,60 +34,6 @@ def ids(text: str, *items: WatchItem) -> set[int]:
 
 
 # -- sentences -------------------------------------------------------------------------------------
-def test_abbreviations_before_numbers_names_and_dates_do_not_end_a_sentence() -> None:
-    text = (
-        "Plant No. 3 was closed on Jan. 15 after a fire. Mrs. Smith, the CFO, resigned. "
-        "J.P. Morgan cut its target. The U.K. regulator fined it. Shares fell."
-    )
-
-    assert sentences_split(text) == [
-        "Plant No. 3 was closed on Jan. 15 after a fire.",
-        "Mrs. Smith, the CFO, resigned.",
-        "J.P. Morgan cut its target.",
-        "The U.K. regulator fined it.",
-        "Shares fell.",
-    ]
-
-
-def test_a_sentence_ending_in_a_quote_or_followed_by_a_currency_is_split() -> None:
-    text = (
-        "The CEO said: “Demand collapsed.” Shares fell 10%. Sales rose 5% (to EUR 1.5 mn.) "
-        "€5m was spent on buybacks. Was it enough?” Analysts doubted it."
-    )
-
-    assert sentences_split(text) == [
-        "The CEO said: “Demand collapsed.”",
-        "Shares fell 10%.",
-        "Sales rose 5% (to EUR 1.5 mn.)",
-        "€5m was spent on buybacks.",
-        "Was it enough?”",
-        "Analysts doubted it.",
-    ]
-
-
-def test_paragraphs_and_bullets_without_full_stops_are_separate_sentences() -> None:
-    text = "Profit fell sharply\n\nCEO resigns\n- Shares plunge 20%\n• Guidance cut\nwrapped line"
-
-    assert sentences_split(text) == [
-        "Profit fell sharply",
-        "CEO resigns",
-        "Shares plunge 20%",
-        "Guidance cut wrapped line",
-    ]
-
-
-def test_a_run_on_sentence_is_cut_into_pieces_the_model_reads_whole() -> None:
-    clause = "the group reported higher volumes in its northern markets"
-    text = ", ".join([clause] * 12) + ", but it warned that full-year profit would collapse."
-
-    parts = sentences_split(text)
-
-    assert len(parts) > 1
-    assert all(len(p) <= 250 for p in parts)
-    assert parts[-1].endswith("full-year profit would collapse.")
-    assert " ".join(parts).replace(" ", "") == text.replace(" ", "")  # nothing lost
-
-
 def test_a_long_document_is_scored_to_its_last_words(source, scorer) -> None:  # type: ignore[no-untyped-def]
     filler = ", ".join(["volumes were steady in the northern region"] * 10)
     body = f"The quarter was uneventful. {filler}, and the auditor found a large loss."

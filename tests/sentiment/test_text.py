@@ -1,4 +1,4 @@
-"""Sentence splitting, watchlist matching with ambiguous tickers, topics, language."""
+"""Watchlist matching with ambiguous tickers, topics, language."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ from apps.sentiment.text import (
     WatchItem,
     entities_match,
     language_guess,
-    sentences_split,
     topics_tag,
 )
 
@@ -32,22 +31,6 @@ def test_ambiguous_tickers_need_a_cashtag_exchange_or_the_company_name() -> None
     assert ids("$AI jumps 14% on chip deal") == {2}
     assert ids("Shares of Aion Intelligence (NYSE: AI) rose") == {2}
     assert ids("Allmark (ALL) cut its forecast") == {3}
-
-
-def test_long_text_splits_into_sentences_without_breaking_abbreviations() -> None:
-    text = (
-        "Acme Corp. said revenue rose 5%. Costs climbed faster! Will margins recover? "
-        "Mr. Smith declined to comment."
-    )
-
-    parts = sentences_split(text)
-
-    assert parts == [
-        "Acme Corp. said revenue rose 5%.",
-        "Costs climbed faster!",
-        "Will margins recover?",
-        "Mr. Smith declined to comment.",
-    ]
 
 
 def test_topics_are_tagged_with_scores() -> None:
