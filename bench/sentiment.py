@@ -121,8 +121,6 @@ def model_section(
     fp32 = TextClassifier.load(path, device="cpu", serving="fp32")
     fp32_pred = [p.label for p in fp32.predict(texts)]
     report = classification_report(truth, fp32_pred, fp32.labels)
-    if config.label_offsets:
-        results.update(_offsets_effect(result, fp32, texts, truth))
     agree = [i for i, r in enumerate(test) if r.get("all_agree") == "yes"]
     int8_form_save(path)
     int8 = TextClassifier.load(path, device="cpu", serving="int8")
@@ -170,28 +168,6 @@ def model_section(
     return path
 
 
-def _offsets_effect(
-    result: Any, classifier: Any, texts: list[str], truth: list[str]
-) -> dict[str, Any]:
-    """The offsets chosen on validation, and the held-out numbers of the same model without
-    them (a paired comparison: one fit, scored twice)."""
-    from mlcore.metrics import classification_report
-
-    offsets = classifier.label_offsets
-    classifier.label_offsets = None
-    try:
-        plain = classification_report(
-            truth, [p.label for p in classifier.predict(texts)], classifier.labels
-        )
-    finally:
-        classifier.label_offsets = offsets
-    return {
-        "label_offsets": result.metrics.get("label_offsets"),
-        "accuracy_no_offsets": round(plain["accuracy"], 4),
-        "macro_f1_no_offsets": round(plain["macro"]["f1"], 4),
-    }
-
-
 def _seed_spread(
     config: Any,
     train: list[dict[str, str]],
@@ -215,7 +191,6 @@ def _seed_spread(
             "accuracy": results["accuracy"],
             "macro_f1": results["macro_f1"],
             "best_epoch": results["best_epoch"],
-            **{k: results[k] for k in OFFSET_KEYS if k in results},
         }
     ]
     texts, truth = [r["sentence"] for r in test], [r["label"] for r in test]
@@ -235,11 +210,6 @@ def _seed_spread(
                 "accuracy": round(report["accuracy"], 4),
                 "macro_f1": round(report["macro"]["f1"], 4),
                 "best_epoch": result.best_epoch,
-                **(
-                    _offsets_effect(result, result.classifier, texts, truth)
-                    if config.label_offsets
-                    else {}
-                ),
             }
         )
         print(f"  seed {seed}: {runs[-1]}", file=sys.stderr)
@@ -247,13 +217,6 @@ def _seed_spread(
     results["seed_runs"] = runs
     results["accuracy_mean"], results["accuracy_sd"] = round(mean(accs), 4), round(stdev(accs), 4)
     results["macro_f1_mean"], results["macro_f1_sd"] = round(mean(f1s), 4), round(stdev(f1s), 4)
-    if config.label_offsets:
-        for metric in ("accuracy", "macro_f1"):
-            gains = [r[metric] - r[f"{metric}_no_offsets"] for r in runs]
-            results[f"{metric}_offsets_gain_mean"] = round(mean(gains), 4)
-            results[f"{metric}_no_offsets_mean"] = round(
-                mean(r[f"{metric}_no_offsets"] for r in runs), 4
-            )
     notes.append(
         f"over {n_seeds} seeds ({config.seed}..{config.seed + n_seeds - 1}, same split and "
         f"settings): accuracy {results['accuracy_mean']} +- {results['accuracy_sd']}, "
@@ -261,7 +224,6 @@ def _seed_spread(
     )
 
 
-OFFSET_KEYS = ("label_offsets", "accuracy_no_offsets", "macro_f1_no_offsets")
 PIPELINE_BATCH = 100  # documents per ingest request
 
 
@@ -615,7 +577,6 @@ def main(argv: list[str]) -> dict[str, Any]:
         neighbours=shipped["neighbours_k"],
         layer_lr_decay=shipped["layer_lr_decay"],
         adversarial_eps=shipped["adversarial_eps"],
-        label_offsets=bool(shipped.get("label_offsets", False)),
     )
     parser.add_argument("--max-length", type=int, default=shipped["max_length"])
     parser.add_argument(

@@ -90,7 +90,6 @@ def intent_section(results: dict[str, Any], notes: list[str], args: argparse.Nam
     results["intent_train_rows"] = len(train)
     results["intent_heldout_rows"] = len(held)
     results["intent_best_epoch"] = result.best_epoch
-    results["intent_averaged_epochs"] = result.metrics.get("averaged_epochs", 0)
     if "members" in result.metrics:
         results["intent_members"] = result.metrics["members"]
     if "neighbours" in result.metrics:

@@ -32,10 +32,11 @@ from apps.core.upload_jobs import (
     upload_runs_inline,
     upload_store,
 )
+from mlcore.text import content_hash
 
 from . import services, training_data
 from .models import Document, ImportJob, LabelledSet, Source
-from .text import content_hash, language_guess
+from .text import language_guess
 from .uploads import (
     DocumentRow,
     LineError,
@@ -171,7 +172,7 @@ def documents_bulk_ingest(
         if problem := services._row_unstorable(row):
             errors.append({"line": row.line, "error": problem})
         else:
-            candidates.append((row, content_hash(row.title, row.body)))
+            candidates.append((row, content_hash(row.title, row.body, normalised=True)))
     known = Document.objects.filter(
         Q(content_hash__in=[d for _, d in candidates])
         | Q(url__in=[r.url for r, _ in candidates if r.url])

@@ -21,6 +21,8 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from mlcore.text import content_hash, sentences_split
+
 from . import delivery, realtime, recovery, selectors
 from .feeds import FeedError, feed_fetch, feed_parse
 from .models import (
@@ -40,10 +42,8 @@ from .schedules import DIGEST_HOUR
 from .spikes import MAX_COOLDOWN_HOURS, SpikeCheck, spike_check
 from .text import (
     LONG_TEXT_CHARS,
-    content_hash,
     entities_match,
     language_guess,
-    sentences_split,
     ticker_normalise,
     topics_tag,
 )
@@ -196,7 +196,7 @@ def documents_ingest(
         if problem := _row_unstorable(row):
             line_errors.append({"line": row.line, "error": problem})
             continue
-        digest = content_hash(row.title, row.body)
+        digest = content_hash(row.title, row.body, normalised=True)
         known = Q(content_hash=digest)
         if row.external_id:
             known |= Q(source_id=source_id, external_id=row.external_id)

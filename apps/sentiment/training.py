@@ -169,24 +169,6 @@ PARAM_SPECS: tuple[ParamSpec, ...] = (
         advanced=True,
     ),
     ParamSpec(
-        "distil_from",
-        "int",
-        0,
-        "Teachers to distil one served model from (0: off).",
-        label="Distil from",
-        minimum=0,
-        maximum=10,
-        advanced=True,
-    ),
-    ParamSpec(
-        "label_offsets",
-        "bool",
-        False,
-        "Choose per-label probability offsets on the validation split after training.",
-        label="Label offsets",
-        advanced=True,
-    ),
-    ParamSpec(
         "data",
         "str",
         None,
@@ -269,10 +251,9 @@ def sentiment_train(ctx: TrainingContext) -> TrainOutcome:
         neighbours_k=int(params.get("neighbours_k", 0)),
         layer_lr_decay=float(params.get("layer_lr_decay", 1.0)),
         adversarial_eps=float(params.get("adversarial_eps", 0.0)),
-        # Optional, off by default: on PhraseBank none beat one plain model (docs/sentiment.md).
+        # Optional, off by default: on PhraseBank it did not beat one plain model
+        # (docs/sentiment.md).
         ensemble=int(params.get("ensemble", 1)),
-        distil_from=int(params.get("distil_from", 0)),
-        label_offsets=bool(params.get("label_offsets", False)),
     )
 
     def on_progress(event: ProgressEvent) -> None:

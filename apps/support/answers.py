@@ -16,11 +16,12 @@ from typing import Any, TypedDict
 import numpy as np
 
 from apps.mlops.runtime import texts_embed
+from mlcore.text import sentences_split
 
 from .intent import IntentGuess, intents_predict
 from .models import FAQ, Article, KnowledgeBase
 from .retrieval import Passage, article_url, passages_retrieve
-from .text import MAX_MESSAGE_CHARS, clean_text, sentences_split, tokens
+from .text import MAX_MESSAGE_CHARS, clean_text, tokens
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +121,7 @@ def extractive_text(question: str, passages: Sequence[Passage]) -> tuple[str, li
     wanted = set(tokens(question))
     scored: list[tuple[float, int, int, str]] = []
     for rank, passage in enumerate(passages[:2]):
-        for i, sentence in enumerate(sentences_split(passage.text)):
+        for i, sentence in enumerate(sentences_split(passage.text, lines=True)):
             words = set(tokens(sentence))
             overlap = len(wanted & words) / math.sqrt(len(words) + 1)
             # The best passage is preferred; its opening sentence usually states the answer.

@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from apps.mlops.runtime import named_index, texts_embed
+from mlcore.text import content_hash, sentences_split
 
 from .bm25 import BM25
 from .models import FAQ, Article, Chunk, KnowledgeBase, PastConversation
@@ -246,8 +247,6 @@ def synthetic_chunks_add(*, kb_id: int, total: int, seed: int = 7) -> int:
     """Pad a knowledge base to `total` published chunks with recombined demo sentences."""
     from django.db.models import F
 
-    from .text import content_hash, sentences_split
-
     have = Chunk.objects.filter(kb_id=kb_id, article__status=Article.Status.PUBLISHED).count()
     need = total - have
     if need <= 0:
@@ -256,7 +255,7 @@ def synthetic_chunks_add(*, kb_id: int, total: int, seed: int = 7) -> int:
     sentences = [
         s
         for text in Chunk.objects.filter(kb_id=kb_id).values_list("text", flat=True)
-        for s in sentences_split(text)
+        for s in sentences_split(text, lines=True)
     ] or ["Placeholder sentence for padding."]
     index = named_index(CHUNK_INDEX)
     made = 0

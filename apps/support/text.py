@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
 import re
 import unicodedata
@@ -11,13 +10,14 @@ from html.parser import HTMLParser
 
 import nh3
 
+from mlcore.text import content_hash, sentences_split
+
 MAX_CHUNK_CHARS = 900
 MAX_MESSAGE_CHARS = 2000
 MAX_ARTICLE_CHARS = 200_000
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _TOKEN = re.compile(r"[a-z0-9]+")
-_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
 STOPWORDS = frozenset(
     [
         "a",
@@ -182,10 +182,6 @@ def decode_upload(data: bytes, *, what: str) -> str:
     raise InvalidText(f"{what} is not UTF-8 text.")
 
 
-def content_hash(*parts: str) -> str:
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
-
-
 # -- rendering ------------------------------------------------------------------------------------
 def markdown_render(body: str, body_format: str) -> str:
     """Article body as sanitised HTML (scripts, event handlers and styles removed)."""
@@ -335,7 +331,7 @@ def _hard_wrap(paragraph: str) -> list[str]:
     if len(paragraph) <= MAX_CHUNK_CHARS:
         return [paragraph]
     parts, current = [], ""
-    for sentence in sentences_split(paragraph):
+    for sentence in sentences_split(paragraph, lines=True):
         if current and len(current) + len(sentence) > MAX_CHUNK_CHARS:
             parts.append(current)
             current = ""
@@ -343,13 +339,6 @@ def _hard_wrap(paragraph: str) -> list[str]:
     if current:
         parts.append(current)
     return parts
-
-
-def sentences_split(text: str) -> list[str]:
-    out: list[str] = []
-    for line in text.splitlines():
-        out += [s.strip() for s in _SENTENCE.split(line) if s.strip()]
-    return out
 
 
 # -- tokens for keyword search -------------------------------------------------------------------

@@ -46,9 +46,9 @@ def test_summary_pairs_each_run_with_the_baseline_on_the_same_fold_and_seed():
         _run("epochs3", 2, 0.50, 0.50),  # no baseline run on fold 2: not paired
     ]
 
-    summary = _summary(runs, ["baseline", "epochs3", "rdrop1"])
+    summary = _summary(runs, ["baseline", "epochs3", "fgm1"])
 
-    assert "rdrop1" not in summary  # no runs, no row
+    assert "fgm1" not in summary  # no runs, no row
     assert summary["baseline"]["runs"] == 2 and "accuracy_vs_baseline" not in summary["baseline"]
     row = summary["epochs3"]
     assert row["runs"] == 3

@@ -114,37 +114,3 @@ def test_training_files_with_bad_lines_are_refused_clearly(
     with pytest.raises(CommandError, match="adversarial_eps: must be at least 0, got -1"):
         call_command("sentiment_train", "--adversarial-eps", "-1", stdout=StringIO())
     assert not ModelVersion.objects.filter(name="sentiment").exists()  # nothing registered
-
-
-def test_train_command_can_distil_an_ensemble_into_one_served_model(
-    model_dirs: Path, django_capture_on_commit_callbacks
-) -> None:
-    out = StringIO()
-    with django_capture_on_commit_callbacks(execute=True):
-        call_command(
-            "sentiment_train",
-            "--data",
-            str(DEMO_DATA),
-            "--epochs",
-            "1",
-            "--max-steps",
-            "2",
-            "--max-length",
-            "32",
-            "--distil",
-            "2",
-            "--promote",
-            stdout=out,
-        )
-    version = ModelVersion.objects.filter(name="sentiment").order_by("-version").first()
-
-    assert version is not None and version.params["distil_from"] == 2
-    # The job reports teacher and student runs as one: three runs of two steps each.
-    assert "step 6/6" in out.getvalue()
-    served = model_load("sentiment")
-    assert not hasattr(served.model, "members")  # one student, not the ensemble
-    assert {p.label for p in served.predict(["Profit rose sharply"])} <= {
-        "positive",
-        "neutral",
-        "negative",
-    }

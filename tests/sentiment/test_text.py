@@ -1,5 +1,5 @@
-"""Sentence splitting (abbreviations, quotes, bullets, run-on sentences), watchlist matching (word
-boundaries, ambiguous tickers, overlapping names, large watchlists), topics, language."""
+"""Watchlist matching (word boundaries, ambiguous tickers, overlapping names, large watchlists),
+topics, language. Sentence splitting is mlcore.text's (tests/mlcore/test_text.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from apps.sentiment.text import (
     WatchItem,
     entities_match,
     language_guess,
-    sentences_split,
     topics_tag,
 )
 
@@ -35,22 +34,6 @@ def test_ambiguous_tickers_need_a_cashtag_exchange_or_the_company_name() -> None
     assert ids("$AI jumps 14% on chip deal") == {2}
     assert ids("Shares of Aion Intelligence (NYSE: AI) rose") == {2}
     assert ids("Allmark (ALL) cut its forecast") == {3}
-
-
-def test_long_text_splits_into_sentences_without_breaking_abbreviations() -> None:
-    text = (
-        "Acme Corp. said revenue rose 5%. Costs climbed faster! Will margins recover? "
-        "Mr. Smith declined to comment."
-    )
-
-    parts = sentences_split(text)
-
-    assert parts == [
-        "Acme Corp. said revenue rose 5%.",
-        "Costs climbed faster!",
-        "Will margins recover?",
-        "Mr. Smith declined to comment.",
-    ]
 
 
 def test_topics_are_tagged_with_scores() -> None:
@@ -86,60 +69,6 @@ KESTREL = WatchItem(9, "Kestrel Airlines", "KSTL", (), False)
 
 def matched_ids(text: str, *items: WatchItem) -> set[int]:
     return {m.entity_id for m in entities_match(text, list(items))}
-
-
-def test_abbreviations_before_numbers_names_and_dates_do_not_end_a_sentence() -> None:
-    text = (
-        "Plant No. 3 was closed on Jan. 15 after a fire. Mrs. Smith, the CFO, resigned. "
-        "J.P. Morgan cut its target. The U.K. regulator fined it. Shares fell."
-    )
-
-    assert sentences_split(text) == [
-        "Plant No. 3 was closed on Jan. 15 after a fire.",
-        "Mrs. Smith, the CFO, resigned.",
-        "J.P. Morgan cut its target.",
-        "The U.K. regulator fined it.",
-        "Shares fell.",
-    ]
-
-
-def test_a_sentence_ending_in_a_quote_or_followed_by_a_currency_is_split() -> None:
-    text = (
-        "The CEO said: “Demand collapsed.” Shares fell 10%. Sales rose 5% (to EUR 1.5 mn.) "
-        "€5m was spent on buybacks. Was it enough?” Analysts doubted it."
-    )
-
-    assert sentences_split(text) == [
-        "The CEO said: “Demand collapsed.”",
-        "Shares fell 10%.",
-        "Sales rose 5% (to EUR 1.5 mn.)",
-        "€5m was spent on buybacks.",
-        "Was it enough?”",
-        "Analysts doubted it.",
-    ]
-
-
-def test_paragraphs_and_bullets_without_full_stops_are_separate_sentences() -> None:
-    text = "Profit fell sharply\n\nCEO resigns\n- Shares plunge 20%\n• Guidance cut\nwrapped line"
-
-    assert sentences_split(text) == [
-        "Profit fell sharply",
-        "CEO resigns",
-        "Shares plunge 20%",
-        "Guidance cut wrapped line",
-    ]
-
-
-def test_a_run_on_sentence_is_cut_into_pieces_the_model_reads_whole() -> None:
-    clause = "the group reported higher volumes in its northern markets"
-    text = ", ".join([clause] * 12) + ", but it warned that full-year profit would collapse."
-
-    parts = sentences_split(text)
-
-    assert len(parts) > 1
-    assert all(len(p) <= 250 for p in parts)
-    assert parts[-1].endswith("full-year profit would collapse.")
-    assert " ".join(parts).replace(" ", "") == text.replace(" ", "")  # nothing lost
 
 
 def test_an_alias_inside_a_longer_word_is_no_mention() -> None:

@@ -18,9 +18,9 @@ from django.utils import timezone
 from apps.core.upload_jobs import CappedUploadHandler, UploadTooLarge
 from apps.sentiment import imports
 from apps.sentiment.models import Document, ImportJob, LabelledSentence, LabelledSet, Source
-from apps.sentiment.text import content_hash
 from apps.sentiment.training_data import labelled_set_import
 from apps.sentiment.uploads import UploadError, documents_iter, documents_read, labelled_iter
+from mlcore.text import content_hash
 
 
 def _csv(rows: int, *, start: int = 0) -> bytes:
@@ -58,7 +58,7 @@ def stored_before(db):  # type: ignore[no-untyped-def]
         title="Kestrel cuts routes",
         body="",
         published_at=timezone.now(),
-        content_hash=content_hash("Kestrel cuts routes", ""),
+        content_hash=content_hash("Kestrel cuts routes", "", normalised=True),
     )
     labelled = labelled_set_import(
         name="Earlier set", data=b"sentence,label\nProfit rose.,positive\n", filename="a.csv"

@@ -12,11 +12,12 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from apps.mlops.runtime import named_index, texts_embed
+from mlcore.text import content_hash
 
 from ..answers import answers_judge, calibration_fit
 from ..models import FAQ, Article, Chunk, KnowledgeBase, LlmEndpoint, PastConversation
 from ..retrieval import CHUNK_INDEX, REPLY_INDEX, reply_index_id
-from ..text import MAX_ARTICLE_CHARS, InvalidText, chunks_split, clean_text, content_hash
+from ..text import MAX_ARTICLE_CHARS, InvalidText, chunks_split, clean_text
 from ._common import _content_changed, _embed_later
 
 log = logging.getLogger(__name__)

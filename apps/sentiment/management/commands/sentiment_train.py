@@ -62,12 +62,6 @@ class Command(BaseCommand):
         parser.add_argument(
             "--ensemble", type=int, default=1, help="serve N members (N x the inference cost)"
         )
-        parser.add_argument(
-            "--distil",
-            type=int,
-            default=0,
-            help="train N teachers, serve one student distilled from them (N+1 x training time)",
-        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         params = {
@@ -87,8 +81,6 @@ class Command(BaseCommand):
             params["max_steps"] = options["max_steps"]
         if options["ensemble"] > 1:
             params["ensemble"] = options["ensemble"]
-        if options["distil"] > 1:
-            params["distil_from"] = options["distil"]
         last_step = {"n": -1}
 
         def progress(event: dict[str, Any]) -> None:

@@ -1,0 +1,56 @@
+"""Transformer text classifier: fine-tuning from the MiniLM base, prediction, int8 serving form.
+
+model         TextClassifier (load, save, predict), the neighbour memory, serving forms
+quantization  the dynamic-int8 form and the engine that serves it
+run           TrainConfig, ProgressEvent, TrainResult, the validation split
+training      fit, phase by phase
+steps         batches, optimiser groups, the loss, the FGM adversary
+neighbours    centroid head start, the neighbour vote's weight, the final report
+ensembles     several members served as one
+"""
+
+from .model import (
+    NEIGHBOURS_FILE,
+    SERVING_FILE,
+    NeighbourMemory,
+    TextClassifier,
+    int8_form_save,
+    serving_form_set,
+)
+from .quantization import (
+    LEGACY_QUANTIZED_FILE,
+    QUANTIZED_FILE,
+    int8_engine_select,
+    quantize_dynamic,
+)
+from .run import (
+    ProgressEvent,
+    TrainConfig,
+    TrainingCancelled,
+    TrainResult,
+    set_seed,
+    stratified_split,
+)
+from .steps import length_bucketed_batches
+from .training import fit
+
+__all__ = [
+    "LEGACY_QUANTIZED_FILE",
+    "NEIGHBOURS_FILE",
+    "QUANTIZED_FILE",
+    "SERVING_FILE",
+    "NeighbourMemory",
+    "ProgressEvent",
+    "TextClassifier",
+    "TrainConfig",
+    "TrainResult",
+    "TrainingCancelled",
+    "fit",
+    "int8_engine_select",
+    "int8_form_save",
+    "length_bucketed_batches",
+    "quantize_dynamic",
+    "serving_form_set",
+    "set_seed",
+    "stratified_split",
+]

@@ -1,0 +1,286 @@
+"""The fine-tuned text classifier as it is served: load, save, predict, and its serving forms."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ..config import resolve_device
+from ..embedder import offline
+from ..metrics import classification_report
+from ..types import Prediction
+from .quantization import QUANTIZED_FILE, quantize_dynamic
+
+SERVING_FILE = "serving.json"
+NEIGHBOURS_FILE = "neighbours.npz"
+
+
+@dataclass(frozen=True)
+class NeighbourMemory:
+    """Labelled unit vectors of training texts; votes for the labels of a query's neighbours."""
+
+    vectors: npt.NDArray[np.float32]
+    label_ids: npt.NDArray[np.int64]
+    k: int
+    temperature: float
+    weight: float
+
+    def proba(self, queries: npt.NDArray[np.float32], n_labels: int) -> npt.NDArray[np.float32]:
+        """(m, n_labels) vote shares: softmax(cosine / temperature) over the k nearest."""
+        k = min(self.k, len(self.vectors))
+        sims = queries @ self.vectors.T
+        top = np.argpartition(-sims, k - 1, axis=1)[:, :k] if k < sims.shape[1] else None
+        if top is None:
+            top = np.broadcast_to(np.arange(sims.shape[1]), sims.shape)
+        top_sims = np.take_along_axis(sims, top, axis=1)
+        weights = np.exp((top_sims - top_sims.max(axis=1, keepdims=True)) / self.temperature)
+        votes = np.zeros((len(queries), n_labels), dtype=np.float64)
+        rows = np.repeat(np.arange(len(queries)), top.shape[1])
+        np.add.at(votes, (rows, self.label_ids[top].ravel()), weights.ravel())
+        out: npt.NDArray[np.float32] = (votes / votes.sum(axis=1, keepdims=True)).astype(np.float32)
+        return out
+
+    def extended(
+        self, vectors: npt.NDArray[np.float32], label_ids: npt.NDArray[np.int64]
+    ) -> NeighbourMemory:
+        return replace(
+            self,
+            vectors=np.concatenate([self.vectors, vectors]),
+            label_ids=np.concatenate([self.label_ids, label_ids]),
+        )
+
+
+class TextClassifier:
+    """Sequence classifier over a Hugging Face model directory; predicts labels + probabilities."""
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        labels: list[str],
+        *,
+        device: str = "cpu",
+        max_length: int = 128,
+        serving: str = "fp32",
+        pooling: str = "cls",
+        neighbours: NeighbourMemory | None = None,
+        label_offsets: npt.NDArray[np.float32] | None = None,
+    ) -> None:
+        self.model = model
+        # Per-label log-probability offsets. Training no longer chooses them (the option lost
+        # in the benches and was removed), but versions trained with it carry them in
+        # serving.json, and they keep predicting as they did.
+        self.label_offsets = label_offsets
+        self.pooling = pooling
+        self.neighbours = neighbours
+        self.tokenizer = tokenizer
+        self.labels = labels
+        self.device = device
+        self.max_length = max_length
+        self.serving = serving
+        self._lock = threading.Lock()
+
+    # -- loading -------------------------------------------------------------------------------
+    @classmethod
+    def load(
+        cls, path: str | Path, *, device: str = "auto", serving: str | None = None
+    ) -> TextClassifier:
+        """Load a saved classifier; `serving` picks 'fp32' or 'int8' (default: what was saved)."""
+        offline()
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        path = Path(path)
+        serving_file = path / SERVING_FILE
+        info = json.loads(serving_file.read_text()) if serving_file.exists() else {}
+        form = serving or info.get("serving", "fp32")
+        dev = resolve_device(device)
+        tokenizer = AutoTokenizer.from_pretrained(str(path))
+        pooling = info.get("pooling", "cls")
+        model: Any
+        if pooling == "mean":
+            from ..heads import MeanPoolClassifier
+
+            labels = list(info["labels"])
+            if int(info.get("members", 1)) > 1:
+                from ..heads import MeanPoolEnsemble
+
+                model = MeanPoolEnsemble.from_pretrained(
+                    str(path), len(labels), int(info["members"])
+                )
+            else:
+                model = MeanPoolClassifier.from_pretrained(str(path), len(labels))
+        else:
+            # safetensors only: a pytorch_model.bin is a pickle and is refused.
+            model = AutoModelForSequenceClassification.from_pretrained(
+                str(path), use_safetensors=True
+            )
+            labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
+        if form == "int8":
+            model = quantize_dynamic(model)  # from the fp32 weights just loaded: nothing unpickled
+            dev = "cpu"  # dynamic int8 kernels are CPU kernels
+        model.to(dev).eval()
+        neighbours = None
+        if info.get("neighbours"):
+            with np.load(path / NEIGHBOURS_FILE, allow_pickle=False) as data:
+                neighbours = NeighbourMemory(
+                    data["vectors"].astype(np.float32),
+                    data["label_ids"].astype(np.int64),
+                    int(info["neighbours"]["k"]),
+                    float(info["neighbours"]["temperature"]),
+                    float(info["neighbours"]["weight"]),
+                )
+        offsets = info.get("label_offsets")
+        return cls(
+            model,
+            tokenizer,
+            labels,
+            device=dev,
+            max_length=int(info.get("max_length", 128)),
+            serving=form,
+            pooling=pooling,
+            neighbours=neighbours,
+            label_offsets=np.asarray(offsets, dtype=np.float32) if offsets else None,
+        )
+
+    def save(self, path: str | Path) -> Path:
+        """Save weights, tokenizer and serving info into a directory (replaced atomically)."""
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        if self.serving == "int8":
+            raise ValueError("save the fp32 classifier; the int8 form is derived from it")
+        self.model.save_pretrained(str(tmp))
+        self.tokenizer.save_pretrained(str(tmp))
+        info: dict[str, Any] = {
+            "serving": "fp32",
+            "max_length": self.max_length,
+            "labels": self.labels,
+            "pooling": self.pooling,
+        }
+        members = getattr(self.model, "members", None)
+        if members is not None:
+            info["members"] = len(members)
+        if self.neighbours is not None:
+            memory = self.neighbours
+            np.savez(tmp / NEIGHBOURS_FILE, vectors=memory.vectors, label_ids=memory.label_ids)
+            info["neighbours"] = {
+                "k": memory.k,
+                "temperature": memory.temperature,
+                "weight": memory.weight,
+            }
+        if self.label_offsets is not None:
+            info["label_offsets"] = [float(b) for b in self.label_offsets]
+        (tmp / SERVING_FILE).write_text(json.dumps(info))
+        if path.exists():
+            shutil.rmtree(path)
+        tmp.rename(path)
+        return path
+
+    # -- prediction ----------------------------------------------------------------------------
+    def predict_proba(
+        self, texts: Sequence[str], *, batch_size: int = 64
+    ) -> npt.NDArray[np.float32]:
+        """(n, n_labels) probabilities in the order of `self.labels`."""
+        memory = self.neighbours
+        if memory is None or memory.weight == 0.0 or len(texts) == 0:
+            return self._offsets_apply(self.head_proba(texts, batch_size=batch_size)[0])
+        head, pooled = self.head_proba(texts, batch_size=batch_size, pooled=True)
+        votes = memory.proba(pooled, len(self.labels))
+        mixed: npt.NDArray[np.float32] = (1.0 - memory.weight) * head + memory.weight * votes
+        return self._offsets_apply(mixed)
+
+    def _offsets_apply(self, probs: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """Probabilities times exp(offset) per label, renormalised (no offsets: unchanged)."""
+        if self.label_offsets is None or len(probs) == 0:
+            return probs
+        moved = probs * np.exp(self.label_offsets)[None, :]
+        out: npt.NDArray[np.float32] = (moved / moved.sum(axis=1, keepdims=True)).astype(np.float32)
+        return out
+
+    def head_proba(
+        self, texts: Sequence[str], *, batch_size: int = 64, pooled: bool = False
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+        """The head's probabilities, and (with `pooled`) the texts' unit sentence vectors."""
+        import torch
+
+        n_labels = len(self.labels)
+        if len(texts) == 0:
+            return np.zeros((0, n_labels), dtype=np.float32), np.zeros((0, 0), dtype=np.float32)
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        out = np.empty((len(texts), n_labels), dtype=np.float32)
+        vectors: npt.NDArray[np.float32] | None = None
+        with self._lock, torch.inference_mode():
+            for start in range(0, len(texts), batch_size):
+                idx = order[start : start + batch_size]
+                enc = self.tokenizer(
+                    [texts[i] or " " for i in idx],
+                    padding=True,
+                    truncation=True,
+                    max_length=self.max_length,
+                    return_tensors="pt",
+                ).to(self.device)
+                result = self.model(**enc)
+                out[idx] = torch.softmax(result.logits.float(), dim=-1).cpu().numpy()
+                if pooled:
+                    unit = torch.nn.functional.normalize(result.pooled.float(), dim=-1)
+                    if vectors is None:
+                        vectors = np.empty((len(texts), unit.shape[1]), dtype=np.float32)
+                    vectors[idx] = unit.cpu().numpy()
+        return out, vectors if vectors is not None else np.zeros((0, 0), dtype=np.float32)
+
+    def predict(self, texts: Sequence[str], *, batch_size: int = 64) -> list[Prediction]:
+        probs = self.predict_proba(texts, batch_size=batch_size)
+        return [
+            Prediction(
+                label=self.labels[int(row.argmax())],
+                scores={label: float(p) for label, p in zip(self.labels, row)},
+            )
+            for row in probs
+        ]
+
+    def evaluate(self, texts: Sequence[str], labels: Sequence[str]) -> dict[str, Any]:
+        preds = [p.label for p in self.predict(texts)]
+        return classification_report(labels, preds, self.labels)
+
+
+def int8_form_save(path: str | Path) -> Path:
+    """Derive the dynamic-int8 form of a saved fp32 classifier and record it (`QUANTIZED_FILE`).
+
+    The record holds the size of the int8 weights; the weights themselves are rebuilt from the
+    fp32 safetensors whenever the int8 form is loaded.
+    """
+    import io
+
+    import torch
+
+    path = Path(path)
+    fp32 = TextClassifier.load(path, device="cpu", serving="fp32")
+    qmodel = quantize_dynamic(fp32.model)
+    buffer = io.BytesIO()
+    torch.save(qmodel.state_dict(), buffer)  # only measured, never written or read back
+    record = {"form": "dynamic-int8", "derived_from": "fp32", "int8_bytes": buffer.tell()}
+    tmp = path / (QUANTIZED_FILE + ".tmp")
+    tmp.write_text(json.dumps(record))
+    tmp.rename(path / QUANTIZED_FILE)
+    return path / QUANTIZED_FILE
+
+
+def serving_form_set(path: str | Path, form: str) -> None:
+    """Record which form ('fp32' or 'int8') `TextClassifier.load` uses by default."""
+    if form not in ("fp32", "int8"):
+        raise ValueError(f"unknown serving form {form!r}")
+    path = Path(path)
+    info = json.loads((path / SERVING_FILE).read_text())
+    info["serving"] = form
+    tmp = path / (SERVING_FILE + ".tmp")
+    tmp.write_text(json.dumps(info))
+    tmp.rename(path / SERVING_FILE)
