@@ -418,7 +418,7 @@ def _documents_predict(
     alone, so a text the model cannot take fails by itself instead of its whole batch."""
     from celery.exceptions import SoftTimeLimitExceeded
 
-    from apps.mlops.monitoring import inference_timer
+    from apps.mlops.runtime import inference_timer
 
     def predict(doc_ids: list[int]) -> dict[int, np.ndarray]:
         texts = [text for pk in doc_ids for text, _weight in units[pk]]
