@@ -370,7 +370,17 @@ class RuleViewSet(viewsets.ModelViewSet):
         return selectors.rule_list(owner_id=user.pk)
 
     def perform_create(self, serializer: serializers.BaseSerializer) -> None:
-        serializer.save(owner=self.request.user)
+        user = cast(User, self.request.user)
+        serializer.instance = services.rule_save(owner_id=user.pk, values=serializer.validated_data)
+
+    def perform_update(self, serializer: serializers.BaseSerializer) -> None:
+        rule = cast(AlertRule, serializer.instance)
+        serializer.instance = services.rule_save(
+            owner_id=rule.owner_id, rule_id=rule.pk, values=serializer.validated_data
+        )
+
+    def perform_destroy(self, instance: AlertRule) -> None:
+        services.rule_delete(rule_id=instance.pk)
 
     @extend_schema(request=None, responses=RuleSerializer)
     @action(detail=True, methods=["post"])
@@ -436,12 +446,12 @@ class SourceViewSet(
         source = self.get_object()
         if not source.is_feed:
             raise serializers.ValidationError({"detail": "only RSS/Atom sources are polled"})
-        from .tasks import source_poll_task
-
-        Source.objects.filter(pk=source.pk).update(next_poll_at=None)
-        source_poll_task.delay(source.pk)
+        services.source_poll_queue(source_id=source.pk)
         source.refresh_from_db()
         return Response(SourceSerializer(source).data, status=status.HTTP_202_ACCEPTED)
+
+    def perform_create(self, serializer: serializers.BaseSerializer) -> None:
+        serializer.instance = services.source_create(**serializer.validated_data)
 
     def perform_update(self, serializer: serializers.BaseSerializer) -> None:
         # Through the service: a new address starts afresh (no old ETag, failures or backoff).

@@ -38,6 +38,7 @@ from .emails import (
 from .entities import COMMON_WORD_TICKERS, entity_delete, entity_upsert
 from .ingest import IngestResult, documents_ingest, documents_score_enqueue, row_unstorable
 from .rescoring import RescoreResult, documents_rescore, documents_rescore_count
+from .rules import RULE_FIELDS, rule_delete, rule_save
 from .scoring import (
     MAX_SCORE_ATTEMPTS,
     Scorer,
@@ -50,9 +51,11 @@ from .sources import (
     FEED_KINDS,
     PollResult,
     SourceNameTaken,
+    source_create,
     source_get_or_create,
     source_name_taken_message,
     source_poll,
+    source_poll_queue,
     source_update,
     sources_due,
 )
@@ -71,6 +74,7 @@ __all__ = [
     "FEED_KINDS",
     "MAX_SCORE_ATTEMPTS",
     "METRIC_TREND_LABELS",
+    "RULE_FIELDS",
     "SEND_CLAIM_S",
     "UNSUBSCRIBE_SALT",
     "AggregateTotals",
@@ -106,11 +110,15 @@ __all__ = [
     "entity_upsert",
     "probabilities_combine",
     "row_unstorable",
+    "rule_delete",
+    "rule_save",
     "scorer_get",
+    "source_create",
     "source_delete",
     "source_get_or_create",
     "source_name_taken_message",
     "source_poll",
+    "source_poll_queue",
     "source_update",
     "sources_due",
     "unsubscribe_apply",

@@ -64,6 +64,35 @@ def source_name_taken_message(source: Source) -> str:
 
 
 @transaction.atomic
+def source_create(
+    *,
+    name: str,
+    kind: str | None = None,
+    url: str = "",
+    language: str = "",
+    poll_interval_s: int | None = None,
+) -> Source:
+    """Add a source (page, API, admin); a feed is polled within a minute. None for `kind` or
+    `poll_interval_s` takes the model's default."""
+    optional = {"kind": kind, "poll_interval_s": poll_interval_s}
+    return Source.objects.create(
+        name=name,
+        url=url,
+        language=language,
+        **{k: v for k, v in optional.items() if v is not None},
+    )
+
+
+def source_poll_queue(*, source_id: int) -> None:
+    """Poll a feed now (the API's "poll" button): due at once, and queued for a worker."""
+    # Imported here: the tasks module imports this package (a cycle).
+    from ..tasks import source_poll_task
+
+    Source.objects.filter(pk=source_id).update(next_poll_at=None)
+    source_poll_task.delay(source_id)
+
+
+@transaction.atomic
 def source_update(
     *,
     source_id: int,
