@@ -1,16 +1,21 @@
 """Writes and side effects of the sentiment app, one module per sub-domain.
 
-A document's route, and the one direction the modules import in (each imports only modules
-to its left or above it; `_common` holds the few values several of them share):
+A document's route: sources -> ingest -> scoring -> aggregates -> alerts -> emails
+(a feed is polled, its items stored, scored, counted per hour; the counts fire a rule; the
+owner hears of it). Ingest hands over to scoring through the scoring task, and alerts read the
+aggregates through selectors, so neither hop is an import.
 
-    sources -> ingest -> scoring -> aggregates        (a text arrives, is scored, is counted)
-    rescoring, deletion -> aggregates, ingest         (taking a text's counts out again)
-    alerts -> emails -> subscriptions                 (the counts fire a rule; the owner hears)
-    digests -> emails
-    entities, corrections, rules                      (what analysts edit)
+The modules import one way (each only the ones after its arrow):
 
-Scoring is reached from ingest through the scoring task, never by import; the tasks module
-imports this package, so the services that queue a task import it inside the function.
+    sources -> ingest
+    scoring -> ingest, aggregates
+    rescoring -> ingest, aggregates, _common
+    deletion -> aggregates, _common
+    alerts, digests -> emails -> subscriptions
+    rules, entities, corrections                     (what analysts edit; import none)
+
+A service that queues a task imports the tasks module inside the function: tasks imports
+this package.
 """
 
 from ._common import DOCUMENT_WRITE_BATCH
