@@ -60,7 +60,11 @@ class SourceAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Source, form: Any, change: bool) -> None:
         if not change:
-            super().save_model(request, obj, form, change)
+            data = form.cleaned_data
+            fields = ("name", "kind", "url", "language", "poll_interval_s")
+            created = services.source_create(**{k: data[k] for k in fields if k in data})
+            obj.pk = created.pk
+            obj.refresh_from_db()
             return
         # Through the service like the API: a new address starts afresh (no old ETag, failure
         # count or backoff).
@@ -235,6 +239,22 @@ class AlertRuleAdmin(admin.ModelAdmin):
         "active",
     ]
     filter_horizontal = ["entities"]
+
+    def save_model(self, request: HttpRequest, obj: AlertRule, form: Any, change: bool) -> None:
+        # Through the service like the page and the API.
+        data = form.cleaned_data
+        rule = services.rule_save(
+            owner_id=data["owner"].pk,
+            rule_id=obj.pk if change else None,
+            values={k: v for k, v in data.items() if k in services.RULE_FIELDS},
+        )
+        obj.pk = rule.pk
+        obj.refresh_from_db()
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        # The service saved the companies with the rule (form.save_m2m would write them again).
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
 
 
 @admin.register(Alert)

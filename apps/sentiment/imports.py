@@ -169,7 +169,7 @@ def documents_bulk_ingest(
     errors: list[dict[str, Any]] = []
     candidates: list[tuple[DocumentRow, str]] = []
     for row in rows:
-        if problem := services._row_unstorable(row):
+        if problem := services.row_unstorable(row):
             errors.append({"line": row.line, "error": problem})
         else:
             candidates.append((row, content_hash(row.title, row.body, normalised=True)))

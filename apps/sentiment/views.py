@@ -295,10 +295,11 @@ def rules(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     instance = get_object_or_404(mine, pk=pk) if pk else None
     form = RuleForm(request.POST or None, instance=instance)
     if request.method == "POST" and form.is_valid():
-        rule = form.save(commit=False)
-        rule.owner = request.user
-        rule.save()
-        form.save_m2m()
+        rule = services.rule_save(
+            owner_id=user.pk,
+            rule_id=instance.pk if instance else None,
+            values={k: v for k, v in form.cleaned_data.items() if k in services.RULE_FIELDS},
+        )
         messages.success(request, f"Saved rule {rule.name}.")
         return redirect("sentiment:rules")
     return render(
@@ -330,7 +331,8 @@ def rule_resubscribe(request: HttpRequest, pk: int | None = None) -> HttpRespons
 @analyst_only
 @require_POST
 def rule_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    get_object_or_404(AlertRule, pk=pk, owner=request.user).delete()
+    rule = get_object_or_404(AlertRule, pk=pk, owner=request.user)
+    services.rule_delete(rule_id=rule.pk)
     messages.success(request, "Rule deleted.")
     return redirect("sentiment:rules")
 
@@ -339,7 +341,7 @@ def rule_delete(request: HttpRequest, pk: int) -> HttpResponse:
 def sources(request: HttpRequest) -> HttpResponse:
     form = SourceForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        source = form.save()
+        source = services.source_create(**form.cleaned_data)
         messages.success(request, f"Added {source.name}; it is polled within a minute.")
         return redirect("sentiment:sources")
     return render(

@@ -14,6 +14,7 @@ from apps.accounts.models import Role
 from apps.accounts.services import user_create
 from apps.sentiment import services
 from apps.sentiment.models import AlertRule, Document, Entity, Score, Source
+from apps.sentiment.services import scoring
 
 NEGATIVE_WORDS = ("plunge", "cut", "loss", "fall", "sued", "probe", "warning", "ground", "strike")
 POSITIVE_WORDS = ("beat", "rise", "record", "raise", "jump", "wins", "surge", "upgrade")
@@ -44,7 +45,7 @@ class KeywordScorer:
 @pytest.fixture
 def scorer(monkeypatch: pytest.MonkeyPatch) -> KeywordScorer:
     stand_in = KeywordScorer()
-    monkeypatch.setattr(services, "scorer_get", lambda: (stand_in, "test"))
+    monkeypatch.setattr(scoring, "scorer_get", lambda: (stand_in, "test"))
     return stand_in
 
 

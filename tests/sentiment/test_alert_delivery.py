@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from celery.exceptions import Retry
 from django.core import mail
+from django.core.mail import EmailMultiAlternatives
 from django.db import connection
 from django.utils import timezone
 
@@ -122,7 +123,7 @@ def test_a_fresh_claim_holds_off_a_second_worker_which_retries_later(analyst, ke
 @pytest.mark.django_db(transaction=True)
 def test_two_workers_at_once_send_one_email(analyst, kestrel, monkeypatch):  # type: ignore[no-untyped-def]
     alert = _plain_alert(_rule(analyst, kestrel, metric="volume"))
-    original = services.EmailMultiAlternatives.send
+    original = EmailMultiAlternatives.send
 
     def slow_send(self: Any, fail_silently: bool = False) -> int:
         time.sleep(0.5)  # the second worker arrives while the first is talking to the server
@@ -154,7 +155,7 @@ class WorkerKilled(BaseException):
 def _killed_after_the_server_took_it(monkeypatch: pytest.MonkeyPatch) -> None:
     # The SMTP server accepts the message (the locmem backend records it), then the worker dies
     # before it can write down that the mail went out.
-    original = services.EmailMultiAlternatives.send
+    original = EmailMultiAlternatives.send
 
     def accept_then_die(self: Any, fail_silently: bool = False) -> int:
         original(self, fail_silently=fail_silently)

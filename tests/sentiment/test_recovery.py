@@ -22,6 +22,8 @@ from apps.mlops import services as mlops
 from apps.mlops.kinds import ModelKind, kind_get, kind_register
 from apps.sentiment import schedules, selectors, services, tasks
 from apps.sentiment.models import Aggregate, Document, Score, Source
+from apps.sentiment.services import ingest as ingest_service
+from apps.sentiment.services import scoring
 from apps.sentiment.training import MODEL_NAME
 from apps.sentiment.uploads import DocumentRow
 from tests.sentiment.conftest import KeywordScorer
@@ -40,7 +42,7 @@ def queued(monkeypatch: pytest.MonkeyPatch) -> list[list[int]]:
     """The batches handed to the scoring queue (instead of running them)."""
     batches: list[list[int]] = []
     monkeypatch.setattr(
-        services,
+        ingest_service,
         "documents_score_enqueue",
         lambda *, document_ids: batches.append(list(document_ids)),
     )
@@ -237,7 +239,7 @@ def test_each_score_records_the_production_version_that_made_it(source, served_s
 def test_a_text_the_model_cannot_score_is_failed_and_reported_and_its_batch_is_scored(  # type: ignore[no-untyped-def]
     source, monkeypatch
 ):
-    monkeypatch.setattr(services, "scorer_get", lambda: (PoisonScorer(), "test"))
+    monkeypatch.setattr(scoring, "scorer_get", lambda: (PoisonScorer(), "test"))
     ids = ingest(source, ["Acme jumps", "Acme \x1b[31m poison", "Acme plunges"])
 
     scored = services.documents_score(document_ids=ids)
@@ -251,14 +253,14 @@ def test_a_text_the_model_cannot_score_is_failed_and_reported_and_its_batch_is_s
 
 
 def test_a_text_the_tagger_cannot_tag_does_not_hold_back_its_batch(source, scorer, monkeypatch):  # type: ignore[no-untyped-def]
-    real = services.topics_tag
+    real = scoring.topics_tag
 
     def fragile(text: str) -> Any:
         if "poison" in text:
             raise RecursionError("maximum recursion depth exceeded")
         return real(text)
 
-    monkeypatch.setattr(services, "topics_tag", fragile)
+    monkeypatch.setattr(scoring, "topics_tag", fragile)
     ids = ingest(source, ["Acme jumps", "Acme poison", "Acme plunges"])
 
     scored = services.documents_score(document_ids=ids)
@@ -269,7 +271,7 @@ def test_a_text_the_tagger_cannot_tag_does_not_hold_back_its_batch(source, score
 
 
 def test_a_single_failing_text_is_retried_before_it_is_given_up(source, monkeypatch):  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(services, "scorer_get", lambda: (PoisonScorer(), "test"))
+    monkeypatch.setattr(scoring, "scorer_get", lambda: (PoisonScorer(), "test"))
     [doc_id] = ingest(source, ["Acme poison"])
 
     outcomes = []
@@ -289,7 +291,7 @@ def test_a_missing_model_fails_no_document(source, monkeypatch):  # type: ignore
     def missing() -> Any:
         raise FileNotFoundError("no production sentiment model")
 
-    monkeypatch.setattr(services, "scorer_get", missing)
+    monkeypatch.setattr(scoring, "scorer_get", missing)
     [doc_id] = ingest(source, ["Acme jumps"])
 
     for _ in range(services.MAX_SCORE_ATTEMPTS + 2):
@@ -303,7 +305,7 @@ def test_a_missing_model_fails_no_document(source, monkeypatch):  # type: ignore
 def test_a_text_that_kills_its_worker_is_failed_and_its_batch_mates_are_scored(  # type: ignore[no-untyped-def]
     source, queued, monkeypatch
 ):
-    monkeypatch.setattr(services, "scorer_get", lambda: (KillingScorer(), "test"))
+    monkeypatch.setattr(scoring, "scorer_get", lambda: (KillingScorer(), "test"))
     ids = ingest(source, ["Acme jumps", "Acme poison", "Acme plunges"])
     batches = [ids]
     clock = timezone.now()

@@ -29,6 +29,7 @@ from apps.sentiment.models import (
     Score,
     Source,
 )
+from apps.sentiment.services import deletion, ingest, rescoring
 from apps.sentiment.uploads import DocumentRow
 from tests.sentiment.conftest import KeywordScorer
 
@@ -102,7 +103,7 @@ def queued(monkeypatch: pytest.MonkeyPatch) -> list[list[int]]:
     """The batches handed to the scoring queue (instead of running them)."""
     batches: list[list[int]] = []
     monkeypatch.setattr(
-        services,
+        ingest,
         "documents_score_enqueue",
         lambda *, document_ids: batches.append(list(document_ids)),
     )
@@ -220,7 +221,7 @@ def test_rescoring_leaves_pending_in_progress_and_failed_texts_alone(source, que
 def test_a_large_rescore_commits_batch_by_batch(source, queued, monkeypatch):  # type: ignore[no-untyped-def]
     ids = scored_by(source, TITLES, "v1")
     queued.clear()
-    real_batch = services._documents_rescore_batch
+    real_batch = rescoring._documents_rescore_batch
     calls: list[list[int]] = []
 
     def third_batch_fails(**kwargs: Any) -> int:
@@ -229,7 +230,7 @@ def test_a_large_rescore_commits_batch_by_batch(source, queued, monkeypatch):  #
             raise RuntimeError("worker lost")
         return real_batch(**kwargs)
 
-    monkeypatch.setattr(services, "_documents_rescore_batch", third_batch_fails)
+    monkeypatch.setattr(rescoring, "_documents_rescore_batch", third_batch_fails)
 
     with pytest.raises(RuntimeError):
         services.documents_rescore(batch_size=2)
@@ -243,7 +244,7 @@ def test_a_large_rescore_commits_batch_by_batch(source, queued, monkeypatch):  #
     assert Document.objects.get(pk=sorted(ids)[4]).status == Document.Status.SCORED
     assert_aggregates_match_a_recount()  # the committed batches left nothing half-done
 
-    monkeypatch.setattr(services, "_documents_rescore_batch", real_batch)
+    monkeypatch.setattr(rescoring, "_documents_rescore_batch", real_batch)
     services.documents_rescore(batch_size=2)  # run again: only what is still scored
     run_queue(queued, GloomyScorer(), "v2")
     assert Score.objects.filter(model_version="v2").count() == 5
@@ -329,7 +330,7 @@ def test_deleting_a_source_over_the_api_takes_its_documents_out(analyst_client, 
 
 
 def test_deleting_a_large_source_goes_in_batches(source, queued, monkeypatch):  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(services, "DOCUMENT_WRITE_BATCH", 2)
+    monkeypatch.setattr(deletion, "DOCUMENT_WRITE_BATCH", 2)
     scored_by(source, TITLES, "v1")
 
     deleted = services.source_delete(source_id=source.pk)

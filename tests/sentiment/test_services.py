@@ -21,6 +21,7 @@ from apps.sentiment.models import (
     Source,
     Unsubscribe,
 )
+from apps.sentiment.services import scoring
 from apps.sentiment.uploads import DocumentRow
 
 pytestmark = pytest.mark.django_db
@@ -127,7 +128,7 @@ def test_failed_scoring_puts_documents_back_in_the_queue(source, monkeypatch):  
     def broken():  # type: ignore[no-untyped-def]
         raise RuntimeError("model missing")
 
-    monkeypatch.setattr(services, "scorer_get", broken)
+    monkeypatch.setattr(scoring, "scorer_get", broken)
     result = services.documents_ingest(source_id=source.pk, rows=[row(1, "Acme")], now=NOW)
 
     with pytest.raises(RuntimeError):
@@ -141,13 +142,13 @@ def test_a_failure_while_storing_scores_rolls_back_and_requeues(source, scorer, 
     def aborted(**_kwargs):  # type: ignore[no-untyped-def]
         raise RuntimeError("deadlock detected")
 
-    original = services.aggregates_add
-    monkeypatch.setattr(services, "aggregates_add", aborted)
+    original = scoring.aggregates_add
+    monkeypatch.setattr(scoring, "aggregates_add", aborted)
     result = services.documents_ingest(source_id=source.pk, rows=[row(1, "Acme jumps")], now=NOW)
 
     with pytest.raises(RuntimeError):
         services.documents_score(document_ids=result.created_ids)
-    monkeypatch.setattr(services, "aggregates_add", original)
+    monkeypatch.setattr(scoring, "aggregates_add", original)
     rescored = services.documents_score(document_ids=result.created_ids)
 
     assert rescored == result.created_ids  # the retry finds them pending and scores them
