@@ -180,5 +180,8 @@ def test_killed_pool_processes_come_back_and_every_document_is_scored_once(
     assert sorted({n for (n,) in per_document}) == [1] and len(per_document) == 400
     assert left_scoring > 0  # the kill did catch documents mid-scoring
     assert "Timed out waiting for UP message" not in running.log("worker")
-    assert run["status"] == "succeeded" or "stopped reporting" in run["error"], run
+    # Failed either by the sweeper (no heartbeat) or by the redelivered task finding its run
+    # stale, whichever comes first; both say why, and neither leaves it "running".
+    lost = ("stopped reporting", "worker running it was lost")
+    assert run["status"] == "succeeded" or any(why in run["error"] for why in lost), run
     db.close()
