@@ -249,19 +249,22 @@ def running(stack: Stack) -> Iterator[Stack]:
 
 SUPPORT_CHATS_CLOSE = """
 from apps.support import services
-from apps.support.models import Conversation
+from apps.support.models import AgentPresence, Conversation
 for pk in Conversation.objects.exclude(status="closed").values_list("pk", flat=True):
     services.conversation_close(conversation_id=pk)
+AgentPresence.objects.update(connections=0)
 print("tidy")
 """
 
 
 @pytest.fixture
 def support_tidy(running: Stack) -> Iterator[Stack]:
-    """The running stack; after the test every support conversation still open is closed.
+    """The running stack; after the test every support conversation still open is closed and
+    every agent counts as offline.
 
     The database is shared by the session: later tests must not find our chats waiting in the
-    queue or open with an agent.
+    queue or open with an agent, nor an agent online whose page closed but whose socket's
+    disconnect has not been handled yet (or whose page a test left open).
     """
     yield running
     done = running.manage("shell", "-c", SUPPORT_CHATS_CLOSE, timeout=300)
