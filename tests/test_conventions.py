@@ -29,3 +29,35 @@ def test_the_round_name_check_recognises_what_it_forbids():
     assert not ROUND_NAME.search("alert_rules")
     assert not ROUND_NAME.search("background_jobs")
     assert not ROUND_NAME.search("feedback_review")
+
+
+# A module holds one sub-domain; past about 400 lines it is split (CONTRIBUTING.md). 450 leaves
+# room for a feature's growth before the split, and fails long before a catch-all reappears.
+MODULE_MAX_LINES = 450
+CODE_ROOTS = ("apps", "mlcore", "config")
+
+
+def _oversized_modules(root: Path) -> list[str]:
+    return sorted(
+        f"{path.relative_to(root)} ({n} lines)"
+        for top in CODE_ROOTS
+        for path in (root / top).rglob("*.py")
+        if "migrations" not in path.parts
+        and (n := len(path.read_text(encoding="utf-8").splitlines())) > MODULE_MAX_LINES
+    )
+
+
+def test_no_module_of_the_code_exceeds_the_size_limit():
+    offenders = _oversized_modules(TESTS.parent)
+    assert offenders == [], f"split these by sub-domain: {offenders}"
+
+
+def test_the_size_check_counts_lines_and_leaves_migrations_out(tmp_path):
+    (tmp_path / "apps" / "big" / "migrations").mkdir(parents=True)
+    (tmp_path / "mlcore").mkdir()
+    (tmp_path / "config").mkdir()
+    long = "x = 1\n" * (MODULE_MAX_LINES + 1)
+    (tmp_path / "apps" / "big" / "services.py").write_text(long)
+    (tmp_path / "apps" / "big" / "migrations" / "0001_initial.py").write_text(long)
+    (tmp_path / "mlcore" / "small.py").write_text("x = 1\n" * MODULE_MAX_LINES)
+    assert _oversized_modules(tmp_path) == [f"apps/big/services.py ({MODULE_MAX_LINES + 1} lines)"]
