@@ -66,20 +66,7 @@ class RuleForm(forms.ModelForm):
 
     class Meta:
         model = AlertRule
-        fields = [
-            "name",
-            "entities",
-            "topics",
-            "metric",
-            "mode",
-            "sensitivity",
-            "threshold",
-            "window_hours",
-            "min_volume",
-            "cooldown_hours",
-            "delivery",
-            "active",
-        ]
+        fields = list(services.RULE_FIELDS)
         widgets = {"entities": forms.SelectMultiple(attrs={"size": 6})}
         help_texts = {
             "threshold": "threshold mode: a share 0-1 for negative share (0.4 = 40%), a mean "

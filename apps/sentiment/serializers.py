@@ -9,7 +9,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from . import selectors
+from . import selectors, services
 from .feeds import FeedError, feed_url_check
 from .models import Alert, AlertRule, Document, Entity, Score, Source
 from .spikes import MAX_COOLDOWN_HOURS, threshold_problem
@@ -226,24 +226,9 @@ class RuleSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = AlertRule
-        fields = [
-            "id",
-            "name",
-            "owner",
-            "entities",
-            "topics",
-            "metric",
-            "mode",
-            "sensitivity",
-            "threshold",
-            "window_hours",
-            "min_volume",
-            "cooldown_hours",
-            "delivery",
-            "active",
-            "emails_unsubscribed",
-            "created_at",
-        ]
+        # What an editor may set is services.RULE_FIELDS, the one list the page's form, this
+        # serializer and the admin share.
+        fields = ["id", "owner", *services.RULE_FIELDS, "emails_unsubscribed", "created_at"]
         read_only_fields = ["created_at"]
 
     def get_emails_unsubscribed(self, rule: AlertRule) -> bool:

@@ -9,6 +9,7 @@ from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
 from apps.recommender import services
+from apps.recommender.api.catalog import ItemSerializer
 from apps.recommender.models import Event, Experiment, Item
 
 from .helpers import api_as, record
@@ -340,3 +341,9 @@ def test_the_report_is_documented_as_the_plain_list_it_is(catalog, merchandiser)
 
     assert documented["type"] == "array" and isinstance(body, list)
     assert [row["name"] for row in body] == ["A", "B"]
+
+
+def test_the_item_api_writes_the_fields_the_catalog_service_checks():
+    writable = {name for name, field in ItemSerializer().fields.items() if not field.read_only}
+
+    assert writable == set(services.ITEM_FIELDS)

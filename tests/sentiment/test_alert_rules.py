@@ -8,8 +8,11 @@ from typing import Any
 import pytest
 from django.urls import reverse
 
+from apps.sentiment import services
+from apps.sentiment.admin import RuleAdminForm
 from apps.sentiment.forms import RuleForm
 from apps.sentiment.models import AlertRule
+from apps.sentiment.serializers import RuleSerializer
 from tests.sentiment.conftest import rule_create
 
 
@@ -128,3 +131,11 @@ def test_the_admin_checks_a_rule_like_the_page(admin_client, analyst) -> None:  
     assert "a share above 0 and at most 1" in refused.content.decode()
     assert saved.status_code == 302
     assert list(AlertRule.objects.values_list("threshold", "owner_id")) == [(0.4, analyst.pk)]
+
+
+def test_the_rules_page_the_api_and_the_admin_edit_the_fields_the_rule_service_saves():
+    writable = {name for name, field in RuleSerializer().fields.items() if not field.read_only}
+
+    assert set(RuleForm().fields) == set(services.RULE_FIELDS)
+    assert writable == set(services.RULE_FIELDS)
+    assert set(RuleAdminForm().fields) == {"owner", *services.RULE_FIELDS}

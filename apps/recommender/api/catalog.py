@@ -28,22 +28,8 @@ class ItemSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Item
-        fields = [
-            "id",
-            "sku",
-            "title",
-            "description",
-            "tags",
-            "category",
-            "price",
-            "stock",
-            "image_url",
-            "image",
-            "active",
-            "boost",
-            "created",
-            "updated",
-        ]
+        # The writable fields are services.ITEM_FIELDS, shared with the form, admin and imports.
+        fields = ["id", *services.ITEM_FIELDS, "image", "created", "updated"]
         read_only_fields = ["id", "created", "updated", "image"]
 
 
