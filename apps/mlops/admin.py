@@ -6,7 +6,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from apps.accounts.models import User
+from apps.accounts.face import User
 
 from . import services
 from .models import (

@@ -12,8 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.accounts.models import Role
-from apps.accounts.roles import HasRole
+from apps.accounts.face import HasRole, Role
 from mlcore.registry import RegistryError
 
 from . import selectors, services

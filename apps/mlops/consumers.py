@@ -6,8 +6,7 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 
-from apps.accounts.models import Role
-from apps.accounts.websocket_auth import RoleCheckedConsumer
+from apps.accounts.face import Role, RoleCheckedConsumer
 
 from .realtime import training_run_group
 from .selectors import training_run_payload

@@ -11,8 +11,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from apps.accounts.models import Role
-from apps.accounts.roles import role_required
+from apps.accounts.face import Role, role_required
 from mlcore.registry import RegistryError
 
 from . import selectors, services

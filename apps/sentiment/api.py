@@ -18,8 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.accounts.models import Role, User
-from apps.accounts.roles import HasRole
+from apps.accounts.face import HasRole, Role, User
 
 from . import selectors, services
 from .models import Aggregate, Alert, AlertRule, Document, Entity, Source

@@ -17,8 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from apps.accounts.models import Role
-from apps.accounts.websocket_auth import RoleCheckedConsumer
+from apps.accounts.face import Role, RoleCheckedConsumer
 
 from . import selectors
 from .realtime import ALERTS_ALL_GROUP, FEED_GROUP, alerts_owner_group

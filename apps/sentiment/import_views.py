@@ -14,8 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.accounts.models import Role
-from apps.accounts.roles import HasRole, role_required
+from apps.accounts.face import HasRole, Role, role_required
 
 from . import imports
 from .models import ImportJob

@@ -12,8 +12,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from apps.accounts.models import Role
-from apps.accounts.roles import HasRole
+from apps.accounts.face import HasRole, Role
 from apps.core.upload_jobs import CappedUploadMixin
 
 from . import imports, training_data

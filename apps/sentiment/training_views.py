@@ -8,8 +8,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from apps.accounts.models import Role
-from apps.accounts.roles import role_required, user_has_role
+from apps.accounts.face import Role, role_required, user_has_role
 from apps.core.upload_jobs import capped_upload
 from apps.mlops import services as mlops_services
 

@@ -13,8 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from apps.accounts.models import Role, User
-from apps.accounts.roles import role_required
+from apps.accounts.face import Role, User, role_required
 from apps.core.upload_jobs import capped_upload
 
 from . import imports, realtime, selectors, services

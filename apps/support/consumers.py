@@ -19,8 +19,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.core.exceptions import ObjectDoesNotExist
 
-from apps.accounts.models import Role
-from apps.accounts.websocket_auth import RoleCheckedConsumer
+from apps.accounts.face import Role, RoleCheckedConsumer
 
 from . import realtime, selectors, services
 from .models import Conversation, Message

@@ -4,7 +4,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from apps.accounts.models import User
+from apps.accounts.face import User
 
 from .models import (
     FAQ,

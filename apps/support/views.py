@@ -11,8 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from apps.accounts.models import Role
-from apps.accounts.roles import role_required, user_has_role
+from apps.accounts.face import Role, role_required, user_has_role
 
 from . import selectors, services
 from .answers import answer_compose

@@ -8,9 +8,7 @@ from django.contrib.auth import get_user_model
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
-from apps.accounts.client_ip import ClientIpAnonThrottle
-from apps.accounts.models import Role
-from apps.accounts.roles import HasRole, user_has_role
+from apps.accounts.face import ClientIpAnonThrottle, HasRole, Role, user_has_role
 
 from .. import services
 

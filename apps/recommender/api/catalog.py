@@ -14,8 +14,7 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from apps.accounts.models import Role
-from apps.accounts.roles import user_has_role
+from apps.accounts.face import Role, user_has_role
 from apps.core.upload_jobs import CappedUploadMixin
 
 from .. import catalog_import, services

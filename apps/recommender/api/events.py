@@ -14,8 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.accounts.models import Role
-from apps.accounts.roles import user_has_role
+from apps.accounts.face import Role, user_has_role
 
 from .. import services
 from ..models import Event

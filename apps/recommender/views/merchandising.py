@@ -8,8 +8,7 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
-from apps.accounts.models import Role
-from apps.accounts.roles import role_required
+from apps.accounts.face import Role, role_required
 from apps.core.upload_jobs import capped_upload
 from apps.mlops import selectors as mlops_selectors
 

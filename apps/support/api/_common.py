@@ -9,8 +9,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from apps.accounts.models import Role
-from apps.accounts.roles import HasRole
+from apps.accounts.face import HasRole, Role
 
 from .. import selectors
 from ..models import KnowledgeBase

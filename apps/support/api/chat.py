@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.accounts.client_ip import ClientIpAnonThrottle
+from apps.accounts.face import ClientIpAnonThrottle
 
 from .. import selectors, services
 from ..answers import answer_compose

@@ -9,8 +9,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from apps.accounts.models import Role
-from apps.accounts.roles import user_has_role
+from apps.accounts.face import Role, user_has_role
 
 from ..answers import ASKED_TEXT, Answer
 from ..models import Conversation, Message
