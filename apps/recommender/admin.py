@@ -4,6 +4,8 @@ from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html
 
+from apps.core.admin_base import ReadOnlyAdmin
+
 from . import services
 from .forms import ItemAdminForm, RecommenderSettingsForm, VariantFormSet
 from .models import Event, Experiment, Item, RecommenderSettings, Variant, Visitor
@@ -31,7 +33,8 @@ class ItemAdmin(admin.ModelAdmin):
 
 
 @admin.register(Event)
-class EventAdmin(admin.ModelAdmin):
+class EventAdmin(ReadOnlyAdmin):
+    # A record of what shoppers did (services.events); the ranker and the reports learn from it.
     list_display = ["created", "kind", "item", "user", "visitor_id", "variant"]
     list_filter = ["kind", "experiment"]
     search_fields = ["event_id", "visitor_id"]
@@ -125,4 +128,4 @@ class RecommenderSettingsAdmin(admin.ModelAdmin):
         obj.pk = saved.pk
 
 
-admin.site.register(Visitor)
+admin.site.register(Visitor, ReadOnlyAdmin)  # services.shoppers

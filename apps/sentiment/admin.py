@@ -8,6 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
 
+from apps.core.admin_base import ReadOnlyAdmin
 from apps.core.upload_jobs import capped_upload
 
 from . import imports, selectors, services
@@ -153,8 +154,24 @@ class ScoreInline(admin.StackedInline):
         return False
 
 
+class DocumentAdminForm(forms.ModelForm):
+    class Meta:
+        model = Document
+        fields = list(services.DOCUMENT_FIELDS)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if self.instance.pk is not None:
+            values = {name: data[name] for name in services.DOCUMENT_FIELDS if name in data}
+            problem = services.document_edit_problem(document_id=self.instance.pk, values=values)
+            if problem:
+                raise forms.ValidationError(problem)
+        return data
+
+
 @admin.register(Document)
 class DocumentAdmin(admin.ModelAdmin):
+    form = DocumentAdminForm
     list_display = ["title", "source", "published_at", "status", "language"]
     list_filter = ["status", "source", "language"]
     search_fields = ["title", "body", "url", "external_id"]
@@ -162,8 +179,28 @@ class DocumentAdmin(admin.ModelAdmin):
     raw_id_fields = ["source"]
     actions = ["rescore"]
     # The scoring state moves only through the pipeline's claims (and the rescore action):
-    # a scored text set back to pending by hand would be counted twice.
-    readonly_fields = ["status", "queued_at", "scoring_since", "score_attempts", "score_error"]
+    # a scored text set back to pending by hand would be counted twice. The hash follows the
+    # text (services.document_update).
+    readonly_fields = [
+        "status",
+        "queued_at",
+        "scoring_since",
+        "score_attempts",
+        "score_error",
+        "content_hash",
+    ]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # Documents arrive through a source (feed, push API, or its upload page here), which
+        # deduplicates them and queues them for scoring.
+        return False
+
+    def save_model(self, request: HttpRequest, obj: Document, form: Any, change: bool) -> None:
+        # Through the service: the hash follows the text, and a scored text is scored again.
+        data = form.cleaned_data
+        values = {name: data[name] for name in services.DOCUMENT_FIELDS if name in data}
+        services.document_update(document_id=obj.pk, values=values)
+        obj.refresh_from_db()
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         fields = list(super().get_readonly_fields(request, obj))
@@ -257,8 +294,26 @@ class AlertRuleAdmin(admin.ModelAdmin):
             self.save_formset(request, form, formset, change=change)
 
 
+class AlertAdminForm(forms.ModelForm):
+    class Meta:
+        model = Alert
+        fields = ["status"]
+
+    def clean_status(self) -> str:
+        status = self.cleaned_data["status"]
+        if status == Alert.Status.OPEN and self.instance.status != Alert.Status.OPEN:
+            raise forms.ValidationError("an alert is not reopened; the next episode opens anew")
+        return str(status)
+
+
+# The status an admin picks -> the service's action (which stamps who and when, and tells the
+# open dashboards).
+ALERT_ACTIONS = {Alert.Status.ACKNOWLEDGED: "acknowledge", Alert.Status.RESOLVED: "resolve"}
+
+
 @admin.register(Alert)
 class AlertAdmin(admin.ModelAdmin):
+    form = AlertAdminForm
     list_display = [
         "subject_label",
         "rule",
@@ -271,7 +326,38 @@ class AlertAdmin(admin.ModelAdmin):
         "send_skipped",
     ]
     list_filter = ["status", "metric"]
-    raw_id_fields = ["documents"]
+    # What the evaluation found and what was sent is history; only the status moves, through
+    # services.alert_transition like the dashboard's buttons.
+    readonly_fields = [
+        f.name for f in Alert._meta.get_fields() if f.concrete and f.name not in ("id", "status")
+    ]
+    actions = ["acknowledge", "resolve"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # alerts are opened by the rules' evaluation
+
+    def save_model(self, request: HttpRequest, obj: Alert, form: Any, change: bool) -> None:
+        action = ALERT_ACTIONS.get(obj.status)
+        if "status" in form.changed_data and action:
+            services.alert_transition(alert_id=obj.pk, action=action, user=request.user)
+        obj.refresh_from_db()
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        pass  # the documents that fired the alert are read-only
+
+    def _transition(self, request: HttpRequest, queryset: Any, action: str) -> None:
+        ids = list(queryset.values_list("pk", flat=True))
+        for alert_id in ids:
+            services.alert_transition(alert_id=alert_id, action=action, user=request.user)
+        self.message_user(request, f"{len(ids)} alert{'s' if len(ids) != 1 else ''}: {action}d")
+
+    @admin.action(description="Acknowledge", permissions=["change"])
+    def acknowledge(self, request: HttpRequest, queryset: Any) -> None:
+        self._transition(request, queryset, "acknowledge")
+
+    @admin.action(description="Resolve", permissions=["change"])
+    def resolve(self, request: HttpRequest, queryset: Any) -> None:
+        self._transition(request, queryset, "resolve")
 
 
 @admin.register(EmailDelivery)
@@ -285,9 +371,30 @@ class EmailDeliveryAdmin(admin.ModelAdmin):
         return False
 
 
-admin.site.register(Aggregate)
-admin.site.register(Correction)
-admin.site.register(Unsubscribe)
+# The hourly counts follow the scores (services.aggregates); corrections are a record.
+admin.site.register(Aggregate, ReadOnlyAdmin)
+admin.site.register(Correction, ReadOnlyAdmin)
+
+
+@admin.register(Unsubscribe)
+class UnsubscribeAdmin(ReadOnlyAdmin):
+    list_display = ["user", "rule", "created_at"]
+
+    def delete_view(
+        self, request: HttpRequest, object_id: str, extra_context: Any = None
+    ) -> HttpResponse:
+        return admin.ModelAdmin.delete_view(self, request, object_id, extra_context)
+
+    def get_actions(self, request: HttpRequest) -> Any:
+        return admin.ModelAdmin.get_actions(self, request)
+
+    def delete_model(self, request: HttpRequest, obj: Unsubscribe) -> None:
+        # Through the service, like "Subscribe again": alerts held back meanwhile stay unsent.
+        services.emails_resubscribe(user_id=obj.user_id, rule_id=obj.rule_id)
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        for entry in list(queryset):
+            services.emails_resubscribe(user_id=entry.user_id, rule_id=entry.rule_id)
 
 
 class LabelledSentenceInline(admin.TabularInline):

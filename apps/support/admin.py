@@ -7,6 +7,7 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from apps.core.admin_base import ReadOnlyAdmin
 from apps.core.outbound import OutboundError, outbound_url_check
 
 from . import services
@@ -235,11 +236,49 @@ class FAQAdmin(admin.ModelAdmin):
         services.faqs_delete(faq_ids=list(queryset.values_list("pk", flat=True)))
 
 
+class PastConversationAdminForm(forms.ModelForm):
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
+        kb_id = data["kb"].pk if data.get("kb") else self.instance.kb_id
+        if kb_id is not None and "question" in data:
+            try:
+                services.past_conversation_values_clean(
+                    kb_id=kb_id,
+                    past_id=self.instance.pk,
+                    question=data["question"],
+                    best_reply=data.get("best_reply", ""),
+                    intent=data.get("intent", ""),
+                )
+            except InvalidText as exc:
+                raise forms.ValidationError(str(exc)) from exc
+        return data
+
+
 @admin.register(PastConversation)
 class PastConversationAdmin(admin.ModelAdmin):
     list_display = ("question", "intent", "kb")
     list_filter = ("kb",)
     search_fields = ("question",)
+    form = PastConversationAdminForm
+    fields = ("kb", "question", "best_reply", "intent", "embedded")
+    readonly_fields = ("embedded",)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        # An exchange stays in its knowledge base (its vector is in that KB's replies).
+        return ("kb", "embedded") if obj is not None else ("embedded",)
+
+    def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
+        # Through the services, so a new or changed question is embedded (again).
+        if change:
+            past = services.past_conversation_update(
+                past_id=obj.pk, question=obj.question, best_reply=obj.best_reply, intent=obj.intent
+            )
+        else:
+            past, _ = services.past_conversation_upsert(
+                kb_id=obj.kb_id, question=obj.question, best_reply=obj.best_reply, intent=obj.intent
+            )
+        obj.pk = past.pk
 
     def delete_model(self, request, obj):  # type: ignore[no-untyped-def]
         # Through the service, so its vector leaves the suggested replies' index too.
@@ -250,7 +289,8 @@ class PastConversationAdmin(admin.ModelAdmin):
 
 
 @admin.register(Chunk)
-class ChunkAdmin(admin.ModelAdmin):
+class ChunkAdmin(ReadOnlyAdmin):
+    # Chunks follow their article (services.article_upsert cuts and embeds them).
     list_display = ("article", "position", "heading", "embedded")
     readonly_fields = ("content_hash",)
 
@@ -273,7 +313,7 @@ class CannedResponseAdmin(admin.ModelAdmin):
         services.canned_responses_delete(canned_ids=list(queryset.values_list("pk", flat=True)))
 
 
-admin.site.register(AgentPresence)
+admin.site.register(AgentPresence, ReadOnlyAdmin)  # live state: services.agents
 
 
 class MessageInline(admin.TabularInline):
@@ -284,7 +324,8 @@ class MessageInline(admin.TabularInline):
 
 
 @admin.register(Conversation)
-class ConversationAdmin(admin.ModelAdmin):
+class ConversationAdmin(ReadOnlyAdmin):
+    # A conversation moves through services.conversations and services.handoff (the console).
     list_display = ("id", "customer_name", "status", "assigned_agent", "csat", "last_message_at")
     list_filter = ("status",)
     inlines = [MessageInline]

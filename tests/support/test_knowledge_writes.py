@@ -521,6 +521,83 @@ def test_admin_delete_of_a_past_conversation_removes_its_suggestion(kb, admin_cl
     assert replies_suggest(kb_id=kb.pk, query=PAST_QUESTION) == []
 
 
+def _past_form(past: PastConversation, **changes: str) -> dict[str, str]:
+    return {
+        "question": past.question,
+        "best_reply": past.best_reply,
+        "intent": past.intent,
+        **changes,
+    }
+
+
+def test_admin_edit_of_a_past_question_reembeds_it(kb, admin_client, fake_embedder):
+    past, _ = services.past_conversation_upsert(
+        kb_id=kb.pk, question=PAST_QUESTION, best_reply="Freeze it in the app."
+    )
+    fake_embedder.calls.clear()
+
+    response = admin_client.post(
+        f"/admin/support/pastconversation/{past.pk}/change/",
+        _past_form(past, question=NEW_QUESTION),
+    )
+
+    embedded = list(fake_embedder.calls)
+    past.refresh_from_db()
+    top = _top_suggestion(kb, NEW_QUESTION)
+    assert response.status_code == 302
+    assert (past.question, past.embedded) == (NEW_QUESTION, True)
+    assert embedded == [NEW_QUESTION]
+    assert top is not None and top.id == past.pk and top.score > 0.99
+
+
+def test_admin_refuses_a_past_question_another_exchange_has(kb, admin_client, fake_embedder):
+    services.past_conversation_upsert(kb_id=kb.pk, question=PAST_QUESTION)
+    second, _ = services.past_conversation_upsert(kb_id=kb.pk, question=NEW_QUESTION)
+    fake_embedder.calls.clear()
+
+    response = admin_client.post(
+        f"/admin/support/pastconversation/{second.pk}/change/",
+        _past_form(second, question=PAST_QUESTION),
+    )
+
+    assert response.status_code == 200
+    assert "Another past conversation" in response.content.decode()
+    second.refresh_from_db()
+    assert second.question == NEW_QUESTION and fake_embedder.calls == []
+
+
+def test_admin_add_of_a_past_conversation_is_embedded_for_suggestions(kb, admin_client):
+    response = admin_client.post(
+        "/admin/support/pastconversation/add/",
+        {"kb": kb.pk, "question": NEW_QUESTION, "best_reply": "A week.", "intent": ""},
+    )
+
+    past = PastConversation.objects.get(question=NEW_QUESTION)
+    found = _top_suggestion(kb, NEW_QUESTION)
+    assert response.status_code == 302 and past.embedded
+    assert found is not None and found.id == past.pk
+
+
+def test_admin_shows_chunks_conversations_and_presence_but_writes_none(kb, admin_client):
+    services.article_upsert(kb_id=kb.pk, title="Cards", body="Freeze a card in the app.")
+    chunk = Chunk.objects.filter(article__kb=kb).first()
+    assert chunk is not None
+
+    page = admin_client.get(f"/admin/support/chunk/{chunk.pk}/change/")
+    edit = admin_client.post(
+        f"/admin/support/chunk/{chunk.pk}/change/", {"text": "Changed by hand", "position": 0}
+    )
+
+    assert page.status_code == 200
+    assert edit.status_code == 403
+    chunk.refresh_from_db()
+    assert chunk.text != "Changed by hand"
+    assert admin_client.post(f"/admin/support/chunk/{chunk.pk}/delete/").status_code == 403
+    assert Chunk.objects.filter(pk=chunk.pk).exists()
+    for model in ("chunk", "conversation", "agentpresence"):
+        assert admin_client.get(f"/admin/support/{model}/add/").status_code == 403
+
+
 # -- top navigation --------------------------------------------------------------------------
 def test_top_navigation_links_the_staff_pages_for_agents_only(kb, agent, client):
     from apps.accounts.services import user_create

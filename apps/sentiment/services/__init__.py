@@ -10,6 +10,7 @@ The modules import one way (each only the ones after its arrow):
     sources -> ingest
     scoring -> ingest, aggregates
     rescoring -> ingest, aggregates, _common
+    editing -> rescoring
     deletion -> aggregates, _common
     alerts, digests -> emails -> subscriptions
     rules, entities, corrections                     (what analysts edit; import none)
@@ -30,6 +31,7 @@ from .alerts import (
 from .corrections import correction_create
 from .deletion import documents_delete, source_delete
 from .digests import alerts_digest_catch_up, alerts_digest_send
+from .editing import DOCUMENT_FIELDS, document_edit_problem, document_update
 from .emails import (
     METRIC_TREND_LABELS,
     SEND_CLAIM_S,
@@ -75,6 +77,7 @@ from .subscriptions import (
 __all__ = [
     "ALERT_SEND_MAX_AGE",
     "COMMON_WORD_TICKERS",
+    "DOCUMENT_FIELDS",
     "DOCUMENT_WRITE_BATCH",
     "FEED_KINDS",
     "MAX_SCORE_ATTEMPTS",
@@ -103,6 +106,8 @@ __all__ = [
     "alerts_send_pending",
     "correction_create",
     "digest_email_build",
+    "document_edit_problem",
+    "document_update",
     "documents_delete",
     "documents_ingest",
     "documents_rescore",

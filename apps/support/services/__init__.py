@@ -55,7 +55,9 @@ from .faqs import (
     faq_values_clean,
     faqs_delete,
     past_conversation_delete,
+    past_conversation_update,
     past_conversation_upsert,
+    past_conversation_values_clean,
     past_conversations_delete,
 )
 from .feedback import (
@@ -166,7 +168,9 @@ __all__ = [
     "message_rate",
     "note_add",
     "past_conversation_delete",
+    "past_conversation_update",
     "past_conversation_upsert",
+    "past_conversation_values_clean",
     "past_conversations_delete",
     "presence_expire",
 ]

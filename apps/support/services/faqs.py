@@ -187,9 +187,10 @@ def faq_draft_discard(*, faq_id: int) -> bool:
 def past_conversation_upsert(
     *, kb_id: int, question: str, best_reply: str = "", intent: str = ""
 ) -> tuple[PastConversation, str]:
-    question = clean_text(question, max_chars=1000, what="question")
-    best_reply = best_reply.strip()[:5000]
-    intent = intent.strip()[:100]
+    values = past_conversation_values_clean(
+        kb_id=kb_id, question=question, best_reply=best_reply, intent=intent
+    )
+    question, best_reply, intent = values["question"], values["best_reply"], values["intent"]
     past = PastConversation.objects.filter(kb_id=kb_id, question=question).first()
     if past is None:
         past = PastConversation.objects.create(
@@ -201,6 +202,48 @@ def past_conversation_upsert(
         return past, "unchanged"
     PastConversation.objects.filter(pk=past.pk).update(best_reply=best_reply, intent=intent)
     return past, "updated"
+
+
+def past_conversation_values_clean(
+    *, kb_id: int, past_id: int | None = None, question: str, best_reply: str = "", intent: str = ""
+) -> dict[str, str]:
+    """The rules every past-conversation write follows (import, API, admin); raises InvalidText.
+
+    With `past_id` (an edit of that exchange) a question another exchange of the KB has is
+    refused; without it the question names the exchange to create or update."""
+    question = clean_text(question, max_chars=1000, what="question")
+    if past_id is not None and (
+        PastConversation.objects.filter(kb_id=kb_id, question=question).exclude(pk=past_id).exists()
+    ):
+        raise InvalidText("Another past conversation of this knowledge base has this question.")
+    return {
+        "question": question,
+        "best_reply": best_reply.strip()[:5000],
+        "intent": intent.strip()[:100],
+    }
+
+
+@transaction.atomic
+def past_conversation_update(
+    *, past_id: int, question: str, best_reply: str = "", intent: str = ""
+) -> PastConversation:
+    """Edit a past conversation; a changed question is embedded again for the suggested replies
+    (its vector keeps its id in the index, so the new one replaces it)."""
+    past = PastConversation.objects.select_for_update().get(pk=past_id)
+    values = past_conversation_values_clean(
+        kb_id=past.kb_id, past_id=past.pk, question=question, best_reply=best_reply, intent=intent
+    )
+    changed = [name for name, value in values.items() if getattr(past, name) != value]
+    for name in changed:
+        setattr(past, name, values[name])
+    if "question" in changed:
+        past.embedded = False
+        changed.append("embedded")
+    if changed:
+        past.save(update_fields=changed)
+    if not past.embedded:
+        _embed_later(past.kb_id)
+    return past
 
 
 @transaction.atomic
