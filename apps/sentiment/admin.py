@@ -308,7 +308,10 @@ class AlertAdminForm(forms.ModelForm):
 
 # The status an admin picks -> the service's action (which stamps who and when, and tells the
 # open dashboards).
-ALERT_ACTIONS = {Alert.Status.ACKNOWLEDGED: "acknowledge", Alert.Status.RESOLVED: "resolve"}
+ALERT_ACTIONS: dict[str, str] = {
+    Alert.Status.ACKNOWLEDGED: "acknowledge",
+    Alert.Status.RESOLVED: "resolve",
+}
 
 
 @admin.register(Alert)
