@@ -18,8 +18,9 @@ from apps.accounts.services import token_get_or_create, user_create
 from apps.accounts.websocket_auth import TokenAuthMiddleware
 from apps.sentiment.consumers import FeedConsumer
 from apps.sentiment.realtime import FEED_GROUP
-from apps.support.models import Conversation, KnowledgeBase, Message
+from apps.support.models import Conversation, Message
 from config.routing import websocket_urlpatterns
+from tests.support.factories import ConversationFactory
 from tests.support.sockets import console_socket, receive_until
 
 pytestmark = [
@@ -75,8 +76,7 @@ def test_unknown_empty_and_inactive_tokens_stay_anonymous() -> None:
 # -- roles are checked on every action, not only at connect ----------------------------------------
 def _agent_with_conversation(name: str) -> tuple[Any, Conversation]:
     agent = user_create(username=name, password="pw-" + name, roles=[Role.SUPPORT_AGENT.value])
-    kb = KnowledgeBase.objects.create(name=f"kb-{name}")
-    return agent, Conversation.objects.create(kb=kb, status=Conversation.Status.WAITING)
+    return agent, ConversationFactory(status=Conversation.Status.WAITING)
 
 
 async def _revoked_action_refused(agent: Any, revoke: Any, action: dict[str, Any]) -> list[Any]:

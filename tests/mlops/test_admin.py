@@ -6,6 +6,7 @@ import pytest
 
 from apps.accounts.models import User
 from apps.mlops.models import ModelVersion, PromotionEvent, TrainingRun
+from tests.mlops.factories import TrainingRunFactory
 
 from .conftest import lookup_version
 
@@ -40,7 +41,7 @@ def test_admin_add_run_queues_it_and_cancel_action(
             "/admin/mlops/trainingrun/add/",
             {"model_name": "test-lookup", "params": '{"steps": 1}', "promote": "on"},
         )
-    queued = TrainingRun.objects.create(model_name="test-lookup")
+    queued = TrainingRunFactory()
 
     staff_client.post(
         "/admin/mlops/trainingrun/",

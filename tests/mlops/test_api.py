@@ -7,6 +7,7 @@ from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
 from apps.mlops.models import ModelVersion, PromotionEvent, TrainingRun
+from tests.mlops.factories import TrainingRunFactory
 
 from .conftest import lookup_version
 
@@ -43,7 +44,7 @@ def test_start_run_of_unknown_model_is_a_400(api):
 
 
 def test_cancel_queued_run_then_cancel_again_conflicts(api):
-    run = TrainingRun.objects.create(model_name="test-lookup")
+    run = TrainingRunFactory()
 
     first = api.post(f"/api/mlops/runs/{run.pk}/cancel/")
     second = api.post(f"/api/mlops/runs/{run.pk}/cancel/")

@@ -11,7 +11,7 @@ import pytest
 from apps.mlops import services
 from apps.mlops.evaluation import held_out_evaluate
 from apps.mlops.kinds import ModelKind
-from apps.mlops.models import ModelVersion
+from tests.mlops.factories import ModelVersionFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -35,7 +35,7 @@ def _version(tmp_path: Path, rows: list[tuple[str, str]], *, origin: str = "") -
     lines = [json.dumps({"text": t, "label": y}) for t, y in rows]
     (folder / "eval.jsonl").write_text("\n".join(lines) + "\n")
     info = services.registry().register("test-lookup", folder)
-    ModelVersion.objects.create(
+    ModelVersionFactory(
         name="test-lookup", version=info.version, artifact_path=str(info.path), origin=origin
     )
     return info.path / "artifact"

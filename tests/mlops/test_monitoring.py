@@ -6,7 +6,8 @@ import pytest
 from django.utils import timezone
 
 from apps.mlops import monitoring, selectors
-from apps.mlops.models import ModelVersion, PredictionStat
+from apps.mlops.models import PredictionStat
+from tests.mlops.factories import ModelVersionFactory, PredictionStatFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -38,7 +39,7 @@ def test_statistics_from_other_processes_are_added_up():
     _serve("m-mon", [("a", 0.9)])
     monitoring.monitoring_flush()
     minute = PredictionStat.objects.get().minute
-    PredictionStat.objects.create(
+    PredictionStatFactory(
         name="m-mon",
         minute=minute,
         process="worker-2:99",
@@ -66,7 +67,7 @@ def test_flushing_twice_accumulates_into_the_same_row():
 
 
 def test_drift_compares_served_labels_with_training_labels():
-    ModelVersion.objects.create(
+    ModelVersionFactory(
         name="m-mon",
         version=1,
         artifact_path="/x",
@@ -109,7 +110,7 @@ def test_failed_flush_keeps_the_numbers_for_the_next_one(monkeypatch):
 
 
 def test_old_minutes_fall_out_of_the_window():
-    PredictionStat.objects.create(
+    PredictionStatFactory(
         name="m-mon",
         minute=timezone.now() - timezone.timedelta(hours=3),
         process="p",

@@ -9,7 +9,7 @@ from django.contrib.messages import get_messages
 
 from apps.mlops.models import RetrainSchedule, TrainingRun
 from apps.sentiment.training_data import labelled_set_import
-from apps.support.models import KnowledgeBase
+from tests.support.factories import KnowledgeBaseFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -55,7 +55,7 @@ def test_sentiment_page_shows_fields_defaults_and_sets(admin_client, labelled_se
 
 
 def test_support_page_shows_its_own_fields(admin_client):
-    kb = KnowledgeBase.objects.create(name="Retail bank")
+    kb = KnowledgeBaseFactory(name="Retail bank")
 
     page = admin_client.get("/mlops/models/support-intent/").content.decode()
 

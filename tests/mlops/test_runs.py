@@ -12,6 +12,7 @@ from apps.mlops import services
 from apps.mlops.models import ModelVersion, RetrainSchedule, TrainingRun
 from apps.mlops.progress import TerminalProgress
 from apps.mlops.services import training
+from tests.mlops.factories import TrainingRunFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -48,9 +49,7 @@ def test_run_without_promotion_leaves_production_alone(django_capture_on_commit_
 
 
 def test_cancelling_a_running_run_stops_it_and_registers_nothing():
-    run = TrainingRun.objects.create(
-        model_name="test-lookup", params={"steps": 50, "step_seconds": 0.05}
-    )
+    run = TrainingRunFactory(params={"steps": 50, "step_seconds": 0.05})
 
     def cancel_at_first_step(current: TrainingRun) -> None:
         services.training_run_cancel(run_id=current.pk)
@@ -64,7 +63,7 @@ def test_cancelling_a_running_run_stops_it_and_registers_nothing():
 
 
 def test_cancelling_a_queued_run_means_it_never_starts():
-    run = TrainingRun.objects.create(model_name="test-lookup")
+    run = TrainingRunFactory()
 
     assert services.training_run_cancel(run_id=run.pk)
     finished = services.training_run_execute(run_id=run.pk)
@@ -74,13 +73,13 @@ def test_cancelling_a_queued_run_means_it_never_starts():
 
 
 def test_cancelling_a_finished_run_is_refused():
-    run = TrainingRun.objects.create(model_name="test-lookup", status="succeeded")
+    run = TrainingRunFactory(status="succeeded")
 
     assert services.training_run_cancel(run_id=run.pk) is False
 
 
 def test_a_failing_train_marks_the_run_failed_with_the_error():
-    run = TrainingRun.objects.create(model_name="test-lookup", params={"steps": "many"})
+    run = TrainingRunFactory(params={"steps": "many"})
 
     finished = services.training_run_execute(run_id=run.pk)
 
@@ -90,12 +89,8 @@ def test_a_failing_train_marks_the_run_failed_with_the_error():
 
 def test_stale_running_run_is_marked_failed_and_a_live_one_is_not():
     long_ago = timezone.now() - timedelta(minutes=30)
-    dead = TrainingRun.objects.create(
-        model_name="test-lookup", status="running", heartbeat_at=long_ago
-    )
-    alive = TrainingRun.objects.create(
-        model_name="test-lookup", status="running", heartbeat_at=timezone.now()
-    )
+    dead = TrainingRunFactory(status="running", heartbeat_at=long_ago)
+    alive = TrainingRunFactory(status="running", heartbeat_at=timezone.now())
 
     failed = services.training_run_fail_stale()
 
@@ -108,8 +103,7 @@ def test_stale_running_run_is_marked_failed_and_a_live_one_is_not():
 
 def test_the_stale_limit_for_a_silent_run_is_a_setting(settings):
     settings.ML_RUN_STALE_AFTER_S = 20
-    quiet = TrainingRun.objects.create(
-        model_name="test-lookup",
+    quiet = TrainingRunFactory(
         status="running",
         heartbeat_at=timezone.now() - timedelta(seconds=30),
     )
@@ -143,14 +137,11 @@ def test_the_stale_run_sweeper_runs_at_the_configured_interval(settings):
 
 
 def test_redelivered_task_of_a_dead_worker_fails_the_run_but_not_a_live_one():
-    dead = TrainingRun.objects.create(
-        model_name="test-lookup",
+    dead = TrainingRunFactory(
         status="running",
         heartbeat_at=timezone.now() - timedelta(minutes=30),
     )
-    alive = TrainingRun.objects.create(
-        model_name="test-lookup", status="running", heartbeat_at=timezone.now()
-    )
+    alive = TrainingRunFactory(status="running", heartbeat_at=timezone.now())
 
     assert services.training_run_execute(run_id=dead.pk).status == "failed"
     assert services.training_run_execute(run_id=alive.pk).status == "running"
@@ -159,8 +150,7 @@ def test_redelivered_task_of_a_dead_worker_fails_the_run_but_not_a_live_one():
 @pytest.mark.django_db(transaction=True)
 def test_heartbeat_thread_keeps_a_quiet_run_alive(monkeypatch):
     monkeypatch.setattr(training, "HEARTBEAT_SECONDS", 0.05)
-    run = TrainingRun.objects.create(
-        model_name="test-lookup",
+    run = TrainingRunFactory(
         status="running",
         heartbeat_at=timezone.now() - timedelta(hours=1),
     )

@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from tests.recommender.factories import ItemFactory
+
 from .helpers import CATALOG, words_embed
 
 
@@ -34,11 +36,10 @@ def _isolated(model_dirs, monkeypatch) -> Iterator[None]:  # type: ignore[no-unt
 def catalog(db) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     """Twelve items, embedded; returns {sku: Item}."""
     from apps.recommender import services
-    from apps.recommender.models import Item
 
     items = {}
     for sku, title, category, words in CATALOG:
-        items[sku] = Item.objects.create(
+        items[sku] = ItemFactory(
             sku=sku,
             title=title,
             category=category,

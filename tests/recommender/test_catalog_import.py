@@ -12,6 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from apps.recommender import catalog_import
 from apps.recommender.models import CatalogImport, Item
+from tests.recommender.factories import ItemFactory
 
 from .helpers import api_as
 
@@ -39,7 +40,7 @@ def shop_admin(client, merchandiser, settings, tmp_path):  # type: ignore[no-unt
 
 @pytest.fixture
 def stored_item(db) -> Item:  # type: ignore[no-untyped-def]
-    return Item.objects.create(
+    return ItemFactory(
         sku="KEEP-1", title="Ridgeline tent", category="Outdoor", price=Decimal("279.00"), stock=4
     )
 

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from apps.recommender import selectors, services, training
 from apps.recommender.models import Event
+from tests.recommender.factories import EventFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -178,7 +179,7 @@ def test_a_tracker_purchase_is_refused_by_the_service_and_old_ones_weigh_nothing
     _exposed(catalog, experiment, "forger")
     before = _figures(experiment)
     # One stored before the tracker refused purchases (the migration marks such rows "tracker").
-    Event.objects.create(
+    EventFactory(
         event_id="old-claim",
         kind="purchase",
         source=Event.Source.TRACKER,
@@ -250,9 +251,7 @@ def test_the_migration_marks_old_events_by_who_most_likely_recorded_them(catalog
         "5b2f3c1e-8d6a-4f7e-9c1b-2a3d4e5f6a7b": now,  # the tracker's randomUUID()
     }
     for event_id, created in rows.items():
-        Event.objects.create(
-            event_id=event_id, kind="purchase", item=catalog["PAN-1"], created=created
-        )
+        EventFactory(event_id=event_id, kind="purchase", item=catalog["PAN-1"], created=created)
 
     migration.sources_guess(django_apps, None)
 

@@ -10,8 +10,8 @@ import pytest
 from django.core.management import call_command
 
 from apps.recommender import selectors, services
-from apps.recommender.models import Item
 from tests.conftest import SHARED_DATASETS
+from tests.recommender.factories import ItemFactory
 
 from .helpers import record
 
@@ -27,16 +27,13 @@ def test_real_embeddings_bring_a_new_item_to_a_shopper_by_meaning(embedder, monk
         ("O2", "Down sleeping bag", "Outdoor", "Keeps you warm on cold nights under the stars."),
         ("B1", "Mystery novel", "Books", "A detective story set in a lighthouse."),
     ]
-    items = [
-        Item.objects.create(sku=s, title=t, category=c, description=d, price=Decimal(20), stock=5)
-        for s, t, c, d in rows
-    ]
+    items = [ItemFactory(sku=s, title=t, category=c, description=d) for s, t, c, d in rows]
     services.items_embed(item_ids=[i.pk for i in items])
     shopper = services.Shopper(visitor_id="camper")
     record(shopper, "view", items[2], 1)
     record(shopper, "view", items[3], 2)
     # No shared words with the tent or the bag: only the meaning connects them.
-    lantern = Item.objects.create(
+    lantern = ItemFactory(
         sku="O3",
         title="Camp lantern",
         category="Outdoor",

@@ -8,6 +8,7 @@ import pytest
 
 from apps.recommender import selectors, services
 from apps.recommender.models import Item
+from tests.recommender.factories import ItemFactory
 
 from .helpers import record
 
@@ -22,7 +23,7 @@ def test_a_new_item_reaches_interested_shoppers_through_its_text(catalog):
     shopper = services.Shopper(visitor_id="camper")
     for n, sku in enumerate(["TENT-1", "TENT-2", "BAG-1"]):
         record(shopper, "view", catalog[sku], n)
-    new = Item.objects.create(
+    new = ItemFactory(
         sku="TENT-NEW",
         title="Storm tent for camping",
         category="Outdoor",

@@ -13,8 +13,9 @@ from django.utils import timezone
 from apps.accounts.models import Role
 from apps.accounts.services import user_create
 from apps.sentiment import services
-from apps.sentiment.models import AlertRule, Document, Entity, Score, Source
+from apps.sentiment.models import AlertRule, Document, Entity, Source
 from apps.sentiment.services import scoring
+from tests.sentiment.factories import AlertRuleFactory, DocumentFactory, ScoreFactory
 
 NEGATIVE_WORDS = ("plunge", "cut", "loss", "fall", "sued", "probe", "warning", "ground", "strike")
 POSITIVE_WORDS = ("beat", "rise", "record", "raise", "jump", "wins", "surge", "upgrade")
@@ -76,16 +77,14 @@ def rule_create(owner: Any, entities: list[Entity], **fields: Any) -> AlertRule:
     """An alert rule on `entities` (six-hour window, at least five texts) unless `fields` differ."""
     values: dict[str, Any] = {"name": "Kestrel", "window_hours": 6, "min_volume": 5}
     values.update(fields)
-    rule = AlertRule.objects.create(owner=owner, **values)
-    rule.entities.set(entities)
-    return rule
+    return AlertRuleFactory(owner=owner, entities=entities, **values)
 
 
 @pytest.fixture
 def scored_document(db: Any) -> Document:
     """A scored two-sentence text about Kestrel Airlines, one sentence negative, one positive."""
     source = services.source_get_or_create(name="Wire", kind=Source.Kind.API)
-    doc = Document.objects.create(
+    doc = DocumentFactory(
         source=source,
         title="Kestrel Airlines cuts routes",
         body="Capacity falls by a tenth. The chief executive stays upbeat.",
@@ -93,7 +92,7 @@ def scored_document(db: Any) -> Document:
         content_hash="x" * 64,
         status="scored",
     )
-    Score.objects.create(
+    ScoreFactory(
         document=doc,
         label="negative",
         positive=0.1,

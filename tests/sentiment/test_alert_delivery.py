@@ -19,7 +19,8 @@ from django.utils import timezone
 from apps.accounts.models import Role
 from apps.accounts.services import user_create
 from apps.sentiment import schedules, selectors, services, tasks
-from apps.sentiment.models import Alert, AlertRule, EmailDelivery, Entity, Source, Unsubscribe
+from apps.sentiment.models import Alert, AlertRule, EmailDelivery, Entity, Source
+from tests.sentiment.factories import AlertFactory, AlertRuleFactory, UnsubscribeFactory
 from tests.sentiment.test_services import NOW, build_history, spike
 
 SITE = "https://textsuite.example.com"
@@ -36,7 +37,7 @@ def kestrel(db: Any) -> Entity:
 
 
 def _rule(owner: Any, kestrel: Entity, **fields: Any) -> AlertRule:
-    rule = AlertRule.objects.create(
+    rule = AlertRuleFactory(
         owner=owner, name="Kestrel negatives", window_hours=6, min_volume=5, **fields
     )
     rule.entities.set([kestrel])
@@ -63,7 +64,7 @@ def _plain_alert(rule: AlertRule, key: str = "1", **fields: Any) -> Alert:
         "reason": f"{key}: 12 texts in 6 h, usually 3",
     }
     values.update(fields)
-    return Alert.objects.create(rule=rule, **values)
+    return AlertFactory(rule=rule, **values)
 
 
 def _failing_send(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -263,7 +264,7 @@ def test_a_digest_the_server_took_before_its_worker_died_is_not_mailed_again(  #
 def test_skipped_sends_are_recorded_as_skipped_not_as_sent(analyst, kestrel, analyst_client):  # type: ignore[no-untyped-def]
     rule = _rule(analyst, kestrel, metric="volume")
     unsubscribed = _plain_alert(rule, "1")
-    Unsubscribe.objects.create(user=analyst, rule=rule)
+    UnsubscribeFactory(user=analyst, rule=rule)
     first = services.alert_send(alert_id=unsubscribed.pk)
     again = services.alert_send(alert_id=unsubscribed.pk)
     nobody = user_create(username="noaddr", password="pw-noaddr-1", roles=[Role.ANALYST.value])
@@ -353,7 +354,7 @@ def test_a_failed_digest_is_sent_once_by_the_retry_and_a_dead_workers_claim_expi
 @pytest.mark.django_db
 def test_an_unsubscribed_owners_digest_alerts_are_recorded_as_skipped(analyst, kestrel):  # type: ignore[no-untyped-def]
     alert = _plain_alert(_rule(analyst, kestrel, metric="volume", delivery="digest"))
-    Unsubscribe.objects.create(user=analyst, rule=None)
+    UnsubscribeFactory(user=analyst, rule=None)
 
     assert services.alerts_digest_send() == 0
 
@@ -505,7 +506,7 @@ def test_the_email_chart_leaves_a_gap_for_a_window_without_texts() -> None:
 @pytest.fixture
 def volume_rule(analyst: Any) -> Any:
     def make(delivery: str = AlertRule.Delivery.IMMEDIATE) -> AlertRule:
-        return AlertRule.objects.create(
+        return AlertRuleFactory(
             owner=analyst, name=f"Chatter {delivery}", metric="volume", delivery=delivery
         )
 
@@ -513,7 +514,7 @@ def volume_rule(analyst: Any) -> Any:
 
 
 def _aged_alert(rule: AlertRule, *, created_ago: timedelta, key: str = "1", **fields: Any) -> Alert:
-    alert = Alert.objects.create(
+    alert = AlertFactory(
         rule=rule,
         subject_kind="entity",
         subject_key=key,

@@ -12,6 +12,7 @@ from apps.accounts.models import Role
 from apps.accounts.services import user_create
 from apps.sentiment import realtime
 from apps.sentiment.models import Alert, AlertRule
+from tests.sentiment.factories import AlertFactory, AlertRuleFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -20,11 +21,11 @@ URL = "/sentiment/alerts/feed/"
 
 @pytest.fixture
 def rule(analyst: Any) -> AlertRule:
-    return AlertRule.objects.create(owner=analyst, name="Kestrel chatter", metric="volume")
+    return AlertRuleFactory(owner=analyst, name="Kestrel chatter", metric="volume")
 
 
 def _alert(rule: AlertRule, key: str, minutes_ago: int, status: str = "open") -> Alert:
-    alert = Alert.objects.create(
+    alert = AlertFactory(
         rule=rule,
         subject_kind="entity",
         subject_key=key,
@@ -104,9 +105,7 @@ def test_an_analyst_gets_only_alerts_of_their_own_rules_and_staff_get_all(  # ty
 ) -> None:
     mine = _alert(rule, "mine", minutes_ago=1)
     olga = user_create(username="olga", password="pw-olga-123", roles=[Role.ANALYST.value])
-    theirs = _alert(
-        AlertRule.objects.create(owner=olga, name="Olga's", metric="volume"), "theirs", 2
-    )
+    theirs = _alert(AlertRuleFactory(owner=olga, name="Olga's", metric="volume"), "theirs", 2)
     boss = user_create(username="boss", password="pw-boss-123", is_superuser=True)
 
     asked = analyst_client.get(URL, {"shown": [mine.pk, theirs.pk]})  # even when asked by id

@@ -9,16 +9,22 @@ from typing import Any
 from django.utils import timezone
 
 from apps.sentiment import services
-from apps.sentiment.models import Aggregate, Alert, AlertRule, Entity
+from apps.sentiment.models import Alert, AlertRule, Entity
 from apps.sentiment.selectors import hour_floor
 from tests.sentiment.conftest import rule_create
+from tests.sentiment.factories import (
+    AggregateFactory,
+    AlertFactory,
+    AlertRuleFactory,
+    EntityFactory,
+)
 from tests.sentiment.test_services import NOW, build_history, ingest_and_score, row, spike
 
 
 def _busy_company(name: str = "Kestrel Airlines", texts: int = 8) -> Entity:
     """A watchlist company with `texts` texts in the current hour."""
-    entity = Entity.objects.create(name=name, ticker="KSTL")
-    Aggregate.objects.create(
+    entity = EntityFactory(name=name, ticker="KSTL")
+    AggregateFactory(
         subject_kind="entity",
         subject_key=str(entity.pk),
         bucket_start=hour_floor(timezone.now()),
@@ -31,9 +37,6 @@ def _busy_company(name: str = "Kestrel Airlines", texts: int = 8) -> Entity:
 
 def _volume_rule(owner: Any, name: str, **fields: Any) -> AlertRule:
     values: dict[str, Any] = {
-        "owner": owner,
-        "name": name,
-        "metric": "volume",
         "mode": "threshold",
         "threshold": 1,
         "min_volume": 1,
@@ -41,16 +44,15 @@ def _volume_rule(owner: Any, name: str, **fields: Any) -> AlertRule:
         "delivery": "none",
         **fields,
     }
-    return AlertRule.objects.create(**values)
+    return AlertRuleFactory(owner=owner, name=name, metric="volume", **values)
 
 
 def test_one_rule_with_a_huge_cooldown_does_not_stop_every_other_rule_alerting(analyst) -> None:  # type: ignore[no-untyped-def]
     entity = _busy_company()
     # Stored before the limit existed (or by hand); checked first, since rules go by name.
     odd = _volume_rule(analyst, "Aardvark", cooldown_hours=99_999_999)
-    earlier = Alert.objects.create(
+    earlier = AlertFactory(
         rule=odd,
-        subject_kind="entity",
         subject_key=str(entity.pk),
         subject_label=str(entity),
         metric="volume",
@@ -158,17 +160,12 @@ def test_a_threshold_alert_below_its_baseline_reads_as_a_fall(analyst, kestrel):
 
 def test_an_alert_link_with_a_wrong_token_shows_a_clear_page(analyst, kestrel, client):  # type: ignore[no-untyped-def]
     rule = rule_create(analyst, [kestrel])
-    alert = Alert.objects.create(
+    alert = AlertFactory(
         rule=rule,
-        subject_kind="entity",
         subject_key=str(kestrel.pk),
         subject_label="Kestrel",
-        metric="negative_share",
-        value=0.8,
-        baseline=0.1,
         window_start=NOW - timedelta(hours=6),
         window_end=NOW,
-        reason="spike",
     )
 
     get = client.get(f"/sentiment/alerts/{alert.pk}/email/resolve/tampered/")
@@ -184,17 +181,12 @@ def test_acknowledging_a_resolved_alert_from_the_email_offers_nothing_to_do(  # 
     analyst, kestrel, client
 ):
     rule = rule_create(analyst, [kestrel])
-    alert = Alert.objects.create(
+    alert = AlertFactory(
         rule=rule,
-        subject_kind="entity",
         subject_key=str(kestrel.pk),
         subject_label="Kestrel",
-        metric="negative_share",
-        value=0.8,
-        baseline=0.1,
         window_start=NOW - timedelta(hours=6),
         window_end=NOW,
-        reason="spike",
     )
     services.alert_transition(alert_id=alert.pk, action="resolve")
     url = f"/sentiment/alerts/{alert.pk}/email/acknowledge/{alert.action_token}/"
@@ -209,17 +201,12 @@ def test_handling_an_alert_from_its_page_redirects_only_within_the_site(  # type
     analyst_client, analyst, kestrel
 ):
     rule = rule_create(analyst, [kestrel])
-    alert = Alert.objects.create(
+    alert = AlertFactory(
         rule=rule,
-        subject_kind="entity",
         subject_key=str(kestrel.pk),
         subject_label="Kestrel",
-        metric="negative_share",
-        value=0.8,
-        baseline=0.1,
         window_start=NOW - timedelta(hours=6),
         window_end=NOW,
-        reason="spike",
     )
 
     away = analyst_client.post(
@@ -231,3 +218,48 @@ def test_handling_an_alert_from_its_page_redirects_only_within_the_site(  # type
 
     assert away.status_code == 302 and away["Location"] == "/sentiment/"
     assert back.status_code == 302 and back["Location"] == f"/sentiment/alerts/{alert.pk}/"
+
+
+def test_an_admin_status_change_goes_through_the_alert_service(admin_client, admin_user):  # type: ignore[no-untyped-def]
+    alert = AlertFactory()
+    url = f"/admin/sentiment/alert/{alert.pk}/change/"
+
+    response = admin_client.post(url, {"status": "acknowledged", "value": 99})
+
+    alert.refresh_from_db()
+    assert response.status_code == 302
+    assert alert.status == "acknowledged"
+    assert alert.handled_by == admin_user and alert.acknowledged_at is not None
+    assert alert.value == 0.8  # what the evaluation found stays
+
+
+def test_the_admin_neither_reopens_nor_adds_alerts(admin_client):  # type: ignore[no-untyped-def]
+    alert = AlertFactory()
+    services.alert_transition(alert_id=alert.pk, action="resolve")
+    url = f"/admin/sentiment/alert/{alert.pk}/change/"
+
+    reopen = admin_client.post(url, {"status": "open"})
+    add = admin_client.get("/admin/sentiment/alert/add/")
+
+    alert.refresh_from_db()
+    assert reopen.status_code == 200 and "not reopened" in reopen.content.decode()
+    assert alert.status == "resolved"
+    assert add.status_code == 403
+
+
+def test_admin_actions_acknowledge_and_resolve_through_the_service(admin_client, admin_user):  # type: ignore[no-untyped-def]
+    first, second = AlertFactory(), AlertFactory(subject_key="2")
+
+    admin_client.post(
+        "/admin/sentiment/alert/", {"action": "acknowledge", "_selected_action": [first.pk]}
+    )
+    admin_client.post(
+        "/admin/sentiment/alert/",
+        {"action": "resolve", "_selected_action": [first.pk, second.pk]},
+    )
+
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert first.acknowledged_at is not None and first.status == "resolved"
+    assert second.acknowledged_at is None and second.status == "resolved"
+    assert {first.handled_by, second.handled_by} == {admin_user}

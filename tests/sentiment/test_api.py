@@ -10,7 +10,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from apps.sentiment import services
-from apps.sentiment.models import Alert, AlertRule, Document, Entity
+from apps.sentiment.models import AlertRule, Document, Entity
+from tests.sentiment.factories import AlertFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -135,7 +136,7 @@ def test_rules_watchlist_and_alert_actions(analyst_client, analyst) -> None:  # 
     invalid = analyst_client.post(
         "/api/sentiment/rules/", {"name": "x", "mode": "threshold"}, content_type="application/json"
     )
-    alert = Alert.objects.create(
+    alert = AlertFactory(
         rule=AlertRule.objects.get(),
         subject_kind="entity",
         subject_key="1",

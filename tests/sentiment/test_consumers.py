@@ -16,9 +16,10 @@ from django.utils import timezone
 from apps.accounts.models import Role
 from apps.accounts.services import user_create
 from apps.sentiment import realtime, services
-from apps.sentiment.models import Alert, AlertRule, Document, Source
+from apps.sentiment.models import AlertRule, Document, Source
 from apps.sentiment.routing import websocket_urlpatterns
 from apps.sentiment.uploads import DocumentRow
+from tests.sentiment.factories import AlertFactory, AlertRuleFactory
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -83,7 +84,7 @@ def test_alerts_are_pushed_when_they_open_and_when_they_are_acknowledged(analyst
 async def _alert_lifecycle(analyst: Any) -> None:
     def arrange() -> None:
         kestrel = services.entity_upsert(name="Kestrel Airlines", ticker="KSTL")
-        rule = AlertRule.objects.create(
+        rule = AlertRuleFactory(
             owner=analyst,
             name="Kestrel chatter",
             metric=AlertRule.Metric.VOLUME,
@@ -124,10 +125,10 @@ def test_alert_events_reach_the_rules_owner_and_staff_only(analyst, scorer):  # 
 
 async def _alert_audience(analyst: Any, olga: Any, boss: Any) -> None:
     def arrange() -> None:
-        rule = AlertRule.objects.create(
+        rule = AlertRuleFactory(
             owner=analyst, name="Kestrel chatter", metric=AlertRule.Metric.VOLUME
         )
-        alert = Alert.objects.create(
+        alert = AlertFactory(
             rule=rule,
             subject_kind="entity",
             subject_key="1",

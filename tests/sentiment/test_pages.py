@@ -14,13 +14,14 @@ from django.utils import timezone
 from apps.accounts.models import Role
 from apps.accounts.services import user_create
 from apps.sentiment import services
-from apps.sentiment.models import Alert, AlertRule, Document, Entity, Source
+from apps.sentiment.models import Alert, AlertRule, Entity, Source
+from tests.sentiment.factories import AlertFactory, AlertRuleFactory, DocumentFactory
 
 pytestmark = pytest.mark.django_db
 
 
 def _alert(rule: AlertRule, key: str, minutes_ago: int, status: str = "open") -> Alert:
-    alert = Alert.objects.create(
+    alert = AlertFactory(
         rule=rule,
         subject_kind="entity",
         subject_key=key,
@@ -42,7 +43,7 @@ def _alert(rule: AlertRule, key: str, minutes_ago: int, status: str = "open") ->
 
 @pytest.fixture
 def rule(analyst: Any) -> AlertRule:
-    return AlertRule.objects.create(owner=analyst, name="Chatter", metric="volume")
+    return AlertRuleFactory(owner=analyst, name="Chatter", metric="volume")
 
 
 @pytest.mark.parametrize("url", ["/sentiment/", "/sentiment/feed/"])
@@ -63,7 +64,7 @@ def test_alerts_page_lists_every_alert_of_mine_page_by_page_newest_first(
         _alert(rule, f"open-{i:02}", minutes_ago=10 + i)
     _alert(rule, "settled", minutes_ago=1, status="resolved")
     stranger = user_create(username="bo", password="pw-bo-1234", roles=[Role.ANALYST.value])
-    theirs = AlertRule.objects.create(owner=stranger, name="Theirs", metric="volume")
+    theirs = AlertRuleFactory(owner=stranger, name="Theirs", metric="volume")
     _alert(theirs, "secret", minutes_ago=0)
 
     first = analyst_client.get("/sentiment/alerts/")
@@ -156,7 +157,7 @@ def test_times_on_the_pages_say_which_time_zone_they_are_in(
     analyst_client: Any, scorer: Any
 ) -> None:
     source = services.source_get_or_create(name="Wire", kind=Source.Kind.API)
-    doc = Document.objects.create(
+    doc = DocumentFactory(
         source=source,
         title="Osprey Freight beats estimates",
         published_at=datetime(2025, 1, 15, 12, 0, tzinfo=UTC),
@@ -181,7 +182,7 @@ def test_times_on_the_pages_say_which_time_zone_they_are_in(
 def test_every_link_on_the_pages_opens(analyst_client: Any, rule: AlertRule, scorer: Any) -> None:
     entity = services.entity_upsert(name="Osprey Freight", ticker="OSPF")
     source = services.source_get_or_create(name="Wire", kind=Source.Kind.API)
-    doc = Document.objects.create(
+    doc = DocumentFactory(
         source=source, title="Osprey Freight beats", published_at=timezone.now(), content_hash="y"
     )
     services.documents_score(document_ids=[doc.pk])
@@ -218,7 +219,7 @@ def test_the_feed_filters_in_the_address_show_in_the_form_that_keeps_polling_the
     osprey = services.entity_upsert(name="Osprey Freight", ticker="OSPF")
     source = services.source_get_or_create(name="Wire", kind=Source.Kind.API)
     for title in ("Osprey Freight plunge on loss", "Osprey Freight beats estimates"):
-        doc = Document.objects.create(
+        doc = DocumentFactory(
             source=source, title=title, published_at=timezone.now(), content_hash=title
         )
         services.documents_score(document_ids=[doc.pk])

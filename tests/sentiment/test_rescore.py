@@ -23,7 +23,6 @@ from apps.sentiment.management.commands import sentiment_rescore
 from apps.sentiment.models import (
     Aggregate,
     Alert,
-    AlertRule,
     Document,
     DocumentEntity,
     Score,
@@ -31,7 +30,9 @@ from apps.sentiment.models import (
 )
 from apps.sentiment.services import deletion, ingest, rescoring
 from apps.sentiment.uploads import DocumentRow
+from tests.admin_forms import admin_change_data
 from tests.sentiment.conftest import KeywordScorer
+from tests.sentiment.factories import AlertFactory, AlertRuleFactory
 
 pytestmark = pytest.mark.django_db
 NOW = timezone.now().replace(minute=30, second=0, microsecond=0)
@@ -253,8 +254,8 @@ def test_a_large_rescore_commits_batch_by_batch(source, queued, monkeypatch):  #
 
 def test_rescoring_keeps_open_alerts_as_they_are(source, kestrel, analyst, queued):  # type: ignore[no-untyped-def]
     ids = scored_by(source, TITLES, "v1")
-    rule = AlertRule.objects.create(owner=analyst, name="Kestrel", delivery="none")
-    alert = Alert.objects.create(
+    rule = AlertRuleFactory(owner=analyst, name="Kestrel", delivery="none")
+    alert = AlertFactory(
         rule=rule,
         subject_kind="entity",
         subject_key=str(kestrel.pk),
@@ -395,6 +396,54 @@ def test_admin_cannot_change_the_scoring_state_or_drop_a_score_by_hand(source, q
 
     assert {"status", "published_at", "score_attempts"} <= set(fields)
     assert ScoreInline.can_delete is False
+
+
+def test_admin_edit_of_a_scored_text_rescores_it(admin_client, source, queued):  # type: ignore[no-untyped-def]
+    [doc_id, other_id] = scored_by(source, TITLES[:2], "v1")
+    hash_before = Document.objects.get(pk=doc_id).content_hash
+    queued.clear()
+    url = f"/admin/sentiment/document/{doc_id}/change/"
+
+    response = admin_client.post(
+        url, admin_change_data(admin_client, url, title="Kestrel shares recover after warning")
+    )
+    edited = Document.objects.get(pk=doc_id)
+    waiting = (edited.status, Score.objects.filter(document_id=doc_id).exists())
+    assert_aggregates_match_a_recount()  # its old counts left with its old score
+    run_queue(queued, GloomyScorer(), "v2")
+
+    assert response.status_code == 302
+    assert waiting == (Document.Status.PENDING, False)
+    assert edited.title == "Kestrel shares recover after warning"
+    assert edited.content_hash != hash_before
+    assert Score.objects.get(document_id=doc_id).model_version == "v2"
+    assert Score.objects.get(document_id=other_id).model_version == "v1"
+    assert_aggregates_match_a_recount()
+
+
+def test_admin_refuses_an_edit_that_copies_another_stored_text(admin_client, source, queued):  # type: ignore[no-untyped-def]
+    doc_id = scored_by(source, TITLES[:2], "v1")[0]
+    url = f"/admin/sentiment/document/{doc_id}/change/"
+
+    response = admin_client.post(url, admin_change_data(admin_client, url, title=TITLES[1]))
+
+    assert response.status_code == 200
+    assert "another stored document has the same text" in response.content.decode()
+    assert Document.objects.get(pk=doc_id).title == TITLES[0]
+    assert Score.objects.get(document_id=doc_id).model_version == "v1"
+
+
+def test_admin_shows_aggregates_and_corrections_but_writes_neither(admin_client, source, queued):  # type: ignore[no-untyped-def]
+    scored_by(source, TITLES[:1], "v1")
+    bucket = Aggregate.objects.filter(subject_kind="all").get()
+
+    edit = admin_client.post(f"/admin/sentiment/aggregate/{bucket.pk}/change/", {"n": 99})
+    delete = admin_client.post(f"/admin/sentiment/aggregate/{bucket.pk}/delete/", {"post": "yes"})
+
+    assert (edit.status_code, delete.status_code) == (403, 403)
+    assert Aggregate.objects.get(pk=bucket.pk).n == 1
+    assert admin_client.get("/admin/sentiment/correction/add/").status_code == 403
+    assert admin_client.get("/admin/sentiment/document/add/").status_code == 403
 
 
 # -- the command -----------------------------------------------------------------------------------

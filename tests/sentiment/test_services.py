@@ -23,6 +23,7 @@ from apps.sentiment.models import (
 )
 from apps.sentiment.services import scoring
 from apps.sentiment.uploads import DocumentRow
+from tests.sentiment.factories import AlertRuleFactory
 
 pytestmark = pytest.mark.django_db
 DATA = Path(__file__).parent / "data"
@@ -207,7 +208,7 @@ def spike(
 
 @pytest.fixture
 def rule(analyst, kestrel):  # type: ignore[no-untyped-def]
-    r = AlertRule.objects.create(
+    r = AlertRuleFactory(
         owner=analyst,
         name="Kestrel negatives",
         window_hours=6,

@@ -11,11 +11,12 @@ from django.utils import timezone
 from apps.sentiment import services
 from apps.sentiment.feeds import FetchResult
 from apps.sentiment.models import Source
+from tests.sentiment.factories import SourceFactory
 
 
 def _failing_feed() -> Source:
     later = timezone.now() + timedelta(hours=20)
-    return Source.objects.create(
+    return SourceFactory(
         name="Wire",
         kind="rss",
         url="https://old.example.com/rss",
@@ -79,7 +80,7 @@ def test_editing_a_feed_address_in_the_admin_clears_its_backoff(admin_client) ->
 
 def test_a_shorter_poll_interval_brings_the_next_poll_forward(analyst_client) -> None:  # type: ignore[no-untyped-def]
     polled = timezone.now() - timedelta(minutes=10)
-    source = Source.objects.create(
+    source = SourceFactory(
         name="Daily",
         kind="rss",
         url="https://daily.example.com/rss",

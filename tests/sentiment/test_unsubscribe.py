@@ -3,49 +3,39 @@ rules page and the API, and links of rules that no longer exist."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.core import mail
 from django.urls import reverse
-from django.utils import timezone
 
-from apps.accounts.models import Role
-from apps.accounts.services import user_create
 from apps.sentiment import selectors, services
 from apps.sentiment.models import Alert, AlertRule, Entity, Unsubscribe
+from tests.accounts.factories import AnalystFactory
 from tests.sentiment.conftest import rule_create
+from tests.sentiment.factories import AlertFactory, AlertRuleFactory, UnsubscribeFactory
 
 pytestmark = pytest.mark.django_db
 
 
 def _rule(owner: Any, kestrel: Entity, name: str = "Kestrel negatives", **fields: Any) -> AlertRule:
-    rule = AlertRule.objects.create(owner=owner, name=name, metric="volume", **fields)
-    rule.entities.set([kestrel])
-    return rule
+    return AlertRuleFactory(owner=owner, name=name, entities=[kestrel], **fields)
 
 
 def _alert(rule: AlertRule, key: str) -> Alert:
-    now = timezone.now()
-    return Alert.objects.create(
+    return AlertFactory(
         rule=rule,
-        subject_kind="entity",
         subject_key=key,
         subject_label=f"Company {key}",
         metric=rule.metric,
         value=12,
         baseline=3,
-        window_start=now - timedelta(hours=6),
-        window_end=now,
         reason=f"{key}: 12 texts in 6 h, usually 3",
     )
 
 
 def _other_analyst() -> Any:
-    return user_create(
-        username="bob", password="pw-bob-1234", email="bob@example.com", roles=[Role.ANALYST.value]
-    )
+    return AnalystFactory(username="bob", password="pw-bob-1234", email="bob@example.com")
 
 
 def test_the_unsubscribe_page_offers_subscribe_again_and_emails_resume(analyst, kestrel, client):  # type: ignore[no-untyped-def]
@@ -73,7 +63,7 @@ def test_the_digest_link_subscribe_again_undoes_only_the_every_rule_unsubscribe(
 ):
     quiet = _rule(analyst, kestrel, name="Quiet one", delivery="digest")
     loud = _rule(analyst, kestrel, name="Loud one", delivery="digest")
-    Unsubscribe.objects.create(user=analyst, rule=quiet)  # switched off on its own before
+    UnsubscribeFactory(user=analyst, rule=quiet)  # switched off on its own before
     url = reverse(
         "sentiment:unsubscribe", args=[services.unsubscribe_token(user_id=analyst.pk, rule_id=None)]
     )
@@ -114,9 +104,9 @@ def test_the_rules_page_shows_unsubscribed_rules_and_switches_their_emails_back_
     analyst, kestrel, analyst_client
 ):
     rule = _rule(analyst, kestrel)
-    Unsubscribe.objects.create(user=analyst, rule=rule)
+    UnsubscribeFactory(user=analyst, rule=rule)
     theirs = _rule(_other_analyst(), kestrel)
-    Unsubscribe.objects.create(user=theirs.owner, rule=theirs)
+    UnsubscribeFactory(user=theirs.owner, rule=theirs)
 
     listing = analyst_client.get(reverse("sentiment:rules")).content.decode()
     editor = analyst_client.get(reverse("sentiment:rule_edit", args=[rule.pk])).content.decode()
@@ -140,7 +130,7 @@ def test_one_rule_back_on_while_every_rule_is_off_keeps_the_others_off(  # type:
 ):
     wanted = _rule(analyst, kestrel, name="Wanted")
     other = _rule(analyst, kestrel, name="Other")
-    Unsubscribe.objects.create(user=analyst, rule=None)
+    UnsubscribeFactory(user=analyst, rule=None)
 
     page = analyst_client.get(reverse("sentiment:rules")).content.decode()
     analyst_client.post(reverse("sentiment:rule_resubscribe", args=[wanted.pk]))
@@ -154,7 +144,7 @@ def test_one_rule_back_on_while_every_rule_is_off_keeps_the_others_off(  # type:
 
 def test_the_api_shows_and_resets_a_rules_unsubscribe(analyst, kestrel, analyst_client):  # type: ignore[no-untyped-def]
     rule = _rule(analyst, kestrel)
-    Unsubscribe.objects.create(user=analyst, rule=rule)
+    UnsubscribeFactory(user=analyst, rule=rule)
     theirs = _rule(_other_analyst(), kestrel)
 
     listed = analyst_client.get("/api/sentiment/rules/").json()["results"]
@@ -187,3 +177,20 @@ def test_an_unsubscribe_link_of_a_deleted_rule_answers_clearly(analyst, kestrel,
     assert "no longer exists" in page.content.decode()
     assert done.status_code in (200, 410) and "no longer exists" in done.content.decode()
     assert not Unsubscribe.objects.exists()
+
+
+def test_deleting_an_unsubscribe_in_the_admin_switches_emails_back_on_through_the_service(  # type: ignore[no-untyped-def]
+    analyst, kestrel, admin_client
+):
+    rule = _rule(analyst, kestrel, delivery="digest")
+    entry = UnsubscribeFactory(user=analyst, rule=None)
+    held_back = _alert(rule, "1")  # fired while every email was off; waits for no digest now
+
+    edit = admin_client.post(f"/admin/sentiment/unsubscribe/{entry.pk}/change/", {})
+    deleted = admin_client.post(f"/admin/sentiment/unsubscribe/{entry.pk}/delete/", {"post": "yes"})
+
+    held_back.refresh_from_db()
+    assert edit.status_code == 403
+    assert deleted.status_code == 302
+    assert not selectors.user_unsubscribed(user_id=analyst.pk, rule_id=rule.pk)
+    assert held_back.send_skipped == Alert.SendSkipped.UNSUBSCRIBED

@@ -21,6 +21,7 @@ from apps.sentiment.models import Document, ImportJob, LabelledSentence, Labelle
 from apps.sentiment.training_data import labelled_set_import
 from apps.sentiment.uploads import UploadError, documents_iter, documents_read, labelled_iter
 from mlcore.text import content_hash
+from tests.sentiment.factories import DocumentFactory, SourceFactory
 
 
 def _csv(rows: int, *, start: int = 0) -> bytes:
@@ -52,8 +53,8 @@ def uploads_dir(settings, tmp_path):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def stored_before(db):  # type: ignore[no-untyped-def]
     """A document and a labelled set stored before the upload under test."""
-    source = Source.objects.create(name="Earlier", kind=Source.Kind.UPLOAD)
-    doc = Document.objects.create(
+    source = SourceFactory(name="Earlier", kind=Source.Kind.UPLOAD)
+    doc = DocumentFactory(
         source=source,
         title="Kestrel cuts routes",
         body="",

@@ -3,8 +3,9 @@ from __future__ import annotations
 import pytest
 
 from apps.support import answers, services
-from apps.support.models import FAQ, AgentPresence, Conversation, LlmEndpoint, Message
+from apps.support.models import FAQ, Conversation, Message
 from apps.support.text import InvalidText
+from tests.support.factories import AgentPresenceFactory, LlmEndpointFactory
 
 from .helpers import api_client, conversation_asked
 
@@ -111,7 +112,7 @@ def test_handoff_goes_to_an_online_agent(kb, agent):
     from apps.accounts.services import user_create
 
     offline = user_create(username="sam", password="sam-pass-123", roles=["support_agent"])
-    AgentPresence.objects.create(agent=offline, connections=0)
+    AgentPresenceFactory(agent=offline, connections=0)
     services.agent_presence_connect(agent_id=agent.pk)
     conversation = services.conversation_start(kb_id=kb.pk)
 
@@ -276,7 +277,7 @@ def test_generation_stops_when_told_to(kb, monkeypatch):
 
 def test_a_dead_llm_endpoint_falls_back_to_the_extractive_answer(kb):
     kb.answer_mode = "generated"
-    kb.llm_endpoint = LlmEndpoint.objects.create(name="Dead", base_url="http://192.0.2.1:9/v1")
+    kb.llm_endpoint = LlmEndpointFactory(name="Dead", base_url="http://192.0.2.1:9/v1")
     kb.save(update_fields=["answer_mode", "llm_endpoint"])
 
     answer = answers.answer_compose(kb_id=kb.pk, question="How long does card delivery take?")

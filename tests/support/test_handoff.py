@@ -12,7 +12,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from apps.support import services
-from apps.support.models import AgentPresence, Conversation, Message
+from apps.support.models import Conversation, Message
+from tests.support.factories import AgentPresenceFactory
 
 from .helpers import api_client, conversation_asked, support_agent_create
 from .sockets import console_socket, consumer_test, customer_socket, frame_answer, receive_until
@@ -150,7 +151,7 @@ def test_with_an_agent_online_there_is_no_such_notice(kb, agent):
 
 
 def test_a_console_that_stopped_sending_heartbeats_does_not_count_as_online(kb, agent):
-    AgentPresence.objects.create(
+    AgentPresenceFactory(
         agent=agent, connections=1, last_seen_at=timezone.now() - timedelta(minutes=10)
     )
     conversation = conversation_asked(kb, "My card was swallowed by an ATM")

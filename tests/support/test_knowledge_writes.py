@@ -27,6 +27,7 @@ from apps.support.retrieval import (
     reply_index_id,
 )
 from apps.support.selectors import TRADEOFF_THRESHOLDS
+from tests.support.factories import KnowledgeBaseFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -58,7 +59,7 @@ def faq(kb):
 
 @pytest.fixture
 def other_kb(db):
-    return KnowledgeBase.objects.create(name="Other help centre")
+    return KnowledgeBaseFactory(name="Other help centre")
 
 
 def _top_suggestion(kb, query):

@@ -16,6 +16,7 @@ from apps.accounts.models import User
 from apps.support import answers
 from apps.support.models import KnowledgeBase, LlmEndpoint
 from tests.listener import Listener, listening, reply
+from tests.support.factories import LlmEndpointFactory
 
 QUESTION = "How long does card delivery take?"
 
@@ -80,7 +81,7 @@ def test_an_agent_posting_an_llm_address_gets_400_and_nothing_is_sent_there(  # 
 def test_the_settings_page_offers_the_list_and_refuses_an_address(  # type: ignore[no-untyped-def]
     kb, agent, client, attacker: Listener
 ) -> None:
-    listed = LlmEndpoint.objects.create(name="Company vLLM", base_url="https://llm.example.com/v1")
+    listed = LlmEndpointFactory(name="Company vLLM", base_url="https://llm.example.com/v1")
     client.force_login(agent)
     form = {
         "handoff_threshold": "0.45",
@@ -106,7 +107,7 @@ def test_the_settings_page_offers_the_list_and_refuses_an_address(  # type: igno
 
 @pytest.mark.django_db
 def test_agents_list_the_endpoints_and_choose_one_by_id(kb, api) -> None:  # type: ignore[no-untyped-def]
-    listed = LlmEndpoint.objects.create(
+    listed = LlmEndpointFactory(
         name="Company vLLM", base_url="https://llm.example.com/v1", model="qwen"
     )
 
@@ -159,7 +160,7 @@ def test_the_api_key_goes_to_the_server_endpoint_only(kb, llm: Listener, setting
     ) as listed_server:
         # An admin-listed endpoint, reachable on loopback only because the operator allows it.
         settings.OUTBOUND_ALLOW_NETWORKS = ["127.0.0.1/32"]
-        kb.llm_endpoint = LlmEndpoint.objects.create(
+        kb.llm_endpoint = LlmEndpointFactory(
             name="Listed", base_url=f"{listed_server.url}/v1", model="listed-model"
         )
         kb.save(update_fields=["llm_endpoint"])
@@ -176,7 +177,7 @@ def test_the_api_key_goes_to_the_server_endpoint_only(kb, llm: Listener, setting
 @pytest.mark.django_db
 def test_a_listed_endpoint_on_an_internal_address_is_not_called(kb, attacker: Listener) -> None:  # type: ignore[no-untyped-def]
     # Listed before OUTBOUND_ALLOW_* was set, or its name now resolves to loopback.
-    kb.llm_endpoint = LlmEndpoint.objects.create(name="Moved", base_url=f"{attacker.url}/v1")
+    kb.llm_endpoint = LlmEndpointFactory(name="Moved", base_url=f"{attacker.url}/v1")
     _generated(kb)
 
     answer = answers.answer_compose(kb_id=kb.pk, question=QUESTION)

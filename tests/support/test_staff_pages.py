@@ -7,8 +7,9 @@ import pytest
 from apps.support import services
 from apps.support.answers import answer_compose
 from apps.support.intent import IntentGuess
-from apps.support.models import FAQ, Conversation, Message
+from apps.support.models import FAQ
 from apps.support.retrieval import replies_suggest
+from tests.support.factories import ConversationFactory, MessageFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -38,7 +39,7 @@ def _draft(kb, agent, *, question="When will my new card arrive?", answer="Withi
 
 
 def _bot_answer(conversation, confidence, *, kind="extractive", rating="", flag="", sources=None):
-    return Message.objects.create(
+    return MessageFactory(
         conversation=conversation,
         sender="bot",
         text="an answer",
@@ -162,7 +163,7 @@ def test_bad_settings_are_refused_with_the_reason_and_the_input_kept(
 
 
 def test_tradeoff_counts_handoffs_and_caught_bad_answers_from_history(kb, agent, client):
-    conversation = Conversation.objects.create(kb=kb)
+    conversation = ConversationFactory(kb=kb)
     _bot_answer(conversation, 0.35, rating="down")
     _bot_answer(conversation, 0.55, flag="incorrect")
     _bot_answer(conversation, 0.65, kind="faq", rating="up")
@@ -170,7 +171,7 @@ def test_tradeoff_counts_handoffs_and_caught_bad_answers_from_history(kb, agent,
     _bot_answer(conversation, 0.3, kind="handoff")  # handed off for low confidence
     # Neither a request for a human nor an empty search depends on the threshold.
     _bot_answer(conversation, 0.0, kind="handoff", sources=[])
-    Message.objects.create(conversation=conversation, sender="customer", text="thanks")
+    MessageFactory(conversation=conversation, text="thanks")
     client.force_login(agent)
 
     response = client.get(f"/support/knowledge-bases/{kb.pk}/")

@@ -1,0 +1,58 @@
+"""Rows of the support app as tests need them: knowledge bases, LLM endpoints, conversations
+and their messages, agents' presence."""
+
+from __future__ import annotations
+
+import factory
+
+from apps.support.models import (
+    AgentPresence,
+    Conversation,
+    KnowledgeBase,
+    LlmEndpoint,
+    Message,
+)
+from tests.accounts.factories import SupportAgentFactory
+
+
+class KnowledgeBaseFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = KnowledgeBase
+
+    name = factory.Sequence(lambda n: f"Help centre {n}")
+
+
+class LlmEndpointFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = LlmEndpoint
+
+    name = factory.Sequence(lambda n: f"LLM {n}")
+    base_url = "https://llm.example.com/v1"
+
+
+class ConversationFactory(factory.django.DjangoModelFactory):
+    """A conversation with the bot, in a knowledge base of its own unless `kb` is given."""
+
+    class Meta:
+        model = Conversation
+
+    kb = factory.SubFactory(KnowledgeBaseFactory)
+
+
+class MessageFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Message
+
+    conversation = factory.SubFactory(ConversationFactory)
+    sender = Message.Sender.CUSTOMER
+    text = factory.Sequence(lambda n: f"Question {n}")
+
+
+class AgentPresenceFactory(factory.django.DjangoModelFactory):
+    """A support agent with the console open once."""
+
+    class Meta:
+        model = AgentPresence
+
+    agent = factory.SubFactory(SupportAgentFactory)
+    connections = 1
