@@ -23,6 +23,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from mlcore.classifier import TextClassifier, TrainConfig, fit
+from mlcore.registry import data_hash
+
 ROWS = [
     ("Where is my parcel, it has not arrived", "delivery"),
     ("My order still has not been delivered", "delivery"),
@@ -55,18 +58,19 @@ def _setup_django(data_dir: Path) -> None:
     for name in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL"):
         os.environ.pop(name, None)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    # setup: the apps can be imported only after django.setup()
     import django
 
     django.setup()
+    # setup: the apps can be imported only after django.setup()
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
 
 
 def _register_kind() -> None:
+    # setup: the apps can be imported only after django.setup()
     from apps.mlops.kinds import ModelKind, TrainingContext, TrainOutcome, kind_register
-    from mlcore.classifier import TextClassifier, TrainConfig, fit
-    from mlcore.registry import data_hash
 
     def train(ctx: TrainingContext) -> TrainOutcome:
         texts, labels = [t for t, _ in ROWS], [lab for _, lab in ROWS]
@@ -108,6 +112,7 @@ def _register_kind() -> None:
 
 
 def _switch_under_load(threads: int, seconds: float) -> dict[str, Any]:
+    # setup: the apps can be imported only after django.setup()
     from django.db import connection
 
     from apps.mlops import services
@@ -177,8 +182,8 @@ def _switch_under_load(threads: int, seconds: float) -> dict[str, Any]:
 
 
 def _int8_vs_fp32(batch: int) -> dict[str, Any]:
+    # setup: the apps can be imported only after django.setup()
     from apps.mlops import services
-    from mlcore.classifier import TextClassifier
 
     result = services.model_version_optimise(name="bench-intent", version=1, rounds=3)
     path = services.registry().artifact_path("bench-intent", 1)
@@ -215,6 +220,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-mlops-") as tmp:
         _setup_django(Path(tmp))
         _register_kind()
+        # setup: the apps can be imported only after django.setup()
         from apps.mlops import services
 
         started = time.monotonic()

@@ -16,13 +16,25 @@ from typing import Any
 
 import numpy as np
 
+from mlcore.embedder import shared_embedder
+from mlcore.index import VectorIndex
+from mlcore.recommend import (
+    Catalog,
+    CollabModel,
+    HistoryEntry,
+    Ranker,
+    RecommenderModel,
+    Rules,
+    recommend,
+)
+
 ROOT = Path(__file__).resolve().parents[1]
 DATASET = ROOT.parent / "shared" / "datasets" / "movielens-100k"
 
 
 def _quality() -> dict[str, Any]:
+    # setup: the apps can be imported only after django.setup()
     from apps.recommender.movielens import run
-    from mlcore.embedder import shared_embedder
 
     embedder = shared_embedder(device="cpu")
     started = time.monotonic()
@@ -48,16 +60,6 @@ def _latency(n_items: int, calls: int = 300, seed: int = 0) -> dict[str, float |
     """p50/p95 of one recommend() call (candidates, features, ranker, rules, reasons) on a
     synthetic catalog: random unit text vectors in a FAISS index, top-100 collaborative
     neighbours per item, histories of 20 items. Database reads are not included."""
-    from mlcore.index import VectorIndex
-    from mlcore.recommend import (
-        Catalog,
-        CollabModel,
-        HistoryEntry,
-        Ranker,
-        RecommenderModel,
-        Rules,
-        recommend,
-    )
 
     rng = np.random.default_rng(seed)
     dim = 384
@@ -116,6 +118,7 @@ def _latency(n_items: int, calls: int = 300, seed: int = 0) -> dict[str, float |
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    # setup: the apps can be imported only after django.setup()
     import django
 
     django.setup()

@@ -29,14 +29,20 @@ import argparse
 import csv
 import json
 import os
+import random
 import shutil
 import sys
 import tempfile
 import time
 import traceback
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
+from statistics import mean, stdev
 from typing import Any
+
+import httpx
+import redis
 
 from bench.stack import (
     POSTGRES_URL,
@@ -46,6 +52,8 @@ from bench.stack import (
     services_unreachable,
 )
 from bench.train_args import train_args_add, train_config_describe, train_config_kwargs
+from mlcore.embedder import BASE_MODELS, base_model_resolve
+from mlcore.metrics import classification_report
 
 ROOT = Path(__file__).resolve().parents[1]
 PHRASEBANK = ROOT.parent / "shared" / "datasets" / "financial_phrasebank" / "train.csv"
@@ -56,6 +64,7 @@ def phrasebank_split(
     seed: int = 42, rows: list[dict[str, str]] | None = None
 ) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
     """(train, held-out) of PhraseBank's rows (read from PHRASEBANK unless given): 85/15."""
+    # heavy: mlcore.classifier loads torch and transformers
     from mlcore.classifier import stratified_split
 
     if rows is None:
@@ -80,14 +89,13 @@ def model_section(
 ) -> Path | None:
     import torch
 
+    # heavy: mlcore.classifier loads torch and transformers
     from mlcore.classifier import TextClassifier, TrainConfig, fit, int8_form_save
-    from mlcore.metrics import classification_report
 
     if not PHRASEBANK.exists():
         notes.append(f"model section skipped: {PHRASEBANK} is absent")
         return None
     torch.set_num_threads(args.threads)
-    from mlcore.embedder import BASE_MODELS, base_model_resolve
 
     train, test = phrasebank_split()
     base = base_model_resolve(args.base_model)
@@ -179,11 +187,9 @@ def _seed_spread(
 ) -> None:
     """Refit with seeds seed+1 .. seed+n-1 (same split, same settings): how much of a number is
     the seed's luck. The headline stays the first seed's; the spread goes beside it."""
-    from dataclasses import replace
-    from statistics import mean, stdev
 
+    # heavy: mlcore.classifier loads torch and transformers
     from mlcore.classifier import fit
-    from mlcore.metrics import classification_report
 
     runs = [
         {
@@ -232,6 +238,7 @@ def _pipeline_model(
 ) -> Path:
     """The model the pipeline serves: the PhraseBank one when the model section ran, else a tiny
     demo-trained one (same MiniLM architecture, so the same cost per text), int8 form either way."""
+    # heavy: mlcore.classifier loads torch and transformers
     from mlcore.classifier import (
         QUANTIZED_FILE,
         int8_engine_select,
@@ -240,6 +247,7 @@ def _pipeline_model(
     )
 
     if model_path is None:
+        # setup: the apps can be imported only after django.setup()
         from apps.sentiment.training import DEMO_DATA, training_rows_load
         from mlcore.classifier import TrainConfig, fit
 
@@ -268,8 +276,8 @@ def _pipeline_model(
 
 
 def _pipeline_documents(n_docs: int, tag: str = "") -> list[dict[str, str]]:
-    import random
 
+    # setup: the apps can be imported only after django.setup()
     from django.utils import timezone
 
     from apps.sentiment import demo
@@ -291,6 +299,7 @@ def _pipeline_documents(n_docs: int, tag: str = "") -> list[dict[str, str]]:
 
 def _pipeline_counts() -> tuple[dict[str, int], int]:
     """Documents by status, and the number counted in the overall aggregates, right now."""
+    # setup: the apps can be imported only after django.setup()
     from django.db.models import Count, Sum
 
     from apps.sentiment.models import Aggregate, Document
@@ -304,6 +313,7 @@ def _pipeline_counts() -> tuple[dict[str, int], int]:
 
 def _pipeline_reset() -> None:
     """Forget every document and aggregate, so the next run starts from the same empty state."""
+    # setup: the apps can be imported only after django.setup()
     from apps.sentiment.models import Aggregate, Document
 
     Document.objects.all().delete()
@@ -408,6 +418,7 @@ def pipeline_section(
         os.environ.update(stack.env)
         os.environ["LOG_LEVEL"] = "WARNING"  # the subprocesses log at INFO, to files
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+        # setup: the apps can be imported only after django.setup()
         import django
 
         django.setup()
@@ -417,6 +428,7 @@ def pipeline_section(
             _pipeline_logs_keep(stack)
             raise
         finally:
+            # setup: the apps can be imported only after django.setup()
             from django.db import connections
 
             connections.close_all()
@@ -430,9 +442,9 @@ def _pipeline_measure(
     model_path: Path | None,
     stack: ServiceStack,
 ) -> None:
-    import httpx
-    import redis
     import torch
+
+    # setup: the apps can be imported only after django.setup()
     from django.core.management import call_command
     from rest_framework.test import APIClient
 
@@ -565,6 +577,7 @@ def _pipeline_measure(
 def main(argv: list[str]) -> dict[str, Any]:
     parser = argparse.ArgumentParser(prog="bench sentiment")
     parser.add_argument("--only", default=",".join(SECTIONS))
+    # setup: the apps can be imported only after django.setup()
     from apps.sentiment.training import DEFAULT_PARAMS  # the bench's defaults are what ships
 
     shipped = DEFAULT_PARAMS

@@ -36,7 +36,11 @@ from pathlib import Path
 from statistics import mean, stdev
 from typing import Any
 
-from bench.sentiment import PHRASEBANK
+import numpy as np
+
+from bench.sentiment import PHRASEBANK, phrasebank_split
+from mlcore.embedder import base_model_path
+from mlcore.metrics import classification_report
 
 # Plain fine-tuning: the settings shipped before this comparison (as `bench sentiment` fits them;
 # validation 10%). Each recipe is a change to it; "llrd0.8_fgm1" is what ships now.
@@ -72,7 +76,6 @@ RECIPES: dict[str, dict[str, Any]] = {
 
 def stratified_folds(labels: list[str], k: int, seed: int = 0) -> list[list[int]]:
     """k disjoint index lists covering every row, each with about 1/k of every label."""
-    import numpy as np
 
     rng = np.random.default_rng(seed)
     folds: list[list[int]] = [[] for _ in range(k)]
@@ -91,8 +94,8 @@ def _run(job: dict[str, Any]) -> dict[str, Any]:
     """One fit on all folds but one, scored on that one (runs in a worker process)."""
     import torch
 
+    # heavy: mlcore.classifier loads torch and transformers
     from mlcore.classifier import TrainConfig, fit
-    from mlcore.metrics import classification_report
 
     torch.set_num_threads(job["threads"])
     rows, test_idx = job["rows"], set(job["fold"])
@@ -205,8 +208,6 @@ def main(argv: list[str]) -> dict[str, Any]:
         }
     if "baseline" not in recipes and not args.no_baseline:
         recipes.insert(0, "baseline")
-    from bench.sentiment import phrasebank_split
-    from mlcore.embedder import base_model_path
 
     with args.data.open(newline="", encoding="utf-8") as fh:
         all_rows = list(csv.DictReader(fh))

@@ -20,6 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
+import psycopg
+import redis
+
 ROOT = Path(__file__).resolve().parents[1]
 POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 REDIS_URL = "redis://127.0.0.1:6379/14"
@@ -29,15 +32,11 @@ def services_unreachable(postgres_url: str, redis_url: str) -> str | None:
     """Why PostgreSQL or Redis cannot be used (None when both answer)."""
     problems = []
     try:
-        import psycopg
-
         with psycopg.connect(postgres_url, connect_timeout=3) as conn:
             conn.execute("select 1")
     except Exception as exc:
         problems.append(f"PostgreSQL unreachable at {postgres_url} ({type(exc).__name__})")
     try:
-        import redis
-
         redis.Redis.from_url(redis_url, socket_connect_timeout=3).ping()
     except Exception as exc:
         problems.append(f"Redis unreachable at {redis_url} ({type(exc).__name__})")
@@ -152,8 +151,6 @@ def service_stack(
     *, postgres_url: str, redis_url: str, workdir: Path, prefix: str
 ) -> Iterator[ServiceStack]:
     """A fresh database `<prefix>_<pid>` and an empty Redis db, removed again on the way out."""
-    import psycopg
-    import redis
 
     db_name = f"{prefix}_{os.getpid()}"
     database_url = urlparse(postgres_url)._replace(path=f"/{db_name}").geturl()

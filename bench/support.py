@@ -23,6 +23,8 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from bench.train_args import train_args_add, train_config_describe, train_config_kwargs
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,6 +34,7 @@ SECTIONS = ("intent", "retrieval", "latency", "llm")
 
 def banking77_split(seed: int = 13) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """(train, held-out) rows of banking77 train.csv: a seeded stratified 90/10 split."""
+    # heavy: mlcore.classifier loads torch and transformers
     from mlcore.classifier import stratified_split
 
     with (BANKING77 / "train.csv").open(newline="") as fh:
@@ -45,6 +48,7 @@ def _django() -> None:
     if "DATA_DIR" not in os.environ:
         os.environ["DATA_DIR"] = tempfile.mkdtemp(prefix="bench-support-")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    # setup: the apps can be imported only after django.setup()
     import django
     from django.core.management import call_command
 
@@ -56,6 +60,7 @@ def intent_section(results: dict[str, Any], notes: list[str], args: argparse.Nam
     quick = bool(args.quick)
     import torch
 
+    # heavy: mlcore.classifier loads torch and transformers
     from mlcore.classifier import TrainConfig, fit
 
     torch.set_num_threads(max(1, os.cpu_count() or 1))
@@ -108,6 +113,7 @@ def intent_section(results: dict[str, Any], notes: list[str], args: argparse.Nam
 def retrieval_section(results: dict[str, Any], notes: list[str], args: argparse.Namespace) -> None:
     quick = bool(args.quick)
     _django()
+    # setup: the apps can be imported only after django.setup()
     from apps.support import demo, selectors
     from apps.support.retrieval import passages_retrieve
 
@@ -137,8 +143,8 @@ def retrieval_section(results: dict[str, Any], notes: list[str], args: argparse.
 def latency_section(results: dict[str, Any], notes: list[str], args: argparse.Namespace) -> None:
     quick = bool(args.quick)
     _django()
-    import numpy as np
 
+    # setup: the apps can be imported only after django.setup()
     from apps.support import demo, retrieval
     from apps.support.answers import answer_compose
 
@@ -179,6 +185,7 @@ def latency_section(results: dict[str, Any], notes: list[str], args: argparse.Na
     # intent section trained (this run's, or the last one saved under var/).
     model_dir = Path(results.get("_intent_model_dir") or ROOT / "var" / "bench-support-intent")
     if (model_dir / "serving.json").exists():
+        # heavy: mlcore.classifier loads torch and transformers
         from mlcore.classifier import TextClassifier
 
         clf = TextClassifier.load(model_dir, device="cpu")
@@ -199,6 +206,7 @@ def latency_section(results: dict[str, Any], notes: list[str], args: argparse.Na
 
 def llm_section(results: dict[str, Any], notes: list[str], args: argparse.Namespace) -> None:
     quick = bool(args.quick)
+    # setup: the apps can be imported only after django.setup()
     from apps.support.generation import local_generator
 
     generator = local_generator()

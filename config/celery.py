@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import socket
 import threading
 
 from celery import Celery
+from celery.beat import EmbeddedService
 from celery.signals import worker_process_init, worker_ready
+from django.conf import settings
+from django.db import connection
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -21,7 +25,6 @@ SCHEDULE_MODULES = ("apps.mlops", "apps.sentiment", "apps.support", "apps.recomm
 
 def beat_schedule() -> dict[str, dict[str, object]]:
     """Every app's periodic tasks (`BEAT_SCHEDULE` in its schedules.py), merged."""
-    import importlib
 
     merged: dict[str, dict[str, object]] = {}
     for package in SCHEDULE_MODULES:
@@ -43,6 +46,7 @@ _embedded_started = False
 
 
 def _warm_models() -> None:
+    # setup: Celery's app is created before Django's apps are loaded
     from apps.mlops.services import models_warm
 
     try:
@@ -53,7 +57,6 @@ def _warm_models() -> None:
 
 def _warm_models_in_background() -> threading.Thread:
     def run() -> None:
-        from django.db import connection
 
         try:
             _warm_models()
@@ -86,7 +89,6 @@ def _on_worker_ready(sender: object = None, **_: object) -> None:
 def embedded_worker_start() -> bool:
     """Start one in-process worker thread on the in-memory broker (embedded profile only)."""
     global _embedded_started
-    from django.conf import settings
 
     if not settings.CELERY_EMBEDDED_WORKER:
         return False
@@ -115,7 +117,6 @@ def embedded_worker_start() -> bool:
         worker.start()
 
     threading.Thread(target=run, name="celery-embedded", daemon=True).start()
-    from celery.beat import EmbeddedService
 
     EmbeddedService(app, thread=True, scheduler_cls=app.conf.beat_scheduler).start()
     log.info("embedded Celery worker started (in-memory broker)")
@@ -126,6 +127,7 @@ def embedded_worker_start() -> bool:
 def _reconcile_production_aliases(**_: object) -> None:
     # A promotion whose process died between its commit and its alias write left the alias file
     # behind the database; repair it before this worker serves (beat repeats it every 5 min).
+    # (setup: Celery's app is created before Django's apps are loaded)
     from apps.mlops.aliases import production_aliases_reconcile
 
     try:

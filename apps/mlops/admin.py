@@ -17,6 +17,7 @@ from .models import (
     RetrainSchedule,
     TrainingRun,
 )
+from .tasks import model_version_optimise_task
 
 
 @admin.register(ModelVersion)
@@ -48,7 +49,6 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
     @admin.action(description="Build and measure the int8 serving form (queued)")
     def optimise_int8(self, request: HttpRequest, queryset: QuerySet[ModelVersion]) -> None:
-        from .tasks import model_version_optimise_task
 
         for version in queryset:
             model_version_optimise_task.delay(version.name, version.version)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.db import transaction
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -18,6 +19,7 @@ from mlcore.registry import RegistryError
 from . import selectors, services
 from .kinds import kind_get
 from .models import ModelPolicy, ModelVersion, RetrainSchedule, TrainingRun
+from .monitoring import monitoring_flush
 from .serializers import (
     ModelOverviewSerializer,
     ModelVersionSerializer,
@@ -33,6 +35,7 @@ from .serializers import (
     TrainingRunSerializer,
     TrainingRunStartSerializer,
 )
+from .tasks import model_version_optimise_task
 
 
 def _known_model(name: str) -> None:
@@ -139,9 +142,6 @@ class OptimiseView(MlAdminView):
         summary="Build and measure the int8 serving form (queued)",
     )
     def post(self, request: Request, name: str, version: int) -> Response:
-        from django.db import transaction
-
-        from .tasks import model_version_optimise_task
 
         row = _version_or_404(name, version)
         transaction.on_commit(lambda: model_version_optimise_task.delay(row.name, row.version))
@@ -228,7 +228,6 @@ class MonitoringView(MlAdminView):
         summary="Requests, latency, errors, prediction distribution and drift",
     )
     def get(self, request: Request, name: str) -> Response:
-        from .monitoring import monitoring_flush
 
         _known_model(name)
         try:

@@ -22,7 +22,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from django.conf import settings
+from django.db import connection
 from prometheus_client import Counter, Histogram
+
+from .models import PredictionStat
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +167,6 @@ def recent_latencies(model: str) -> list[float]:
 
 # -- persisting --------------------------------------------------------------------------------
 def _flush_interval() -> float:
-    from django.conf import settings
 
     # No background writes inside a test run (they would race the tests' own transactions);
     # tests flush explicitly. Eager Celery means the same kind of in-process, synchronous run.
@@ -187,7 +190,6 @@ def _maybe_flush_in_background() -> None:
 
 
 def _flush_and_close() -> None:
-    from django.db import connection
 
     try:
         monitoring_flush()
@@ -202,7 +204,6 @@ def monitoring_flush() -> int:
 
     If the database refuses, the numbers go back into the buffer for the next flush.
     """
-    from .models import PredictionStat
 
     global _buffer
     with _flush_lock:

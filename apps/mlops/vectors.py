@@ -18,13 +18,13 @@ import numpy as np
 import numpy.typing as npt
 from django.conf import settings
 
+from mlcore.embedder import shared_embedder
 from mlcore.index import IndexHandle, VectorIndex
 from mlcore.types import Hit
 
 
 def embedder_get() -> Any:
     """The process's shared MiniLM embedder (loaded on first use)."""
-    from mlcore.embedder import shared_embedder
 
     return shared_embedder(device=settings.ML_DEVICE)
 

@@ -19,6 +19,7 @@ from .forms import RunParamsForm, ScheduleForm
 from .kinds import ModelKind, kind_get
 from .models import ModelVersion, RetrainSchedule, TrainingRun
 from .monitoring import monitoring_flush
+from .tasks import model_version_optimise_task
 
 ml_admin = role_required(Role.ML_ADMIN)
 
@@ -274,7 +275,6 @@ def _move_production(
 @ml_admin
 @require_POST
 def optimise(request: HttpRequest, name: str, version: int) -> HttpResponse:
-    from .tasks import model_version_optimise_task
 
     if selectors.version_get(name, version) is None:
         raise Http404("no such version")

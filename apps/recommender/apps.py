@@ -11,7 +11,7 @@ class RecommenderConfig(AppConfig):
 
     def ready(self) -> None:
         # Imported here, not at the top: these modules load models, and the app registry is not
-        # ready while this module is imported.
+        # ready while this module is imported. (setup: the app registry is ready only in ready())
         from apps.mlops.runtime import ModelKind, kind_register
 
         from .services import MODEL_NAME, visitor_merge_on_login

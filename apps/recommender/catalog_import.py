@@ -278,6 +278,7 @@ def catalog_upload_accept(
         created_by=user if getattr(user, "pk", None) else None,
     )
     if not upload_runs_inline(size):
+        # cycle: the tasks module imports this one
         from .tasks import catalog_import_run_task  # tasks imports this module
 
         job_enqueue(catalog_import_run_task, job.pk)

@@ -7,6 +7,7 @@ class SentimentConfig(AppConfig):
     verbose_name = "Financial sentiment"
 
     def ready(self) -> None:
+        # setup: the app registry is ready only in ready()
         from apps.mlops.runtime import ModelKind, kind_register
 
         from .training import MODEL_NAME, PARAM_SPECS, classifier_load, sentiment_train

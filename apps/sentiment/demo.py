@@ -10,6 +10,8 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+from apps.mlops import services as mlops_services
+
 from . import services
 from .models import AlertRule, Document, Source
 from .training import DEMO_DATA, MODEL_NAME
@@ -133,7 +135,6 @@ def _headlines(now: datetime, rng: random.Random) -> list[DocumentRow]:
 
 def demo_load(*, log: Callable[[str], None] = print, train: bool = True) -> None:
     """Idempotent: safe to run again; existing rows are kept and nothing is duplicated."""
-    from apps.mlops.services import model_available, version_train_and_register
 
     for name, ticker, aliases, needs_context in WATCHLIST:
         services.entity_upsert(
@@ -141,7 +142,7 @@ def demo_load(*, log: Callable[[str], None] = print, train: bool = True) -> None
         )
     log(f"   watchlist: {len(WATCHLIST)} companies")
 
-    if train and not model_available(MODEL_NAME):
+    if train and not mlops_services.model_available(MODEL_NAME):
         log(f"   training the demo sentiment model on {DEMO_DATA.name} (3 epochs, max_length 64)")
 
         def progress(event: dict[str, object]) -> None:
@@ -151,7 +152,7 @@ def demo_load(*, log: Callable[[str], None] = print, train: bool = True) -> None
             if step % 10 == 0 or step == total:
                 log(f"     step {step}/{total}, loss {event['loss']}, ~{event['eta_s']}s left")
 
-        version, result = version_train_and_register(
+        version, result = mlops_services.version_train_and_register(
             name=MODEL_NAME,
             params={"epochs": 3, "max_length": 64},
             promote=True,
@@ -204,7 +205,7 @@ def demo_load(*, log: Callable[[str], None] = print, train: bool = True) -> None
                 "delivery": AlertRule.Delivery.DIGEST,
             },
         )
-    if model_available(MODEL_NAME):
+    if mlops_services.model_available(MODEL_NAME):
         pending = list(
             Document.objects.filter(status=Document.Status.PENDING).values_list("pk", flat=True)
         )

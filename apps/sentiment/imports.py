@@ -289,6 +289,7 @@ def upload_accept(
         if outcome.job.status == ImportJob.Status.FAILED:
             raise UploadError(outcome.job.message)
         return outcome
+    # cycle: the tasks module imports this one
     from .tasks import import_job_run_task  # tasks imports this module
 
     job_enqueue(import_job_run_task, job.pk)

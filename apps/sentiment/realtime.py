@@ -18,6 +18,9 @@ from django.template.defaultfilters import truncatechars
 from django.urls import reverse
 from django.utils import dateformat, timezone
 
+from . import selectors
+from .models import Alert
+
 log = logging.getLogger(__name__)
 FEED_GROUP = "sentiment-feed"
 # Alert events go only to the rule's owner and to staff, who see every alert (as the pages do).
@@ -77,7 +80,6 @@ def alert_event(alert: Any) -> dict[str, Any]:
 
 def documents_broadcast(*, document_ids: Sequence[int]) -> None:
     """Tell open dashboards about newly scored texts (one event per scored batch)."""
-    from . import selectors
 
     try:
         docs = selectors.document_feed().filter(pk__in=list(document_ids))
@@ -91,7 +93,6 @@ def documents_broadcast(*, document_ids: Sequence[int]) -> None:
 def alert_broadcast(*, alert_id: int) -> None:
     """Tell the dashboards of the rule's owner and of staff about a new alert or a change of its
     status."""
-    from .models import Alert
 
     try:
         alert = Alert.objects.filter(pk=alert_id).select_related("rule").first()

@@ -8,9 +8,23 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from apps.mlops.runtime import MAX_STEPS_SPEC, ParamSpec, TrainingContext, TrainOutcome
+from apps.mlops.runtime import (
+    MAX_STEPS_SPEC,
+    ParamSpec,
+    TrainingContext,
+    TrainOutcome,
+    kind_get,
+    params_validate,
+)
+from mlcore import embedder
 from mlcore.embedder import BASE_MODELS
 
+from .training_data import (
+    corrections_mark_used,
+    labelled_set_list,
+    set_ids_parse,
+    training_data_assemble,
+)
 from .uploads import LabelledRow, UploadError, labelled_read
 
 MODEL_NAME = "sentiment"
@@ -40,7 +54,6 @@ DEFAULT_PARAMS: dict[str, Any] = {
 
 def labelled_set_choices() -> list[tuple[int, str]]:
     """The imported labelled sets as (id, "name (rows)") for the run forms on the Models page."""
-    from .training_data import labelled_set_list
 
     return [(s.pk, f"{s.name} ({s.row_count} rows)") for s in labelled_set_list().order_by("pk")]
 
@@ -198,7 +211,6 @@ def _params_check(params: dict[str, Any]) -> None:
     (zero epochs would register an untrained model, a zero batch size fails deep inside). The
     bounds are PARAM_SPECS, which the run forms and the API check too; this covers the command
     line and the admin, whose other names pass through as before."""
-    from apps.mlops.runtime import kind_get, params_validate
 
     checked = {spec.name for spec in PARAM_SPECS if spec.type in ("int", "float")} | {"base_model"}
     params_validate(kind_get(MODEL_NAME), {k: v for k, v in params.items() if k in checked})
@@ -211,16 +223,14 @@ def sentiment_train(ctx: TrainingContext) -> TrainOutcome:
     Params `sets` picks the imported sets ("all", the default; "none"; or a list of ids) and
     `include_corrections` the analysts' corrections; a correction overrides a sentence's label.
     """
+    # heavy: mlcore.classifier loads torch and transformers
     from mlcore.classifier import ProgressEvent, TrainConfig, fit
-    from mlcore.embedder import BaseModelMissing, base_model_resolve
-
-    from .training_data import corrections_mark_used, set_ids_parse, training_data_assemble
 
     params = {**DEFAULT_PARAMS, **ctx.params}
     _params_check(params)
     try:
-        base = base_model_resolve(params.get("base_model") or "minilm")
-    except BaseModelMissing as exc:
+        base = embedder.base_model_resolve(params.get("base_model") or "minilm")
+    except embedder.BaseModelMissing as exc:
         raise ValueError(str(exc)) from None
     ctx.log(f"base model: {params.get('base_model') or 'minilm'} ({base})")
     base_path = params.get("data") or DEMO_DATA
@@ -276,6 +286,7 @@ def sentiment_train(ctx: TrainingContext) -> TrainOutcome:
                 f"val accuracy {event.val_accuracy or 0:.3f}"
             )
 
+    # heavy: mlcore.classifier loads torch and transformers
     from mlcore.classifier import stratified_split
 
     train_idx, val_idx = stratified_split(labels, config.val_fraction, config.seed)
@@ -342,6 +353,7 @@ def sentiment_train(ctx: TrainingContext) -> TrainOutcome:
 
 
 def classifier_load(path: Path) -> Any:
+    # heavy: mlcore.classifier loads torch and transformers
     from mlcore.classifier import TextClassifier
 
     return TextClassifier.load(path)

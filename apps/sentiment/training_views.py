@@ -14,6 +14,7 @@ from apps.mlops import services as mlops_services
 
 from . import imports, training_data
 from .models import ImportJob
+from .training import MODEL_NAME
 from .uploads import UploadError
 
 analyst_only = role_required(Role.ANALYST)
@@ -84,7 +85,6 @@ def labelled_set_delete(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def training_run_start(request: HttpRequest) -> HttpResponse:
     """Queue a sentiment training run on the chosen sets (and, if ticked, the corrections)."""
-    from .training import MODEL_NAME
 
     chosen = request.POST.getlist("sets")
     try:

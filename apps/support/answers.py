@@ -18,9 +18,11 @@ import numpy as np
 from apps.mlops.runtime import texts_embed
 from mlcore.text import sentences_split
 
+from . import generation
 from .intent import IntentGuess, intents_predict
 from .models import FAQ, Article, KnowledgeBase
 from .retrieval import Passage, article_url, passages_retrieve
+from .selectors import article_intents_map
 from .text import MAX_MESSAGE_CHARS, clean_text, tokens
 
 log = logging.getLogger(__name__)
@@ -249,12 +251,11 @@ def _generate(
     passages: Sequence[Passage],
     on_token: Callable[[str], bool] | None,
 ) -> str | None:
-    from .generation import generator_for
 
     parts: list[str] = []
     try:
         endpoint = kb.llm_endpoint
-        generator = generator_for(
+        generator = generation.generator_for(
             base_url=endpoint.base_url if endpoint else "",
             model=kb.llm_model or (endpoint.model if endpoint else ""),
         )
@@ -286,7 +287,6 @@ def answers_judge(
     *, kb_id: int, rows: Sequence[tuple[str, str]], progress: Callable[[int], None] | None = None
 ) -> list[Judged]:
     """Run each labelled question through retrieval + intent (as the live path scores them)."""
-    from .selectors import article_intents_map
 
     kb = KnowledgeBase.objects.get(pk=kb_id)
     intents_of = article_intents_map(kb_id=kb_id)

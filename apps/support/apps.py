@@ -7,6 +7,7 @@ class SupportConfig(AppConfig):
     verbose_name = "Customer service"
 
     def ready(self) -> None:
+        # setup: the app registry is ready only in ready()
         from apps.mlops.runtime import kind_register
 
         from .intent import intent_kind

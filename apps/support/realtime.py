@@ -12,6 +12,15 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
+from .models import Conversation
+from .selectors import (
+    agents_online_list,
+    conversation_engaged,
+    conversation_summary,
+    message_agent_view,
+    message_public_view,
+)
+
 log = logging.getLogger(__name__)
 QUEUE_GROUP = "support-queue"
 
@@ -35,7 +44,6 @@ def _send(group: str, payload: dict[str, Any]) -> None:
 
 
 def message_broadcast(*, message: Any) -> None:
-    from .selectors import message_agent_view, message_public_view
 
     if message.sender != message.Sender.NOTE:
         _send(
@@ -49,8 +57,6 @@ def message_broadcast(*, message: Any) -> None:
 
 
 def conversation_broadcast(*, conversation_id: int, event: str = "conversation") -> None:
-    from .models import Conversation
-    from .selectors import conversation_engaged, conversation_summary
 
     conversation = Conversation.objects.select_related("assigned_agent").get(pk=conversation_id)
     summary = conversation_summary(conversation)
@@ -83,6 +89,5 @@ def token_broadcast(*, conversation_id: int, reply_to: int, text: str) -> None:
 def agents_broadcast() -> None:
     """Tell every open console who is online, so its "Transfer to" list follows agents coming
     and going instead of being what it was when the console connected."""
-    from .selectors import agents_online_list
 
     _send(QUEUE_GROUP, {"type": "agents", "agents": agents_online_list()})

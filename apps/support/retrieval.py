@@ -13,6 +13,7 @@ from typing import cast
 
 import numpy as np
 import numpy.typing as npt
+from django.db.models import F
 
 from apps.mlops.runtime import named_index, texts_embed
 from mlcore.text import content_hash, sentences_split
@@ -245,7 +246,6 @@ SYNTHETIC_PREFIX = "bench-synthetic:"
 
 def synthetic_chunks_add(*, kb_id: int, total: int, seed: int = 7) -> int:
     """Pad a knowledge base to `total` published chunks with recombined demo sentences."""
-    from django.db.models import F
 
     have = Chunk.objects.filter(kb_id=kb_id, article__status=Article.Status.PUBLISHED).count()
     need = total - have
@@ -293,7 +293,6 @@ def synthetic_chunks_add(*, kb_id: int, total: int, seed: int = 7) -> int:
 
 
 def synthetic_chunks_remove(*, kb_id: int) -> None:
-    from django.db.models import F
 
     ids = list(
         Chunk.objects.filter(

@@ -8,6 +8,7 @@ import unicodedata
 from dataclasses import dataclass
 from html.parser import HTMLParser
 
+import markdown
 import nh3
 
 from mlcore.text import content_hash, sentences_split
@@ -186,8 +187,6 @@ def decode_upload(data: bytes, *, what: str) -> str:
 def markdown_render(body: str, body_format: str) -> str:
     """Article body as sanitised HTML (scripts, event handlers and styles removed)."""
     if body_format == "markdown":
-        import markdown
-
         html = markdown.markdown(body, extensions=["extra", "sane_lists"])
     elif body_format == "html":
         html = body
@@ -256,6 +255,7 @@ def html_to_markdownish(html: str) -> tuple[str, str]:
 
 
 def pdf_to_text(data: bytes) -> str:
+    # heavy: pypdf is read only for PDF uploads
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 

@@ -31,6 +31,7 @@ def fit_ensemble(
     the vote is chosen once, for the ensemble."""
     import torch
 
+    # heavy: the heads module imports torch
     from ..heads import MeanPoolEnsemble
 
     if config.pooling != "mean":

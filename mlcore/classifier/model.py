@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import threading
@@ -106,10 +107,12 @@ class TextClassifier:
         pooling = info.get("pooling", "cls")
         model: Any
         if pooling == "mean":
+            # heavy: the heads module imports torch
             from ..heads import MeanPoolClassifier
 
             labels = list(info["labels"])
             if int(info.get("members", 1)) > 1:
+                # heavy: the heads module imports torch
                 from ..heads import MeanPoolEnsemble
 
                 model = MeanPoolEnsemble.from_pretrained(
@@ -258,7 +261,6 @@ def int8_form_save(path: str | Path) -> Path:
     The record holds the size of the int8 weights; the weights themselves are rebuilt from the
     fp32 safetensors whenever the int8 form is loaded.
     """
-    import io
 
     import torch
 

@@ -156,6 +156,7 @@ def _classifier_build(
     if config.pooling == "mean":
         from transformers import AutoModel
 
+        # heavy: the heads module imports torch
         from ..heads import MeanPoolClassifier
 
         model = MeanPoolClassifier(AutoModel.from_pretrained(base), len(label_names)).to(dev)

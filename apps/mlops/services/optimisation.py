@@ -10,6 +10,8 @@ from typing import Any
 
 from django.utils import timezone
 
+from mlcore.metrics import classification_report
+
 from ..evaluation import eval_rows
 from ..model_store import registry
 from ..models import (
@@ -24,7 +26,6 @@ def _is_classifier_artifact(path: Path) -> bool:
 
 
 def _measure(classifier: Any, texts: list[str], labels: list[str], rounds: int) -> dict[str, Any]:
-    from mlcore.metrics import classification_report
 
     classifier.predict(texts[:8])  # warm-up: first call pays for lazy initialisation
     best = float("inf")
@@ -48,6 +49,7 @@ def model_version_optimise(*, name: str, version: int, rounds: int = 3) -> dict[
     Speed and accuracy of fp32 and int8 are measured on the version's held-out rows
     (`artifact/eval.jsonl`), on the CPU with the same texts, and stored on the version.
     """
+    # heavy: mlcore.classifier loads torch and transformers
     from mlcore.classifier import QUANTIZED_FILE, TextClassifier, int8_form_save
 
     row = ModelVersion.objects.get(name=name, version=version)
@@ -103,6 +105,7 @@ def model_version_serving_form_set(
     int8 form must have lost at most INT8_MAX_ACCURACY_LOSS on the held-out rows when it was
     measured, unless `force`.
     """
+    # heavy: mlcore.classifier loads torch and transformers
     from mlcore.classifier import QUANTIZED_FILE, SERVING_FILE, serving_form_set
 
     row = ModelVersion.objects.get(name=name, version=version)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from ..kinds import TrainingContext, kind_get
@@ -58,6 +58,7 @@ def training_run_start(
         promote=promote,
         started_by=_user_or_none(user),
     )
+    # cycle: the tasks module imports this one
     from ..tasks import training_run_execute_task
 
     run_id = run.pk
@@ -140,7 +141,6 @@ class _Heartbeat:
         )
 
     def _beat(self) -> None:
-        from django.db import connection
 
         try:
             while not self.stop.wait(_heartbeat_s()):

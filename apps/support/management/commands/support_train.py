@@ -13,6 +13,8 @@ from apps.support.intent import (
     eval_rows_of_production,
     rows_from_csv,
 )
+from apps.support.selectors import knowledge_base_get
+from apps.support.services import knowledge_base_calibrate
 
 
 class Command(BaseCommand):
@@ -69,9 +71,6 @@ class Command(BaseCommand):
             style = self.style.SUCCESS if result.promoted else self.style.WARNING
             self.stdout.write(style(f"{result.kind}: {result.message}"))
         if result is not None and result.promoted and not options["no_calibrate"]:
-            from apps.support.selectors import knowledge_base_get
-            from apps.support.services import knowledge_base_calibrate
-
             try:
                 kb = knowledge_base_get()
             except Exception:
