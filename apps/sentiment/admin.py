@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django import forms
 from django.contrib import admin, messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -12,7 +11,8 @@ from apps.core.admin_base import ReadOnlyAdmin
 from apps.core.upload_jobs import capped_upload
 
 from . import imports, selectors, services
-from .forms import EntityForm, RuleForm, SourceForm
+from .admin_forms import ALERT_ACTIONS, AlertAdminForm, DocumentAdminForm, RuleAdminForm, UploadForm
+from .forms import EntityForm, SourceForm
 from .models import (
     Aggregate,
     Alert,
@@ -29,10 +29,6 @@ from .models import (
     Unsubscribe,
 )
 from .uploads import UploadError
-
-
-class UploadForm(forms.Form):
-    file = forms.FileField(help_text="CSV with a header row, or JSONL")
 
 
 @admin.register(Source)
@@ -154,21 +150,6 @@ class ScoreInline(admin.StackedInline):
         return False
 
 
-class DocumentAdminForm(forms.ModelForm):
-    class Meta:
-        model = Document
-        fields = list(services.DOCUMENT_FIELDS)
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        if self.instance.pk is not None:
-            values = {name: data[name] for name in services.DOCUMENT_FIELDS if name in data}
-            problem = services.document_edit_problem(document_id=self.instance.pk, values=values)
-            if problem:
-                raise forms.ValidationError(problem)
-        return data
-
-
 @admin.register(Document)
 class DocumentAdmin(admin.ModelAdmin):
     form = DocumentAdminForm
@@ -253,15 +234,6 @@ class EntityAdmin(admin.ModelAdmin):
         return deleted, counts, perms_needed, protected
 
 
-class RuleAdminForm(RuleForm):
-    """The page's checks (threshold in its metric's range, window, sensitivity, cooldown), plus
-    the owner, which the page takes from the signed-in analyst."""
-
-    class Meta(RuleForm.Meta):
-        fields = ["owner", *RuleForm.Meta.fields]
-        widgets: dict[str, Any] = {}  # the admin's filter_horizontal picks the companies
-
-
 @admin.register(AlertRule)
 class AlertRuleAdmin(admin.ModelAdmin):
     form = RuleAdminForm
@@ -292,26 +264,6 @@ class AlertRuleAdmin(admin.ModelAdmin):
         # The service saved the companies with the rule (form.save_m2m would write them again).
         for formset in formsets:
             self.save_formset(request, form, formset, change=change)
-
-
-class AlertAdminForm(forms.ModelForm):
-    class Meta:
-        model = Alert
-        fields = ["status"]
-
-    def clean_status(self) -> str:
-        status = self.cleaned_data["status"]
-        if status == Alert.Status.OPEN and self.instance.status != Alert.Status.OPEN:
-            raise forms.ValidationError("an alert is not reopened; the next episode opens anew")
-        return str(status)
-
-
-# The status an admin picks -> the service's action (which stamps who and when, and tells the
-# open dashboards).
-ALERT_ACTIONS: dict[str, str] = {
-    Alert.Status.ACKNOWLEDGED: "acknowledge",
-    Alert.Status.RESOLVED: "resolve",
-}
 
 
 @admin.register(Alert)
