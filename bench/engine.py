@@ -225,7 +225,11 @@ def main(argv: list[str]) -> dict[str, Any]:
         f"{args.threads} threads on a machine shared with other engineers' jobs (load varies "
         "during the run): compare figures within this run only"
     )
-    return {"title": "Inference engine (serving forms)", "results": results, "notes": "; ".join(notes)}
+    return {
+        "title": "Inference engine (serving forms)",
+        "results": results,
+        "notes": "; ".join(notes),
+    }
 
 
 if __name__ == "__main__":

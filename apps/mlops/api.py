@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 from apps.accounts.models import Role
 from apps.accounts.roles import HasRole
 from mlcore.registry import RegistryError
+from mlcore.serving.choice import AUTO, FORMS
 
 from . import selectors, services
 from .kinds import kind_get
@@ -189,6 +190,12 @@ class PromotionResultSerializer(serializers.Serializer[Any]):
 class PolicySerializer(serializers.Serializer[Any]):
     tolerance = serializers.FloatField(min_value=0, max_value=1)
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=300)
+    form_tolerance = serializers.FloatField(
+        min_value=0,
+        max_value=1,
+        required=False,
+        help_text="accuracy a serving form may lose against fp32 (default 0.01)",
+    )
 
 
 class ScheduleSerializer(serializers.ModelSerializer[RetrainSchedule]):
@@ -220,9 +227,14 @@ class ScheduleSerializer(serializers.ModelSerializer[RetrainSchedule]):
 
 
 class ServingFormSerializer(serializers.Serializer[Any]):
-    form = serializers.ChoiceField(choices=["fp32", "int8"])
+    form = serializers.ChoiceField(
+        choices=[*FORMS, AUTO],
+        help_text="a serving form, or 'auto': each device its fastest form within tolerance",
+    )
     force = serializers.BooleanField(
-        default=False, help_text="serve int8 even when it lost more than a point of accuracy"
+        default=False,
+        help_text="serve the form even when it lost more accuracy than the policy's form "
+        "tolerance (default one point)",
     )
 
 
@@ -352,7 +364,7 @@ class OptimiseView(MlAdminView):
     @extend_schema(
         request=None,
         responses={202: QueuedSerializer},
-        summary="Build and measure the int8 serving form (queued)",
+        summary="Export and measure every serving form of a version (queued)",
     )
     def post(self, request: Request, name: str, version: int) -> Response:
         from django.db import transaction
@@ -392,7 +404,11 @@ class PolicyView(MlAdminView):
         _known_model(name)
         policy = ModelPolicy.objects.filter(name=name).first()
         return Response(
-            {"tolerance": services.model_tolerance(name), "note": policy.note if policy else ""}
+            {
+                "tolerance": services.model_tolerance(name),
+                "note": policy.note if policy else "",
+                "form_tolerance": services.form_tolerance(name),
+            }
         )
 
     @extend_schema(
@@ -407,7 +423,13 @@ class PolicyView(MlAdminView):
             policy = services.model_policy_set(name=name, user=request.user, **data.validated_data)
         except KeyError:
             raise NotFound(f"no model named {name!r}") from None
-        return Response({"tolerance": policy.tolerance, "note": policy.note})
+        return Response(
+            {
+                "tolerance": policy.tolerance,
+                "note": policy.note,
+                "form_tolerance": policy.form_tolerance,
+            }
+        )
 
 
 class ScheduleView(MlAdminView):

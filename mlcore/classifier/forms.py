@@ -1,8 +1,8 @@
 """A saved classifier's serving forms: exported next to its weights, measured on held-out rows.
 
-    <path>/forms/onnx-fp32.onnx   ONNX Runtime fp32
-    <path>/forms/onnx-int8.onnx   dynamic int8 (per-channel weights)
-    <path>/forms/onnx-int8s.onnx  static int8 (QDQ), calibrated on the version's validation texts
+<path>/forms/onnx-fp32.onnx   ONNX Runtime fp32
+<path>/forms/onnx-int8.onnx   dynamic int8 (per-channel weights)
+<path>/forms/onnx-int8s.onnx  static int8 (QDQ), calibrated on the version's validation texts
 """
 
 from __future__ import annotations

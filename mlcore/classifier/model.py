@@ -16,7 +16,7 @@ import numpy.typing as npt
 from ..config import resolve_device
 from ..embedder import offline
 from ..metrics import classification_report
-from ..serving.choice import FP16, FP32, ONNX_FORMS, TORCH_INT8, form_check
+from ..serving.choice import AUTO, FP16, FP32, ONNX_FORMS, TORCH_INT8, form_auto, form_check
 from ..serving.device import cuda_available, half_dtype
 from ..serving.sessions import OnnxRunner
 from ..types import Prediction
@@ -106,7 +106,8 @@ class TextClassifier:
 
         Forms (mlcore.serving.choice): 'fp32' and 'int8' (torch's dynamic int8, CPU) from the
         safetensors; 'onnx-fp32', 'onnx-int8', 'onnx-int8s' from `forms/<form>.onnx` (exported
-        by `mlcore.classifier.forms`); 'fp16' on CUDA (bf16 where the GPU has it).
+        by `mlcore.classifier.forms`); 'fp16' on CUDA (bf16 where the GPU has it); 'auto', the
+        fastest form measured on this device within tolerance.
         """
         offline()
         from transformers import AutoTokenizer
@@ -114,8 +115,11 @@ class TextClassifier:
         path = Path(path)
         serving_file = path / SERVING_FILE
         info = json.loads(serving_file.read_text()) if serving_file.exists() else {}
-        form = form_check(serving or info.get("serving", FP32))
+        form = serving or info.get("serving", FP32)
         dev = resolve_device(device)
+        if form == AUTO:  # each device its fastest form within tolerance (forms.json)
+            form = form_auto(path, "cuda" if dev.startswith("cuda") else "cpu")
+        form_check(form)
         tokenizer = AutoTokenizer.from_pretrained(str(path))
         pooling = info.get("pooling", "cls")
         model: Any
@@ -312,8 +316,10 @@ def int8_form_save(path: str | Path) -> Path:
 
 
 def serving_form_set(path: str | Path, form: str) -> None:
-    """Record which form (mlcore.serving.choice.FORMS) `TextClassifier.load` uses by default."""
-    form_check(form)
+    """Record which form (mlcore.serving.choice.FORMS, or 'auto') `TextClassifier.load` uses by
+    default."""
+    if form != AUTO:
+        form_check(form)
     path = Path(path)
     info = json.loads((path / SERVING_FILE).read_text())
     info["serving"] = form

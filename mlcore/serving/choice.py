@@ -8,8 +8,12 @@ fastest.
 
 from __future__ import annotations
 
+import json
+import os
+import tempfile
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 # fp32 torch, torch's dynamic int8, ONNX Runtime fp32 / dynamic int8 / static (QDQ) int8, and
@@ -30,6 +34,9 @@ FORM_DEVICES = {
     ONNX_INT8_STATIC: ("cpu",),
     FP16: ("cuda",),
 }
+# Not a form: "each device serves its fastest form within tolerance", from the forms record.
+AUTO = "auto"
+FORMS_RECORD = "forms.json"
 # The default tolerance: one point of accuracy, or 0.01 of mean cosine.
 DEFAULT_TOLERANCE = 0.01
 
@@ -106,3 +113,36 @@ def form_fastest(
     if not allowed:
         return FP32
     return max(allowed, key=lambda m: m.texts_per_s).form
+
+
+def forms_record_write(
+    folder: str | Path, measures: Iterable[FormMeasure], *, baseline: float, tolerance: float
+) -> Path:
+    """Write the measures of a model's forms (`forms.json` in `folder`), atomically."""
+    record = Path(folder) / FORMS_RECORD
+    value = {
+        "baseline": baseline,
+        "tolerance": tolerance,
+        "forms": [m.as_dict() for m in measures],
+    }
+    fd, tmp = tempfile.mkstemp(dir=record.parent, prefix=".forms-", suffix=".tmp")
+    with os.fdopen(fd, "w") as fh:
+        json.dump(value, fh, indent=2)
+    os.replace(tmp, record)
+    return record
+
+
+def form_auto(folder: str | Path, device: str) -> str:
+    """The form 'auto' means on `device` for the model in `folder`: the fastest within the
+    recorded tolerance, or fp32 when nothing was measured."""
+    record = Path(folder) / FORMS_RECORD
+    if not record.is_file():
+        return FP32
+    value = json.loads(record.read_text())
+    measures = [FormMeasure.from_dict(m) for m in value.get("forms", [])]
+    return form_fastest(
+        measures,
+        device=device,
+        baseline=float(value["baseline"]),
+        tolerance=float(value.get("tolerance", DEFAULT_TOLERANCE)),
+    )

@@ -17,9 +17,9 @@ def providers_for(device: str) -> list[str]:
     import onnxruntime as ort
 
     wanted = ["CPUExecutionProvider"]
-    if device.startswith("cuda") and cuda_available():
-        if "CUDAExecutionProvider" in ort.get_available_providers():
-            wanted.insert(0, "CUDAExecutionProvider")
+    on_gpu = device.startswith("cuda") and cuda_available()
+    if on_gpu and "CUDAExecutionProvider" in ort.get_available_providers():
+        wanted.insert(0, "CUDAExecutionProvider")
     return wanted
 
 
