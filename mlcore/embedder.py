@@ -13,9 +13,9 @@ import numpy as np
 import numpy.typing as npt
 
 from .config import resolve_device
-from .serving.choice import DEFAULT_TOLERANCE, FP16, FP32, ONNX_FORMS, form_check, form_fastest
+from .serving.choice import DEFAULT_TOLERANCE, FP16, FP32, form_check, form_fastest
 from .serving.device import activation_bytes, batch_size_for_memory, half_dtype
-from .serving.embedder_forms import embedder_forms_ensure
+from .serving.embedder_forms import EMBEDDER_FORMS, embedder_forms_ensure
 from .serving.sessions import OnnxRunner
 
 FloatArray = npt.NDArray[np.float32]
@@ -180,7 +180,7 @@ class Embedder:
                     int(config.hidden_size), int(config.num_hidden_layers), self.max_length
                 ),
             )
-        elif form in ONNX_FORMS:
+        elif form in EMBEDDER_FORMS:
             folder, _ = self._forms()
             self._runner = OnnxRunner(folder / f"{form}.onnx", device="cpu")
         elif form != FP32:
