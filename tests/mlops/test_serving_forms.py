@@ -48,9 +48,10 @@ def test_a_promoted_classifier_gets_every_form_measured_and_serves_the_fastest_w
     imported = model_version_import(source=archive)
     imported_path = services.registry().artifact_path("test-intent", imported.version)
     onnx_int8 = TextClassifier.load(imported_path, device="cpu", serving="onnx-int8")
-    assert "forms/onnx-int8.onnx" in services.registry().verify(
-        "test-intent", imported.version
-    ).checksums
+    assert (
+        "forms/onnx-int8.onnx"
+        in services.registry().verify("test-intent", imported.version).checksums
+    )
     assert onnx_int8.predict(["Where is my parcel"])[0].label in onnx_int8.labels
 
     # A changed form file fails the version's checksums.
@@ -58,7 +59,7 @@ def test_a_promoted_classifier_gets_every_form_measured_and_serves_the_fastest_w
     data = bytearray(form_path.read_bytes())
     data[len(data) // 2] ^= 0xFF
     form_path.write_bytes(bytes(data))
-    with pytest.raises(CorruptArtifact, match="onnx-int8.onnx does not match"):
+    with pytest.raises(CorruptArtifact, match=r"onnx-int8\.onnx does not match"):
         services.registry().verify("test-intent", 1)
 
 

@@ -170,7 +170,8 @@ def model_version_optimise(
 
 def _form_measured(row: ModelVersion, form: str) -> dict[str, Any] | None:
     optimisation = row.optimisation or {}
-    measured = (optimisation.get("forms") or {}).get(form)
+    forms = optimisation.get("forms") or {}
+    measured = forms.get(form) or forms.get(f"{form}@cuda")
     if measured is None and form == TORCH_INT8 and "accuracy_change" in optimisation:
         return {"accuracy_change": optimisation["accuracy_change"]}  # measured before forms
     return measured
