@@ -170,10 +170,10 @@ def model_version_optimise(
 
 def _form_measured(row: ModelVersion, form: str) -> dict[str, Any] | None:
     optimisation = row.optimisation or {}
+    if form == TORCH_INT8 and "accuracy_change" in optimisation:
+        return {"accuracy_change": optimisation["accuracy_change"]}  # today's int8 rule
     forms = optimisation.get("forms") or {}
-    measured = forms.get(form) or forms.get(f"{form}@cuda")
-    if measured is None and form == TORCH_INT8 and "accuracy_change" in optimisation:
-        return {"accuracy_change": optimisation["accuracy_change"]}  # measured before forms
+    measured: dict[str, Any] | None = forms.get(form) or forms.get(f"{form}@cuda")
     return measured
 
 
