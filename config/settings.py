@@ -356,6 +356,10 @@ ML_KIND_MODULES = env.list("ML_KIND_MODULES", default=[])
 # with the same SECRET_KEY), with a warning in the log (docs/mlops.md).
 ML_ARCHIVE_KEY = env.str("ML_ARCHIVE_KEY", default="")
 
+# --- Serving forms (issue 19, docs/mlops.md "Serving forms") ---
+# Promoting a classifier version that has no serving forms yet queues their export and measure.
+ML_FORMS_ON_PROMOTE = env.bool("ML_FORMS_ON_PROMOTE", default=True)
+
 # --- Security (production) ----------------------------------------------------------------------
 if PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
@@ -16,8 +17,13 @@ import numpy as np
 import numpy.typing as npt
 
 from .config import resolve_device
+from .serving.choice import DEFAULT_TOLERANCE, FP16, FP32, form_check, form_fastest
+from .serving.device import activation_bytes, batch_size_for_memory, half_dtype
+from .serving.embedder_forms import EMBEDDER_FORMS, embedder_forms_ensure
+from .serving.sessions import OnnxRunner
 
 FloatArray = npt.NDArray[np.float32]
+log = logging.getLogger(__name__)
 
 
 def base_model_path() -> Path:
@@ -121,7 +127,13 @@ def offline() -> None:
 
 
 class Embedder:
-    """Batched, L2-normalised float32 sentence embeddings on CPU or CUDA."""
+    """Batched, L2-normalised float32 sentence embeddings on CPU or CUDA, in a serving form.
+
+    `form` 'auto' (the default, or ML_EMBED_FORM when set): on CUDA the half-precision form
+    with a batch size chosen by free memory; on the CPU the fastest form whose mean cosine to
+    fp32 on a fixed text set is within `tolerance` (exported once into ML_BASE_CACHE/forms and
+    reused). 'fp32', 'onnx-fp32', 'onnx-int8' and 'fp16' name one.
+    """
 
     def __init__(
         self,
@@ -130,6 +142,8 @@ class Embedder:
         device: str = "auto",
         batch_size: int = 64,
         max_length: int = 256,
+        form: str = "auto",
+        tolerance: float = DEFAULT_TOLERANCE,
     ) -> None:
         offline()
         import torch
@@ -141,20 +155,81 @@ class Embedder:
         self.max_length = max_length
         self._torch = torch
         self.tokenizer: Any = AutoTokenizer.from_pretrained(str(self.model_path))
-        self.model: Any = (
-            AutoModel.from_pretrained(str(self.model_path), use_safetensors=True)
-            .to(self.device)
-            .eval()
-        )
+        self.model: Any = AutoModel.from_pretrained(str(self.model_path), use_safetensors=True)
+        self.model = self.model.to(self.device).eval()
         self.dim = int(self.model.config.hidden_size)
         self._lock = threading.Lock()
+        self._runner: OnnxRunner | None = None
+        self.form = self._form_choose(
+            os.environ.get("ML_EMBED_FORM", "auto") if form == "auto" else form, tolerance
+        )
+
+    def _form_choose(self, form: str, tolerance: float) -> str:
+        on_gpu = self.device.startswith("cuda")
+        if form == "auto":
+            form = FP16 if on_gpu else self._fastest_cpu_form(tolerance)
+        form_check(form)
+        if form == FP16:
+            if not on_gpu:
+                raise ValueError("the fp16 form serves on CUDA only")
+            self.model = self.model.to(half_dtype())
+            config = self.model.config
+            self.batch_size = batch_size_for_memory(
+                default=self.batch_size,
+                bytes_per_text=activation_bytes(
+                    int(config.hidden_size), int(config.num_hidden_layers), self.max_length
+                ),
+            )
+        elif form in EMBEDDER_FORMS:
+            folder, _ = self._forms()
+            self._runner = OnnxRunner(folder / f"{form}.onnx", device="cpu")
+        elif form != FP32:
+            raise ValueError(f"the embedder has no {form} form")
+        return form
+
+    def _forms(self) -> tuple[Path, Any]:
+        return embedder_forms_ensure(
+            model=self.model,
+            tokenizer=self.tokenizer,
+            model_path=self.model_path,
+            cache_root=_cache_dir(),
+            torch_embed=self._torch_embed,
+            max_length=self.max_length,
+        )
+
+    def _fastest_cpu_form(self, tolerance: float) -> str:
+        try:
+            _, measures = self._forms()
+        except Exception:  # an export that fails must not stop the embedder: fp32 serves
+            log.warning("embedder forms unavailable; serving fp32 torch", exc_info=True)
+            return FP32
+        return form_fastest(measures, device="cpu", baseline=1.0, tolerance=tolerance)
 
     def embed(self, texts: Sequence[str]) -> FloatArray:
         """Embed texts; returns an (n, dim) float32 array of unit vectors."""
         if len(texts) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
-        torch = self._torch
+        if self._runner is None:
+            return self._torch_embed(texts)
         # Sort by length so each batch pads little; restore the caller's order at the end.
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        for start in range(0, len(texts), self.batch_size):  # sessions run concurrently
+            idx = order[start : start + self.batch_size]
+            enc = self.tokenizer(
+                [texts[i] or " " for i in idx],
+                padding=True,
+                truncation=True,
+                max_length=self.max_length,
+                return_tensors="np",
+            )
+            vectors = self._runner.run(enc["input_ids"], enc["attention_mask"])["vectors"]
+            norms = np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+            out[idx] = vectors / norms
+        return out
+
+    def _torch_embed(self, texts: Sequence[str]) -> FloatArray:
+        torch = self._torch
         order = np.argsort([-len(t) for t in texts], kind="stable")
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         with self._lock, torch.inference_mode():
@@ -170,22 +245,24 @@ class Embedder:
                 hidden = self.model(**batch).last_hidden_state
                 mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
                 pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-                pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
-                out[idx] = pooled.float().cpu().numpy()
+                pooled = torch.nn.functional.normalize(pooled.float(), p=2, dim=1)
+                out[idx] = pooled.cpu().numpy()
         return out
 
     def embed_one(self, text: str) -> FloatArray:
         return self.embed([text])[0]
 
 
-_shared: dict[tuple[str, str], Embedder] = {}
+_shared: dict[tuple[str, str, str], Embedder] = {}
 _shared_lock = threading.Lock()
 
 
-def shared_embedder(model_path: str | Path | None = None, *, device: str = "auto") -> Embedder:
-    """One Embedder per process (per model path and device)."""
-    key = (str(model_path or ""), device)
+def shared_embedder(
+    model_path: str | Path | None = None, *, device: str = "auto", form: str = "auto"
+) -> Embedder:
+    """One Embedder per process (per model path, device and form)."""
+    key = (str(model_path or ""), device, form)
     with _shared_lock:
         if key not in _shared:
-            _shared[key] = Embedder(model_path, device=device)
+            _shared[key] = Embedder(model_path, device=device, form=form)
         return _shared[key]

@@ -17,6 +17,9 @@ os.environ["CELERY_TASK_ALWAYS_EAGER"] = "1"
 os.environ["CELERY_EMBEDDED_WORKER"] = "0"
 # No background monitoring writes racing the tests' transactions; tests flush explicitly.
 os.environ["ML_MONITOR_FLUSH_SECONDS"] = "0"
+# Exporting a promoted classifier's serving forms takes a minute per version; the tests that
+# cover it switch it on (tests/mlops/test_serving_forms.py).
+os.environ["ML_FORMS_ON_PROMOTE"] = "0"
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 for name in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "EMAIL_URL", "DJANGO_ENV"):

@@ -139,7 +139,7 @@ class OptimiseView(MlAdminView):
     @extend_schema(
         request=None,
         responses={202: QueuedSerializer},
-        summary="Build and measure the int8 serving form (queued)",
+        summary="Export and measure every serving form of a version (queued)",
     )
     def post(self, request: Request, name: str, version: int) -> Response:
 
@@ -176,7 +176,11 @@ class PolicyView(MlAdminView):
         _known_model(name)
         policy = ModelPolicy.objects.filter(name=name).first()
         return Response(
-            {"tolerance": services.model_tolerance(name), "note": policy.note if policy else ""}
+            {
+                "tolerance": services.model_tolerance(name),
+                "note": policy.note if policy else "",
+                "form_tolerance": services.form_tolerance(name),
+            }
         )
 
     @extend_schema(
@@ -191,7 +195,13 @@ class PolicyView(MlAdminView):
             policy = services.model_policy_set(name=name, user=request.user, **data.validated_data)
         except KeyError:
             raise NotFound(f"no model named {name!r}") from None
-        return Response({"tolerance": policy.tolerance, "note": policy.note})
+        return Response(
+            {
+                "tolerance": policy.tolerance,
+                "note": policy.note,
+                "form_tolerance": policy.form_tolerance,
+            }
+        )
 
 
 class ScheduleView(MlAdminView):

@@ -27,6 +27,7 @@ from typing import Any
 from django.db import transaction
 
 from mlcore.registry import CorruptArtifact, RegistryError, file_sha256, name_check, path_inside
+from mlcore.serving.choice import AUTO, FORMS, FP32
 
 from .evaluation import model_version_evaluate_here
 from .kinds import kind_get
@@ -195,7 +196,7 @@ def model_version_import(
                 base_model=str(meta.get("base_model", ""))[:300],
                 artifact_path=str(info.path),
                 main_metric=kind_get(target_name).main_metric,
-                serving_form=serving if serving in ("fp32", "int8") else "fp32",
+                serving_form=serving if serving in (*FORMS, AUTO) else FP32,
                 origin=(
                     f"imported from {source.name} ({str(meta.get('name'))[:100]} "
                     f"v{str(meta.get('version'))[:10]}, {trust}, "

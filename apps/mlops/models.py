@@ -121,6 +121,11 @@ class ModelPolicy(models.Model):
     tolerance = models.FloatField(
         help_text="How much worse than production the main metric may be and still be promoted"
     )
+    form_tolerance = models.FloatField(
+        default=0.01,
+        help_text="How much accuracy a serving form (int8, ONNX...) may lose against fp32 on the "
+        "held-out rows and still serve without being forced",
+    )
     note = models.CharField(max_length=300, blank=True)
     updated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL

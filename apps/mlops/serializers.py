@@ -8,6 +8,8 @@ from typing import Any
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 
+from mlcore.serving.choice import AUTO, FORMS
+
 from . import selectors
 from .kinds import kind_get
 from .models import (
@@ -179,6 +181,12 @@ class PromotionResultSerializer(serializers.Serializer[Any]):
 class PolicySerializer(serializers.Serializer[Any]):
     tolerance = serializers.FloatField(min_value=0, max_value=1)
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=300)
+    form_tolerance = serializers.FloatField(
+        min_value=0,
+        max_value=1,
+        required=False,
+        help_text="accuracy a serving form may lose against fp32 (default 0.01)",
+    )
 
 
 class ScheduleSerializer(serializers.ModelSerializer[RetrainSchedule]):
@@ -210,9 +218,14 @@ class ScheduleSerializer(serializers.ModelSerializer[RetrainSchedule]):
 
 
 class ServingFormSerializer(serializers.Serializer[Any]):
-    form = serializers.ChoiceField(choices=["fp32", "int8"])
+    form = serializers.ChoiceField(
+        choices=[*FORMS, AUTO],
+        help_text="a serving form, or 'auto': each device its fastest form within tolerance",
+    )
     force = serializers.BooleanField(
-        default=False, help_text="serve int8 even when it lost more than a point of accuracy"
+        default=False,
+        help_text="serve the form even when it lost more accuracy than the policy's form "
+        "tolerance (default one point)",
     )
 
 

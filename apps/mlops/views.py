@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 
 from apps.accounts.face import Role, role_required
 from mlcore.registry import RegistryError
+from mlcore.serving.choice import AUTO, FORMS
 
 from . import selectors, services
 from .forms import RunParamsForm, ScheduleForm
@@ -117,7 +118,12 @@ def version_detail(request: HttpRequest, name: str, version: int) -> HttpRespons
     return render(
         request,
         "mlops/version_detail.html",
-        {"report": report, "title": selectors.model_title(name), "charts": charts},
+        {
+            "report": report,
+            "title": selectors.model_title(name),
+            "charts": charts,
+            "serving_forms": [*FORMS, AUTO],
+        },
     )
 
 

@@ -10,10 +10,12 @@ ensembles     several members served as one
 """
 
 from .model import (
+    FORMS_DIR,
     NEIGHBOURS_FILE,
     SERVING_FILE,
     NeighbourMemory,
     TextClassifier,
+    form_file,
     int8_form_save,
     serving_form_set,
 )
@@ -30,11 +32,13 @@ from .run import (
     TrainResult,
     set_seed,
     stratified_split,
+    validation_split,
 )
 from .steps import length_bucketed_batches
 from .training import fit
 
 __all__ = [
+    "FORMS_DIR",
     "LEGACY_QUANTIZED_FILE",
     "NEIGHBOURS_FILE",
     "QUANTIZED_FILE",
@@ -46,6 +50,7 @@ __all__ = [
     "TrainResult",
     "TrainingCancelled",
     "fit",
+    "form_file",
     "int8_engine_select",
     "int8_form_save",
     "length_bucketed_batches",
@@ -53,4 +58,5 @@ __all__ = [
     "serving_form_set",
     "set_seed",
     "stratified_split",
+    "validation_split",
 ]

@@ -17,11 +17,20 @@ import numpy.typing as npt
 from ..config import resolve_device
 from ..embedder import offline
 from ..metrics import classification_report
+from ..serving.choice import AUTO, FP16, FP32, ONNX_FORMS, TORCH_INT8, form_auto, form_check
+from ..serving.device import cuda_available, half_dtype
+from ..serving.sessions import OnnxRunner
 from ..types import Prediction
 from .quantization import QUANTIZED_FILE, quantize_dynamic
 
 SERVING_FILE = "serving.json"
 NEIGHBOURS_FILE = "neighbours.npz"
+FORMS_DIR = "forms"
+
+
+def form_file(path: str | Path, form: str) -> Path:
+    """Where an ONNX serving form of the classifier saved at `path` lives."""
+    return Path(path) / FORMS_DIR / f"{form_check(form)}.onnx"
 
 
 @dataclass(frozen=True)
@@ -94,42 +103,42 @@ class TextClassifier:
     def load(
         cls, path: str | Path, *, device: str = "auto", serving: str | None = None
     ) -> TextClassifier:
-        """Load a saved classifier; `serving` picks 'fp32' or 'int8' (default: what was saved)."""
+        """Load a saved classifier in a serving form (default: what was saved as serving).
+
+        Forms (mlcore.serving.choice): 'fp32' and 'int8' (torch's dynamic int8, CPU) from the
+        safetensors; 'onnx-fp32', 'onnx-int8', 'onnx-int8s' from `forms/<form>.onnx` (exported
+        by `mlcore.classifier.forms`); 'fp16' on CUDA (bf16 where the GPU has it); 'auto', the
+        fastest form measured on this device within tolerance.
+        """
         offline()
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+        from transformers import AutoTokenizer
 
         path = Path(path)
         serving_file = path / SERVING_FILE
         info = json.loads(serving_file.read_text()) if serving_file.exists() else {}
-        form = serving or info.get("serving", "fp32")
+        form = serving or info.get("serving", FP32)
         dev = resolve_device(device)
+        if form == AUTO:  # each device its fastest form within tolerance (forms.json)
+            form = form_auto(path, "cuda" if dev.startswith("cuda") else "cpu")
+        form_check(form)
         tokenizer = AutoTokenizer.from_pretrained(str(path))
         pooling = info.get("pooling", "cls")
         model: Any
-        if pooling == "mean":
-            # heavy: the heads module imports torch
-            from ..heads import MeanPoolClassifier
-
-            labels = list(info["labels"])
-            if int(info.get("members", 1)) > 1:
-                # heavy: the heads module imports torch
-                from ..heads import MeanPoolEnsemble
-
-                model = MeanPoolEnsemble.from_pretrained(
-                    str(path), len(labels), int(info["members"])
-                )
-            else:
-                model = MeanPoolClassifier.from_pretrained(str(path), len(labels))
+        if form in ONNX_FORMS:
+            onnx_path = form_file(path, form)
+            if not onnx_path.is_file():
+                raise ValueError(f"{path.name} has no {form} form: export its forms first")
+            model, labels, dev = OnnxRunner(onnx_path, device="cpu"), _labels(path, info), "cpu"
         else:
-            # safetensors only: a pytorch_model.bin is a pickle and is refused.
-            model = AutoModelForSequenceClassification.from_pretrained(
-                str(path), use_safetensors=True
-            )
-            labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
-        if form == "int8":
-            model = quantize_dynamic(model)  # from the fp32 weights just loaded: nothing unpickled
-            dev = "cpu"  # dynamic int8 kernels are CPU kernels
-        model.to(dev).eval()
+            model, labels = _torch_model(path, info, pooling)
+            if form == FP16:
+                if not dev.startswith("cuda") or not cuda_available():
+                    raise ValueError("the fp16 form serves on CUDA only")
+                model = model.to(half_dtype())
+            if form == TORCH_INT8:
+                model = quantize_dynamic(model)  # from the fp32 weights just loaded
+                dev = "cpu"  # dynamic int8 kernels are CPU kernels
+            model.to(dev).eval()
         neighbours = None
         if info.get("neighbours"):
             with np.load(path / NEIGHBOURS_FILE, allow_pickle=False) as data:
@@ -159,8 +168,8 @@ class TextClassifier:
         tmp = path.with_name(path.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
-        if self.serving == "int8":
-            raise ValueError("save the fp32 classifier; the int8 form is derived from it")
+        if self.serving != FP32:
+            raise ValueError("save the fp32 classifier; the other forms are derived from it")
         self.model.save_pretrained(str(tmp))
         self.tokenizer.save_pretrained(str(tmp))
         info: dict[str, Any] = {
@@ -218,6 +227,8 @@ class TextClassifier:
         n_labels = len(self.labels)
         if len(texts) == 0:
             return np.zeros((0, n_labels), dtype=np.float32), np.zeros((0, 0), dtype=np.float32)
+        if isinstance(self.model, OnnxRunner):
+            return self._onnx_proba(texts, batch_size=batch_size, pooled=pooled)
         order = np.argsort([-len(t) for t in texts], kind="stable")
         out = np.empty((len(texts), n_labels), dtype=np.float32)
         vectors: npt.NDArray[np.float32] | None = None
@@ -238,6 +249,34 @@ class TextClassifier:
                     if vectors is None:
                         vectors = np.empty((len(texts), unit.shape[1]), dtype=np.float32)
                     vectors[idx] = unit.cpu().numpy()
+        return out, vectors if vectors is not None else np.zeros((0, 0), dtype=np.float32)
+
+    def _onnx_proba(
+        self, texts: Sequence[str], *, batch_size: int, pooled: bool
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+        """head_proba through an ONNX Runtime form (no lock: sessions run concurrently)."""
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        out = np.empty((len(texts), len(self.labels)), dtype=np.float32)
+        vectors: npt.NDArray[np.float32] | None = None
+        for start in range(0, len(texts), batch_size):
+            idx = order[start : start + batch_size]
+            enc = self.tokenizer(
+                [texts[i] or " " for i in idx],
+                padding=True,
+                truncation=True,
+                max_length=self.max_length,
+                return_tensors="np",
+            )
+            result = self.model.run(enc["input_ids"], enc["attention_mask"])
+            logits = result["logits"]
+            exp = np.exp(logits - logits.max(axis=1, keepdims=True))
+            out[idx] = exp / exp.sum(axis=1, keepdims=True)
+            if pooled:
+                unit = result["pooled"]
+                unit = unit / np.maximum(np.linalg.norm(unit, axis=1, keepdims=True), 1e-12)
+                if vectors is None:
+                    vectors = np.empty((len(texts), unit.shape[1]), dtype=np.float32)
+                vectors[idx] = unit
         return out, vectors if vectors is not None else np.zeros((0, 0), dtype=np.float32)
 
     def predict(self, texts: Sequence[str], *, batch_size: int = 64) -> list[Prediction]:
@@ -277,12 +316,41 @@ def int8_form_save(path: str | Path) -> Path:
 
 
 def serving_form_set(path: str | Path, form: str) -> None:
-    """Record which form ('fp32' or 'int8') `TextClassifier.load` uses by default."""
-    if form not in ("fp32", "int8"):
-        raise ValueError(f"unknown serving form {form!r}")
+    """Record which form (mlcore.serving.choice.FORMS, or 'auto') `TextClassifier.load` uses by
+    default."""
+    if form != AUTO:
+        form_check(form)
     path = Path(path)
     info = json.loads((path / SERVING_FILE).read_text())
     info["serving"] = form
     tmp = path / (SERVING_FILE + ".tmp")
     tmp.write_text(json.dumps(info))
     tmp.rename(path / SERVING_FILE)
+
+
+def _labels(path: Path, info: dict[str, Any]) -> list[str]:
+    """The label names in output order: serving.json's, else the Hugging Face config's."""
+    if info.get("labels"):
+        return [str(label) for label in info["labels"]]
+    config = json.loads((path / "config.json").read_text())
+    id2label = config["id2label"]
+    return [str(id2label[str(i)]) for i in range(len(id2label))]
+
+
+def _torch_model(path: Path, info: dict[str, Any], pooling: str) -> tuple[Any, list[str]]:
+    """The fp32 torch model saved at `path`, and its label names."""
+    from transformers import AutoModelForSequenceClassification
+
+    model: Any
+    if pooling == "mean":
+        from ..heads import MeanPoolClassifier, MeanPoolEnsemble
+
+        labels = list(info["labels"])
+        if int(info.get("members", 1)) > 1:
+            model = MeanPoolEnsemble.from_pretrained(str(path), len(labels), int(info["members"]))
+        else:
+            model = MeanPoolClassifier.from_pretrained(str(path), len(labels))
+        return model, labels
+    # safetensors only: a pytorch_model.bin is a pickle and is refused.
+    model = AutoModelForSequenceClassification.from_pretrained(str(path), use_safetensors=True)
+    return model, [model.config.id2label[i] for i in range(model.config.num_labels)]

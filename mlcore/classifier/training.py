@@ -14,6 +14,7 @@ import numpy.typing as npt
 
 from ..config import resolve_device
 from ..embedder import base_model_path, offline
+from ..serving.device import autocast
 from .ensembles import fit_ensemble
 from .model import TextClassifier
 from .neighbours import head_centroids_init, metrics_final
@@ -319,12 +320,16 @@ def _step_take(loop: _Loop, idx: list[int]) -> float:
     import torch
 
     model, inputs = loop.classifier.model, loop.inputs
-    batch = batch_pad(loop.classifier.tokenizer, inputs.enc, idx, loop.classifier.device)
-    loss = batch_loss(model, batch, idx, inputs.y, inputs.targets)
+    device = loop.classifier.device
+    batch = batch_pad(loop.classifier.tokenizer, inputs.enc, idx, device)
+    with autocast(device, training=True):  # bf16 on CUDA, nothing on the CPU
+        loss = batch_loss(model, batch, idx, inputs.y, inputs.targets)
     loss.backward()
     if loop.adversary is not None:
         loop.adversary.perturb()
-        batch_loss(model, batch, idx, inputs.y, inputs.targets).backward()
+        with autocast(device, training=True):
+            adversarial = batch_loss(model, batch, idx, inputs.y, inputs.targets)
+        adversarial.backward()
         loop.adversary.clear()
     torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
     loop.optimizer.step()

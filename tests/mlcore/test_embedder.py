@@ -24,18 +24,69 @@ def test_similar_sentences_are_closer_than_unrelated_ones(embedder):
     assert float(a @ b) > float(a @ c) + 0.2
 
 
-def test_matches_sentence_transformers_encode(embedder):
+def test_fp32_form_matches_sentence_transformers_encode():
+    from sentence_transformers import SentenceTransformer
+
+    from mlcore.embedder import Embedder, base_model_path
+
+    reference = SentenceTransformer(str(base_model_path()), device="cpu")
+    texts = ["refund for a duplicate charge", "exchange rate for my transfer"]
+
+    ours = Embedder(device="cpu", form="fp32").embed(texts)
+    theirs = reference.encode(texts, normalize_embeddings=True)
+
+    np.testing.assert_allclose(ours, theirs, atol=1e-4)
+
+
+def test_default_form_stays_within_tolerance_of_sentence_transformers(embedder):
     from sentence_transformers import SentenceTransformer
 
     from mlcore.embedder import base_model_path
 
     reference = SentenceTransformer(str(base_model_path()), device="cpu")
-    texts = ["refund for a duplicate charge", "exchange rate for my transfer"]
+    texts = [
+        "refund for a duplicate charge",
+        "exchange rate for my transfer",
+        "Operating profit rose to EUR 13.1 mn from EUR 8.7 mn in the corresponding period",
+        "The company will cut 40 jobs at its plant in Finland",
+    ]
 
     ours = embedder.embed(texts)
     theirs = reference.encode(texts, normalize_embeddings=True)
 
-    np.testing.assert_allclose(ours, theirs, atol=1e-4)
+    assert embedder.form in ("fp32", "onnx-fp32", "onnx-int8")
+    assert float(np.mean(np.sum(ours * theirs, axis=1))) >= 0.98
+
+
+def test_forms_are_exported_once_measured_by_cosine_and_reused(tmp_path, monkeypatch):
+    import json
+
+    from mlcore.embedder import Embedder
+
+    monkeypatch.setenv("ML_BASE_CACHE", str(tmp_path))
+    first = Embedder(device="cpu", form="onnx-int8")
+    (record,) = tmp_path.glob("forms/*/forms.json")
+    written = record.stat().st_mtime_ns
+    second = Embedder(device="cpu")  # auto: chooses from the record, exports nothing again
+
+    measures = {m["form"]: m for m in json.loads(record.read_text())["forms"]}
+    vectors = first.embed(["Where is my parcel?", "The quarterly profit rose sharply."])
+
+    assert measures["onnx-fp32"]["score"] >= 0.9999 and measures["onnx-int8"]["score"] >= 0.99
+    assert all(m["texts_per_s"] > 0 for m in measures.values())
+    assert record.stat().st_mtime_ns == written
+    assert second.form in measures and first.form == "onnx-int8"
+    assert vectors.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+def test_an_unknown_or_impossible_form_is_refused():
+    from mlcore.embedder import Embedder
+
+    with pytest.raises(ValueError, match="fp16 form serves on CUDA only"):
+        Embedder(device="cpu", form="fp16")
+    with pytest.raises(ValueError, match="embedder has no int8 form"):
+        Embedder(device="cpu", form="int8")
 
 
 def test_empty_input_gives_empty_matrix(embedder):

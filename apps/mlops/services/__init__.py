@@ -10,6 +10,8 @@ from __future__ import annotations
 from ..model_store import registry
 from .optimisation import (
     INT8_MAX_ACCURACY_LOSS,
+    form_tolerance,
+    model_version_forms_on_promote,
     model_version_optimise,
     model_version_serving_form_set,
 )
@@ -42,12 +44,14 @@ from .versions import (
 __all__ = [
     "INT8_MAX_ACCURACY_LOSS",
     "PromotionResult",
+    "form_tolerance",
     "model_available",
     "model_load",
     "model_load_versioned",
     "model_loaded_version",
     "model_policy_set",
     "model_tolerance",
+    "model_version_forms_on_promote",
     "model_version_optimise",
     "model_version_promote",
     "model_version_register",

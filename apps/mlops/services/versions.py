@@ -20,6 +20,7 @@ from ..models import (
     ModelVersion,
     PromotionEvent,
 )
+from .optimisation import model_version_forms_on_promote
 
 log = logging.getLogger(__name__)
 
@@ -61,15 +62,26 @@ def model_tolerance(name: str) -> float:
 
 @transaction.atomic
 def model_policy_set(
-    *, name: str, tolerance: float, user: Any = None, note: str = ""
+    *,
+    name: str,
+    tolerance: float,
+    user: Any = None,
+    note: str = "",
+    form_tolerance: float | None = None,
 ) -> ModelPolicy:
     kind_get(name)
     if not 0 <= tolerance <= 1:
         raise ValueError("the tolerance must be between 0 and 1")
-    policy, _ = ModelPolicy.objects.update_or_create(
-        name=name,
-        defaults={"tolerance": tolerance, "note": note[:300], "updated_by": _user_or_none(user)},
-    )
+    if form_tolerance is not None and not 0 <= form_tolerance <= 1:
+        raise ValueError("the serving forms' tolerance must be between 0 and 1")
+    defaults: dict[str, Any] = {
+        "tolerance": tolerance,
+        "note": note[:300],
+        "updated_by": _user_or_none(user),
+    }
+    if form_tolerance is not None:
+        defaults["form_tolerance"] = form_tolerance
+    policy, _ = ModelPolicy.objects.update_or_create(name=name, defaults=defaults)
     return policy
 
 
@@ -181,6 +193,8 @@ def model_version_promote(
         # to whatever the database then says (a later promotion may have committed meanwhile).
         # A crash before this runs is repaired by the reconcile at worker start and on beat.
         transaction.on_commit(lambda: production_alias_reconcile(name=name))
+    # A classifier promoted without serving forms gets them exported and measured (queued).
+    model_version_forms_on_promote(name=name, version=version)
     return PromotionResult(True, event_kind, message, from_version, version)
 
 

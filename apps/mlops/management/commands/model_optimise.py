@@ -4,20 +4,25 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from mlcore.registry import RegistryError
+from mlcore.serving.choice import AUTO, FORMS
 
 from ...models import ModelVersion
 from ...services import model_version_optimise, model_version_serving_form_set
 
 
 class Command(BaseCommand):
-    help = "Build and measure the int8 serving form of a classifier version; optionally serve it."
+    help = "Export and measure every serving form of a classifier version; optionally serve one."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("name")
         parser.add_argument("version", type=int)
-        parser.add_argument("--serve", choices=["fp32", "int8"], help="then serve this form")
         parser.add_argument(
-            "--force", action="store_true", help="serve int8 even if it lost over a point"
+            "--serve", choices=[*FORMS, AUTO], help="then serve this form (default: auto)"
+        )
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="serve the form even if it lost more than the form tolerance",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:

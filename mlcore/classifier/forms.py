@@ -1,0 +1,112 @@
+"""A saved classifier's serving forms: exported next to its weights, measured on held-out rows.
+
+<path>/forms/onnx-fp32.onnx   ONNX Runtime fp32
+<path>/forms/onnx-int8.onnx   dynamic int8 (per-channel weights)
+<path>/forms/onnx-int8s.onnx  static int8 (QDQ), calibrated on the version's validation texts
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..metrics import classification_report
+from ..serving.choice import (
+    FP16,
+    FP32,
+    ONNX_FP32,
+    ONNX_INT8,
+    ONNX_INT8_STATIC,
+    TORCH_INT8,
+    FormMeasure,
+)
+from ..serving.device import cuda_available
+from ..serving.onnx_export import encoder_export
+from ..serving.quantise import calibration_batches, int8_dynamic, int8_static
+from .model import TextClassifier, form_file
+
+EXPORTED = (ONNX_FP32, ONNX_INT8, ONNX_INT8_STATIC)
+
+
+def classifier_forms_export(
+    path: str | Path, *, calibration_texts: Sequence[str], forms: Sequence[str] = EXPORTED
+) -> dict[str, Path]:
+    """Export the ONNX forms of the fp32 classifier saved at `path`; {form: file}."""
+    path = Path(path)
+    fp32 = TextClassifier.load(path, device="cpu", serving=FP32)
+    onnx_fp32 = encoder_export(
+        fp32.model, fp32.tokenizer, form_file(path, ONNX_FP32), kind="classifier"
+    )
+    files = {ONNX_FP32: onnx_fp32}
+    if ONNX_INT8 in forms:
+        files[ONNX_INT8] = int8_dynamic(onnx_fp32, form_file(path, ONNX_INT8))
+    if ONNX_INT8_STATIC in forms:
+        feeds = calibration_batches(
+            fp32.tokenizer, list(calibration_texts)[:512], max_length=fp32.max_length
+        )
+        files[ONNX_INT8_STATIC] = int8_static(onnx_fp32, form_file(path, ONNX_INT8_STATIC), feeds)
+    if ONNX_FP32 not in forms:
+        files.pop(ONNX_FP32)
+    return files
+
+
+def form_measure(
+    classifier: TextClassifier,
+    texts: Sequence[str],
+    labels: Sequence[str],
+    *,
+    rounds: int = 2,
+    batch_size: int = 64,
+) -> FormMeasure:
+    """Accuracy on (texts, labels) and the best of `rounds` timed passes over them."""
+    classifier.predict(list(texts[:8]))  # warm-up: first call pays for lazy initialisation
+    best = float("inf")
+    predicted: list[str] = []
+    for _ in range(max(1, rounds)):
+        started = time.perf_counter()
+        predicted = [p.label for p in classifier.predict(texts, batch_size=batch_size)]
+        best = min(best, time.perf_counter() - started)
+    report = classification_report(list(labels), predicted, classifier.labels)
+    return FormMeasure(
+        form=classifier.serving,
+        device="cuda" if classifier.device.startswith("cuda") else "cpu",
+        score=round(float(report["accuracy"]), 4),
+        texts_per_s=round(len(texts) / best, 1) if best > 0 else 0.0,
+    )
+
+
+def classifier_forms_measure(
+    path: str | Path,
+    texts: Sequence[str],
+    labels: Sequence[str],
+    *,
+    forms: Sequence[str] | None = None,
+    rounds: int = 2,
+) -> list[FormMeasure]:
+    """Measure each form of the classifier at `path` on the same rows, fp32 torch first.
+
+    Without `forms`: fp32, torch int8 and every exported ONNX form on the CPU, plus fp32 and fp16
+    on CUDA when there is a GPU.
+    """
+    path = Path(path)
+    if forms is None:
+        forms = [FP32, TORCH_INT8, *(f for f in EXPORTED if form_file(path, f).is_file())]
+    measures = []
+    for form in forms:
+        classifier = TextClassifier.load(path, device="cpu", serving=form)
+        measure = form_measure(classifier, texts, labels, rounds=rounds)
+        if form in EXPORTED:
+            measure = FormMeasure(
+                measure.form,
+                measure.device,
+                measure.score,
+                measure.texts_per_s,
+                form_file(path, form).stat().st_size,
+            )
+        measures.append(measure)
+    if cuda_available():
+        for form in (FP32, FP16):
+            gpu = TextClassifier.load(path, device="cuda", serving=form)
+            measures.append(form_measure(gpu, texts, labels, rounds=rounds))
+    return measures

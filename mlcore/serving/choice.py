@@ -1,0 +1,148 @@
+"""Serving forms, what each one measured, and which one a device serves.
+
+A form is judged against fp32 torch, measured on the same texts: a classifier's score is its
+accuracy on held-out rows, the embedder's its mean cosine to the fp32 vectors. A form that loses
+more than the tolerance is refused (unless forced); among the rest each device serves the
+fastest.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+# fp32 torch, torch's dynamic int8, ONNX Runtime fp32 / dynamic int8 / static (QDQ) int8, and
+# half precision on CUDA. Names stay within ModelVersion.serving_form's 10 characters.
+FP32 = "fp32"
+TORCH_INT8 = "int8"
+ONNX_FP32 = "onnx-fp32"
+ONNX_INT8 = "onnx-int8"
+ONNX_INT8_STATIC = "onnx-int8s"
+FP16 = "fp16"
+FORMS = (FP32, TORCH_INT8, ONNX_FP32, ONNX_INT8, ONNX_INT8_STATIC, FP16)
+ONNX_FORMS = (ONNX_FP32, ONNX_INT8, ONNX_INT8_STATIC)
+FORM_DEVICES = {
+    FP32: ("cpu", "cuda"),
+    TORCH_INT8: ("cpu",),
+    ONNX_FP32: ("cpu",),
+    ONNX_INT8: ("cpu",),
+    ONNX_INT8_STATIC: ("cpu",),
+    FP16: ("cuda",),
+}
+# Not a form: "each device serves its fastest form within tolerance", from the forms record.
+AUTO = "auto"
+FORMS_RECORD = "forms.json"
+# The default tolerance: one point of accuracy, or 0.01 of mean cosine.
+DEFAULT_TOLERANCE = 0.01
+
+
+class FormRefused(ValueError):
+    """A form lost more than the tolerance against fp32 (or was never measured)."""
+
+
+def form_check(form: str) -> str:
+    if form not in FORMS:
+        raise ValueError(f"unknown serving form {form!r}: one of {', '.join(FORMS)}")
+    return form
+
+
+@dataclass(frozen=True)
+class FormMeasure:
+    """One form measured on one device: its score (accuracy or cosine) and its speed."""
+
+    form: str
+    device: str
+    score: float
+    texts_per_s: float
+    file_bytes: int = 0
+
+    def loss(self, baseline: float) -> float:
+        """How much worse than the baseline's score, in the score's own unit (>= 0 is a loss)."""
+        return baseline - self.score
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, value: dict[str, Any]) -> FormMeasure:
+        return cls(
+            form=form_check(str(value["form"])),
+            device=str(value.get("device", "cpu")),
+            score=float(value["score"]),
+            texts_per_s=float(value["texts_per_s"]),
+            file_bytes=int(value.get("file_bytes", 0)),
+        )
+
+
+def form_refusal(
+    measure: FormMeasure | None, *, baseline: float, tolerance: float = DEFAULT_TOLERANCE
+) -> str | None:
+    """Why the form may not serve (None when it may)."""
+    if measure is None:
+        return "it has not been measured yet: optimise the version first"
+    lost = measure.loss(baseline)
+    if lost > tolerance + 1e-9:
+        return (
+            f"{measure.form} lost {100 * lost:.1f} points against fp32 on the held-out rows "
+            f"(more than the tolerance of {100 * tolerance:g})"
+        )
+    return None
+
+
+def form_fastest(
+    measures: Iterable[FormMeasure],
+    *,
+    device: str,
+    baseline: float,
+    tolerance: float = DEFAULT_TOLERANCE,
+) -> str:
+    """The fastest form measured on `device` within tolerance; fp32 when none is."""
+    kind = "cuda" if device.startswith("cuda") else "cpu"
+    allowed = [
+        m
+        for m in measures
+        if m.device == kind
+        and kind in FORM_DEVICES.get(m.form, ())
+        and form_refusal(m, baseline=baseline, tolerance=tolerance) is None
+    ]
+    if not allowed:
+        return FP32
+    return max(allowed, key=lambda m: m.texts_per_s).form
+
+
+def forms_record_write(
+    folder: str | Path, measures: Iterable[FormMeasure], *, baseline: float, tolerance: float
+) -> Path:
+    """Write the measures of a model's forms (`forms.json` in `folder`), atomically."""
+    record = Path(folder) / FORMS_RECORD
+    value = {
+        "baseline": baseline,
+        "tolerance": tolerance,
+        "forms": [m.as_dict() for m in measures],
+    }
+    fd, tmp = tempfile.mkstemp(dir=record.parent, prefix=".forms-", suffix=".tmp")
+    with os.fdopen(fd, "w") as fh:
+        json.dump(value, fh, indent=2)
+    os.replace(tmp, record)
+    return record
+
+
+def form_auto(folder: str | Path, device: str) -> str:
+    """The form 'auto' means on `device` for the model in `folder`: the fastest within the
+    recorded tolerance, or fp32 when nothing was measured."""
+    record = Path(folder) / FORMS_RECORD
+    if not record.is_file():
+        return FP32
+    value = json.loads(record.read_text())
+    measures = [FormMeasure.from_dict(m) for m in value.get("forms", [])]
+    return form_fastest(
+        measures,
+        device=device,
+        baseline=float(value["baseline"]),
+        tolerance=float(value.get("tolerance", DEFAULT_TOLERANCE)),
+    )

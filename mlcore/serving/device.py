@@ -1,0 +1,92 @@
+"""The accelerator boundary: whether CUDA is there, which half precision it serves, how much
+fits in a batch. Every GPU branch in mlcore asks `cuda_available()`, so a test on a CPU-only
+machine replaces that one function and runs the real branch logic."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+
+def cuda_available() -> bool:
+    """True when torch sees a CUDA device (the only device check the GPU branches make)."""
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
+def gpu_name() -> str:
+    """The GPU's name, or '' on a machine without one."""
+    if not cuda_available():
+        return ""
+    import torch
+
+    return str(torch.cuda.get_device_name(0))
+
+
+def half_dtype() -> Any:
+    """bf16 where the GPU supports it (Ampere and newer), else fp16; None without CUDA."""
+    if not cuda_available():
+        return None
+    import torch
+
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+def free_memory_bytes() -> int:
+    """Free memory of the current CUDA device (0 without one)."""
+    if not cuda_available():
+        return 0
+    import torch
+
+    free, _total = torch.cuda.mem_get_info()
+    return int(free)
+
+
+def batch_size_for_memory(
+    *,
+    default: int,
+    bytes_per_text: int,
+    free_bytes: int | None = None,
+    share: float = 0.5,
+    ceiling: int = 4096,
+) -> int:
+    """Batch size for a device: `default` on the CPU; on a GPU as many texts as fit in `share`
+    of its free memory (at `bytes_per_text` each), a power of two between `default` and
+    `ceiling`."""
+    if not cuda_available():
+        return default
+    free = free_memory_bytes() if free_bytes is None else free_bytes
+    fits = int(free * share) // max(1, bytes_per_text)
+    size = default
+    while size * 2 <= min(fits, ceiling):
+        size *= 2
+    return size
+
+
+def activation_bytes(hidden_size: int, layers: int, max_length: int) -> int:
+    """A rough upper bound of one text's activations in a half-precision forward pass."""
+    # Per layer: hidden states, the feed-forward's 4x expansion and attention scores (12 heads).
+    per_layer = max_length * (hidden_size * 6 + max_length * 12)
+    return 2 * per_layer * max(1, layers)
+
+
+@contextlib.contextmanager
+def autocast(device: str, *, training: bool = False) -> Iterator[None]:
+    """Mixed precision on CUDA (`half_dtype`); nothing on the CPU.
+
+    In training only bf16 is used: fp16 would need a gradient scaler, so a GPU without bf16
+    trains in fp32.
+    """
+    if not device.startswith("cuda") or not cuda_available():
+        yield
+        return
+    import torch
+
+    dtype = half_dtype()
+    if training and dtype is not torch.bfloat16:
+        yield
+        return
+    with torch.autocast(device_type="cuda", dtype=dtype):
+        yield

@@ -1,0 +1,111 @@
+"""The classifier's ONNX serving forms: exported from the fp32 weights, agreeing with torch,
+chosen by 'auto' from the measured record."""
+
+import numpy as np
+import pytest
+
+from mlcore.classifier import TextClassifier, form_file
+from mlcore.classifier.forms import EXPORTED, classifier_forms_export, classifier_forms_measure
+from mlcore.serving.choice import (
+    FP32,
+    ONNX_FP32,
+    ONNX_INT8,
+    ONNX_INT8_STATIC,
+    FormMeasure,
+    forms_record_write,
+)
+
+from .sentences import NEGATIVE, POSITIVE
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def exported(trained):
+    _, _, path = trained
+    files = classifier_forms_export(path, calibration_texts=POSITIVE + NEGATIVE)
+    return path, files
+
+
+def test_every_onnx_form_is_exported_next_to_the_weights(exported):
+    path, files = exported
+
+    assert set(files) == set(EXPORTED)
+    for form in EXPORTED:
+        assert files[form] == form_file(path, form) and files[form].stat().st_size > 1_000_000
+    # int8 weights take less room than fp32 ones.
+    assert files[ONNX_INT8].stat().st_size < 0.8 * files[ONNX_FP32].stat().st_size
+
+
+def test_onnx_fp32_gives_torch_fp32_probabilities_and_sentence_vectors(exported):
+    path, _ = exported
+    texts = ["Profit rose sharply this quarter", "Losses widened", "a", "The meeting is in April"]
+    torch_fp32 = TextClassifier.load(path, device="cpu", serving=FP32)
+    onnx_fp32 = TextClassifier.load(path, device="cpu", serving=ONNX_FP32)
+
+    torch_probs, torch_vectors = torch_fp32.head_proba(texts, pooled=True)
+    onnx_probs, onnx_vectors = onnx_fp32.head_proba(texts, pooled=True)
+
+    assert onnx_fp32.serving == ONNX_FP32 and onnx_fp32.labels == torch_fp32.labels
+    np.testing.assert_allclose(onnx_probs, torch_probs, atol=1e-4)
+    np.testing.assert_allclose(onnx_vectors, torch_vectors, atol=1e-4)
+
+
+@pytest.mark.parametrize("form", [ONNX_INT8, ONNX_INT8_STATIC])
+def test_int8_forms_predict_the_labels_fp32_predicts(exported, form):
+    path, _ = exported
+    texts = POSITIVE[:4] + NEGATIVE[:4]
+    fp32 = TextClassifier.load(path, device="cpu", serving=FP32)
+    int8 = TextClassifier.load(path, device="cpu", serving=form)
+
+    agree = [a.label == b.label for a, b in zip(int8.predict(texts), fp32.predict(texts))]
+
+    assert sum(agree) >= 7
+    np.testing.assert_allclose(int8.predict_proba(texts).sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_measures_cover_every_form_on_the_same_rows(exported):
+    path, _ = exported
+    texts = POSITIVE[:3] + NEGATIVE[:3]
+    labels = ["positive"] * 3 + ["negative"] * 3
+
+    measures = classifier_forms_measure(path, texts, labels, rounds=1)
+
+    assert [m.form for m in measures][:2] == ["fp32", "int8"]
+    assert {m.form for m in measures} >= set(EXPORTED)
+    assert all(0 <= m.score <= 1 and m.texts_per_s > 0 for m in measures)
+    assert all(m.file_bytes > 0 for m in measures if m.form in EXPORTED)
+
+
+def test_auto_serves_the_fastest_form_within_tolerance_from_the_record(exported, tmp_path):
+    import shutil
+
+    path, _ = exported
+    copy = shutil.copytree(path, tmp_path / "model")
+    measures = [
+        FormMeasure(FP32, "cpu", 0.90, 100.0),
+        FormMeasure(ONNX_INT8, "cpu", 0.85, 900.0),  # fastest, but 5 points worse
+        FormMeasure(ONNX_INT8_STATIC, "cpu", 0.895, 500.0),
+    ]
+    forms_record_write(copy, measures, baseline=0.90, tolerance=0.01)
+
+    served = TextClassifier.load(copy, device="cpu", serving="auto")
+
+    assert served.serving == ONNX_INT8_STATIC
+
+
+def test_a_missing_onnx_form_is_refused_with_a_message(trained, tmp_path):
+    import shutil
+
+    _, _, path = trained
+    copy = shutil.copytree(path, tmp_path / "bare", ignore=shutil.ignore_patterns("forms"))
+
+    with pytest.raises(ValueError, match="has no onnx-int8 form"):
+        TextClassifier.load(copy, device="cpu", serving=ONNX_INT8)
+
+
+def test_fp16_serves_on_cuda_only(trained):
+    _, _, path = trained
+
+    with pytest.raises(ValueError, match="fp16 form serves on CUDA only"):
+        TextClassifier.load(path, device="cpu", serving="fp16")

@@ -1,0 +1,77 @@
+"""Which serving form a device gets, and which a tolerance refuses."""
+
+import pytest
+
+from mlcore.serving.choice import (
+    FP16,
+    FP32,
+    ONNX_FP32,
+    ONNX_INT8,
+    TORCH_INT8,
+    FormMeasure,
+    form_auto,
+    form_check,
+    form_fastest,
+    form_refusal,
+    forms_record_write,
+)
+
+MEASURES = [
+    FormMeasure(FP32, "cpu", 0.870, 200.0),
+    FormMeasure(TORCH_INT8, "cpu", 0.866, 400.0),
+    FormMeasure(ONNX_FP32, "cpu", 0.870, 350.0),
+    FormMeasure(ONNX_INT8, "cpu", 0.850, 900.0),
+    FormMeasure(FP32, "cuda", 0.870, 5000.0),
+    FormMeasure(FP16, "cuda", 0.869, 12000.0),
+]
+
+
+def test_the_fastest_form_within_tolerance_serves_on_the_cpu():
+    # onnx-int8 is fastest but lost 2 points: the next fastest within one point wins.
+    assert form_fastest(MEASURES, device="cpu", baseline=0.870, tolerance=0.01) == TORCH_INT8
+
+
+def test_a_wider_tolerance_admits_the_lossier_fastest_form():
+    assert form_fastest(MEASURES, device="cpu", baseline=0.870, tolerance=0.03) == ONNX_INT8
+
+
+def test_each_device_chooses_among_its_own_measures():
+    assert form_fastest(MEASURES, device="cuda:0", baseline=0.870) == FP16
+
+
+def test_fp32_serves_when_nothing_was_measured_or_everything_lost():
+    lossy = [FormMeasure(ONNX_INT8, "cpu", 0.5, 900.0)]
+
+    assert form_fastest([], device="cpu", baseline=0.9) == FP32
+    assert form_fastest(lossy, device="cpu", baseline=0.9) == FP32
+
+
+def test_a_form_measured_on_a_device_it_cannot_serve_on_is_never_chosen():
+    wrong = [FormMeasure(FP16, "cpu", 0.9, 10_000.0), FormMeasure(FP32, "cpu", 0.9, 10.0)]
+
+    assert form_fastest(wrong, device="cpu", baseline=0.9) == FP32
+
+
+def test_refusal_names_the_loss_and_the_tolerance():
+    lost = FormMeasure(ONNX_INT8, "cpu", 0.594, 900.0)
+
+    message = form_refusal(lost, baseline=0.869, tolerance=0.01)
+
+    assert message is not None and "27.5 points" in message and "tolerance of 1" in message
+    assert form_refusal(MEASURES[1], baseline=0.870, tolerance=0.01) is None
+    assert "not been measured" in (form_refusal(None, baseline=0.87) or "")
+
+
+def test_an_unknown_form_is_a_clear_error():
+    with pytest.raises(ValueError, match="unknown serving form 'int4'"):
+        form_check("int4")
+    with pytest.raises(ValueError, match="unknown serving form"):
+        FormMeasure.from_dict({"form": "int4", "score": 1, "texts_per_s": 1})
+
+
+def test_the_forms_record_round_trips_and_drives_auto(tmp_path):
+    forms_record_write(tmp_path, MEASURES, baseline=0.870, tolerance=0.01)
+
+    assert form_auto(tmp_path, "cpu") == TORCH_INT8
+    assert form_auto(tmp_path, "cuda") == FP16
+    assert form_auto(tmp_path / "nothing-measured", "cpu") == FP32

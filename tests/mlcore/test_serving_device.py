@@ -1,0 +1,79 @@
+"""The GPU branches, run on a CPU-only machine by replacing the device check at its boundary
+(`mlcore.serving.device.cuda_available`, and the memory query where a branch asks it)."""
+
+import pytest
+
+from mlcore.serving import device, sessions
+
+
+@pytest.fixture
+def fake_cuda(monkeypatch):
+    monkeypatch.setattr(device, "cuda_available", lambda: True)
+    monkeypatch.setattr(sessions, "cuda_available", lambda: True)
+
+
+def test_the_cpu_keeps_the_configured_batch_size():
+    assert device.batch_size_for_memory(default=64, bytes_per_text=1, free_bytes=1 << 40) == 64
+
+
+def test_a_gpu_batch_grows_with_free_memory_in_powers_of_two(fake_cuda):
+    per_text = device.activation_bytes(384, 6, 256)
+
+    small = device.batch_size_for_memory(default=64, bytes_per_text=per_text, free_bytes=8 << 30)
+    large = device.batch_size_for_memory(default=64, bytes_per_text=per_text, free_bytes=80 << 30)
+    tiny = device.batch_size_for_memory(default=64, bytes_per_text=per_text, free_bytes=1 << 20)
+
+    assert 64 < small < large <= 4096
+    assert small & (small - 1) == 0 and large & (large - 1) == 0
+    assert small * per_text <= (8 << 30) // 2  # half the free memory at most
+    assert tiny == 64  # never below the configured size
+
+
+def test_free_memory_is_read_from_the_device_when_not_given(fake_cuda, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda: (40 << 30, 141 << 30))
+
+    assert device.free_memory_bytes() == 40 << 30
+    assert device.batch_size_for_memory(default=32, bytes_per_text=1 << 20) == 4096
+
+
+def test_half_precision_is_bf16_where_the_gpu_has_it(fake_cuda, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
+    assert device.half_dtype() is torch.bfloat16
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: False)
+    assert device.half_dtype() is torch.float16
+
+
+def test_without_cuda_there_is_no_half_precision_and_no_autocast():
+    import torch
+
+    with device.autocast("cuda"):
+        enabled = torch.is_autocast_enabled("cuda")
+
+    assert device.half_dtype() is None and device.gpu_name() == ""
+    assert not enabled
+
+
+def test_training_on_a_gpu_without_bf16_stays_in_fp32(fake_cuda, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: False)
+    with device.autocast("cuda", training=True):
+        enabled = torch.is_autocast_enabled("cuda")
+
+    assert not enabled
+
+
+def test_onnx_sessions_put_cuda_first_only_when_the_runtime_has_it(fake_cuda, monkeypatch):
+    import onnxruntime as ort
+
+    monkeypatch.setattr(ort, "get_available_providers", lambda: ["CPUExecutionProvider"])
+    assert sessions.providers_for("cuda") == ["CPUExecutionProvider"]
+    monkeypatch.setattr(
+        ort, "get_available_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    )
+    assert sessions.providers_for("cuda") == ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    assert sessions.providers_for("cpu") == ["CPUExecutionProvider"]
