@@ -57,6 +57,7 @@ def _phrasebank_texts(n: int) -> list[str]:
 
 
 def embedder_section(args: argparse.Namespace, results: dict[str, Any], notes: list[str]) -> None:
+    # heavy: sentence-transformers and mlcore.embedder load torch
     from sentence_transformers import SentenceTransformer
 
     from mlcore.embedder import Embedder, base_model_path
@@ -103,6 +104,7 @@ def embedder_section(args: argparse.Namespace, results: dict[str, Any], notes: l
 def _sentiment_model(args: argparse.Namespace, workdir: Path) -> tuple[Path, list[str], str]:
     """The fine-tuned fp32 classifier (trained now, or reused from --model-dir), its
     validation texts (for static calibration) and how it was trained."""
+    # heavy: mlcore.classifier loads torch and transformers
     from mlcore.classifier import TrainConfig, fit, validation_split
     from mlcore.embedder import base_model_resolve
 
@@ -135,6 +137,7 @@ def _sentiment_model(args: argparse.Namespace, workdir: Path) -> tuple[Path, lis
 def sentiment_section(
     args: argparse.Namespace, results: dict[str, Any], notes: list[str], workdir: Path
 ) -> None:
+    # heavy: mlcore.classifier loads torch and transformers
     from mlcore.classifier.forms import classifier_forms_export, classifier_forms_measure
     from mlcore.serving.choice import FP32, form_fastest
 
@@ -176,6 +179,7 @@ def sentiment_section(
 
 
 def main(argv: list[str]) -> dict[str, Any]:
+    # setup: apps load after django.setup()
     from apps.sentiment.training import DEFAULT_PARAMS
 
     parser = argparse.ArgumentParser(prog="bench engine")
@@ -198,6 +202,7 @@ def main(argv: list[str]) -> dict[str, Any]:
     )
     parser.add_argument("--no-record", action="store_true", help="do not append to RESULTS.md")
     args = parser.parse_args(argv)
+    # heavy: torch
     import torch
 
     from mlcore.serving.device import cuda_available, gpu_name

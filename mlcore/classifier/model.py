@@ -343,6 +343,7 @@ def _torch_model(path: Path, info: dict[str, Any], pooling: str) -> tuple[Any, l
 
     model: Any
     if pooling == "mean":
+        # heavy: the heads module imports torch
         from ..heads import MeanPoolClassifier, MeanPoolEnsemble
 
         labels = list(info["labels"])

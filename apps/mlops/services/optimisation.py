@@ -231,6 +231,7 @@ def model_version_forms_on_promote(*, name: str, version: int) -> bool:
     path = registry().artifact_path(name, version)
     if not _is_classifier_artifact(path) or not (path / "eval.jsonl").is_file():
         return False
+    # cycle: the tasks module imports these services
     from ..tasks import model_version_optimise_task  # tasks import these services
 
     transaction.on_commit(lambda: model_version_optimise_task.delay(name, version))
