@@ -211,7 +211,7 @@ def sentiment_train(ctx: TrainingContext) -> TrainOutcome:
     Params `sets` picks the imported sets ("all", the default; "none"; or a list of ids) and
     `include_corrections` the analysts' corrections; a correction overrides a sentence's label.
     """
-    from mlcore.classifier import ProgressEvent, TrainConfig, fit
+    from mlcore.classifier import ProgressEvent, TrainConfig, final_report_line, fit
     from mlcore.embedder import BaseModelMissing, base_model_resolve
 
     from .training_data import corrections_mark_used, set_ids_parse, training_data_assemble
@@ -296,6 +296,7 @@ def sentiment_train(ctx: TrainingContext) -> TrainOutcome:
         progress=on_progress,
         should_stop=ctx.should_stop,
     )
+    ctx.log(final_report_line(result.metrics))
     artifact = ctx.workdir / "artifact"
     result.classifier.save(artifact)
     with (artifact / "eval.jsonl").open("w") as handle:

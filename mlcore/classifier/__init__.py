@@ -17,6 +17,7 @@ from .model import (
     int8_form_save,
     serving_form_set,
 )
+from .neighbours import final_report_line
 from .quantization import (
     LEGACY_QUANTIZED_FILE,
     QUANTIZED_FILE,
@@ -45,6 +46,7 @@ __all__ = [
     "TrainConfig",
     "TrainResult",
     "TrainingCancelled",
+    "final_report_line",
     "fit",
     "int8_engine_select",
     "int8_form_save",
