@@ -108,6 +108,10 @@ class SourceForm(forms.ModelForm):
     class Meta:
         model = Source
         fields = ["name", "kind", "url", "language", "poll_interval_s"]
+        labels = {
+            "url": "Feed address (RSS or Atom)",
+            "poll_interval_s": "Check the feed every (seconds, at least 60)",
+        }
 
     def clean_url(self) -> str:
         url: str = self.cleaned_data["url"]
