@@ -244,16 +244,19 @@ def queue_place(*, conversation_id: int) -> QueuePlace | None:
         .exclude(pk=conversation_id)
         .count()
     )
-    waits = sorted(
-        (taken - handed).total_seconds()
-        for handed, taken in Conversation.objects.filter(
+    recent = (
+        Conversation.objects.filter(
             handoff_at__isnull=False,
             taken_over_at__isnull=False,
             taken_over_at__gte=timezone.now() - timedelta(days=7),
         )
         .order_by("-taken_over_at")
         .values_list("handoff_at", "taken_over_at")[:200]
-        if taken >= handed
+    )
+    waits = sorted(
+        (taken - handed).total_seconds()
+        for handed, taken in recent
+        if handed is not None and taken is not None and taken >= handed
     )
     usual = waits[len(waits) // 2] if waits else None
     return QueuePlace(position=ahead + 1, usual_wait_s=usual)
