@@ -232,7 +232,10 @@ def test_the_feed_filters_in_the_address_show_in_the_form_that_keeps_polling_the
     assert '<option value="earnings" selected>' in page
     assert "<option selected>negative</option>" in page
     assert f'<option value="{source.pk}" selected>Wire</option>' in page
-    assert '<input type="search" name="q" placeholder="Search headlines" value="&quot;plunge&quot;">' in page
+    search = (
+        '<input type="search" name="q" placeholder="Search headlines" value="&quot;plunge&quot;">'
+    )
+    assert search in page
 
 
 def test_the_alerts_page_is_for_analysts_only(client: Any, rule: AlertRule) -> None:
