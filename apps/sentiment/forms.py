@@ -80,7 +80,8 @@ class RuleForm(forms.ModelForm):
             "delivery",
             "active",
         ]
-        widgets = {"entities": forms.SelectMultiple(attrs={"size": 6})}
+        # Tick boxes, not a ctrl-click multi-select that one stray click empties.
+        widgets = {"entities": forms.CheckboxSelectMultiple}
         help_texts = {
             "threshold": "threshold mode: a share 0-1 for negative share (0.4 = 40%), a mean "
             "sentiment -1 to +1 that fires at or below it, or a number of texts",

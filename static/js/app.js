@@ -65,7 +65,7 @@
 
   // A box that scrolls sideways (a wide table on a phone) must be reachable by keyboard, so
   // it joins the tab order while, and only while, it scrolls.
-  var SCROLLERS = "table, .feed, pre, .shelf, .scroll-box";
+  var SCROLLERS = "table, .feed, pre, .shelf, .scroll-box, .form div[id^='id_']";
   function scrollersFocusable() {
     document.querySelectorAll(SCROLLERS).forEach(function (box) {
       var scrolls = box.scrollWidth > box.clientWidth + 1 || box.scrollHeight > box.clientHeight + 1;

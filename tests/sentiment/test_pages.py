@@ -260,3 +260,13 @@ def test_the_sources_page_speaks_of_feeds_and_pushed_items_not_field_names(analy
     assert "Receives pushed items" in page and "Not polled yet" not in page
     assert "Feed address (RSS or Atom)" in page and "Check the feed every" in page
     assert "Url:" not in page and "Poll interval s" not in page
+
+
+@pytest.mark.django_db
+def test_a_rule_picks_its_companies_with_tick_boxes_not_a_ctrl_click_list(analyst_client):
+    Entity.objects.create(name="Osprey Freight", ticker="OSPF")
+
+    page = analyst_client.get("/sentiment/rules/").content.decode()
+
+    assert re.search(r'<input type="checkbox" name="entities" value="\d+"', page)
+    assert '<select name="entities"' not in page
