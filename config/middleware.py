@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from asgiref.sync import iscoroutinefunction
+from asgiref.sync import iscoroutinefunction, sync_to_async
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.shortcuts import render
 from django.utils.decorators import sync_and_async_middleware
 
 NUL_REFUSAL = "The address contains a NUL character (%00), which no field can hold."
@@ -47,5 +49,42 @@ def nul_characters_refuse(
             return refusal
         response: HttpResponse = get_response(request)
         return response
+
+    return middleware
+
+
+def _friendly_not_found(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    # With DEBUG on, Django answers an unknown address with its debug page listing every URL
+    # pattern; the demo profile (FRIENDLY_ERRORS) shows the suite's own 404 page instead.
+    if (
+        response.status_code != 404
+        or not settings.FRIENDLY_ERRORS
+        or not settings.DEBUG
+        or "text/html" not in response.get("Content-Type", "")
+    ):
+        return response
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Not found."}, status=404)
+    return render(request, "404.html", {"path": request.path}, status=404)
+
+
+@sync_and_async_middleware
+def friendly_not_found(
+    get_response: Callable[[HttpRequest], Any],
+) -> Callable[[HttpRequest], Any]:
+    """Replace the DEBUG 404 page by the suite's own when FRIENDLY_ERRORS is set (bin/demo)."""
+    if iscoroutinefunction(get_response):
+
+        async def async_middleware(request: HttpRequest) -> HttpResponse:
+            response: HttpResponse = await get_response(request)
+            if response.status_code != 404:
+                return response
+            friendly: HttpResponse = await sync_to_async(_friendly_not_found)(request, response)
+            return friendly
+
+        return async_middleware
+
+    def middleware(request: HttpRequest) -> HttpResponse:
+        return _friendly_not_found(request, get_response(request))
 
     return middleware

@@ -22,6 +22,8 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 DJANGO_ENV = env.str("DJANGO_ENV", default="development")
 PRODUCTION = DJANGO_ENV == "production"
 DEBUG = env.bool("DEBUG", default=not PRODUCTION)
+# pages (issue 23): bin/demo sets it, so a visitor of the demo never sees DEBUG's 404 page.
+FRIENDLY_ERRORS = env.bool("FRIENDLY_ERRORS", default=False)
 
 DATA_DIR = Path(env.str("DATA_DIR", default=str(BASE_DIR / "var")))
 DATA_DIR.mkdir(parents=True, exist_ok=True)
@@ -73,6 +75,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # pages (issue 23): the suite's 404 page instead of DEBUG's URL list, in the demo profile
+    "config.middleware.friendly_not_found",
 ]
 
 ROOT_URLCONF = "config.urls"

@@ -1,6 +1,11 @@
 from django.conf import settings
 from django.db import models
 
+# A held-out score at or above this is shown with a warning, and so is a validation split
+# smaller than this many rows (model and version pages).
+PERFECT_SCORE = 0.9999
+SMALL_VALIDATION = 50
+
 
 class ModelVersion(models.Model):
     """Mirror of one mlcore registry version, so pages and the admin can list and compare it."""
@@ -47,6 +52,25 @@ class ModelVersion(models.Model):
     def main_value(self) -> float | None:
         value = self.metrics.get(self.main_metric)
         return float(value) if isinstance(value, int | float) else None
+
+    @property
+    def score_warnings(self) -> list[str]:
+        """Why the held-out score may flatter the version (empty when nothing looks off)."""
+        warnings = []
+        value = self.main_value
+        if value is not None and value >= PERFECT_SCORE:
+            warnings.append(
+                f"A perfect held-out {self.main_metric} is suspicious: the validation texts may "
+                "repeat training texts (duplicates, templates) or the task may be too easy to "
+                "tell versions apart."
+            )
+        val_size = self.metrics.get("val_size")
+        if isinstance(val_size, int) and val_size < SMALL_VALIDATION:
+            warnings.append(
+                f"Only {val_size} held-out examples: one text changes the score by about "
+                f"{100 / max(val_size, 1):.0f} points, so small differences are noise."
+            )
+        return warnings
 
 
 class PromotionEvent(models.Model):

@@ -188,6 +188,19 @@ def run_percent(run: TrainingRun) -> float | None:
     return round(100.0 * (progress.get("step") or 0) / total, 1) if total else None
 
 
+def run_times(run: TrainingRun) -> dict[str, Any]:
+    """When the run started and ended (ISO) and how long it ran or has run so far, in seconds;
+    the page counts on from these while the run goes."""
+    end = run.finished_at or (timezone.now() if run.started_at else None)
+    return {
+        "started_at": run.started_at.isoformat() if run.started_at else None,
+        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+        "elapsed_s": round((end - run.started_at).total_seconds(), 1)
+        if run.started_at and end
+        else None,
+    }
+
+
 def training_run_payload(run_id: int) -> dict[str, Any] | None:
     """What the run page shows and the websocket sends first: status, progress, curves, log."""
     run = TrainingRun.objects.select_related("version").filter(pk=run_id).first()
@@ -209,6 +222,7 @@ def training_run_payload(run_id: int) -> dict[str, Any] | None:
         "version": run.version.version if run.version else None,
         "promotion_result": run.promotion_result,
         "cancel_requested": run.cancel_requested,
+        **run_times(run),
     }
 
 

@@ -67,7 +67,8 @@ class RuleForm(forms.ModelForm):
     class Meta:
         model = AlertRule
         fields = list(services.RULE_FIELDS)
-        widgets = {"entities": forms.SelectMultiple(attrs={"size": 6})}
+        # Tick boxes, not a ctrl-click multi-select that one stray click empties.
+        widgets = {"entities": forms.CheckboxSelectMultiple}
         help_texts = {
             "threshold": "threshold mode: a share 0-1 for negative share (0.4 = 40%), a mean "
             "sentiment -1 to +1 that fires at or below it, or a number of texts",
@@ -95,6 +96,10 @@ class SourceForm(forms.ModelForm):
     class Meta:
         model = Source
         fields = ["name", "kind", "url", "language", "poll_interval_s"]
+        labels = {
+            "url": "Feed address (RSS or Atom)",
+            "poll_interval_s": "Check the feed every (seconds, at least 60)",
+        }
 
     def clean_url(self) -> str:
         url: str = self.cleaned_data["url"]

@@ -224,7 +224,7 @@ def sentiment_train(ctx: TrainingContext) -> TrainOutcome:
     `include_corrections` the analysts' corrections; a correction overrides a sentence's label.
     """
     # heavy: mlcore.classifier loads torch and transformers
-    from mlcore.classifier import ProgressEvent, TrainConfig, fit
+    from mlcore.classifier import ProgressEvent, TrainConfig, final_report_line, fit
 
     params = {**DEFAULT_PARAMS, **ctx.params}
     _params_check(params)
@@ -307,6 +307,7 @@ def sentiment_train(ctx: TrainingContext) -> TrainOutcome:
         progress=on_progress,
         should_stop=ctx.should_stop,
     )
+    ctx.log(final_report_line(result.metrics))
     artifact = ctx.workdir / "artifact"
     result.classifier.save(artifact)
     with (artifact / "eval.jsonl").open("w") as handle:

@@ -181,7 +181,7 @@ PARAM_SPECS: tuple[ParamSpec, ...] = (
 def intent_train(ctx: TrainingContext) -> TrainOutcome:
     """Train from `params["data"]` (CSV text,category) or the KB's labelled past conversations."""
     # heavy: mlcore.classifier loads torch and transformers
-    from mlcore.classifier import fit, stratified_split
+    from mlcore.classifier import final_report_line, fit, stratified_split
 
     params = dict(ctx.params)
     rows = (
@@ -222,6 +222,7 @@ def intent_train(ctx: TrainingContext) -> TrainOutcome:
         progress=progress,
         should_stop=ctx.should_stop,
     )
+    ctx.log(final_report_line(result.metrics))
     artifact = ctx.workdir / "artifact"
     result.classifier.save(artifact)
     with (artifact / "eval.jsonl").open("w") as fh:

@@ -274,13 +274,14 @@ def _publish_notes(request: HttpRequest, faq: FAQ) -> None:
 @role_required(Role.SUPPORT_AGENT)
 def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
     conversation = get_object_or_404(
-        Conversation.objects.select_related("kb", "assigned_agent"), pk=pk
+        Conversation.objects.select_related("kb", "assigned_agent", "customer"), pk=pk
     )
     return render(
         request,
         "support/conversation.html",
         {
             "conversation": conversation,
+            "customer": selectors.customer_label(conversation),
             "messages_list": selectors.messages_after(
                 conversation_id=conversation.pk, include_notes=True
             ),

@@ -19,6 +19,7 @@ from .model import (
     int8_form_save,
     serving_form_set,
 )
+from .neighbours import final_report_line
 from .quantization import (
     LEGACY_QUANTIZED_FILE,
     QUANTIZED_FILE,
@@ -49,6 +50,7 @@ __all__ = [
     "TrainConfig",
     "TrainResult",
     "TrainingCancelled",
+    "final_report_line",
     "fit",
     "form_file",
     "int8_engine_select",

@@ -81,6 +81,30 @@
     });
     const ended = (s) => ["succeeded", "failed", "cancelled"].includes(s);
     let status = initial.status;
+    // Elapsed time counts on in the page from the run's start; the server's figure resets it.
+    let progressText = "";
+    let startedAt = initial.started_at ? Date.parse(initial.started_at) : null;
+    let finishedAt = initial.finished_at ? Date.parse(initial.finished_at) : null;
+    const elapsed = () => {
+      if (!startedAt) return null;
+      return ((finishedAt || Date.now()) - startedAt) / 1000;
+    };
+    function progressShow() {
+      const parts = [];
+      if (progressText) parts.push(progressText);
+      parts.push(startedAt ? "elapsed " + fmtDuration(elapsed()) : "waiting for a worker");
+      document.getElementById("run-progress").textContent = parts.join(" · ");
+    }
+    const ticker = setInterval(() => {
+      progressShow();
+      if (ended(status) && finishedAt) clearInterval(ticker);
+    }, 1000);
+    function snapshotShow(snap) {
+      if (!snap || snap.size === undefined) return;
+      const labels = Object.entries(snap.label_distribution || {}).map(([k, n]) => `${k} ${n}`).join(", ");
+      document.getElementById("run-data").textContent =
+        `${snap.size} rows · hash ${String(snap.hash || "").slice(0, 16)} · labels ${labels}`;
+    }
 
     function render(p) {
       if (p.status) {
@@ -102,10 +126,10 @@
       if (ev && ev.total_steps) {
         const pct = (100 * ev.step) / ev.total_steps;
         document.getElementById("run-bar").style.width = pct.toFixed(1) + "%";
-        document.getElementById("run-progress").textContent =
-          `epoch ${ev.epoch}/${ev.epochs} · step ${ev.step}/${ev.total_steps} (${pct.toFixed(1)}%) · loss ${
-            ev.loss !== undefined && ev.loss !== null ? Number(ev.loss).toFixed(4) : "–"} · elapsed ${
-            fmtDuration(ev.elapsed_s)} · ETA ${ended(status) ? "done" : fmtDuration(ev.eta_s)}`;
+        progressText = `epoch ${ev.epoch}/${ev.epochs} · step ${ev.step}/${ev.total_steps} (${pct.toFixed(1)}%) · loss ${
+            ev.loss !== undefined && ev.loss !== null ? Number(ev.loss).toFixed(4) : "–"} · ETA ${
+            ended(status) ? "done" : fmtDuration(ev.eta_s)}`;
+        progressShow();
         if (lossChart && ev.phase !== "epoch" && ev.loss !== undefined) {
           if (!lossPoints.length || lossPoints[lossPoints.length - 1].x < ev.step) {
             lossPoints.push({ x: ev.step, y: ev.loss });
@@ -124,7 +148,16 @@
           lossChart.update();
         }
       }
-      if (p.log !== undefined) document.getElementById("run-log").textContent = p.log;
+      if (p.started_at) startedAt = Date.parse(p.started_at);
+      if (p.finished_at) finishedAt = Date.parse(p.finished_at);
+      progressShow();
+      if (p.data_snapshot) snapshotShow(p.data_snapshot);
+      if (p.log !== undefined && p.log !== null) {
+        const box = document.getElementById("run-log");
+        const atEnd = box.scrollTop + box.clientHeight >= box.scrollHeight - 4;
+        box.textContent = p.log;
+        if (atEnd) box.scrollTop = box.scrollHeight;
+      }
       if (p.version && p.promotion_result !== undefined) {
         document.getElementById("run-result").textContent = `Version v${p.version}: ${p.promotion_result}`;
       }

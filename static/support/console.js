@@ -38,7 +38,7 @@
       // A conversation deleted meanwhile leaves the queue.
       if (ev.code === "not_found" && ev.conversation_id) { delete conversations[ev.conversation_id]; renderQueue(); }
     }
-    else if (ev.type === "faq_draft") { $("error").textContent = "Draft FAQ saved for review: " + ev.question; }
+    else if (ev.type === "faq_draft") { notice("Draft FAQ saved for review: " + ev.question); }
   }
 
   // The customer's widget sends "typing" while they type and nothing when they stop or leave,
@@ -66,6 +66,38 @@
     sel.value = others.some(function (a) { return String(a.id) === chosen; }) ? chosen : "";
   }
 
+  // Success and information are told apart from errors: green, in their own line.
+  function notice(text) { $("error").textContent = ""; $("notice").textContent = text; }
+
+  // Waiting customers: a badge, a counter in the tab's title and, if the agent asked for it,
+  // a short tone when someone new starts waiting.
+  var baseTitle = document.title, waitingIds = null;
+  var soundBox = $("sound");
+  try { soundBox.checked = localStorage.getItem("textsuite-console-sound") === "on"; } catch (e) { /* private mode */ }
+  soundBox.onchange = function () {
+    try { localStorage.setItem("textsuite-console-sound", soundBox.checked ? "on" : "off"); } catch (e) { /* private mode */ }
+  };
+  var audio = null;
+  function chime() {
+    if (!soundBox.checked) return;
+    try {
+      audio = audio || new (window.AudioContext || window.webkitAudioContext)();
+      var osc = audio.createOscillator(), gain = audio.createGain();
+      osc.frequency.value = 880; gain.gain.value = 0.08;
+      osc.connect(gain); gain.connect(audio.destination);
+      osc.start(); osc.stop(audio.currentTime + 0.25);
+    } catch (e) { /* no audio device: the badge and title still tell */ }
+  }
+  function renderWaiting(waiting) {
+    var ids = waiting.map(function (c) { return c.id; });
+    var badge = $("waiting-badge");
+    badge.hidden = !ids.length;
+    badge.textContent = ids.length + " waiting";
+    document.title = ids.length ? "(" + ids.length + ") " + baseTitle : baseTitle;
+    if (waitingIds !== null && ids.some(function (id) { return waitingIds.indexOf(id) < 0; })) chime();
+    waitingIds = ids;
+  }
+
   function renderQueue() {
     var groups = { waiting: [], agent: [], bot: [], closed: [] };
     Object.keys(conversations).forEach(function (id) { var c = conversations[id]; (groups[c.status] || []).push(c); });
@@ -88,6 +120,7 @@
       });
       section.querySelector(".count").textContent = "(" + groups[status].length + ")";
     });
+    renderWaiting(groups.waiting);
   }
 
   function renderHead(c) {
@@ -97,17 +130,32 @@
     $("take-over").disabled = c.status === "closed" || (c.status === "agent" && c.assigned_agent_id === me);
     $("close").disabled = c.status === "closed";
     $("transfer").disabled = c.status === "closed";
+    // A closed conversation is read-only: nothing typed there would reach the customer.
+    var closed = c.status === "closed";
+    $("closed-note").hidden = !closed;
+    $("transfer-to").disabled = closed;
+    $("faq-draft").disabled = false;
+    ["reply", "note"].forEach(function (id) { $(id).disabled = closed; });
+    document.querySelectorAll("#reply-form button, #note-form button").forEach(function (b) { b.disabled = closed; });
+    var csat = $("conv-csat");
+    csat.hidden = !c.csat;
+    csat.textContent = c.csat ? "CSAT " + c.csat + "/5" : "";
+    csat.className = "badge " + (c.csat >= 4 ? "good" : c.csat && c.csat <= 2 ? "bad" : "");
   }
 
   function openTranscript(ev) {
     $("empty").hidden = true;
     $("conv").hidden = false;
     $("error").textContent = "";
+    $("notice").textContent = "";
     seen = {};
     showTyping("");
     $("messages").textContent = "";
     renderHead(ev.conversation);
     ev.messages.forEach(addMessage);
+    if (ev.conversation.csat) {
+      $("messages").appendChild(make("li", "system csat", "The customer rated this conversation " + ev.conversation.csat + "/5."));
+    }
     var sugg = $("suggestions"); sugg.textContent = "";
     ev.suggestions.forEach(function (s) { var li = make("li", "", s.reply); li.title = s.kind + ": " + s.question + " (" + s.score + ")"; li.onclick = function () { $("reply").value = s.reply; $("reply").focus(); }; sugg.appendChild(li); });
     if (!ev.suggestions.length) sugg.appendChild(make("li", "muted", "No suggestions."));

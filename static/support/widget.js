@@ -332,8 +332,26 @@
       fillCsat(csat, csatDone ? rated(csatDone) : "", !csatDone);
       li.appendChild(csat);
     }
-    el.list.appendChild(li);
+    place(li, m.id);
     el.list.scrollTop = el.list.scrollHeight;
+  }
+
+  // Messages keep the server's order: one that arrives late (the new conversation's greeting,
+  // after a message typed following a close) goes before the bubbles still waiting to be sent
+  // and before any later message, not under them.
+  function place(li, id) {
+    var before = null;
+    if (id) {
+      var items = el.list.children;
+      for (var i = 0; i < items.length; i++) {
+        var other = items[i];
+        if (other.classList.contains("ts-pending") || (other.dataset.id && Number(other.dataset.id) > id)) {
+          before = other;
+          break;
+        }
+      }
+    }
+    el.list.insertBefore(li, before);
   }
 
   function rated(score) { return typeof score === "number" ? "You rated us " + score + "/5." : "Thank you for your rating!"; }

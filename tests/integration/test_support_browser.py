@@ -189,3 +189,58 @@ def test_the_transfer_list_shows_a_colleague_who_comes_online_later(support_tidy
         "(n) => window.__frames.slice(n).some((f) => f.type === 'agents')", arg=sent, timeout=30000
     )
     first.context.close()
+
+
+WAITING_AND_CLOSED = """
+from apps.accounts.models import User
+from apps.accounts.services import user_create
+from apps.support import services
+from apps.support.models import Conversation
+kb = services.knowledge_base_ensure(name="Help centre")
+if not User.objects.filter(username="cedar").exists():
+    user_create(username="cedar", password="cedar-pass-123", roles=["support_agent"])
+waiting = services.conversation_start(kb_id=kb.pk, customer_name="Sam")
+services.customer_message_post(conversation_id=waiting.pk, text="Where is my parcel, heron?")
+services.conversation_handoff(conversation_id=waiting.pk, reason="customer_asked")
+done = services.conversation_start(kb_id=kb.pk, customer_name="Kim")
+services.customer_message_post(conversation_id=done.pk, text="How do I return boots, osprey?")
+services.agent_message_post(conversation_id=done.pk, agent=User.objects.get(username="cedar"),
+    text="Send them back within 30 days with the label in the box.")
+services.conversation_close(conversation_id=done.pk)
+services.csat_submit(conversation_id=done.pk, score=5)
+print("ids", waiting.pk, done.pk)
+"""
+
+
+def test_the_console_counts_waiting_customers_and_keeps_closed_chats_read_only(
+    support_tidy, chromium
+):
+    running = support_tidy
+    waiting_id, closed_id = shell(running, WAITING_AND_CLOSED, "ids").split()
+    base = running.start_web()
+    page = chromium.new_page()
+    console_sign_in(page, base, "cedar")
+
+    badge = page.get_by_test_id("waiting-badge")
+    badge.filter(has_text="waiting").wait_for(timeout=30000)
+    waiting = page.locator('.queue section[data-status="waiting"] li').count()
+    assert badge.inner_text() == f"{waiting} waiting"
+    assert page.title().startswith(f"({waiting}) ")
+
+    page.locator(f'.queue section[data-status="closed"] li[data-id="{closed_id}"]').click(
+        timeout=30000
+    )
+    page.locator("#messages li", has_text="osprey").wait_for(timeout=30000)
+    assert page.get_by_test_id("closed-note").is_visible()
+    assert page.locator("#reply").is_disabled()
+    assert page.get_by_test_id("conv-csat").inner_text() == "CSAT 5/5"
+    assert "rated this conversation 5/5" in page.locator("#messages").inner_text()
+    page.locator("#faq-draft").click()
+    page.get_by_test_id("notice").filter(has_text="Draft FAQ saved").wait_for(timeout=30000)
+    assert page.locator("#error").inner_text() == ""
+
+    page.locator(f'.queue section[data-status="waiting"] li[data-id="{waiting_id}"]').click()
+    page.locator("#messages li", has_text="heron").wait_for(timeout=30000)
+    assert page.locator("#reply").is_enabled()
+    assert not page.get_by_test_id("closed-note").is_visible()
+    page.close()

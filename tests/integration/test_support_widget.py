@@ -1,8 +1,9 @@
 """Real browser, real ASGI server: the chat widget keeps the customer's transcript and messages
-across a page reload and an agent closing the conversation, a message typed while the chat starts
-joins that one conversation, typing indicators go away, and a message the chat refuses is marked
-as not sent in the widget, with the reason, and its text comes back to the box instead of
-vanishing."""
+across a page reload and an agent closing the conversation (a message typed after the close
+starts a new conversation and shows under its greeting), a message typed while the chat starts
+joins that one conversation, typing indicators go away, and a message the chat refuses is
+marked as not sent in the widget, with the reason, and its text comes back to the box instead
+of vanishing."""
 
 from __future__ import annotations
 
@@ -74,7 +75,27 @@ def test_widget_keeps_the_transcript_on_reload_and_moves_on_after_a_close(suppor
     assert int(new_id) != old_id
     assert status != "closed"
     assert widget.locator("li.ts-customer", has_text="giraffe").count() == 1
+    # The new conversation's greeting comes before the message that started it, not under it.
+    page.wait_for_function(GREETINGS_TWO, timeout=30000)
+    assert page.evaluate(GREETING_BEFORE_MESSAGE) is True
     page.close()
+
+
+# The widget's messages as text, the first one being the first conversation's greeting.
+GREETINGS_TWO = """
+() => {
+  const items = [...document.querySelectorAll('[data-testid=support-widget] .ts-messages > li')];
+  const greeting = items[0].textContent;
+  return items.filter((li) => li.textContent === greeting).length === 2;
+}
+"""
+GREETING_BEFORE_MESSAGE = """
+() => {
+  const items = [...document.querySelectorAll('[data-testid=support-widget] .ts-messages > li')];
+  const texts = items.map((li) => li.textContent);
+  return texts.lastIndexOf(texts[0]) < texts.findIndex((t) => t.includes('giraffe'));
+}
+"""
 
 
 AGENT = """

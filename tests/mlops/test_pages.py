@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.contrib.messages import get_messages
+from django.utils import timezone
 
 from apps.mlops import services
 from apps.mlops.models import ModelPolicy, ModelVersion, PromotionEvent, TrainingRun
@@ -136,3 +139,48 @@ def test_the_gate_form_shows_the_recorded_note_so_saving_keeps_it(admin_client):
     page = admin_client.get("/mlops/models/test-lookup/").content.decode()
 
     assert 'name="note" maxlength="300" value="noisy eval set"' in page
+
+
+def test_a_perfect_held_out_score_is_shown_with_a_warning(admin_client):
+    perfect = lookup_version(1.0, "a")
+    ModelVersion.objects.filter(pk=perfect.pk).update(metrics={**perfect.metrics, "val_size": 12})
+
+    detail = admin_client.get("/mlops/models/test-lookup/").content.decode()
+    version = admin_client.get(f"/mlops/models/test-lookup/v{perfect.version}/").content.decode()
+
+    assert "A perfect held-out" in detail and "A perfect held-out" in version
+    assert "Only 12 held-out examples" in version
+
+
+def test_an_ordinary_score_on_a_large_split_has_no_warning(admin_client):
+    usual = lookup_version(0.8, "a")
+    ModelVersion.objects.filter(pk=usual.pk).update(metrics={**usual.metrics, "val_size": 400})
+
+    version = admin_client.get(f"/mlops/models/test-lookup/v{usual.version}/").content.decode()
+
+    assert 'data-testid="score-warning"' not in version
+
+
+def test_promote_and_roll_back_ask_for_confirmation_saying_what_happens(admin_client, versions):
+    lookup_version(0.9, "c")
+    detail = admin_client.get("/mlops/models/test-lookup/").content.decode()
+
+    assert 'data-confirm-title="Promote v3 of Test lookup?"' in detail
+    assert "every request will be served by it" in detail
+    assert 'data-confirm-title="Override the gate for v2?"' in detail
+
+
+def test_a_finished_runs_page_says_how_long_it_took(admin_client):
+    started = timezone.now() - timedelta(seconds=95)
+    run = TrainingRun.objects.create(
+        model_name="test-lookup",
+        status=TrainingRun.Status.SUCCEEDED,
+        started_at=started,
+        finished_at=started + timedelta(seconds=90),
+        data_snapshot={"hash": "abc", "size": 7, "label_distribution": {"a": 7}},
+    )
+
+    page = admin_client.get(f"/mlops/runs/{run.pk}/").content.decode()
+
+    assert '"elapsed_s": 90.0' in page and '"finished_at": "' in page
+    assert "7 rows" in page and "recorded when training ends" not in page

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 from datetime import timedelta
 
 import pytest
@@ -208,3 +209,23 @@ def test_terminal_progress_prints_bar_epoch_step_and_eta():
     text = out.getvalue()
     assert "epoch 1/1" in text and "step 4/4" in text and "ETA" in text
     assert "[" + "#" * 28 + "]" in text and "val F1 0.8000" in text
+
+
+def test_the_run_page_gets_the_log_as_it_grows_and_the_snapshot_and_times_at_the_end(
+    monkeypatch, django_capture_on_commit_callbacks
+):
+    sent: list[dict] = []
+    monkeypatch.setattr(
+        training, "training_run_broadcast", lambda *, run_id, payload: sent.append(payload)
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.training_run_start(model_name="test-lookup", params={"steps": 3})
+
+    logs = [p["log"] for p in sent if "log" in p and "status" not in p]
+    final = sent[-1]
+    assert len(logs) >= 2 and "training test-lookup" in logs[0]
+    assert all(a in b for a, b in itertools.pairwise(logs))  # each one the earlier log, grown
+    assert final["status"] == "succeeded" and final["data_snapshot"]["size"] == 30
+    assert final["elapsed_s"] is not None and final["finished_at"]
+    assert "registered v1" in final["log"]

@@ -217,3 +217,15 @@ def test_a_cookie_no_server_set_is_replaced_not_stored(catalog, client, cookie):
     assert fresh != cookie and len(fresh) == 32
     assert "visitor_id" in batch.json()
     assert not Event.objects.exists()
+
+
+def test_an_item_without_a_photo_gets_a_tile_of_its_own_initials_and_name(shop, client):
+    first, second = shop.order_by("pk")[:2]
+
+    one = client.get(f"/shop/placeholder/{first.pk}.svg").content.decode()
+    two = client.get(f"/shop/placeholder/{second.pk}.svg").content.decode()
+
+    initials = "".join(w[0] for w in first.title.split()[:2]).upper()
+    assert f">{initials}</text>" in one
+    assert first.title[:20].replace("&", "&amp;") in one
+    assert one != two  # one tile per item, not one per category

@@ -389,6 +389,21 @@ def test_a_mean_score_drop_email_charts_the_mean_score_not_the_negative_share(  
     assert png != services.alert_chart_png(metric="negative_share", series=series)
 
 
+@pytest.mark.django_db
+def test_the_email_chart_has_its_scale_and_times_beside_it_and_fits_a_phone(  # type: ignore[no-untyped-def]
+    analyst, kestrel, source, scorer
+):
+    alert = _spike_alert(source, _rule(analyst, kestrel))
+
+    assert services.alert_send(alert_id=alert.pk) == "sent"
+
+    [message] = mail.outbox
+    html = message.alternatives[0][0]
+    assert ">100% negative</td>" in html and ">0% negative</td>" in html
+    assert "bars: texts per window, tallest" in html and " UTC</span>" in html
+    assert "max-width:100%;height:auto" in html  # the 480 px image shrinks to a phone's width
+
+
 # -- who sees and handles an alert -----------------------------------------------------------------
 @pytest.fixture
 def other_analyst(db: Any) -> Any:

@@ -233,7 +233,10 @@ def test_the_feed_filters_in_the_address_show_in_the_form_that_keeps_polling_the
     assert '<option value="earnings" selected>' in page
     assert "<option selected>negative</option>" in page
     assert f'<option value="{source.pk}" selected>Wire</option>' in page
-    assert '<input name="q" placeholder="Search headlines" value="&quot;plunge&quot;">' in page
+    search = (
+        '<input type="search" name="q" placeholder="Search headlines" value="&quot;plunge&quot;">'
+    )
+    assert search in page
 
 
 def test_the_alerts_page_is_for_analysts_only(client: Any, rule: AlertRule) -> None:
@@ -247,3 +250,24 @@ def test_the_alerts_page_is_for_analysts_only(client: Any, rule: AlertRule) -> N
     assert anonymous.status_code == 302 and anonymous.url.startswith("/accounts/login/")
     assert other_role.status_code == 403
     assert "private" not in other_role.content.decode()
+
+
+@pytest.mark.django_db
+def test_the_sources_page_speaks_of_feeds_and_pushed_items_not_field_names(analyst_client):
+    Source.objects.create(name="Wire push", kind=Source.Kind.API)
+
+    page = analyst_client.get("/sentiment/sources/").content.decode()
+
+    assert "Receives pushed items" in page and "Not polled yet" not in page
+    assert "Feed address (RSS or Atom)" in page and "Check the feed every" in page
+    assert "Url:" not in page and "Poll interval s" not in page
+
+
+@pytest.mark.django_db
+def test_a_rule_picks_its_companies_with_tick_boxes_not_a_ctrl_click_list(analyst_client):
+    Entity.objects.create(name="Osprey Freight", ticker="OSPF")
+
+    page = analyst_client.get("/sentiment/rules/").content.decode()
+
+    assert re.search(r'<input type="checkbox" name="entities" value="\d+"', page)
+    assert '<select name="entities"' not in page

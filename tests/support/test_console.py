@@ -10,7 +10,8 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 
-from apps.support import services
+from apps.accounts.services import user_create
+from apps.support import selectors, services
 from apps.support.consumers import MAX_FRAME_CHARS
 from apps.support.models import Conversation, Message
 
@@ -249,3 +250,14 @@ async def _console_malformed(agent: Any, conversation_id: int) -> tuple[list[Any
     )
     await console.disconnect()
     return errors, note
+
+
+def test_the_queue_names_a_signed_in_customer_by_name_and_email(kb):
+    shopper = user_create(username="robin", password="robin-pass-123", email="robin@example.com")
+    shopper.first_name, shopper.last_name = "Robin", "Ash"
+    shopper.save(update_fields=["first_name", "last_name"])
+    signed_in = services.conversation_start(kb_id=kb.pk, customer=shopper)
+    anonymous = services.conversation_start(kb_id=kb.pk)
+
+    assert selectors.conversation_summary(signed_in)["customer"] == "Robin Ash (robin@example.com)"
+    assert selectors.conversation_summary(anonymous)["customer"] == f"Visitor {anonymous.pk}"

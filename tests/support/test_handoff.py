@@ -223,3 +223,37 @@ def test_a_customer_is_not_told_while_another_agent_is_online(kb, agent):
     conversation.refresh_from_db()
     assert conversation.assigned_agent_id == colleague.pk
     assert not conversation.messages.filter(answer_kind="no_agent").exists()
+
+
+def test_after_a_handover_the_customer_is_told_their_place_in_the_queue(kb, agent):
+    services.agent_presence_connect(agent_id=agent.pk)
+    earlier = conversation_asked(kb, "My card was swallowed by an ATM")
+    services.conversation_handoff(conversation_id=earlier.pk, reason="customer_asked")
+    conversation = conversation_asked(kb, "I was charged twice")
+
+    services.conversation_handoff(conversation_id=conversation.pk, reason="customer_asked")
+
+    notice = conversation.messages.order_by("-pk").first()
+    assert notice.sender == Message.Sender.SYSTEM and notice.answer_kind == "queue"
+    assert notice.text.startswith("You're number 2 in the queue for a person.")
+
+
+def test_a_waiting_customer_who_writes_hears_back_at_most_once_a_minute(kb):
+    conversation = conversation_asked(kb, "My card was swallowed by an ATM")
+    services.conversation_handoff(conversation_id=conversation.pk, reason="customer_asked")
+    taken = conversation_asked(kb, "Where is my refund?")
+    Conversation.objects.filter(pk=taken.pk).update(
+        status=Conversation.Status.AGENT,
+        handoff_at=timezone.now() - timedelta(minutes=5),
+        taken_over_at=timezone.now() - timedelta(minutes=1),
+    )
+
+    services.customer_message_post(conversation_id=conversation.pk, text="Hello? Anyone there?")
+    services.customer_message_post(conversation_id=conversation.pk, text="Still waiting")
+
+    notices = list(conversation.messages.filter(answer_kind="queue"))
+    assert len(notices) == 1
+    assert notices[0].text == (
+        "You're next in the queue for a person. The usual wait is about 4 minutes. "
+        "They will read everything you write here."
+    )

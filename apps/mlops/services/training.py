@@ -27,6 +27,7 @@ from ..models import (
     TrainingRun,
 )
 from ..realtime import training_run_broadcast
+from ..selectors import run_times
 from .versions import (
     PromotionResult,
     _fmt,
@@ -193,7 +194,10 @@ def training_run_execute(
 
     def write_log(message: str) -> None:
         lines.append(f"{timezone.now():%H:%M:%S} {message}")
-        TrainingRun.objects.filter(pk=run_id).update(log="\n".join(lines[-500:]))
+        log = "\n".join(lines[-500:])
+        TrainingRun.objects.filter(pk=run_id).update(log=log)
+        # The page shows the log as it grows, not only when the run ends.
+        training_run_broadcast(run_id=run_id, payload={"log": log[-20000:]})
 
     def progress(raw: Any) -> None:
         event = _event_dict(raw)
@@ -294,6 +298,9 @@ def training_run_execute(
             "version": run.version.version if run.version else None,
             "promotion_result": run.promotion_result,
             "history": run.history,
+            "data_snapshot": run.data_snapshot,
+            "log": run.log[-20000:],
+            **run_times(run),
         },
     )
     return run

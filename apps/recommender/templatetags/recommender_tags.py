@@ -5,6 +5,8 @@ from django.template import TemplateDoesNotExist
 from django.template.loader import get_template
 from django.utils.safestring import SafeString, mark_safe
 
+from ..models import Event
+
 register = template.Library()
 
 
@@ -23,3 +25,17 @@ def get_item(mapping: Any, key: str) -> Any:
     """`{{ metrics|get_item:"ndcg@10" }}` for keys that are not identifiers."""
     value = mapping.get(key) if isinstance(mapping, dict) else None
     return round(value, 4) if isinstance(value, float) else value
+
+
+@register.filter
+def percent(share: float | None, places: int = 1) -> str:
+    """A share (0.0725) as a percentage with a fixed number of decimals ("7.3%")."""
+    if share is None:
+        return "–"
+    return f"{float(share) * 100:.{int(places)}f}%"
+
+
+@register.filter
+def event_kind_label(kind: str) -> str:
+    """An event kind's name for people ("Add to cart"), not its stored value ("add_to_cart")."""
+    return str(dict(Event.Kind.choices).get(kind, str(kind).replace("_", " ").capitalize()))

@@ -88,6 +88,25 @@ def alert_chart_png(*, metric: str, series: Sequence[selectors.WindowStat]) -> b
     return trend_png(points, [w.n for w in series])
 
 
+def chart_axes(*, metric: str, series: Sequence[selectors.WindowStat]) -> dict[str, Any]:
+    """The chart's scale in words, printed beside the image (which has no text of its own):
+    what the line's top and bottom mean, the tallest bar, and the first and last window."""
+    top_n = max((w.n for w in series), default=0)
+    if metric == AlertRule.Metric.VOLUME:
+        top, bottom = f"{top_n} texts", "0 texts"
+    elif metric == AlertRule.Metric.MEAN_SCORE_DROP:
+        top, bottom = "+1 (all positive)", "-1 (all negative)"
+    else:
+        top, bottom = "100% negative", "0% negative"
+    return {
+        "top": top,
+        "bottom": bottom,
+        "bars": f"bars: texts per window, tallest {top_n}",
+        "start": series[0].start if series else None,
+        "end": series[-1].end if series else None,
+    }
+
+
 def site_url(path: str) -> str:
     site_url: str = settings.SITE_URL
     return site_url.rstrip("/") + path
@@ -119,6 +138,7 @@ def alert_context(alert: Alert, *, chart_cid: str = "trend") -> dict[str, Any]:
         "series": series,
         "trend": [(w, _window_metric_text(alert.metric, w)) for w in series],
         "chart_cid": chart_cid,
+        "axes": chart_axes(metric=alert.metric, series=series),
         "dashboard_url": site_url(
             reverse("sentiment:dashboard") + f"?subject={alert.subject_kind}:{alert.subject_key}"
         ),

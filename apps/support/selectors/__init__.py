@@ -5,6 +5,7 @@ One module per sub-domain; they import one way: knowledge -> conversations -> st
 
 from .conversations import (
     PRESENCE_TTL_S,
+    QueuePlace,
     agents_online,
     agents_online_list,
     citations_current,
@@ -15,10 +16,12 @@ from .conversations import (
     conversation_list,
     conversation_summary,
     conversation_transcript,
+    customer_label,
     message_agent_view,
     message_public_view,
     messages_after,
     queue_list,
+    queue_place,
 )
 from .knowledge import (
     FaqDraftReview,
@@ -48,6 +51,7 @@ __all__ = [
     "TRADEOFF_THRESHOLDS",
     "FaqDraftReview",
     "HandoffTradeoff",
+    "QueuePlace",
     "ThresholdOutcome",
     "agents_online",
     "agents_online_list",
@@ -63,6 +67,7 @@ __all__ = [
     "conversation_list",
     "conversation_summary",
     "conversation_transcript",
+    "customer_label",
     "faq_drafts_review",
     "faq_list",
     "faq_published_for_intent",
@@ -74,5 +79,6 @@ __all__ = [
     "message_public_view",
     "messages_after",
     "queue_list",
+    "queue_place",
     "support_stats",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -88,6 +89,17 @@ def citations_current(messages: list[Message]) -> list[Message]:
     return messages
 
 
+def customer_label(conversation: Conversation) -> str:
+    """Who the customer is, as far as the chat knows: a signed-in customer's name (their
+    account's, else the one they gave) and email; else the name they gave; else "Visitor" and
+    the conversation's number, so that two visitors can be told apart."""
+    user = conversation.customer
+    if user is not None:
+        name = user.get_full_name().strip() or conversation.customer_name or user.get_username()
+        return f"{name} ({user.email})" if user.email and user.email != name else name
+    return conversation.customer_name or f"Visitor {conversation.pk}"
+
+
 def conversation_summary(conversation: Conversation) -> dict[str, Any]:
     last = (
         Message.objects.filter(conversation_id=conversation.pk)
@@ -99,7 +111,7 @@ def conversation_summary(conversation: Conversation) -> dict[str, Any]:
     return {
         "id": conversation.pk,
         "status": conversation.status,
-        "customer": conversation.customer_name or "Visitor",
+        "customer": customer_label(conversation),
         "assigned_agent": str(conversation.assigned_agent)
         if conversation.assigned_agent_id
         else None,
@@ -132,7 +144,7 @@ def conversation_list(
     *, status: str | None = None, include_idle: bool = False, kb_id: int | None = None
 ) -> QuerySet[Conversation]:
     """Conversations for agents; visits with only the bot's greeting are left out unless asked."""
-    qs = Conversation.objects.select_related("assigned_agent")
+    qs = Conversation.objects.select_related("assigned_agent", "customer")
     if not include_idle:
         qs = qs.filter(conversation_engaged_filter())
     if kb_id is not None:
@@ -180,7 +192,9 @@ def conversation_transcript(*, conversation_id: int) -> dict[str, Any]:
     (notes too), replies suggested for the customer's last question, the canned responses.
 
     Raises Conversation.DoesNotExist for a deleted one."""
-    conversation = Conversation.objects.select_related("assigned_agent").get(pk=conversation_id)
+    conversation = Conversation.objects.select_related("assigned_agent", "customer").get(
+        pk=conversation_id
+    )
     messages = list(messages_after(conversation_id=conversation_id, include_notes=True))
     last_question = next(
         (m.text for m in reversed(messages) if m.sender == Message.Sender.CUSTOMER), ""
@@ -206,3 +220,43 @@ def conversation_transcript(*, conversation_id: int) -> dict[str, Any]:
         "suggestions": suggestions,
         "canned": [{"title": c.title, "text": c.text} for c in canned_response_list()],
     }
+
+
+@dataclass(frozen=True)
+class QueuePlace:
+    """Where a waiting conversation stands: 1 = next; `usual_wait_s` is the median time from
+    handoff to takeover over the last week (None before anyone was taken over)."""
+
+    position: int
+    usual_wait_s: float | None
+
+
+def queue_place(*, conversation_id: int) -> QueuePlace | None:
+    """The waiting conversation's place in the agents' queue, or None when it is not waiting."""
+    conversation = Conversation.objects.filter(
+        pk=conversation_id, status=Conversation.Status.WAITING
+    ).first()
+    if conversation is None:
+        return None
+    since = conversation.handoff_at or conversation.created_at
+    ahead = (
+        Conversation.objects.filter(status=Conversation.Status.WAITING, handoff_at__lt=since)
+        .exclude(pk=conversation_id)
+        .count()
+    )
+    recent = (
+        Conversation.objects.filter(
+            handoff_at__isnull=False,
+            taken_over_at__isnull=False,
+            taken_over_at__gte=timezone.now() - timedelta(days=7),
+        )
+        .order_by("-taken_over_at")
+        .values_list("handoff_at", "taken_over_at")[:200]
+    )
+    waits = sorted(
+        (taken - handed).total_seconds()
+        for handed, taken in recent
+        if handed is not None and taken is not None and taken >= handed
+    )
+    usual = waits[len(waits) // 2] if waits else None
+    return QueuePlace(position=ahead + 1, usual_wait_s=usual)

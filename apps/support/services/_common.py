@@ -4,6 +4,7 @@ later)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
@@ -13,11 +14,31 @@ from django.utils import timezone
 from .. import realtime
 from ..answers import Answer
 from ..models import Conversation, KnowledgeBase, Message
+from ..selectors import queue_place
 
 NO_AGENT_ONLINE_TEXT = (
     "No agent is online right now. Your conversation is queued, and an agent will reply here "
     "as soon as one is available."
 )
+
+
+QUEUE_NOTICE_EVERY_S = 60
+
+
+def queue_notice_text(position: int, usual_wait_s: float | None) -> str:
+    """What a waiting customer is told: their place and, once known, the usual wait."""
+    place = (
+        "You're next in the queue for a person."
+        if position == 1
+        else f"You're number {position} in the queue for a person."
+    )
+    if usual_wait_s is None:
+        wait = ""
+    elif usual_wait_s < 90:
+        wait = " The usual wait is under two minutes."
+    else:
+        wait = f" The usual wait is about {round(usual_wait_s / 60)} minutes."
+    return place + wait + " They will read everything you write here."
 
 
 class ConversationClosed(Exception):
@@ -125,5 +146,29 @@ def _no_agent_notice(conversation_id: int) -> None:
         sender=Message.Sender.SYSTEM,
         text=NO_AGENT_ONLINE_TEXT,
         answer_kind="no_agent",
+    )
+    _announce(notice)
+
+
+def _queue_notice(conversation_id: int, *, force: bool = False) -> None:
+    """Tell a waiting customer their place in the queue and the usual wait: on handoff
+    (`force`) and when they write while waiting, at most once a minute, so the chat never
+    goes silent after a handover."""
+    place = queue_place(conversation_id=conversation_id)
+    if place is None:
+        return
+    if not force:
+        recent = Message.objects.filter(
+            conversation_id=conversation_id,
+            answer_kind="queue",
+            created_at__gte=timezone.now() - timedelta(seconds=QUEUE_NOTICE_EVERY_S),
+        )
+        if recent.exists():
+            return
+    notice = Message.objects.create(
+        conversation_id=conversation_id,
+        sender=Message.Sender.SYSTEM,
+        text=queue_notice_text(place.position, place.usual_wait_s),
+        answer_kind="queue",
     )
     _announce(notice)

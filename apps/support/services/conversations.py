@@ -18,6 +18,7 @@ from ._common import (
     _announce,
     _colleague_refuse,
     _conversation_lock,
+    _queue_notice,
     _touch,
 )
 from .handoff import conversation_take_over
@@ -84,6 +85,8 @@ def customer_message_post(
             return Message.objects.get(conversation_id=conversation_id, client_id=client_id), False
         _touch(conversation_id)
         _announce(message, queue=True)
+        if conversation.status == Conversation.Status.WAITING:
+            _queue_notice(conversation_id)
     return message, True
 
 

@@ -22,6 +22,7 @@ from ._common import (
     _bot_message_create,
     _colleague_refuse,
     _no_agent_notice,
+    _queue_notice,
 )
 from .agents import conversations_assign
 
@@ -58,6 +59,8 @@ def conversation_handoff(
         if not agents_online().exists():
             # Otherwise the customer waits in silence, not knowing that nobody is there yet.
             _no_agent_notice(conversation_id)
+        else:
+            _queue_notice(conversation_id, force=True)
         transaction.on_commit(conversations_assign)
     return message
 
