@@ -72,6 +72,7 @@ def main(argv: list[str]) -> dict[str, Any]:
     parser.add_argument("--out", default="var/screenshots")
     parser.add_argument("--no-record", action="store_true")
     args = parser.parse_args(argv)
+    # optional: playwright is a dev dependency, only this command needs it
     from playwright.sync_api import sync_playwright
 
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
