@@ -266,14 +266,15 @@ class IntentGuess:
 
 def intents_predict(texts: list[str]) -> list[IntentGuess] | None:
     """The production intent model's top label per text, or None when no model is trained."""
-    from apps.mlops.runtime import inference_timer
+    from apps.mlops.runtime import inference_timer, rows_batched
     from apps.mlops.services import model_available, model_load
 
     if not model_available(INTENT_MODEL):
         return None
     classifier = model_load(INTENT_MODEL)
     with inference_timer(INTENT_MODEL, len(texts)) as observed:
-        probs = classifier.predict_proba(texts)
+        # Concurrent chat questions share one forward pass (the micro-batcher of this model).
+        probs = rows_batched(INTENT_MODEL, classifier, texts, classifier.predict_proba)
         guesses = [
             IntentGuess(classifier.labels[int(row.argmax())], float(row.max())) for row in probs
         ]
