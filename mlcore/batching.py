@@ -4,7 +4,8 @@ A `MicroBatcher` owns one worker thread. Callers (any thread, or asyncio through
 put their rows on a queue and wait on a future; the worker takes the first waiting request,
 gathers more for at most `max_wait_ms` or until `max_batch` rows, runs the model once on all
 of them and hands each caller its own rows, in its own order. No caller holds a lock while the
-model runs: a request that arrives meanwhile queues for the next batch.
+model runs: a request that arrives meanwhile queues for the next batch. The model runs on the
+worker's thread, so it must not rely on the caller's thread (a database connection, say).
 """
 
 from __future__ import annotations
@@ -87,6 +88,11 @@ class MicroBatcher(Generic[In, Out]):
         future: Future[list[Out]] = Future()
         if not rows:
             future.set_result([])
+            return future
+        if threading.current_thread() is self._worker:
+            # The model itself asked for rows (a nested call): waiting for the queue it is
+            # serving would deadlock, so it runs them here.
+            future.set_result(self._run_checked(list(rows)))
             return future
         with self._state:
             if self._closed:

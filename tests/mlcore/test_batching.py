@@ -254,3 +254,16 @@ def test_concurrent_embeds_through_the_batcher_match_direct_embeds(embedder):
 
     np.testing.assert_allclose(np.stack(rows), embedder.embed(texts), atol=1e-5)
     assert batcher.batches < len(texts)
+
+
+def test_a_model_that_calls_its_own_batcher_gets_its_rows_without_deadlock():
+    holder: dict[str, MicroBatcher[int, int]] = {}
+
+    def run(rows: list[int]) -> list[int]:
+        if rows == [1]:
+            return holder["b"].call([10], HANG_GUARD_S)  # a nested request from the model
+        return [r + 1 for r in rows]
+
+    holder["b"] = MicroBatcher(run, BatchConfig(max_batch=8, max_wait_ms=1))
+
+    assert holder["b"].call([1], HANG_GUARD_S) == [11]
