@@ -113,6 +113,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Tests on SQLite use a WAL file too: Django's default in-memory test database shares one
     # cache that locks whole tables across threads, which production's file never does.
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test-db.sqlite3")}
+elif DATABASE_POOL_MAX := env.int("DATABASE_POOL_MAX", default=0):
+    # Under ASGI each request runs on a thread of its own, so persistent per-thread connections
+    # grow with concurrent requests until PostgreSQL refuses clients; a psycopg pool of at most
+    # DATABASE_POOL_MAX connections per process bounds them (a request waits for a free one).
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": DATABASE_POOL_MAX,
+        "timeout": env.float("DATABASE_POOL_TIMEOUT_S", default=30.0),
+    }
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True

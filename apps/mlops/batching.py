@@ -9,6 +9,7 @@ what it holds) and the new object gets a fresh one.
 from __future__ import annotations
 
 import atexit
+import logging
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -18,6 +19,7 @@ from django.conf import settings
 
 from mlcore.batching import BatchConfig, BatcherClosed, MicroBatcher, batched_call
 
+log = logging.getLogger(__name__)
 _batchers: dict[str, tuple[Any, MicroBatcher[Any, Any]]] = {}
 _guard = threading.Lock()  # held to look up or create a batcher, never while a model runs
 
@@ -71,6 +73,14 @@ def batchers_close() -> None:
         _batchers.clear()
     for _model, batcher in held:
         batcher.close()
+        if batcher.batches:
+            log.info(
+                "batcher %s: %d rows in %d model calls (%.1f rows a call)",
+                batcher.name,
+                batcher.rows_done,
+                batcher.batches,
+                batcher.rows_done / batcher.batches,
+            )
 
 
 def batchers_stats() -> dict[str, dict[str, int]]:
