@@ -16,7 +16,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
@@ -66,7 +66,7 @@ class MicroBatcher(Generic[In, Out]):
 
     def __init__(
         self,
-        run: Callable[[list[In]], Sequence[Out]],
+        run: Callable[[list[In]], Iterable[Out]],
         config: BatchConfig | None = None,
         *,
         name: str = "model",
@@ -224,7 +224,7 @@ class MicroBatcher(Generic[In, Out]):
 
 def batched_call(
     batcher: MicroBatcher[In, Out] | None,
-    run: Callable[[list[In]], Sequence[Out]],
+    run: Callable[[list[In]], Iterable[Out]],
     rows: Sequence[In],
     timeout: float | None = None,
 ) -> list[Out]:
