@@ -66,14 +66,14 @@ def rows_batched(
     return np.stack(out)
 
 
-def batchers_close() -> None:
+def batchers_close(*, report: bool = True) -> None:
     """Close every batcher of this process; each finishes what it holds first."""
     with _guard:
         held = list(_batchers.values())
         _batchers.clear()
     for _model, batcher in held:
         batcher.close()
-        if batcher.batches:
+        if report and batcher.batches:
             log.info(
                 "batcher %s: %d rows in %d model calls (%.1f rows a call)",
                 batcher.name,
@@ -91,4 +91,12 @@ def batchers_stats() -> dict[str, dict[str, int]]:
         }
 
 
-atexit.register(batchers_close)
+def _batchers_close_at_exit() -> None:
+    # At exit a test runner may have closed the streams the log writes to: report only where
+    # every handler can still write (daphne's and the workers' consoles can).
+    handlers = logging.getLogger().handlers
+    writable = all(not getattr(getattr(h, "stream", None), "closed", False) for h in handlers)
+    batchers_close(report=writable)
+
+
+atexit.register(_batchers_close_at_exit)
