@@ -117,6 +117,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Tests on SQLite use a WAL file too: Django's default in-memory test database shares one
     # cache that locks whole tables across threads, which production's file never does.
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test-db.sqlite3")}
+elif DATABASE_POOL_MAX := env.int("DATABASE_POOL_MAX", default=0):
+    # Under ASGI each request runs on a thread of its own, so persistent per-thread connections
+    # grow with concurrent requests until PostgreSQL refuses clients; a psycopg pool of at most
+    # DATABASE_POOL_MAX connections per process bounds them (a request waits for a free one).
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": DATABASE_POOL_MAX,
+        "timeout": env.float("DATABASE_POOL_TIMEOUT_S", default=30.0),
+    }
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
@@ -338,6 +348,21 @@ ML_INDEX_DIR = Path(env.str("ML_INDEX_DIR", default=str(DATA_DIR / "indices")))
 ML_DEVICE = env.str("ML_DEVICE", default="auto")
 ML_EMBED_BATCH_SIZE = env.int("ML_EMBED_BATCH_SIZE", default=64)
 ML_TORCH_THREADS = env.int("ML_TORCH_THREADS", default=0)
+# Micro-batching (apps/mlops/batching.py): concurrent requests for one model in one process
+# share a forward pass; the first waits at most ML_BATCH_MAX_WAIT_MS for company, a batch holds
+# at most ML_BATCH_MAX_SIZE texts, and a caller gives up after ML_BATCH_TIMEOUT_S.
+ML_BATCHING = env.bool("ML_BATCHING", default=True)
+ML_BATCH_MAX_SIZE = env.int("ML_BATCH_MAX_SIZE", default=32)
+ML_BATCH_MAX_WAIT_MS = env.float("ML_BATCH_MAX_WAIT_MS", default=5.0)
+ML_BATCH_TIMEOUT_S = env.float("ML_BATCH_TIMEOUT_S", default=60.0)
+if ML_BATCH_MAX_SIZE < 1 or ML_BATCH_MAX_WAIT_MS < 0 or ML_BATCH_TIMEOUT_S <= 0:
+    raise ImproperlyConfigured(
+        "ML_BATCH_MAX_SIZE must be at least 1, ML_BATCH_MAX_WAIT_MS 0 or more and "
+        "ML_BATCH_TIMEOUT_S above 0."
+    )
+# Questions one client address may ask the ask API per minute (a load bench behind one address
+# raises it; the default keeps an anonymous client from spending the models' time).
+SUPPORT_ASK_RATE = env.str("SUPPORT_ASK_RATE", default="30/min")
 LLM_BASE_URL = env.str("LLM_BASE_URL", default="")
 LLM_MODEL = env.str("LLM_MODEL", default="")
 LLM_API_KEY = env.str("LLM_API_KEY", default="")

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from . import vectors
+from .batching import rows_batched as rows_batched
 from .kinds import MAX_STEPS_SPEC, ModelKind, ParamSpec, TrainingContext, TrainOutcome
 from .kinds import kind_get as kind_get
 from .kinds import kind_register as kind_register
@@ -33,6 +34,7 @@ __all__ = [
     "kind_register",
     "named_index",
     "params_validate",
+    "rows_batched",
     "texts_embed",
 ]
 

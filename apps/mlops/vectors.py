@@ -22,6 +22,8 @@ from mlcore.embedder import shared_embedder
 from mlcore.index import IndexHandle, VectorIndex
 from mlcore.types import Hit
 
+from .batching import rows_batched
+
 
 def embedder_get() -> Any:
     """The process's shared MiniLM embedder (loaded on first use)."""
@@ -30,8 +32,10 @@ def embedder_get() -> Any:
 
 
 def texts_embed(texts: Sequence[str]) -> np.ndarray:
-    vectors: np.ndarray = embedder_get().embed(list(texts))
-    return vectors
+    # Concurrent requests (chat questions, catalogue lookups) share one forward pass.
+    embedder = embedder_get()
+    vectors: np.ndarray = rows_batched("embedder", embedder, list(texts), embedder.embed)
+    return vectors.astype(np.float32, copy=False)
 
 
 class NamedIndex:

@@ -15,6 +15,7 @@ from apps.mlops.runtime import (
     TrainingContext,
     TrainOutcome,
     inference_timer,
+    rows_batched,
 )
 from apps.mlops.services import model_available, model_load, registry
 from mlcore.registry import data_hash
@@ -278,7 +279,8 @@ def intents_predict(texts: list[str]) -> list[IntentGuess] | None:
         return None
     classifier = model_load(INTENT_MODEL)
     with inference_timer(INTENT_MODEL, len(texts)) as observed:
-        probs = classifier.predict_proba(texts)
+        # Concurrent chat questions share one forward pass (the micro-batcher of this model).
+        probs = rows_batched(INTENT_MODEL, classifier, texts, classifier.predict_proba)
         guesses = [
             IntentGuess(classifier.labels[int(row.argmax())], float(row.max())) for row in probs
         ]

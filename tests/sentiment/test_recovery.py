@@ -65,6 +65,9 @@ def ingest(source: Source, titles: Sequence[str], *, ago_s: int = 0) -> list[int
     return result.created_ids
 
 
+# This stand-in model writes to the database mid-batch, which only the test's own thread (inside
+# its transaction) can see; a micro-batcher runs the model on a thread of its own.
+@override_settings(ML_BATCHING=False)
 def test_a_slow_batch_whose_claim_was_taken_back_stores_nothing_and_each_text_is_scored_once(
     source: Source, scorer: KeywordScorer, queued: list[list[int]]
 ) -> None:
@@ -331,6 +334,8 @@ def test_a_text_that_kills_its_worker_is_failed_and_its_batch_mates_are_scored( 
     assert queued == []  # nothing left to sweep
 
 
+# The stand-in model runs the sweeper mid-batch, on the test's transaction (see above).
+@override_settings(ML_BATCHING=False)
 def test_the_sweeper_leaves_a_document_being_scored_right_now_alone(source, scorer, queued):  # type: ignore[no-untyped-def]
     # Ingested long ago (a backlog), but its batch started a moment ago.
     old = ingest(source, ["Acme jumps"], ago_s=3600)

@@ -16,7 +16,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from apps.mlops.runtime import inference_timer
+from apps.mlops.runtime import inference_timer, rows_batched
 from apps.mlops.services import model_load_versioned
 from mlcore.text import sentences_split
 
@@ -96,7 +96,10 @@ def _documents_predict(
     def predict(doc_ids: list[int]) -> dict[int, np.ndarray]:
         texts = [text for pk in doc_ids for text, _weight in units[pk]]
         with inference_timer(MODEL_NAME, len(texts)) as observed:
-            probs = np.asarray(scorer.predict_proba(texts), dtype=np.float64)
+            # Small batches of pushed documents scored at once in this process share a pass.
+            probs = np.asarray(
+                rows_batched(MODEL_NAME, scorer, texts, scorer.predict_proba), dtype=np.float64
+            )
             observed.extend((labels[int(r.argmax())], float(r.max())) for r in probs)
         out, start = {}, 0
         for pk in doc_ids:

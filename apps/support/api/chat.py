@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -36,7 +37,7 @@ class AskThrottle(ClientIpAnonThrottle):
     # Each throttle its own scope: AnonRateThrottle's shared "anon" key made asking and
     # starting chats spend one budget per address.
     scope = "support_ask"
-    rate = "30/min"
+    rate = settings.SUPPORT_ASK_RATE
 
 
 class ChatStartThrottle(ClientIpAnonThrottle):
