@@ -63,6 +63,12 @@ class KnowledgeBase(models.Model):
     greeting = models.CharField(
         max_length=300, default="Hi! Ask me anything about your account, cards or payments."
     )
+    scope = models.CharField(
+        max_length=200,
+        default="questions about your account, cards, payments and transfers",
+        help_text='What the bot helps with; an off-topic question gets "I can only help with '
+        '<this>" and an offer of a person.',
+    )
     is_default = models.BooleanField(default=False)
     # Bumped on every content change; each process compares it to rebuild its keyword index.
     content_version = models.PositiveIntegerField(default=0)

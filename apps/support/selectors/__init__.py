@@ -33,6 +33,7 @@ from .knowledge import (
     knowledge_base_get,
     knowledge_base_list,
 )
+from .memory import MEMORY_EXCHANGES, conversation_exchanges
 from .stats import (
     ANSWER_KINDS,
     TRADEOFF_THRESHOLDS,
@@ -44,6 +45,7 @@ from .stats import (
 
 __all__ = [
     "ANSWER_KINDS",
+    "MEMORY_EXCHANGES",
     "PRESENCE_TTL_S",
     "TRADEOFF_THRESHOLDS",
     "FaqDraftReview",
@@ -60,6 +62,7 @@ __all__ = [
     "conversation_csat_get",
     "conversation_engaged",
     "conversation_engaged_filter",
+    "conversation_exchanges",
     "conversation_list",
     "conversation_summary",
     "conversation_transcript",
