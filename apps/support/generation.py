@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 
 from apps.core.outbound import outbound_stream
+from apps.core.pii import pii_mask
 
 if TYPE_CHECKING:
     from llama_cpp.llama_types import (
@@ -47,17 +48,19 @@ class Generator(Protocol):
 
 
 def _messages(question: str, passages: Sequence[str], history: Turns = ()) -> list[dict[str, str]]:
+    """The chat prompt; the customer's words are masked (docs/SECURITY.md, personal data): the
+    passages and the bot's answers are the help centre's own text."""
     context = "\n\n".join(f"[{i + 1}] {p[:700]}" for i, p in enumerate(passages[:3]))
     earlier: list[dict[str, str]] = []
     for asked, answered in list(history)[-MAX_HISTORY_TURNS:]:
         earlier += [
-            {"role": "user", "content": asked[:500]},
+            {"role": "user", "content": pii_mask(asked[:500])},
             {"role": "assistant", "content": answered[:500]},
         ]
     return [
         {"role": "system", "content": SYSTEM_PROMPT},
         *earlier,
-        {"role": "user", "content": f"Passages:\n{context}\n\nQuestion: {question}"},
+        {"role": "user", "content": f"Passages:\n{context}\n\nQuestion: {pii_mask(question)}"},
     ]
 
 

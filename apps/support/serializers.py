@@ -28,6 +28,7 @@ KNOWLEDGE_BASE_SETTINGS = (
     "llm_model",
     "greeting",
     "is_default",
+    "scope",
 )
 
 
@@ -57,6 +58,7 @@ class KnowledgeBaseSerializer(serializers.ModelSerializer):
             "llm_model",
             "greeting",
             "is_default",
+            "scope",
             "calibration",
         ]
         read_only_fields = ["calibration"]

@@ -114,3 +114,19 @@ def test_short_no_answers_decline_the_offer(text):
 
 def test_a_question_that_starts_with_yes_is_no_acceptance():
     assert not offer_accepted("yes but how long does delivery take?")
+
+
+def test_agents_set_what_the_bot_helps_with_through_the_api(kb, agent_api):
+    changed = agent_api.patch(
+        f"/api/support/knowledge-bases/{kb.pk}/", {"scope": "card questions"}, format="json"
+    )
+    refused = agent_api.patch(
+        f"/api/support/knowledge-bases/{kb.pk}/", {"scope": "   "}, format="json"
+    )
+
+    kb.refresh_from_db()
+    answer = answers.answer_compose(kb_id=kb.pk, question="zebra quantum violin")
+    assert changed.status_code == 200 and changed.json()["scope"] == "card questions"
+    assert refused.status_code == 400
+    assert kb.scope == "card questions"
+    assert "I can only help with card questions." in answer.text
