@@ -35,5 +35,6 @@ urlpatterns = [
         name="support-message-flag",
     ),
     path("stats/", api.StatsView.as_view(), name="support-stats"),
+    path("review/", api.ReviewView.as_view(), name="support-review"),
     path("", include(router.urls)),
 ]

@@ -290,6 +290,7 @@ class Message(models.Model):
     sources = models.JSONField(default=list, blank=True)
     citations = models.JSONField(default=list, blank=True)
     rating = models.CharField(max_length=4, choices=Rating.choices, blank=True)
+    rating_comment = models.CharField(max_length=500, blank=True)
     flag = models.CharField(max_length=12, choices=Flag.choices, blank=True)
     flag_note = models.CharField(max_length=500, blank=True)
     flagged_by = models.ForeignKey(

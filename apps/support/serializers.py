@@ -283,6 +283,9 @@ class CsatSerializer(serializers.Serializer):
 
 class MessageRateSerializer(serializers.Serializer):
     rating = serializers.ChoiceField(choices=["up", "down"])
+    comment = serializers.CharField(
+        max_length=500, required=False, allow_blank=True, help_text="Optional: why."
+    )
 
 
 class MessageFlagSerializer(serializers.Serializer):

@@ -5,6 +5,7 @@ One module per audience; `api_urls` routes to the names re-exported here:
     _common -> knowledge   (agents: knowledge bases, articles, FAQ pairs, imports)
     _common -> chat        (customers: ask, chat by token, CSAT, ratings, a human)
     _common -> console     (agents: conversations, flags, canned responses, stats)
+    _common -> review      (agents: unhelpful, handed-over and flagged answers)
 """
 
 from .chat import (
@@ -32,6 +33,7 @@ from .knowledge import (
     LlmEndpointViewSet,
     PastConversationView,
 )
+from .review import ReviewView
 
 __all__ = [
     "ArticleViewSet",
@@ -52,5 +54,6 @@ __all__ = [
     "LlmEndpointViewSet",
     "MessageFlagView",
     "PastConversationView",
+    "ReviewView",
     "StatsView",
 ]

@@ -179,6 +179,7 @@ class CustomerRateView(APIView):
             conversation_id=conversation.pk,
             message_id=message_id,
             rating=serializer.validated_data["rating"],
+            comment=serializer.validated_data.get("comment", ""),
         )
         if not ok:
             return _bad("Only the bot's answers in this conversation can be rated.", 404)

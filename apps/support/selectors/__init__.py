@@ -34,6 +34,7 @@ from .knowledge import (
     knowledge_base_list,
 )
 from .memory import MEMORY_EXCHANGES, conversation_exchanges
+from .review import REVIEW_FILTERS, answers_for_review, review_row
 from .stats import (
     ANSWER_KINDS,
     TRADEOFF_THRESHOLDS,
@@ -47,12 +48,14 @@ __all__ = [
     "ANSWER_KINDS",
     "MEMORY_EXCHANGES",
     "PRESENCE_TTL_S",
+    "REVIEW_FILTERS",
     "TRADEOFF_THRESHOLDS",
     "FaqDraftReview",
     "HandoffTradeoff",
     "ThresholdOutcome",
     "agents_online",
     "agents_online_list",
+    "answers_for_review",
     "article_intents_map",
     "article_intents_published",
     "article_list",
@@ -77,5 +80,6 @@ __all__ = [
     "message_public_view",
     "messages_after",
     "queue_list",
+    "review_row",
     "support_stats",
 ]
