@@ -16,3 +16,10 @@ def knowledge_embed_task(kb_id: int) -> int:
 @shared_task(acks_late=True)
 def conversations_assign_task() -> int:
     return services.presence_expire() + services.conversations_assign()
+
+
+@shared_task(acks_late=True)
+def intent_calibration_refresh_task(version: int | None = None) -> int:
+    """Idempotent: a calibration already fitted for the production version is kept."""
+    table = services.intent_calibration_refresh(version=version)
+    return int(table.get("n", 0)) if table else 0

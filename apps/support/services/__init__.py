@@ -12,6 +12,7 @@ One module per sub-domain; they import one way (an arrow: "is imported by"):
     _common -> agents -> handoff -> conversations           (live chat)
                          handoff -> replies                 (the bot's reply)
     _common, faqs -> feedback                               (ratings, CSAT, flags, FAQ drafts)
+    knowledge -> calibration                                (confidence follows the intent model)
 
 Callers use this package (`services.faq_upsert`); a test that replaces a function patches it in
 the sub-module that calls it (`services.replies.answer_compose`).
@@ -37,6 +38,7 @@ from .agents import (
     conversations_assign,
     presence_expire,
 )
+from .calibration import intent_calibration_refresh
 from .conversations import (
     CLOSED_TEXT,
     CUSTOMER_MESSAGES_PER_MINUTE,
@@ -151,6 +153,7 @@ __all__ = [
     "faq_upsert",
     "faq_values_clean",
     "faqs_delete",
+    "intent_calibration_refresh",
     "knowledge_base_calibrate",
     "knowledge_base_delete",
     "knowledge_base_ensure",

@@ -358,11 +358,16 @@ def llm_endpoints_delete(*, endpoint_ids: Sequence[int]) -> None:
 
 
 @transaction.atomic
-def knowledge_base_calibrate(*, kb_id: int, rows: list[tuple[str, str]]) -> dict[str, Any]:
-    """Fit the KB's confidence calibration on held-out labelled questions."""
+def knowledge_base_calibrate(
+    *, kb_id: int, rows: list[tuple[str, str]], model_version: int | None = None
+) -> dict[str, Any]:
+    """Fit the KB's confidence calibration on held-out labelled questions (`model_version`: the
+    intent model version they were judged with, kept with the table)."""
     KnowledgeBase.objects.filter(pk=kb_id).update(calibration={})
     judged = answers_judge(kb_id=kb_id, rows=rows)
     table = calibration_fit([(j.raw, j.route_correct) for j in judged])
     table["fitted_at"] = timezone.now().isoformat()
+    if model_version is not None:
+        table["intent_version"] = model_version
     KnowledgeBase.objects.filter(pk=kb_id).update(calibration=table)
     return table
