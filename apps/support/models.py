@@ -324,3 +324,40 @@ class AgentPresence(models.Model):
 
     def __str__(self) -> str:
         return f"{self.agent} ({self.connections} open)"
+
+
+class TrainingCandidate(models.Model):
+    """A resolved conversation's question, proposed as an intent training row: its answer was
+    rated helpful or an agent confirmed it. An agent accepts it (it becomes a labelled past
+    conversation, which the intent model trains on) or rejects it."""
+
+    class Source(models.TextChoices):
+        RATED_GOOD = "rated_good", "Rated helpful by the customer"
+        AGENT_CONFIRMED = "agent_confirmed", "Confirmed by an agent"
+
+    class Status(models.TextChoices):
+        PROPOSED = "proposed", "Proposed"
+        ACCEPTED = "accepted", "Accepted"
+        REJECTED = "rejected", "Rejected"
+
+    kb = models.ForeignKey(KnowledgeBase, on_delete=models.CASCADE, related_name="+")
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="+")
+    # The bot answer it comes from: one candidate per answer, however often it is collected.
+    message = models.OneToOneField(Message, on_delete=models.CASCADE, related_name="+")
+    question = models.CharField(max_length=1000)
+    answer = models.TextField(blank=True)
+    intent = models.CharField(max_length=100, blank=True)
+    source = models.CharField(max_length=16, choices=Source.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PROPOSED)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["kb", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.intent or '?'}: {self.question[:60]}"

@@ -23,3 +23,9 @@ def intent_calibration_refresh_task(version: int | None = None) -> int:
     """Idempotent: a calibration already fitted for the production version is kept."""
     table = services.intent_calibration_refresh(version=version)
     return int(table.get("n", 0)) if table else 0
+
+
+@shared_task(acks_late=True)
+def training_candidates_collect_task() -> int:
+    # Idempotent: one candidate per answer (a unique message), collected again or not.
+    return services.training_candidates_collect()

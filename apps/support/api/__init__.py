@@ -6,6 +6,7 @@ One module per audience; `api_urls` routes to the names re-exported here:
     _common -> chat        (customers: ask, chat by token, CSAT, ratings, a human)
     _common -> console     (agents: conversations, flags, canned responses, stats)
     _common -> review      (agents: unhelpful, handed-over and flagged answers)
+    _common -> learning    (agents: proposed intent training rows, confirming answers)
 """
 
 from .chat import (
@@ -33,9 +34,16 @@ from .knowledge import (
     LlmEndpointViewSet,
     PastConversationView,
 )
+from .learning import (
+    AnswerConfirmView,
+    TrainingCandidateAcceptView,
+    TrainingCandidateRejectView,
+    TrainingCandidatesView,
+)
 from .review import ReviewView
 
 __all__ = [
+    "AnswerConfirmView",
     "ArticleViewSet",
     "AskThrottle",
     "AskView",
@@ -56,4 +64,7 @@ __all__ = [
     "PastConversationView",
     "ReviewView",
     "StatsView",
+    "TrainingCandidateAcceptView",
+    "TrainingCandidateRejectView",
+    "TrainingCandidatesView",
 ]

@@ -13,6 +13,7 @@ One module per sub-domain; they import one way (an arrow: "is imported by"):
                          handoff -> replies                 (the bot's reply)
     _common, faqs -> feedback                               (ratings, CSAT, flags, FAQ drafts)
     knowledge -> calibration                                (confidence follows the intent model)
+    faqs -> learning                                        (training rows from resolved chats)
 
 Callers use this package (`services.faq_upsert`); a test that replaces a function patches it in
 the sub-module that calls it (`services.replies.answer_compose`).
@@ -97,6 +98,12 @@ from .knowledge_import import (
     knowledge_import_file,
     knowledge_import_url,
 )
+from .learning import (
+    answer_confirm,
+    training_candidate_accept,
+    training_candidate_reject,
+    training_candidates_collect,
+)
 from .replies import (
     TOKEN_CHECK_EVERY,
     bot_reply,
@@ -124,6 +131,7 @@ __all__ = [
     "agent_presence_connect",
     "agent_presence_disconnect",
     "agent_presence_heartbeat",
+    "answer_confirm",
     "article_delete",
     "article_upsert",
     "articles_delete",
@@ -172,4 +180,7 @@ __all__ = [
     "past_conversation_upsert",
     "past_conversations_delete",
     "presence_expire",
+    "training_candidate_accept",
+    "training_candidate_reject",
+    "training_candidates_collect",
 ]
