@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from . import services
+from . import selectors, services
 
 
 @shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=3)
@@ -29,3 +29,11 @@ def intent_calibration_refresh_task(version: int | None = None) -> int:
 def training_candidates_collect_task() -> int:
     # Idempotent: one candidate per answer (a unique message), collected again or not.
     return services.training_candidates_collect()
+
+
+@shared_task(acks_late=True)
+def faq_drafts_propose_task() -> int:
+    # Idempotent: a group an FAQ pair already covers is skipped.
+    return sum(
+        len(services.faq_drafts_propose(kb_id=kb.pk)) for kb in selectors.knowledge_base_list()
+    )

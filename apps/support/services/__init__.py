@@ -13,7 +13,7 @@ One module per sub-domain; they import one way (an arrow: "is imported by"):
                          handoff -> replies                 (the bot's reply)
     _common, faqs -> feedback                               (ratings, CSAT, flags, FAQ drafts)
     knowledge -> calibration                                (confidence follows the intent model)
-    faqs -> learning                                        (training rows from resolved chats)
+    faqs -> learning, faq_proposals                         (training rows, FAQ drafts from chats)
 
 Callers use this package (`services.faq_upsert`); a test that replaces a function patches it in
 the sub-module that calls it (`services.replies.answer_compose`).
@@ -49,6 +49,7 @@ from .conversations import (
     customer_message_post,
     note_add,
 )
+from .faq_proposals import faq_drafts_propose
 from .faqs import (
     faq_delete,
     faq_draft_discard,
@@ -156,6 +157,7 @@ __all__ = [
     "faq_delete",
     "faq_draft_discard",
     "faq_draft_from_conversation",
+    "faq_drafts_propose",
     "faq_publish",
     "faq_update",
     "faq_upsert",
