@@ -159,6 +159,13 @@ class KnowledgeImportReportSerializer(serializers.Serializer):
 class SupportAskSerializer(serializers.Serializer):
     question = serializers.CharField(max_length=MAX_MESSAGE_CHARS, trim_whitespace=True)
     kb = serializers.IntegerField(required=False)
+    earlier = serializers.ListField(
+        child=serializers.CharField(max_length=MAX_MESSAGE_CHARS),
+        max_length=6,
+        required=False,
+        help_text="The customer's earlier questions, oldest first: a follow-up is answered "
+        "with them, as in the live chat.",
+    )
 
 
 class AnswerCitationSerializer(serializers.Serializer):
@@ -189,6 +196,12 @@ class SupportAnswerSerializer(serializers.Serializer):
     intent_probability = serializers.FloatField(allow_null=True)
     citations = AnswerCitationSerializer(many=True)
     sources = AnswerSourceSerializer(many=True)
+    query = serializers.SerializerMethodField(
+        help_text="What was searched for a follow-up (with the earlier questions); else empty."
+    )
+
+    def get_query(self, answer: Any) -> str:
+        return str(answer.extras.get("query", ""))
 
 
 class MessageSerializer(serializers.ModelSerializer):

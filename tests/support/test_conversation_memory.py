@@ -136,3 +136,31 @@ def test_generated_follow_up_gets_the_earlier_turns_and_the_right_passages(kb, m
     assert passages[0].startswith("Changing your PIN")
     assert history[0][0] == "I forgot my PIN, how do I change it?"
     assert history[0][1] == first.text
+
+
+def test_the_ask_api_answers_a_follow_up_with_the_earlier_questions(kb, client):
+    asked = client.post(
+        "/api/support/ask/",
+        {
+            "question": "how long does that take?",
+            "kb": kb.pk,
+            "earlier": ["How do I change my PIN?"],
+        },
+        content_type="application/json",
+    )
+    alone = client.post(
+        "/api/support/ask/",
+        {"question": "how long does that take?", "kb": kb.pk},
+        content_type="application/json",
+    )
+    too_many = client.post(
+        "/api/support/ask/",
+        {"question": "and then?", "kb": kb.pk, "earlier": ["a question"] * 7},
+        content_type="application/json",
+    )
+
+    assert asked.status_code == 200
+    assert asked.json()["sources"][0]["title"] == "Changing your PIN"
+    assert asked.json()["query"] == "How do I change my PIN? how long does that take?"
+    assert alone.json()["sources"][0]["title"] == "Card delivery" and alone.json()["query"] == ""
+    assert too_many.status_code == 400 and "earlier" in too_many.json()

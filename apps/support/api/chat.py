@@ -14,6 +14,7 @@ from apps.accounts.client_ip import ClientIpAnonThrottle
 
 from .. import selectors, services
 from ..answers import answer_compose
+from ..memory import Exchange
 from ..models import Conversation, KnowledgeBase
 from ..serializers import (
     ChatPostedSerializer,
@@ -58,9 +59,12 @@ class AskView(APIView):
         serializer = SupportAskSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:
+            earlier = serializer.validated_data.get("earlier", [])
             answer = answer_compose(
                 kb_id=_kb_id(serializer.validated_data.get("kb")),
                 question=serializer.validated_data["question"],
+                # Questions the caller says were answered: each is a topic to come back to.
+                history=[Exchange(text, "", "asked") for text in earlier],
             )
         except InvalidText as exc:
             return _bad(str(exc))
