@@ -45,8 +45,12 @@ REFERRING = frozenset(
 # Openings that continue the previous question ("and for a business account?").
 CONTINUING = re.compile(r"^\s*(and|but|also|so|then|what about|how about|what if|and if)\b", re.I)
 _WORD = re.compile(r"[a-z']+")
-# A follow-up with this many words of its own or more is treated as a question on its own.
-MAX_OWN_WORDS = 4
+# "Is there a fee?" points back at nothing: "there" as a subject is no reference.
+_EXISTENTIAL = re.compile(r"\b(is|are|was|were|isn't|aren't) there\b|\bthere(?: is|'s| are| was)\b")
+# A message with more words of its own than this stands on its own, whatever it refers to
+# ("I tried to transfer but it was declined"). 4 caught 2 more of the 44 written follow-ups but
+# rewrote twice as many stand-alone banking77 questions (bench support_memory).
+MAX_OWN_WORDS = 3
 # How many earlier questions a chain of follow-ups may reach back to.
 MAX_CONTEXT_TURNS = 3
 # Answers after which a question is no topic to come back to (nothing was answered).
@@ -79,7 +83,7 @@ class Rewrite:
 def follow_up(question: str) -> bool:
     """Whether `question` leans on an earlier turn to be understood."""
     own = tokens(question)
-    words = set(_WORD.findall(question.lower()))
+    words = set(_WORD.findall(_EXISTENTIAL.sub(" ", question.lower())))
     if len(own) <= 1:
         return True
     if CONTINUING.match(question):

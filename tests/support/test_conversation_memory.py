@@ -164,3 +164,14 @@ def test_the_ask_api_answers_a_follow_up_with_the_earlier_questions(kb, client):
     assert asked.json()["query"] == "How do I change my PIN? how long does that take?"
     assert alone.json()["sources"][0]["title"] == "Card delivery" and alone.json()["query"] == ""
     assert too_many.status_code == 400 and "earlier" in too_many.json()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Is there a fee for topping up by transfer?",
+        "My transfer to my landlord was declined, why did it happen?",
+    ],
+)
+def test_a_question_with_words_of_its_own_is_no_follow_up_whatever_it_says(text):
+    assert not follow_up(text)
