@@ -10,9 +10,16 @@ import threading
 
 from celery import Celery
 from celery.beat import EmbeddedService
-from celery.signals import worker_process_init, worker_ready
+from celery.signals import (
+    after_setup_logger,
+    after_setup_task_logger,
+    worker_process_init,
+    worker_ready,
+)
 from django.conf import settings
 from django.db import connection
+
+from apps.core.pii import PiiMaskingFilter
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -41,6 +48,18 @@ def beat_schedule() -> dict[str, dict[str, object]]:
 app.conf.beat_schedule = beat_schedule()
 
 log = logging.getLogger(__name__)
+
+
+@after_setup_logger.connect
+@after_setup_task_logger.connect
+def pii_masking_install(logger: logging.Logger, **_kwargs: object) -> None:
+    """A worker replaces the root logger's handlers with its own: mask personal data in them
+    too, as settings.LOGGING does for the web processes."""
+    for handler in logger.handlers:
+        if not any(isinstance(f, PiiMaskingFilter) for f in handler.filters):
+            handler.addFilter(PiiMaskingFilter())
+
+
 _embedded_lock = threading.Lock()
 _embedded_started = False
 

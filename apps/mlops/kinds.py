@@ -93,6 +93,10 @@ class ModelKind:
     # elsewhere (imported); None: classifiers are scored on the held-out rows of the newest
     # version trained here (apps/mlops/evaluation.py), other kinds cannot pass the gate.
     evaluate: Callable[[Path], dict[str, Any]] | None = None
+    # Called with the version number after a version of this kind became production (a
+    # promotion, an override or a rollback, whatever started it), once the change is committed:
+    # what the owning app derives from the production model (a calibration) follows it.
+    on_production: Callable[[int], None] | None = None
 
 
 _kinds: dict[str, ModelKind] = {}

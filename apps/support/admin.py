@@ -56,6 +56,7 @@ class KnowledgeBaseAdmin(admin.ModelAdmin):
         "name",
         "is_default",
         "greeting",
+        "scope",
         "answer_mode",
         "handoff_threshold",
         "faq_threshold",
@@ -73,6 +74,7 @@ class KnowledgeBaseAdmin(admin.ModelAdmin):
             kb_id=kb_id,
             name=obj.name,
             is_default=obj.is_default,
+            scope=obj.scope,
             **{name: getattr(obj, name) for name in KB_SETTINGS},
         )
         obj.pk = kb.pk

@@ -20,8 +20,10 @@ from mlcore.text import sentences_split
 
 from . import generation
 from .intent import IntentGuess, intents_predict
+from .memory import Exchange, query_rewrite
 from .models import FAQ, Article, KnowledgeBase
 from .retrieval import Passage, article_url, passages_retrieve
+from .scope import OFFER_KIND, offer_text, out_of_scope
 from .selectors import article_intents_map
 from .text import MAX_MESSAGE_CHARS, clean_text, tokens
 
@@ -29,7 +31,6 @@ log = logging.getLogger(__name__)
 
 HANDOFF_TEXT = "I'm not sure I can answer that well, so I'm fetching a colleague who can help."
 ASKED_TEXT = "Of course, I'm fetching a colleague. Someone will be with you shortly."
-NO_KNOWLEDGE_TEXT = "I couldn't find anything about that, so I'm fetching a colleague."
 HUMAN_REQUEST = re.compile(
     r"\b(human|real person|live agent|an agent|operator|representative|"
     r"(speak|talk|chat) (to|with) (a |an )?(person|someone|somebody|agent|staff))\b",
@@ -41,7 +42,7 @@ MAX_ANSWER_CHARS = 600
 @dataclass(frozen=True)
 class Answer:
     text: str
-    kind: str  # faq | extractive | generated | handoff
+    kind: str  # faq | extractive | generated | handoff | out_of_scope
     confidence: float
     raw_score: float
     handoff: bool
@@ -157,27 +158,43 @@ def answer_compose(
     use_intent: bool = True,
     passages: Sequence[Passage] | None = None,
     guess: IntentGuess | None = None,
+    history: Sequence[Exchange] = (),
 ) -> Answer:
     """Answer a customer question from the knowledge base, or decide to hand it to a human.
 
-    `on_token` receives generated tokens as they stream; returning False stops generation (an
-    agent took over). Raises `InvalidText` for unusable questions.
+    `history` holds the conversation's earlier exchanges (oldest first): a follow-up is searched
+    with the questions it refers to (`extras["query"]` says with what). `on_token` receives
+    generated tokens as they stream; returning False stops generation (an agent took over).
+    An off-topic question gets an offer of a person (kind `out_of_scope`), not a handoff.
+    Raises `InvalidText` for unusable questions.
     """
     question = clean_text(question, max_chars=MAX_MESSAGE_CHARS, what="question")
     kb = KnowledgeBase.objects.get(pk=kb_id)
     if human_requested(question):
         return Answer(ASKED_TEXT, "handoff", 0.0, 0.0, True, "customer_asked")
+    rewrite = query_rewrite(question, history)
+    query = rewrite.query
+    extras: dict[str, Any] = {"query": query} if rewrite.follow_up else {}
     if passages is None:
-        passages = passages_retrieve(kb_id=kb_id, query=question, k=5)
+        passages = passages_retrieve(kb_id=kb_id, query=query, k=5)
     if use_intent and guess is None:
-        guesses = intents_predict([question])
+        guesses = intents_predict([query])
         guess = guesses[0] if guesses else None
     sources = tuple(p.as_source() for p in passages)
     intent = guess.label if guess else ""
     probability = round(guess.probability, 4) if guess else None
-    if not passages:
+    if out_of_scope(passages, guess, kb.handoff_threshold):
+        raw_top = raw_score(passages[0].dense, guess, False) if passages else 0.0
         return Answer(
-            NO_KNOWLEDGE_TEXT, "handoff", 0.0, 0.0, True, "no_knowledge", intent, probability
+            offer_text(kb.scope),
+            OFFER_KIND,
+            calibrated(kb, raw_top),
+            round(raw_top, 4),
+            False,
+            intent=intent,
+            intent_probability=probability,
+            sources=sources,
+            extras=extras,
         )
     agree = _agree(guess, passages)
     raw = raw_score(passages[0].dense, guess, agree)
@@ -217,6 +234,7 @@ def answer_compose(
                 handoff=False,
                 citations=cites,
                 faq_id=faq.pk,
+                extras=extras,
                 **common,
             )
     if confidence < kb.handoff_threshold:
@@ -226,10 +244,11 @@ def answer_compose(
             confidence,
             handoff=True,
             handoff_reason="low_confidence",
+            extras=extras,
             **common,
         )
     if kb.answer_mode == KnowledgeBase.AnswerMode.GENERATED:
-        generated = _generate(kb, question, passages, on_token)
+        generated = _generate(kb, question, passages, on_token, history)
         if generated is not None:
             return Answer(
                 generated,
@@ -237,11 +256,19 @@ def answer_compose(
                 confidence,
                 handoff=False,
                 citations=_citations(passages[:3]),
+                extras=extras,
                 **common,
             )
-    text, used = extractive_text(question, passages)
+    # The rewritten query picks the sentences: the follow-up's words ("how long") and its topic.
+    text, used = extractive_text(query, passages)
     return Answer(
-        text, "extractive", confidence, handoff=False, citations=_citations(used), **common
+        text,
+        "extractive",
+        confidence,
+        handoff=False,
+        citations=_citations(used),
+        extras=extras,
+        **common,
     )
 
 
@@ -250,6 +277,7 @@ def _generate(
     question: str,
     passages: Sequence[Passage],
     on_token: Callable[[str], bool] | None,
+    history: Sequence[Exchange] = (),
 ) -> str | None:
 
     parts: list[str] = []
@@ -259,7 +287,9 @@ def _generate(
             base_url=endpoint.base_url if endpoint else "",
             model=kb.llm_model or (endpoint.model if endpoint else ""),
         )
-        for token in generator.stream(question, [f"{p.title}: {p.text}" for p in passages]):
+        turns = [(e.question, e.answer) for e in history if e.answer]
+        texts = [f"{p.title}: {p.text}" for p in passages]
+        for token in generator.stream(question, texts, history=turns):
             parts.append(token)
             if on_token is not None and on_token(token) is False:
                 break

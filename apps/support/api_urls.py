@@ -35,5 +35,26 @@ urlpatterns = [
         name="support-message-flag",
     ),
     path("stats/", api.StatsView.as_view(), name="support-stats"),
+    path("review/", api.ReviewView.as_view(), name="support-review"),
+    path(
+        "training-candidates/",
+        api.TrainingCandidatesView.as_view(),
+        name="support-training-candidates",
+    ),
+    path(
+        "training-candidates/<int:pk>/accept/",
+        api.TrainingCandidateAcceptView.as_view(),
+        name="support-training-candidate-accept",
+    ),
+    path(
+        "training-candidates/<int:pk>/reject/",
+        api.TrainingCandidateRejectView.as_view(),
+        name="support-training-candidate-reject",
+    ),
+    path(
+        "messages/<int:message_id>/confirm/",
+        api.AnswerConfirmView.as_view(),
+        name="support-message-confirm",
+    ),
     path("", include(router.urls)),
 ]

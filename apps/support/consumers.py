@@ -147,6 +147,7 @@ class CustomerChatConsumer(JsonActionConsumer):
                 conversation_id=self.conversation_id,
                 message_id=int(content.get("message_id", 0)),
                 rating=str(content.get("rating", "")),
+                comment=content.get("comment") or "",
             )
             if not rated:
                 raise InvalidText("Only the bot's answers in this conversation can be rated.")

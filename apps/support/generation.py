@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 
 from apps.core.outbound import outbound_stream
+from apps.core.pii import pii_mask
 
 if TYPE_CHECKING:
     from llama_cpp.llama_types import (
@@ -34,15 +35,33 @@ MAX_TOKENS = 160
 MAX_ANSWER_BYTES = 1024 * 1024
 
 
+# Earlier (question, answer) turns the model sees before the question; a small model's context
+# is short, so only the latest ones.
+MAX_HISTORY_TURNS = 3
+
+Turns = Sequence[tuple[str, str]]
+
+
 class Generator(Protocol):
-    def stream(self, question: str, passages: Sequence[str]) -> Iterator[str]: ...
+    def stream(
+        self, question: str, passages: Sequence[str], history: Turns = ()
+    ) -> Iterator[str]: ...
 
 
-def _messages(question: str, passages: Sequence[str]) -> list[dict[str, str]]:
+def _messages(question: str, passages: Sequence[str], history: Turns = ()) -> list[dict[str, str]]:
+    """The chat prompt; the customer's words are masked (docs/SECURITY.md, personal data): the
+    passages and the bot's answers are the help centre's own text."""
     context = "\n\n".join(f"[{i + 1}] {p[:700]}" for i, p in enumerate(passages[:3]))
+    earlier: list[dict[str, str]] = []
+    for asked, answered in list(history)[-MAX_HISTORY_TURNS:]:
+        earlier += [
+            {"role": "user", "content": pii_mask(asked[:500])},
+            {"role": "assistant", "content": answered[:500]},
+        ]
     return [
         {"role": "system", "content": SYSTEM_PROMPT},
-        {"role": "user", "content": f"Passages:\n{context}\n\nQuestion: {question}"},
+        *earlier,
+        {"role": "user", "content": f"Passages:\n{context}\n\nQuestion: {pii_mask(question)}"},
     ]
 
 
@@ -70,13 +89,13 @@ class LocalGenerator:
         )
         self._lock = threading.Lock()
 
-    def stream(self, question: str, passages: Sequence[str]) -> Iterator[str]:
+    def stream(self, question: str, passages: Sequence[str], history: Turns = ()) -> Iterator[str]:
         with self._lock:
             # stream=True yields chunks; the stubs return a union with the one-shot response.
             chunks = cast(
                 "Iterator[CreateChatCompletionStreamResponse]",
                 self.llm.create_chat_completion(
-                    messages=_messages(question, passages),  # type: ignore[arg-type]
+                    messages=_messages(question, passages, history),  # type: ignore[arg-type]
                     stream=True,
                     max_tokens=MAX_TOKENS,
                     temperature=0.2,
@@ -118,11 +137,11 @@ class OpenAICompatibleGenerator:
         # an endpoint from the admin list passes the address checks like any other fetch.
         self.trusted_hosts = (urlsplit(self.base_url).hostname or "",) if trusted else ()
 
-    def stream(self, question: str, passages: Sequence[str]) -> Iterator[str]:
+    def stream(self, question: str, passages: Sequence[str], history: Turns = ()) -> Iterator[str]:
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
         body: dict[str, Any] = {
             "model": self.model,
-            "messages": _messages(question, passages),
+            "messages": _messages(question, passages, history),
             "stream": True,
             "max_tokens": MAX_TOKENS,
             "temperature": 0.2,

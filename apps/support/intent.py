@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,8 @@ from mlcore.registry import data_hash
 
 from .models import PastConversation
 from .selectors import knowledge_base_list
+
+log = logging.getLogger(__name__)
 
 INTENT_MODEL = "support-intent"
 MIN_ROWS_PER_LABEL = 2
@@ -251,6 +254,18 @@ def intent_train(ctx: TrainingContext) -> TrainOutcome:
     )
 
 
+def _production_changed(version: int) -> None:
+    """A new production intent model (promoted, overridden or rolled back, from the command, the
+    lifecycle pages or a scheduled run): recalibrate the handoff confidence in the background."""
+    # Cycle break: tasks import the services, which import this module.
+    from .tasks import intent_calibration_refresh_task
+
+    try:
+        intent_calibration_refresh_task.delay(version)
+    except Exception:  # the promotion stands; support_train and the next promotion recalibrate
+        log.exception("could not queue the recalibration for intent v%s", version)
+
+
 def intent_kind() -> ModelKind:
     # heavy: mlcore.classifier loads torch and transformers
     from mlcore.classifier import TextClassifier
@@ -263,6 +278,7 @@ def intent_kind() -> ModelKind:
         tolerance=0.01,
         train=intent_train,
         params=PARAM_SPECS,
+        on_production=_production_changed,
     )
 
 
@@ -286,6 +302,13 @@ def intents_predict(texts: list[str]) -> list[IntentGuess] | None:
         ]
         observed.extend((g.label, g.probability) for g in guesses)
     return guesses
+
+
+def production_intent_version() -> int | None:
+    """The version number of the production intent model, None when there is none."""
+    if not model_available(INTENT_MODEL):
+        return None
+    return int(registry().resolve(INTENT_MODEL))
 
 
 def eval_rows_of_production() -> list[tuple[str, str]]:

@@ -63,6 +63,12 @@ class KnowledgeBase(models.Model):
     greeting = models.CharField(
         max_length=300, default="Hi! Ask me anything about your account, cards or payments."
     )
+    scope = models.CharField(
+        max_length=200,
+        default="questions about your account, cards, payments and transfers",
+        help_text='What the bot helps with; an off-topic question gets "I can only help with '
+        '<this>" and an offer of a person.',
+    )
     is_default = models.BooleanField(default=False)
     # Bumped on every content change; each process compares it to rebuild its keyword index.
     content_version = models.PositiveIntegerField(default=0)
@@ -284,6 +290,7 @@ class Message(models.Model):
     sources = models.JSONField(default=list, blank=True)
     citations = models.JSONField(default=list, blank=True)
     rating = models.CharField(max_length=4, choices=Rating.choices, blank=True)
+    rating_comment = models.CharField(max_length=500, blank=True)
     flag = models.CharField(max_length=12, choices=Flag.choices, blank=True)
     flag_note = models.CharField(max_length=500, blank=True)
     flagged_by = models.ForeignKey(
@@ -317,3 +324,40 @@ class AgentPresence(models.Model):
 
     def __str__(self) -> str:
         return f"{self.agent} ({self.connections} open)"
+
+
+class TrainingCandidate(models.Model):
+    """A resolved conversation's question, proposed as an intent training row: its answer was
+    rated helpful or an agent confirmed it. An agent accepts it (it becomes a labelled past
+    conversation, which the intent model trains on) or rejects it."""
+
+    class Source(models.TextChoices):
+        RATED_GOOD = "rated_good", "Rated helpful by the customer"
+        AGENT_CONFIRMED = "agent_confirmed", "Confirmed by an agent"
+
+    class Status(models.TextChoices):
+        PROPOSED = "proposed", "Proposed"
+        ACCEPTED = "accepted", "Accepted"
+        REJECTED = "rejected", "Rejected"
+
+    kb = models.ForeignKey(KnowledgeBase, on_delete=models.CASCADE, related_name="+")
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="+")
+    # The bot answer it comes from: one candidate per answer, however often it is collected.
+    message = models.OneToOneField(Message, on_delete=models.CASCADE, related_name="+")
+    question = models.CharField(max_length=1000)
+    answer = models.TextField(blank=True)
+    intent = models.CharField(max_length=100, blank=True)
+    source = models.CharField(max_length=16, choices=Source.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PROPOSED)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["kb", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.intent or '?'}: {self.question[:60]}"

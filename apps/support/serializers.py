@@ -28,6 +28,7 @@ KNOWLEDGE_BASE_SETTINGS = (
     "llm_model",
     "greeting",
     "is_default",
+    "scope",
 )
 
 
@@ -57,6 +58,7 @@ class KnowledgeBaseSerializer(serializers.ModelSerializer):
             "llm_model",
             "greeting",
             "is_default",
+            "scope",
             "calibration",
         ]
         read_only_fields = ["calibration"]
@@ -157,6 +159,13 @@ class KnowledgeImportReportSerializer(serializers.Serializer):
 class SupportAskSerializer(serializers.Serializer):
     question = serializers.CharField(max_length=MAX_MESSAGE_CHARS, trim_whitespace=True)
     kb = serializers.IntegerField(required=False)
+    earlier = serializers.ListField(
+        child=serializers.CharField(max_length=MAX_MESSAGE_CHARS),
+        max_length=6,
+        required=False,
+        help_text="The customer's earlier questions, oldest first: a follow-up is answered "
+        "with them, as in the live chat.",
+    )
 
 
 class AnswerCitationSerializer(serializers.Serializer):
@@ -187,6 +196,12 @@ class SupportAnswerSerializer(serializers.Serializer):
     intent_probability = serializers.FloatField(allow_null=True)
     citations = AnswerCitationSerializer(many=True)
     sources = AnswerSourceSerializer(many=True)
+    query = serializers.SerializerMethodField(
+        help_text="What was searched for a follow-up (with the earlier questions); else empty."
+    )
+
+    def get_query(self, answer: Any) -> str:
+        return str(answer.extras.get("query", ""))
 
 
 class MessageSerializer(serializers.ModelSerializer):
@@ -281,6 +296,9 @@ class CsatSerializer(serializers.Serializer):
 
 class MessageRateSerializer(serializers.Serializer):
     rating = serializers.ChoiceField(choices=["up", "down"])
+    comment = serializers.CharField(
+        max_length=500, required=False, allow_blank=True, help_text="Optional: why."
+    )
 
 
 class MessageFlagSerializer(serializers.Serializer):

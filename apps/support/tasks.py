@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from . import services
+from . import selectors, services
 
 
 @shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=3)
@@ -16,3 +16,24 @@ def knowledge_embed_task(kb_id: int) -> int:
 @shared_task(acks_late=True)
 def conversations_assign_task() -> int:
     return services.presence_expire() + services.conversations_assign()
+
+
+@shared_task(acks_late=True)
+def intent_calibration_refresh_task(version: int | None = None) -> int:
+    """Idempotent: a calibration already fitted for the production version is kept."""
+    table = services.intent_calibration_refresh(version=version)
+    return int(table.get("n", 0)) if table else 0
+
+
+@shared_task(acks_late=True)
+def training_candidates_collect_task() -> int:
+    # Idempotent: one candidate per answer (a unique message), collected again or not.
+    return services.training_candidates_collect()
+
+
+@shared_task(acks_late=True)
+def faq_drafts_propose_task() -> int:
+    # Idempotent: a group an FAQ pair already covers is skipped.
+    return sum(
+        len(services.faq_drafts_propose(kb_id=kb.pk)) for kb in selectors.knowledge_base_list()
+    )

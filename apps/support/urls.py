@@ -1,12 +1,13 @@
 from django.urls import path
 
-from . import views
+from . import views, views_review
 
 app_name = "support"
 urlpatterns = [
     path("console/", views.console, name="console"),
     path("chat/", views.chat, name="chat"),
     path("stats/", views.stats, name="stats"),
+    path("review/", views_review.review, name="review"),
     path("knowledge/", views.knowledge, name="knowledge"),
     path("knowledge/faq-drafts/", views.faq_drafts, name="faq_drafts"),
     path("knowledge/faq-drafts/<int:pk>/", views.faq_draft_review, name="faq_draft"),

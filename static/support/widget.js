@@ -368,6 +368,13 @@
     box.textContent = "";
     if (note) box.appendChild(make("span", "ts-note", note));
     if (note && !buttons) return;
+    // An optional comment goes with the thumbs (agents read it on the review page).
+    var comment = make("input", "ts-rate-comment");
+    comment.type = "text";
+    comment.maxLength = 500;
+    comment.placeholder = "Comment (optional)";
+    comment.setAttribute("aria-label", "Comment on this answer (optional)");
+    box.appendChild(comment);
     [["up", "👍 Helpful"], ["down", "👎 Not helpful"]].forEach(function (pair) {
       var b = make("button", "ts-rate-" + pair[0], pair[1]);
       b.type = "button";
@@ -375,7 +382,7 @@
         var token = state.token;
         requests = requests.filter(function (r) { return !(r.frame.type === "rate" && r.frame.message_id === messageId); });
         box.textContent = sending();
-        request({ type: "rate", message_id: messageId, rating: pair[0] }, token);
+        request({ type: "rate", message_id: messageId, rating: pair[0], comment: comment.value }, token);
       };
       box.appendChild(b);
     });

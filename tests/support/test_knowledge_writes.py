@@ -346,6 +346,7 @@ def _kb_form(kb, **changes):
     data = {
         "name": kb.name,
         "greeting": kb.greeting,
+        "scope": kb.scope,
         "answer_mode": kb.answer_mode,
         "handoff_threshold": kb.handoff_threshold,
         "faq_threshold": kb.faq_threshold,

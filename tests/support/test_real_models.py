@@ -41,6 +41,21 @@ def test_demo_help_centre_answers_from_the_right_articles(demo_kb):
     assert any("card_arrival" in intents_of[a] for a in top3)
     assert {"change_pin", "pin_blocked"} & set(intents_of[pin.top_article_id])
     assert nonsense.confidence < card.confidence
+    assert nonsense.kind == "out_of_scope" and not nonsense.handoff
+
+
+def test_demo_help_centre_answers_a_follow_up_from_the_conversation(demo_kb):
+    from apps.support.memory import Exchange
+    from apps.support.selectors import article_intents_map
+
+    intents_of = article_intents_map(kb_id=demo_kb.pk)
+    history = [Exchange("I ordered a new card last week", "(answer)", "extractive")]
+
+    follow = answer_compose(kb_id=demo_kb.pk, question="how long does that take?", history=history)
+
+    top3 = {s["article_id"] for s in follow.sources[:3]}
+    assert any({"card_arrival", "card_delivery_estimate"} & set(intents_of[a]) for a in top3)
+    assert not follow.handoff and follow.kind != "out_of_scope"
 
 
 def test_support_train_and_evaluate_commands(kb, tmp_path):

@@ -193,6 +193,9 @@ def model_version_promote(
         # to whatever the database then says (a later promotion may have committed meanwhile).
         # A crash before this runs is repaired by the reconcile at worker start and on beat.
         transaction.on_commit(lambda: production_alias_reconcile(name=name))
+        hook = kind.on_production
+        if hook is not None:
+            transaction.on_commit(lambda: hook(version))
     # A classifier promoted without serving forms gets them exported and measured (queued).
     model_version_forms_on_promote(name=name, version=version)
     return PromotionResult(True, event_kind, message, from_version, version)

@@ -5,6 +5,8 @@ One module per audience; `api_urls` routes to the names re-exported here:
     _common -> knowledge   (agents: knowledge bases, articles, FAQ pairs, imports)
     _common -> chat        (customers: ask, chat by token, CSAT, ratings, a human)
     _common -> console     (agents: conversations, flags, canned responses, stats)
+    _common -> review      (agents: unhelpful, handed-over and flagged answers)
+    _common -> learning    (agents: proposed intent training rows, confirming answers)
 """
 
 from .chat import (
@@ -32,8 +34,16 @@ from .knowledge import (
     LlmEndpointViewSet,
     PastConversationView,
 )
+from .learning import (
+    AnswerConfirmView,
+    TrainingCandidateAcceptView,
+    TrainingCandidateRejectView,
+    TrainingCandidatesView,
+)
+from .review import ReviewView
 
 __all__ = [
+    "AnswerConfirmView",
     "ArticleViewSet",
     "AskThrottle",
     "AskView",
@@ -52,5 +62,9 @@ __all__ = [
     "LlmEndpointViewSet",
     "MessageFlagView",
     "PastConversationView",
+    "ReviewView",
     "StatsView",
+    "TrainingCandidateAcceptView",
+    "TrainingCandidateRejectView",
+    "TrainingCandidatesView",
 ]

@@ -15,6 +15,7 @@ from apps.accounts.face import ClientIpAnonThrottle
 
 from .. import selectors, services
 from ..answers import answer_compose
+from ..memory import Exchange
 from ..models import Conversation, KnowledgeBase
 from ..serializers import (
     ChatPostedSerializer,
@@ -59,9 +60,12 @@ class AskView(APIView):
         serializer = SupportAskSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:
+            earlier = serializer.validated_data.get("earlier", [])
             answer = answer_compose(
                 kb_id=_kb_id(serializer.validated_data.get("kb")),
                 question=serializer.validated_data["question"],
+                # Questions the caller says were answered: each is a topic to come back to.
+                history=[Exchange(text, "", "asked") for text in earlier],
             )
         except InvalidText as exc:
             return _bad(str(exc))
@@ -180,6 +184,7 @@ class CustomerRateView(APIView):
             conversation_id=conversation.pk,
             message_id=message_id,
             rating=serializer.validated_data["rating"],
+            comment=serializer.validated_data.get("comment", ""),
         )
         if not ok:
             return _bad("Only the bot's answers in this conversation can be rated.", 404)

@@ -36,6 +36,8 @@ from .knowledge import (
     knowledge_base_get,
     knowledge_base_list,
 )
+from .memory import MEMORY_EXCHANGES, conversation_exchanges
+from .review import REVIEW_FILTERS, answers_for_review, review_row
 from .stats import (
     ANSWER_KINDS,
     TRADEOFF_THRESHOLDS,
@@ -47,7 +49,9 @@ from .stats import (
 
 __all__ = [
     "ANSWER_KINDS",
+    "MEMORY_EXCHANGES",
     "PRESENCE_TTL_S",
+    "REVIEW_FILTERS",
     "TRADEOFF_THRESHOLDS",
     "FaqDraftReview",
     "HandoffTradeoff",
@@ -55,6 +59,7 @@ __all__ = [
     "ThresholdOutcome",
     "agents_online",
     "agents_online_list",
+    "answers_for_review",
     "article_intents_map",
     "article_intents_published",
     "article_list",
@@ -64,6 +69,7 @@ __all__ = [
     "conversation_csat_get",
     "conversation_engaged",
     "conversation_engaged_filter",
+    "conversation_exchanges",
     "conversation_list",
     "conversation_summary",
     "conversation_transcript",
@@ -80,5 +86,6 @@ __all__ = [
     "messages_after",
     "queue_list",
     "queue_place",
+    "review_row",
     "support_stats",
 ]

@@ -12,6 +12,8 @@ One module per sub-domain; they import one way (an arrow: "is imported by"):
     _common -> agents -> handoff -> conversations           (live chat)
                          handoff -> replies                 (the bot's reply)
     _common, faqs -> feedback                               (ratings, CSAT, flags, FAQ drafts)
+    knowledge -> calibration                                (confidence follows the intent model)
+    faqs -> learning, faq_proposals                         (training rows, FAQ drafts from chats)
 
 Callers use this package (`services.faq_upsert`); a test that replaces a function patches it in
 the sub-module that calls it (`services.replies.answer_compose`).
@@ -37,6 +39,7 @@ from .agents import (
     conversations_assign,
     presence_expire,
 )
+from .calibration import intent_calibration_refresh
 from .conversations import (
     CLOSED_TEXT,
     CUSTOMER_MESSAGES_PER_MINUTE,
@@ -46,6 +49,7 @@ from .conversations import (
     customer_message_post,
     note_add,
 )
+from .faq_proposals import faq_drafts_propose
 from .faqs import (
     faq_delete,
     faq_draft_discard,
@@ -97,6 +101,12 @@ from .knowledge_import import (
     knowledge_import_file,
     knowledge_import_url,
 )
+from .learning import (
+    answer_confirm,
+    training_candidate_accept,
+    training_candidate_reject,
+    training_candidates_collect,
+)
 from .replies import (
     TOKEN_CHECK_EVERY,
     bot_reply,
@@ -124,6 +134,7 @@ __all__ = [
     "agent_presence_connect",
     "agent_presence_disconnect",
     "agent_presence_heartbeat",
+    "answer_confirm",
     "article_delete",
     "article_upsert",
     "articles_delete",
@@ -148,11 +159,13 @@ __all__ = [
     "faq_delete",
     "faq_draft_discard",
     "faq_draft_from_conversation",
+    "faq_drafts_propose",
     "faq_publish",
     "faq_update",
     "faq_upsert",
     "faq_values_clean",
     "faqs_delete",
+    "intent_calibration_refresh",
     "knowledge_base_calibrate",
     "knowledge_base_delete",
     "knowledge_base_ensure",
@@ -173,4 +186,7 @@ __all__ = [
     "past_conversation_values_clean",
     "past_conversations_delete",
     "presence_expire",
+    "training_candidate_accept",
+    "training_candidate_reject",
+    "training_candidates_collect",
 ]

@@ -32,9 +32,19 @@ def csat_submit(*, conversation_id: int, score: int, comment: str | None = "") -
     return bool(done)
 
 
-def message_rate(*, conversation_id: int, message_id: int, rating: str) -> bool:
+def message_rate(
+    *, conversation_id: int, message_id: int, rating: str, comment: str | None = ""
+) -> bool:
+    """The customer's thumbs up or down on an answer, with an optional comment (a new rating
+    replaces the earlier one and its comment). False when there is no such answer."""
     if rating not in (Message.Rating.UP, Message.Rating.DOWN):
         raise InvalidText("The rating must be 'up' or 'down'.")
+    if comment is None or (isinstance(comment, str) and not comment.strip()):
+        comment = ""
+    elif not isinstance(comment, str):
+        raise InvalidText("The comment must be text.")
+    else:
+        comment = clean_text(comment, max_chars=500, what="comment")
     # Answers only: a greeting, a handoff or a notice is no answer to judge, and a rating on
     # one would count in the handoff trade-off as if it were.
     updated = Message.objects.filter(
@@ -42,7 +52,7 @@ def message_rate(*, conversation_id: int, message_id: int, rating: str) -> bool:
         conversation_id=conversation_id,
         sender=Message.Sender.BOT,
         answer_kind__in=ANSWER_KINDS,
-    ).update(rating=rating)
+    ).update(rating=rating, rating_comment=comment)
     return bool(updated)
 
 

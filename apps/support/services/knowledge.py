@@ -204,8 +204,10 @@ def knowledge_base_settings_clean(
     greeting: str,
     llm_endpoint: LlmEndpoint | int | None = None,
     llm_model: str = "",
+    scope: str | None = None,
 ) -> dict[str, Any]:
-    """The rules of a knowledge base's answer settings (pages, API, admin); raises InvalidText."""
+    """The rules of a knowledge base's answer settings (pages, API, admin); raises InvalidText.
+    `scope` (what the bot helps with, said to off-topic questions) None: unchanged."""
     thresholds = (("handoff threshold", handoff_threshold), ("FAQ threshold", faq_threshold))
     for what, value in thresholds:
         # The chained comparison is False for NaN too; bool is an int but no threshold.
@@ -224,7 +226,7 @@ def knowledge_base_settings_clean(
         or not LlmEndpoint.objects.filter(pk=endpoint_id).exists()
     ):
         raise InvalidText("Choose the LLM endpoint from the list an administrator keeps.")
-    return {
+    values = {
         "handoff_threshold": float(handoff_threshold),
         "faq_threshold": float(faq_threshold),
         "answer_mode": answer_mode,
@@ -232,6 +234,9 @@ def knowledge_base_settings_clean(
         "llm_endpoint_id": endpoint_id,
         "llm_model": llm_model.strip()[:120],
     }
+    if scope is not None:
+        values["scope"] = clean_text(scope, max_chars=200, what="scope")
+    return values
 
 
 @transaction.atomic
@@ -246,6 +251,7 @@ def knowledge_base_settings_update(
     llm_model: str = "",
     name: str | None = None,
     is_default: bool | None = None,
+    scope: str | None = None,
 ) -> KnowledgeBase:
     """Change a knowledge base's answer settings; answers composed after the commit use them.
 
@@ -259,6 +265,7 @@ def knowledge_base_settings_update(
         greeting=greeting,
         llm_endpoint=llm_endpoint,
         llm_model=llm_model,
+        scope=scope,
     )
     if name is not None:
         values["name"] = clean_text(name, max_chars=120, what="name")
@@ -351,11 +358,16 @@ def llm_endpoints_delete(*, endpoint_ids: Sequence[int]) -> None:
 
 
 @transaction.atomic
-def knowledge_base_calibrate(*, kb_id: int, rows: list[tuple[str, str]]) -> dict[str, Any]:
-    """Fit the KB's confidence calibration on held-out labelled questions."""
+def knowledge_base_calibrate(
+    *, kb_id: int, rows: list[tuple[str, str]], model_version: int | None = None
+) -> dict[str, Any]:
+    """Fit the KB's confidence calibration on held-out labelled questions (`model_version`: the
+    intent model version they were judged with, kept with the table)."""
     KnowledgeBase.objects.filter(pk=kb_id).update(calibration={})
     judged = answers_judge(kb_id=kb_id, rows=rows)
     table = calibration_fit([(j.raw, j.route_correct) for j in judged])
     table["fitted_at"] = timezone.now().isoformat()
+    if model_version is not None:
+        table["intent_version"] = model_version
     KnowledgeBase.objects.filter(pk=kb_id).update(calibration=table)
     return table

@@ -8,8 +8,11 @@ from collections.abc import Callable
 from django.db import IntegrityError, transaction
 
 from .. import realtime
-from ..answers import HANDOFF_TEXT, Answer, answer_compose
+from ..answers import ASKED_TEXT, HANDOFF_TEXT, Answer, answer_compose
+from ..memory import Exchange
 from ..models import Conversation, Message
+from ..scope import DECLINED_TEXT, OFFER_KIND, offer_accepted, offer_declined
+from ..selectors import conversation_exchanges
 from ._common import _announce, _bot_message_create, _touch
 from .handoff import conversation_handoff
 
@@ -36,7 +39,10 @@ def bot_reply(
         or Message.objects.filter(reply_to=question).exists()
     ):
         return None
-    answer = answer_compose(kb_id=conversation.kb_id, question=question.text, on_token=on_token)
+    history = conversation_exchanges(conversation_id=conversation_id, before_id=message_id)
+    answer = _offer_answered(question.text, history[-1:]) or answer_compose(
+        kb_id=conversation.kb_id, question=question.text, on_token=on_token, history=history
+    )
     if answer.handoff:
         return conversation_handoff(
             conversation_id=conversation_id,
@@ -56,6 +62,19 @@ def bot_reply(
         _touch(conversation_id)
         _announce(message)
     return message
+
+
+def _offer_answered(text: str, last: list[Exchange]) -> Answer | None:
+    """The customer's yes or no to the bot's offer of a person (after an off-topic question):
+    yes hands the conversation to the queue, no keeps it with the bot. None for anything else,
+    which is answered as a question."""
+    if not last or last[0].answer_kind != OFFER_KIND:
+        return None
+    if offer_accepted(text):
+        return Answer(ASKED_TEXT, "handoff", 0.0, 0.0, True, "customer_asked")
+    if offer_declined(text):
+        return Answer(DECLINED_TEXT, "declined", 0.0, 0.0, False)
+    return None
 
 
 def bot_reply_or_handoff(

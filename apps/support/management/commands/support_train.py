@@ -7,14 +7,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from apps.mlops.services import version_train_and_register
-from apps.support.intent import (
-    INTENT_MODEL,
-    TrainingDataError,
-    eval_rows_of_production,
-    rows_from_csv,
-)
-from apps.support.selectors import knowledge_base_get
-from apps.support.services import knowledge_base_calibrate
+from apps.support.intent import INTENT_MODEL, TrainingDataError, rows_from_csv
+from apps.support.services import intent_calibration_refresh
 
 
 class Command(BaseCommand):
@@ -41,7 +35,12 @@ class Command(BaseCommand):
             help="k of the nearest-neighbour vote mixed in where validation says it helps "
             "(default 10; 0 turns it off)",
         )
-        parser.add_argument("--no-calibrate", action="store_true")
+        parser.add_argument(
+            "--no-calibrate",
+            action="store_true",
+            help="do not wait here for the confidence calibration (a worker still recalibrates "
+            "after the promotion)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -71,11 +70,9 @@ class Command(BaseCommand):
             style = self.style.SUCCESS if result.promoted else self.style.WARNING
             self.stdout.write(style(f"{result.kind}: {result.message}"))
         if result is not None and result.promoted and not options["no_calibrate"]:
-            try:
-                kb = knowledge_base_get()
-            except Exception:
-                return
-            held = eval_rows_of_production()[:1000]
-            if len(held) >= 10:
-                table = knowledge_base_calibrate(kb_id=kb.pk, rows=held)
-                self.stdout.write(f"calibrated confidence of '{kb}' on {table['n']} held-out rows")
+            # The promotion queued a recalibration already (the kind's on_production hook); it
+            # is done here too, so the command ends calibrated even with no worker running, and
+            # whichever comes second finds the table fitted for this version and keeps it.
+            table = intent_calibration_refresh(version=version.version)
+            if table is not None:
+                self.stdout.write(f"calibrated confidence on {table['n']} held-out rows")
