@@ -14,7 +14,14 @@ from typing import cast
 import numpy as np
 import numpy.typing as npt
 
-from apps.mlops.runtime import named_index, texts_embed
+from apps.mlops.runtime import (
+    EMBEDDING_DIMS,
+    EMBEDDING_MODELS,
+    NamedIndex,
+    index_name,
+    named_index,
+    texts_embed,
+)
 from mlcore.text import content_hash, sentences_split
 
 from .bm25 import BM25
@@ -63,6 +70,7 @@ class _KbState:
     rows: dict[int, int]
     meta: list[tuple[int, str, str, str, str, tuple[str, ...]]]
     bm25: BM25
+    model: str = "minilm"
 
 
 _states: dict[int, _KbState] = {}
@@ -73,18 +81,41 @@ def article_url(article_id: int, url: str) -> str:
     return url or f"/support/articles/{article_id}/"
 
 
+def kb_index(name: str, model: str) -> NamedIndex:
+    """The index `name` (CHUNK_INDEX, REPLY_INDEX) holding vectors of the embedding `model`."""
+    return named_index(index_name(name, model), EMBEDDING_DIMS[model])
+
+
+def vectors_remove(name: str, ids: Sequence[int]) -> None:
+    """Remove ids from the index `name` of every embedding model that has one."""
+    for model in EMBEDDING_MODELS:
+        index = kb_index(name, model)
+        if model == "minilm" or index.path.exists():
+            index.remove(ids)
+
+
+def kb_embedding_model(kb_id: int) -> str:
+    model = KnowledgeBase.objects.filter(pk=kb_id).values_list("embedding_model", flat=True)
+    return model.first() or "minilm"
+
+
 def _state(kb_id: int) -> _KbState:
-    version = KnowledgeBase.objects.filter(pk=kb_id).values_list("content_version", flat=True)
-    current = version.first()
-    if current is None:
+    found = (
+        KnowledgeBase.objects.filter(pk=kb_id)
+        .values_list("content_version", "embedding_model")
+        .first()
+    )
+    if found is None:
         raise KnowledgeBase.DoesNotExist(f"no knowledge base {kb_id}")
+    current, model = found
     state = _states.get(kb_id)
-    if state is not None and state.version == current:
+    if state is not None and state.version == current and state.model == model:
         return state
     with _lock:
         state = _states.get(kb_id)
-        if state is None or state.version != current:
+        if state is None or state.version != current or state.model != model:
             state = _build(kb_id, current)
+            state.model = model
             _states[kb_id] = state
     return state
 
@@ -127,8 +158,8 @@ def retrieval_state_reset() -> None:
         _states.clear()
 
 
-def query_embed(query: str) -> npt.NDArray[np.float32]:
-    vector: npt.NDArray[np.float32] = texts_embed([query])[0]
+def query_embed(query: str, model: str = "minilm") -> npt.NDArray[np.float32]:
+    vector: npt.NDArray[np.float32] = texts_embed([query], model)[0]
     return vector
 
 
@@ -140,10 +171,12 @@ def passages_retrieve(
     if not len(state.chunk_ids):
         return []
     if vector is None:
-        vector = query_embed(query)
+        vector = query_embed(query, state.model)
     # The id array is only iterated; NamedIndex.search types it as a plain sequence.
     allowed_ids = cast("Sequence[int]", state.chunk_ids)
-    dense_hits = named_index(CHUNK_INDEX).search(vector, CANDIDATES, allowed_ids=allowed_ids)
+    dense_hits = kb_index(CHUNK_INDEX, state.model).search(
+        vector, CANDIDATES, allowed_ids=allowed_ids
+    )
     keyword_hits = state.bm25.search(tokens(query), CANDIDATES)
     fused: dict[int, float] = {}
     dense: dict[int, float] = {}
@@ -161,7 +194,7 @@ def passages_retrieve(
     missing = [r for r in best if r not in dense]
     if missing:
         # Keyword-only hits get their cosine too, so confidence never rests on rank alone.
-        index = named_index(CHUNK_INDEX).current()
+        index = kb_index(CHUNK_INDEX, state.model).current()
         for row in missing:
             vec = index.vector(int(state.chunk_ids[row]))
             dense[row] = float(vec @ vector) if vec is not None else 0.0
@@ -212,7 +245,10 @@ def replies_suggest(*, kb_id: int, query: str, k: int = 3) -> list[Suggestion]:
     allowed = [reply_index_id("faq", i) for i in faqs] + [reply_index_id("past", i) for i in past]
     if not allowed:
         return []
-    hits = named_index(REPLY_INDEX).search(query_embed(query), k * 4, allowed_ids=allowed)
+    model = kb_embedding_model(kb_id)
+    hits = kb_index(REPLY_INDEX, model).search(
+        query_embed(query, model), k * 4, allowed_ids=allowed
+    )
     out: list[Suggestion] = []
     seen: set[str] = set()
     faq_answers = dict(
@@ -300,6 +336,6 @@ def synthetic_chunks_remove(*, kb_id: int) -> None:
             kb_id=kb_id, article__source_key__startswith=SYNTHETIC_PREFIX
         ).values_list("id", flat=True)
     )
-    named_index(CHUNK_INDEX).remove(ids)
+    vectors_remove(CHUNK_INDEX, ids)
     Article.objects.filter(kb_id=kb_id, source_key__startswith=SYNTHETIC_PREFIX).delete()
     KnowledgeBase.objects.filter(pk=kb_id).update(content_version=F("content_version") + 1)

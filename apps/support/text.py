@@ -10,6 +10,8 @@ from html.parser import HTMLParser
 
 import nh3
 
+from mlcore.language import has_han
+from mlcore.segment import STOPWORDS_ZH, words_split
 from mlcore.text import content_hash, sentences_split
 
 MAX_CHUNK_CHARS = 900
@@ -354,4 +356,16 @@ def _stem(token: str) -> str:
 
 
 def tokens(text: str) -> list[str]:
-    return [_stem(t) for t in _TOKEN.findall(text.lower()) if t not in STOPWORDS]
+    """Keyword-search terms: stemmed English words; text with Chinese in it is segmented first
+    (jieba, search mode: a long word also yields the words inside it), so 密码 in a question
+    finds 重置密码 in an article. English-only text never reaches the segmenter."""
+    if not has_han(text):
+        return [_stem(t) for t in _TOKEN.findall(text.lower()) if t not in STOPWORDS]
+    out: list[str] = []
+    for word in words_split(text.lower(), for_search=True):
+        if has_han(word):
+            if word not in STOPWORDS_ZH:
+                out.append(word)
+        else:
+            out += [_stem(t) for t in _TOKEN.findall(word) if t not in STOPWORDS]
+    return out

@@ -46,6 +46,7 @@ from .conversations import (
     customer_message_post,
     note_add,
 )
+from .embedding import knowledge_base_embedding_model_set, knowledge_embed
 from .faqs import (
     faq_delete,
     faq_draft_discard,
@@ -84,7 +85,6 @@ from .knowledge import (
     knowledge_base_settings_clean,
     knowledge_base_settings_update,
     knowledge_bases_delete,
-    knowledge_embed,
     llm_endpoint_save,
     llm_endpoints_delete,
 )
@@ -153,6 +153,7 @@ __all__ = [
     "faqs_delete",
     "knowledge_base_calibrate",
     "knowledge_base_delete",
+    "knowledge_base_embedding_model_set",
     "knowledge_base_ensure",
     "knowledge_base_settings_clean",
     "knowledge_base_settings_update",
