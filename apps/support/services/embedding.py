@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 def knowledge_embed(*, kb_id: int, batch: int = 64) -> int:
     """Embed chunks, FAQ questions and past questions not yet in the vector indices."""
     done = 0
-    model = kb_embedding_model(kb_id)
+    embedding = kb_embedding_model(kb_id)
     while True:
         pending = list(
             Chunk.objects.filter(kb_id=kb_id, embedded=False)
@@ -30,7 +30,9 @@ def knowledge_embed(*, kb_id: int, batch: int = 64) -> int:
         if not pending:
             break
         texts = [f"{c.article.title}. {c.heading}. {c.text}" for c in pending]
-        kb_index(CHUNK_INDEX, model).upsert([c.pk for c in pending], texts_embed(texts, model))
+        kb_index(CHUNK_INDEX, embedding).upsert(
+            [c.pk for c in pending], texts_embed(texts, embedding)
+        )
         # Only rows whose text is still the embedded one are marked; an edit in between waits.
         for chunk in pending:
             Chunk.objects.filter(pk=chunk.pk, content_hash=chunk.content_hash).update(embedded=True)
@@ -46,8 +48,10 @@ def knowledge_embed(*, kb_id: int, batch: int = 64) -> int:
             )
             if not rows:
                 break
-            vectors = texts_embed([r.question for r in rows], model)
-            kb_index(REPLY_INDEX, model).upsert([reply_index_id(kind, r.pk) for r in rows], vectors)
+            vectors = texts_embed([r.question for r in rows], embedding)
+            kb_index(REPLY_INDEX, embedding).upsert(
+                [reply_index_id(kind, r.pk) for r in rows], vectors
+            )
             for row in rows:
                 model.objects.filter(pk=row.pk, question=row.question).update(embedded=True)
             done += len(rows)
