@@ -83,3 +83,12 @@ def is_chinese_or_mixed(texts: Iterable[str], *, share: float = 0.1) -> bool:
     counts = languages_count(texts)
     total = sum(counts.values())
     return bool(total) and counts["zh"] / total >= share
+
+
+def base_model_pick(texts: Iterable[str], requested: str = "auto") -> str:
+    """The base model to fine-tune: `requested` unless it is "auto" (or empty), else from the
+    training texts' languages: "multilingual" for a Chinese or mixed set, else "minilm" (the
+    better one for English)."""
+    if requested and requested != "auto":
+        return requested
+    return "multilingual" if is_chinese_or_mixed(texts) else "minilm"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import io
 import re
 import unicodedata
@@ -10,6 +11,7 @@ from html.parser import HTMLParser
 
 import nh3
 
+from apps.core.encodings import EncodingUnknown, bytes_decode
 from mlcore.language import has_han
 from mlcore.segment import STOPWORDS_ZH, words_split
 from mlcore.text import content_hash, sentences_split
@@ -172,16 +174,15 @@ def clean_text(value: str, *, max_chars: int, what: str = "message") -> str:
     return value
 
 
-def decode_upload(data: bytes, *, what: str) -> str:
-    """Bytes of an uploaded text file as str; binary content is refused."""
-    if b"\x00" in data[:8192]:
+def decode_upload(data: bytes, *, what: str, encoding: str = "") -> str:
+    """Bytes of an uploaded text file as str (UTF-8 with or without BOM, GB18030, ...: see
+    apps.core.encodings; `encoding` when declared); binary content is refused."""
+    if b"\x00" in data[:8192] and data[:2] not in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
         raise InvalidText(f"{what} is a binary file, not text.")
-    for encoding in ("utf-8-sig", "cp1252"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise InvalidText(f"{what} is not UTF-8 text.")
+    try:
+        return bytes_decode(data, encoding)
+    except (EncodingUnknown, UnicodeDecodeError) as exc:
+        raise InvalidText(f"{what}: {exc}") from exc
 
 
 # -- rendering ------------------------------------------------------------------------------------

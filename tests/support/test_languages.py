@@ -128,3 +128,11 @@ def test_cross_lingual_retrieval_with_the_real_multilingual_model(zh_kb: Any) ->
 
     assert english[0].title == "重置密码"
     assert chinese[0].title == "Lost or stolen card"
+
+
+def test_a_gb18030_markdown_file_imports_as_a_chinese_article(kb: Any) -> None:
+    services.knowledge_import_file(kb_id=kb.pk, name="退款.md", data=REFUND_ZH.encode("gb18030"))
+
+    article = Article.objects.get(kb=kb, title="退款政策")
+    assert "三十天内可申请全额退款" in article.body
+    assert article.language == "zh"

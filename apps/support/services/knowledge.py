@@ -277,7 +277,7 @@ def knowledge_base_delete(*, kb_id: int) -> None:
     ]
     KnowledgeBase.objects.filter(pk=kb_id).delete()
 
-    def vectors_remove() -> None:
+    def kb_vectors_remove() -> None:
         vectors_remove(CHUNK_INDEX, chunk_ids)
         vectors_remove(REPLY_INDEX, reply_ids)
         log.info(
@@ -287,7 +287,7 @@ def knowledge_base_delete(*, kb_id: int) -> None:
             len(reply_ids),
         )
 
-    transaction.on_commit(vectors_remove)
+    transaction.on_commit(kb_vectors_remove)
 
 
 @transaction.atomic
