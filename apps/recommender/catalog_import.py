@@ -160,7 +160,7 @@ def _batch_store(
     try:
         with transaction.atomic():
             Item.objects.bulk_create(fresh)
-            Item.objects.bulk_update(known, [*ITEM_FIELDS, "updated"])
+            Item.objects.bulk_update(known, [*ITEM_FIELDS, "language", "updated"])
     except IntegrityError:
         return _rows_store(good, errors, embed=embed)
     items_changed([item.pk for item in touched.values()] if embed else [])

@@ -20,6 +20,7 @@ from rest_framework.views import APIView
 
 from apps.accounts.models import Role, User
 from apps.accounts.roles import HasRole
+from mlcore.language import LANGUAGES
 
 from . import selectors, services
 from .models import Aggregate, Alert, AlertRule, Document, Entity, Source
@@ -74,7 +75,9 @@ class DocumentViewSet(viewsets.ReadOnlyModelViewSet):
             raise serializers.ValidationError(
                 {"topic": f"unknown topic {p['topic']!r}; use one of {', '.join(sorted(TOPICS))}"}
             )
-        return selectors.document_feed(
+        if p.get("language") and p["language"] not in LANGUAGES:
+            raise serializers.ValidationError({"language": f"use one of {', '.join(LANGUAGES)}"})
+        documents = selectors.document_feed(
             entity_id=_int(p.get("entity")),
             topic=p.get("topic", ""),
             label=p.get("label", ""),
@@ -85,6 +88,7 @@ class DocumentViewSet(viewsets.ReadOnlyModelViewSet):
             published_before=_moment(p, "published_before"),
             scored_only=False,
         )
+        return documents.filter(language=p["language"]) if p.get("language") else documents
 
     @extend_schema(request=CorrectionSerializer, responses={201: OpenApiTypes.OBJECT})
     @action(detail=True, methods=["post"])

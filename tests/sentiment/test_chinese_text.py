@@ -4,7 +4,14 @@ told."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from apps.sentiment import services
 from apps.sentiment.text import WatchItem, entities_match, language_guess, topics_tag
+from apps.sentiment.uploads import DocumentRow
 
 TENCENT = WatchItem(1, "Tencent Holdings", "TCEHY", ("腾讯", "腾讯控股"), False)
 BANK = WatchItem(2, "Bank of China", "BACHY", ("中国银行", "中行"), True)
@@ -48,3 +55,24 @@ def test_the_language_of_a_chinese_headline_is_chinese() -> None:
     assert language_guess("腾讯控股公布第三季度财报") == "zh"
     assert language_guess("Tencent beat estimates on strong gaming revenue") == "en"
     assert language_guess("Umsatz", "de") == "de"
+
+
+@pytest.mark.django_db
+def test_ingested_chinese_headlines_store_zh_and_the_feed_filters_by_language(
+    analyst_client: Any, source: Any
+) -> None:
+    rows = [
+        DocumentRow(1, "zh-1", "", "北风银行第三季度净利润大幅增长", "", timezone.now(), ""),
+        DocumentRow(2, "en-1", "", "Northwind Bank quarterly profit rises sharply", "", None, ""),
+    ]
+    services.documents_ingest(source_id=source.pk, rows=rows, now=timezone.now())
+
+    chinese = analyst_client.get("/api/sentiment/documents/?language=zh")
+    bad = analyst_client.get("/api/sentiment/documents/?language=klingon")
+
+    assert chinese.status_code == 200
+    body = chinese.json()
+    listed = body["results"] if isinstance(body, dict) else body
+    assert [d["title"] for d in listed] == ["北风银行第三季度净利润大幅增长"]
+    assert listed[0]["language"] == "zh"
+    assert bad.status_code == 400

@@ -136,3 +136,17 @@ def test_a_gb18030_markdown_file_imports_as_a_chinese_article(kb: Any) -> None:
     article = Article.objects.get(kb=kb, title="退款政策")
     assert "三十天内可申请全额退款" in article.body
     assert article.language == "zh"
+
+
+def test_the_widget_texts_come_in_chinese_for_a_chinese_browser(client: Any) -> None:
+    chinese = client.get("/support/widget-i18n.js", HTTP_ACCEPT_LANGUAGE="zh-CN,zh;q=0.9")
+    english = client.get("/support/widget-i18n.js", HTTP_ACCEPT_LANGUAGE="en-GB")
+    page = client.get("/support/chat/", HTTP_ACCEPT_LANGUAGE="zh-CN")
+
+    assert chinese.status_code == 200
+    assert "转人工客服" in chinese.content.decode() and "请输入您的问题" in chinese.content.decode()
+    assert "转人工客服" not in english.content.decode()
+    html = page.content.decode()
+    assert '<html lang="zh-hans">' in html
+    # The catalog loads before the widget, which reads window.gettext when it starts.
+    assert html.index("/support/widget-i18n.js") < html.index("support/widget.js")
