@@ -123,7 +123,7 @@ def latency_section(results: dict[str, Any], notes: list[str], args: argparse.Na
     texts = [q for q, *_ in _rows(ZH / "questions.csv", "question", "slug", "set")]
     texts += [t for t, _ in _rows(ZH / "intents_zh.csv", "text", "category")]
     texts = (texts * 4)[: args.texts]
-    embedders = {
+    embedders: dict[str, Any] = {
         "minilm (all-MiniLM-L6-v2, torch)": Embedder(device="cpu"),
         "multilingual retrieval (USE v3, numpy)": MultilingualEmbedder(threads=1),
         "multilingual base (multilingual-e5-small, torch)": Embedder(

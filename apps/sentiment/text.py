@@ -52,7 +52,7 @@ def ticker_normalise(value: str) -> str:
 
 
 @functools.lru_cache(maxsize=4096)
-def _names_pattern(phrases: tuple[str, ...]) -> re.Pattern[str] | None:
+def _names_pattern(phrases: tuple[str, ...], w: str = r"\w") -> re.Pattern[str] | None:
     """Any of the phrases as whole words, case-insensitively, longest first; the words of a
     phrase may be apart by any whitespace (a line break, a non-breaking space)."""
     cleaned = sorted(
@@ -62,7 +62,9 @@ def _names_pattern(phrases: tuple[str, ...]) -> re.Pattern[str] | None:
         return None
     body = "|".join(r"\s+".join(re.escape(w) for w in p.split(" ")) for p in cleaned)
     # The group matters: the boundaries must hold for every alternative, not the first and last.
-    return re.compile(rf"(?<!{_W})(?<!\$)(?:{body})(?!{_W})", re.IGNORECASE)
+    if w == r"\w":  # text without Chinese: the pattern as it always was
+        return re.compile(rf"(?<![\w$])(?:{body})(?![\w])", re.IGNORECASE)
+    return re.compile(rf"(?<!{w})(?<!\$)(?:{body})(?!{w})", re.IGNORECASE)
 
 
 def _is_name_mention(surface: str, phrases: Sequence[str], lowercase_text: bool) -> bool:
@@ -87,7 +89,8 @@ def _entity_hits(
     """The item's mentions; in Chinese text (`bounds`: the segmenter's word boundaries) a name
     with Chinese in it counts only as whole words, so 中国银行 is not a mention of 国银."""
     phrases = (item.name, *item.aliases)
-    pattern = _names_pattern(phrases)
+    w = r"\w" if bounds is None else _W
+    pattern = _names_pattern(phrases, w)
     names = [
         _Hit(m.start(), m.end(), m.group(0), True)
         for m in (pattern.finditer(text) if pattern else ())
@@ -100,20 +103,19 @@ def _entity_hits(
     t = re.escape(ticker)
     exchange = r"(?:NYSE|NASDAQ|Nasdaq|LSE|TSX|HEL|XETRA)"
     in_context = [
-        *re.finditer(rf"\${t}(?!{_W})", text),
-        *re.finditer(
-            rf"(?:\(\s*(?:{exchange}\s*:\s*)?{t}\s*\)|{exchange}\s*:\s*{t})(?!{_W})", text
-        ),
+        *re.finditer(rf"\${t}(?!{w})", text),
+        *re.finditer(rf"(?:\(\s*(?:{exchange}\s*:\s*)?{t}\s*\)|{exchange}\s*:\s*{t})(?!{w})", text),
     ]
     tickers = in_context
     if not item.ticker_needs_context or names:
-        bare = list(re.finditer(rf"(?<!{_W})(?<!\$){t}(?!{_W})", text))
+        bare = list(re.finditer(rf"(?<!{w})(?<!\$){t}(?!{w})", text))
         tickers = bare if len(bare) >= len(in_context) else in_context
     return names + [_Hit(m.start(), m.end(), m.group(0), False) for m in tickers]
 
 
 # Runs of word characters other than Chinese ones (Chinese names are looked up as substrings).
 _WORD = re.compile(rf"{_W}+")
+_PLAIN_WORD = re.compile(r"\w+")
 
 
 def _may_mention(item: WatchItem, words: set[str], lowered: set[str], text_lower: str) -> bool:
@@ -145,7 +147,7 @@ def entities_match(text: str, watchlist: Sequence[WatchItem]) -> list[EntityMatc
     # A company can only be mentioned if the first word of one of its names or its ticker is a
     # word of the text: one pass over the text instead of several per company, so a long filing
     # against a large watchlist is tagged in a fraction of a second, not minutes.
-    words = set(_WORD.findall(text))
+    words = set((_WORD if has_han(text) else _PLAIN_WORD).findall(text))
     lowered = {w.lower() for w in words}
     bounds: set[int] | None = None
     if has_han(text):
