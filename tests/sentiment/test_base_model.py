@@ -1,5 +1,6 @@
-"""The base model a sentiment run fine-tunes: auto by default (MiniLM for English, multilingual for Chinese), mpnet when asked for and
-installed, and a clear refusal otherwise, before anything is trained."""
+"""The base model a sentiment run fine-tunes: auto by default (MiniLM for English, multilingual
+for Chinese), mpnet when asked for and installed, and a clear refusal otherwise, before anything
+is trained."""
 
 from __future__ import annotations
 

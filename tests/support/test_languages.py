@@ -150,3 +150,54 @@ def test_the_widget_texts_come_in_chinese_for_a_chinese_browser(client: Any) -> 
     assert '<html lang="zh-hans">' in html
     # The catalog loads before the widget, which reads window.gettext when it starts.
     assert html.index("/support/widget-i18n.js") < html.index("support/widget.js")
+
+
+@pytest.mark.slow
+def test_a_chinese_training_set_fine_tunes_the_multilingual_base(model_dirs: Any) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from apps.mlops.models import ModelVersion
+    from apps.support.demo import ZH_DATA
+    from apps.support.intent import INTENT_MODEL
+
+    out = StringIO()
+    call_command(
+        "support_train",
+        "--data",
+        str(ZH_DATA / "intents_zh.csv"),
+        "--epochs",
+        "1",
+        "--max-steps",
+        "4",
+        "--ensemble",
+        "1",
+        "--neighbours",
+        "0",
+        "--no-calibrate",
+        stdout=out,
+    )
+
+    version = ModelVersion.objects.get(name=INTENT_MODEL)
+    assert "base model: multilingual" in out.getvalue()
+    assert version.base_model.endswith("multilingual-e5-small")
+    assert version.data_size == 96
+
+
+def test_english_keeps_its_tokens_index_and_base_model() -> None:
+    from apps.mlops.runtime import index_name
+    from apps.support.text import tokens
+    from mlcore.language import base_model_pick
+
+    # The English path never reaches the segmenter: the same stems as before this change.
+    assert tokens("Hi, how do I reset my cards' PINs? I was charged twice!") == [
+        "reset",
+        "card",
+        "pin",
+        "charg",
+        "twic",
+    ]
+    assert index_name(CHUNK_INDEX, "minilm") == "support-chunks"  # the existing index
+    assert base_model_pick(["My card was stolen", "How do I top up?"] * 20) == "minilm"
+    assert base_model_pick(["我的卡被偷了", "How do I top up?"] * 20) == "multilingual"
