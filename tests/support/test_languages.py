@@ -4,6 +4,7 @@ change) and cross-lingual retrieval with the real multilingual model."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -143,9 +144,12 @@ def test_the_widget_texts_come_in_chinese_for_a_chinese_browser(client: Any) -> 
     english = client.get("/support/widget-i18n.js", HTTP_ACCEPT_LANGUAGE="en-GB")
     page = client.get("/support/chat/", HTTP_ACCEPT_LANGUAGE="zh-CN")
 
+    # The catalog is JavaScript with JSON-escaped strings.
+    human, question = json.dumps("转人工客服"), json.dumps("请输入您的问题…")
     assert chinese.status_code == 200
-    assert "转人工客服" in chinese.content.decode() and "请输入您的问题" in chinese.content.decode()
-    assert "转人工客服" not in english.content.decode()
+    assert chinese["Content-Language"] == "zh-hans"
+    assert human in chinese.content.decode() and question in chinese.content.decode()
+    assert human not in english.content.decode()
     html = page.content.decode()
     assert '<html lang="zh-hans">' in html
     # The catalog loads before the widget, which reads window.gettext when it starts.
