@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import cast
+from dataclasses import dataclass, field
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -22,6 +22,7 @@ from apps.mlops.runtime import (
     named_index,
     texts_embed,
 )
+from mlcore.language import language_detect
 from mlcore.text import content_hash, sentences_split
 
 from .bm25 import BM25
@@ -70,6 +71,7 @@ class _KbState:
     rows: dict[int, int]
     meta: list[tuple[int, str, str, str, str, tuple[str, ...]]]
     bm25: BM25
+    languages: list[str] = field(default_factory=list)
     model: str = "minilm"
 
 
@@ -132,13 +134,16 @@ def _build(kb_id: int, version: int) -> _KbState:
             "heading",
             "text",
             "article__intents",
+            "language",
         )
     )
     ids: list[int] = []
+    languages: list[str] = []
     meta: list[tuple[int, str, str, str, str, tuple[str, ...]]] = []
     docs: list[list[str]] = []
-    for chunk_id, article_id, title, url, heading, text, intents in rows:
+    for chunk_id, article_id, title, url, heading, text, intents, language in rows:
         ids.append(chunk_id)
+        languages.append(language)
         meta.append(
             (article_id, title, article_url(article_id, url), heading, text, tuple(intents or ()))
         )
@@ -150,6 +155,7 @@ def _build(kb_id: int, version: int) -> _KbState:
         rows={chunk_id: i for i, chunk_id in enumerate(ids)},
         meta=meta,
         bm25=BM25(docs),
+        languages=languages,
     )
 
 
@@ -190,6 +196,8 @@ def passages_retrieve(
     for rank, (row, score) in enumerate(keyword_hits):
         fused[row] = fused.get(row, 0.0) + 1.0 / (RRF_K + rank + 1)
         keyword[row] = score
+    if state.model != "minilm":
+        _other_languages_fuse(state, query, dense_hits, fused)
     best = sorted(fused, key=lambda r: -fused[r])[:k]
     missing = [r for r in best if r not in dense]
     if missing:
@@ -216,6 +224,22 @@ def passages_retrieve(
             )
         )
     return out
+
+
+def _other_languages_fuse(
+    state: _KbState, query: str, dense_hits: Sequence[Any], fused: dict[int, float]
+) -> None:
+    """On a multilingual KB a passage in another language than the question can have no keyword
+    rank (no word is shared), so plain fusion buries it under same-language keyword matches: an
+    English question never reached the Chinese article that answers it. Its dense rank stands in
+    for the keyword rank it cannot have (bench/RESULTS.md, "Chinese and mixed-language text")."""
+    asked = language_detect(query)
+    if not asked:
+        return
+    for rank, hit in enumerate(dense_hits):
+        row = state.rows.get(hit.id)
+        if row is not None and state.languages[row] not in ("", asked):
+            fused[row] = fused.get(row, 0.0) + 1.0 / (RRF_K + rank + 1)
 
 
 # -- suggested replies (FAQ pairs and past conversations) ------------------------------------
