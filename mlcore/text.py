@@ -25,6 +25,12 @@ _SENTENCE_END = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"'”’)\]]))\s+(?=[\"'�
 _PARAGRAPH = re.compile(r"\n\s*\n|\n\s*[-*•·–]\s+|^\s*[-*•·–]\s+")
 # The plain rule of `lines=True`: . ! ? then a space before a capital, a digit, a quote or "(".
 _LINE_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
+# Chinese (and other full-width) sentence ends: 。！？；, and … / …… after a Chinese character,
+# each with any closing quotes or brackets after it. They need no space after them. English text
+# holds none of these (an ellipsis after a Latin letter is no end), so its split is unchanged.
+_CJK_SENTENCE_END = re.compile(
+    r"(?:[。！？；!?]*[。！？；]|(?<=[\u3400-\u9fff\uff00-\uffef])(?:…+|\.{3,}))[”’」』）)】〉》]*"
+)
 # The sentiment model reads 64 tokens of a piece (its training max_length), about 250
 # characters of English: a longer run-on sentence is cut at clause breaks so its end is read too.
 MAX_SENTENCE_CHARS = 250
@@ -49,7 +55,7 @@ def _pieces_cut(sentence: str, max_chars: int, limit: int) -> list[str]:
     start = 0
     while len(sentence) - start > max_chars and len(pieces) < limit:
         window = sentence[start : start + max_chars + 1]
-        cut = max(window.rfind("; "), window.rfind(", "))
+        cut = max(window.rfind("; "), window.rfind(", "), window.rfind("，"), window.rfind("、"))
         if cut < max_chars // 2:
             cut = window.rfind(" ")
         if cut <= 0:
@@ -58,6 +64,17 @@ def _pieces_cut(sentence: str, max_chars: int, limit: int) -> list[str]:
         start += cut + 1
     rest = sentence[start:].strip()
     return [*pieces, rest] if rest and len(pieces) < limit else pieces
+
+
+def _cjk_split(text: str) -> list[str]:
+    """The text cut after each Chinese sentence end (the text itself when it has none)."""
+    if not _CJK_SENTENCE_END.search(text):
+        return [text]
+    out, start = [], 0
+    for match in _CJK_SENTENCE_END.finditer(text):
+        out.append(text[start : match.end()].strip())
+        start = match.end()
+    return [p for p in [*out, text[start:].strip()] if p]
 
 
 def sentences_split(
@@ -76,14 +93,15 @@ def sentences_split(
     if lines:
         out: list[str] = []
         for line in text.splitlines():
-            out += [s.strip() for s in _LINE_SENTENCE_END.split(line) if s.strip()]
+            for clause in _cjk_split(line):
+                out += [s.strip() for s in _LINE_SENTENCE_END.split(clause) if s.strip()]
         return out
     parts: list[str] = []
     for paragraph in _PARAGRAPH.split(text or ""):
         paragraph = re.sub(r"\s+", " ", paragraph).strip()
         if not paragraph:
             continue
-        pieces = _SENTENCE_END.split(paragraph)
+        pieces = [p for c in _cjk_split(paragraph) for p in _SENTENCE_END.split(c) if p]
         buffer = ""
         for i, piece in enumerate(pieces):
             buffer = f"{buffer} {piece}" if buffer else piece

@@ -22,6 +22,8 @@ from .params import params_validate as params_validate
 from .vectors import NamedIndex
 
 __all__ = [
+    "EMBEDDING_DIMS",
+    "EMBEDDING_MODELS",
     "MAX_STEPS_SPEC",
     "ModelKind",
     "NamedIndex",
@@ -29,6 +31,7 @@ __all__ = [
     "ParamsInvalid",
     "TrainOutcome",
     "TrainingContext",
+    "index_name",
     "inference_timer",
     "kind_get",
     "kind_register",
@@ -39,11 +42,28 @@ __all__ = [
 ]
 
 
-def texts_embed(texts: Sequence[str]) -> np.ndarray:
-    """Unit float32 vectors of `texts` from the production embedder (one per text)."""
+EMBEDDING_MODELS = {
+    "minilm": "MiniLM (English)",
+    "multilingual": "Universal Sentence Encoder multilingual (Chinese, mixed, cross-lingual)",
+}
+EMBEDDING_DIMS = {"minilm": 384, "multilingual": 512}
+
+
+def texts_embed(texts: Sequence[str], model: str = "minilm") -> np.ndarray:
+    """Unit float32 vectors of `texts` from the production embedder (one per text), or from the
+    named embedding model (EMBEDDING_MODELS): vectors of different models never share an index."""
     # Looked up at call time, so a test (or a serving switch) that replaces the embedding
     # function in `vectors` reaches every caller.
-    return vectors.texts_embed(texts)
+    if model == "minilm":
+        return vectors.texts_embed(texts)
+    if model not in EMBEDDING_MODELS:
+        raise ValueError(f"unknown embedding model {model!r}: one of {', '.join(EMBEDDING_MODELS)}")
+    return vectors.model_texts_embed(texts, model)
+
+
+def index_name(name: str, model: str = "minilm") -> str:
+    """The index of `name` for vectors of `model` (MiniLM keeps the plain name)."""
+    return name if model == "minilm" else f"{name}--{model}"
 
 
 def named_index(name: str, dim: int = 384) -> NamedIndex:

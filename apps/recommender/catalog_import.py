@@ -25,6 +25,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from apps.core.encodings import encoding_detect, text_open
 from apps.core.upload_jobs import (
     job_claim,
     job_enqueue,
@@ -82,11 +83,10 @@ def _rows_iter(text: IO[str], fmt: str) -> Rows:
 
 
 def _file_rows(path: str | Path, fmt: str) -> Rows:
-    with (
-        Path(path).open("rb") as raw,
-        io.TextIOWrapper(raw, encoding="utf-8-sig", newline="" if fmt == "csv" else None) as text,
-    ):
-        yield from _rows_iter(text, fmt)
+    with Path(path).open("rb") as raw:
+        encoding = encoding_detect(raw)
+        with text_open(raw, encoding, newline="" if fmt == "csv" else None) as text:
+            yield from _rows_iter(text, fmt)
 
 
 def _blank(path: Path) -> bool:
@@ -107,7 +107,7 @@ def _rows_count(rows: Rows) -> int:
             if count > cap:
                 raise ImportRefused(f"the file has more than {cap} rows (UPLOAD_MAX_ROWS)")
     except UnicodeDecodeError:
-        raise ImportRefused("the file is not UTF-8 text") from None
+        raise ImportRefused("the file is not UTF-8 or GB18030 text") from None
     except csv.Error as exc:
         raise ImportRefused(f"the file is not readable CSV: {exc}") from None
     return count
@@ -160,7 +160,7 @@ def _batch_store(
     try:
         with transaction.atomic():
             Item.objects.bulk_create(fresh)
-            Item.objects.bulk_update(known, [*ITEM_FIELDS, "updated"])
+            Item.objects.bulk_update(known, [*ITEM_FIELDS, "language", "updated"])
     except IntegrityError:
         return _rows_store(good, errors, embed=embed)
     items_changed([item.pk for item in touched.values()] if embed else [])
@@ -268,7 +268,9 @@ def catalog_upload_accept(
     except (UnicodeDecodeError, csv.Error, ImportRefused) as exc:
         upload_discard(path)
         raise ImportRefused(
-            "the file is not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else str(exc)
+            "the file is not UTF-8 or GB18030 text"
+            if isinstance(exc, UnicodeDecodeError)
+            else str(exc)
         ) from None
     job = CatalogImport.objects.create(
         filename=(upload.name or path.name)[:255],

@@ -31,8 +31,11 @@ DATA = Path(__file__).resolve().parent / "demo_data"
 
 
 def catalog_content() -> str:
-    """The demo catalog as the import reads it (JSON lines)."""
-    return (DATA / "catalog.jsonl").read_text(encoding="utf-8")
+    """The demo catalog as the import reads it (JSON lines): the English catalog, then a few
+    items with Chinese titles and descriptions (written for the demo)."""
+    return (DATA / "catalog.jsonl").read_text(encoding="utf-8") + (
+        DATA / "catalog_zh.jsonl"
+    ).read_text(encoding="utf-8")
 
 
 @cache

@@ -29,6 +29,7 @@ class Item(models.Model):
     image_url = models.CharField(max_length=500, blank=True)
     active = models.BooleanField(default=True)
     boost = models.FloatField(default=0.0, help_text="Added to the ranking score (e.g. 0.5).")
+    language = models.CharField(max_length=8, blank=True, db_index=True)
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 

@@ -19,6 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.face import HasRole, Role, User
+from mlcore.language import LANGUAGES
 
 from . import selectors, services
 from .models import Aggregate, Alert, AlertRule, Document, Entity, Source
@@ -73,7 +74,9 @@ class DocumentViewSet(viewsets.ReadOnlyModelViewSet):
             raise serializers.ValidationError(
                 {"topic": f"unknown topic {p['topic']!r}; use one of {', '.join(sorted(TOPICS))}"}
             )
-        return selectors.document_feed(
+        if p.get("language") and p["language"] not in LANGUAGES:
+            raise serializers.ValidationError({"language": f"use one of {', '.join(LANGUAGES)}"})
+        documents = selectors.document_feed(
             entity_id=_int(p.get("entity")),
             topic=p.get("topic", ""),
             label=p.get("label", ""),
@@ -84,6 +87,7 @@ class DocumentViewSet(viewsets.ReadOnlyModelViewSet):
             published_before=_moment(p, "published_before"),
             scored_only=False,
         )
+        return documents.filter(language=p["language"]) if p.get("language") else documents
 
     @extend_schema(request=CorrectionSerializer, responses={201: OpenApiTypes.OBJECT})
     @action(detail=True, methods=["post"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import random
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -18,23 +19,24 @@ from .training import DEMO_DATA, MODEL_NAME
 from .uploads import DocumentRow
 
 DATA = Path(__file__).resolve().parent / "data"
+DEMO_DATA_ZH = DATA / "demo_sentences_zh.csv"
 DEMO_FEED = DATA / "demo_feed.xml"
 SPIKE_COMPANY = "Kestrel Airlines"
 
 WATCHLIST: list[tuple[str, str, list[str], bool | None]] = [
-    ("Acme Corp", "ACME", ["Acme"], None),
-    ("Northwind Bank", "NWB", ["Northwind"], None),
-    ("Helios Energy", "HELI", ["Helios"], None),
-    ("Borealis Mining", "BORM", ["Borealis"], None),
-    ("Vantage Retail", "VTR", ["Vantage"], None),
-    ("Orion Pharma", "ORPH", ["Orion"], None),
+    ("Acme Corp", "ACME", ["Acme", "艾克米公司"], None),
+    ("Northwind Bank", "NWB", ["Northwind", "北风银行"], None),
+    ("Helios Energy", "HELI", ["Helios", "赫利俄斯能源"], None),
+    ("Borealis Mining", "BORM", ["Borealis", "北极光矿业"], None),
+    ("Vantage Retail", "VTR", ["Vantage", "优势零售"], None),
+    ("Orion Pharma", "ORPH", ["Orion", "猎户座制药"], None),
     (SPIKE_COMPANY, "KSTL", ["Kestrel"], None),
-    ("Meridian Telecom", "MRDT", ["Meridian"], None),
+    ("Meridian Telecom", "MRDT", ["Meridian", "子午线电信"], None),
     ("Granite Insurance", "GRNI", ["Granite"], None),
-    ("Cobalt Motors", "CBLT", ["Cobalt"], None),
+    ("Cobalt Motors", "CBLT", ["Cobalt", "钴蓝汽车"], None),
     ("Lumen Software", "LUMS", ["Lumen"], None),
-    ("Atlas Logistics", "ATLG", ["Atlas"], None),
-    ("Quanta Semiconductors", "QSEM", ["Quanta"], None),
+    ("Atlas Logistics", "ATLG", ["Atlas", "阿特拉斯物流"], None),
+    ("Quanta Semiconductors", "QSEM", ["Quanta", "量子半导体"], None),
     ("Summit Hotels", "SMHT", ["Summit Hotels"], None),
     ("Allmark Insurance", "ALL", ["Allmark"], True),
     ("Aion Intelligence", "AI", ["Aion"], True),
@@ -133,6 +135,19 @@ def _headlines(now: datetime, rng: random.Random) -> list[DocumentRow]:
     return rows
 
 
+def _headlines_zh(now: datetime, rng: random.Random) -> list[DocumentRow]:
+    """Chinese headlines about the watchlist companies (written for the demo; the labelled
+    copy in data/demo_sentences_zh.csv trains and evaluates the Chinese sentiment model)."""
+    with DEMO_DATA_ZH.open(encoding="utf-8", newline="") as fh:
+        titles = [row["sentence"] for row in csv.DictReader(fh)]
+    rows = []
+    for i, title in enumerate(titles):
+        when = now - timedelta(hours=rng.uniform(3, 14 * 24))
+        url = f"https://news.example.com/demo/zh-{i}"
+        rows.append(DocumentRow(5000 + i, f"demo-zh-{i}", url, title, "", when, "zh"))
+    return rows
+
+
 def demo_load(*, log: Callable[[str], None] = print, train: bool = True) -> None:
     """Idempotent: safe to run again; existing rows are kept and nothing is duplicated."""
 
@@ -177,6 +192,13 @@ def demo_load(*, log: Callable[[str], None] = print, train: bool = True) -> None
         source_id=wire.pk, rows=_headlines(now, random.Random(11)), now=now
     )
     log(f"   headlines: {ingested.created} new, {ingested.duplicates} already loaded")
+    wire_zh = services.source_get_or_create(
+        name="演示快讯（中文）", kind=Source.Kind.API, language="zh"
+    )
+    ingested = services.documents_ingest(
+        source_id=wire_zh.pk, rows=_headlines_zh(now, random.Random(12)), now=now
+    )
+    log(f"   Chinese headlines: {ingested.created} new, {ingested.duplicates} already loaded")
     poll = services.source_poll(source_id=feed.pk)
     log(f"   demo feed: {poll.created} new items{' - ' + poll.error if poll.error else ''}")
 

@@ -9,7 +9,16 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from mlcore.language import has_han, language_detect
+from mlcore.segment import user_words_add, word_spans, words_split
+
+from .topics_zh import TOPICS_ZH
+
 LONG_TEXT_CHARS = 220
+# A word character that is not a Chinese character: names and tickers end where one of these
+# does not follow. Chinese has no spaces, so a Chinese character next to "Apple" or "TCEHY" is a
+# boundary; text with no Chinese in it matches exactly as with \w.
+_W = r"[^\W\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]"
 
 
 # -- watchlist -------------------------------------------------------------------------------------
@@ -43,7 +52,7 @@ def ticker_normalise(value: str) -> str:
 
 
 @functools.lru_cache(maxsize=4096)
-def _names_pattern(phrases: tuple[str, ...]) -> re.Pattern[str] | None:
+def _names_pattern(phrases: tuple[str, ...], w: str = r"\w") -> re.Pattern[str] | None:
     """Any of the phrases as whole words, case-insensitively, longest first; the words of a
     phrase may be apart by any whitespace (a line break, a non-breaking space)."""
     cleaned = sorted(
@@ -53,7 +62,9 @@ def _names_pattern(phrases: tuple[str, ...]) -> re.Pattern[str] | None:
         return None
     body = "|".join(r"\s+".join(re.escape(w) for w in p.split(" ")) for p in cleaned)
     # The group matters: the boundaries must hold for every alternative, not the first and last.
-    return re.compile(rf"(?<![\w$])(?:{body})(?![\w])", re.IGNORECASE)
+    if w == r"\w":  # text without Chinese: the pattern as it always was
+        return re.compile(rf"(?<![\w$])(?:{body})(?![\w])", re.IGNORECASE)
+    return re.compile(rf"(?<!{w})(?<!\$)(?:{body})(?!{w})", re.IGNORECASE)
 
 
 def _is_name_mention(surface: str, phrases: Sequence[str], lowercase_text: bool) -> bool:
@@ -72,13 +83,19 @@ class _Hit:
     is_name: bool
 
 
-def _entity_hits(text: str, item: WatchItem, lowercase_text: bool) -> list[_Hit]:
+def _entity_hits(
+    text: str, item: WatchItem, lowercase_text: bool, bounds: set[int] | None = None
+) -> list[_Hit]:
+    """The item's mentions; in Chinese text (`bounds`: the segmenter's word boundaries) a name
+    with Chinese in it counts only as whole words, so 中国银行 is not a mention of 国银."""
     phrases = (item.name, *item.aliases)
-    pattern = _names_pattern(phrases)
+    w = r"\w" if bounds is None else _W
+    pattern = _names_pattern(phrases, w)
     names = [
         _Hit(m.start(), m.end(), m.group(0), True)
         for m in (pattern.finditer(text) if pattern else ())
         if _is_name_mention(m.group(0), phrases, lowercase_text)
+        and (bounds is None or not has_han(m.group(0)) or {m.start(), m.end()} <= bounds)
     ]
     ticker = item.ticker.strip().lstrip("$").upper()  # rows stored before normalising
     if not ticker:
@@ -86,23 +103,27 @@ def _entity_hits(text: str, item: WatchItem, lowercase_text: bool) -> list[_Hit]
     t = re.escape(ticker)
     exchange = r"(?:NYSE|NASDAQ|Nasdaq|LSE|TSX|HEL|XETRA)"
     in_context = [
-        *re.finditer(rf"\${t}(?![\w])", text),
-        *re.finditer(
-            rf"(?:\(\s*(?:{exchange}\s*:\s*)?{t}\s*\)|{exchange}\s*:\s*{t})(?![\w])", text
-        ),
+        *re.finditer(rf"\${t}(?!{w})", text),
+        *re.finditer(rf"(?:\(\s*(?:{exchange}\s*:\s*)?{t}\s*\)|{exchange}\s*:\s*{t})(?!{w})", text),
     ]
     tickers = in_context
     if not item.ticker_needs_context or names:
-        bare = list(re.finditer(rf"(?<![\w$]){t}(?![\w])", text))
+        bare = list(re.finditer(rf"(?<!{w})(?<!\$){t}(?!{w})", text))
         tickers = bare if len(bare) >= len(in_context) else in_context
     return names + [_Hit(m.start(), m.end(), m.group(0), False) for m in tickers]
 
 
-_WORD = re.compile(r"\w+")
+# Runs of word characters other than Chinese ones (Chinese names are looked up as substrings).
+_WORD = re.compile(rf"{_W}+")
+_PLAIN_WORD = re.compile(r"\w+")
 
 
-def _may_mention(item: WatchItem, words: set[str], lowered: set[str]) -> bool:
+def _may_mention(item: WatchItem, words: set[str], lowered: set[str], text_lower: str) -> bool:
     for phrase in (item.name, *item.aliases):
+        if phrase and has_han(phrase):
+            if phrase.strip().lower() in text_lower:
+                return True
+            continue
         first = _WORD.search(phrase or "")
         if first is not None and first.group(0).lower() in lowered:
             return True
@@ -126,12 +147,18 @@ def entities_match(text: str, watchlist: Sequence[WatchItem]) -> list[EntityMatc
     # A company can only be mentioned if the first word of one of its names or its ticker is a
     # word of the text: one pass over the text instead of several per company, so a long filing
     # against a large watchlist is tagged in a fraction of a second, not minutes.
-    words = set(_WORD.findall(text))
+    words = set((_WORD if has_han(text) else _PLAIN_WORD).findall(text))
     lowered = {w.lower() for w in words}
+    bounds: set[int] | None = None
+    if has_han(text):
+        # Chinese names join the segmenter's dictionary, so it keeps them whole.
+        user_words_add(p for item in watchlist for p in (item.name, *item.aliases) if p)
+        bounds = {edge for span in word_spans(text) for edge in span}
+    text_lower = text.lower()
     hits = {
-        item.id: _entity_hits(text, item, lowercase_text)
+        item.id: _entity_hits(text, item, lowercase_text, bounds)
         for item in watchlist
-        if _may_mention(item, words, lowered)
+        if _may_mention(item, words, lowered, text_lower)
     }
     spans = sorted((h.start, h.end, entity_id) for entity_id, found in hits.items() for h in found)
     starts = [start for start, _end, _id in spans]
@@ -341,29 +368,22 @@ def topic_label(key: str) -> str:
 def topics_tag(text: str) -> dict[str, float]:
     """Topic -> score in (0, 1]: more distinct keyword hits give a higher score."""
     tags: dict[str, float] = {}
+    words: set[str] = set()
+    if has_han(text):
+        user_words_add(w for keywords in TOPICS_ZH.values() for w in keywords)
+        words = set(words_split(text))
     for key, pattern in _TOPIC_PATTERNS.items():
         # Distinct keywords, not spellings: "layoff" and "layoffs" are one piece of evidence.
         distinct = len({m.lastgroup for m in pattern.finditer(text)})
+        distinct += len(words.intersection(TOPICS_ZH.get(key, ())))
         if distinct:
             tags[key] = round(min(1.0, 0.5 + 0.25 * (distinct - 1)), 2)
     return tags
 
 
 # -- language --------------------------------------------------------------------------------------
-_STOPWORDS = {
-    "en": {"the", "and", "of", "to", "in", "is", "for", "on", "with", "said", "its", "by", "from"},
-    "de": {"der", "die", "und", "das", "ist", "mit", "von", "den", "für", "auf", "nicht", "sich"},
-    "fr": {"le", "la", "les", "et", "des", "est", "pour", "dans", "une", "sur", "du", "avec"},
-    "es": {"el", "la", "los", "las", "y", "de", "que", "en", "para", "con", "una", "por"},
-    "fi": {"ja", "on", "oli", "että", "se", "ei", "kuin", "mutta", "myös", "tai", "vuonna"},
-}
-
-
 def language_guess(text: str, default: str = "") -> str:
-    """A two-letter language code from stopword counts; `default` when too little text."""
-    words = re.findall(r"[a-zäöüßéèàçñ]+", text.lower())
-    if len(words) < 4:
-        return default or ("en" if words else "")
-    counts = {lang: sum(w in stops for w in words) for lang, stops in _STOPWORDS.items()}
-    best = max(counts, key=lambda k: counts[k])
-    return best if counts[best] > 0 else (default or "")
+    """A two-letter language code (lingua; Chinese included); `default` when too little text."""
+    if not has_han(text) and len(re.findall(r"[^\W\d_]+", text)) < 4:
+        return default or ("en" if re.search(r"[^\W\d_]", text) else "")
+    return language_detect(text, default)

@@ -3,54 +3,16 @@ chunks), text views of it from the start, and the items of a JSON array one at a
 
 from __future__ import annotations
 
-import codecs
-import contextlib
-import io
 import json
 from collections.abc import Iterator
 from typing import IO, Any
 
+from apps.core.encodings import encoding_detect as encoding_detect
+from apps.core.encodings import text_open as text_open
+
 # A field may be as large as a whole feed document; a JSON item longer than this is an error.
 MAX_ITEM_CHARS = 10 * 1024 * 1024
 _CHUNK = 1024 * 1024
-
-
-def encoding_detect(stream: IO[bytes]) -> str:
-    """The file's encoding, read chunk by chunk (never all at once): UTF-16 with a BOM (Excel's
-    "Unicode text"), else UTF-8 (with or without BOM), else Windows-1252, what Excel writes on
-    Windows (its curly quotes and euro sign stay themselves), else Latin-1 (a file holding one
-    of the five bytes cp1252 leaves undefined)."""
-
-    def decodes(encoding: str) -> bool:
-        stream.seek(0)
-        decoder = codecs.getincrementaldecoder(encoding)()
-        try:
-            while chunk := stream.read(_CHUNK):
-                decoder.decode(chunk)
-            decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            return False
-        return True
-
-    stream.seek(0)
-    head = stream.read(2)
-    if head in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE) and decodes("utf-16"):
-        return "utf-16"
-    for encoding in ("utf-8-sig", "cp1252"):
-        if decodes(encoding):
-            return encoding
-    return "latin-1"
-
-
-@contextlib.contextmanager
-def text_open(stream: IO[bytes], encoding: str, *, newline: str | None = "") -> Iterator[IO[str]]:
-    """The file as text from its start, streamed; the binary stream stays open afterwards."""
-    stream.seek(0)
-    text = io.TextIOWrapper(stream, encoding=encoding, newline=newline)
-    try:
-        yield text
-    finally:
-        text.detach()
 
 
 def first_line(stream: IO[bytes], encoding: str) -> str:

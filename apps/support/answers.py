@@ -325,7 +325,7 @@ def answers_judge(
     for start in range(0, len(rows), batch):
         part = rows[start : start + batch]
         texts = [t for t, _ in part]
-        vectors = texts_embed(texts)
+        vectors = texts_embed(texts, kb.embedding_model)
         guesses: Sequence[IntentGuess | None] = intents_predict(texts) or [None] * len(texts)
         for (text, label), vector, guess in zip(part, vectors, guesses):
             passages = passages_retrieve(kb_id=kb_id, query=text, k=5, vector=vector)

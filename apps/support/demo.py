@@ -19,6 +19,7 @@ from .services import (
     article_upsert,
     faq_upsert,
     knowledge_base_calibrate,
+    knowledge_base_embedding_model_set,
     knowledge_base_ensure,
     knowledge_embed,
     past_conversation_upsert,
@@ -26,6 +27,9 @@ from .services import (
 
 DATA = Path(__file__).resolve().parent / "demo_data"
 KB_NAME = "Help centre"
+# The Chinese section: its own knowledge base on the multilingual (cross-lingual) embedder.
+ZH_DATA = DATA / "zh"
+ZH_KB_NAME = "帮助中心（中文）"
 
 # The intent vocabulary of the demo: the 77 label names of banking77 (names only), so real
 # customer queries can measure retrieval against the demo articles.
@@ -118,11 +122,11 @@ CANNED = [
 ]
 
 
-def articles_parse() -> list[dict[str, Any]]:
+def articles_parse(pattern: str = "help_centre_*.md", folder: Path = DATA) -> list[dict[str, Any]]:
     """Articles from demo_data/help_centre_*.md: '@@ slug | intents | tags' then Markdown."""
     out: list[dict[str, Any]] = []
-    for path in sorted(DATA.glob("help_centre_*.md")):
-        for block in re.split(r"^@@ ", path.read_text(), flags=re.M)[1:]:
+    for path in sorted(folder.glob(pattern)):
+        for block in re.split(r"^@@ ", path.read_text(encoding="utf-8"), flags=re.M)[1:]:
             header, _, body = block.partition("\n")
             slug, intents, tags = (part.strip() for part in header.split("|"))
             title = body.strip().splitlines()[0].lstrip("# ").strip()
@@ -206,9 +210,36 @@ def demo_knowledge_load(*, log: Callable[[str], None] = print) -> KnowledgeBase:
     return kb
 
 
+def demo_knowledge_zh_load(*, log: Callable[[str], None] = print) -> KnowledgeBase:
+    """The Chinese section of the help centre (demo_data/zh): its own knowledge base on the
+    multilingual embedder, so English and Chinese questions both find its articles."""
+    kb = knowledge_base_ensure(name=ZH_KB_NAME)
+    if kb.greeting == KnowledgeBase._meta.get_field("greeting").default:
+        KnowledgeBase.objects.filter(pk=kb.pk).update(
+            greeting="您好！请问有什么可以帮您？关于账户、银行卡和付款的问题都可以问我。"
+        )
+    knowledge_base_embedding_model_set(kb_id=kb.pk, model="multilingual")
+    articles = articles_parse("help_centre_zh.md", ZH_DATA)
+    with transaction.atomic():
+        for item in articles:
+            article_upsert(
+                kb_id=kb.pk,
+                title=item["title"],
+                body=item["body"],
+                source_key=f"demo:{item['slug']}",
+                tags=item["tags"],
+                intents=item["intents"],
+            )
+    embedded = knowledge_embed(kb_id=kb.pk)
+    log(f"   Chinese help centre: {len(articles)} articles, embedded {embedded} passages")
+    kb.refresh_from_db()
+    return kb
+
+
 def demo_load(*, log: Callable[[str], None] = print, train: bool = True) -> None:
 
     kb = demo_knowledge_load(log=log)
+    demo_knowledge_zh_load(log=log)
     if not train:
         log("   intent model: skipped (--no-train)")
         return

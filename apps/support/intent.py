@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from apps.core.encodings import encoding_detect, text_open
 from apps.mlops.runtime import (
     MAX_STEPS_SPEC,
     ModelKind,
@@ -19,6 +20,8 @@ from apps.mlops.runtime import (
     rows_batched,
 )
 from apps.mlops.services import model_available, model_load, registry
+from mlcore.embedder import BASE_MODELS, BaseModelMissing, base_model_resolve
+from mlcore.language import base_model_pick
 from mlcore.registry import data_hash
 
 from .models import PastConversation
@@ -39,7 +42,7 @@ def rows_from_csv(path: str | Path) -> list[tuple[str, str]]:
     path = Path(path)
     if not path.is_file():
         raise TrainingDataError(f"{path} does not exist")
-    with path.open(newline="", encoding="utf-8-sig") as fh:
+    with path.open("rb") as raw, text_open(raw, encoding_detect(raw)) as fh:
         reader = csv.DictReader(fh)
         fields = set(reader.fieldnames or [])
         if not {"text", "category"} <= fields:
@@ -170,6 +173,16 @@ PARAM_SPECS: tuple[ParamSpec, ...] = (
         advanced=True,
     ),
     ParamSpec("seed", "int", 42, "Random seed.", minimum=0, advanced=True),
+    ParamSpec(
+        "base_model",
+        "choice",
+        "auto",
+        "The pretrained model fine-tuned; auto: multilingual for a Chinese or mixed training set, "
+        "else minilm (the better one for English).",
+        label="Base model",
+        choices=lambda: [("auto", "auto (from the data's languages)"), *BASE_MODELS.items()],
+        advanced=True,
+    ),
     MAX_STEPS_SPEC,
     ParamSpec(
         "data",
@@ -206,6 +219,12 @@ def intent_train(ctx: TrainingContext) -> TrainOutcome:
     train = [rows[i] for i in train_idx]
     held = [rows[i] for i in held_idx]
     config = _config(params, len(train))
+    base_name = base_model_pick([t for t, _ in rows], params.get("base_model") or "auto")
+    try:
+        base = base_model_resolve(base_name)
+    except BaseModelMissing as exc:
+        raise TrainingDataError(str(exc)) from None
+    ctx.log(f"base model: {base_name} ({base})")
     ctx.log(f"training on {len(train)} questions, {len(counts)} intents, validating on {len(held)}")
 
     def progress(event: Any) -> None:
@@ -223,6 +242,7 @@ def intent_train(ctx: TrainingContext) -> TrainOutcome:
         config=config,
         val_texts=[t for t, _ in held],
         val_labels=[label for _, label in held],
+        base_model=base,
         progress=progress,
         should_stop=ctx.should_stop,
     )
@@ -244,7 +264,7 @@ def intent_train(ctx: TrainingContext) -> TrainOutcome:
         data_hash=data_hash(rows),
         data_size=len(rows),
         label_distribution=counts,
-        base_model="all-MiniLM-L6-v2",
+        base_model="all-MiniLM-L6-v2" if base_name == "minilm" else str(base),
         params={
             **{k: v for k, v in params.items() if k != "data"},
             "source": source,

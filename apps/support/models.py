@@ -70,6 +70,14 @@ class KnowledgeBase(models.Model):
         '<this>" and an offer of a person.',
     )
     is_default = models.BooleanField(default=False)
+    # The sentence embedder of this KB's chunks and questions; its vectors live in an index of
+    # their own, rebuilt when this changes. MiniLM is the better one for English-only content.
+    embedding_model = models.CharField(
+        max_length=20,
+        choices=[("minilm", "MiniLM (English)"), ("multilingual", "Multilingual (USE v3)")],
+        default="minilm",
+        help_text="Multilingual for Chinese or mixed content: cross-lingual search.",
+    )
     # Bumped on every content change; each process compares it to rebuild its keyword index.
     content_version = models.PositiveIntegerField(default=0)
     # Isotonic map from raw answer score to P(correct), fitted on held-out past conversations.
@@ -104,6 +112,7 @@ class Article(models.Model):
     # Where the article came from (file name, URL, slug); re-importing the same key updates it.
     source_key = models.CharField(max_length=500)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PUBLISHED)
+    language = models.CharField(max_length=8, blank=True, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -127,6 +136,7 @@ class Chunk(models.Model):
     text = models.TextField()
     content_hash = models.CharField(max_length=64)
     embedded = models.BooleanField(default=False)
+    language = models.CharField(max_length=8, blank=True)
 
     class Meta:
         ordering = ["article_id", "position"]
@@ -277,6 +287,7 @@ class Message(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     text = models.TextField()
+    language = models.CharField(max_length=8, blank=True)
     # The client's own id for a message it sent; a resend with the same id is not stored twice.
     client_id = models.CharField(max_length=64, null=True, blank=True)
     # The customer message a bot message answers; one answer per question, even on redelivery.

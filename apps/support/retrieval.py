@@ -8,14 +8,22 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import cast
+from dataclasses import dataclass, field
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
 from django.db.models import F
 
-from apps.mlops.runtime import named_index, texts_embed
+from apps.mlops.runtime import (
+    EMBEDDING_DIMS,
+    EMBEDDING_MODELS,
+    NamedIndex,
+    index_name,
+    named_index,
+    texts_embed,
+)
+from mlcore.language import language_detect
 from mlcore.text import content_hash, sentences_split
 
 from .bm25 import BM25
@@ -64,6 +72,8 @@ class _KbState:
     rows: dict[int, int]
     meta: list[tuple[int, str, str, str, str, tuple[str, ...]]]
     bm25: BM25
+    languages: list[str] = field(default_factory=list)
+    model: str = "minilm"
 
 
 _states: dict[int, _KbState] = {}
@@ -74,18 +84,41 @@ def article_url(article_id: int, url: str) -> str:
     return url or f"/support/articles/{article_id}/"
 
 
+def kb_index(name: str, model: str) -> NamedIndex:
+    """The index `name` (CHUNK_INDEX, REPLY_INDEX) holding vectors of the embedding `model`."""
+    return named_index(index_name(name, model), EMBEDDING_DIMS[model])
+
+
+def vectors_remove(name: str, ids: Sequence[int]) -> None:
+    """Remove ids from the index `name` of every embedding model that has one."""
+    for model in EMBEDDING_MODELS:
+        index = kb_index(name, model)
+        if model == "minilm" or index.path.exists():
+            index.remove(ids)
+
+
+def kb_embedding_model(kb_id: int) -> str:
+    model = KnowledgeBase.objects.filter(pk=kb_id).values_list("embedding_model", flat=True)
+    return model.first() or "minilm"
+
+
 def _state(kb_id: int) -> _KbState:
-    version = KnowledgeBase.objects.filter(pk=kb_id).values_list("content_version", flat=True)
-    current = version.first()
-    if current is None:
+    found = (
+        KnowledgeBase.objects.filter(pk=kb_id)
+        .values_list("content_version", "embedding_model")
+        .first()
+    )
+    if found is None:
         raise KnowledgeBase.DoesNotExist(f"no knowledge base {kb_id}")
+    current, model = found
     state = _states.get(kb_id)
-    if state is not None and state.version == current:
+    if state is not None and state.version == current and state.model == model:
         return state
     with _lock:
         state = _states.get(kb_id)
-        if state is None or state.version != current:
+        if state is None or state.version != current or state.model != model:
             state = _build(kb_id, current)
+            state.model = model
             _states[kb_id] = state
     return state
 
@@ -102,13 +135,16 @@ def _build(kb_id: int, version: int) -> _KbState:
             "heading",
             "text",
             "article__intents",
+            "language",
         )
     )
     ids: list[int] = []
+    languages: list[str] = []
     meta: list[tuple[int, str, str, str, str, tuple[str, ...]]] = []
     docs: list[list[str]] = []
-    for chunk_id, article_id, title, url, heading, text, intents in rows:
+    for chunk_id, article_id, title, url, heading, text, intents, language in rows:
         ids.append(chunk_id)
+        languages.append(language)
         meta.append(
             (article_id, title, article_url(article_id, url), heading, text, tuple(intents or ()))
         )
@@ -120,6 +156,7 @@ def _build(kb_id: int, version: int) -> _KbState:
         rows={chunk_id: i for i, chunk_id in enumerate(ids)},
         meta=meta,
         bm25=BM25(docs),
+        languages=languages,
     )
 
 
@@ -128,8 +165,8 @@ def retrieval_state_reset() -> None:
         _states.clear()
 
 
-def query_embed(query: str) -> npt.NDArray[np.float32]:
-    vector: npt.NDArray[np.float32] = texts_embed([query])[0]
+def query_embed(query: str, model: str = "minilm") -> npt.NDArray[np.float32]:
+    vector: npt.NDArray[np.float32] = texts_embed([query], model)[0]
     return vector
 
 
@@ -141,10 +178,12 @@ def passages_retrieve(
     if not len(state.chunk_ids):
         return []
     if vector is None:
-        vector = query_embed(query)
+        vector = query_embed(query, state.model)
     # The id array is only iterated; NamedIndex.search types it as a plain sequence.
     allowed_ids = cast("Sequence[int]", state.chunk_ids)
-    dense_hits = named_index(CHUNK_INDEX).search(vector, CANDIDATES, allowed_ids=allowed_ids)
+    dense_hits = kb_index(CHUNK_INDEX, state.model).search(
+        vector, CANDIDATES, allowed_ids=allowed_ids
+    )
     keyword_hits = state.bm25.search(tokens(query), CANDIDATES)
     fused: dict[int, float] = {}
     dense: dict[int, float] = {}
@@ -158,11 +197,13 @@ def passages_retrieve(
     for rank, (row, score) in enumerate(keyword_hits):
         fused[row] = fused.get(row, 0.0) + 1.0 / (RRF_K + rank + 1)
         keyword[row] = score
+    if state.model != "minilm":
+        _other_languages_fuse(state, query, dense_hits, fused)
     best = sorted(fused, key=lambda r: -fused[r])[:k]
     missing = [r for r in best if r not in dense]
     if missing:
         # Keyword-only hits get their cosine too, so confidence never rests on rank alone.
-        index = named_index(CHUNK_INDEX).current()
+        index = kb_index(CHUNK_INDEX, state.model).current()
         for row in missing:
             vec = index.vector(int(state.chunk_ids[row]))
             dense[row] = float(vec @ vector) if vec is not None else 0.0
@@ -184,6 +225,22 @@ def passages_retrieve(
             )
         )
     return out
+
+
+def _other_languages_fuse(
+    state: _KbState, query: str, dense_hits: Sequence[Any], fused: dict[int, float]
+) -> None:
+    """On a multilingual KB a passage in another language than the question can have no keyword
+    rank (no word is shared), so plain fusion buries it under same-language keyword matches: an
+    English question never reached the Chinese article that answers it. Its dense rank stands in
+    for the keyword rank it cannot have (bench/RESULTS.md, "Chinese and mixed-language text")."""
+    asked = language_detect(query)
+    if not asked:
+        return
+    for rank, hit in enumerate(dense_hits):
+        row = state.rows.get(hit.id)
+        if row is not None and state.languages[row] not in ("", asked):
+            fused[row] = fused.get(row, 0.0) + 1.0 / (RRF_K + rank + 1)
 
 
 # -- suggested replies (FAQ pairs and past conversations) ------------------------------------
@@ -213,7 +270,10 @@ def replies_suggest(*, kb_id: int, query: str, k: int = 3) -> list[Suggestion]:
     allowed = [reply_index_id("faq", i) for i in faqs] + [reply_index_id("past", i) for i in past]
     if not allowed:
         return []
-    hits = named_index(REPLY_INDEX).search(query_embed(query), k * 4, allowed_ids=allowed)
+    model = kb_embedding_model(kb_id)
+    hits = kb_index(REPLY_INDEX, model).search(
+        query_embed(query, model), k * 4, allowed_ids=allowed
+    )
     out: list[Suggestion] = []
     seen: set[str] = set()
     faq_answers = dict(
@@ -299,6 +359,6 @@ def synthetic_chunks_remove(*, kb_id: int) -> None:
             kb_id=kb_id, article__source_key__startswith=SYNTHETIC_PREFIX
         ).values_list("id", flat=True)
     )
-    named_index(CHUNK_INDEX).remove(ids)
+    vectors_remove(CHUNK_INDEX, ids)
     Article.objects.filter(kb_id=kb_id, source_key__startswith=SYNTHETIC_PREFIX).delete()
     KnowledgeBase.objects.filter(pk=kb_id).update(content_version=F("content_version") + 1)

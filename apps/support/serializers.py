@@ -59,6 +59,7 @@ class KnowledgeBaseSerializer(serializers.ModelSerializer):
             "greeting",
             "is_default",
             "scope",
+            "embedding_model",
             "calibration",
         ]
         read_only_fields = ["calibration"]
@@ -97,11 +98,12 @@ class ArticleSerializer(serializers.ModelSerializer):
             "url",
             "source_key",
             "status",
+            "language",
             "chunk_count",
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["created_at", "updated_at"]
+        read_only_fields = ["language", "created_at", "updated_at"]
 
     def get_chunk_count(self, obj: Article) -> int:
         return obj.chunks.count()

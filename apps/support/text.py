@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import io
 import re
 import unicodedata
@@ -11,6 +12,9 @@ from html.parser import HTMLParser
 import markdown
 import nh3
 
+from apps.core.encodings import EncodingUnknown, bytes_decode
+from mlcore.language import has_han
+from mlcore.segment import STOPWORDS_ZH, words_split
 from mlcore.text import content_hash, sentences_split
 
 MAX_CHUNK_CHARS = 900
@@ -171,16 +175,15 @@ def clean_text(value: str, *, max_chars: int, what: str = "message") -> str:
     return value
 
 
-def decode_upload(data: bytes, *, what: str) -> str:
-    """Bytes of an uploaded text file as str; binary content is refused."""
-    if b"\x00" in data[:8192]:
+def decode_upload(data: bytes, *, what: str, encoding: str = "") -> str:
+    """Bytes of an uploaded text file as str (UTF-8 with or without BOM, GB18030, ...: see
+    apps.core.encodings; `encoding` when declared); binary content is refused."""
+    if b"\x00" in data[:8192] and data[:2] not in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
         raise InvalidText(f"{what} is a binary file, not text.")
-    for encoding in ("utf-8-sig", "cp1252"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise InvalidText(f"{what} is not UTF-8 text.")
+    try:
+        return bytes_decode(data, encoding)
+    except (EncodingUnknown, UnicodeDecodeError) as exc:
+        raise InvalidText(f"{what}: {exc}") from exc
 
 
 # -- rendering ------------------------------------------------------------------------------------
@@ -354,4 +357,16 @@ def _stem(token: str) -> str:
 
 
 def tokens(text: str) -> list[str]:
-    return [_stem(t) for t in _TOKEN.findall(text.lower()) if t not in STOPWORDS]
+    """Keyword-search terms: stemmed English words; text with Chinese in it is segmented first
+    (jieba, search mode: a long word also yields the words inside it), so 密码 in a question
+    finds 重置密码 in an article. English-only text never reaches the segmenter."""
+    if not has_han(text):
+        return [_stem(t) for t in _TOKEN.findall(text.lower()) if t not in STOPWORDS]
+    out: list[str] = []
+    for word in words_split(text.lower(), for_search=True):
+        if has_han(word):
+            if word not in STOPWORDS_ZH:
+                out.append(word)
+        else:
+            out += [_stem(t) for t in _TOKEN.findall(word) if t not in STOPWORDS]
+    return out

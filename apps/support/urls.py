@@ -1,4 +1,5 @@
 from django.urls import path
+from django.views.i18n import JavaScriptCatalog
 
 from . import views, views_review
 
@@ -15,4 +16,10 @@ urlpatterns = [
     path("knowledge-bases/<int:pk>/", views.knowledge_base_settings, name="kb_settings"),
     path("conversations/<int:pk>/", views.conversation_detail, name="conversation"),
     path("articles/<int:pk>/", views.article_detail, name="article"),
+    # The chat widget's fixed texts in the visitor's language (apps/support/locale).
+    path(
+        "widget-i18n.js",
+        JavaScriptCatalog.as_view(packages=["apps.support"]),
+        name="widget_i18n",
+    ),
 ]

@@ -5,6 +5,13 @@
 (function () {
   "use strict";
   var script = document.currentScript;
+  // The widget's fixed texts in the page's language (Django's JavaScript catalog, loaded by
+  // widget_embed.html before this file); English where no catalog is loaded.
+  var t = window.gettext || function (text) { return text; };
+  var interpolate = window.interpolate || function (fmt, args) {
+    var i = 0;
+    return fmt.replace(/%s/g, function () { return String(args[i++]); });
+  };
   var cfg = {
     api: (script && script.dataset.api) || "/api/support/",
     csrf: (script && script.dataset.csrf) || "",
@@ -41,8 +48,8 @@
     root.setAttribute("data-testid", "support-widget");
     var panel = make("section", "ts-panel");
     var head = make("header", "ts-head");
-    head.appendChild(make("strong", "", "Help"));
-    var human = make("button", "ts-human", "Talk to a human");
+    head.appendChild(make("strong", "", t("Help")));
+    var human = make("button", "ts-human", t("Talk to a human"));
     human.type = "button";
     human.onclick = function () {
       requests = requests.filter(function (r) { return r.frame.type !== "human"; });
@@ -61,20 +68,20 @@
     el.input = make("textarea");
     el.input.rows = 2;
     el.input.maxLength = 2000;
-    el.input.placeholder = "Type your question…";
-    el.input.setAttribute("aria-label", "Your message");
+    el.input.placeholder = t("Type your question…");
+    el.input.setAttribute("aria-label", t("Your message"));
     el.input.addEventListener("input", typing);
     el.input.addEventListener("keydown", function (e) {
       if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); submit(); }
     });
-    var btn = make("button", "", "Send");
+    var btn = make("button", "", t("Send"));
     btn.type = "submit";
     form.appendChild(el.input);
     form.appendChild(btn);
     form.onsubmit = function (e) { e.preventDefault(); submit(); };
     panel.appendChild(form);
     if (cfg.mode === "floating") {
-      var launcher = make("button", "ts-launcher", "Chat with us");
+      var launcher = make("button", "ts-launcher", t("Chat with us"));
       launcher.type = "button";
       launcher.onclick = function () { root.classList.toggle("ts-open"); if (!ws) start(); };
       root.appendChild(launcher);
@@ -103,8 +110,8 @@
 
   function submit() {
     var text = el.input.value.trim();
-    if (!text) { showStatus("Please type a message first."); return; }
-    if (text.length > 2000) { showStatus("That message is too long (2000 characters at most)."); return; }
+    if (!text) { showStatus(t("Please type a message first.")); return; }
+    if (text.length > 2000) { showStatus(t("That message is too long (2000 characters at most).")); return; }
     el.input.value = "";
     var item = { type: "message", text: text, client_id: uid() };
     outbox.push(item);
@@ -126,7 +133,7 @@
     if (ws && ws.readyState === 1) ws.send(JSON.stringify(frame));
     else {
       if (!ws) start();
-      if (frame.type === "human") showStatus("Not connected; asking for a person as soon as the connection is back…");
+      if (frame.type === "human") showStatus(t("Not connected; asking for a person as soon as the connection is back…"));
     }
   }
   function answered(type, messageId) {
@@ -146,9 +153,9 @@
     });
   }
   function notSent(frame, reason) {
-    if (frame.type === "rate") rateBoxes(frame.message_id, function (box) { fillRate(box, frame.message_id, "Your rating was not sent: " + reason, true); });
-    else if (frame.type === "csat") csatBoxes(function (box) { fillCsat(box, "Your rating was not sent: " + reason, true); });
-    else showStatus("Not sent: " + reason);
+    if (frame.type === "rate") rateBoxes(frame.message_id, function (box) { fillRate(box, frame.message_id, t("Your rating was not sent: ") + reason, true); });
+    else if (frame.type === "csat") csatBoxes(function (box) { fillCsat(box, t("Your rating was not sent: ") + reason, true); });
+    else showStatus(t("Not sent: ") + reason);
   }
 
   // One conversation at a time: a message typed while the first one is being created waits in
@@ -164,7 +171,7 @@
     fetch(cfg.api + "chat/", { method: "POST", headers: headers, credentials: "same-origin", body: "{}" })
       .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.json(); })
       .then(function (data) { starting = false; state = { token: data.token }; lastId = 0; save(); connect(); })
-      .catch(function () { starting = false; showStatus("Chat is unavailable right now. Retrying…"); setTimeout(start, 5000); });
+      .catch(function () { starting = false; showStatus(t("Chat is unavailable right now. Retrying…")); setTimeout(start, 5000); });
   }
 
   function connect() {
@@ -188,7 +195,7 @@
       }
       // The conversation was closed under the customer: their unsent messages go to a new one.
       if (!state.token) { start(); return; }
-      showStatus("Reconnecting…");
+      showStatus(t("Reconnecting…"));
       retry = Math.min(retry + 1, 6);
       setTimeout(connect, 500 * Math.pow(2, retry));
     };
@@ -215,7 +222,7 @@
       var pending = el.list.querySelector('[data-client-id="' + CSS.escape(event.client_id || "") + '"]');
       if (pending) { pending.dataset.id = event.id; pending.classList.remove("ts-pending"); seen[event.id] = true; }
     } else if (event.type === "typing") {
-      showTyping(event.on ? (event.who === "agent" ? "An agent is typing…" : "Typing…") : "", event.who === "agent");
+      showTyping(event.on ? (event.who === "agent" ? t("An agent is typing…") : t("Typing…")) : "", event.who === "agent");
     } else if (event.type === "token") {
       if (!streaming) { streaming = make("li", "ts-msg ts-bot ts-streaming", ""); el.list.appendChild(streaming); }
       streaming.textContent += event.text;
@@ -225,7 +232,7 @@
       // Rated in another tab: this one stops offering it too.
       if (event.event === "csat" && !csatDone && !requests.some(function (r) { return r.frame.type === "csat"; })) {
         csatDone = true;
-        csatBoxes(function (box) { fillCsat(box, "This conversation has been rated. Thank you!"); });
+        csatBoxes(function (box) { fillCsat(box, t("This conversation has been rated. Thank you!")); });
       }
     } else if (event.type === "human") {
       answered("human");
@@ -233,21 +240,21 @@
       if (event.outcome !== "queued") showStatus(event.text);
     } else if (event.type === "rated") {
       answered("rate", event.message_id);
-      rateBoxes(event.message_id, function (box) { fillRate(box, event.message_id, "Thanks for the feedback."); });
+      rateBoxes(event.message_id, function (box) { fillRate(box, event.message_id, t("Thanks for the feedback.")); });
     } else if (event.type === "csat_thanks") {
       answered("csat");
       csatDone = event.score || true;
       csatBoxes(function (box) { fillCsat(box, rated(event.score) + " Thank you!"); });
-      showStatus("Thank you for your rating!");
+      showStatus(t("Thank you for your rating!"));
     } else if (event.type === "csat_ignored") {
       var mine = answered("csat");
       if (event.csat) {
         // A resend of a rating that had been stored before the connection dropped is no refusal.
         csatDone = event.csat;
         var same = mine && mine.frame.score === event.csat;
-        csatBoxes(function (box) { fillCsat(box, same ? rated(event.csat) + " Thank you!" : "You have already rated this conversation (" + event.csat + "/5)."); });
+        csatBoxes(function (box) { fillCsat(box, same ? rated(event.csat) + " " + t("Thank you!") : interpolate(t("You have already rated this conversation (%s/5)."), [event.csat])); });
       } else {
-        csatBoxes(function (box) { fillCsat(box, "Your rating was not sent: " + event.message, true); });
+        csatBoxes(function (box) { fillCsat(box, t("Your rating was not sent: ") + event.message, true); });
       }
     } else if (event.type === "error") {
       if (event.request === "rate" || event.request === "csat" || event.request === "human") {
@@ -260,7 +267,7 @@
         var resend = outbox.slice();
         state = {}; outbox = []; save();
         if (ws) ws.close();
-        showStatus("Starting a new conversation…");
+        showStatus(t("Starting a new conversation…"));
         // Same client ids: the pending bubbles on screen are confirmed by the new conversation.
         resend.forEach(function (m) { if (m.type === "message") outbox.push(m); });
         save();
@@ -276,7 +283,7 @@
         if (failed) {
           failed.classList.remove("ts-pending");
           failed.classList.add("ts-failed");
-          failed.appendChild(make("div", "ts-failed-note", "Not sent: " + event.message));
+          failed.appendChild(make("div", "ts-failed-note", t("Not sent: ") + event.message));
           if (!el.input.value) el.input.value = failed.querySelector(".ts-text").textContent;
         }
       }
@@ -286,9 +293,9 @@
 
   function setStatus(status) {
     el.root.dataset.status = status;
-    if (status === "waiting") showStatus("Waiting for an agent…");
+    if (status === "waiting") showStatus(t("Waiting for an agent…"));
     else if (status === "agent") showStatus("");
-    else if (status === "closed") showStatus("This conversation is closed." + (csatDone ? " Thank you for your rating!" : ""));
+    else if (status === "closed") showStatus(t("This conversation is closed.") + (csatDone ? " " + t("Thank you for your rating!") : ""));
   }
 
   function render(m) {
@@ -308,7 +315,7 @@
     if (m.client_id) li.dataset.clientId = m.client_id;
     li.appendChild(make("div", "ts-text", m.text));
     if (m.citations && m.citations.length) {
-      var cites = make("div", "ts-cites", "Sources: ");
+      var cites = make("div", "ts-cites", t("Sources: "));
       m.citations.forEach(function (c, i) {
         var url = String(c.url || "");
         if (!/^(https?:\/\/|\/)/.test(url)) return;
@@ -324,7 +331,7 @@
     if (m.sender === "bot" && ["faq", "extractive", "generated"].indexOf(m.kind) >= 0) {
       var rate = make("div", "ts-rate");
       rate.dataset.messageId = m.id;
-      fillRate(rate, m.id, m.rating ? "You rated this answer " + (m.rating === "up" ? "helpful." : "not helpful.") : "");
+      fillRate(rate, m.id, m.rating ? (m.rating === "up" ? t("You rated this answer helpful.") : t("You rated this answer not helpful.")) : "");
       li.appendChild(rate);
     }
     if (m.kind === "csat_request") {
@@ -354,9 +361,9 @@
     el.list.insertBefore(li, before);
   }
 
-  function rated(score) { return typeof score === "number" ? "You rated us " + score + "/5." : "Thank you for your rating!"; }
+  function rated(score) { return typeof score === "number" ? interpolate(t("You rated us %s/5."), [score]) : t("Thank you for your rating!"); }
   function sending() {
-    return ws && ws.readyState === 1 ? "Sending your rating…" : "Not sent yet: reconnecting. It will be sent when the connection is back.";
+    return ws && ws.readyState === 1 ? t("Sending your rating…") : t("Not sent yet: reconnecting. It will be sent when the connection is back.");
   }
   function rateBoxes(messageId, fn) {
     Array.prototype.forEach.call(el.list.querySelectorAll('.ts-rate[data-message-id="' + Number(messageId) + '"]'), fn);

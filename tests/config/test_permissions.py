@@ -36,6 +36,7 @@ DECLARED: dict[str, str] = {
     "accounts/login/": PUBLIC,
     "accounts/logout/": PUBLIC,
     "support/chat/": PUBLIC,  # the customers' chat page
+    "support/widget-i18n.js": PUBLIC,  # the chat widget's fixed texts in the visitor's language
     "support/articles/<int:pk>/": PUBLIC,  # published articles; drafts 404 for non-agents
     # Links in alert emails, authorised by their signed token.
     "sentiment/alerts/<int:pk>/email/<str:action>/<str:token>/": PUBLIC,

@@ -109,3 +109,37 @@ def test_exact_hash_tells_parts_apart_and_normalised_hash_ignores_case_and_spaci
     assert content_hash("Kestrel cuts", "routes", normalised=True) == (
         "e0160b1fda4dc59b06487e8233825b2370e6e58e607bbb3c2935241ce26fd940"
     )
+
+
+def test_chinese_text_splits_on_full_width_sentence_ends_and_keeps_closing_quotes() -> None:
+    text = "腾讯公布财报。净利润增长20%！这是好消息吗？市场反应积极……分析师表示“前景乐观。”下一段"
+
+    assert sentences_split(text) == [
+        "腾讯公布财报。",
+        "净利润增长20%！",
+        "这是好消息吗？",
+        "市场反应积极……",
+        "分析师表示“前景乐观。”",
+        "下一段",
+    ]
+    assert sentences_split("第一行。第二行；\nLine two. Line three.", lines=True) == [
+        "第一行。",
+        "第二行；",
+        "Line two.",
+        "Line three.",
+    ]
+
+
+def test_english_with_an_ellipsis_splits_and_hashes_as_before() -> None:
+    text = "Shares fell… then recovered! Acme Corp. said so."
+
+    assert sentences_split(text) == ["Shares fell… then recovered!", "Acme Corp. said so."]
+    assert content_hash(*sentences_split(text)) == content_hash(
+        "Shares fell… then recovered!", "Acme Corp. said so."
+    )
+
+
+def test_a_long_chinese_sentence_is_cut_after_a_comma() -> None:
+    pieces = sentences_split("很长的句子，" * 60, max_chars=50)
+
+    assert all(len(p) <= 50 and p.endswith("，") for p in pieces)

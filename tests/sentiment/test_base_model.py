@@ -1,5 +1,6 @@
-"""The base model a sentiment run fine-tunes: MiniLM by default, mpnet when asked for and
-installed, and a clear refusal otherwise, before anything is trained."""
+"""The base model a sentiment run fine-tunes: auto by default (MiniLM for English, multilingual
+for Chinese), mpnet when asked for and installed, and a clear refusal otherwise, before anything
+is trained."""
 
 from __future__ import annotations
 
@@ -19,7 +20,10 @@ pytestmark = pytest.mark.django_db
 
 
 def test_an_unknown_base_model_is_refused_before_training(model_dirs: Path) -> None:
-    with pytest.raises(CommandError, match="unknown choice 'bert'; the choices are: minilm, mpnet"):
+    with pytest.raises(
+        CommandError,
+        match="unknown choice 'bert'; the choices are: auto, minilm, mpnet, multilingual",
+    ):
         call_command("sentiment_train", "--base-model", "bert", stdout=StringIO())
     with pytest.raises(ValueError, match="base_model"):
         params_validate(kind_get("sentiment"), {"base_model": "bert"})

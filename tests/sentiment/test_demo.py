@@ -37,3 +37,8 @@ def test_demo_is_idempotent_and_shows_a_spike(scorer, monkeypatch) -> None:  # t
     # "Why AI spending..." in the demo feed must not count for the company with ticker AI.
     aion = Entity.objects.get(ticker="AI")
     assert not aion.document_set.filter(title__startswith="Why AI").exists()
+    # The Chinese headlines: stored as Chinese, their companies found by their Chinese names.
+    chinese = Document.objects.filter(source__name="演示快讯（中文）")
+    assert chinese.count() == 96 and set(chinese.values_list("language", flat=True)) == {"zh"}
+    northwind = Entity.objects.get(ticker="NWB")
+    assert northwind.document_set.filter(language="zh", title__contains="北风银行").exists()

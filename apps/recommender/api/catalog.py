@@ -9,13 +9,14 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.accounts.face import Role, user_has_role
 from apps.core.upload_jobs import CappedUploadMixin
+from mlcore.language import LANGUAGES
 
 from .. import catalog_import, services
 from ..models import CatalogImport, Item
@@ -27,9 +28,10 @@ class ItemSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Item
-        # The writable fields are services.ITEM_FIELDS, shared with the form, admin and imports.
-        fields = ["id", *services.ITEM_FIELDS, "image", "created", "updated"]
-        read_only_fields = ["id", "created", "updated", "image"]
+        # The writable fields are services.ITEM_FIELDS, shared with the form, admin and imports;
+        # the language is detected from the text.
+        fields = ["id", *services.ITEM_FIELDS, "image", "language", "created", "updated"]
+        read_only_fields = ["id", "language", "created", "updated", "image"]
 
 
 class ImportSerializer(serializers.Serializer):
@@ -84,6 +86,11 @@ class ItemViewSet(CappedUploadMixin, viewsets.ModelViewSet):
             items = items.filter(active=True)
         # NUL cannot be in a stored category (PostgreSQL refuses it in a query, too).
         category = self.request.query_params.get("category", "").replace("\x00", "")
+        language = self.request.query_params.get("language", "")
+        if language and language not in LANGUAGES:
+            raise ValidationError({"language": f"Must be one of: {', '.join(LANGUAGES)}."})
+        if language:
+            items = items.filter(language=language)
         return items.filter(category=category) if category else items
 
     def _save(self, request: Request, item_id: int | None, partial: bool) -> Response:

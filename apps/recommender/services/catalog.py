@@ -9,6 +9,7 @@ from typing import Any
 from django.db import transaction
 
 from apps.mlops import runtime
+from mlcore.language import language_detect
 
 from ..models import Item
 from ._common import INDEX_NAME, INT32_MAX, catalog_changed
@@ -98,6 +99,7 @@ def item_clean(row: dict[str, Any]) -> dict[str, Any]:
     if not math.isfinite(boost):
         raise ItemRowError("boost must be a finite number", field="boost")
     data["boost"] = boost
+    data["language"] = language_detect(f"{data['title']}. {data['description']}")
     return data
 
 

@@ -10,6 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.accounts.face import HasRole, Role
+from mlcore.language import LANGUAGES
 
 from .. import selectors
 from ..models import KnowledgeBase
@@ -36,6 +37,14 @@ def _query_filters(request: Request, statuses: Any, *, kb: bool = True) -> dict[
         except ValueError:
             raise ValidationError({"kb": "Must be a knowledge base id (a whole number)."}) from None
     return found
+
+
+def _language_filter(request: Request) -> str | None:
+    """The list filter `?language=<code>` (a code of mlcore.language.LANGUAGES), checked."""
+    value = request.query_params.get("language") or None
+    if value is not None and value not in LANGUAGES:
+        raise ValidationError({"language": f"Must be one of: {', '.join(LANGUAGES)}."})
+    return value
 
 
 def _kb_id(value: Any) -> int:

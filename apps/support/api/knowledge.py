@@ -28,7 +28,7 @@ from ..serializers import (
     SupportResultSerializer,
 )
 from ..text import InvalidText
-from ._common import Agent, _bad, _kb_id, _query_filters
+from ._common import Agent, _bad, _kb_id, _language_filter, _query_filters
 
 
 class KnowledgeBaseViewSet(
@@ -56,6 +56,12 @@ class KnowledgeBaseViewSet(
         }
         try:
             kb = services.knowledge_base_settings_update(kb_id=kb.pk, **values)
+            if "embedding_model" in serializer.validated_data:
+                # A new model: the KB's vectors are rebuilt in the background.
+                services.knowledge_base_embedding_model_set(
+                    kb_id=kb.pk, model=serializer.validated_data["embedding_model"]
+                )
+                kb.refresh_from_db()
         except InvalidText as exc:
             return _bad(str(exc))
         return Response(KnowledgeBaseSerializer(kb).data)
@@ -76,7 +82,9 @@ class ArticleViewSet(viewsets.ModelViewSet):
     permission_classes = [Agent]
 
     def get_queryset(self) -> QuerySet[Article]:
-        return selectors.article_list(**_query_filters(self.request, Article.Status))
+        return selectors.article_list(
+            **_query_filters(self.request, Article.Status), language=_language_filter(self.request)
+        )
 
     def _save(self, data: dict[str, Any], source_key: str = "") -> Response:
         try:

@@ -26,12 +26,16 @@ def article_intents_map(*, kb_id: int) -> dict[int, tuple[str, ...]]:
     }
 
 
-def article_list(*, kb_id: int | None = None, status: str | None = None) -> QuerySet[Article]:
+def article_list(
+    *, kb_id: int | None = None, status: str | None = None, language: str | None = None
+) -> QuerySet[Article]:
     qs = Article.objects.all()
     if kb_id:
         qs = qs.filter(kb_id=kb_id)
     if status:
         qs = qs.filter(status=status)
+    if language:
+        qs = qs.filter(language=language)
     return qs
 
 

@@ -49,6 +49,7 @@ from .conversations import (
     customer_message_post,
     note_add,
 )
+from .embedding import knowledge_base_embedding_model_set, knowledge_embed
 from .faq_proposals import faq_drafts_propose
 from .faqs import (
     faq_delete,
@@ -90,7 +91,6 @@ from .knowledge import (
     knowledge_base_settings_clean,
     knowledge_base_settings_update,
     knowledge_bases_delete,
-    knowledge_embed,
     llm_endpoint_save,
     llm_endpoints_delete,
 )
@@ -168,6 +168,7 @@ __all__ = [
     "intent_calibration_refresh",
     "knowledge_base_calibrate",
     "knowledge_base_delete",
+    "knowledge_base_embedding_model_set",
     "knowledge_base_ensure",
     "knowledge_base_settings_clean",
     "knowledge_base_settings_update",

@@ -11,6 +11,8 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from mlcore.language import language_detect
+
 from .. import realtime
 from ..answers import Answer
 from ..models import Conversation, KnowledgeBase, Message
@@ -98,6 +100,7 @@ def _bot_message_create(
         conversation_id=conversation_id,
         sender=sender,
         text=answer.text,
+        language=language_detect(answer.text),
         answer_kind=answer.kind,
         confidence=answer.confidence,
         intent=answer.intent,

@@ -8,6 +8,8 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from mlcore.language import language_detect
+
 from ..models import Conversation, Message
 from ..selectors import knowledge_base_get
 from ..text import MAX_MESSAGE_CHARS, clean_text
@@ -79,6 +81,7 @@ def customer_message_post(
                     conversation_id=conversation_id,
                     sender=Message.Sender.CUSTOMER,
                     text=text,
+                    language=language_detect(text),
                     client_id=client_id,
                 )
         except IntegrityError:
@@ -119,6 +122,7 @@ def agent_message_post(
             sender=Message.Sender.AGENT,
             author=agent,
             text=text,
+            language=language_detect(text),
             client_id=client_id,
         )
         _touch(conversation_id)

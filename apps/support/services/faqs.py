@@ -9,10 +9,8 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from apps.mlops.runtime import named_index
-
 from ..models import FAQ, Article, PastConversation
-from ..retrieval import REPLY_INDEX, reply_index_id
+from ..retrieval import REPLY_INDEX, reply_index_id, vectors_remove
 from ..text import InvalidText, clean_text
 from ._common import _embed_later
 
@@ -105,7 +103,7 @@ def faq_upsert(
 def faq_delete(*, faq_id: int) -> None:
     faq = FAQ.objects.get(pk=faq_id)
     faq.delete()
-    transaction.on_commit(lambda: named_index(REPLY_INDEX).remove([reply_index_id("faq", faq_id)]))
+    transaction.on_commit(lambda: vectors_remove(REPLY_INDEX, [reply_index_id("faq", faq_id)]))
 
 
 @transaction.atomic
@@ -177,9 +175,7 @@ def faq_draft_discard(*, faq_id: int) -> bool:
     meanwhile). Returns whether a draft was deleted."""
     deleted, _ = FAQ.objects.filter(pk=faq_id, status=FAQ.Status.DRAFT).delete()
     if deleted:
-        transaction.on_commit(
-            lambda: named_index(REPLY_INDEX).remove([reply_index_id("faq", faq_id)])
-        )
+        transaction.on_commit(lambda: vectors_remove(REPLY_INDEX, [reply_index_id("faq", faq_id)]))
     return bool(deleted)
 
 
@@ -249,9 +245,7 @@ def past_conversation_update(
 @transaction.atomic
 def past_conversation_delete(*, past_id: int) -> None:
     PastConversation.objects.get(pk=past_id).delete()
-    transaction.on_commit(
-        lambda: named_index(REPLY_INDEX).remove([reply_index_id("past", past_id)])
-    )
+    transaction.on_commit(lambda: vectors_remove(REPLY_INDEX, [reply_index_id("past", past_id)]))
 
 
 @transaction.atomic

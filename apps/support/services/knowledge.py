@@ -11,12 +11,17 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
 
-from apps.mlops.runtime import named_index, texts_embed
+from mlcore.language import language_detect
 from mlcore.text import content_hash
 
 from ..answers import answers_judge, calibration_fit
 from ..models import FAQ, Article, Chunk, KnowledgeBase, LlmEndpoint, PastConversation
-from ..retrieval import CHUNK_INDEX, REPLY_INDEX, reply_index_id
+from ..retrieval import (
+    CHUNK_INDEX,
+    REPLY_INDEX,
+    reply_index_id,
+    vectors_remove,
+)
 from ..text import MAX_ARTICLE_CHARS, InvalidText, chunks_split, clean_text
 from ._common import _content_changed, _embed_later
 
@@ -71,6 +76,7 @@ def article_upsert(
         "intents": _string_list(intents, "intents"),
         "url": url[:500],
         "status": status,
+        "language": language_detect(f"{title}\n{body}"),
     }
     article = Article.objects.select_for_update().filter(kb_id=kb_id, source_key=key).first()
     if article is None:
@@ -116,12 +122,13 @@ def chunks_sync(*, article: Article) -> tuple[int, int]:
                     heading=draft.heading[:300],
                     text=draft.text,
                     content_hash=digest,
+                    language=language_detect(draft.text, default=article.language),
                 )
             )
     stale = [c.pk for chunks in existing.values() for c in chunks]
     if stale:
         Chunk.objects.filter(pk__in=stale).delete()
-        transaction.on_commit(lambda: named_index(CHUNK_INDEX).remove(stale))
+        transaction.on_commit(lambda: vectors_remove(CHUNK_INDEX, stale))
     if keep:
         Chunk.objects.bulk_update(keep, ["position"])
     if new:
@@ -156,44 +163,8 @@ def articles_delete(*, article_ids: Sequence[int]) -> int:
     Article.objects.filter(pk__in=ids).delete()
     for kb_id in sorted({kb_id for _, kb_id in rows}):
         _content_changed(kb_id)
-    transaction.on_commit(lambda: named_index(CHUNK_INDEX).remove(chunk_ids))
+    transaction.on_commit(lambda: vectors_remove(CHUNK_INDEX, chunk_ids))
     return len(ids)
-
-
-def knowledge_embed(*, kb_id: int, batch: int = 64) -> int:
-    """Embed chunks, FAQ questions and past questions not yet in the vector indices."""
-    done = 0
-    while True:
-        pending = list(
-            Chunk.objects.filter(kb_id=kb_id, embedded=False)
-            .select_related("article")
-            .order_by("id")[:batch]
-        )
-        if not pending:
-            break
-        vectors = texts_embed([f"{c.article.title}. {c.heading}. {c.text}" for c in pending])
-        named_index(CHUNK_INDEX).upsert([c.pk for c in pending], vectors)
-        # Only rows whose text is still the embedded one are marked; an edit in between waits.
-        for chunk in pending:
-            Chunk.objects.filter(pk=chunk.pk, content_hash=chunk.content_hash).update(embedded=True)
-        done += len(pending)
-    reply_models: tuple[tuple[type[FAQ] | type[PastConversation], str], ...] = (
-        (FAQ, "faq"),
-        (PastConversation, "past"),
-    )
-    for model, kind in reply_models:
-        while True:
-            rows: list[FAQ | PastConversation] = list(
-                model.objects.filter(kb_id=kb_id, embedded=False).order_by("id")[:batch]
-            )
-            if not rows:
-                break
-            vectors = texts_embed([r.question for r in rows])
-            named_index(REPLY_INDEX).upsert([reply_index_id(kind, r.pk) for r in rows], vectors)
-            for row in rows:
-                model.objects.filter(pk=row.pk, question=row.question).update(embedded=True)
-            done += len(rows)
-    return done
 
 
 def knowledge_base_settings_clean(
@@ -313,9 +284,9 @@ def knowledge_base_delete(*, kb_id: int) -> None:
     ]
     KnowledgeBase.objects.filter(pk=kb_id).delete()
 
-    def vectors_remove() -> None:
-        named_index(CHUNK_INDEX).remove(chunk_ids)
-        named_index(REPLY_INDEX).remove(reply_ids)
+    def kb_vectors_remove() -> None:
+        vectors_remove(CHUNK_INDEX, chunk_ids)
+        vectors_remove(REPLY_INDEX, reply_ids)
         log.info(
             "knowledge base %s deleted (%d chunks, %d replies)",
             kb_id,
@@ -323,7 +294,7 @@ def knowledge_base_delete(*, kb_id: int) -> None:
             len(reply_ids),
         )
 
-    transaction.on_commit(vectors_remove)
+    transaction.on_commit(kb_vectors_remove)
 
 
 @transaction.atomic

@@ -53,8 +53,9 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--base-model",
-            default="minilm",
-            help="minilm (default) or mpnet (requirements-mpnet.txt; about 8x slower, more "
+            default="auto",
+            help="auto (default: multilingual for a Chinese or mixed training set, else minilm), "
+            "minilm, multilingual, or mpnet (requirements-mpnet.txt; about 8x slower, more "
             "accurate)",
         )
         parser.add_argument("--max-steps", type=int, default=0)
@@ -75,7 +76,7 @@ class Command(BaseCommand):
             "adversarial_eps": options["adversarial_eps"],
             "include_corrections": not options["no_corrections"],
         }
-        if options["base_model"] != "minilm":
+        if options["base_model"] != "auto":
             params["base_model"] = options["base_model"]
         if options["max_steps"]:
             params["max_steps"] = options["max_steps"]

@@ -36,6 +36,12 @@ class Command(BaseCommand):
             "(default 10; 0 turns it off)",
         )
         parser.add_argument(
+            "--base-model",
+            dest="base_model",
+            help="auto (default: multilingual for a Chinese or mixed training set, else minilm), "
+            "minilm, multilingual or mpnet",
+        )
+        parser.add_argument(
             "--no-calibrate",
             action="store_true",
             help="do not wait here for the confidence calibration (a worker still recalibrates "
@@ -49,7 +55,14 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"{len(rows)} rows, {len({r[1] for r in rows})} intents")
         params = {"data": options["data"]}
-        for key in ("epochs", "max_steps", "learning_rate", "ensemble", "neighbours_k"):
+        for key in (
+            "epochs",
+            "max_steps",
+            "learning_rate",
+            "ensemble",
+            "neighbours_k",
+            "base_model",
+        ):
             if options.get(key) is not None:
                 params[key] = options[key]
         try:
