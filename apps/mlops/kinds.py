@@ -93,6 +93,11 @@ class ModelKind:
     # elsewhere (imported); None: classifiers are scored on the held-out rows of the newest
     # version trained here (apps/mlops/evaluation.py), other kinds cannot pass the gate.
     evaluate: Callable[[Path], dict[str, Any]] | None = None
+    # The kind's own promotion rule over a candidate's metrics, in place of "not worse than
+    # production's main metric": a message refuses it, None lets it through. Adapted bases
+    # use it: each version carries its own side-by-side evaluation against the base it would
+    # replace (apps/mlops/adaptation.py).
+    gate: Callable[[dict[str, Any]], str | None] | None = None
 
 
 _kinds: dict[str, ModelKind] = {}

@@ -12,6 +12,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from . import vectors
+from .adaptation import AdaptedBase as AdaptedBase
+from .adaptation import adapted_base_kind as adapted_base_kind
+from .adaptation import adapted_base_path as adapted_base_path
 from .kinds import MAX_STEPS_SPEC, ModelKind, ParamSpec, TrainingContext, TrainOutcome
 from .kinds import kind_get as kind_get
 from .kinds import kind_register as kind_register
@@ -22,12 +25,15 @@ from .vectors import NamedIndex
 
 __all__ = [
     "MAX_STEPS_SPEC",
+    "AdaptedBase",
     "ModelKind",
     "NamedIndex",
     "ParamSpec",
     "ParamsInvalid",
     "TrainOutcome",
     "TrainingContext",
+    "adapted_base_kind",
+    "adapted_base_path",
     "inference_timer",
     "kind_get",
     "kind_register",

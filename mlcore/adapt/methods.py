@@ -53,7 +53,9 @@ def adapt(
     config = config or AdaptConfig()
     corpus = texts_clean(texts)
     if len(corpus) < MIN_TEXTS:
-        raise ValueError(f"{len(corpus)} distinct texts are too few to adapt on (at least {MIN_TEXTS})")
+        raise ValueError(
+            f"{len(corpus)} distinct texts are too few to adapt on (at least {MIN_TEXTS})"
+        )
     train, held_out = corpus_split(corpus, held_out=config.held_out, seed=config.seed)
     base = str(base_model or base_model_path())
     dev = resolve_device(device)

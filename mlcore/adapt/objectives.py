@@ -174,10 +174,14 @@ def _loop(
                 break
             if should_stop is not None and should_stop():
                 raise TrainingCancelled("adaptation stopped")
-            enc = _batch(tokenizer, [texts[i] for i in order[start : start + config.batch_size]], config)
+            enc = _batch(
+                tokenizer, [texts[i] for i in order[start : start + config.batch_size]], config
+            )
             special = enc.pop("special_tokens_mask").bool() | (enc["attention_mask"] == 0)
             enc = {k: v.to(device) for k, v in enc.items()}
-            inputs, labels = tokens_mask(enc["input_ids"].cpu(), special.cpu(), tokenizer, generator)
+            inputs, labels = tokens_mask(
+                enc["input_ids"].cpu(), special.cpu(), tokenizer, generator
+            )
             out = model(
                 input_ids=inputs.to(device),
                 attention_mask=enc["attention_mask"],
@@ -194,11 +198,17 @@ def _loop(
             optimiser.zero_grad()
             step += 1
             history.append(
-                {"step": step, "mlm_loss": round(float(out.loss), 4), "keep": round(float(keep), 5)}
+                {
+                    "step": step,
+                    "mlm_loss": round(float(out.loss.detach()), 4),
+                    "keep": round(float(keep.detach()), 5),
+                }
             )
             if progress is not None:
                 elapsed = time.monotonic() - started
                 progress(
-                    AdaptProgress(step, total, float(loss), elapsed, elapsed / step * (total - step))
+                    AdaptProgress(
+                        step, total, float(loss.detach()), elapsed, elapsed / step * (total - step)
+                    )
                 )
     return history

@@ -53,7 +53,9 @@ def method_get(name: str) -> AdaptMethod:
     try:
         return METHODS[name]
     except KeyError:
-        raise ValueError(f"unknown adaptation method {name!r}: one of {', '.join(METHODS)}") from None
+        raise ValueError(
+            f"unknown adaptation method {name!r}: one of {', '.join(METHODS)}"
+        ) from None
 
 
 @dataclass(frozen=True)

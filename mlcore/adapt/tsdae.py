@@ -71,7 +71,8 @@ def tsdae_train(
     torch.manual_seed(config.seed)
     model = SentenceTransformer(base, device=device)
     model.max_seq_length = config.max_length
-    config_name = model.transformers_model.config.model_type
+    encoder: Any = model.transformers_model
+    config_name = encoder.config.model_type
     if config_name != "bert":
         raise ValueError(f"TSDAE needs a BERT-type base (MiniLM); this base is {config_name}")
     loss = DenoisingAutoEncoderLoss(model, tie_encoder_decoder=True).to(device)
@@ -97,21 +98,27 @@ def tsdae_train(
             if should_stop is not None and should_stop():
                 raise TrainingCancelled("adaptation stopped")
             value = _loss_on(
-                loss, model, [texts[i] for i in order[start : start + config.batch_size]], rng, device
+                loss,
+                model,
+                [texts[i] for i in order[start : start + config.batch_size]],
+                rng,
+                device,
             )
             value.backward()
             optimiser.step()
             optimiser.zero_grad()
             step += 1
-            history.append({"step": step, "reconstruction_loss": round(float(value), 4)})
+            history.append({"step": step, "reconstruction_loss": round(float(value.detach()), 4)})
             if progress is not None:
                 elapsed = time.monotonic() - started
                 progress(
-                    AdaptProgress(step, total, float(value), elapsed, elapsed / step * (total - step))
+                    AdaptProgress(
+                        step, total, float(value.detach()), elapsed, elapsed / step * (total - step)
+                    )
                 )
     after = reconstruction_loss_held_out(loss, model, held_out, config, device)
     metrics = {
         "held_out_reconstruction_loss_base": round(before, 4),
         "held_out_reconstruction_loss": round(after, 4),
     }
-    return model.transformers_model, metrics, history
+    return encoder, metrics, history

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_an_unknown_base_model_is_refused_before_training(model_dirs: Path) -> None:
-    with pytest.raises(CommandError, match="unknown choice 'bert'; the choices are: minilm, mpnet"):
+    with pytest.raises(CommandError, match="unknown choice 'bert'; the choices are: auto, minilm, mpnet"):
         call_command("sentiment_train", "--base-model", "bert", stdout=StringIO())
     with pytest.raises(ValueError, match="base_model"):
         params_validate(kind_get("sentiment"), {"base_model": "bert"})
