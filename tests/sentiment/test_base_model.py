@@ -19,7 +19,8 @@ pytestmark = pytest.mark.django_db
 
 
 def test_an_unknown_base_model_is_refused_before_training(model_dirs: Path) -> None:
-    with pytest.raises(CommandError, match="unknown choice 'bert'; the choices are: auto, minilm, mpnet"):
+    refusal = "unknown choice 'bert'; the choices are: auto, minilm, mpnet"
+    with pytest.raises(CommandError, match=refusal):
         call_command("sentiment_train", "--base-model", "bert", stdout=StringIO())
     with pytest.raises(ValueError, match="base_model"):
         params_validate(kind_get("sentiment"), {"base_model": "bert"})
