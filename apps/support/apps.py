@@ -7,8 +7,10 @@ class SupportConfig(AppConfig):
     verbose_name = "Customer service"
 
     def ready(self) -> None:
-        from apps.mlops.runtime import kind_register
+        from apps.mlops.runtime import adapted_base_kind, kind_register
 
+        from .adaptation import ADAPTED_BASE
         from .intent import intent_kind
 
         kind_register(intent_kind())
+        kind_register(adapted_base_kind(ADAPTED_BASE))

@@ -14,6 +14,7 @@ from apps.mlops.runtime import (
     ParamSpec,
     TrainingContext,
     TrainOutcome,
+    adapted_base_path,
 )
 
 INTENT_MODEL = "support-intent"
@@ -197,6 +198,11 @@ def intent_train(ctx: TrainingContext) -> TrainOutcome:
     train = [rows[i] for i in train_idx]
     held = [rows[i] for i in held_idx]
     config = _config(params, len(train))
+    # The production adapted base when there is one ("base_dir": the adapted-base kind's
+    # evaluation naming the base it scores).
+    base = params.get("base_dir") or adapted_base_path("support")
+    if base:
+        ctx.log(f"base model: {base}")
     ctx.log(f"training on {len(train)} questions, {len(counts)} intents, validating on {len(held)}")
 
     def progress(event: Any) -> None:
@@ -216,6 +222,7 @@ def intent_train(ctx: TrainingContext) -> TrainOutcome:
         val_labels=[label for _, label in held],
         progress=progress,
         should_stop=ctx.should_stop,
+        base_model=base or None,
     )
     artifact = ctx.workdir / "artifact"
     result.classifier.save(artifact)
@@ -234,7 +241,7 @@ def intent_train(ctx: TrainingContext) -> TrainOutcome:
         data_hash=data_hash(rows),
         data_size=len(rows),
         label_distribution=counts,
-        base_model="all-MiniLM-L6-v2",
+        base_model=str(base) if base else "all-MiniLM-L6-v2",
         params={
             **{k: v for k, v in params.items() if k != "data"},
             "source": source,

@@ -127,3 +127,32 @@ def test_model_adapt_adapts_measures_registers_and_gates_on_the_apps_evaluation(
     event = PromotionEvent.objects.get(name="sentiment-base")
     assert event.kind == ("promote" if metrics["gain"] > 0 else "refused")
     assert f"registered sentiment-base v{version.version} (mlm-keep" in out.getvalue()
+
+
+def test_an_adaptation_run_with_an_unknown_method_is_a_400(api: Any) -> None:
+    response = api.post(
+        "/api/mlops/runs/",
+        {"model_name": "sentiment-base", "params": {"method": "simcse"}},
+        format="json",
+    )
+
+    assert response.status_code == 400 and "simcse" in str(response.data)
+    assert not ModelVersion.objects.exists()
+
+
+def test_an_adaptation_run_started_from_the_api_fails_clearly_without_texts(
+    api: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        created = api.post(
+            "/api/mlops/runs/",
+            {"model_name": "sentiment-base", "params": {"method": "tsdae"}},
+            format="json",
+        )
+
+    detail = api.get(f"/api/mlops/runs/{created.data['id']}/")
+
+    assert created.status_code == 201
+    assert detail.data["status"] == "failed"
+    assert "0 distinct texts are too few to adapt on" in str(detail.data)
+    assert not ModelVersion.objects.exists()
