@@ -45,7 +45,9 @@ METHODS: dict[str, AdaptMethod] = {
         ),
     )
 }
-DEFAULT_METHOD = "tsdae"
+# mlm-keep: the one method that kept the sentence vectors in bench adapt (bench/RESULTS.md);
+# TSDAE moved them far (cosine 0.52 to the base after 30 steps) and lost intent and hit@k.
+DEFAULT_METHOD = "mlm-keep"
 
 
 def method_get(name: str) -> AdaptMethod:
