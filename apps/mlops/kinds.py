@@ -97,6 +97,11 @@ class ModelKind:
     # promotion, an override or a rollback, whatever started it), once the change is committed:
     # what the owning app derives from the production model (a calibration) follows it.
     on_production: Callable[[int], None] | None = None
+    # The kind's own promotion rule over a candidate's metrics, in place of "not worse than
+    # production's main metric": a message refuses it, None lets it through. Adapted bases
+    # use it: each version carries its own side-by-side evaluation against the base it would
+    # replace (apps/mlops/adaptation.py).
+    gate: Callable[[dict[str, Any]], str | None] | None = None
 
 
 _kinds: dict[str, ModelKind] = {}

@@ -12,6 +12,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from . import vectors
+from .adaptation import AdaptedBase as AdaptedBase
+from .adaptation import adapted_base_kind as adapted_base_kind
+from .adaptation import adapted_base_path as adapted_base_path
 from .batching import rows_batched as rows_batched
 from .kinds import MAX_STEPS_SPEC, ModelKind, ParamSpec, TrainingContext, TrainOutcome
 from .kinds import kind_get as kind_get
@@ -25,12 +28,15 @@ __all__ = [
     "EMBEDDING_DIMS",
     "EMBEDDING_MODELS",
     "MAX_STEPS_SPEC",
+    "AdaptedBase",
     "ModelKind",
     "NamedIndex",
     "ParamSpec",
     "ParamsInvalid",
     "TrainOutcome",
     "TrainingContext",
+    "adapted_base_kind",
+    "adapted_base_path",
     "index_name",
     "inference_timer",
     "kind_get",

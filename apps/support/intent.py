@@ -16,6 +16,7 @@ from apps.mlops.runtime import (
     ParamSpec,
     TrainingContext,
     TrainOutcome,
+    adapted_base_path,
     inference_timer,
     rows_batched,
 )
@@ -219,12 +220,25 @@ def intent_train(ctx: TrainingContext) -> TrainOutcome:
     train = [rows[i] for i in train_idx]
     held = [rows[i] for i in held_idx]
     config = _config(params, len(train))
-    base_name = base_model_pick([t for t, _ in rows], params.get("base_model") or "auto")
-    try:
-        base = base_model_resolve(base_name)
-    except BaseModelMissing as exc:
-        raise TrainingDataError(str(exc)) from None
-    ctx.log(f"base model: {base_name} ({base})")
+    # The base: the adapted-base kind's evaluation names the one it scores ("base_dir"); else
+    # "auto" picks multilingual for a Chinese or mixed set, else the production adapted base
+    # when there is one, else MiniLM.
+    requested = params.get("base_model") or "auto"
+    base_name = base_model_pick([t for t, _ in rows], requested)
+    adapted = (
+        adapted_base_path("support") if base_name == "minilm" and requested == "auto" else None
+    )
+    base: Any = params.get("base_dir") or adapted
+    if base is None:
+        try:
+            base = base_model_resolve(base_name)
+        except BaseModelMissing as exc:
+            raise TrainingDataError(str(exc)) from None
+        base_label = "all-MiniLM-L6-v2" if base_name == "minilm" else str(base)
+        ctx.log(f"base model: {base_name} ({base})")
+    else:
+        base_label = str(base)
+        ctx.log(f"base model: an adapted base ({base})")
     ctx.log(f"training on {len(train)} questions, {len(counts)} intents, validating on {len(held)}")
 
     def progress(event: Any) -> None:
@@ -264,7 +278,7 @@ def intent_train(ctx: TrainingContext) -> TrainOutcome:
         data_hash=data_hash(rows),
         data_size=len(rows),
         label_distribution=counts,
-        base_model="all-MiniLM-L6-v2" if base_name == "minilm" else str(base),
+        base_model=base_label,
         params={
             **{k: v for k, v in params.items() if k != "data"},
             "source": source,

@@ -162,12 +162,18 @@ def model_version_promote(
     new_value, old_value = candidate.main_value, current.main_value if current else None
     if rollback:
         event_kind = PromotionEvent.Kind.ROLLBACK
-    elif not unmeasured and _is_acceptable(kind, tolerance, new_value, old_value):
+    elif not unmeasured and (
+        _is_acceptable(kind, tolerance, new_value, old_value)
+        if kind.gate is None
+        else kind.gate(candidate.metrics) is None
+    ):
         event_kind = PromotionEvent.Kind.PROMOTE
     elif override:
         if not reason.strip():
             raise ValueError("an override needs a reason")
         event_kind = PromotionEvent.Kind.OVERRIDE
+    elif kind.gate is not None:
+        return refuse(kind.gate(candidate.metrics) or "refused by the kind's gate")
     else:
         return refuse(
             f"{kind.main_metric} {_fmt(new_value)} is worse than production v{from_version}'s "

@@ -54,9 +54,22 @@ class Command(BaseCommand):
         parser.add_argument(
             "--base-model",
             default="auto",
-            help="auto (default: multilingual for a Chinese or mixed training set, else minilm), "
-            "minilm, multilingual, or mpnet (requirements-mpnet.txt; about 8x slower, more "
-            "accurate)",
+            help="auto (default: multilingual for a Chinese or mixed training set, else the "
+            "production adapted base when there is one, else minilm), minilm, multilingual, or "
+            "mpnet (requirements-mpnet.txt; about 8x slower, more accurate)",
+        )
+        parser.add_argument(
+            "--unlabelled",
+            action="append",
+            default=[],
+            metavar="FILE",
+            help="unlabelled texts (one a line) a teacher labels for distillation; repeatable",
+        )
+        parser.add_argument(
+            "--teacher-base",
+            default="",
+            help="the teacher's base when distilling (default: mpnet when installed, else the "
+            "production model, else the student's base)",
         )
         parser.add_argument("--max-steps", type=int, default=0)
         parser.add_argument("--no-corrections", action="store_true")
@@ -78,6 +91,10 @@ class Command(BaseCommand):
         }
         if options["base_model"] != "auto":
             params["base_model"] = options["base_model"]
+        if options["unlabelled"]:
+            params["unlabelled"] = list(options["unlabelled"])
+        if options["teacher_base"]:
+            params["teacher_base"] = options["teacher_base"]
         if options["max_steps"]:
             params["max_steps"] = options["max_steps"]
         if options["ensemble"] > 1:

@@ -1,0 +1,216 @@
+"""The "adapted base" model kind: an app's encoder adapted to the app's own unlabelled text
+(mlcore.adapt), stored as registry versions with the corpus hash, the method and its metrics.
+
+Each app registers one (`<app>-base`) with `adapted_base_kind`, saying where its texts are and
+how its evaluation scores a base: the sentiment and support classifiers fine-tuned from it,
+the recommender's own evaluation. A run scores both the new encoder and the base it would
+replace (production's adapted base, else the general one) on the same data in the same run;
+the gate promotes it only when the app's evaluation says it is better.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from mlcore.adapt import DEFAULT_METHOD, METHODS, AdaptConfig, AdaptProgress, adapt, corpus_read
+from mlcore.embedder import BASE_MODELS, BaseModelMissing, base_model_resolve
+
+from .kinds import MAX_STEPS_SPEC, ModelKind, ParamSpec, TrainingContext, TrainOutcome
+from .services.serving import model_available, model_load
+
+# The app's evaluation of a base folder (None: the general base): (metric name, value), higher
+# is better. It gets the run's context (progress, stop, log) and the evaluation's step cap.
+BaseScore = Callable[[Path | None, TrainingContext, int | None], tuple[str, float]]
+
+
+@dataclass(frozen=True)
+class AdaptedBase:
+    """What an app tells mlops about its adapted base."""
+
+    app: str
+    title: str
+    texts: Callable[[], list[str]]  # the app's own unlabelled texts
+    task_texts: Callable[[], list[str]]  # the task's texts, for task-adaptive pretraining
+    score: BaseScore
+
+
+def adapted_base_name(app: str) -> str:
+    return f"{app}-base"
+
+
+def adapted_base_path(app: str) -> Path | None:
+    """The folder of the app's production adapted base; None when it has none."""
+    name = adapted_base_name(app)
+    if not model_available(name):
+        return None
+    return Path(model_load(name))
+
+
+def _base_folder(path: Path) -> Path:
+    return path
+
+
+PARAM_SPECS: tuple[ParamSpec, ...] = (
+    ParamSpec(
+        "method",
+        "choice",
+        DEFAULT_METHOD,
+        "How the encoder learns the text: "
+        + "; ".join(f"{m.name}: {m.title}" for m in METHODS.values()),
+        choices=lambda: [(m.name, m.title) for m in METHODS.values()],
+    ),
+    ParamSpec(
+        "corpus",
+        "str",
+        None,
+        "Plain-text files on the server, one text a line, separated by commas (empty: the "
+        "app's own texts; tapt: the task's texts).",
+        label="Corpus files",
+        advanced=True,
+    ),
+    ParamSpec("epochs", "int", 1, "Passes over the corpus.", minimum=1, maximum=20),
+    ParamSpec("batch_size", "int", 16, "Texts per step.", minimum=1, maximum=512, advanced=True),
+    ParamSpec(
+        "max_length", "int", 64, "Tokens kept per text.", minimum=8, maximum=512, advanced=True
+    ),
+    MAX_STEPS_SPEC,
+    ParamSpec(
+        "eval_max_steps",
+        "int",
+        None,
+        "Stop each evaluation fine-tune after this many steps (empty: the app's full recipe).",
+        minimum=1,
+        advanced=True,
+    ),
+    ParamSpec(
+        "base_model",
+        "choice",
+        "minilm",
+        "The encoder adapted.",
+        choices=lambda: list(BASE_MODELS.items()),
+        advanced=True,
+    ),
+)
+
+
+def _corpus_files(value: Any) -> list[str]:
+    if not value:
+        return []
+    items = value if isinstance(value, list) else str(value).split(",")
+    return [str(item).strip() for item in items if str(item).strip()]
+
+
+def _texts(spec: AdaptedBase, params: dict[str, Any], ctx: TrainingContext) -> list[str]:
+    files = _corpus_files(params.get("corpus"))
+    if files:
+        try:
+            texts = corpus_read(files)
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValueError(f"cannot read the corpus: {exc}") from None
+        ctx.log(f"corpus: {len(texts)} distinct texts from {', '.join(files)}")
+        return texts
+    if params.get("method") == "tapt":
+        ctx.log("corpus: the task's own texts (task-adaptive pretraining)")
+        return spec.task_texts()
+    ctx.log(f"corpus: the {spec.app} app's own texts")
+    return spec.texts()
+
+
+def adapted_base_train(spec: AdaptedBase, ctx: TrainingContext) -> TrainOutcome:
+    """Adapt the base to the corpus, then score it and the base it would replace with the
+    app's evaluation (metric `gain`: the difference, which the gate needs above zero)."""
+    params = {spec_.name: spec_.default for spec_ in PARAM_SPECS} | ctx.params
+    try:
+        base = base_model_resolve(str(params.get("base_model") or "minilm"))
+    except BaseModelMissing as exc:
+        raise ValueError(str(exc)) from None
+    texts = _texts(spec, params, ctx)
+    config = AdaptConfig(
+        method=str(params["method"]),
+        epochs=int(params["epochs"]),
+        batch_size=int(params["batch_size"]),
+        max_length=int(params["max_length"]),
+        max_steps=int(params["max_steps"]) if params.get("max_steps") else None,
+    )
+
+    def on_progress(event: AdaptProgress) -> None:
+        ctx.progress(
+            {
+                "phase": "step",
+                "epoch": 1,
+                "epochs": config.epochs,
+                "step": event.step,
+                "total_steps": event.total_steps,
+                "loss": round(event.loss, 4),
+                "eta_s": round(event.eta_s),
+            }
+        )
+
+    ctx.log(f"adapting {base} with {config.method} on {len(texts)} texts")
+    result = adapt(
+        texts,
+        out_dir=ctx.workdir / "artifact",
+        base_model=base,
+        config=config,
+        progress=on_progress,
+        should_stop=ctx.should_stop,
+    )
+    ctx.log(f"adapted: {result.metrics}")
+    reference = adapted_base_path(spec.app)
+    eval_steps = int(params["eval_max_steps"]) if params.get("eval_max_steps") else None
+    ctx.log(f"evaluating the base it would replace ({reference or 'the general base'})")
+    metric, before = spec.score(reference, ctx, eval_steps)
+    ctx.log("evaluating the adapted base")
+    _, after = spec.score(result.path, ctx, eval_steps)
+    ctx.log(f"{metric}: {after:.4f} adapted vs {before:.4f} reference")
+    metrics = {
+        "gain": round(after - before, 4),
+        "app_metric": metric,
+        metric: round(after, 4),
+        f"reference_{metric}": round(before, 4),
+        "reference": str(reference) if reference else "general",
+        "method": config.method,
+        **result.metrics,
+    }
+    return TrainOutcome(
+        artifact_dir=result.path,
+        metrics=metrics,
+        data_hash=result.corpus_hash,
+        data_size=len(texts),
+        base_model=str(base),
+        params={**params, "method": config.method, "corpus_hash": result.corpus_hash},
+        history=result.history,
+    )
+
+
+def adapted_base_gate(metrics: dict[str, Any]) -> str | None:
+    """Refuse an adapted base unless its app's evaluation beat the base it would replace."""
+    gain = metrics.get("gain")
+    if not isinstance(gain, (int, float)):
+        return "the adapted base has no evaluation by its app (no gain measured)"
+    if gain <= 0:
+        metric = metrics.get("app_metric", "the app's metric")
+        return (
+            f"not better: {metric} {metrics.get(metric)} with the adapted base vs "
+            f"{metrics.get(f'reference_{metric}')} with the base it would replace"
+        )
+    return None
+
+
+def adapted_base_kind(spec: AdaptedBase) -> ModelKind:
+    """The `<app>-base` kind of `spec` (register it in the app's ready())."""
+    return ModelKind(
+        name=adapted_base_name(spec.app),
+        title=f"{spec.title}: adapted base",
+        loader=_base_folder,
+        main_metric="gain",
+        tolerance=0.0,
+        train=partial(adapted_base_train, spec),
+        warm=False,
+        params=PARAM_SPECS,
+        gate=adapted_base_gate,
+    )

@@ -1,0 +1,75 @@
+"""The sentiment app's adapted base ("sentiment-base"): its texts and how it judges a base.
+
+The unlabelled texts are the ingested documents' sentences; task-adaptive pretraining reads
+the training sentences instead. A base is judged by the sentiment classifier fine-tuned from
+it with the production recipe: its held-out macro-F1.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from apps.mlops.runtime import AdaptedBase, TrainingContext
+from mlcore.embedder import base_model_path
+from mlcore.text import sentences_split
+
+from .models import Document
+from .training import DEFAULT_PARAMS, DEMO_DATA, MODEL_NAME, sentiment_fit, training_rows_load
+from .training_data import set_ids_parse, training_data_assemble
+
+# The most ingested sentences one adaptation reads (newest documents first).
+MAX_TEXTS = 200_000
+
+
+def documents_texts() -> list[str]:
+    """Sentences of the ingested documents, newest first, at most MAX_TEXTS."""
+    out: list[str] = []
+    rows = Document.objects.order_by("-published_at").values_list("title", "body")
+    for title, body in rows.iterator(chunk_size=500):
+        if title:
+            out.append(title)
+        out.extend(sentences_split(body or ""))
+        if len(out) >= MAX_TEXTS:
+            break
+    return out[:MAX_TEXTS]
+
+
+def training_texts() -> list[str]:
+    """The sentences the classifier trains on (the demo set, every imported set)."""
+    data = training_data_assemble(
+        base_path=DEMO_DATA,
+        base_rows=training_rows_load(DEMO_DATA),
+        set_ids=set_ids_parse("all"),
+        include_corrections=False,
+    )
+    return [row.sentence for row in data.rows]
+
+
+def base_score(base: Path | None, ctx: TrainingContext, max_steps: int | None) -> tuple[str, float]:
+    """Held-out macro-F1 of the sentiment classifier fine-tuned from `base` (None: MiniLM)."""
+    params = {**DEFAULT_PARAMS, "data": str(DEMO_DATA), "sets": "all"}
+    if max_steps:
+        params["max_steps"] = max_steps
+    workdir = ctx.workdir / f"evaluate-{'reference' if base is None else 'adapted'}"
+    workdir.mkdir(parents=True, exist_ok=True)
+    outcome = sentiment_fit(
+        TrainingContext(
+            run_id=ctx.run_id,
+            params=params,
+            workdir=workdir,
+            should_stop=ctx.should_stop,
+            log=ctx.log,
+        ),
+        params,
+        base or base_model_path(),
+    )
+    return "macro_f1", float(outcome.metrics["macro_f1"])
+
+
+ADAPTED_BASE = AdaptedBase(
+    app=MODEL_NAME,
+    title="Financial sentiment",
+    texts=documents_texts,
+    task_texts=training_texts,
+    score=base_score,
+)

@@ -1,0 +1,146 @@
+"""Distillation over unlabelled text: a larger or better teacher labels the unlabelled corpus
+with probabilities, and the served model learns them beside the labelled set.
+
+The teacher: `teacher_base` fine-tuned on the same training split when named; else mpnet
+when its packages are installed; else the production sentiment model; else the student's own
+base fine-tuned first. It labels in its fastest form here: int8 on a CPU, under inference
+mode, in big batches (the training set's texts too, so every row has the teacher's view).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from apps.mlops.runtime import TrainingContext
+from apps.mlops.services import model_available, model_load
+from mlcore.adapt import corpus_read
+from mlcore.embedder import BaseModelMissing, base_model_resolve
+
+# Texts labelled per forward pass: big batches, as nothing is learnt while labelling.
+LABEL_BATCH = 256
+# At most this many unlabelled texts join a run (the full news corpus is about 178k).
+UNLABELLED_CAP = 200_000
+
+
+@dataclass(frozen=True)
+class DistilledData:
+    """The student's training rows (labelled + unlabelled) and the teacher's probabilities."""
+
+    texts: list[str]
+    labels: list[str]
+    probabilities: npt.NDArray[np.float32]
+    metrics: dict[str, Any]
+
+
+def _files(value: Any) -> list[str]:
+    items = value if isinstance(value, list) else str(value or "").split(",")
+    return [str(item).strip() for item in items if str(item).strip()]
+
+
+def _teacher(
+    *,
+    ctx: TrainingContext,
+    params: dict[str, Any],
+    base: Path,
+    config: Any,
+    train: tuple[list[str], list[str]],
+    validation: tuple[list[str], list[str]],
+) -> tuple[Any, str]:
+    # heavy: mlcore.classifier loads torch and transformers
+    from mlcore.classifier import fit
+
+    name = params.get("teacher_base")
+    if not name:
+        try:
+            teacher_base: Path | None = base_model_resolve("mpnet")
+            name = "mpnet"
+        except BaseModelMissing:
+            teacher_base = None
+        if teacher_base is None and model_available("sentiment"):
+            ctx.log("teacher: the production sentiment model")
+            return model_load("sentiment"), "production"
+        if teacher_base is None:
+            teacher_base, name = base, "same base"
+    else:
+        try:
+            teacher_base = base_model_resolve(str(name))
+        except BaseModelMissing as exc:
+            raise ValueError(str(exc)) from None
+    ctx.log(f"teacher: {name} ({teacher_base}) fine-tuned on the same split")
+    result = fit(
+        train[0],
+        train[1],
+        config=config,
+        val_texts=validation[0],
+        val_labels=validation[1],
+        base_model=teacher_base,
+        should_stop=ctx.should_stop,
+    )
+    return result.classifier, str(name)
+
+
+def _int8(classifier: Any) -> Any:
+    """The teacher in int8 when it runs on a CPU (its fastest form there), else as it is."""
+    # heavy: mlcore.classifier loads torch and transformers
+    from mlcore.classifier.quantization import quantize_dynamic
+
+    if str(getattr(classifier, "device", "cpu")) != "cpu" or classifier.serving == "int8":
+        return classifier
+    classifier.model = quantize_dynamic(classifier.model)
+    classifier.serving = "int8"
+    return classifier
+
+
+def distillation_targets(
+    *,
+    ctx: TrainingContext,
+    params: dict[str, Any],
+    base: Path,
+    config: Any,
+    train: tuple[list[str], list[str]],
+    validation: tuple[list[str], list[str]],
+) -> DistilledData | None:
+    """The distillation rows for `params["unlabelled"]`; None when no files are given."""
+    files = _files(params.get("unlabelled"))
+    if not files:
+        return None
+    try:
+        unlabelled = corpus_read(files, limit=UNLABELLED_CAP)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"cannot read the unlabelled texts: {exc}") from None
+    held = set(validation[0]) | set(train[0])
+    unlabelled = [t for t in unlabelled if t not in held]
+    if not unlabelled:
+        raise ValueError("the unlabelled files hold no text beyond the labelled set")
+    teacher, teacher_name = _teacher(
+        ctx=ctx, params=params, base=base, config=config, train=train, validation=validation
+    )
+    labels = sorted(set(train[1]) | set(validation[1]))
+    if list(teacher.labels) != labels:
+        raise ValueError(f"the teacher's labels {teacher.labels} are not the data's {labels}")
+    teacher_report = teacher.evaluate(validation[0], validation[1])
+    teacher = _int8(teacher)
+    ctx.log(f"teacher labels {len(unlabelled)} unlabelled texts")
+    texts = train[0] + unlabelled
+    probabilities = np.asarray(
+        teacher.predict_proba(texts, batch_size=LABEL_BATCH), dtype=np.float32
+    )
+    pseudo = [labels[i] for i in np.argmax(probabilities[len(train[0]) :], axis=1)]
+    return DistilledData(
+        texts=texts,
+        labels=train[1] + pseudo,
+        probabilities=probabilities,
+        metrics={
+            "distillation": {
+                "teacher": teacher_name,
+                "teacher_accuracy": round(float(teacher_report["accuracy"]), 4),
+                "teacher_macro_f1": round(float(teacher_report["macro"]["f1"]), 4),
+                "unlabelled": len(unlabelled),
+            }
+        },
+    )

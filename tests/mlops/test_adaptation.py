@@ -1,0 +1,158 @@
+"""The adapted-base kind: the gate promotes an adapted base only when its app's evaluation says
+it beats the base it would replace; `model_adapt` adapts, measures, registers and gates."""
+
+from __future__ import annotations
+
+import shutil
+from io import StringIO
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from apps.mlops import services
+from apps.mlops.kinds import TrainOutcome
+from apps.mlops.models import ModelVersion, PromotionEvent
+from apps.mlops.runtime import adapted_base_path
+from mlcore.adapt import corpus_hash, corpus_read
+from mlcore.embedder import base_model_path
+
+pytestmark = pytest.mark.django_db
+
+
+def _register(tmp_path: Path, gain: float, tag: str) -> ModelVersion:
+    artifact = tmp_path / f"encoder-{tag}"
+    shutil.copytree(base_model_path(), artifact)
+    return services.model_version_register(
+        name="sentiment-base",
+        outcome=TrainOutcome(
+            artifact_dir=artifact,
+            metrics={
+                "gain": gain,
+                "app_metric": "macro_f1",
+                "macro_f1": 0.70 + gain,
+                "reference_macro_f1": 0.70,
+                "method": "tsdae",
+            },
+            data_hash=tag,
+        ),
+    )
+
+
+def _promote(version: ModelVersion, on_commit: Any, **kwargs: Any) -> Any:
+    with on_commit(execute=True):
+        return services.model_version_promote(
+            name="sentiment-base", version=version.version, **kwargs
+        )
+
+
+def test_an_adapted_base_that_is_not_better_is_refused_even_with_nothing_in_production(
+    tmp_path: Path, django_capture_on_commit_callbacks: Any
+) -> None:
+    worse = _register(tmp_path, -0.01, "worse")
+    same = _register(tmp_path, 0.0, "same")
+
+    refused = [_promote(v, django_capture_on_commit_callbacks) for v in (worse, same)]
+
+    assert [r.promoted for r in refused] == [False, False]
+    assert "not better: macro_f1 0.69 with the adapted base vs 0.7" in refused[0].message
+    assert PromotionEvent.objects.filter(kind=PromotionEvent.Kind.REFUSED).count() == 2
+    assert not ModelVersion.objects.filter(name="sentiment-base", is_production=True).exists()
+    assert adapted_base_path("sentiment") is None
+
+
+def test_a_better_adapted_base_is_promoted_and_becomes_the_apps_base(
+    tmp_path: Path, django_capture_on_commit_callbacks: Any
+) -> None:
+    better = _register(tmp_path, 0.02, "better")
+
+    result = _promote(better, django_capture_on_commit_callbacks)
+
+    assert result.promoted and result.kind == PromotionEvent.Kind.PROMOTE
+    path = adapted_base_path("sentiment")
+    assert path is not None and (path / "model.safetensors").is_file()
+    assert path == services.registry().artifact_path("sentiment-base", better.version)
+
+
+def test_a_refused_adapted_base_can_still_be_forced_with_a_reason(
+    tmp_path: Path, django_capture_on_commit_callbacks: Any
+) -> None:
+    worse = _register(tmp_path, -0.01, "worse")
+
+    result = _promote(worse, django_capture_on_commit_callbacks, override=True, reason="trial")
+
+    assert result.promoted and result.kind == PromotionEvent.Kind.OVERRIDE
+
+
+def test_model_adapt_refuses_an_unreadable_corpus_and_registers_nothing(tmp_path: Path) -> None:
+    with pytest.raises(CommandError, match="cannot read the corpus"):
+        call_command(
+            "model_adapt", "--app", "sentiment", "--corpus", str(tmp_path / "none.txt"),
+            stdout=StringIO(),
+        )  # fmt: skip
+    assert not ModelVersion.objects.exists()
+
+
+@pytest.mark.slow
+def test_model_adapt_adapts_measures_registers_and_gates_on_the_apps_evaluation(
+    tmp_path: Path, django_capture_on_commit_callbacks: Any
+) -> None:
+    corpus = tmp_path / "news.txt"
+    corpus.write_text(
+        "\n".join(
+            f"Company {i} said quarterly profit {'rose' if i % 2 else 'fell'} {i} percent."
+            for i in range(60)
+        )
+    )
+    out = StringIO()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command(
+            "model_adapt", "--app", "sentiment", "--corpus", str(corpus), "--method", "mlm-keep",
+            "--max-steps", "2", "--eval-max-steps", "2", "--promote", stdout=out,
+        )  # fmt: skip
+
+    version = ModelVersion.objects.get(name="sentiment-base")
+    metrics = version.metrics
+    assert version.data_hash == corpus_hash(corpus_read([corpus]))
+    assert version.data_size == 60
+    assert metrics["method"] == "mlm-keep" and metrics["app_metric"] == "macro_f1"
+    assert metrics["gain"] == pytest.approx(
+        metrics["macro_f1"] - metrics["reference_macro_f1"], abs=1e-3
+    )
+    assert 0.9 < metrics["cosine_to_base"] <= 1.0
+    assert metrics["reference"] == "general"
+    assert version.is_production == (metrics["gain"] > 0)
+    event = PromotionEvent.objects.get(name="sentiment-base")
+    assert event.kind == ("promote" if metrics["gain"] > 0 else "refused")
+    assert f"registered sentiment-base v{version.version} (mlm-keep" in out.getvalue()
+
+
+def test_an_adaptation_run_with_an_unknown_method_is_a_400(api: Any) -> None:
+    response = api.post(
+        "/api/mlops/runs/",
+        {"model_name": "sentiment-base", "params": {"method": "simcse"}},
+        format="json",
+    )
+
+    assert response.status_code == 400 and "simcse" in str(response.data)
+    assert not ModelVersion.objects.exists()
+
+
+def test_an_adaptation_run_started_from_the_api_fails_clearly_without_texts(
+    api: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        created = api.post(
+            "/api/mlops/runs/",
+            {"model_name": "sentiment-base", "params": {"method": "tsdae"}},
+            format="json",
+        )
+
+    detail = api.get(f"/api/mlops/runs/{created.data['id']}/")
+
+    assert created.status_code == 201
+    assert detail.data["status"] == "failed"
+    assert "0 distinct texts are too few to adapt on" in str(detail.data)
+    assert not ModelVersion.objects.exists()
