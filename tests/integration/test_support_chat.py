@@ -83,8 +83,14 @@ async def _conversation(base: str, cookies: str) -> dict:
     await agent.send(json.dumps({"type": "open", "conversation_id": started["id"]}))
     transcript = await _until(agent, lambda e: e["type"] == "transcript")
     await agent.send(json.dumps({"type": "take_over"}))
+    # The customer was told their place in the queue at the handover; then the agent joins.
     joined = await _until(
-        customer, lambda e: e["type"] == "message" and e["message"]["sender"] == "system"
+        customer,
+        lambda e: (
+            e["type"] == "message"
+            and e["message"]["sender"] == "system"
+            and "joined" in e["message"]["text"]
+        ),
     )
     await customer.send(
         json.dumps(
