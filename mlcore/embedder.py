@@ -17,7 +17,14 @@ import numpy as np
 import numpy.typing as npt
 
 from .config import resolve_device
-from .serving.choice import DEFAULT_TOLERANCE, FP16, FP32, form_check, form_fastest
+from .serving.choice import (
+    BATCH_DEPENDENT_FORMS,
+    DEFAULT_TOLERANCE,
+    FP16,
+    FP32,
+    form_check,
+    form_fastest,
+)
 from .serving.device import activation_bytes, batch_size_for_memory, half_dtype
 from .serving.embedder_forms import EMBEDDER_FORMS, embedder_forms_ensure
 from .serving.sessions import OnnxRunner
@@ -138,7 +145,8 @@ class Embedder:
 
     `form` 'auto' (the default, or ML_EMBED_FORM when set): on CUDA the half-precision form
     with a batch size chosen by free memory; on the CPU the fastest form whose mean cosine to
-    fp32 on a fixed text set is within `tolerance` (exported once into ML_BASE_CACHE/forms and
+    fp32 on a fixed text set is within `tolerance` and whose vectors do not depend on the other
+    texts of their batch (dynamic int8 is left out; exported once into ML_BASE_CACHE/forms and
     reused). 'fp32', 'onnx-fp32', 'onnx-int8' and 'fp16' name one.
     """
 
@@ -210,7 +218,13 @@ class Embedder:
         except Exception:  # an export that fails must not stop the embedder: fp32 serves
             log.warning("embedder forms unavailable; serving fp32 torch", exc_info=True)
             return FP32
-        return form_fastest(measures, device="cpu", baseline=1.0, tolerance=tolerance)
+        return form_fastest(
+            measures,
+            device="cpu",
+            baseline=1.0,
+            tolerance=tolerance,
+            exclude=BATCH_DEPENDENT_FORMS,
+        )
 
     def embed(self, texts: Sequence[str]) -> FloatArray:
         """Embed texts; returns an (n, dim) float32 array of unit vectors."""

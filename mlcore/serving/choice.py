@@ -39,6 +39,11 @@ AUTO = "auto"
 FORMS_RECORD = "forms.json"
 # The default tolerance: one point of accuracy, or 0.01 of mean cosine.
 DEFAULT_TOLERANCE = 0.01
+# Dynamic int8 scales activations per batch, so a text's output moves slightly with the other
+# texts of its batch (the embedder measured cosine 0.987 between a text alone and in a batch).
+# Vectors that an index compares with queries must not depend on batch companions: the
+# embedder's automatic choice leaves these forms out (they can still be named).
+BATCH_DEPENDENT_FORMS = frozenset({TORCH_INT8, ONNX_INT8})
 
 
 class FormRefused(ValueError):
@@ -100,13 +105,17 @@ def form_fastest(
     device: str,
     baseline: float,
     tolerance: float = DEFAULT_TOLERANCE,
+    exclude: Iterable[str] = (),
 ) -> str:
-    """The fastest form measured on `device` within tolerance; fp32 when none is."""
+    """The fastest form measured on `device` within tolerance, leaving out the `exclude`d
+    forms; fp32 when none is."""
     kind = "cuda" if device.startswith("cuda") else "cpu"
+    left_out = set(exclude)
     allowed = [
         m
         for m in measures
         if m.device == kind
+        and m.form not in left_out
         and kind in FORM_DEVICES.get(m.form, ())
         and form_refusal(m, baseline=baseline, tolerance=tolerance) is None
     ]

@@ -3,6 +3,7 @@
 import pytest
 
 from mlcore.serving.choice import (
+    BATCH_DEPENDENT_FORMS,
     FP16,
     FP32,
     ONNX_FP32,
@@ -33,6 +34,16 @@ def test_the_fastest_form_within_tolerance_serves_on_the_cpu():
 
 def test_a_wider_tolerance_admits_the_lossier_fastest_form():
     assert form_fastest(MEASURES, device="cpu", baseline=0.870, tolerance=0.03) == ONNX_INT8
+
+
+def test_forms_left_out_are_never_chosen_however_fast():
+    # The embedder leaves out forms whose vectors move with their batch companions.
+    wide = 0.05
+    assert form_fastest(MEASURES, device="cpu", baseline=0.870, tolerance=wide) == ONNX_INT8
+    chosen = form_fastest(
+        MEASURES, device="cpu", baseline=0.870, tolerance=wide, exclude=BATCH_DEPENDENT_FORMS
+    )
+    assert chosen == ONNX_FP32
 
 
 def test_each_device_chooses_among_its_own_measures():
