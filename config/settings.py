@@ -27,6 +27,11 @@ FRIENDLY_ERRORS = env.bool("FRIENDLY_ERRORS", default=False)
 
 DATA_DIR = Path(env.str("DATA_DIR", default=str(BASE_DIR / "var")))
 DATA_DIR.mkdir(parents=True, exist_ok=True)
+# Files a training run started from a page or the API may read (`data`, `corpus`, `unlabelled`
+# parameters): only those in this folder. The command line may name any file.
+ML_TRAINING_FILES_DIR = Path(
+    env.str("ML_TRAINING_FILES_DIR", default=str(DATA_DIR / "training-files"))
+)
 
 if PRODUCTION:
     missing = [name for name in ("SECRET_KEY", "ALLOWED_HOSTS") if not env.str(name, default="")]

@@ -71,6 +71,7 @@ PARAM_SPECS: tuple[ParamSpec, ...] = (
         "app's own texts; tapt: the task's texts).",
         label="Corpus files",
         advanced=True,
+        server_files=True,
     ),
     ParamSpec("epochs", "int", 1, "Passes over the corpus.", minimum=1, maximum=20),
     ParamSpec("batch_size", "int", 16, "Texts per step.", minimum=1, maximum=512, advanced=True),

@@ -46,7 +46,9 @@ class ParamSpec:
     e.g. from the size of the data). Bounds are inclusive unless marked exclusive. `choices`
     (for "choice" and "ids") is called on each use, so rows created since start-up are offered.
     An "ids" parameter whose default is "all" also takes "all" (every row, also later ones) and
-    "none". Advanced parameters are shown folded away on the page.
+    "none". Advanced parameters are shown folded away on the page. A `server_files` parameter
+    ("str") names files on the server, separated by commas: from the pages and the API each must
+    lie in ML_TRAINING_FILES_DIR (the command line, the server's own operator, may name any).
     """
 
     name: str
@@ -60,6 +62,7 @@ class ParamSpec:
     maximum_exclusive: bool = False
     choices: Callable[[], list[tuple[Any, str]]] | None = None
     advanced: bool = False
+    server_files: bool = False
 
     @property
     def title(self) -> str:

@@ -7,7 +7,10 @@ bad value gets the same message wherever it was typed.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
+
+from django.conf import settings
 
 from .kinds import ModelKind, ParamSpec
 
@@ -62,7 +65,7 @@ def _converted(spec: ParamSpec, value: Any) -> Any:
     if spec.type == "str":
         if not isinstance(value, str):
             raise ValueError(f"must be text, got {value!r}")
-        return value.strip()
+        return _server_files(value.strip()) if spec.server_files else value.strip()
     if spec.type == "choice":
         return _choice(spec, value)
     return _ids(spec, value)
@@ -156,3 +159,25 @@ def _ids(spec: ParamSpec, value: Any) -> str | list[int]:
         listed = ", ".join(str(i) for i in sorted(known)) or "none"
         raise ValueError(f"no such id: {', '.join(map(str, missing))} (existing ids: {listed})")
     return list(dict.fromkeys(ids))
+
+
+def _server_files(value: str) -> str:
+    """Files named from a page or the API: each inside ML_TRAINING_FILES_DIR (a name alone is
+    taken there), returned as absolute paths separated by commas. Anything else on the server,
+    other users' uploads or system files, stays out of reach of a training run."""
+    root = Path(settings.ML_TRAINING_FILES_DIR).resolve()
+    found = []
+    for part in (p.strip() for p in value.split(",")):
+        if not part:
+            continue
+        path = Path(part)
+        resolved = (path if path.is_absolute() else root / path).resolve()
+        if not resolved.is_relative_to(root):
+            raise ValueError(
+                f"must name files in the training files folder ({root}); put the file there, "
+                "or train from the command line"
+            )
+        if not resolved.is_file():
+            raise ValueError(f"no file {resolved.name!r} in the training files folder ({root})")
+        found.append(str(resolved))
+    return ",".join(found)

@@ -190,6 +190,7 @@ PARAM_SPECS: tuple[ParamSpec, ...] = (
         "labels them with probabilities and the model learns those too (distillation).",
         label="Unlabelled files",
         advanced=True,
+        server_files=True,
     ),
     ParamSpec(
         "teacher_base",
@@ -216,6 +217,7 @@ PARAM_SPECS: tuple[ParamSpec, ...] = (
         "Base training file on the server, CSV or PhraseBank (empty: the shipped demo set).",
         label="Base file",
         advanced=True,
+        server_files=True,
     ),
 )
 

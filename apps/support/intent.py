@@ -192,6 +192,7 @@ PARAM_SPECS: tuple[ParamSpec, ...] = (
         "A CSV file on the server (columns text,category) used instead of past conversations.",
         label="Training file",
         advanced=True,
+        server_files=True,
     ),
 )
 

@@ -6,7 +6,9 @@ import pytest
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
+from apps.mlops.kinds import kind_get
 from apps.mlops.models import ModelVersion, PromotionEvent, TrainingRun
+from apps.mlops.params import ParamsInvalid, params_validate
 from tests.mlops.factories import TrainingRunFactory
 
 from .conftest import lookup_version
@@ -214,3 +216,42 @@ def test_events_and_runs_without_a_user_are_documented_as_nullable():
 
     assert schemas["PromotionEvent"]["properties"]["user"].get("nullable") is True
     assert schemas["TrainingRun"]["properties"]["started_by"].get("nullable") is True
+
+
+@pytest.mark.parametrize(
+    ("name", "files"),
+    [
+        ("sentiment", {"data": "/etc/passwd"}),
+        ("sentiment", {"unlabelled": "news.txt,../../outside.txt"}),
+        ("support-intent", {"data": "/etc/hostname"}),
+        ("sentiment-base", {"corpus": "/proc/self/environ"}),
+    ],
+)
+def test_a_run_from_the_api_reads_no_file_outside_the_training_files_folder(
+    api, settings, tmp_path, name, files
+):
+    settings.ML_TRAINING_FILES_DIR = tmp_path / "training-files"
+    settings.ML_TRAINING_FILES_DIR.mkdir()
+    (settings.ML_TRAINING_FILES_DIR / "news.txt").write_text("Shares rose.\n")
+    (tmp_path / "outside.txt").write_text("not for training runs\n")
+
+    response = api.post("/api/mlops/runs/", {"model_name": name, "params": files}, format="json")
+
+    assert response.status_code == 400
+    (param,) = files
+    assert "training files folder" in str(response.data["params"][param])
+    assert not TrainingRun.objects.exists()
+
+
+def test_files_in_the_training_files_folder_are_taken_by_name(settings, tmp_path):
+    settings.ML_TRAINING_FILES_DIR = tmp_path / "training-files"
+    settings.ML_TRAINING_FILES_DIR.mkdir()
+    for name in ("a.txt", "b.txt"):
+        (settings.ML_TRAINING_FILES_DIR / name).write_text("Shares rose.\n")
+
+    clean = params_validate(kind_get("sentiment"), {"unlabelled": "a.txt, b.txt"})
+
+    root = settings.ML_TRAINING_FILES_DIR.resolve()
+    assert clean["unlabelled"] == f"{root / 'a.txt'},{root / 'b.txt'}"
+    with pytest.raises(ParamsInvalid, match=r"no file 'c\.txt'"):
+        params_validate(kind_get("sentiment"), {"unlabelled": "c.txt"})
