@@ -67,8 +67,8 @@ PARAM_SPECS: tuple[ParamSpec, ...] = (
         "corpus",
         "str",
         None,
-        "Plain-text files on the server, one text a line, separated by commas (empty: the "
-        "app's own texts; tapt: the task's texts).",
+        "Plain-text files in the training files folder, one text a line, separated by commas "
+        "(empty: the app's own texts; tapt: the task's texts).",
         label="Corpus files",
         advanced=True,
         server_files=True,

@@ -186,8 +186,9 @@ PARAM_SPECS: tuple[ParamSpec, ...] = (
         "unlabelled",
         "str",
         None,
-        "Unlabelled text files on the server (one text a line, comma-separated): a teacher "
-        "labels them with probabilities and the model learns those too (distillation).",
+        "Unlabelled text files in the training files folder (one text a line, comma-separated): "
+        "a teacher labels them with probabilities and the model learns those too "
+        "(distillation).",
         label="Unlabelled files",
         advanced=True,
         server_files=True,
@@ -214,7 +215,8 @@ PARAM_SPECS: tuple[ParamSpec, ...] = (
         "data",
         "str",
         None,
-        "Base training file on the server, CSV or PhraseBank (empty: the shipped demo set).",
+        "Base training file in the training files folder, CSV or PhraseBank (empty: the shipped "
+        "demo set).",
         label="Base file",
         advanced=True,
         server_files=True,

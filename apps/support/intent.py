@@ -189,7 +189,8 @@ PARAM_SPECS: tuple[ParamSpec, ...] = (
         "data",
         "str",
         None,
-        "A CSV file on the server (columns text,category) used instead of past conversations.",
+        "A CSV file in the training files folder (columns text,category) used instead of past "
+        "conversations.",
         label="Training file",
         advanced=True,
         server_files=True,
