@@ -32,6 +32,9 @@ DATA_DIR.mkdir(parents=True, exist_ok=True)
 ML_TRAINING_FILES_DIR = Path(
     env.str("ML_TRAINING_FILES_DIR", default=str(DATA_DIR / "training-files"))
 )
+# A recommended item shown this many times to a shopper without a click (or a view, a cart add,
+# a purchase) is left out of their lists; any engagement with it starts the count again. 0 = off.
+RECOMMENDER_SUPPRESS_AFTER = env.int("RECOMMENDER_SUPPRESS_AFTER", default=3)
 
 if PRODUCTION:
     missing = [name for name in ("SECRET_KEY", "ALLOWED_HOSTS") if not env.str(name, default="")]

@@ -196,3 +196,76 @@ class CatalogImport(ImportJobBase):
 
     class Meta(ImportJobBase.Meta):
         indexes = [models.Index(fields=["status", "updated_at"])]
+
+
+class ShopperProfile(models.Model):
+    """What a shopper told the shop at sign-up: their region and what they shop for. New
+    accounts start from it before they have any history (cold start)."""
+
+    class Region(models.TextChoices):
+        NORTH = "north", "North"
+        SOUTH = "south", "South"
+        EAST = "east", "East"
+        WEST = "west", "West"
+        ABROAD = "abroad", "Outside the country"
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="shopper_profile"
+    )
+    region = models.CharField(max_length=20, choices=Region.choices, blank=True, db_index=True)
+    interests = models.JSONField(default=list, blank=True, help_text="categories they shop for")
+    created = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"profile of user {self.user_id}"
+
+
+class Rail(models.TextChoices):
+    """The recommendation lists a page shows (and the API serves with `rail=`)."""
+
+    FOR_YOU = "for_you", "For you"
+    TRENDING = "trending", "Trending"
+    SIMILAR = "similar", "Similar items"
+    TOGETHER = "together", "Bought together / goes well with"
+    CART = "cart", "Cart: complete your order"
+
+
+class Pin(models.Model):
+    """A merchandiser's item held at a position of a rail, after ranking (filters still apply)."""
+
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="pins")
+    rail = models.CharField(max_length=20, choices=Rail.choices)
+    position = models.PositiveSmallIntegerField(help_text="1 = first")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["rail", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["rail", "position"], name="pin_unique_rail_position"),
+            models.UniqueConstraint(fields=["rail", "item"], name="pin_unique_rail_item"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.item_id} at {self.rail} #{self.position}"
+
+
+class Boost(models.Model):
+    """A merchandiser's factor on an item's rank until it expires: x2 moves it from 6th to 3rd
+    among the items ranking found (applied after ranking; filters still apply)."""
+
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="boosts")
+    factor = models.FloatField()
+    expires_at = models.DateTimeField(db_index=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["expires_at"]
+
+    def __str__(self) -> str:
+        return f"{self.item_id} x{self.factor} until {self.expires_at:%Y-%m-%d %H:%M}"

@@ -18,11 +18,13 @@ from mlcore.recommend import (
     recommend,
 )
 
-from ..models import Item
+from ..models import Item, Rail
 from ..services import CATALOG_VERSION_KEY, INDEX_NAME, MODEL_NAME, Shopper, id_parse
 from ._common import settings_get
 from .catalog import catalog_snapshot, model_current
 from .experiments import variant_assign
+from .rails import Placed, cold_start_get, placements_apply, rail_label, together_get
+from .serving import Filters, placements_get, profile_get, suppressed_ids
 from .shoppers import history_get, purchased_ids
 
 CACHE_SECONDS = 300
@@ -40,6 +42,7 @@ class RecommendedItem:
     score: float
     reason: str
     source: str
+    placement: str = ""
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,8 @@ class RecommendationList:
     variant: str
     model_version: int | None
     items: list[RecommendedItem]
+    rail: str = Rail.FOR_YOU.value
+    label: str = ""
     cached: bool = False
 
     def as_dict(self) -> dict[str, Any]:
@@ -83,19 +88,35 @@ def recommendations_get(
     cart: list[int] | None = None,
     strategy: str | None = None,
     only_context: bool = False,
+    rail: str = Rail.FOR_YOU,
+    filters: Filters | None = None,
+    exclude: frozenset[int] = frozenset(),
 ) -> RecommendationList:
-    """Recommendations with reasons, cached per shopper until their next event (or a catalog,
-    settings or model change). `strategy` forces one (the storefront's "similar" and "bought
-    together" rows); otherwise the running experiment or the shop default decides."""
+    """One rail's recommendations with reasons, cached per shopper until their next event (or a
+    catalog, settings, model, pin or boost change). `strategy` forces one (the storefront's
+    "similar" row); otherwise the running experiment or the shop default decides.
+
+    Serving around the ranking: `filters` (category, price), items the shopper keeps ignoring
+    (suppressed), `exclude` (what other rails of the page already show), cold start from the
+    shopper's attributes, then the merchandiser's boosts and pins."""
+    rail = str(rail)
+    filters = filters or Filters()
     cart = sorted(set(cart or []))
     extra, _ = _context_history(context, cart)
-    assignment = None if strategy else variant_assign(shopper_key=shopper.key)
+    if rail == Rail.TOGETHER and not context.startswith("item:"):
+        raise ContextError("the together rail needs context item:<id>")
+    assignment = (
+        None if strategy or rail == Rail.TOGETHER else variant_assign(shopper_key=shopper.key)
+    )
     config = settings_get()
     chosen = strategy or (assignment.strategy if assignment else config.default_strategy)
     diversity = config.diversity
     if assignment and assignment.diversity is not None:
         diversity = assignment.diversity
     version = registry().resolve(MODEL_NAME) if model_available(MODEL_NAME) else None
+    suppressed = suppressed_ids(shopper=shopper)
+    placements = placements_get(rail=rail)
+    profile = profile_get(shopper=shopper) if rail == Rail.FOR_YOU and not extra else None
     key = (
         "recommender:list:"
         + hashlib.sha1(
@@ -111,6 +132,12 @@ def recommendations_get(
                     chosen,
                     only_context,
                     assignment,
+                    rail,
+                    filters.key(),
+                    sorted(exclude),
+                    sorted(suppressed),
+                    placements.key(),
+                    (profile.region, profile.interests) if profile else None,
                 )
             ).encode()
         ).hexdigest()
@@ -122,58 +149,171 @@ def recommendations_get(
         )
     weights = config.weights()
     history = [] if only_context else history_get(shopper=shopper, weights=weights)
-    exclude: set[int] = set(cart) | {e.item_id for e in extra if e.kind == "context"}
+    catalog = catalog_snapshot()
+    # Pins obey the filters, the page and the exclusions, but not suppression (the shop's call).
+    shown: set[int] = set(exclude) | set(cart) | {e.item_id for e in extra if e.kind == "context"}
     bought = purchased_ids(shopper=shopper)
     if config.exclude_purchased:
-        exclude |= bought
-    catalog = catalog_snapshot()
+        shown |= bought
+    shown |= filters.refused(catalog)
+    blocked = shown | suppressed
+    # Room for boosts to lift an item from below the cut, and for pins to push others down.
+    want = n + len(placements.pins) + (n if placements.boosts else 0)
     model, version = model_current()
     index = runtime.named_index(INDEX_NAME)
 
     def text_search(vector: np.ndarray, k: int) -> list[int]:
         return [hit.id for hit in index.search(vector, k)]
 
-    with inference_timer(MODEL_NAME, 1) as outputs:
-        recs = recommend(
+    def engine(excluded: set[int], how: str = chosen, plain: bool = only_context) -> list[Any]:
+        return recommend(
             catalog=catalog,
             model=model,
             history=extra + history,
-            n=n,
+            n=want,
             rules=Rules(
-                exclude=frozenset(exclude),
-                diversity=0.0 if only_context else float(diversity),
-                category_cap=0 if only_context else int(config.category_cap),
-                strategy=chosen,
+                exclude=frozenset(excluded),
+                diversity=0.0 if plain else float(diversity),
+                category_cap=0 if plain else int(config.category_cap),
+                strategy=how,
                 rebuy=frozenset() if config.exclude_purchased else frozenset(bought),
             ),
             text_search=text_search,
         )
+
+    with inference_timer(MODEL_NAME, 1) as outputs:
+        if rail == Rail.TOGETHER:
+            item = Item.objects.get(pk=extra[0].item_id)
+            recs = together_get(
+                item=item,
+                catalog=catalog,
+                blocked=blocked,
+                filters=filters,
+                want=want,
+                engine=lambda taken: engine(taken, "ranker", True),
+            )
+        else:
+            recs = []
+            if profile is not None and not history:
+                recs = cold_start_get(profile=profile, catalog=catalog, blocked=blocked, want=want)
+            if len(recs) < want:
+                recs += engine(blocked | {r.item_id for r in recs})[: want - len(recs)]
         if recs:
             outputs.append((recs[0].source, 1.0))
-    items = {i.pk: i for i in Item.objects.filter(pk__in=[r.item_id for r in recs])}
+    placed = placements_apply(recs=recs, placements=placements, catalog=catalog, blocked=shown, n=n)
+    return _listed(
+        placed,
+        shopper=shopper,
+        context=context,
+        strategy=chosen,
+        assignment=assignment,
+        version=version,
+        rail=rail,
+        key=key,
+    )
+
+
+def _listed(
+    placed: list[Placed],
+    *,
+    shopper: Shopper,
+    context: str,
+    strategy: str,
+    assignment: Any,
+    version: int | None,
+    rail: str,
+    key: str,
+) -> RecommendationList:
+    items = {i.pk: i for i in Item.objects.filter(pk__in=[p.rec.item_id for p in placed])}
     result = RecommendationList(
         shopper=shopper.key,
         context=context or "home",
-        strategy=chosen,
+        strategy=strategy,
         experiment=assignment.experiment_id if assignment else None,
         variant=assignment.name if assignment else "",
         model_version=version,
+        rail=rail,
+        label=rail_label(rail, [p.rec.source for p in placed]),
         items=[
             RecommendedItem(
-                id=r.item_id,
-                sku=items[r.item_id].sku,
-                title=items[r.item_id].title,
-                category=items[r.item_id].category,
-                price=str(items[r.item_id].price),
-                image=items[r.item_id].image_src,
-                url=items[r.item_id].get_absolute_url(),
-                score=round(r.score, 4),
-                reason=r.reason,
-                source=r.source,
+                id=p.rec.item_id,
+                sku=items[p.rec.item_id].sku,
+                title=items[p.rec.item_id].title,
+                category=items[p.rec.item_id].category,
+                price=str(items[p.rec.item_id].price),
+                image=items[p.rec.item_id].image_src,
+                url=items[p.rec.item_id].get_absolute_url(),
+                score=round(p.rec.score, 4),
+                reason=p.rec.reason,
+                source=p.rec.source,
+                placement=p.placement,
             )
-            for r in recs
-            if r.item_id in items
+            for p in placed
+            if p.rec.item_id in items
         ],
     )
     cache.set(key, result.as_dict(), CACHE_SECONDS)
     return result
+
+
+def _ids(*lists: RecommendationList) -> frozenset[int]:
+    return frozenset(i.id for one in lists for i in one.items)
+
+
+def item_rails(
+    *, shopper: Shopper, item_id: int, filters: Filters | None = None, n: int = 6
+) -> list[RecommendationList]:
+    """An item page's rails, each without what an earlier one shows: bought together (never
+    the same kind of item), similar items, then the shopper's own."""
+    context = f"item:{item_id}"
+    together = recommendations_get(
+        shopper=shopper,
+        context=context,
+        n=n,
+        rail=Rail.TOGETHER,
+        filters=filters,
+        only_context=True,
+    )
+    similar = recommendations_get(
+        shopper=shopper,
+        context=context,
+        n=n,
+        rail=Rail.SIMILAR,
+        filters=filters,
+        strategy="text",
+        only_context=True,
+        exclude=_ids(together),
+    )
+    for_you = recommendations_get(
+        shopper=shopper, context=context, n=n, filters=filters, exclude=_ids(together, similar)
+    )
+    return [together, similar, for_you]
+
+
+def home_rails(
+    *, shopper: Shopper, filters: Filters | None = None, n: int = 8
+) -> list[RecommendationList]:
+    """The home page's rails: the shopper's own, then trending without repeats. A shopper with
+    nothing to go on gets one trending rail, not two."""
+    for_you = recommendations_get(shopper=shopper, context="home", n=n, filters=filters)
+    trending = recommendations_get(
+        shopper=shopper,
+        context="home",
+        n=n,
+        rail=Rail.TRENDING,
+        filters=filters,
+        strategy="popular",
+        exclude=_ids(for_you),
+    )
+    if for_you.label == "Trending now" and not any(i.placement for i in for_you.items):
+        # Nothing personal to show: the trending rail alone, in full.
+        trending = recommendations_get(
+            shopper=shopper,
+            context="home",
+            n=n,
+            rail=Rail.TRENDING,
+            filters=filters,
+            strategy="popular",
+        )
+        return [trending]
+    return [for_you, trending]

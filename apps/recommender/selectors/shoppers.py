@@ -16,7 +16,7 @@ from ._common import events_counted
 HISTORY_LIMIT = 50
 
 
-def _shopper_filter(shopper: Shopper) -> Q:
+def shopper_filter(shopper: Shopper) -> Q:
     if shopper.user_id:
         return Q(user_id=shopper.user_id)
     return Q(visitor_id=shopper.visitor_id) if shopper.visitor_id else Q(pk__in=[])
@@ -26,7 +26,7 @@ def history_get(*, shopper: Shopper, weights: dict[str, float]) -> list[HistoryE
     """The shopper's recent interactions, newest first, weighted by kind and decayed with age."""
     rows = (
         events_counted()
-        .filter(_shopper_filter(shopper))
+        .filter(shopper_filter(shopper))
         .exclude(kind=Event.Kind.IMPRESSION)
         .order_by("-created")
         .values_list("item_id", "kind", "created", "rating")[:HISTORY_LIMIT]
@@ -45,6 +45,6 @@ def history_get(*, shopper: Shopper, weights: dict[str, float]) -> list[HistoryE
 def purchased_ids(*, shopper: Shopper) -> set[int]:
     return set(
         events_counted()
-        .filter(_shopper_filter(shopper), kind=Event.Kind.PURCHASE)
+        .filter(shopper_filter(shopper), kind=Event.Kind.PURCHASE)
         .values_list("item_id", flat=True)
     )

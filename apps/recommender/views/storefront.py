@@ -61,29 +61,42 @@ def _base_context(request: HttpRequest, shopper: services.Shopper) -> dict[str, 
     }
 
 
+def _filters(request: HttpRequest) -> tuple[selectors.Filters, dict[str, str]]:
+    """The shopper's category and price filters from the address, and what is wrong with them
+    (a bad value is shown and answered with 400; the page still renders without it)."""
+    try:
+        return selectors.filters_parse(request.GET), {}
+    except selectors.FilterError as exc:
+        return selectors.Filters(), exc.errors
+
+
 @storefront
 def home(request: HttpRequest) -> HttpResponse:
     shopper = _shopper(request)
     category = request.GET.get("category", "")
     query = request.GET.get("q", "").strip()
-    page = Paginator(selectors.item_list(category=category, query=query), 24).get_page(
-        request.GET.get("page")
-    )
-    for_you = selectors.recommendations_get(shopper=shopper, context="home", n=8)
-    trending = selectors.recommendations_get(
-        shopper=shopper, context="home", n=8, strategy="popular"
-    )
+    filters, problems = _filters(request)
+    items = selectors.item_list(category=category, query=query)
+    if filters.min_price is not None:
+        items = items.filter(price__gte=filters.min_price)
+    if filters.max_price is not None:
+        items = items.filter(price__lte=filters.max_price)
+    page = Paginator(items, 24).get_page(request.GET.get("page"))
     return render(
         request,
         "recommender/home.html",
         {
             **_base_context(request, shopper),
-            "for_you": for_you,
-            "trending": trending,
+            "rails": selectors.home_rails(shopper=shopper, filters=filters, n=8),
             "page": page,
             "category": category,
             "query": query,
+            "min_price": request.GET.get("min_price", ""),
+            "max_price": request.GET.get("max_price", ""),
+            "filter_problems": problems,
+            "filtered": bool(filters),
         },
+        status=400 if problems else 200,
     )
 
 
@@ -91,14 +104,7 @@ def home(request: HttpRequest) -> HttpResponse:
 def item_detail(request: HttpRequest, item_id: int) -> HttpResponse:
     shopper = _shopper(request)
     item = get_object_or_404(Item, pk=item_id, active=True)
-    context = f"item:{item.pk}"
-    similar = selectors.recommendations_get(
-        shopper=shopper, context=context, n=6, strategy="text", only_context=True
-    )
-    together = selectors.recommendations_get(
-        shopper=shopper, context=context, n=6, strategy="collaborative", only_context=True
-    )
-    for_you = selectors.recommendations_get(shopper=shopper, context=context, n=6)
+    filters, problems = _filters(request)
     reviews = item.events.filter(kind=Event.Kind.RATING).order_by("-created")[:10]
     return render(
         request,
@@ -106,11 +112,11 @@ def item_detail(request: HttpRequest, item_id: int) -> HttpResponse:
         {
             **_base_context(request, shopper),
             "item": item,
-            "similar": similar,
-            "together": together,
-            "for_you": for_you,
+            "rails": selectors.item_rails(shopper=shopper, item_id=item.pk, filters=filters),
+            "filter_problems": problems,
             "reviews": reviews,
         },
+        status=400 if problems else 200,
     )
 
 
@@ -152,7 +158,7 @@ def cart_view(request: HttpRequest) -> HttpResponse:
     lines = [(items[k], q, items[k].price * q) for k, q in cart.items() if k in items]
     complete = (
         selectors.recommendations_get(
-            shopper=shopper, context="cart", n=6, cart=[int(k) for k in cart]
+            shopper=shopper, context="cart", n=6, cart=[int(k) for k in cart], rail="cart"
         )
         if lines
         else None
