@@ -49,6 +49,7 @@ DECLARED: dict[str, str] = {
     "shop/cart/add/<int:item_id>/": PUBLIC,
     "shop/cart/remove/<int:item_id>/": PUBLIC,
     "shop/checkout/": PUBLIC,
+    "shop/join/": PUBLIC,  # a shopper's sign-up
     "shop/placeholder/<int:item_id>.svg": PUBLIC,
     # DRF routers' index pages: link names only.
     "api/support/": SIGNED_IN,

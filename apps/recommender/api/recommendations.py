@@ -19,6 +19,25 @@ class RecommendationQuerySerializer(serializers.Serializer):
     context = serializers.RegexField(r"^(home|cart|item:\d+)$", required=False, default="home")  # type: ignore[assignment]
     n = serializers.IntegerField(required=False, default=10, min_value=1, max_value=50)
     cart = serializers.RegexField(r"^\d+(,\d+)*$", required=False, allow_blank=True)
+    rail = serializers.ChoiceField(choices=selectors.RAILS, required=False, default="for_you")
+    category = serializers.CharField(
+        required=False, help_text="only these categories (repeat, or separate with commas)"
+    )
+    min_price = serializers.CharField(required=False, help_text="lowest price, e.g. 20 or 19.99")
+    max_price = serializers.CharField(required=False, help_text="highest price")
+
+
+SOURCES = [
+    "collaborative",
+    "text",
+    "trending",
+    "new",
+    "co-purchase",
+    "complementary",
+    "region",
+    "interest",
+    "pinned",
+]
 
 
 class RecommendedItemSerializer(serializers.Serializer):
@@ -32,7 +51,8 @@ class RecommendedItemSerializer(serializers.Serializer):
     score = serializers.FloatField()
     reason = serializers.CharField()
     # DRF's metaclass pops declared fields, so this never shadows Serializer's.
-    source = serializers.ChoiceField(choices=["collaborative", "text", "trending", "new"])  # type: ignore[assignment]
+    source = serializers.ChoiceField(choices=SOURCES)  # type: ignore[assignment]
+    placement = serializers.CharField(help_text='"", "pinned" or "boosted x<factor>"')
 
 
 class RecommendationListSerializer(serializers.Serializer):
@@ -43,6 +63,9 @@ class RecommendationListSerializer(serializers.Serializer):
     experiment = serializers.IntegerField(allow_null=True)
     variant = serializers.CharField()
     model_version = serializers.IntegerField(allow_null=True)
+    rail = serializers.CharField()
+    # DRF's metaclass pops declared fields, so this never shadows Field.label.
+    label = serializers.CharField(help_text="the rail's heading, true to its items' source")  # type: ignore[assignment]
     cached = serializers.BooleanField()
     items = RecommendedItemSerializer(many=True)
 
@@ -70,8 +93,21 @@ class RecommendationsView(APIView):
         if data["context"] == "cart" and not cart:
             cart = [int(i) for i in request.session.get("cart", {})]
         try:
+            filters = selectors.filters_parse(request.query_params)
+        except selectors.FilterError as exc:
+            return Response(
+                {k: [v] for k, v in exc.errors.items()}, status=status.HTTP_400_BAD_REQUEST
+            )
+        try:
             result = selectors.recommendations_get(
-                shopper=shopper, context=data["context"], n=data["n"], cart=cart
+                shopper=shopper,
+                context=data["context"],
+                n=data["n"],
+                cart=cart,
+                rail=data["rail"],
+                filters=filters,
+                strategy={"similar": "text", "trending": "popular"}.get(data["rail"]),
+                only_context=data["rail"] in ("similar", "together"),
             )
         except selectors.ContextError as exc:
             return Response({"context": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)

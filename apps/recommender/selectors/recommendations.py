@@ -103,8 +103,8 @@ def recommendations_get(
     filters = filters or Filters()
     cart = sorted(set(cart or []))
     extra, _ = _context_history(context, cart)
-    if rail == Rail.TOGETHER and not context.startswith("item:"):
-        raise ContextError("the together rail needs context item:<id>")
+    if rail in (Rail.TOGETHER, Rail.SIMILAR) and not context.startswith("item:"):
+        raise ContextError(f"the {rail} rail needs context item:<id>")
     assignment = (
         None if strategy or rail == Rail.TOGETHER else variant_assign(shopper_key=shopper.key)
     )

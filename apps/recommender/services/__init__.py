@@ -5,6 +5,7 @@ Sub-modules import one way:
     _common -> shoppers -> events -> checkout
     _common -> settings -> experiments
     _common -> retrain
+    _common -> placements (pins, boosts, sign-up)
 (events and settings read `selectors` inside a function: selectors imports services.)
 """
 
@@ -46,6 +47,15 @@ from .experiments import (
     experiment_stop,
     variants_clean,
 )
+from .placements import (
+    BOOST_FACTOR,
+    PIN_POSITION_MAX,
+    PlacementError,
+    boost_set,
+    pin_set,
+    placement_delete,
+    shopper_signup,
+)
 from .retrain import retrain_start
 from .settings import (
     CATEGORY_CAP_MAX,
@@ -67,6 +77,7 @@ from .shoppers import (
 )
 
 __all__ = [
+    "BOOST_FACTOR",
     "CATALOG_VERSION_KEY",
     "CATEGORY_CAP_MAX",
     "FUTURE_SKEW",
@@ -76,6 +87,7 @@ __all__ = [
     "ITEM_FIELDS",
     "KEEP_WHEN_BLANK",
     "MODEL_NAME",
+    "PIN_POSITION_MAX",
     "PRICE_LIMIT",
     "SETTINGS_FIELDS",
     "TRACKER_PURCHASE_REFUSED",
@@ -83,9 +95,11 @@ __all__ = [
     "WEIGHT_MAX",
     "CheckoutResult",
     "ItemRowError",
+    "PlacementError",
     "RecordResult",
     "SettingsError",
     "Shopper",
+    "boost_set",
     "catalog_changed",
     "checkout_complete",
     "event_record",
@@ -103,10 +117,13 @@ __all__ = [
     "items_delete",
     "items_embed",
     "items_forget",
+    "pin_set",
+    "placement_delete",
     "retrain_start",
     "settings_problems",
     "settings_update",
     "shopper_changed",
+    "shopper_signup",
     "variants_clean",
     "visitor_cookie",
     "visitor_id_new",

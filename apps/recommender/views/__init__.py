@@ -1,9 +1,11 @@
 """Pages: the storefront (anyone) and the merchandiser's (catalog, settings, experiments).
 
-Modules: storefront, merchandising (independent of each other).
+Modules: storefront -> signup; merchandising, placements (pins, boosts, the reasons preview).
 """
 
 from .merchandising import catalog_import_page, experiment_detail, experiments, manage
+from .placements import placements
+from .signup import signup
 from .storefront import (
     cart_add,
     cart_remove,
@@ -27,5 +29,7 @@ __all__ = [
     "item_detail",
     "manage",
     "placeholder",
+    "placements",
     "review",
+    "signup",
 ]
