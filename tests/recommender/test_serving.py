@@ -36,7 +36,7 @@ def test_filters_keep_every_list_within_category_and_price(catalog):
     for_you = selectors.recommendations_get(shopper=shopper, n=10, filters=filters)
     similar = selectors.recommendations_get(
         shopper=shopper,
-        context=f"item:{catalog['TENT-1'].pk}",
+        context=f"item:{catalog['KNIFE-1'].pk}",
         n=10,
         rail="similar",
         strategy="text",

@@ -198,6 +198,9 @@ def recommendations_get(
                 recs = cold_start_get(profile=profile, catalog=catalog, blocked=blocked, want=want)
             if len(recs) < want:
                 recs += engine(blocked | {r.item_id for r in recs})[: want - len(recs)]
+            if rail == Rail.SIMILAR:
+                # Only what is like the item: trending fillers belong to other rails.
+                recs = [r for r in recs if r.source == "text"]
         if recs:
             outputs.append((recs[0].source, 1.0))
     placed = placements_apply(recs=recs, placements=placements, catalog=catalog, blocked=shown, n=n)
