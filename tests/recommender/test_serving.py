@@ -31,7 +31,9 @@ def test_filters_keep_every_list_within_category_and_price(catalog):
     _prices(catalog)
     shopper = services.Shopper(visitor_id="filterer")
     record(shopper, "view", catalog["TENT-1"], 1)
-    filters = selectors.filters_parse(QueryDict("category=Kitchen,Books&min_price=65&max_price=110"))
+    filters = selectors.filters_parse(
+        QueryDict("category=Kitchen,Books&min_price=65&max_price=110")
+    )
 
     for_you = selectors.recommendations_get(shopper=shopper, n=10, filters=filters)
     similar = selectors.recommendations_get(
