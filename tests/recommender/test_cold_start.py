@@ -28,7 +28,7 @@ def _signup(name, region="", interests=()):
 def test_sign_up_stores_region_and_interests_and_refuses_bad_answers(catalog):
     user = _signup("hiker", region="north", interests=["Outdoor", "Books"])
 
-    with pytest.raises(services.PlacementError) as refused:
+    with pytest.raises(services.SignupError) as refused:
         services.shopper_signup(
             username="HIKER",
             password="123",

@@ -5,7 +5,7 @@ Sub-modules import one way:
     _common -> shoppers -> events -> checkout
     _common -> settings -> experiments
     _common -> retrain
-    _common -> placements (pins, boosts, sign-up)
+    _common -> placements
 (events and settings read `selectors` inside a function: selectors imports services.)
 """
 
@@ -54,7 +54,6 @@ from .placements import (
     boost_set,
     pin_set,
     placement_delete,
-    shopper_signup,
 )
 from .retrain import retrain_start
 from .settings import (
@@ -69,6 +68,8 @@ from .settings import (
 from .shoppers import (
     VISITOR_COOKIE,
     Shopper,
+    SignupError,
+    shopper_signup,
     visitor_cookie,
     visitor_id_new,
     visitor_link,
@@ -99,6 +100,7 @@ __all__ = [
     "RecordResult",
     "SettingsError",
     "Shopper",
+    "SignupError",
     "boost_set",
     "catalog_changed",
     "checkout_complete",

@@ -1,4 +1,4 @@
-"""The merchandiser's pins and boosts, and what a shopper tells the shop at sign-up."""
+"""The merchandiser's pins (an item at a rail position) and boosts (a factor until a time)."""
 
 from __future__ import annotations
 
@@ -6,13 +6,10 @@ import math
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.contrib.auth import get_user_model
-from django.contrib.auth.password_validation import validate_password
-from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
-from ..models import Boost, Item, Pin, Rail, ShopperProfile
+from ..models import Boost, Item, Pin, Rail
 from ._common import catalog_changed
 
 PIN_POSITION_MAX = 50
@@ -21,7 +18,7 @@ BOOST_DAYS_MAX = 365
 
 
 class PlacementError(ValueError):
-    """A pin, boost or sign-up that cannot be saved; `errors` says what is wrong per field."""
+    """A pin or boost that cannot be saved; `errors` says what is wrong per field."""
 
     def __init__(self, errors: dict[str, str]) -> None:
         super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
@@ -111,49 +108,3 @@ def placement_delete(*, kind: str, placement_id: int) -> bool:
 
 def _who(user: Any) -> Any:
     return user if getattr(user, "is_authenticated", False) else None
-
-
-# -- sign-up ---------------------------------------------------------------------------------------
-def profile_clean(*, region: str, interests: list[str], known: list[str]) -> dict[str, str]:
-    errors: dict[str, str] = {}
-    if region and region not in ShopperProfile.Region.values:
-        errors["region"] = "choose a region from the list"
-    unknown = sorted(set(interests) - set(known))
-    if unknown:
-        errors["interests"] = f"unknown categories: {', '.join(unknown)[:200]}"
-    return errors
-
-
-@transaction.atomic
-def shopper_signup(
-    *,
-    username: str,
-    password: str,
-    email: str = "",
-    region: str = "",
-    interests: list[str] | None = None,
-    known_categories: list[str],
-) -> Any:
-    """A new shopper's account and what they told us (region, the categories they shop for);
-    their first recommendations start from these."""
-    interests = sorted({c for c in interests or [] if c})
-    username = username.strip()
-    errors = profile_clean(region=region, interests=interests, known=known_categories)
-    users = get_user_model()
-    if not username or len(username) > 150:
-        errors["username"] = "choose a user name of 1 to 150 characters"
-    elif users.objects.filter(username__iexact=username).exists():
-        errors["username"] = "that user name is taken"
-    candidate = users(username=username, email=email)
-    try:
-        validate_password(password, candidate)
-    except ValidationError as exc:
-        errors["password"] = " ".join(exc.messages)
-    if errors:
-        raise PlacementError(errors)
-    try:
-        user = users.objects.create_user(username=username, email=email, password=password)
-    except IntegrityError as exc:  # a concurrent sign-up took the name
-        raise PlacementError({"username": "that user name is taken"}) from exc
-    ShopperProfile.objects.create(user=user, region=region, interests=interests)
-    return user

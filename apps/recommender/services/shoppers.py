@@ -1,4 +1,5 @@
-"""Who a request is about: visitors, their cookie, and joining their history to an account."""
+"""Who a request is about: visitors, their cookie, joining their history to an account, and a
+shopper's sign-up."""
 
 from __future__ import annotations
 
@@ -6,10 +7,13 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
+from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from ..models import Event, Visitor
+from ..models import Event, ShopperProfile, Visitor
 from ._common import shopper_changed
 
 VISITOR_COOKIE = "tsv"
@@ -66,3 +70,57 @@ def visitor_merge_on_login(sender: Any, request: Any, user: Any, **kwargs: Any) 
     visitor_id = visitor_cookie(request)
     if visitor_id:
         visitor_merge(visitor_id=visitor_id, user_id=user.pk)
+
+
+# -- sign-up ---------------------------------------------------------------------------------------
+class SignupError(ValueError):
+    """A sign-up that cannot be saved; `errors` says what is wrong with each field."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+def profile_clean(*, region: str, interests: list[str], known: list[str]) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    if region and region not in ShopperProfile.Region.values:
+        errors["region"] = "choose a region from the list"
+    unknown = sorted(set(interests) - set(known))
+    if unknown:
+        errors["interests"] = f"unknown categories: {', '.join(unknown)[:200]}"
+    return errors
+
+
+@transaction.atomic
+def shopper_signup(
+    *,
+    username: str,
+    password: str,
+    email: str = "",
+    region: str = "",
+    interests: list[str] | None = None,
+    known_categories: list[str],
+) -> Any:
+    """A new shopper's account and what they told us (region, the categories they shop for);
+    their first recommendations start from these."""
+    interests = sorted({c for c in interests or [] if c})
+    username = username.strip()
+    errors = profile_clean(region=region, interests=interests, known=known_categories)
+    users = get_user_model()
+    if not username or len(username) > 150:
+        errors["username"] = "choose a user name of 1 to 150 characters"
+    elif users.objects.filter(username__iexact=username).exists():
+        errors["username"] = "that user name is taken"
+    candidate = users(username=username, email=email)
+    try:
+        validate_password(password, candidate)
+    except ValidationError as exc:
+        errors["password"] = " ".join(exc.messages)
+    if errors:
+        raise SignupError(errors)
+    try:
+        user = users.objects.create_user(username=username, email=email, password=password)
+    except IntegrityError as exc:  # a concurrent sign-up took the name
+        raise SignupError({"username": "that user name is taken"}) from exc
+    ShopperProfile.objects.create(user=user, region=region, interests=interests)
+    return user

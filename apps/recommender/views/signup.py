@@ -27,7 +27,7 @@ def signup(request: HttpRequest) -> HttpResponse:
                 interests=request.POST.getlist("interests"),
                 known_categories=known,
             )
-        except services.PlacementError as exc:
+        except services.SignupError as exc:
             errors = exc.errors
         else:
             # Signing in joins this browser's views to the new account (user_logged_in).
