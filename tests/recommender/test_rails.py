@@ -112,3 +112,26 @@ def test_the_item_page_labels_its_rails_by_source(catalog, client):
     assert "Often bought together" in html and "Similar items" in html
     assert 'data-rec-source="co-purchase"' in html
     assert f"Often bought with {catalog['TENT-1'].title}" in html
+
+
+@pytest.mark.slow
+def test_demo_shop_item_page_rails_with_the_real_embedder(
+    embedder, monkeypatch, django_capture_on_commit_callbacks
+):
+    from apps.recommender.demo import demo_load
+    from apps.recommender.models import Item
+
+    monkeypatch.setattr("apps.mlops.vectors.texts_embed", lambda texts: embedder.embed(list(texts)))
+    with django_capture_on_commit_callbacks(execute=True):
+        demo_load(log=lambda _m: None, train=False)
+    tent = Item.objects.get(sku="TH-0000")
+
+    together, similar, for_you = selectors.item_rails(
+        shopper=services.Shopper(visitor_id="real"), item_id=tent.pk
+    )
+
+    shown = [i.id for r in (together, similar, for_you) for i in r.items]
+    assert together.label == "Often bought together"
+    assert together.items and all(i.category != tent.category for i in together.items)
+    assert len(similar.items) >= 3 and all(i.source == "text" for i in similar.items)
+    assert len(shown) == len(set(shown)) and tent.pk not in shown
