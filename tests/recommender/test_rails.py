@@ -135,3 +135,26 @@ def test_demo_shop_item_page_rails_with_the_real_embedder(
     assert together.items and all(i.category != tent.category for i in together.items)
     assert len(similar.items) >= 3 and all(i.source == "text" for i in similar.items)
     assert len(shown) == len(set(shown)) and tent.pk not in shown
+
+
+def test_the_api_serves_each_rail_with_its_label(catalog):
+    from rest_framework.test import APIClient
+
+    _buy(catalog, "a", "TENT-1", "PAN-1")
+    services.pin_set(item_id=catalog["TENT-2"].pk, rail="together", position=1)
+    api = APIClient()
+    tent = f"item:{catalog['TENT-1'].pk}"
+
+    together = api.get("/api/recommendations", {"rail": "together", "context": tent}).json()
+    similar = api.get("/api/recommendations", {"rail": "similar", "context": tent}).json()
+    no_item = api.get("/api/recommendations", {"rail": "together"})
+    bad_rail = api.get("/api/recommendations", {"rail": "sideways"})
+
+    assert (together["rail"], together["label"]) == ("together", "Often bought together")
+    ids = [i["id"] for i in together["items"]]
+    assert ids[0] == catalog["PAN-1"].pk and together["items"][0]["placement"] == ""
+    assert catalog["TENT-2"].pk not in ids  # a pinned tent beside a tent: refused
+    assert {i["category"] for i in together["items"]} == {"Kitchen"}
+    assert similar["label"] == "Similar items" and similar["items"]
+    assert no_item.status_code == 400 and "item:<id>" in no_item.json()["context"][0]
+    assert bad_rail.status_code == 400 and "rail" in bad_rail.json()

@@ -156,6 +156,11 @@ def recommendations_get(
     if config.exclude_purchased:
         shown |= bought
     shown |= filters.refused(catalog)
+    page_item = Item.objects.get(pk=extra[0].item_id) if rail == Rail.TOGETHER else None
+    if page_item is not None:
+        # Not even a pin puts a substitute (the same category) beside the item.
+        same = catalog.category == page_item.category
+        shown |= {int(i) for i in catalog.ids[same].tolist()}
     blocked = shown | suppressed
     # Room for boosts to lift an item from below the cut, and for pins to push others down.
     want = n + len(placements.pins) + (n if placements.boosts else 0)
@@ -182,10 +187,9 @@ def recommendations_get(
         )
 
     with inference_timer(MODEL_NAME, 1) as outputs:
-        if rail == Rail.TOGETHER:
-            item = Item.objects.get(pk=extra[0].item_id)
+        if page_item is not None:
             recs = together_get(
-                item=item,
+                item=page_item,
                 catalog=catalog,
                 blocked=blocked,
                 filters=filters,
