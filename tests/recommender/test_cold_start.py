@@ -93,3 +93,17 @@ def test_the_sign_up_page_creates_the_account_signs_in_and_shows_problems(catalo
     assert ShopperProfile.objects.get(user=user).interests == ["Books"]
     assert home.context["user"] == user
     assert "Because you shop for Books" in home.content.decode()
+
+
+def test_sign_ups_from_one_address_are_capped(catalog, client):
+    from apps.recommender.views.signup import SIGNUPS_PER_HOUR
+
+    answers = [
+        client.post("/shop/join/", {"username": f"bot{n}", "password": "a-long-passphrase-9"})
+        for n in range(SIGNUPS_PER_HOUR + 1)
+    ]
+
+    assert [a.status_code for a in answers[:-1]] == [302] * SIGNUPS_PER_HOUR
+    assert answers[-1].status_code == 429
+    assert "too many sign-ups" in answers[-1].content.decode()
+    assert get_user_model().objects.filter(username__startswith="bot").count() == SIGNUPS_PER_HOUR

@@ -4,12 +4,27 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth import login
+from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+
+from apps.accounts.face import client_ip
 
 from .. import selectors, services
 from ..models import ShopperProfile
 from .storefront import _base_context, _shopper, storefront
+
+# Accounts one address may open per hour: enough for a shared office, not for a script.
+SIGNUPS_PER_HOUR = 10
+
+
+def _over_limit(request: HttpRequest) -> bool:
+    key = f"recommender:signups:{client_ip(request)}"
+    cache.add(key, 0, 3600)
+    try:
+        return int(cache.incr(key)) > SIGNUPS_PER_HOUR
+    except ValueError:  # expired between add and incr
+        return False
 
 
 @storefront
@@ -17,7 +32,11 @@ def signup(request: HttpRequest) -> HttpResponse:
     shopper = _shopper(request)
     known = selectors.categories()
     errors: dict[str, str] = {}
-    if request.method == "POST":
+    status = 200
+    if request.method == "POST" and _over_limit(request):
+        errors, status = {"account": "too many sign-ups from your address; try again later"}, 429
+    elif request.method == "POST":
+        status = 400
         try:
             user = services.shopper_signup(
                 username=request.POST.get("username", "")[:200],
@@ -45,5 +64,5 @@ def signup(request: HttpRequest) -> HttpResponse:
             "form": request.POST,
             "chosen": request.POST.getlist("interests"),
         },
-        status=400 if errors else 200,
+        status=status if errors else 200,
     )
