@@ -78,6 +78,19 @@ class KnowledgeBase(models.Model):
         default="minilm",
         help_text="Multilingual for Chinese or mixed content: cross-lingual search.",
     )
+    # Business hours (apps/support/hours.py): out of them the handoff collects an email address
+    # instead of queueing for a live agent. No opening ranges: always open.
+    time_zone = models.CharField(
+        max_length=64, default="UTC", help_text="e.g. Europe/London; the hours are local times."
+    )
+    opening_hours = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Per weekday, e.g. {"mon": ["09:00-12:00", "13:00-17:00"]}; empty: always open.',
+    )
+    holidays = models.JSONField(
+        default=list, blank=True, help_text='Closed dates, e.g. ["2026-12-25"].'
+    )
     # Bumped on every content change; each process compares it to rebuild its keyword index.
     content_version = models.PositiveIntegerField(default=0)
     # Isotonic map from raw answer score to P(correct), fitted on held-out past conversations.
@@ -209,6 +222,8 @@ class Conversation(models.Model):
         BOT = "bot", "With the bot"
         WAITING = "waiting", "Waiting for a human"
         AGENT = "agent", "With an agent"
+        # Handed off out of business hours: a person answers by email.
+        EMAIL = "email", "Answer by email"
         CLOSED = "closed", "Closed"
 
     class HandoffReason(models.TextChoices):
@@ -229,6 +244,8 @@ class Conversation(models.Model):
         related_name="support_conversations",
     )
     customer_name = models.CharField(max_length=150, blank=True)
+    # Left by the customer out of business hours, for the answer by email.
+    customer_email = models.EmailField(max_length=254, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.BOT)
     assigned_agent = models.ForeignKey(
         settings.AUTH_USER_MODEL,

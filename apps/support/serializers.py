@@ -255,6 +255,7 @@ class ConversationSerializer(serializers.ModelSerializer):
             "kb",
             "status",
             "customer_name",
+            "customer_email",
             "assigned_agent",
             "handoff_reason",
             "handoff_at",

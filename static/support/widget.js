@@ -293,7 +293,9 @@
 
   function setStatus(status) {
     el.root.dataset.status = status;
+    el.input.placeholder = status === "email" ? t("Your email address, e.g. name@example.com") : t("Type your question…");
     if (status === "waiting") showStatus(t("Waiting for an agent…"));
+    else if (status === "email") showStatus(t("Our team is away: a person will answer you by email."));
     else if (status === "agent") showStatus("");
     else if (status === "closed") showStatus(t("This conversation is closed.") + (csatDone ? " " + t("Thank you for your rating!") : ""));
   }

@@ -23,6 +23,7 @@ from .conversations import (
     queue_list,
     queue_place,
 )
+from .hours import away_text, knowledge_base_hours, next_answer_words
 from .knowledge import (
     FaqDraftReview,
     article_intents_map,
@@ -63,6 +64,7 @@ __all__ = [
     "article_intents_map",
     "article_intents_published",
     "article_list",
+    "away_text",
     "canned_response_list",
     "citations_current",
     "conversation_by_token",
@@ -80,10 +82,12 @@ __all__ = [
     "handoff_tradeoff",
     "intents_known",
     "knowledge_base_get",
+    "knowledge_base_hours",
     "knowledge_base_list",
     "message_agent_view",
     "message_public_view",
     "messages_after",
+    "next_answer_words",
     "queue_list",
     "queue_place",
     "review_row",
