@@ -269,7 +269,13 @@ class ConversationSerializer(serializers.ModelSerializer):
 
 
 class ConversationStartSerializer(serializers.Serializer):
-    kb = serializers.IntegerField(required=False)
+    kb = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=50,
+        help_text="The knowledge base to chat with: its slug (e.g. shop) or id; empty: the "
+        "default one. An unknown one is a 400.",
+    )
     customer_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
 
 

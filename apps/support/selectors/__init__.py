@@ -36,6 +36,8 @@ from .knowledge import (
     intents_known,
     knowledge_base_get,
     knowledge_base_list,
+    knowledge_base_named,
+    knowledge_base_uses_intents,
 )
 from .memory import MEMORY_EXCHANGES, conversation_exchanges
 from .review import REVIEW_FILTERS, answers_for_review, review_row
@@ -84,6 +86,8 @@ __all__ = [
     "knowledge_base_get",
     "knowledge_base_hours",
     "knowledge_base_list",
+    "knowledge_base_named",
+    "knowledge_base_uses_intents",
     "message_agent_view",
     "message_public_view",
     "messages_after",
