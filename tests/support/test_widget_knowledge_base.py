@@ -8,7 +8,7 @@ import pytest
 
 from apps.support import demo, services
 from apps.support.answers import answer_compose
-from apps.support.models import Conversation
+from apps.support.models import Conversation, KnowledgeBase
 
 from .helpers import api_client
 
@@ -57,6 +57,9 @@ def test_the_shop_chat_greets_with_the_shops_greeting(shop_kb):
 
 
 def test_the_shop_chat_answers_from_the_shop_help_centre(shop_kb):
+    # The hashing stand-in's similarities run lower than MiniLM's (the real one answers at the
+    # default threshold: the slow test below).
+    KnowledgeBase.objects.filter(pk=shop_kb.pk).update(handoff_threshold=0.1)
     token = _start({"kb": "shop"}).json()["token"]
 
     posted = api_client().post(
@@ -66,7 +69,7 @@ def test_the_shop_chat_answers_from_the_shop_help_centre(shop_kb):
     )
 
     reply = posted.json()["reply"]
-    assert reply["kind"] in ("extractive", "generated")
+    assert reply["answer_kind"] in ("extractive", "generated")
     assert reply["citations"][0]["title"] == "Returns"
     assert "30 days" in reply["text"]
 
@@ -118,13 +121,14 @@ def test_the_real_embedder_answers_shop_questions_from_the_shop_articles(model_d
     retrieval.retrieval_state_reset()
     shop = demo.demo_knowledge_shop_load(log=_quiet)
     try:
-        boots = answer_compose(kb_id=shop.pk, question="Can I send back boots that don't fit?")
-        warranty = answer_compose(kb_id=shop.pk, question="My tent pole snapped, is it covered?")
+        refund = answer_compose(kb_id=shop.pk, question="When will I get my refund?")
+        size = answer_compose(kb_id=shop.pk, question="what size hiking boots should I get")
         bank = answer_compose(kb_id=shop.pk, question="How do I change the PIN of my debit card?")
     finally:
         retrieval.retrieval_state_reset()
 
-    assert not boots.handoff and boots.citations
-    assert boots.citations[0]["title"] in ("Returns", "Sizes and exchanges")
-    assert not warranty.handoff and warranty.citations[0]["title"] == "Warranty"
+    assert refund.kind == "extractive" and refund.citations[0]["title"] == "Returns"
+    assert size.kind == "extractive" and size.citations[0]["title"] == "Sizes and exchanges"
+    # A bank question is off-topic here: the shop's scope, not the bank's article.
     assert bank.kind == "out_of_scope"
+    assert "orders, delivery, returns" in bank.text

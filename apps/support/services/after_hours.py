@@ -91,7 +91,7 @@ def email_address_find(text: str) -> str | None:
     """The email address in a customer's message ("it's jo@example.com."), or None. Only one
     with a dotted domain: an answer has to reach the customer from the outside."""
     for candidate in _EMAIL_CANDIDATE.findall(text):
-        address = candidate.strip(".!?")
+        address: str = candidate.strip(".!?")
         if "." not in address.rpartition("@")[2]:
             continue
         try:
