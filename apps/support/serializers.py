@@ -355,6 +355,9 @@ class SupportResultSerializer(serializers.Serializer):
 
 class HumanRequestResultSerializer(serializers.Serializer):
     ok = serializers.BooleanField(help_text="handed to a person now")
-    outcome = serializers.ChoiceField(choices=["queued", "waiting", "agent"])
+    outcome = serializers.ChoiceField(
+        choices=["queued", "email", "waiting", "agent"],
+        help_text="email: out of business hours, a person answers by email",
+    )
     detail = serializers.CharField()
     message = serializers.CharField(help_text="what to tell the customer")
