@@ -234,3 +234,36 @@ def test_a_refused_message_is_marked_not_sent_and_its_text_comes_back(support_ti
     stored = running.manage("shell", "-c", STORED, timeout=300)
     assert "stored 0" in stored.stdout, stored.stdout + stored.stderr
     page.close()
+
+
+SHOP_SETUP = """
+from apps.support import demo, services
+services.knowledge_base_ensure(name="Help centre")
+shop = demo.demo_knowledge_shop_load(log=lambda _m: None)
+print("shop", shop.greeting)
+"""
+
+
+def test_the_storefront_chat_greets_and_answers_as_the_shop(support_tidy, chromium):
+    running = support_tidy
+    setup = running.manage("shell", "-c", SHOP_SETUP, timeout=600)
+    assert "shop" in setup.stdout, setup.stdout + setup.stderr
+    greeting = setup.stdout.split("shop", 1)[-1].strip()
+    base = running.start_web()
+    page = chromium.new_page()
+    page.goto(f"{base}/shop/")
+
+    page.locator(".ts-launcher").click()
+    widget = page.get_by_test_id("support-widget")
+    first = widget.locator("li.ts-bot").first
+    first.wait_for(timeout=30000)
+    box = widget.locator("textarea")
+    box.fill("When will I get my refund?")
+    box.press("Enter")
+    answer = widget.locator("li.ts-bot:not(.ts-streaming)").nth(1)
+    answer.wait_for(timeout=60000)
+
+    assert first.inner_text().strip() == greeting
+    assert "account, cards or payments" not in first.inner_text()
+    assert "Returns" in answer.inner_text()  # the cited shop article
+    page.close()
