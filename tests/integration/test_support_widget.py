@@ -267,3 +267,61 @@ def test_the_storefront_chat_greets_and_answers_as_the_shop(support_tidy, chromi
     assert "account, cards or payments" not in first.inner_text()
     assert "Returns" in answer.inner_text()  # the cited shop article
     page.close()
+
+
+SHOP_CLOSED = """
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+from django.utils import timezone
+from apps.support import demo, services
+services.knowledge_base_ensure(name="Help centre")
+shop = demo.demo_knowledge_shop_load(log=lambda _m: None)
+today = timezone.now().astimezone(ZoneInfo("Europe/Paris")).date()
+services.knowledge_base_hours_update(
+    kb_id=shop.pk,
+    time_zone="Europe/Paris",
+    opening_hours={day: ["09:00-17:00"] for day in ("mon", "tue", "wed", "thu", "fri", "sat")},
+    holidays=[today.isoformat(), (today + timedelta(days=1)).isoformat()],
+)
+print("closed")
+"""
+
+SHOP_OPEN = """
+from apps.support import services
+from apps.support.models import KnowledgeBase
+shop = KnowledgeBase.objects.get(slug="shop")
+services.knowledge_base_hours_update(kb_id=shop.pk, time_zone="UTC", opening_hours={}, holidays=[])
+print("open")
+"""
+
+
+def test_out_of_hours_the_widget_says_when_and_takes_an_email(support_tidy, chromium):
+    running = support_tidy
+    setup = running.manage("shell", "-c", SHOP_CLOSED, timeout=600)
+    assert "closed" in setup.stdout, setup.stdout + setup.stderr
+    try:
+        base = running.start_web()
+        page = chromium.new_page()
+        page.goto(f"{base}/shop/")
+        page.locator(".ts-launcher").click()
+        widget = page.get_by_test_id("support-widget")
+        widget.locator("li.ts-bot").first.wait_for(timeout=30000)
+
+        widget.locator(".ts-human").click()
+        away = widget.locator("li.ts-bot", has_text="Our team is away")
+        away.wait_for(timeout=30000)
+        widget.locator(".ts-status", has_text="answer you by email").wait_for(timeout=30000)
+        box = widget.locator("textarea")
+        placeholder = box.get_attribute("placeholder")
+        box.fill("jo@example.com")
+        box.press("Enter")
+        taken = widget.locator("li.ts-bot", has_text="answer by email to jo@example.com")
+        taken.wait_for(timeout=30000)
+
+        assert "Europe/Paris time" in away.inner_text()
+        assert "email address" in away.inner_text()
+        assert placeholder is not None and "email address" in placeholder
+        page.close()
+    finally:
+        reopened = running.manage("shell", "-c", SHOP_OPEN, timeout=300)
+        assert "open" in reopened.stdout, reopened.stdout + reopened.stderr
