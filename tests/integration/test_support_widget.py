@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from tests.integration.support import AGENTS_SETUP, console_sign_in, shell
+
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 SETUP = """
@@ -295,10 +297,18 @@ print("open")
 """
 
 
+EMAILED = """
+from apps.support.models import Conversation
+c = Conversation.objects.get(customer_email="jo@example.com", messages__text="Boots fit fine")
+print("emailed", c.status, c.messages.filter(text__contains="answered by email to").count())
+"""
+
+
 def test_out_of_hours_the_widget_says_when_and_takes_an_email(support_tidy, chromium):
     running = support_tidy
     setup = running.manage("shell", "-c", SHOP_CLOSED, timeout=600)
     assert "closed" in setup.stdout, setup.stdout + setup.stderr
+    shell(running, AGENTS_SETUP, "ready")
     try:
         base = running.start_web()
         page = chromium.new_page()
@@ -318,9 +328,24 @@ def test_out_of_hours_the_widget_says_when_and_takes_an_email(support_tidy, chro
         taken = widget.locator("li.ts-bot", has_text="answer by email to jo@example.com")
         taken.wait_for(timeout=30000)
 
+        # An agent answers it by email from the console's "Answer by email" column.
+        agent = chromium.new_page()
+        console_sign_in(agent, base, "ayla")
+        agent.locator('.queue section[data-status="email"] li', has_text="jo@example.com").click()
+        agent.get_by_test_id("email-form").wait_for(timeout=30000)
+        agent.locator("#email-text").fill("Boots fit fine")
+        agent.get_by_test_id("email-send").click()
+        agent.get_by_test_id("notice").filter(has_text="Answer sent by email.").wait_for(
+            timeout=30000
+        )
+        widget.locator("li.ts-agent", has_text="Boots fit fine").wait_for(timeout=30000)
+        emailed = shell(running, EMAILED, "emailed").split()
+
         assert "Europe/Paris time" in away.inner_text()
         assert "email address" in away.inner_text()
         assert placeholder is not None and "email address" in placeholder
+        assert emailed == ["closed", "1"]
+        agent.close()
         page.close()
     finally:
         reopened = running.manage("shell", "-c", SHOP_OPEN, timeout=300)
