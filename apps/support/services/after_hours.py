@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -66,10 +67,17 @@ def conversation_hours(conversation_id: int) -> Hours | None:
 
 
 def handoff_by_email(
-    *, conversation_id: int, reason: str, hours: Hours, now: datetime, reply_to: int | None
+    *,
+    conversation_id: int,
+    reason: str,
+    hours: Hours,
+    now: datetime,
+    reply_to: int | None,
+    answer: Answer | None = None,
 ) -> Message | None:
     """Hand a bot conversation to the email answer (out of hours); None when it was not with
-    the bot. The message tells the customer when a person answers and asks for their email."""
+    the bot. The message tells the customer when a person answers and asks for their email;
+    it keeps the bot's confidence, intent and sources (`answer`) for agents and statistics."""
     with transaction.atomic():
         moved = Conversation.objects.filter(
             pk=conversation_id, status=Conversation.Status.BOT
@@ -81,8 +89,13 @@ def handoff_by_email(
         )
         if not moved:
             return None
-        answer = Answer(away_text(hours, now=now), AWAY_KIND, 0.0, 0.0, True, reason)
-        message = _bot_message_create(conversation_id, answer, reply_to=reply_to)
+        text = away_text(hours, now=now)
+        away = (
+            replace(answer, text=text, kind=AWAY_KIND, citations=())
+            if answer is not None
+            else Answer(text, AWAY_KIND, 0.0, 0.0, True, reason)
+        )
+        message = _bot_message_create(conversation_id, away, reply_to=reply_to)
         _announce(message, queue=True)
     return message
 

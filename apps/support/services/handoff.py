@@ -49,7 +49,12 @@ def conversation_handoff(
     hours = conversation_hours(conversation_id)
     if hours is not None and not hours.is_open(now):
         return handoff_by_email(
-            conversation_id=conversation_id, reason=reason, hours=hours, now=now, reply_to=reply_to
+            conversation_id=conversation_id,
+            reason=reason,
+            hours=hours,
+            now=now,
+            reply_to=reply_to,
+            answer=answer,
         )
     with transaction.atomic():
         moved = Conversation.objects.filter(
