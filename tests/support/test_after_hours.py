@@ -15,7 +15,9 @@ from django.core.mail import EmailMessage
 from django.utils import timezone
 
 from apps.support import selectors, services
+from apps.support.answers import Answer
 from apps.support.models import Conversation, Message
+from apps.support.services import replies
 
 from .helpers import api_client
 from .sockets import console_socket, consumer_test, receive_until
@@ -114,6 +116,21 @@ def test_the_email_address_is_validated_then_kept_and_confirmed(closed_kb, ask):
     assert conversation.customer_email == "jo.doe@example.com"
     assert quiet is None  # stored for the agent, no bot reply
     assert conversation.messages.filter(text__contains="ends in 42").exists()
+
+
+def test_a_low_confidence_handoff_out_of_hours_keeps_the_bots_scores(closed_kb, ask, monkeypatch):
+    unsure = Answer(
+        "I'm not sure", "handoff", 0.21, 0.3, True, "low_confidence", sources=({"chunk_id": 1},)
+    )
+    monkeypatch.setattr(replies, "answer_compose", lambda **kwargs: unsure)
+    conversation = services.conversation_start(kb_id=closed_kb.pk)
+
+    reply = ask(conversation, "Something the bot is unsure about")
+
+    assert reply.answer_kind == "after_hours"
+    assert "Our team is away" in reply.text
+    assert (reply.confidence, reply.sources) == (0.21, [{"chunk_id": 1}])
+    assert conversation.handoff_reason == "low_confidence"
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from apps.support import demo, services
+from apps.support import demo, retrieval, services
 from apps.support.answers import answer_compose
 from apps.support.models import Conversation, KnowledgeBase
 
@@ -116,8 +116,6 @@ def test_the_demo_set_up_makes_both_help_centres(fake_embedder):
 
 @pytest.mark.slow
 def test_the_real_embedder_answers_shop_questions_from_the_shop_articles(model_dirs, embedder):
-    from apps.support import retrieval
-
     retrieval.retrieval_state_reset()
     shop = demo.demo_knowledge_shop_load(log=_quiet)
     try:
