@@ -376,6 +376,8 @@ if ML_BATCH_MAX_SIZE < 1 or ML_BATCH_MAX_WAIT_MS < 0 or ML_BATCH_TIMEOUT_S <= 0:
 # Questions one client address may ask the ask API per minute (a load bench behind one address
 # raises it; the default keeps an anonymous client from spending the models' time).
 SUPPORT_ASK_RATE = env.str("SUPPORT_ASK_RATE", default="30/min")
+# The knowledge base (its slug) the storefront's chat widget answers from; demo_setup makes it.
+SHOP_SUPPORT_KB = env.str("SHOP_SUPPORT_KB", default="shop")
 LLM_BASE_URL = env.str("LLM_BASE_URL", default="")
 LLM_MODEL = env.str("LLM_MODEL", default="")
 LLM_API_KEY = env.str("LLM_API_KEY", default="")

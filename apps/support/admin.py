@@ -51,9 +51,17 @@ class KnowledgeBaseAdminForm(forms.ModelForm):
 
 @admin.register(KnowledgeBase)
 class KnowledgeBaseAdmin(admin.ModelAdmin):
-    list_display = ("name", "answer_mode", "handoff_threshold", "faq_threshold", "is_default")
+    list_display = (
+        "name",
+        "slug",
+        "answer_mode",
+        "handoff_threshold",
+        "faq_threshold",
+        "is_default",
+    )
     fields = (
         "name",
+        "slug",
         "is_default",
         "greeting",
         "scope",
@@ -63,8 +71,12 @@ class KnowledgeBaseAdmin(admin.ModelAdmin):
         "llm_endpoint",
         "llm_model",
         "calibration",
+        "time_zone",
+        "opening_hours",
+        "holidays",
     )
-    readonly_fields = ("calibration",)
+    # Business hours are edited on their staff page (support:hours), which checks every range.
+    readonly_fields = ("calibration", "time_zone", "opening_hours", "holidays")
     form = KnowledgeBaseAdminForm
 
     def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
@@ -77,6 +89,7 @@ class KnowledgeBaseAdmin(admin.ModelAdmin):
             scope=obj.scope,
             **{name: getattr(obj, name) for name in KB_SETTINGS},
         )
+        services.knowledge_base_slug_set(kb_id=kb.pk, slug=obj.slug)
         obj.pk = kb.pk
 
     def delete_model(self, request, obj):  # type: ignore[no-untyped-def]

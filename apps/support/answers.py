@@ -24,7 +24,7 @@ from .memory import Exchange, query_rewrite
 from .models import FAQ, Article, KnowledgeBase
 from .retrieval import Passage, article_url, passages_retrieve
 from .scope import OFFER_KIND, offer_text, out_of_scope
-from .selectors import article_intents_map
+from .selectors import article_intents_map, knowledge_base_uses_intents
 from .text import MAX_MESSAGE_CHARS, clean_text, tokens
 
 log = logging.getLogger(__name__)
@@ -177,7 +177,7 @@ def answer_compose(
     extras: dict[str, Any] = {"query": query} if rewrite.follow_up else {}
     if passages is None:
         passages = passages_retrieve(kb_id=kb_id, query=query, k=5)
-    if use_intent and guess is None:
+    if use_intent and guess is None and knowledge_base_uses_intents(kb_id=kb_id):
         guesses = intents_predict([query])
         guess = guesses[0] if guesses else None
     sources = tuple(p.as_source() for p in passages)

@@ -307,6 +307,13 @@ class AgentConsoleConsumer(RoleCheckedConsumer, JsonActionConsumer):
                 client_id=str(content.get("client_id") or "") or None,
             )
             await self.send_json({"type": "ack", "client_id": message.client_id, "id": message.pk})
+        elif kind == "email_reply":
+            await database_sync_to_async(services.conversation_email_reply)(
+                conversation_id=int(conversation_id),
+                agent=self.user,
+                text=content.get("text") if isinstance(content.get("text"), str) else "",
+            )
+            await self.send_json({"type": "email_sent", "conversation_id": int(conversation_id)})
         elif kind == "note":
             await database_sync_to_async(services.note_add)(
                 conversation_id=int(conversation_id),
@@ -353,6 +360,8 @@ class AgentConsoleConsumer(RoleCheckedConsumer, JsonActionConsumer):
             return _error(str(exc), "not_allowed")
         if isinstance(exc, services.NotPermitted):
             return _error(str(exc), "forbidden")
+        if isinstance(exc, services.EmailNotSent):
+            return _error(str(exc), "email_not_sent")
         if isinstance(exc, Conversation.DoesNotExist):
             gone = _error("That conversation no longer exists (it was deleted).", "not_found")
             # The console drops it from its queue (`_open` has let go of a deleted one).

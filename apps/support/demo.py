@@ -1,5 +1,7 @@
-"""Demo help centre of a digital bank: articles, FAQ pairs, past conversations, a trained
-intent model and a calibrated handoff threshold. Idempotent: re-running updates in place."""
+"""Demo help centres: the digital bank's (articles, FAQ pairs, past conversations, a trained
+intent model and a calibrated handoff threshold), its Chinese section, and the outdoor shop's
+(Trailhead & Hearth: shipping, returns, sizes, warranty...), which the storefront's chat
+answers from. Idempotent: re-running updates in place."""
 
 from __future__ import annotations
 
@@ -30,6 +32,16 @@ KB_NAME = "Help centre"
 # The Chinese section: its own knowledge base on the multilingual (cross-lingual) embedder.
 ZH_DATA = DATA / "zh"
 ZH_KB_NAME = "帮助中心（中文）"
+# The outdoor shop's help centre (demo_data/shop), named "shop" for the storefront's widget
+# (settings.SHOP_SUPPORT_KB).
+SHOP_DATA = DATA / "shop"
+SHOP_KB_NAME = "Trailhead & Hearth help centre"
+SHOP_KB_SLUG = "shop"
+SHOP_GREETING = (
+    "Hi! I'm the Trailhead & Hearth assistant. Ask me about your order, delivery, returns, "
+    "sizes or warranty."
+)
+SHOP_SCOPE = "questions about orders, delivery, returns, sizes, warranty and gear care"
 
 # The intent vocabulary of the demo: the 77 label names of banking77 (names only), so real
 # customer queries can measure retrieval against the demo articles.
@@ -162,7 +174,7 @@ def intents_parse() -> dict[str, dict[str, Any]]:
 
 def demo_knowledge_load(*, log: Callable[[str], None] = print) -> KnowledgeBase:
     """Articles, FAQ pairs, past conversations and canned responses, embedded and indexed."""
-    kb = knowledge_base_ensure(name=KB_NAME)
+    kb = knowledge_base_ensure(name=KB_NAME, slug="bank")
     articles = articles_parse()
     intents = intents_parse()
     unknown = {i for a in articles for i in a["intents"]} - set(BANKING77_INTENTS)
@@ -236,10 +248,34 @@ def demo_knowledge_zh_load(*, log: Callable[[str], None] = print) -> KnowledgeBa
     return kb
 
 
+def demo_knowledge_shop_load(*, log: Callable[[str], None] = print) -> KnowledgeBase:
+    """The outdoor shop's help centre (demo_data/shop): its own knowledge base, greeting and
+    scope, so the storefront's chat no longer speaks for the bank. Its articles carry no
+    intents, so it is answered from its passages (the intent model knows the bank's intents)."""
+    kb = knowledge_base_ensure(name=SHOP_KB_NAME, slug=SHOP_KB_SLUG)
+    KnowledgeBase.objects.filter(pk=kb.pk).update(greeting=SHOP_GREETING, scope=SHOP_SCOPE)
+    articles = articles_parse("help_centre_shop.md", SHOP_DATA)
+    with transaction.atomic():
+        for item in articles:
+            article_upsert(
+                kb_id=kb.pk,
+                title=item["title"],
+                body=item["body"],
+                source_key=f"demo:{item['slug']}",
+                tags=item["tags"],
+                intents=item["intents"],
+            )
+    embedded = knowledge_embed(kb_id=kb.pk)
+    log(f"   shop help centre: {len(articles)} articles, embedded {embedded} passages")
+    kb.refresh_from_db()
+    return kb
+
+
 def demo_load(*, log: Callable[[str], None] = print, train: bool = True) -> None:
 
     kb = demo_knowledge_load(log=log)
     demo_knowledge_zh_load(log=log)
+    demo_knowledge_shop_load(log=log)
     if not train:
         log("   intent model: skipped (--no-train)")
         return

@@ -255,6 +255,7 @@ class ConversationSerializer(serializers.ModelSerializer):
             "kb",
             "status",
             "customer_name",
+            "customer_email",
             "assigned_agent",
             "handoff_reason",
             "handoff_at",
@@ -268,7 +269,13 @@ class ConversationSerializer(serializers.ModelSerializer):
 
 
 class ConversationStartSerializer(serializers.Serializer):
-    kb = serializers.IntegerField(required=False)
+    kb = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=50,
+        help_text="The knowledge base to chat with: its slug (e.g. shop) or id; empty: the "
+        "default one. An unknown one is a 400.",
+    )
     customer_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
 
 
@@ -348,6 +355,9 @@ class SupportResultSerializer(serializers.Serializer):
 
 class HumanRequestResultSerializer(serializers.Serializer):
     ok = serializers.BooleanField(help_text="handed to a person now")
-    outcome = serializers.ChoiceField(choices=["queued", "waiting", "agent"])
+    outcome = serializers.ChoiceField(
+        choices=["queued", "email", "waiting", "agent"],
+        help_text="email: out of business hours, a person answers by email",
+    )
     detail = serializers.CharField()
     message = serializers.CharField(help_text="what to tell the customer")

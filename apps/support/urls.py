@@ -1,7 +1,7 @@
 from django.urls import path
 from django.views.i18n import JavaScriptCatalog
 
-from . import views, views_review
+from . import views, views_hours, views_review
 
 app_name = "support"
 urlpatterns = [
@@ -14,6 +14,7 @@ urlpatterns = [
     path("knowledge/faq-drafts/<int:pk>/", views.faq_draft_review, name="faq_draft"),
     path("knowledge-bases/", views.knowledge_base_settings_default, name="kb_settings_default"),
     path("knowledge-bases/<int:pk>/", views.knowledge_base_settings, name="kb_settings"),
+    path("knowledge-bases/<int:pk>/hours/", views_hours.business_hours, name="hours"),
     path("conversations/<int:pk>/", views.conversation_detail, name="conversation"),
     path("articles/<int:pk>/", views.article_detail, name="article"),
     # The chat widget's fixed texts in the visitor's language (apps/support/locale).

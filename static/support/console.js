@@ -38,6 +38,7 @@
       // A conversation deleted meanwhile leaves the queue.
       if (ev.code === "not_found" && ev.conversation_id) { delete conversations[ev.conversation_id]; renderQueue(); }
     }
+    else if (ev.type === "email_sent") { $("email-text").value = ""; notice("Answer sent by email."); }
     else if (ev.type === "faq_draft") { notice("Draft FAQ saved for review: " + ev.question); }
   }
 
@@ -99,7 +100,7 @@
   }
 
   function renderQueue() {
-    var groups = { waiting: [], agent: [], bot: [], closed: [] };
+    var groups = { waiting: [], email: [], agent: [], bot: [], closed: [] };
     Object.keys(conversations).forEach(function (id) { var c = conversations[id]; (groups[c.status] || []).push(c); });
     Object.keys(groups).forEach(function (status) {
       var section = document.querySelector('.queue section[data-status="' + status + '"]');
@@ -137,6 +138,11 @@
     $("faq-draft").disabled = false;
     ["reply", "note"].forEach(function (id) { $(id).disabled = closed; });
     document.querySelectorAll("#reply-form button, #note-form button").forEach(function (b) { b.disabled = closed; });
+    // Out of hours: answered by email, to the address the customer left in the chat.
+    var byEmail = c.status === "email";
+    $("email-form").hidden = !byEmail || !c.customer_email;
+    $("email-missing").hidden = !byEmail || !!c.customer_email;
+    $("email-label").textContent = "Answer by email to " + (c.customer_email || "");
     var csat = $("conv-csat");
     csat.hidden = !c.csat;
     csat.textContent = c.csat ? "CSAT " + c.csat + "/5" : "";
@@ -207,6 +213,7 @@
     typingSent = Date.now();
     send({ type: "typing", conversation_id: opened, on: true });
   });
+  $("email-form").onsubmit = function (e) { e.preventDefault(); var t = $("email-text").value.trim(); if (!t) return; send({ type: "email_reply", conversation_id: opened, text: t }); };
   $("note-form").onsubmit = function (e) { e.preventDefault(); var t = $("note").value.trim(); if (!t) return; send({ type: "note", conversation_id: opened, text: t }); $("note").value = ""; };
   connect();
 })();

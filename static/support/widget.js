@@ -17,8 +17,12 @@
     csrf: (script && script.dataset.csrf) || "",
     mode: (script && script.dataset.mode) || "floating",
     target: (script && script.dataset.target) || "",
+    // The knowledge base this page's chat answers from (its slug, e.g. "shop"); empty: the
+    // default one. The server refuses a name it does not know.
+    kb: (script && script.dataset.kb) || "",
   };
-  var KEY = "textsuite-support";
+  // One conversation per knowledge base: the shop's chat does not continue the bank's.
+  var KEY = "textsuite-support" + (cfg.kb ? ":" + cfg.kb : "");
   var state = load();
   // lastId is this page's own: a new page (reload, next storefront page) starts from 0 and so
   // shows the whole transcript; a reconnect within the page asks only for what it missed.
@@ -168,10 +172,20 @@
     var headers = { "Content-Type": "application/json" };
     var token = cfg.csrf || cookie("csrftoken");
     if (token) headers["X-CSRFToken"] = token;
-    fetch(cfg.api + "chat/", { method: "POST", headers: headers, credentials: "same-origin", body: "{}" })
-      .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.json(); })
+    var body = cfg.kb ? JSON.stringify({ kb: cfg.kb }) : "{}";
+    fetch(cfg.api + "chat/", { method: "POST", headers: headers, credentials: "same-origin", body: body })
+      .then(function (r) {
+        // A refusal (an unknown knowledge base) is said once, not retried for ever.
+        if (r.status === 400) return r.json().then(function (e) { var err = new Error(e.detail || "HTTP 400"); err.refused = true; throw err; });
+        if (!r.ok) throw new Error("HTTP " + r.status);
+        return r.json();
+      })
       .then(function (data) { starting = false; state = { token: data.token }; lastId = 0; save(); connect(); })
-      .catch(function () { starting = false; showStatus(t("Chat is unavailable right now. Retrying…")); setTimeout(start, 5000); });
+      .catch(function (err) {
+        starting = false;
+        if (err && err.refused) { showStatus(t("Chat is not available on this page: ") + err.message); return; }
+        showStatus(t("Chat is unavailable right now. Retrying…")); setTimeout(start, 5000);
+      });
   }
 
   function connect() {
@@ -293,7 +307,9 @@
 
   function setStatus(status) {
     el.root.dataset.status = status;
+    el.input.placeholder = status === "email" ? t("Your email address, e.g. name@example.com") : t("Type your question…");
     if (status === "waiting") showStatus(t("Waiting for an agent…"));
+    else if (status === "email") showStatus(t("Our team is away: a person will answer you by email."));
     else if (status === "agent") showStatus("");
     else if (status === "closed") showStatus(t("This conversation is closed.") + (csatDone ? " " + t("Thank you for your rating!") : ""));
   }

@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from tests.integration.support import AGENTS_SETUP, console_sign_in, shell
+
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 SETUP = """
@@ -234,3 +236,117 @@ def test_a_refused_message_is_marked_not_sent_and_its_text_comes_back(support_ti
     stored = running.manage("shell", "-c", STORED, timeout=300)
     assert "stored 0" in stored.stdout, stored.stdout + stored.stderr
     page.close()
+
+
+SHOP_SETUP = """
+from apps.support import demo, services
+services.knowledge_base_ensure(name="Help centre")
+shop = demo.demo_knowledge_shop_load(log=lambda _m: None)
+print("shop", shop.greeting)
+"""
+
+
+def test_the_storefront_chat_greets_and_answers_as_the_shop(support_tidy, chromium):
+    running = support_tidy
+    setup = running.manage("shell", "-c", SHOP_SETUP, timeout=600)
+    assert "shop" in setup.stdout, setup.stdout + setup.stderr
+    greeting = setup.stdout.split("shop", 1)[-1].strip()
+    base = running.start_web()
+    page = chromium.new_page()
+    page.goto(f"{base}/shop/")
+
+    page.locator(".ts-launcher").click()
+    widget = page.get_by_test_id("support-widget")
+    first = widget.locator("li.ts-bot").first
+    first.wait_for(timeout=30000)
+    box = widget.locator("textarea")
+    box.fill("When will I get my refund?")
+    box.press("Enter")
+    answer = widget.locator("li.ts-bot:not(.ts-streaming)").nth(1)
+    answer.wait_for(timeout=60000)
+
+    assert first.inner_text().strip() == greeting
+    assert "account, cards or payments" not in first.inner_text()
+    assert "Returns" in answer.inner_text()  # the cited shop article
+    page.close()
+
+
+SHOP_CLOSED = """
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+from django.utils import timezone
+from apps.support import demo, services
+services.knowledge_base_ensure(name="Help centre")
+shop = demo.demo_knowledge_shop_load(log=lambda _m: None)
+today = timezone.now().astimezone(ZoneInfo("Europe/Paris")).date()
+services.knowledge_base_hours_update(
+    kb_id=shop.pk,
+    time_zone="Europe/Paris",
+    opening_hours={day: ["09:00-17:00"] for day in ("mon", "tue", "wed", "thu", "fri", "sat")},
+    holidays=[today.isoformat(), (today + timedelta(days=1)).isoformat()],
+)
+print("closed")
+"""
+
+SHOP_OPEN = """
+from apps.support import services
+from apps.support.models import KnowledgeBase
+shop = KnowledgeBase.objects.get(slug="shop")
+services.knowledge_base_hours_update(kb_id=shop.pk, time_zone="UTC", opening_hours={}, holidays=[])
+print("open")
+"""
+
+
+EMAILED = """
+from apps.support.models import Conversation
+c = Conversation.objects.get(customer_email="jo@example.com", messages__text="Boots fit fine")
+print("emailed", c.status, c.messages.filter(text__contains="answered by email to").count())
+"""
+
+
+def test_out_of_hours_the_widget_says_when_and_takes_an_email(support_tidy, chromium):
+    running = support_tidy
+    setup = running.manage("shell", "-c", SHOP_CLOSED, timeout=600)
+    assert "closed" in setup.stdout, setup.stdout + setup.stderr
+    shell(running, AGENTS_SETUP, "ready")
+    try:
+        base = running.start_web()
+        page = chromium.new_page()
+        page.goto(f"{base}/shop/")
+        page.locator(".ts-launcher").click()
+        widget = page.get_by_test_id("support-widget")
+        widget.locator("li.ts-bot").first.wait_for(timeout=30000)
+
+        widget.locator(".ts-human").click()
+        away = widget.locator("li.ts-bot", has_text="Our team is away")
+        away.wait_for(timeout=30000)
+        widget.locator(".ts-status", has_text="answer you by email").wait_for(timeout=30000)
+        box = widget.locator("textarea")
+        placeholder = box.get_attribute("placeholder")
+        box.fill("jo@example.com")
+        box.press("Enter")
+        taken = widget.locator("li.ts-bot", has_text="answer by email to jo@example.com")
+        taken.wait_for(timeout=30000)
+
+        # An agent answers it by email from the console's "Answer by email" column.
+        agent = chromium.new_page()
+        console_sign_in(agent, base, "ayla")
+        agent.locator('.queue section[data-status="email"] li', has_text="jo@example.com").click()
+        agent.get_by_test_id("email-form").wait_for(timeout=30000)
+        agent.locator("#email-text").fill("Boots fit fine")
+        agent.get_by_test_id("email-send").click()
+        agent.get_by_test_id("notice").filter(has_text="Answer sent by email.").wait_for(
+            timeout=30000
+        )
+        widget.locator("li.ts-agent", has_text="Boots fit fine").wait_for(timeout=30000)
+        emailed = shell(running, EMAILED, "emailed").split()
+
+        assert "Europe/Paris time" in away.inner_text()
+        assert "email address" in away.inner_text()
+        assert placeholder is not None and "email address" in placeholder
+        assert emailed == ["closed", "1"]
+        agent.close()
+        page.close()
+    finally:
+        reopened = running.manage("shell", "-c", SHOP_OPEN, timeout=300)
+        assert "open" in reopened.stdout, reopened.stdout + reopened.stderr

@@ -109,3 +109,49 @@ def _on_commit_runs_now(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(transaction, "on_commit", lambda func, using=None, robust=False: func())
     monkeypatch.setitem(app.conf, "task_always_eager", True)
     monkeypatch.setitem(app.conf, "task_eager_propagates", True)
+
+
+CARD_QUESTION = "How long does card delivery take?"
+
+
+@pytest.fixture
+def ask(db: Any) -> Any:
+    """`ask(conversation, text)`: the customer writes `text`, the bot replies; returns the reply
+    and refreshes `conversation` (its status may have changed)."""
+    from apps.support import services
+
+    def _ask(conversation: Any, text: str) -> Any:
+        message, _ = services.customer_message_post(conversation_id=conversation.pk, text=text)
+        reply = services.bot_reply(conversation_id=conversation.pk, message_id=message.pk)
+        conversation.refresh_from_db()
+        return reply
+
+    return _ask
+
+
+@pytest.fixture
+def answered(kb: Any, ask: Any) -> Any:
+    """`answered(text=CARD_QUESTION)`: a new conversation in `kb` where the bot answered `text`;
+    returns (conversation, reply)."""
+    from apps.support import services
+
+    def _answered(text: str = CARD_QUESTION) -> tuple[Any, Any]:
+        conversation = services.conversation_start(kb_id=kb.pk)
+        return conversation, ask(conversation, text)
+
+    return _answered
+
+
+@pytest.fixture
+def resolved(answered: Any, agent: Any) -> Any:
+    """`resolved(text=CARD_QUESTION, rating="up")`: an answered conversation whose answer the
+    customer rated and that `agent` closed; returns (conversation, reply)."""
+    from apps.support import services
+
+    def _resolved(text: str = CARD_QUESTION, rating: str = "up") -> tuple[Any, Any]:
+        conversation, reply = answered(text)
+        services.message_rate(conversation_id=conversation.pk, message_id=reply.pk, rating=rating)
+        services.conversation_close(conversation_id=conversation.pk, by=agent)
+        return conversation, reply
+
+    return _resolved

@@ -10,13 +10,6 @@ from apps.support.memory import Exchange, follow_up, query_rewrite
 pytestmark = pytest.mark.django_db
 
 
-def _ask(conversation, text):
-    message, _ = services.customer_message_post(conversation_id=conversation.pk, text=text)
-    reply = services.bot_reply(conversation_id=conversation.pk, message_id=message.pk)
-    conversation.refresh_from_db()
-    return reply
-
-
 @pytest.mark.parametrize(
     "text",
     ["how long does that take?", "can I do it at an ATM?", "and Google Pay?", "why?"],
@@ -65,11 +58,11 @@ def test_a_chain_of_follow_ups_reaches_back_to_the_question_that_started_it():
     assert rewrite.context == ("I want to order a new card", "and express?")
 
 
-def test_chat_follow_up_is_answered_from_the_article_of_the_earlier_question(kb):
+def test_chat_follow_up_is_answered_from_the_article_of_the_earlier_question(kb, ask):
     conversation = services.conversation_start(kb_id=kb.pk)
-    first = _ask(conversation, "I forgot my PIN, how do I change it?")
+    first = ask(conversation, "I forgot my PIN, how do I change it?")
 
-    follow = _ask(conversation, "can I do that at an ATM?")
+    follow = ask(conversation, "can I do that at an ATM?")
     alone = answers.answer_compose(kb_id=kb.pk, question="can I do that at an ATM?")
 
     assert first.citations[0]["title"] == "Changing your PIN"
@@ -93,9 +86,9 @@ def test_follow_up_without_context_goes_to_the_wrong_article_and_with_it_to_the_
     assert remembered.extras["query"].startswith("I forgot my PIN")
 
 
-def test_memory_pairs_each_earlier_question_with_the_bots_answer(kb):
+def test_memory_pairs_each_earlier_question_with_the_bots_answer(kb, ask):
     conversation = services.conversation_start(kb_id=kb.pk)
-    answered = _ask(conversation, "I forgot my PIN, how do I change it?")
+    answered = ask(conversation, "I forgot my PIN, how do I change it?")
     pending, _ = services.customer_message_post(conversation_id=conversation.pk, text="and then?")
     later, _ = services.customer_message_post(conversation_id=conversation.pk, text="hello?")
 
@@ -118,7 +111,7 @@ class _RecordingGenerator:
         yield "At an ATM, in the PIN services menu."
 
 
-def test_generated_follow_up_gets_the_earlier_turns_and_the_right_passages(kb, monkeypatch):
+def test_generated_follow_up_gets_the_earlier_turns_and_the_right_passages(kb, monkeypatch, ask):
     from apps.support import generation
 
     fake = _RecordingGenerator()
@@ -126,9 +119,9 @@ def test_generated_follow_up_gets_the_earlier_turns_and_the_right_passages(kb, m
     kb.answer_mode = "generated"
     kb.save(update_fields=["answer_mode"])
     conversation = services.conversation_start(kb_id=kb.pk)
-    first = _ask(conversation, "I forgot my PIN, how do I change it?")
+    first = ask(conversation, "I forgot my PIN, how do I change it?")
 
-    reply = _ask(conversation, "can I do that at an ATM?")
+    reply = ask(conversation, "can I do that at an ATM?")
 
     question, passages, history = fake.calls[-1]
     assert reply.answer_kind == "generated"

@@ -13,21 +13,14 @@ from .helpers import api_client
 pytestmark = pytest.mark.django_db
 
 
-def _answered(kb, text="How long does card delivery take?"):
-    conversation = services.conversation_start(kb_id=kb.pk)
-    message, _ = services.customer_message_post(conversation_id=conversation.pk, text=text)
-    reply = services.bot_reply(conversation_id=conversation.pk, message_id=message.pk)
-    return conversation, reply
-
-
 def _rate(conversation, reply, payload):
     return api_client().post(
         f"/api/support/chat/{conversation.token}/messages/{reply.pk}/rate/", payload, format="json"
     )
 
 
-def test_a_rating_keeps_the_customers_comment(kb):
-    conversation, reply = _answered(kb)
+def test_a_rating_keeps_the_customers_comment(kb, answered):
+    conversation, reply = answered()
 
     response = _rate(conversation, reply, {"rating": "down", "comment": "  It took 3 weeks! "})
 
@@ -36,8 +29,8 @@ def test_a_rating_keeps_the_customers_comment(kb):
     assert (reply.rating, reply.rating_comment) == ("down", "It took 3 weeks!")
 
 
-def test_a_rating_without_a_comment_still_counts(kb):
-    conversation, reply = _answered(kb)
+def test_a_rating_without_a_comment_still_counts(kb, answered):
+    conversation, reply = answered()
 
     response = _rate(conversation, reply, {"rating": "up"})
 
@@ -46,8 +39,8 @@ def test_a_rating_without_a_comment_still_counts(kb):
     assert (reply.rating, reply.rating_comment) == ("up", "")
 
 
-def test_a_too_long_comment_is_refused_and_the_earlier_rating_kept(kb):
-    conversation, reply = _answered(kb)
+def test_a_too_long_comment_is_refused_and_the_earlier_rating_kept(kb, answered):
+    conversation, reply = answered()
     _rate(conversation, reply, {"rating": "up", "comment": "clear"})
 
     response = _rate(conversation, reply, {"rating": "down", "comment": "x" * 501})
@@ -57,8 +50,8 @@ def test_a_too_long_comment_is_refused_and_the_earlier_rating_kept(kb):
     assert (reply.rating, reply.rating_comment) == ("up", "clear")
 
 
-def test_the_service_refuses_a_comment_that_is_not_text(kb):
-    conversation, reply = _answered(kb)
+def test_the_service_refuses_a_comment_that_is_not_text(kb, answered):
+    conversation, reply = answered()
 
     with pytest.raises(services.InvalidText):
         services.message_rate(
@@ -67,19 +60,19 @@ def test_the_service_refuses_a_comment_that_is_not_text(kb):
 
 
 @pytest.fixture
-def reviewed(kb, agent):
-    unhelpful_conv, unhelpful = _answered(kb)
+def reviewed(kb, agent, answered):
+    unhelpful_conv, unhelpful = answered()
     services.message_rate(
         conversation_id=unhelpful_conv.pk,
         message_id=unhelpful.pk,
         rating="down",
         comment="wrong card",
     )
-    flagged_conv, flagged = _answered(kb, "How do I change my PIN?")
+    flagged_conv, flagged = answered("How do I change my PIN?")
     services.message_flag(message_id=flagged.pk, agent=agent, flag="outdated", note="new menu")
-    _, liked = _answered(kb, "Where can I track my card?")
+    _, liked = answered("Where can I track my card?")
     services.message_rate(conversation_id=liked.conversation_id, message_id=liked.pk, rating="up")
-    handed_conv, handed = _answered(kb, "I want to talk to a human please")
+    handed_conv, handed = answered("I want to talk to a human please")
     return {
         "unhelpful": (unhelpful_conv, unhelpful),
         "flagged": (flagged_conv, flagged),

@@ -14,24 +14,10 @@ from .helpers import api_client
 pytestmark = pytest.mark.django_db
 
 
-def _answered(kb, text="How long does card delivery take?"):
-    conversation = services.conversation_start(kb_id=kb.pk)
-    message, _ = services.customer_message_post(conversation_id=conversation.pk, text=text)
-    reply = services.bot_reply(conversation_id=conversation.pk, message_id=message.pk)
-    return conversation, reply
-
-
-def _resolved(kb, agent, text="How long does card delivery take?", rating="up"):
-    conversation, reply = _answered(kb, text)
-    services.message_rate(conversation_id=conversation.pk, message_id=reply.pk, rating=rating)
-    services.conversation_close(conversation_id=conversation.pk, by=agent)
-    return conversation, reply
-
-
-def test_a_helpful_answer_in_a_closed_conversation_is_proposed_once(kb, agent):
-    _, reply = _resolved(kb, agent)
-    _resolved(kb, agent, "How do I change my PIN?", rating="down")
-    open_conv, open_reply = _answered(kb, "Where can I track my card?")
+def test_a_helpful_answer_in_a_closed_conversation_is_proposed_once(kb, agent, answered, resolved):
+    _, reply = resolved()
+    resolved("How do I change my PIN?", rating="down")
+    open_conv, open_reply = answered("Where can I track my card?")
     services.message_rate(conversation_id=open_conv.pk, message_id=open_reply.pk, rating="up")
 
     first = services.training_candidates_collect()
@@ -44,15 +30,15 @@ def test_a_helpful_answer_in_a_closed_conversation_is_proposed_once(kb, agent):
     assert (candidate.source, candidate.status) == ("rated_good", "proposed")
 
 
-def test_a_flagged_answer_is_not_proposed_even_if_rated_helpful(kb, agent):
-    _, reply = _resolved(kb, agent)
+def test_a_flagged_answer_is_not_proposed_even_if_rated_helpful(kb, agent, resolved):
+    _, reply = resolved()
     services.message_flag(message_id=reply.pk, agent=agent, flag="outdated")
 
     assert services.training_candidates_collect() == 0
 
 
-def test_accepting_a_row_makes_it_intent_training_data(kb, agent, agent_api):
-    _resolved(kb, agent)
+def test_accepting_a_row_makes_it_intent_training_data(kb, agent, agent_api, resolved):
+    resolved()
     services.training_candidates_collect()
     candidate = TrainingCandidate.objects.get()
 
@@ -76,8 +62,8 @@ def test_accepting_a_row_makes_it_intent_training_data(kb, agent, agent_api):
     assert ("How long does card delivery take?", "card_delivery_estimate") in rows_from_past(kb.pk)
 
 
-def test_a_row_without_an_intent_needs_one_to_be_accepted(kb, agent, agent_api):
-    _resolved(kb, agent)  # no intent model in these tests: nothing was predicted
+def test_a_row_without_an_intent_needs_one_to_be_accepted(kb, agent, agent_api, resolved):
+    resolved()  # no intent model in these tests: nothing was predicted
     services.training_candidates_collect()
     candidate = TrainingCandidate.objects.get()
 
@@ -91,8 +77,8 @@ def test_a_row_without_an_intent_needs_one_to_be_accepted(kb, agent, agent_api):
     assert not PastConversation.objects.exists()
 
 
-def test_a_rejected_row_never_trains_and_is_not_proposed_again(kb, agent, agent_api):
-    _resolved(kb, agent)
+def test_a_rejected_row_never_trains_and_is_not_proposed_again(kb, agent, agent_api, resolved):
+    resolved()
     services.training_candidates_collect()
     candidate = TrainingCandidate.objects.get()
 
@@ -104,8 +90,8 @@ def test_a_rejected_row_never_trains_and_is_not_proposed_again(kb, agent, agent_
     assert not PastConversation.objects.exists()
 
 
-def test_an_agent_confirmed_answer_is_proposed_at_once(kb, agent, agent_api):
-    _, reply = _answered(kb)
+def test_an_agent_confirmed_answer_is_proposed_at_once(kb, agent, agent_api, answered):
+    _, reply = answered()
 
     confirmed = agent_api.post(f"/api/support/messages/{reply.pk}/confirm/")
     greeting = reply.conversation.messages.filter(answer_kind="greeting").get()

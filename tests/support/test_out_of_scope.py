@@ -12,19 +12,12 @@ from apps.support.scope import offer_accepted, offer_declined
 pytestmark = pytest.mark.django_db
 
 
-def _ask(conversation, text):
-    message, _ = services.customer_message_post(conversation_id=conversation.pk, text=text)
-    reply = services.bot_reply(conversation_id=conversation.pk, message_id=message.pk)
-    conversation.refresh_from_db()
-    return reply
-
-
-def test_off_topic_question_gets_what_the_bot_helps_with_and_stays_with_the_bot(kb):
+def test_off_topic_question_gets_what_the_bot_helps_with_and_stays_with_the_bot(kb, ask):
     kb.scope = "questions about cards and PINs"
     kb.save(update_fields=["scope"])
     conversation = services.conversation_start(kb_id=kb.pk)
 
-    reply = _ask(conversation, "zebra quantum violin")
+    reply = ask(conversation, "zebra quantum violin")
 
     assert reply.answer_kind == "out_of_scope"
     assert "I can only help with questions about cards and PINs" in reply.text
@@ -32,42 +25,42 @@ def test_off_topic_question_gets_what_the_bot_helps_with_and_stays_with_the_bot(
     assert conversation.status == "bot" and conversation.handoff_reason == ""
 
 
-def test_accepting_the_offer_puts_the_customer_in_the_queue(kb):
+def test_accepting_the_offer_puts_the_customer_in_the_queue(kb, ask):
     conversation = services.conversation_start(kb_id=kb.pk)
-    _ask(conversation, "zebra quantum violin")
+    ask(conversation, "zebra quantum violin")
 
-    reply = _ask(conversation, "Yes please")
+    reply = ask(conversation, "Yes please")
 
     assert conversation.status == "waiting"
     assert conversation.handoff_reason == "customer_asked"
     assert reply.answer_kind == "handoff"
 
 
-def test_declining_the_offer_keeps_the_bot_and_the_next_question_is_answered(kb):
+def test_declining_the_offer_keeps_the_bot_and_the_next_question_is_answered(kb, ask):
     conversation = services.conversation_start(kb_id=kb.pk)
-    _ask(conversation, "zebra quantum violin")
+    ask(conversation, "zebra quantum violin")
 
-    declined = _ask(conversation, "no thanks")
-    answered = _ask(conversation, "How long does card delivery take?")
+    declined = ask(conversation, "no thanks")
+    answered = ask(conversation, "How long does card delivery take?")
 
     assert declined.answer_kind == "declined" and conversation.status == "bot"
     assert answered.answer_kind == "extractive"
     assert "5 to 7 working days" in answered.text
 
 
-def test_a_yes_without_an_offer_is_no_request_for_a_person(kb):
+def test_a_yes_without_an_offer_is_no_request_for_a_person(kb, ask):
     conversation = services.conversation_start(kb_id=kb.pk)
-    _ask(conversation, "How long does card delivery take?")
+    ask(conversation, "How long does card delivery take?")
 
-    reply = _ask(conversation, "yes")
+    reply = ask(conversation, "yes")
 
     assert conversation.status == "bot"
     assert reply.answer_kind != "handoff"
 
 
-def test_the_talk_to_a_human_button_still_works_after_an_offer(kb):
+def test_the_talk_to_a_human_button_still_works_after_an_offer(kb, ask):
     conversation = services.conversation_start(kb_id=kb.pk)
-    _ask(conversation, "zebra quantum violin")
+    ask(conversation, "zebra quantum violin")
 
     asked = services.conversation_human_request(conversation_id=conversation.pk)
 
@@ -93,10 +86,10 @@ def test_an_intent_above_the_threshold_keeps_a_question_in_scope(kb):
     assert answer.kind != "out_of_scope"
 
 
-def test_the_offer_is_stored_as_a_bot_message_the_customer_sees(kb):
+def test_the_offer_is_stored_as_a_bot_message_the_customer_sees(kb, ask):
     conversation = services.conversation_start(kb_id=kb.pk)
 
-    reply = _ask(conversation, "what's the best pizza topping")
+    reply = ask(conversation, "what's the best pizza topping")
 
     stored = Message.objects.get(pk=reply.pk)
     assert stored.sender == "bot" and stored.answer_kind == "out_of_scope"

@@ -1,6 +1,7 @@
 from typing import Any
 
 from django import template
+from django.conf import settings
 from django.template import TemplateDoesNotExist
 from django.template.loader import get_template
 from django.utils.safestring import SafeString, mark_safe
@@ -12,12 +13,14 @@ register = template.Library()
 
 @register.simple_tag(takes_context=True)
 def support_widget(context: Any) -> SafeString:
-    """The customer-service chat widget, when the support app provides it."""
+    """The customer-service chat widget, when the support app provides it, answering from the
+    shop's knowledge base (settings.SHOP_SUPPORT_KB, its slug)."""
     try:
         widget = get_template("support/widget_embed.html")
     except TemplateDoesNotExist:
         return mark_safe("")
-    return mark_safe(widget.render(context.flatten(), context.get("request")))
+    values = {**context.flatten(), "support_widget_kb": settings.SHOP_SUPPORT_KB}
+    return mark_safe(widget.render(values, context.get("request")))
 
 
 @register.filter

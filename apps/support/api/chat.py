@@ -82,8 +82,15 @@ class ConversationStartView(APIView):
         serializer = ConversationStartSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:
+            # The page's widget names its knowledge base (slug or id); none: the default one.
+            kb = selectors.knowledge_base_named(serializer.validated_data.get("kb"))
+        except InvalidText as exc:
+            return _bad(str(exc))
+        except KnowledgeBase.DoesNotExist:
+            return _bad("There is no knowledge base to chat with yet.", 503)
+        try:
             conversation = services.conversation_start(
-                kb_id=serializer.validated_data.get("kb"),
+                kb_id=kb.pk,
                 customer=request.user,
                 customer_name=serializer.validated_data.get("customer_name", ""),
             )

@@ -105,6 +105,28 @@ class ConversationViewSet(
             return _bad(str(exc), status.HTTP_409_CONFLICT)
         return Response(AgentMessageSerializer(message).data, status=201)
 
+    @extend_schema(request=ConversationNoteSerializer, responses=AgentMessageSerializer)
+    @action(detail=True, methods=["post"], url_path="email-reply")
+    def email_reply(self, request: Request, pk: str) -> Response:
+        """Answer an out-of-hours conversation by email (to the address the customer left);
+        the transcript records it and the conversation closes."""
+        conversation = self.get_object()
+        serializer = ConversationNoteSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            message = services.conversation_email_reply(
+                conversation_id=conversation.pk,
+                agent=request.user,
+                text=serializer.validated_data["text"],
+            )
+        except InvalidText as exc:
+            return _bad(str(exc))
+        except services.NotAllowed as exc:
+            return _bad(str(exc), status.HTTP_409_CONFLICT)
+        except services.EmailNotSent as exc:
+            return _bad(str(exc), status.HTTP_502_BAD_GATEWAY)
+        return Response(AgentMessageSerializer(message).data, status=201)
+
     @extend_schema(request=None, responses=SupportResultSerializer)
     @action(detail=True, methods=["post"], url_path="take-over")
     def take_over(self, request: Request, pk: str) -> Response:

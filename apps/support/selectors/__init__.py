@@ -23,6 +23,7 @@ from .conversations import (
     queue_list,
     queue_place,
 )
+from .hours import away_text, knowledge_base_hours, next_answer_words
 from .knowledge import (
     FaqDraftReview,
     article_intents_map,
@@ -35,6 +36,8 @@ from .knowledge import (
     intents_known,
     knowledge_base_get,
     knowledge_base_list,
+    knowledge_base_named,
+    knowledge_base_uses_intents,
 )
 from .memory import MEMORY_EXCHANGES, conversation_exchanges
 from .review import REVIEW_FILTERS, answers_for_review, review_row
@@ -63,6 +66,7 @@ __all__ = [
     "article_intents_map",
     "article_intents_published",
     "article_list",
+    "away_text",
     "canned_response_list",
     "citations_current",
     "conversation_by_token",
@@ -80,10 +84,14 @@ __all__ = [
     "handoff_tradeoff",
     "intents_known",
     "knowledge_base_get",
+    "knowledge_base_hours",
     "knowledge_base_list",
+    "knowledge_base_named",
+    "knowledge_base_uses_intents",
     "message_agent_view",
     "message_public_view",
     "messages_after",
+    "next_answer_words",
     "queue_list",
     "queue_place",
     "review_row",

@@ -97,7 +97,8 @@ def customer_label(conversation: Conversation) -> str:
     if user is not None:
         name = user.get_full_name().strip() or conversation.customer_name or user.get_username()
         return f"{name} ({user.email})" if user.email and user.email != name else name
-    return conversation.customer_name or f"Visitor {conversation.pk}"
+    name = conversation.customer_name or f"Visitor {conversation.pk}"
+    return f"{name} ({conversation.customer_email})" if conversation.customer_email else name
 
 
 def conversation_summary(conversation: Conversation) -> dict[str, Any]:
@@ -117,6 +118,7 @@ def conversation_summary(conversation: Conversation) -> dict[str, Any]:
         else None,
         "assigned_agent_id": conversation.assigned_agent_id,
         "handoff_reason": conversation.handoff_reason,
+        "customer_email": conversation.customer_email,
         "last_message": (last or "")[:140],
         "last_message_at": conversation.last_message_at.isoformat(),
         "csat": conversation.csat,

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from django.db.models import QuerySet
 
 from ..models import FAQ, Article, CannedResponse, KnowledgeBase
+from ..text import InvalidText
 
 
 def knowledge_base_get(kb_id: int | None = None) -> KnowledgeBase:
@@ -17,6 +18,28 @@ def knowledge_base_get(kb_id: int | None = None) -> KnowledgeBase:
     if kb is None:
         raise KnowledgeBase.DoesNotExist("no knowledge base yet")
     return kb
+
+
+def knowledge_base_named(ref: str | int | None) -> KnowledgeBase:
+    """The knowledge base a page's chat widget names (its slug, or its id); the default one
+    when it names none. InvalidText for a name no knowledge base has, so a page that names
+    the wrong one gets a clear error rather than another knowledge base's answers."""
+    text = str(ref).strip() if ref is not None else ""
+    if not text:
+        return knowledge_base_get(None)
+    kb = KnowledgeBase.objects.filter(slug=text).first()
+    if kb is None and text.isdigit():
+        kb = KnowledgeBase.objects.filter(pk=int(text)).first()
+    if kb is None:
+        raise InvalidText(f'Unknown knowledge base "{text[:50]}".')
+    return kb
+
+
+def knowledge_base_uses_intents(*, kb_id: int) -> bool:
+    """Whether the KB's articles carry intents: only then does the intent model (trained on
+    those intents) take part in its answers; a KB of another vocabulary (the shop's help
+    centre) is answered from its passages alone."""
+    return Article.objects.filter(kb_id=kb_id).exclude(intents=[]).exists()
 
 
 def article_intents_map(*, kb_id: int) -> dict[int, tuple[str, ...]]:

@@ -10,6 +10,7 @@ One module per sub-domain; they import one way (an arrow: "is imported by"):
 
     _common -> knowledge -> faqs -> knowledge_import        (knowledge base)
     _common -> agents -> handoff -> conversations           (live chat)
+    _common -> after_hours -> handoff, replies              (out of hours: answers by email)
                          handoff -> replies                 (the bot's reply)
     _common, faqs -> feedback                               (ratings, CSAT, flags, FAQ drafts)
     knowledge -> calibration                                (confidence follows the intent model)
@@ -27,6 +28,13 @@ from ._common import (
     NotPermitted,
     TooManyMessages,
     conversation_supervises,
+)
+from .after_hours import (
+    EmailNotSent,
+    conversation_email_reply,
+    email_address_find,
+    email_address_take,
+    knowledge_base_hours_update,
 )
 from .agents import (
     agent_presence_connect,
@@ -72,6 +80,7 @@ from .feedback import (
     message_rate,
 )
 from .handoff import (
+    ALREADY_BY_EMAIL_TEXT,
     ALREADY_WAITING_TEXT,
     ALREADY_WITH_AGENT_TEXT,
     HumanRequest,
@@ -90,6 +99,7 @@ from .knowledge import (
     knowledge_base_ensure,
     knowledge_base_settings_clean,
     knowledge_base_settings_update,
+    knowledge_base_slug_set,
     knowledge_bases_delete,
     llm_endpoint_save,
     llm_endpoints_delete,
@@ -115,6 +125,7 @@ from .replies import (
 )
 
 __all__ = [
+    "ALREADY_BY_EMAIL_TEXT",
     "ALREADY_WAITING_TEXT",
     "ALREADY_WITH_AGENT_TEXT",
     "CLOSED_TEXT",
@@ -124,6 +135,7 @@ __all__ = [
     "TOKEN_CHECK_EVERY",
     "URL_IMPORT_DEADLINE_S",
     "ConversationClosed",
+    "EmailNotSent",
     "HumanRequest",
     "ImportReport",
     "InvalidText",
@@ -147,6 +159,7 @@ __all__ = [
     "canned_responses_delete",
     "chunks_sync",
     "conversation_close",
+    "conversation_email_reply",
     "conversation_handoff",
     "conversation_human_request",
     "conversation_start",
@@ -156,6 +169,8 @@ __all__ = [
     "conversations_assign",
     "csat_submit",
     "customer_message_post",
+    "email_address_find",
+    "email_address_take",
     "faq_delete",
     "faq_draft_discard",
     "faq_draft_from_conversation",
@@ -170,8 +185,10 @@ __all__ = [
     "knowledge_base_delete",
     "knowledge_base_embedding_model_set",
     "knowledge_base_ensure",
+    "knowledge_base_hours_update",
     "knowledge_base_settings_clean",
     "knowledge_base_settings_update",
+    "knowledge_base_slug_set",
     "knowledge_bases_delete",
     "knowledge_embed",
     "knowledge_import_file",

@@ -24,6 +24,7 @@ from ._common import (
     _no_agent_notice,
     _queue_notice,
 )
+from .after_hours import AWAY_KIND, conversation_hours, handoff_by_email
 from .agents import conversations_assign
 
 
@@ -40,7 +41,21 @@ def conversation_handoff(
     loops back into the queue. With no agent online the customer is told so (a system message)
     rather than left waiting in silence. Returns the handoff message, or None when nothing
     changed.
+
+    Out of the knowledge base's business hours nobody is there to queue for: the conversation
+    waits for an answer by email instead (`after_hours.handoff_by_email`).
     """
+    now = timezone.now()
+    hours = conversation_hours(conversation_id)
+    if hours is not None and not hours.is_open(now):
+        return handoff_by_email(
+            conversation_id=conversation_id,
+            reason=reason,
+            hours=hours,
+            now=now,
+            reply_to=reply_to,
+            answer=answer,
+        )
     with transaction.atomic():
         moved = Conversation.objects.filter(
             pk=conversation_id, status=Conversation.Status.BOT
@@ -69,12 +84,17 @@ ALREADY_WAITING_TEXT = (
     "You're already in the queue for a person. They will reply here as soon as they can."
 )
 ALREADY_WITH_AGENT_TEXT = "A person is already with you in this chat."
+ALREADY_BY_EMAIL_TEXT = (
+    "Our team is away right now, so a person will answer you by email. Please type your email "
+    "address here if you haven't yet."
+)
 
 
 @dataclass(frozen=True)
 class HumanRequest:
-    """What asking for a human did: `queued` (handed off now), `waiting` (already in the
-    queue) or `agent` (a person already has it); `text` says so to the customer."""
+    """What asking for a human did: `queued` (handed off now), `email` (out of hours: a person
+    answers by email), `waiting` (already in the queue) or `agent` (a person already has it);
+    `text` says so to the customer."""
 
     outcome: str
     text: str
@@ -86,7 +106,10 @@ def conversation_human_request(*, conversation_id: int) -> HumanRequest:
 
     Raises ConversationClosed for a closed conversation (the customer starts a new one) and
     Conversation.DoesNotExist for a deleted one."""
-    if conversation_handoff(conversation_id=conversation_id, reason="customer_asked"):
+    handed = conversation_handoff(conversation_id=conversation_id, reason="customer_asked")
+    if handed is not None:
+        if handed.answer_kind == AWAY_KIND:
+            return HumanRequest("email", handed.text)
         return HumanRequest("queued", ASKED_TEXT)
     current = Conversation.objects.filter(pk=conversation_id).values_list("status", flat=True)
     status = current.first()
@@ -96,15 +119,22 @@ def conversation_human_request(*, conversation_id: int) -> HumanRequest:
         raise ConversationClosed("This conversation is closed; please start a new one.")
     if status == Conversation.Status.AGENT:
         return HumanRequest("agent", ALREADY_WITH_AGENT_TEXT)
+    if status == Conversation.Status.EMAIL:
+        return HumanRequest("email", ALREADY_BY_EMAIL_TEXT)
     return HumanRequest("waiting", ALREADY_WAITING_TEXT)
 
 
 def conversation_take_over(*, conversation_id: int, agent: Any) -> bool:
-    """An agent takes the conversation; from now on the bot is silent in it."""
+    """An agent takes the conversation; from now on the bot is silent in it. One waiting for an
+    email answer can be taken too: the customer may still have the chat open."""
     with transaction.atomic():
         taken = Conversation.objects.filter(
             pk=conversation_id,
-            status__in=[Conversation.Status.BOT, Conversation.Status.WAITING],
+            status__in=[
+                Conversation.Status.BOT,
+                Conversation.Status.WAITING,
+                Conversation.Status.EMAIL,
+            ],
         ).update(
             status=Conversation.Status.AGENT, assigned_agent=agent, taken_over_at=timezone.now()
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,12 +29,35 @@ from ._common import _content_changed, _embed_later
 log = logging.getLogger(__name__)
 
 
-def knowledge_base_ensure(*, name: str = "Help centre") -> KnowledgeBase:
+def knowledge_base_ensure(*, name: str = "Help centre", slug: str | None = None) -> KnowledgeBase:
+    """The knowledge base of this name, created if need be (the first one is the default).
+    `slug` (how a page's chat widget names it) is set when given; one that another knowledge
+    base has is refused."""
     kb, _ = KnowledgeBase.objects.get_or_create(name=name)
     if not KnowledgeBase.objects.filter(is_default=True).exists():
         KnowledgeBase.objects.filter(pk=kb.pk).update(is_default=True)
         kb.refresh_from_db()
+    if slug is not None and kb.slug != slug:
+        knowledge_base_slug_set(kb_id=kb.pk, slug=slug)
+        kb.refresh_from_db()
     return kb
+
+
+_SLUG = re.compile(r"^[-a-zA-Z0-9_]{1,50}$")
+
+
+@transaction.atomic
+def knowledge_base_slug_set(*, kb_id: int, slug: str | None) -> None:
+    """Name a knowledge base for the chat widget (data-kb); None or empty removes the name."""
+    value = (slug or "").strip() or None
+    if value is not None and not _SLUG.match(value):
+        raise InvalidText(
+            "A knowledge base's widget name uses letters, digits, hyphens and underscores "
+            "(at most 50), e.g. shop."
+        )
+    if value and KnowledgeBase.objects.filter(slug=value).exclude(pk=kb_id).exists():
+        raise InvalidText(f'Another knowledge base is already named "{value}".')
+    KnowledgeBase.objects.filter(pk=kb_id).update(slug=value)
 
 
 def _string_list(value: Any, what: str) -> list[str]:

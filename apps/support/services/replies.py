@@ -14,6 +14,7 @@ from ..models import Conversation, Message
 from ..scope import DECLINED_TEXT, OFFER_KIND, offer_accepted, offer_declined
 from ..selectors import conversation_exchanges
 from ._common import _announce, _bot_message_create, _touch
+from .after_hours import email_address_take
 from .handoff import conversation_handoff
 
 log = logging.getLogger(__name__)
@@ -30,9 +31,12 @@ def bot_reply(
     """Answer one customer message if the conversation is still with the bot.
 
     The answer is composed outside any lock (retrieval and generation take time), then written
-    only if, at write time, no human has taken over; otherwise it is dropped.
+    only if, at write time, no human has taken over; otherwise it is dropped. Out of hours,
+    after the handoff, the customer's messages give the email address for the answer.
     """
     conversation = Conversation.objects.get(pk=conversation_id)
+    if conversation.status == Conversation.Status.EMAIL:
+        return email_address_take(conversation_id=conversation_id, message_id=message_id)
     question = Message.objects.get(pk=message_id, conversation_id=conversation_id)
     if (
         conversation.status != Conversation.Status.BOT
@@ -103,6 +107,8 @@ def bot_reply_stream(*, conversation_id: int, message_id: int) -> Message | None
     over (checked every TOKEN_CHECK_EVERY tokens). The answer is then written as in
     `bot_reply_or_handoff`; returns that message, or None when nothing was written."""
     conversation = Conversation.objects.get(pk=conversation_id)
+    if conversation.status == Conversation.Status.EMAIL:
+        return email_address_take(conversation_id=conversation_id, message_id=message_id)
     if conversation.status != Conversation.Status.BOT:
         return None
     realtime.typing_broadcast(conversation_id=conversation_id, who="bot", on=True, to_customer=True)
