@@ -373,6 +373,11 @@ if ML_BATCH_MAX_SIZE < 1 or ML_BATCH_MAX_WAIT_MS < 0 or ML_BATCH_TIMEOUT_S <= 0:
 # Questions one client address may ask the ask API per minute (a load bench behind one address
 # raises it; the default keeps an anonymous client from spending the models' time).
 SUPPORT_ASK_RATE = env.str("SUPPORT_ASK_RATE", default="30/min")
+# How often pages imported from the web (by URL, crawl or sitemap) are fetched again, with a
+# conditional GET; only pages whose content changed are re-chunked and re-embedded.
+SUPPORT_WEB_RESYNC_S = env.int("SUPPORT_WEB_RESYNC_S", default=24 * 3600)
+# The most pages one site crawl or sitemap import may fetch (a crawl asks for fewer).
+SUPPORT_CRAWL_MAX_PAGES = env.int("SUPPORT_CRAWL_MAX_PAGES", default=500)
 LLM_BASE_URL = env.str("LLM_BASE_URL", default="")
 LLM_MODEL = env.str("LLM_MODEL", default="")
 LLM_API_KEY = env.str("LLM_API_KEY", default="")
