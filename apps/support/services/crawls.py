@@ -180,16 +180,16 @@ def _site_crawl(crawl: Crawl) -> None:
             continue
         if delay and crawl.pages_fetched:
             time.sleep(delay)
-        new = 0
+        new = away = 0
         for link in _page_import(crawl, url, robots, WebPage.Origin.CRAWL):
             if not same_host(link, crawl.start_url):
+                away += link not in elsewhere  # counted once per link, never fetched
                 elsewhere.add(link)
             elif link not in seen:
                 seen.add(link)
                 queue.append(link)
                 new += 1
-        crawl.skipped_other_host = max(crawl.skipped_other_host, len(elsewhere))
-        _progress(crawl, links_found=new)
+        _progress(crawl, links_found=new, skipped_other_host=away)
 
 
 def _sitemap_read(url: str) -> bytes:
