@@ -234,3 +234,52 @@ def test_a_crawl_that_lost_its_worker_is_marked_failed(kb):
     crawl.refresh_from_db()
     assert crawl.status == Crawl.Status.FAILED
     assert "worker" in crawl.message
+
+
+# -- the Web sources page and API ----------------------------------------------------------------
+def test_a_crawl_started_from_the_page_shows_its_progress(client, agent, kb, site):
+    client.force_login(agent)
+
+    response = client.post(
+        "/support/knowledge/sources/",
+        {"kb": kb.pk, "action": "site", "url": f"{site.url}/", "max_pages": "10"},
+        follow=True,
+    )
+
+    html = response.content.decode()
+    assert "Site crawl of" in html and "started" in html
+    assert "3 of at most 10 pages fetched: 3 imported" in html
+    assert "1 by robots.txt · 1 on other hosts" in html
+
+
+def test_a_bad_crawl_from_the_page_is_a_400_that_keeps_the_form(client, agent, kb):
+    client.force_login(agent)
+
+    response = client.post(
+        "/support/knowledge/sources/",
+        {"kb": kb.pk, "action": "sitemap", "url": "ftp://example.com/sitemap.xml"},
+    )
+
+    assert response.status_code == 400
+    assert "http:// or https://" in response.content.decode()
+    assert "ftp://example.com/sitemap.xml" in response.content.decode()
+    assert not Crawl.objects.exists()
+
+
+def test_the_api_starts_a_crawl_and_reports_its_progress(agent_api, kb, site):
+    started = agent_api.post(
+        "/api/support/crawls/",
+        {"kb": kb.pk, "kind": "site", "url": f"{site.url}/", "max_pages": 2},
+        format="json",
+    )
+    crawl_id = started.json()["id"]
+    progress = agent_api.get(f"/api/support/crawls/{crawl_id}/")
+    refused = agent_api.post(
+        "/api/support/crawls/", {"kind": "site", "url": "http://10.1.2.3/"}, format="json"
+    )
+
+    assert started.status_code == 202
+    assert progress.json()["status"] == "done"
+    assert progress.json()["pages_fetched"] == 2
+    assert refused.status_code == 400
+    assert "address not allowed" in refused.json()["detail"]

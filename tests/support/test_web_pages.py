@@ -180,3 +180,50 @@ def test_beat_runs_the_re_sync():
 
     assert entry["task"] == "apps.support.tasks.web_pages_sync_due_task"
     assert entry["schedule"] <= 3600
+
+
+# -- the Web sources page and API ----------------------------------------------------------------
+def test_the_sources_page_shows_each_pages_last_sync_and_status(client, agent, kb, site):
+    page = _imported(kb, site)
+    WebPage.objects.filter(pk=page.pk).update(
+        last_status=WebPage.Status.FAILED, last_error="Could not fetch it: HTTP 503."
+    )
+    client.force_login(agent)
+
+    response = client.get("/support/knowledge/sources/", {"kb": kb.pk})
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert site.url in html
+    assert "Card limits" in html
+    assert "Failed" in html and "HTTP 503" in html
+    assert page.last_synced_at.strftime("%Y-%m-%d %H:%M") in html
+
+
+def test_re_sync_now_fetches_every_page_again(client, agent, kb, site):
+    page = _imported(kb, site)
+    client.force_login(agent)
+    before = len(site.server.requests)
+
+    response = client.post(
+        "/support/knowledge/sources/", {"kb": kb.pk, "action": "sync_now"}, follow=True
+    )
+
+    page.refresh_from_db()
+    assert "Re-syncing 1 page now" in response.content.decode()
+    assert len(site.server.requests) == before + 1
+    assert page.last_status == WebPage.Status.NOT_MODIFIED
+
+
+def test_the_api_lists_web_pages_and_queues_a_re_sync(agent_api, kb, site):
+    page = _imported(kb, site)
+
+    listed = agent_api.get("/api/support/web-pages/", {"kb": kb.pk})
+    queued = agent_api.post("/api/support/web-pages/sync/", {"kb": kb.pk}, format="json")
+    bad = agent_api.get("/api/support/web-pages/", {"status": "sideways"})
+
+    assert listed.status_code == 200
+    assert [row["url"] for row in listed.json()] == [page.url]
+    assert listed.json()[0]["last_status"] == "new"
+    assert (queued.status_code, queued.json()) == (202, {"queued": 1})
+    assert bad.status_code == 400
