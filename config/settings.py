@@ -342,6 +342,7 @@ SPECTACULAR_SETTINGS = {
         "FaqStatusEnum": "apps.support.models.FAQ.Status",
         "ConversationStatusEnum": "apps.support.models.Conversation.Status",
         "MessageRatingEnum": "apps.support.models.Message.Rating",
+        "CrawlKindEnum": "apps.support.models.Crawl.Kind",
         "SourceStatusEnum": "apps.sentiment.models.Source.Status",
         "DocumentStatusEnum": "apps.sentiment.models.Document.Status",
         "AlertStatusEnum": "apps.sentiment.models.Alert.Status",
