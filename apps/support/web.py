@@ -166,6 +166,4 @@ def robots_parse(text: str, url: str) -> RobotFileParser:
 
 def robots_allow_all(url: str) -> RobotFileParser:
     """No robots.txt (a 4xx answer): everything may be fetched (RFC 9309, 2.3.1.3)."""
-    robots = RobotFileParser(url)
-    robots.allow_all = True
-    return robots
+    return robots_parse("", url)  # no rules: every path may be fetched

@@ -226,9 +226,7 @@ def test_a_crawl_that_lost_its_worker_is_marked_failed(kb):
         kb=kb, kind=Crawl.Kind.SITE, start_url="http://example.com/", max_pages=5
     )
     Crawl.objects.filter(pk=crawl.pk).update(status=Crawl.Status.RUNNING)
-    Crawl.objects.filter(pk=crawl.pk).update(
-        updated_at=crawl.created_at - timedelta(hours=1)
-    )
+    Crawl.objects.filter(pk=crawl.pk).update(updated_at=crawl.created_at - timedelta(hours=1))
 
     assert services.crawls_rescue() == 1
     crawl.refresh_from_db()

@@ -27,9 +27,7 @@ def _review(client, candidate, action, **extra):
     )
 
 
-def test_the_page_lists_rows_to_review_and_is_linked_from_the_support_navigation(
-    signed_in, kb
-):
+def test_the_page_lists_rows_to_review_and_is_linked_from_the_support_navigation(signed_in, kb):
     waiting = TrainingCandidateFactory(conversation__kb=kb, question="Where is my new card?")
     TrainingCandidateFactory(
         conversation__kb=kb, question="Old one", status=TrainingCandidate.Status.ACCEPTED

@@ -68,9 +68,7 @@ def test_a_url_import_is_kept_for_re_syncs_with_its_validators(kb, site):
     assert page.next_sync_at > timezone.now()
 
 
-def test_a_re_sync_sends_the_stored_validators_and_a_304_changes_nothing(
-    kb, site, fake_embedder
-):
+def test_a_re_sync_sends_the_stored_validators_and_a_304_changes_nothing(kb, site, fake_embedder):
     page = _imported(kb, site)
     before = Article.objects.get(pk=page.article_id).updated_at
     chunks = set(Chunk.objects.filter(article_id=page.article_id).values_list("id", flat=True))

@@ -59,7 +59,7 @@ def page_fetch(
 
 
 def content_type(fetched: Fetched) -> str:
-    return fetched.headers.get("content-type", "").split(";")[0].strip().lower()
+    return str(fetched.headers.get("content-type", "")).split(";")[0].strip().lower()
 
 
 def page_content(url: str, fetched: Fetched) -> tuple[str, str, str]:
