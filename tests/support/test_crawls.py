@@ -281,3 +281,32 @@ def test_the_api_starts_a_crawl_and_reports_its_progress(agent_api, kb, site):
     assert progress.json()["pages_fetched"] == 2
     assert refused.status_code == 400
     assert "address not allowed" in refused.json()["detail"]
+
+
+def test_a_crawl_stops_at_its_time_budget_and_keeps_what_it_imported(kb, site, monkeypatch):
+    monkeypatch.setattr(services.crawls, "TIME_BUDGET_S", 0)
+
+    crawl = _crawl(kb, f"{site.url}/")
+
+    assert crawl.status == Crawl.Status.DONE
+    assert "Stopped after 0 minutes" in crawl.message
+    assert crawl.pages_fetched == 0
+
+
+def test_the_page_updates_itself_only_while_a_crawl_runs(client, agent, kb):
+    client.force_login(agent)
+    idle = client.get("/support/knowledge/sources/", {"kb": kb.pk}).content.decode()
+    Crawl.objects.create(
+        kb=kb,
+        kind=Crawl.Kind.SITE,
+        start_url="https://example.com/",
+        max_pages=10,
+        status=Crawl.Status.RUNNING,
+        pages_fetched=4,
+    )
+
+    running = client.get("/support/knowledge/sources/", {"kb": kb.pk}).content.decode()
+
+    assert 'hx-trigger="every 3s"' not in idle
+    assert 'hx-trigger="every 3s"' in running
+    assert "4 of at most 10 pages fetched" in running

@@ -45,11 +45,16 @@ SITEMAP_MAX_BYTES = 10 * 1024 * 1024
 MAX_SITEMAPS = 20
 MAX_CRAWL_DELAY_S = 5.0  # robots.txt's Crawl-delay is obeyed up to this
 STALE_AFTER_S = 900  # a running crawl silent this long lost its worker
+TIME_BUDGET_S = 3000  # a crawl stops by itself before its task's time limit (3600 s)
 MAX_ERRORS_KEPT = 50
 
 
 class CrawlStopped(Exception):
     """The crawl cannot go on (robots.txt unreadable, the sitemap refused); says why."""
+
+
+def _over_time(started: float) -> bool:
+    return time.monotonic() - started > TIME_BUDGET_S
 
 
 def crawl_start(
@@ -167,13 +172,13 @@ def _page_import(crawl: Crawl, url: str, robots: RobotFileParser, origin: str) -
     return links
 
 
-def _site_crawl(crawl: Crawl) -> None:
+def _site_crawl(crawl: Crawl, started: float) -> None:
     robots = _robots(crawl.start_url)
     delay = _delay(robots)
     queue = deque([crawl.start_url])
     seen = {crawl.start_url}
     elsewhere: set[str] = set()
-    while queue and crawl.pages_fetched < crawl.max_pages:
+    while queue and crawl.pages_fetched < crawl.max_pages and not _over_time(started):
         url = queue.popleft()
         if not robots.can_fetch(USER_AGENT, url):
             _progress(crawl, skipped_robots=1)
@@ -197,7 +202,7 @@ def _sitemap_read(url: str) -> bytes:
     return sitemap_decompress(fetched.content, max_bytes=SITEMAP_MAX_BYTES)
 
 
-def _sitemap_import(crawl: Crawl) -> None:
+def _sitemap_import(crawl: Crawl, started: float) -> None:
     maps = deque([crawl.start_url])
     read: set[str] = set()
     pages: list[str] = []
@@ -211,7 +216,9 @@ def _sitemap_import(crawl: Crawl) -> None:
             if sitemap_url == crawl.start_url:
                 raise CrawlStopped(str(exc)) from None
             _error(crawl, sitemap_url, str(exc))
+            _progress(crawl)  # a heartbeat: reading sitemaps counts no page
             continue
+        _progress(crawl)
         for url in sitemap.urls:
             if not same_host(url, crawl.start_url):
                 _progress(crawl, skipped_other_host=1)
@@ -225,6 +232,8 @@ def _sitemap_import(crawl: Crawl) -> None:
     robots = _robots(crawl.start_url)
     delay = _delay(robots)
     for url in pages:
+        if _over_time(started):
+            break
         if not robots.can_fetch(USER_AGENT, url):
             _progress(crawl, skipped_robots=1)
             continue
@@ -243,11 +252,12 @@ def crawl_run(*, crawl_id: int) -> Crawl:
     crawl = Crawl.objects.get(pk=crawl_id)
     if not claimed:
         return crawl
+    started = time.monotonic()
     try:
         if crawl.kind == Crawl.Kind.SITEMAP:
-            _sitemap_import(crawl)
+            _sitemap_import(crawl, started)
         else:
-            _site_crawl(crawl)
+            _site_crawl(crawl, started)
     except CrawlStopped as exc:
         crawl.status, crawl.message = Crawl.Status.FAILED, str(exc)[:500]
     except Exception:
@@ -257,6 +267,10 @@ def crawl_run(*, crawl_id: int) -> Crawl:
         crawl.status = Crawl.Status.DONE
         if crawl.pages_fetched >= crawl.max_pages:
             crawl.message = f"Stopped at the page cap ({crawl.max_pages})."
+        elif _over_time(started):
+            crawl.message = (
+                f"Stopped after {TIME_BUDGET_S // 60} minutes; the pages imported so far stay."
+            )
     crawl.finished_at = timezone.now()
     crawl.save(update_fields=["status", "message", "finished_at", "errors", "updated_at"])
     log.info(
@@ -274,6 +288,6 @@ def crawls_rescue() -> int:
     stale = timezone.now() - timedelta(seconds=STALE_AFTER_S)
     return Crawl.objects.filter(status=Crawl.Status.RUNNING, updated_at__lt=stale).update(
         status=Crawl.Status.FAILED,
-        message="Stopped: the worker running it ended. Start it again to continue.",
+        message="Stopped: the worker running it ended; the pages imported so far stay.",
         finished_at=timezone.now(),
     )
