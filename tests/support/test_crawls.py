@@ -310,3 +310,31 @@ def test_the_page_updates_itself_only_while_a_crawl_runs(client, agent, kb):
     assert 'hx-trigger="every 3s"' not in idle
     assert 'hx-trigger="every 3s"' in running
     assert "4 of at most 10 pages fetched" in running
+
+
+def test_a_start_url_that_redirects_to_another_host_says_where_to_start(kb, allow_local):
+    routes = {"/robots.txt": reply(404)}
+    with listening(routes) as s:
+        routes["/"] = reply(302, Location=f"http://localhost:{s.port}/home")
+
+        crawl = _crawl(kb, f"{s.url}/")
+
+    assert crawl.status == Crawl.Status.FAILED
+    assert f"start the crawl from http://localhost:{s.port}/home instead" in crawl.message
+    assert "/home" not in s.paths
+
+
+def test_a_redirect_into_a_disallowed_path_or_another_host_is_not_followed(kb, allow_local):
+    routes = {"/robots.txt": reply(200, ROBOTS)}
+    with listening(routes) as s:
+        routes["/"] = reply(200, _html("Home", "/moved", "/away"), "text/html")
+        routes["/moved"] = reply(302, Location="/private/secret")
+        routes["/away"] = reply(301, Location=f"http://localhost:{s.port}/elsewhere")
+
+        crawl = _crawl(kb, f"{s.url}/")
+
+    assert {"/moved", "/away"} <= set(s.paths)
+    assert "/private/secret" not in s.paths
+    assert "/elsewhere" not in s.paths
+    assert (crawl.skipped_robots, crawl.skipped_other_host) == (1, 1)
+    assert crawl.pages_imported == 1

@@ -24,7 +24,13 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from apps.core.outbound import OutboundError, outbound_fetch, outbound_url_check
+from apps.core.outbound import (
+    MAX_REDIRECTS,
+    Fetched,
+    OutboundError,
+    outbound_fetch,
+    outbound_url_check,
+)
 
 from ..models import Crawl, WebPage
 from ..text import InvalidText, decode_upload
@@ -37,7 +43,14 @@ from ..web import (
     sitemap_parse,
     url_normalise,
 )
-from .web_pages import HTML_TYPES, USER_AGENT, content_type, page_fetch, web_page_store
+from .web_pages import (
+    HTML_TYPES,
+    USER_AGENT,
+    Redirected,
+    content_type,
+    page_fetch,
+    web_page_store,
+)
 
 log = logging.getLogger(__name__)
 DEFAULT_MAX_PAGES = 50
@@ -119,8 +132,10 @@ def _robots(start: str) -> RobotFileParser:
         if exc.status_code is not None and 400 <= exc.status_code < 500:
             return robots_allow_all(robots_url)
         raise CrawlStopped(f"robots.txt could not be read ({exc}); nothing was crawled.") from None
-    if fetched.status_code != 200 or not same_host(fetched.url, start):
-        return robots_allow_all(robots_url)  # redirected off the site: as if there were none
+    if fetched.status_code != 200:
+        return robots_allow_all(robots_url)
+    # Also when it redirected to another host (example.com -> www.example.com): its rules are
+    # the site's rules (RFC 9309, 2.3.1.2).
     return robots_parse(fetched.content.decode("utf-8", "replace"), robots_url)
 
 
@@ -129,20 +144,49 @@ def _delay(robots: RobotFileParser) -> float:
     return min(float(delay), MAX_CRAWL_DELAY_S) if delay else 0.0
 
 
+class _Skipped(Exception):
+    """A page left out: its redirect leaves the host ("other_host") or robots.txt forbids
+    where it leads ("robots")."""
+
+    def __init__(self, why: str, target: str) -> None:
+        super().__init__(why)
+        self.why, self.target = why, target
+
+
+def _crawl_fetch(crawl: Crawl, url: str, robots: RobotFileParser) -> tuple[str, Fetched]:
+    """GET a page following its redirects here, each hop checked before it is fetched: on the
+    crawl's host and allowed by robots.txt (else _Skipped), through the guarded fetch."""
+    current = url
+    for _ in range(MAX_REDIRECTS + 1):
+        try:
+            return current, page_fetch(current, follow_redirects=False)
+        except Redirected as hop:
+            target = url_normalise(hop.location)
+            if target is None or not same_host(target, crawl.start_url):
+                raise _Skipped("other_host", target or url) from None
+            if not robots.can_fetch(USER_AGENT, target):
+                raise _Skipped("robots", target) from None
+            current = target
+    raise InvalidText(f"Could not fetch {url}: too many redirects.")
+
+
 def _page_import(crawl: Crawl, url: str, robots: RobotFileParser, origin: str) -> list[str]:
     """Fetch one page and import it; returns its links (for a site crawl)."""
     try:
-        fetched = page_fetch(url)
+        final, fetched = _crawl_fetch(crawl, url, robots)
     except InvalidText as exc:
         _error(crawl, url, str(exc))
         _progress(crawl, pages_fetched=1, pages_failed=1)
         return []
-    final = url_normalise(fetched.url) or url
-    if not same_host(final, crawl.start_url):  # a redirect off the site
+    except _Skipped as skipped:
+        if skipped.why == "robots":
+            _progress(crawl, pages_fetched=1, skipped_robots=1)
+            return []
         _progress(crawl, pages_fetched=1, skipped_other_host=1)
-        return []
-    if final != url and not robots.can_fetch(USER_AGENT, final):
-        _progress(crawl, pages_fetched=1, skipped_robots=1)
+        if url == crawl.start_url and origin == WebPage.Origin.CRAWL:
+            raise CrawlStopped(
+                f"{url} redirects to another host; start the crawl from {skipped.target} instead."
+            ) from None
         return []
     links: list[str] = []
     index = True

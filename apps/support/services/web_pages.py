@@ -32,6 +32,14 @@ MAX_BACKOFF_S = 7 * 24 * 3600
 HTML_TYPES = ("text/html", "application/xhtml+xml", "")
 
 
+class Redirected(Exception):
+    """A redirect that `page_fetch(follow_redirects=False)` left for its caller to judge."""
+
+    def __init__(self, location: str) -> None:
+        super().__init__(location)
+        self.location = location
+
+
 def page_fetch(
     url: str,
     *,
@@ -39,10 +47,12 @@ def page_fetch(
     last_modified: str = "",
     max_bytes: int = PAGE_MAX_BYTES,
     deadline_s: float = PAGE_DEADLINE_S,
+    follow_redirects: bool = True,
 ) -> Fetched:
     """GET a page through the guarded fetch (public addresses only on every hop, one deadline,
     the size cap kept while it streams); a 304 comes back with an empty body. Raises InvalidText
-    with a message safe to show (it never carries what the server sent)."""
+    with a message safe to show (it never carries what the server sent), and Redirected for a
+    redirect when `follow_redirects` is off."""
     if not url.startswith(("http://", "https://")):
         raise InvalidText("The URL must start with http:// or https://.")
     headers = {"User-Agent": USER_AGENT}
@@ -51,8 +61,16 @@ def page_fetch(
     if last_modified:
         headers["If-Modified-Since"] = last_modified
     try:
-        return outbound_fetch(url, headers=headers, max_bytes=max_bytes, deadline_s=deadline_s)
+        return outbound_fetch(
+            url,
+            headers=headers,
+            max_bytes=max_bytes,
+            deadline_s=deadline_s,
+            **({} if follow_redirects else {"max_redirects": 0}),
+        )
     except OutboundError as exc:
+        if not follow_redirects and exc.reason == "redirects" and exc.location:
+            raise Redirected(exc.location) from None
         if exc.reason == "too_large":
             raise InvalidText(f"{url} is larger than {max_bytes // (1024 * 1024)} MB.") from None
         raise InvalidText(f"Could not fetch {url}: {exc}.") from None
