@@ -344,10 +344,10 @@ def outbound_stream(
                 if status in REDIRECT_CODES and location:
                     if len(redirects) >= max_redirects:
                         try:
-                            target: str | None = str(current.join(location))
+                            pointed: str | None = str(current.join(location))
                         except (httpx.InvalidURL, ValueError, UnicodeError):
-                            target = None
-                        raise OutboundError("redirects", "too many redirects", location=target)
+                            pointed = None
+                        raise OutboundError("redirects", "too many redirects", location=pointed)
                     redirects.append(status)
                     try:
                         following = _url_check(current.join(location))

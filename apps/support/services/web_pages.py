@@ -17,7 +17,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from apps.core.outbound import Fetched, OutboundError, outbound_fetch
+from apps.core.outbound import MAX_REDIRECTS, Fetched, OutboundError, outbound_fetch
 
 from ..models import Article, WebPage
 from ..text import InvalidText, decode_upload, html_to_markdownish, pdf_to_text
@@ -66,7 +66,7 @@ def page_fetch(
             headers=headers,
             max_bytes=max_bytes,
             deadline_s=deadline_s,
-            **({} if follow_redirects else {"max_redirects": 0}),
+            max_redirects=MAX_REDIRECTS if follow_redirects else 0,
         )
     except OutboundError as exc:
         if not follow_redirects and exc.reason == "redirects" and exc.location:
