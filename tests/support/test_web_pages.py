@@ -225,3 +225,15 @@ def test_the_api_lists_web_pages_and_queues_a_re_sync(agent_api, kb, site):
     assert listed.json()[0]["last_status"] == "new"
     assert (queued.status_code, queued.json()) == (202, {"queued": 1})
     assert bad.status_code == 400
+
+
+def test_the_admin_shows_web_pages_and_crawls_read_only(admin_client, kb, site):
+    page = _imported(kb, site)
+
+    listed = admin_client.get("/admin/support/webpage/")
+    crawls = admin_client.get("/admin/support/crawl/")
+    add = admin_client.get("/admin/support/webpage/add/")
+
+    assert listed.status_code == 200 and page.url in listed.content.decode()
+    assert crawls.status_code == 200
+    assert add.status_code == 403
