@@ -345,6 +345,7 @@ SPECTACULAR_SETTINGS = {
         "FaqStatusEnum": "apps.support.models.FAQ.Status",
         "ConversationStatusEnum": "apps.support.models.Conversation.Status",
         "MessageRatingEnum": "apps.support.models.Message.Rating",
+        "CrawlKindEnum": "apps.support.models.Crawl.Kind",
         "SourceStatusEnum": "apps.sentiment.models.Source.Status",
         "DocumentStatusEnum": "apps.sentiment.models.Document.Status",
         "AlertStatusEnum": "apps.sentiment.models.Alert.Status",
@@ -378,6 +379,11 @@ if ML_BATCH_MAX_SIZE < 1 or ML_BATCH_MAX_WAIT_MS < 0 or ML_BATCH_TIMEOUT_S <= 0:
 SUPPORT_ASK_RATE = env.str("SUPPORT_ASK_RATE", default="30/min")
 # The knowledge base (its slug) the storefront's chat widget answers from; demo_setup makes it.
 SHOP_SUPPORT_KB = env.str("SHOP_SUPPORT_KB", default="shop")
+# How often pages imported from the web (by URL, crawl or sitemap) are fetched again, with a
+# conditional GET; only pages whose content changed are re-chunked and re-embedded.
+SUPPORT_WEB_RESYNC_S = env.int("SUPPORT_WEB_RESYNC_S", default=24 * 3600)
+# The most pages one site crawl or sitemap import may fetch (a crawl asks for fewer).
+SUPPORT_CRAWL_MAX_PAGES = env.int("SUPPORT_CRAWL_MAX_PAGES", default=500)
 LLM_BASE_URL = env.str("LLM_BASE_URL", default="")
 LLM_MODEL = env.str("LLM_MODEL", default="")
 LLM_API_KEY = env.str("LLM_API_KEY", default="")

@@ -48,11 +48,15 @@ class OutboundError(Exception):
         *,
         status_code: int | None = None,
         retry_after: str | None = None,
+        location: str | None = None,
     ) -> None:
         super().__init__(message)
         self.reason = reason
         self.status_code = status_code
         self.retry_after = retry_after  # the server's Retry-After header, for an HTTP error
+        # Where a redirect past `max_redirects` pointed (absolute), never in the message: a
+        # caller with max_redirects=0 follows redirects itself (a crawl that keeps to a host).
+        self.location = location
 
 
 def _not_allowed() -> OutboundError:
@@ -339,7 +343,11 @@ def outbound_stream(
                 location = response.headers.get("Location")
                 if status in REDIRECT_CODES and location:
                     if len(redirects) >= max_redirects:
-                        raise OutboundError("redirects", "too many redirects")
+                        try:
+                            pointed: str | None = str(current.join(location))
+                        except (httpx.InvalidURL, ValueError, UnicodeError):
+                            pointed = None
+                        raise OutboundError("redirects", "too many redirects", location=pointed)
                     redirects.append(status)
                     try:
                         following = _url_check(current.join(location))

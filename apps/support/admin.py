@@ -18,10 +18,12 @@ from .models import (
     CannedResponse,
     Chunk,
     Conversation,
+    Crawl,
     KnowledgeBase,
     LlmEndpoint,
     Message,
     PastConversation,
+    WebPage,
 )
 from .text import InvalidText
 
@@ -308,6 +310,21 @@ class ChunkAdmin(ReadOnlyAdmin):
     # Chunks follow their article (services.article_upsert cuts and embeds them).
     list_display = ("article", "position", "heading", "embedded")
     readonly_fields = ("content_hash",)
+
+
+@admin.register(WebPage)
+class WebPageAdmin(ReadOnlyAdmin):
+    # Written by the re-sync and crawls (services.web_pages); the Web sources page shows them.
+    list_display = ("url", "kb", "origin", "last_status", "last_synced_at", "next_sync_at")
+    list_filter = ("kb", "origin", "last_status")
+    search_fields = ("url",)
+
+
+@admin.register(Crawl)
+class CrawlAdmin(ReadOnlyAdmin):
+    # A record of a background job (services.crawls); started from the Web sources page.
+    list_display = ("start_url", "kind", "kb", "status", "pages_fetched", "created_at")
+    list_filter = ("kind", "status")
 
 
 @admin.register(CannedResponse)

@@ -56,5 +56,9 @@ urlpatterns = [
         api.AnswerConfirmView.as_view(),
         name="support-message-confirm",
     ),
+    path("crawls/", api.CrawlsView.as_view(), name="support-crawls"),
+    path("crawls/<int:pk>/", api.CrawlView.as_view(), name="support-crawl"),
+    path("web-pages/", api.WebPagesView.as_view(), name="support-web-pages"),
+    path("web-pages/sync/", api.WebPagesSyncView.as_view(), name="support-web-pages-sync"),
     path("", include(router.urls)),
 ]

@@ -8,6 +8,24 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from .models_web import Crawl, WebPage
+
+__all__ = [
+    "FAQ",
+    "AgentPresence",
+    "Article",
+    "CannedResponse",
+    "Chunk",
+    "Conversation",
+    "Crawl",
+    "KnowledgeBase",
+    "LlmEndpoint",
+    "Message",
+    "PastConversation",
+    "TrainingCandidate",
+    "WebPage",
+]
+
 
 class LlmEndpoint(models.Model):
     """An OpenAI-compatible endpoint (vLLM, Ollama, llama.cpp server) that knowledge bases may

@@ -11,4 +11,9 @@ BEAT_SCHEDULE = {
         "task": "apps.support.tasks.faq_drafts_propose_task",
         "schedule": 86400.0,
     },
+    # Web pages (URL imports, crawls, sitemaps) due for a conditional re-fetch.
+    "support-web-pages-sync": {
+        "task": "apps.support.tasks.web_pages_sync_due_task",
+        "schedule": 600.0,
+    },
 }

@@ -37,3 +37,28 @@ def faq_drafts_propose_task() -> int:
     return sum(
         len(services.faq_drafts_propose(kb_id=kb.pk)) for kb in selectors.knowledge_base_list()
     )
+
+
+@shared_task(acks_late=True)
+def web_pages_sync_due_task() -> int:
+    """Queue a re-sync of every web page that is due (beat runs this every 10 minutes), and
+    mark crawls whose worker died as failed."""
+    services.crawls_rescue()
+    due = services.web_pages_due()
+    for page_id in due:
+        web_page_sync_task.delay(page_id)
+    return len(due)
+
+
+@shared_task(acks_late=True, soft_time_limit=120, time_limit=150)
+def web_page_sync_task(page_id: int) -> str:
+    # Idempotent: the page is claimed by a conditional update; a redelivery finds it not due.
+    if not services.web_page_claim(page_id=page_id):
+        return "not_due"
+    return services.web_page_sync(page_id=page_id)
+
+
+@shared_task(acks_late=True, soft_time_limit=3600, time_limit=3660)
+def crawl_run_task(crawl_id: int) -> str:
+    # Idempotent: only a queued crawl is claimed (a conditional update), so it runs once.
+    return str(services.crawl_run(crawl_id=crawl_id).status)

@@ -1,7 +1,7 @@
 from django.urls import path
 from django.views.i18n import JavaScriptCatalog
 
-from . import views, views_hours, views_review
+from . import views, views_hours, views_learning, views_review, views_web
 
 app_name = "support"
 urlpatterns = [
@@ -10,6 +10,13 @@ urlpatterns = [
     path("stats/", views.stats, name="stats"),
     path("review/", views_review.review, name="review"),
     path("knowledge/", views.knowledge, name="knowledge"),
+    path("knowledge/sources/", views_web.sources, name="sources"),
+    path("training/", views_learning.training_candidates, name="training_candidates"),
+    path(
+        "training/<int:pk>/",
+        views_learning.training_candidate_review,
+        name="training_candidate",
+    ),
     path("knowledge/faq-drafts/", views.faq_drafts, name="faq_drafts"),
     path("knowledge/faq-drafts/<int:pk>/", views.faq_draft_review, name="faq_draft"),
     path("knowledge-bases/", views.knowledge_base_settings_default, name="kb_settings_default"),

@@ -1,5 +1,5 @@
 """Rows of the support app as tests need them: knowledge bases, LLM endpoints, conversations
-and their messages, agents' presence."""
+and their messages, agents' presence, proposed training rows."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from apps.support.models import (
     KnowledgeBase,
     LlmEndpoint,
     Message,
+    TrainingCandidate,
 )
 from tests.accounts.factories import SupportAgentFactory
 
@@ -56,3 +57,23 @@ class AgentPresenceFactory(factory.django.DjangoModelFactory):
 
     agent = factory.SubFactory(SupportAgentFactory)
     connections = 1
+
+
+class TrainingCandidateFactory(factory.django.DjangoModelFactory):
+    """A proposed training row from a bot answer the customer rated helpful."""
+
+    class Meta:
+        model = TrainingCandidate
+
+    conversation = factory.SubFactory(ConversationFactory)
+    kb = factory.SelfAttribute("conversation.kb")
+    message = factory.SubFactory(
+        MessageFactory,
+        conversation=factory.SelfAttribute("..conversation"),
+        sender=Message.Sender.BOT,
+        text="Your new card usually arrives within 5 to 7 working days.",
+    )
+    question = factory.Sequence(lambda n: f"When does my card arrive? ({n})")
+    answer = factory.SelfAttribute("message.text")
+    intent = "card_arrival"
+    source = TrainingCandidate.Source.RATED_GOOD

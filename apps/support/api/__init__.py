@@ -7,6 +7,7 @@ One module per audience; `api_urls` routes to the names re-exported here:
     _common -> console     (agents: conversations, flags, canned responses, stats)
     _common -> review      (agents: unhelpful, handed-over and flagged answers)
     _common -> learning    (agents: proposed intent training rows, confirming answers)
+    _common -> web         (agents: site crawls, sitemap imports, web pages re-synced)
 """
 
 from .chat import (
@@ -41,6 +42,7 @@ from .learning import (
     TrainingCandidatesView,
 )
 from .review import ReviewView
+from .web import CrawlsView, CrawlView, WebPagesSyncView, WebPagesView
 
 __all__ = [
     "AnswerConfirmView",
@@ -51,6 +53,8 @@ __all__ = [
     "ChatStartThrottle",
     "ConversationStartView",
     "ConversationViewSet",
+    "CrawlView",
+    "CrawlsView",
     "CustomerCsatView",
     "CustomerHumanView",
     "CustomerMessagesView",
@@ -67,4 +71,6 @@ __all__ = [
     "TrainingCandidateAcceptView",
     "TrainingCandidateRejectView",
     "TrainingCandidatesView",
+    "WebPagesSyncView",
+    "WebPagesView",
 ]

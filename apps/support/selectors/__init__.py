@@ -1,6 +1,7 @@
 """Reads: knowledge, conversations, queue, presence, statistics.
 
-One module per sub-domain; they import one way: knowledge -> conversations -> stats.
+One module per sub-domain; they import one way: knowledge -> conversations -> stats
+(learning and web stand alone).
 """
 
 from .conversations import (
@@ -39,6 +40,7 @@ from .knowledge import (
     knowledge_base_named,
     knowledge_base_uses_intents,
 )
+from .learning import intent_choices, training_candidate_counts, training_candidate_list
 from .memory import MEMORY_EXCHANGES, conversation_exchanges
 from .review import REVIEW_FILTERS, answers_for_review, review_row
 from .stats import (
@@ -49,6 +51,7 @@ from .stats import (
     handoff_tradeoff,
     support_stats,
 )
+from .web import crawl_active, crawl_list, web_page_list
 
 __all__ = [
     "ANSWER_KINDS",
@@ -77,11 +80,14 @@ __all__ = [
     "conversation_list",
     "conversation_summary",
     "conversation_transcript",
+    "crawl_active",
+    "crawl_list",
     "customer_label",
     "faq_drafts_review",
     "faq_list",
     "faq_published_for_intent",
     "handoff_tradeoff",
+    "intent_choices",
     "intents_known",
     "knowledge_base_get",
     "knowledge_base_hours",
@@ -96,4 +102,7 @@ __all__ = [
     "queue_place",
     "review_row",
     "support_stats",
+    "training_candidate_counts",
+    "training_candidate_list",
+    "web_page_list",
 ]

@@ -15,6 +15,7 @@ One module per sub-domain; they import one way (an arrow: "is imported by"):
     _common, faqs -> feedback                               (ratings, CSAT, flags, FAQ drafts)
     knowledge -> calibration                                (confidence follows the intent model)
     faqs -> learning, faq_proposals                         (training rows, FAQ drafts from chats)
+    knowledge -> web_pages -> knowledge_import, crawls      (pages from the web, kept fresh)
 
 Callers use this package (`services.faq_upsert`); a test that replaces a function patches it in
 the sub-module that calls it (`services.replies.answer_compose`).
@@ -57,6 +58,7 @@ from .conversations import (
     customer_message_post,
     note_add,
 )
+from .crawls import crawl_run, crawl_start, crawls_rescue
 from .embedding import knowledge_base_embedding_model_set, knowledge_embed
 from .faq_proposals import faq_drafts_propose
 from .faqs import (
@@ -123,6 +125,13 @@ from .replies import (
     bot_reply_or_handoff,
     bot_reply_stream,
 )
+from .web_pages import (
+    web_page_claim,
+    web_page_import,
+    web_page_sync,
+    web_pages_due,
+    web_pages_sync_now,
+)
 
 __all__ = [
     "ALREADY_BY_EMAIL_TEXT",
@@ -167,6 +176,9 @@ __all__ = [
     "conversation_take_over",
     "conversation_transfer",
     "conversations_assign",
+    "crawl_run",
+    "crawl_start",
+    "crawls_rescue",
     "csat_submit",
     "customer_message_post",
     "email_address_find",
@@ -207,4 +219,9 @@ __all__ = [
     "training_candidate_accept",
     "training_candidate_reject",
     "training_candidates_collect",
+    "web_page_claim",
+    "web_page_import",
+    "web_page_sync",
+    "web_pages_due",
+    "web_pages_sync_now",
 ]

@@ -12,16 +12,16 @@ from typing import Any
 
 from django.db import transaction
 
-from apps.core.outbound import OutboundError, outbound_fetch
 from apps.core.upload_jobs import upload_max_rows
 
 from ..models import Article
 from ..text import InvalidText, decode_upload, html_to_markdownish, pdf_to_text
 from .faqs import faq_upsert, past_conversation_upsert
 from .knowledge import article_upsert
+from .web_pages import PAGE_DEADLINE_S, web_page_import
 
 MAX_IMPORT_BYTES = 10 * 1024 * 1024
-URL_IMPORT_DEADLINE_S = 30.0  # the whole download of an imported page
+URL_IMPORT_DEADLINE_S = PAGE_DEADLINE_S  # the whole download of an imported page
 
 
 # -- imports ---------------------------------------------------------------------------------
@@ -187,49 +187,18 @@ def _rows_import(*, kb_id: int, rows: list[dict[str, str]], report: ImportReport
 def knowledge_import_url(
     *, kb_id: int, url: str, status: str = Article.Status.PUBLISHED
 ) -> ImportReport:
-    """Fetch a page (a public help centre article) and import it; the URL is its key.
+    """Fetch a page (a public help centre article) and import it; the URL is its key, and the
+    page is re-synced on a schedule from now on (services.web_pages).
 
     Through the guarded fetch: public addresses only on every hop (OUTBOUND_ALLOW_* for an
     intranet), one deadline for the whole download, the size cap kept while it streams."""
-    if not url.startswith(("http://", "https://")):
-        raise InvalidText("The URL must start with http:// or https://.")
-    try:
-        response = outbound_fetch(
-            url,
-            headers={"User-Agent": "Textsuite-support-import/1.0"},
-            max_bytes=MAX_IMPORT_BYTES,
-            deadline_s=URL_IMPORT_DEADLINE_S,
-        )
-    except OutboundError as exc:
-        if exc.reason == "too_large":
-            raise InvalidText(
-                f"{url} is larger than {MAX_IMPORT_BYTES // (1024 * 1024)} MB."
-            ) from None
-        raise InvalidText(f"Could not fetch {url}: {exc}.") from None
-    data = response.content
-    kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
-    report = ImportReport(kind="article")
-    if kind == "application/pdf":
-        body, fmt, title = pdf_to_text(data), Article.Format.TEXT, url.rsplit("/", 1)[-1]
-    elif kind in ("text/html", "application/xhtml+xml", ""):
-        body = decode_upload(data, what=url)
-        fmt = Article.Format.HTML
-        title = html_to_markdownish(body)[0] or url
-    elif kind in ("text/markdown", "text/x-markdown"):
-        body, fmt = decode_upload(data, what=url), Article.Format.MARKDOWN
-        title = _title_from_markdown(body, url)
-    elif kind.startswith("text/"):
-        body, fmt, title = decode_upload(data, what=url), Article.Format.TEXT, url
-    else:
-        raise InvalidText(f"{url} returned {kind or 'no content type'}, which cannot be imported.")
-    _, outcome = article_upsert(
+    _, outcome = web_page_import(
         kb_id=kb_id,
-        title=title[:300],
-        body=body,
-        body_format=fmt,
-        source_key=url,
         url=url,
         status=status,
+        max_bytes=MAX_IMPORT_BYTES,
+        deadline_s=URL_IMPORT_DEADLINE_S,
     )
+    report = ImportReport(kind="article")
     report.count(outcome)
     return report
