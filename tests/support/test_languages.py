@@ -5,9 +5,11 @@ change) and cross-lingual retrieval with the real multilingual model."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
+from django.conf import settings
 
 from apps.support import retrieval, services
 from apps.support.models import Article, Chunk, Message
@@ -154,6 +156,17 @@ def test_the_widget_texts_come_in_chinese_for_a_chinese_browser(client: Any) -> 
     assert '<html lang="zh-hans">' in html
     # The catalog loads before the widget, which reads window.gettext when it starts.
     assert html.index("/support/widget-i18n.js") < html.index("support/widget.js")
+
+
+def test_every_widget_text_has_a_chinese_translation(client: Any) -> None:
+    widget = (settings.BASE_DIR / "static" / "support" / "widget.js").read_text(encoding="utf-8")
+    texts = set(re.findall(r'\bt\("((?:[^"\\]|\\.)*)"\)', widget))
+
+    catalog = client.get("/support/widget-i18n.js", HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
+
+    assert len(texts) > 20
+    untranslated = sorted(text for text in texts if json.dumps(text) not in catalog)
+    assert untranslated == []
 
 
 @pytest.mark.slow
