@@ -149,16 +149,25 @@ def document_feed(
     scored_only: bool = True,
 ) -> QuerySet[Document]:
     """Newest documents first with their score, entities and source, filtered."""
-    docs = Document.objects.select_related("source", "score").prefetch_related("entities")
+    docs = Document.objects.select_related("source", "score").prefetch_related(
+        "entities", "documententity_set__entity"
+    )
     if scored_only:
         docs = docs.filter(status=Document.Status.SCORED)
     # 0 is an id like any other (no company has it): no texts, as for a company not listed.
-    if entity_id is not None:
+    if entity_id is not None and label:
+        # The company's own label (its passages), in one filter so both name the same row;
+        # rows tagged before per-company scores carry the document's.
+        docs = docs.filter(
+            Q(documententity__label=label) | Q(documententity__label="", score__label=label),
+            documententity__entity_id=entity_id,
+        )
+    elif entity_id is not None:
         docs = docs.filter(documententity__entity_id=entity_id)
+    elif label:
+        docs = docs.filter(score__label=label)
     if topic:
         docs = docs.filter(score__topics__has_key=topic)
-    if label:
-        docs = docs.filter(score__label=label)
     if source_id is not None:
         docs = docs.filter(source_id=source_id)
     if query:

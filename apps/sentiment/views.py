@@ -154,6 +154,7 @@ def document_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "sentiment/document.html",
         {
             "doc": doc,
+            "companies": doc.documententity_set.select_related("entity").order_by("entity__name"),
             "corrections": doc.corrections.all()[:20],
             "labels": ["positive", "neutral", "negative"],
         },
