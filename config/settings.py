@@ -254,6 +254,13 @@ if not 1 <= SENTIMENT_MAX_SENTENCES <= 1000:
     raise ImproperlyConfigured(
         f"SENTIMENT_MAX_SENTENCES must be between 1 and 1000, got {SENTIMENT_MAX_SENTENCES}"
     )
+# Trend charts draw a window's negative share (and mean) only from this many texts up: a share of
+# one or two texts is noise, and a window below it is a gap in the line, as an empty one is.
+SENTIMENT_CHART_MIN_COUNT = env.int("SENTIMENT_CHART_MIN_COUNT", default=3)
+if not 1 <= SENTIMENT_CHART_MIN_COUNT <= 1000:
+    raise ImproperlyConfigured(
+        f"SENTIMENT_CHART_MIN_COUNT must be between 1 and 1000, got {SENTIMENT_CHART_MIN_COUNT}"
+    )
 if CELERY_ALERT_QUEUE:
     CELERY_TASK_ROUTES["apps.sentiment.tasks.alert*"] = {"queue": CELERY_ALERT_QUEUE}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"

@@ -157,6 +157,15 @@ class TrendView(APIView):
             OpenApiParameter("subject", str, description="'entity:<id>', 'topic:<key>' or 'all'"),
             OpenApiParameter("days", int),
             OpenApiParameter("bucket_hours", int),
+            OpenApiParameter(
+                "min_count",
+                int,
+                description="fewest texts for a window's share and mean (default "
+                "SENTIMENT_CHART_MIN_COUNT); fewer is null",
+            ),
+            OpenApiParameter(
+                "end", OpenApiTypes.DATETIME, description="the chart ends here (default: now)"
+            ),
         ],
         responses=TrendSerializer,
     )
@@ -186,8 +195,17 @@ class TrendView(APIView):
             raise serializers.ValidationError(
                 {"detail": "days 1-365, bucket_hours 1-168 and at most days x 24"}
             )
+        min_count = _int(request.query_params.get("min_count"))
+        if min_count is not None and not 1 <= min_count <= 1000:
+            raise serializers.ValidationError({"min_count": "a number of texts, 1-1000"})
+        end = _moment(request.query_params, "end")
         data = selectors.trend_series(
-            subject_kind=kind, subject_key=key or "all", days=days, bucket_hours=hours
+            subject_kind=kind,
+            subject_key=key or "all",
+            days=days,
+            bucket_hours=hours,
+            now=end,
+            min_count=min_count,
         )
         return Response(TrendSerializer(data).data)
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
@@ -188,12 +189,16 @@ def trend_series(
     days: int = 14,
     bucket_hours: int = 6,
     now: datetime | None = None,
+    min_count: int | None = None,
 ) -> dict[str, Any]:
     """Chart data: labels, volume per class, negative share and mean score per bucket.
 
     Buckets are aligned in UTC to multiples of `bucket_hours` (6 h: 00, 06, 12, 18 UTC), so a
-    bucket means the same hours whenever it is asked for; the last one holds now."""
+    bucket means the same hours whenever it is asked for; the last one holds now. The share and
+    mean of a bucket with fewer than `min_count` texts (SENTIMENT_CHART_MIN_COUNT) are None: a
+    gap in the line, never 0%."""
     moment = now or timezone.now()
+    floor = settings.SENTIMENT_CHART_MIN_COUNT if min_count is None else max(1, min_count)
     hours = int(moment.timestamp() // 3600)
     end = datetime.fromtimestamp((hours - hours % bucket_hours + bucket_hours) * 3600, tz=UTC)
     count = max(1, days * 24 // bucket_hours)
@@ -214,8 +219,9 @@ def trend_series(
         "positive": [w.n_positive for w in series],
         "neutral": [w.n_neutral for w in series],
         "negative": [w.n_negative for w in series],
-        "negative_share": [round(w.negative_share, 4) if w.n else None for w in series],
-        "mean_score": [round(w.mean_score, 4) if w.n else None for w in series],
+        "negative_share": [round(w.negative_share, 4) if w.n >= floor else None for w in series],
+        "mean_score": [round(w.mean_score, 4) if w.n >= floor else None for w in series],
+        "min_count": floor,
     }
 
 

@@ -337,3 +337,6 @@ class TrendSerializer(serializers.Serializer):
     negative = serializers.ListField(child=serializers.IntegerField())
     negative_share = serializers.ListField(child=serializers.FloatField(allow_null=True))
     mean_score = serializers.ListField(child=serializers.FloatField(allow_null=True))
+    min_count = serializers.IntegerField(
+        help_text="windows with fewer texts have no share or mean (null: a gap in the line)"
+    )

@@ -37,9 +37,11 @@ from .emails import (
     SEND_CLAIM_S,
     alert_chart_png,
     alert_email_build,
+    alert_feed_query,
     alert_move_short,
     alert_move_text,
     alert_window_hours,
+    chart_min_count,
     digest_email_build,
 )
 from .entities import COMMON_WORD_TICKERS, entity_delete, entity_upsert
@@ -95,6 +97,7 @@ __all__ = [
     "aggregates_subtract",
     "alert_chart_png",
     "alert_email_build",
+    "alert_feed_query",
     "alert_move_short",
     "alert_move_text",
     "alert_send",
@@ -104,6 +107,7 @@ __all__ = [
     "alerts_digest_send",
     "alerts_evaluate",
     "alerts_send_pending",
+    "chart_min_count",
     "correction_create",
     "digest_email_build",
     "document_edit_problem",
