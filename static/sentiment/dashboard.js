@@ -25,8 +25,8 @@
   const windowEnd = Date.parse(canvas.dataset.windowEnd || "");
   const shade = {
     id: "alertWindow",
-    beforeDatasetsDraw(c) {
-      const marks = c.$alertWindow;
+    beforeDatasetsDraw(c, _args, opts) {
+      const marks = opts.marks;
       if (!marks || !marks.length) return;
       const x = c.scales.x;
       const { top, bottom } = c.chartArea;
@@ -100,7 +100,7 @@
       data: { labels, datasets },
       options: {
         animation: false,
-        plugins: { title: { display: true, text: data.label } },
+        plugins: { title: { display: true, text: data.label }, alertWindow: { marks } },
         scales: {
           y: { stacked: true, title: { display: true, text: "texts" } },
           share: { position: "right", min: 0, max: 1, grid: { drawOnChartArea: false }, ticks: { callback: (v) => `${Math.round(v * 100)}%` } },
@@ -108,8 +108,6 @@
         },
       },
     });
-    chart.$alertWindow = marks;
-    chart.draw();
   }
 
   const initial = canvas.dataset.subject || (picker ? picker.value : "all");
