@@ -30,6 +30,7 @@ from .serializers import (
     EntitySerializer,
     RuleSerializer,
     SourceSerializer,
+    TopicCorrectionSerializer,
     TrendSerializer,
 )
 from .text import TOPICS
@@ -111,6 +112,25 @@ class DocumentViewSet(viewsets.ReadOnlyModelViewSet):
                 "label": correction.label,
                 "predicted_label": correction.predicted_label,
             },
+            status=status.HTTP_201_CREATED,
+        )
+
+    @extend_schema(request=TopicCorrectionSerializer, responses={201: OpenApiTypes.OBJECT})
+    @action(detail=True, methods=["post"], url_path="correct-topics")
+    def correct_topics(self, request: Request, pk: str) -> Response:
+        """Set this text's topics: applied to its trends at once, and an example for the topic
+        classifier."""
+        doc = self.get_object()
+        form = TopicCorrectionSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        try:
+            correction = services.topic_correction_create(
+                document_id=doc.pk, topics=form.validated_data["topics"], user=request.user
+            )
+        except ValueError as exc:
+            raise serializers.ValidationError({"topics": str(exc)}) from None
+        return Response(
+            {"id": correction.pk, "topics": correction.topics, "predicted": correction.predicted},
             status=status.HTTP_201_CREATED,
         )
 

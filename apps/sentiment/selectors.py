@@ -11,7 +11,16 @@ from django.conf import settings
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from .models import Aggregate, Alert, AlertRule, Document, Entity, Source, Unsubscribe
+from .models import (
+    Aggregate,
+    Alert,
+    AlertRule,
+    Document,
+    Entity,
+    Source,
+    TopicCorrection,
+    Unsubscribe,
+)
 from .text import TOPICS, WatchItem, topic_label
 
 
@@ -223,6 +232,17 @@ def trend_series(
         "mean_score": [round(w.mean_score, 4) if w.n >= floor else None for w in series],
         "min_count": floor,
     }
+
+
+def topic_examples() -> tuple[tuple[int, int], list[tuple[str, list[str]]]]:
+    """The analysts' topic corrections as classifier examples, the latest per text: (a key that
+    changes whenever a correction is added or removed, [(text, topics)])."""
+    rows = TopicCorrection.objects.order_by("document_id", "-created_at", "-id").distinct(
+        "document_id"
+    )
+    examples = [(text, list(topics or [])) for text, topics in rows.values_list("text", "topics")]
+    newest = TopicCorrection.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    return (len(examples), newest), examples
 
 
 def subject_choices() -> list[tuple[str, str, str]]:

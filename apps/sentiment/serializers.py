@@ -170,6 +170,14 @@ class CorrectionSerializer(serializers.Serializer):
     )
 
 
+class TopicCorrectionSerializer(serializers.Serializer):
+    topics = serializers.ListField(
+        child=serializers.ChoiceField(choices=sorted(TOPICS)),
+        allow_empty=True,
+        help_text="the text's topics, all of them (empty: none fits)",
+    )
+
+
 class EntitySerializer(serializers.ModelSerializer):
     aliases = serializers.ListField(child=serializers.CharField(max_length=200), required=False)
 

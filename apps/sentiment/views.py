@@ -119,7 +119,17 @@ def alert_feed(request: HttpRequest) -> JsonResponse:
 @analyst_only
 def document_detail(request: HttpRequest, pk: int) -> HttpResponse:
     doc = get_object_or_404(Document.objects.select_related("source", "score"), pk=pk)
-    if request.method == "POST":
+    if request.method == "POST" and "topics_form" in request.POST:
+        try:
+            services.topic_correction_create(
+                document_id=doc.pk, topics=request.POST.getlist("topics"), user=request.user
+            )
+        except ValueError as exc:
+            messages.error(request, f"Topics not saved: {exc}.")
+        else:
+            messages.success(request, "Topics saved: the trends count them, and so does the model.")
+            return redirect("sentiment:document", pk=doc.pk)
+    elif request.method == "POST":
         form = CorrectionForm(request.POST)
         if not form.is_valid():
             messages.error(request, "Pick positive, neutral or negative.")
@@ -144,6 +154,7 @@ def document_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "companies": doc.documententity_set.select_related("entity").order_by("entity__name"),
             "corrections": doc.corrections.all()[:20],
             "labels": ["positive", "neutral", "negative"],
+            "topics": [(k, label) for k, (label, _w) in TOPICS.items()],
         },
     )
 

@@ -28,7 +28,7 @@ from .alerts import (
     alerts_evaluate,
     alerts_send_pending,
 )
-from .corrections import correction_create
+from .corrections import correction_create, topic_correction_create
 from .deletion import documents_delete, source_delete
 from .digests import alerts_digest_catch_up, alerts_digest_send
 from .editing import DOCUMENT_FIELDS, document_edit_problem, document_update
@@ -135,6 +135,7 @@ __all__ = [
     "source_poll_queue",
     "source_update",
     "sources_due",
+    "topic_correction_create",
     "unsubscribe_apply",
     "unsubscribe_revoke",
     "unsubscribe_token",

@@ -24,6 +24,7 @@ from .. import realtime, recovery, selectors
 from ..company_text import company_units
 from ..models import Document, DocumentEntity, Score
 from ..text import LONG_TEXT_CHARS, EntityMatch, entities_match, topics_tag
+from ..topic_model import topics_model_tag
 from ..training import MODEL_NAME
 from . import ingest
 from .aggregates import AggregateTotals, aggregates_add, contribution_add
@@ -159,6 +160,12 @@ def documents_score(
         watchlist = selectors.watchlist_items()
         analysed: dict[int, _Analysis] = {}
         tagging_errors: dict[int, Exception] = {}
+        try:  # the topic model reads the batch at once; keywords are its fallback
+            tagged = topics_model_tag([doc.text for doc in docs])
+            topic_tags = {doc.pk: found for doc, found in zip(docs, tagged, strict=True)}
+        except Exception:
+            log.warning("topic tagging of a batch failed; tagging each alone", exc_info=True)
+            topic_tags = {}
         for doc in docs:
             try:
                 pieces, skipped = _units(doc)
@@ -166,8 +173,9 @@ def documents_score(
                 extra, companies = company_units(
                     doc.title, doc.body, matches, watchlist, settings.SENTIMENT_MAX_SENTENCES
                 )
+                topics = topic_tags[doc.pk] if doc.pk in topic_tags else topics_tag(doc.text)
                 analysed[doc.pk] = _Analysis(
-                    np.empty(0), pieces, topics_tag(doc.text), matches, skipped, extra, companies
+                    np.empty(0), pieces, topics, matches, skipped, extra, companies
                 )
             except Exception as exc:  # the tagger choked on this text
                 tagging_errors[doc.pk] = exc
