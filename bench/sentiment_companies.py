@@ -143,7 +143,9 @@ def phrasebank_section(classifier: Any, results: dict[str, Any], notes: list[str
     _train, test = phrasebank_split()
     items = [WatchItem(i, name, "", (), False) for i, name in enumerate(PHRASEBANK_COMPANIES)]
     single = [r for r in test if len(entities_match(r["sentence"], items)) == 1]
-    truth, text_labels, company_labels = [], [], []
+    truth: list[str] = []
+    text_labels: list[str] = []
+    company_labels: list[str] = []
     for r in single:
         text_label, own = _score(classifier, r["sentence"], items)
         truth.append(r["label"])
