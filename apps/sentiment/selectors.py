@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from .models import (
@@ -16,6 +17,7 @@ from .models import (
     Alert,
     AlertRule,
     Document,
+    DocumentEntity,
     Entity,
     Source,
     TopicCorrection,
@@ -115,6 +117,27 @@ def subject_documents(subject_kind: str, subject_key: str) -> QuerySet[Document]
     if subject_kind == Aggregate.SubjectKind.TOPIC:
         return docs.filter(score__topics__has_key=subject_key)
     return docs
+
+
+def documents_by_negativity(
+    docs: QuerySet[Document], subject_kind: str, subject_key: str
+) -> QuerySet[Document]:
+    """`docs` most negative first, each annotated with `negativity`: for a company, how negative
+    the text is about that company (its own score), else the text's negative probability."""
+    if subject_kind == Aggregate.SubjectKind.ENTITY and subject_key.isdigit():
+        own = DocumentEntity.objects.filter(document=OuterRef("pk"), entity_id=int(subject_key))
+        docs = docs.annotate(
+            negativity=Coalesce(Subquery(own.values("negative")[:1]), F("score__negative"))
+        )
+    else:
+        docs = docs.annotate(negativity=F("score__negative"))
+    return docs.order_by("-negativity", "-published_at")
+
+
+def alert_documents(alert: Alert) -> QuerySet[Document]:
+    """The texts that drove an alert, most negative about its subject first."""
+    docs = alert.documents.select_related("score")
+    return documents_by_negativity(docs, alert.subject_kind, alert.subject_key)
 
 
 def rule_subjects(rule: AlertRule) -> list[tuple[str, str]]:

@@ -208,7 +208,7 @@ def alert_detail(request: HttpRequest, pk: int) -> HttpResponse:
             },
             "feed_query": services.alert_feed_query(alert),
             "move": services.alert_move_text(alert),
-            "documents": alert.documents.select_related("score").order_by("-score__negative"),
+            "documents": selectors.alert_documents(alert),
             "subject": f"{alert.subject_kind}:{alert.subject_key}",
         },
     )

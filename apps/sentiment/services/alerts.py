@@ -9,12 +9,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, OuterRef, Q, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import F, Q
 from django.utils import timezone
 
 from .. import delivery, realtime, selectors
-from ..models import Aggregate, Alert, AlertRule, Document, DocumentEntity, EmailDelivery
+from ..models import Alert, AlertRule, Document, EmailDelivery
 from ..spikes import MAX_COOLDOWN_HOURS, SpikeCheck, spike_check
 from .emails import SEND_CLAIM_S, alert_email_build, send_skip_reason
 
@@ -124,20 +123,13 @@ def _alert_open(
         published_at__lt=window.end,
         status=Document.Status.SCORED,
     )
-    if kind == Aggregate.SubjectKind.ENTITY and key.isdigit():
-        # The company's own negativity in each text, not the whole text's.
-        own = DocumentEntity.objects.filter(document=OuterRef("pk"), entity_id=int(key))
-        docs = docs.annotate(
-            negativity=Coalesce(Subquery(own.values("negative")[:1]), F("score__negative"))
-        )
-    else:
-        docs = docs.annotate(negativity=F("score__negative"))
-    order = (
-        ["-published_at"]
+    # For a company: the texts most negative about that company (its own score).
+    ordered = (
+        docs.order_by("-published_at")
         if rule.metric == AlertRule.Metric.VOLUME
-        else ["-negativity", "-published_at"]
+        else selectors.documents_by_negativity(docs, kind, key)
     )
-    driving = list(docs.order_by(*order).values_list("pk", flat=True)[:5])
+    driving = list(ordered.values_list("pk", flat=True)[:5])
     try:
         with transaction.atomic():
             alert = Alert.objects.create(

@@ -154,7 +154,7 @@ def alert_context(alert: Alert, *, chart_cid: str = "trend") -> dict[str, Any]:
         window_hours=window_hours,
         count=16,
     )
-    docs = list(alert.documents.select_related("score").order_by("-score__negative")[:5])
+    docs = list(selectors.alert_documents(alert)[:5])
     return {
         "alert": alert,
         "rule": rule,
