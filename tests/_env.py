@@ -20,6 +20,9 @@ os.environ["ML_MONITOR_FLUSH_SECONDS"] = "0"
 # Exporting a promoted classifier's serving forms takes a minute per version; the tests that
 # cover it switch it on (tests/mlops/test_serving_forms.py).
 os.environ["ML_FORMS_ON_PROMOTE"] = "0"
+# Sentiment tests tag topics by keywords unless they test the topic model (which loads the
+# embedder): tests/sentiment/test_topic_model.py switches it on.
+os.environ.setdefault("SENTIMENT_TOPIC_TAGGER", "keywords")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 for name in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "EMAIL_URL", "DJANGO_ENV"):

@@ -30,6 +30,7 @@ from .serializers import (
     EntitySerializer,
     RuleSerializer,
     SourceSerializer,
+    TopicCorrectionSerializer,
     TrendSerializer,
 )
 from .text import TOPICS
@@ -114,6 +115,25 @@ class DocumentViewSet(viewsets.ReadOnlyModelViewSet):
             status=status.HTTP_201_CREATED,
         )
 
+    @extend_schema(request=TopicCorrectionSerializer, responses={201: OpenApiTypes.OBJECT})
+    @action(detail=True, methods=["post"], url_path="correct-topics")
+    def correct_topics(self, request: Request, pk: str) -> Response:
+        """Set this text's topics: applied to its trends at once, and an example for the topic
+        classifier."""
+        doc = self.get_object()
+        form = TopicCorrectionSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        try:
+            correction = services.topic_correction_create(
+                document_id=doc.pk, topics=form.validated_data["topics"], user=request.user
+            )
+        except ValueError as exc:
+            raise serializers.ValidationError({"topics": str(exc)}) from None
+        return Response(
+            {"id": correction.pk, "topics": correction.topics, "predicted": correction.predicted},
+            status=status.HTTP_201_CREATED,
+        )
+
 
 def _int(value: Any) -> int | None:
     try:
@@ -157,6 +177,15 @@ class TrendView(APIView):
             OpenApiParameter("subject", str, description="'entity:<id>', 'topic:<key>' or 'all'"),
             OpenApiParameter("days", int),
             OpenApiParameter("bucket_hours", int),
+            OpenApiParameter(
+                "min_count",
+                int,
+                description="fewest texts for a window's share and mean (default "
+                "SENTIMENT_CHART_MIN_COUNT); fewer is null",
+            ),
+            OpenApiParameter(
+                "end", OpenApiTypes.DATETIME, description="the chart ends here (default: now)"
+            ),
         ],
         responses=TrendSerializer,
     )
@@ -186,8 +215,17 @@ class TrendView(APIView):
             raise serializers.ValidationError(
                 {"detail": "days 1-365, bucket_hours 1-168 and at most days x 24"}
             )
+        min_count = _int(request.query_params.get("min_count"))
+        if min_count is not None and not 1 <= min_count <= 1000:
+            raise serializers.ValidationError({"min_count": "a number of texts, 1-1000"})
+        end = _moment(request.query_params, "end")
         data = selectors.trend_series(
-            subject_kind=kind, subject_key=key or "all", days=days, bucket_hours=hours
+            subject_kind=kind,
+            subject_key=key or "all",
+            days=days,
+            bucket_hours=hours,
+            now=end,
+            min_count=min_count,
         )
         return Response(TrendSerializer(data).data)
 

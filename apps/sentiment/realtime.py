@@ -57,7 +57,11 @@ def document_event(doc: Any) -> dict[str, Any]:
         "published_at": doc.published_at.isoformat(),
         "published": _when(doc.published_at),
         "source": {"id": doc.source_id, "name": doc.source.name},
-        "entities": [{"id": e.pk, "label": e.ticker or e.name} for e in doc.entities.all()],
+        # Each company's own label ("sentiment") when the text names several.
+        "entities": [
+            {"id": t.entity.pk, "label": t.entity.ticker or t.entity.name, "sentiment": t.label}
+            for t in doc.documententity_set.all()
+        ],
         "topics": list(score.topics or {}),
         "label": score.label,
         "confidence": f"{score.confidence:.2f}",

@@ -7,10 +7,22 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.conf import settings
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from .models import Aggregate, Alert, AlertRule, Document, Entity, Source, Unsubscribe
+from .models import (
+    Aggregate,
+    Alert,
+    AlertRule,
+    Document,
+    DocumentEntity,
+    Entity,
+    Source,
+    TopicCorrection,
+    Unsubscribe,
+)
 from .text import TOPICS, WatchItem, topic_label
 
 
@@ -107,6 +119,27 @@ def subject_documents(subject_kind: str, subject_key: str) -> QuerySet[Document]
     return docs
 
 
+def documents_by_negativity(
+    docs: QuerySet[Document], subject_kind: str, subject_key: str
+) -> QuerySet[Document]:
+    """`docs` most negative first, each annotated with `negativity`: for a company, how negative
+    the text is about that company (its own score), else the text's negative probability."""
+    if subject_kind == Aggregate.SubjectKind.ENTITY and subject_key.isdigit():
+        own = DocumentEntity.objects.filter(document=OuterRef("pk"), entity_id=int(subject_key))
+        docs = docs.annotate(
+            negativity=Coalesce(Subquery(own.values("negative")[:1]), F("score__negative"))
+        )
+    else:
+        docs = docs.annotate(negativity=F("score__negative"))
+    return docs.order_by("-negativity", "-published_at")
+
+
+def alert_documents(alert: Alert) -> QuerySet[Document]:
+    """The texts that drove an alert, most negative about its subject first."""
+    docs = alert.documents.select_related("score")
+    return documents_by_negativity(docs, alert.subject_kind, alert.subject_key)
+
+
 def rule_subjects(rule: AlertRule) -> list[tuple[str, str]]:
     """(kind, key) pairs a rule watches; no entities and no topics means the whole watchlist."""
     subjects = [
@@ -149,16 +182,25 @@ def document_feed(
     scored_only: bool = True,
 ) -> QuerySet[Document]:
     """Newest documents first with their score, entities and source, filtered."""
-    docs = Document.objects.select_related("source", "score").prefetch_related("entities")
+    docs = Document.objects.select_related("source", "score").prefetch_related(
+        "entities", "documententity_set__entity"
+    )
     if scored_only:
         docs = docs.filter(status=Document.Status.SCORED)
     # 0 is an id like any other (no company has it): no texts, as for a company not listed.
-    if entity_id is not None:
+    if entity_id is not None and label:
+        # The company's own label (its passages), in one filter so both name the same row;
+        # rows tagged before per-company scores carry the document's.
+        docs = docs.filter(
+            Q(documententity__label=label) | Q(documententity__label="", score__label=label),
+            documententity__entity_id=entity_id,
+        )
+    elif entity_id is not None:
         docs = docs.filter(documententity__entity_id=entity_id)
+    elif label:
+        docs = docs.filter(score__label=label)
     if topic:
         docs = docs.filter(score__topics__has_key=topic)
-    if label:
-        docs = docs.filter(score__label=label)
     if source_id is not None:
         docs = docs.filter(source_id=source_id)
     if query:
@@ -179,12 +221,16 @@ def trend_series(
     days: int = 14,
     bucket_hours: int = 6,
     now: datetime | None = None,
+    min_count: int | None = None,
 ) -> dict[str, Any]:
     """Chart data: labels, volume per class, negative share and mean score per bucket.
 
     Buckets are aligned in UTC to multiples of `bucket_hours` (6 h: 00, 06, 12, 18 UTC), so a
-    bucket means the same hours whenever it is asked for; the last one holds now."""
+    bucket means the same hours whenever it is asked for; the last one holds now. The share and
+    mean of a bucket with fewer than `min_count` texts (SENTIMENT_CHART_MIN_COUNT) are None: a
+    gap in the line, never 0%."""
     moment = now or timezone.now()
+    floor = settings.SENTIMENT_CHART_MIN_COUNT if min_count is None else max(1, min_count)
     hours = int(moment.timestamp() // 3600)
     end = datetime.fromtimestamp((hours - hours % bucket_hours + bucket_hours) * 3600, tz=UTC)
     count = max(1, days * 24 // bucket_hours)
@@ -205,9 +251,21 @@ def trend_series(
         "positive": [w.n_positive for w in series],
         "neutral": [w.n_neutral for w in series],
         "negative": [w.n_negative for w in series],
-        "negative_share": [round(w.negative_share, 4) if w.n else None for w in series],
-        "mean_score": [round(w.mean_score, 4) if w.n else None for w in series],
+        "negative_share": [round(w.negative_share, 4) if w.n >= floor else None for w in series],
+        "mean_score": [round(w.mean_score, 4) if w.n >= floor else None for w in series],
+        "min_count": floor,
     }
+
+
+def topic_examples() -> tuple[tuple[int, int], list[tuple[str, list[str]]]]:
+    """The analysts' topic corrections as classifier examples, the latest per text: (a key that
+    changes whenever a correction is added or removed, [(text, topics)])."""
+    rows = TopicCorrection.objects.order_by("document_id", "-created_at", "-id").distinct(
+        "document_id"
+    )
+    examples = [(text, list(topics or [])) for text, topics in rows.values_list("text", "topics")]
+    newest = TopicCorrection.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    return (len(examples), newest), examples
 
 
 def subject_choices() -> list[tuple[str, str, str]]:

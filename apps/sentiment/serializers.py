@@ -11,7 +11,7 @@ from rest_framework import serializers
 
 from . import selectors, services
 from .feeds import FeedError, feed_url_check
-from .models import Alert, AlertRule, Document, Entity, Score, Source
+from .models import Alert, AlertRule, Document, DocumentEntity, Entity, Score, Source
 from .spikes import MAX_COOLDOWN_HOURS, threshold_problem
 from .text import TOPICS, ticker_normalise
 from .uploads import LABELS, datetime_parse
@@ -111,9 +111,34 @@ class EntityBriefSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "ticker"]
 
 
+class CompanyScoreSerializer(serializers.ModelSerializer):
+    """One company's sentiment in a document (its passages when the text names several)."""
+
+    id = serializers.IntegerField(source="entity.id", read_only=True)
+    name = serializers.CharField(source="entity.name", read_only=True)
+    ticker = serializers.CharField(source="entity.ticker", read_only=True)
+
+    class Meta:
+        model = DocumentEntity
+        fields = [
+            "id",
+            "name",
+            "ticker",
+            "label",
+            "positive",
+            "neutral",
+            "negative",
+            "value",
+            "passages",
+        ]
+
+
 class DocumentSerializer(serializers.ModelSerializer):
     score = ScoreSerializer(read_only=True, allow_null=True)
     entities = EntityBriefSerializer(many=True, read_only=True)
+    companies = CompanyScoreSerializer(
+        source="documententity_set", many=True, read_only=True, help_text="per-company scores"
+    )
     source_name = serializers.CharField(source="source.name", read_only=True)
 
     class Meta:
@@ -132,6 +157,7 @@ class DocumentSerializer(serializers.ModelSerializer):
             "ingested_at",
             "score",
             "entities",
+            "companies",
         ]
 
 
@@ -141,6 +167,14 @@ class CorrectionSerializer(serializers.Serializer):
         required=False,
         allow_blank=True,
         help_text="one sentence of the text; default the whole text",
+    )
+
+
+class TopicCorrectionSerializer(serializers.Serializer):
+    topics = serializers.ListField(
+        child=serializers.ChoiceField(choices=sorted(TOPICS)),
+        allow_empty=True,
+        help_text="the text's topics, all of them (empty: none fits)",
     )
 
 
@@ -311,3 +345,6 @@ class TrendSerializer(serializers.Serializer):
     negative = serializers.ListField(child=serializers.IntegerField())
     negative_share = serializers.ListField(child=serializers.FloatField(allow_null=True))
     mean_score = serializers.ListField(child=serializers.FloatField(allow_null=True))
+    min_count = serializers.IntegerField(
+        help_text="windows with fewer texts have no share or mean (null: a gap in the line)"
+    )

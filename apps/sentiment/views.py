@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TypedDict, cast
+from datetime import timedelta
+from typing import cast
 
 from django.contrib import messages
 from django.core import signing
@@ -10,6 +11,7 @@ from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
@@ -17,6 +19,7 @@ from apps.accounts.face import Role, User, role_required
 from apps.core.upload_jobs import capped_upload
 
 from . import imports, realtime, selectors, services
+from .feed_filters import feed_filters, row_id
 from .forms import CorrectionForm, EntityForm, RuleForm, SourceForm, UploadForm
 from .models import Alert, AlertRule, Document, Entity, ImportJob, Source
 from .text import TOPICS
@@ -27,34 +30,6 @@ DASHBOARD_ALERTS = 20
 # The page asks about the rows it shows; it never sends more ids than this (see dashboard.js).
 SHOWN_ALERTS_MAX = 100
 ALERTS_PER_PAGE = 50
-
-
-def _id(value: str) -> int | None:
-    """A row id typed in a query string; None for anything else ("²" is a digit to Python)."""
-    return int(value) if value.isascii() and value.isdigit() and len(value) < 16 else None
-
-
-class _FeedFilters(TypedDict):
-    entity_id: int | None
-    topic: str
-    label: str
-    source_id: int | None
-    query: str
-
-
-def _feed_filters(request: HttpRequest) -> _FeedFilters:
-    g = request.GET
-
-    def number(name: str) -> int | None:
-        return _id(g.get(name, ""))
-
-    return {
-        "entity_id": number("entity"),
-        "topic": g.get("topic", ""),
-        "label": g.get("label", ""),
-        "source_id": number("source"),
-        "query": g.get("q", ""),
-    }
 
 
 def _dashboard_alerts(request: HttpRequest) -> QuerySet[Alert]:
@@ -68,7 +43,7 @@ def _subject_choices(subject: str) -> list[tuple[str, str, str]]:
     choices = selectors.subject_choices()
     kind, _, key = subject.partition(":")
     if kind == "entity" and (kind, key) not in {(c[0], c[1]) for c in choices}:
-        entity_id = _id(key)
+        entity_id = row_id(key)
         entity = Entity.objects.filter(pk=entity_id).first() if entity_id else None
         if entity is not None:
             choices.insert(1, (kind, key, f"{entity} (inactive)"))
@@ -78,7 +53,13 @@ def _subject_choices(subject: str) -> list[tuple[str, str, str]]:
 @analyst_only
 def dashboard(request: HttpRequest) -> HttpResponse:
     subject = request.GET.get("subject", "all")
-    filters = _feed_filters(request)  # the form shows them, so its polls keep them
+    problem = ""
+    try:
+        filters = feed_filters(request.GET)  # the form shows them, so its polls keep them
+    except ValueError as exc:
+        problem = str(exc)
+        messages.error(request, f"The feed shows every time: {problem}.")
+        filters = feed_filters(request.GET, with_window=False)
     return render(
         request,
         "sentiment/dashboard.html",
@@ -95,17 +76,23 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "sources": Source.objects.all(),
             "documents": selectors.document_feed(**filters)[:30],
             "filters": filters,
+            "window": request.GET.get("window", "") if not problem else "",
             "failing_sources": Source.objects.filter(status=Source.Status.FAILING),
         },
+        status=400 if problem else 200,
     )
 
 
 @analyst_only
 def feed(request: HttpRequest) -> HttpResponse:
+    try:
+        filters = feed_filters(request.GET)
+    except ValueError as exc:
+        return HttpResponse(f"Bad filter: {exc}.", status=400, content_type="text/plain")
     return render(
         request,
         "sentiment/_feed.html",
-        {"documents": selectors.document_feed(**_feed_filters(request))[:30]},
+        {"documents": selectors.document_feed(**filters)[:30]},
     )
 
 
@@ -132,7 +119,17 @@ def alert_feed(request: HttpRequest) -> JsonResponse:
 @analyst_only
 def document_detail(request: HttpRequest, pk: int) -> HttpResponse:
     doc = get_object_or_404(Document.objects.select_related("source", "score"), pk=pk)
-    if request.method == "POST":
+    if request.method == "POST" and "topics_form" in request.POST:
+        try:
+            services.topic_correction_create(
+                document_id=doc.pk, topics=request.POST.getlist("topics"), user=request.user
+            )
+        except ValueError as exc:
+            messages.error(request, f"Topics not saved: {exc}.")
+        else:
+            messages.success(request, "Topics saved: the trends count them, and so does the model.")
+            return redirect("sentiment:document", pk=doc.pk)
+    elif request.method == "POST":
         form = CorrectionForm(request.POST)
         if not form.is_valid():
             messages.error(request, "Pick positive, neutral or negative.")
@@ -154,8 +151,10 @@ def document_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "sentiment/document.html",
         {
             "doc": doc,
+            "companies": doc.documententity_set.select_related("entity").order_by("entity__name"),
             "corrections": doc.corrections.all()[:20],
             "labels": ["positive", "neutral", "negative"],
+            "topics": [(k, label) for k, (label, _w) in TOPICS.items()],
         },
     )
 
@@ -190,13 +189,26 @@ def alerts(request: HttpRequest) -> HttpResponse:
 @analyst_only
 def alert_detail(request: HttpRequest, pk: int) -> HttpResponse:
     alert = get_object_or_404(selectors.alert_list(user=request.user), pk=pk)
+    # The chart's windows are the rule's, ending two windows after the one that fired (or now),
+    # so the window that fired is on it, shaded, whenever the page is opened.
+    hours = max(1, min(168, services.alert_window_hours(alert)))
+    end = min(timezone.now(), alert.window_end + timedelta(hours=2 * hours))
     return render(
         request,
         "sentiment/alert.html",
         {
             "alert": alert,
+            "chart": {
+                "bucket_hours": hours,
+                "days": max(1, min(365, -(-hours * 32 // 24))),
+                "end": end.isoformat(),
+                "min_count": services.chart_min_count(alert),
+                "window_start": alert.window_start.isoformat(),
+                "window_end": alert.window_end.isoformat(),
+            },
+            "feed_query": services.alert_feed_query(alert),
             "move": services.alert_move_text(alert),
-            "documents": alert.documents.select_related("score").order_by("-score__negative"),
+            "documents": selectors.alert_documents(alert),
             "subject": f"{alert.subject_kind}:{alert.subject_key}",
         },
     )

@@ -18,9 +18,40 @@
     problem.hidden = !text;
   }
 
+  const gaps = document.getElementById("trend-gaps");
+  // The alert's window (alert page, or a dashboard opened from an alert email): its buckets are
+  // shaded, as the email's chart shades the window that fired.
+  const windowStart = Date.parse(canvas.dataset.windowStart || "");
+  const windowEnd = Date.parse(canvas.dataset.windowEnd || "");
+  const shade = {
+    id: "alertWindow",
+    beforeDatasetsDraw(c, _args, opts) {
+      const marks = opts.marks;
+      if (!marks || !marks.length) return;
+      const x = c.scales.x;
+      const { top, bottom } = c.chartArea;
+      const half = x.width / Math.max(c.data.labels.length, 1) / 2;
+      c.ctx.save();
+      c.ctx.fillStyle = "rgba(255, 196, 170, 0.45)";
+      marks.forEach((i) => {
+        const middle = x.getPixelForValue(i);
+        c.ctx.fillRect(middle - half, top, 2 * half, bottom - top);
+      });
+      c.ctx.restore();
+    },
+  };
+
+  function query(subject) {
+    const d = canvas.dataset;
+    const params = new URLSearchParams({ subject, days: d.days || "14", bucket_hours: d.bucketHours || "6" });
+    if (d.end) params.set("end", d.end);
+    if (d.minCount) params.set("min_count", d.minCount);
+    return `${d.url}?${params}`;
+  }
+
   async function load(subject) {
     const asked = ++latest;
-    const url = `${canvas.dataset.url}?subject=${encodeURIComponent(subject)}&days=14&bucket_hours=6`;
+    const url = query(subject);
     let data;
     try {
       const response = await fetch(url, { credentials: "same-origin" });
@@ -47,14 +78,29 @@
       { type: "bar", label: "negative", data: data.negative, backgroundColor: "#e6a39b", stack: "v", yAxisID: "y" },
       { type: "bar", label: "neutral", data: data.neutral, backgroundColor: "#d5d9e0", stack: "v", yAxisID: "y" },
       { type: "bar", label: "positive", data: data.positive, backgroundColor: "#9fd4ae", stack: "v", yAxisID: "y" },
-      { type: "line", label: "negative share", data: data.negative_share, borderColor: "#c0392b", spanGaps: true, yAxisID: "share", tension: 0.2 },
+      // No line across a window with too few texts: a gap, never a bridge and never 0%.
+      { type: "line", label: "negative share", data: data.negative_share, borderColor: "#c0392b", spanGaps: false, yAxisID: "share", tension: 0.2 },
     ];
+    const hours = data.bucket_hours * 3600 * 1000;
+    const marks = Number.isNaN(windowStart) || Number.isNaN(windowEnd)
+      ? []
+      : data.buckets
+        .map((b, i) => [Date.parse(b), i])
+        .filter(([t]) => t < windowEnd && t + hours > windowStart)
+        .map(([, i]) => i);
+    canvas.dataset.shaded = marks.join(",");
+    if (gaps) {
+      const few = data.volume.filter((n) => n > 0 && n < data.min_count).length;
+      gaps.textContent = `The line skips windows with fewer than ${data.min_count} texts` +
+        (few ? ` (${few} here have some, too few for a share).` : ".");
+    }
     if (chart) chart.destroy();
     chart = new Chart(canvas, {
+      plugins: [shade],
       data: { labels, datasets },
       options: {
         animation: false,
-        plugins: { title: { display: true, text: data.label } },
+        plugins: { title: { display: true, text: data.label }, alertWindow: { marks } },
         scales: {
           y: { stacked: true, title: { display: true, text: "texts" } },
           share: { position: "right", min: 0, max: 1, grid: { drawOnChartArea: false }, ticks: { callback: (v) => `${Math.round(v * 100)}%` } },
@@ -158,9 +204,17 @@
   }
 
   function wanted(doc, f) {
-    if (f.get("entity") && !doc.entities.some((e) => String(e.id) === f.get("entity"))) return false;
+    const company = doc.entities.find((e) => String(e.id) === f.get("entity"));
+    if (f.get("entity") && !company) return false;
     if (f.get("topic") && !doc.topics.includes(f.get("topic"))) return false;
-    if (f.get("label") && doc.label !== f.get("label")) return false;
+    // With a company chosen, its own label counts (a text naming several companies has one each).
+    const label = company && company.sentiment ? company.sentiment : doc.label;
+    if (f.get("label") && label !== f.get("label")) return false;
+    if (f.get("window")) {
+      const [start, end] = f.get("window").split("/").map((t) => Date.parse(t));
+      const when = Date.parse(doc.published_at);
+      if (!(when >= start && when < end)) return false;
+    }
     if (f.get("source") && String(doc.source.id) !== f.get("source")) return false;
     return true;
   }

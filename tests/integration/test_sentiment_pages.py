@@ -175,3 +175,52 @@ def test_the_alert_list_pages_work_in_the_browser_without_script_errors(
     assert len(resolved) == 1 and "Company list-analyst 1" in resolved[0]
     assert errors == []
     page.close()
+
+
+ALERT_SETUP = """
+from datetime import timedelta
+from django.utils import timezone
+from apps.accounts.models import User
+from apps.sentiment import services
+from apps.sentiment.models import Aggregate, Alert, AlertRule
+analyst = User.objects.get(username="{user}")
+heron = services.entity_upsert(name="Heron Shipping {user}", ticker="")
+hour = timezone.now().replace(minute=0, second=0, microsecond=0)
+for back, n in ((30, 7), (12, 1)):
+    Aggregate.objects.update_or_create(
+        subject_kind="entity", subject_key=str(heron.pk), bucket_start=hour - timedelta(hours=back),
+        defaults=dict(n=n, n_negative=n, score_sum=-n * 0.8),
+    )
+rule = AlertRule.objects.create(owner=analyst, name="Heron {user}", window_hours=6, min_volume=5)
+alert = Alert.objects.create(
+    rule=rule, subject_kind="entity", subject_key=str(heron.pk), subject_label="Heron",
+    metric="negative_share", value=1.0, baseline=0.1, window_start=hour - timedelta(hours=30),
+    window_end=hour - timedelta(hours=24), reason="spike", episode_open=False,
+)
+print("alert", alert.pk)
+"""
+
+
+def test_the_alert_page_shades_the_window_that_fired_and_leaves_thin_windows_as_gaps(
+    running: Stack, chromium: Any
+) -> None:
+    base, _entity_id, _doc_id = _arrange(running, "shade-analyst")
+    made = running.manage("shell", "-c", ALERT_SETUP.replace("{user}", "shade-analyst"))
+    alert_id = made.stdout.split("alert")[-1].split()[0]
+    page = chromium.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda m: _console_error(errors, m))
+    sign_in(page, base, "shade-analyst", "shade-analyst-pw", f"/sentiment/alerts/{alert_id}/")
+    page.wait_for_function(DRAWN)
+    shaded = page.evaluate(f"() => {CHART}.options.plugins.alertWindow.marks")
+    line = page.evaluate(f"() => {CHART}.data.datasets[3].data")
+    volumes = page.evaluate(f"() => {CHART}.data.datasets[0].data")
+    gaps_note = page.locator("#trend-gaps").inner_text()
+
+    assert shaded and all(volumes[i] == 7 for i in shaded if volumes[i])
+    assert [v for v in line if v is not None] == [1]  # the 7-text window; the 1-text one is a gap
+    assert volumes.count(1) == 1 and line[volumes.index(1)] is None
+    assert "fewer than 3 texts" in gaps_note
+    assert page.get_by_role("link", name="The texts of this window in the live feed").count() == 1
+    assert errors == []

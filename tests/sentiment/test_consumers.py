@@ -72,7 +72,7 @@ async def _document_scored(analyst: Any) -> None:
     assert doc["id"] == ids[0]
     assert doc["text"] == "<b>Kestrel</b> shares plunge after profit warning"  # data, not markup
     assert doc["label"] == "negative" and doc["confidence"] == "0.90"
-    assert doc["entities"] == [{"id": kestrel.pk, "label": "KSTL"}]
+    assert doc["entities"] == [{"id": kestrel.pk, "label": "KSTL", "sentiment": "negative"}]
     assert doc["source"]["name"] == "Wire"
     assert doc["url"] == f"/sentiment/documents/{ids[0]}/"
 

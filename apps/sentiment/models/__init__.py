@@ -5,7 +5,7 @@ the migrations' references keep working."""
 
 from .alerts import Alert, AlertRule, EmailDelivery, Unsubscribe, _token
 from .documents import Aggregate, Document, DocumentEntity, Entity, Score, Source
-from .training import Correction, ImportJob, LabelledSentence, LabelledSet
+from .training import Correction, ImportJob, LabelledSentence, LabelledSet, TopicCorrection
 
 __all__ = [
     "Aggregate",
@@ -21,6 +21,7 @@ __all__ = [
     "LabelledSet",
     "Score",
     "Source",
+    "TopicCorrection",
     "Unsubscribe",
     "_token",
 ]

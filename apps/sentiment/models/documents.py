@@ -148,6 +148,22 @@ class DocumentEntity(models.Model):
     entity = models.ForeignKey(Entity, on_delete=models.CASCADE)
     mentions = models.PositiveIntegerField(default=1)
     matched = models.CharField(max_length=200, blank=True)
+    # The company's own sentiment in this document. With one company it is the document's
+    # score; with several it comes from the passages (sentences or clauses) that mention the
+    # company (apps/sentiment/company_text.py). Rows tagged before per-company scoring have no
+    # label, and count with the document's score.
+    label = models.CharField(max_length=10, blank=True)
+    positive = models.FloatField(null=True, blank=True)
+    neutral = models.FloatField(null=True, blank=True)
+    negative = models.FloatField(null=True, blank=True)
+    value = models.FloatField(
+        null=True, blank=True, help_text="positive minus negative probability, -1..1"
+    )
+    passages = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="the passages scored for this company ([]: the whole text)",
+    )
 
     class Meta:
         constraints = [

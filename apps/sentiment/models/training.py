@@ -30,6 +30,28 @@ class Correction(models.Model):
         return f"{self.predicted_label} -> {self.label}: {self.sentence[:60]}"
 
 
+class TopicCorrection(models.Model):
+    """An analyst's topics for a scored text: applied to the text at once (its score's topics and
+    the topic trends), and a training example of the topic classifier (topic_model.py)."""
+
+    document = models.ForeignKey(
+        Document, on_delete=models.CASCADE, related_name="topic_corrections"
+    )
+    text = models.TextField(help_text="the text as corrected (the classifier's example)")
+    predicted = models.JSONField(default=list, blank=True)
+    topics = models.JSONField(default=list, blank=True, help_text="the analyst's topics")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.predicted} -> {self.topics}: {self.text[:60]}"
+
+
 class LabelledSet(models.Model):
     """An imported labelled training set (CSV sentence,label or PhraseBank sentence@label)."""
 

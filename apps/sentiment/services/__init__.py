@@ -28,7 +28,7 @@ from .alerts import (
     alerts_evaluate,
     alerts_send_pending,
 )
-from .corrections import correction_create
+from .corrections import correction_create, topic_correction_create
 from .deletion import documents_delete, source_delete
 from .digests import alerts_digest_catch_up, alerts_digest_send
 from .editing import DOCUMENT_FIELDS, document_edit_problem, document_update
@@ -37,9 +37,11 @@ from .emails import (
     SEND_CLAIM_S,
     alert_chart_png,
     alert_email_build,
+    alert_feed_query,
     alert_move_short,
     alert_move_text,
     alert_window_hours,
+    chart_min_count,
     digest_email_build,
 )
 from .entities import COMMON_WORD_TICKERS, entity_delete, entity_upsert
@@ -95,6 +97,7 @@ __all__ = [
     "aggregates_subtract",
     "alert_chart_png",
     "alert_email_build",
+    "alert_feed_query",
     "alert_move_short",
     "alert_move_text",
     "alert_send",
@@ -104,6 +107,7 @@ __all__ = [
     "alerts_digest_send",
     "alerts_evaluate",
     "alerts_send_pending",
+    "chart_min_count",
     "correction_create",
     "digest_email_build",
     "document_edit_problem",
@@ -131,6 +135,7 @@ __all__ = [
     "source_poll_queue",
     "source_update",
     "sources_due",
+    "topic_correction_create",
     "unsubscribe_apply",
     "unsubscribe_revoke",
     "unsubscribe_token",

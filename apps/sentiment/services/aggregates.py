@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -28,15 +28,24 @@ def contribution_add(
     value: float,
     entity_ids: Sequence[int],
     topic_keys: Sequence[str],
+    entity_scores: Mapping[int, tuple[str, float]] | None = None,
 ) -> None:
     """Add one scored document's counts to `totals`: one in its hour for everything, for each
     company tagged and for each topic. The one definition of a document's contribution, used
-    both to add it (scoring) and to take it out again (rescoring, deletion)."""
-    subjects = [(Aggregate.SubjectKind.ALL.value, "all")]
-    subjects += [(Aggregate.SubjectKind.ENTITY.value, str(pk)) for pk in entity_ids]
-    subjects += [(Aggregate.SubjectKind.TOPIC.value, key) for key in topic_keys]
+    both to add it (scoring) and to take it out again (rescoring, deletion).
+
+    A company counts with its own (label, value) from `entity_scores` when it has one (a text
+    naming several companies: "A beats estimates, while rival B slumps" is positive for A and
+    negative for B), else with the document's."""
+    own = entity_scores or {}
+    subjects = [(Aggregate.SubjectKind.ALL.value, "all", label, value)]
+    subjects += [
+        (Aggregate.SubjectKind.ENTITY.value, str(pk), *own.get(pk, (label, value)))
+        for pk in entity_ids
+    ]
+    subjects += [(Aggregate.SubjectKind.TOPIC.value, key, label, value) for key in topic_keys]
     bucket = selectors.hour_floor(published_at)
-    for kind, key in subjects:
+    for kind, key, label, value in subjects:
         counts = totals.setdefault(
             (kind, key, bucket),
             {"n": 0, "score_sum": 0.0, "n_positive": 0, "n_neutral": 0, "n_negative": 0},
@@ -52,12 +61,15 @@ def documents_contribution(document_ids: Sequence[int]) -> AggregateTotals:
     totals: AggregateTotals = {}
     ids = list(document_ids)
     tagged: dict[int, list[int]] = {}
-    for doc_id, entity_id in (
+    own: dict[int, dict[int, tuple[str, float]]] = {}
+    for doc_id, entity_id, entity_label, entity_value in (
         DocumentEntity.objects.filter(document_id__in=ids)
         .order_by("document_id", "entity_id")
-        .values_list("document_id", "entity_id")
+        .values_list("document_id", "entity_id", "label", "value")
     ):
         tagged.setdefault(doc_id, []).append(entity_id)
+        if entity_label and entity_value is not None:  # tagged before per-company scores: none
+            own.setdefault(doc_id, {})[entity_id] = (entity_label, entity_value)
     scores = Score.objects.filter(document_id__in=ids).values_list(
         "document_id", "document__published_at", "label", "value", "topics"
     )
@@ -69,6 +81,7 @@ def documents_contribution(document_ids: Sequence[int]) -> AggregateTotals:
             value=value,
             entity_ids=tagged.get(doc_id, []),
             topic_keys=list(topics or {}),
+            entity_scores=own.get(doc_id),
         )
     return totals
 

@@ -123,12 +123,13 @@ def _alert_open(
         published_at__lt=window.end,
         status=Document.Status.SCORED,
     )
-    order = (
-        ["-published_at"]
+    # For a company: the texts most negative about that company (its own score).
+    ordered = (
+        docs.order_by("-published_at")
         if rule.metric == AlertRule.Metric.VOLUME
-        else ["-score__negative", "-published_at"]
+        else selectors.documents_by_negativity(docs, kind, key)
     )
-    driving = list(docs.order_by(*order).values_list("pk", flat=True)[:5])
+    driving = list(ordered.values_list("pk", flat=True)[:5])
     try:
         with transaction.atomic():
             alert = Alert.objects.create(

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC
 from email.mime.image import MIMEImage
 from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
@@ -64,27 +66,42 @@ METRIC_TREND_LABELS: dict[str, str] = {
 }
 
 
-def _window_metric_text(metric: str, window: selectors.WindowStat) -> str:
+def chart_min_count(alert: Alert) -> int:
+    """Fewest texts for a window's share or mean on this alert's charts: the chart setting, but
+    never above the rule's minimum, so the window that fired is always drawn."""
+    floor: int = settings.SENTIMENT_CHART_MIN_COUNT
+    return max(1, min(floor, alert.rule.min_volume or 1))
+
+
+def _window_metric_text(metric: str, window: selectors.WindowStat, min_count: int = 1) -> str:
     if metric == AlertRule.Metric.VOLUME:
         return f"{window.n} texts"
     if not window.n:
         return "-"
+    if window.n < min_count:
+        return f"too few texts ({window.n})"
     if metric == AlertRule.Metric.MEAN_SCORE_DROP:
         return f"mean {window.mean_score:+.2f}"
     return f"{window.negative_share:.0%} negative"
 
 
-def alert_chart_png(*, metric: str, series: Sequence[selectors.WindowStat]) -> bytes:
-    """The trend of the metric the rule watches (a line on a 0..1 scale) over volume bars."""
+def alert_chart_png(
+    *, metric: str, series: Sequence[selectors.WindowStat], min_count: int = 1
+) -> bytes:
+    """The trend of the metric the rule watches (a line on a 0..1 scale) over volume bars.
+
+    A window with fewer than `min_count` texts (none included) is a gap in a share or mean line,
+    not 0% or a neutral 0."""
     points: list[float | None]
+    enough = max(1, min_count)
     if metric == AlertRule.Metric.VOLUME:
         top = max((w.n for w in series), default=0) or 1
         points = [w.n / top for w in series]
     elif metric == AlertRule.Metric.MEAN_SCORE_DROP:
-        # -1..+1 onto the chart's 0..1; a window without texts is a gap, not a neutral 0.
-        points = [(w.mean_score + 1) / 2 if w.n else None for w in series]
+        # -1..+1 onto the chart's 0..1.
+        points = [(w.mean_score + 1) / 2 if w.n >= enough else None for w in series]
     else:
-        points = [w.negative_share if w.n else None for w in series]
+        points = [w.negative_share if w.n >= enough else None for w in series]
     return trend_png(points, [w.n for w in series])
 
 
@@ -107,6 +124,20 @@ def chart_axes(*, metric: str, series: Sequence[selectors.WindowStat]) -> dict[s
     }
 
 
+def alert_feed_query(alert: Alert) -> str:
+    """The dashboard's query for an alert: its trend, and the live feed filtered to its company
+    or topic and to the window that fired (`window=<start>/<end>`, ISO 8601)."""
+    query = {"subject": f"{alert.subject_kind}:{alert.subject_key}"}
+    if alert.subject_kind == "entity":
+        query["entity"] = alert.subject_key
+    elif alert.subject_kind == "topic":
+        query["topic"] = alert.subject_key
+    start = alert.window_start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    end = alert.window_end.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    query["window"] = f"{start}/{end}"
+    return urlencode(query, safe=":/")
+
+
 def site_url(path: str) -> str:
     site_url: str = settings.SITE_URL
     return site_url.rstrip("/") + path
@@ -123,7 +154,7 @@ def alert_context(alert: Alert, *, chart_cid: str = "trend") -> dict[str, Any]:
         window_hours=window_hours,
         count=16,
     )
-    docs = list(alert.documents.select_related("score").order_by("-score__negative")[:5])
+    docs = list(selectors.alert_documents(alert)[:5])
     return {
         "alert": alert,
         "rule": rule,
@@ -136,12 +167,13 @@ def alert_context(alert: Alert, *, chart_cid: str = "trend") -> dict[str, Any]:
             (doc, doc.url or site_url(reverse("sentiment:document", args=[doc.pk]))) for doc in docs
         ],
         "series": series,
-        "trend": [(w, _window_metric_text(alert.metric, w)) for w in series],
+        "trend": [
+            (w, _window_metric_text(alert.metric, w, chart_min_count(alert))) for w in series
+        ],
+        "chart_min_count": chart_min_count(alert),
         "chart_cid": chart_cid,
         "axes": chart_axes(metric=alert.metric, series=series),
-        "dashboard_url": site_url(
-            reverse("sentiment:dashboard") + f"?subject={alert.subject_kind}:{alert.subject_key}"
-        ),
+        "dashboard_url": site_url(reverse("sentiment:dashboard") + "?" + alert_feed_query(alert)),
         "alert_url": site_url(reverse("sentiment:alert_detail", args=[alert.pk])),
         "ack_url": site_url(
             reverse(
@@ -162,7 +194,12 @@ def alert_context(alert: Alert, *, chart_cid: str = "trend") -> dict[str, Any]:
 
 def chart_attach(message: EmailMultiAlternatives, context: dict[str, Any]) -> None:
     alert = context["alert"]
-    image = MIMEImage(alert_chart_png(metric=alert.metric, series=context["series"]), "png")
+    image = MIMEImage(
+        alert_chart_png(
+            metric=alert.metric, series=context["series"], min_count=context["chart_min_count"]
+        ),
+        "png",
+    )
     image.add_header("Content-ID", f"<{context['chart_cid']}>")
     image.add_header("Content-Disposition", "inline", filename=f"{context['chart_cid']}.png")
     message.attach(image)

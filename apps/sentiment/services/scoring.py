@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -21,8 +21,10 @@ from apps.mlops.services import model_load_versioned
 from mlcore.text import sentences_split
 
 from .. import realtime, recovery, selectors
+from ..company_text import company_units
 from ..models import Document, DocumentEntity, Score
-from ..text import LONG_TEXT_CHARS, entities_match, topics_tag
+from ..text import LONG_TEXT_CHARS, EntityMatch, entities_match, topics_tag
+from ..topic_model import topics_model_tag
 from ..training import MODEL_NAME
 from . import ingest
 from .aggregates import AggregateTotals, aggregates_add, contribution_add
@@ -78,13 +80,19 @@ def probabilities_combine(
 
 @dataclass
 class _Analysis:
-    """One document's model output and tags, worked out before anything is written."""
+    """One document's model output and tags, worked out before anything is written.
+
+    `probs` holds the rows of `pieces` (the document's own units) and then those of `extra`,
+    the passages of its companies when it names several; `companies` maps a company to the
+    (row in `extra`, weight) of its passages."""
 
     probs: np.ndarray
     pieces: list[tuple[str, float]]
     topics: dict[str, float]
-    matches: list[Any]
+    matches: list[EntityMatch]
     skipped: int = 0
+    extra: list[str] = field(default_factory=list)
+    companies: dict[int, list[tuple[int, float]]] = field(default_factory=dict)
 
 
 def _documents_predict(
@@ -149,24 +157,39 @@ def documents_score(
     try:
         docs = list(Document.objects.filter(pk__in=ids).order_by("pk"))
         labels = list(scorer.labels)
-        split = {doc.pk: _units(doc) for doc in docs}
-        units = {pk: pieces for pk, (pieces, _skipped) in split.items()}
-        probs, errors = _documents_predict(scorer, units, labels)
         watchlist = selectors.watchlist_items()
         analysed: dict[int, _Analysis] = {}
+        tagging_errors: dict[int, Exception] = {}
+        try:  # the topic model reads the batch at once; keywords are its fallback
+            tagged = topics_model_tag([doc.text for doc in docs])
+            topic_tags = {doc.pk: found for doc, found in zip(docs, tagged, strict=True)}
+        except Exception:
+            log.warning("topic tagging of a batch failed; tagging each alone", exc_info=True)
+            topic_tags = {}
         for doc in docs:
-            if doc.pk in errors:
-                continue
             try:
+                pieces, skipped = _units(doc)
+                matches = list(entities_match(doc.text, watchlist))
+                extra, companies = company_units(
+                    doc.title, doc.body, matches, watchlist, settings.SENTIMENT_MAX_SENTENCES
+                )
+                topics = topic_tags[doc.pk] if doc.pk in topic_tags else topics_tag(doc.text)
                 analysed[doc.pk] = _Analysis(
-                    probs[doc.pk],
-                    units[doc.pk],
-                    topics_tag(doc.text),
-                    list(entities_match(doc.text, watchlist)),
-                    split[doc.pk][1],
+                    np.empty(0), pieces, topics, matches, skipped, extra, companies
                 )
             except Exception as exc:  # the tagger choked on this text
-                errors[doc.pk] = exc
+                tagging_errors[doc.pk] = exc
+        units = {
+            pk: found.pieces + [(text, 1.0) for text in found.extra]
+            for pk, found in analysed.items()
+        }
+        probs, errors = _documents_predict(scorer, units, labels) if units else ({}, {})
+        errors.update(tagging_errors)
+        for pk in list(analysed):
+            if pk in errors:
+                del analysed[pk]
+            else:
+                analysed[pk].probs = probs[pk]
     except Exception:
         recovery.documents_release(document_ids=ids, claimed_at=claimed_at)
         raise
@@ -228,7 +251,7 @@ def _scores_store(
     totals: AggregateTotals = {}
     for doc in docs:
         found = analysed[doc.pk]
-        probs = found.probs
+        probs = found.probs[: len(found.pieces)]
         combined = probabilities_combine(probs, [w for _text, w in found.pieces], labels)
         p = {label: float(combined[k]) for k, label in enumerate(labels)}
         label = labels[int(combined.argmax())]
@@ -258,10 +281,15 @@ def _scores_store(
             sentences_skipped=found.skipped,
             topics=topics,
         )
+        companies = {m.entity_id: _company_score(found, m.entity_id, p, labels) for m in matches}
         DocumentEntity.objects.bulk_create(
             [
                 DocumentEntity(
-                    document=doc, entity_id=m.entity_id, mentions=m.mentions, matched=m.matched
+                    document=doc,
+                    entity_id=m.entity_id,
+                    mentions=m.mentions,
+                    matched=m.matched,
+                    **companies[m.entity_id],
                 )
                 for m in matches
             ],
@@ -274,9 +302,41 @@ def _scores_store(
             value=p.get("positive", 0.0) - p.get("negative", 0.0),
             entity_ids=[m.entity_id for m in matches],
             topic_keys=list(topics),
+            entity_scores={pk: (c["label"], c["value"]) for pk, c in companies.items()},
         )
         scored.append(doc.pk)
     return scored, totals
+
+
+def _company_score(
+    found: _Analysis, entity_id: int, document: dict[str, float], labels: list[str]
+) -> dict[str, Any]:
+    """A company's score fields: from its passages when the document names several companies,
+    else (one company, or none of its passages found) the document's own score."""
+    rows = found.companies.get(entity_id)
+    if rows:
+        offset = len(found.pieces)
+        probs = found.probs[[offset + i for i, _w in rows]]
+        combined = probabilities_combine(probs, [w for _i, w in rows], labels)
+        p = {label: float(combined[k]) for k, label in enumerate(labels)}
+        passages = [
+            {
+                "text": found.extra[i][:500],
+                "label": labels[int(found.probs[offset + i].argmax())],
+            }
+            for i, _w in rows
+        ]
+    else:
+        p, passages = document, []
+    label = max(p, key=lambda name: p[name])
+    return {
+        "label": label,
+        "positive": p.get("positive", 0.0),
+        "neutral": p.get("neutral", 0.0),
+        "negative": p.get("negative", 0.0),
+        "value": p.get("positive", 0.0) - p.get("negative", 0.0),
+        "passages": passages,
+    }
 
 
 def documents_rescue(*, older_than_s: int | None = None, now: datetime | None = None) -> int:
