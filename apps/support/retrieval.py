@@ -102,9 +102,13 @@ def kb_embedding_model(kb_id: int) -> str:
     return model.first() or "minilm"
 
 
-def _state(kb_id: int) -> _KbState:
+def _state(kb_id: int, kb: KnowledgeBase | None = None) -> _KbState:
+    """The KB's in-memory state, rebuilt when its content version or embedding model changed;
+    `kb`, a row the caller read during this request, stands in for reading those two again."""
     found = (
-        KnowledgeBase.objects.filter(pk=kb_id)
+        (kb.content_version, kb.embedding_model)
+        if kb is not None and kb.pk == kb_id
+        else KnowledgeBase.objects.filter(pk=kb_id)
         .values_list("content_version", "embedding_model")
         .first()
     )
@@ -171,10 +175,16 @@ def query_embed(query: str, model: str = "minilm") -> npt.NDArray[np.float32]:
 
 
 def passages_retrieve(
-    *, kb_id: int, query: str, k: int = 5, vector: npt.NDArray[np.float32] | None = None
+    *,
+    kb_id: int,
+    query: str,
+    k: int = 5,
+    vector: npt.NDArray[np.float32] | None = None,
+    kb: KnowledgeBase | None = None,
 ) -> list[Passage]:
-    """The k best published passages for `query`, dense and keyword ranks fused (RRF)."""
-    state = _state(kb_id)
+    """The k best published passages for `query`, dense and keyword ranks fused (RRF).
+    `kb`: the knowledge base's row if the caller has just read it (saves a query)."""
+    state = _state(kb_id, kb)
     if not len(state.chunk_ids):
         return []
     if vector is None:

@@ -32,7 +32,8 @@ def bot_reply(
     The answer is composed outside any lock (retrieval and generation take time), then written
     only if, at write time, no human has taken over; otherwise it is dropped.
     """
-    conversation = Conversation.objects.get(pk=conversation_id)
+    # The knowledge base comes with the conversation: the composer needs its row.
+    conversation = Conversation.objects.select_related("kb").get(pk=conversation_id)
     question = Message.objects.get(pk=message_id, conversation_id=conversation_id)
     if (
         conversation.status != Conversation.Status.BOT
@@ -41,7 +42,11 @@ def bot_reply(
         return None
     history = conversation_exchanges(conversation_id=conversation_id, before_id=message_id)
     answer = _offer_answered(question.text, history[-1:]) or answer_compose(
-        kb_id=conversation.kb_id, question=question.text, on_token=on_token, history=history
+        kb_id=conversation.kb_id,
+        kb=conversation.kb,
+        question=question.text,
+        on_token=on_token,
+        history=history,
     )
     if answer.handoff:
         return conversation_handoff(
