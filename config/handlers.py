@@ -13,6 +13,8 @@ An async view would still work: Django runs it with async_to_sync from the synch
 
 from __future__ import annotations
 
+from typing import Any
+
 from asgiref.sync import sync_to_async
 from django.core.handlers.asgi import ASGIHandler
 
@@ -24,4 +26,6 @@ class SyncChainASGIHandler(ASGIHandler):
         super().load_middleware(is_async=False)
         # thread_sensitive: the per-request ThreadSensitiveContext gives each request its own
         # thread, as the async chain did; database connections stay per request.
-        self._middleware_chain = sync_to_async(self._middleware_chain, thread_sensitive=True)
+        # getattr/setattr: the stubs leave the attribute's type undetermined.
+        chain: Any = getattr(self, "_middleware_chain")  # noqa: B009
+        setattr(self, "_middleware_chain", sync_to_async(chain, thread_sensitive=True))

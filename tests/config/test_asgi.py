@@ -57,9 +57,7 @@ def _crossings_of_one_request(
 def test_a_request_crosses_between_event_loop_and_thread_a_few_times_not_per_middleware(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    status, ours = _crossings_of_one_request(
-        SyncChainASGIHandler(), "/no-such-page/", monkeypatch
-    )
+    status, ours = _crossings_of_one_request(SyncChainASGIHandler(), "/no-such-page/", monkeypatch)
     _, djangos = _crossings_of_one_request(ASGIHandler(), "/no-such-page/", monkeypatch)
 
     assert status == 404
