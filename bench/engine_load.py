@@ -110,7 +110,14 @@ def _manage(env: dict[str, str], *args: str) -> str:
 
 # -- the load generator --------------------------------------------------------------------------
 async def _ask(client: Any, question: str) -> bool:
-    response = await client.post("/api/support/ask/", json={"question": question})
+    """True when answered; False for a server error or a timeout (an overloaded server: counted
+    as failed); any other answer is a fault of the bench and stops it."""
+    try:
+        response = await client.post("/api/support/ask/", json={"question": question})
+    except httpx.TimeoutException:
+        return False
+    if response.status_code >= 500:
+        return False
     if response.status_code != 200:
         raise RuntimeError(f"ask answered {response.status_code}: {response.text[:300]}")
     return "text" in response.json()
@@ -123,42 +130,50 @@ def _client(base: str, connections: int) -> Any:
 
 async def _closed_loop(
     base: str, customers: int, seconds: float, questions: list[str], warm_s: float = 2.0
-) -> dict[str, float]:
+) -> dict[str, Any]:
     """`customers` asking back to back; throughput and latency over `seconds` after a warm-up."""
     latencies: list[float] = []
+    failed = 0
     start = time.perf_counter() + warm_s
     stop = start + seconds
     async with _client(base, customers) as client:
 
         async def customer(seed: int) -> None:
+            nonlocal failed
             rng = random.Random(seed)
             while True:
                 asked = time.perf_counter()
                 if asked >= stop:
                     return
-                await _ask(client, rng.choice(questions))
+                answered = await _ask(client, rng.choice(questions))
                 done = time.perf_counter()
                 if start <= done <= stop:  # answers given within the window count
-                    latencies.append(done - asked)
+                    if answered:
+                        latencies.append(done - asked)
+                    else:
+                        failed += 1
 
         await asyncio.gather(*(customer(i) for i in range(customers)))
-    return _summary(latencies, seconds)
+    return {**_summary(latencies, seconds), "failed": failed}
 
 
 async def _open_loop(
     base: str, customers: int, rate: float, seconds: float, questions: list[str]
-) -> dict[str, float]:
+) -> dict[str, Any]:
     """Each customer asks at Poisson arrivals of `rate` per second, whether or not its last
     answer came; latency runs from the planned arrival (no coordinated omission)."""
     latencies: list[float] = []
-    shed = 0
+    shed = failed = 0
     pending: set[asyncio.Task[None]] = set()
     start = time.perf_counter() + 0.5
     async with _client(base, 4 * customers) as client:
 
         async def one(planned: float, question: str) -> None:
-            await _ask(client, question)
-            latencies.append(time.perf_counter() - planned)
+            nonlocal failed
+            if await _ask(client, question):
+                latencies.append(time.perf_counter() - planned)
+            else:
+                failed += 1
 
         async def customer(seed: int) -> None:
             nonlocal shed
@@ -181,10 +196,11 @@ async def _open_loop(
     out = _summary(latencies, finished)
     out["offered_per_s"] = round(customers * rate, 1)
     out["shed"] = shed
+    out["failed"] = failed  # server errors (e.g. no database connection free within 30 s)
     return out
 
 
-def _summary(latencies: list[float], seconds: float) -> dict[str, float]:
+def _summary(latencies: list[float], seconds: float) -> dict[str, Any]:
     if not latencies:
         return {"asks": 0, "per_s": 0.0}
     ordered = sorted(latencies)
