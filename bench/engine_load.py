@@ -120,7 +120,7 @@ async def _ask(client: Any, question: str) -> bool:
         return False
     if response.status_code != 200:
         raise RuntimeError(f"ask answered {response.status_code}: {response.text[:300]}")
-    return "text" in response.json()
+    return "answer" in response.json()
 
 
 def _client(base: str, connections: int) -> Any:
