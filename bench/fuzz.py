@@ -18,15 +18,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from bench.stack import ServiceStack
 
 SCHEMATHESIS = "schemathesis==4.32.5"
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,13 +53,6 @@ def _venv(path: Path) -> Path:
         )
         marker.write_text(SCHEMATHESIS + "\n")
     return exe
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _server_env(run_dir: Path, database_url: str) -> dict[str, str]:
@@ -90,20 +83,6 @@ from apps.accounts.services import token_get_or_create
 users = {u: User.objects.get(username=u) for u, _, _ in DEMO_USERS}
 print(json.dumps({u: token_get_or_create(user=user) for u, user in users.items()}))
 """
-
-
-def _wait_up(url: str, server: subprocess.Popen[bytes], deadline_s: float = 120) -> None:
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        if server.poll() is not None:
-            raise RuntimeError(f"the server exited with {server.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=5) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(1)
-    raise RuntimeError(f"{url} did not answer within {deadline_s:.0f} s")
 
 
 def _summarise(role: str, report_dir: Path, rc: int) -> dict[str, Any]:
@@ -170,28 +149,11 @@ def _fuzz(
     _manage(env, "migrate", "--noinput")
     _manage(env, "demo_setup", "--no-train")
     tokens: dict[str, str] = json.loads(_manage(env, "shell", "-c", TOKENS_SCRIPT).splitlines()[-1])
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    log = (run_dir / "server.log").open("wb")
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "daphne",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "config.asgi:application",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    # The benches' one daphne start-up; its log is run_dir/server.log.
+    stack = ServiceStack(env=env, log_dir=run_dir)
     summaries = []
     try:
-        _wait_up(f"{base}/api/schema/", server)
+        base = stack.web_start("server", ready_path="/api/schema/", timeout_s=120)
         for role in roles:
             report_dir = run_dir / role
             command = [
@@ -234,13 +196,7 @@ def _fuzz(
             print(json.dumps(summary), flush=True)
             (report_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()  # the in-process worker may hold it past SIGTERM
-            server.wait(timeout=30)
-        log.close()
+        stack.stop_all()  # SIGTERM, then SIGKILL if the in-process worker holds it past 30 s
     return summaries
 
 

@@ -4,6 +4,11 @@
 yields the environment that points the suite at them, starts the suite's own processes (daphne,
 `celery -A config worker`) as subprocesses in their own process groups, and on the way out (also
 on error) stops every process group, drops the database and empties the Redis db again.
+
+`ServiceStack.web_start` is the one daphne start-up of the benches (engine_load, fuzz,
+sentiment): one process on a free port, or N processes sharing one listening socket (each
+`daphne --fd`, the kernel spreading connections between them), as a deployment on more cores
+would run it (docs/serving.md).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -49,19 +55,33 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _accepts(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
 @dataclass
 class ServiceStack:
     """The environment of the services profile, and the processes started in it."""
 
     env: dict[str, str]
-    database_url: str
     log_dir: Path
-    postgres_version: str
-    redis_version: str
+    database_url: str = ""
+    postgres_version: str = ""
+    redis_version: str = ""
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    # A web server of N processes: its name -> the names of its processes.
+    groups: dict[str, list[str]] = field(default_factory=dict)
 
     def start(
-        self, name: str, args: list[str], extra_env: dict[str, str] | None = None
+        self,
+        name: str,
+        args: list[str],
+        extra_env: dict[str, str] | None = None,
+        pass_fds: tuple[int, ...] = (),
     ) -> subprocess.Popen[bytes]:
         log_path = self.log_dir / f"{name}.log"
         with log_path.open("ab") as log:
@@ -72,33 +92,81 @@ class ServiceStack:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group: prefork children stop with it
+                pass_fds=pass_fds,
             )
         self.processes[name] = proc
         return proc
 
     def log(self, name: str) -> str:
-        path = self.log_dir / f"{name}.log"
-        return path.read_text(errors="replace") if path.exists() else ""
+        """The log of a process, or of every process of a web server started as `name`."""
+        logs = []
+        for member in self.groups.get(name, [name]):
+            path = self.log_dir / f"{member}.log"
+            logs.append(path.read_text(errors="replace") if path.exists() else "")
+        return "\n".join(logs)
 
-    def web_start(self, name: str = "web") -> str:
-        """daphne serving config.asgi, as bin/services runs it; returns its base URL."""
-        port = free_port()
-        proc = self.start(
-            name,
-            [
-                *(sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)),
-                "config.asgi:application",
-            ],
-        )
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                break
+    def pids(self, name: str) -> list[int]:
+        """The process ids of a process, or of every process of a web server."""
+        return [self.processes[m].pid for m in self.groups.get(name, [name]) if m in self.processes]
+
+    def web_start(
+        self,
+        name: str = "web",
+        *,
+        extra_env: dict[str, str] | None = None,
+        processes: int = 1,
+        ready_path: str = "",
+        timeout_s: float = 180,
+    ) -> str:
+        """daphne serving config.asgi, as bin/services runs it; returns its base URL once every
+        process listens (and `ready_path`, if given, answers 200). With processes > 1, N daphne
+        processes accept on one socket bound here (`--fd`)."""
+        if processes < 1:
+            raise ValueError("a web server needs at least one process")
+        app = "config.asgi:application"
+        daphne = [sys.executable, "-m", "daphne"]
+        listener: socket.socket | None = None
+        members = [name] if processes == 1 else [f"{name}.{i}" for i in range(processes)]
+        if processes > 1:
+            extra_env = {**(extra_env or {}), "LOG_LEVEL": "INFO"}
+        self.groups[name] = members
+        try:
+            if processes == 1:
+                port = free_port()
+                self.start(name, [*daphne, "-b", "127.0.0.1", "-p", str(port), app], extra_env)
+            else:
+                listener = socket.socket()
+                listener.bind(("127.0.0.1", 0))
+                listener.listen(1024)
+                listener.set_inheritable(True)
+                port = int(listener.getsockname()[1])
+                fd = listener.fileno()
+                for member in members:
+                    self.start(member, [*daphne, "--fd", str(fd), app], extra_env, (fd,))
+        finally:
+            if listener is not None:
+                listener.close()  # the daphne processes hold their own copies
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + timeout_s
+        waiting = list(members)
+        while waiting and time.monotonic() < deadline:
+            for member in list(waiting):
+                if self.processes[member].poll() is not None:
+                    raise RuntimeError(f"daphne {member} exited:\n{self.log(member)[-3000:]}")
+                if (processes == 1 and _accepts(port)) or "Listening on" in self.log(member):
+                    # On a shared socket the port accepts before every process is up: each
+                    # says so in its log (daphne logs at INFO; web_start sets LOG_LEVEL=INFO).
+                    waiting.remove(member)
+            time.sleep(0.2)
+        while not waiting and ready_path and time.monotonic() < deadline:
             try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    return f"http://127.0.0.1:{port}"
+                with urllib.request.urlopen(base + ready_path, timeout=5) as response:
+                    if response.status == 200:
+                        return base
             except OSError:
-                time.sleep(0.2)
+                time.sleep(0.5)
+        if not waiting and not ready_path:
+            return base
         raise RuntimeError(f"daphne did not start:\n{self.log(name)[-3000:]}")
 
     def worker_start(
@@ -126,6 +194,10 @@ class ServiceStack:
         raise RuntimeError(f"celery worker {name} did not start:\n{self.log(name)[-3000:]}")
 
     def stop(self, name: str) -> None:
+        """Stop a process, or every process of a web server started as `name`."""
+        for member in self.groups.pop(name, []):
+            if member != name:
+                self.stop(member)
         proc = self.processes.pop(name, None)
         if proc is None:
             return

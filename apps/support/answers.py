@@ -22,9 +22,9 @@ from . import generation
 from .intent import IntentGuess, intents_predict
 from .memory import Exchange, query_rewrite
 from .models import FAQ, Article, KnowledgeBase
-from .retrieval import Passage, article_url, passages_retrieve
+from .retrieval import Passage, article_url, kb_uses_intents, passages_retrieve
 from .scope import OFFER_KIND, offer_text, out_of_scope
-from .selectors import article_intents_map, knowledge_base_uses_intents
+from .selectors import article_intents_map
 from .text import MAX_MESSAGE_CHARS, clean_text, tokens
 
 log = logging.getLogger(__name__)
@@ -159,6 +159,7 @@ def answer_compose(
     passages: Sequence[Passage] | None = None,
     guess: IntentGuess | None = None,
     history: Sequence[Exchange] = (),
+    kb: KnowledgeBase | None = None,
 ) -> Answer:
     """Answer a customer question from the knowledge base, or decide to hand it to a human.
 
@@ -166,18 +167,20 @@ def answer_compose(
     with the questions it refers to (`extras["query"]` says with what). `on_token` receives
     generated tokens as they stream; returning False stops generation (an agent took over).
     An off-topic question gets an offer of a person (kind `out_of_scope`), not a handoff.
-    Raises `InvalidText` for unusable questions.
+    Raises `InvalidText` for unusable questions. `kb` is the knowledge base's row when the
+    caller has just read it (the ask API, the live chat): one query less per question.
     """
     question = clean_text(question, max_chars=MAX_MESSAGE_CHARS, what="question")
-    kb = KnowledgeBase.objects.get(pk=kb_id)
+    if kb is None or kb.pk != kb_id:
+        kb = KnowledgeBase.objects.get(pk=kb_id)
     if human_requested(question):
         return Answer(ASKED_TEXT, "handoff", 0.0, 0.0, True, "customer_asked")
     rewrite = query_rewrite(question, history)
     query = rewrite.query
     extras: dict[str, Any] = {"query": query} if rewrite.follow_up else {}
     if passages is None:
-        passages = passages_retrieve(kb_id=kb_id, query=query, k=5)
-    if use_intent and guess is None and knowledge_base_uses_intents(kb_id=kb_id):
+        passages = passages_retrieve(kb_id=kb_id, query=query, k=5, kb=kb)
+    if use_intent and guess is None and kb_uses_intents(kb_id=kb_id, kb=kb):
         guesses = intents_predict([query])
         guess = guesses[0] if guesses else None
     sources = tuple(p.as_source() for p in passages)

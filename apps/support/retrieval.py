@@ -74,6 +74,7 @@ class _KbState:
     bm25: BM25
     languages: list[str] = field(default_factory=list)
     model: str = "minilm"
+    uses_intents: bool = False
 
 
 _states: dict[int, _KbState] = {}
@@ -102,9 +103,20 @@ def kb_embedding_model(kb_id: int) -> str:
     return model.first() or "minilm"
 
 
-def _state(kb_id: int) -> _KbState:
+def kb_uses_intents(*, kb_id: int, kb: KnowledgeBase | None = None) -> bool:
+    """Whether the KB's published articles carry intents: only then does the intent model
+    (trained on those intents) take part in its answers; a KB of another vocabulary (the shop's
+    help centre) is answered from its passages alone. Read from the cached state: no query."""
+    return _state(kb_id, kb).uses_intents
+
+
+def _state(kb_id: int, kb: KnowledgeBase | None = None) -> _KbState:
+    """The KB's in-memory state, rebuilt when its content version or embedding model changed;
+    `kb`, a row the caller read during this request, stands in for reading those two again."""
     found = (
-        KnowledgeBase.objects.filter(pk=kb_id)
+        (kb.content_version, kb.embedding_model)
+        if kb is not None and kb.pk == kb_id
+        else KnowledgeBase.objects.filter(pk=kb_id)
         .values_list("content_version", "embedding_model")
         .first()
     )
@@ -157,6 +169,7 @@ def _build(kb_id: int, version: int) -> _KbState:
         meta=meta,
         bm25=BM25(docs),
         languages=languages,
+        uses_intents=any(m[5] for m in meta),
     )
 
 
@@ -171,10 +184,16 @@ def query_embed(query: str, model: str = "minilm") -> npt.NDArray[np.float32]:
 
 
 def passages_retrieve(
-    *, kb_id: int, query: str, k: int = 5, vector: npt.NDArray[np.float32] | None = None
+    *,
+    kb_id: int,
+    query: str,
+    k: int = 5,
+    vector: npt.NDArray[np.float32] | None = None,
+    kb: KnowledgeBase | None = None,
 ) -> list[Passage]:
-    """The k best published passages for `query`, dense and keyword ranks fused (RRF)."""
-    state = _state(kb_id)
+    """The k best published passages for `query`, dense and keyword ranks fused (RRF).
+    `kb`: the knowledge base's row if the caller has just read it (saves a query)."""
+    state = _state(kb_id, kb)
     if not len(state.chunk_ids):
         return []
     if vector is None:

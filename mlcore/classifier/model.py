@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..config import resolve_device
-from ..embedder import offline
+from ..embedder import length_groups, offline, padded
 from ..metrics import classification_report
 from ..serving.choice import AUTO, FP16, FP32, ONNX_FORMS, TORCH_INT8, form_auto, form_check
 from ..serving.device import cuda_available, half_dtype
@@ -229,20 +229,14 @@ class TextClassifier:
             return np.zeros((0, n_labels), dtype=np.float32), np.zeros((0, 0), dtype=np.float32)
         if isinstance(self.model, OnnxRunner):
             return self._onnx_proba(texts, batch_size=batch_size, pooled=pooled)
-        order = np.argsort([-len(t) for t in texts], kind="stable")
         out = np.empty((len(texts), n_labels), dtype=np.float32)
         vectors: npt.NDArray[np.float32] | None = None
         with self._lock, torch.inference_mode():
-            for start in range(0, len(texts), batch_size):
-                idx = order[start : start + batch_size]
-                enc = self.tokenizer(
-                    [texts[i] or " " for i in idx],
-                    padding=True,
-                    truncation=True,
-                    max_length=self.max_length,
-                    return_tensors="pt",
-                ).to(self.device)
-                result = self.model(**enc)
+            for idx, input_ids, mask in self._passes(texts, batch_size):
+                result = self.model(
+                    input_ids=torch.from_numpy(input_ids).to(self.device),
+                    attention_mask=torch.from_numpy(mask).to(self.device),
+                )
                 out[idx] = torch.softmax(result.logits.float(), dim=-1).cpu().numpy()
                 if pooled:
                     unit = torch.nn.functional.normalize(result.pooled.float(), dim=-1)
@@ -255,19 +249,10 @@ class TextClassifier:
         self, texts: Sequence[str], *, batch_size: int, pooled: bool
     ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
         """head_proba through an ONNX Runtime form (no lock: sessions run concurrently)."""
-        order = np.argsort([-len(t) for t in texts], kind="stable")
         out = np.empty((len(texts), len(self.labels)), dtype=np.float32)
         vectors: npt.NDArray[np.float32] | None = None
-        for start in range(0, len(texts), batch_size):
-            idx = order[start : start + batch_size]
-            enc = self.tokenizer(
-                [texts[i] or " " for i in idx],
-                padding=True,
-                truncation=True,
-                max_length=self.max_length,
-                return_tensors="np",
-            )
-            result = self.model.run(enc["input_ids"], enc["attention_mask"])
+        for idx, input_ids, mask in self._passes(texts, batch_size):
+            result = self.model.run(input_ids, mask)
             logits = result["logits"]
             exp = np.exp(logits - logits.max(axis=1, keepdims=True))
             out[idx] = exp / exp.sum(axis=1, keepdims=True)
@@ -278,6 +263,18 @@ class TextClassifier:
                     vectors = np.empty((len(texts), unit.shape[1]), dtype=np.float32)
                 vectors[idx] = unit
         return out, vectors if vectors is not None else np.zeros((0, 0), dtype=np.float32)
+
+    def _passes(self, texts: Sequence[str], batch_size: int) -> list[tuple[list[int], Any, Any]]:
+        """Forward passes of texts of similar token length (mlcore.embedder.length_groups: a
+        batch padded to its longest question cost up to 2.8x the CPU per text)."""
+        ids = self.tokenizer(
+            [t or " " for t in texts], truncation=True, max_length=self.max_length
+        )["input_ids"]
+        pad_id = int(self.tokenizer.pad_token_id or 0)
+        return [
+            (group, *padded([ids[i] for i in group], pad_id))
+            for group in length_groups([len(x) for x in ids], batch_size)
+        ]
 
     def predict(self, texts: Sequence[str], *, batch_size: int = 64) -> list[Prediction]:
         probs = self.predict_proba(texts, batch_size=batch_size)

@@ -112,3 +112,34 @@ def test_real_embeddings_in_an_index_find_paraphrases(tmp_path, embedder):
 
     assert [row[0].id for row in hits] == [11, 14]
     assert 13 not in {h.id for row in hits for h in row}
+
+
+def test_passes_group_texts_of_similar_length_so_little_is_padding():
+    from mlcore.embedder import length_groups
+
+    lengths = [40, 5, 12, 38, 6, 11, 39, 13, 5]
+
+    groups = length_groups(lengths, batch_size=2)
+
+    assert sorted(i for g in groups for i in g) == list(range(len(lengths)))
+    assert all(len(g) <= 2 for g in groups)
+    for group in groups:
+        longest, shortest = max(lengths[i] for i in group), min(lengths[i] for i in group)
+        assert longest <= 1.3 * shortest + 2
+    assert len(length_groups([10] * 7, batch_size=64)) == 1
+
+
+def test_a_mixed_length_batch_gives_each_text_its_vector_alone(embedder):
+    texts = [
+        "card?",
+        "Why was I charged a fee for the transfer I made to my friend abroad last Tuesday night?",
+        "top up failed",
+        "How long does it take for a new card to arrive after I order it in the app?",
+        "PIN",
+        "The exchange rate I got was worse than the one shown when I started the payment.",
+    ]
+
+    together = embedder.embed(texts)
+    alone = np.stack([embedder.embed_one(t) for t in texts])
+
+    np.testing.assert_allclose(together, alone, atol=1e-5)

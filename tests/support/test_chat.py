@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from apps.support import answers, services
 from apps.support.models import FAQ, Conversation, Message
@@ -44,6 +46,44 @@ def test_ask_path_gives_the_same_answer_as_the_live_chat(kb, client):
     assert tested["answer"] == live.text
     assert tested["confidence"] == live.confidence
     assert [s["chunk_id"] for s in tested["sources"]] == [s["chunk_id"] for s in live.sources]
+
+
+def _ask_api(client, **body):
+    response = client.post("/api/support/ask/", body, content_type="application/json")
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def test_one_ask_reads_the_database_once(kb, client):
+    question = "How long does card delivery take?"
+    _ask_api(client, question=question, kb=kb.pk)  # builds the process's retrieval state
+
+    with CaptureQueriesContext(connection) as named:
+        answered = _ask_api(client, question=question, kb=kb.pk)
+    with CaptureQueriesContext(connection) as default:
+        _ask_api(client, question=question)
+
+    assert answered["sources"][0]["title"] == "Card delivery"
+    # The knowledge base's row, read once: the composer and retrieval reuse it.
+    assert len(named) <= 1, [q["sql"] for q in named.captured_queries]
+    # Without an id, finding the default knowledge base may take a second read.
+    assert len(default) <= 2, [q["sql"] for q in default.captured_queries]
+
+
+def test_an_article_published_between_two_asks_is_found_by_the_second(kb, client):
+    question = "Can I pay with Google Pay on my phone?"
+    before = _ask_api(client, question=question, kb=kb.pk)
+
+    services.article_upsert(
+        kb_id=kb.pk,
+        title="Google Pay",
+        body="# Google Pay\n\nAdd your card to Google Pay in the app, then pay with your phone.",
+        intents=["apple_pay_or_google_pay"],
+    )
+    after = _ask_api(client, question=question, kb=kb.pk)
+
+    assert "Google Pay" not in [s["title"] for s in before["sources"]]
+    assert after["sources"][0]["title"] == "Google Pay"
 
 
 def test_bot_is_silent_after_a_takeover(kb, agent):

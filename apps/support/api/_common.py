@@ -47,11 +47,15 @@ def _language_filter(request: Request) -> str | None:
     return value
 
 
-def _kb_id(value: Any) -> int:
-    kb = value if isinstance(value, KnowledgeBase) else None
-    if kb is not None:
-        return kb.pk
+def _kb(value: Any) -> KnowledgeBase:
+    """The knowledge base a request names (an id, a row or nothing: the default one)."""
+    if isinstance(value, KnowledgeBase):
+        return value
     try:
-        return selectors.knowledge_base_get(int(value) if value else None).pk
+        return selectors.knowledge_base_get(int(value) if value else None)
     except (KnowledgeBase.DoesNotExist, ValueError, TypeError) as exc:
         raise InvalidText("Unknown knowledge base.") from exc
+
+
+def _kb_id(value: Any) -> int:
+    return _kb(value).pk

@@ -31,7 +31,7 @@ from ..serializers import (
     SupportResultSerializer,
 )
 from ..text import InvalidText
-from ._common import _bad, _kb_id
+from ._common import _bad, _kb
 
 
 class AskThrottle(ClientIpAnonThrottle):
@@ -61,8 +61,10 @@ class AskView(APIView):
         serializer.is_valid(raise_exception=True)
         try:
             earlier = serializer.validated_data.get("earlier", [])
+            kb = _kb(serializer.validated_data.get("kb"))
             answer = answer_compose(
-                kb_id=_kb_id(serializer.validated_data.get("kb")),
+                kb_id=kb.pk,
+                kb=kb,
                 question=serializer.validated_data["question"],
                 # Questions the caller says were answered: each is a topic to come back to.
                 history=[Exchange(text, "", "asked") for text in earlier],

@@ -38,7 +38,6 @@ from .knowledge import (
     knowledge_base_get,
     knowledge_base_list,
     knowledge_base_named,
-    knowledge_base_uses_intents,
 )
 from .learning import intent_choices, training_candidate_counts, training_candidate_list
 from .memory import MEMORY_EXCHANGES, conversation_exchanges
@@ -93,7 +92,6 @@ __all__ = [
     "knowledge_base_hours",
     "knowledge_base_list",
     "knowledge_base_named",
-    "knowledge_base_uses_intents",
     "message_agent_view",
     "message_public_view",
     "messages_after",

@@ -35,13 +35,6 @@ def knowledge_base_named(ref: str | int | None) -> KnowledgeBase:
     return kb
 
 
-def knowledge_base_uses_intents(*, kb_id: int) -> bool:
-    """Whether the KB's articles carry intents: only then does the intent model (trained on
-    those intents) take part in its answers; a KB of another vocabulary (the shop's help
-    centre) is answered from its passages alone."""
-    return Article.objects.filter(kb_id=kb_id).exclude(intents=[]).exists()
-
-
 def article_intents_map(*, kb_id: int) -> dict[int, tuple[str, ...]]:
     return {
         pk: tuple(intents or ())

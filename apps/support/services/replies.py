@@ -34,7 +34,8 @@ def bot_reply(
     only if, at write time, no human has taken over; otherwise it is dropped. Out of hours,
     after the handoff, the customer's messages give the email address for the answer.
     """
-    conversation = Conversation.objects.get(pk=conversation_id)
+    # The knowledge base comes with the conversation: the composer needs its row.
+    conversation = Conversation.objects.select_related("kb").get(pk=conversation_id)
     if conversation.status == Conversation.Status.EMAIL:
         return email_address_take(conversation_id=conversation_id, message_id=message_id)
     question = Message.objects.get(pk=message_id, conversation_id=conversation_id)
@@ -45,7 +46,11 @@ def bot_reply(
         return None
     history = conversation_exchanges(conversation_id=conversation_id, before_id=message_id)
     answer = _offer_answered(question.text, history[-1:]) or answer_compose(
-        kb_id=conversation.kb_id, question=question.text, on_token=on_token, history=history
+        kb_id=conversation.kb_id,
+        kb=conversation.kb,
+        question=question.text,
+        on_token=on_token,
+        history=history,
     )
     if answer.handoff:
         return conversation_handoff(

@@ -65,3 +65,19 @@ def test_offsets_scale_probabilities_and_keep_them_summing_to_one():
 
     # 0.2, 0.6, 0.6 renormalised.
     np.testing.assert_allclose(row, [0.2 / 1.4, 0.6 / 1.4, 0.6 / 1.4], rtol=1e-5)
+
+
+@pytest.mark.slow
+def test_a_mixed_length_batch_gives_each_text_its_probabilities_alone(trained):
+    classifier = trained[0].classifier
+    texts = [
+        "Up",
+        "Operating profit rose sharply to a record level on strong demand in every region",
+        "Losses widened",
+        "The company cut its outlook for the year and announced job losses at two plants",
+    ]
+
+    together = classifier.predict_proba(texts)
+    alone = np.concatenate([classifier.predict_proba([t]) for t in texts])
+
+    np.testing.assert_allclose(together, alone, atol=1e-5)
