@@ -21,6 +21,7 @@ shared machine hits them alike.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import tempfile
@@ -179,6 +180,12 @@ def sentiment_section(
 
 
 def main(argv: list[str]) -> dict[str, Any]:
+    # Only the sentiment defaults are read from the apps (no database is touched).
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    # setup: Django is configured just above
+    import django
+
+    django.setup()
     # setup: apps load after django.setup()
     from apps.sentiment.training import DEFAULT_PARAMS
 
