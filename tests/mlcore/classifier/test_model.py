@@ -65,3 +65,44 @@ def test_offsets_scale_probabilities_and_keep_them_summing_to_one():
 
     # 0.2, 0.6, 0.6 renormalised.
     np.testing.assert_allclose(row, [0.2 / 1.4, 0.6 / 1.4, 0.6 / 1.4], rtol=1e-5)
+
+
+def test_predict_batches_by_the_classifier_batch_size(trained):
+    from mlcore.classifier import TextClassifier
+
+    _, _, path = trained
+    classifier = TextClassifier.load(path, device="cpu")
+    sizes = []
+    tokenizer = classifier.tokenizer
+
+    def counting(texts, **kwargs):
+        sizes.append(len(texts))
+        return tokenizer(texts, **kwargs)
+
+    classifier.tokenizer = counting
+    classifier.batch_size = 3
+    classifier.predict(["good", "bad", "fine", "awful", "great"])
+
+    assert classifier.batch_size == 3 and sizes == [3, 2]
+
+
+def test_a_classifier_on_cuda_would_batch_by_free_memory_on_the_cpu_by_default(
+    trained, monkeypatch
+):
+    import torch
+
+    from mlcore.classifier import TextClassifier, model
+    from mlcore.serving import device
+
+    monkeypatch.setattr(device, "cuda_available", lambda: True)
+    monkeypatch.setattr(model, "cuda_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda: (40 << 30, 141 << 30))
+    _, _, path = trained
+
+    on_cpu = TextClassifier.load(path, device="cpu")
+    on_gpu = device.model_batch_size(
+        on_cpu.model, device="cuda", default=model.DEFAULT_BATCH, max_length=on_cpu.max_length
+    )
+
+    assert on_cpu.batch_size == model.DEFAULT_BATCH
+    assert on_gpu > model.DEFAULT_BATCH and on_gpu & (on_gpu - 1) == 0
