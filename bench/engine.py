@@ -147,7 +147,13 @@ def sentiment_section(
     if not PHRASEBANK.exists():
         notes.append(f"sentiment section skipped: {PHRASEBANK} is absent")
         return
-    path, val_texts, how = _sentiment_model(args, workdir)
+    from mlcore.embedder import BaseModelMissing
+
+    try:
+        path, val_texts, how = _sentiment_model(args, workdir)
+    except BaseModelMissing as exc:  # mpnet is optional (requirements-mpnet.txt)
+        notes.append(f"sentiment_{args.base_model} section skipped: {exc}")
+        return
     started = time.monotonic()
     classifier_forms_export(path, calibration_texts=val_texts)
     export_s = time.monotonic() - started
