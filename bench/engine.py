@@ -147,6 +147,7 @@ def sentiment_section(
     if not PHRASEBANK.exists():
         notes.append(f"sentiment section skipped: {PHRASEBANK} is absent")
         return
+    # heavy: mlcore.embedder loads torch and transformers
     from mlcore.embedder import BaseModelMissing
 
     try:

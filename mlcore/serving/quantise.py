@@ -38,6 +38,7 @@ def matmul_roles(source: str | Path) -> list[tuple[str, str, int]]:
     feed-forward's second projection, fed by GELU), 'in' (query, key, value and the
     feed-forward's first projection, fed by LayerNorm). Layers count feed-forward blocks.
     """
+    # heavy: onnx is needed only when a form is exported
     import onnx
 
     graph = onnx.load(str(source), load_external_data=False).graph
@@ -176,6 +177,7 @@ def label_agreement(
     reference: str | Path, candidate: str | Path, feeds: Sequence[dict[str, np.ndarray]]
 ) -> float:
     """Share of texts in `feeds` whose arg-max `logits` are the same in both ONNX files."""
+    # heavy: onnxruntime is needed only when a form is exported
     import onnxruntime as ort
 
     sessions = [

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bench import engine
 from mlcore import embedder
 
 
-def test_the_mpnet_section_is_skipped_with_the_install_hint_when_mpnet_is_absent(monkeypatch):
-    def missing() -> list:
+def test_the_mpnet_section_is_skipped_with_the_install_hint_when_mpnet_is_absent(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def missing() -> list[str]:
         raise embedder.BaseModelMissing("the mpnet base needs requirements-mpnet.txt")
 
     monkeypatch.setattr(embedder, "_mpnet_parts", missing)
