@@ -25,7 +25,7 @@ from .serving.choice import (
     form_check,
     form_fastest,
 )
-from .serving.device import activation_bytes, batch_size_for_memory, half_dtype
+from .serving.device import half_dtype, model_batch_size
 from .serving.embedder_forms import EMBEDDER_FORMS, embedder_forms_ensure
 from .serving.sessions import OnnxRunner
 
@@ -224,18 +224,15 @@ class Embedder:
             if not on_gpu:
                 raise ValueError("the fp16 form serves on CUDA only")
             self.model = self.model.to(half_dtype())
-            config = self.model.config
-            self.batch_size = batch_size_for_memory(
-                default=self.batch_size,
-                bytes_per_text=activation_bytes(
-                    int(config.hidden_size), int(config.num_hidden_layers), self.max_length
-                ),
-            )
         elif form in EMBEDDER_FORMS:
             folder, _ = self._forms()
             self._runner = OnnxRunner(folder / f"{form}.onnx", device="cpu")
         elif form != FP32:
             raise ValueError(f"the embedder has no {form} form")
+        if on_gpu and form in (FP16, FP32):  # torch on CUDA: a batch as large as memory holds
+            self.batch_size = model_batch_size(
+                self.model, device=self.device, default=self.batch_size, max_length=self.max_length
+            )
         return form
 
     def _forms(self) -> tuple[Path, Any]:

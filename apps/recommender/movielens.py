@@ -17,6 +17,7 @@ import numpy as np
 
 from mlcore.metrics import ranking_metrics
 from mlcore.recommend import (
+    RECENCY_GRID,
     Catalog,
     HistoryEntry,
     Ranker,
@@ -129,11 +130,17 @@ def catalog_build(
 
 
 def model_fit(
-    train: Sequence[Interaction], item_ids: Sequence[int], l2: float, ranker: Ranker | None = None
+    train: Sequence[Interaction],
+    item_ids: Sequence[int],
+    l2: float,
+    ranker: Ranker | None = None,
+    recency: float = 0.0,
 ) -> RecommenderModel:
     matrix, _ = interaction_matrix(((r.user, r.item, 1.0) for r in train), item_ids)
     collab = collab_fit(matrix, item_ids, l2=l2, keep=len(item_ids))
-    return RecommenderModel(collab=collab, ranker=ranker or Ranker.default(), meta={"l2": l2})
+    return RecommenderModel(
+        collab=collab, ranker=ranker or Ranker.default(), meta={"l2": l2, "recency": recency}
+    )
 
 
 def most_popular(
@@ -177,8 +184,16 @@ def run(
         log(f"  validation l2={l2:g}: ndcg@{k}={metrics[f'ndcg@{k}']:.4f}")
         if metrics[f"ndcg@{k}"] > best_val:
             best_l2, best_val = l2, metrics[f"ndcg@{k}"]
+    # Then the history's recency weighting, on the same validation users.
+    best_recency, best_val = 0.0, -1.0
+    for recency in RECENCY_GRID:
+        model = model_fit(fit_part, item_ids, best_l2, recency=recency)
+        metrics, _ = evaluate(val_catalog, model, val_hist, val_rel, k=k, strategy="collaborative")
+        log(f"  validation recency={recency:g}: ndcg@{k}={metrics[f'ndcg@{k}']:.4f}")
+        if metrics[f"ndcg@{k}"] > best_val:
+            best_recency, best_val = recency, metrics[f"ndcg@{k}"]
     # The ranker learns from half the validation users, its effect is checked on the other half.
-    val_model = model_fit(fit_part, item_ids, best_l2)
+    val_model = model_fit(fit_part, item_ids, best_l2, recency=best_recency)
     users = sorted(val_rel)
     half_a = {u: val_rel[u] for u in users[::2]}
     half_b = {u: val_rel[u] for u in users[1::2]}
@@ -194,7 +209,7 @@ def run(
     )
     # Model selection on validation: keep the learned ranker only if it beat plain EASE order.
     chosen = ranker if use_ranker else Ranker.collaborative_only()
-    final = model_fit(train, item_ids, best_l2, ranker=chosen)
+    final = model_fit(train, item_ids, best_l2, ranker=chosen, recency=best_recency)
     catalog = catalog_build(item_ids, texts, vectors, train)
     hist, rel = histories_of(train), relevant_of(test)
     ours, _ = evaluate(catalog, final, hist, rel, k=k, strategy="ranker")
@@ -202,6 +217,8 @@ def run(
     learned, _ = evaluate(catalog, final, hist, rel, k=k, strategy="ranker")
     collab_only, _ = evaluate(catalog, final, hist, rel, k=k, strategy="collaborative")
     text_only, _ = evaluate(catalog, final, hist, rel, k=k, strategy="text")
+    final.meta = {**final.meta, "recency": 0.0}  # the same model, every history item alike
+    collab_flat, _ = evaluate(catalog, final, hist, rel, k=k, strategy="collaborative")
     popular = ranking_metrics(most_popular(train, sorted(rel), k), rel, k=k, n_items=len(item_ids))
     ratio = ours[f"ndcg@{k}"] / popular[f"ndcg@{k}"] if popular[f"ndcg@{k}"] else math.inf
     return {
@@ -210,6 +227,7 @@ def run(
         "users": len(rel),
         "items": len(item_ids),
         "l2": best_l2,
+        "recency": best_recency,
         "ranker_weights": dict(
             zip(
                 [
@@ -237,6 +255,7 @@ def run(
         "ours": ours,
         "learned_ranker": learned,
         "ease_only": collab_only,
+        "ease_no_recency": collab_flat,
         "text_only": text_only,
         "most_popular": popular,
         "ndcg_ratio_to_most_popular": ratio,
@@ -251,13 +270,15 @@ def table_text(result: dict[str, Any]) -> str:
         ("ours (selected pipeline)", result["ours"]),
         ("learned ranker (forced)", result["learned_ranker"]),
         ("EASE only", result["ease_only"]),
+        ("EASE, no recency weighting", result["ease_no_recency"]),
         ("text similarity only", result["text_only"]),
         ("MostPopular", result["most_popular"]),
     ]
     head = f"{'model':<30}" + "".join(f"{k:>14}" for k in METRIC_KEYS)
     lines = [
         f"MovieLens-100k, split={result['split']}, {result['users']} users, "
-        f"{result['items']} items, EASE l2={result['l2']:g} (tuned on validation); ranker "
+        f"{result['items']} items, EASE l2={result['l2']:g}, history recency "
+        f"{result['recency']:g} (0 = off; both tuned on validation); ranker "
         f"{'learned' if result['ranker_helped_on_validation'] else 'collaborative-only'} "
         "(chosen on validation)",
         head,

@@ -18,6 +18,7 @@ from apps.mlops.runtime import ParamSpec, TrainingContext, TrainOutcome
 from mlcore.metrics import ranking_metrics
 from mlcore.recommend import (
     FEATURES,
+    RECENCY_GRID,
     HistoryEntry,
     Ranker,
     RecommenderModel,
@@ -63,13 +64,42 @@ def _histories(
 
 
 def _model(
-    histories: dict[str, list[HistoryEntry]], item_ids: list[int], l2: float, ranker: Ranker
+    histories: dict[str, list[HistoryEntry]],
+    item_ids: list[int],
+    l2: float,
+    ranker: Ranker,
+    recency: float = 0.0,
 ) -> RecommenderModel:
     triples = ((key, h.item_id, h.weight) for key, hs in histories.items() for h in hs)
     matrix, _ = interaction_matrix(triples, item_ids)
     return RecommenderModel(
-        collab=collab_fit(matrix, item_ids, l2=l2), ranker=ranker, meta={"l2": l2}
+        collab=collab_fit(matrix, item_ids, l2=l2),
+        ranker=ranker,
+        meta={"l2": l2, "recency": recency},
     )
+
+
+def _recency_choose(
+    ctx: TrainingContext,
+    catalog: Any,
+    model: RecommenderModel,
+    histories: dict[str, list[HistoryEntry]],
+    targets: dict[str, set[int]],
+) -> float:
+    """The history recency half-life (RECENCY_GRID, 0 = off) with the best validation NDCG@10
+    of the collaborative order; ties keep the smaller (0 first)."""
+    scores = {}
+    for recency in RECENCY_GRID:
+        model.meta = {**model.meta, "recency": recency}
+        metrics, _ = evaluate(catalog, model, histories, targets, strategy="collaborative")
+        scores[recency] = metrics["ndcg@10"]
+    best = max(RECENCY_GRID, key=lambda r: (scores[r], -r))
+    model.meta = {**model.meta, "recency": best}
+    ctx.log(
+        "validation ndcg@10 by history recency (0 = off): "
+        + ", ".join(f"{r:g}: {s:.4f}" for r, s in scores.items())
+    )
+    return best
 
 
 # What a run started from the Models page or the API may set.
@@ -117,6 +147,7 @@ def ranker_train(ctx: TrainingContext) -> TrainOutcome:
     hist_fit = _histories(seqs, drop_both)
     hist_train = _histories(seqs, test)
     fit_model = _model(hist_fit, item_ids, l2, Ranker.default())
+    recency = _recency_choose(ctx, catalog, fit_model, hist_fit, val)
     users = sorted(val)
     half_a = {u: val[u] for u in users[::2]}
     half_b = {u: val[u] for u in users[1::2]}
@@ -138,7 +169,7 @@ def ranker_train(ctx: TrainingContext) -> TrainOutcome:
     ranker = candidates[best]
     ranker.params = {**ranker.params, "selected": best, "validation_ndcg": scores}
     ctx.progress({"phase": "ranker", "selected": best})
-    test_model = _model(hist_train, item_ids, l2, ranker)
+    test_model = _model(hist_train, item_ids, l2, ranker, recency)
     metrics, _ = evaluate(catalog, test_model, hist_train, test)
     seen = {k: {h.item_id for h in hs} for k, hs in hist_train.items()}
     order = [int(catalog.ids[r]) for r in catalog.trending_order]
@@ -150,9 +181,14 @@ def ranker_train(ctx: TrainingContext) -> TrainOutcome:
         n_items=len(item_ids),
     )
     ctx.log(f"test ndcg@10 {metrics['ndcg@10']:.4f} (most popular {baseline['ndcg@10']:.4f})")
-    final = _model(_histories(seqs, {}), item_ids, l2, ranker)
+    final = _model(_histories(seqs, {}), item_ids, l2, ranker, recency)
     artifact = Path(ctx.workdir) / "artifact"
-    final.meta = {"l2": l2, "items": len(item_ids), "selected_ranker": best}
+    final.meta = {
+        "l2": l2,
+        "recency": recency,
+        "items": len(item_ids),
+        "selected_ranker": best,
+    }
     final.save(artifact)
     n_events = sum(len(s) for s in seqs.values())
     fingerprint = [[k, len(s), s[-1][1]] for k, s in sorted(seqs.items())]
@@ -163,6 +199,7 @@ def ranker_train(ctx: TrainingContext) -> TrainOutcome:
             "most_popular_ndcg@10": round(float(baseline["ndcg@10"]), 6),
             "holdout_shoppers": len(test),
             "selected_ranker": best,
+            "recency": recency,
         },
         data_hash=data_hash(fingerprint),
         data_size=n_events,

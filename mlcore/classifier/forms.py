@@ -23,7 +23,7 @@ from ..serving.choice import (
 )
 from ..serving.device import cuda_available
 from ..serving.onnx_export import encoder_export
-from ..serving.quantise import calibration_batches, int8_dynamic, int8_static
+from ..serving.quantise import calibration_batches, int8_guarded
 from .model import TextClassifier, form_file
 
 EXPORTED = (ONNX_FP32, ONNX_INT8, ONNX_INT8_STATIC)
@@ -39,13 +39,15 @@ def classifier_forms_export(
         fp32.model, fp32.tokenizer, form_file(path, ONNX_FP32), kind="classifier"
     )
     files = {ONNX_FP32: onnx_fp32}
-    if ONNX_INT8 in forms:
-        files[ONNX_INT8] = int8_dynamic(onnx_fp32, form_file(path, ONNX_INT8))
+    feeds = calibration_batches(
+        fp32.tokenizer, list(calibration_texts)[:512], max_length=fp32.max_length
+    )
+    if ONNX_INT8 in forms:  # checked against fp32 on the validation texts (int8_guarded)
+        files[ONNX_INT8], _ = int8_guarded("dynamic", onnx_fp32, form_file(path, ONNX_INT8), feeds)
     if ONNX_INT8_STATIC in forms:
-        feeds = calibration_batches(
-            fp32.tokenizer, list(calibration_texts)[:512], max_length=fp32.max_length
+        files[ONNX_INT8_STATIC], _ = int8_guarded(
+            "static", onnx_fp32, form_file(path, ONNX_INT8_STATIC), feeds
         )
-        files[ONNX_INT8_STATIC] = int8_static(onnx_fp32, form_file(path, ONNX_INT8_STATIC), feeds)
     if ONNX_FP32 not in forms:
         files.pop(ONNX_FP32)
     return files

@@ -18,7 +18,7 @@ from ..config import resolve_device
 from ..embedder import length_groups, offline, padded
 from ..metrics import classification_report
 from ..serving.choice import AUTO, FP16, FP32, ONNX_FORMS, TORCH_INT8, form_auto, form_check
-from ..serving.device import cuda_available, half_dtype
+from ..serving.device import cuda_available, half_dtype, model_batch_size
 from ..serving.sessions import OnnxRunner
 from ..types import Prediction
 from .quantization import QUANTIZED_FILE, quantize_dynamic
@@ -26,6 +26,9 @@ from .quantization import QUANTIZED_FILE, quantize_dynamic
 SERVING_FILE = "serving.json"
 NEIGHBOURS_FILE = "neighbours.npz"
 FORMS_DIR = "forms"
+
+
+DEFAULT_BATCH = 64
 
 
 def form_file(path: str | Path, form: str) -> Path:
@@ -83,8 +86,12 @@ class TextClassifier:
         pooling: str = "cls",
         neighbours: NeighbourMemory | None = None,
         label_offsets: npt.NDArray[np.float32] | None = None,
+        batch_size: int = DEFAULT_BATCH,
     ) -> None:
         self.model = model
+        # Texts per forward pass when a call names none: DEFAULT_BATCH on the CPU, sized by
+        # free memory on a GPU (`load`).
+        self.batch_size = batch_size
         # Per-label log-probability offsets. Training no longer chooses them (the option lost
         # in the benches and was removed), but versions trained with it carry them in
         # serving.json, and they keep predicting as they did.
@@ -160,6 +167,12 @@ class TextClassifier:
             pooling=pooling,
             neighbours=neighbours,
             label_offsets=np.asarray(offsets, dtype=np.float32) if offsets else None,
+            batch_size=model_batch_size(
+                model,
+                device=dev,
+                default=DEFAULT_BATCH,
+                max_length=int(info.get("max_length", 128)),
+            ),
         )
 
     def save(self, path: str | Path) -> Path:
@@ -199,9 +212,10 @@ class TextClassifier:
 
     # -- prediction ----------------------------------------------------------------------------
     def predict_proba(
-        self, texts: Sequence[str], *, batch_size: int = 64
+        self, texts: Sequence[str], *, batch_size: int | None = None
     ) -> npt.NDArray[np.float32]:
         """(n, n_labels) probabilities in the order of `self.labels`."""
+        batch_size = batch_size or self.batch_size
         memory = self.neighbours
         if memory is None or memory.weight == 0.0 or len(texts) == 0:
             return self._offsets_apply(self.head_proba(texts, batch_size=batch_size)[0])
@@ -219,11 +233,12 @@ class TextClassifier:
         return out
 
     def head_proba(
-        self, texts: Sequence[str], *, batch_size: int = 64, pooled: bool = False
+        self, texts: Sequence[str], *, batch_size: int | None = None, pooled: bool = False
     ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
         """The head's probabilities, and (with `pooled`) the texts' unit sentence vectors."""
         import torch
 
+        batch_size = batch_size or self.batch_size
         n_labels = len(self.labels)
         if len(texts) == 0:
             return np.zeros((0, n_labels), dtype=np.float32), np.zeros((0, 0), dtype=np.float32)
@@ -276,7 +291,7 @@ class TextClassifier:
             for group in length_groups([len(x) for x in ids], batch_size)
         ]
 
-    def predict(self, texts: Sequence[str], *, batch_size: int = 64) -> list[Prediction]:
+    def predict(self, texts: Sequence[str], *, batch_size: int | None = None) -> list[Prediction]:
         probs = self.predict_proba(texts, batch_size=batch_size)
         return [
             Prediction(

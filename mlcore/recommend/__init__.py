@@ -8,6 +8,7 @@ from .ease import CollabModel, collab_fit, ease_fit, interaction_matrix
 from .evaluation import evaluate, training_samples
 from .model import RecommenderModel
 from .pipeline import (
+    RECENCY_GRID,
     STRATEGIES,
     Catalog,
     HistoryEntry,
@@ -23,6 +24,7 @@ from .ranking import FEATURES, Ranker, ranker_fit
 
 __all__ = [
     "FEATURES",
+    "RECENCY_GRID",
     "STRATEGIES",
     "Catalog",
     "CollabModel",

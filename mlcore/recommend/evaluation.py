@@ -38,7 +38,7 @@ def training_samples(
     feats, labels, groups = [], [], []
     for number, (user, target) in enumerate(targets.items()):
         history = histories.get(user, [])
-        weights = aggregate(history)
+        weights = aggregate(history, model.recency)
         profile = profile_vector(catalog, weights)
         text_hits: list[int] = []
         if profile is not None:

@@ -19,6 +19,12 @@ class RecommenderModel:
     ranker: Ranker
     meta: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def recency(self) -> float:
+        """The history's recency half-life in distinct items (`aggregate`); 0 = off. Chosen on
+        validation when the version is trained and kept in its meta."""
+        return float(self.meta.get("recency", 0.0) or 0.0)
+
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         self.collab.save(folder / "collab.npz")

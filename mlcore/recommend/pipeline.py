@@ -15,6 +15,8 @@ from .model import RecommenderModel
 from .ranking import FEATURES
 
 STRATEGIES = ("ranker", "collaborative", "text", "popular")
+# Recency half-lives (distinct items, `aggregate`) a training run chooses from on validation.
+RECENCY_GRID = (0.0, 5.0, 10.0, 20.0, 40.0)
 VERBS = {
     "view": "viewed",
     "click": "viewed",
@@ -76,10 +78,20 @@ class Rules:
     rebuy: frozenset[int] = frozenset()  # history items that may be shown again (consumables)
 
 
-def aggregate(history: Sequence[HistoryEntry]) -> dict[int, float]:
+def aggregate(history: Sequence[HistoryEntry], recency: float = 0.0) -> dict[int, float]:
+    """{item_id: summed weight} of a newest-first history.
+
+    With `recency` > 0 an item's weight halves for every `recency` distinct items touched after
+    it, so the last few items say most about what comes next (on MovieLens' temporal split,
+    recency 10 lifts EASE's NDCG@10 from 0.218 to 0.273; docs/recommender.md). 0 weighs every
+    item alike.
+    """
     out: dict[int, float] = {}
+    position: dict[int, int] = {}
     for entry in history:
-        out[entry.item_id] = out.get(entry.item_id, 0.0) + entry.weight
+        rank = position.setdefault(entry.item_id, len(position))
+        decay = 0.5 ** (rank / recency) if recency > 0 else 1.0
+        out[entry.item_id] = out.get(entry.item_id, 0.0) + entry.weight * decay
     return out
 
 
@@ -179,7 +191,7 @@ def recommend(
     `text_search(vector, k) -> list[int]` finds items near the profile (the FAISS index);
     without it the catalog vectors are searched directly.
     """
-    weights = aggregate(history)
+    weights = aggregate(history, model.recency)
     profile = profile_vector(catalog, weights)
     text_hits: list[int] = []
     if profile is not None and rules.strategy in ("ranker", "text"):

@@ -72,6 +72,36 @@ def activation_bytes(hidden_size: int, layers: int, max_length: int) -> int:
     return 2 * per_layer * max(1, layers)
 
 
+def model_batch_size(model: Any, *, device: str, default: int, max_length: int) -> int:
+    """Inference batch size for a transformer `model` served on `device`: `default` on the CPU,
+    on CUDA as many texts as fit in half the free memory (`batch_size_for_memory`), sized from
+    the model's own config (hidden size, layers) and its parameters' precision."""
+    if not device.startswith("cuda") or not cuda_available():
+        return default
+    config = _config_of(model)
+    if config is None:
+        return default
+    per_text = activation_bytes(
+        int(getattr(config, "hidden_size", 768)),
+        int(getattr(config, "num_hidden_layers", 12)),
+        max_length,
+    )
+    param = next(iter(model.parameters()), None) if hasattr(model, "parameters") else None
+    if param is not None and param.element_size() > 2:
+        per_text *= 2  # fp32 activations: twice the half-precision bound
+    return batch_size_for_memory(default=default, bytes_per_text=per_text)
+
+
+def _config_of(model: Any) -> Any:
+    config = getattr(model, "config", None)
+    if config is not None or not hasattr(model, "modules"):
+        return config
+    for child in model.modules():
+        if getattr(child, "config", None) is not None:
+            return child.config
+    return None
+
+
 @contextlib.contextmanager
 def autocast(device: str, *, training: bool = False) -> Iterator[None]:
     """Mixed precision on CUDA (`half_dtype`); nothing on the CPU.

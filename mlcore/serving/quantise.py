@@ -8,6 +8,13 @@ static   QDQ: activations' ranges calibrated beforehand on texts of the model's 
 
 Only MatMul nodes are quantised: the embeddings' gathers, LayerNorm and softmax stay fp32, which
 is where int8 costs transformers their accuracy.
+
+`int8_guarded` checks a quantised classifier against its fp32 form on the version's validation
+texts. Where more than 2% of the labels change, it quantises again leaving the feed-forward's
+second projections (and, in static int8, the activation-by-activation attention products) in
+fp32. This is what mpnet needs: its GELU outputs carry outlier channels that one int8 scale per
+tensor cannot hold (-4.7 points with every MatMul in int8, 0.0 with those 12 left out; smoothing
+the LayerNorm outputs instead changed nothing; docs/mlops.md).
 """
 
 from __future__ import annotations
@@ -23,6 +30,39 @@ import numpy as np
 QUANTISED_OPS = ["MatMul"]
 
 
+def matmul_roles(source: str | Path) -> list[tuple[str, str, int]]:
+    """(node name, role, layer) of every MatMul of an exported encoder, in graph order.
+
+    Roles: 'activations' (both inputs computed: attention scores and their weighted sum),
+    'attention_out' (the projection after the heads are merged back), 'ffn_out' (the
+    feed-forward's second projection, fed by GELU), 'in' (query, key, value and the
+    feed-forward's first projection, fed by LayerNorm). Layers count feed-forward blocks.
+    """
+    # heavy: onnx is needed only when a form is exported
+    import onnx
+
+    graph = onnx.load(str(source), load_external_data=False).graph
+    weights = {i.name for i in graph.initializer}
+    producer = {out: node.op_type for node in graph.node for out in node.output}
+    roles, layer = [], 0
+    for node in graph.node:
+        if node.op_type != "MatMul":
+            continue
+        fed_by = producer.get(node.input[0], "")
+        if len(node.input) < 2 or node.input[1] not in weights:
+            role = "activations"
+        elif "Gelu" in fed_by:
+            role = "ffn_out"
+        elif fed_by == "Reshape":
+            role = "attention_out"
+        else:
+            role = "in"
+        roles.append((node.name, role, layer))
+        if role == "ffn_out":
+            layer += 1
+    return roles
+
+
 def _atomic(target: Path) -> tuple[Path, Path]:
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, raw = tempfile.mkstemp(dir=target.parent, prefix=".quant-", suffix=".onnx")
@@ -30,8 +70,14 @@ def _atomic(target: Path) -> tuple[Path, Path]:
     return target, Path(raw)
 
 
-def int8_dynamic(source: str | Path, target: str | Path, *, per_channel: bool = True) -> Path:
-    """The dynamic-int8 form of an fp32 ONNX file."""
+def int8_dynamic(
+    source: str | Path,
+    target: str | Path,
+    *,
+    per_channel: bool = True,
+    keep_fp32: Sequence[str] = (),
+) -> Path:
+    """The dynamic-int8 form of an fp32 ONNX file (the MatMuls named in `keep_fp32` stay fp32)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     final, raw = _atomic(Path(target))
@@ -42,6 +88,7 @@ def int8_dynamic(source: str | Path, target: str | Path, *, per_channel: bool = 
             weight_type=QuantType.QInt8,
             per_channel=per_channel,
             op_types_to_quantize=QUANTISED_OPS,
+            nodes_to_exclude=list(keep_fp32),
         )
         os.replace(raw, final)
     finally:
@@ -78,8 +125,10 @@ def int8_static(
     feeds: Sequence[dict[str, np.ndarray]],
     *,
     per_channel: bool = True,
+    keep_fp32: Sequence[str] = (),
 ) -> Path:
-    """The static-int8 (QDQ) form of an fp32 ONNX file, calibrated on `feeds`."""
+    """The static-int8 (QDQ) form of an fp32 ONNX file, calibrated on `feeds` (the MatMuls
+    named in `keep_fp32` stay fp32)."""
     from onnxruntime.quantization import (
         CalibrationDataReader,
         CalibrationMethod,
@@ -110,6 +159,7 @@ def int8_static(
             per_channel=per_channel,
             op_types_to_quantize=QUANTISED_OPS,
             calibrate_method=CalibrationMethod.MinMax,
+            nodes_to_exclude=list(keep_fp32),
         )
         os.replace(raw, final)
     finally:
@@ -117,3 +167,46 @@ def int8_static(
         for leftover in final.parent.glob(raw.stem + "*"):  # augmented calibration models
             leftover.unlink(missing_ok=True)
     return final
+
+
+# Below this share of validation labels unchanged by int8, the sensitive MatMuls stay fp32.
+MIN_AGREEMENT = 0.98
+
+
+def label_agreement(
+    reference: str | Path, candidate: str | Path, feeds: Sequence[dict[str, np.ndarray]]
+) -> float:
+    """Share of texts in `feeds` whose arg-max `logits` are the same in both ONNX files."""
+    # heavy: onnxruntime is needed only when a form is exported
+    import onnxruntime as ort
+
+    sessions = [
+        ort.InferenceSession(str(f), providers=["CPUExecutionProvider"])
+        for f in (reference, candidate)
+    ]
+    same = total = 0
+    for feed in feeds:
+        ref, cand = (s.run(["logits"], feed)[0].argmax(axis=1) for s in sessions)
+        same += int((ref == cand).sum())
+        total += len(ref)
+    return same / total if total else 1.0
+
+
+def int8_guarded(
+    kind: str, source: str | Path, target: str | Path, feeds: Sequence[dict[str, np.ndarray]]
+) -> tuple[Path, list[str]]:
+    """A classifier's int8 form ('dynamic' or 'static') and the MatMuls it left in fp32: all
+    quantised first; where under MIN_AGREEMENT of the validation labels survive, again with the
+    feed-forward output projections (and, static, the attention products) in fp32."""
+
+    def quantise(keep: Sequence[str]) -> Path:
+        if kind == "dynamic":
+            return int8_dynamic(source, target, keep_fp32=keep)
+        return int8_static(source, target, feeds, keep_fp32=keep)
+
+    out = quantise(())
+    if not feeds or label_agreement(source, out, feeds) >= MIN_AGREEMENT:
+        return out, []
+    roles = {"ffn_out"} if kind == "dynamic" else {"ffn_out", "activations"}
+    keep = [name for name, role, _ in matmul_roles(source) if role in roles]
+    return quantise(keep), keep

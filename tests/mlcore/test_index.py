@@ -111,3 +111,30 @@ def test_dimension_mismatch_is_refused():
     index = VectorIndex(4)
     with pytest.raises(ValueError):
         index.add([1, 2], np.ones((3, 4), dtype=np.float32))
+
+
+def test_with_a_gpu_the_exact_index_moves_to_it_and_searches_the_same(data, monkeypatch):
+    # CI has no GPU: only the device check (`gpu_count`) and faiss' copy to the GPU are replaced.
+    import faiss
+
+    from mlcore import index as index_module
+
+    moved = []
+
+    def to_gpus(cpu_index):
+        moved.append(cpu_index)
+        return cpu_index
+
+    monkeypatch.setattr(index_module, "gpu_count", lambda: 1)
+    monkeypatch.setattr(faiss, "index_cpu_to_all_gpus", to_gpus, raising=False)
+    on_gpu = VectorIndex(16)
+    on_gpu.add(range(500), data)
+    kept_on_cpu = VectorIndex(16, use_gpu=False)
+    kept_on_cpu.add(range(500), data)
+
+    gpu_hits = on_gpu.search(data[[3]], k=5)
+    cpu_hits = kept_on_cpu.search(data[[3]], k=5)
+
+    assert on_gpu.kind == "flat+gpu" and kept_on_cpu.kind == "flat"
+    assert len(moved) == 1  # only the index that may use the GPU was copied to it
+    assert [h.id for h in gpu_hits[0]] == [h.id for h in cpu_hits[0]]

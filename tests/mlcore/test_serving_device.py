@@ -77,3 +77,43 @@ def test_onnx_sessions_put_cuda_first_only_when_the_runtime_has_it(fake_cuda, mo
     )
     assert sessions.providers_for("cuda") == ["CUDAExecutionProvider", "CPUExecutionProvider"]
     assert sessions.providers_for("cpu") == ["CPUExecutionProvider"]
+
+
+def _tiny_encoder(dtype):
+    import torch
+
+    class Encoder(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.config = type("Config", (), {"hidden_size": 768, "num_hidden_layers": 12})()
+            self.layer = torch.nn.Linear(4, 4).to(dtype)
+
+    return Encoder()
+
+
+def test_a_model_on_cuda_gets_a_batch_sized_by_free_memory_and_its_precision(
+    fake_cuda, monkeypatch
+):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda: (40 << 30, 141 << 30))
+    half, full = _tiny_encoder(torch.bfloat16), _tiny_encoder(torch.float32)
+
+    on_cpu = device.model_batch_size(half, device="cpu", default=64, max_length=128)
+    half_size = device.model_batch_size(half, device="cuda", default=64, max_length=128)
+    full_size = device.model_batch_size(full, device="cuda:0", default=64, max_length=128)
+
+    assert on_cpu == 64  # a model served on the CPU keeps its batch, GPU or not
+    assert half_size > full_size > 64  # fp32 activations take twice the memory
+    assert half_size * device.activation_bytes(768, 12, 128) <= (40 << 30) // 2
+
+
+def test_without_cuda_a_cuda_model_keeps_the_default_batch():
+    import torch
+
+    assert (
+        device.model_batch_size(
+            _tiny_encoder(torch.float32), device="cuda", default=32, max_length=64
+        )
+        == 32
+    )

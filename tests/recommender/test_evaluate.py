@@ -10,6 +10,7 @@ import pytest
 from django.core.management import call_command
 
 from apps.recommender.movielens import dataset_load, split
+from mlcore.recommend import RECENCY_GRID
 
 GENRES = ["Comedy", "Horror", "Drama", "Western"]
 
@@ -72,6 +73,8 @@ def test_evaluate_command_beats_most_popular_and_ends_with_json(tiny_movielens):
     assert all(0 <= v <= 1 for v in summary["ours"].values())
     assert summary["ours"]["ndcg@10"] > summary["most_popular"]["ndcg@10"]
     assert summary["split"] == "temporal"
+    assert summary["recency"] in RECENCY_GRID  # chosen on validation, printed beside l2
+    assert "EASE, no recency weighting" in out.getvalue()
 
 
 def test_evaluate_command_rejects_a_folder_without_data(tmp_path):

@@ -32,6 +32,11 @@ def test_the_ranker_trains_is_promoted_and_a_worse_version_is_refused(
     outcome = ranker_train(
         TrainingContext(run_id=None, params={}, workdir=Path(tempfile.mkdtemp()))
     )
+    from mlcore.recommend import RECENCY_GRID, RecommenderModel
+
+    # The history's recency weighting is chosen on validation and kept with the version.
+    assert outcome.metrics["recency"] in RECENCY_GRID
+    assert RecommenderModel.load(outcome.artifact_dir).recency == outcome.metrics["recency"]
     outcome.metrics["ndcg@10"] = first.metrics["ndcg@10"] - 0.05  # a regression
     with django_capture_on_commit_callbacks(execute=True):
         worse = model_version_register(name="recommender-ranker", outcome=outcome)

@@ -109,3 +109,56 @@ def test_fp16_serves_on_cuda_only(trained):
 
     with pytest.raises(ValueError, match="fp16 form serves on CUDA only"):
         TextClassifier.load(path, device="cpu", serving="fp16")
+
+
+def test_matmuls_are_told_apart_by_role_one_feed_forward_output_per_layer(exported):
+    from mlcore.serving.quantise import matmul_roles
+
+    _, files = exported
+    roles = matmul_roles(files["onnx-fp32"])
+
+    layers = max(layer for _, role, layer in roles if role == "ffn_out") + 1
+    counts = {r: sum(1 for _, role, _ in roles if role == r) for r in {r for _, r, _ in roles}}
+    assert counts["ffn_out"] == layers and counts["attention_out"] == layers
+    assert counts["in"] == 4 * layers  # query, key, value, feed-forward input
+    assert counts["activations"] == 2 * layers  # scores, weighted sum
+
+
+@pytest.mark.parametrize("kind", ["dynamic", "static"])
+def test_int8_keeps_the_sensitive_matmuls_fp32_only_when_labels_change(
+    exported, tmp_path, monkeypatch, kind
+):
+    from mlcore.classifier.model import TextClassifier
+    from mlcore.serving import quantise
+
+    path, files = exported
+    clf = TextClassifier.load(path, device="cpu")
+    feeds = quantise.calibration_batches(
+        clf.tokenizer, POSITIVE + NEGATIVE, max_length=clf.max_length
+    )
+    fp32 = files["onnx-fp32"]
+    roles = {name: role for name, role, _ in quantise.matmul_roles(fp32)}
+
+    # The agreement measurement is replaced to stand for a faithful int8 model (MiniLM) and for
+    # one int8 breaks (mpnet); quantisation and the choice of nodes are real.
+    monkeypatch.setattr(quantise, "label_agreement", lambda *_: 1.0)
+    _, kept_when_faithful = quantise.int8_guarded(kind, fp32, tmp_path / "a.onnx", feeds)
+    monkeypatch.setattr(quantise, "label_agreement", lambda *_: 0.5)
+    out, kept = quantise.int8_guarded(kind, fp32, tmp_path / "b.onnx", feeds)
+
+    assert kept_when_faithful == []
+    assert "ffn_out" in {roles[n] for n in kept} and out.is_file()
+    assert ("activations" in {roles[n] for n in kept}) == (kind == "static")
+    assert {roles[n] for n in kept} <= {"ffn_out", "activations"}
+
+
+def test_label_agreement_counts_changed_labels(exported):
+    from mlcore.classifier.model import TextClassifier
+    from mlcore.serving.quantise import calibration_batches, label_agreement
+
+    path, files = exported
+    clf = TextClassifier.load(path, device="cpu")
+    feeds = calibration_batches(clf.tokenizer, POSITIVE + NEGATIVE, max_length=clf.max_length)
+
+    assert label_agreement(files["onnx-fp32"], files["onnx-fp32"], feeds) == 1.0
+    assert label_agreement(files["onnx-fp32"], files["onnx-fp32"], []) == 1.0

@@ -81,3 +81,44 @@ def test_a_mixed_length_batch_gives_each_text_its_probabilities_alone(trained):
     alone = np.concatenate([classifier.predict_proba([t]) for t in texts])
 
     np.testing.assert_allclose(together, alone, atol=1e-5)
+
+
+def test_predict_batches_by_the_classifier_batch_size(trained):
+    from mlcore.classifier import TextClassifier
+
+    _, _, path = trained
+    classifier = TextClassifier.load(path, device="cpu")
+    sizes = []
+    model = classifier.model
+
+    def counting(**kwargs):
+        sizes.append(len(kwargs["input_ids"]))
+        return model(**kwargs)
+
+    classifier.model = counting
+    classifier.batch_size = 3
+    classifier.predict(["good", "bad", "fine", "awful", "great"])
+
+    assert classifier.batch_size == 3 and sorted(sizes) == [2, 3]
+
+
+def test_a_classifier_on_cuda_would_batch_by_free_memory_on_the_cpu_by_default(
+    trained, monkeypatch
+):
+    import torch
+
+    from mlcore.classifier import TextClassifier, model
+    from mlcore.serving import device
+
+    monkeypatch.setattr(device, "cuda_available", lambda: True)
+    monkeypatch.setattr(model, "cuda_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda: (40 << 30, 141 << 30))
+    _, _, path = trained
+
+    on_cpu = TextClassifier.load(path, device="cpu")
+    on_gpu = device.model_batch_size(
+        on_cpu.model, device="cuda", default=model.DEFAULT_BATCH, max_length=on_cpu.max_length
+    )
+
+    assert on_cpu.batch_size == model.DEFAULT_BATCH
+    assert on_gpu > model.DEFAULT_BATCH and on_gpu & (on_gpu - 1) == 0

@@ -50,6 +50,7 @@ class Command(BaseCommand):
             "most_popular": {k: round(result["most_popular"].get(k, 0.0), 4) for k in METRIC_KEYS},
             "ndcg_ratio_to_most_popular": round(result["ndcg_ratio_to_most_popular"], 3),
             "l2": result["l2"],
+            "recency": result["recency"],
             "ranker": "learned" if result["ranker_helped_on_validation"] else "collaborative_only",
         }
         self.stdout.write(json.dumps(summary))
