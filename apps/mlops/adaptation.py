@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from mlcore.adapt import DEFAULT_METHOD, METHODS, AdaptConfig, AdaptProgress, adapt, corpus_read
-from mlcore.embedder import BASE_MODELS, BaseModelMissing, base_model_resolve
+from mlcore.embedder import BASE_MODELS, BaseModelMissing, base_model_path, base_model_resolve
 
 from .kinds import MAX_STEPS_SPEC, ModelKind, ParamSpec, TrainingContext, TrainOutcome
 from .services.serving import model_available, model_load
@@ -25,6 +25,31 @@ from .services.serving import model_available, model_load
 # The app's evaluation of a base folder (None: the general base): (metric name, value), higher
 # is better. It gets the run's context (progress, stop, log) and the evaluation's step cap.
 BaseScore = Callable[[Path | None, TrainingContext, int | None], tuple[str, float]]
+# An app's fine-tune from a base folder: the run context (its params and workdir) and the base.
+FineTune = Callable[[TrainingContext, Path], TrainOutcome]
+
+
+def fine_tune_score(
+    train: FineTune, params: dict[str, Any], *, metric: str = "macro_f1"
+) -> BaseScore:
+    """The BaseScore of an app whose evaluation is its classifier fine-tuned from the base with
+    `params` (plus the evaluation's step cap): `metric` of that fine-tune's held-out rows."""
+
+    def score(base: Path | None, ctx: TrainingContext, max_steps: int | None) -> tuple[str, float]:
+        run_params = {**params, **({"max_steps": max_steps} if max_steps else {})}
+        workdir = ctx.workdir / f"evaluate-{'reference' if base is None else 'adapted'}"
+        workdir.mkdir(parents=True, exist_ok=True)
+        context = TrainingContext(
+            run_id=ctx.run_id,
+            params=run_params,
+            workdir=workdir,
+            should_stop=ctx.should_stop,
+            log=ctx.log,
+        )
+        outcome = train(context, base or base_model_path())
+        return metric, float(outcome.metrics[metric])
+
+    return score
 
 
 @dataclass(frozen=True)

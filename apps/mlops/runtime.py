@@ -15,6 +15,7 @@ from . import vectors
 from .adaptation import AdaptedBase as AdaptedBase
 from .adaptation import adapted_base_kind as adapted_base_kind
 from .adaptation import adapted_base_path as adapted_base_path
+from .adaptation import fine_tune_score as fine_tune_score
 from .batching import rows_batched as rows_batched
 from .kinds import MAX_STEPS_SPEC, ModelKind, ParamSpec, TrainingContext, TrainOutcome
 from .kinds import kind_get as kind_get
@@ -37,6 +38,7 @@ __all__ = [
     "TrainingContext",
     "adapted_base_kind",
     "adapted_base_path",
+    "fine_tune_score",
     "index_name",
     "inference_timer",
     "kind_get",
