@@ -19,6 +19,7 @@ from typing import Any
 from mlcore.adapt import DEFAULT_METHOD, METHODS, AdaptConfig, AdaptProgress, adapt, corpus_read
 from mlcore.embedder import BASE_MODELS, BaseModelMissing, base_model_path, base_model_resolve
 
+from .corpora import corpus_choices, corpus_paths
 from .kinds import MAX_STEPS_SPEC, ModelKind, ParamSpec, TrainingContext, TrainOutcome
 from .services.serving import model_available, model_load
 
@@ -79,6 +80,18 @@ def _base_folder(path: Path) -> Path:
     return path
 
 
+def _corpora_spec(app: str) -> ParamSpec:
+    return ParamSpec(
+        "corpora",
+        "ids",
+        None,
+        "Corpora uploaded for this app (Models → Corpora); with corpus files, all are read "
+        "(none: the app's own texts; tapt: the task's texts).",
+        label="Uploaded corpora",
+        choices=partial(corpus_choices, app),
+    )
+
+
 PARAM_SPECS: tuple[ParamSpec, ...] = (
     ParamSpec(
         "method",
@@ -123,6 +136,10 @@ PARAM_SPECS: tuple[ParamSpec, ...] = (
 )
 
 
+def _param_specs(app: str) -> tuple[ParamSpec, ...]:
+    return (PARAM_SPECS[0], _corpora_spec(app), *PARAM_SPECS[1:])
+
+
 def _corpus_files(value: Any) -> list[str]:
     if not value:
         return []
@@ -132,6 +149,10 @@ def _corpus_files(value: Any) -> list[str]:
 
 def _texts(spec: AdaptedBase, params: dict[str, Any], ctx: TrainingContext) -> list[str]:
     files = _corpus_files(params.get("corpus"))
+    ids = [int(i) for i in params.get("corpora") or []]
+    if ids:
+        files = corpus_paths(app=spec.app, ids=ids) + files
+        ctx.log(f"uploaded corpora: {', '.join(f'#{i}' for i in ids)}")
     if files:
         try:
             texts = corpus_read(files)
@@ -149,7 +170,7 @@ def _texts(spec: AdaptedBase, params: dict[str, Any], ctx: TrainingContext) -> l
 def adapted_base_train(spec: AdaptedBase, ctx: TrainingContext) -> TrainOutcome:
     """Adapt the base to the corpus, then score it and the base it would replace with the
     app's evaluation (metric `gain`: the difference, which the gate needs above zero)."""
-    params = {spec_.name: spec_.default for spec_ in PARAM_SPECS} | ctx.params
+    params = {spec_.name: spec_.default for spec_ in _param_specs(spec.app)} | ctx.params
     try:
         base = base_model_resolve(str(params.get("base_model") or "minilm"))
     except BaseModelMissing as exc:
@@ -237,6 +258,6 @@ def adapted_base_kind(spec: AdaptedBase) -> ModelKind:
         tolerance=0.0,
         train=partial(adapted_base_train, spec),
         warm=False,
-        params=PARAM_SPECS,
+        params=_param_specs(spec.app),
         gate=adapted_base_gate,
     )

@@ -17,6 +17,8 @@ from .adaptation import adapted_base_kind as adapted_base_kind
 from .adaptation import adapted_base_path as adapted_base_path
 from .adaptation import fine_tune_score as fine_tune_score
 from .batching import rows_batched as rows_batched
+from .corpora import corpus_choices as corpus_choices
+from .corpora import corpus_paths as corpus_paths
 from .kinds import MAX_STEPS_SPEC, ModelKind, ParamSpec, TrainingContext, TrainOutcome
 from .kinds import kind_get as kind_get
 from .kinds import kind_register as kind_register
@@ -38,6 +40,8 @@ __all__ = [
     "TrainingContext",
     "adapted_base_kind",
     "adapted_base_path",
+    "corpus_choices",
+    "corpus_paths",
     "fine_tune_score",
     "index_name",
     "inference_timer",
