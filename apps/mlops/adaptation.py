@@ -62,6 +62,8 @@ class AdaptedBase:
     texts: Callable[[], list[str]]  # the app's own unlabelled texts
     task_texts: Callable[[], list[str]]  # the task's texts, for task-adaptive pretraining
     score: BaseScore
+    # Called with the version once a base is put in production (e.g. re-embed what it serves).
+    on_production: Callable[[int], None] | None = None
 
 
 def adapted_base_name(app: str) -> str:
@@ -260,4 +262,5 @@ def adapted_base_kind(spec: AdaptedBase) -> ModelKind:
         warm=False,
         params=_param_specs(spec.app),
         gate=adapted_base_gate,
+        on_production=spec.on_production,
     )

@@ -8,6 +8,7 @@ mlops (`lint-imports` holds them to it), so mlops may rearrange its insides free
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -43,6 +44,7 @@ __all__ = [
     "corpus_choices",
     "corpus_paths",
     "fine_tune_score",
+    "folder_texts_embed",
     "index_name",
     "inference_timer",
     "kind_get",
@@ -71,6 +73,11 @@ def texts_embed(texts: Sequence[str], model: str = "minilm") -> np.ndarray:
     if model not in EMBEDDING_MODELS:
         raise ValueError(f"unknown embedding model {model!r}: one of {', '.join(EMBEDDING_MODELS)}")
     return vectors.model_texts_embed(texts, model)
+
+
+def folder_texts_embed(texts: Sequence[str], folder: Path) -> np.ndarray:
+    """Unit float32 vectors of `texts` from the encoder in `folder` (e.g. an adapted base's)."""
+    return vectors.folder_texts_embed(texts, folder)  # looked up at call time, as above
 
 
 def index_name(name: str, model: str = "minilm") -> str:
