@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import PurePath
 from typing import IO, Any
@@ -65,7 +65,7 @@ def _encoding(stream: IO[bytes], declared: str) -> str:
 
 def corpus_texts_iter(
     stream: IO[bytes], *, fmt: str, field: str, encoding: str, errors: list[LineError]
-) -> Iterator[str]:
+) -> Generator[str, None, None]:
     """Each text of the file (maybe empty or repeated: the caller cleans), bad lines into
     `errors`; CorpusFileError when the file as a whole cannot be read as `fmt`."""
     name = _encoding(stream, encoding)
