@@ -182,3 +182,22 @@ def test_model_adapt_refuses_an_unknown_corpus_id_and_registers_nothing() -> Non
     with pytest.raises(CommandError, match="no imported support corpus with id 999"):
         call_command("model_adapt", "--app", "support", "--corpus-id", "999", stdout=StringIO())
     assert not ModelVersion.objects.exists()
+
+
+def test_the_models_page_offers_the_apps_corpora_and_starts_a_run_with_one(
+    ml_admin: User,
+) -> None:
+    mine = _stored(b"Profit rose.\n")
+    theirs = _stored(b"Where is my card?\n", app="support")
+    client = Client()
+    client.force_login(ml_admin)
+
+    page = client.get("/mlops/models/sentiment-base/").content.decode()
+    response = client.post(
+        "/mlops/models/sentiment-base/runs/", {"p_corpora": [str(mine.pk)], "p_method": "tapt"}
+    )
+
+    run = TrainingRun.objects.get()
+    assert f"#{mine.pk} c.txt (1 texts)" in page and f"#{theirs.pk} c.txt" not in page
+    assert response.status_code == 302
+    assert run.params == {"corpora": [mine.pk], "method": "tapt"}
