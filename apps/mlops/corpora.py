@@ -45,7 +45,7 @@ from .models import CORPUS_APPS, Corpus
 
 log = logging.getLogger(__name__)
 
-CHECK_ROWS = 50  # texts a request reads of a file before it keeps it
+CHECK_ROWS = 50  # rows a request reads of a file before it keeps it (more when blank)
 PROGRESS_EVERY = 2000
 
 
@@ -86,9 +86,10 @@ def corpus_upload_accept(
                 corpus_texts_iter(stream, fmt=fmt, field=field, encoding=encoding, errors=[])
             ) as rows,
         ):
-            texts = [text for text in itertools.islice(rows, CHECK_ROWS) if text.strip()]
-        if not texts and size <= 64 * 1024:
-            raise CorpusFileError("the file holds no text")
+            # The first rows, blank ones aside: a refusal of the whole file comes now.
+            first = [text for text in itertools.islice(rows, CHECK_ROWS) if text.strip()]
+            if not first and next((text for text in rows if text.strip()), None) is None:
+                raise CorpusFileError("the file holds no text")
     except CorpusFileError:
         upload_discard(path)
         raise

@@ -85,6 +85,7 @@ def test_a_csv_column_is_read_from_a_gb18030_file_and_one_with_a_bom() -> None:
         (b"not json\n", "a.jsonl", {}, "line 1 is not JSON"),
         (b"", "a.txt", {}, "the file is empty"),
         (b"\n  \n\n", "a.txt", {}, "the file holds no text"),
+        (b"\n" * 200, "a.txt", {}, "the file holds no text"),
         ("Café".encode("cp1252"), "a.txt", {"encoding": "utf-8"}, "not written in utf-8"),
         (b"Profit rose.", "a.txt", {"encoding": "klingon"}, "unknown encoding 'klingon'"),
         (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "a.txt", {}, "the file is not text"),
@@ -104,6 +105,12 @@ def test_an_unusable_file_is_refused_whole_with_nothing_stored(
     assert list(Corpus.objects.values_list("pk", flat=True)) == [earlier.pk]
     assert Path(earlier.corpus_path).read_text() == "Earlier text.\n"
     assert _files(data_dir, "uploads") == []
+
+
+def test_text_after_many_blank_lines_is_found() -> None:
+    corpus = _accept(b"\n" * 200 + b"Late text.\n")
+
+    assert corpus.status == Corpus.Status.DONE and corpus.stored == 1
 
 
 def test_a_large_file_is_imported_by_a_background_job(settings: Any) -> None:
