@@ -17,14 +17,40 @@ from pathlib import Path
 from typing import Any
 
 from mlcore.adapt import DEFAULT_METHOD, METHODS, AdaptConfig, AdaptProgress, adapt, corpus_read
-from mlcore.embedder import BASE_MODELS, BaseModelMissing, base_model_resolve
+from mlcore.embedder import BASE_MODELS, BaseModelMissing, base_model_path, base_model_resolve
 
+from .corpora import corpus_choices, corpus_paths
 from .kinds import MAX_STEPS_SPEC, ModelKind, ParamSpec, TrainingContext, TrainOutcome
 from .services.serving import model_available, model_load
 
 # The app's evaluation of a base folder (None: the general base): (metric name, value), higher
 # is better. It gets the run's context (progress, stop, log) and the evaluation's step cap.
 BaseScore = Callable[[Path | None, TrainingContext, int | None], tuple[str, float]]
+# An app's fine-tune from a base folder: the run context (its params and workdir) and the base.
+FineTune = Callable[[TrainingContext, Path], TrainOutcome]
+
+
+def fine_tune_score(
+    train: FineTune, params: dict[str, Any], *, metric: str = "macro_f1"
+) -> BaseScore:
+    """The BaseScore of an app whose evaluation is its classifier fine-tuned from the base with
+    `params` (plus the evaluation's step cap): `metric` of that fine-tune's held-out rows."""
+
+    def score(base: Path | None, ctx: TrainingContext, max_steps: int | None) -> tuple[str, float]:
+        run_params = {**params, **({"max_steps": max_steps} if max_steps else {})}
+        workdir = ctx.workdir / f"evaluate-{'reference' if base is None else 'adapted'}"
+        workdir.mkdir(parents=True, exist_ok=True)
+        context = TrainingContext(
+            run_id=ctx.run_id,
+            params=run_params,
+            workdir=workdir,
+            should_stop=ctx.should_stop,
+            log=ctx.log,
+        )
+        outcome = train(context, base or base_model_path())
+        return metric, float(outcome.metrics[metric])
+
+    return score
 
 
 @dataclass(frozen=True)
@@ -36,6 +62,8 @@ class AdaptedBase:
     texts: Callable[[], list[str]]  # the app's own unlabelled texts
     task_texts: Callable[[], list[str]]  # the task's texts, for task-adaptive pretraining
     score: BaseScore
+    # Called with the version once a base is put in production (e.g. re-embed what it serves).
+    on_production: Callable[[int], None] | None = None
 
 
 def adapted_base_name(app: str) -> str:
@@ -52,6 +80,18 @@ def adapted_base_path(app: str) -> Path | None:
 
 def _base_folder(path: Path) -> Path:
     return path
+
+
+def _corpora_spec(app: str) -> ParamSpec:
+    return ParamSpec(
+        "corpora",
+        "ids",
+        None,
+        "Corpora uploaded for this app (Models → Corpora); with corpus files, all are read "
+        "(none: the app's own texts; tapt: the task's texts).",
+        label="Uploaded corpora",
+        choices=partial(corpus_choices, app),
+    )
 
 
 PARAM_SPECS: tuple[ParamSpec, ...] = (
@@ -98,6 +138,10 @@ PARAM_SPECS: tuple[ParamSpec, ...] = (
 )
 
 
+def _param_specs(app: str) -> tuple[ParamSpec, ...]:
+    return (PARAM_SPECS[0], _corpora_spec(app), *PARAM_SPECS[1:])
+
+
 def _corpus_files(value: Any) -> list[str]:
     if not value:
         return []
@@ -107,6 +151,10 @@ def _corpus_files(value: Any) -> list[str]:
 
 def _texts(spec: AdaptedBase, params: dict[str, Any], ctx: TrainingContext) -> list[str]:
     files = _corpus_files(params.get("corpus"))
+    ids = [int(i) for i in params.get("corpora") or []]
+    if ids:
+        files = corpus_paths(app=spec.app, ids=ids) + files
+        ctx.log(f"uploaded corpora: {', '.join(f'#{i}' for i in ids)}")
     if files:
         try:
             texts = corpus_read(files)
@@ -124,7 +172,7 @@ def _texts(spec: AdaptedBase, params: dict[str, Any], ctx: TrainingContext) -> l
 def adapted_base_train(spec: AdaptedBase, ctx: TrainingContext) -> TrainOutcome:
     """Adapt the base to the corpus, then score it and the base it would replace with the
     app's evaluation (metric `gain`: the difference, which the gate needs above zero)."""
-    params = {spec_.name: spec_.default for spec_ in PARAM_SPECS} | ctx.params
+    params = {spec_.name: spec_.default for spec_ in _param_specs(spec.app)} | ctx.params
     try:
         base = base_model_resolve(str(params.get("base_model") or "minilm"))
     except BaseModelMissing as exc:
@@ -212,6 +260,7 @@ def adapted_base_kind(spec: AdaptedBase) -> ModelKind:
         tolerance=0.0,
         train=partial(adapted_base_train, spec),
         warm=False,
-        params=PARAM_SPECS,
+        params=_param_specs(spec.app),
         gate=adapted_base_gate,
+        on_production=spec.on_production,
     )

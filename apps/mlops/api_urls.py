@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import api
+from . import api, corpus_api
 
 urlpatterns = [
     path("models/", api.ModelListView.as_view(), name="mlops-api-models"),
@@ -28,6 +28,8 @@ urlpatterns = [
         "models/<str:name>/monitoring/", api.MonitoringView.as_view(), name="mlops-api-monitoring"
     ),
     path("models/<str:name>/events/", api.EventListView.as_view(), name="mlops-api-events"),
+    path("corpora/", corpus_api.CorpusListView.as_view(), name="mlops-api-corpora"),
+    path("corpora/<int:pk>/", corpus_api.CorpusDetailView.as_view(), name="mlops-api-corpus"),
     path("runs/", api.RunListView.as_view(), name="mlops-api-runs"),
     path("runs/<int:run_id>/", api.RunDetailView.as_view(), name="mlops-api-run"),
     path("runs/<int:run_id>/cancel/", api.RunCancelView.as_view(), name="mlops-api-run-cancel"),

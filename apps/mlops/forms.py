@@ -145,7 +145,8 @@ class RunParamsForm(forms.Form):
             value = data.get(FIELD_PREFIX + spec.name)
             if spec.type == "ids":
                 value = SETS_ALL if SETS_ALL in (value or []) else list(value or [])
-                if value == spec.default:
+                # Nothing ticked for a list without a default (uploaded corpora): none given.
+                if value == spec.default or (spec.default is None and not value):
                     continue
             elif spec.type == "bool":
                 # A box left as its default says nothing; one changed from it is recorded.

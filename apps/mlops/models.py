@@ -1,6 +1,8 @@
 from django.conf import settings
 from django.db import models
 
+from apps.core.upload_jobs import ImportJobBase
+
 # A held-out score at or above this is shown with a warning, and so is a validation split
 # smaller than this many rows (model and version pages).
 PERFECT_SCORE = 0.9999
@@ -231,3 +233,35 @@ class PredictionStat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} v{self.version} {self.minute:%Y-%m-%d %H:%M} ({self.requests})"
+
+
+# The apps whose encoder can be adapted: each has an `<app>-base` kind (apps/mlops/adaptation.py).
+CORPUS_APPS = (
+    ("sentiment", "Financial sentiment"),
+    ("support", "Support"),
+    ("recommender", "Recommender"),
+)
+
+
+class Corpus(ImportJobBase):
+    """An uploaded unlabelled corpus (plain text, JSONL field or CSV column) and its import job.
+
+    Once done, `corpus_path` holds its distinct texts, one a line; `stored` counts them and
+    `duplicates` the lines dropped as repeats. Runs refer to it by id, never by path."""
+
+    class Format(models.TextChoices):
+        TEXT = "text", "Plain text, one text a line"
+        JSONL = "jsonl", "JSONL, one object a line (a field)"
+        CSV = "csv", "CSV (a column)"
+
+    app = models.CharField(max_length=20, choices=CORPUS_APPS)
+    name = models.CharField(max_length=200)
+    format = models.CharField(max_length=10, choices=Format.choices)
+    field = models.CharField(max_length=200, blank=True, help_text="the JSONL field or CSV column")
+    corpus_path = models.CharField(max_length=500, blank=True, help_text="the stored texts")
+    corpus_bytes = models.BigIntegerField(default=0)
+    corpus_hash = models.CharField(max_length=64, blank=True)
+
+    class Meta(ImportJobBase.Meta):
+        verbose_name_plural = "corpora"
+        indexes = [models.Index(fields=["app", "status"])]

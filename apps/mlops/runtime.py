@@ -8,6 +8,7 @@ mlops (`lint-imports` holds them to it), so mlops may rearrange its insides free
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -15,7 +16,10 @@ from . import vectors
 from .adaptation import AdaptedBase as AdaptedBase
 from .adaptation import adapted_base_kind as adapted_base_kind
 from .adaptation import adapted_base_path as adapted_base_path
+from .adaptation import fine_tune_score as fine_tune_score
 from .batching import rows_batched as rows_batched
+from .corpora import corpus_choices as corpus_choices
+from .corpora import corpus_paths as corpus_paths
 from .kinds import MAX_STEPS_SPEC, ModelKind, ParamSpec, TrainingContext, TrainOutcome
 from .kinds import kind_get as kind_get
 from .kinds import kind_register as kind_register
@@ -37,6 +41,10 @@ __all__ = [
     "TrainingContext",
     "adapted_base_kind",
     "adapted_base_path",
+    "corpus_choices",
+    "corpus_paths",
+    "fine_tune_score",
+    "folder_texts_embed",
     "index_name",
     "inference_timer",
     "kind_get",
@@ -65,6 +73,11 @@ def texts_embed(texts: Sequence[str], model: str = "minilm") -> np.ndarray:
     if model not in EMBEDDING_MODELS:
         raise ValueError(f"unknown embedding model {model!r}: one of {', '.join(EMBEDDING_MODELS)}")
     return vectors.model_texts_embed(texts, model)
+
+
+def folder_texts_embed(texts: Sequence[str], folder: Path) -> np.ndarray:
+    """Unit float32 vectors of `texts` from the encoder in `folder` (e.g. an adapted base's)."""
+    return vectors.folder_texts_embed(texts, folder)  # looked up at call time, as above
 
 
 def index_name(name: str, model: str = "minilm") -> str:

@@ -15,4 +15,8 @@ BEAT_SCHEDULE = {
         "task": "apps.mlops.tasks.production_aliases_reconcile_task",
         "schedule": crontab(minute="*/5"),
     },
+    "mlops-rescue-corpus-imports": {
+        "task": "apps.mlops.tasks.corpora_rescue_task",
+        "schedule": crontab(minute="4-59/10"),
+    },
 }

@@ -2,7 +2,11 @@
 
 from celery import shared_task
 
+from apps.core.upload_jobs import jobs_stale
+
 from .aliases import production_aliases_reconcile
+from .corpora import corpus_import_run
+from .models import Corpus
 from .services import (
     model_version_optimise,
     retrain_schedules_run_due,
@@ -35,3 +39,18 @@ def model_version_optimise_task(name: str, version: int) -> dict[str, object]:
 @shared_task(queue="inference")
 def production_aliases_reconcile_task() -> dict[str, str]:
     return production_aliases_reconcile()
+
+
+@shared_task(acks_late=True, queue="inference", soft_time_limit=1800, time_limit=1900)
+def corpus_import_task(corpus_id: int) -> bool:
+    """Import an uploaded corpus; idempotent (claimed; a finished one is left alone)."""
+    return corpus_import_run(corpus_id=corpus_id)
+
+
+@shared_task(acks_late=True, queue="inference")
+def corpora_rescue_task() -> int:
+    """Queue again the corpus imports nobody moved for a while (lost message, dead worker)."""
+    stale = jobs_stale(Corpus)
+    for corpus_id in stale:
+        corpus_import_task.delay(corpus_id)
+    return len(stale)

@@ -1,10 +1,13 @@
 from django.urls import path
 
-from . import views
+from . import corpus_views, views
 
 app_name = "mlops"
 urlpatterns = [
     path("", views.model_list, name="models"),
+    path("corpora/", corpus_views.corpora_page, name="corpora"),
+    path("corpora/<int:pk>/", corpus_views.corpus_page, name="corpus"),
+    path("corpora/<int:pk>/delete/", corpus_views.corpus_delete, name="corpus-delete"),
     path("models/<str:name>/", views.model_detail, name="model"),
     path("models/<str:name>/v<int:version>/", views.version_detail, name="version"),
     path("models/<str:name>/v<int:version>/optimise/", views.optimise, name="optimise"),

@@ -38,6 +38,14 @@ def texts_embed(texts: Sequence[str]) -> np.ndarray:
     return vectors.astype(np.float32, copy=False)
 
 
+def folder_texts_embed(texts: Sequence[str], folder: Path) -> np.ndarray:
+    """Unit float32 vectors of `texts` from the encoder saved in `folder` (an adapted base),
+    one shared embedder per folder, batched like the default one."""
+    embedder = shared_embedder(folder, device=settings.ML_DEVICE)
+    vectors: np.ndarray = rows_batched(f"embedder:{folder}", embedder, list(texts), embedder.embed)
+    return vectors.astype(np.float32, copy=False)
+
+
 def model_embedder_get(model: str) -> Any:
     """The process's shared embedder of a named embedding model other than MiniLM:
     "multilingual" is the Universal Sentence Encoder multilingual v3 (cross-lingual, 512 dims)."""

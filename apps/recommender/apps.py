@@ -12,8 +12,9 @@ class RecommenderConfig(AppConfig):
     def ready(self) -> None:
         # Imported here, not at the top: these modules load models, and the app registry is not
         # ready while this module is imported. (setup: the app registry is ready only in ready())
-        from apps.mlops.runtime import ModelKind, kind_register
+        from apps.mlops.runtime import ModelKind, adapted_base_kind, kind_register
 
+        from .adaptation import ADAPTED_BASE
         from .services import MODEL_NAME, visitor_merge_on_login
         from .training import PARAM_SPECS, ranker_train
 
@@ -28,4 +29,5 @@ class RecommenderConfig(AppConfig):
                 params=PARAM_SPECS,
             )
         )
+        kind_register(adapted_base_kind(ADAPTED_BASE))
         user_logged_in.connect(visitor_merge_on_login, dispatch_uid="recommender-visitor-merge")

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from apps.mlops.runtime import TrainingContext
+from apps.mlops.runtime import ParamSpec, TrainingContext, corpus_choices, corpus_paths
 from apps.mlops.services import model_available, model_load
 from mlcore.adapt import corpus_read
 from mlcore.embedder import BaseModelMissing, base_model_resolve
@@ -37,9 +37,28 @@ class DistilledData:
     metrics: dict[str, Any]
 
 
+# Corpora uploaded for the sentiment app (Models → Corpora), named by id: read with the files.
+UNLABELLED_CORPORA_SPEC = ParamSpec(
+    "unlabelled_corpora",
+    "ids",
+    None,
+    "Corpora uploaded for sentiment (Models → Corpora) the teacher labels, with any files.",
+    label="Unlabelled corpora",
+    choices=lambda: corpus_choices("sentiment"),
+    advanced=True,
+)
+
+
 def _files(value: Any) -> list[str]:
     items = value if isinstance(value, list) else str(value or "").split(",")
     return [str(item).strip() for item in items if str(item).strip()]
+
+
+def unlabelled_files(params: dict[str, Any]) -> list[str]:
+    """The unlabelled files of a run: its uploaded corpora's texts, then its files."""
+    ids = [int(i) for i in params.get("unlabelled_corpora") or []]
+    stored = corpus_paths(app="sentiment", ids=ids) if ids else []
+    return stored + _files(params.get("unlabelled"))
 
 
 def _teacher(
@@ -105,8 +124,9 @@ def distillation_targets(
     train: tuple[list[str], list[str]],
     validation: tuple[list[str], list[str]],
 ) -> DistilledData | None:
-    """The distillation rows for `params["unlabelled"]`; None when no files are given."""
-    files = _files(params.get("unlabelled"))
+    """The distillation rows for `params["unlabelled"]` and `params["unlabelled_corpora"]`;
+    None when neither is given."""
+    files = unlabelled_files(params)
     if not files:
         return None
     try:

@@ -21,7 +21,7 @@ from mlcore import embedder
 from mlcore.embedder import BASE_MODELS
 from mlcore.language import base_model_pick
 
-from .distillation import distillation_targets
+from .distillation import UNLABELLED_CORPORA_SPEC, distillation_targets
 from .training_data import (
     corrections_mark_used,
     labelled_set_list,
@@ -193,6 +193,7 @@ PARAM_SPECS: tuple[ParamSpec, ...] = (
         advanced=True,
         server_files=True,
     ),
+    UNLABELLED_CORPORA_SPEC,
     ParamSpec(
         "teacher_base",
         "choice",

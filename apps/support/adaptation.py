@@ -8,10 +8,10 @@ fine-tuned from it on the past conversations: its held-out macro-F1.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
-from apps.mlops.runtime import AdaptedBase, TrainingContext
-from mlcore.embedder import base_model_path
+from apps.mlops.runtime import AdaptedBase, TrainingContext, TrainOutcome, fine_tune_score
 
 from .intent import intent_train, rows_from_past
 from .models import Chunk, Message, PastConversation
@@ -40,23 +40,12 @@ def task_texts() -> list[str]:
     return [question for question, _ in rows_from_past(None)]
 
 
-def base_score(base: Path | None, ctx: TrainingContext, max_steps: int | None) -> tuple[str, float]:
-    """Held-out macro-F1 of the intent classifier fine-tuned from `base` (None: MiniLM)."""
-    params: dict[str, object] = {"base_dir": str(base or base_model_path())}
-    if max_steps:
-        params["max_steps"] = max_steps
-    workdir = ctx.workdir / f"evaluate-{'reference' if base is None else 'adapted'}"
-    workdir.mkdir(parents=True, exist_ok=True)
-    outcome = intent_train(
-        TrainingContext(
-            run_id=ctx.run_id,
-            params=params,
-            workdir=workdir,
-            should_stop=ctx.should_stop,
-            log=ctx.log,
-        )
-    )
-    return "macro_f1", float(outcome.metrics["macro_f1"])
+def _fine_tune(ctx: TrainingContext, base: Path) -> TrainOutcome:
+    return intent_train(replace(ctx, params={**ctx.params, "base_dir": str(base)}))
+
+
+# Held-out macro-F1 of the intent classifier fine-tuned from a base on the past conversations.
+base_score = fine_tune_score(_fine_tune, {})
 
 
 ADAPTED_BASE = AdaptedBase(

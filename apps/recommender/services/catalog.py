@@ -6,6 +6,7 @@ import math
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import numpy as np
 from django.db import transaction
 
 from apps.mlops import runtime
@@ -149,6 +150,15 @@ def items_delete(*, item_ids: list[int]) -> None:
     items_forget(item_ids=item_ids)
 
 
+def item_vectors(texts: list[str]) -> np.ndarray:
+    """Vectors of item texts from the production item-text encoder: the recommender's adapted
+    base when one is in production (apps/recommender/adaptation.py), else the shared MiniLM."""
+    base = runtime.adapted_base_path("recommender")
+    if base is None:
+        return runtime.texts_embed(texts)
+    return runtime.folder_texts_embed(texts, base)
+
+
 def items_embed(*, item_ids: list[int]) -> int:
     """Embed the items' text into the shared index; inactive or deleted items leave it."""
     items = list(Item.objects.filter(pk__in=item_ids, active=True))
@@ -157,14 +167,14 @@ def items_embed(*, item_ids: list[int]) -> int:
     if gone:
         index.remove(gone)
     if items:
-        index.upsert([i.pk for i in items], runtime.texts_embed([i.text for i in items]))
+        index.upsert([i.pk for i in items], item_vectors([i.text for i in items]))
     catalog_changed()
     return len(items)
 
 
 def index_rebuild() -> int:
     items = list(Item.objects.filter(active=True).order_by("pk"))
-    embedded = runtime.texts_embed([i.text for i in items]) if items else None
+    embedded = item_vectors([i.text for i in items]) if items else None
     runtime.named_index(INDEX_NAME).replace_all(
         [i.pk for i in items], embedded if embedded is not None else []
     )

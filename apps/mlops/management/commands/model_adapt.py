@@ -20,15 +20,24 @@ def _apps() -> list[str]:
 
 class Command(BaseCommand):
     help = (
-        "Adapt the app's base encoder to FILE(s) (plain text, one text a line; default the "
-        "app's own texts) with METHOD, register it as <app>-base with its corpus hash, method "
-        "and metrics, and with --promote put it in production if the app's evaluation says "
-        "it is better than the base it would replace."
+        "Adapt the app's base encoder to FILE(s) (plain text, one text a line) and uploaded "
+        "corpora (--corpus-id; default the app's own texts) with METHOD, register it as "
+        "<app>-base with its corpus hash, method and metrics, and with --promote put it in "
+        "production if the app's evaluation says it is better than the base it would replace."
     )
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--app", required=True, choices=_apps())
         parser.add_argument("--corpus", action="append", default=[], metavar="FILE")
+        parser.add_argument(
+            "--corpus-id",
+            action="append",
+            type=int,
+            default=[],
+            metavar="ID",
+            help="a corpus uploaded for the app (Models → Corpora, /api/mlops/corpora/); "
+            "repeatable, and read together with any --corpus files",
+        )
         parser.add_argument("--method", default=DEFAULT_METHOD, choices=list(METHODS))
         parser.add_argument("--epochs", type=int, default=1)
         parser.add_argument("--max-steps", type=int, default=0, help="cap on adaptation steps")
@@ -51,6 +60,8 @@ class Command(BaseCommand):
         }
         if options["corpus"]:
             params["corpus"] = list(options["corpus"])
+        if options["corpus_id"]:
+            params["corpora"] = list(options["corpus_id"])
         if options["max_steps"]:
             params["max_steps"] = options["max_steps"]
         if options["eval_max_steps"]:

@@ -66,6 +66,15 @@ class Command(BaseCommand):
             help="unlabelled texts (one a line) a teacher labels for distillation; repeatable",
         )
         parser.add_argument(
+            "--unlabelled-corpus",
+            action="append",
+            type=int,
+            default=[],
+            metavar="ID",
+            help="a corpus uploaded for sentiment (Models → Corpora) the teacher labels; "
+            "repeatable, read together with any --unlabelled files",
+        )
+        parser.add_argument(
             "--teacher-base",
             default="",
             help="the teacher's base when distilling (default: mpnet when installed, else the "
@@ -93,6 +102,8 @@ class Command(BaseCommand):
             params["base_model"] = options["base_model"]
         if options["unlabelled"]:
             params["unlabelled"] = list(options["unlabelled"])
+        if options["unlabelled_corpus"]:
+            params["unlabelled_corpora"] = list(options["unlabelled_corpus"])
         if options["teacher_base"]:
             params["teacher_base"] = options["teacher_base"]
         if options["max_steps"]:
