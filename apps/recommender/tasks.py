@@ -4,13 +4,19 @@ from apps.core.upload_jobs import jobs_stale
 
 from . import catalog_import
 from .models import CatalogImport
-from .services import items_embed, retrain_start
+from .services import index_rebuild, items_embed, retrain_start
 
 
 @shared_task(acks_late=True, queue="inference", autoretry_for=(OSError,), max_retries=3)
 def items_embed_task(item_ids: list[int]) -> int:
     """Re-embed changed items; idempotent (an upsert of the items' current text)."""
     return items_embed(item_ids=[int(i) for i in item_ids])
+
+
+@shared_task(acks_late=True, queue="inference", autoretry_for=(OSError,), max_retries=3)
+def catalog_reembed_task() -> int:
+    """Embed every active item with the catalog's (new) embedding model; idempotent."""
+    return index_rebuild()
 
 
 @shared_task(queue="inference")

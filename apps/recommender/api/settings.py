@@ -11,8 +11,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .. import selectors, services
-from ..models import Variant
+from ..models import RecommenderSettings, Variant
 from ._common import Merchandiser
+
+EMBEDDING_CHOICES = RecommenderSettings._meta.get_field("embedding_model").choices
 
 
 class SettingsSerializer(serializers.Serializer):
@@ -28,6 +30,10 @@ class SettingsSerializer(serializers.Serializer):
         help_text="days, {:g} to {:g}".format(*services.HALF_LIFE_DAYS)
     )
     default_strategy = serializers.ChoiceField(choices=Variant.STRATEGIES)
+    embedding_model = serializers.ChoiceField(
+        choices=EMBEDDING_CHOICES,
+        help_text="the item vectors' embedder; a change re-embeds the catalog in the background",
+    )
 
 
 class SettingsView(APIView):
@@ -58,6 +64,7 @@ def _settings_dict(current: Any) -> dict[str, Any]:
         "category_cap": current.category_cap,
         "trending_half_life_days": current.trending_half_life_days,
         "default_strategy": current.default_strategy,
+        "embedding_model": current.embedding_model,
     }
 
 

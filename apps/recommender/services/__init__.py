@@ -14,6 +14,8 @@ from ._common import (
     INT32_MAX,
     MODEL_NAME,
     catalog_changed,
+    catalog_embedding_model,
+    catalog_index,
     id_parse,
     shopper_changed,
 )
@@ -87,6 +89,8 @@ __all__ = [
     "SettingsError",
     "Shopper",
     "catalog_changed",
+    "catalog_embedding_model",
+    "catalog_index",
     "checkout_complete",
     "event_record",
     "events_record",
