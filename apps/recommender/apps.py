@@ -12,9 +12,11 @@ class RecommenderConfig(AppConfig):
     def ready(self) -> None:
         # Imported here, not at the top: these modules load models, and the app registry is not
         # ready while this module is imported. (setup: the app registry is ready only in ready())
+        from apps.core.language_backfill import language_target_register
         from apps.mlops.runtime import ModelKind, kind_register
 
         from .services import MODEL_NAME, visitor_merge_on_login
+        from .services.languages import LANGUAGE_TARGETS
         from .training import PARAM_SPECS, ranker_train
 
         kind_register(
@@ -28,4 +30,6 @@ class RecommenderConfig(AppConfig):
                 params=PARAM_SPECS,
             )
         )
+        for target in LANGUAGE_TARGETS:
+            language_target_register(target)
         user_logged_in.connect(visitor_merge_on_login, dispatch_uid="recommender-visitor-merge")
