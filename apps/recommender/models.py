@@ -16,6 +16,11 @@ DEFAULT_FEEDBACK_WEIGHTS = {
     "share": 2.0,
     "impression": 0.0,
 }
+# The sentence embedders the catalog may use (apps.mlops.runtime.EMBEDDING_MODELS).
+EMBEDDING_MODEL_CHOICES = [
+    ("minilm", "MiniLM (English)"),
+    ("multilingual", "Multilingual (USE v3)"),
+]
 
 
 class Item(models.Model):
@@ -139,7 +144,7 @@ class RecommenderSettings(models.Model):
     # the better one for an English-only catalog.
     embedding_model = models.CharField(
         max_length=20,
-        choices=[("minilm", "MiniLM (English)"), ("multilingual", "Multilingual (USE v3)")],
+        choices=EMBEDDING_MODEL_CHOICES,
         default="minilm",
         help_text="Multilingual for Chinese or mixed item copy: items match across languages.",
     )

@@ -21,7 +21,7 @@ from mlcore import embedder
 from mlcore.embedder import BASE_MODELS
 from mlcore.language import base_model_pick
 
-from .defaults import DEFAULT_PARAMS
+from .defaults import DEFAULT_PARAMS as DEFAULT_PARAMS
 from .distillation import distillation_targets
 from .training_data import (
     corrections_mark_used,

@@ -11,10 +11,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .. import selectors, services
-from ..models import RecommenderSettings, Variant
+from ..models import EMBEDDING_MODEL_CHOICES, Variant
 from ._common import Merchandiser
-
-EMBEDDING_CHOICES = RecommenderSettings._meta.get_field("embedding_model").choices
 
 
 class SettingsSerializer(serializers.Serializer):
@@ -31,7 +29,7 @@ class SettingsSerializer(serializers.Serializer):
     )
     default_strategy = serializers.ChoiceField(choices=Variant.STRATEGIES)
     embedding_model = serializers.ChoiceField(
-        choices=EMBEDDING_CHOICES,
+        choices=EMBEDDING_MODEL_CHOICES,
         help_text="the item vectors' embedder; a change re-embeds the catalog in the background",
     )
 

@@ -176,7 +176,7 @@ def index_rebuild(*, batch: int = 256) -> int:
     ):
         ids += [i.pk for i in rows]
         parts.append(runtime.texts_embed([i.text for i in rows], model))
-    vectors = np.concatenate(parts) if parts else []
+    vectors: Any = np.concatenate(parts) if parts else []
     catalog_index(model).replace_all(ids, vectors)
     catalog_changed()
     return len(ids)

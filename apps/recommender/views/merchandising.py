@@ -13,7 +13,7 @@ from apps.core.upload_jobs import capped_upload
 from apps.mlops import selectors as mlops_selectors
 
 from .. import catalog_import, selectors, services
-from ..models import Event, Experiment, RecommenderSettings, Variant
+from ..models import EMBEDDING_MODEL_CHOICES, Event, Experiment, Variant
 
 SETTINGS_LABELS = {
     "feedback_weights": "feedback weights:",
@@ -140,7 +140,7 @@ def manage(request: HttpRequest) -> HttpResponse:
             "settings": current,
             "shown": _settings_shown(current, refused),
             "strategies": Variant.STRATEGIES,
-            "embedding_models": RecommenderSettings._meta.get_field("embedding_model").choices,
+            "embedding_models": EMBEDDING_MODEL_CHOICES,
             **selectors.catalog_counts(),
             "versions": mlops_selectors.model_versions(services.MODEL_NAME)[:5],
         },
