@@ -114,7 +114,9 @@ def test_the_api_sets_the_model_and_refuses_an_unknown_one(
     assert bad.status_code == 400 and list(bad.json()) == ["embedding_model"]
     assert selectors.settings_get().embedding_model == "minilm"
 
-    good = api.patch("/api/recommender/settings", {"embedding_model": "multilingual"}, format="json")
+    good = api.patch(
+        "/api/recommender/settings", {"embedding_model": "multilingual"}, format="json"
+    )
     assert good.status_code == 200 and good.json()["embedding_model"] == "multilingual"
     assert api.get("/api/recommender/settings").json()["embedding_model"] == "multilingual"
 
