@@ -44,6 +44,7 @@ from typing import Any
 import httpx
 import redis
 
+from apps.sentiment.defaults import DEFAULT_PARAMS
 from bench.stack import (
     POSTGRES_URL,
     REDIS_URL,
@@ -577,10 +578,7 @@ def _pipeline_measure(
 def main(argv: list[str]) -> dict[str, Any]:
     parser = argparse.ArgumentParser(prog="bench sentiment")
     parser.add_argument("--only", default=",".join(SECTIONS))
-    # setup: the apps can be imported only after django.setup()
-    from apps.sentiment.training import DEFAULT_PARAMS  # the bench's defaults are what ships
-
-    shipped = DEFAULT_PARAMS
+    shipped = DEFAULT_PARAMS  # the bench's defaults are what ships
 
     train_args_add(
         parser,

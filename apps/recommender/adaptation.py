@@ -106,9 +106,9 @@ def base_score(
 
 def _on_production(_version: int) -> None:
     # cycle: the tasks module imports services, which import this module
-    from .tasks import index_rebuild_task
+    from .tasks import catalog_reembed_task
 
-    index_rebuild_task.delay()
+    catalog_reembed_task.delay()
 
 
 ADAPTED_BASE = AdaptedBase(

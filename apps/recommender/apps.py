@@ -12,10 +12,12 @@ class RecommenderConfig(AppConfig):
     def ready(self) -> None:
         # Imported here, not at the top: these modules load models, and the app registry is not
         # ready while this module is imported. (setup: the app registry is ready only in ready())
+        from apps.core.language_backfill import language_target_register
         from apps.mlops.runtime import ModelKind, adapted_base_kind, kind_register
 
         from .adaptation import ADAPTED_BASE
         from .services import MODEL_NAME, visitor_merge_on_login
+        from .services.languages import LANGUAGE_TARGETS
         from .training import PARAM_SPECS, ranker_train
 
         kind_register(
@@ -30,4 +32,6 @@ class RecommenderConfig(AppConfig):
             )
         )
         kind_register(adapted_base_kind(ADAPTED_BASE))
+        for target in LANGUAGE_TARGETS:
+            language_target_register(target)
         user_logged_in.connect(visitor_merge_on_login, dispatch_uid="recommender-visitor-merge")

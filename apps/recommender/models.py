@@ -16,6 +16,11 @@ DEFAULT_FEEDBACK_WEIGHTS = {
     "share": 2.0,
     "impression": 0.0,
 }
+# The sentence embedders the catalog may use (apps.mlops.runtime.EMBEDDING_MODELS).
+EMBEDDING_MODEL_CHOICES = [
+    ("minilm", "MiniLM (English)"),
+    ("multilingual", "Multilingual (USE v3)"),
+]
 
 
 class Item(models.Model):
@@ -134,6 +139,15 @@ class RecommenderSettings(models.Model):
     )
     trending_half_life_days = models.FloatField(default=3.0)
     default_strategy = models.CharField(max_length=20, default="ranker")
+    # The sentence embedder of the item vectors (similar items, cold start, the ranker's text
+    # signal); its vectors live in an index of their own, rebuilt when this changes. MiniLM is
+    # the better one for an English-only catalog.
+    embedding_model = models.CharField(
+        max_length=20,
+        choices=EMBEDDING_MODEL_CHOICES,
+        default="minilm",
+        help_text="Multilingual for Chinese or mixed item copy: items match across languages.",
+    )
     updated = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -13,9 +13,17 @@ def items_embed_task(item_ids: list[int]) -> int:
     return items_embed(item_ids=[int(i) for i in item_ids])
 
 
-@shared_task(acks_late=True, queue="inference", soft_time_limit=1800, time_limit=1900)
-def index_rebuild_task() -> int:
-    """Re-embed the whole catalog (a new item-text encoder went into production)."""
+@shared_task(
+    acks_late=True,
+    queue="inference",
+    autoretry_for=(OSError,),
+    max_retries=3,
+    soft_time_limit=1800,
+    time_limit=1900,
+)
+def catalog_reembed_task() -> int:
+    """Embed every active item again, with the catalog's embedding model (it changed) or the
+    production item-text encoder (a new recommender adapted base); idempotent."""
     return index_rebuild()
 
 

@@ -8,9 +8,11 @@ class SentimentConfig(AppConfig):
 
     def ready(self) -> None:
         # setup: the app registry is ready only in ready()
+        from apps.core.language_backfill import language_target_register
         from apps.mlops.runtime import ModelKind, adapted_base_kind, kind_register
 
         from .adaptation import ADAPTED_BASE
+        from .services.languages import LANGUAGE_TARGETS
         from .training import MODEL_NAME, PARAM_SPECS, classifier_load, sentiment_train
 
         kind_register(
@@ -25,3 +27,5 @@ class SentimentConfig(AppConfig):
             )
         )
         kind_register(adapted_base_kind(ADAPTED_BASE))
+        for target in LANGUAGE_TARGETS:
+            language_target_register(target)

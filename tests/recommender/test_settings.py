@@ -25,6 +25,7 @@ def _settings_post(**changes: Any) -> dict[str, Any]:
         "category_cap": "0",
         "trending_half_life_days": "3",
         "default_strategy": "ranker",
+        "embedding_model": "minilm",
     }
     return {**data, **changes}
 
@@ -42,6 +43,7 @@ def _settings_post(**changes: Any) -> dict[str, Any]:
         ("feedback_weights", json.dumps({"view": 1e300})),
         ("feedback_weights", json.dumps(["view"])),
         ("default_strategy", "magic"),
+        ("embedding_model", "word2vec"),
     ],
 )
 def test_the_admin_refuses_bad_settings_next_to_the_field(admin_client, field, value):

@@ -1,5 +1,6 @@
-"""Rows of the support app as tests need them: knowledge bases, LLM endpoints, conversations
-and their messages, agents' presence, proposed training rows."""
+"""Rows of the support app as tests need them: knowledge bases, articles and their chunks (rows
+only: not chunked or embedded), LLM endpoints, conversations and their messages, agents'
+presence, proposed training rows."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import factory
 
 from apps.support.models import (
     AgentPresence,
+    Article,
+    Chunk,
     Conversation,
     KnowledgeBase,
     LlmEndpoint,
@@ -21,6 +24,27 @@ class KnowledgeBaseFactory(factory.django.DjangoModelFactory):
         model = KnowledgeBase
 
     name = factory.Sequence(lambda n: f"Help centre {n}")
+
+
+class ArticleFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Article
+
+    kb = factory.SubFactory(KnowledgeBaseFactory)
+    title = factory.Sequence(lambda n: f"Article {n}")
+    body = "How to order a new card when yours is lost or stolen."
+    source_key = factory.Sequence(lambda n: f"article-{n}")
+
+
+class ChunkFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Chunk
+
+    article = factory.SubFactory(ArticleFactory)
+    kb = factory.SelfAttribute("article.kb")
+    position = factory.Sequence(lambda n: n)
+    text = factory.SelfAttribute("article.body")
+    content_hash = factory.Sequence(lambda n: f"{n:064d}")
 
 
 class LlmEndpointFactory(factory.django.DjangoModelFactory):

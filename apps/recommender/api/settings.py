@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .. import selectors, services
-from ..models import Variant
+from ..models import EMBEDDING_MODEL_CHOICES, Variant
 from ._common import Merchandiser
 
 
@@ -28,6 +28,10 @@ class SettingsSerializer(serializers.Serializer):
         help_text="days, {:g} to {:g}".format(*services.HALF_LIFE_DAYS)
     )
     default_strategy = serializers.ChoiceField(choices=Variant.STRATEGIES)
+    embedding_model = serializers.ChoiceField(
+        choices=EMBEDDING_MODEL_CHOICES,
+        help_text="the item vectors' embedder; a change re-embeds the catalog in the background",
+    )
 
 
 class SettingsView(APIView):
@@ -58,6 +62,7 @@ def _settings_dict(current: Any) -> dict[str, Any]:
         "category_cap": current.category_cap,
         "trending_half_life_days": current.trending_half_life_days,
         "default_strategy": current.default_strategy,
+        "embedding_model": current.embedding_model,
     }
 
 

@@ -13,7 +13,6 @@ from django.db.models import Count, Q
 from django.db.models.functions import TruncDay
 from django.utils import timezone
 
-from apps.mlops import runtime
 from apps.mlops.services import model_available, model_load, registry
 from mlcore.recommend import (
     Catalog,
@@ -23,7 +22,7 @@ from mlcore.recommend import (
 )
 
 from ..models import Event, Item
-from ..services import CATALOG_VERSION_KEY, INDEX_NAME, MODEL_NAME
+from ..services import CATALOG_VERSION_KEY, MODEL_NAME, catalog_embedding_model, catalog_index
 from ._common import events_counted, settings_get
 
 SNAPSHOT_SECONDS = 60
@@ -56,8 +55,9 @@ _snapshot: dict[str, Any] = {"key": None, "at": 0.0, "catalog": None}
 def catalog_snapshot(*, fresh: bool = False) -> Catalog:
     """Active items with their vectors and trending scores; rebuilt when the catalog, the index
     or the settings change, and at most every minute otherwise (trending moves slowly)."""
-    index = runtime.named_index(INDEX_NAME).current()
-    key = (cache.get(CATALOG_VERSION_KEY, 0), index.version, len(index))
+    model = catalog_embedding_model()
+    index = catalog_index(model).current()
+    key = (cache.get(CATALOG_VERSION_KEY, 0), model, index.version, len(index))
     with _snapshot_lock:
         if (
             not fresh

@@ -9,7 +9,6 @@ from typing import Any
 import numpy as np
 from django.core.cache import cache
 
-from apps.mlops import runtime
 from apps.mlops.runtime import inference_timer
 from apps.mlops.services import model_available, registry
 from mlcore.recommend import (
@@ -19,7 +18,7 @@ from mlcore.recommend import (
 )
 
 from ..models import Item, Rail
-from ..services import CATALOG_VERSION_KEY, INDEX_NAME, MODEL_NAME, Shopper, id_parse
+from ..services import CATALOG_VERSION_KEY, MODEL_NAME, Shopper, catalog_index, id_parse
 from ._common import settings_get
 from .catalog import catalog_snapshot, model_current
 from .experiments import variant_assign
@@ -165,7 +164,7 @@ def recommendations_get(
     # Room for boosts to lift an item from below the cut, and for pins to push others down.
     want = n + len(placements.pins) + (n if placements.boosts else 0)
     model, version = model_current()
-    index = runtime.named_index(INDEX_NAME)
+    index = catalog_index()
 
     def text_search(vector: np.ndarray, k: int) -> list[int]:
         return [hit.id for hit in index.search(vector, k)]

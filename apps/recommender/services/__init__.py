@@ -15,6 +15,8 @@ from ._common import (
     INT32_MAX,
     MODEL_NAME,
     catalog_changed,
+    catalog_embedding_model,
+    catalog_index,
     id_parse,
     shopper_changed,
 )
@@ -103,6 +105,8 @@ __all__ = [
     "SignupError",
     "boost_set",
     "catalog_changed",
+    "catalog_embedding_model",
+    "catalog_index",
     "checkout_complete",
     "event_record",
     "events_record",

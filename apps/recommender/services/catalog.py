@@ -13,7 +13,7 @@ from apps.mlops import runtime
 from mlcore.language import language_detect
 
 from ..models import Item
-from ._common import INDEX_NAME, INT32_MAX, catalog_changed
+from ._common import INT32_MAX, catalog_changed, catalog_embedding_model, catalog_index
 
 ITEM_FIELDS = (
     "sku",
@@ -150,33 +150,44 @@ def items_delete(*, item_ids: list[int]) -> None:
     items_forget(item_ids=item_ids)
 
 
-def item_vectors(texts: list[str]) -> np.ndarray:
-    """Vectors of item texts from the production item-text encoder: the recommender's adapted
-    base when one is in production (apps/recommender/adaptation.py), else the shared MiniLM."""
-    base = runtime.adapted_base_path("recommender")
+def item_vectors(texts: list[str], model: str = "minilm") -> np.ndarray:
+    """Vectors of item texts from the catalog's embedding `model`. For MiniLM (the default) that
+    is the production item-text encoder: the recommender's adapted base when one is in
+    production (apps/recommender/adaptation.py), else the shared MiniLM; the multilingual
+    model has no adapted base."""
+    base = runtime.adapted_base_path("recommender") if model == "minilm" else None
     if base is None:
-        return runtime.texts_embed(texts)
+        return runtime.texts_embed(texts, model)
     return runtime.folder_texts_embed(texts, base)
 
 
 def items_embed(*, item_ids: list[int]) -> int:
-    """Embed the items' text into the shared index; inactive or deleted items leave it."""
+    """Embed the items' text into the index of the catalog's embedding model; inactive or
+    deleted items leave it."""
+    model = catalog_embedding_model()
     items = list(Item.objects.filter(pk__in=item_ids, active=True))
-    index = runtime.named_index(INDEX_NAME)
+    index = catalog_index(model)
     gone = sorted(set(item_ids) - {i.pk for i in items})
     if gone:
         index.remove(gone)
     if items:
-        index.upsert([i.pk for i in items], item_vectors([i.text for i in items]))
+        index.upsert([i.pk for i in items], item_vectors([i.text for i in items], model))
     catalog_changed()
     return len(items)
 
 
-def index_rebuild() -> int:
-    items = list(Item.objects.filter(active=True).order_by("pk"))
-    embedded = item_vectors([i.text for i in items]) if items else None
-    runtime.named_index(INDEX_NAME).replace_all(
-        [i.pk for i in items], embedded if embedded is not None else []
-    )
+def index_rebuild(*, batch: int = 256) -> int:
+    """Embed every active item again with the catalog's embedding model, in batches, and swap the
+    model's index for the result in one step (readers see the old index until then)."""
+    model = catalog_embedding_model()
+    ids: list[int] = []
+    parts: list[Any] = []
+    while rows := list(
+        Item.objects.filter(active=True, pk__gt=ids[-1] if ids else 0).order_by("pk")[:batch]
+    ):
+        ids += [i.pk for i in rows]
+        parts.append(item_vectors([i.text for i in rows], model))
+    vectors: Any = np.concatenate(parts) if parts else []
+    catalog_index(model).replace_all(ids, vectors)
     catalog_changed()
-    return len(items)
+    return len(ids)

@@ -7,8 +7,10 @@ from typing import Any
 
 from django.db import transaction
 
+from apps.mlops import runtime
+
 from ..models import Event, RecommenderSettings, Variant
-from ._common import catalog_changed
+from ._common import catalog_changed, catalog_index
 
 SETTINGS_FIELDS = (
     "feedback_weights",
@@ -17,6 +19,7 @@ SETTINGS_FIELDS = (
     "category_cap",
     "trending_half_life_days",
     "default_strategy",
+    "embedding_model",
 )
 WEIGHT_MAX = 100.0
 CATEGORY_CAP_MAX = 50
@@ -78,6 +81,11 @@ def settings_problems(*, values: dict[str, Any]) -> dict[str, str]:
         problems["default_strategy"] = (
             f"unknown strategy {values['default_strategy']!r}; one of {names}"
         )
+    if "embedding_model" in values and values["embedding_model"] not in runtime.EMBEDDING_MODELS:
+        names = ", ".join(runtime.EMBEDDING_MODELS)
+        problems["embedding_model"] = (
+            f"unknown embedding model {values['embedding_model']!r}; one of {names}"
+        )
     return problems
 
 
@@ -89,6 +97,7 @@ def settings_update(*, values: dict[str, Any]) -> RecommenderSettings:
     from ..selectors import settings_get
 
     current = settings_get()
+    old_model = current.embedding_model
     given = {name: values[name] for name in SETTINGS_FIELDS if name in values}
     # The stored values are checked too: a row saved before these checks must not slip through.
     merged = {name: getattr(current, name) for name in SETTINGS_FIELDS} | given
@@ -100,5 +109,20 @@ def settings_update(*, values: dict[str, Any]) -> RecommenderSettings:
             value = {kind: float(weight) for kind, weight in value.items()}
         setattr(current, name, value)
     current.save()
+    if current.embedding_model != old_model:
+        _embedding_model_changed(old=old_model)
     catalog_changed()
     return current
+
+
+def _embedding_model_changed(*, old: str) -> None:
+    """After the commit: the old model's item index is emptied and every active item is embedded
+    again, in the background, into the new model's index (its own file, of its own width)."""
+    # cycle: tasks imports services (its tasks call index_rebuild)
+    from ..tasks import catalog_reembed_task
+
+    def after_commit() -> None:
+        catalog_index(old).replace_all([], [])
+        catalog_reembed_task.delay()
+
+    transaction.on_commit(after_commit)

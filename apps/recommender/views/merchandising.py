@@ -13,7 +13,7 @@ from apps.core.upload_jobs import capped_upload
 from apps.mlops import selectors as mlops_selectors
 
 from .. import catalog_import, selectors, services
-from ..models import Event, Experiment, Variant
+from ..models import EMBEDDING_MODEL_CHOICES, Event, Experiment, Variant
 
 SETTINGS_LABELS = {
     "feedback_weights": "feedback weights:",
@@ -22,6 +22,7 @@ SETTINGS_LABELS = {
     "category_cap": "the category cap",
     "trending_half_life_days": "the trending half-life",
     "default_strategy": "default strategy:",
+    "embedding_model": "embedding model:",
 }
 
 
@@ -30,8 +31,9 @@ def _settings_from_post(post: Any) -> tuple[dict[str, Any], dict[str, str]]:
     (range checks are services.settings_problems', shared with the API and the admin)."""
     # An unticked box is absent from a form post: it means "no".
     values: dict[str, Any] = {"exclude_purchased": post.get("exclude_purchased") == "on"}
-    if "default_strategy" in post:
-        values["default_strategy"] = post["default_strategy"]
+    for name in ("default_strategy", "embedding_model"):
+        if name in post:
+            values[name] = post[name]
     problems: dict[str, str] = {}
     weights: dict[str, float] = {}
     for kind in Event.Kind.values:
@@ -66,13 +68,20 @@ def _settings_shown(current: Any, post: Any = None) -> dict[str, Any]:
         "category_cap": current.category_cap,
         "half_life": current.trending_half_life_days,
         "default_strategy": current.default_strategy,
+        "embedding_model": current.embedding_model,
     }
     if post is not None:
         shown["weights"] = {
             kind: post.get(f"w_{kind}", weight) for kind, weight in shown["weights"].items()
         }
         shown["exclude_purchased"] = post.get("exclude_purchased") == "on"
-        for key in ("diversity", "category_cap", "half_life", "default_strategy"):
+        for key in (
+            "diversity",
+            "category_cap",
+            "half_life",
+            "default_strategy",
+            "embedding_model",
+        ):
             shown[key] = post.get(key, shown[key])
     return shown
 
@@ -131,6 +140,7 @@ def manage(request: HttpRequest) -> HttpResponse:
             "settings": current,
             "shown": _settings_shown(current, refused),
             "strategies": Variant.STRATEGIES,
+            "embedding_models": EMBEDDING_MODEL_CHOICES,
             **selectors.catalog_counts(),
             "versions": mlops_selectors.model_versions(services.MODEL_NAME)[:5],
         },
