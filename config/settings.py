@@ -14,6 +14,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from .api_schema import SPECTACULAR_SETTINGS as SPECTACULAR_SETTINGS
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -353,27 +355,6 @@ for _network in METRICS_ALLOW_NETWORKS:
         ipaddress.ip_network(_network, strict=False)
     except ValueError as exc:
         raise ImproperlyConfigured(f"METRICS_ALLOW_NETWORKS: {exc}") from exc
-SPECTACULAR_SETTINGS = {
-    "TITLE": "Textsuite API",
-    "DESCRIPTION": "Customer service, financial sentiment alerts and a text-aware recommender.",
-    "VERSION": "1.0.0",
-    "SERVE_INCLUDE_SCHEMA": False,
-    # Several apps have "status"/"rating" choices; give each set its own stable name.
-    "ENUM_NAME_OVERRIDES": {
-        "ArticleStatusEnum": "apps.support.models.Article.Status",
-        "FaqStatusEnum": "apps.support.models.FAQ.Status",
-        "ConversationStatusEnum": "apps.support.models.Conversation.Status",
-        "MessageRatingEnum": "apps.support.models.Message.Rating",
-        "CrawlKindEnum": "apps.support.models.Crawl.Kind",
-        "SourceStatusEnum": "apps.sentiment.models.Source.Status",
-        "DocumentStatusEnum": "apps.sentiment.models.Document.Status",
-        "AlertStatusEnum": "apps.sentiment.models.Alert.Status",
-        "ExperimentStatusEnum": "apps.recommender.models.Experiment.Status",
-        "TrainingRunStatusEnum": "apps.mlops.models.TrainingRun.Status",
-        "VariantStrategyEnum": "apps.recommender.models.Variant.STRATEGIES",
-        "ImportJobStatusEnum": "apps.core.upload_jobs.ImportJobBase.Status",
-    },
-}
 
 # --- ML -----------------------------------------------------------------------------------------
 ML_MODEL_DIR = Path(env.str("ML_MODEL_DIR", default=str(DATA_DIR / "models")))
