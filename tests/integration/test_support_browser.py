@@ -255,7 +255,9 @@ AUDIO_SPY = """
   FakeAudioContext.prototype.createOscillator = function () {
     return { frequency: { value: 0 }, connect() {}, stop() {}, start() { window.__tones += 1; } };
   };
-  FakeAudioContext.prototype.createGain = function () { return { gain: { value: 0 }, connect() {} }; };
+  FakeAudioContext.prototype.createGain = function () {
+    return { gain: { value: 0 }, connect() {} };
+  };
   window.AudioContext = FakeAudioContext;
   window.webkitAudioContext = FakeAudioContext;
 })();
