@@ -1,6 +1,7 @@
 """Real browser: an agent signs in and picks a waiting conversation up in the console, cannot
 close a colleague's conversation from it, and the console's "Transfer to" list follows colleagues
-coming online; the widget's rating buttons are legible."""
+coming online; a newly waiting customer raises the waiting badge and the title counter and, with
+the sound option on (only then), plays one tone; the widget's rating buttons are legible."""
 
 from __future__ import annotations
 
@@ -243,4 +244,81 @@ def test_the_console_counts_waiting_customers_and_keeps_closed_chats_read_only(
     page.locator("#messages li", has_text="heron").wait_for(timeout=30000)
     assert page.locator("#reply").is_enabled()
     assert not page.get_by_test_id("closed-note").is_visible()
+    page.close()
+
+
+# Counts the tones the console plays: a stand-in AudioContext whose oscillators count `start`.
+AUDIO_SPY = """
+(() => {
+  window.__tones = 0;
+  function FakeAudioContext() { this.currentTime = 0; this.destination = {}; }
+  FakeAudioContext.prototype.createOscillator = function () {
+    return { frequency: { value: 0 }, connect() {}, stop() {}, start() { window.__tones += 1; } };
+  };
+  FakeAudioContext.prototype.createGain = function () {
+    return { gain: { value: 0 }, connect() {} };
+  };
+  window.AudioContext = FakeAudioContext;
+  window.webkitAudioContext = FakeAudioContext;
+})();
+"""
+
+NEW_WAITING = """
+from apps.accounts.models import User
+from apps.accounts.services import user_create
+from apps.support import services
+kb = services.knowledge_base_ensure(name="Help centre")
+if not User.objects.filter(username="dune").exists():
+    user_create(username="dune", password="dune-pass-123", roles=["support_agent"])
+for name in {names!r}:
+    c = services.conversation_start(kb_id=kb.pk, customer_name=name)
+    services.customer_message_post(conversation_id=c.pk, text="I would like a person, please")
+    services.conversation_handoff(conversation_id=c.pk, reason="customer_asked")
+print("waiting")
+"""
+
+
+def test_a_new_waiting_customer_raises_the_badge_and_title_and_chimes_only_with_sound_on(
+    support_tidy, chromium
+):
+    running = support_tidy
+    shell(running, NEW_WAITING.format(names=[]), "waiting")
+    base = running.start_web()
+    page = chromium.new_page()
+    page.add_init_script(AUDIO_SPY)
+    console_sign_in(page, base, "dune")
+    badge = page.get_by_test_id("waiting-badge")
+    waiting = page.locator('.queue section[data-status="waiting"] li')
+    before = waiting.count()
+
+    def customers_wait(names: list[str]) -> int:
+        shell(running, NEW_WAITING.format(names=names), "waiting")
+        expected = before + len(names)
+        badge.filter(has_text=f"{expected} waiting").wait_for(timeout=30000)
+        return expected
+
+    # Sound off (the default): the badge and the title count the newcomer, and no tone plays.
+    assert not page.get_by_test_id("sound-toggle").is_checked()
+    count = customers_wait(["Ash"])
+    assert waiting.count() == count
+    assert page.title().startswith(f"({count}) ")
+    assert page.evaluate("() => window.__tones") == 0
+
+    # Sound on: one tone per customer who starts waiting, one at a time.
+    page.get_by_test_id("sound-toggle").check()
+    before = count
+    count = customers_wait(["Bay"])
+    assert page.title().startswith(f"({count}) ")
+    page.wait_for_function("() => window.__tones === 1", timeout=30000)
+    before = count
+    count = customers_wait(["Cyd"])
+    page.wait_for_function("() => window.__tones === 2", timeout=30000)
+    assert page.title().startswith(f"({count}) ")
+
+    # ...and off again: silence, though the counters still rise.
+    page.get_by_test_id("sound-toggle").uncheck()
+    before = count
+    count = customers_wait(["Dee"])
+    assert page.title().startswith(f"({count}) ")
+    assert page.evaluate("() => window.__tones") == 2
     page.close()

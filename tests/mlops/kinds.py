@@ -1,7 +1,8 @@
 """Model kinds for the lifecycle tests; import this module (or set ML_KIND_MODULES) to register.
 
 - `test-lookup`: a JSON artifact that answers one fixed label; its "quality" is a parameter, so
-  gate tests can make better and worse versions in milliseconds.
+  gate tests can make better and worse versions in milliseconds. `steps` and `step_seconds` make
+  a run last; with `log_steps` it writes a log line per step (the run page's live log).
 - `test-intent`: a real MiniLM classifier fine-tuned on a dozen sentences with a few steps.
 """
 
@@ -36,6 +37,8 @@ def lookup_train(ctx: TrainingContext) -> TrainOutcome:
             raise TrainingCancelled()
         time.sleep(pause)
         elapsed = time.monotonic() - started
+        if ctx.params.get("log_steps"):
+            ctx.log(f"step {step}/{steps} loss {1.0 / step:.4f}")
         ctx.progress(
             {
                 "phase": "step",

@@ -211,7 +211,7 @@ def test_terminal_progress_prints_bar_epoch_step_and_eta():
     assert "[" + "#" * 28 + "]" in text and "val F1 0.8000" in text
 
 
-def test_the_run_page_gets_the_log_as_it_grows_and_the_snapshot_and_times_at_the_end(
+def test_the_run_page_gets_the_start_the_log_as_it_grows_and_the_snapshot_and_times_at_the_end(
     monkeypatch, django_capture_on_commit_callbacks
 ):
     sent: list[dict] = []
@@ -224,6 +224,8 @@ def test_the_run_page_gets_the_log_as_it_grows_and_the_snapshot_and_times_at_the
 
     logs = [p["log"] for p in sent if "log" in p and "status" not in p]
     final = sent[-1]
+    # First the start with its time, so a page opened while the run was queued counts from it.
+    assert sent[0]["status"] == "running" and sent[0]["started_at"] and not sent[0]["finished_at"]
     assert len(logs) >= 2 and "training test-lookup" in logs[0]
     assert all(a in b for a, b in itertools.pairwise(logs))  # each one the earlier log, grown
     assert final["status"] == "succeeded" and final["data_snapshot"]["size"] == 30

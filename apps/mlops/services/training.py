@@ -187,6 +187,8 @@ def training_run_execute(
             run.refresh_from_db()
             _broadcast_status(run_id)
         return run
+    # A page opened while the run was queued learns that it started, and counts time from then.
+    training_run_broadcast(run_id=run_id, payload={"status": run.status, **run_times(run)})
     kind = kind_get(run.model_name)
     lines: list[str] = []
     last_write = [0.0]
