@@ -222,6 +222,27 @@ def demo_knowledge_load(*, log: Callable[[str], None] = print) -> KnowledgeBase:
     return kb
 
 
+def _articles_load(
+    kb: KnowledgeBase, filename: str, folder: Path, what: str, log: Callable[[str], None]
+) -> KnowledgeBase:
+    """Upsert the articles of a demo help-centre file into `kb` and embed them."""
+    articles = articles_parse(filename, folder)
+    with transaction.atomic():
+        for item in articles:
+            article_upsert(
+                kb_id=kb.pk,
+                title=item["title"],
+                body=item["body"],
+                source_key=f"demo:{item['slug']}",
+                tags=item["tags"],
+                intents=item["intents"],
+            )
+    embedded = knowledge_embed(kb_id=kb.pk)
+    log(f"   {what}: {len(articles)} articles, embedded {embedded} passages")
+    kb.refresh_from_db()
+    return kb
+
+
 def demo_knowledge_zh_load(*, log: Callable[[str], None] = print) -> KnowledgeBase:
     """The Chinese section of the help centre (demo_data/zh): its own knowledge base on the
     multilingual embedder, so English and Chinese questions both find its articles."""
@@ -231,21 +252,7 @@ def demo_knowledge_zh_load(*, log: Callable[[str], None] = print) -> KnowledgeBa
             greeting="您好！请问有什么可以帮您？关于账户、银行卡和付款的问题都可以问我。"
         )
     knowledge_base_embedding_model_set(kb_id=kb.pk, model="multilingual")
-    articles = articles_parse("help_centre_zh.md", ZH_DATA)
-    with transaction.atomic():
-        for item in articles:
-            article_upsert(
-                kb_id=kb.pk,
-                title=item["title"],
-                body=item["body"],
-                source_key=f"demo:{item['slug']}",
-                tags=item["tags"],
-                intents=item["intents"],
-            )
-    embedded = knowledge_embed(kb_id=kb.pk)
-    log(f"   Chinese help centre: {len(articles)} articles, embedded {embedded} passages")
-    kb.refresh_from_db()
-    return kb
+    return _articles_load(kb, "help_centre_zh.md", ZH_DATA, "Chinese help centre", log)
 
 
 def demo_knowledge_shop_load(*, log: Callable[[str], None] = print) -> KnowledgeBase:
@@ -254,21 +261,7 @@ def demo_knowledge_shop_load(*, log: Callable[[str], None] = print) -> Knowledge
     intents, so it is answered from its passages (the intent model knows the bank's intents)."""
     kb = knowledge_base_ensure(name=SHOP_KB_NAME, slug=SHOP_KB_SLUG)
     KnowledgeBase.objects.filter(pk=kb.pk).update(greeting=SHOP_GREETING, scope=SHOP_SCOPE)
-    articles = articles_parse("help_centre_shop.md", SHOP_DATA)
-    with transaction.atomic():
-        for item in articles:
-            article_upsert(
-                kb_id=kb.pk,
-                title=item["title"],
-                body=item["body"],
-                source_key=f"demo:{item['slug']}",
-                tags=item["tags"],
-                intents=item["intents"],
-            )
-    embedded = knowledge_embed(kb_id=kb.pk)
-    log(f"   shop help centre: {len(articles)} articles, embedded {embedded} passages")
-    kb.refresh_from_db()
-    return kb
+    return _articles_load(kb, "help_centre_shop.md", SHOP_DATA, "shop help centre", log)
 
 
 def demo_load(*, log: Callable[[str], None] = print, train: bool = True) -> None:
