@@ -302,6 +302,8 @@ def home_rails(
     """The home page's rails: the shopper's own, then trending without repeats. A shopper with
     nothing to go on gets one trending rail, not two."""
     for_you = recommendations_get(shopper=shopper, context="home", n=n, filters=filters)
+    # Nothing personal to show: the trending rail alone, in full.
+    personal = for_you.label != "Trending now" or any(i.placement for i in for_you.items)
     trending = recommendations_get(
         shopper=shopper,
         context="home",
@@ -309,17 +311,6 @@ def home_rails(
         rail=Rail.TRENDING,
         filters=filters,
         strategy="popular",
-        exclude=_ids(for_you),
+        exclude=_ids(for_you) if personal else frozenset(),
     )
-    if for_you.label == "Trending now" and not any(i.placement for i in for_you.items):
-        # Nothing personal to show: the trending rail alone, in full.
-        trending = recommendations_get(
-            shopper=shopper,
-            context="home",
-            n=n,
-            rail=Rail.TRENDING,
-            filters=filters,
-            strategy="popular",
-        )
-        return [trending]
-    return [for_you, trending]
+    return [for_you, trending] if personal else [trending]
