@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
 from tests.integration.conftest import Stack, sign_in
 
 # The help centre with one article the bot answers from, and two agents (ayla, bram).
@@ -86,3 +88,27 @@ def console_sign_in(page: Any, base: str, username: str) -> None:
     """Sign an agent (password `<username>-pass-123`) in to the console and wait until online."""
     sign_in(page, base, username, f"{username}-pass-123", "/support/console/")
     page.get_by_test_id("presence").filter(has_text="online").wait_for(timeout=30000)
+
+
+def console_notice(page: Any, running: Stack, text: str, timeout_ms: int = 30000) -> None:
+    """Wait until the console shows the notice `text`. When it shows an error instead, or
+    nothing in time, fail with what the page and the web server said, not a bare timeout."""
+    try:
+        page.wait_for_function(
+            """(text) => {
+                const notice = document.getElementById("notice").textContent;
+                const error = document.getElementById("error").textContent;
+                return notice.includes(text) || error.trim() !== "";
+            }""",
+            arg=text,
+            timeout=timeout_ms,
+        )
+    except PlaywrightTimeout:
+        pass
+    notice = page.locator("#notice").text_content() or ""
+    error = page.locator("#error").text_content() or ""
+    web = [log for log in running.logs if log.name.startswith("web")]
+    tail = web[-1].read_text(errors="replace").splitlines()[-40:] if web else []
+    assert text in notice and not error.strip(), (
+        f"the console said notice={notice!r} error={error!r}; web log:\n" + "\n".join(tail)
+    )

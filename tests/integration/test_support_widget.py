@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.support import AGENTS_SETUP, console_sign_in, shell
+from tests.integration.support import AGENTS_SETUP, console_notice, console_sign_in, shell
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -332,12 +332,12 @@ def test_out_of_hours_the_widget_says_when_and_takes_an_email(support_tidy, chro
         agent = chromium.new_page()
         console_sign_in(agent, base, "ayla")
         agent.locator('.queue section[data-status="email"] li', has_text="jo@example.com").click()
+        # The form of this conversation, not of another one the queue showed at that spot.
+        agent.locator("#email-label", has_text="jo@example.com").wait_for(timeout=30000)
         agent.get_by_test_id("email-form").wait_for(timeout=30000)
         agent.locator("#email-text").fill("Boots fit fine")
         agent.get_by_test_id("email-send").click()
-        agent.get_by_test_id("notice").filter(has_text="Answer sent by email.").wait_for(
-            timeout=30000
-        )
+        console_notice(agent, running, "Answer sent by email.", timeout_ms=60000)
         widget.locator("li.ts-agent", has_text="Boots fit fine").wait_for(timeout=30000)
         emailed = shell(running, EMAILED, "emailed").split()
 
