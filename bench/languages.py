@@ -21,9 +21,10 @@ import statistics
 import sys
 import tempfile
 import time
-import traceback
 from pathlib import Path
 from typing import Any
+
+from bench.sections import sections_run
 
 ROOT = Path(__file__).resolve().parents[1]
 ZH = ROOT / "apps" / "support" / "demo_data" / "zh"
@@ -227,15 +228,11 @@ def main(argv: list[str]) -> dict[str, Any]:
     args = parser.parse_args(argv)
     results: dict[str, Any] = {}
     notes: list[str] = []
-    for name in args.only.split(","):
-        if name not in SECTIONS:
-            raise SystemExit(f"unknown section {name!r}; choose from {SECTIONS}")
-        print(f"== {name}", file=sys.stderr, flush=True)
-        try:
-            globals()[f"{name}_section"](results, notes, args)
-        except Exception as exc:  # keep the other sections' numbers; say what failed
-            traceback.print_exc()
-            results[f"{name}_error"] = f"{type(exc).__name__}: {exc}"
+
+    def run(name: str) -> None:
+        globals()[f"{name}_section"](results, notes, args)
+
+    sections_run(args.only, SECTIONS, run, results)
     table = results.pop("_table", "")
     return {
         "title": "Chinese and mixed-language text (issue 21)",

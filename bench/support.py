@@ -19,12 +19,12 @@ import statistics
 import sys
 import tempfile
 import time
-import traceback
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from bench.sections import sections_run
 from bench.train_args import train_args_add, train_config_describe, train_config_kwargs
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -248,18 +248,14 @@ def main(argv: list[str]) -> dict[str, Any]:
     args = parser.parse_args(argv)
     results: dict[str, Any] = {}
     notes: list[str] = []
-    for name in args.only.split(","):
-        if name not in SECTIONS:
-            raise SystemExit(f"unknown section {name!r}; choose from {SECTIONS}")
+
+    def run(name: str) -> None:
         if name in ("intent", "retrieval") and not BANKING77.exists():
             notes.append(f"{name}: skipped, {BANKING77} is absent")
-            continue
-        print(f"== {name}", file=sys.stderr, flush=True)
-        try:
-            globals()[f"{name}_section"](results, notes, args)
-        except Exception as exc:  # keep the other sections' numbers; say what failed
-            traceback.print_exc()
-            results[f"{name}_error"] = f"{type(exc).__name__}: {exc}"
+            return
+        globals()[f"{name}_section"](results, notes, args)
+
+    sections_run(args.only, SECTIONS, run, results)
     results.pop("_intent_model_dir", None)
     return {"title": "Customer service (support)", "results": results, "notes": " ".join(notes)}
 

@@ -66,6 +66,19 @@ def padded(ids: Sequence[Sequence[int]], pad_id: int) -> tuple[IntArray, IntArra
     return input_ids, mask
 
 
+def length_passes(
+    tokenizer: Any, texts: Sequence[str], *, max_length: int, batch_size: int
+) -> list[tuple[list[int], IntArray, IntArray]]:
+    """Forward passes of texts of similar token length: (indices, input_ids, attention_mask).
+    A batch padded to its longest text cost up to 2.8x the CPU per text (length_groups)."""
+    ids = tokenizer([t or " " for t in texts], truncation=True, max_length=max_length)["input_ids"]
+    pad_id = int(tokenizer.pad_token_id or 0)
+    return [
+        (group, *padded([ids[i] for i in group], pad_id))
+        for group in length_groups([len(x) for x in ids], batch_size)
+    ]
+
+
 log = logging.getLogger(__name__)
 
 
@@ -274,15 +287,9 @@ class Embedder:
         return out
 
     def _passes(self, texts: Sequence[str]) -> list[tuple[list[int], IntArray, IntArray]]:
-        """Forward passes of texts of similar token length: (indices, input_ids, mask)."""
-        ids = self.tokenizer(
-            [t or " " for t in texts], truncation=True, max_length=self.max_length
-        )["input_ids"]
-        pad_id = int(self.tokenizer.pad_token_id or 0)
-        return [
-            (group, *padded([ids[i] for i in group], pad_id))
-            for group in length_groups([len(x) for x in ids], self.batch_size)
-        ]
+        return length_passes(
+            self.tokenizer, texts, max_length=self.max_length, batch_size=self.batch_size
+        )
 
     def _torch_embed(self, texts: Sequence[str]) -> FloatArray:
         torch = self._torch

@@ -1,9 +1,12 @@
-"""User data files (sentiment documents and training sets, catalog imports) as import jobs.
+"""User data files (sentiment documents and training sets, catalog imports, unlabelled corpora)
+as import jobs.
 
 What every such upload shares: a size cap enforced before and while the body streams in
-(`UPLOAD_MAX_BYTES`), the file kept under `DATA_DIR/uploads` while a job reads it, and a job row
-(status, counts, line errors, progress) the page and the API follow. The apps own their job
-models (built on `ImportJobBase`) and the services that read and store the rows.
+(`UPLOAD_MAX_BYTES`), the file kept under `DATA_DIR/uploads` while a job reads it (`upload_kept`
+drops it again when its first rows are refused), a job row (status, counts, line errors,
+progress) the page and the API follow, and the frame that runs a job (`job_start` within the
+request or queued, `job_run` in a worker, `jobs_requeue` for lost ones). The apps own their job
+models (built on `ImportJobBase`) and the work that reads and stores the rows.
 """
 
 from __future__ import annotations
@@ -12,10 +15,12 @@ import functools
 import logging
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
@@ -37,6 +42,7 @@ FORM_OVERHEAD_BYTES = 64 * 1024
 # (every import service is idempotent, so running it again stores nothing twice).
 STALE_AFTER = timedelta(minutes=15)
 ERRORS_KEPT = 1000  # line errors a job keeps (it counts them all)
+SERVER_ERROR = "the import stopped on a server error"
 
 
 def _mib(size: int) -> str:
@@ -173,6 +179,18 @@ def upload_discard(path: str | Path) -> None:
         Path(path).unlink(missing_ok=True)
 
 
+@contextmanager
+def upload_kept(upload: UploadedFile, *, folder: str) -> Iterator[Path]:
+    """Store an upload (`upload_store`) for the block to check its first rows: a refusal (any
+    exception) out of the block removes the file again, so nothing of it is kept."""
+    path = upload_store(upload, folder=folder)
+    try:
+        yield path
+    except BaseException:
+        upload_discard(path)
+        raise
+
+
 class ImportJobBase(models.Model):
     """One uploaded file being ingested: where it is, how far, and what it stored."""
 
@@ -287,3 +305,73 @@ def job_finish(
         **fields,
     )
     upload_discard(job.path)
+
+
+J = TypeVar("J", bound=ImportJobBase)
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class JobDone(Generic[R]):
+    """What a job's work hands back: its own value, and what the job row keeps of it."""
+
+    value: R
+    errors: list[dict[str, Any]] = field(default_factory=list)  # {"line", "error", ...}
+    fields: dict[str, Any] = field(default_factory=dict)  # counts and result for the row
+
+
+def job_run(
+    model: type[J],
+    job_id: int,
+    work: Callable[[J], JobDone[R]],
+    *,
+    refused: type[Exception],
+    reraise: bool = False,
+) -> tuple[J, R | None] | None:
+    """Claim a job and run its work: None when another worker has it or it is finished, else
+    the finished job row and the work's value (None when the job failed). `refused` out of the
+    work fails the job with its message; any other error fails it as a server error (logged)
+    and, with `reraise`, goes on up: a request answers 500, not a refusal of the file."""
+    if not job_claim(model, job_id):
+        return None
+    job = _jobs(model).get(pk=job_id)
+    value: R | None = None
+    try:
+        done = work(job)
+    except refused as exc:
+        job_finish(model, job_id, errors=[], message=str(exc))
+    except Exception:
+        log.exception("%s %s failed", model._meta.verbose_name, job_id)
+        job_finish(model, job_id, errors=[], message=SERVER_ERROR)
+        if reraise:
+            raise
+    else:
+        job_finish(model, job_id, errors=done.errors, **done.fields)
+        value = done.value
+    job.refresh_from_db()
+    return job, value
+
+
+def job_start(
+    job: J, *, work: Callable[[J], JobDone[R]], refused: type[Exception], task: Any
+) -> tuple[J, R | None]:
+    """Start a new (saved) job: a file up to UPLOAD_INLINE_MAX_BYTES is run now, `refused`
+    raised with the job's message when it fails (the finished job and the work's value
+    otherwise); a larger one is queued as `task` after commit (the queued job and None)."""
+    if not upload_runs_inline(job.size_bytes):
+        job_enqueue(task, job.pk)
+        return job, None
+    ran = job_run(type(job), job.pk, work, refused=refused, reraise=True)
+    assert ran is not None  # a job nobody else has seen yet
+    finished, value = ran
+    if finished.status == ImportJobBase.Status.FAILED:
+        raise refused(finished.message)
+    return finished, value
+
+
+def jobs_requeue(model: type[ImportJobBase], task: Any) -> int:
+    """Queue `task` again for the jobs nobody moved for a while (see jobs_stale): how many."""
+    stale = jobs_stale(model)
+    for job_id in stale:
+        task.delay(job_id)
+    return len(stale)

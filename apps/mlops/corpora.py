@@ -28,14 +28,13 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db.models import QuerySet
 
 from apps.core.upload_jobs import (
-    job_claim,
-    job_enqueue,
-    job_finish,
+    JobDone,
     job_progress,
+    job_run,
+    job_start,
     upload_discard,
+    upload_kept,
     upload_max_rows,
-    upload_runs_inline,
-    upload_store,
 )
 from mlcore.adapt.corpus import MAX_TEXT_CHARS
 from mlcore.text import content_hash
@@ -75,9 +74,8 @@ def corpus_upload_accept(
         raise CorpusFileError(f"unknown app {app!r}; one of {', '.join(dict(CORPUS_APPS))}")
     fmt = format_guess(upload.name or "", fmt)
     field = field.strip() if fmt != "text" else ""
-    path = upload_store(upload, folder="corpora")
-    size = path.stat().st_size
-    try:
+    with upload_kept(upload, folder="corpora") as path:
+        size = path.stat().st_size
         if size == 0:
             raise CorpusFileError("the file is empty")
         with (
@@ -90,9 +88,6 @@ def corpus_upload_accept(
             first = [text for text in itertools.islice(rows, CHECK_ROWS) if text.strip()]
             if not first and next((text for text in rows if text.strip()), None) is None:
                 raise CorpusFileError("the file holds no text")
-    except CorpusFileError:
-        upload_discard(path)
-        raise
     filename = (upload.name or path.name)[:255]
     corpus = Corpus.objects.create(
         app=app,
@@ -105,16 +100,12 @@ def corpus_upload_accept(
         params={"encoding": encoding} if encoding else {},
         created_by=user if getattr(user, "pk", None) else None,
     )
-    if upload_runs_inline(size):
-        corpus_import_run(corpus_id=corpus.pk, reraise=True)
-        corpus.refresh_from_db()
-        if corpus.status == Corpus.Status.FAILED:
-            raise CorpusFileError(corpus.message)
-        return corpus
     # cycle: the tasks module imports this one
     from .tasks import corpus_import_task
 
-    job_enqueue(corpus_import_task, corpus.pk)
+    corpus, _ = job_start(
+        corpus, work=_corpus_import, refused=CorpusFileError, task=corpus_import_task
+    )
     return corpus
 
 
@@ -122,9 +113,12 @@ def corpus_import_run(*, corpus_id: int, reraise: bool = False) -> bool:
     """Import a corpus's uploaded file; False when another worker has it or it is finished.
     A server error fails the import (and, with `reraise`, goes on up); nothing half-written is
     kept either way."""
-    if not job_claim(Corpus, corpus_id):
-        return False
-    corpus = Corpus.objects.get(pk=corpus_id)
+    ran = job_run(Corpus, corpus_id, _corpus_import, refused=CorpusFileError, reraise=reraise)
+    return ran is not None
+
+
+def _corpus_import(corpus: Corpus) -> JobDone[None]:
+    """Write the file's distinct texts under corpora_root(), renamed into place once whole."""
     folder = corpora_root() / corpus.app
     folder.mkdir(parents=True, exist_ok=True)
     out = folder / f"{uuid.uuid4().hex}.txt"
@@ -133,25 +127,10 @@ def corpus_import_run(*, corpus_id: int, reraise: bool = False) -> bool:
     try:
         counts = _texts_write(corpus, partial, errors)
         os.replace(partial, out)
-    except CorpusFileError as exc:
-        job_finish(Corpus, corpus_id, errors=[], message=str(exc))
-    except Exception:
-        log.exception("corpus import %s failed", corpus_id)
-        job_finish(Corpus, corpus_id, errors=[], message="the import stopped on a server error")
-        if reraise:
-            raise
-    else:
-        job_finish(
-            Corpus,
-            corpus_id,
-            errors=[{"line": e.line, "error": e.reason} for e in errors],
-            corpus_path=str(out),
-            corpus_bytes=out.stat().st_size,
-            **counts,
-        )
     finally:
         partial.unlink(missing_ok=True)
-    return True
+    fields = {**counts, "corpus_path": str(out), "corpus_bytes": out.stat().st_size}
+    return JobDone(None, [{"line": e.line, "error": e.reason} for e in errors], fields)
 
 
 def _texts_write(corpus: Corpus, partial: Path, errors: list[LineError]) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from apps.core.upload_jobs import jobs_stale
+from apps.core.upload_jobs import jobs_requeue
 
 from .aliases import production_aliases_reconcile
 from .corpora import corpus_import_run
@@ -50,7 +50,4 @@ def corpus_import_task(corpus_id: int) -> bool:
 @shared_task(acks_late=True, queue="inference")
 def corpora_rescue_task() -> int:
     """Queue again the corpus imports nobody moved for a while (lost message, dead worker)."""
-    stale = jobs_stale(Corpus)
-    for corpus_id in stale:
-        corpus_import_task.delay(corpus_id)
-    return len(stale)
+    return jobs_requeue(Corpus, corpus_import_task)

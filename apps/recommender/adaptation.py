@@ -26,7 +26,7 @@ from mlcore.recommend import HistoryEntry, Ranker, evaluate
 
 from .models import Event, Item
 from .selectors import catalog_snapshot, settings_get
-from .training import MIN_SHOPPERS, _histories, _model, _sequences
+from .training import MIN_SHOPPERS, _histories, _model, _sequences, last_touch_order
 
 APP = "recommender"
 # The most texts one adaptation reads from each source (newest first).
@@ -69,11 +69,7 @@ def _holdout() -> tuple[dict[str, set[int]], dict[str, list[HistoryEntry]]]:
     seqs = _sequences(settings_get().weights())
     targets: dict[str, set[int]] = {}
     for key, seq in seqs.items():
-        order: list[int] = []
-        for _, item_id, _, _ in seq:  # distinct items by their last touch
-            if item_id in order:
-                order.remove(item_id)
-            order.append(item_id)
+        order = last_touch_order(seq)
         if len(order) >= 2:
             targets[key] = {order[-1]}
     if len(targets) < MIN_SHOPPERS:

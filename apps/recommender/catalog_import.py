@@ -27,14 +27,12 @@ from django.utils import timezone
 
 from apps.core.encodings import encoding_detect, text_open
 from apps.core.upload_jobs import (
-    job_claim,
-    job_enqueue,
-    job_finish,
+    JobDone,
     job_progress,
-    upload_discard,
+    job_run,
+    job_start,
+    upload_kept,
     upload_max_rows,
-    upload_runs_inline,
-    upload_store,
 )
 
 from .models import CatalogImport, Item
@@ -224,33 +222,22 @@ def catalog_import_run(
 ) -> tuple[CatalogImport, ImportResult | None] | None:
     """Import a job's file (the job, and the whole result unless it failed); None when another
     worker has the job or it is finished."""
-    if not job_claim(CatalogImport, job_id):
-        return None
-    job = CatalogImport.objects.get(pk=job_id)
+    return job_run(CatalogImport, job_id, _job_work, refused=ImportRefused, reraise=reraise)
 
+
+def _job_work(job: CatalogImport) -> JobDone[ImportResult]:
     def progress(done: int, total: int, stored: int) -> None:
-        job_progress(CatalogImport, job_id, rows_done=done, rows_total=total, stored=stored)
+        job_progress(CatalogImport, job.pk, rows_done=done, rows_total=total, stored=stored)
 
-    result = None
-    try:
-        result = _import(lambda: _file_rows(job.path, job.params["fmt"]), progress=progress)
-    except ImportRefused as exc:
-        job_finish(CatalogImport, job_id, errors=[], message=str(exc))
-    except Exception:
-        log.exception("catalog import %s failed", job_id)
-        job_finish(CatalogImport, job_id, errors=[], message="the import stopped on a server error")
-        if reraise:  # the request answers 500, not a refusal of the file
-            raise
-    else:
-        job_finish(
-            CatalogImport,
-            job_id,
-            errors=result.errors,
-            stored=result.created + result.updated,
-            result={"created": result.created, "updated": result.updated},
-        )
-    job.refresh_from_db()
-    return job, result
+    result = _import(lambda: _file_rows(job.path, job.params["fmt"]), progress=progress)
+    return JobDone(
+        result,
+        result.errors,
+        {
+            "stored": result.created + result.updated,
+            "result": {"created": result.created, "updated": result.updated},
+        },
+    )
 
 
 def catalog_upload_accept(
@@ -258,15 +245,13 @@ def catalog_upload_accept(
 ) -> tuple[CatalogImport, ImportResult | None]:
     """Keep an uploaded catalog file as an import job: a small one is imported now (with its
     result), a larger one (its header checked) is queued. ImportRefused when it is unusable."""
-    path = upload_store(upload, folder="recommender")
-    size = path.stat().st_size
     try:
-        if _blank(path):
-            raise ImportRefused("send a file or content")
-        for _ in itertools.islice(_file_rows(path, fmt), 1):
-            pass  # the header and the first row
-    except (UnicodeDecodeError, csv.Error, ImportRefused) as exc:
-        upload_discard(path)
+        with upload_kept(upload, folder="recommender") as path:
+            if _blank(path):
+                raise ImportRefused("send a file or content")
+            for _ in itertools.islice(_file_rows(path, fmt), 1):
+                pass  # the header and the first row
+    except (UnicodeDecodeError, csv.Error) as exc:
         raise ImportRefused(
             "the file is not UTF-8 or GB18030 text"
             if isinstance(exc, UnicodeDecodeError)
@@ -275,22 +260,14 @@ def catalog_upload_accept(
     job = CatalogImport.objects.create(
         filename=(upload.name or path.name)[:255],
         path=str(path),
-        size_bytes=size,
+        size_bytes=path.stat().st_size,
         params={"fmt": fmt},
         created_by=user if getattr(user, "pk", None) else None,
     )
-    if not upload_runs_inline(size):
-        # cycle: the tasks module imports this one
-        from .tasks import catalog_import_run_task  # tasks imports this module
+    # cycle: the tasks module imports this one
+    from .tasks import catalog_import_run_task
 
-        job_enqueue(catalog_import_run_task, job.pk)
-        return job, None
-    ran = catalog_import_run(job_id=job.pk, reraise=True)
-    assert ran is not None  # a job nobody else has seen yet
-    done, result = ran
-    if result is None:
-        raise ImportRefused(done.message)
-    return done, result
+    return job_start(job, work=_job_work, refused=ImportRefused, task=catalog_import_run_task)
 
 
 # -- selectors -------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from apps.core.upload_jobs import jobs_stale
+from apps.core.upload_jobs import jobs_requeue
 
 from . import catalog_import
 from .models import CatalogImport
@@ -43,7 +43,4 @@ def catalog_import_run_task(job_id: int) -> str:
 @shared_task(acks_late=True, queue="inference")
 def catalog_imports_rescue_task() -> int:
     """Queue again the catalog imports nobody moved for a while (lost message, dead worker)."""
-    stale = jobs_stale(CatalogImport)
-    for job_id in stale:
-        catalog_import_run_task.delay(job_id)
-    return len(stale)
+    return jobs_requeue(CatalogImport, catalog_import_run_task)

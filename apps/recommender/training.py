@@ -51,6 +51,12 @@ def _sequences(weights: dict[str, float]) -> dict[str, list[tuple[Any, int, str,
     return out
 
 
+def last_touch_order(seq: list[tuple[Any, int, str, float]]) -> list[int]:
+    """A shopper's distinct items, ordered by their last touch (the held-out ones come last)."""
+    last = {item_id: i for i, (_, item_id, _, _) in enumerate(seq)}
+    return sorted(last, key=last.__getitem__)
+
+
 def _histories(
     seqs: dict[str, list[tuple[Any, int, str, float]]], drop: dict[str, set[int]]
 ) -> dict[str, list[HistoryEntry]]:
@@ -126,11 +132,7 @@ def ranker_train(ctx: TrainingContext) -> TrainOutcome:
     test: dict[str, set[int]] = {}
     val: dict[str, set[int]] = {}
     for key, seq in seqs.items():
-        order: list[int] = []
-        for _, item_id, _, _ in seq:  # distinct items by their last touch
-            if item_id in order:
-                order.remove(item_id)
-            order.append(item_id)
+        order = last_touch_order(seq)
         if len(order) >= 3:
             test[key], val[key] = {order[-1]}, {order[-2]}
     if len(test) < MIN_SHOPPERS:

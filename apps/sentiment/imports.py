@@ -23,14 +23,12 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from apps.core.upload_jobs import (
-    job_claim,
-    job_enqueue,
-    job_finish,
+    JobDone,
     job_progress,
-    upload_discard,
+    job_run,
+    job_start,
+    upload_kept,
     upload_max_rows,
-    upload_runs_inline,
-    upload_store,
 )
 from mlcore.text import content_hash
 
@@ -104,34 +102,28 @@ def import_job_run(*, job_id: int, reraise: bool = False) -> ImportOutcome | Non
     """Ingest a job's file; None when another worker has the job or it is finished. A server
     error fails the job (documents stored before it are kept; a labelled set is not stored)
     and, with `reraise`, goes on up (a request answers 500, not a refusal of the file)."""
-    if not job_claim(ImportJob, job_id):
+    ran = job_run(ImportJob, job_id, _job_work, refused=UploadError, reraise=reraise)
+    if ran is None:
         return None
-    job = ImportJob.objects.get(pk=job_id)
-    outcome = ImportOutcome(job)
-    try:
-        with Path(job.path).open("rb") as stream:
-            job_progress(ImportJob, job_id, rows_total=_rows_count(job, stream))
-            if job.kind == ImportJob.Kind.DOCUMENTS:
-                outcome = _documents_store(job, stream)
-            else:
-                outcome = _labelled_store(job, stream)
-    except UploadError as exc:
-        job_finish(ImportJob, job_id, errors=[], message=str(exc))
-    except Exception:
-        log.exception("import job %s failed", job_id)
-        job_finish(ImportJob, job_id, errors=[], message="the import stopped on a server error")
-        if reraise:
-            raise
-    else:
-        job_finish(
-            ImportJob,
-            job_id,
-            errors=[{"line": e.line, "error": e.reason} for e in outcome.errors],
-            stored=len(outcome.created_ids) or outcome.sentences,
-            result={"labelled_set_id": outcome.labelled_set.pk} if outcome.labelled_set else {},
-        )
-    outcome.job.refresh_from_db()
-    return outcome
+    job, outcome = ran
+    return outcome or ImportOutcome(job)
+
+
+def _job_work(job: ImportJob) -> JobDone[ImportOutcome]:
+    with Path(job.path).open("rb") as stream:
+        job_progress(ImportJob, job.pk, rows_total=_rows_count(job, stream))
+        if job.kind == ImportJob.Kind.DOCUMENTS:
+            outcome = _documents_store(job, stream)
+        else:
+            outcome = _labelled_store(job, stream)
+    return JobDone(
+        outcome,
+        [{"line": e.line, "error": e.reason} for e in outcome.errors],
+        {
+            "stored": len(outcome.created_ids) or outcome.sentences,
+            "result": {"labelled_set_id": outcome.labelled_set.pk} if outcome.labelled_set else {},
+        },
+    )
 
 
 def _documents_store(job: ImportJob, stream: IO[bytes]) -> ImportOutcome:
@@ -260,17 +252,15 @@ def upload_accept(
     larger one queued (the job). Documents go to `source_id`, else to the upload source called
     `source_name` (made when the file's first rows are usable). UploadError (or
     services.SourceNameTaken) when the file is unusable, with nothing stored."""
-    path = upload_store(upload, folder="sentiment")
-    size = path.stat().st_size
-    job = ImportJob(
-        kind=kind,
-        filename=(upload.name or path.name)[:255],
-        path=str(path),
-        size_bytes=size,
-        params={"name": name} if kind == ImportJob.Kind.LABELLED_SET else {},
-        created_by=user if getattr(user, "pk", None) else None,
-    )
-    try:
+    with upload_kept(upload, folder="sentiment") as path:
+        job = ImportJob(
+            kind=kind,
+            filename=(upload.name or path.name)[:255],
+            path=str(path),
+            size_bytes=path.stat().st_size,
+            params={"name": name} if kind == ImportJob.Kind.LABELLED_SET else {},
+            created_by=user if getattr(user, "pk", None) else None,
+        )
         with path.open("rb") as stream:  # the header and the first rows, before anything else
             for _ in itertools.islice(_rows(job, stream, []), CHECK_ROWS):
                 pass
@@ -279,21 +269,12 @@ def upload_accept(
                 source = services.source_get_or_create(name=source_name, kind=Source.Kind.UPLOAD)
                 source_id = source.pk
             job.params = {"source_id": source_id}
-    except (UploadError, services.SourceNameTaken):
-        upload_discard(path)
-        raise
     job.save()
-    if upload_runs_inline(size):
-        outcome = import_job_run(job_id=job.pk, reraise=True)
-        assert outcome is not None  # a job nobody else has seen yet
-        if outcome.job.status == ImportJob.Status.FAILED:
-            raise UploadError(outcome.job.message)
-        return outcome
     # cycle: the tasks module imports this one
-    from .tasks import import_job_run_task  # tasks imports this module
+    from .tasks import import_job_run_task
 
-    job_enqueue(import_job_run_task, job.pk)
-    return job
+    started = job_start(job, work=_job_work, refused=UploadError, task=import_job_run_task)
+    return started[1] or started[0]  # the outcome when it ran now, else the queued job
 
 
 # -- selectors -------------------------------------------------------------------------------------

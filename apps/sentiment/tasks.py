@@ -6,7 +6,7 @@ from typing import Any
 
 from celery import shared_task
 
-from apps.core.upload_jobs import jobs_stale
+from apps.core.upload_jobs import jobs_requeue
 
 from . import imports, services
 from .models import ImportJob
@@ -104,7 +104,4 @@ def import_job_run_task(job_id: int) -> str:
 @shared_task(acks_late=True, queue="inference")
 def import_jobs_rescue_task() -> int:
     """Queue again the import jobs nobody moved for a while (lost message, dead worker)."""
-    stale = jobs_stale(ImportJob)
-    for job_id in stale:
-        import_job_run_task.delay(job_id)
-    return len(stale)
+    return jobs_requeue(ImportJob, import_job_run_task)

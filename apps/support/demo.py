@@ -16,7 +16,7 @@ from django.db import transaction
 from apps.mlops import services as mlops_services
 
 from .intent import INTENT_MODEL, eval_rows_of_production
-from .models import CannedResponse, KnowledgeBase
+from .models import Article, CannedResponse, KnowledgeBase
 from .services import (
     article_upsert,
     faq_upsert,
@@ -183,16 +183,9 @@ def demo_knowledge_load(*, log: Callable[[str], None] = print) -> KnowledgeBase:
     counts = {"created": 0, "updated": 0, "unchanged": 0}
     article_of_intent: dict[str, int] = {}
     with transaction.atomic():
-        for item in articles:
-            article, outcome = article_upsert(
-                kb_id=kb.pk,
-                title=item["title"],
-                body=item["body"],
-                source_key=f"demo:{item['slug']}",
-                tags=item["tags"],
-                intents=item["intents"],
-                url="",
-            )
+        for item, (article, outcome) in zip(
+            articles, _demo_articles_upsert(kb.pk, articles), strict=True
+        ):
             counts[outcome] += 1
             for intent in item["intents"]:
                 article_of_intent.setdefault(intent, article.pk)
@@ -222,21 +215,28 @@ def demo_knowledge_load(*, log: Callable[[str], None] = print) -> KnowledgeBase:
     return kb
 
 
+def _demo_articles_upsert(kb_id: int, articles: list[dict[str, Any]]) -> list[tuple[Article, str]]:
+    """Upsert parsed demo articles, keyed by their slug: (article, created|updated|unchanged)."""
+    return [
+        article_upsert(
+            kb_id=kb_id,
+            title=item["title"],
+            body=item["body"],
+            source_key=f"demo:{item['slug']}",
+            tags=item["tags"],
+            intents=item["intents"],
+        )
+        for item in articles
+    ]
+
+
 def _articles_load(
     kb: KnowledgeBase, filename: str, folder: Path, what: str, log: Callable[[str], None]
 ) -> KnowledgeBase:
     """Upsert the articles of a demo help-centre file into `kb` and embed them."""
     articles = articles_parse(filename, folder)
     with transaction.atomic():
-        for item in articles:
-            article_upsert(
-                kb_id=kb.pk,
-                title=item["title"],
-                body=item["body"],
-                source_key=f"demo:{item['slug']}",
-                tags=item["tags"],
-                intents=item["intents"],
-            )
+        _demo_articles_upsert(kb.pk, articles)
     embedded = knowledge_embed(kb_id=kb.pk)
     log(f"   {what}: {len(articles)} articles, embedded {embedded} passages")
     kb.refresh_from_db()

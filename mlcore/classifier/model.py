@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..config import resolve_device
-from ..embedder import length_groups, offline, padded
+from ..embedder import length_passes, offline
 from ..metrics import classification_report
 from ..serving.choice import AUTO, FP16, FP32, ONNX_FORMS, TORCH_INT8, form_auto, form_check
 from ..serving.device import cuda_available, half_dtype, model_batch_size
@@ -280,16 +280,9 @@ class TextClassifier:
         return out, vectors if vectors is not None else np.zeros((0, 0), dtype=np.float32)
 
     def _passes(self, texts: Sequence[str], batch_size: int) -> list[tuple[list[int], Any, Any]]:
-        """Forward passes of texts of similar token length (mlcore.embedder.length_groups: a
-        batch padded to its longest question cost up to 2.8x the CPU per text)."""
-        ids = self.tokenizer(
-            [t or " " for t in texts], truncation=True, max_length=self.max_length
-        )["input_ids"]
-        pad_id = int(self.tokenizer.pad_token_id or 0)
-        return [
-            (group, *padded([ids[i] for i in group], pad_id))
-            for group in length_groups([len(x) for x in ids], batch_size)
-        ]
+        return length_passes(
+            self.tokenizer, texts, max_length=self.max_length, batch_size=batch_size
+        )
 
     def predict(self, texts: Sequence[str], *, batch_size: int | None = None) -> list[Prediction]:
         probs = self.predict_proba(texts, batch_size=batch_size)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from apps.recommender.training import last_touch_order
+
 
 @pytest.mark.django_db
 def test_the_ranker_trains_is_promoted_and_a_worse_version_is_refused(
@@ -50,3 +52,11 @@ def test_the_ranker_trains_is_promoted_and_a_worse_version_is_refused(
     recs = selectors.recommendations_get(shopper=tent, context="cart", cart=[cart_item.pk], n=5)
     assert recs.model_version == 1
     assert any(r.source == "collaborative" for r in recs.items)
+
+
+def test_held_out_items_are_the_last_distinct_ones_a_shopper_touched() -> None:
+    # Item 7 was viewed first and bought last: it is the newest touch, not the oldest.
+    seq = [(t, item_id, "view", 1.0) for t, item_id in enumerate([7, 3, 9, 3, 7])]
+
+    assert last_touch_order(seq) == [9, 3, 7]
+    assert last_touch_order([]) == []

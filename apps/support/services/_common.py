@@ -15,7 +15,8 @@ from mlcore.language import language_detect
 
 from .. import realtime
 from ..answers import Answer
-from ..models import Conversation, KnowledgeBase, Message
+from ..models import FAQ, Conversation, KnowledgeBase, Message, PastConversation
+from ..retrieval import reply_index_id
 from ..selectors import queue_place
 
 NO_AGENT_ONLINE_TEXT = (
@@ -69,6 +70,13 @@ def _embed_later(kb_id: int) -> None:
     from ..tasks import knowledge_embed_task
 
     transaction.on_commit(lambda: knowledge_embed_task.delay(kb_id))
+
+
+def _reply_ids(kb_id: int) -> list[int]:
+    """The reply index ids of a knowledge base's FAQ pairs and past conversations."""
+    faqs = FAQ.objects.filter(kb_id=kb_id).values_list("id", flat=True)
+    pasts = PastConversation.objects.filter(kb_id=kb_id).values_list("id", flat=True)
+    return [reply_index_id("faq", pk) for pk in faqs] + [reply_index_id("past", pk) for pk in pasts]
 
 
 def _conversation_lock(conversation_id: int) -> Conversation:

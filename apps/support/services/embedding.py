@@ -12,7 +12,7 @@ from apps.mlops.runtime import EMBEDDING_MODELS, texts_embed
 from ..models import FAQ, Chunk, KnowledgeBase, PastConversation
 from ..retrieval import CHUNK_INDEX, REPLY_INDEX, kb_embedding_model, kb_index, reply_index_id
 from ..text import InvalidText
-from ._common import _content_changed, _embed_later
+from ._common import _content_changed, _embed_later, _reply_ids
 
 log = logging.getLogger(__name__)
 
@@ -74,13 +74,7 @@ def knowledge_base_embedding_model_set(*, kb_id: int, model: str) -> bool:
     kb.embedding_model = model
     kb.save(update_fields=["embedding_model", "updated_at"])
     chunk_ids = list(Chunk.objects.filter(kb_id=kb_id).values_list("id", flat=True))
-    reply_ids = [
-        reply_index_id("faq", pk)
-        for pk in FAQ.objects.filter(kb_id=kb_id).values_list("id", flat=True)
-    ] + [
-        reply_index_id("past", pk)
-        for pk in PastConversation.objects.filter(kb_id=kb_id).values_list("id", flat=True)
-    ]
+    reply_ids = _reply_ids(kb_id)
     for model_class in (Chunk, FAQ, PastConversation):
         model_class.objects.filter(kb_id=kb_id).update(embedded=False)
 

@@ -16,15 +16,10 @@ from mlcore.language import language_detect
 from mlcore.text import content_hash
 
 from ..answers import answers_judge, calibration_fit
-from ..models import FAQ, Article, Chunk, KnowledgeBase, LlmEndpoint, PastConversation
-from ..retrieval import (
-    CHUNK_INDEX,
-    REPLY_INDEX,
-    reply_index_id,
-    vectors_remove,
-)
+from ..models import Article, Chunk, KnowledgeBase, LlmEndpoint
+from ..retrieval import CHUNK_INDEX, REPLY_INDEX, vectors_remove
 from ..text import MAX_ARTICLE_CHARS, InvalidText, chunks_split, clean_text
-from ._common import _content_changed, _embed_later
+from ._common import _content_changed, _embed_later, _reply_ids
 
 log = logging.getLogger(__name__)
 
@@ -299,13 +294,7 @@ def knowledge_base_delete(*, kb_id: int) -> None:
     chunk_ids = list(
         Chunk.objects.filter(Q(kb_id=kb_id) | Q(article__kb_id=kb_id)).values_list("id", flat=True)
     )
-    reply_ids = [
-        reply_index_id("faq", pk)
-        for pk in FAQ.objects.filter(kb_id=kb_id).values_list("id", flat=True)
-    ] + [
-        reply_index_id("past", pk)
-        for pk in PastConversation.objects.filter(kb_id=kb_id).values_list("id", flat=True)
-    ]
+    reply_ids = _reply_ids(kb_id)
     KnowledgeBase.objects.filter(pk=kb_id).delete()
 
     def kb_vectors_remove() -> None:
