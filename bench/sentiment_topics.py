@@ -80,6 +80,7 @@ def _above(sims: list[dict[str, float]]) -> Callable[[int, float], set[str]]:
 def _chinese(sims_en: list[dict[str, float]], gold_en: list[set[str]]) -> dict[str, Any]:
     """The Chinese set: keywords, the multilingual model alone (with and without the Chinese
     topic descriptions) and the model with the keywords (the product path)."""
+    # setup: the apps can be imported only after django.setup() (main calls it)
     from apps.sentiment.text import topics_tag
     from apps.sentiment.topic_model import topic_embedder, topic_similarities
 
