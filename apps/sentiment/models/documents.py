@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
-from apps.mlops.runtime import EMBEDDING_MODELS
+from apps.mlops.runtime import EMBEDDING_MODEL_CHOICES
 
 
 class Source(models.Model):
@@ -40,7 +40,7 @@ class Source(models.Model):
     # tags its stored documents again in the background. MiniLM is the better English model.
     embedding_model = models.CharField(
         max_length=20,
-        choices=list(EMBEDDING_MODELS.items()),
+        choices=EMBEDDING_MODEL_CHOICES,
         default="minilm",
         help_text="Multilingual for Chinese or mixed texts: they get model topics too.",
     )
