@@ -31,6 +31,7 @@ from .vectors import NamedIndex
 __all__ = [
     "EMBEDDING_DIMS",
     "EMBEDDING_MODELS",
+    "EMBEDDING_MODEL_CHOICES",
     "MAX_STEPS_SPEC",
     "AdaptedBase",
     "ModelKind",
@@ -61,6 +62,11 @@ EMBEDDING_MODELS = {
     "multilingual": "Universal Sentence Encoder multilingual (Chinese, mixed, cross-lingual)",
 }
 EMBEDDING_DIMS = {"minilm": 384, "multilingual": 512}
+# The choices of the apps' embedding_model fields: one list, so the API schema has one enum.
+EMBEDDING_MODEL_CHOICES = [
+    ("minilm", "MiniLM (English)"),
+    ("multilingual", "Multilingual (USE v3)"),
+]
 
 
 def texts_embed(texts: Sequence[str], model: str = "minilm") -> np.ndarray:

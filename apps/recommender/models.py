@@ -6,6 +6,7 @@ from django.db import models
 from django.urls import reverse
 
 from apps.core.upload_jobs import ImportJobBase
+from apps.mlops import runtime
 
 DEFAULT_FEEDBACK_WEIGHTS = {
     "view": 1.0,
@@ -17,10 +18,7 @@ DEFAULT_FEEDBACK_WEIGHTS = {
     "impression": 0.0,
 }
 # The sentence embedders the catalog may use (apps.mlops.runtime.EMBEDDING_MODELS).
-EMBEDDING_MODEL_CHOICES = [
-    ("minilm", "MiniLM (English)"),
-    ("multilingual", "Multilingual (USE v3)"),
-]
+EMBEDDING_MODEL_CHOICES = runtime.EMBEDDING_MODEL_CHOICES
 
 
 class Item(models.Model):

@@ -58,7 +58,7 @@ class SourceAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: Source, form: Any, change: bool) -> None:
         if not change:
             data = form.cleaned_data
-            fields = ("name", "kind", "url", "language", "poll_interval_s")
+            fields = ("name", "kind", "url", "language", "poll_interval_s", "embedding_model")
             created = services.source_create(**{k: data[k] for k in fields if k in data})
             obj.pk = created.pk
             obj.refresh_from_db()
@@ -66,7 +66,7 @@ class SourceAdmin(admin.ModelAdmin):
         # Through the service like the API: a new address starts afresh (no old ETag, failure
         # count or backoff).
         data = form.cleaned_data
-        fields = ("name", "kind", "url", "language", "poll_interval_s")
+        fields = ("name", "kind", "url", "language", "poll_interval_s", "embedding_model")
         services.source_update(source_id=obj.pk, **{k: data[k] for k in fields if k in data})
         obj.refresh_from_db()
 

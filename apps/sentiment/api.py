@@ -362,7 +362,7 @@ class SourceViewSet(
     def perform_update(self, serializer: serializers.BaseSerializer) -> None:
         # Through the service: a new address starts afresh (no old ETag, failures or backoff).
         v = serializer.validated_data
-        fields = ("name", "kind", "url", "language", "poll_interval_s")
+        fields = ("name", "kind", "url", "language", "poll_interval_s", "embedding_model")
         serializer.instance = services.source_update(
             source_id=cast(Source, serializer.instance).pk, **{k: v[k] for k in fields if k in v}
         )

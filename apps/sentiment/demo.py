@@ -195,6 +195,8 @@ def demo_load(*, log: Callable[[str], None] = print, train: bool = True) -> None
     wire_zh = services.source_get_or_create(
         name="演示快讯（中文）", kind=Source.Kind.API, language="zh"
     )
+    # Its Chinese headlines get model topics (the multilingual embedder reads Chinese).
+    services.source_update(source_id=wire_zh.pk, embedding_model="multilingual")
     ingested = services.documents_ingest(
         source_id=wire_zh.pk, rows=_headlines_zh(now, random.Random(12)), now=now
     )

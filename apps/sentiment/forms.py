@@ -95,10 +95,11 @@ class RuleForm(forms.ModelForm):
 class SourceForm(forms.ModelForm):
     class Meta:
         model = Source
-        fields = ["name", "kind", "url", "language", "poll_interval_s"]
+        fields = ["name", "kind", "url", "language", "poll_interval_s", "embedding_model"]
         labels = {
             "url": "Feed address (RSS or Atom)",
             "poll_interval_s": "Check the feed every (seconds, at least 60)",
+            "embedding_model": "Topic embedder",
         }
 
     def clean_url(self) -> str:

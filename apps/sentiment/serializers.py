@@ -209,6 +209,7 @@ class SourceSerializer(serializers.ModelSerializer):
             "url",
             "language",
             "poll_interval_s",
+            "embedding_model",
             "status",
             "consecutive_failures",
             "last_error",

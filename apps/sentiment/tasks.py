@@ -35,6 +35,19 @@ def source_poll_task(source_id: int, due_only: bool = False) -> dict[str, object
     autoretry_for=(Exception,),
     retry_backoff=5,
     retry_backoff_max=300,
+    max_retries=5,
+)
+def source_topics_retag_task(source_id: int) -> int:
+    """Tag a source's stored texts again after its embedding model changed (idempotent)."""
+    return services.source_topics_retag(source_id=source_id)
+
+
+@shared_task(
+    acks_late=True,
+    queue="inference",
+    autoretry_for=(Exception,),
+    retry_backoff=5,
+    retry_backoff_max=300,
     max_retries=8,
     # Fixed, not the settings' default: the sweeper takes a claim over only after
     # SENTIMENT_SCORE_STALE_AFTER_S, which should stay past the hard limit (a batch taken over

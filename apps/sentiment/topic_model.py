@@ -1,35 +1,42 @@
-"""Topics by a model: zero-shot from the embedder over topic descriptions, and a classifier
-trained from analysts' topic corrections once a topic has enough of them.
+"""Topics by a model: zero-shot from a source's embedder over topic descriptions, and a
+classifier trained from analysts' topic corrections once a topic has enough of them.
 
-Each topic has a few descriptions, written as the headlines it covers. A text gets a topic when
-its cosine to the closest of the topic's description vectors reaches the calibrated threshold
-(SENTIMENT_TOPIC_THRESHOLD, chosen on apps/sentiment/data/topic_sentences.csv's calibration half
-by `python -m bench sentiment_topics`); its score is that cosine. The keyword lists in text.py
-remain the fallback: for Chinese text (the English embedder does not read it), with
-SENTIMENT_TOPIC_TAGGER=keywords, and when the embedder cannot be loaded.
+Each source names its embedder (Source.embedding_model, the names of
+apps.mlops.runtime.EMBEDDING_MODELS). Each topic has a few descriptions, written as the headlines
+it covers (the multilingual embedder also reads the Chinese ones of topics_zh.py). A text gets a
+topic when its cosine to the closest of the topic's description vectors reaches the embedder's
+calibrated threshold (SENTIMENT_TOPIC_THRESHOLD for MiniLM, SENTIMENT_TOPIC_THRESHOLD_MULTILINGUAL,
+both chosen by `python -m bench sentiment_topics` on the calibration halves of
+apps/sentiment/data/topic_sentences*.csv); its score is that cosine. The keyword lists remain
+the fallback: for Chinese text under MiniLM (it does not read Chinese), with
+SENTIMENT_TOPIC_TAGGER=keywords, and when the embedder cannot be loaded. Under the multilingual
+embedder a Chinese text also keeps its keyword topics besides the model's: on the Chinese set
+the two together beat either alone (bench/RESULTS.md).
 
 Analysts' corrections (TopicCorrection, the latest per text) train one logistic regression per
-topic on the embedder's vectors as soon as that topic has SENTIMENT_TOPIC_MIN_EXAMPLES texts
-with it and as many without it; such a topic is then tagged by its classifier (probability at
-least 0.5, the score), the others still zero-shot. The classifiers are retrained in-process
-whenever a correction is added.
+topic and embedder on that embedder's vectors (vectors of different models never mix) as soon
+as that topic has SENTIMENT_TOPIC_MIN_EXAMPLES texts with it and as many without it; such a
+topic is then tagged by its classifier (probability at least 0.5, the score), the others still
+zero-shot. MiniLM's classifiers learn from the texts without Chinese only (it never tags the
+others). The classifiers are retrained in-process whenever a correction is added.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 import numpy as np
 from django.conf import settings
 
-from apps.mlops.runtime import texts_embed
+from apps.mlops.runtime import EMBEDDING_MODELS, texts_embed
 from mlcore.language import has_han
 
 from . import selectors
 from .text import TOPICS, topics_tag
+from .topics_zh import TOPIC_DESCRIPTIONS_ZH
 
 log = logging.getLogger(__name__)
 Embed = Callable[[Sequence[str]], np.ndarray]
@@ -93,11 +100,34 @@ TOPIC_DESCRIPTIONS: dict[str, tuple[str, ...]] = {
         "Liquidity concerns over the company's debt.",
     ),
 }
-assert set(TOPIC_DESCRIPTIONS) == set(TOPICS)
+assert set(TOPIC_DESCRIPTIONS) == set(TOPICS) == set(TOPIC_DESCRIPTIONS_ZH)
+# The embedders that read Chinese: a Chinese text gets their model topics.
+READS_CHINESE = frozenset({"multilingual"})
 
 
-# (examples key, embedder) -> classifiers per topic; one entry, replaced when corrections change.
-_CLASSIFIERS: dict[tuple[Any, ...], dict[str, Any]] = {}
+# Embedding model -> ((examples key, embedder), classifiers per topic); replaced when
+# corrections change.
+_CLASSIFIERS: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {}
+
+
+@cache
+def topic_embedder(embedding_model: str) -> Embed:
+    """The embedding function of `embedding_model`: one object per model, so the description
+    vectors and classifiers cached per embedder are per model."""
+    if embedding_model not in EMBEDDING_MODELS:
+        raise ValueError(f"unknown embedding model {embedding_model!r}")
+
+    def embed(texts: Sequence[str]) -> np.ndarray:
+        return texts_embed(texts, embedding_model)
+
+    return embed
+
+
+def topic_threshold(embedding_model: str) -> float:
+    """The calibrated zero-shot threshold of an embedder's cosines."""
+    if embedding_model == "multilingual":
+        return float(settings.SENTIMENT_TOPIC_THRESHOLD_MULTILINGUAL)
+    return float(settings.SENTIMENT_TOPIC_THRESHOLD)
 
 
 def classifiers_train(
@@ -125,30 +155,40 @@ def classifiers_train(
     return models
 
 
-def _classifiers(embed: Embed) -> dict[str, Any]:
+def _classifiers(embed: Embed, embedding_model: str = "minilm") -> dict[str, Any]:
     key, examples = selectors.topic_examples()
+    if embedding_model not in READS_CHINESE:
+        examples = [(text, topics) for text, topics in examples if not has_han(text)]
     cache_key = (key, embed, settings.SENTIMENT_TOPIC_MIN_EXAMPLES)
-    if cache_key not in _CLASSIFIERS:
-        _CLASSIFIERS.clear()
-        _CLASSIFIERS[cache_key] = classifiers_train(
-            examples, embed, settings.SENTIMENT_TOPIC_MIN_EXAMPLES
-        )
-    return _CLASSIFIERS[cache_key]
+    cached = _CLASSIFIERS.get(embedding_model)
+    if cached is None or cached[0] != cache_key:
+        trained = classifiers_train(examples, embed, settings.SENTIMENT_TOPIC_MIN_EXAMPLES)
+        _CLASSIFIERS[embedding_model] = (cache_key, trained)
+        return trained
+    return cached[1]
 
 
-@lru_cache(maxsize=4)
-def _description_vectors(embed: Embed) -> tuple[list[str], np.ndarray]:
-    """(topic of each description, their unit vectors), embedded once per embedder."""
-    keys = [key for key, lines in TOPIC_DESCRIPTIONS.items() for _line in lines]
-    texts = [line for lines in TOPIC_DESCRIPTIONS.values() for line in lines]
+@lru_cache(maxsize=8)
+def _description_vectors(embed: Embed, chinese: bool) -> tuple[list[str], np.ndarray]:
+    """(topic of each description, their unit vectors), embedded once per embedder; with
+    `chinese`, the Chinese descriptions too."""
+    described = [TOPIC_DESCRIPTIONS] + ([TOPIC_DESCRIPTIONS_ZH] if chinese else [])
+    keys = [key for d in described for key, lines in d.items() for _line in lines]
+    texts = [line for d in described for lines in d.values() for line in lines]
     return keys, np.asarray(embed(texts), dtype=np.float32)
 
 
 def topic_similarities(
-    texts: Sequence[str], embed: Embed = texts_embed, vectors: np.ndarray | None = None
+    texts: Sequence[str],
+    embedding_model: str = "minilm",
+    *,
+    embed: Embed | None = None,
+    vectors: np.ndarray | None = None,
 ) -> list[dict[str, float]]:
-    """For each text, topic -> cosine to the closest of its descriptions."""
-    keys, described = _description_vectors(embed)
+    """For each text, topic -> cosine to the closest of its descriptions, under the embedder
+    of `embedding_model` (or the stand-in `embed`)."""
+    embed = embed or topic_embedder(embedding_model)
+    keys, described = _description_vectors(embed, embedding_model in READS_CHINESE)
     if vectors is None:
         vectors = np.asarray(embed(list(texts)), dtype=np.float32)
     sims = vectors @ described.T
@@ -161,12 +201,14 @@ def topic_similarities(
     return out
 
 
-def _model_topics(texts: Sequence[str], embed: Embed, threshold: float) -> list[dict[str, float]]:
-    """Topics of English texts: each topic's classifier where analysts' corrections trained
-    one, zero-shot similarity for the rest."""
+def _model_topics(
+    texts: Sequence[str], embedding_model: str, embed: Embed, threshold: float
+) -> list[dict[str, float]]:
+    """Topics of texts the embedder reads: each topic's classifier where analysts'
+    corrections trained one, zero-shot similarity for the rest."""
     vectors = np.asarray(embed(list(texts)), dtype=np.float32)
-    sims = topic_similarities(texts, embed, vectors)
-    trained = _classifiers(embed)
+    sims = topic_similarities(texts, embedding_model, embed=embed, vectors=vectors)
+    trained = _classifiers(embed, embedding_model)
     found = [
         {k: round(v, 2) for k, v in s.items() if v >= threshold and k not in trained} for s in sims
     ]
@@ -179,26 +221,37 @@ def _model_topics(texts: Sequence[str], embed: Embed, threshold: float) -> list[
 
 
 def topics_model_tag(
-    texts: Sequence[str], *, threshold: float | None = None, embed: Embed = texts_embed
+    texts: Sequence[str],
+    *,
+    embedding_model: str = "minilm",
+    threshold: float | None = None,
+    embed: Embed | None = None,
 ) -> list[dict[str, float]]:
-    """Topic -> score (the cosine, rounded) for each text, from the model; Chinese texts, and
-    every text when SENTIMENT_TOPIC_TAGGER is "keywords" or the embedder fails, get keyword
-    topics instead."""
+    """Topic -> score (the cosine, rounded) for each text, from the embedder of
+    `embedding_model` (a source's; `embed` stands in for it in tests). Chinese texts under an
+    embedder that does not read Chinese, and every text when SENTIMENT_TOPIC_TAGGER is
+    "keywords" or the embedder fails, get keyword topics instead; Chinese texts under one that
+    does get the model's topics and their keyword topics."""
     out: list[dict[str, float]] = [{} for _ in texts]
     use_model = settings.SENTIMENT_TOPIC_TAGGER == "model"
-    english = [i for i, text in enumerate(texts) if use_model and not has_han(text)]
-    floor = settings.SENTIMENT_TOPIC_THRESHOLD if threshold is None else threshold
-    if english:
+    chinese = embedding_model in READS_CHINESE
+    readable = [i for i, text in enumerate(texts) if use_model and (chinese or not has_han(text))]
+    floor = topic_threshold(embedding_model) if threshold is None else threshold
+    if readable:
         try:
-            tagged = _model_topics([texts[i] for i in english], embed, floor)
+            embed = embed or topic_embedder(embedding_model)
+            tagged = _model_topics([texts[i] for i in readable], embedding_model, embed, floor)
         except Exception:
             log.warning("topic model unavailable; tagging topics by keywords", exc_info=True)
-            english = []
+            readable = []
         else:
-            for i, found in zip(english, tagged, strict=True):
+            for i, found in zip(readable, tagged, strict=True):
                 out[i] = found
-    by_model = set(english)
+    by_model = set(readable)
     for i, text in enumerate(texts):
         if i not in by_model:
             out[i] = topics_tag(text)
+        elif chinese and has_han(text):
+            # The keywords catch what the model misses in short Chinese headlines.
+            out[i] = dict(sorted((topics_tag(text) | out[i]).items()))
     return out

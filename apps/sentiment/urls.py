@@ -26,6 +26,11 @@ urlpatterns = [
     path("rules/resubscribe/", views.rule_resubscribe, name="rules_resubscribe"),
     path("sources/", views.sources, name="sources"),
     path("sources/<int:pk>/poll/", views.source_poll, name="source_poll"),
+    path(
+        "sources/<int:pk>/embedding-model/",
+        views.source_embedding_model,
+        name="source_embedding_model",
+    ),
     path("upload/", views.upload, name="upload"),
     path("imports/<int:pk>/", import_views.import_job_page, name="import_job"),
     path("training/", training_views.training_data_page, name="training_data"),

@@ -355,9 +355,29 @@ def sources(request: HttpRequest) -> HttpResponse:
         source = services.source_create(**form.cleaned_data)
         messages.success(request, f"Added {source.name}; it is polled within a minute.")
         return redirect("sentiment:sources")
-    return render(
-        request, "sentiment/sources.html", {"form": form, "sources": selectors.source_list()}
+    models = Source._meta.get_field("embedding_model").choices
+    context = {"form": form, "sources": selectors.source_list(), "embedding_models": models}
+    return render(request, "sentiment/sources.html", context)
+
+
+@analyst_only
+@require_POST
+def source_embedding_model(request: HttpRequest, pk: int) -> HttpResponse:
+    source = get_object_or_404(Source, pk=pk)
+    model = request.POST.get("embedding_model", "")
+    if model == source.embedding_model:
+        return redirect("sentiment:sources")
+    try:
+        source = services.source_update(source_id=source.pk, embedding_model=model)
+    except ValueError as exc:  # an unknown name: nothing changes
+        messages.error(request, f"{source.name}: {exc}")
+        return redirect("sentiment:sources")
+    messages.success(
+        request,
+        f"{source.name} is tagged with {source.get_embedding_model_display()} from now on; "
+        "its stored texts are being tagged again.",
     )
+    return redirect("sentiment:sources")
 
 
 @analyst_only

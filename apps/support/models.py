@@ -8,6 +8,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from apps.mlops.runtime import EMBEDDING_MODEL_CHOICES
+
 from .models_web import Crawl, WebPage
 
 __all__ = [
@@ -94,7 +96,7 @@ class KnowledgeBase(models.Model):
     # their own, rebuilt when this changes. MiniLM is the better one for English-only content.
     embedding_model = models.CharField(
         max_length=20,
-        choices=[("minilm", "MiniLM (English)"), ("multilingual", "Multilingual (USE v3)")],
+        choices=EMBEDDING_MODEL_CHOICES,
         default="minilm",
         help_text="Multilingual for Chinese or mixed content: cross-lingual search.",
     )

@@ -40,5 +40,6 @@ def test_demo_is_idempotent_and_shows_a_spike(scorer, monkeypatch) -> None:  # t
     # The Chinese headlines: stored as Chinese, their companies found by their Chinese names.
     chinese = Document.objects.filter(source__name="演示快讯（中文）")
     assert chinese.count() == 96 and set(chinese.values_list("language", flat=True)) == {"zh"}
+    assert Source.objects.get(name="演示快讯（中文）").embedding_model == "multilingual"
     northwind = Entity.objects.get(ticker="NWB")
     assert northwind.document_set.filter(language="zh", title__contains="北风银行").exists()

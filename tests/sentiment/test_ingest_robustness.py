@@ -339,6 +339,7 @@ def test_admin_source_form_refuses_a_file_url(admin_client) -> None:  # type: ig
             "url": "file:///etc/passwd",
             "language": "",
             "poll_interval_s": 900,
+            "embedding_model": "minilm",
             "status": "new",
             "consecutive_failures": 0,
         },

@@ -65,6 +65,7 @@ def test_editing_a_feed_address_in_the_admin_clears_its_backoff(admin_client) ->
             "url": "https://new.example.com/feed.xml",
             "language": "",
             "poll_interval_s": 900,
+            "embedding_model": "minilm",
         },
     )
 

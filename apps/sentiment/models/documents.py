@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
+from apps.mlops.runtime import EMBEDDING_MODEL_CHOICES
+
 
 class Source(models.Model):
     class Kind(models.TextChoices):
@@ -34,6 +36,14 @@ class Source(models.Model):
     next_poll_at = models.DateTimeField(null=True, blank=True, db_index=True)
     polling_since = models.DateTimeField(null=True, blank=True)
     items_total = models.PositiveIntegerField(default=0)
+    # The sentence embedder that tags this source's texts with topics (topic_model.py); a change
+    # tags its stored documents again in the background. MiniLM is the better English model.
+    embedding_model = models.CharField(
+        max_length=20,
+        choices=EMBEDDING_MODEL_CHOICES,
+        default="minilm",
+        help_text="Multilingual for Chinese or mixed texts: they get model topics too.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -11,6 +11,7 @@ The modules import one way (each only the ones after its arrow):
     scoring -> ingest, aggregates
     rescoring -> ingest, aggregates, _common
     editing -> rescoring
+    topics -> aggregates, _common                    (a source's texts tagged again)
     deletion -> aggregates, _common
     alerts, digests -> emails -> subscriptions
     rules, entities, corrections                     (what analysts edit; import none)
@@ -75,6 +76,7 @@ from .subscriptions import (
     unsubscribe_revoke,
     unsubscribe_token,
 )
+from .topics import source_topics_retag
 
 __all__ = [
     "ALERT_SEND_MAX_AGE",
@@ -133,6 +135,7 @@ __all__ = [
     "source_name_taken_message",
     "source_poll",
     "source_poll_queue",
+    "source_topics_retag",
     "source_update",
     "sources_due",
     "topic_correction_create",

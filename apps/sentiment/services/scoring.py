@@ -22,7 +22,7 @@ from mlcore.text import sentences_split
 
 from .. import realtime, recovery, selectors
 from ..company_text import company_units
-from ..models import Document, DocumentEntity, Score
+from ..models import Document, DocumentEntity, Score, Source
 from ..text import LONG_TEXT_CHARS, EntityMatch, entities_match, topics_tag
 from ..topic_model import topics_model_tag
 from ..training import MODEL_NAME
@@ -161,8 +161,7 @@ def documents_score(
         analysed: dict[int, _Analysis] = {}
         tagging_errors: dict[int, Exception] = {}
         try:  # the topic model reads the batch at once; keywords are its fallback
-            tagged = topics_model_tag([doc.text for doc in docs])
-            topic_tags = {doc.pk: found for doc, found in zip(docs, tagged, strict=True)}
+            topic_tags = _topics_by_source(docs)
         except Exception:
             log.warning("topic tagging of a batch failed; tagging each alone", exc_info=True)
             topic_tags = {}
@@ -240,6 +239,21 @@ def documents_score(
         recovery.documents_release(document_ids=retry, claimed_at=claimed_at)
         raise errors[retry[0]]
     return scored
+
+
+def _topics_by_source(docs: list[Document]) -> dict[int, dict[str, float]]:
+    """Document id -> topics, each text tagged with its source's embedding model."""
+    models = dict(
+        Source.objects.filter(pk__in={doc.source_id for doc in docs}).values_list(
+            "pk", "embedding_model"
+        )
+    )
+    out: dict[int, dict[str, float]] = {}
+    for model in sorted(set(models.values())):
+        group = [doc for doc in docs if models.get(doc.source_id) == model]
+        tagged = topics_model_tag([doc.text for doc in group], embedding_model=model)
+        out.update({doc.pk: found for doc, found in zip(group, tagged, strict=True)})
+    return out
 
 
 def _scores_store(

@@ -12,6 +12,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from apps.mlops.runtime import EMBEDDING_MODELS
+
 from ..feeds import FeedError, feed_fetch, feed_parse
 from ..models import Source
 from ..uploads import DocumentRow
@@ -71,10 +73,16 @@ def source_create(
     url: str = "",
     language: str = "",
     poll_interval_s: int | None = None,
+    embedding_model: str | None = None,
 ) -> Source:
-    """Add a source (page, API, admin); a feed is polled within a minute. None for `kind` or
-    `poll_interval_s` takes the model's default."""
-    optional = {"kind": kind, "poll_interval_s": poll_interval_s}
+    """Add a source (page, API, admin); a feed is polled within a minute. None for `kind`,
+    `poll_interval_s` or `embedding_model` takes the model's default."""
+    _embedding_model_check(embedding_model)
+    optional = {
+        "kind": kind,
+        "poll_interval_s": poll_interval_s,
+        "embedding_model": embedding_model,
+    }
     return Source.objects.create(
         name=name,
         url=url,
@@ -101,12 +109,17 @@ def source_update(
     url: str | None = None,
     language: str | None = None,
     poll_interval_s: int | None = None,
+    embedding_model: str | None = None,
 ) -> Source:
-    """Edit a source (API, admin); None leaves a field as it is.
+    """Edit a source (API, admin, page); None leaves a field as it is.
+
+    Another embedding model tags the source's stored texts again, in the background after
+    the commit (source_topics_retag); new texts are tagged with it from the commit on.
 
     A new feed address (or kind) starts afresh: polled within a minute, without the old
     address's ETag / Last-Modified, failure count and backoff, which belong to the old one. A
     shorter poll interval brings the next poll forward; a failing feed keeps its backoff."""
+    _embedding_model_check(embedding_model)
     source = Source.objects.select_for_update().get(pk=source_id)
     changed: list[str] = []
     for field_name, value in (
@@ -115,6 +128,7 @@ def source_update(
         ("url", url),
         ("language", language),
         ("poll_interval_s", poll_interval_s),
+        ("embedding_model", embedding_model),
     ):
         if value is not None and getattr(source, field_name) != value:
             setattr(source, field_name, value)
@@ -138,7 +152,18 @@ def source_update(
             changed.append("next_poll_at")
     if changed:
         source.save(update_fields=changed)
+    if "embedding_model" in changed:
+        # Imported here: the tasks module imports this package (a cycle).
+        from ..tasks import source_topics_retag_task
+
+        transaction.on_commit(lambda: source_topics_retag_task.delay(source_id))
+        log.info("source %s embedding model -> %s; re-tagging", source_id, embedding_model)
     return source
+
+
+def _embedding_model_check(name: str | None) -> None:
+    if name is not None and name not in EMBEDDING_MODELS:
+        raise ValueError(f"unknown embedding model {name!r}: one of {', '.join(EMBEDDING_MODELS)}")
 
 
 @dataclass(frozen=True)
