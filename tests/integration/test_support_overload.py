@@ -1,6 +1,7 @@
 """More questions in flight than the database pool has connections, through the real ASGI server
 (daphne, PostgreSQL with a psycopg pool, Redis): while the asks wait for the model none of them
-holds a connection, so none fails with a 500; past ML_MAX_WAITING_REQUESTS they get a 503.
+holds a connection, so none fails with a 500; past ML_MAX_WAITING_REQUESTS they get a 503, and
+the chat widget (Chromium) says it is busy and sends the message again until it is answered.
 
 The model wait is made long and certain by the batcher itself: a batch waits up to
 ML_BATCH_MAX_WAIT_MS (3 s here) for company, longer than a request waits for a pooled connection
@@ -10,6 +11,7 @@ ML_BATCH_MAX_WAIT_MS (3 s here) for company, longer than a request waits for a p
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -104,3 +106,39 @@ def test_asks_past_the_bound_get_a_503_with_retry_after_and_none_a_500(
 
 def _busy(body: dict[str, Any]) -> bool:
     return body["code"] == "busy" and "try again" in body["detail"]
+
+
+def test_the_widget_says_it_is_busy_and_sends_the_message_again(
+    overload: tuple[Stack, dict[str, str]], chromium: Any
+) -> None:
+    base = _served(overload, ML_MAX_WAITING_REQUESTS="1", ML_BATCH_MAX_WAIT_MS="4000")
+    page = chromium.new_page()
+    page.goto(f"{base}/support/chat/")
+    widget = page.get_by_test_id("support-widget")
+    stop = threading.Event()
+    # The process's one place stays taken: asks back to back, each waiting 4 s for the model.
+    holder = threading.Thread(target=_ask_until, args=(base, stop), daemon=True)
+    holder.start()
+    try:
+        box = widget.locator("textarea")
+        box.fill("How long does card delivery take?")
+        box.press("Enter")
+        status = widget.locator(".ts-status", has_text="Many customers are asking right now")
+        status.wait_for(timeout=60000)
+        pending_while_busy = widget.locator("li.ts-customer.ts-pending").count()
+        failed_while_busy = widget.locator("li.ts-failed").count()
+    finally:
+        stop.set()
+    holder.join(timeout=120)
+    answer = widget.locator("li.ts-bot", has_text="5 to 7 working days")
+    answer.wait_for(timeout=90000)
+
+    assert pending_while_busy == 1 and failed_while_busy == 0
+    assert widget.locator("li.ts-customer.ts-pending").count() == 0
+    assert widget.locator(".ts-status").text_content() == ""
+
+
+def _ask_until(base: str, stop: threading.Event) -> None:
+    with httpx.Client(base_url=base, timeout=120) as client:
+        while not stop.is_set():
+            client.post("/api/support/ask/", json={"question": QUESTION})
