@@ -10,6 +10,9 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import render
 from django.utils.decorators import sync_and_async_middleware
+from django.utils.deprecation import MiddlewareMixin
+
+from apps.mlops.runtime import ModelsBusy
 
 NUL_REFUSAL = "The address contains a NUL character (%00), which no field can hold."
 
@@ -88,3 +91,22 @@ def friendly_not_found(
         return _friendly_not_found(request, get_response(request))
 
     return middleware
+
+
+class ModelsBusyAnswer(MiddlewareMixin):
+    """A request refused because too many already wait for a model (`ModelsBusy`, raised before
+    it read or stored anything) gets a 503 with Retry-After: `{"detail": ..., "retry_after":
+    ...}` under /api/, a short page elsewhere. Without this it would surface as a 500."""
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, ModelsBusy):
+            return None
+        response: HttpResponse
+        if request.path.startswith("/api/"):
+            body = {"detail": str(exception), "code": "busy", "retry_after": exception.retry_after}
+            response = JsonResponse(body, status=503)
+        else:
+            context = {"message": str(exception), "retry_after": exception.retry_after}
+            response = render(request, "503.html", context, status=503)
+        response["Retry-After"] = str(exception.retry_after)
+        return response

@@ -86,6 +86,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "config.middleware.ModelsBusyAnswer",  # overload: a 503 with Retry-After, not a 500
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # pages (issue 23): the suite's 404 page instead of DEBUG's URL list, in the demo profile
     "config.middleware.friendly_not_found",
@@ -374,11 +375,18 @@ ML_BATCHING = env.bool("ML_BATCHING", default=True)
 ML_BATCH_MAX_SIZE = env.int("ML_BATCH_MAX_SIZE", default=32)
 ML_BATCH_MAX_WAIT_MS = env.float("ML_BATCH_MAX_WAIT_MS", default=5.0)
 ML_BATCH_TIMEOUT_S = env.float("ML_BATCH_TIMEOUT_S", default=60.0)
+# Overload (apps/mlops/waiting.py, docs/serving.md): past ML_MAX_WAITING_REQUESTS requests on
+# model paths in one process, new ones get a 503 with Retry-After (0: never refused); a model
+# wait hands its pooled database connection back (off only to measure the old behaviour).
+ML_MAX_WAITING_REQUESTS = env.int("ML_MAX_WAITING_REQUESTS", default=100)
+DATABASE_POOL_RELEASE_ON_WAIT = env.bool("DATABASE_POOL_RELEASE_ON_WAIT", default=True)
 if ML_BATCH_MAX_SIZE < 1 or ML_BATCH_MAX_WAIT_MS < 0 or ML_BATCH_TIMEOUT_S <= 0:
     raise ImproperlyConfigured(
         "ML_BATCH_MAX_SIZE must be at least 1, ML_BATCH_MAX_WAIT_MS 0 or more and "
         "ML_BATCH_TIMEOUT_S above 0."
     )
+if ML_MAX_WAITING_REQUESTS < 0:
+    raise ImproperlyConfigured("ML_MAX_WAITING_REQUESTS must be 0 (no bound) or more.")
 # Questions one client address may ask the ask API per minute (a load bench behind one address
 # raises it; the default keeps an anonymous client from spending the models' time).
 SUPPORT_ASK_RATE = env.str("SUPPORT_ASK_RATE", default="30/min")

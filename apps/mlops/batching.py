@@ -19,6 +19,8 @@ from django.conf import settings
 
 from mlcore.batching import BatchConfig, BatcherClosed, MicroBatcher, batched_call
 
+from .waiting import db_connection_release
+
 log = logging.getLogger(__name__)
 _batchers: dict[str, tuple[Any, MicroBatcher[Any, Any]]] = {}
 _guard = threading.Lock()  # held to look up or create a batcher, never while a model runs
@@ -53,8 +55,14 @@ def rows_batched(
     `name` says which model it is (one batcher per name); `model` is the object `run` uses,
     so a newly promoted object gets its own batcher. With ML_BATCHING off, or for a request of
     ML_BATCH_MAX_SIZE rows or more, `run` is called directly.
+
+    The caller's pooled database connection goes back to the pool first (outside a
+    transaction): the wait for the model, batched or not, holds no connection that another
+    request needs (apps/mlops/waiting.py); the caller's next query takes one again.
     """
     config = batch_config()
+    if rows:
+        db_connection_release()
     if not config.enabled or len(rows) >= config.max_batch or not rows:
         return np.asarray(run(list(rows)))
     try:

@@ -27,6 +27,8 @@ from .monitoring import inference_timer as inference_timer
 from .params import ParamsInvalid as ParamsInvalid
 from .params import params_validate as params_validate
 from .vectors import NamedIndex
+from .waiting import ModelsBusy as ModelsBusy
+from .waiting import model_request_admit as model_request_admit
 
 __all__ = [
     "EMBEDDING_DIMS",
@@ -35,6 +37,7 @@ __all__ = [
     "MAX_STEPS_SPEC",
     "AdaptedBase",
     "ModelKind",
+    "ModelsBusy",
     "NamedIndex",
     "ParamSpec",
     "ParamsInvalid",
@@ -50,6 +53,7 @@ __all__ = [
     "inference_timer",
     "kind_get",
     "kind_register",
+    "model_request_admit",
     "named_index",
     "params_validate",
     "rows_batched",

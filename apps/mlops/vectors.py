@@ -23,6 +23,7 @@ from mlcore.index import IndexHandle, VectorIndex
 from mlcore.types import Hit
 
 from .batching import rows_batched
+from .waiting import db_connection_release
 
 
 def embedder_get() -> Any:
@@ -58,7 +59,9 @@ def model_embedder_get(model: str) -> Any:
 
 
 def model_texts_embed(texts: Sequence[str], model: str) -> np.ndarray:
-    vectors: np.ndarray = model_embedder_get(model).embed(list(texts))
+    embedder = model_embedder_get(model)
+    db_connection_release()  # as rows_batched does: no pooled connection held during the wait
+    vectors: np.ndarray = embedder.embed(list(texts))
     return vectors
 
 

@@ -20,6 +20,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.core.exceptions import ObjectDoesNotExist
 
 from apps.accounts.face import Role, RoleCheckedConsumer
+from apps.mlops.runtime import ModelsBusy, model_request_admit
 
 from . import realtime, selectors, services
 from .models import Conversation, Message
@@ -201,6 +202,9 @@ class CustomerChatConsumer(JsonActionConsumer):
             return _error(str(exc), "closed")
         if isinstance(exc, services.TooManyMessages):
             return _error(str(exc), "rate_limited")
+        if isinstance(exc, ModelsBusy):
+            # Nothing was stored: the widget keeps the message pending and sends it again.
+            return {**_error(str(exc), "busy"), "retry_after": exc.retry_after}
         if isinstance(exc, Conversation.DoesNotExist):
             # Deleted (in the admin) under the customer: like a closed one, the widget starts a
             # new conversation and sends the unsent messages there.
@@ -211,26 +215,29 @@ class CustomerChatConsumer(JsonActionConsumer):
         text = content.get("text")
         if not isinstance(text, str):
             raise InvalidText("The message must be text.")
-        message, created = await database_sync_to_async(services.customer_message_post)(
-            conversation_id=self.conversation_id,
-            text=text,
-            client_id=str(content.get("client_id") or "") or None,
-        )
-        await self.send_json(
-            {
-                "type": "ack",
-                "client_id": message.client_id,
-                "id": message.pk,
-                "duplicate": not created,
-            }
-        )
-        if created:
-            # Not in the shared thread that serialises this process's database calls: a
-            # generation takes seconds, and every other chat and console would wait behind it.
-            # The models guard themselves with locks; the connection is this worker thread's.
-            await database_sync_to_async(services.bot_reply_stream, thread_sensitive=False)(
-                conversation_id=self.conversation_id, message_id=message.pk
+        # Too many requests of this process wait for a model: ModelsBusy (a "busy" error frame)
+        # before the message is stored, so its resend is a new message the bot answers.
+        with model_request_admit():
+            message, created = await database_sync_to_async(services.customer_message_post)(
+                conversation_id=self.conversation_id,
+                text=text,
+                client_id=str(content.get("client_id") or "") or None,
             )
+            await self.send_json(
+                {
+                    "type": "ack",
+                    "client_id": message.client_id,
+                    "id": message.pk,
+                    "duplicate": not created,
+                }
+            )
+            if created:
+                # Not in the shared thread that serialises this process's database calls: a
+                # generation takes seconds, and every other chat and console would wait behind
+                # it. The connection is this worker thread's, handed back during model waits.
+                await database_sync_to_async(services.bot_reply_stream, thread_sensitive=False)(
+                    conversation_id=self.conversation_id, message_id=message.pk
+                )
 
 
 class AgentConsoleConsumer(RoleCheckedConsumer, JsonActionConsumer):

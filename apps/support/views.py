@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from apps.accounts.face import Role, role_required, user_has_role
+from apps.mlops.runtime import ModelsBusy, model_request_admit
 
 from . import selectors, services
 from .answers import answer_compose
@@ -80,8 +81,10 @@ def knowledge(request: HttpRequest) -> HttpResponse:
                 return redirect("support:knowledge")
             if action == "ask":
                 question = request.POST.get("question", "")
-                answer = answer_compose(kb_id=kb.pk, question=question)
-        except InvalidText as exc:
+                with model_request_admit():
+                    answer = answer_compose(kb_id=kb.pk, question=question)
+        except (InvalidText, ModelsBusy) as exc:
+            # Busy: the page again with the question kept in its box, the reason said once.
             messages.error(request, str(exc))
     return render(
         request,

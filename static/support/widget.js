@@ -233,6 +233,7 @@
     } else if (event.type === "ack") {
       outbox = outbox.filter(function (m) { return m.client_id !== event.client_id; });
       save();
+      if (busyShown) { busyShown = false; showStatus(""); }
       var pending = el.list.querySelector('[data-client-id="' + CSS.escape(event.client_id || "") + '"]');
       if (pending) { pending.dataset.id = event.id; pending.classList.remove("ts-pending"); seen[event.id] = true; }
     } else if (event.type === "typing") {
@@ -270,6 +271,8 @@
       } else {
         csatBoxes(function (box) { fillCsat(box, t("Your rating was not sent: ") + event.message, true); });
       }
+    } else if (event.type === "error" && event.code === "busy") {
+      busy(event);
     } else if (event.type === "error") {
       if (event.request === "rate" || event.request === "csat" || event.request === "human") {
         var failed = answered(event.request, event.message_id);
@@ -303,6 +306,20 @@
       }
       showStatus(event.message);
     }
+  }
+
+  // The server is answering too many questions at once and stored nothing: the message stays
+  // pending in the outbox and goes again after the wait the server asked for (with jitter, so
+  // refused customers do not all come back in the same instant).
+  var busyShown = false;
+  function busy(event) {
+    busyShown = true;
+    showStatus(t("Many customers are asking right now; sending your message again in a moment…"));
+    var wait = 1000 * (event.retry_after || 2) * (1 + Math.random());
+    setTimeout(function () {
+      var again = outbox.filter(function (m) { return m.client_id === event.client_id; })[0];
+      if (again) send(again);
+    }, wait);
   }
 
   function setStatus(status) {

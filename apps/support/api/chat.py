@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -12,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.face import ClientIpAnonThrottle
+from apps.mlops.runtime import model_request_admit
 
 from .. import selectors, services
 from ..answers import answer_compose
@@ -60,15 +63,19 @@ class AskView(APIView):
         serializer = SupportAskSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:
-            earlier = serializer.validated_data.get("earlier", [])
-            kb = _kb(serializer.validated_data.get("kb"))
-            answer = answer_compose(
-                kb_id=kb.pk,
-                kb=kb,
-                question=serializer.validated_data["question"],
-                # Questions the caller says were answered: each is a topic to come back to.
-                history=[Exchange(text, "", "asked") for text in earlier],
-            )
+            # Over the process's bound of requests waiting for a model: a 503 before any work
+            # (config.middleware.ModelsBusyAnswer). The composer hands the database connection
+            # back while it waits for the models.
+            with model_request_admit():
+                earlier = serializer.validated_data.get("earlier", [])
+                kb = _kb(serializer.validated_data.get("kb"))
+                answer = answer_compose(
+                    kb_id=kb.pk,
+                    kb=kb,
+                    question=serializer.validated_data["question"],
+                    # Questions the caller says were answered: each is a topic to come back to.
+                    history=[Exchange(text, "", "asked") for text in earlier],
+                )
         except InvalidText as exc:
             return _bad(str(exc))
         return Response(SupportAnswerSerializer(answer).data)
@@ -134,11 +141,17 @@ class CustomerMessagesView(APIView):
         conversation = self._conversation(token)
         serializer = ChatPostMessageSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        # Refused (a 503) before the message is stored: a resend with the same client id later
+        # is then a new message the bot answers, not a duplicate left unanswered.
+        with model_request_admit():
+            return self._post(conversation, serializer.validated_data)
+
+    def _post(self, conversation: Conversation, data: dict[str, Any]) -> Response:
         try:
             message, created = services.customer_message_post(
                 conversation_id=conversation.pk,
-                text=serializer.validated_data["text"],
-                client_id=serializer.validated_data.get("client_id"),
+                text=data["text"],
+                client_id=data.get("client_id"),
             )
         except InvalidText as exc:
             return _bad(str(exc))
