@@ -49,3 +49,17 @@ def test_a_run_whose_process_died_is_failed_and_trained_again():
     dead.refresh_from_db()
     assert dead.status == TrainingRun.Status.FAILED
     assert run.pk != dead.pk and run.status == TrainingRun.Status.SUCCEEDED
+
+
+def test_a_trainer_stopped_mid_run_cancels_its_run(monkeypatch):
+    def stopped(*, run_id, on_progress):  # type: ignore[no-untyped-def]
+        TrainingRun.objects.filter(pk=run_id).update(status=TrainingRun.Status.RUNNING)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("apps.mlops.services.trainer.training_run_execute", stopped)
+
+    with pytest.raises(KeyboardInterrupt):
+        services.model_train_here(name="test-lookup", params={}, log=print)
+
+    run = TrainingRun.objects.get()
+    assert run.status == TrainingRun.Status.CANCELLED and run.finished_at is not None

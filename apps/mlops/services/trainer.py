@@ -7,6 +7,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from django.utils import timezone
+
 from ..models import TrainingRun
 from .training import training_run_execute, training_run_fail_stale, training_run_start
 
@@ -67,7 +69,20 @@ def model_train_here(
             last_report[0] = time.monotonic()
             _report(log, name, current)
 
-    run = training_run_execute(run_id=run.pk, on_progress=on_progress)
+    try:
+        run = training_run_execute(run_id=run.pk, on_progress=on_progress)
+    except BaseException:
+        # Stopped mid-run (Ctrl-C, or bin/demo's SIGTERM on exit): no worker will finish this
+        # run, so it ends now rather than when the stale sweep notices its silent heartbeat.
+        TrainingRun.objects.filter(
+            pk=run.pk, status__in=[TrainingRun.Status.QUEUED, TrainingRun.Status.RUNNING]
+        ).update(
+            status=TrainingRun.Status.CANCELLED,
+            cancel_requested=True,
+            finished_at=timezone.now(),
+            error="the process training it was stopped",
+        )
+        raise
     if run.status != TrainingRun.Status.SUCCEEDED:
         raise TrainingFailed(f"run #{run.pk} of {name} ended {run.status}: {run.error}")
     version = run.version.version if run.version else None

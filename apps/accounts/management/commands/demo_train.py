@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import signal
 import time
 from typing import Any
 
@@ -28,6 +29,9 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # bin/demo stops the trainer with SIGTERM when the server stops: end like Ctrl-C, so
+        # the run in progress is marked cancelled instead of left "running".
+        signal.signal(signal.SIGTERM, _interrupt)
         started_all = time.monotonic()
         failed = []
         for module_name in TRAIN_ORDER:
@@ -43,3 +47,7 @@ class Command(BaseCommand):
         self.stdout.write(f"demo models trained in {time.monotonic() - started_all:.0f}s")
         if failed:
             raise CommandError(f"training failed for {', '.join(failed)}; see the runs pages")
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
