@@ -80,7 +80,8 @@ def model_train_here(
             status=TrainingRun.Status.CANCELLED,
             cancel_requested=True,
             finished_at=timezone.now(),
-            error="the process training it was stopped",
+            # Stopped after registering (in the serving-form export), its version stays.
+            error="the process training it was stopped (a version it registered stays)",
         )
         raise
     if run.status != TrainingRun.Status.SUCCEEDED:
