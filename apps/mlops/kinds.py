@@ -105,6 +105,9 @@ class ModelKind:
     # use it: each version carries its own side-by-side evaluation against the base it would
     # replace (apps/mlops/adaptation.py).
     gate: Callable[[dict[str, Any]], str | None] | None = None
+    # What the suite does while no version exists yet, completing "Until then ...": pages
+    # say it while the first version trains (the demo trains its models after serving).
+    untrained: str = ""
 
 
 _kinds: dict[str, ModelKind] = {}

@@ -226,6 +226,43 @@ def training_run_payload(run_id: int) -> dict[str, Any] | None:
     }
 
 
+def models_in_training() -> list[dict[str, Any]]:
+    """Models with no production version whose first training is queued or running, each with
+    its run and an estimate of when it is ready: pages say so instead of failing meanwhile."""
+    runs = list(
+        TrainingRun.objects.filter(
+            status__in=[TrainingRun.Status.QUEUED, TrainingRun.Status.RUNNING]
+        ).order_by("created_at", "id")
+    )
+    if not runs:
+        return []
+    served = set(
+        ModelVersion.objects.filter(
+            is_production=True, name__in={run.model_name for run in runs}
+        ).values_list("name", flat=True)
+    )
+    notices: dict[str, dict[str, Any]] = {}
+    for run in runs:
+        if run.model_name in served or run.model_name in notices:
+            continue
+        eta_s = _number((run.progress or {}).get("eta_s"))
+        try:
+            kind = kind_get(run.model_name)
+        except KeyError:
+            continue
+        notices[run.model_name] = {
+            "name": run.model_name,
+            "title": kind.title,
+            "untrained": kind.untrained,
+            "run_id": run.pk,
+            "status": run.status,
+            "percent": run_percent(run),
+            # Registering and promoting follow the last step: round up, at least a minute.
+            "minutes": math.ceil((eta_s + 30) / 60) if eta_s is not None else None,
+        }
+    return list(notices.values())
+
+
 # -- monitoring ------------------------------------------------------------------------------------
 def distribution(counts: Mapping[str, float]) -> dict[str, float]:
     total = float(sum(counts.values()))

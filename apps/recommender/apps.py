@@ -29,6 +29,7 @@ class RecommenderConfig(AppConfig):
                 tolerance=0.005,
                 train=ranker_train,
                 params=PARAM_SPECS,
+                untrained="the shop recommends by item text and what is trending",
             )
         )
         kind_register(adapted_base_kind(ADAPTED_BASE))

@@ -19,7 +19,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from apps.mlops.services import model_available, version_train_and_register
+from apps.mlops.services import model_available, model_train_here
 
 from .catalog_import import items_import
 from .models import Event, Item
@@ -139,11 +139,14 @@ def demo_load(*, log: Callable[[str], None] = print, train: bool = True) -> None
     else:
         log(f"   simulated shoppers: {shoppers_simulate()} events")
     log(f"   text index: {index_rebuild()} items embedded")
-    if train and not model_available(MODEL_NAME):
-        version, promotion = version_train_and_register(
-            name=MODEL_NAME, params={}, promote=True, log=lambda m: log(f"   {m}")
-        )
-        log(
-            f"   ranker v{version.version}: ndcg@10={version.metrics.get('ndcg@10', 0):.4f}; "
-            f"{promotion.message if promotion else 'not promoted'}"
-        )
+    if train:
+        demo_train(log=log)
+
+
+def demo_train(*, log: Callable[[str], None] = print, max_steps: int | None = None) -> None:
+    """Train the demo ranker on the simulated shoppers unless one is in production (it fits
+    in seconds, so `max_steps`, the fine-tuning cap of the other demo models, is not used)."""
+    if model_available(MODEL_NAME):
+        return
+    run = model_train_here(name=MODEL_NAME, params={}, log=log)
+    log(f"   ranker: ndcg@10={run.metrics.get('ndcg@10', 0):.4f}; {run.promotion_result}")

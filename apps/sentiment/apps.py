@@ -24,6 +24,7 @@ class SentimentConfig(AppConfig):
                 tolerance=0.005,
                 train=sentiment_train,
                 params=PARAM_SPECS,
+                untrained="new headlines wait for their scores, and alerts for them",
             )
         )
         kind_register(adapted_base_kind(ADAPTED_BASE))

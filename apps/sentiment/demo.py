@@ -157,28 +157,6 @@ def demo_load(*, log: Callable[[str], None] = print, train: bool = True) -> None
         )
     log(f"   watchlist: {len(WATCHLIST)} companies")
 
-    if train and not mlops_services.model_available(MODEL_NAME):
-        log(f"   training the demo sentiment model on {DEMO_DATA.name} (3 epochs, max_length 64)")
-
-        def progress(event: dict[str, object]) -> None:
-            if event.get("phase") == "epoch":
-                return
-            step, total = int(event["step"]), int(event["total_steps"])  # type: ignore[call-overload]
-            if step % 10 == 0 or step == total:
-                log(f"     step {step}/{total}, loss {event['loss']}, ~{event['eta_s']}s left")
-
-        version, result = mlops_services.version_train_and_register(
-            name=MODEL_NAME,
-            params={"epochs": 3, "max_length": 64},
-            promote=True,
-            log=log,
-            progress=progress,
-        )
-        log(
-            f"   sentiment v{version.version}: macro-F1 {version.metrics['macro_f1']:.3f}; "
-            f"{result.message if result else ''}"
-        )
-
     feed = services.source_get_or_create(
         name="Demo newswire (RSS)",
         kind=Source.Kind.RSS,
@@ -229,6 +207,27 @@ def demo_load(*, log: Callable[[str], None] = print, train: bool = True) -> None
                 "delivery": AlertRule.Delivery.DIGEST,
             },
         )
+    if train:
+        demo_train(log=log)
+    else:
+        _scores_catch_up(log)
+
+
+def demo_train(*, log: Callable[[str], None] = print, max_steps: int | None = None) -> None:
+    """Train the demo sentiment model unless one is in production, then score the headlines
+    that waited for it and evaluate the alert rules. `max_steps` caps the fine-tuning."""
+    if not mlops_services.model_available(MODEL_NAME):
+        log(f"   training the demo sentiment model on {DEMO_DATA.name} (3 epochs, max_length 64)")
+        params: dict[str, int] = {"epochs": 3, "max_length": 64}
+        if max_steps:
+            params["max_steps"] = max_steps
+        run = mlops_services.model_train_here(name=MODEL_NAME, params=params, log=log)
+        if run.version is not None:
+            log(f"   sentiment v{run.version.version}: macro-F1 {run.metrics['macro_f1']:.3f}")
+    _scores_catch_up(log)
+
+
+def _scores_catch_up(log: Callable[[str], None]) -> None:
     if mlops_services.model_available(MODEL_NAME):
         pending = list(
             Document.objects.filter(status=Document.Status.PENDING).values_list("pk", flat=True)
@@ -238,4 +237,4 @@ def demo_load(*, log: Callable[[str], None] = print, train: bool = True) -> None
         opened = services.alerts_evaluate()
         log(f"   scored {len(pending)} documents; {len(opened)} alert(s) opened")
     else:
-        log("   no sentiment model yet: documents wait for scoring (run sentiment_train)")
+        log("   no sentiment model yet: documents wait for scoring (manage.py demo_train)")

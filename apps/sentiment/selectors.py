@@ -260,10 +260,15 @@ def trend_series(
 def topic_examples() -> tuple[tuple[int, int], list[tuple[str, list[str]]]]:
     """The analysts' topic corrections as classifier examples, the latest per text: (a key that
     changes whenever a correction is added or removed, [(text, topics)])."""
-    rows = TopicCorrection.objects.order_by("document_id", "-created_at", "-id").distinct(
-        "document_id"
+    # The latest per document, picked here rather than by DISTINCT ON, which SQLite (the
+    # embedded profile's database) refuses: there the topic model failed every batch.
+    rows = TopicCorrection.objects.order_by("document_id", "-created_at", "-id").values_list(
+        "document_id", "text", "topics"
     )
-    examples = [(text, list(topics or [])) for text, topics in rows.values_list("text", "topics")]
+    latest: dict[int, tuple[str, list[str]]] = {}
+    for document_id, text, topics in rows:
+        latest.setdefault(document_id, (text, list(topics or [])))
+    examples = list(latest.values())
     newest = TopicCorrection.objects.order_by("-id").values_list("id", flat=True).first() or 0
     return (len(examples), newest), examples
 

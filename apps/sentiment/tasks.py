@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from celery import shared_task
 
 from apps.core.upload_jobs import jobs_requeue
+from mlcore.registry import UnknownVersion
 
 from . import imports, services
 from .models import ImportJob
+
+log = logging.getLogger(__name__)
 
 
 @shared_task(acks_late=True, queue="inference")
@@ -56,7 +60,13 @@ def source_topics_retag_task(source_id: int) -> int:
     time_limit=360,
 )
 def documents_score_task(document_ids: list[int]) -> int:
-    return len(services.documents_score(document_ids=document_ids))
+    try:
+        return len(services.documents_score(document_ids=document_ids))
+    except UnknownVersion:
+        # No sentiment model yet (the demo trains it after serving): retrying cannot help. The
+        # documents stay pending; the sweeper queues them again once a model is in production.
+        log.info("no sentiment model yet: %d documents wait for scoring", len(document_ids))
+        return 0
 
 
 @shared_task(acks_late=True, queue="inference")

@@ -265,39 +265,26 @@ def demo_knowledge_shop_load(*, log: Callable[[str], None] = print) -> Knowledge
 
 
 def demo_load(*, log: Callable[[str], None] = print, train: bool = True) -> None:
-
-    kb = demo_knowledge_load(log=log)
+    demo_knowledge_load(log=log)
     demo_knowledge_zh_load(log=log)
     demo_knowledge_shop_load(log=log)
-    if not train:
-        log("   intent model: skipped (--no-train)")
-        return
+    if train:
+        demo_train(log=log)
+    else:
+        log("   intent model: not trained now (manage.py demo_train trains it)")
+
+
+def demo_train(*, log: Callable[[str], None] = print, max_steps: int | None = None) -> None:
+    """Train the support-intent model on the demo's past conversations unless one is in
+    production, then calibrate the handoff confidence on its held-out questions. `max_steps`
+    caps the fine-tuning."""
+    kb = knowledge_base_ensure(name=KB_NAME, slug="bank")
     if mlops_services.model_available(INTENT_MODEL):
         log("   intent model: a production version exists, not retraining")
     else:
         log("   training the support-intent model on the demo past conversations...")
-        last = [0.0]
-
-        def progress(event: dict[str, Any]) -> None:
-            if event.get("phase") == "epoch" or time.monotonic() - last[0] > 20:
-                last[0] = time.monotonic()
-                log(
-                    f"     epoch {event['epoch']}/{event['epochs']} step {event['step']}/"
-                    f"{event['total_steps']} loss {event['loss']:.3f}"
-                    + (
-                        f" val acc {event['val_accuracy']:.3f}"
-                        if event.get("val_accuracy") is not None
-                        else ""
-                    )
-                )
-
-        version, result = mlops_services.version_train_and_register(
-            name=INTENT_MODEL, params={"kb_id": kb.pk}, promote=True, log=log, progress=progress
-        )
-        log(
-            f"   intent model v{version.version}: accuracy {version.metrics.get('accuracy', 0):.3f}"
-            f"; {result.message if result else ''}"
-        )
+        run = mlops_services.model_train_here(name=INTENT_MODEL, params={"kb_id": kb.pk}, log=log)
+        log(f"   intent model: accuracy {run.metrics.get('accuracy', 0):.3f}")
     rows = eval_rows_of_production()
     if len(rows) >= 10:
         table = knowledge_base_calibrate(kb_id=kb.pk, rows=rows)

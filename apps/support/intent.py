@@ -315,6 +315,7 @@ def intent_kind() -> ModelKind:
         train=intent_train,
         params=PARAM_SPECS,
         on_production=_production_changed,
+        untrained="the chat answers from the help centre by retrieval alone, without intents",
     )
 
 

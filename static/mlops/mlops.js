@@ -177,13 +177,22 @@
       try {
         const scheme = location.protocol === "https:" ? "wss://" : "ws://";
         const ws = new WebSocket(scheme + location.host + runEl.dataset.ws);
+        let heardAt = Date.now();
         ws.onopen = () => { live.textContent = "live"; };
         ws.onmessage = (msg) => {
+          heardAt = Date.now();
           const p = JSON.parse(msg.data);
           render(p);
           // The websocket carries no log; fetch it once when the run ends.
           if (ended(p.status)) poll();
         };
+        // A run trained by a process outside this server's channel layer (the demo's
+        // background trainer without Redis) sends nothing here: a quiet socket falls back to
+        // polling the API until the run ends.
+        const quiet = setInterval(() => {
+          if (ended(status)) { clearInterval(quiet); return; }
+          if (!timer && Date.now() - heardAt > 5000) { clearInterval(quiet); poll(); }
+        }, 1000);
         ws.onclose = () => { live.textContent = ""; if (!ended(status) && !timer) poll(); };
       } catch (e) { poll(); }
     }

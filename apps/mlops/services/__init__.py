@@ -1,6 +1,7 @@
 """Model lifecycle services, one module per sub-domain; this package re-exports the public verbs.
 
-Sub-modules import one way: versions <- training (registers and promotes what it trains);
+Sub-modules import one way: versions <- training (registers and promotes what it trains) <-
+trainer (runs a training in this process);
 serving and optimisation stand alone. Export and import live in ../archives.py, the alias
 reconcile in ../aliases.py, the registry in ../model_store.py.
 """
@@ -23,6 +24,7 @@ from .serving import (
     models_forget,
     models_warm,
 )
+from .trainer import TrainingFailed, model_train_here
 from .training import (
     retrain_schedule_set,
     retrain_schedules_run_due,
@@ -44,6 +46,7 @@ from .versions import (
 __all__ = [
     "INT8_MAX_ACCURACY_LOSS",
     "PromotionResult",
+    "TrainingFailed",
     "form_tolerance",
     "model_available",
     "model_load",
@@ -51,6 +54,7 @@ __all__ = [
     "model_loaded_version",
     "model_policy_set",
     "model_tolerance",
+    "model_train_here",
     "model_version_forms_on_promote",
     "model_version_optimise",
     "model_version_promote",

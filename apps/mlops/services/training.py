@@ -45,9 +45,17 @@ HEARTBEAT_SECONDS = 20
 
 @transaction.atomic
 def training_run_start(
-    *, model_name: str, params: dict[str, Any] | None = None, user: Any = None, promote: bool = True
+    *,
+    model_name: str,
+    params: dict[str, Any] | None = None,
+    user: Any = None,
+    promote: bool = True,
+    enqueue: bool = True,
 ) -> TrainingRun:
-    """Record a run and queue it on the `training` queue once the record is committed."""
+    """Record a run and queue it on the `training` queue once the record is committed.
+
+    With `enqueue=False` the caller runs it itself (`training_run_execute`), as the demo's
+    background trainer does: a process of its own, whatever the broker."""
     kind = kind_get(model_name)
     if kind.train is None:
         raise ValueError(f"{model_name} cannot be trained from here")
@@ -63,7 +71,8 @@ def training_run_start(
     from ..tasks import training_run_execute_task
 
     run_id = run.pk
-    transaction.on_commit(lambda: training_run_execute_task.delay(run_id))
+    if enqueue:
+        transaction.on_commit(lambda: training_run_execute_task.delay(run_id))
     return run
 
 
