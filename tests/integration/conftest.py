@@ -242,9 +242,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 @pytest.fixture
 def running(stack: Stack) -> Iterator[Stack]:
-    """The stack with processes stopped again after the test."""
+    """The stack with processes stopped again after the test, and its environment as it was
+    before: a test that points EMAIL_URL at its own SMTP server (or allows an outbound network)
+    must not leave that to the tests after it."""
+    saved = dict(stack.env)
     yield stack
     stack.stop_all()
+    stack.env.clear()
+    stack.env.update(saved)
 
 
 SUPPORT_CHATS_CLOSE = """

@@ -83,7 +83,7 @@ def test_a_corpus_is_imported_by_the_worker_and_a_bad_file_is_refused_keeping_it
     page.locator("#id_file").wait_for(timeout=30000)
 
     accepted = _upload(page, "news.txt", NEWS, "text/plain")
-    queued_message = page.locator(".messages").inner_text()
+    queued_message = page.locator(".messages:not(#training-notices)").inner_text()
     page.locator("#corpora a").first.click()
     card = page.locator("#corpus")
     card.locator("text=distinct texts").wait_for(timeout=120000)  # htmx asks every 2 s
