@@ -7,6 +7,7 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 import zipfile
 from collections.abc import Sequence
 from importlib import metadata
@@ -22,11 +23,12 @@ from .serving.choice import (
     DEFAULT_TOLERANCE,
     FP16,
     FP32,
+    FormMeasure,
     form_check,
     form_fastest,
 )
 from .serving.device import half_dtype, model_batch_size
-from .serving.embedder_forms import EMBEDDER_FORMS, embedder_forms_ensure
+from .serving.embedder_forms import EMBEDDER_FORMS, embedder_forms_ensure, forms_ready
 from .serving.sessions import OnnxRunner
 
 FloatArray = npt.NDArray[np.float32]
@@ -35,6 +37,11 @@ IntArray = npt.NDArray[np.int64]
 # length (+2 tokens): short chat questions padded to the longest of 32 cost 2.8x as much CPU
 # per text as the same questions grouped by length (docs/serving.md).
 PAD_SLACK = 1.3
+# ML_EMBED_FORMS_EXPORT=later: an automatic form whose forms are not exported yet serves fp32
+# torch instead of exporting them first (about 90 s on 2 cores), and switches to the fastest
+# form once another process has exported them (bin/demo: the background trainer does).
+FORMS_EXPORT_ENV = "ML_EMBED_FORMS_EXPORT"
+FORMS_RECHECK_SECONDS = 30.0
 
 
 def length_groups(
@@ -224,6 +231,9 @@ class Embedder:
         self.dim = int(self.model.config.hidden_size)
         self._lock = threading.Lock()
         self._runner: OnnxRunner | None = None
+        # Set while an automatic form waits for another process to export the forms.
+        self._awaiting_forms: float | None = None
+        self._forms_checked_at = 0.0
         self.form = self._form_choose(
             os.environ.get("ML_EMBED_FORM", "auto") if form == "auto" else form, tolerance
         )
@@ -258,7 +268,19 @@ class Embedder:
             max_length=self.max_length,
         )
 
+    def forms_export(self) -> list[FormMeasure]:
+        """Export and measure this model's CPU serving forms now, unless they already are."""
+        _, measures = self._forms()
+        return measures
+
     def _fastest_cpu_form(self, tolerance: float) -> str:
+        if os.environ.get(FORMS_EXPORT_ENV, "now") == "later" and not forms_ready(
+            _cache_dir(), self.model_path
+        ):
+            log.info("embedder forms not exported yet; serving fp32 torch until they are")
+            self._awaiting_forms = tolerance
+            self._forms_checked_at = time.monotonic()
+            return FP32
         try:
             _, measures = self._forms()
         except Exception:  # an export that fails must not stop the embedder: fp32 serves
@@ -276,6 +298,8 @@ class Embedder:
         """Embed texts; returns an (n, dim) float32 array of unit vectors."""
         if len(texts) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
+        if self._awaiting_forms is not None:
+            self._forms_recheck()
         if self._runner is None:
             return self._torch_embed(texts)
         # Group by length so each pass pads little; restore the caller's order at the end.
@@ -285,6 +309,26 @@ class Embedder:
             norms = np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
             out[idx] = vectors / norms
         return out
+
+    def _forms_recheck(self) -> None:
+        """Switch from the interim fp32 to the fastest form once the forms are exported."""
+        tolerance = self._awaiting_forms
+        now = time.monotonic()
+        if tolerance is None or now - self._forms_checked_at < FORMS_RECHECK_SECONDS:
+            return
+        self._forms_checked_at = now
+        if not forms_ready(_cache_dir(), self.model_path):
+            return
+        with self._lock:  # no torch pass is running while the form changes
+            if self._awaiting_forms is None:
+                return
+            self._awaiting_forms = None
+            form = self._fastest_cpu_form(tolerance)
+            if form in EMBEDDER_FORMS:
+                folder, _ = self._forms()
+                self._runner = OnnxRunner(folder / f"{form}.onnx", device="cpu")
+            self.form = form
+        log.info("embedder forms exported; serving %s", form)
 
     def _passes(self, texts: Sequence[str]) -> list[tuple[list[int], IntArray, IntArray]]:
         return length_passes(

@@ -72,6 +72,11 @@ def forms_dir(cache_root: str | Path, model_path: str | Path) -> Path:
     return Path(cache_root) / "forms" / model_key(model_path)
 
 
+def forms_ready(cache_root: str | Path, model_path: str | Path) -> bool:
+    """Whether a model's forms are exported and measured (a cheap check: one stat)."""
+    return (forms_dir(cache_root, model_path) / RECORD).is_file()
+
+
 @contextlib.contextmanager
 def _exclusive(folder: Path) -> Iterator[None]:
     """One process exports a model's forms; the others wait and then read what it wrote."""

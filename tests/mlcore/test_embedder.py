@@ -81,6 +81,34 @@ def test_forms_are_exported_once_measured_by_cosine_and_reused(tmp_path, monkeyp
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
 
 
+def test_a_deferred_export_serves_fp32_until_the_forms_exist_then_the_fastest(
+    tmp_path, monkeypatch, embedder
+):
+    import shutil
+
+    from mlcore import embedder as module
+    from mlcore.serving.embedder_forms import forms_dir
+
+    exported = forms_dir(module._cache_dir(), embedder.model_path)  # the fixture's automatic form
+    monkeypatch.setenv("ML_BASE_CACHE", str(tmp_path))
+    monkeypatch.setenv(module.FORMS_EXPORT_ENV, "later")
+    texts = ["Where is my parcel?", "The quarterly profit rose sharply."]
+
+    waiting = module.Embedder(device="cpu")
+    interim = waiting.embed(texts)
+    assert waiting.form == "fp32" and not (tmp_path / "forms").exists()  # nothing exported
+    # Another process (bin/demo's trainer) exports the forms: within the recheck interval the
+    # embedder keeps fp32, after it the fastest form, as an embedder started now would choose.
+    shutil.copytree(exported, forms_dir(tmp_path, waiting.model_path))
+    waiting.embed(texts)
+    assert waiting.form == "fp32"
+    monkeypatch.setattr(module, "FORMS_RECHECK_SECONDS", 0.0)
+    switched = waiting.embed(texts)
+
+    assert waiting.form == module.Embedder(device="cpu").form == embedder.form
+    np.testing.assert_allclose(switched, interim, atol=1e-4)
+
+
 def test_an_unknown_or_impossible_form_is_refused():
     from mlcore.embedder import Embedder
 

@@ -7,7 +7,11 @@ import signal
 import time
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+
+from mlcore.config import resolve_device
+from mlcore.embedder import Embedder
 
 # The chat's intent model first (the chat is what a visitor tries first), then the sentiment
 # model (the dashboard's scores wait for it), then the ranker (the shop works without it).
@@ -33,6 +37,8 @@ class Command(BaseCommand):
         # the run in progress is marked cancelled instead of left "running".
         signal.signal(signal.SIGTERM, _interrupt)
         started_all = time.monotonic()
+        if resolve_device(settings.ML_DEVICE) == "cpu":
+            self._embedder_forms()
         failed = []
         for module_name in TRAIN_ORDER:
             started = time.monotonic()
@@ -47,6 +53,17 @@ class Command(BaseCommand):
         self.stdout.write(f"demo models trained in {time.monotonic() - started_all:.0f}s")
         if failed:
             raise CommandError(f"training failed for {', '.join(failed)}; see the runs pages")
+
+    def _embedder_forms(self) -> None:
+        """The embedder's ONNX forms, which bin/demo leaves out of the first page's path: until
+        they exist the web server embeds with fp32 torch, then switches to the fastest form."""
+        started = time.monotonic()
+        self.stdout.write(
+            self.style.MIGRATE_HEADING("== embedder serving forms (about 90 s the first time)")
+        )
+        measures = Embedder(device="cpu", form="fp32").forms_export()
+        rates = ", ".join(f"{m.form} {m.texts_per_s:.0f}/s" for m in measures)
+        self.stdout.write(f"   {rates}; done in {time.monotonic() - started:.0f}s")
 
 
 def _interrupt(_signum: int, _frame: object) -> None:
