@@ -38,8 +38,9 @@ IntArray = npt.NDArray[np.int64]
 # per text as the same questions grouped by length (docs/serving.md).
 PAD_SLACK = 1.3
 # ML_EMBED_FORMS_EXPORT=later: an automatic form whose forms are not exported yet serves fp32
-# torch instead of exporting them first (about 90 s on 2 cores), and switches to the fastest
-# form once another process has exported them (bin/demo: the background trainer does).
+# torch instead of exporting them first (20 s on 2 idle cores, 90 s on busy ones), and
+# switches to the fastest form once another process has exported them (bin/demo: the
+# background trainer does).
 FORMS_EXPORT_ENV = "ML_EMBED_FORMS_EXPORT"
 FORMS_RECHECK_SECONDS = 30.0
 

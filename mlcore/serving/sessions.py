@@ -3,6 +3,7 @@ torch thread count so an ONNX form and the torch form it replaces use the same c
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,11 @@ class OnnxRunner:
         options.intra_op_num_threads = max(1, threads)
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # ONNX Runtime's intra-op threads spin after each run by default, waiting for the next;
+        # in a server whose model threads take turns with the request threads, that spinning
+        # burnt 4x the CPU of the work itself (bench/RESULTS.md, "ONNX Runtime's spinning").
+        spin = "1" if os.environ.get("ML_ORT_SPIN", "0") == "1" else "0"
+        options.add_session_config_entry("session.intra_op.allow_spinning", spin)
         self.path = Path(path)
         self.session: Any = ort.InferenceSession(
             str(self.path), options, providers=providers_for(device)

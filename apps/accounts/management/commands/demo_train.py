@@ -59,7 +59,7 @@ class Command(BaseCommand):
         they exist the web server embeds with fp32 torch, then switches to the fastest form."""
         started = time.monotonic()
         self.stdout.write(
-            self.style.MIGRATE_HEADING("== embedder serving forms (about 90 s the first time)")
+            self.style.MIGRATE_HEADING("== embedder serving forms (20 to 90 s the first time)")
         )
         measures = Embedder(device="cpu", form="fp32").forms_export()
         rates = ", ".join(f"{m.form} {m.texts_per_s:.0f}/s" for m in measures)
