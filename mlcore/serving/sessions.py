@@ -40,7 +40,7 @@ class OnnxRunner:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         # ONNX Runtime's intra-op threads spin after each run by default, waiting for the next;
         # in a server whose model threads take turns with the request threads, that spinning
-        # burnt 4x the CPU of the work itself (bench/RESULTS.md, "ONNX Runtime's spinning").
+        # doubled a question's CPU (bench/RESULTS.md, "Thread spinning in the web process").
         spin = "1" if os.environ.get("ML_ORT_SPIN", "0") == "1" else "0"
         options.add_session_config_entry("session.intra_op.allow_spinning", spin)
         self.path = Path(path)

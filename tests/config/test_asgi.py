@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
+import os
 from typing import Any
 
 import pytest
@@ -70,3 +72,18 @@ def test_the_served_application_uses_the_one_hop_handler() -> None:
     from config.asgi import application
 
     assert isinstance(application.application_mapping["http"], SyncChainASGIHandler)
+
+
+def test_the_web_process_keeps_torch_threads_from_spinning_unless_told(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import config.asgi
+
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    importlib.reload(config.asgi)
+    default = os.environ["OMP_WAIT_POLICY"]
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
+    importlib.reload(config.asgi)
+
+    assert default == "PASSIVE"
+    assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
