@@ -4,6 +4,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import Group
+from django.contrib.messages import get_messages
 from rest_framework.test import APIClient
 
 import tests.mlops.kinds  # noqa: F401  (registers the test kinds)
@@ -49,6 +50,18 @@ def analyst(db: Any) -> User:
     user = User.objects.create_user("analyst-test", password="pw-123456")
     user.groups.add(Group.objects.get_or_create(name=Role.ANALYST)[0])
     return user
+
+
+@pytest.fixture
+def admin_client(client: Any, ml_admin: User) -> Any:
+    """Django's test client signed in as the ML admin (the pages' forms)."""
+    client.force_login(ml_admin)
+    return client
+
+
+def messages_shown(response: Any) -> list[str]:
+    """The messages (django.contrib.messages) the request of `response` left for the user."""
+    return [str(m) for m in get_messages(response.wsgi_request)]
 
 
 @pytest.fixture

@@ -5,21 +5,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.contrib.messages import get_messages
 from django.utils import timezone
 
 from apps.mlops import services
 from apps.mlops.models import ModelPolicy, ModelVersion, PromotionEvent, TrainingRun
 
-from .conftest import lookup_version
+from .conftest import lookup_version, messages_shown
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def admin_client(client, ml_admin):  # type: ignore[no-untyped-def]
-    client.force_login(ml_admin)
-    return client
 
 
 @pytest.fixture
@@ -27,10 +20,6 @@ def versions(django_capture_on_commit_callbacks):  # type: ignore[no-untyped-def
     with django_capture_on_commit_callbacks(execute=True):
         lookup_version(0.80, "a", promote=True)
     return lookup_version(0.60, "b")
-
-
-def _messages(response) -> list[str]:  # type: ignore[no-untyped-def]
-    return [str(m) for m in get_messages(response.wsgi_request)]
 
 
 def test_pages_need_the_ml_admin_role(client, analyst):
@@ -56,14 +45,14 @@ def test_override_without_reason_on_the_page_changes_nothing(admin_client, versi
         "/mlops/models/test-lookup/promote/", {"version": 2, "override": "on"}, follow=True
     )
 
-    assert any("needs a reason" in m for m in _messages(response))
+    assert any("needs a reason" in m for m in messages_shown(response))
     assert ModelVersion.objects.get(is_production=True).version == 1
 
 
 def test_refused_promotion_is_explained(admin_client, versions):
     response = admin_client.post("/mlops/models/test-lookup/promote/", {"version": 2}, follow=True)
 
-    assert any(m.startswith("Refused:") for m in _messages(response))
+    assert any(m.startswith("Refused:") for m in messages_shown(response))
     assert PromotionEvent.objects.filter(kind="refused").count() == 1
 
 
@@ -72,7 +61,7 @@ def test_start_run_with_bad_json_keeps_nothing(admin_client):
         "/mlops/models/test-lookup/runs/", {"params": "{epochs: 2"}, follow=True
     )
 
-    assert any("not valid JSON" in m for m in _messages(response))
+    assert any("not valid JSON" in m for m in messages_shown(response))
     assert not TrainingRun.objects.exists()
 
 
@@ -96,8 +85,8 @@ def test_tolerance_form_validates(admin_client):
         "/mlops/models/test-lookup/policy/", {"tolerance": "0.03"}, follow=True
     )
 
-    assert any("not saved" in m for m in _messages(bad))
-    assert any("0.03" in m for m in _messages(good))
+    assert any("not saved" in m for m in messages_shown(bad))
+    assert any("0.03" in m for m in messages_shown(good))
     assert ModelPolicy.objects.get(name="test-lookup").tolerance == 0.03
 
 
