@@ -104,6 +104,15 @@ async def until(
     return await asyncio.wait_for(loop(), timeout)
 
 
+def bot_answer(event: dict[str, Any]) -> bool:
+    """Whether a chat websocket event is a message of the bot other than its greeting."""
+    return bool(
+        event["type"] == "message"
+        and event["message"]["sender"] == "bot"
+        and event["message"]["kind"] != "greeting"
+    )
+
+
 def chat_asked(running: Stack, chromium: Any) -> tuple[Any, Any, str]:
     """A customer's chat page (sockets hooked) after the bot answered a question; returns the
     page, the widget and the conversation's token."""

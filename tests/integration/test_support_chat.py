@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from tests.integration.conftest import signed_in_client
-from tests.integration.support import CARD_DELIVERY, help_centre_setup, shell, until
+from tests.integration.support import CARD_DELIVERY, bot_answer, help_centre_setup, shell, until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -34,14 +34,7 @@ async def _conversation(base: str, cookies: str) -> dict:
             {"type": "message", "client_id": "c1", "text": "How long does card delivery take?"}
         )
     )
-    answer = await until(
-        customer,
-        lambda e: (
-            e["type"] == "message"
-            and e["message"]["sender"] == "bot"
-            and e["message"]["kind"] != "greeting"
-        ),
-    )
+    answer = await until(customer, bot_answer)
 
     agent = await websockets.connect(
         f"{ws_base}/ws/support/console/", origin=base, additional_headers={"Cookie": cookies}

@@ -9,7 +9,14 @@ import json
 import httpx
 import pytest
 
-from tests.integration.support import CARD_DELIVERY, CHANGING_PIN, help_centre_setup, shell, until
+from tests.integration.support import (
+    CARD_DELIVERY,
+    CHANGING_PIN,
+    bot_answer,
+    help_centre_setup,
+    shell,
+    until,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -29,15 +36,7 @@ async def _customer_asks(base: str, client: httpx.AsyncClient, question: str) ->
     async with websockets.connect(ws_url, origin=base) as customer:
         await until(customer, lambda e: e["type"] == "history", timeout=120)
         await customer.send(json.dumps({"type": "message", "client_id": "q1", "text": question}))
-        answer = await until(
-            customer,
-            lambda e: (
-                e["type"] == "message"
-                and e["message"]["sender"] == "bot"
-                and e["message"]["kind"] != "greeting"
-            ),
-            timeout=120,
-        )
+        answer = await until(customer, bot_answer, timeout=120)
     return answer["message"]
 
 

@@ -82,3 +82,11 @@ def lookup_version(quality: float, answer: str = "a", *, promote: bool = False) 
     if promote:
         services.model_version_promote(name="test-lookup", version=version.version)
     return version
+
+
+@pytest.fixture
+def two_versions(django_capture_on_commit_callbacks: Any) -> Any:
+    """Two `test-lookup` versions: v1 (quality 0.80) in production, v2 (0.60) returned."""
+    with django_capture_on_commit_callbacks(execute=True):
+        lookup_version(0.80, "a", promote=True)
+    return lookup_version(0.60, "b")

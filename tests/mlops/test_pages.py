@@ -15,20 +15,13 @@ from .conftest import lookup_version, messages_shown
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def versions(django_capture_on_commit_callbacks):  # type: ignore[no-untyped-def]
-    with django_capture_on_commit_callbacks(execute=True):
-        lookup_version(0.80, "a", promote=True)
-    return lookup_version(0.60, "b")
-
-
 def test_pages_need_the_ml_admin_role(client, analyst):
     client.force_login(analyst)
 
     assert client.get("/mlops/").status_code == 403
 
 
-def test_model_pages_show_versions_matrix_and_history(admin_client, versions):
+def test_model_pages_show_versions_matrix_and_history(admin_client, two_versions):
     listing = admin_client.get("/mlops/").content.decode()
     detail = admin_client.get("/mlops/models/test-lookup/").content.decode()
     version = admin_client.get("/mlops/models/test-lookup/v2/").content.decode()
@@ -40,7 +33,7 @@ def test_model_pages_show_versions_matrix_and_history(admin_client, versions):
     assert 'class="matrix"' in version and "-0.2000" in version
 
 
-def test_override_without_reason_on_the_page_changes_nothing(admin_client, versions):
+def test_override_without_reason_on_the_page_changes_nothing(admin_client, two_versions):
     response = admin_client.post(
         "/mlops/models/test-lookup/promote/", {"version": 2, "override": "on"}, follow=True
     )
@@ -49,7 +42,7 @@ def test_override_without_reason_on_the_page_changes_nothing(admin_client, versi
     assert ModelVersion.objects.get(is_production=True).version == 1
 
 
-def test_refused_promotion_is_explained(admin_client, versions):
+def test_refused_promotion_is_explained(admin_client, two_versions):
     response = admin_client.post("/mlops/models/test-lookup/promote/", {"version": 2}, follow=True)
 
     assert any(m.startswith("Refused:") for m in messages_shown(response))
@@ -150,7 +143,7 @@ def test_an_ordinary_score_on_a_large_split_has_no_warning(admin_client):
     assert 'data-testid="score-warning"' not in version
 
 
-def test_promote_and_roll_back_ask_for_confirmation_saying_what_happens(admin_client, versions):
+def test_promote_and_roll_back_ask_for_confirmation_saying_what_happens(admin_client, two_versions):
     lookup_version(0.9, "c")
     detail = admin_client.get("/mlops/models/test-lookup/").content.decode()
 
