@@ -19,18 +19,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from bench.support import SUPPORT_QUESTIONS
 from mlcore.batching import BatchConfig, MicroBatcher
-
-QUESTIONS = [
-    "How long does a card take to arrive?",
-    "Why was I charged a fee for a transfer?",
-    "My top up failed, what should I do?",
-    "Can I change my PIN at an ATM?",
-    "What exchange rate do you use?",
-    "How do I close my account?",
-    "The contactless payment does not work",
-    "I want a refund for an item I bought",
-]
 
 
 def _load(ask: Callable[[str], Any], threads: int, seconds: float) -> dict[str, float]:
@@ -43,7 +33,7 @@ def _load(ask: Callable[[str], Any], threads: int, seconds: float) -> dict[str, 
         i = n
         while time.perf_counter() < stop:
             started = time.perf_counter()
-            ask(QUESTIONS[i % len(QUESTIONS)])
+            ask(SUPPORT_QUESTIONS[i % len(SUPPORT_QUESTIONS)])
             took = time.perf_counter() - started
             with guard:
                 latencies.append(took)
@@ -85,7 +75,7 @@ def main(argv: list[str]) -> dict[str, Any]:
         "embedder_batched": lambda t: batcher.call([t], 60),
     }
     for ask in paths.values():  # warm each path once
-        ask(QUESTIONS[0])
+        ask(SUPPORT_QUESTIONS[0])
     results: dict[str, Any] = {"load_average_at_start": load_start}
     for threads in (int(n) for n in args.threads.split(",")):
         for name, ask in paths.items():

@@ -25,7 +25,6 @@ import os
 import random
 import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,9 +34,9 @@ from typing import Any
 import httpx
 import psutil
 
-from bench.stack import POSTGRES_URL, ROOT, ServiceStack, service_stack, services_unreachable
+from bench.stack import POSTGRES_URL, ServiceStack, service_stack, services_unreachable
+from bench.support import BANKING77, SUPPORT_QUESTIONS, banking77_rows
 
-BANKING77 = ROOT.parent / "shared" / "datasets" / "banking77"
 CUSTOMERS = 50
 OPEN_RATE_PER_CUSTOMER = 1.0  # asks per second, Poisson arrivals
 MAX_IN_FLIGHT = 2000  # the generator's bound: an arrival past it is counted as shed
@@ -58,21 +57,6 @@ if {train!r}:
         form = model_version_optimise(name=INTENT_MODEL, version=row.version)["fastest"]["cpu"]
 print("ready", kb.pk, form)
 """
-FALLBACK_QUESTIONS = [
-    "How long does a card take to arrive?",
-    "Why was I charged a fee for a transfer?",
-    "My top up failed, what should I do?",
-    "Can I change my PIN at an ATM?",
-    "What exchange rate do you use?",
-    "How do I close my account?",
-    "The contactless payment does not work",
-    "I want a refund for an item I bought",
-]
-
-
-def _banking77_rows() -> list[tuple[str, str]]:
-    with (BANKING77 / "train.csv").open(newline="") as fh:
-        return [(r["text"], r["category"]) for r in csv.DictReader(fh)]
 
 
 def _training_csv(rows: list[tuple[str, str]], folder: Path, per_intent: int = 12) -> Path:
@@ -90,22 +74,22 @@ def _training_csv(rows: list[tuple[str, str]], folder: Path, per_intent: int = 1
     return path
 
 
+def asked_questions(workdir: Path) -> tuple[list[str], str]:
+    """The questions the load asks, and the intent model's training CSV ("" for none): 400
+    banking77 questions and a slice of its training set, or SUPPORT_QUESTIONS without it."""
+    if not BANKING77.exists():
+        return SUPPORT_QUESTIONS, ""
+    rows = banking77_rows()
+    train = str(_training_csv(rows, workdir))
+    return [text for text, _ in random.Random(5).sample(rows, 400)], train
+
+
 # -- the server ----------------------------------------------------------------------------------
-def _manage(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1800,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(
-            f"manage.py {args[0]} failed:\n{done.stdout[-2000:]}{done.stderr[-3000:]}"
-        )
-    return done.stdout
+def support_set_up(stack: ServiceStack, train: str, ensemble: int, forms: bool) -> str:
+    """The demo help centre and, with `train`, the support-intent model in the stack's database
+    (see SETUP); the form the intent model is served in."""
+    ready = stack.set_up(SETUP.format(train=train, ensemble=ensemble, forms=forms))
+    return ready.split(None, 1)[-1]
 
 
 # -- the load generator --------------------------------------------------------------------------
@@ -306,26 +290,13 @@ def main(argv: list[str]) -> dict[str, Any]:
     results: dict[str, Any] = {"load_average_at_start": [round(v, 1) for v in os.getloadavg()]}
     notes: list[str] = []
     workdir = Path(tempfile.mkdtemp(prefix="bench-engine-load-"))
-    questions = FALLBACK_QUESTIONS
-    train = ""
-    if BANKING77.exists():
-        rows = _banking77_rows()
-        train = str(_training_csv(rows, workdir))
-        questions = [text for text, _ in random.Random(5).sample(rows, 400)]
-    else:
+    questions, train = asked_questions(workdir)
+    if not train:
         notes.append(f"{BANKING77} is absent: asks ran without an intent model.")
     with service_stack(
         postgres_url=POSTGRES_URL, redis_url=args.redis, workdir=workdir, prefix="bench_load"
     ) as stack:
-        _manage(stack.env, "migrate", "--noinput")
-        ready = _manage(
-            stack.env,
-            "shell",
-            "-c",
-            SETUP.format(train=train, ensemble=args.ensemble, forms=not args.no_forms),
-        )
-        line = [x for x in ready.splitlines() if x.startswith("ready ")][-1]
-        results["intent_form"] = line.split(None, 2)[-1]
+        results["intent_form"] = support_set_up(stack, train, args.ensemble, not args.no_forms)
         modes = {"unbatched": {"ML_BATCHING": "0"}, "batched": {"ML_BATCHING": "1"}}
         curves: dict[str, list[tuple[float, float]]] = {}
         for mode, env in modes.items():

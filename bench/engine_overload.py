@@ -34,15 +34,7 @@ from typing import Any
 
 import httpx
 
-from bench.engine_load import (
-    BANKING77,
-    FALLBACK_QUESTIONS,
-    SETUP,
-    _banking77_rows,
-    _manage,
-    _summary,
-    _training_csv,
-)
+from bench.engine_load import _summary, asked_questions, support_set_up
 from bench.stack import POSTGRES_URL, service_stack, services_unreachable
 
 
@@ -130,11 +122,7 @@ def main(argv: list[str]) -> dict[str, Any]:
         raise SystemExit(problem)
     results: dict[str, Any] = {"load_average_at_start": [round(v, 1) for v in os.getloadavg()]}
     workdir = Path(tempfile.mkdtemp(prefix="bench-engine-overload-"))
-    questions, train = FALLBACK_QUESTIONS, ""
-    if BANKING77.exists():
-        rows = _banking77_rows()
-        train = str(_training_csv(rows, workdir))
-        questions = [text for text, _ in random.Random(5).sample(rows, 400)]
+    questions, train = asked_questions(workdir)
     server = {
         "SUPPORT_ASK_RATE": "1000000/s",
         "DATABASE_POOL_MAX": str(args.pool),
@@ -148,11 +136,7 @@ def main(argv: list[str]) -> dict[str, Any]:
     with service_stack(
         postgres_url=POSTGRES_URL, redis_url=args.redis, workdir=workdir, prefix="bench_overload"
     ) as stack:
-        _manage(stack.env, "migrate", "--noinput")
-        setup = SETUP.format(train=train, ensemble=args.ensemble, forms=not args.no_forms)
-        ready = _manage(stack.env, "shell", "-c", setup)
-        line = [x for x in ready.splitlines() if x.startswith("ready ")][-1]
-        results["intent_form"] = line.split(None, 2)[-1]
+        results["intent_form"] = support_set_up(stack, train, args.ensemble, not args.no_forms)
         for mode, env in modes.items():
             base = stack.web_start(mode, extra_env={**server, **env})
             # The models load on the first questions, outside the measured run.

@@ -63,18 +63,6 @@ def _server_env(run_dir: Path, database_url: str) -> dict[str, str]:
     return env
 
 
-def _manage(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return done.stdout
-
-
 TOKENS_SCRIPT = """
 import json
 from apps.accounts.management.commands.demo_setup import DEMO_USERS
@@ -145,12 +133,11 @@ def _fuzz(
     run_dir.mkdir(parents=True)
     meta = {**_run_meta(args, roles), "command": "python -m bench fuzz " + " ".join(argv)}
     (run_dir / "run.json").write_text(json.dumps(meta, indent=2) + "\n")
-    env = _server_env(run_dir, args.database_url)
-    _manage(env, "migrate", "--noinput")
-    _manage(env, "demo_setup", "--no-train")
-    tokens: dict[str, str] = json.loads(_manage(env, "shell", "-c", TOKENS_SCRIPT).splitlines()[-1])
-    # The benches' one daphne start-up; its log is run_dir/server.log.
-    stack = ServiceStack(env=env, log_dir=run_dir)
+    # The management commands, then the benches' one daphne start-up (its log: run_dir/server.log).
+    stack = ServiceStack(env=_server_env(run_dir, args.database_url), log_dir=run_dir)
+    stack.manage("migrate", "--noinput")
+    stack.manage("demo_setup", "--no-train")
+    tokens: dict[str, str] = json.loads(stack.manage("shell", "-c", TOKENS_SCRIPT).splitlines()[-1])
     summaries = []
     try:
         base = stack.web_start("server", ready_path="/api/schema/", timeout_s=120)

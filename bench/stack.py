@@ -5,6 +5,8 @@ yields the environment that points the suite at them, starts the suite's own pro
 `celery -A config worker`) as subprocesses in their own process groups, and on the way out (also
 on error) stops every process group, drops the database and empties the Redis db again.
 
+`ServiceStack.set_up` migrates the database and runs a bench's set-up code in `manage.py shell`
+(engine_load, engine_overload); `ServiceStack.manage` runs any other management command (fuzz).
 `ServiceStack.web_start` is the one daphne start-up of the benches (engine_load, fuzz,
 sentiment): one process on a free port, or N processes sharing one listening socket (each
 `daphne --fd`, the kernel spreading connections between them), as a deployment on more cores
@@ -96,6 +98,32 @@ class ServiceStack:
             )
         self.processes[name] = proc
         return proc
+
+    def manage(self, *args: str) -> str:
+        """`manage.py <args>` in the stack's environment; what it printed. A failure raises with
+        the end of its output."""
+        done = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=1800,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(
+                f"manage.py {args[0]} failed:\n{done.stdout[-2000:]}{done.stderr[-3000:]}"
+            )
+        return done.stdout
+
+    def set_up(self, code: str) -> str:
+        """Migrate the stack's database, then run `code` in `manage.py shell`; what follows
+        "ready " on the last line that starts with it (the code prints that when it is done)."""
+        self.manage("migrate", "--noinput")
+        printed = self.manage("shell", "-c", code)
+        line = [x for x in printed.splitlines() if x.startswith("ready ")][-1]
+        return line.removeprefix("ready ")
 
     def log(self, name: str) -> str:
         """The log of a process, or of every process of a web server started as `name`."""

@@ -4,6 +4,7 @@ gets, so a test can prove that a refused fetch reached nothing ("nothing fetched
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -43,6 +44,33 @@ def reply(
         handler.wfile.write(body)
 
     return route
+
+
+def endless(handler: BaseHTTPRequestHandler) -> None:
+    """A route whose body has no length and never ends (until the client hangs up)."""
+    handler.send_response(200)
+    handler.send_header("Content-Type", "text/plain")
+    handler.end_headers()
+    try:
+        while True:
+            handler.wfile.write(b"x" * 65536)
+    except OSError:
+        pass
+
+
+def trickle(handler: BaseHTTPRequestHandler) -> None:
+    """A route that sends one byte every 50 ms: no single read ever waits long, so only a total
+    deadline stops it."""
+    handler.send_response(200)
+    handler.send_header("Content-Type", "text/plain")
+    handler.end_headers()
+    try:
+        for _ in range(10_000):
+            handler.wfile.write(b"x")
+            handler.wfile.flush()
+            time.sleep(0.05)
+    except OSError:
+        pass
 
 
 @contextmanager

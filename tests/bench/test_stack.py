@@ -1,4 +1,5 @@
-"""bench/stack.py's web start-up: one daphne, or N daphne processes on one listening socket."""
+"""bench/stack.py: the web start-up (one daphne, or N daphne processes on one listening socket)
+and the management commands a bench runs in the stack (set-up code, migrations)."""
 
 from __future__ import annotations
 
@@ -48,3 +49,20 @@ def test_one_web_process_answers_on_its_own_port(tmp_path: Path) -> None:
 
     assert answer.json() == {"status": "ok"}
     assert len(pids) == 1 and not stack.processes
+
+
+def test_set_up_migrates_then_returns_what_follows_the_last_ready_line(tmp_path: Path) -> None:
+    code = (
+        "from django.db import connection\n"
+        "print('ready too early')\n"
+        "migrated = 'mlops_modelversion' in connection.introspection.table_names()\n"
+        "print('ready', migrated, 'fp32 (no intent model)')\n"
+        "print('done')\n"
+    )
+
+    assert _stack(tmp_path).set_up(code) == "True fp32 (no intent model)"
+
+
+def test_a_failing_management_command_raises_with_the_end_of_its_output(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError, match=r"manage.py shell failed:\n(.|\n)*not set up here"):
+        _stack(tmp_path).manage("shell", "-c", "raise SystemExit('not set up here')")

@@ -4,43 +4,15 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 from apps.core import addresses
 from apps.core.outbound import OutboundError, outbound_fetch, outbound_stream
-from tests.listener import Listener, listening, reply
+from tests.listener import Listener, endless, listening, reply, trickle
 
 MIB = 1024 * 1024
-
-
-def _endless(handler: BaseHTTPRequestHandler) -> None:
-    """A body without a length that never ends (until the client hangs up)."""
-    handler.send_response(200)
-    handler.send_header("Content-Type", "text/plain")
-    handler.end_headers()
-    try:
-        while True:
-            handler.wfile.write(b"x" * 65536)
-    except OSError:
-        pass
-
-
-def _trickle(handler: BaseHTTPRequestHandler) -> None:
-    """One byte every 50 ms: no single read ever waits long, so only a total deadline stops it."""
-    handler.send_response(200)
-    handler.send_header("Content-Type", "text/plain")
-    handler.end_headers()
-    try:
-        for _ in range(10_000):
-            handler.wfile.write(b"x")
-            handler.wfile.flush()
-            time.sleep(0.05)
-    except OSError:
-        pass
 
 
 @pytest.fixture
@@ -48,8 +20,8 @@ def listener() -> Iterator[Listener]:
     with listening(
         {
             "/big-declared": reply(200, b"x" * 2048),
-            "/endless": _endless,
-            "/trickle": _trickle,
+            "/endless": endless,
+            "/trickle": trickle,
             "/missing": reply(404, b"SECRET-INTERNAL-BODY"),
             "/conditional": reply(200, b"feed", ETag='"v1"'),
         }

@@ -8,6 +8,7 @@ CI these tests skip when PostgreSQL or Redis is unreachable; with CI=true they f
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -15,11 +16,13 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+import httpx
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -185,59 +188,69 @@ def _admin_url(url: str) -> str:
     return parsed._replace(path="/postgres").geturl()
 
 
+@contextmanager
+def database_created(prefix: str) -> Iterator[str]:
+    """A new database `<prefix>_<random>` on the test PostgreSQL for the block; its URL. It is
+    dropped on the way out, also on error."""
+    import psycopg
+
+    db_name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    admin = _admin_url(PG_URL)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{db_name}"')
+    try:
+        yield urlparse(PG_URL)._replace(path=f"/{db_name}").geturl()
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+
+
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """A migrated PostgreSQL database + Redis db for the session; processes are per test."""
     require_services()
-    import psycopg
-
-    db_name = f"textsuite_it_{uuid.uuid4().hex[:8]}"
-    admin = _admin_url(PG_URL)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{db_name}"')
-    database_url = urlparse(PG_URL)._replace(path=f"/{db_name}").geturl()
-    data_dir = tmp_path_factory.mktemp("stack")
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("CELERY_TASK_ALWAYS_EAGER", "CELERY_EMBEDDED_WORKER", "DJANGO_SETTINGS_MODULE")
-    }
-    env.update(
-        {
-            "DATABASE_URL": database_url,
-            "REDIS_URL": REDIS_URL,
-            "CELERY_BROKER_URL": REDIS_URL,
-            "DATA_DIR": str(data_dir),
-            "ML_MODEL_DIR": str(data_dir / "models"),
-            "ML_INDEX_DIR": str(data_dir / "indices"),
-            "HF_HUB_OFFLINE": "1",
-            "TRANSFORMERS_OFFLINE": "1",
-            "PYTHONUNBUFFERED": "1",
-            "LOG_LEVEL": "INFO",
-            "EMAIL_URL": "",
-            "SECRET_KEY": "integration-tests",
-            "CELERY_TASK_ALWAYS_EAGER": "0",
+    with database_created("textsuite_it") as database_url:
+        data_dir = tmp_path_factory.mktemp("stack")
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if k
+            not in ("CELERY_TASK_ALWAYS_EAGER", "CELERY_EMBEDDED_WORKER", "DJANGO_SETTINGS_MODULE")
         }
-    )
-    import redis
+        env.update(
+            {
+                "DATABASE_URL": database_url,
+                "REDIS_URL": REDIS_URL,
+                "CELERY_BROKER_URL": REDIS_URL,
+                "DATA_DIR": str(data_dir),
+                "ML_MODEL_DIR": str(data_dir / "models"),
+                "ML_INDEX_DIR": str(data_dir / "indices"),
+                "HF_HUB_OFFLINE": "1",
+                "TRANSFORMERS_OFFLINE": "1",
+                "PYTHONUNBUFFERED": "1",
+                "LOG_LEVEL": "INFO",
+                "EMAIL_URL": "",
+                "SECRET_KEY": "integration-tests",
+                "CELERY_TASK_ALWAYS_EAGER": "0",
+            }
+        )
+        import redis
 
-    redis.Redis.from_url(REDIS_URL).flushdb()
-    result = subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    the_stack = Stack(env=env, data_dir=data_dir, database_url=database_url)
-    try:
-        yield the_stack
-    finally:
-        the_stack.stop_all()
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+        redis.Redis.from_url(REDIS_URL).flushdb()
+        result = subprocess.run(
+            [sys.executable, "manage.py", "migrate", "--noinput"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        the_stack = Stack(env=env, data_dir=data_dir, database_url=database_url)
+        try:
+            yield the_stack
+        finally:
+            the_stack.stop_all()
 
 
 @pytest.fixture
@@ -305,13 +318,25 @@ def sign_in(page: Any, base: str, username: str, password: str, next_path: str) 
     page.click("button[type=submit]")
 
 
-@pytest.fixture
-def chromium() -> Iterator[object]:
-    """Debian's Chromium driven by Playwright (no browser download).
+@contextmanager
+def signed_in_client(base: str, username: str, password: str) -> Iterator[httpx.Client]:
+    """An HTTP client signed in through the login form (no browser), redirects not followed."""
+    with httpx.Client(base_url=base, timeout=60) as client:
+        page = client.get("/accounts/login/")
+        found = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
+        assert found, page.text
+        done = client.post(
+            "/accounts/login/",
+            data={"username": username, "password": password, "csrfmiddlewaretoken": found[1]},
+        )
+        assert done.status_code == 302, done.text
+        yield client
 
-    Per test: Playwright's sync API keeps an event loop running while it is open, which would
-    break the asyncio websocket clients of the tests that follow.
-    """
+
+@contextmanager
+def chromium_launched() -> Iterator[Any]:
+    """Debian's Chromium driven by Playwright (no browser download); without it the test fails
+    in CI and is skipped elsewhere."""
     import shutil
 
     path = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -325,3 +350,11 @@ def chromium() -> Iterator[object]:
         browser = pw.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+@pytest.fixture
+def chromium() -> Iterator[object]:
+    """A browser per test: Playwright's sync API keeps an event loop running while it is open,
+    which would break the asyncio websocket clients of the tests that follow."""
+    with chromium_launched() as browser:
+        yield browser

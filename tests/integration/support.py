@@ -3,27 +3,51 @@ chat page whose websockets the test can reach, and signing an agent in to the co
 
 from __future__ import annotations
 
+import asyncio
+import json
+from collections.abc import Callable
 from typing import Any
 
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.integration.conftest import Stack, sign_in
 
-# The help centre with one article the bot answers from, and two agents (ayla, bram).
-AGENTS_SETUP = """
+# Help-centre articles (title, intents, body) the bot answers from.
+CARD_DELIVERY = (
+    "Card delivery",
+    ["card_arrival"],
+    "# Card delivery\n\n## How long delivery takes\n"
+    "Your new card usually arrives within 5 to 7 working days after you order it.",
+)
+CHANGING_PIN = (
+    "Changing your PIN",
+    ["change_pin"],
+    "# Changing your PIN\n\n## Change the PIN of your card\n"
+    "You can change the PIN of your card at any ATM, in the ATM's PIN services menu.",
+)
+
+
+def help_centre_setup(*articles: tuple[str, list[str], str], agents: tuple[str, ...] = ()) -> str:
+    """Code for `manage.py shell`: the knowledge base "Help centre" with `articles`, embedded,
+    and the support agents `agents` that do not exist yet (password `<name>-pass-123`). It
+    prints "ready" at the end."""
+    return f"""
 from apps.accounts.services import user_create
 from apps.accounts.models import User
 from apps.support import services
 kb = services.knowledge_base_ensure(name="Help centre")
-services.article_upsert(kb_id=kb.pk, title="Card delivery", intents=["card_arrival"], body=(
-    "# Card delivery\\n\\n## How long delivery takes\\n"
-    "Your new card usually arrives within 5 to 7 working days after you order it."))
+for title, intents, body in {list(articles)!r}:
+    services.article_upsert(kb_id=kb.pk, title=title, intents=intents, body=body)
 services.knowledge_embed(kb_id=kb.pk)
-for name in ("ayla", "bram"):
+for name in {list(agents)!r}:
     if not User.objects.filter(username=name).exists():
         user_create(username=name, password=name + "-pass-123", roles=["support_agent"])
 print("ready")
 """
+
+
+# The help centre with one article the bot answers from, and two agents (ayla, bram).
+AGENTS_SETUP = help_centre_setup(CARD_DELIVERY, agents=("ayla", "bram"))
 
 # Ayla takes the conversation of `token` over ("take"), or it is closed (anything else).
 ACT = """
@@ -64,6 +88,29 @@ def shell(running: Stack, code: str, marker: str) -> str:
     done = running.manage("shell", "-c", code, timeout=300)
     assert marker in done.stdout, done.stdout + done.stderr
     return str(done.stdout.split(marker)[-1].strip())
+
+
+async def until(
+    ws: Any, wanted: Callable[[dict[str, Any]], bool], timeout: float = 60
+) -> dict[str, Any]:
+    """The first event on the websocket `ws` that is `wanted`, the ones before it skipped."""
+
+    async def loop() -> dict[str, Any]:
+        while True:
+            event: dict[str, Any] = json.loads(await ws.recv())
+            if wanted(event):
+                return event
+
+    return await asyncio.wait_for(loop(), timeout)
+
+
+def bot_answer(event: dict[str, Any]) -> bool:
+    """Whether a chat websocket event is a message of the bot other than its greeting."""
+    return bool(
+        event["type"] == "message"
+        and event["message"]["sender"] == "bot"
+        and event["message"]["kind"] != "greeting"
+    )
 
 
 def chat_asked(running: Stack, chromium: Any) -> tuple[Any, Any, str]:

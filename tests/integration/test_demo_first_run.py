@@ -13,15 +13,13 @@ from __future__ import annotations
 import re
 import sys
 import time
-import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
-from urllib.parse import urlparse
 
 import httpx
 import pytest
 
-from tests.integration.conftest import PG_URL, Stack, _admin_url, db_query
+from tests.integration.conftest import Stack, db_query, signed_in_client
+from tests.integration.demo_stack import demo_load, demo_stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -31,48 +29,9 @@ NOTICE = "the model is being trained"
 
 
 @pytest.fixture
-def demo(stack: Stack):  # type: ignore[no-untyped-def]
-    import psycopg
-    import redis
-
-    db_name = f"textsuite_demo_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(_admin_url(PG_URL), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{db_name}"')
-    database_url = urlparse(PG_URL)._replace(path=f"/{db_name}").geturl()
-    data_dir = stack.data_dir / "first-run"
-    data_dir.mkdir(exist_ok=True)
-    env = dict(stack.env)
-    env.update(
-        {
-            "DATABASE_URL": database_url,
-            "DATA_DIR": str(data_dir),
-            "ML_MODEL_DIR": str(data_dir / "models"),
-            "ML_INDEX_DIR": str(data_dir / "indices"),
-            # As in bin/demo's single process: tasks run where they are queued.
-            "CELERY_TASK_ALWAYS_EAGER": "1",
-        }
-    )
-    first_run = Stack(env=env, data_dir=data_dir, database_url=database_url)
-    try:
+def demo(stack: Stack) -> Iterator[Stack]:
+    with demo_stack(stack, "first_run") as first_run:
         yield first_run
-    finally:
-        first_run.stop_all()
-        redis.Redis.from_url(env["REDIS_URL"]).flushdb()
-        with psycopg.connect(_admin_url(PG_URL), autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
-
-
-@contextmanager
-def _signed_in(base: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=base, timeout=60) as client:
-        page = client.get("/accounts/login/")
-        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
-        done = client.post(
-            "/accounts/login/",
-            data={"username": "admin", "password": "admin", "csrfmiddlewaretoken": token},
-        )
-        assert done.status_code == 302, done.text
-        yield client
 
 
 def _bot_reply(base: str, question: str) -> dict:
@@ -85,12 +44,10 @@ def _bot_reply(base: str, question: str) -> dict:
 
 
 def test_demo_serves_before_its_models_then_trains_them_in_the_background(demo: Stack):
-    for command in (("migrate", "--noinput"), ("demo_setup", "--no-train")):
-        done = demo.manage(*command, timeout=900)
-        assert done.returncode == 0, done.stdout + done.stderr
+    demo_load(demo)
     base = demo.start_web()
 
-    with _signed_in(base) as staff:
+    with signed_in_client(base, "admin", "admin") as staff:
         before = {path: staff.get(path).status_code for path in STAFF_PAGES}
     untrained_reply = _bot_reply(base, "How long does card delivery take?")
 
@@ -98,7 +55,7 @@ def test_demo_serves_before_its_models_then_trains_them_in_the_background(demo: 
         "trainer", sys.executable, "manage.py", "demo_train", "--max-steps", "3"
     )  # fmt: skip
     notice_seen = ""
-    with _signed_in(base) as staff:
+    with signed_in_client(base, "admin", "admin") as staff:
         deadline = time.monotonic() + 900
         while trainer.poll() is None and time.monotonic() < deadline:
             page = staff.get("/sentiment/").text

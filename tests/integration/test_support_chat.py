@@ -5,46 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 
 import httpx
 import pytest
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+from tests.integration.conftest import signed_in_client
+from tests.integration.support import CARD_DELIVERY, bot_answer, help_centre_setup, shell, until
 
-SETUP = """
-from apps.accounts.services import user_create
-from apps.support import services
-kb = services.knowledge_base_ensure(name="Help centre")
-services.article_upsert(kb_id=kb.pk, title="Card delivery", intents=["card_arrival"], body=(
-    "# Card delivery\\n\\n## How long delivery takes\\n"
-    "Your new card usually arrives within 5 to 7 working days after you order it."))
-services.knowledge_embed(kb_id=kb.pk)
-user_create(username="agent", password="agent-pass-123", roles=["support_agent"])
-print("ready")
-"""
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def _agent_cookies(base: str) -> str:
-    with httpx.Client(base_url=base, follow_redirects=False) as client:
-        page = client.get("/accounts/login/")
-        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
-        done = client.post(
-            "/accounts/login/",
-            data={"username": "agent", "password": "agent-pass-123", "csrfmiddlewaretoken": token},
-        )
-        assert done.status_code == 302, done.text
+    with signed_in_client(base, "agent", "agent-pass-123") as client:
         return "; ".join(f"{k}={v}" for k, v in client.cookies.items())
-
-
-async def _until(ws, wanted, timeout=60):
-    async def loop():
-        while True:
-            event = json.loads(await ws.recv())
-            if wanted(event):
-                return event
-
-    return await asyncio.wait_for(loop(), timeout)
 
 
 async def _conversation(base: str, cookies: str) -> dict:
@@ -55,36 +28,29 @@ async def _conversation(base: str, cookies: str) -> dict:
     customer = await websockets.connect(
         f"{ws_base}/ws/support/chat/{started['token']}/", origin=base
     )
-    await _until(customer, lambda e: e["type"] == "history")
+    await until(customer, lambda e: e["type"] == "history")
     await customer.send(
         json.dumps(
             {"type": "message", "client_id": "c1", "text": "How long does card delivery take?"}
         )
     )
-    answer = await _until(
-        customer,
-        lambda e: (
-            e["type"] == "message"
-            and e["message"]["sender"] == "bot"
-            and e["message"]["kind"] != "greeting"
-        ),
-    )
+    answer = await until(customer, bot_answer)
 
     agent = await websockets.connect(
         f"{ws_base}/ws/support/console/", origin=base, additional_headers={"Cookie": cookies}
     )
-    await _until(agent, lambda e: e["type"] == "queue")
+    await until(agent, lambda e: e["type"] == "queue")
     await customer.send(
         json.dumps({"type": "message", "client_id": "c2", "text": "Can I talk to a human?"})
     )
-    queued = await _until(
+    queued = await until(
         agent, lambda e: e["type"] == "queue_item" and e["conversation"]["status"] == "waiting"
     )
     await agent.send(json.dumps({"type": "open", "conversation_id": started["id"]}))
-    transcript = await _until(agent, lambda e: e["type"] == "transcript")
+    transcript = await until(agent, lambda e: e["type"] == "transcript")
     await agent.send(json.dumps({"type": "take_over"}))
     # The customer was told their place in the queue at the handover; then the agent joins.
-    joined = await _until(
+    joined = await until(
         customer,
         lambda e: (
             e["type"] == "message"
@@ -97,13 +63,13 @@ async def _conversation(base: str, cookies: str) -> dict:
             {"type": "message", "client_id": "c3", "text": "How long does card delivery take?"}
         )
     )
-    relayed = await _until(
+    relayed = await until(
         agent, lambda e: e["type"] == "message" and e["message"]["client_id"] == "c3"
     )
     await agent.send(
         json.dumps({"type": "message", "client_id": "a1", "text": "Yours was posted yesterday."})
     )
-    reply = await _until(
+    reply = await until(
         customer, lambda e: e["type"] == "message" and e["message"]["sender"] in ("agent", "bot")
     )
     await customer.close()
@@ -120,8 +86,7 @@ async def _conversation(base: str, cookies: str) -> dict:
 
 
 def test_customer_and_agent_chat_with_takeover(running):
-    setup = running.manage("shell", "-c", SETUP, timeout=300)
-    assert "ready" in setup.stdout, setup.stdout + setup.stderr
+    shell(running, help_centre_setup(CARD_DELIVERY, agents=("agent",)), "ready")
     base = running.start_web()
     cookies = _agent_cookies(base)
 

@@ -9,36 +9,23 @@ import json
 import httpx
 import pytest
 
+from tests.integration.support import (
+    CARD_DELIVERY,
+    CHANGING_PIN,
+    bot_answer,
+    help_centre_setup,
+    shell,
+    until,
+)
+
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 CUSTOMERS = 12
-SETUP = """
-from apps.support import services
-kb = services.knowledge_base_ensure(name="Help centre")
-services.article_upsert(kb_id=kb.pk, title="Card delivery", intents=["card_arrival"], body=(
-    "# Card delivery\\n\\n## How long delivery takes\\n"
-    "Your new card usually arrives within 5 to 7 working days after you order it."))
-services.article_upsert(kb_id=kb.pk, title="Changing your PIN", intents=["change_pin"], body=(
-    "# Changing your PIN\\n\\n## Change the PIN of your card\\n"
-    "You can change the PIN of your card at any ATM, in the ATM's PIN services menu."))
-services.knowledge_embed(kb_id=kb.pk)
-print("ready")
-"""
 # Each question, and words only the answer from its own article holds.
 QUESTIONS = [
     ("How long does card delivery take?", "5 to 7 working days"),
     ("How can I change the PIN of my card?", "PIN services menu"),
 ]
-
-
-async def _until(ws, wanted, timeout=120):
-    async def loop():
-        while True:
-            event = json.loads(await ws.recv())
-            if wanted(event):
-                return event
-
-    return await asyncio.wait_for(loop(), timeout)
 
 
 async def _customer_asks(base: str, client: httpx.AsyncClient, question: str) -> dict:
@@ -47,16 +34,9 @@ async def _customer_asks(base: str, client: httpx.AsyncClient, question: str) ->
     started = (await client.post("/api/support/chat/", json={})).json()
     ws_url = f"{base.replace('http', 'ws')}/ws/support/chat/{started['token']}/"
     async with websockets.connect(ws_url, origin=base) as customer:
-        await _until(customer, lambda e: e["type"] == "history")
+        await until(customer, lambda e: e["type"] == "history", timeout=120)
         await customer.send(json.dumps({"type": "message", "client_id": "q1", "text": question}))
-        answer = await _until(
-            customer,
-            lambda e: (
-                e["type"] == "message"
-                and e["message"]["sender"] == "bot"
-                and e["message"]["kind"] != "greeting"
-            ),
-        )
+        answer = await until(customer, bot_answer, timeout=120)
     return answer["message"]
 
 
@@ -71,8 +51,7 @@ async def _all_ask(base: str) -> list[dict]:
 
 
 def test_concurrent_customers_each_get_the_answer_to_their_own_question(support_tidy):
-    setup = support_tidy.manage("shell", "-c", SETUP, timeout=300)
-    assert "ready" in setup.stdout, setup.stdout + setup.stderr
+    shell(support_tidy, help_centre_setup(CARD_DELIVERY, CHANGING_PIN), "ready")
     base = support_tidy.start_web()
 
     answers = asyncio.run(_all_ask(base))

@@ -19,19 +19,11 @@ import httpx
 import pytest
 
 from tests.integration.conftest import Stack
+from tests.integration.support import CARD_DELIVERY, help_centre_setup, shell
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 ASKS = 8
-SETUP = """
-from apps.support import services
-kb = services.knowledge_base_ensure(name="Help centre")
-services.article_upsert(kb_id=kb.pk, title="Card delivery", intents=["card_arrival"], body=(
-    "# Card delivery\\n\\n## How long delivery takes\\n"
-    "Your new card usually arrives within 5 to 7 working days after you order it."))
-services.knowledge_embed(kb_id=kb.pk)
-print("ready")
-"""
 QUESTION = "How long does card delivery take?"
 SERVER = {
     "DATABASE_POOL_MAX": "2",
@@ -45,8 +37,7 @@ SERVER = {
 @pytest.fixture
 def overload(support_tidy: Stack) -> Iterator[tuple[Stack, dict[str, str]]]:
     """The running stack and its environment before this test's settings."""
-    setup = support_tidy.manage("shell", "-c", SETUP, timeout=300)
-    assert "ready" in setup.stdout, setup.stdout + setup.stderr
+    shell(support_tidy, help_centre_setup(CARD_DELIVERY), "ready")
     saved = dict(support_tidy.env)
     yield support_tidy, saved
     support_tidy.stop_all()

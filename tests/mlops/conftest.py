@@ -4,6 +4,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import Group
+from django.contrib.messages import get_messages
 from rest_framework.test import APIClient
 
 import tests.mlops.kinds  # noqa: F401  (registers the test kinds)
@@ -52,6 +53,18 @@ def analyst(db: Any) -> User:
 
 
 @pytest.fixture
+def admin_client(client: Any, ml_admin: User) -> Any:
+    """Django's test client signed in as the ML admin (the pages' forms)."""
+    client.force_login(ml_admin)
+    return client
+
+
+def messages_shown(response: Any) -> list[str]:
+    """The messages (django.contrib.messages) the request of `response` left for the user."""
+    return [str(m) for m in get_messages(response.wsgi_request)]
+
+
+@pytest.fixture
 def api(ml_admin: User) -> APIClient:
     client = APIClient()
     client.force_authenticate(ml_admin)
@@ -69,3 +82,11 @@ def lookup_version(quality: float, answer: str = "a", *, promote: bool = False) 
     if promote:
         services.model_version_promote(name="test-lookup", version=version.version)
     return version
+
+
+@pytest.fixture
+def two_versions(django_capture_on_commit_callbacks: Any) -> Any:
+    """Two `test-lookup` versions: v1 (quality 0.80) in production, v2 (0.60) returned."""
+    with django_capture_on_commit_callbacks(execute=True):
+        lookup_version(0.80, "a", promote=True)
+    return lookup_version(0.60, "b")

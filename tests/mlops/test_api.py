@@ -16,13 +16,6 @@ from .conftest import lookup_version
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def two_versions(django_capture_on_commit_callbacks):  # type: ignore[no-untyped-def]
-    with django_capture_on_commit_callbacks(execute=True):
-        lookup_version(0.80, "a", promote=True)
-    return lookup_version(0.60, "b")
-
-
 def test_start_run_and_follow_it_to_success(api, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         created = api.post(

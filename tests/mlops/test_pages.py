@@ -5,32 +5,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.contrib.messages import get_messages
 from django.utils import timezone
 
 from apps.mlops import services
 from apps.mlops.models import ModelPolicy, ModelVersion, PromotionEvent, TrainingRun
 
-from .conftest import lookup_version
+from .conftest import lookup_version, messages_shown
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def admin_client(client, ml_admin):  # type: ignore[no-untyped-def]
-    client.force_login(ml_admin)
-    return client
-
-
-@pytest.fixture
-def versions(django_capture_on_commit_callbacks):  # type: ignore[no-untyped-def]
-    with django_capture_on_commit_callbacks(execute=True):
-        lookup_version(0.80, "a", promote=True)
-    return lookup_version(0.60, "b")
-
-
-def _messages(response) -> list[str]:  # type: ignore[no-untyped-def]
-    return [str(m) for m in get_messages(response.wsgi_request)]
 
 
 def test_pages_need_the_ml_admin_role(client, analyst):
@@ -39,7 +21,7 @@ def test_pages_need_the_ml_admin_role(client, analyst):
     assert client.get("/mlops/").status_code == 403
 
 
-def test_model_pages_show_versions_matrix_and_history(admin_client, versions):
+def test_model_pages_show_versions_matrix_and_history(admin_client, two_versions):
     listing = admin_client.get("/mlops/").content.decode()
     detail = admin_client.get("/mlops/models/test-lookup/").content.decode()
     version = admin_client.get("/mlops/models/test-lookup/v2/").content.decode()
@@ -51,19 +33,19 @@ def test_model_pages_show_versions_matrix_and_history(admin_client, versions):
     assert 'class="matrix"' in version and "-0.2000" in version
 
 
-def test_override_without_reason_on_the_page_changes_nothing(admin_client, versions):
+def test_override_without_reason_on_the_page_changes_nothing(admin_client, two_versions):
     response = admin_client.post(
         "/mlops/models/test-lookup/promote/", {"version": 2, "override": "on"}, follow=True
     )
 
-    assert any("needs a reason" in m for m in _messages(response))
+    assert any("needs a reason" in m for m in messages_shown(response))
     assert ModelVersion.objects.get(is_production=True).version == 1
 
 
-def test_refused_promotion_is_explained(admin_client, versions):
+def test_refused_promotion_is_explained(admin_client, two_versions):
     response = admin_client.post("/mlops/models/test-lookup/promote/", {"version": 2}, follow=True)
 
-    assert any(m.startswith("Refused:") for m in _messages(response))
+    assert any(m.startswith("Refused:") for m in messages_shown(response))
     assert PromotionEvent.objects.filter(kind="refused").count() == 1
 
 
@@ -72,7 +54,7 @@ def test_start_run_with_bad_json_keeps_nothing(admin_client):
         "/mlops/models/test-lookup/runs/", {"params": "{epochs: 2"}, follow=True
     )
 
-    assert any("not valid JSON" in m for m in _messages(response))
+    assert any("not valid JSON" in m for m in messages_shown(response))
     assert not TrainingRun.objects.exists()
 
 
@@ -96,8 +78,8 @@ def test_tolerance_form_validates(admin_client):
         "/mlops/models/test-lookup/policy/", {"tolerance": "0.03"}, follow=True
     )
 
-    assert any("not saved" in m for m in _messages(bad))
-    assert any("0.03" in m for m in _messages(good))
+    assert any("not saved" in m for m in messages_shown(bad))
+    assert any("0.03" in m for m in messages_shown(good))
     assert ModelPolicy.objects.get(name="test-lookup").tolerance == 0.03
 
 
@@ -161,7 +143,7 @@ def test_an_ordinary_score_on_a_large_split_has_no_warning(admin_client):
     assert 'data-testid="score-warning"' not in version
 
 
-def test_promote_and_roll_back_ask_for_confirmation_saying_what_happens(admin_client, versions):
+def test_promote_and_roll_back_ask_for_confirmation_saying_what_happens(admin_client, two_versions):
     lookup_version(0.9, "c")
     detail = admin_client.get("/mlops/models/test-lookup/").content.decode()
 

@@ -5,19 +5,14 @@ checking parameters the same way. Runs are only recorded here: their on-commit t
 from __future__ import annotations
 
 import pytest
-from django.contrib.messages import get_messages
 
 from apps.mlops.models import RetrainSchedule, TrainingRun
 from apps.sentiment.training_data import labelled_set_import
 from tests.support.factories import KnowledgeBaseFactory
 
+from .conftest import messages_shown
+
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def admin_client(client, ml_admin):  # type: ignore[no-untyped-def]
-    client.force_login(ml_admin)
-    return client
 
 
 @pytest.fixture
@@ -31,10 +26,6 @@ def labelled_sets():  # type: ignore[no-untyped-def]
         name="Press releases", data=b"Revenue doubled@positive\n", filename="press.txt"
     ).labelled_set
     return earnings, press
-
-
-def _messages(response) -> list[str]:  # type: ignore[no-untyped-def]
-    return [str(m) for m in get_messages(response.wsgi_request)]
 
 
 def test_sentiment_page_shows_fields_defaults_and_sets(admin_client, labelled_sets):
@@ -117,7 +108,7 @@ def test_bad_values_are_shown_next_to_the_field_and_start_nothing(admin_client, 
     page = response.content.decode()
     assert response.status_code == 400
     assert f'<p class="field-error" role="alert">{field_error}</p>' in page
-    assert any(m.startswith("Run not started:") for m in _messages(response))
+    assert any(m.startswith("Run not started:") for m in messages_shown(response))
     assert not TrainingRun.objects.exists()
 
 

@@ -3,7 +3,6 @@ text-only recommendation on held-out shoppers, and once promoted embeds the cata
 
 from __future__ import annotations
 
-import shutil
 from datetime import timedelta
 from io import StringIO
 from pathlib import Path
@@ -15,13 +14,13 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from apps.mlops import services as mlops
-from apps.mlops.kinds import TrainingContext, TrainOutcome, kind_get
+from apps.mlops.kinds import TrainingContext, kind_get
 from apps.mlops.models import ModelVersion
 from apps.mlops.runtime import named_index
 from apps.recommender import services
 from apps.recommender.adaptation import base_score, recommender_texts
 from apps.recommender.models import Event, Item
-from mlcore.embedder import base_model_path
+from tests.adapted_base import adapted_base_promoted
 from tests.recommender.factories import EventFactory
 
 pytestmark = pytest.mark.django_db
@@ -94,15 +93,13 @@ def test_a_promoted_recommender_base_re_embeds_the_catalog_with_it(
         return np.full((len(texts), 384), 1 / np.sqrt(384), dtype=np.float32)
 
     monkeypatch.setattr("apps.mlops.vectors.folder_texts_embed", adapted_embed)
-    artifact = tmp_path / "adapted"
-    shutil.copytree(base_model_path(), artifact)
-    version = mlops.model_version_register(
-        name="recommender-base",
-        outcome=TrainOutcome(artifact_dir=artifact, metrics={"gain": 0.05, "ndcg@10": 0.6}),
-    )
 
-    with django_capture_on_commit_callbacks(execute=True):
-        mlops.model_version_promote(name="recommender-base", version=version.version)
+    version = adapted_base_promoted(
+        "recommender-base",
+        tmp_path,
+        {"gain": 0.05, "ndcg@10": 0.6},
+        django_capture_on_commit_callbacks,
+    )
     index = named_index("recommender-items").current()
     tent = index.vector(catalog["TENT-1"].pk)
     expected = mlops.registry().artifact_path("recommender-base", version.version)

@@ -80,6 +80,23 @@ def rule_create(owner: Any, entities: list[Entity], **fields: Any) -> AlertRule:
     return AlertRuleFactory(owner=owner, entities=entities, **values)
 
 
+def rule_form(**fields: Any) -> dict[str, Any]:
+    """What the rule form posts for a spike rule on the negative share, unless `fields` differ."""
+    data: dict[str, Any] = {
+        "name": "Rule",
+        "metric": "negative_share",
+        "mode": "spike",
+        "sensitivity": "3",
+        "window_hours": "6",
+        "min_volume": "5",
+        "cooldown_hours": "12",
+        "delivery": "immediate",
+        "active": "on",
+    }
+    data.update(fields)
+    return data
+
+
 @pytest.fixture
 def scored_document(db: Any) -> Document:
     """A scored two-sentence text about Kestrel Airlines, one sentence negative, one positive."""

@@ -121,3 +121,30 @@ class UnsubscribeFactory(factory.django.DjangoModelFactory):
 
     user = factory.SubFactory(AnalystFactory)
     rule = None
+
+
+def volume_alert(
+    rule: AlertRule, key: str, minutes_ago: int, status: str = "open", reason: str = ""
+) -> Alert:
+    """An alert of `rule` on the volume of texts about company `key` (12 in 6 h, usually 3),
+    raised `minutes_ago` minutes ago: distinct times make "newest first" unambiguous."""
+    alert = AlertFactory(
+        rule=rule,
+        subject_kind="entity",
+        subject_key=key,
+        subject_label=f"Company {key}",
+        metric="volume",
+        value=12,
+        baseline=3,
+        window_start="2025-06-10T00:00Z",
+        window_end="2025-06-10T06:00Z",
+        reason=reason or f"{key}: 12 texts in 6 h, usually 3",
+        status=status,
+        episode_open=status != "resolved",
+    )
+    # created_at is auto_now_add: set afterwards
+    Alert.objects.filter(pk=alert.pk).update(
+        created_at=timezone.now() - timedelta(minutes=minutes_ago)
+    )
+    alert.refresh_from_db()
+    return alert

@@ -26,16 +26,6 @@ from tests.sentiment.test_services import NOW, build_history, spike
 SITE = "https://textsuite.example.com"
 
 
-@pytest.fixture
-def source(db: Any) -> Source:
-    return services.source_get_or_create(name="Wire", kind=Source.Kind.API)
-
-
-@pytest.fixture
-def kestrel(db: Any) -> Entity:
-    return services.entity_upsert(name="Kestrel Airlines", ticker="KSTL", aliases=["Kestrel"])
-
-
 def _rule(owner: Any, kestrel: Entity, **fields: Any) -> AlertRule:
     rule = AlertRuleFactory(
         owner=owner, name="Kestrel negatives", window_hours=6, min_volume=5, **fields

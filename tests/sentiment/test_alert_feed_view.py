@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.utils import timezone
 
 from apps.accounts.models import Role
 from apps.accounts.services import user_create
 from apps.sentiment import realtime
 from apps.sentiment.models import Alert, AlertRule
-from tests.sentiment.factories import AlertFactory, AlertRuleFactory
+from tests.sentiment.factories import AlertRuleFactory, volume_alert
 
 pytestmark = pytest.mark.django_db
 
@@ -25,26 +23,9 @@ def rule(analyst: Any) -> AlertRule:
 
 
 def _alert(rule: AlertRule, key: str, minutes_ago: int, status: str = "open") -> Alert:
-    alert = AlertFactory(
-        rule=rule,
-        subject_kind="entity",
-        subject_key=key,
-        subject_label=f"Company {key}",
-        metric="volume",
-        value=12,
-        baseline=3,
-        window_start="2025-06-10T00:00Z",
-        window_end="2025-06-10T06:00Z",
-        reason=f"<b>{key}</b>: 12 texts in 6 h, usually 3",
-        status=status,
-        episode_open=status != "resolved",
-    )
-    # auto_now_add: distinct times make "newest first" unambiguous
-    Alert.objects.filter(pk=alert.pk).update(
-        created_at=timezone.now() - timedelta(minutes=minutes_ago)
-    )
-    alert.refresh_from_db()
-    return alert
+    """A volume alert whose reason holds markup: the feed must send it as data."""
+    reason = f"<b>{key}</b>: 12 texts in 6 h, usually 3"
+    return volume_alert(rule, key, minutes_ago, status, reason=reason)
 
 
 def test_anonymous_users_sign_in_and_other_roles_are_refused(client, rule) -> None:  # type: ignore[no-untyped-def]

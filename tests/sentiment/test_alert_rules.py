@@ -3,8 +3,6 @@ range, cooldowns of at most a year, and how the rules page shows a threshold."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from django.urls import reverse
 
@@ -13,23 +11,7 @@ from apps.sentiment.admin import RuleAdminForm
 from apps.sentiment.forms import RuleForm
 from apps.sentiment.models import AlertRule
 from apps.sentiment.serializers import RuleSerializer
-from tests.sentiment.conftest import rule_create
-
-
-def _rule_form(**fields: Any) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "name": "Rule",
-        "metric": "negative_share",
-        "mode": "spike",
-        "sensitivity": "3",
-        "window_hours": "6",
-        "min_volume": "5",
-        "cooldown_hours": "12",
-        "delivery": "immediate",
-        "active": "on",
-    }
-    data.update(fields)
-    return data
+from tests.sentiment.conftest import rule_create, rule_form
 
 
 @pytest.mark.parametrize(
@@ -44,7 +26,7 @@ def _rule_form(**fields: Any) -> dict[str, Any]:
     ],
 )
 def test_a_threshold_outside_the_metrics_range_is_refused(analyst_client, metric, threshold, ok):  # type: ignore[no-untyped-def]
-    form = RuleForm(_rule_form(metric=metric, mode="threshold", threshold=threshold))
+    form = RuleForm(rule_form(metric=metric, mode="threshold", threshold=threshold))
     api = analyst_client.post(
         "/api/sentiment/rules/",
         {"name": "r", "metric": metric, "mode": "threshold", "threshold": float(threshold)},

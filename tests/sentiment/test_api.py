@@ -11,6 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from apps.sentiment import services
 from apps.sentiment.models import AlertRule, Document, Entity
+from tests.sentiment.conftest import rule_form
 from tests.sentiment.factories import AlertFactory
 
 pytestmark = pytest.mark.django_db
@@ -219,20 +220,7 @@ def test_upload_page_shows_line_errors(analyst_client) -> None:  # type: ignore[
 
 
 def test_rule_form_and_correction_from_the_page(analyst_client, scorer) -> None:  # type: ignore[no-untyped-def]
-    response = analyst_client.post(
-        "/sentiment/rules/",
-        {
-            "name": "Everything",
-            "metric": "negative_share",
-            "mode": "spike",
-            "sensitivity": "3",
-            "window_hours": "6",
-            "min_volume": "5",
-            "cooldown_hours": "12",
-            "delivery": "immediate",
-            "active": "on",
-        },
-    )
+    response = analyst_client.post("/sentiment/rules/", rule_form(name="Everything"))
     analyst_client.post(
         "/api/sentiment/ingest/", {"title": "Acme beats"}, content_type="application/json"
     )

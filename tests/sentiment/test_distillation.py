@@ -3,7 +3,6 @@ learns them beside the labelled set; a production adapted base is what training 
 
 from __future__ import annotations
 
-import shutil
 from io import StringIO
 from pathlib import Path
 
@@ -11,9 +10,8 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from apps.mlops import services
-from apps.mlops.kinds import TrainOutcome
 from apps.mlops.models import ModelVersion
-from mlcore.embedder import base_model_path
+from tests.adapted_base import adapted_base_promoted
 
 pytestmark = pytest.mark.django_db
 
@@ -63,17 +61,12 @@ def test_distillation_trains_on_the_teachers_view_of_the_unlabelled_texts(
 def test_training_starts_from_the_production_adapted_base(
     model_dirs: Path, django_capture_on_commit_callbacks: object
 ) -> None:
-    artifact = model_dirs / "adapted"
-    shutil.copytree(base_model_path(), artifact)
-    adapted = services.model_version_register(
-        name="sentiment-base",
-        outcome=TrainOutcome(
-            artifact_dir=artifact,
-            metrics={"gain": 0.01, "app_metric": "macro_f1", "macro_f1": 0.71},
-        ),
+    adapted = adapted_base_promoted(
+        "sentiment-base",
+        model_dirs,
+        {"gain": 0.01, "app_metric": "macro_f1", "macro_f1": 0.71},
+        django_capture_on_commit_callbacks,
     )
-    with django_capture_on_commit_callbacks(execute=True):  # type: ignore[operator]
-        services.model_version_promote(name="sentiment-base", version=adapted.version)
     out = StringIO()
 
     call_command("sentiment_train", "--max-steps", "1", "--no-promote", stdout=out)

@@ -4,7 +4,7 @@ dashboard lists, companies set inactive, and times that say which time zone they
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -15,30 +15,9 @@ from apps.accounts.models import Role
 from apps.accounts.services import user_create
 from apps.sentiment import services
 from apps.sentiment.models import Alert, AlertRule, Entity, Source
-from tests.sentiment.factories import AlertFactory, AlertRuleFactory, DocumentFactory
+from tests.sentiment.factories import AlertRuleFactory, DocumentFactory, volume_alert
 
 pytestmark = pytest.mark.django_db
-
-
-def _alert(rule: AlertRule, key: str, minutes_ago: int, status: str = "open") -> Alert:
-    alert = AlertFactory(
-        rule=rule,
-        subject_kind="entity",
-        subject_key=key,
-        subject_label=f"Company {key}",
-        metric="volume",
-        value=12,
-        baseline=3,
-        window_start="2025-06-10T00:00Z",
-        window_end="2025-06-10T06:00Z",
-        reason=f"{key}: 12 texts in 6 h, usually 3",
-        status=status,
-        episode_open=status != "resolved",
-    )
-    Alert.objects.filter(pk=alert.pk).update(
-        created_at=timezone.now() - timedelta(minutes=minutes_ago)
-    )
-    return alert
 
 
 @pytest.fixture
@@ -61,11 +40,11 @@ def test_alerts_page_lists_every_alert_of_mine_page_by_page_newest_first(
     analyst_client: Any, rule: AlertRule
 ) -> None:
     for i in range(55):
-        _alert(rule, f"open-{i:02}", minutes_ago=10 + i)
-    _alert(rule, "settled", minutes_ago=1, status="resolved")
+        volume_alert(rule, f"open-{i:02}", minutes_ago=10 + i)
+    volume_alert(rule, "settled", minutes_ago=1, status="resolved")
     stranger = user_create(username="bo", password="pw-bo-1234", roles=[Role.ANALYST.value])
     theirs = AlertRuleFactory(owner=stranger, name="Theirs", metric="volume")
-    _alert(theirs, "secret", minutes_ago=0)
+    volume_alert(theirs, "secret", minutes_ago=0)
 
     first = analyst_client.get("/sentiment/alerts/")
     second = analyst_client.get("/sentiment/alerts/?page=2")
@@ -86,9 +65,9 @@ def test_alerts_page_lists_every_alert_of_mine_page_by_page_newest_first(
 def test_alerts_page_filters_by_status_and_refuses_an_unknown_one(
     analyst_client: Any, rule: AlertRule
 ) -> None:
-    _alert(rule, "fresh", minutes_ago=3)
-    _alert(rule, "seen", minutes_ago=2, status="acknowledged")
-    _alert(rule, "done", minutes_ago=1, status="resolved")
+    volume_alert(rule, "fresh", minutes_ago=3)
+    volume_alert(rule, "seen", minutes_ago=2, status="acknowledged")
+    volume_alert(rule, "done", minutes_ago=1, status="resolved")
 
     def shown(query: str) -> list[str]:
         page = analyst_client.get(f"/sentiment/alerts/?{query}").context["page"]
@@ -105,7 +84,7 @@ def test_alerts_page_filters_by_status_and_refuses_an_unknown_one(
 
 
 def test_alerts_page_buttons_act_on_the_row(analyst_client: Any, rule: AlertRule) -> None:
-    alert = _alert(rule, "fresh", minutes_ago=3)
+    alert = volume_alert(rule, "fresh", minutes_ago=3)
 
     page = analyst_client.get("/sentiment/alerts/").content.decode()
     swapped = analyst_client.post(
@@ -121,7 +100,7 @@ def test_dashboard_links_to_the_alerts_it_has_no_room_for(
     analyst_client: Any, rule: AlertRule
 ) -> None:
     for i in range(23):
-        _alert(rule, f"a{i}", minutes_ago=i)
+        volume_alert(rule, f"a{i}", minutes_ago=i)
 
     page = analyst_client.get("/sentiment/").content.decode()
 
@@ -186,7 +165,7 @@ def test_every_link_on_the_pages_opens(analyst_client: Any, rule: AlertRule, sco
         source=source, title="Osprey Freight beats", published_at=timezone.now(), content_hash="y"
     )
     services.documents_score(document_ids=[doc.pk])
-    alert = _alert(rule, str(entity.pk), minutes_ago=1)
+    alert = volume_alert(rule, str(entity.pk), minutes_ago=1)
     alert.documents.add(doc)
     pages = [
         "/sentiment/",
@@ -240,7 +219,7 @@ def test_the_feed_filters_in_the_address_show_in_the_form_that_keeps_polling_the
 
 
 def test_the_alerts_page_is_for_analysts_only(client: Any, rule: AlertRule) -> None:
-    _alert(rule, "private", minutes_ago=1)
+    volume_alert(rule, "private", minutes_ago=1)
     agent = user_create(username="sam", password="pw-sam-123", roles=[Role.SUPPORT_AGENT.value])
 
     anonymous = client.get("/sentiment/alerts/")

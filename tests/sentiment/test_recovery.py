@@ -33,11 +33,6 @@ NOW = timezone.now().replace(minute=30, second=0, microsecond=0)
 
 
 @pytest.fixture
-def source() -> Source:
-    return services.source_get_or_create(name="Wire", kind=Source.Kind.API)
-
-
-@pytest.fixture
 def queued(monkeypatch: pytest.MonkeyPatch) -> list[list[int]]:
     """The batches handed to the scoring queue (instead of running them)."""
     batches: list[list[int]] = []

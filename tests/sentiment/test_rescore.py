@@ -90,16 +90,6 @@ def assert_aggregates_match_a_recount() -> None:
 
 
 @pytest.fixture
-def source() -> Source:
-    return services.source_get_or_create(name="Wire", kind=Source.Kind.API)
-
-
-@pytest.fixture
-def kestrel():  # type: ignore[no-untyped-def]
-    return services.entity_upsert(name="Kestrel Airlines", ticker="KSTL", aliases=["Kestrel"])
-
-
-@pytest.fixture
 def queued(monkeypatch: pytest.MonkeyPatch) -> list[list[int]]:
     """The batches handed to the scoring queue (instead of running them)."""
     batches: list[list[int]] = []

@@ -34,16 +34,6 @@ def row(i: int, title: str, when=None, url: str = "", external_id: str = "") -> 
     return DocumentRow(i, external_id, url, title, "", when or NOW, "en")
 
 
-@pytest.fixture
-def source() -> Source:
-    return services.source_get_or_create(name="Wire", kind=Source.Kind.API)
-
-
-@pytest.fixture
-def kestrel():  # type: ignore[no-untyped-def]
-    return services.entity_upsert(name="Kestrel Airlines", ticker="KSTL", aliases=["Kestrel"])
-
-
 def ingest_and_score(source: Source, rows: list[DocumentRow]) -> list[int]:
     result = services.documents_ingest(source_id=source.pk, rows=rows, now=NOW)
     return services.documents_score(document_ids=result.created_ids)

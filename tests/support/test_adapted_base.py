@@ -3,17 +3,16 @@ starts from once it is in production."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from apps.mlops import services
-from apps.mlops.kinds import TrainOutcome, kind_get
+from apps.mlops.kinds import kind_get
 from apps.support.adaptation import support_texts
 from apps.support.models import KnowledgeBase, PastConversation
-from mlcore.embedder import base_model_path
+from tests.adapted_base import adapted_base_promoted
 
 pytestmark = pytest.mark.django_db
 
@@ -34,14 +33,12 @@ def test_the_support_base_reads_past_questions_and_replies(model_dirs: Path) -> 
 def test_intent_training_starts_from_the_production_adapted_base(
     model_dirs: Path, django_capture_on_commit_callbacks: Any
 ) -> None:
-    artifact = model_dirs / "adapted"
-    shutil.copytree(base_model_path(), artifact)
-    adapted = services.model_version_register(
-        name="support-base",
-        outcome=TrainOutcome(artifact_dir=artifact, metrics={"gain": 0.02, "macro_f1": 0.8}),
+    adapted = adapted_base_promoted(
+        "support-base",
+        model_dirs,
+        {"gain": 0.02, "macro_f1": 0.8},
+        django_capture_on_commit_callbacks,
     )
-    with django_capture_on_commit_callbacks(execute=True):
-        services.model_version_promote(name="support-base", version=adapted.version)
     data = model_dirs / "intents.csv"
     rows = [f"where is my card {i},card_arrival" for i in range(10)]
     rows += [f"I want a refund {i},request_refund" for i in range(10)]

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import socket
-import time
 
 import pytest
 
@@ -11,7 +10,7 @@ from apps.support.bm25 import BM25
 from apps.support.models import FAQ, Article, Chunk, PastConversation
 from apps.support.retrieval import CHUNK_INDEX, passages_retrieve
 from apps.support.text import InvalidText, chunks_split, markdown_render
-from tests.listener import listening, reply
+from tests.listener import endless, listening, reply, trickle
 from tests.support.conftest import CARD_ARTICLE
 
 pytestmark = pytest.mark.django_db
@@ -187,32 +186,8 @@ METRICS = b"# HELP secret_metric internal\nsecret_metric 42\n"
 @pytest.fixture
 def internal_service():
     """Stands for an internal service on the server's loopback (e.g. its own /metrics)."""
-    with listening({"/metrics": reply(200, METRICS), "/slow": _trickle, "/huge": _endless}) as it:
+    with listening({"/metrics": reply(200, METRICS), "/slow": trickle, "/huge": endless}) as it:
         yield it
-
-
-def _trickle(handler):
-    handler.send_response(200)
-    handler.send_header("Content-Type", "text/plain")
-    handler.end_headers()
-    try:
-        for _ in range(10_000):
-            handler.wfile.write(b"x")
-            handler.wfile.flush()
-            time.sleep(0.05)
-    except OSError:
-        pass
-
-
-def _endless(handler):
-    handler.send_response(200)
-    handler.send_header("Content-Type", "text/plain")
-    handler.end_headers()
-    try:
-        while True:
-            handler.wfile.write(b"x" * 65536)
-    except OSError:
-        pass
 
 
 def test_an_agent_cannot_import_an_internal_address(client, agent, kb, internal_service):
