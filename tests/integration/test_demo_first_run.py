@@ -4,8 +4,10 @@ which model is being trained, and the trainer then registers every demo model an
 headlines that waited for the sentiment model.
 
 The demo is loaded into a database of its own (as the page sweep does), so the session's
-shared database stays as the other tests expect it. The trainer caps each fine-tuning at a few
-steps (`demo_train --max-steps`): this checks the order of things, not the models' quality.
+shared database stays as the other tests expect it; that database starts as a copy of the
+session's freshly migrated one, which is what bin/demo's `migrate` leaves on a new machine. The
+trainer caps each fine-tuning at a few steps (`demo_train --max-steps`): this checks the order
+of things, not the models' quality.
 """
 
 from __future__ import annotations
@@ -13,15 +15,13 @@ from __future__ import annotations
 import re
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from urllib.parse import urlparse
 
 import httpx
 import pytest
 
-from tests.integration.conftest import PG_URL, Stack, _admin_url, db_query
+from tests.integration.conftest import Stack, db_query, own_site
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -31,35 +31,9 @@ NOTICE = "the model is being trained"
 
 
 @pytest.fixture
-def demo(stack: Stack):  # type: ignore[no-untyped-def]
-    import psycopg
-    import redis
-
-    db_name = f"textsuite_demo_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(_admin_url(PG_URL), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{db_name}"')
-    database_url = urlparse(PG_URL)._replace(path=f"/{db_name}").geturl()
-    data_dir = stack.data_dir / "first-run"
-    data_dir.mkdir(exist_ok=True)
-    env = dict(stack.env)
-    env.update(
-        {
-            "DATABASE_URL": database_url,
-            "DATA_DIR": str(data_dir),
-            "ML_MODEL_DIR": str(data_dir / "models"),
-            "ML_INDEX_DIR": str(data_dir / "indices"),
-            # As in bin/demo's single process: tasks run where they are queued.
-            "CELERY_TASK_ALWAYS_EAGER": "1",
-        }
-    )
-    first_run = Stack(env=env, data_dir=data_dir, database_url=database_url)
-    try:
+def demo(stack: Stack) -> Iterator[Stack]:
+    with own_site(stack, "first_run") as first_run:
         yield first_run
-    finally:
-        first_run.stop_all()
-        redis.Redis.from_url(env["REDIS_URL"]).flushdb()
-        with psycopg.connect(_admin_url(PG_URL), autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
 
 
 @contextmanager
@@ -85,9 +59,8 @@ def _bot_reply(base: str, question: str) -> dict:
 
 
 def test_demo_serves_before_its_models_then_trains_them_in_the_background(demo: Stack):
-    for command in (("migrate", "--noinput"), ("demo_setup", "--no-train")):
-        done = demo.manage(*command, timeout=900)
-        assert done.returncode == 0, done.stdout + done.stderr
+    done = demo.manage("demo_setup", "--no-train", timeout=900)
+    assert done.returncode == 0, done.stdout + done.stderr
     base = demo.start_web()
 
     with _signed_in(base) as staff:

@@ -1,25 +1,24 @@
 """Every page, as each role sees it, at a phone's 390 px and a laptop's 1366 px, in a real browser.
 
-The demo data is loaded into a database of its own (the shared session database stays as the
-other tests expect it), one web server and one browser serve the whole sweep. On each page: no
-horizontal scroll, no console errors, and no serious or critical axe-core violation (axe-core
-from node_modules, injected into the page).
+The demo data is loaded into a database of its own (a copy of the session's freshly migrated
+one: the shared session database stays as the other tests expect it), one web server and one
+browser serve the whole sweep. On each page: no horizontal scroll, no console errors, and no
+serious or critical axe-core violation (axe-core from node_modules, injected into the page).
 """
 
 from __future__ import annotations
 
 import re
 import shutil
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin, urlparse
+from urllib.parse import urljoin
 
 import pytest
 
-from tests.integration.conftest import CHROMIUM_ARGS, PG_URL, Stack, _admin_url, sign_in
+from tests.integration.conftest import CHROMIUM_ARGS, Stack, own_site, sign_in
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -60,41 +59,16 @@ def site(stack: Stack) -> Iterator[Site]:
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if not chromium:
         pytest.skip("chromium is not installed")
-    import psycopg
-    import redis
     from playwright.sync_api import sync_playwright
 
-    db_name = f"textsuite_sweep_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(_admin_url(PG_URL), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{db_name}"')
-    database_url = urlparse(PG_URL)._replace(path=f"/{db_name}").geturl()
-    data_dir = stack.data_dir / "sweep"
-    data_dir.mkdir(exist_ok=True)
-    env = dict(stack.env)
-    env.update(
-        {
-            "DATABASE_URL": database_url,
-            "DATA_DIR": str(data_dir),
-            "ML_MODEL_DIR": str(data_dir / "models"),
-            "ML_INDEX_DIR": str(data_dir / "indices"),
-            "CELERY_TASK_ALWAYS_EAGER": "1",
-        }
-    )
-    sweep = Stack(env=env, data_dir=data_dir, database_url=database_url)
-    try:
-        for command in (("migrate", "--noinput"), DEMO_LOAD):
-            done = sweep.manage(*command, timeout=900)
-            assert done.returncode == 0, done.stdout + done.stderr
+    with own_site(stack, "sweep") as sweep:
+        done = sweep.manage(*DEMO_LOAD, timeout=900)
+        assert done.returncode == 0, done.stdout + done.stderr
         base = sweep.start_web()
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
             yield Site(base=base, browser=browser)
             browser.close()
-    finally:
-        sweep.stop_all()
-        redis.Redis.from_url(env["REDIS_URL"]).flushdb()
-        with psycopg.connect(_admin_url(PG_URL), autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
 
 
 def _shape(path: str) -> str:
