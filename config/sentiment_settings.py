@@ -41,3 +41,10 @@ SENTIMENT_TOPIC_THRESHOLD_MULTILINGUAL = env.float(
 # Analysts' topic corrections train a topic's classifier once it has this many texts with the
 # topic and as many without it (until then the topic stays zero-shot).
 SENTIMENT_TOPIC_MIN_EXAMPLES = env.int("SENTIMENT_TOPIC_MIN_EXAMPLES", default=8)
+# How often beat looks for feeds that are due (each feed keeps its own poll interval, at least
+# 60 s): a new feed waits up to this long for its first poll.
+SENTIMENT_POLL_DUE_S = env.int("SENTIMENT_POLL_DUE_S", default=60)
+if not 1 <= SENTIMENT_POLL_DUE_S <= 3600:
+    raise ImproperlyConfigured(
+        f"SENTIMENT_POLL_DUE_S must be between 1 and 3600, got {SENTIMENT_POLL_DUE_S}"
+    )

@@ -6,8 +6,23 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from django.test import override_settings
 
 SHARED_DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _fast_password_hashing() -> Iterator[None]:
+    """Passwords hashed with MD5 in the test process instead of PBKDF2's million rounds.
+
+    Every user a test creates with a password, and every password sign-in, hashed once at 0.28
+    CPU-seconds each: minutes of the suite, spent on a cost that only matters against stolen
+    hashes. Sign-in, refusal of wrong passwords and the throttle (which counts hashes with a
+    hasher of its own, tests/accounts/test_login_throttle.py) behave the same with any hasher;
+    the processes of the integration tests keep the production hashers.
+    """
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -7,7 +7,7 @@ DIGEST_HOUR = 7
 BEAT_SCHEDULE = {
     "sentiment-poll-due-sources": {
         "task": "apps.sentiment.tasks.sources_poll_due_task",
-        "schedule": 60.0,
+        "schedule": float(settings.SENTIMENT_POLL_DUE_S),
     },
     # Episodes end when a condition clears even if no new documents arrive to trigger a check.
     "sentiment-evaluate-alerts": {

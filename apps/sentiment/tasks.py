@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 
 @shared_task(acks_late=True, queue="inference")
 def sources_poll_due_task() -> int:
-    """Queue a poll of every feed that is due (beat runs this every minute)."""
+    """Queue a poll of every feed that is due (beat runs this every SENTIMENT_POLL_DUE_S)."""
     due = services.sources_due()
     for source_id in due:
         # due_only: when the queue is backed up, the same source is queued again each minute;

@@ -283,7 +283,10 @@ def demo_train(*, log: Callable[[str], None] = print, max_steps: int | None = No
         log("   intent model: a production version exists, not retraining")
     else:
         log("   training the support-intent model on the demo past conversations...")
-        run = mlops_services.model_train_here(name=INTENT_MODEL, params={"kb_id": kb.pk}, log=log)
+        params: dict[str, int] = {"kb_id": kb.pk}
+        if max_steps:
+            params["max_steps"] = max_steps
+        run = mlops_services.model_train_here(name=INTENT_MODEL, params=params, log=log)
         log(f"   intent model: accuracy {run.metrics.get('accuracy', 0):.3f}")
     rows = eval_rows_of_production()
     if len(rows) >= 10:

@@ -1,6 +1,7 @@
 """Real processes against real services: PostgreSQL, Redis, a Celery worker, an ASGI server.
 
-Each test session gets its own PostgreSQL database and Redis db number, migrated once; the
+Each test session gets its own PostgreSQL database and Redis db number, migrated once (into a
+template that the tests needing a database of their own copy, instead of migrating again); the
 fixtures start `celery worker` and `daphne` as subprocesses with the services profile. Outside
 CI these tests skip when PostgreSQL or Redis is unreachable; with CI=true they fail instead.
 """
@@ -70,6 +71,8 @@ class Stack:
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     base_url: str = ""
     logs: list[Path] = field(default_factory=list)
+    # The session's freshly migrated database, which no test writes to: copied by own_site().
+    template: str = ""
 
     def manage(self, *args: str, timeout: int = 600) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -170,8 +173,16 @@ class Stack:
         self.processes.clear()
 
 
-def sentiment_model_tiny_train(stack: Stack, tmp_path: Path) -> None:
-    """Train, register and promote a 4-step sentiment model on 120 demo sentences (seconds)."""
+def sentiment_model_ready(stack: Stack, tmp_path: Path) -> None:
+    """A production sentiment model in the stack: trained, registered and promoted as a 4-step
+    model on 120 demo sentences the first time a test of the session asks for one (half a
+    minute on 2 cores), reused by the tests after it while its artifact is still there."""
+    served = db_query(
+        stack.database_url,
+        "SELECT artifact_path FROM mlops_modelversion WHERE name = 'sentiment' AND is_production",
+    )
+    if served and Path(served[0][0]).is_dir():
+        return
     tiny = tmp_path / "tiny.csv"
     demo = Path(__file__).resolve().parents[2] / "apps" / "sentiment" / "data"
     lines = (demo / "demo_sentences.csv").read_text().splitlines()
@@ -188,69 +199,106 @@ def _admin_url(url: str) -> str:
     return parsed._replace(path="/postgres").geturl()
 
 
-@contextmanager
-def database_created(prefix: str) -> Iterator[str]:
-    """A new database `<prefix>_<random>` on the test PostgreSQL for the block; its URL. It is
-    dropped on the way out, also on error."""
+def database_create(name: str, template: str = "") -> str:
+    """Create the database `name`, empty or a copy of `template` (a file copy: well under a
+    second, where migrating takes 10 to 20 s); its URL."""
     import psycopg
 
-    db_name = f"{prefix}_{uuid.uuid4().hex[:8]}"
-    admin = _admin_url(PG_URL)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{db_name}"')
+    copy = f' TEMPLATE "{template}"' if template else ""
+    with psycopg.connect(_admin_url(PG_URL), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"{copy}')
+    return urlparse(PG_URL)._replace(path=f"/{name}").geturl()
+
+
+def database_drop(name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(_admin_url(PG_URL), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def own_site(stack: Stack, name: str) -> Iterator[Stack]:
+    """A stack on a database of its own, migrated and empty (a copy of the session's template),
+    with its own data folder, whose tasks run in the process that queues them (as bin/demo's
+    single process does); gone afterwards. For the demo's data, which the session's shared
+    database must not get."""
+    import redis
+
+    db_name = f"textsuite_{name}_{uuid.uuid4().hex[:8]}"
+    database_url = database_create(db_name, template=stack.template)
+    data_dir = stack.data_dir / name
+    data_dir.mkdir(exist_ok=True)
+    env = dict(stack.env)
+    env.update(
+        {
+            "DATABASE_URL": database_url,
+            "DATA_DIR": str(data_dir),
+            "ML_MODEL_DIR": str(data_dir / "models"),
+            "ML_INDEX_DIR": str(data_dir / "indices"),
+            "CELERY_TASK_ALWAYS_EAGER": "1",
+        }
+    )
+    site = Stack(env=env, data_dir=data_dir, database_url=database_url, template=stack.template)
     try:
-        yield urlparse(PG_URL)._replace(path=f"/{db_name}").geturl()
+        yield site
     finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+        site.stop_all()
+        redis.Redis.from_url(env["REDIS_URL"]).flushdb()
+        database_drop(db_name)
 
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """A migrated PostgreSQL database + Redis db for the session; processes are per test."""
     require_services()
-    with database_created("textsuite_it") as database_url:
-        data_dir = tmp_path_factory.mktemp("stack")
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if k
-            not in ("CELERY_TASK_ALWAYS_EAGER", "CELERY_EMBEDDED_WORKER", "DJANGO_SETTINGS_MODULE")
+    db_name = f"textsuite_it_{uuid.uuid4().hex[:8]}"
+    template = f"{db_name}_migrated"
+    template_url = database_create(template)
+    data_dir = tmp_path_factory.mktemp("stack")
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("CELERY_TASK_ALWAYS_EAGER", "CELERY_EMBEDDED_WORKER", "DJANGO_SETTINGS_MODULE")
+    }
+    env.update(
+        {
+            "DATABASE_URL": template_url,
+            "REDIS_URL": REDIS_URL,
+            "CELERY_BROKER_URL": REDIS_URL,
+            "DATA_DIR": str(data_dir),
+            "ML_MODEL_DIR": str(data_dir / "models"),
+            "ML_INDEX_DIR": str(data_dir / "indices"),
+            "HF_HUB_OFFLINE": "1",
+            "TRANSFORMERS_OFFLINE": "1",
+            "PYTHONUNBUFFERED": "1",
+            "LOG_LEVEL": "INFO",
+            "EMAIL_URL": "",
+            "SECRET_KEY": "integration-tests",
+            "CELERY_TASK_ALWAYS_EAGER": "0",
         }
-        env.update(
-            {
-                "DATABASE_URL": database_url,
-                "REDIS_URL": REDIS_URL,
-                "CELERY_BROKER_URL": REDIS_URL,
-                "DATA_DIR": str(data_dir),
-                "ML_MODEL_DIR": str(data_dir / "models"),
-                "ML_INDEX_DIR": str(data_dir / "indices"),
-                "HF_HUB_OFFLINE": "1",
-                "TRANSFORMERS_OFFLINE": "1",
-                "PYTHONUNBUFFERED": "1",
-                "LOG_LEVEL": "INFO",
-                "EMAIL_URL": "",
-                "SECRET_KEY": "integration-tests",
-                "CELERY_TASK_ALWAYS_EAGER": "0",
-            }
-        )
-        import redis
+    )
+    import redis
 
-        redis.Redis.from_url(REDIS_URL).flushdb()
-        result = subprocess.run(
-            [sys.executable, "manage.py", "migrate", "--noinput"],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-        assert result.returncode == 0, result.stdout + result.stderr
-        the_stack = Stack(env=env, data_dir=data_dir, database_url=database_url)
-        try:
-            yield the_stack
-        finally:
-            the_stack.stop_all()
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    result = subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    database_url = database_create(db_name, template=template)
+    env["DATABASE_URL"] = database_url
+    the_stack = Stack(env=env, data_dir=data_dir, database_url=database_url, template=template)
+    try:
+        yield the_stack
+    finally:
+        the_stack.stop_all()
+        database_drop(db_name)
+        database_drop(template)
 
 
 @pytest.fixture

@@ -4,8 +4,10 @@ which model is being trained, and the trainer then registers every demo model an
 headlines that waited for the sentiment model.
 
 The demo is loaded into a database of its own (as the page sweep does), so the session's
-shared database stays as the other tests expect it. The trainer caps each fine-tuning at a few
-steps (`demo_train --max-steps`): this checks the order of things, not the models' quality.
+shared database stays as the other tests expect it; that database starts as a copy of the
+session's freshly migrated one, which is what bin/demo's `migrate` leaves on a new machine. The
+trainer caps each fine-tuning at a few steps (`demo_train --max-steps`): this checks the order
+of things, not the models' quality.
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.integration.conftest import Stack, db_query, signed_in_client
-from tests.integration.demo_stack import demo_load, demo_stack
+from tests.integration.conftest import Stack, db_query, own_site, signed_in_client
+from tests.integration.demo_stack import demo_load
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -30,7 +32,7 @@ NOTICE = "the model is being trained"
 
 @pytest.fixture
 def demo(stack: Stack) -> Iterator[Stack]:
-    with demo_stack(stack, "first_run") as first_run:
+    with own_site(stack, "first_run") as first_run:
         yield first_run
 
 

@@ -1,9 +1,9 @@
 """Every page, as each role sees it, at a phone's 390 px and a laptop's 1366 px, in a real browser.
 
-The demo data is loaded into a database of its own (the shared session database stays as the
-other tests expect it), one web server and one browser serve the whole sweep. On each page: no
-horizontal scroll, no console errors, and no serious or critical axe-core violation (axe-core
-from node_modules, injected into the page).
+The demo data is loaded into a database of its own (a copy of the session's freshly migrated
+one: the shared session database stays as the other tests expect it), one web server and one
+browser serve the whole sweep. On each page: no horizontal scroll, no console errors, and no
+serious or critical axe-core violation (axe-core from node_modules, injected into the page).
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from urllib.parse import urljoin
 
 import pytest
 
-from tests.integration.conftest import Stack, chromium_launched, sign_in
-from tests.integration.demo_stack import demo_load, demo_stack
+from tests.integration.conftest import Stack, chromium_launched, own_site, sign_in
+from tests.integration.demo_stack import demo_load
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -54,7 +54,7 @@ class Site:
 def site(stack: Stack) -> Iterator[Site]:
     if not AXE.exists():
         pytest.fail(f"{AXE} is missing: run `npm ci` (axe-core is in package.json)")
-    with chromium_launched() as browser, demo_stack(stack, "sweep") as sweep:
+    with chromium_launched() as browser, own_site(stack, "sweep") as sweep:
         demo_load(sweep)
         yield Site(base=sweep.start_web(), browser=browser)
 

@@ -14,14 +14,13 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.integration.conftest import Stack, sentiment_model_tiny_train, sign_in
+from tests.integration.conftest import Stack, sentiment_model_ready, sign_in
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 SETUP = """
 from rest_framework.authtoken.models import Token
 from apps.accounts.services import user_create
-from apps.mlops.services import model_available
 from apps.sentiment import services
 from apps.sentiment.models import AlertRule, Source
 analyst = user_create(username="{user}", password="{user}-pw", roles=["analyst"])
@@ -36,7 +35,7 @@ if watched:
 wire_a = services.source_get_or_create(name="Live wire A", kind=Source.Kind.API)
 wire_b = services.source_get_or_create(name="Live wire B", kind=Source.Kind.API)
 token = Token.objects.create(user=analyst).key
-print("setup", osprey.pk, wire_a.pk, wire_b.pk, token, model_available("sentiment"))
+print("setup", osprey.pk, wire_a.pk, wire_b.pk, token)
 """
 SHOWN = "Osprey Freight warns of <img src=x onerror=alert(1)> heavy loss"
 OTHER_SOURCE = "Osprey Freight halts northern routes"
@@ -64,9 +63,8 @@ def _arrange(stack: Stack, tmp_path: Path, user: str, rule: str = "") -> list[st
     code = SETUP.replace("{user}", user).replace("{rule}", rule)
     setup = stack.manage("shell", "-c", code, timeout=300)
     assert "setup" in setup.stdout, setup.stdout + setup.stderr
-    *ids, has_model = setup.stdout.split("setup")[-1].split()
-    if has_model != "True":  # another test of the session may have trained one already
-        sentiment_model_tiny_train(stack, tmp_path)
+    ids = setup.stdout.split("setup")[-1].split()
+    sentiment_model_ready(stack, tmp_path)  # or the one a test before trained
     stack.start_worker()
     return [stack.start_web(), *ids]
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.integration.conftest import Stack, free_port, sentiment_model_tiny_train
+from tests.integration.conftest import Stack, free_port, sentiment_model_ready
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -106,7 +106,10 @@ def test_feed_to_scored_documents_to_alert_email(
     running.env["SITE_URL"] = "http://textsuite.test"
     # The feed is served on loopback, which the guarded fetch refuses unless allowed.
     running.env["OUTBOUND_ALLOW_NETWORKS"] = "127.0.0.1/32"
-    sentiment_model_tiny_train(running, tmp_path)
+    # Beat looks for due feeds every 2 s instead of every minute: the new feed is polled at
+    # once, not after a minute of waiting (it is due again only after its 600 s interval).
+    running.env["SENTIMENT_POLL_DUE_S"] = "2"
+    sentiment_model_ready(running, tmp_path)
     setup = running.manage("shell", "-c", SETUP.replace("{url}", feed_url))
     assert "setup ok" in setup.stdout, setup.stdout + setup.stderr
 

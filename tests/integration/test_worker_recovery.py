@@ -22,7 +22,7 @@ import httpx
 import psycopg
 import pytest
 
-from tests.integration.conftest import Stack, sentiment_model_tiny_train
+from tests.integration.conftest import Stack, sentiment_model_ready
 from tests.integration.slow_warm_kinds import NAME as SLOW_KIND
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -87,7 +87,7 @@ def test_killed_pool_processes_come_back_and_every_document_is_scored_once(
             "ML_RUN_STALE_AFTER_S": "6",
         }
     )
-    sentiment_model_tiny_train(running, tmp_path)
+    sentiment_model_ready(running, tmp_path)
     setup = running.manage("shell", "-c", SETUP, timeout=120)
     assert setup.returncode == 0, setup.stdout + setup.stderr
     token = setup.stdout.strip().splitlines()[-1]

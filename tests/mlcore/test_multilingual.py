@@ -26,9 +26,20 @@ def test_a_file_that_is_not_an_e5_model_is_refused() -> None:
         multilingual._tensors(b"GGUF" + bytes(64))
 
 
+@pytest.fixture(scope="module")
+def base_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A base-model cache in which the multilingual name was resolved once, building the model
+    (a few hundred MB written): both tests below look at that one build."""
+    cache = tmp_path_factory.mktemp("base-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ML_BASE_CACHE", str(cache))
+        base_model_resolve("multilingual")
+    return cache
+
+
 @pytest.mark.slow
-def test_the_built_model_is_reused_and_retrieves_across_languages(tmp_path: Path) -> None:
-    target = multilingual.multilingual_model_build(tmp_path / "me5")
+def test_the_built_model_is_reused_and_retrieves_across_languages(base_cache: Path) -> None:
+    target = base_cache / multilingual.NAME
     stamp = (target / "model.safetensors").stat().st_mtime_ns
     assert multilingual.multilingual_model_build(target) == target
     assert (target / "model.safetensors").stat().st_mtime_ns == stamp  # not rebuilt
@@ -46,11 +57,12 @@ def test_the_built_model_is_reused_and_retrieves_across_languages(tmp_path: Path
 
 @pytest.mark.slow
 def test_the_multilingual_name_resolves_to_a_cached_build(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    base_cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("ML_BASE_CACHE", str(tmp_path))
+    monkeypatch.setenv("ML_BASE_CACHE", str(base_cache))
 
     path = base_model_resolve("multilingual")
 
-    assert path == tmp_path / multilingual.NAME
+    assert path == base_cache / multilingual.NAME
     assert (path / "config.json").is_file() and (path / "tokenizer.json").is_file()
+    assert (path / "model.safetensors").is_file()

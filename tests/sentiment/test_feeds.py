@@ -4,6 +4,7 @@ oversized and slow feeds, invalid and internal addresses), and polling under a b
 
 from __future__ import annotations
 
+import importlib
 import threading
 import time
 from collections.abc import Iterator
@@ -13,9 +14,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from django.test import override_settings
 from django.urls import reverse
 
-from apps.sentiment import feeds, services, tasks
+from apps.sentiment import feeds, schedules, services, tasks
 from apps.sentiment.feeds import FeedError, FetchResult, feed_fetch, feed_parse, feed_url_check
 from apps.sentiment.models import Document, Source
 from tests.listener import Listener, listening, reply
@@ -467,3 +469,14 @@ def test_a_feed_with_a_nul_character_reference_stores_its_items_without_it(db) -
     assert all("\x00" not in item.title + item.body for item in items)
     assert result.status == "ok" and result.created == 1
     assert "\x00" not in Document.objects.get().title
+
+
+def test_beat_looks_for_due_feeds_at_the_configured_interval() -> None:
+    try:
+        with override_settings(SENTIMENT_POLL_DUE_S=5):
+            entry = importlib.reload(schedules).BEAT_SCHEDULE["sentiment-poll-due-sources"]
+    finally:
+        importlib.reload(schedules)
+
+    assert entry["task"] == "apps.sentiment.tasks.sources_poll_due_task"
+    assert entry["schedule"] == 5.0
