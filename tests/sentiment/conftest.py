@@ -3,16 +3,18 @@ rule and scored document that many sentiment tests start from."""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pytest
+from django.test import override_settings
 from django.utils import timezone
 
 from apps.accounts.models import Role
 from apps.accounts.services import user_create
-from apps.sentiment import services
+from apps.sentiment import schedules, services
 from apps.sentiment.models import AlertRule, Document, Entity, Source
 from apps.sentiment.services import scoring
 from tests.sentiment.factories import AlertRuleFactory, DocumentFactory, ScoreFactory
@@ -123,3 +125,13 @@ def scored_document(db: Any) -> Document:
         ],
     )
     return doc
+
+
+def beat_entry(name: str, **settings: Any) -> dict[str, Any]:
+    """Celery beat's schedule entry `name` as built under the given settings (the module is
+    rebuilt with them, then rebuilt again as it was)."""
+    try:
+        with override_settings(**settings):
+            return dict(importlib.reload(schedules).BEAT_SCHEDULE[name])
+    finally:
+        importlib.reload(schedules)

@@ -4,7 +4,6 @@ oversized and slow feeds, invalid and internal addresses), and polling under a b
 
 from __future__ import annotations
 
-import importlib
 import threading
 import time
 from collections.abc import Iterator
@@ -14,13 +13,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from django.test import override_settings
 from django.urls import reverse
 
-from apps.sentiment import feeds, schedules, services, tasks
+from apps.sentiment import feeds, services, tasks
 from apps.sentiment.feeds import FeedError, FetchResult, feed_fetch, feed_parse, feed_url_check
 from apps.sentiment.models import Document, Source
 from tests.listener import Listener, listening, reply
+from tests.sentiment.conftest import beat_entry
 
 DATA = Path(__file__).parent / "data"
 
@@ -472,11 +471,7 @@ def test_a_feed_with_a_nul_character_reference_stores_its_items_without_it(db) -
 
 
 def test_beat_looks_for_due_feeds_at_the_configured_interval() -> None:
-    try:
-        with override_settings(SENTIMENT_POLL_DUE_S=5):
-            entry = importlib.reload(schedules).BEAT_SCHEDULE["sentiment-poll-due-sources"]
-    finally:
-        importlib.reload(schedules)
+    entry = beat_entry("sentiment-poll-due-sources", SENTIMENT_POLL_DUE_S=5)
 
     assert entry["task"] == "apps.sentiment.tasks.sources_poll_due_task"
     assert entry["schedule"] == 5.0

@@ -4,7 +4,6 @@ lost documents, and lost enqueues."""
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -20,13 +19,13 @@ from kombu.exceptions import OperationalError
 
 from apps.mlops import services as mlops
 from apps.mlops.kinds import ModelKind, kind_get, kind_register
-from apps.sentiment import schedules, selectors, services, tasks, topic_model
+from apps.sentiment import selectors, services, tasks, topic_model
 from apps.sentiment.models import Aggregate, Document, Score, Source
 from apps.sentiment.services import ingest as ingest_service
 from apps.sentiment.services import scoring
 from apps.sentiment.training import MODEL_NAME
 from apps.sentiment.uploads import DocumentRow
-from tests.sentiment.conftest import KeywordScorer
+from tests.sentiment.conftest import KeywordScorer, beat_entry
 
 pytestmark = pytest.mark.django_db
 NOW = timezone.now().replace(minute=30, second=0, microsecond=0)
@@ -153,11 +152,7 @@ def test_a_claim_younger_than_the_stale_limit_is_left_alone(
 
 
 def test_the_sweeper_runs_at_the_configured_interval() -> None:
-    try:
-        with override_settings(SENTIMENT_SCORE_SWEEP_S=7):
-            entry = importlib.reload(schedules).BEAT_SCHEDULE["sentiment-rescue-stuck-documents"]
-    finally:
-        importlib.reload(schedules)
+    entry = beat_entry("sentiment-rescue-stuck-documents", SENTIMENT_SCORE_SWEEP_S=7)
 
     assert entry["task"] == "apps.sentiment.tasks.documents_rescue_task"
     assert entry["schedule"] == 7.0
