@@ -73,7 +73,7 @@ def forms_dir(cache_root: str | Path, model_path: str | Path) -> Path:
 
 
 def forms_ready(cache_root: str | Path, model_path: str | Path) -> bool:
-    """Whether a model's forms are exported and measured (a cheap check: one stat)."""
+    """Whether a model's forms are exported and measured (a few file stats, no export)."""
     return (forms_dir(cache_root, model_path) / RECORD).is_file()
 
 
