@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import shutil
@@ -20,6 +21,7 @@ import numpy.typing as npt
 from .config import resolve_device
 from .serving.choice import (
     BATCH_DEPENDENT_FORMS,
+    BF16,
     DEFAULT_TOLERANCE,
     FP16,
     FP32,
@@ -27,7 +29,7 @@ from .serving.choice import (
     form_check,
     form_fastest,
 )
-from .serving.device import half_dtype, model_batch_size
+from .serving.device import bf16_dtype, cpu_bf16_native, half_dtype, model_batch_size
 from .serving.embedder_forms import EMBEDDER_FORMS, embedder_forms_ensure, forms_ready
 from .serving.sessions import OnnxRunner
 
@@ -232,6 +234,7 @@ class Embedder:
         self.dim = int(self.model.config.hidden_size)
         self._lock = threading.Lock()
         self._runner: OnnxRunner | None = None
+        self._bf16_copy: Any = None
         # Set while an automatic form waits for another process to export the forms.
         self._awaiting_forms: float | None = None
         self._forms_checked_at = 0.0
@@ -248,9 +251,10 @@ class Embedder:
             if not on_gpu:
                 raise ValueError("the fp16 form serves on CUDA only")
             self.model = self.model.to(half_dtype())
-        elif form in EMBEDDER_FORMS:
-            folder, _ = self._forms()
-            self._runner = OnnxRunner(folder / f"{form}.onnx", device="cpu")
+        elif form in (BF16, *EMBEDDER_FORMS):
+            if on_gpu and form == BF16:
+                raise ValueError("the bf16 form serves on the CPU only")
+            self._cpu_form_apply(form)
         elif form != FP32:
             raise ValueError(f"the embedder has no {form} form")
         if on_gpu and form in (FP16, FP32):  # torch on CUDA: a batch as large as memory holds
@@ -259,15 +263,33 @@ class Embedder:
             )
         return form
 
+    def _cpu_form_apply(self, form: str) -> None:
+        """Serve a CPU form: an ONNX Runtime session, or the torch weights in bf16."""
+        folder, _ = self._forms()  # exported and measured while the weights are still fp32
+        if form == BF16:
+            self.model = self.model.to(bf16_dtype())
+        elif form in EMBEDDER_FORMS:
+            self._runner = OnnxRunner(folder / f"{form}.onnx", device="cpu")
+
     def _forms(self) -> tuple[Path, Any]:
-        return embedder_forms_ensure(
-            model=self.model,
-            tokenizer=self.tokenizer,
-            model_path=self.model_path,
-            cache_root=_cache_dir(),
-            torch_embed=self._torch_embed,
-            max_length=self.max_length,
-        )
+        try:
+            return embedder_forms_ensure(
+                model=self.model,
+                tokenizer=self.tokenizer,
+                model_path=self.model_path,
+                cache_root=_cache_dir(),
+                torch_embed=self._torch_embed,
+                bf16_embed=self._bf16_embed if cpu_bf16_native() else None,
+                max_length=self.max_length,
+            )
+        finally:
+            self._bf16_copy = None
+
+    def _bf16_embed(self, texts: Sequence[str]) -> FloatArray:
+        """Embed with a bf16 copy of the weights (to measure the bf16 form; dropped after)."""
+        if self._bf16_copy is None:
+            self._bf16_copy = copy.deepcopy(self.model).to(bf16_dtype())
+        return self._torch_embed(texts, model=self._bf16_copy)
 
     def forms_export(self) -> list[FormMeasure]:
         """Export and measure this model's CPU serving forms now, unless they already are."""
@@ -325,9 +347,7 @@ class Embedder:
                 return
             self._awaiting_forms = None
             form = self._fastest_cpu_form(tolerance)
-            if form in EMBEDDER_FORMS:
-                folder, _ = self._forms()
-                self._runner = OnnxRunner(folder / f"{form}.onnx", device="cpu")
+            self._cpu_form_apply(form)
             self.form = form
         log.info("embedder forms exported; serving %s", form)
 
@@ -336,8 +356,9 @@ class Embedder:
             self.tokenizer, texts, max_length=self.max_length, batch_size=self.batch_size
         )
 
-    def _torch_embed(self, texts: Sequence[str]) -> FloatArray:
+    def _torch_embed(self, texts: Sequence[str], model: Any = None) -> FloatArray:
         torch = self._torch
+        model = self.model if model is None else model
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         with self._lock, torch.inference_mode():
             for idx, input_ids, mask in self._passes(texts):
@@ -345,7 +366,7 @@ class Embedder:
                     "input_ids": torch.from_numpy(input_ids).to(self.device),
                     "attention_mask": torch.from_numpy(mask).to(self.device),
                 }
-                hidden = self.model(**batch).last_hidden_state
+                hidden = model(**batch).last_hidden_state.float()  # pool in fp32
                 mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
                 pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
                 pooled = torch.nn.functional.normalize(pooled.float(), p=2, dim=1)

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from ..metrics import classification_report
 from ..serving.choice import (
+    BF16,
+    DEFAULT_TOLERANCE,
     FP16,
     FP32,
     ONNX_FP32,
@@ -20,13 +22,20 @@ from ..serving.choice import (
     ONNX_INT8_STATIC,
     TORCH_INT8,
     FormMeasure,
+    form_fastest,
 )
-from ..serving.device import cuda_available
+from ..serving.device import cpu_bf16_native, cuda_available
 from ..serving.onnx_export import encoder_export
 from ..serving.quantise import calibration_batches, int8_guarded
 from .model import TextClassifier, form_file
 
 EXPORTED = (ONNX_FP32, ONNX_INT8, ONNX_INT8_STATIC)
+
+
+def cpu_torch_forms() -> list[str]:
+    """The CPU forms torch serves from the fp32 weights beyond fp32 and int8: bf16 where the
+    CPU has native bf16."""
+    return [BF16] if cpu_bf16_native() else []
 
 
 def classifier_forms_export(
@@ -88,12 +97,13 @@ def classifier_forms_measure(
 ) -> list[FormMeasure]:
     """Measure each form of the classifier at `path` on the same rows, fp32 torch first.
 
-    Without `forms`: fp32, torch int8 and every exported ONNX form on the CPU, plus fp32 and fp16
-    on CUDA when there is a GPU.
+    Without `forms`: fp32, torch int8, every exported ONNX form and (where the CPU has native
+    bf16) bf16 on the CPU, plus fp32 and fp16 on CUDA when there is a GPU.
     """
     path = Path(path)
     if forms is None:
         forms = [FP32, TORCH_INT8, *(f for f in EXPORTED if form_file(path, f).is_file())]
+        forms += cpu_torch_forms()
     measures = []
     for form in forms:
         classifier = TextClassifier.load(path, device="cpu", serving=form)
@@ -112,3 +122,34 @@ def classifier_forms_measure(
             gpu = TextClassifier.load(path, device="cuda", serving=form)
             measures.append(form_measure(gpu, texts, labels, rounds=rounds))
     return measures
+
+
+def classifier_fastest_form(
+    path: str | Path,
+    texts: Sequence[str],
+    labels: Sequence[str],
+    *,
+    device: str = "cpu",
+    tolerance: float = DEFAULT_TOLERANCE,
+    rounds: int = 1,
+) -> tuple[TextClassifier, list[FormMeasure]]:
+    """The classifier saved at `path` loaded in its fastest form on `device` within `tolerance`
+    of fp32's accuracy on (texts, labels), and every form's measure.
+
+    The ONNX forms are exported first (int8 calibrated and guarded on `texts`) when the device
+    is a CPU; on CUDA the choice is between fp32 and fp16. For one-off bulk work, such as a
+    teacher labelling a corpus, where no registry version records the choice.
+    """
+    path = Path(path)
+    if device.startswith("cuda"):
+        measures = [
+            form_measure(
+                TextClassifier.load(path, device=device, serving=form), texts, labels, rounds=rounds
+            )
+            for form in (FP32, FP16)
+        ]
+    else:
+        classifier_forms_export(path, calibration_texts=texts)
+        measures = classifier_forms_measure(path, texts, labels, rounds=rounds)
+    chosen = form_fastest(measures, device=device, baseline=measures[0].score, tolerance=tolerance)
+    return TextClassifier.load(path, device=device, serving=chosen), measures

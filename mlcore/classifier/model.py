@@ -17,8 +17,17 @@ import numpy.typing as npt
 from ..config import resolve_device
 from ..embedder import length_passes, offline
 from ..metrics import classification_report
-from ..serving.choice import AUTO, FP16, FP32, ONNX_FORMS, TORCH_INT8, form_auto, form_check
-from ..serving.device import cuda_available, half_dtype, model_batch_size
+from ..serving.choice import (
+    AUTO,
+    BF16,
+    FP16,
+    FP32,
+    ONNX_FORMS,
+    TORCH_INT8,
+    form_auto,
+    form_check,
+)
+from ..serving.device import bf16_dtype, cuda_available, half_dtype, model_batch_size
 from ..serving.sessions import OnnxRunner
 from ..types import Prediction
 from .quantization import QUANTIZED_FILE, quantize_dynamic
@@ -114,8 +123,8 @@ class TextClassifier:
 
         Forms (mlcore.serving.choice): 'fp32' and 'int8' (torch's dynamic int8, CPU) from the
         safetensors; 'onnx-fp32', 'onnx-int8', 'onnx-int8s' from `forms/<form>.onnx` (exported
-        by `mlcore.classifier.forms`); 'fp16' on CUDA (bf16 where the GPU has it); 'auto', the
-        fastest form measured on this device within tolerance.
+        by `mlcore.classifier.forms`); 'fp16' on CUDA (bf16 where the GPU has it); 'bf16' torch
+        on the CPU; 'auto', the fastest form measured on this device within tolerance.
         """
         offline()
         from transformers import AutoTokenizer
@@ -145,6 +154,8 @@ class TextClassifier:
             if form == TORCH_INT8:
                 model = quantize_dynamic(model)  # from the fp32 weights just loaded
                 dev = "cpu"  # dynamic int8 kernels are CPU kernels
+            if form == BF16:  # oneDNN's bf16 kernels: a CPU form
+                model, dev = model.to(bf16_dtype()), "cpu"
             model.to(dev).eval()
         neighbours = None
         if info.get("neighbours"):

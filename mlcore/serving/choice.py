@@ -16,15 +16,17 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-# fp32 torch, torch's dynamic int8, ONNX Runtime fp32 / dynamic int8 / static (QDQ) int8, and
-# half precision on CUDA. Names stay within ModelVersion.serving_form's 10 characters.
+# fp32 torch, torch's dynamic int8, ONNX Runtime fp32 / dynamic int8 / static (QDQ) int8, half
+# precision on CUDA, and bf16 torch on CPUs with native bf16 (AMX or AVX-512 BF16: oneDNN's
+# bf16 matrix kernels). Names stay within ModelVersion.serving_form's 10 characters.
 FP32 = "fp32"
 TORCH_INT8 = "int8"
 ONNX_FP32 = "onnx-fp32"
 ONNX_INT8 = "onnx-int8"
 ONNX_INT8_STATIC = "onnx-int8s"
 FP16 = "fp16"
-FORMS = (FP32, TORCH_INT8, ONNX_FP32, ONNX_INT8, ONNX_INT8_STATIC, FP16)
+BF16 = "bf16"
+FORMS = (FP32, TORCH_INT8, ONNX_FP32, ONNX_INT8, ONNX_INT8_STATIC, FP16, BF16)
 ONNX_FORMS = (ONNX_FP32, ONNX_INT8, ONNX_INT8_STATIC)
 FORM_DEVICES = {
     FP32: ("cpu", "cuda"),
@@ -33,6 +35,7 @@ FORM_DEVICES = {
     ONNX_INT8: ("cpu",),
     ONNX_INT8_STATIC: ("cpu",),
     FP16: ("cuda",),
+    BF16: ("cpu",),
 }
 # Not a form: "each device serves its fastest form within tolerance", from the forms record.
 AUTO = "auto"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 
@@ -32,6 +33,24 @@ def half_dtype() -> Any:
     import torch
 
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+def cpu_bf16_native(cpuinfo: str = "/proc/cpuinfo") -> bool:
+    """True when this CPU multiplies bf16 matrices natively (the AMX or AVX-512 BF16 flags);
+    elsewhere bf16 is emulated and slower than fp32, so the CPU's bf16 form is neither offered
+    nor measured."""
+    try:
+        text = Path(cpuinfo).read_text()
+    except OSError:
+        return False
+    flags = next((line for line in text.splitlines() if line.startswith("flags")), "").split()
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
+def bf16_dtype() -> Any:
+    import torch
+
+    return torch.bfloat16
 
 
 def free_memory_bytes() -> int:

@@ -24,12 +24,15 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .choice import FP32, ONNX_FP32, ONNX_INT8, FormMeasure
+from .choice import BF16, FP32, ONNX_FP32, ONNX_INT8, FormMeasure
 from .onnx_export import encoder_export
 from .quantise import int8_dynamic
 from .sessions import OnnxRunner
 
 RECORD = "forms.json"
+# Bumped when the forms change (2: fused attention in the ONNX files, and bf16 on CPUs with
+# native bf16): a record of another version is exported and measured again.
+RECORD_VERSION = 2
 EMBEDDER_FORMS = (ONNX_FP32, ONNX_INT8)
 
 _SUBJECTS = (
@@ -73,8 +76,15 @@ def forms_dir(cache_root: str | Path, model_path: str | Path) -> Path:
 
 
 def forms_ready(cache_root: str | Path, model_path: str | Path) -> bool:
-    """Whether a model's forms are exported and measured (a few file stats, no export)."""
-    return (forms_dir(cache_root, model_path) / RECORD).is_file()
+    """Whether a model's forms are exported and measured (one small file read, no export)."""
+    return _current(forms_dir(cache_root, model_path) / RECORD)
+
+
+def _current(record: Path) -> bool:
+    try:
+        return int(json.loads(record.read_text()).get("version", 1)) == RECORD_VERSION
+    except (OSError, ValueError):
+        return False
 
 
 @contextlib.contextmanager
@@ -115,21 +125,27 @@ def embedder_forms_ensure(
     model_path: str | Path,
     cache_root: str | Path,
     torch_embed: Callable[[Sequence[str]], npt.NDArray[np.float32]],
+    bf16_embed: Callable[[Sequence[str]], npt.NDArray[np.float32]] | None = None,
     max_length: int = 256,
 ) -> tuple[Path, list[FormMeasure]]:
-    """The embedder's forms folder and their measures, exporting and measuring them once."""
+    """The embedder's forms folder and their measures, exporting and measuring them once.
+
+    `bf16_embed` (given where the CPU has native bf16) measures the torch bf16 form too."""
     folder = forms_dir(cache_root, model_path)
     record = folder / RECORD
-    if record.is_file():
+    if _current(record):
         return folder, _read(record)
     with _exclusive(folder):
-        if record.is_file():  # another process finished while this one waited
+        if _current(record):  # another process finished while this one waited
             return folder, _read(record)
         fp32_file = encoder_export(model, tokenizer, folder / f"{ONNX_FP32}.onnx", kind="embedder")
         int8_dynamic(fp32_file, folder / f"{ONNX_INT8}.onnx")
         texts = list(FIXED_TEXTS)
         reference = torch_embed(texts)
         measures = [FormMeasure(FP32, "cpu", 1.0, _rate(torch_embed, texts))]
+        if bf16_embed is not None:
+            cosine = float(np.mean(np.sum(bf16_embed(texts) * reference, axis=1)))
+            measures.append(FormMeasure(BF16, "cpu", round(cosine, 5), _rate(bf16_embed, texts)))
         for form in EMBEDDER_FORMS:
             runner = OnnxRunner(folder / f"{form}.onnx")
 
@@ -157,5 +173,12 @@ def _read(record: Path) -> list[FormMeasure]:
 def _write(record: Path, measures: list[FormMeasure]) -> None:
     fd, tmp = tempfile.mkstemp(dir=record.parent, prefix=".forms-", suffix=".tmp")
     with os.fdopen(fd, "w") as fh:
-        json.dump({"texts": len(FIXED_TEXTS), "forms": [m.as_dict() for m in measures]}, fh)
+        json.dump(
+            {
+                "version": RECORD_VERSION,
+                "texts": len(FIXED_TEXTS),
+                "forms": [m.as_dict() for m in measures],
+            },
+            fh,
+        )
     os.replace(tmp, record)

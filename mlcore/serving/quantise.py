@@ -11,10 +11,11 @@ is where int8 costs transformers their accuracy.
 
 `int8_guarded` checks a quantised classifier against its fp32 form on the version's validation
 texts. Where more than 2% of the labels change, it quantises again leaving the feed-forward's
-second projections (and, in static int8, the activation-by-activation attention products) in
-fp32. This is what mpnet needs: its GELU outputs carry outlier channels that one int8 scale per
-tensor cannot hold (-4.7 points with every MatMul in int8, 0.0 with those 12 left out; smoothing
-the LayerNorm outputs instead changed nothing; docs/mlops.md).
+second projections (and, in static int8 of an unfused export, the activation-by-activation
+attention products; a fused export keeps them inside its fp32 Attention nodes) in fp32. This is
+what mpnet needs: its GELU outputs carry outlier channels that one int8 scale per tensor cannot
+hold (-4.7 points with every MatMul in int8, 0.0 with those 12 left out; smoothing the
+LayerNorm outputs instead changed nothing; docs/mlops.md).
 """
 
 from __future__ import annotations
@@ -36,7 +37,9 @@ def matmul_roles(source: str | Path) -> list[tuple[str, str, int]]:
     Roles: 'activations' (both inputs computed: attention scores and their weighted sum),
     'attention_out' (the projection after the heads are merged back), 'ffn_out' (the
     feed-forward's second projection, fed by GELU), 'in' (query, key, value and the
-    feed-forward's first projection, fed by LayerNorm). Layers count feed-forward blocks.
+    feed-forward's first projection, fed by LayerNorm). Layers count feed-forward blocks. In a
+    fused export (mlcore.serving.onnx_export) the attention products and the query, key and
+    value projections are inside each layer's `Attention` node, so no MatMul has those roles.
     """
     # heavy: onnx is needed only when a form is exported
     import onnx
@@ -53,7 +56,7 @@ def matmul_roles(source: str | Path) -> list[tuple[str, str, int]]:
             role = "activations"
         elif "Gelu" in fed_by:
             role = "ffn_out"
-        elif fed_by == "Reshape":
+        elif fed_by in ("Reshape", "Attention", "MultiHeadAttention"):
             role = "attention_out"
         else:
             role = "in"

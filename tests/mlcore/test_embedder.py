@@ -55,7 +55,7 @@ def test_default_form_stays_within_tolerance_of_sentence_transformers(embedder):
     ours = embedder.embed(texts)
     theirs = reference.encode(texts, normalize_embeddings=True)
 
-    assert embedder.form in ("fp32", "onnx-fp32", "onnx-int8")
+    assert embedder.form in ("fp32", "onnx-fp32", "bf16")
     assert float(np.mean(np.sum(ours * theirs, axis=1))) >= 0.98
 
 
@@ -171,3 +171,45 @@ def test_a_mixed_length_batch_gives_each_text_its_vector_alone(embedder):
     alone = np.stack([embedder.embed_one(t) for t in texts])
 
     np.testing.assert_allclose(together, alone, atol=1e-5)
+
+
+def test_bf16_is_measured_where_the_cpu_has_it_and_serves_vectors_close_to_fp32(
+    tmp_path, monkeypatch
+):
+    import json
+
+    from mlcore import embedder as module
+
+    monkeypatch.setenv("ML_BASE_CACHE", str(tmp_path))
+    monkeypatch.setattr(module, "cpu_bf16_native", lambda: True)
+    texts = ["Where is my parcel?", "The quarterly profit rose sharply.", "a"]
+    fp32 = module.Embedder(device="cpu", form="fp32").embed(texts)
+
+    bf16 = module.Embedder(device="cpu", form="bf16")
+    (record,) = tmp_path.glob("forms/*/forms.json")
+    measures = {m["form"]: m for m in json.loads(record.read_text())["forms"]}
+    vectors = bf16.embed(texts)
+
+    assert measures["bf16"]["score"] >= 0.999 and measures["bf16"]["texts_per_s"] > 0
+    assert bf16.form == "bf16" and vectors.dtype == np.float32
+    assert float(np.min(np.sum(vectors * fp32, axis=1))) >= 0.999
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(vectors[1], bf16.embed_one(texts[1]), atol=1e-2)
+
+
+def test_a_record_of_older_forms_is_exported_and_measured_again(tmp_path, monkeypatch):
+    import json
+
+    from mlcore.embedder import Embedder
+    from mlcore.serving.embedder_forms import RECORD_VERSION
+
+    monkeypatch.setenv("ML_BASE_CACHE", str(tmp_path))
+    Embedder(device="cpu", form="onnx-fp32")
+    (record,) = tmp_path.glob("forms/*/forms.json")
+    old = json.loads(record.read_text())
+    old.pop("version")  # as written before the forms were fused
+    record.write_text(json.dumps(old))
+
+    Embedder(device="cpu", form="onnx-fp32")
+
+    assert json.loads(record.read_text())["version"] == RECORD_VERSION

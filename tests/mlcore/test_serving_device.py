@@ -117,3 +117,21 @@ def test_without_cuda_a_cuda_model_keeps_the_default_batch():
         )
         == 32
     )
+
+
+@pytest.mark.parametrize(
+    ("flags", "native"),
+    [
+        ("fpu sse2 avx512f avx512_vnni amx_bf16 amx_tile", True),
+        ("fpu sse2 avx512f avx512_bf16", True),
+        ("fpu sse2 avx2 avx512f avx512_vnni", False),  # bf16 only emulated: slower than fp32
+    ],
+)
+def test_the_cpu_bf16_form_is_offered_only_where_the_cpu_has_native_bf16(tmp_path, flags, native):
+    from mlcore.serving.device import cpu_bf16_native
+
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(f"processor\t: 0\nmodel name\t: test\nflags\t\t: {flags}\n")
+
+    assert cpu_bf16_native(str(cpuinfo)) is native
+    assert cpu_bf16_native(str(tmp_path / "absent")) is False

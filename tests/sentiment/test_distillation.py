@@ -11,6 +11,7 @@ from django.core.management import CommandError, call_command
 
 from apps.mlops import services
 from apps.mlops.models import ModelVersion
+from mlcore.serving.choice import FORMS
 from tests.adapted_base import adapted_base_promoted
 
 pytestmark = pytest.mark.django_db
@@ -52,6 +53,11 @@ def test_distillation_trains_on_the_teachers_view_of_the_unlabelled_texts(
     assert distillation["unlabelled"] == 40
     assert distillation["teacher"] == "minilm"
     assert 0.0 <= distillation["teacher_accuracy"] <= 1.0
+    # The teacher labels in its fastest form within tolerance, measured on validation rows.
+    assert distillation["teacher_form"] in FORMS
+    assert f"teacher labels in {distillation['teacher_form']} (measured on validation" in (
+        out.getvalue()
+    )
     labelled_train = version.data_size - version.metrics["val_size"]
     assert version.metrics["train_size"] == labelled_train + 40
     assert "teacher labels 40 unlabelled texts" in out.getvalue()

@@ -82,7 +82,7 @@ def model_version_optimise(
     """
     # heavy: mlcore.classifier loads torch and transformers
     from mlcore.classifier import QUANTIZED_FILE, SERVING_FILE, TextClassifier, int8_form_save
-    from mlcore.classifier.forms import EXPORTED, classifier_forms_export
+    from mlcore.classifier.forms import EXPORTED, classifier_forms_export, cpu_torch_forms
     from mlcore.classifier.forms import classifier_forms_measure as forms_measure
     from mlcore.classifier.model import serving_form_set
 
@@ -113,7 +113,13 @@ def model_version_optimise(
     measures = [
         FormMeasure(FP32, "cpu", round(fp32["accuracy"], 4), fp32["texts_per_s"] or 0.0),
         FormMeasure(TORCH_INT8, "cpu", round(int8["accuracy"], 4), int8["texts_per_s"] or 0.0),
-        *forms_measure(path, texts_timed, labels_timed, forms=list(EXPORTED), rounds=rounds),
+        *forms_measure(
+            path,
+            texts_timed,
+            labels_timed,
+            forms=[*EXPORTED, *cpu_torch_forms()],
+            rounds=rounds,
+        ),
     ]
     tolerance = form_tolerance(name)
     baseline = measures[0].score

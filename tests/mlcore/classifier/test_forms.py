@@ -1,11 +1,18 @@
 """The classifier's ONNX serving forms: exported from the fp32 weights, agreeing with torch,
 chosen by 'auto' from the measured record."""
 
+import collections
+
 import numpy as np
 import pytest
 
 from mlcore.classifier import TextClassifier, form_file
-from mlcore.classifier.forms import EXPORTED, classifier_forms_export, classifier_forms_measure
+from mlcore.classifier.forms import (
+    EXPORTED,
+    classifier_fastest_form,
+    classifier_forms_export,
+    classifier_forms_measure,
+)
 from mlcore.serving.choice import (
     FP32,
     ONNX_FP32,
@@ -94,6 +101,38 @@ def test_auto_serves_the_fastest_form_within_tolerance_from_the_record(exported,
     assert served.serving == ONNX_INT8_STATIC
 
 
+def test_bulk_work_gets_the_fastest_form_within_tolerance_on_the_rows_given(trained, tmp_path):
+    import shutil
+
+    _, _, path = trained
+    copy = shutil.copytree(path, tmp_path / "bare", ignore=shutil.ignore_patterns("forms"))
+    texts = POSITIVE + NEGATIVE
+    labels = ["positive"] * len(POSITIVE) + ["negative"] * len(NEGATIVE)
+
+    served, measures = classifier_fastest_form(copy, texts, labels)
+
+    assert {m.form for m in measures} >= {FP32, "int8", *EXPORTED}  # the forms were exported
+    baseline = measures[0].score
+    allowed = [m for m in measures if m.device == "cpu" and m.score >= baseline - 0.01]
+    assert served.serving == max(allowed, key=lambda m: m.texts_per_s).form
+    predicted = [p.label for p in served.predict(texts)]
+    assert sum(p == t for p, t in zip(predicted, labels)) >= len(texts) - 2
+
+
+def test_bulk_work_falls_back_to_fp32_when_every_form_is_refused(trained, tmp_path):
+    import shutil
+
+    _, _, path = trained
+    copy = shutil.copytree(path, tmp_path / "model")
+    texts = POSITIVE[:4] + NEGATIVE[:4]
+
+    served, _ = classifier_fastest_form(
+        copy, texts, ["positive"] * 4 + ["negative"] * 4, tolerance=-1.0
+    )
+
+    assert served.serving == FP32
+
+
 def test_a_missing_onnx_form_is_refused_with_a_message(trained, tmp_path):
     import shutil
 
@@ -111,6 +150,18 @@ def test_fp16_serves_on_cuda_only(trained):
         TextClassifier.load(path, device="cpu", serving="fp16")
 
 
+def test_the_export_fuses_each_layers_attention_layernorm_and_gelu(exported):
+    import onnx
+
+    _, files = exported
+    ops = collections.Counter(n.op_type for n in onnx.load(str(files["onnx-fp32"])).graph.node)
+
+    layers = ops["BiasGelu"]
+    assert layers >= 1 and ops["Attention"] == layers  # one fused attention per layer
+    assert ops["SkipLayerNormalization"] == 2 * layers
+    assert ops["Softmax"] == 0  # the attention's softmax is inside the fused node
+
+
 def test_matmuls_are_told_apart_by_role_one_feed_forward_output_per_layer(exported):
     from mlcore.serving.quantise import matmul_roles
 
@@ -118,10 +169,29 @@ def test_matmuls_are_told_apart_by_role_one_feed_forward_output_per_layer(export
     roles = matmul_roles(files["onnx-fp32"])
 
     layers = max(layer for _, role, layer in roles if role == "ffn_out") + 1
-    counts = {r: sum(1 for _, role, _ in roles if role == r) for r in {r for _, r, _ in roles}}
+    counts = collections.Counter(role for _, role, _ in roles)
     assert counts["ffn_out"] == layers and counts["attention_out"] == layers
-    assert counts["in"] == 4 * layers  # query, key, value, feed-forward input
-    assert counts["activations"] == 2 * layers  # scores, weighted sum
+    # Query, key and value and the attention products are inside the fused Attention nodes.
+    assert counts["in"] == layers  # the feed-forward input
+    assert counts["activations"] == 0
+
+
+def test_bf16_serves_on_the_cpu_with_fp32s_labels_and_is_measured_where_native(
+    trained, monkeypatch
+):
+    from mlcore.classifier import forms
+
+    _, _, path = trained
+    texts = POSITIVE[:4] + NEGATIVE[:4]
+    fp32 = TextClassifier.load(path, device="cpu", serving=FP32)
+    bf16 = TextClassifier.load(path, device="cpu", serving="bf16")
+
+    np.testing.assert_allclose(bf16.predict_proba(texts), fp32.predict_proba(texts), atol=0.05)
+    assert bf16.serving == "bf16" and bf16.device == "cpu"
+    monkeypatch.setattr(forms, "cpu_bf16_native", lambda: True)
+    assert "bf16" in forms.cpu_torch_forms()
+    monkeypatch.setattr(forms, "cpu_bf16_native", lambda: False)
+    assert forms.cpu_torch_forms() == []
 
 
 @pytest.mark.parametrize("kind", ["dynamic", "static"])
@@ -147,9 +217,9 @@ def test_int8_keeps_the_sensitive_matmuls_fp32_only_when_labels_change(
     out, kept = quantise.int8_guarded(kind, fp32, tmp_path / "b.onnx", feeds)
 
     assert kept_when_faithful == []
-    assert "ffn_out" in {roles[n] for n in kept} and out.is_file()
-    assert ("activations" in {roles[n] for n in kept}) == (kind == "static")
-    assert {roles[n] for n in kept} <= {"ffn_out", "activations"}
+    # In the fused export the attention products are inside the Attention nodes (never int8),
+    # so both kinds keep exactly the feed-forward output projections.
+    assert {roles[n] for n in kept} == {"ffn_out"} and out.is_file()
 
 
 def test_label_agreement_counts_changed_labels(exported):
