@@ -9,8 +9,8 @@ the plain library in the same run.
         --test-rows 300 --rounds 1   # mpnet on a busy 2-core machine
 
 embedder   plain `SentenceTransformer.encode` (fp32 torch, batch 64) against the project's
-           Embedder in each form and in its default choice, on PhraseBank sentences; each form's
-           mean cosine to the plain fp32 vectors.
+           Embedder in each form (bf16 where the CPU has native bf16) and in its default
+           choice, on PhraseBank sentences; each form's mean cosine to the plain fp32 vectors.
 sentiment  a classifier fine-tuned on our 85/15 PhraseBank split (bench/sentiment.py), its ONNX
            forms exported (static int8 calibrated on its validation texts) and every form's
            accuracy and speed measured on the same held-out rows; torch fp32 is the baseline.
@@ -64,6 +64,7 @@ def embedder_section(args: argparse.Namespace, results: dict[str, Any], notes: l
     from sentence_transformers import SentenceTransformer
 
     from mlcore.embedder import Embedder, base_model_path
+    from mlcore.serving.device import cpu_bf16_native
 
     texts = _phrasebank_texts(args.embed_texts)
     device = "cuda" if args.gpu else "cpu"
@@ -73,6 +74,8 @@ def embedder_section(args: argparse.Namespace, results: dict[str, Any], notes: l
         return plain.encode(list(batch), batch_size=64, normalize_embeddings=True)
 
     forms = ["fp16"] if args.gpu else ["fp32", "onnx-fp32", "onnx-int8"]
+    if not args.gpu and cpu_bf16_native():  # measured only where the CPU has native bf16
+        forms.append("bf16")
     embedders = {form: Embedder(device=device, form=form) for form in forms}
     default = Embedder(device=device)
     contenders: dict[str, Callable[[Sequence[str]], Any]] = {"plain": plain_encode}

@@ -11,12 +11,16 @@ from apps.mlops.archives import model_version_export, model_version_import
 from apps.mlops.models import ModelVersion
 from mlcore.classifier import TextClassifier
 from mlcore.registry import CorruptArtifact
+from mlcore.serving.device import cpu_bf16_native
 
 from .conftest import lookup_version
 
 pytestmark = pytest.mark.django_db
 
-CPU_FORMS = {"fp32", "int8", "onnx-fp32", "onnx-int8", "onnx-int8s"}
+# bf16 too where the CPU has native bf16 (mlcore.serving.device.cpu_bf16_native).
+CPU_FORMS = {"fp32", "int8", "onnx-fp32", "onnx-int8", "onnx-int8s"} | (
+    {"bf16"} if cpu_bf16_native() else set()
+)
 
 
 @pytest.mark.slow
