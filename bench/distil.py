@@ -45,7 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 NEWS = ROOT.parent / "shared" / "datasets" / "financial_news_unlabelled"
 OUT = ROOT / "var" / "bench-distil"
 CHUNK = 2000  # texts labelled, and cached, per chunk
-TEACHER_RECIPE = {"epochs": 3, "learning_rate": 5e-5, "layer_lr_decay": 0.9}
+TEACHER_RECIPE: dict[str, Any] = {"epochs": 3, "learning_rate": 5e-5, "layer_lr_decay": 0.9}
 STUDENT_FIELDS = (
     "epochs",
     "learning_rate",
