@@ -4,8 +4,9 @@ with probabilities, and the served model learns them beside the labelled set.
 The teacher: `teacher_base` fine-tuned on the same training split when named; else mpnet
 when its packages are installed; else the production sentiment model; else the student's own
 base fine-tuned first. It labels in its fastest form on its device within one point of its
-fp32 accuracy on the validation rows (on a CPU, usually guarded ONNX int8), in big batches (the
-training set's texts too, so every row has the teacher's view).
+fp32 accuracy on the validation rows (on a CPU: bf16 where the CPU has native bf16, else
+usually guarded ONNX int8), in big batches (the training set's texts too, so every row has the
+teacher's view).
 """
 
 from __future__ import annotations
