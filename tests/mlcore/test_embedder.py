@@ -106,7 +106,10 @@ def test_a_deferred_export_serves_fp32_until_the_forms_exist_then_the_fastest(
     switched = waiting.embed(texts)
 
     assert waiting.form == module.Embedder(device="cpu").form == embedder.form
-    np.testing.assert_allclose(switched, interim, atol=1e-4)
+    if embedder.form == "bf16":  # chosen where the CPU has native bf16: rounded, not equal
+        assert float(np.min(np.sum(switched * interim, axis=1))) >= 0.999
+    else:
+        np.testing.assert_allclose(switched, interim, atol=1e-4)
 
 
 def test_an_unknown_or_impossible_form_is_refused():
@@ -170,7 +173,12 @@ def test_a_mixed_length_batch_gives_each_text_its_vector_alone(embedder):
     together = embedder.embed(texts)
     alone = np.stack([embedder.embed_one(t) for t in texts])
 
-    np.testing.assert_allclose(together, alone, atol=1e-5)
+    if embedder.form == "bf16":
+        # bf16 kernels round a little differently with the padding of a batch: far within the
+        # 0.99 tolerance (dynamic int8 drifted to 0.987), so the automatic choice may take it.
+        assert float(np.min(np.sum(together * alone, axis=1))) >= 0.9999
+    else:
+        np.testing.assert_allclose(together, alone, atol=1e-5)
 
 
 def test_bf16_is_measured_where_the_cpu_has_it_and_serves_vectors_close_to_fp32(
@@ -200,16 +208,22 @@ def test_bf16_is_measured_where_the_cpu_has_it_and_serves_vectors_close_to_fp32(
 def test_a_record_of_older_forms_is_exported_and_measured_again(tmp_path, monkeypatch):
     import json
 
-    from mlcore.embedder import Embedder
-    from mlcore.serving.embedder_forms import RECORD_VERSION
+    from mlcore.embedder import Embedder, base_model_path
+    from mlcore.serving.embedder_forms import RECORD_VERSION, forms_dir
 
     monkeypatch.setenv("ML_BASE_CACHE", str(tmp_path))
-    Embedder(device="cpu", form="onnx-fp32")
-    (record,) = tmp_path.glob("forms/*/forms.json")
-    old = json.loads(record.read_text())
-    old.pop("version")  # as written before the forms were fused
+    record = forms_dir(tmp_path, base_model_path()) / "forms.json"
+    record.parent.mkdir(parents=True)
+    # As written before the forms were fused: no version, and no ONNX file beside it.
+    old = {
+        "texts": 64,
+        "forms": [{"form": "fp32", "device": "cpu", "score": 1.0, "texts_per_s": 9}],
+    }
     record.write_text(json.dumps(old))
 
-    Embedder(device="cpu", form="onnx-fp32")
+    served = Embedder(device="cpu", form="onnx-fp32")
 
-    assert json.loads(record.read_text())["version"] == RECORD_VERSION
+    written = json.loads(record.read_text())
+    assert written["version"] == RECORD_VERSION
+    assert {m["form"] for m in written["forms"]} >= {"fp32", "onnx-fp32", "onnx-int8"}
+    assert served.embed(["Where is my parcel?"]).shape == (1, served.dim)
