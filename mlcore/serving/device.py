@@ -5,6 +5,7 @@ machine replaces that one function and runs the real branch logic."""
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -35,10 +36,11 @@ def half_dtype() -> Any:
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
 
+@functools.lru_cache(maxsize=8)
 def cpu_bf16_native(cpuinfo: str = "/proc/cpuinfo") -> bool:
     """True when this CPU multiplies bf16 matrices natively (the AMX or AVX-512 BF16 flags);
     elsewhere bf16 is emulated and slower than fp32, so the CPU's bf16 form is neither offered
-    nor measured."""
+    nor measured. Read once per process (every embedder and forms measure asks)."""
     try:
         text = Path(cpuinfo).read_text()
     except OSError:
