@@ -126,6 +126,7 @@ def teacher_ready(base: str, splits: dict[str, Any], folder: Path) -> tuple[Path
         "base": base,
         "recipe": TEACHER_RECIPE,
         "train_s": round(train_s, 1),
+        "train_precision": result.metrics["train_precision"],
         "best_epoch": result.best_epoch,
         **_report(fp32, splits["held"]),
     }
@@ -205,6 +206,7 @@ def student_run(
         "transfer": n,
         "train_rows": len(texts) + n,
         "train_s": round(train_s, 1),
+        "train_precision": result.metrics["train_precision"],
         "best_epoch": result.best_epoch,
         **fp32,
         "int8_accuracy": int8["accuracy"],

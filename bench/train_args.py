@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from mlcore.serving.device import training_precision
+
 
 def train_args_add(
     parser: argparse.ArgumentParser,
@@ -43,6 +45,12 @@ def train_args_add(
         help="FGM step on the embeddings (0: off)",
     )
     parser.add_argument("--patience", type=int, default=2, help="early-stopping patience")
+    parser.add_argument(
+        "--precision",
+        choices=("auto", "fp32"),
+        default="auto",
+        help="auto: bf16 mixed precision where the device has native bf16",
+    )
     parser.add_argument("--seed", type=int, default=None, help="training seed")
 
 
@@ -60,6 +68,7 @@ def train_config_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "ensemble": args.ensemble,
         "layer_lr_decay": args.layer_lr_decay,
         "adversarial_eps": args.adversarial_eps,
+        "precision": args.precision,
     }
     if args.seed is not None:
         kwargs["seed"] = args.seed
@@ -80,4 +89,5 @@ def train_config_describe(config: Any) -> str:
         )
         + (f", layer lr decay {config.layer_lr_decay}" if config.layer_lr_decay < 1 else "")
         + (f", FGM eps {config.adversarial_eps}" if config.adversarial_eps else "")
+        + f", trained in {training_precision('cpu', config.precision)}"
     )

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..config import resolve_device
 from ..embedder import Embedder, base_model_path, offline
+from ..serving.device import training_precision
 from .corpus import corpus_hash, corpus_split, texts_clean
 from .objectives import mlm_keep_train
 from .run import AdaptConfig, AdaptResult, ProgressHook, StopHook
@@ -88,7 +89,12 @@ def adapt(
         staged = Path(tmp) / "encoder"
         _encoder_save(encoder, base, staged)
         metrics = {**metrics, **encoder_cosine(base, staged, held_out)}
-        metrics.update(held_out_size=len(held_out), train_size=len(train), steps=len(history))
+        metrics.update(
+            held_out_size=len(held_out),
+            train_size=len(train),
+            steps=len(history),
+            train_precision=training_precision(dev),
+        )
         (staged / ADAPT_FILE).write_text(
             json.dumps(
                 {"method": config.method, "base": base, "corpus_hash": digest, "metrics": metrics},

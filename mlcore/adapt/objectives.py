@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..classifier.run import TrainingCancelled
+from ..serving.device import autocast
 from .run import AdaptConfig, AdaptProgress, ProgressHook, StopHook, method_get
 
 MASK_PROBABILITY = 0.15
@@ -182,17 +183,18 @@ def _loop(
             inputs, labels = tokens_mask(
                 enc["input_ids"].cpu(), special.cpu(), tokenizer, generator
             )
-            out = model(
-                input_ids=inputs.to(device),
-                attention_mask=enc["attention_mask"],
-                labels=labels.to(device),
-            )
-            plain = _encoder_of(model)(**enc).last_hidden_state
-            with torch.no_grad():
-                target = mean_pool(frozen(**enc).last_hidden_state, enc["attention_mask"])
-            pooled = mean_pool(plain, enc["attention_mask"])
-            keep = (1 - torch.nn.functional.cosine_similarity(pooled, target)).mean()
-            loss = out.loss + KEEP_WEIGHT * keep
+            with autocast(device, training=True):  # bf16 where the device has it natively
+                out = model(
+                    input_ids=inputs.to(device),
+                    attention_mask=enc["attention_mask"],
+                    labels=labels.to(device),
+                )
+                plain = _encoder_of(model)(**enc).last_hidden_state
+                with torch.no_grad():
+                    target = mean_pool(frozen(**enc).last_hidden_state, enc["attention_mask"])
+            pooled = mean_pool(plain.float(), enc["attention_mask"])
+            keep = (1 - torch.nn.functional.cosine_similarity(pooled, target.float())).mean()
+            loss = out.loss.float() + KEEP_WEIGHT * keep
             loss.backward()
             optimiser.step()
             optimiser.zero_grad()

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..classifier.run import TrainingCancelled
+from ..serving.device import autocast
 from .run import AdaptConfig, AdaptProgress, ProgressHook, StopHook, method_get
 
 # The paper's best noise: delete 60% of the words.
@@ -97,13 +98,14 @@ def tsdae_train(
                 break
             if should_stop is not None and should_stop():
                 raise TrainingCancelled("adaptation stopped")
-            value = _loss_on(
-                loss,
-                model,
-                [texts[i] for i in order[start : start + config.batch_size]],
-                rng,
-                device,
-            )
+            with autocast(device, training=True):  # bf16 where the device has it natively
+                value = _loss_on(
+                    loss,
+                    model,
+                    [texts[i] for i in order[start : start + config.batch_size]],
+                    rng,
+                    device,
+                )
             value.backward()
             optimiser.step()
             optimiser.zero_grad()

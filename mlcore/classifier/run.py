@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ..serving.device import TRAIN_PRECISIONS
 from .model import TextClassifier
 
 
@@ -58,12 +59,17 @@ class TrainConfig:
     # > 0: adversarial training (FGM); a second pass per batch with the embedding layer's output
     # moved this far (L2 norm per text) up the loss gradient, its gradients added to the first's.
     adversarial_eps: float = 0.0
+    # "auto": bf16 mixed precision where the device computes bf16 natively (a CUDA GPU with
+    # bf16, a CPU with AMX or AVX-512 BF16), fp32 elsewhere; "fp32": always fp32.
+    precision: str = "auto"
 
     def __post_init__(self) -> None:
         if not 0.0 < self.layer_lr_decay <= 1.0:
             raise ValueError(f"layer_lr_decay must be in (0, 1], got {self.layer_lr_decay}")
         if self.adversarial_eps < 0:
             raise ValueError(f"adversarial_eps must be >= 0, got {self.adversarial_eps}")
+        if self.precision not in TRAIN_PRECISIONS:
+            raise ValueError(f"precision must be one of {TRAIN_PRECISIONS}, got {self.precision!r}")
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import numpy.typing as npt
 
 from ..config import resolve_device
 from ..embedder import base_model_path, offline
-from ..serving.device import autocast
+from ..serving.device import autocast, training_precision
 from .ensembles import fit_ensemble
 from .model import TextClassifier
 from .neighbours import head_centroids_init, metrics_final
@@ -91,6 +91,7 @@ def fit(
     metrics = metrics_final(
         classifier, config, inputs.enc, inputs.y, data.val_texts, data.val_labels, loop.started
     )
+    metrics["train_precision"] = training_precision(classifier.device, config.precision)
     return TrainResult(classifier, metrics, history, best_epoch, stopped_early)
 
 
@@ -322,12 +323,13 @@ def _step_take(loop: _Loop, idx: list[int]) -> float:
     model, inputs = loop.classifier.model, loop.inputs
     device = loop.classifier.device
     batch = batch_pad(loop.classifier.tokenizer, inputs.enc, idx, device)
-    with autocast(device, training=True):  # bf16 on CUDA, nothing on the CPU
+    precision = loop.config.precision
+    with autocast(device, training=True, precision=precision):  # bf16 where native
         loss = batch_loss(model, batch, idx, inputs.y, inputs.targets)
     loss.backward()
     if loop.adversary is not None:
         loop.adversary.perturb()
-        with autocast(device, training=True):
+        with autocast(device, training=True, precision=precision):
             adversarial = batch_loss(model, batch, idx, inputs.y, inputs.targets)
         adversarial.backward()
         loop.adversary.clear()

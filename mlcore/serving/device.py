@@ -123,21 +123,49 @@ def _config_of(model: Any) -> Any:
     return None
 
 
-@contextlib.contextmanager
-def autocast(device: str, *, training: bool = False) -> Iterator[None]:
-    """Mixed precision on CUDA (`half_dtype`); nothing on the CPU.
+TRAIN_PRECISIONS = ("auto", "fp32")
 
-    In training only bf16 is used: fp16 would need a gradient scaler, so a GPU without bf16
-    trains in fp32.
+
+def training_precision(device: str, precision: str = "auto") -> str:
+    """What fine-tuning computes in on `device`: 'bf16' mixed precision where the device
+    multiplies bf16 natively (a CUDA GPU with bf16; a CPU with AMX or AVX-512 BF16) and
+    `precision` is 'auto'; 'fp32' elsewhere, or when `precision` is 'fp32'.
+
+    The weights, gradients and optimiser state stay fp32 either way: autocast runs the matrix
+    products in bf16 only. fp16 is never used for training (it would need a gradient scaler)."""
+    if precision not in TRAIN_PRECISIONS:
+        raise ValueError(f"precision must be one of {TRAIN_PRECISIONS}, got {precision!r}")
+    if precision == "fp32":
+        return "fp32"
+    if device.startswith("cuda"):
+        if not cuda_available():
+            return "fp32"
+        import torch
+
+        return "bf16" if half_dtype() is torch.bfloat16 else "fp32"
+    return "bf16" if cpu_bf16_native() else "fp32"
+
+
+@contextlib.contextmanager
+def autocast(device: str, *, training: bool = False, precision: str = "auto") -> Iterator[None]:
+    """Mixed precision where it pays.
+
+    In training (`training_precision`): bf16 on a CUDA GPU with bf16 and on a CPU with native
+    bf16, fp32 elsewhere. In inference: `half_dtype` on CUDA, nothing on the CPU (the CPU's bf16
+    serving form casts the weights instead).
     """
+    import torch
+
+    if training:
+        if training_precision(device, precision) != "bf16":
+            yield
+            return
+        kind = "cuda" if device.startswith("cuda") else "cpu"
+        with torch.autocast(device_type=kind, dtype=torch.bfloat16):
+            yield
+        return
     if not device.startswith("cuda") or not cuda_available():
         yield
         return
-    import torch
-
-    dtype = half_dtype()
-    if training and dtype is not torch.bfloat16:
-        yield
-        return
-    with torch.autocast(device_type="cuda", dtype=dtype):
+    with torch.autocast(device_type="cuda", dtype=half_dtype()):
         yield

@@ -135,3 +135,35 @@ def test_the_cpu_bf16_form_is_offered_only_where_the_cpu_has_native_bf16(tmp_pat
 
     assert cpu_bf16_native(str(cpuinfo)) is native
     assert cpu_bf16_native(str(tmp_path / "absent")) is False
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_cpu_training_runs_in_bf16_only_where_the_cpu_has_native_bf16(monkeypatch, native):
+    import torch
+
+    monkeypatch.setattr(device, "cpu_bf16_native", lambda: native)
+    with device.autocast("cpu", training=True):
+        enabled = torch.is_autocast_enabled("cpu")
+        dtype = torch.get_autocast_dtype("cpu")
+    with device.autocast("cpu"):  # inference on the CPU: the bf16 serving form casts instead
+        inference = torch.is_autocast_enabled("cpu")
+
+    assert enabled is native and not inference
+    assert device.training_precision("cpu") == ("bf16" if native else "fp32")
+    if native:
+        assert dtype is torch.bfloat16
+
+
+def test_fp32_training_can_be_asked_for_on_any_device(fake_cuda, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(device, "cpu_bf16_native", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
+    with device.autocast("cpu", training=True, precision="fp32"):
+        enabled = torch.is_autocast_enabled("cpu")
+
+    assert not enabled
+    assert device.training_precision("cuda", "fp32") == "fp32"
+    assert device.training_precision("cuda") == "bf16"
+    with pytest.raises(ValueError, match="precision must be one of"):
+        device.training_precision("cpu", "fp16")

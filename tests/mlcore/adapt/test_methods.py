@@ -11,6 +11,7 @@ import pytest
 
 from mlcore.adapt import ADAPT_FILE, METHODS, AdaptConfig, AdaptProgress, adapt, corpus_hash
 from mlcore.embedder import Embedder, base_model_path
+from mlcore.serving.device import training_precision
 
 pytestmark = pytest.mark.slow
 
@@ -49,6 +50,9 @@ def test_a_method_saves_a_loadable_encoder_that_moved_but_kept_its_sentence_vect
     assert float((vectors * reference).sum(axis=1).min()) > 0.9
     assert result.metrics["cosine_to_base"] > 0.9
     assert result.metrics["steps"] == 3
+    # bf16 mixed precision where this CPU has it natively; the saved weights stay fp32 anyway
+    assert result.metrics["train_precision"] == training_precision("cpu")
+    assert {w.dtype for w in adapted.values() if w.dtype.kind == "f"} == {np.dtype("float32")}
     info = json.loads((result.path / ADAPT_FILE).read_text())
     assert info["method"] == method
     assert info["corpus_hash"] == result.corpus_hash == corpus_hash(news_texts)

@@ -138,3 +138,45 @@ def test_regularised_fit_with_layer_decay_and_fgm_learns_saves_and_loads(tmp_pat
     np.testing.assert_allclose(
         loaded.predict_proba(probe), result.classifier.predict_proba(probe), atol=1e-5
     )
+
+
+@pytest.mark.parametrize(
+    ("native", "precision", "expected"),
+    [
+        (True, "auto", "bf16"),
+        (True, "fp32", "fp32"),
+        (False, "auto", "fp32"),
+    ],
+)
+def test_training_computes_in_bf16_where_the_cpu_has_it_and_keeps_fp32_weights(
+    monkeypatch, native, precision, expected
+):
+    import torch
+
+    from mlcore.classifier import training
+    from mlcore.serving import device
+
+    monkeypatch.setattr(device, "cpu_bf16_native", lambda: native)
+    seen = []
+    real_loss = training.batch_loss
+
+    def loss_watched(*args):
+        seen.append(torch.is_autocast_enabled("cpu"))
+        return real_loss(*args)
+
+    monkeypatch.setattr(training, "batch_loss", loss_watched)
+    result = fit(
+        POSITIVE + NEGATIVE,
+        ["positive"] * 6 + ["negative"] * 6,
+        config=TrainConfig(epochs=1, batch_size=4, max_steps=2, precision=precision),
+        device="cpu",
+    )
+
+    assert result.metrics["train_precision"] == expected
+    assert seen == [expected == "bf16"] * 2
+    assert {p.dtype for p in result.classifier.model.parameters()} == {torch.float32}
+
+
+def test_an_unknown_training_precision_is_refused():
+    with pytest.raises(ValueError, match="precision must be one of"):
+        TrainConfig(precision="fp16")
