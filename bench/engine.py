@@ -179,17 +179,23 @@ def sentiment_section(
     section["cpu_choice"] = form_fastest(measures, device="cpu", baseline=fp32.score)
     results[key] = section
     speed, loss = (3.0, 0.5) if args.base_model == "minilm" else (2.5, 1.0)
-    best_int8 = max(
-        (section[k] for k in section if k.startswith("onnx-int8") and k.endswith("@cpu")),
-        key=lambda v: v["x_fp32"],
-        default=None,
-    )
-    if best_int8:
-        met = best_int8["x_fp32"] >= speed and best_int8["change_points"] >= -loss
+    int8_forms = {
+        k.removesuffix("@cpu"): v
+        for k, v in section.items()
+        if k.endswith("@cpu") and (k.startswith("onnx-int8") or k.startswith("int8@"))
+    }
+    if int8_forms:
+        # The "int8" is whichever int8 form serves: torch's (fbgemm or oneDNN) or ONNX
+        # Runtime's; each is in the results, and the note names the one compared.
+        name, best = max(int8_forms.items(), key=lambda kv: kv[1]["x_fp32"])
+        onnx = max(
+            (v["x_fp32"] for k, v in int8_forms.items() if k.startswith("onnx")), default=0.0
+        )
+        met = best["x_fp32"] >= speed and best["change_points"] >= -loss
         notes.append(
-            f"{key}: fastest ONNX int8 {best_int8['x_fp32']}x torch fp32, "
-            f"{best_int8['change_points']} points (target >= {speed}x, <= {loss} point loss: "
-            f"{'met' if met else 'MISSED'}); {how}"
+            f"{key}: fastest int8 form {name} {best['x_fp32']}x torch fp32, "
+            f"{best['change_points']} points (target >= {speed}x, <= {loss} point loss: "
+            f"{'met' if met else 'MISSED'}; fastest ONNX int8 {onnx}x); {how}"
         )
 
 
