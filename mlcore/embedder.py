@@ -381,6 +381,12 @@ _shared: dict[tuple[str, str, str], Embedder] = {}
 _shared_lock = threading.Lock()
 
 
+def forms_exported(model_path: str | Path | None = None) -> bool:
+    """Whether a model's CPU serving forms (the packaged MiniLM's by default) are exported and
+    measured on this machine; reads one small file, loads no model."""
+    return forms_ready(_cache_dir(), Path(model_path) if model_path else base_model_path())
+
+
 def shared_embedder(
     model_path: str | Path | None = None, *, device: str = "auto", form: str = "auto"
 ) -> Embedder:

@@ -20,6 +20,13 @@ os.environ["ML_MONITOR_FLUSH_SECONDS"] = "0"
 # Exporting a promoted classifier's serving forms takes a minute per version; the tests that
 # cover it switch it on (tests/mlops/test_serving_forms.py).
 os.environ["ML_FORMS_ON_PROMOTE"] = "0"
+# The embedder's automatic form serves fp32 torch until its serving forms are exported, instead of
+# exporting them first: every adapted encoder and temporary model a test embeds with would
+# otherwise be exported and measured (15 to 40 s each). The packaged MiniLM's forms are exported
+# once per machine before the first test (tests/conftest.py), so its embedders, here and in the
+# integration tests' processes, serve the form production chooses; tests/mlcore/test_embedder.py
+# covers the export on first use.
+os.environ.setdefault("ML_EMBED_FORMS_EXPORT", "later")
 # Sentiment tests tag topics by keywords unless they test the topic model (which loads the
 # embedder): tests/sentiment/test_topic_model.py switches it on.
 os.environ.setdefault("SENTIMENT_TOPIC_TAGGER", "keywords")

@@ -25,6 +25,18 @@ def _fast_password_hashing() -> Iterator[None]:
         yield
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _embedder_forms_exported() -> None:
+    """The packaged MiniLM's serving forms, exported and measured before any test embeds (once
+    per machine; later runs find them in the cache). tests/_env.py defers every other model's
+    export, so every embedder of the packaged model, in this process and in those the integration
+    tests start, serves the form production chooses from the first text on."""
+    from mlcore.embedder import Embedder, forms_exported
+
+    if not forms_exported():
+        Embedder(device="cpu", form="fp32").forms_export()
+
+
 @pytest.fixture(autouse=True)
 def _isolated_email(settings) -> None:  # type: ignore[no-untyped-def]
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
@@ -48,7 +60,7 @@ def memory_channel_layer(settings) -> None:  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="session")
 def embedder():  # type: ignore[no-untyped-def]
-    """The real packaged MiniLM, loaded once for the whole run."""
+    """The real packaged MiniLM, loaded once for the whole run, in the form production serves."""
     from mlcore.embedder import shared_embedder
 
     return shared_embedder(device="cpu")

@@ -65,18 +65,19 @@ def test_forms_are_exported_once_measured_by_cosine_and_reused(tmp_path, monkeyp
     from mlcore.embedder import Embedder
 
     monkeypatch.setenv("ML_BASE_CACHE", str(tmp_path))
-    first = Embedder(device="cpu", form="onnx-int8")
+    monkeypatch.setenv("ML_EMBED_FORMS_EXPORT", "now")  # production's default (tests defer it)
+    first = Embedder(device="cpu")  # auto: exports and measures the forms on first use
     (record,) = tmp_path.glob("forms/*/forms.json")
     written = record.stat().st_mtime_ns
-    second = Embedder(device="cpu")  # auto: chooses from the record, exports nothing again
+    second = Embedder(device="cpu", form="onnx-int8")  # reads the record, exports nothing again
 
     measures = {m["form"]: m for m in json.loads(record.read_text())["forms"]}
-    vectors = first.embed(["Where is my parcel?", "The quarterly profit rose sharply."])
+    vectors = second.embed(["Where is my parcel?", "The quarterly profit rose sharply."])
 
     assert measures["onnx-fp32"]["score"] >= 0.9999 and measures["onnx-int8"]["score"] >= 0.99
     assert all(m["texts_per_s"] > 0 for m in measures.values())
     assert record.stat().st_mtime_ns == written
-    assert second.form in measures and first.form == "onnx-int8"
+    assert first.form in measures and second.form == "onnx-int8"
     assert vectors.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
 
