@@ -88,23 +88,24 @@ def adapt(
     with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
         staged = Path(tmp) / "encoder"
         _encoder_save(encoder, base, staged)
-        metrics = {**metrics, **encoder_cosine(base, staged, held_out)}
-        metrics.update(
-            held_out_size=len(held_out),
-            train_size=len(train),
-            steps=len(history),
-            train_precision=training_precision(dev),
-        )
+        report: dict[str, Any] = {
+            **metrics,
+            **encoder_cosine(base, staged, held_out),
+            "held_out_size": len(held_out),
+            "train_size": len(train),
+            "steps": len(history),
+            "train_precision": training_precision(dev),
+        }
         (staged / ADAPT_FILE).write_text(
             json.dumps(
-                {"method": config.method, "base": base, "corpus_hash": digest, "metrics": metrics},
+                {"method": config.method, "base": base, "corpus_hash": digest, "metrics": report},
                 indent=2,
             )
         )
         if out.exists():
             shutil.rmtree(out)
         staged.rename(out)
-    return AdaptResult(out, config.method, metrics, digest, len(train), history)
+    return AdaptResult(out, config.method, report, digest, len(train), history)
 
 
 def _encoder_save(encoder: Any, base: str, path: Path) -> None:
