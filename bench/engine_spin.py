@@ -64,6 +64,7 @@ def main(argv: list[str]) -> dict[str, Any]:
     parser.add_argument("--seconds", type=float, default=10.0, help="50 customers per row")
     parser.add_argument("--ensemble", type=int, default=2, help="intent model members (prod: 2)")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/3")
+    parser.add_argument("--no-record", action="store_true", help="do not append to RESULTS.md")
     args = parser.parse_args(argv)
     problem = services_unreachable(POSTGRES_URL, args.redis)
     if problem:
