@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from mlcore.serving.device import training_precision
+from mlcore.serving.device import TRAIN_PRECISIONS, training_precision
 
 
 def train_args_add(
@@ -47,7 +47,7 @@ def train_args_add(
     parser.add_argument("--patience", type=int, default=2, help="early-stopping patience")
     parser.add_argument(
         "--precision",
-        choices=("auto", "fp32"),
+        choices=TRAIN_PRECISIONS,
         default="auto",
         help="auto: bf16 mixed precision where the device has native bf16",
     )
