@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from apps.sentiment.defaults import DEFAULT_PARAMS
+from apps.sentiment.defaults import DEFAULT_PARAMS, DISTIL_STUDENT_PARAMS, TEACHER_PARAMS
 from mlcore.adapt import corpus_hash, corpus_read
 
 from .sentiment import PHRASEBANK, phrasebank_split
@@ -46,7 +46,6 @@ ROOT = Path(__file__).resolve().parent.parent
 NEWS = ROOT.parent / "shared" / "datasets" / "financial_news_unlabelled"
 OUT = ROOT / "var" / "bench-distil"
 CHUNK = 2000  # texts labelled, and cached, per chunk
-TEACHER_RECIPE: dict[str, Any] = {"epochs": 3, "learning_rate": 5e-5, "layer_lr_decay": 0.9}
 STUDENT_FIELDS = (
     "epochs",
     "learning_rate",
@@ -108,9 +107,7 @@ def teacher_ready(base: str, splits: dict[str, Any], folder: Path) -> tuple[Path
     record = folder / "teacher.json"
     if record.is_file():
         return folder / "model", json.loads(record.read_text())
-    config = TrainConfig(
-        max_length=64, val_fraction=0.1, seed=42, adversarial_eps=0.0, **TEACHER_RECIPE
-    )
+    config = TrainConfig(max_length=64, val_fraction=0.1, seed=42, **TEACHER_PARAMS)
     started = time.monotonic()
     result = fit(
         *splits["train"],
@@ -125,7 +122,7 @@ def teacher_ready(base: str, splits: dict[str, Any], folder: Path) -> tuple[Path
     fp32 = TextClassifier.load(path, device="cpu", serving="fp32")
     metrics = {
         "base": base,
-        "recipe": TEACHER_RECIPE,
+        "recipe": TEACHER_PARAMS,
         "train_s": round(train_s, 1),
         "train_precision": result.metrics["train_precision"],
         "best_epoch": result.best_epoch,
@@ -229,9 +226,10 @@ def main(argv: list[str]) -> dict[str, Any]:
     parser = argparse.ArgumentParser(prog="bench distil")
     parser.add_argument("--transfer", default="0,10000,50000,all", help="transfer-set sizes")
     parser.add_argument("--teacher-base", default="mpnet")
-    parser.add_argument("--student-epochs", type=int, default=DEFAULT_PARAMS["epochs"])
+    # The student's defaults are the product's for a distilled run (apps/sentiment/defaults.py).
+    parser.add_argument("--student-epochs", type=int, default=DISTIL_STUDENT_PARAMS["epochs"])
     parser.add_argument(
-        "--student-adversarial-eps", type=float, default=DEFAULT_PARAMS["adversarial_eps"]
+        "--student-adversarial-eps", type=float, default=DISTIL_STUDENT_PARAMS["adversarial_eps"]
     )
     args = parser.parse_args(argv)
     if not NEWS.exists() or not PHRASEBANK.exists():

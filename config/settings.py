@@ -259,6 +259,7 @@ CELERY_ALERT_QUEUE = env.str("CELERY_ALERT_QUEUE", default="")
 # Financial sentiment: long texts, trend charts, topic tagging (config/sentiment_settings.py).
 from .sentiment_settings import (  # noqa: E402, F401 (after .env is read)
     SENTIMENT_CHART_MIN_COUNT,
+    SENTIMENT_DISTIL_MIN_TEXTS,
     SENTIMENT_MAX_SENTENCES,
     SENTIMENT_POLL_DUE_S,
     SENTIMENT_TOPIC_MIN_EXAMPLES,

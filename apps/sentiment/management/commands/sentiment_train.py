@@ -35,7 +35,9 @@ class Command(BaseCommand):
             "--promote", action="store_true", help="promote even if worse (recorded as an override)"
         )
         promotion.add_argument("--no-promote", action="store_true", help="register only")
-        parser.add_argument("--epochs", type=int, default=DEFAULT_PARAMS["epochs"])
+        # Left out, epochs and --adversarial-eps take the defaults; a distilled run's student
+        # takes the distillation recipe instead (apps/sentiment/defaults.py).
+        parser.add_argument("--epochs", type=int, default=None)
         parser.add_argument("--learning-rate", type=float, default=DEFAULT_PARAMS["learning_rate"])
         parser.add_argument("--batch-size", type=int, default=DEFAULT_PARAMS["batch_size"])
         parser.add_argument("--max-length", type=int, default=DEFAULT_PARAMS["max_length"])
@@ -48,8 +50,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--adversarial-eps",
             type=float,
-            default=DEFAULT_PARAMS["adversarial_eps"],
-            help="FGM step on the embeddings (0: off, halves training time)",
+            default=None,
+            help="FGM step on the embeddings (0: off, halves training time; default "
+            f"{DEFAULT_PARAMS['adversarial_eps']}, 0 for a distilled run's student)",
         )
         parser.add_argument(
             "--base-model",
@@ -75,6 +78,14 @@ class Command(BaseCommand):
             "repeatable, read together with any --unlabelled files",
         )
         parser.add_argument(
+            "--distil-documents",
+            choices=["auto", "yes", "no"],
+            default="auto",
+            help="let the teacher label the ingested documents' sentences too (auto, the "
+            "default: once there are SENTIMENT_DISTIL_MIN_TEXTS of them, in English, with mpnet "
+            "installed)",
+        )
+        parser.add_argument(
             "--teacher-base",
             default="",
             help="the teacher's base when distilling (default: mpnet when installed, else the "
@@ -90,14 +101,16 @@ class Command(BaseCommand):
         params = {
             "data": options["data"] or str(DEMO_DATA),
             "sets": options["sets"],
-            "epochs": options["epochs"],
             "learning_rate": options["learning_rate"],
             "batch_size": options["batch_size"],
             "max_length": options["max_length"],
             "layer_lr_decay": options["layer_lr_decay"],
-            "adversarial_eps": options["adversarial_eps"],
             "include_corrections": not options["no_corrections"],
+            "distil_documents": options["distil_documents"],
         }
+        for name in ("epochs", "adversarial_eps"):
+            if options[name] is not None:
+                params[name] = options[name]
         if options["base_model"] != "auto":
             params["base_model"] = options["base_model"]
         if options["unlabelled"]:
