@@ -238,7 +238,8 @@ def distillation_targets(
     named = [t for t in named if t not in held]
     if files and not named:
         raise ValueError("the unlabelled files hold no text beyond the labelled set")
-    documents = [t for t in documents_texts() if t not in held]
+    reads_documents = str(params.get("distil_documents") or "auto") != "no"
+    documents = [t for t in documents_texts() if t not in held] if reads_documents else []
     if documents_wanted(ctx, params, base, documents, train[0]):
         unlabelled = texts_clean(named + documents, limit=UNLABELLED_CAP)
     else:
