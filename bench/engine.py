@@ -36,6 +36,7 @@ import numpy as np
 
 from bench.sentiment import PHRASEBANK, phrasebank_split
 from bench.train_args import train_args_add, train_config_describe, train_config_kwargs
+from mlcore.serving.choice import single_rate
 
 SECTIONS = ("embedder", "sentiment")
 
@@ -82,11 +83,17 @@ def embedder_section(args: argparse.Namespace, results: dict[str, Any], notes: l
     contenders.update({form: e.embed for form, e in embedders.items()})
     contenders["default"] = default.embed
     rates = _best_rates(contenders, texts, args.rounds)
+    # One text a call, as a question is embedded (mlcore.serving.choice: the served choice
+    # weighs this rate and the batch rate alike).
+    alone = {
+        name: single_rate(embed, texts, rounds=args.rounds) for name, embed in contenders.items()
+    }
     reference = plain_encode(texts)
     prefix = "gpu_embedder" if args.gpu else "embedder"
     section: dict[str, Any] = {
         "texts": len(texts),
         "plain_sentence_transformers_per_s": rates["plain"],
+        "plain_sentence_transformers_single_per_s": alone["plain"],
         "default_form": default.form,
         "default_batch_size": default.batch_size,
     }
@@ -95,6 +102,8 @@ def embedder_section(args: argparse.Namespace, results: dict[str, Any], notes: l
         section[name] = {
             "texts_per_s": rates[name],
             "x_plain": round(rates[name] / rates["plain"], 2),
+            "single_per_s": alone[name],
+            "single_x_plain": round(alone[name] / alone["plain"], 2) if alone["plain"] else None,
             "mean_cosine_to_fp32": round(float(cosine.mean()), 5),
             "min_cosine_to_fp32": round(float(cosine.min()), 5),
         }
@@ -175,6 +184,7 @@ def sentiment_section(
             "change_points": round(100 * (m.score - fp32.score), 2),
             "texts_per_s": m.texts_per_s,
             "x_fp32": round(m.texts_per_s / fp32.texts_per_s, 2),
+            "single_per_s": m.single_per_s,
         }
     section["cpu_choice"] = form_fastest(measures, device="cpu", baseline=fp32.score)
     results[key] = section

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,6 +24,7 @@ from ..serving.choice import (
     TORCH_INT8,
     FormMeasure,
     form_fastest,
+    single_rate,
 )
 from ..serving.device import cpu_bf16_native, cuda_available
 from ..serving.onnx_export import encoder_export
@@ -70,7 +72,8 @@ def form_measure(
     rounds: int = 2,
     batch_size: int = 64,
 ) -> FormMeasure:
-    """Accuracy on (texts, labels) and the best of `rounds` timed passes over them."""
+    """Accuracy on (texts, labels), the best of `rounds` timed passes over them in batches, and
+    the best of `rounds` passes over the first few of them asked one at a time (`single_rate`)."""
     classifier.predict(list(texts[:8]))  # warm-up: first call pays for lazy initialisation
     best = float("inf")
     predicted: list[str] = []
@@ -84,6 +87,7 @@ def form_measure(
         device="cuda" if classifier.device.startswith("cuda") else "cpu",
         score=round(float(report["accuracy"]), 4),
         texts_per_s=round(len(texts) / best, 1) if best > 0 else 0.0,
+        single_per_s=single_rate(classifier.predict, texts, rounds=rounds),
     )
 
 
@@ -109,13 +113,7 @@ def classifier_forms_measure(
         classifier = TextClassifier.load(path, device="cpu", serving=form)
         measure = form_measure(classifier, texts, labels, rounds=rounds)
         if form in EXPORTED:
-            measure = FormMeasure(
-                measure.form,
-                measure.device,
-                measure.score,
-                measure.texts_per_s,
-                form_file(path, form).stat().st_size,
-            )
+            measure = dataclasses.replace(measure, file_bytes=form_file(path, form).stat().st_size)
         measures.append(measure)
     if cuda_available():
         for form in (FP32, FP16):
@@ -138,7 +136,8 @@ def classifier_fastest_form(
 
     The ONNX forms are exported first (int8 calibrated and guarded on `texts`) when the device
     is a CPU; on CUDA the choice is between fp32 and fp16. For one-off bulk work, such as a
-    teacher labelling a corpus, where no registry version records the choice.
+    teacher labelling a corpus, where no registry version records the choice: so the fastest in
+    batches (`form_fastest(..., bulk=True)`).
     """
     path = Path(path)
     if device.startswith("cuda"):
@@ -151,5 +150,7 @@ def classifier_fastest_form(
     else:
         classifier_forms_export(path, calibration_texts=texts)
         measures = classifier_forms_measure(path, texts, labels, rounds=rounds)
-    chosen = form_fastest(measures, device=device, baseline=measures[0].score, tolerance=tolerance)
+    chosen = form_fastest(
+        measures, device=device, baseline=measures[0].score, tolerance=tolerance, bulk=True
+    )
     return TextClassifier.load(path, device=device, serving=chosen), measures

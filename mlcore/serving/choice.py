@@ -4,6 +4,15 @@ A form is judged against fp32 torch, measured on the same texts: a classifier's 
 accuracy on held-out rows, the embedder's its mean cosine to the fp32 vectors. A form that loses
 more than the tolerance is refused (unless forced); among the rest each device serves the
 fastest.
+
+"Fastest" for serving is measured the way a served model is asked. Each form is timed twice:
+in batches (`texts_per_s`: a scoring backlog, a busy micro-batcher) and one text at a time
+(`single_per_s`: a lone customer's question, a quiet micro-batcher). The served choice takes
+their harmonic mean (`serving_per_s`: the rate of serving as many texts each way), so a form
+that is quick in batches but slow alone does not win. Measured on an AVX2 CPU, torch int8 led
+ONNX int8 in big batches while ONNX int8 answered a text alone 1.7x faster, and served 8% more
+asks from 50 customers and a lone customer's ask 14% faster (`python -m bench engine_spin`,
+bench/RESULTS.md). Bulk work (a teacher labelling a corpus) chooses by `texts_per_s` alone.
 """
 
 from __future__ import annotations
@@ -11,7 +20,8 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -49,6 +59,28 @@ DEFAULT_TOLERANCE = 0.01
 BATCH_DEPENDENT_FORMS = frozenset({TORCH_INT8, ONNX_INT8})
 
 
+# Texts timed one at a time per form: enough to average out one slow call, few enough that a
+# slow form (mpnet fp32, about 25 a second alone on 2 cores) adds seconds, not minutes.
+SINGLE_TEXTS = 32
+
+
+def single_rate(
+    predict: Callable[[list[str]], Any], texts: Sequence[str], *, rounds: int = 2
+) -> float:
+    """Texts per second when the first SINGLE_TEXTS of `texts` are asked one call each (the
+    best of `rounds` passes), as a lone customer's question is served."""
+    alone = list(texts[:SINGLE_TEXTS])
+    if not alone:
+        return 0.0
+    best = float("inf")
+    for _ in range(max(1, rounds)):
+        started = time.perf_counter()
+        for text in alone:
+            predict([text])
+        best = min(best, time.perf_counter() - started)
+    return round(len(alone) / best, 1) if best > 0 else 0.0
+
+
 class FormRefused(ValueError):
     """A form lost more than the tolerance against fp32 (or was never measured)."""
 
@@ -68,6 +100,16 @@ class FormMeasure:
     score: float
     texts_per_s: float
     file_bytes: int = 0
+    # Texts per second asked one at a time (0: not measured, as in records from before it).
+    single_per_s: float = 0.0
+
+    @property
+    def serving_per_s(self) -> float:
+        """The harmonic mean of the batch and one-at-a-time rates (the batch rate alone where
+        one at a time was not measured)."""
+        if self.single_per_s <= 0 or self.texts_per_s <= 0:
+            return self.texts_per_s
+        return 2 / (1 / self.texts_per_s + 1 / self.single_per_s)
 
     def loss(self, baseline: float) -> float:
         """How much worse than the baseline's score, in the score's own unit (>= 0 is a loss)."""
@@ -84,6 +126,7 @@ class FormMeasure:
             score=float(value["score"]),
             texts_per_s=float(value["texts_per_s"]),
             file_bytes=int(value.get("file_bytes", 0)),
+            single_per_s=float(value.get("single_per_s", 0.0)),
         )
 
 
@@ -109,9 +152,11 @@ def form_fastest(
     baseline: float,
     tolerance: float = DEFAULT_TOLERANCE,
     exclude: Iterable[str] = (),
+    bulk: bool = False,
 ) -> str:
     """The fastest form measured on `device` within tolerance, leaving out the `exclude`d
-    forms; fp32 when none is."""
+    forms; fp32 when none is. Fastest to serve (`serving_per_s`), or with `bulk` in batches
+    (`texts_per_s`)."""
     kind = "cuda" if device.startswith("cuda") else "cpu"
     left_out = set(exclude)
     allowed = [
@@ -124,7 +169,9 @@ def form_fastest(
     ]
     if not allowed:
         return FP32
-    return max(allowed, key=lambda m: m.texts_per_s).form
+    if bulk:
+        return max(allowed, key=lambda m: m.texts_per_s).form
+    return max(allowed, key=lambda m: m.serving_per_s).form
 
 
 def forms_record_write(

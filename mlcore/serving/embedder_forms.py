@@ -24,15 +24,16 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .choice import BF16, FP32, ONNX_FP32, ONNX_INT8, FormMeasure
+from .choice import BF16, FP32, ONNX_FP32, ONNX_INT8, FormMeasure, single_rate
 from .onnx_export import encoder_export
 from .quantise import int8_dynamic
 from .sessions import OnnxRunner
 
 RECORD = "forms.json"
-# Bumped when the forms change (2: fused attention in the ONNX files, and bf16 on CPUs with
-# native bf16): a record of another version is exported and measured again.
-RECORD_VERSION = 2
+# Bumped when the forms or their measures change (2: fused attention in the ONNX files, and bf16
+# on CPUs with native bf16; 3: each form also timed one text at a time, `single_per_s`): a record
+# of another version is exported and measured again.
+RECORD_VERSION = 3
 EMBEDDER_FORMS = (ONNX_FP32, ONNX_INT8)
 
 _SUBJECTS = (
@@ -142,10 +143,26 @@ def embedder_forms_ensure(
         int8_dynamic(fp32_file, folder / f"{ONNX_INT8}.onnx")
         texts = list(FIXED_TEXTS)
         reference = torch_embed(texts)
-        measures = [FormMeasure(FP32, "cpu", 1.0, _rate(torch_embed, texts))]
+        measures = [
+            FormMeasure(
+                FP32,
+                "cpu",
+                1.0,
+                _rate(torch_embed, texts),
+                single_per_s=single_rate(torch_embed, texts),
+            )
+        ]
         if bf16_embed is not None:
             cosine = float(np.mean(np.sum(bf16_embed(texts) * reference, axis=1)))
-            measures.append(FormMeasure(BF16, "cpu", round(cosine, 5), _rate(bf16_embed, texts)))
+            measures.append(
+                FormMeasure(
+                    BF16,
+                    "cpu",
+                    round(cosine, 5),
+                    _rate(bf16_embed, texts),
+                    single_per_s=single_rate(bf16_embed, texts),
+                )
+            )
         for form in EMBEDDER_FORMS:
             runner = OnnxRunner(folder / f"{form}.onnx")
 
@@ -160,6 +177,7 @@ def embedder_forms_ensure(
                     round(cosine, 5),
                     _rate(embed, texts),
                     (folder / f"{form}.onnx").stat().st_size,
+                    single_per_s=single_rate(embed, texts),
                 )
             )
         _write(record, measures)

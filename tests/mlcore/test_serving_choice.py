@@ -15,6 +15,7 @@ from mlcore.serving.choice import (
     form_fastest,
     form_refusal,
     forms_record_write,
+    single_rate,
 )
 
 MEASURES = [
@@ -80,9 +81,43 @@ def test_an_unknown_form_is_a_clear_error():
         FormMeasure.from_dict({"form": "int4", "score": 1, "texts_per_s": 1})
 
 
+# Measured on an AVX2 CPU (bench/RESULTS.md, 2026-12-06): torch int8 leads in batches, ONNX int8
+# answers a text alone 1.7x faster.
+QUICK_IN_BATCHES = FormMeasure(TORCH_INT8, "cpu", 0.870, 173.0, single_per_s=75.0)
+QUICK_ALONE = FormMeasure(ONNX_INT8, "cpu", 0.870, 160.0, single_per_s=130.0)
+
+
+def test_the_serving_rate_is_the_harmonic_mean_of_batch_and_alone():
+    assert QUICK_IN_BATCHES.serving_per_s == pytest.approx(2 / (1 / 173 + 1 / 75))
+    assert QUICK_ALONE.serving_per_s == pytest.approx(2 / (1 / 160 + 1 / 130))
+    # Records from before the one-at-a-time timing keep their batch rate.
+    assert FormMeasure(FP32, "cpu", 0.87, 200.0).serving_per_s == 200.0
+
+
+def test_serving_prefers_the_form_quick_alone_and_bulk_work_the_batch_rate():
+    measures = [FormMeasure(FP32, "cpu", 0.870, 130.0, single_per_s=42.0)]
+    measures += [QUICK_IN_BATCHES, QUICK_ALONE]
+
+    assert form_fastest(measures, device="cpu", baseline=0.870) == ONNX_INT8
+    assert form_fastest(measures, device="cpu", baseline=0.870, bulk=True) == TORCH_INT8
+
+
+def test_the_one_at_a_time_rate_asks_each_text_in_its_own_call():
+    calls: list[list[str]] = []
+
+    rate = single_rate(calls.append, [f"text {i}" for i in range(40)], rounds=2)
+
+    assert rate > 0
+    assert len(calls) == 2 * 32 and all(len(call) == 1 for call in calls)
+    assert calls[0] == ["text 0"] and calls[31] == ["text 31"]
+    assert single_rate(calls.append, []) == 0.0
+
+
 def test_the_forms_record_round_trips_and_drives_auto(tmp_path):
     forms_record_write(tmp_path, MEASURES, baseline=0.870, tolerance=0.01)
 
     assert form_auto(tmp_path, "cpu") == TORCH_INT8
     assert form_auto(tmp_path, "cuda") == FP16
     assert form_auto(tmp_path / "nothing-measured", "cpu") == FP32
+    forms_record_write(tmp_path, [QUICK_IN_BATCHES, QUICK_ALONE], baseline=0.87, tolerance=0.01)
+    assert form_auto(tmp_path, "cpu") == ONNX_INT8
