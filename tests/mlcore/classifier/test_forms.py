@@ -40,8 +40,10 @@ def test_every_onnx_form_is_exported_next_to_the_weights(exported):
     assert set(files) == set(EXPORTED)
     for form in EXPORTED:
         assert files[form] == form_file(path, form) and files[form].stat().st_size > 1_000_000
-    # int8 weights take less room than fp32 ones.
-    assert files[ONNX_INT8].stat().st_size < 0.8 * files[ONNX_FP32].stat().st_size
+    # int8 weights take less room than fp32 ones. How much less depends on the CPU: where more
+    # than 2% of the validation labels change (as on an AVX2-only CPU, whose int8 kernels lose
+    # more precision), the guard keeps the feed-forward output projections in fp32.
+    assert files[ONNX_INT8].stat().st_size < 0.9 * files[ONNX_FP32].stat().st_size
 
 
 def test_onnx_fp32_gives_torch_fp32_probabilities_and_sentence_vectors(exported):
