@@ -175,6 +175,14 @@ def _teacher(
     if name == "mpnet":  # mpnet's own recipe (apps/sentiment/defaults.py)
         config = dataclasses.replace(config, **TEACHER_PARAMS)
     ctx.log(f"teacher: {name} ({teacher_base}) fine-tuned on the same split")
+
+    def on_progress(event: Any) -> None:  # the teacher's epochs in the run log
+        if event.phase == "epoch":
+            ctx.log(
+                f"teacher epoch {event.epoch}/{event.epochs}: loss {event.loss:.3f}, "
+                f"val accuracy {event.val_accuracy or 0:.3f}"
+            )
+
     result = fit(
         train[0],
         train[1],
@@ -182,9 +190,30 @@ def _teacher(
         val_texts=validation[0],
         val_labels=validation[1],
         base_model=teacher_base,
+        progress=on_progress,
         should_stop=ctx.should_stop,
     )
     return result.classifier, str(name)
+
+
+# Texts labelled between two looks at the run's cancel flag and two lines of the run log.
+LABEL_CHUNK = 5_000
+
+
+def teacher_label(ctx: TrainingContext, teacher: Any, texts: list[str]) -> npt.NDArray[np.float32]:
+    """The teacher's probabilities for `texts`, LABEL_CHUNK at a time: the run log says how far
+    it got, and a cancelled run stops between chunks (TrainingCancelled)."""
+    # heavy: mlcore.classifier loads torch and transformers
+    from mlcore.classifier import TrainingCancelled
+
+    parts = []
+    for start in range(0, len(texts), LABEL_CHUNK):
+        if ctx.should_stop():
+            raise TrainingCancelled("cancelled while the teacher labelled")
+        chunk = texts[start : start + LABEL_CHUNK]
+        parts.append(np.asarray(teacher.predict_proba(chunk, batch_size=LABEL_BATCH)))
+        ctx.log(f"teacher labelled {start + len(chunk):,} of {len(texts):,} texts")
+    return np.concatenate(parts).astype(np.float32)
 
 
 def student_config(ctx: TrainingContext, config: Any) -> Any:
@@ -256,9 +285,7 @@ def distillation_targets(
     teacher, form = _fastest(ctx, teacher, validation)
     ctx.log(f"teacher labels {len(unlabelled)} unlabelled texts")
     texts = train[0] + unlabelled
-    probabilities = np.asarray(
-        teacher.predict_proba(texts, batch_size=LABEL_BATCH), dtype=np.float32
-    )
+    probabilities = teacher_label(ctx, teacher, texts)
     pseudo = [labels[i] for i in np.argmax(probabilities[len(train[0]) :], axis=1)]
     return DistilledData(
         texts=texts,

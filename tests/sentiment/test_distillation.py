@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from io import StringIO
 from pathlib import Path
 
+import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
 from django.test import override_settings
@@ -15,9 +16,15 @@ from apps.mlops import services
 from apps.mlops.models import ModelVersion
 from apps.mlops.runtime import TrainingContext
 from apps.sentiment import distillation
-from apps.sentiment.distillation import documents_texts, documents_wanted, student_config
+from apps.sentiment.distillation import (
+    LABEL_CHUNK,
+    documents_texts,
+    documents_wanted,
+    student_config,
+    teacher_label,
+)
 from apps.sentiment.models import Document, Source
-from mlcore.classifier import TrainConfig
+from mlcore.classifier import TrainConfig, TrainingCancelled
 from mlcore.embedder import BaseModelMissing
 from mlcore.serving.choice import FORMS
 from tests.adapted_base import adapted_base_promoted
@@ -69,6 +76,11 @@ def test_distillation_trains_on_the_teachers_view_of_the_unlabelled_texts(
     labelled_train = version.data_size - version.metrics["val_size"]
     assert version.metrics["train_size"] == labelled_train + 40
     assert "teacher labels 40 unlabelled texts" in out.getvalue()
+    # The run log follows the teacher's training and its labelling.
+    assert "teacher epoch 1/" in out.getvalue()
+    assert f"teacher labelled {labelled_train + 40} of {labelled_train + 40} texts" in (
+        out.getvalue()
+    )
 
 
 @pytest.mark.slow
@@ -206,3 +218,40 @@ def test_training_distils_over_enough_ingested_documents_by_default(model_dirs: 
     assert "the student trains with the distillation recipe: epochs 1, adversarial_eps 0.0" in (
         out.getvalue()
     )
+
+
+class _CountingTeacher:
+    """Probabilities from the text's length; counts the texts it was asked."""
+
+    def __init__(self) -> None:
+        self.asked = 0
+
+    def predict_proba(self, texts: list[str], *, batch_size: int) -> np.ndarray:
+        self.asked += len(texts)
+        return np.array([[len(t) % 2, 1 - len(t) % 2, 0.0] for t in texts], dtype=np.float32)
+
+
+def test_the_teacher_labels_in_chunks_and_says_how_far_it_got(tmp_path: Path) -> None:
+    log: list[str] = []
+    texts = [f"text {'x' * (i % 3)}" for i in range(2 * LABEL_CHUNK + 7)]
+    teacher = _CountingTeacher()
+
+    probabilities = teacher_label(_context(log, tmp_path), teacher, texts)
+
+    assert probabilities.shape == (len(texts), 3) and probabilities.dtype == np.float32
+    assert probabilities[1].tolist() == [0.0, 1.0, 0.0]  # "text x": 6 characters
+    assert teacher.asked == len(texts)
+    assert log[-1] == f"teacher labelled {len(texts):,} of {len(texts):,} texts"
+    assert len(log) == 3
+
+
+def test_a_cancelled_run_stops_labelling_between_chunks(tmp_path: Path) -> None:
+    teacher = _CountingTeacher()
+    ctx = TrainingContext(
+        run_id=None, params={}, workdir=tmp_path, should_stop=lambda: teacher.asked > 0
+    )
+
+    with pytest.raises(TrainingCancelled):
+        teacher_label(ctx, teacher, ["a text"] * (3 * LABEL_CHUNK))
+
+    assert teacher.asked == LABEL_CHUNK
