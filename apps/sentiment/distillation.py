@@ -97,6 +97,10 @@ def documents_texts(limit: int = UNLABELLED_CAP) -> list[str]:
     return texts_clean(texts(), limit=limit)
 
 
+def _documents_mode(params: dict[str, Any]) -> str:
+    return str(params.get("distil_documents") or "auto")
+
+
 def documents_wanted(
     ctx: TrainingContext,
     params: dict[str, Any],
@@ -106,7 +110,7 @@ def documents_wanted(
 ) -> bool:
     """Whether the ingested documents' sentences join the run (`distil_documents`), said in the
     run's log either way once there are any."""
-    mode = str(params.get("distil_documents") or "auto")
+    mode = _documents_mode(params)
     if mode == "no" or not documents:
         return False
     if mode == "yes":
@@ -267,7 +271,7 @@ def distillation_targets(
     named = [t for t in named if t not in held]
     if files and not named:
         raise ValueError("the unlabelled files hold no text beyond the labelled set")
-    reads_documents = str(params.get("distil_documents") or "auto") != "no"
+    reads_documents = _documents_mode(params) != "no"
     documents = [t for t in documents_texts() if t not in held] if reads_documents else []
     if documents_wanted(ctx, params, base, documents, train[0]):
         unlabelled = texts_clean(named + documents, limit=UNLABELLED_CAP)
