@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -107,10 +108,12 @@ def test_the_widget_says_it_is_busy_and_sends_the_message_again(
     page.goto(f"{base}/support/chat/")
     widget = page.get_by_test_id("support-widget")
     stop = threading.Event()
+    sent: list[float] = []
     # The process's one place stays taken: asks back to back, each waiting 4 s for the model.
-    holder = threading.Thread(target=_ask_until, args=(base, stop), daemon=True)
+    holder = threading.Thread(target=_ask_until, args=(base, stop, sent), daemon=True)
     holder.start()
     try:
+        _wait_until_held(base, sent)
         box = widget.locator("textarea")
         box.fill("How long does card delivery take?")
         box.press("Enter")
@@ -129,7 +132,25 @@ def test_the_widget_says_it_is_busy_and_sends_the_message_again(
     assert widget.locator(".ts-status").text_content() == ""
 
 
-def _ask_until(base: str, stop: threading.Event) -> None:
-    with httpx.Client(base_url=base, timeout=120) as client:
+def _ask_until(base: str, stop: threading.Event, sent: list[float]) -> None:
+    """Ask back to back until stopped, noting when each ask leaves."""
+    hooks = {"request": [lambda request: sent.append(time.monotonic())]}
+    with httpx.Client(base_url=base, timeout=120, event_hooks=hooks) as client:
         while not stop.is_set():
             client.post("/api/support/ask/", json={"question": QUESTION})
+
+
+def _wait_until_held(base: str, sent: list[float]) -> None:
+    """Return once the holder's ask holds the place with most of its 4 s wait still ahead, so the
+    widget's first send is refused: a probe is refused while the same ask, sent under a second
+    ago, is still the holder's latest. Without this the widget's send could reach the server
+    before the holder's first ask, take the place itself and never be refused."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        asks = len(sent)
+        if asks and time.monotonic() - sent[-1] < 0.5:
+            probe = httpx.post(f"{base}/api/support/ask/", json={"question": QUESTION}, timeout=30)
+            if probe.status_code == 503 and len(sent) == asks and time.monotonic() - sent[-1] < 1:
+                return
+        time.sleep(0.02)
+    raise AssertionError("the holder never held the one place")
