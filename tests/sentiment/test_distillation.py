@@ -24,7 +24,7 @@ from apps.sentiment.distillation import (
     teacher_label,
 )
 from apps.sentiment.models import Document, Source
-from mlcore.classifier import TrainConfig, TrainingCancelled
+from mlcore.classifier import TextClassifier, TrainConfig, TrainingCancelled, forms
 from mlcore.embedder import BaseModelMissing
 from mlcore.serving.choice import FORMS
 from tests.adapted_base import adapted_base_promoted
@@ -196,7 +196,11 @@ def test_no_turns_document_distillation_off(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 @override_settings(SENTIMENT_DISTIL_MIN_TEXTS=30)
-def test_training_distils_over_enough_ingested_documents_by_default(model_dirs: Path) -> None:
+def test_training_distils_over_enough_ingested_documents_by_default(
+    model_dirs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The teacher labels in fp32 here: choosing its form (export, measure) is the test above's.
+    monkeypatch.setattr(forms, "classifier_fastest_form", _fp32_form)
     verbs = ("grew", "shrank", "held steady")
     _documents([f"Company {i} said its order book {verbs[i % 3]}." for i in range(36)])
     out = StringIO()
@@ -218,6 +222,12 @@ def test_training_distils_over_enough_ingested_documents_by_default(model_dirs: 
     assert "the student trains with the distillation recipe: epochs 1, adversarial_eps 0.0" in (
         out.getvalue()
     )
+
+
+def _fp32_form(
+    path: Path, *_args: object, **_kwargs: object
+) -> tuple[TextClassifier, list[object]]:
+    return TextClassifier.load(path, device="cpu", serving="fp32"), []
 
 
 class _CountingTeacher:
