@@ -6,10 +6,12 @@ message: clients resume from the last message id they saw.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
 from typing import Any
 
-from asgiref.sync import async_to_sync
+from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
 
 from .models import Conversation
@@ -23,6 +25,10 @@ from .selectors import (
 
 log = logging.getLogger(__name__)
 QUEUE_GROUP = "support-queue"
+# How long a worker thread waits for the server's event loop to take a broadcast. A send takes
+# milliseconds; the wait only ends early when the loop stopped (a restart) after the thread
+# looked, and the thread then goes on to store the rest of its reply.
+BROADCAST_WAIT_S = 5.0
 
 
 def customer_group(conversation_id: int) -> str:
@@ -33,12 +39,35 @@ def agents_group(conversation_id: int) -> str:
     return f"support-conv-{conversation_id}-agents"
 
 
+def _server_loop() -> asyncio.AbstractEventLoop | None:
+    """The ASGI server's event loop when this thread is one of its `sync_to_async` workers
+    (asgiref records it per thread), else None: a Celery task, a command, a test."""
+
+    if getattr(SyncToAsync.threadlocal, "main_event_loop_pid", None) != os.getpid():
+        return None
+    return getattr(SyncToAsync.threadlocal, "main_event_loop", None)
+
+
 def _send(group: str, payload: dict[str, Any]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
+    event = {"type": "chat.event", "payload": payload}
+    loop = _server_loop()
     try:
-        async_to_sync(layer.group_send)(group, {"type": "chat.event", "payload": payload})
+        if loop is None:
+            async_to_sync(layer.group_send)(group, event)
+        elif not loop.is_running():
+            # The server is shutting down. asgiref's async_to_sync would queue the send on the
+            # stopped loop and wait forever, and the process could not exit until killed.
+            log.info("server stopping: broadcast to %s skipped", group)
+        else:
+            sent = asyncio.run_coroutine_threadsafe(layer.group_send(group, event), loop)
+            try:
+                sent.result(timeout=BROADCAST_WAIT_S)
+            except TimeoutError:
+                sent.cancel()
+                log.warning("broadcast to %s not taken in %.0f s", group, BROADCAST_WAIT_S)
     except Exception:  # the database row is the record; a broadcast is a courtesy
         log.warning("broadcast to %s failed", group, exc_info=True)
 
