@@ -101,8 +101,8 @@ def _report(classifier: Any, rows: tuple[list[str], list[str]]) -> dict[str, flo
 def teacher_ready(base: str, splits: dict[str, Any], folder: Path) -> tuple[Path, dict[str, Any]]:
     """The teacher fine-tuned and saved in `folder` (reused when already there)."""
     # heavy: mlcore.classifier loads torch and transformers
+    from mlcore.base_models import base_model_resolve
     from mlcore.classifier import TextClassifier, TrainConfig, fit
-    from mlcore.embedder import base_model_resolve
 
     record = folder / "teacher.json"
     if record.is_file():

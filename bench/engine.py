@@ -64,7 +64,8 @@ def embedder_section(args: argparse.Namespace, results: dict[str, Any], notes: l
     # heavy: sentence-transformers and mlcore.embedder load torch
     from sentence_transformers import SentenceTransformer
 
-    from mlcore.embedder import Embedder, base_model_path
+    from mlcore.base_models import base_model_path
+    from mlcore.embedder import Embedder
     from mlcore.serving.device import cpu_bf16_native
 
     texts = _phrasebank_texts(args.embed_texts)
@@ -120,8 +121,8 @@ def _sentiment_model(args: argparse.Namespace, workdir: Path) -> tuple[Path, lis
     """The fine-tuned fp32 classifier (trained now, or reused from --model-dir), its
     validation texts (for static calibration) and how it was trained."""
     # heavy: mlcore.classifier loads torch and transformers
+    from mlcore.base_models import base_model_resolve
     from mlcore.classifier import TrainConfig, fit, validation_split
-    from mlcore.embedder import base_model_resolve
 
     train, _ = phrasebank_split()
     if args.train_rows:
@@ -160,7 +161,7 @@ def sentiment_section(
         notes.append(f"sentiment section skipped: {PHRASEBANK} is absent")
         return
     # heavy: mlcore.embedder loads torch and transformers
-    from mlcore.embedder import BaseModelMissing
+    from mlcore.base_models import BaseModelMissing
 
     try:
         path, val_texts, how = _sentiment_model(args, workdir)

@@ -63,7 +63,8 @@ def main(argv: list[str]) -> dict[str, Any]:
     # heavy: sentence-transformers and mlcore.embedder load torch
     from sentence_transformers import SentenceTransformer
 
-    from mlcore.embedder import Embedder, base_model_path
+    from mlcore.base_models import base_model_path
+    from mlcore.embedder import Embedder
 
     load_start = [round(v, 1) for v in os.getloadavg()]
     plain = SentenceTransformer(str(base_model_path()), device="cpu")

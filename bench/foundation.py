@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from mlcore.embedder import Embedder, base_model_path
+from mlcore.base_models import base_model_path
+from mlcore.embedder import Embedder
 from mlcore.index import VectorIndex
 
 BANKING = Path(__file__).resolve().parents[1].parent / "shared/datasets/banking77/train.csv"

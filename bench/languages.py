@@ -120,7 +120,8 @@ def latency_section(results: dict[str, Any], notes: list[str], args: argparse.Na
     # heavy: torch
     import torch
 
-    from mlcore.embedder import Embedder, base_model_resolve
+    from mlcore.base_models import base_model_resolve
+    from mlcore.embedder import Embedder
     from mlcore.use_embedder import MultilingualEmbedder
 
     torch.set_num_threads(1)
@@ -159,8 +160,8 @@ def _fit(
     base: str, train: list[tuple[str, str]], test: list[tuple[str, str]], *, epochs: int
 ) -> dict[str, Any]:
     # heavy: mlcore.classifier loads torch and transformers
+    from mlcore.base_models import base_model_resolve
     from mlcore.classifier import TrainConfig, fit
-    from mlcore.embedder import base_model_resolve
     from mlcore.metrics import classification_report
 
     config = TrainConfig(

@@ -53,7 +53,7 @@ from bench.stack import (
     services_unreachable,
 )
 from bench.train_args import train_args_add, train_config_describe, train_config_kwargs
-from mlcore.embedder import BASE_MODELS, base_model_resolve
+from mlcore.base_models import BASE_MODELS, base_model_resolve
 from mlcore.metrics import classification_report
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from bench.sentiment import PHRASEBANK, phrasebank_split
-from mlcore.embedder import base_model_path
+from mlcore.base_models import base_model_path
 from mlcore.metrics import classification_report
 
 # Plain fine-tuning: the settings shipped before this comparison (as `bench sentiment` fits them;

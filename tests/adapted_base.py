@@ -10,7 +10,7 @@ from typing import Any
 from apps.mlops import services
 from apps.mlops.kinds import TrainOutcome
 from apps.mlops.models import ModelVersion
-from mlcore.embedder import base_model_path
+from mlcore.base_models import base_model_path
 
 
 def adapted_base_promoted(

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from mlcore.adapt import DEFAULT_METHOD, METHODS, AdaptConfig, AdaptProgress, adapt, corpus_read
-from mlcore.embedder import BASE_MODELS, BaseModelMissing, base_model_path, base_model_resolve
+from mlcore.base_models import BASE_MODELS, BaseModelMissing, base_model_path, base_model_resolve
 
 from .corpora import corpus_choices, corpus_paths
 from .kinds import MAX_STEPS_SPEC, ModelKind, ParamSpec, TrainingContext, TrainOutcome

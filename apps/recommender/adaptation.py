@@ -21,7 +21,7 @@ import numpy as np
 from django.conf import settings
 
 from apps.mlops.runtime import AdaptedBase, TrainingContext
-from mlcore.embedder import base_model_path
+from mlcore.base_models import base_model_path
 from mlcore.recommend import HistoryEntry, Ranker, evaluate
 
 from .models import Event, Item

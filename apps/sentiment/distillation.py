@@ -29,7 +29,7 @@ from django.conf import settings
 from apps.mlops.runtime import ParamSpec, TrainingContext, corpus_choices, corpus_paths
 from apps.mlops.services import model_available, model_load
 from mlcore.adapt import corpus_read, texts_clean
-from mlcore.embedder import BaseModelMissing, base_model_resolve
+from mlcore.base_models import BaseModelMissing, base_model_resolve
 from mlcore.language import is_chinese_or_mixed
 from mlcore.serving.choice import FP32
 from mlcore.text import sentences_split

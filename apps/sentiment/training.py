@@ -17,8 +17,8 @@ from apps.mlops.runtime import (
     kind_get,
     params_validate,
 )
-from mlcore import embedder
-from mlcore.embedder import BASE_MODELS
+from mlcore import base_models
+from mlcore.base_models import BASE_MODELS
 from mlcore.language import base_model_pick
 
 from .defaults import DEFAULT_PARAMS as DEFAULT_PARAMS
@@ -260,8 +260,8 @@ def _base_choose(params: dict[str, Any], ctx: TrainingContext, texts: list[str])
         ctx.log(f"base model: the production adapted base ({adapted})")
         return adapted
     try:
-        base = embedder.base_model_resolve(name)
-    except embedder.BaseModelMissing as exc:
+        base = base_models.base_model_resolve(name)
+    except base_models.BaseModelMissing as exc:
         raise ValueError(str(exc)) from None
     ctx.log(f"base model: {name} ({base})")
     return base

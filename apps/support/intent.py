@@ -21,7 +21,7 @@ from apps.mlops.runtime import (
     rows_batched,
 )
 from apps.mlops.services import model_available, model_load, registry
-from mlcore.embedder import BASE_MODELS, BaseModelMissing, base_model_resolve
+from mlcore.base_models import BASE_MODELS, BaseModelMissing, base_model_resolve
 from mlcore.language import base_model_pick
 from mlcore.registry import data_hash
 

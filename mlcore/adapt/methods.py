@@ -12,8 +12,9 @@ from typing import Any
 
 import numpy as np
 
+from ..base_models import base_model_path, offline
 from ..config import resolve_device
-from ..embedder import Embedder, base_model_path, offline
+from ..embedder import Embedder
 from ..serving.device import training_precision
 from .corpus import corpus_hash, corpus_split, texts_clean
 from .objectives import mlm_keep_train

@@ -14,9 +14,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ..base_models import offline
 from ..config import resolve_device
-from ..embedder import length_passes, offline
 from ..metrics import classification_report
+from ..passes import length_passes
 from ..serving.choice import (
     AUTO,
     BF16,

@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ..base_models import base_model_path, offline
 from ..config import resolve_device
-from ..embedder import base_model_path, offline
 from ..serving.device import autocast, training_precision
 from .ensembles import fit_ensemble
 from .model import TextClassifier

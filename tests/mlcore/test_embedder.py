@@ -28,7 +28,8 @@ def test_similar_sentences_are_closer_than_unrelated_ones(embedder):
 def test_fp32_form_matches_sentence_transformers_encode():
     from sentence_transformers import SentenceTransformer
 
-    from mlcore.embedder import Embedder, base_model_path
+    from mlcore.base_models import base_model_path
+    from mlcore.embedder import Embedder
 
     reference = SentenceTransformer(str(base_model_path()), device="cpu")
     texts = ["refund for a duplicate charge", "exchange rate for my transfer"]
@@ -42,7 +43,7 @@ def test_fp32_form_matches_sentence_transformers_encode():
 def test_default_form_stays_within_tolerance_of_sentence_transformers(embedder):
     from sentence_transformers import SentenceTransformer
 
-    from mlcore.embedder import base_model_path
+    from mlcore.base_models import base_model_path
 
     reference = SentenceTransformer(str(base_model_path()), device="cpu")
     texts = [
@@ -88,9 +89,10 @@ def test_a_deferred_export_serves_fp32_until_the_forms_exist_then_the_fastest(
     import shutil
 
     from mlcore import embedder as module
+    from mlcore.base_models import cache_dir
     from mlcore.serving.embedder_forms import forms_dir
 
-    exported = forms_dir(module._cache_dir(), embedder.model_path)  # the fixture's automatic form
+    exported = forms_dir(cache_dir(), embedder.model_path)  # the fixture's automatic form
     monkeypatch.setenv("ML_BASE_CACHE", str(tmp_path))
     monkeypatch.setenv(module.FORMS_EXPORT_ENV, "later")
     texts = ["Where is my parcel?", "The quarterly profit rose sharply."]
@@ -146,21 +148,6 @@ def test_real_embeddings_in_an_index_find_paraphrases(tmp_path, embedder):
     assert 13 not in {h.id for row in hits for h in row}
 
 
-def test_passes_group_texts_of_similar_length_so_little_is_padding():
-    from mlcore.embedder import length_groups
-
-    lengths = [40, 5, 12, 38, 6, 11, 39, 13, 5]
-
-    groups = length_groups(lengths, batch_size=2)
-
-    assert sorted(i for g in groups for i in g) == list(range(len(lengths)))
-    assert all(len(g) <= 2 for g in groups)
-    for group in groups:
-        longest, shortest = max(lengths[i] for i in group), min(lengths[i] for i in group)
-        assert longest <= 1.3 * shortest + 2
-    assert len(length_groups([10] * 7, batch_size=64)) == 1
-
-
 def test_a_mixed_length_batch_gives_each_text_its_vector_alone(embedder):
     texts = [
         "card?",
@@ -209,7 +196,8 @@ def test_bf16_is_measured_where_the_cpu_has_it_and_serves_vectors_close_to_fp32(
 def test_a_record_of_older_forms_is_exported_and_measured_again(tmp_path, monkeypatch):
     import json
 
-    from mlcore.embedder import Embedder, base_model_path
+    from mlcore.base_models import base_model_path
+    from mlcore.embedder import Embedder
     from mlcore.serving.embedder_forms import RECORD_VERSION, forms_dir
 
     monkeypatch.setenv("ML_BASE_CACHE", str(tmp_path))

@@ -25,8 +25,8 @@ def _untrained(path: Path, *, pooling: str = "mean") -> Path:
     is under test)."""
     from transformers import AutoModel, AutoModelForSequenceClassification, AutoTokenizer
 
+    from mlcore.base_models import base_model_path
     from mlcore.classifier import TextClassifier
-    from mlcore.embedder import base_model_path
     from mlcore.heads import MeanPoolClassifier
 
     base = str(base_model_path())

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from mlcore import multilingual
-from mlcore.embedder import Embedder, base_model_resolve
+from mlcore.base_models import base_model_resolve
+from mlcore.embedder import Embedder
 
 
 def test_the_packaged_weights_parse_into_a_bert_of_the_published_shape() -> None:

@@ -16,7 +16,7 @@ from apps.mlops.kinds import TrainOutcome
 from apps.mlops.models import ModelVersion, PromotionEvent
 from apps.mlops.runtime import adapted_base_path
 from mlcore.adapt import corpus_hash, corpus_read
-from mlcore.embedder import base_model_path
+from mlcore.base_models import base_model_path
 
 pytestmark = pytest.mark.django_db
 

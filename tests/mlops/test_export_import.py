@@ -251,8 +251,8 @@ def test_a_signed_archive_carrying_pickle_payloads_never_runs_them(
     import torch
     from transformers import AutoModel, AutoTokenizer
 
+    from mlcore.base_models import base_model_path
     from mlcore.classifier import TextClassifier
-    from mlcore.embedder import base_model_path
     from mlcore.heads import HEAD_FILE, LEGACY_HEAD_FILE, MeanPoolClassifier
 
     marker = tmp_path / "pwned"

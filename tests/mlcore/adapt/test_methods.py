@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from mlcore.adapt import ADAPT_FILE, METHODS, AdaptConfig, AdaptProgress, adapt, corpus_hash
-from mlcore.embedder import Embedder, base_model_path
+from mlcore.base_models import base_model_path
+from mlcore.embedder import Embedder
 from mlcore.serving.device import training_precision
 
 pytestmark = pytest.mark.slow

@@ -10,8 +10,8 @@ pytestmark = pytest.mark.slow
 def test_layer_lr_decay_scales_each_layer_below_the_top():
     from transformers import AutoModel
 
+    from mlcore.base_models import base_model_path
     from mlcore.classifier.steps import param_groups
-    from mlcore.embedder import base_model_path
     from mlcore.heads import MeanPoolClassifier
 
     model = MeanPoolClassifier(AutoModel.from_pretrained(str(base_model_path())), 3)
@@ -35,8 +35,8 @@ def test_adversary_moves_each_text_by_eps_along_its_gradient_then_steps_aside():
     import torch
     from transformers import AutoModel
 
+    from mlcore.base_models import base_model_path
     from mlcore.classifier.steps import EmbeddingAdversary
-    from mlcore.embedder import base_model_path
     from mlcore.heads import MeanPoolClassifier
 
     torch.manual_seed(0)
