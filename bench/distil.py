@@ -39,6 +39,7 @@ import numpy as np
 
 from apps.sentiment.defaults import DEFAULT_PARAMS, DISTIL_STUDENT_PARAMS, TEACHER_PARAMS
 from mlcore.adapt import corpus_hash, corpus_read
+from mlcore.base_models import base_model_resolve
 
 from .sentiment import PHRASEBANK, phrasebank_split
 
@@ -101,7 +102,6 @@ def _report(classifier: Any, rows: tuple[list[str], list[str]]) -> dict[str, flo
 def teacher_ready(base: str, splits: dict[str, Any], folder: Path) -> tuple[Path, dict[str, Any]]:
     """The teacher fine-tuned and saved in `folder` (reused when already there)."""
     # heavy: mlcore.classifier loads torch and transformers
-    from mlcore.base_models import base_model_resolve
     from mlcore.classifier import TextClassifier, TrainConfig, fit
 
     record = folder / "teacher.json"

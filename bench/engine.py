@@ -36,6 +36,7 @@ import numpy as np
 
 from bench.sentiment import PHRASEBANK, phrasebank_split
 from bench.train_args import train_args_add, train_config_describe, train_config_kwargs
+from mlcore.base_models import BaseModelMissing, base_model_path, base_model_resolve
 from mlcore.serving.choice import single_rate
 
 SECTIONS = ("embedder", "sentiment")
@@ -64,7 +65,6 @@ def embedder_section(args: argparse.Namespace, results: dict[str, Any], notes: l
     # heavy: sentence-transformers and mlcore.embedder load torch
     from sentence_transformers import SentenceTransformer
 
-    from mlcore.base_models import base_model_path
     from mlcore.embedder import Embedder
     from mlcore.serving.device import cpu_bf16_native
 
@@ -121,7 +121,6 @@ def _sentiment_model(args: argparse.Namespace, workdir: Path) -> tuple[Path, lis
     """The fine-tuned fp32 classifier (trained now, or reused from --model-dir), its
     validation texts (for static calibration) and how it was trained."""
     # heavy: mlcore.classifier loads torch and transformers
-    from mlcore.base_models import base_model_resolve
     from mlcore.classifier import TrainConfig, fit, validation_split
 
     train, _ = phrasebank_split()
@@ -160,9 +159,6 @@ def sentiment_section(
     if not PHRASEBANK.exists():
         notes.append(f"sentiment section skipped: {PHRASEBANK} is absent")
         return
-    # heavy: mlcore.embedder loads torch and transformers
-    from mlcore.base_models import BaseModelMissing
-
     try:
         path, val_texts, how = _sentiment_model(args, workdir)
     except BaseModelMissing as exc:  # mpnet is optional (requirements-mpnet.txt)

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bench.support import SUPPORT_QUESTIONS
+from mlcore.base_models import base_model_path
 from mlcore.batching import BatchConfig, MicroBatcher
 
 
@@ -63,7 +64,6 @@ def main(argv: list[str]) -> dict[str, Any]:
     # heavy: sentence-transformers and mlcore.embedder load torch
     from sentence_transformers import SentenceTransformer
 
-    from mlcore.base_models import base_model_path
     from mlcore.embedder import Embedder
 
     load_start = [round(v, 1) for v in os.getloadavg()]

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.sections import sections_run
+from mlcore.base_models import base_model_resolve
 
 ROOT = Path(__file__).resolve().parents[1]
 ZH = ROOT / "apps" / "support" / "demo_data" / "zh"
@@ -120,7 +121,6 @@ def latency_section(results: dict[str, Any], notes: list[str], args: argparse.Na
     # heavy: torch
     import torch
 
-    from mlcore.base_models import base_model_resolve
     from mlcore.embedder import Embedder
     from mlcore.use_embedder import MultilingualEmbedder
 
@@ -160,7 +160,6 @@ def _fit(
     base: str, train: list[tuple[str, str]], test: list[tuple[str, str]], *, epochs: int
 ) -> dict[str, Any]:
     # heavy: mlcore.classifier loads torch and transformers
-    from mlcore.base_models import base_model_resolve
     from mlcore.classifier import TrainConfig, fit
     from mlcore.metrics import classification_report
 
