@@ -38,6 +38,11 @@ FloatArray = npt.NDArray[np.float32]
 # background trainer does).
 FORMS_EXPORT_ENV = "ML_EMBED_FORMS_EXPORT"
 FORMS_RECHECK_SECONDS = 30.0
+# A call of at least this many texts is bulk work (indexing articles or a catalogue, backfills)
+# and runs in the form fastest in batches; fewer texts (a question, a micro-batch of asks) run
+# in the form fastest one text at a time. On some CPUs they differ: bf16 torch wins batches
+# and ONNX Runtime single texts (docs/serving.md).
+BULK_MIN_TEXTS = 16
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +51,12 @@ class Embedder:
     """Batched, L2-normalised float32 sentence embeddings on CPU or CUDA, in a serving form.
 
     `form` 'auto' (the default, or ML_EMBED_FORM when set): on CUDA the half-precision form
-    with a batch size chosen by free memory; on the CPU the fastest form whose mean cosine to
+    with a batch size chosen by free memory; on the CPU the fastest forms whose mean cosine to
     fp32 on a fixed text set is within `tolerance` and whose vectors do not depend on the other
     texts of their batch (dynamic int8 is left out; exported once into ML_BASE_CACHE/forms and
-    reused). 'fp32', 'onnx-fp32', 'onnx-int8' and 'fp16' name one.
+    reused): `form` for calls of a few texts (fastest one text at a time) and `bulk_form` for
+    calls of BULK_MIN_TEXTS or more (fastest in batches). 'fp32', 'onnx-fp32', 'onnx-int8',
+    'bf16' and 'fp16' name one form for every call.
     """
 
     def __init__(
@@ -76,20 +83,22 @@ class Embedder:
         self.model = self.model.to(self.device).eval()
         self.dim = int(self.model.config.hidden_size)
         self._lock = threading.Lock()
-        self._runner: OnnxRunner | None = None
+        self._runners: dict[str, OnnxRunner] = {}
         self._bf16_copy: Any = None
         # Set while an automatic form waits for another process to export the forms.
         self._awaiting_forms: float | None = None
         self._forms_checked_at = 0.0
-        self.form = self._form_choose(
+        self.form, self.bulk_form = self._form_choose(
             os.environ.get("ML_EMBED_FORM", "auto") if form == "auto" else form, tolerance
         )
 
-    def _form_choose(self, form: str, tolerance: float) -> str:
+    def _form_choose(self, form: str, tolerance: float) -> tuple[str, str]:
         on_gpu = self.device.startswith("cuda")
-        if form == "auto":
-            form = FP16 if on_gpu else self._fastest_cpu_form(tolerance)
-        form_check(form)
+        if form == "auto" and not on_gpu:
+            forms = self._fastest_cpu_forms(tolerance)
+            self._cpu_forms_apply(forms)
+            return forms
+        form = FP16 if form == "auto" else form_check(form)
         if form == FP16:
             if not on_gpu:
                 raise ValueError("the fp16 form serves on CUDA only")
@@ -97,22 +106,26 @@ class Embedder:
         elif form in (BF16, *EMBEDDER_FORMS):
             if on_gpu and form == BF16:
                 raise ValueError("the bf16 form serves on the CPU only")
-            self._cpu_form_apply(form)
+            self._cpu_forms_apply((form, form))
         elif form != FP32:
             raise ValueError(f"the embedder has no {form} form")
         if on_gpu and form in (FP16, FP32):  # torch on CUDA: a batch as large as memory holds
             self.batch_size = model_batch_size(
                 self.model, device=self.device, default=self.batch_size, max_length=self.max_length
             )
-        return form
+        return form, form
 
-    def _cpu_form_apply(self, form: str) -> None:
-        """Serve a CPU form: an ONNX Runtime session, or the torch weights in bf16."""
+    def _cpu_forms_apply(self, forms: tuple[str, str]) -> None:
+        """Serve CPU forms: an ONNX Runtime session each, and the torch weights in bf16 when one
+        of them is bf16 (at most one torch form: _fastest_cpu_forms)."""
+        if set(forms) == {FP32}:
+            return
         folder, _ = self._forms()  # exported and measured while the weights are still fp32
-        if form == BF16:
-            self.model = self.model.to(bf16_dtype())
-        elif form in EMBEDDER_FORMS:
-            self._runner = OnnxRunner(folder / f"{form}.onnx", device="cpu")
+        for form in set(forms):
+            if form == BF16:
+                self.model = self.model.to(bf16_dtype())
+            elif form in EMBEDDER_FORMS:
+                self._runners[form] = OnnxRunner(folder / f"{form}.onnx", device="cpu")
 
     def _forms(self) -> tuple[Path, Any]:
         try:
@@ -139,26 +152,36 @@ class Embedder:
         _, measures = self._forms()
         return measures
 
-    def _fastest_cpu_form(self, tolerance: float) -> str:
+    def _fastest_cpu_forms(self, tolerance: float) -> tuple[str, str]:
+        """(the form for calls of a few texts, the form for bulk calls)."""
         if os.environ.get(FORMS_EXPORT_ENV, "now") == "later" and not forms_ready(
             cache_dir(), self.model_path
         ):
             log.info("embedder forms not exported yet; serving fp32 torch until they are")
             self._awaiting_forms = tolerance
             self._forms_checked_at = time.monotonic()
-            return FP32
+            return FP32, FP32
         try:
             _, measures = self._forms()
         except Exception:  # an export that fails must not stop the embedder: fp32 serves
             log.warning("embedder forms unavailable; serving fp32 torch", exc_info=True)
-            return FP32
-        return form_fastest(
-            measures,
-            device="cpu",
-            baseline=1.0,
-            tolerance=tolerance,
-            exclude=BATCH_DEPENDENT_FORMS,
-        )
+            return FP32, FP32
+
+        def fastest(rate: str) -> str:
+            return form_fastest(
+                measures,
+                device="cpu",
+                baseline=1.0,
+                tolerance=tolerance,
+                exclude=BATCH_DEPENDENT_FORMS,
+                rate=rate,
+            )
+
+        single, bulk = fastest("single"), fastest("batch")
+        if single != bulk and single not in EMBEDDER_FORMS and bulk not in EMBEDDER_FORMS:
+            # fp32 and bf16 torch would need two copies of the weights: one form serves both.
+            single = bulk = fastest("serving")
+        return single, bulk
 
     def embed(self, texts: Sequence[str]) -> FloatArray:
         """Embed texts; returns an (n, dim) float32 array of unit vectors."""
@@ -166,18 +189,20 @@ class Embedder:
             return np.zeros((0, self.dim), dtype=np.float32)
         if self._awaiting_forms is not None:
             self._forms_recheck()
-        if self._runner is None:
+        form = self.bulk_form if len(texts) >= BULK_MIN_TEXTS else self.form
+        runner = self._runners.get(form)
+        if runner is None:
             return self._torch_embed(texts)
         # Group by length so each pass pads little; restore the caller's order at the end.
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         for idx, input_ids, mask in self._passes(texts):  # sessions run concurrently
-            vectors = self._runner.run(input_ids, mask)["vectors"]
+            vectors = runner.run(input_ids, mask)["vectors"]
             norms = np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
             out[idx] = vectors / norms
         return out
 
     def _forms_recheck(self) -> None:
-        """Switch from the interim fp32 to the fastest form once the forms are exported."""
+        """Switch from the interim fp32 to the fastest forms once the forms are exported."""
         tolerance = self._awaiting_forms
         now = time.monotonic()
         if tolerance is None or now - self._forms_checked_at < FORMS_RECHECK_SECONDS:
@@ -185,14 +210,14 @@ class Embedder:
         self._forms_checked_at = now
         if not forms_ready(cache_dir(), self.model_path):
             return
-        with self._lock:  # no torch pass is running while the form changes
+        with self._lock:  # no torch pass is running while the forms change
             if self._awaiting_forms is None:
                 return
             self._awaiting_forms = None
-            form = self._fastest_cpu_form(tolerance)
-            self._cpu_form_apply(form)
-            self.form = form
-        log.info("embedder forms exported; serving %s", form)
+            forms = self._fastest_cpu_forms(tolerance)
+            self._cpu_forms_apply(forms)
+            self.form, self.bulk_form = forms
+        log.info("embedder forms exported; serving %s (bulk: %s)", *forms)
 
     def _passes(self, texts: Sequence[str]) -> list[tuple[list[int], IntArray, IntArray]]:
         return length_passes(

@@ -137,7 +137,7 @@ def classifier_fastest_form(
     The ONNX forms are exported first (int8 calibrated and guarded on `texts`) when the device
     is a CPU; on CUDA the choice is between fp32 and fp16. For one-off bulk work, such as a
     teacher labelling a corpus, where no registry version records the choice: so the fastest in
-    batches (`form_fastest(..., bulk=True)`).
+    batches (`form_fastest(..., rate="batch")`).
     """
     path = Path(path)
     if device.startswith("cuda"):
@@ -151,6 +151,6 @@ def classifier_fastest_form(
         classifier_forms_export(path, calibration_texts=texts)
         measures = classifier_forms_measure(path, texts, labels, rounds=rounds)
     chosen = form_fastest(
-        measures, device=device, baseline=measures[0].score, tolerance=tolerance, bulk=True
+        measures, device=device, baseline=measures[0].score, tolerance=tolerance, rate="batch"
     )
     return TextClassifier.load(path, device=device, serving=chosen), measures

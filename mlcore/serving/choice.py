@@ -130,6 +130,14 @@ class FormMeasure:
         )
 
 
+# How form_fastest ranks forms: to serve (both rates alike), in batches, or one text at a time.
+RATES: dict[str, Callable[[FormMeasure], float]] = {
+    "serving": lambda m: m.serving_per_s,
+    "batch": lambda m: m.texts_per_s,
+    "single": lambda m: m.single_per_s or m.texts_per_s,
+}
+
+
 def form_refusal(
     measure: FormMeasure | None, *, baseline: float, tolerance: float = DEFAULT_TOLERANCE
 ) -> str | None:
@@ -152,11 +160,14 @@ def form_fastest(
     baseline: float,
     tolerance: float = DEFAULT_TOLERANCE,
     exclude: Iterable[str] = (),
-    bulk: bool = False,
+    rate: str = "serving",
 ) -> str:
     """The fastest form measured on `device` within tolerance, leaving out the `exclude`d
-    forms; fp32 when none is. Fastest to serve (`serving_per_s`), or with `bulk` in batches
-    (`texts_per_s`)."""
+    forms; fp32 when none is. Fastest by `rate`: "serving" (`serving_per_s`, batches and single
+    texts alike), "batch" (`texts_per_s`) or "single" (`single_per_s`; the batch rate where a
+    record has none)."""
+    if rate not in RATES:
+        raise ValueError(f"rate must be one of {', '.join(RATES)}, got {rate!r}")
     kind = "cuda" if device.startswith("cuda") else "cpu"
     left_out = set(exclude)
     allowed = [
@@ -169,9 +180,7 @@ def form_fastest(
     ]
     if not allowed:
         return FP32
-    if bulk:
-        return max(allowed, key=lambda m: m.texts_per_s).form
-    return max(allowed, key=lambda m: m.serving_per_s).form
+    return max(allowed, key=RATES[rate]).form
 
 
 def forms_record_write(

@@ -99,7 +99,18 @@ def test_serving_prefers_the_form_quick_alone_and_bulk_work_the_batch_rate():
     measures += [QUICK_IN_BATCHES, QUICK_ALONE]
 
     assert form_fastest(measures, device="cpu", baseline=0.870) == ONNX_INT8
-    assert form_fastest(measures, device="cpu", baseline=0.870, bulk=True) == TORCH_INT8
+    assert form_fastest(measures, device="cpu", baseline=0.870, rate="batch") == TORCH_INT8
+    assert form_fastest(measures, device="cpu", baseline=0.870, rate="single") == ONNX_INT8
+
+
+def test_the_single_rate_of_a_record_without_one_is_its_batch_rate():
+    old = FormMeasure(ONNX_FP32, "cpu", 0.870, 150.0)  # timed before single texts were
+
+    assert form_fastest([old, QUICK_ALONE], device="cpu", baseline=0.870, rate="single") == (
+        ONNX_FP32
+    )
+    with pytest.raises(ValueError, match="rate must be one of"):
+        form_fastest([old], device="cpu", baseline=0.870, rate="fastest")
 
 
 def test_the_one_at_a_time_rate_asks_each_text_in_its_own_call():
