@@ -252,7 +252,14 @@ def test_concurrent_embeds_through_the_batcher_match_direct_embeds(embedder):
     with ThreadPoolExecutor(max_workers=len(texts)) as pool:
         rows = list(pool.map(lambda t: batcher.call([t], HANG_GUARD_S)[0], texts))
 
-    np.testing.assert_allclose(np.stack(rows), embedder.embed(texts), atol=1e-5)
+    direct = embedder.embed(texts)
+    if {embedder.form, embedder.bulk_form} <= {"fp32", "onnx-fp32"}:
+        np.testing.assert_allclose(np.stack(rows), direct, atol=1e-5)
+    else:
+        # bf16 rounds with the padding of its batch, and micro-batches of different sizes may
+        # run in different forms (mlcore.embedder.BULK_MIN_TEXTS): each row is still its own
+        # text's (another text's vector is far below this).
+        assert float(np.min(np.sum(np.stack(rows) * direct, axis=1))) >= 0.999
     assert batcher.batches < len(texts)
 
 
