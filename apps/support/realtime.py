@@ -11,7 +11,7 @@ import logging
 import os
 from typing import Any
 
-from asgiref.sync import SyncToAsync, async_to_sync
+from asgiref.sync import AsyncToSync, SyncToAsync
 from channels.layers import get_channel_layer
 
 from .models import Conversation
@@ -26,7 +26,7 @@ from .selectors import (
 log = logging.getLogger(__name__)
 QUEUE_GROUP = "support-queue"
 # How long a worker thread waits for the server's event loop to take a broadcast. A send takes
-# milliseconds; the wait only ends early when the loop stopped (a restart) after the thread
+# milliseconds; the wait only runs out when the loop stopped (a restart) after the thread
 # looked, and the thread then goes on to store the rest of its reply.
 BROADCAST_WAIT_S = 5.0
 
@@ -41,7 +41,8 @@ def agents_group(conversation_id: int) -> str:
 
 def _server_loop() -> asyncio.AbstractEventLoop | None:
     """The ASGI server's event loop when this thread is one of its `sync_to_async` workers
-    (asgiref records it per thread), else None: a Celery task, a command, a test."""
+    (asgiref records it per thread), else None: a Celery task, a command, a test. The record
+    outlives the call that made it: the loop may since have stopped or closed."""
 
     if getattr(SyncToAsync.threadlocal, "main_event_loop_pid", None) != os.getpid():
         return None
@@ -55,19 +56,18 @@ def _send(group: str, payload: dict[str, Any]) -> None:
     event = {"type": "chat.event", "payload": payload}
     loop = _server_loop()
     try:
-        if loop is None:
-            async_to_sync(layer.group_send)(group, event)
-        elif not loop.is_running():
-            # The server is shutting down. asgiref's async_to_sync would queue the send on the
-            # stopped loop and wait forever, and the process could not exit until killed.
-            log.info("server stopping: broadcast to %s skipped", group)
-        else:
+        if loop is not None and loop.is_running():
             sent = asyncio.run_coroutine_threadsafe(layer.group_send(group, event), loop)
             try:
                 sent.result(timeout=BROADCAST_WAIT_S)
             except TimeoutError:
                 sent.cancel()
                 log.warning("broadcast to %s not taken in %.0f s", group, BROADCAST_WAIT_S)
+        else:
+            # No server loop here, or it has stopped (a restart). asgiref's async_to_sync would
+            # queue the send on a stopped loop and wait forever, and the process could not exit
+            # until killed: the send runs on a loop of its own instead.
+            AsyncToSync(layer.group_send, force_new_loop=True)(group, event)
     except Exception:  # the database row is the record; a broadcast is a courtesy
         log.warning("broadcast to %s failed", group, exc_info=True)
 
