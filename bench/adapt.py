@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from apps.sentiment.defaults import DEFAULT_PARAMS
+from apps.sentiment.defaults import DEFAULT_PARAMS, RECIPE_FIELDS
 from mlcore.adapt import METHODS, AdaptConfig, adapt, corpus_read
 from mlcore.text import sentences_split
 
@@ -46,16 +46,7 @@ NEWS = ROOT.parent / "shared" / "datasets" / "financial_news_unlabelled"
 HELP_CENTRE = ROOT / "apps" / "support" / "demo_data"
 OUT = ROOT / "var" / "bench-adapt"
 # The shipped recipe's fields a bench fine-tune takes (the rest are TrainConfig's defaults).
-SHIPPED_FIELDS = (
-    "epochs",
-    "learning_rate",
-    "layer_lr_decay",
-    "adversarial_eps",
-    "batch_size",
-    "max_length",
-    "val_fraction",
-    "neighbours_k",
-)
+SHIPPED_FIELDS = (*RECIPE_FIELDS, "val_fraction")
 
 
 def _log(message: str) -> None:

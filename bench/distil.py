@@ -37,7 +37,12 @@ from typing import Any
 
 import numpy as np
 
-from apps.sentiment.defaults import DEFAULT_PARAMS, DISTIL_STUDENT_PARAMS, TEACHER_PARAMS
+from apps.sentiment.defaults import (
+    DEFAULT_PARAMS,
+    DISTIL_STUDENT_PARAMS,
+    RECIPE_FIELDS,
+    TEACHER_PARAMS,
+)
 from mlcore.adapt import corpus_hash, corpus_read
 from mlcore.base_models import base_model_resolve
 
@@ -47,15 +52,6 @@ ROOT = Path(__file__).resolve().parent.parent
 NEWS = ROOT.parent / "shared" / "datasets" / "financial_news_unlabelled"
 OUT = ROOT / "var" / "bench-distil"
 CHUNK = 2000  # texts labelled, and cached, per chunk
-STUDENT_FIELDS = (
-    "epochs",
-    "learning_rate",
-    "layer_lr_decay",
-    "adversarial_eps",
-    "batch_size",
-    "max_length",
-    "neighbours_k",
-)
 
 
 def _log(message: str) -> None:
@@ -256,7 +252,7 @@ def main(argv: list[str]) -> dict[str, Any]:
     proba, labelling = teacher_labels(teacher_path, splits, texts, labels_dir)
     _log(json.dumps(labelling))
     student_params = {
-        **{k: DEFAULT_PARAMS[k] for k in STUDENT_FIELDS},
+        **{k: DEFAULT_PARAMS[k] for k in RECIPE_FIELDS},
         "epochs": args.student_epochs,
         "adversarial_eps": args.student_adversarial_eps,
     }

@@ -27,6 +27,18 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "neighbours_k": 10,
 }
 
+# The fine-tuning hyperparameters of DEFAULT_PARAMS (TrainConfig fields), for the benches that
+# train with the shipped recipe.
+RECIPE_FIELDS = (
+    "epochs",
+    "learning_rate",
+    "layer_lr_decay",
+    "adversarial_eps",
+    "batch_size",
+    "max_length",
+    "neighbours_k",
+)
+
 # A distilled run (apps/sentiment/distillation.py) trains two models with recipes of their own,
 # the ones `python -m bench distil` measured (bench/RESULTS.md, "Distillation"):
 # - an mpnet teacher: 3 epochs at 5e-5, layer decay 0.9, no FGM (0.873 / 0.861 on our split; the
