@@ -52,7 +52,8 @@ def stale_record(request: pytest.FixtureRequest) -> Iterator[None]:
         loop.run_until_complete(asyncio.sleep(0))
         if request.param == "closed":
             loop.close()
-        local.main_event_loop, local.main_event_loop_pid = loop, os.getpid()
+    local.main_event_loop = loop
+    local.main_event_loop_pid = os.getpid() if loop else None
     yield
     for key, value in saved.items():
         setattr(local, key, value)
