@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .choice import BF16, FP32, ONNX_FP32, ONNX_INT8, SINGLE_TEXTS, FormMeasure
+from .choice import BF16, FP32, ONNX_FP32, ONNX_INT8, FormMeasure, single_rate
 from .onnx_export import encoder_export
 from .quantise import int8_dynamic
 from .sessions import OnnxRunner
@@ -122,23 +122,17 @@ def rates_in_turns(
     each form keeps its best round. Other work on the cores then slows every form alike, and a
     burst of it costs one round, not one form's whole measure (timed form after form, a record
     once put fp32 torch at 46 texts/s and bf16 at 44 against 338 and 739 on quiet cores)."""
-    alone = list(texts[:SINGLE_TEXTS])
     for embed in embeds.values():
         embed(texts[:8])  # warm-up
     batch = dict.fromkeys(embeds, float("inf"))
-    single = dict.fromkeys(embeds, float("inf"))
+    single = dict.fromkeys(embeds, 0.0)
     for _ in range(rounds):
         for form, embed in embeds.items():
             started = time.perf_counter()
             embed(texts)
             batch[form] = min(batch[form], time.perf_counter() - started)
-            started = time.perf_counter()
-            for text in alone:
-                embed([text])
-            single[form] = min(single[form], time.perf_counter() - started)
-    return {
-        form: (_per_s(len(texts), batch[form]), _per_s(len(alone), single[form])) for form in embeds
-    }
+            single[form] = max(single[form], single_rate(embed, texts, rounds=1))
+    return {form: (_per_s(len(texts), batch[form]), single[form]) for form in embeds}
 
 
 def _per_s(count: int, seconds: float) -> float:
