@@ -1,7 +1,8 @@
 """Transformer text classifier: fine-tuning from the MiniLM base, prediction, int8 serving form.
 
 model         TextClassifier (load, save, predict), the neighbour memory, serving forms
-quantization  the dynamic-int8 form and the engine that serves it
+quantization  the dynamic-int8 form (guarded), and the engine that serves it
+forms         the serving forms saved beside the weights, and their measures
 run           TrainConfig, ProgressEvent, TrainResult, the validation split
 training      fit, phase by phase
 steps         batches, optimiser groups, the loss, the FGM adversary
@@ -9,6 +10,7 @@ neighbours    centroid head start, the neighbour vote's weight, the final report
 ensembles     several members served as one
 """
 
+from .forms import int8_form_save
 from .model import (
     FORMS_DIR,
     NEIGHBOURS_FILE,
@@ -16,7 +18,6 @@ from .model import (
     NeighbourMemory,
     TextClassifier,
     form_file,
-    int8_form_save,
     serving_form_set,
 )
 from .neighbours import final_report_line

@@ -3,14 +3,23 @@
 <path>/forms/onnx-fp32.onnx   ONNX Runtime fp32
 <path>/forms/onnx-int8.onnx   dynamic int8 (per-channel weights)
 <path>/forms/onnx-int8s.onnx  static int8 (QDQ), calibrated on the version's validation texts
+<path>/int8.json              torch's dynamic int8, rebuilt from the fp32 weights at each load:
+                              its size, the layers it keeps fp32 and the labels it keeps
+
+Every int8 form is guarded on the validation texts: where it changes more than 2% of their
+labels, the feed-forward output projections stay fp32.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import io
+import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from ..metrics import classification_report
 from ..serving.choice import (
@@ -30,6 +39,7 @@ from ..serving.device import cpu_bf16_native, cuda_available
 from ..serving.onnx_export import encoder_export
 from ..serving.quantise import calibration_batches, int8_guarded
 from .model import TextClassifier, form_file
+from .quantization import QUANTIZED_FILE, quantize_dynamic, quantize_guarded
 
 EXPORTED = (ONNX_FP32, ONNX_INT8, ONNX_INT8_STATIC)
 
@@ -43,8 +53,10 @@ def cpu_torch_forms() -> list[str]:
 def classifier_forms_export(
     path: str | Path, *, calibration_texts: Sequence[str], forms: Sequence[str] = EXPORTED
 ) -> dict[str, Path]:
-    """Export the ONNX forms of the fp32 classifier saved at `path`; {form: file}."""
+    """Export the ONNX forms of the fp32 classifier saved at `path`, and derive its torch int8
+    form; {form: file}. Each int8 form is guarded on the calibration texts."""
     path = Path(path)
+    int8_form_save(path, calibration_texts=calibration_texts)
     fp32 = TextClassifier.load(path, device="cpu", serving=FP32)
     onnx_fp32 = encoder_export(
         fp32.model, fp32.tokenizer, form_file(path, ONNX_FP32), kind="classifier"
@@ -62,6 +74,47 @@ def classifier_forms_export(
     if ONNX_FP32 not in forms:
         files.pop(ONNX_FP32)
     return files
+
+
+def int8_form_save(path: str | Path, *, calibration_texts: Sequence[str] = ()) -> Path:
+    """Derive the dynamic-int8 form of a saved fp32 classifier and record it (`QUANTIZED_FILE`).
+
+    With `calibration_texts` (the version's validation texts) the form is guarded: where int8
+    changes more than 2% of their labels, the feed-forward output projections stay fp32
+    (`quantize_guarded`). The record holds the size of the int8 weights, the layers kept fp32
+    and the share of labels kept; the weights themselves are rebuilt from the fp32 safetensors
+    whenever the int8 form is loaded.
+    """
+    # heavy: torch, only to size the int8 weights
+    import torch
+
+    path = Path(path)
+    fp32 = TextClassifier.load(path, device="cpu", serving=FP32)
+    texts = list(calibration_texts)[:512]
+
+    def labels_of(model: Any) -> list[int]:
+        probe = copy.copy(fp32)  # the same tokenizer, pooling and neighbour vote
+        probe.model = model
+        return [int(i) for i in probe.predict_proba(texts).argmax(axis=1)]
+
+    agreement: float | None = None
+    if texts:
+        qmodel, kept, agreement = quantize_guarded(fp32.model, labels_of)
+    else:
+        qmodel, kept = quantize_dynamic(fp32.model), []
+    buffer = io.BytesIO()
+    torch.save(qmodel.state_dict(), buffer)  # only measured, never written or read back
+    record = {
+        "form": "dynamic-int8",
+        "derived_from": "fp32",
+        "int8_bytes": buffer.tell(),
+        "keep_fp32": kept,
+        "label_agreement": None if agreement is None else round(agreement, 4),
+    }
+    tmp = path / (QUANTIZED_FILE + ".tmp")
+    tmp.write_text(json.dumps(record))
+    tmp.rename(path / QUANTIZED_FILE)
+    return path / QUANTIZED_FILE
 
 
 def form_measure(

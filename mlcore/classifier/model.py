@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import shutil
 import threading
@@ -31,7 +30,7 @@ from ..serving.choice import (
 from ..serving.device import bf16_dtype, cuda_available, half_dtype, model_batch_size
 from ..serving.sessions import OnnxRunner
 from ..types import Prediction
-from .quantization import QUANTIZED_FILE, quantize_dynamic
+from .quantization import int8_kept, quantize_dynamic
 
 SERVING_FILE = "serving.json"
 NEIGHBOURS_FILE = "neighbours.npz"
@@ -152,8 +151,8 @@ class TextClassifier:
                 if not dev.startswith("cuda") or not cuda_available():
                     raise ValueError("the fp16 form serves on CUDA only")
                 model = model.to(half_dtype())
-            if form == TORCH_INT8:
-                model = quantize_dynamic(model)  # from the fp32 weights just loaded
+            if form == TORCH_INT8:  # from the fp32 weights just loaded, as int8_form_save chose
+                model = quantize_dynamic(model, keep_fp32=int8_kept(path))
                 dev = "cpu"  # dynamic int8 kernels are CPU kernels
             if form == BF16:  # oneDNN's bf16 kernels: a CPU form
                 model, dev = model.to(bf16_dtype()), "cpu"
@@ -309,27 +308,6 @@ class TextClassifier:
     def evaluate(self, texts: Sequence[str], labels: Sequence[str]) -> dict[str, Any]:
         preds = [p.label for p in self.predict(texts)]
         return classification_report(labels, preds, self.labels)
-
-
-def int8_form_save(path: str | Path) -> Path:
-    """Derive the dynamic-int8 form of a saved fp32 classifier and record it (`QUANTIZED_FILE`).
-
-    The record holds the size of the int8 weights; the weights themselves are rebuilt from the
-    fp32 safetensors whenever the int8 form is loaded.
-    """
-
-    import torch
-
-    path = Path(path)
-    fp32 = TextClassifier.load(path, device="cpu", serving="fp32")
-    qmodel = quantize_dynamic(fp32.model)
-    buffer = io.BytesIO()
-    torch.save(qmodel.state_dict(), buffer)  # only measured, never written or read back
-    record = {"form": "dynamic-int8", "derived_from": "fp32", "int8_bytes": buffer.tell()}
-    tmp = path / (QUANTIZED_FILE + ".tmp")
-    tmp.write_text(json.dumps(record))
-    tmp.rename(path / QUANTIZED_FILE)
-    return path / QUANTIZED_FILE
 
 
 def serving_form_set(path: str | Path, form: str) -> None:

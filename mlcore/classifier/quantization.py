@@ -1,11 +1,20 @@
-"""The dynamic-int8 serving form: which torch quantized engine serves it, and the conversion."""
+"""The dynamic-int8 serving form: which torch quantized engine serves it, and the conversion.
+
+The conversion is guarded as the ONNX int8 forms are (mlcore.serving.quantise.int8_guarded):
+where more than 2% of the validation labels change under int8, the feed-forward output
+projections, which GELU feeds with outlier channels one int8 scale cannot hold, stay fp32.
+"""
 
 from __future__ import annotations
 
 import functools
+import json
 import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
+
+from ..serving.quantise import MIN_AGREEMENT
 
 # The int8 form is rebuilt from the fp32 safetensors at every load (dynamic quantisation takes
 # well under a second), so no pickled weights are ever read; this file only records that the form
@@ -43,9 +52,57 @@ def int8_engine_select() -> str:
     return str(torch.backends.quantized.engine)
 
 
-def quantize_dynamic(model: Any) -> Any:
-    """The model with its linear layers in dynamic int8 (under the engine chosen above)."""
+def ffn_out_names(model: Any) -> list[str]:
+    """Names of the feed-forward output projections of a transformer encoder: the linear layers
+    that narrow the widest inner width back to the hidden size (fed by GELU), one per layer."""
+    import torch
+
+    linears = [(n, m) for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)]
+    widest = max((m.in_features for _, m in linears), default=0)
+    return [n for n, m in linears if m.in_features == widest and m.out_features < widest]
+
+
+def quantize_dynamic(model: Any, *, keep_fp32: Sequence[str] = ()) -> Any:
+    """The model with its linear layers in dynamic int8 (under the engine chosen above), but
+    those named in `keep_fp32`."""
     import torch
 
     int8_engine_select()
-    return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+    if not keep_fp32:
+        return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+    kept = set(keep_fp32)
+    names = {
+        n for n, m in model.named_modules() if isinstance(m, torch.nn.Linear) and n not in kept
+    }
+    return torch.ao.quantization.quantize_dynamic(model, names, dtype=torch.qint8)
+
+
+def quantize_guarded(
+    model: Any, labels_of: Callable[[Any], Sequence[int]]
+) -> tuple[Any, list[str], float]:
+    """(int8 model, the layers it left fp32, share of `labels_of` labels it keeps): every linear
+    layer in int8 first; where under MIN_AGREEMENT of the fp32 model's labels survive, again with
+    the feed-forward output projections in fp32. `labels_of(m)` is m's label per validation text."""
+    reference = list(labels_of(model))
+
+    def agreement(candidate: Any) -> float:
+        labels = list(labels_of(candidate))
+        return sum(a == b for a, b in zip(reference, labels)) / len(reference) if reference else 1.0
+
+    quantized = quantize_dynamic(model)
+    share = agreement(quantized)
+    if share >= MIN_AGREEMENT:
+        return quantized, [], share
+    keep = ffn_out_names(model)
+    quantized = quantize_dynamic(model, keep_fp32=keep)
+    return quantized, keep, agreement(quantized)
+
+
+def int8_kept(path: Path) -> list[str]:
+    """The linear layers the int8 form leaves fp32, as `int8_form_save` recorded them."""
+    record = path / QUANTIZED_FILE
+    return (
+        [str(n) for n in json.loads(record.read_text()).get("keep_fp32", [])]
+        if record.is_file()
+        else []
+    )

@@ -83,7 +83,7 @@ def model_version_optimise(
     the version is then served in 'auto': each device loads its fastest form within tolerance.
     """
     # heavy: mlcore.classifier loads torch and transformers
-    from mlcore.classifier import QUANTIZED_FILE, SERVING_FILE, TextClassifier, int8_form_save
+    from mlcore.classifier import QUANTIZED_FILE, SERVING_FILE, TextClassifier
     from mlcore.classifier.forms import EXPORTED, classifier_forms_export, cpu_torch_forms
     from mlcore.classifier.forms import classifier_forms_measure as forms_measure
     from mlcore.classifier.model import serving_form_set
@@ -98,8 +98,7 @@ def model_version_optimise(
         raise ValueError(f"{name} v{version} has no held-out rows (artifact/eval.jsonl)")
     texts = [r["text"] for r in rows]
     labels = [r["label"] for r in rows]
-    int8_form_save(path)
-    files = classifier_forms_export(path, calibration_texts=texts)
+    files = classifier_forms_export(path, calibration_texts=texts)  # with the torch int8 form
     # Short eval sets time badly; repeat them up to a batch worth measuring.
     repeat = max(1, -(-64 // len(texts)))
     texts_timed, labels_timed = texts * repeat, labels * repeat
