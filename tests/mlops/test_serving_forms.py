@@ -4,6 +4,8 @@ each device's fastest form within tolerance."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from apps.mlops import services
@@ -43,6 +45,14 @@ def test_a_promoted_classifier_gets_every_form_measured_and_serves_the_fastest_w
     assert all(f["texts_per_s"] > 0 and 0 <= f["accuracy"] <= 1 for f in forms.values())
     assert {"forms.json", "forms/onnx-fp32.onnx", "forms/onnx-int8.onnx"} <= set(checksums)
     assert "forms/onnx-int8s.onnx" in checksums
+    # torch's int8 form is guarded on the held-out texts; its record is a checksummed file.
+    int8_record = json.loads(
+        services.registry().artifact_path("test-intent", 1).joinpath("int8.json").read_text()
+    )
+    assert "int8.json" in checksums
+    assert version.optimisation["int8_keep_fp32"] == int8_record["keep_fp32"]
+    assert version.optimisation["int8_label_agreement"] == int8_record["label_agreement"]
+    assert 0.0 <= int8_record["label_agreement"] <= 1.0
     assert served.serving == version.optimisation["fastest"]["cpu"]
     assert 'id="serving-forms"' in page and "onnx-int8s" in page
     assert set(listed["optimisation"]["forms"]) == CPU_FORMS and listed["serving_form"] == "auto"

@@ -142,6 +142,7 @@ def model_version_optimise(
             **{str(f.relative_to(path)): f for f in files.values()},
         },
     )
+    int8_record = json.loads((path / QUANTIZED_FILE).read_text())
     result = {
         "form": "int8",
         "eval_rows": len(rows),
@@ -151,7 +152,11 @@ def model_version_optimise(
         "speedup": round(fp32["seconds"] / int8["seconds"], 3) if int8["seconds"] else None,
         "accuracy_change": round(int8["accuracy"] - fp32["accuracy"], 4),
         "macro_f1_change": round(int8["macro_f1"] - fp32["macro_f1"], 4),
-        "int8_bytes": json.loads((path / QUANTIZED_FILE).read_text()).get("int8_bytes"),
+        "int8_bytes": int8_record.get("int8_bytes"),
+        # the layers torch's int8 form keeps fp32 (guarded on the held-out texts), and the
+        # share of their labels it keeps
+        "int8_keep_fp32": int8_record.get("keep_fp32", []),
+        "int8_label_agreement": int8_record.get("label_agreement"),
         "tolerance": tolerance,
         "forms": {
             m.form + ("" if m.device == "cpu" else f"@{m.device}"): {
