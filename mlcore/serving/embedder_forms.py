@@ -32,9 +32,10 @@ from .sessions import OnnxRunner
 RECORD = "forms.json"
 # Bumped when the forms or their measures change (2: fused attention in the ONNX files, and bf16
 # on CPUs with native bf16; 3: each form also timed one text at a time, `single_per_s`; 4: the
-# forms timed in turns, each keeping its best round): a record of another version is exported and
-# measured again.
-RECORD_VERSION = 4
+# forms timed in turns, each keeping its best round; 5: int8 with the attention's query, key and
+# value projections in int8, `quantise.attention_unpacked`): a record of another version is
+# exported and measured again.
+RECORD_VERSION = 5
 MEASURE_ROUNDS = 2
 EMBEDDER_FORMS = (ONNX_FP32, ONNX_INT8)
 

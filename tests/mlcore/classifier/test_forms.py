@@ -234,3 +234,37 @@ def test_label_agreement_counts_changed_labels(exported):
 
     assert label_agreement(files["onnx-fp32"], files["onnx-fp32"], feeds) == 1.0
     assert label_agreement(files["onnx-fp32"], files["onnx-fp32"], []) == 1.0
+
+
+def test_int8_takes_the_query_key_value_projections_out_of_the_fused_attention(exported, tmp_path):
+    import onnx
+    import onnxruntime as ort
+
+    from mlcore.classifier.model import TextClassifier
+    from mlcore.serving.quantise import attention_unpacked, calibration_batches
+
+    path, files = exported
+    clf = TextClassifier.load(path, device="cpu")
+    texts = ["Profit rose", "Operating losses widened sharply in the third quarter of the year"]
+    feeds = calibration_batches(clf.tokenizer, texts, max_length=clf.max_length)  # padded
+
+    unpacked = attention_unpacked(files[ONNX_FP32], tmp_path / "unpacked.onnx")
+
+    def op_types(file):
+        return collections.Counter(n.op_type for n in onnx.load(str(file)).graph.node)
+
+    fused, taken_out = op_types(files[ONNX_FP32]), op_types(unpacked)
+    assert fused["Attention"] > 0
+    assert taken_out["Attention"] == 0 and taken_out["MultiHeadAttention"] == fused["Attention"]
+    assert taken_out["MatMul"] == fused["MatMul"] + fused["Attention"]  # one packed projection
+    sessions = [
+        ort.InferenceSession(str(f), providers=["CPUExecutionProvider"])
+        for f in (files[ONNX_FP32], unpacked)
+    ]
+    for feed in feeds:  # the same function, padding included
+        before, after = (s.run(["logits"], feed)[0] for s in sessions)
+        np.testing.assert_allclose(after, before, atol=1e-4)
+    # The int8 forms hold the projections in int8.
+    int8 = onnx.load(str(files[ONNX_INT8])).graph.node
+    assert not any(n.op_type == "Attention" for n in int8)
+    assert any(n.op_type == "MatMulInteger" and "_qkv_MatMul" in n.name for n in int8)
