@@ -74,7 +74,8 @@ def attention_unpacked(source: str | Path, target: str | Path) -> Path:
     """The ONNX file at `source` with each fused `Attention` node's query, key and value
     projections taken out: one MatMul by the packed weights, split in three, into a
     `MultiHeadAttention` node that adds the same bias and attention bias. The same function in
-    fp32; nodes with a mask index, a past state or a causal mask stay as they are."""
+    fp32; nodes with a mask index, a past state or a causal mask stay as they are. A graph with
+    no node to take apart (mpnet's export has none) is not copied: `source` is returned."""
     # heavy: onnx is needed only when a form is exported
     import onnx
     from onnx import helper, numpy_helper
@@ -95,7 +96,7 @@ def attention_unpacked(source: str | Path, target: str | Path) -> Path:
         axis = next((a.i for a in node.attribute if a.name == "axis"), 0)
         return np.concatenate(parts, axis=axis) if len(parts) == len(node.input) else None
 
-    nodes = []
+    nodes, unpacked = [], 0
     for node in graph.node:
         attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
         inputs = list(node.input) + [""] * (6 - len(node.input))
@@ -110,6 +111,7 @@ def attention_unpacked(source: str | Path, target: str | Path) -> Path:
         ):
             nodes.append(node)
             continue
+        unpacked += 1
         qkv_weight = f"{node.name or node.output[0]}_qkv_weight"
         graph.initializer.append(numpy_helper.from_array(packed.astype(np.float32), qkv_weight))
         qkv, q, k, v = (f"{node.output[0]}_{part}" for part in ("qkv", "q", "k", "v"))
@@ -128,6 +130,8 @@ def attention_unpacked(source: str | Path, target: str | Path) -> Path:
                 **kept,
             ),
         ]
+    if not unpacked:
+        return Path(source)
     # The Concat nodes that built packed weights feed nothing now.
     used = {name for node in nodes for name in node.input} | {o.name for o in graph.output}
     del graph.node[:]

@@ -264,6 +264,9 @@ def test_int8_takes_the_query_key_value_projections_out_of_the_fused_attention(e
     for feed in feeds:  # the same function, padding included
         before, after = (s.run(["logits"], feed)[0] for s in sessions)
         np.testing.assert_allclose(after, before, atol=1e-4)
+    # A graph with nothing left to take apart is read as it is, not copied.
+    assert attention_unpacked(unpacked, tmp_path / "again.onnx") == unpacked
+    assert not (tmp_path / "again.onnx").exists()
     # The int8 forms hold the projections in int8.
     int8 = onnx.load(str(files[ONNX_INT8])).graph.node
     assert not any(n.op_type == "Attention" for n in int8)
