@@ -42,6 +42,8 @@ from .model import TextClassifier, form_file
 from .quantization import QUANTIZED_FILE, quantize_dynamic, quantize_guarded
 
 EXPORTED = (ONNX_FP32, ONNX_INT8, ONNX_INT8_STATIC)
+# Validation texts the int8 forms are calibrated and guarded on, at most.
+CALIBRATION_TEXTS = 512
 
 
 def cpu_torch_forms() -> list[str]:
@@ -56,14 +58,14 @@ def classifier_forms_export(
     """Export the ONNX forms of the fp32 classifier saved at `path`, and derive its torch int8
     form; {form: file}. Each int8 form is guarded on the calibration texts."""
     path = Path(path)
-    int8_form_save(path, calibration_texts=calibration_texts)
     fp32 = TextClassifier.load(path, device="cpu", serving=FP32)
+    _int8_record_write(path, fp32, calibration_texts)
     onnx_fp32 = encoder_export(
         fp32.model, fp32.tokenizer, form_file(path, ONNX_FP32), kind="classifier"
     )
     files = {ONNX_FP32: onnx_fp32}
     feeds = calibration_batches(
-        fp32.tokenizer, list(calibration_texts)[:512], max_length=fp32.max_length
+        fp32.tokenizer, list(calibration_texts)[:CALIBRATION_TEXTS], max_length=fp32.max_length
     )
     if ONNX_INT8 in forms:  # checked against fp32 on the validation texts (int8_guarded)
         files[ONNX_INT8], _ = int8_guarded("dynamic", onnx_fp32, form_file(path, ONNX_INT8), feeds)
@@ -85,12 +87,18 @@ def int8_form_save(path: str | Path, *, calibration_texts: Sequence[str] = ()) -
     and the share of labels kept; the weights themselves are rebuilt from the fp32 safetensors
     whenever the int8 form is loaded.
     """
+    path = Path(path)
+    return _int8_record_write(
+        path, TextClassifier.load(path, device="cpu", serving=FP32), calibration_texts
+    )
+
+
+def _int8_record_write(path: Path, fp32: TextClassifier, calibration_texts: Sequence[str]) -> Path:
+    """`int8_form_save` for the fp32 classifier already loaded from `path`."""
     # heavy: torch, only to size the int8 weights
     import torch
 
-    path = Path(path)
-    fp32 = TextClassifier.load(path, device="cpu", serving=FP32)
-    texts = list(calibration_texts)[:512]
+    texts = list(calibration_texts)[:CALIBRATION_TEXTS]
 
     def labels_of(model: Any) -> list[int]:
         probe = copy.copy(fp32)  # the same tokenizer, pooling and neighbour vote
