@@ -2,7 +2,7 @@
 learns its probabilities beside PhraseBank's labelled rows; the curve over transfer-set sizes.
 
     python -m bench distil [--transfer 0,10000,50000,all] [--teacher-base mpnet]
-                           [--student-epochs N] [--student-adversarial-eps E]
+                           [--student-epochs N] [--student-adversarial-eps E] [--student-seed S]
 
 - Split: our 85/15 PhraseBank split (bench/sentiment.py); 10% of the training part validates
   (early stopping, the neighbour vote's weight, the teacher's serving form), the 15% is held out.
@@ -227,6 +227,9 @@ def main(argv: list[str]) -> dict[str, Any]:
     parser.add_argument(
         "--student-adversarial-eps", type=float, default=DISTIL_STUDENT_PARAMS["adversarial_eps"]
     )
+    # Another seed of the same students (their initialisation, order and dropout): the
+    # teacher and its labels are shared, so a second seed costs only the students.
+    parser.add_argument("--student-seed", type=int, default=42)
     args = parser.parse_args(argv)
     if not NEWS.exists() or not PHRASEBANK.exists():
         return {"title": "Distillation", "results": {}, "notes": f"skipped: {NEWS} absent"}
@@ -256,8 +259,9 @@ def main(argv: list[str]) -> dict[str, Any]:
         "epochs": args.student_epochs,
         "adversarial_eps": args.student_adversarial_eps,
     }
-    config = TrainConfig(val_fraction=0.1, seed=42, **student_params)
-    students_dir = OUT / f"students-{_digest([student_params, labels_dir.name])}"
+    config = TrainConfig(val_fraction=0.1, seed=args.student_seed, **student_params)
+    seeded = [] if args.student_seed == 42 else [args.student_seed]
+    students_dir = OUT / f"students-{_digest([student_params, labels_dir.name, *seeded])}"
     students_dir.mkdir(parents=True, exist_ok=True)
     train_n = len(splits["train"][0])
     students = {}
@@ -277,8 +281,8 @@ def main(argv: list[str]) -> dict[str, Any]:
         f"{best['int8_change_points']:+} points, {best.get('int8_form', 'onnx-int8')}); "
         f"teacher {args.teacher_base} "
         f"{teacher['accuracy']} / {teacher['macro_f1']}; transfer corpus {len(transfer)} texts; "
-        f"student recipe {student_params}; {os.cpu_count()} cores, torch threads "
-        f"{torch.get_num_threads()}, cuda {torch.cuda.is_available()}"
+        f"student recipe {student_params}, seed {args.student_seed}; {os.cpu_count()} cores, "
+        f"torch threads {torch.get_num_threads()}, cuda {torch.cuda.is_available()}"
     )
     results = {
         "teacher": teacher,
@@ -286,6 +290,7 @@ def main(argv: list[str]) -> dict[str, Any]:
         "transfer_corpus": len(transfer),
         "splits": {k: len(v[0]) for k, v in splits.items()},
         "student_recipe": student_params,
+        "student_seed": args.student_seed,
         "students": students,
     }
     return {

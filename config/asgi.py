@@ -11,6 +11,13 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 django.setup(set_prefix=False)  # what get_asgi_application() does before building its handler
 
+from django.conf import settings  # noqa: E402
+
+from config.model_threads import model_threads_apply, web_model_threads  # noqa: E402
+
+# One thread per model call unless this process also trains (config/model_threads.py).
+model_threads_apply(web_model_threads(settings))
+
 from config.handlers import SyncChainASGIHandler  # noqa: E402
 
 # Django's handler with the middleware chain entered once per request (config/handlers.py).

@@ -356,7 +356,12 @@ ML_MODEL_DIR = Path(env.str("ML_MODEL_DIR", default=str(DATA_DIR / "models")))
 ML_INDEX_DIR = Path(env.str("ML_INDEX_DIR", default=str(DATA_DIR / "indices")))
 ML_DEVICE = env.str("ML_DEVICE", default="auto")
 ML_EMBED_BATCH_SIZE = env.int("ML_EMBED_BATCH_SIZE", default=64)
-ML_TORCH_THREADS = env.int("ML_TORCH_THREADS", default=0)
+# Threads each model call of a web process uses (torch and ONNX Runtime). Unset: 1, or every
+# core where the web process also trains (the in-process worker); 0: every core
+# (config/model_threads.py).
+ML_MODEL_THREADS = env.int("ML_MODEL_THREADS", default=None)
+if ML_MODEL_THREADS is not None and ML_MODEL_THREADS < 0:
+    raise ImproperlyConfigured("ML_MODEL_THREADS must be 0 or more.")
 # Micro-batching (apps/mlops/batching.py): concurrent requests for one model in one process
 # share a forward pass; the first waits at most ML_BATCH_MAX_WAIT_MS for company, a batch holds
 # at most ML_BATCH_MAX_SIZE texts, and a caller gives up after ML_BATCH_TIMEOUT_S.

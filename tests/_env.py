@@ -30,6 +30,9 @@ os.environ.setdefault("ML_EMBED_FORMS_EXPORT", "later")
 # Sentiment tests tag topics by keywords unless they test the topic model (which loads the
 # embedder): tests/sentiment/test_topic_model.py switches it on.
 os.environ.setdefault("SENTIMENT_TOPIC_TAGGER", "keywords")
+# Importing config.asgi (tests/config/test_asgi.py) would give every later test of the process one
+# thread per model call; tests/config/test_model_threads.py covers the web process's default.
+os.environ.setdefault("ML_MODEL_THREADS", "0")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 for name in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "EMAIL_URL", "DJANGO_ENV"):

@@ -14,6 +14,8 @@ from typing import Any
 from django.conf import settings
 from rest_framework.throttling import AnonRateThrottle
 
+from apps.accounts.rate_limit import AtomicRateThrottle
+
 
 def client_ip(request: Any) -> str:
     """The address a request came from (Django or DRF request), by the trusted-proxy rule."""
@@ -28,8 +30,9 @@ def client_ip(request: Any) -> str:
     return hops[-min(proxies, len(hops))]
 
 
-class ClientIpAnonThrottle(AnonRateThrottle):
-    """AnonRateThrottle keyed by `client_ip`: the base of the project's anonymous throttles."""
+class ClientIpAnonThrottle(AtomicRateThrottle, AnonRateThrottle):
+    """AnonRateThrottle keyed by `client_ip`, its window taken atomically
+    (apps.accounts.rate_limit): the base of the project's anonymous throttles."""
 
     def get_ident(self, request: Any) -> str:
         return client_ip(request)
