@@ -10,8 +10,9 @@ wake each other's pools:
   neighbour vote, retrieval's scores), whose threads then spin waiting for the next product.
 
 On 2 cores, one thread for each cut a lone customer's question from 61 to 26 ms of server CPU
-and, with 50 customers asking once a second each, the p95 from 915 to 389 ms (bench/RESULTS.md,
-"Threads per model call in the web process").
+and, with 50 customers asking once a second each, the p95 from 915 to 389 ms; OpenBLAS made
+most of the difference (bench/RESULTS.md, "Threads per model call in the web process" and
+"Which pool").
 
 So a web process gives each of them one thread by default. Where the web process also trains
 (the in-process worker of a single-process install, `CELERY_EMBEDDED_WORKER`), a training run

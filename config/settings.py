@@ -356,9 +356,9 @@ ML_MODEL_DIR = Path(env.str("ML_MODEL_DIR", default=str(DATA_DIR / "models")))
 ML_INDEX_DIR = Path(env.str("ML_INDEX_DIR", default=str(DATA_DIR / "indices")))
 ML_DEVICE = env.str("ML_DEVICE", default="auto")
 ML_EMBED_BATCH_SIZE = env.int("ML_EMBED_BATCH_SIZE", default=64)
-# Threads each model call of a web process uses (torch and ONNX Runtime). Unset: 1, or every
-# core where the web process also trains (the in-process worker); 0: every core
-# (config/model_threads.py).
+# Threads each model call of a web process uses (torch, ONNX Runtime and numpy's OpenBLAS).
+# Unset: 1, or every core where the web process also trains (the in-process worker); 0: the
+# libraries' defaults, every core (config/model_threads.py).
 ML_MODEL_THREADS = env.int("ML_MODEL_THREADS", default=None)
 if ML_MODEL_THREADS is not None and ML_MODEL_THREADS < 0:
     raise ImproperlyConfigured("ML_MODEL_THREADS must be 0 or more.")
