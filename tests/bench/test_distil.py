@@ -90,3 +90,44 @@ def test_the_bench_is_skipped_where_the_news_corpus_is_absent(
     outcome = distil.main(["--transfer", "0"])
 
     assert outcome["results"] == {} and "skipped" in outcome["notes"]
+
+
+def test_another_student_seed_trains_its_own_students_on_the_same_teacher_labels(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    splits = {
+        part: ([f"{part} text {i}" for i in range(4)], ["positive", "negative"] * 2)
+        for part in ("train", "validation", "held")
+    }
+    teacher_calls: list[Path] = []
+    students: list[tuple[int, Path]] = []
+
+    def teacher_ready(base: str, splits: Any, folder: Path) -> tuple[Path, dict[str, Any]]:
+        teacher_calls.append(folder)
+        return folder, {"accuracy": 0.87, "macro_f1": 0.86}
+
+    def student_run(n: int, *args: Any) -> dict[str, Any]:
+        config, folder = args[-2], args[-1]
+        students.append((config.seed, folder))
+        row = {"transfer": n, "accuracy": 0.86, "macro_f1": 0.85, "int8_change_points": 0.0}
+        return row
+
+    monkeypatch.setattr(distil, "NEWS", _corpus(tmp_path / "news"))
+    monkeypatch.setattr(distil, "PHRASEBANK", tmp_path / "news")  # present: not read here
+    monkeypatch.setattr(distil, "OUT", tmp_path / "out")
+    monkeypatch.setattr(distil, "_splits", lambda: splits)
+    monkeypatch.setattr(distil, "teacher_ready", teacher_ready)
+    monkeypatch.setattr(
+        distil, "teacher_labels", lambda path, s, texts, folder: (np.zeros((len(texts), 2)), {})
+    )
+    monkeypatch.setattr(distil, "student_run", student_run)
+
+    first = distil.main(["--transfer", "10"])
+    second = distil.main(["--transfer", "10", "--student-seed", "7"])
+
+    (seed_a, folder_a), (seed_b, folder_b) = students
+    assert (seed_a, seed_b) == (42, 7)
+    assert folder_a != folder_b and folder_a.parent == folder_b.parent
+    assert teacher_calls[0] == teacher_calls[1]  # one teacher, its labels shared
+    assert first["results"]["student_seed"] == 42 and second["results"]["student_seed"] == 7
+    assert "seed 7" in second["notes"]
