@@ -3,7 +3,6 @@
 Imports nothing from Django. Heavy libraries (torch, transformers, faiss) load lazily.
 """
 
-from .config import MLConfig
 from .types import Hit, Prediction
 
-__all__ = ["Hit", "MLConfig", "Prediction"]
+__all__ = ["Hit", "Prediction"]
