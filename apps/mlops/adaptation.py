@@ -21,11 +21,13 @@ from mlcore.base_models import BASE_MODELS, BaseModelMissing, base_model_path, b
 
 from .corpora import corpus_choices, corpus_paths
 from .kinds import MAX_STEPS_SPEC, ModelKind, ParamSpec, TrainingContext, TrainOutcome
+from .model_store import registry
 from .services.serving import model_available, model_load
 
-# The app's evaluation of a base folder (None: the general base): (metric name, value), higher
-# is better. It gets the run's context (progress, stop, log) and the evaluation's step cap.
-BaseScore = Callable[[Path | None, TrainingContext, int | None], tuple[str, float]]
+# The app's evaluation of a base folder (None: the general base): {metric name: value}, higher
+# is better, the main metric first. It gets the run's context (progress, stop, log) and the
+# evaluation's step cap.
+BaseScore = Callable[[Path | None, TrainingContext, int | None], dict[str, float]]
 # An app's fine-tune from a base folder: the run context (its params and workdir) and the base.
 FineTune = Callable[[TrainingContext, Path], TrainOutcome]
 
@@ -36,7 +38,7 @@ def fine_tune_score(
     """The BaseScore of an app whose evaluation is its classifier fine-tuned from the base with
     `params` (plus the evaluation's step cap): `metric` of that fine-tune's held-out rows."""
 
-    def score(base: Path | None, ctx: TrainingContext, max_steps: int | None) -> tuple[str, float]:
+    def score(base: Path | None, ctx: TrainingContext, max_steps: int | None) -> dict[str, float]:
         run_params = {**params, **({"max_steps": max_steps} if max_steps else {})}
         workdir = ctx.workdir / f"evaluate-{'reference' if base is None else 'adapted'}"
         workdir.mkdir(parents=True, exist_ok=True)
@@ -48,7 +50,7 @@ def fine_tune_score(
             log=ctx.log,
         )
         outcome = train(context, base or base_model_path())
-        return metric, float(outcome.metrics[metric])
+        return {metric: float(outcome.metrics[metric])}
 
     return score
 
@@ -76,6 +78,18 @@ def adapted_base_path(app: str) -> Path | None:
     if not model_available(name):
         return None
     return Path(model_load(name))
+
+
+def adapted_base_version(app: str) -> int | None:
+    """The version number of the app's production adapted base; None when it has none."""
+    name = adapted_base_name(app)
+    return registry().resolve(name) if model_available(name) else None
+
+
+def adapted_base_version_path(app: str, version: int) -> Path:
+    """The encoder folder of version `version` of the app's adapted base (in production or
+    not: what an index built with it needs to embed its queries)."""
+    return registry().artifact_path(adapted_base_name(app), version)
 
 
 def _base_folder(path: Path) -> Path:
@@ -212,15 +226,19 @@ def adapted_base_train(spec: AdaptedBase, ctx: TrainingContext) -> TrainOutcome:
     reference = adapted_base_path(spec.app)
     eval_steps = int(params["eval_max_steps"]) if params.get("eval_max_steps") else None
     ctx.log(f"evaluating the base it would replace ({reference or 'the general base'})")
-    metric, before = spec.score(reference, ctx, eval_steps)
+    before = spec.score(reference, ctx, eval_steps)
     ctx.log("evaluating the adapted base")
-    _, after = spec.score(result.path, ctx, eval_steps)
-    ctx.log(f"{metric}: {after:.4f} adapted vs {before:.4f} reference")
+    after = spec.score(result.path, ctx, eval_steps)
+    gains = {name: round(after[name] - before[name], 4) for name in after}
+    for name in after:
+        ctx.log(f"{name}: {after[name]:.4f} adapted vs {before[name]:.4f} reference")
+    metric = next(iter(after))
     metrics = {
-        "gain": round(after - before, 4),
+        "gain": gains[metric],
+        "gains": gains,
         "app_metric": metric,
-        metric: round(after, 4),
-        f"reference_{metric}": round(before, 4),
+        **{name: round(value, 4) for name, value in after.items()},
+        **{f"reference_{name}": round(value, 4) for name, value in before.items()},
         "reference": str(reference) if reference else "general",
         "method": config.method,
         **result.metrics,
@@ -236,17 +254,25 @@ def adapted_base_train(spec: AdaptedBase, ctx: TrainingContext) -> TrainOutcome:
     )
 
 
+def _versus(metrics: dict[str, Any], metric: str) -> str:
+    return (
+        f"{metric} {metrics.get(metric)} with the adapted base vs "
+        f"{metrics.get(f'reference_{metric}')} with the base it would replace"
+    )
+
+
 def adapted_base_gate(metrics: dict[str, Any]) -> str | None:
-    """Refuse an adapted base unless its app's evaluation beat the base it would replace."""
+    """Refuse an adapted base unless its app's evaluation beat the base it would replace: no
+    metric of the evaluation worse, and one better (an app judged on one metric: that one)."""
     gain = metrics.get("gain")
     if not isinstance(gain, (int, float)):
         return "the adapted base has no evaluation by its app (no gain measured)"
-    if gain <= 0:
-        metric = metrics.get("app_metric", "the app's metric")
-        return (
-            f"not better: {metric} {metrics.get(metric)} with the adapted base vs "
-            f"{metrics.get(f'reference_{metric}')} with the base it would replace"
-        )
+    gains = metrics.get("gains") or {metrics.get("app_metric", "the app's metric"): gain}
+    worse = [name for name, change in gains.items() if change < 0]
+    if worse:
+        return "not better: " + "; ".join(_versus(metrics, name) for name in worse)
+    if not any(change > 0 for change in gains.values()):
+        return "not better: " + "; ".join(_versus(metrics, name) for name in gains)
     return None
 
 

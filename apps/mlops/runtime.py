@@ -16,6 +16,8 @@ from . import vectors
 from .adaptation import AdaptedBase as AdaptedBase
 from .adaptation import adapted_base_kind as adapted_base_kind
 from .adaptation import adapted_base_path as adapted_base_path
+from .adaptation import adapted_base_version as adapted_base_version
+from .adaptation import adapted_base_version_path as adapted_base_version_path
 from .adaptation import fine_tune_score as fine_tune_score
 from .batching import rows_batched as rows_batched
 from .corpora import corpus_choices as corpus_choices
@@ -45,6 +47,8 @@ __all__ = [
     "TrainingContext",
     "adapted_base_kind",
     "adapted_base_path",
+    "adapted_base_version",
+    "adapted_base_version_path",
     "corpus_choices",
     "corpus_paths",
     "fine_tune_score",

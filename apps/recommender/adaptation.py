@@ -80,9 +80,7 @@ def _holdout() -> tuple[dict[str, set[int]], dict[str, list[HistoryEntry]]]:
     return targets, _histories(seqs, targets)
 
 
-def base_score(
-    base: Path | None, ctx: TrainingContext, _max_steps: int | None
-) -> tuple[str, float]:
+def base_score(base: Path | None, ctx: TrainingContext, _max_steps: int | None) -> dict[str, float]:
     """Text-only NDCG@10 on held-out interactions with `base` embedding the items (None:
     MiniLM). The evaluation trains nothing, so it has no step cap."""
     targets, histories = _holdout()
@@ -97,7 +95,7 @@ def base_score(
         f"text-only recommendation on {len(targets)} held-out shoppers: "
         f"ndcg@{K} {metrics[f'ndcg@{K}']:.4f}, hit@{K} {metrics[f'hr@{K}']:.4f}"
     )
-    return f"ndcg@{K}", float(metrics[f"ndcg@{K}"])
+    return {f"ndcg@{K}": float(metrics[f"ndcg@{K}"])}
 
 
 def _on_production(_version: int) -> None:

@@ -2,22 +2,38 @@
 
 The unlabelled texts are the knowledge base's passages, past conversations (questions and
 best replies) and the customers' and agents' messages of transcripts; task-adaptive
-pretraining reads the labelled past questions. A base is judged by the intent classifier
-fine-tuned from it on the past conversations: its held-out macro-F1.
+pretraining reads the labelled past questions. A base is judged on both jobs it does:
+
+- the intent classifier fine-tuned from it on the past conversations: its held-out macro-F1;
+- retrieval: article hit@3 of its dense search, each labelled past question against its
+  knowledge base's published passages (a hit: one of the three best articles carries the
+  question's intent). Measured where articles carry intents; skipped (logged) elsewhere.
+
+The gate wants neither worse and one better. Once a base is in production, intent training
+starts from it and every MiniLM knowledge base is embedded by it, then switched to it
+(services/embedding.py), so queries and passages always come from one encoder.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
+from django.conf import settings
+
 from apps.mlops.runtime import AdaptedBase, TrainingContext, TrainOutcome, fine_tune_score
+from mlcore.base_models import base_model_path
 
 from .intent import intent_train, rows_from_past
-from .models import Chunk, Message, PastConversation
+from .models import Article, Chunk, Message, PastConversation
 
 # The most texts one adaptation reads from each source.
 MAX_TEXTS = 100_000
+# The most labelled past questions retrieval is judged on (newest first).
+MAX_JUDGED = 2_000
+K = 3
 
 
 def support_texts() -> list[str]:
@@ -45,7 +61,69 @@ def _fine_tune(ctx: TrainingContext, base: Path) -> TrainOutcome:
 
 
 # Held-out macro-F1 of the intent classifier fine-tuned from a base on the past conversations.
-base_score = fine_tune_score(_fine_tune, {})
+intent_score = fine_tune_score(_fine_tune, {})
+
+
+def article_hit(base: Path | None, ctx: TrainingContext) -> float | None:
+    """Article hit@3 of dense retrieval with `base` (None: MiniLM) for the labelled past
+    questions of knowledge bases whose published articles carry intents; None when none do."""
+    # heavy: the embedder loads torch and transformers
+    from mlcore.embedder import Embedder
+
+    passages = [
+        (kb_id, article_id, f"{title}. {heading}. {text}", set(intents or ()))
+        for kb_id, article_id, title, heading, text, intents in Chunk.objects.filter(
+            article__status=Article.Status.PUBLISHED
+        ).values_list(
+            "kb_id", "article_id", "article__title", "heading", "text", "article__intents"
+        )
+    ]
+    article_intents = {article_id: intents for _, article_id, _, intents in passages}
+    with_intents = {kb_id for kb_id, _, _, intents in passages if intents}
+    questions = list(
+        PastConversation.objects.exclude(intent="")
+        .filter(kb_id__in=with_intents)
+        .order_by("-pk")
+        .values_list("kb_id", "question", "intent")[:MAX_JUDGED]
+    )
+    if not questions:
+        ctx.log("article hit@3: not measured (no labelled past question of a KB with intents)")
+        return None
+    encoder = Embedder(base or base_model_path(), device=settings.ML_DEVICE, form="fp32")
+    vectors = encoder.embed([text for _, _, text, _ in passages])
+    asked = encoder.embed([question for _, question, _ in questions])
+    rows: dict[int, list[int]] = defaultdict(list)
+    for row, (kb_id, *_rest) in enumerate(passages):
+        rows[kb_id].append(row)
+    hits = 0
+    for (kb_id, _, intent), vector in zip(questions, asked):
+        candidates = rows[kb_id]
+        order = np.argsort(-(vectors[candidates] @ vector), kind="stable")
+        articles: list[int] = []
+        for i in order:
+            article_id = passages[candidates[i]][1]
+            if article_id not in articles:
+                articles.append(article_id)
+            if len(articles) == K:
+                break
+        hits += any(intent in article_intents[a] for a in articles)
+    value = hits / len(questions)
+    ctx.log(f"article hit@{K} of dense retrieval on {len(questions)} past questions: {value:.4f}")
+    return value
+
+
+def base_score(base: Path | None, ctx: TrainingContext, max_steps: int | None) -> dict[str, float]:
+    """The intent classifier's held-out macro-F1 and retrieval's article hit@3 with `base`."""
+    scores = intent_score(base, ctx, max_steps)
+    hit = article_hit(base, ctx)
+    return scores if hit is None else {**scores, f"article_hit@{K}": hit}
+
+
+def _on_production(_version: int) -> None:
+    # cycle: the tasks module imports services, which import the intent model
+    from .tasks import knowledge_bases_adapted_base_task
+
+    knowledge_bases_adapted_base_task.delay()
 
 
 ADAPTED_BASE = AdaptedBase(
@@ -54,4 +132,5 @@ ADAPTED_BASE = AdaptedBase(
     texts=support_texts,
     task_texts=task_texts,
     score=base_score,
+    on_production=_on_production,
 )

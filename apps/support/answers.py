@@ -15,10 +15,10 @@ from typing import Any, TypedDict
 
 import numpy as np
 
-from apps.mlops.runtime import texts_embed
 from mlcore.text import sentences_split
 
 from . import generation
+from .encoders import kb_texts_embed
 from .intent import IntentGuess, intents_predict
 from .memory import Exchange, query_rewrite
 from .models import FAQ, Article, KnowledgeBase
@@ -328,7 +328,7 @@ def answers_judge(
     for start in range(0, len(rows), batch):
         part = rows[start : start + batch]
         texts = [t for t, _ in part]
-        vectors = texts_embed(texts, kb.embedding_model)
+        vectors = kb_texts_embed(texts, kb.embedding_model, kb.adapted_base)
         guesses: Sequence[IntentGuess | None] = intents_predict(texts) or [None] * len(texts)
         for (text, label), vector, guess in zip(part, vectors, guesses):
             passages = passages_retrieve(kb_id=kb_id, query=text, k=5, vector=vector)

@@ -100,6 +100,9 @@ class KnowledgeBase(models.Model):
         default="minilm",
         help_text="Multilingual for Chinese or mixed content: cross-lingual search.",
     )
+    # The support-base version (apps/support/adaptation.py) whose vectors a MiniLM KB's indices
+    # hold, its queries embedded with it; empty: the general MiniLM. Set once every vector is in.
+    adapted_base = models.PositiveIntegerField(null=True, blank=True, editable=False)
     # Business hours (apps/support/hours.py): out of them the handoff collects an email address
     # instead of queueing for a live agent. No opening ranges: always open.
     time_zone = models.CharField(

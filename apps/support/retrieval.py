@@ -15,18 +15,13 @@ import numpy as np
 import numpy.typing as npt
 from django.db.models import F
 
-from apps.mlops.runtime import (
-    EMBEDDING_DIMS,
-    EMBEDDING_MODELS,
-    NamedIndex,
-    index_name,
-    named_index,
-    texts_embed,
-)
 from mlcore.language import language_detect
 from mlcore.text import content_hash, sentences_split
 
 from .bm25 import BM25
+from .encoders import kb_index as kb_index
+from .encoders import kb_texts_embed
+from .encoders import vectors_remove as vectors_remove
 from .models import FAQ, Article, Chunk, KnowledgeBase, PastConversation
 from .text import tokens
 
@@ -74,6 +69,7 @@ class _KbState:
     bm25: BM25
     languages: list[str] = field(default_factory=list)
     model: str = "minilm"
+    base: int | None = None  # the adapted base's version whose vectors the indices hold
     uses_intents: bool = False
 
 
@@ -85,22 +81,10 @@ def article_url(article_id: int, url: str) -> str:
     return url or f"/support/articles/{article_id}/"
 
 
-def kb_index(name: str, model: str) -> NamedIndex:
-    """The index `name` (CHUNK_INDEX, REPLY_INDEX) holding vectors of the embedding `model`."""
-    return named_index(index_name(name, model), EMBEDDING_DIMS[model])
-
-
-def vectors_remove(name: str, ids: Sequence[int]) -> None:
-    """Remove ids from the index `name` of every embedding model that has one."""
-    for model in EMBEDDING_MODELS:
-        index = kb_index(name, model)
-        if model == "minilm" or index.path.exists():
-            index.remove(ids)
-
-
-def kb_embedding_model(kb_id: int) -> str:
-    model = KnowledgeBase.objects.filter(pk=kb_id).values_list("embedding_model", flat=True)
-    return model.first() or "minilm"
+def kb_encoder(kb_id: int) -> tuple[str, int | None]:
+    """The KB's embedding model and the adapted base's version its vectors come from."""
+    rows = KnowledgeBase.objects.filter(pk=kb_id)
+    return rows.values_list("embedding_model", "adapted_base").first() or ("minilm", None)
 
 
 def kb_uses_intents(*, kb_id: int, kb: KnowledgeBase | None = None) -> bool:
@@ -114,23 +98,23 @@ def _state(kb_id: int, kb: KnowledgeBase | None = None) -> _KbState:
     """The KB's in-memory state, rebuilt when its content version or embedding model changed;
     `kb`, a row the caller read during this request, stands in for reading those two again."""
     found = (
-        (kb.content_version, kb.embedding_model)
+        (kb.content_version, kb.embedding_model, kb.adapted_base)
         if kb is not None and kb.pk == kb_id
         else KnowledgeBase.objects.filter(pk=kb_id)
-        .values_list("content_version", "embedding_model")
+        .values_list("content_version", "embedding_model", "adapted_base")
         .first()
     )
     if found is None:
         raise KnowledgeBase.DoesNotExist(f"no knowledge base {kb_id}")
-    current, model = found
+    current, model, base = found
     state = _states.get(kb_id)
-    if state is not None and state.version == current and state.model == model:
+    if state is not None and (state.version, state.model, state.base) == found:
         return state
     with _lock:
         state = _states.get(kb_id)
-        if state is None or state.version != current or state.model != model:
+        if state is None or (state.version, state.model, state.base) != found:
             state = _build(kb_id, current)
-            state.model = model
+            state.model, state.base = model, base
             _states[kb_id] = state
     return state
 
@@ -178,8 +162,10 @@ def retrieval_state_reset() -> None:
         _states.clear()
 
 
-def query_embed(query: str, model: str = "minilm") -> npt.NDArray[np.float32]:
-    vector: npt.NDArray[np.float32] = texts_embed([query], model)[0]
+def query_embed(
+    query: str, model: str = "minilm", base: int | None = None
+) -> npt.NDArray[np.float32]:
+    vector: npt.NDArray[np.float32] = kb_texts_embed([query], model, base)[0]
     return vector
 
 
@@ -197,10 +183,10 @@ def passages_retrieve(
     if not len(state.chunk_ids):
         return []
     if vector is None:
-        vector = query_embed(query, state.model)
+        vector = query_embed(query, state.model, state.base)
     # The id array is only iterated; NamedIndex.search types it as a plain sequence.
     allowed_ids = cast("Sequence[int]", state.chunk_ids)
-    dense_hits = kb_index(CHUNK_INDEX, state.model).search(
+    dense_hits = kb_index(CHUNK_INDEX, state.model, state.base).search(
         vector, CANDIDATES, allowed_ids=allowed_ids
     )
     keyword_hits = state.bm25.search(tokens(query), CANDIDATES)
@@ -222,7 +208,7 @@ def passages_retrieve(
     missing = [r for r in best if r not in dense]
     if missing:
         # Keyword-only hits get their cosine too, so confidence never rests on rank alone.
-        index = kb_index(CHUNK_INDEX, state.model).current()
+        index = kb_index(CHUNK_INDEX, state.model, state.base).current()
         for row in missing:
             vec = index.vector(int(state.chunk_ids[row]))
             dense[row] = float(vec @ vector) if vec is not None else 0.0
@@ -289,9 +275,9 @@ def replies_suggest(*, kb_id: int, query: str, k: int = 3) -> list[Suggestion]:
     allowed = [reply_index_id("faq", i) for i in faqs] + [reply_index_id("past", i) for i in past]
     if not allowed:
         return []
-    model = kb_embedding_model(kb_id)
-    hits = kb_index(REPLY_INDEX, model).search(
-        query_embed(query, model), k * 4, allowed_ids=allowed
+    model, base = kb_encoder(kb_id)
+    hits = kb_index(REPLY_INDEX, model, base).search(
+        query_embed(query, model, base), k * 4, allowed_ids=allowed
     )
     out: list[Suggestion] = []
     seen: set[str] = set()
@@ -336,7 +322,7 @@ def synthetic_chunks_add(*, kb_id: int, total: int, seed: int = 7) -> int:
         for text in Chunk.objects.filter(kb_id=kb_id).values_list("text", flat=True)
         for s in sentences_split(text, lines=True)
     ] or ["Placeholder sentence for padding."]
-    index = named_index(CHUNK_INDEX)
+    index = kb_index(CHUNK_INDEX, *kb_encoder(kb_id))
     made = 0
     batch = 500
     while made < need:

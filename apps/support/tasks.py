@@ -13,6 +13,12 @@ def knowledge_embed_task(kb_id: int) -> int:
     return services.knowledge_embed(kb_id=kb_id)
 
 
+@shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=3)
+def knowledge_bases_adapted_base_task() -> int:
+    # After a support-base promotion: every MiniLM KB is embedded by it, then switched.
+    return services.knowledge_bases_adapted_base_sync()
+
+
 @shared_task(acks_late=True)
 def conversations_assign_task() -> int:
     return services.presence_expire() + services.conversations_assign()

@@ -12,7 +12,8 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from apps.mlops import services
-from apps.mlops.kinds import TrainOutcome
+from apps.mlops.adaptation import AdaptedBase, adapted_base_gate, adapted_base_train
+from apps.mlops.kinds import TrainingContext, TrainOutcome
 from apps.mlops.models import ModelVersion, PromotionEvent
 from apps.mlops.runtime import adapted_base_path
 from mlcore.adapt import corpus_hash, corpus_read
@@ -83,6 +84,29 @@ def test_a_refused_adapted_base_can_still_be_forced_with_a_reason(
     result = _promote(worse, django_capture_on_commit_callbacks, override=True, reason="trial")
 
     assert result.promoted and result.kind == PromotionEvent.Kind.OVERRIDE
+
+
+def test_an_app_judged_on_two_metrics_gets_a_base_only_when_neither_drops_and_one_rises():
+    def judged(macro_f1: float, hit3: float) -> dict[str, Any]:
+        gains = {"macro_f1": round(macro_f1 - 0.80, 4), "article_hit@3": round(hit3 - 0.60, 4)}
+        return {
+            "gain": gains["macro_f1"],
+            "gains": gains,
+            "app_metric": "macro_f1",
+            "macro_f1": macro_f1,
+            "reference_macro_f1": 0.80,
+            "article_hit@3": hit3,
+            "reference_article_hit@3": 0.60,
+        }
+
+    # Intent up, retrieval down: refused, naming the metric that dropped.
+    refused = adapted_base_gate(judged(0.82, 0.58))
+    assert refused == (
+        "not better: article_hit@3 0.58 with the adapted base vs 0.6 with the base it would replace"
+    )
+    assert adapted_base_gate(judged(0.80, 0.60)) is not None  # nothing rose
+    assert adapted_base_gate(judged(0.80, 0.62)) is None  # retrieval up, intent kept
+    assert adapted_base_gate(judged(0.81, 0.61)) is None
 
 
 def test_model_adapt_refuses_an_unreadable_corpus_and_registers_nothing(tmp_path: Path) -> None:
@@ -156,3 +180,33 @@ def test_an_adaptation_run_started_from_the_api_fails_clearly_without_texts(
     assert detail.data["status"] == "failed"
     assert "0 distinct texts are too few to adapt on" in str(detail.data)
     assert not ModelVersion.objects.exists()
+
+
+@pytest.mark.slow
+def test_task_adaptive_pretraining_without_a_corpus_reads_the_tasks_texts_and_shows_progress(
+    tmp_path: Path,
+) -> None:
+    task = [f"Quarterly revenue of firm {i} rose {i} percent on strong demand." for i in range(40)]
+    events: list[dict[str, Any]] = []
+    spec = AdaptedBase(
+        app="sentiment",
+        title="Test",
+        texts=lambda: pytest.fail("tapt read the app's unlabelled texts, not the task's"),
+        task_texts=lambda: task,
+        score=lambda base, _ctx, _steps: {"macro_f1": 0.5 if base is None else 0.6},
+    )
+    ctx = TrainingContext(
+        run_id=None,
+        params={"method": "tapt", "max_steps": 2},
+        workdir=tmp_path,
+        progress=events.append,
+        log=lambda _line: None,
+    )
+
+    outcome = adapted_base_train(spec, ctx)
+
+    assert outcome.data_size == 40 and outcome.data_hash == corpus_hash(task)
+    assert outcome.metrics["method"] == "tapt" and outcome.metrics["gain"] == pytest.approx(0.1)
+    steps = [e for e in events if e.get("phase") == "step"]
+    assert [e["step"] for e in steps] == [1, 2] and {e["total_steps"] for e in steps} == {2}
+    assert all(e["loss"] > 0 for e in steps)

@@ -72,7 +72,7 @@ def test_a_base_is_judged_by_text_only_ndcg_on_held_out_items(
 ) -> None:
     _journeys(catalog)
 
-    metric, value = base_score(None, _ctx(tmp_path), None)
+    ((metric, value),) = base_score(None, _ctx(tmp_path), None).items()
 
     # MiniLM puts the held-out item of the same kind near the top: better than the middle
     # of the ten unseen items, where an encoder blind to the text would put it on average.

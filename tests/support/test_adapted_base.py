@@ -6,13 +6,32 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from apps.mlops import services
 from apps.mlops.kinds import kind_get
-from apps.support.adaptation import support_texts
-from apps.support.models import KnowledgeBase, PastConversation
+from apps.mlops.model_store import registry
+from apps.mlops.runtime import TrainingContext
+from apps.support import services as support_services
+from apps.support.adaptation import article_hit, support_texts, task_texts
+from apps.support.encoders import kb_index
+from apps.support.models import Article, Chunk, KnowledgeBase, Message, PastConversation
+from apps.support.retrieval import (
+    CHUNK_INDEX,
+    REPLY_INDEX,
+    passages_retrieve,
+    replies_suggest,
+    reply_index_id,
+)
+from apps.support.services.conversations import (
+    agent_message_post,
+    conversation_start,
+    customer_message_post,
+)
+from apps.support.services.knowledge import article_upsert
 from tests.adapted_base import adapted_base_promoted
+from tests.support.conftest import HashingEmbedder
 
 pytestmark = pytest.mark.django_db
 
@@ -27,6 +46,38 @@ def test_the_support_base_reads_past_questions_and_replies(model_dirs: Path) -> 
 
     assert kind_get("support-base").gate is not None
     assert "Where is my card?" in texts and "It ships in 3 days." in texts
+
+
+def test_the_support_base_reads_passages_and_transcripts_but_not_the_bots_words(
+    model_dirs: Path, django_user_model: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    kb = KnowledgeBase.objects.create(name="Help", greeting="Hello from the bot.")
+    with django_capture_on_commit_callbacks(execute=False):
+        article_upsert(
+            kb_id=kb.pk, title="Lost card", body="## Freezing\nFreeze a lost card in the app."
+        )
+        conversation = conversation_start(kb_id=kb.pk)
+        customer_message_post(conversation_id=conversation.pk, text="My card is gone")
+        agent = django_user_model.objects.create_user("agent", password="x")
+        agent_message_post(conversation_id=conversation.pk, agent=agent, text="Freeze it now.")
+
+    texts = support_texts()
+
+    assert any("Freeze a lost card in the app." in t for t in texts)
+    assert "My card is gone" in texts and "Freeze it now." in texts
+    # The bot's own words (greetings, generated answers) are not the company's text to learn.
+    bot = Message.objects.filter(sender=Message.Sender.BOT).values_list("text", flat=True)
+    assert list(bot) == ["Hello from the bot."] and "Hello from the bot." not in texts
+
+
+def test_task_adaptive_pretraining_reads_the_labelled_past_questions(model_dirs: Path) -> None:
+    kb = KnowledgeBase.objects.create(name="Help")
+    PastConversation.objects.create(
+        kb=kb, question="Where is my card?", best_reply="In 3 days.", intent="card_arrival"
+    )
+    PastConversation.objects.create(kb=kb, question="Unlabelled question", best_reply="Hi.")
+
+    assert task_texts() == ["Where is my card?"]
 
 
 @pytest.mark.slow
@@ -53,3 +104,111 @@ def test_intent_training_starts_from_the_production_adapted_base(
 
     expected = services.registry().artifact_path("support-base", adapted.version)
     assert version.base_model == str(expected)
+
+
+class _AdaptedStandIn:
+    """The adapted base's encoder in these tests: the stand-in embedder's vectors negated, so
+    a query compared with vectors of the other encoder scores below zero."""
+
+    def __init__(self) -> None:
+        self.folders: list[Path] = []
+        self.texts: list[str] = []
+
+    def __call__(self, texts: list[str], folder: Path) -> np.ndarray:
+        self.folders.append(folder)
+        self.texts.extend(texts)
+        return -HashingEmbedder().embed(list(texts))
+
+
+def _index_ids(name: str, base: int | None = None) -> set[int]:
+    return set(kb_index(name, "minilm", base).current().ids().tolist())
+
+
+def test_a_promoted_support_base_serves_retrieval_once_every_vector_is_in(
+    kb: Any, model_dirs: Path, monkeypatch: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    adapted = _AdaptedStandIn()
+    monkeypatch.setattr("apps.mlops.vectors.folder_texts_embed", adapted)
+    support_services.faq_upsert(
+        kb_id=kb.pk, question="How do I track my card?", answer="In the app."
+    )
+    chunk_ids = set(Chunk.objects.filter(kb=kb).values_list("pk", flat=True))
+    assert chunk_ids <= _index_ids(CHUNK_INDEX)
+
+    version = adapted_base_promoted(
+        "support-base",
+        model_dirs,
+        {"gain": 0.02, "macro_f1": 0.8},
+        django_capture_on_commit_callbacks,
+    )
+
+    kb.refresh_from_db()
+    folder = registry().artifact_path("support-base", version.version)
+    assert kb.adapted_base == version.version and set(adapted.folders) == {folder}
+    assert chunk_ids <= _index_ids(CHUNK_INDEX, version.version)
+    assert not chunk_ids & _index_ids(CHUNK_INDEX)  # the general encoder's vectors are gone
+    passages = passages_retrieve(kb_id=kb.pk, query="How long does card delivery take?", k=2)
+    # The question is embedded by the encoder of the index it searches: a positive cosine.
+    assert passages[0].title == "Card delivery" and passages[0].dense > 0.2
+    suggestions = replies_suggest(kb_id=kb.pk, query="track my card")
+    assert suggestions and suggestions[0].score > 0.2
+    calls = len(adapted.folders)
+    support_services.article_upsert(kb_id=kb.pk, title="Lost card", body="Freeze a lost card.")
+    lost = Chunk.objects.get(article__title="Lost card")
+    assert lost.embedded and lost.pk in _index_ids(CHUNK_INDEX, version.version)
+    assert len(adapted.folders) > calls  # later articles are embedded by it too
+
+
+def test_rows_written_while_a_knowledge_base_moves_to_a_new_base_are_embedded_by_it(
+    kb: Any, model_dirs: Path, monkeypatch: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    monkeypatch.setattr("apps.support.tasks.knowledge_bases_adapted_base_task.delay", lambda: 0)
+    version = adapted_base_promoted(
+        "support-base",
+        model_dirs,
+        {"gain": 0.02, "macro_f1": 0.8},
+        django_capture_on_commit_callbacks,
+    )
+    adapted = _AdaptedStandIn()
+    edited = Chunk.objects.filter(kb=kb).first()
+    assert edited is not None
+    written: list[PastConversation] = []
+
+    def embed_while_rows_change(texts: list[str], folder: Path) -> np.ndarray:
+        if not written:  # a past conversation arrives and a passage is edited meanwhile
+            written.append(
+                PastConversation.objects.create(
+                    kb=kb, question="Card lost abroad", best_reply="Call us."
+                )
+            )
+            Chunk.objects.filter(pk=edited.pk).update(content_hash="edited")
+        return adapted(texts, folder)
+
+    monkeypatch.setattr("apps.mlops.vectors.folder_texts_embed", embed_while_rows_change)
+
+    assert support_services.knowledge_base_adapted_base_set(kb_id=kb.pk, version=version.version)
+
+    past = PastConversation.objects.get(pk=written[0].pk)
+    assert past.embedded
+    assert reply_index_id("past", past.pk) in _index_ids(REPLY_INDEX, version.version)
+    assert Chunk.objects.get(pk=edited.pk).embedded
+    # The edited passage was embedded again after the switch: twice by the new encoder.
+    assert sum(t.endswith(edited.text) for t in adapted.texts) == 2
+
+
+@pytest.mark.slow
+def test_retrieval_judges_a_base_by_article_hit_at_3_on_labelled_past_questions(
+    kb: Any, tmp_path: Path
+) -> None:
+    for question, intent in (
+        ("When will my new card arrive in the post?", "card_arrival"),
+        ("My PIN is blocked after three wrong tries", "pin_blocked"),
+        ("Can I open a savings account?", "open_savings"),  # no article carries this intent
+    ):
+        PastConversation.objects.create(kb=kb, question=question, best_reply="-", intent=intent)
+    ctx = TrainingContext(run_id=None, params={}, workdir=tmp_path, log=lambda _line: None)
+
+    # The real MiniLM finds the two answered questions' articles; the third cannot hit.
+    assert article_hit(None, ctx) == pytest.approx(2 / 3)
+    Article.objects.update(intents=[])
+    assert article_hit(None, ctx) is None  # nothing to judge retrieval on

@@ -59,7 +59,12 @@ from .conversations import (
     note_add,
 )
 from .crawls import crawl_run, crawl_start, crawls_rescue
-from .embedding import knowledge_base_embedding_model_set, knowledge_embed
+from .embedding import (
+    knowledge_base_adapted_base_set,
+    knowledge_base_embedding_model_set,
+    knowledge_bases_adapted_base_sync,
+    knowledge_embed,
+)
 from .faq_proposals import faq_drafts_propose
 from .faqs import (
     faq_delete,
@@ -193,6 +198,7 @@ __all__ = [
     "faq_values_clean",
     "faqs_delete",
     "intent_calibration_refresh",
+    "knowledge_base_adapted_base_set",
     "knowledge_base_calibrate",
     "knowledge_base_delete",
     "knowledge_base_embedding_model_set",
@@ -201,6 +207,7 @@ __all__ = [
     "knowledge_base_settings_clean",
     "knowledge_base_settings_update",
     "knowledge_base_slug_set",
+    "knowledge_bases_adapted_base_sync",
     "knowledge_bases_delete",
     "knowledge_embed",
     "knowledge_import_file",
