@@ -18,6 +18,8 @@ learns its probabilities beside PhraseBank's labelled rows; the curve over trans
   its loss mixing the labels with the teacher's probabilities (`fit(..., soft_targets=...)`);
   each student's held-out accuracy and macro-F1 in fp32 and in each int8 form (torch's dynamic,
   ONNX Runtime's guarded dynamic and calibrated static); the best int8 form is compared.
+- Plain: the same MiniLM, recipe and seed fine-tuned on the labelled rows alone, without the
+  teacher: the reference each student is read against, measured in the same run.
 
 The teacher, its labels (in chunks) and each student's figures are kept under var/bench-distil,
 so an interrupted run resumes and a larger size reuses the smaller ones' work. The corpus is
@@ -166,20 +168,25 @@ def student_run(
     teacher_train_proba: np.ndarray,
     config: Any,
     folder: Path,
+    *,
+    plain: bool = False,
 ) -> dict[str, Any]:
-    """The MiniLM student on the labelled rows plus the first n transfer texts."""
+    """The MiniLM student on the labelled rows plus the first n transfer texts (`plain`: on the
+    labelled rows alone, without the teacher's probabilities)."""
     # heavy: mlcore.classifier loads torch and transformers
     from mlcore.classifier import TextClassifier, fit
     from mlcore.classifier.forms import classifier_forms_export
     from mlcore.serving.choice import ONNX_INT8, ONNX_INT8_STATIC
 
-    record = folder / f"student-{n}.json"
+    name = "plain" if plain else f"student-{n}"
+    record = folder / f"{name}.json"
     if record.is_file():
         return {**json.loads(record.read_text()), "reused": True}
     texts, labels = splits["train"]
     names = sorted(set(labels))
-    extra = transfer[:n]
-    proba = np.concatenate([teacher_train_proba, transfer_proba[:n]])
+    extra = [] if plain else transfer[:n]
+    n = len(extra)
+    proba = None if plain else np.concatenate([teacher_train_proba, transfer_proba[:n]])
     pseudo = [names[int(i)] for i in np.argmax(transfer_proba[:n], axis=1)] if n else []
     started = time.monotonic()
     result = fit(
@@ -192,7 +199,7 @@ def student_run(
         soft_targets=proba,
     )
     train_s = time.monotonic() - started
-    path = result.classifier.save(folder / f"student-{n}")
+    path = result.classifier.save(folder / name)
     int8_forms = (ONNX_INT8, ONNX_INT8_STATIC)
     classifier_forms_export(path, calibration_texts=splits["validation"][0], forms=int8_forms)
     fp32 = _report(TextClassifier.load(path, device="cpu", serving="fp32"), splits["held"])
@@ -264,6 +271,11 @@ def main(argv: list[str]) -> dict[str, Any]:
     students_dir = OUT / f"students-{_digest([student_params, labels_dir.name, *seeded])}"
     students_dir.mkdir(parents=True, exist_ok=True)
     train_n = len(splits["train"][0])
+    _log("== plain fine-tune (no teacher)")
+    plain = student_run(
+        0, splits, transfer, proba[train_n:], proba[:train_n], config, students_dir, plain=True
+    )
+    _log(json.dumps(plain))
     students = {}
     for n in sizes:
         _log(f"== student, transfer {n}")
@@ -279,7 +291,7 @@ def main(argv: list[str]) -> dict[str, Any]:
         f"{'met' if met and int8_ok else 'MISSED'} by the best student (transfer "
         f"{best['transfer']}: {best['accuracy']} / {best['macro_f1']}, int8 "
         f"{best['int8_change_points']:+} points, {best.get('int8_form', 'onnx-int8')}); "
-        f"teacher {args.teacher_base} "
+        f"plain MiniLM {plain['accuracy']} / {plain['macro_f1']}; teacher {args.teacher_base} "
         f"{teacher['accuracy']} / {teacher['macro_f1']}; transfer corpus {len(transfer)} texts; "
         f"student recipe {student_params}, seed {args.student_seed}; {os.cpu_count()} cores, "
         f"torch threads {torch.get_num_threads()}, cuda {torch.cuda.is_available()}"
@@ -291,6 +303,7 @@ def main(argv: list[str]) -> dict[str, Any]:
         "splits": {k: len(v[0]) for k, v in splits.items()},
         "student_recipe": student_params,
         "student_seed": args.student_seed,
+        "plain": plain,
         "students": students,
     }
     return {

@@ -45,8 +45,10 @@ METHODS: dict[str, AdaptMethod] = {
         ),
     )
 }
-# mlm-keep: the one method that kept the sentence vectors in bench adapt (bench/RESULTS.md);
-# TSDAE moved them far (cosine 0.52 to the base after 30 steps) and lost intent and hit@k.
+# mlm-keep keeps the sentence vectors (cosine to MiniLM 0.99 or more, as tapt and lora do, in
+# bench adapt's run of 2026-12-06T18:06, bench/RESULTS.md) and reads the app's own texts, which
+# tapt does not; TSDAE moved them far (cosine 0.36) and lost intent and hit@k. No method gained
+# PhraseBank there, so the gate decides per app.
 DEFAULT_METHOD = "mlm-keep"
 
 

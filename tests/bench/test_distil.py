@@ -106,8 +106,13 @@ def test_another_student_seed_trains_its_own_students_on_the_same_teacher_labels
         teacher_calls.append(folder)
         return folder, {"accuracy": 0.87, "macro_f1": 0.86}
 
-    def student_run(n: int, *args: Any) -> dict[str, Any]:
+    plain: list[int] = []
+
+    def student_run(n: int, *args: Any, **kwargs: Any) -> dict[str, Any]:
         config, folder = args[-2], args[-1]
+        if kwargs.get("plain"):
+            plain.append(config.seed)
+            return {"transfer": 0, "accuracy": 0.84, "macro_f1": 0.81}
         students.append((config.seed, folder))
         row = {"transfer": n, "accuracy": 0.86, "macro_f1": 0.85, "int8_change_points": 0.0}
         return row
@@ -131,3 +136,6 @@ def test_another_student_seed_trains_its_own_students_on_the_same_teacher_labels
     assert teacher_calls[0] == teacher_calls[1]  # one teacher, its labels shared
     assert first["results"]["student_seed"] == 42 and second["results"]["student_seed"] == 7
     assert "seed 7" in second["notes"]
+    # Each run measures the plain fine-tune of its own seed beside its students.
+    assert plain == [42, 7] and second["results"]["plain"]["accuracy"] == 0.84
+    assert "plain MiniLM 0.84 / 0.81" in second["notes"]
