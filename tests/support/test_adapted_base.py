@@ -3,15 +3,18 @@ starts from once it is in production."""
 
 from __future__ import annotations
 
+from io import StringIO
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from django.core.management import call_command
 
 from apps.mlops import services
 from apps.mlops.kinds import kind_get
 from apps.mlops.model_store import registry
+from apps.mlops.models import ModelVersion
 from apps.mlops.runtime import TrainingContext
 from apps.support import services as support_services
 from apps.support.adaptation import article_hit, support_texts, task_texts
@@ -212,3 +215,27 @@ def test_retrieval_judges_a_base_by_article_hit_at_3_on_labelled_past_questions(
     assert article_hit(None, ctx) == pytest.approx(2 / 3)
     Article.objects.update(intents=[])
     assert article_hit(None, ctx) is None  # nothing to judge retrieval on
+
+
+@pytest.mark.slow
+def test_model_adapt_judges_a_support_base_on_intents_and_article_hits(kb: Any) -> None:
+    for i in range(10):
+        for question, intent in (
+            (f"When will my new card arrive, order {i}?", "card_arrival"),
+            (f"My PIN is blocked after wrong tries, attempt {i}", "pin_blocked"),
+        ):
+            PastConversation.objects.create(kb=kb, question=question, best_reply="-", intent=intent)
+    out = StringIO()
+
+    call_command(
+        "model_adapt", "--app", "support", "--method", "tapt", "--max-steps", "2",
+        "--eval-max-steps", "2", stdout=out,
+    )  # fmt: skip
+
+    metrics = ModelVersion.objects.get(name="support-base").metrics
+    assert set(metrics["gains"]) == {"macro_f1", "article_hit@3"}
+    assert 0.5 <= metrics["reference_article_hit@3"] <= 1.0  # MiniLM finds these articles
+    assert metrics["gains"]["article_hit@3"] == pytest.approx(
+        metrics["article_hit@3"] - metrics["reference_article_hit@3"], abs=1e-3
+    )
+    assert "article hit@3 of dense retrieval on 20 past questions" in out.getvalue()
