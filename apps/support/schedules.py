@@ -16,4 +16,10 @@ BEAT_SCHEDULE = {
         "task": "apps.support.tasks.web_pages_sync_due_task",
         "schedule": 600.0,
     },
+    # Knowledge bases still on an older encoder than the production support-base (the
+    # promotion's task was lost, or failed): embedded by it and switched. A no-op otherwise.
+    "support-adapted-base-sync": {
+        "task": "apps.support.tasks.knowledge_bases_adapted_base_task",
+        "schedule": 900.0,
+    },
 }

@@ -33,6 +33,8 @@ from apps.support.services.conversations import (
     customer_message_post,
 )
 from apps.support.services.knowledge import article_upsert
+from apps.support.tasks import knowledge_bases_adapted_base_task
+from config.celery import beat_schedule
 from tests.adapted_base import adapted_base_promoted
 from tests.support.conftest import HashingEmbedder
 
@@ -239,3 +241,27 @@ def test_model_adapt_judges_a_support_base_on_intents_and_article_hits(kb: Any) 
         metrics["article_hit@3"] - metrics["reference_article_hit@3"], abs=1e-3
     )
     assert "article hit@3 of dense retrieval on 20 past questions" in out.getvalue()
+
+
+def test_the_sync_moves_only_minilm_knowledge_bases_behind_production(
+    kb: Any, model_dirs: Path, monkeypatch: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    monkeypatch.setattr("apps.mlops.vectors.folder_texts_embed", _AdaptedStandIn())
+    multilingual = KnowledgeBase.objects.create(name="Mixed", embedding_model="multilingual")
+    assert support_services.knowledge_bases_adapted_base_sync() == 0  # no base in production
+    monkeypatch.setattr("apps.support.tasks.knowledge_bases_adapted_base_task.delay", lambda: 0)
+    version = adapted_base_promoted(
+        "support-base",
+        model_dirs,
+        {"gain": 0.02, "macro_f1": 0.8},
+        django_capture_on_commit_callbacks,
+    )
+
+    # The promotion's task was lost: the periodic sync catches up, then has nothing to do.
+    assert support_services.knowledge_bases_adapted_base_sync() == 1
+    assert support_services.knowledge_bases_adapted_base_sync() == 0
+    kb.refresh_from_db()
+    multilingual.refresh_from_db()
+    assert kb.adapted_base == version.version and multilingual.adapted_base is None
+    entry = beat_schedule()["support-adapted-base-sync"]
+    assert entry["task"] == knowledge_bases_adapted_base_task.name

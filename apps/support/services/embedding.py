@@ -140,8 +140,8 @@ def _adapted_base_switch(
     kb_id: int, version: int | None, embedded: dict[str, dict[int, str]]
 ) -> bool:
     kb = KnowledgeBase.objects.select_for_update().get(pk=kb_id)
-    if kb.embedding_model != "minilm":
-        return False  # switched to another embedding model meanwhile
+    if kb.embedding_model != "minilm" or kb.adapted_base == version:
+        return False  # switched to another embedding model, or by another sync, meanwhile
     old = kb.adapted_base
     kb.adapted_base = version
     kb.save(update_fields=["adapted_base", "updated_at"])
