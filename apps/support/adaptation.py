@@ -26,6 +26,7 @@ from django.conf import settings
 from apps.mlops.runtime import AdaptedBase, TrainingContext, TrainOutcome, fine_tune_score
 from mlcore.base_models import base_model_path
 
+from .encoders import passage_text
 from .intent import intent_train, rows_from_past
 from .models import Article, Chunk, Message, PastConversation
 
@@ -70,16 +71,10 @@ def article_hit(base: Path | None, ctx: TrainingContext) -> float | None:
     # heavy: the embedder loads torch and transformers
     from mlcore.embedder import Embedder
 
-    passages = [
-        (kb_id, article_id, f"{title}. {heading}. {text}", set(intents or ()))
-        for kb_id, article_id, title, heading, text, intents in Chunk.objects.filter(
-            article__status=Article.Status.PUBLISHED
-        ).values_list(
-            "kb_id", "article_id", "article__title", "heading", "text", "article__intents"
-        )
-    ]
-    article_intents = {article_id: intents for _, article_id, _, intents in passages}
-    with_intents = {kb_id for kb_id, _, _, intents in passages if intents}
+    published = Chunk.objects.filter(article__status=Article.Status.PUBLISHED)
+    with_intents = set(
+        published.exclude(article__intents=[]).values_list("kb_id", flat=True).distinct()
+    )
     questions = list(
         PastConversation.objects.exclude(intent="")
         .filter(kb_id__in=with_intents)
@@ -89,6 +84,16 @@ def article_hit(base: Path | None, ctx: TrainingContext) -> float | None:
     if not questions:
         ctx.log("article hit@3: not measured (no labelled past question of a KB with intents)")
         return None
+    # Only the passages of the knowledge bases the judged questions ask.
+    passages = [
+        (kb_id, article_id, passage_text(title, heading, text), set(intents or ()))
+        for kb_id, article_id, title, heading, text, intents in published.filter(
+            kb_id__in={kb_id for kb_id, _, _ in questions}
+        ).values_list(
+            "kb_id", "article_id", "article__title", "heading", "text", "article__intents"
+        )
+    ]
+    article_intents = {article_id: intents for _, article_id, _, intents in passages}
     encoder = Embedder(base or base_model_path(), device=settings.ML_DEVICE, form="fp32")
     vectors = encoder.embed([text for _, _, text, _ in passages])
     asked = encoder.embed([question for _, question, _ in questions])

@@ -12,8 +12,10 @@ compared. A new version's indices are filled before a KB switches to them
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
+from django.conf import settings
 
 from apps.mlops.runtime import (
     EMBEDDING_DIMS,
@@ -29,6 +31,15 @@ from apps.mlops.runtime import (
 from .models import KnowledgeBase
 
 APP = "support"
+
+# The folders of adapted-base versions, by (model folder, version): a version's folder never
+# moves, and every question embedded by it would otherwise read the registry's records.
+_base_folders: dict[tuple[str, int], Path] = {}
+
+
+def passage_text(title: str, heading: str, text: str) -> str:
+    """What a passage's vector is made from: its article's title, its heading and its text."""
+    return f"{title}. {heading}. {text}"
 
 
 def encoder_key(model: str, base: int | None = None) -> str:
@@ -47,7 +58,15 @@ def kb_texts_embed(texts: Sequence[str], model: str, base: int | None = None) ->
     adapted base."""
     if base is None:
         return texts_embed(texts, model)
-    return folder_texts_embed(texts, adapted_base_version_path(APP, base))
+    return folder_texts_embed(texts, base_folder(base))
+
+
+def base_folder(base: int) -> Path:
+    """The encoder folder of version `base` of the support app's adapted base."""
+    key = (str(settings.ML_MODEL_DIR), base)
+    if key not in _base_folders:
+        _base_folders[key] = adapted_base_version_path(APP, base)
+    return _base_folders[key]
 
 
 def vectors_remove(name: str, ids: Sequence[int]) -> None:

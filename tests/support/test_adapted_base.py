@@ -3,6 +3,7 @@ starts from once it is in production."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from io import StringIO
 from pathlib import Path
 from typing import Any
@@ -15,10 +16,10 @@ from apps.mlops import services
 from apps.mlops.kinds import kind_get
 from apps.mlops.model_store import registry
 from apps.mlops.models import ModelVersion
-from apps.mlops.runtime import TrainingContext
+from apps.mlops.runtime import TrainingContext, adapted_base_version_path
 from apps.support import services as support_services
 from apps.support.adaptation import article_hit, support_texts, task_texts
-from apps.support.encoders import kb_index
+from apps.support.encoders import kb_index, kb_texts_embed
 from apps.support.models import Article, Chunk, KnowledgeBase, Message, PastConversation
 from apps.support.retrieval import (
     CHUNK_INDEX,
@@ -39,6 +40,27 @@ from tests.adapted_base import adapted_base_promoted
 from tests.support.conftest import HashingEmbedder
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def promote(
+    model_dirs: Path, monkeypatch: Any, django_capture_on_commit_callbacks: Any
+) -> Callable[..., ModelVersion]:
+    """Promote a support base version; with_task=False: as if its re-embedding task was lost."""
+
+    def promote(*, with_task: bool = True) -> ModelVersion:
+        if not with_task:
+            monkeypatch.setattr(
+                "apps.support.tasks.knowledge_bases_adapted_base_task.delay", lambda: 0
+            )
+        return adapted_base_promoted(
+            "support-base",
+            model_dirs,
+            {"gain": 0.02, "macro_f1": 0.8},
+            django_capture_on_commit_callbacks,
+        )
+
+    return promote
 
 
 def test_the_support_base_reads_past_questions_and_replies(model_dirs: Path) -> None:
@@ -87,14 +109,9 @@ def test_task_adaptive_pretraining_reads_the_labelled_past_questions(model_dirs:
 
 @pytest.mark.slow
 def test_intent_training_starts_from_the_production_adapted_base(
-    model_dirs: Path, django_capture_on_commit_callbacks: Any
+    model_dirs: Path, promote: Callable[..., ModelVersion]
 ) -> None:
-    adapted = adapted_base_promoted(
-        "support-base",
-        model_dirs,
-        {"gain": 0.02, "macro_f1": 0.8},
-        django_capture_on_commit_callbacks,
-    )
+    adapted = promote()
     data = model_dirs / "intents.csv"
     rows = [f"where is my card {i},card_arrival" for i in range(10)]
     rows += [f"I want a refund {i},request_refund" for i in range(10)]
@@ -130,7 +147,7 @@ def _index_ids(name: str, base: int | None = None) -> set[int]:
 
 
 def test_a_promoted_support_base_serves_retrieval_once_every_vector_is_in(
-    kb: Any, model_dirs: Path, monkeypatch: Any, django_capture_on_commit_callbacks: Any
+    kb: Any, monkeypatch: Any, promote: Callable[..., ModelVersion]
 ) -> None:
     adapted = _AdaptedStandIn()
     monkeypatch.setattr("apps.mlops.vectors.folder_texts_embed", adapted)
@@ -140,12 +157,7 @@ def test_a_promoted_support_base_serves_retrieval_once_every_vector_is_in(
     chunk_ids = set(Chunk.objects.filter(kb=kb).values_list("pk", flat=True))
     assert chunk_ids <= _index_ids(CHUNK_INDEX)
 
-    version = adapted_base_promoted(
-        "support-base",
-        model_dirs,
-        {"gain": 0.02, "macro_f1": 0.8},
-        django_capture_on_commit_callbacks,
-    )
+    version = promote()
 
     kb.refresh_from_db()
     folder = registry().artifact_path("support-base", version.version)
@@ -165,15 +177,9 @@ def test_a_promoted_support_base_serves_retrieval_once_every_vector_is_in(
 
 
 def test_rows_written_while_a_knowledge_base_moves_to_a_new_base_are_embedded_by_it(
-    kb: Any, model_dirs: Path, monkeypatch: Any, django_capture_on_commit_callbacks: Any
+    kb: Any, monkeypatch: Any, promote: Callable[..., ModelVersion]
 ) -> None:
-    monkeypatch.setattr("apps.support.tasks.knowledge_bases_adapted_base_task.delay", lambda: 0)
-    version = adapted_base_promoted(
-        "support-base",
-        model_dirs,
-        {"gain": 0.02, "macro_f1": 0.8},
-        django_capture_on_commit_callbacks,
-    )
+    version = promote(with_task=False)
     adapted = _AdaptedStandIn()
     edited = Chunk.objects.filter(kb=kb).first()
     assert edited is not None
@@ -219,6 +225,51 @@ def test_retrieval_judges_a_base_by_article_hit_at_3_on_labelled_past_questions(
     assert article_hit(None, ctx) is None  # nothing to judge retrieval on
 
 
+def test_article_hit_embeds_only_the_passages_of_the_knowledge_bases_it_judges(
+    kb: Any, tmp_path: Path, monkeypatch: Any
+) -> None:
+    other = support_services.knowledge_base_ensure(name="Branch help")
+    support_services.article_upsert(kb_id=other.pk, title="Opening hours", body="Open at nine.")
+    PastConversation.objects.create(
+        kb=kb, question="When will my card arrive?", best_reply="-", intent="card_arrival"
+    )
+    PastConversation.objects.create(
+        kb=other, question="When do you open?", best_reply="-", intent="opening_hours"
+    )
+    encoder = HashingEmbedder()
+    monkeypatch.setattr("mlcore.embedder.Embedder", lambda *_args, **_kwargs: encoder)
+    ctx = TrainingContext(run_id=None, params={}, workdir=tmp_path, log=lambda _line: None)
+
+    assert article_hit(None, ctx) == 1.0
+
+    # The other KB's articles carry no intents: neither its passages nor its questions count.
+    assert any(text.startswith("Card delivery. ") for text in encoder.calls)
+    assert not any("Opening hours" in text for text in encoder.calls)
+    assert "When do you open?" not in encoder.calls
+
+
+def test_an_adapted_base_folder_is_looked_up_once(
+    monkeypatch: Any, promote: Callable[..., ModelVersion]
+) -> None:
+    version = promote(with_task=False)
+    adapted = _AdaptedStandIn()
+    monkeypatch.setattr("apps.mlops.vectors.folder_texts_embed", adapted)
+    lookups: list[int] = []
+
+    def looked_up(app: str, number: int) -> Path:
+        lookups.append(number)
+        return adapted_base_version_path(app, number)
+
+    monkeypatch.setattr("apps.support.encoders.adapted_base_version_path", looked_up)
+
+    for question in ("Where is my card?", "How do I change my PIN?"):
+        kb_texts_embed([question], "minilm", version.version)
+
+    # Every question is embedded by the version's folder, found in the registry once.
+    assert lookups == [version.version]
+    assert adapted.folders == [registry().artifact_path("support-base", version.version)] * 2
+
+
 @pytest.mark.slow
 def test_model_adapt_judges_a_support_base_on_intents_and_article_hits(kb: Any) -> None:
     for i in range(10):
@@ -244,18 +295,12 @@ def test_model_adapt_judges_a_support_base_on_intents_and_article_hits(kb: Any) 
 
 
 def test_the_sync_moves_only_minilm_knowledge_bases_behind_production(
-    kb: Any, model_dirs: Path, monkeypatch: Any, django_capture_on_commit_callbacks: Any
+    kb: Any, monkeypatch: Any, promote: Callable[..., ModelVersion]
 ) -> None:
     monkeypatch.setattr("apps.mlops.vectors.folder_texts_embed", _AdaptedStandIn())
     multilingual = KnowledgeBase.objects.create(name="Mixed", embedding_model="multilingual")
     assert support_services.knowledge_bases_adapted_base_sync() == 0  # no base in production
-    monkeypatch.setattr("apps.support.tasks.knowledge_bases_adapted_base_task.delay", lambda: 0)
-    version = adapted_base_promoted(
-        "support-base",
-        model_dirs,
-        {"gain": 0.02, "macro_f1": 0.8},
-        django_capture_on_commit_callbacks,
-    )
+    version = promote(with_task=False)
 
     # The promotion's task was lost: the periodic sync catches up, then has nothing to do.
     assert support_services.knowledge_bases_adapted_base_sync() == 1

@@ -10,7 +10,7 @@ from django.db import transaction
 
 from apps.mlops.runtime import EMBEDDING_MODELS, adapted_base_version
 
-from ..encoders import APP, kb_index, kb_texts_embed
+from ..encoders import APP, kb_index, kb_texts_embed, passage_text
 from ..models import FAQ, Chunk, KnowledgeBase, PastConversation
 from ..retrieval import CHUNK_INDEX, REPLY_INDEX, kb_encoder, reply_index_id
 from ..text import InvalidText
@@ -34,7 +34,7 @@ def knowledge_embed(*, kb_id: int, batch: int = 64) -> int:
         )
         if not pending:
             break
-        texts = [f"{c.article.title}. {c.heading}. {c.text}" for c in pending]
+        texts = _chunk_texts(pending)
         kb_index(CHUNK_INDEX, embedding, base).upsert(
             [c.pk for c in pending], kb_texts_embed(texts, embedding, base)
         )
@@ -101,7 +101,7 @@ def knowledge_base_embedding_model_set(*, kb_id: int, model: str) -> bool:
 
 
 def _chunk_texts(rows: list[Chunk]) -> list[str]:
-    return [f"{c.article.title}. {c.heading}. {c.text}" for c in rows]
+    return [passage_text(c.article.title, c.heading, c.text) for c in rows]
 
 
 def knowledge_base_adapted_base_set(*, kb_id: int, version: int | None, batch: int = 64) -> bool:
