@@ -36,7 +36,7 @@ from apps.core.upload_jobs import (
     upload_kept,
     upload_max_rows,
 )
-from mlcore.adapt.corpus import MAX_TEXT_CHARS
+from mlcore.adapt import text_clean
 from mlcore.text import content_hash
 
 from .corpus_files import CorpusFileError, LineError, corpus_texts_iter, format_guess
@@ -153,7 +153,7 @@ def _texts_write(corpus: Corpus, partial: Path, errors: list[LineError]) -> dict
             rows += 1
             if rows + len(errors) > cap:
                 raise CorpusFileError(f"the file has more than {cap} rows (UPLOAD_MAX_ROWS)")
-            text = " ".join(raw.split())[:MAX_TEXT_CHARS]
+            text = text_clean(raw)
             if not text:
                 continue
             key = content_hash(text, normalised=True)

@@ -13,13 +13,19 @@ from ..text import content_hash
 MAX_TEXT_CHARS = 2000
 
 
+def text_clean(raw: str) -> str:
+    """One text as a corpus keeps it: whitespace runs made one space, cut at MAX_TEXT_CHARS
+    (a cleaned text cleans to itself, so a stored corpus hashes the same when read again)."""
+    return " ".join(raw.split())[:MAX_TEXT_CHARS].rstrip()
+
+
 def texts_clean(texts: Iterable[str], *, limit: int | None = None) -> list[str]:
     """Stripped, non-empty texts, each once (case and whitespace ignored), first seen kept, at
     most `limit` of them."""
     seen: set[str] = set()
     out: list[str] = []
     for raw in texts:
-        text = " ".join(raw.split())[:MAX_TEXT_CHARS]
+        text = text_clean(raw)
         if not text:
             continue
         key = content_hash(text, normalised=True)

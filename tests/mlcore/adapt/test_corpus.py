@@ -6,7 +6,17 @@ from pathlib import Path
 
 import pytest
 
-from mlcore.adapt import AdaptConfig, adapt, corpus_hash, corpus_read, corpus_split, method_get
+from mlcore.adapt import (
+    AdaptConfig,
+    adapt,
+    corpus_hash,
+    corpus_read,
+    corpus_split,
+    method_get,
+    text_clean,
+    texts_clean,
+)
+from mlcore.adapt.corpus import MAX_TEXT_CHARS
 
 
 def test_a_corpus_keeps_each_text_once_across_files_and_stops_at_the_cap(tmp_path: Path) -> None:
@@ -48,3 +58,16 @@ def test_an_unknown_method_or_a_tiny_corpus_is_refused_before_any_model_loads(
     with pytest.raises(ValueError, match="3 distinct texts are too few"):
         adapt(["a", "b", "c", "A"], out_dir=tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_text_cut_at_the_length_limit_cleans_to_itself(tmp_path: Path) -> None:
+    # A cut that ends on a space would leave it, and a stored corpus read again (cleaned again)
+    # would hash differently from what its import recorded.
+    raw = "a" * (MAX_TEXT_CHARS - 1) + " tail"
+    cleaned = text_clean(raw)
+    stored = tmp_path / "stored.txt"
+    stored.write_text(cleaned + "\n")
+
+    assert len(cleaned) == MAX_TEXT_CHARS - 1 and not cleaned.endswith(" ")
+    assert text_clean(cleaned) == cleaned
+    assert corpus_hash(corpus_read([stored])) == corpus_hash(texts_clean([raw]))
