@@ -18,6 +18,8 @@ MASK_PROBABILITY = 0.15
 # loss is a few nats; a drift of 0.1 in cosine then costs as much as a nat of MLM loss.
 KEEP_WEIGHT = 10.0
 LORA_RANK = 8
+# The attention's query and value weights by architecture (BERT's names otherwise).
+LORA_TARGETS = {"mpnet": ["q", "v"]}
 
 
 def mean_pool(hidden: Any, attention_mask: Any) -> Any:
@@ -55,6 +57,25 @@ def _batch(tokenizer: Any, texts: Sequence[str], config: AdaptConfig) -> Any:
         return_tensors="pt",
         return_special_tokens_mask=True,
     )
+
+
+def lora_wrap(mlm: Any) -> Any:
+    """`mlm` with LoRA adapters on its attention's query and value weights (named per
+    architecture: BERT's query/value, MPNet's q/v); its MLM head's transform trains in full."""
+    # heavy: peft imports torch, transformers and accelerate
+    from peft import LoraConfig, get_peft_model
+
+    targets = LORA_TARGETS.get(mlm.config.model_type, ["query", "value"])
+    model = get_peft_model(
+        mlm,
+        LoraConfig(r=LORA_RANK, lora_alpha=2 * LORA_RANK, lora_dropout=0.1, target_modules=targets),
+    )
+    # The MLM head's transform was never trained for a sentence encoder (MiniLM, mpnet): it
+    # learns in full beside the adapters; it is not part of the saved encoder.
+    for name, param in model.named_parameters():
+        if any(head in name for head in (".predictions.", ".lm_head.")) and "decoder" not in name:
+            param.requires_grad_(True)
+    return model
 
 
 def _encoder_of(mlm: Any) -> Any:
@@ -111,23 +132,7 @@ def mlm_keep_train(
     before = mlm_loss_held_out(mlm, tokenizer, held_out, config)
     model: Any = mlm
     if lora:
-        # heavy: peft imports torch, transformers and accelerate
-        from peft import LoraConfig, get_peft_model
-
-        model = get_peft_model(
-            mlm,
-            LoraConfig(
-                r=LORA_RANK,
-                lora_alpha=2 * LORA_RANK,
-                lora_dropout=0.1,
-                target_modules=["query", "value"],
-            ),
-        )
-        # The MLM head's transform was never trained for MiniLM (a sentence encoder): it learns
-        # in full beside the adapters; it is not part of the saved encoder.
-        for name, param in model.named_parameters():
-            if ".predictions." in name and "decoder" not in name:
-                param.requires_grad_(True)
+        model = lora_wrap(mlm)
     params = [p for p in model.parameters() if p.requires_grad]
     optimiser = torch.optim.AdamW(params, lr=method_get(config.method).learning_rate)
     history = _loop(

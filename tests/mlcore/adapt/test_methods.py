@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from mlcore.adapt import ADAPT_FILE, METHODS, AdaptConfig, AdaptProgress, adapt, corpus_hash
+from mlcore.adapt.objectives import lora_wrap
 from mlcore.base_models import base_model_path
 from mlcore.embedder import Embedder
 from mlcore.serving.device import training_precision
@@ -74,3 +75,26 @@ def test_a_stopped_adaptation_leaves_no_encoder(news_texts: list[str], tmp_path:
         )
 
     assert not (tmp_path / "stopped").exists()
+
+
+@pytest.mark.parametrize("architecture", ["bert", "mpnet"])
+def test_lora_finds_the_attention_weights_of_minilm_and_of_mpnet(architecture: str) -> None:
+    # heavy: transformers loads torch
+    from transformers import BertConfig, BertForMaskedLM, MPNetConfig, MPNetForMaskedLM
+
+    sizes = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2}
+    sizes |= {"intermediate_size": 37, "vocab_size": 99}
+    mlm = (
+        BertForMaskedLM(BertConfig(**sizes))
+        if architecture == "bert"
+        else MPNetForMaskedLM(MPNetConfig(**sizes))
+    )
+
+    trained = {name for name, p in lora_wrap(mlm).named_parameters() if p.requires_grad}
+
+    # Adapters on each layer's query and value, and the MLM head's transform; nothing else.
+    adapters = {name for name in trained if ".lora_" in name}
+    assert len(adapters) == 2 * 2 * 2  # layers x (query, value) x (A, B)
+    head = trained - adapters
+    assert head and all("predictions" in name or "lm_head" in name for name in head)
+    assert not any("decoder" in name for name in head)
