@@ -10,13 +10,22 @@ the gate promotes it only when the app's evaluation says it is better.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from mlcore.adapt import DEFAULT_METHOD, METHODS, AdaptConfig, AdaptProgress, adapt, corpus_read
+from mlcore.adapt import (
+    DEFAULT_METHOD,
+    METHODS,
+    AdaptConfig,
+    AdaptProgress,
+    adapt,
+    corpus_read,
+    corpus_ready,
+)
 from mlcore.base_models import BASE_MODELS, BaseModelMissing, base_model_path, base_model_resolve
 
 from .corpora import corpus_choices, corpus_paths
@@ -24,7 +33,7 @@ from .kinds import MAX_STEPS_SPEC, ModelKind, ParamSpec, TrainingContext, TrainO
 from .model_store import registry
 from .services.serving import model_available, model_load
 
-# The app's evaluation of a base folder (None: the general base): {metric name: value}, higher
+# The app's evaluation of a base folder (None: the general MiniLM): {metric name: value}, higher
 # is better, the main metric first. It gets the run's context (progress, stop, log) and the
 # evaluation's step cap.
 BaseScore = Callable[[Path | None, TrainingContext, int | None], dict[str, float]]
@@ -33,15 +42,20 @@ FineTune = Callable[[TrainingContext, Path], TrainOutcome]
 
 
 def fine_tune_score(
-    train: FineTune, params: dict[str, Any], *, metric: str = "macro_f1"
+    train: FineTune,
+    params: dict[str, Any] | Callable[[], dict[str, Any]],
+    *,
+    metrics: tuple[str, ...] = ("macro_f1",),
 ) -> BaseScore:
     """The BaseScore of an app whose evaluation is its classifier fine-tuned from the base with
-    `params` (plus the evaluation's step cap): `metric` of that fine-tune's held-out rows."""
+    `params` (a dict, or a function read at each evaluation; plus the evaluation's step cap):
+    `metrics` of that fine-tune's held-out rows, the first the main one."""
 
     def score(base: Path | None, ctx: TrainingContext, max_steps: int | None) -> dict[str, float]:
-        run_params = {**params, **({"max_steps": max_steps} if max_steps else {})}
-        workdir = ctx.workdir / f"evaluate-{'reference' if base is None else 'adapted'}"
-        workdir.mkdir(parents=True, exist_ok=True)
+        fixed = params() if callable(params) else params
+        run_params = {**fixed, **({"max_steps": max_steps} if max_steps else {})}
+        ctx.workdir.mkdir(parents=True, exist_ok=True)
+        workdir = Path(tempfile.mkdtemp(prefix="evaluate-", dir=ctx.workdir))
         context = TrainingContext(
             run_id=ctx.run_id,
             params=run_params,
@@ -50,7 +64,7 @@ def fine_tune_score(
             log=ctx.log,
         )
         outcome = train(context, base or base_model_path())
-        return {metric: float(outcome.metrics[metric])}
+        return {metric: float(outcome.metrics[metric]) for metric in metrics}
 
     return score
 
@@ -66,24 +80,38 @@ class AdaptedBase:
     score: BaseScore
     # Called with the version once a base is put in production (e.g. re-embed what it serves).
     on_production: Callable[[int], None] | None = None
+    # The base models (mlcore.base_models.BASE_MODELS) the app serves from, so the ones it can
+    # use adapted: an index of fixed width takes only an encoder of that width.
+    base_models: tuple[str, ...] = ("minilm",)
 
 
 def adapted_base_name(app: str) -> str:
     return f"{app}-base"
 
 
-def adapted_base_path(app: str) -> Path | None:
-    """The folder of the app's production adapted base; None when it has none."""
-    name = adapted_base_name(app)
+def production_params(name: str) -> dict[str, Any] | None:
+    """The params the production version of `name` was trained with; None without one."""
     if not model_available(name):
         return None
-    return Path(model_load(name))
+    return registry().info(name, registry().resolve(name)).params
 
 
-def adapted_base_version(app: str) -> int | None:
-    """The version number of the app's production adapted base; None when it has none."""
+def adapted_base_version(app: str, model: str) -> int | None:
+    """The version number of the app's production adapted base when it was adapted from the
+    base model `model` (a name of mlcore.base_models.BASE_MODELS); None otherwise."""
     name = adapted_base_name(app)
-    return registry().resolve(name) if model_available(name) else None
+    params = production_params(name)
+    if params is None or (params.get("base_model") or "minilm") != model:
+        return None
+    return registry().resolve(name)
+
+
+def adapted_base_path(app: str, model: str) -> Path | None:
+    """The folder of the app's production adapted base when it was adapted from the base model
+    `model`; None otherwise: a base adapted from another model is never served in its place."""
+    if adapted_base_version(app, model) is None:
+        return None
+    return Path(model_load(adapted_base_name(app)))
 
 
 def adapted_base_version_path(app: str, version: int) -> Path:
@@ -152,8 +180,17 @@ PARAM_SPECS: tuple[ParamSpec, ...] = (
 )
 
 
-def _param_specs(app: str) -> tuple[ParamSpec, ...]:
-    return (PARAM_SPECS[0], _corpora_spec(app), *PARAM_SPECS[1:])
+def _base_model_spec(spec: AdaptedBase) -> ParamSpec:
+    return replace(
+        PARAM_SPECS[-1],
+        help="The encoder adapted (one the app serves from), judged against its general form, "
+        "or against the production adapted base when that was adapted from it too.",
+        choices=lambda: [(name, BASE_MODELS[name]) for name in spec.base_models],
+    )
+
+
+def _param_specs(spec: AdaptedBase) -> tuple[ParamSpec, ...]:
+    return (PARAM_SPECS[0], _corpora_spec(spec.app), *PARAM_SPECS[1:-1], _base_model_spec(spec))
 
 
 def _corpus_files(value: Any) -> list[str]:
@@ -184,14 +221,26 @@ def _texts(spec: AdaptedBase, params: dict[str, Any], ctx: TrainingContext) -> l
 
 
 def adapted_base_train(spec: AdaptedBase, ctx: TrainingContext) -> TrainOutcome:
-    """Adapt the base to the corpus, then score it and the base it would replace with the
-    app's evaluation (metric `gain`: the difference, which the gate needs above zero)."""
-    params = {spec_.name: spec_.default for spec_ in _param_specs(spec.app)} | ctx.params
+    """Score the base the new one would replace with the app's evaluation, adapt the base
+    model to the corpus, then score the adapted base (metric `gain`: the difference, which the
+    gate needs above zero). What can be refused is refused before the adaptation's hours."""
+    params = {spec_.name: spec_.default for spec_ in _param_specs(spec)} | ctx.params
+    model = str(params.get("base_model") or "minilm")
+    if model not in spec.base_models:
+        raise ValueError(
+            f"the {spec.app} app serves from {', '.join(spec.base_models)}, not {model}: "
+            "an adapted base of another model would never be used"
+        )
     try:
-        base = base_model_resolve(str(params.get("base_model") or "minilm"))
+        base = base_model_resolve(model)
     except BaseModelMissing as exc:
         raise ValueError(str(exc)) from None
-    texts = _texts(spec, params, ctx)
+    texts = corpus_ready(_texts(spec, params, ctx))
+    # Like against like: production's adapted base only when it was adapted from this model.
+    reference = adapted_base_path(spec.app, model)
+    eval_steps = int(params["eval_max_steps"]) if params.get("eval_max_steps") else None
+    ctx.log(f"evaluating the base it would replace ({reference or f'the general {model}'})")
+    before = spec.score(reference or base, ctx, eval_steps)
     config = AdaptConfig(
         method=str(params["method"]),
         epochs=int(params["epochs"]),
@@ -223,10 +272,6 @@ def adapted_base_train(spec: AdaptedBase, ctx: TrainingContext) -> TrainOutcome:
         should_stop=ctx.should_stop,
     )
     ctx.log(f"adapted: {result.metrics}")
-    reference = adapted_base_path(spec.app)
-    eval_steps = int(params["eval_max_steps"]) if params.get("eval_max_steps") else None
-    ctx.log(f"evaluating the base it would replace ({reference or 'the general base'})")
-    before = spec.score(reference, ctx, eval_steps)
     ctx.log("evaluating the adapted base")
     after = spec.score(result.path, ctx, eval_steps)
     gains = {name: round(after[name] - before[name], 4) for name in after}
@@ -239,7 +284,7 @@ def adapted_base_train(spec: AdaptedBase, ctx: TrainingContext) -> TrainOutcome:
         "app_metric": metric,
         **{name: round(value, 4) for name, value in after.items()},
         **{f"reference_{name}": round(value, 4) for name, value in before.items()},
-        "reference": str(reference) if reference else "general",
+        "reference": str(reference) if reference else f"general {model}",
         "method": config.method,
         **result.metrics,
     }
@@ -286,7 +331,7 @@ def adapted_base_kind(spec: AdaptedBase) -> ModelKind:
         tolerance=0.0,
         train=partial(adapted_base_train, spec),
         warm=False,
-        params=_param_specs(spec.app),
+        params=_param_specs(spec),
         gate=adapted_base_gate,
         on_production=spec.on_production,
     )

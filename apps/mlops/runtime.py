@@ -19,6 +19,7 @@ from .adaptation import adapted_base_path as adapted_base_path
 from .adaptation import adapted_base_version as adapted_base_version
 from .adaptation import adapted_base_version_path as adapted_base_version_path
 from .adaptation import fine_tune_score as fine_tune_score
+from .adaptation import production_params as production_params
 from .batching import rows_batched as rows_batched
 from .corpora import corpus_choices as corpus_choices
 from .corpora import corpus_paths as corpus_paths
@@ -60,6 +61,7 @@ __all__ = [
     "model_request_admit",
     "named_index",
     "params_validate",
+    "production_params",
     "rows_batched",
     "texts_embed",
 ]

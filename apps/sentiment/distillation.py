@@ -28,7 +28,7 @@ from django.conf import settings
 
 from apps.mlops.runtime import ParamSpec, TrainingContext, corpus_choices, corpus_paths
 from apps.mlops.services import model_available, model_load
-from mlcore.adapt import corpus_read, texts_clean
+from mlcore.adapt import corpus_hash, corpus_read, texts_clean
 from mlcore.base_models import BaseModelMissing, base_model_resolve
 from mlcore.language import is_chinese_or_mixed
 from mlcore.serving.choice import FP32
@@ -222,7 +222,11 @@ def teacher_label(ctx: TrainingContext, teacher: Any, texts: list[str]) -> npt.N
 
 def student_config(ctx: TrainingContext, config: Any) -> Any:
     """The student's training config in a distilled run: DISTIL_STUDENT_PARAMS for what the
-    run did not set itself (`ctx.params`)."""
+    run did not set itself (`ctx.params`), and one model: `ensemble` N made the teacher an
+    ensemble of N, and the served student stays its base's size."""
+    if config.ensemble > 1:
+        ctx.log(f"the teacher was an ensemble of {config.ensemble}; the student is one model")
+        config = dataclasses.replace(config, ensemble=1)
     chosen = {k: v for k, v in DISTIL_STUDENT_PARAMS.items() if k not in ctx.params}
     if not chosen:
         return config
@@ -299,9 +303,12 @@ def distillation_targets(
             "distillation": {
                 "teacher": teacher_name,
                 "teacher_form": form,
+                "teacher_members": config.ensemble if teacher_name != "production" else 1,
                 "teacher_accuracy": round(float(teacher_report["accuracy"]), 4),
                 "teacher_macro_f1": round(float(teacher_report["macro"]["f1"]), 4),
                 "unlabelled": len(unlabelled),
+                # Which texts: files and corpora can change or go, the hash stays.
+                "unlabelled_hash": corpus_hash(unlabelled),
                 "unlabelled_documents": len(set(unlabelled) - set(named)),
             }
         },

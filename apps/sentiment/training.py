@@ -193,7 +193,8 @@ PARAM_SPECS: tuple[ParamSpec, ...] = (
         "ensemble",
         "int",
         1,
-        "Seeds served as one model, at that many times the scoring cost.",
+        "Seeds served as one model, at that many times the scoring cost; when distilling, the "
+        "teacher's seeds (the student stays one model).",
         minimum=1,
         maximum=10,
         advanced=True,
@@ -252,10 +253,10 @@ def sentiment_train(ctx: TrainingContext) -> TrainOutcome:
 
 def _base_choose(params: dict[str, Any], ctx: TrainingContext, texts: list[str]) -> Path:
     """The encoder fine-tuned: the named base, or with "auto" (the default) multilingual for a
-    Chinese or mixed training set, else the app's production adapted base when there is one,
-    else MiniLM."""
+    Chinese or mixed training set, else MiniLM; with "auto", the app's production adapted base
+    instead when it was adapted from the model picked."""
     name = base_model_pick(texts, str(params.get("base_model") or "auto"))
-    adapted = adapted_base_path(MODEL_NAME) if name == "minilm" and _auto(params) else None
+    adapted = adapted_base_path(MODEL_NAME, name) if _auto(params) else None
     if adapted is not None:
         ctx.log(f"base model: the production adapted base ({adapted})")
         return adapted
@@ -357,7 +358,12 @@ def sentiment_fit(ctx: TrainingContext, params: dict[str, Any], base: Path | Non
     )
     if distilled:  # the version's params say what the student trained with
         config = student_config(ctx, config)
-        params = {**params, "epochs": config.epochs, "adversarial_eps": config.adversarial_eps}
+        params = {
+            **params,
+            "epochs": config.epochs,
+            "adversarial_eps": config.adversarial_eps,
+            "ensemble": config.ensemble,
+        }
     result = fit(
         distilled.texts if distilled else train_texts,
         distilled.labels if distilled else train_labels,

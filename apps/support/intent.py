@@ -227,9 +227,7 @@ def intent_train(ctx: TrainingContext) -> TrainOutcome:
     # when there is one, else MiniLM.
     requested = params.get("base_model") or "auto"
     base_name = base_model_pick([t for t, _ in rows], requested)
-    adapted = (
-        adapted_base_path("support") if base_name == "minilm" and requested == "auto" else None
-    )
+    adapted = adapted_base_path("support", base_name) if requested == "auto" else None
     base: Any = params.get("base_dir") or adapted
     if base is None:
         try:

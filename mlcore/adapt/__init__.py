@@ -4,8 +4,8 @@
 `METHODS`: tsdae, mlm-keep, tapt (mlm-keep on the task's own texts), lora.
 """
 
-from .corpus import corpus_hash, corpus_read, corpus_split, texts_clean
-from .methods import ADAPT_FILE, adapt, adapt_info, encoder_cosine
+from .corpus import corpus_hash, corpus_read, corpus_split, text_clean, texts_clean
+from .methods import ADAPT_FILE, adapt, adapt_info, corpus_ready, encoder_cosine
 from .run import (
     DEFAULT_METHOD,
     METHODS,
@@ -28,8 +28,10 @@ __all__ = [
     "adapt_info",
     "corpus_hash",
     "corpus_read",
+    "corpus_ready",
     "corpus_split",
     "encoder_cosine",
     "method_get",
+    "text_clean",
     "texts_clean",
 ]

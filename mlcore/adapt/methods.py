@@ -38,6 +38,17 @@ def encoder_cosine(base: str | Path, adapted: str | Path, texts: Sequence[str]) 
     }
 
 
+def corpus_ready(texts: Sequence[str]) -> list[str]:
+    """`texts` cleaned and deduplicated (texts_clean); ValueError when too few are left to
+    adapt on."""
+    corpus = texts_clean(texts)
+    if len(corpus) < MIN_TEXTS:
+        raise ValueError(
+            f"{len(corpus)} distinct texts are too few to adapt on (at least {MIN_TEXTS})"
+        )
+    return corpus
+
+
 def adapt(
     texts: Sequence[str],
     *,
@@ -53,11 +64,7 @@ def adapt(
     when the corpus is too small or the method does not fit the base."""
     offline()
     config = config or AdaptConfig()
-    corpus = texts_clean(texts)
-    if len(corpus) < MIN_TEXTS:
-        raise ValueError(
-            f"{len(corpus)} distinct texts are too few to adapt on (at least {MIN_TEXTS})"
-        )
+    corpus = corpus_ready(texts)
     train, held_out = corpus_split(corpus, held_out=config.held_out, seed=config.seed)
     base = str(base_model or base_model_path())
     dev = resolve_device(device)

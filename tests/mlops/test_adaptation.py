@@ -16,8 +16,9 @@ from apps.mlops.adaptation import AdaptedBase, adapted_base_gate, adapted_base_t
 from apps.mlops.kinds import TrainingContext, TrainOutcome
 from apps.mlops.models import ModelVersion, PromotionEvent
 from apps.mlops.runtime import adapted_base_path
-from mlcore.adapt import corpus_hash, corpus_read
+from mlcore.adapt import AdaptResult, corpus_hash, corpus_read
 from mlcore.base_models import base_model_path
+from tests.adapted_base import adapted_base_promoted
 
 pytestmark = pytest.mark.django_db
 
@@ -60,7 +61,7 @@ def test_an_adapted_base_that_is_not_better_is_refused_even_with_nothing_in_prod
     assert "not better: macro_f1 0.69 with the adapted base vs 0.7" in refused[0].message
     assert PromotionEvent.objects.filter(kind=PromotionEvent.Kind.REFUSED).count() == 2
     assert not ModelVersion.objects.filter(name="sentiment-base", is_production=True).exists()
-    assert adapted_base_path("sentiment") is None
+    assert adapted_base_path("sentiment", "minilm") is None
 
 
 def test_a_better_adapted_base_is_promoted_and_becomes_the_apps_base(
@@ -71,7 +72,7 @@ def test_a_better_adapted_base_is_promoted_and_becomes_the_apps_base(
     result = _promote(better, django_capture_on_commit_callbacks)
 
     assert result.promoted and result.kind == PromotionEvent.Kind.PROMOTE
-    path = adapted_base_path("sentiment")
+    path = adapted_base_path("sentiment", "minilm")
     assert path is not None and (path / "model.safetensors").is_file()
     assert path == services.registry().artifact_path("sentiment-base", better.version)
 
@@ -146,7 +147,8 @@ def test_model_adapt_adapts_measures_registers_and_gates_on_the_apps_evaluation(
         metrics["macro_f1"] - metrics["reference_macro_f1"], abs=1e-3
     )
     assert 0.9 < metrics["cosine_to_base"] <= 1.0
-    assert metrics["reference"] == "general"
+    assert metrics["reference"] == "general minilm"
+    assert set(metrics["gains"]) == {"macro_f1", "accuracy"}
     assert version.is_production == (metrics["gain"] > 0)
     event = PromotionEvent.objects.get(name="sentiment-base")
     assert event.kind == ("promote" if metrics["gain"] > 0 else "refused")
@@ -193,7 +195,7 @@ def test_task_adaptive_pretraining_without_a_corpus_reads_the_tasks_texts_and_sh
         title="Test",
         texts=lambda: pytest.fail("tapt read the app's unlabelled texts, not the task's"),
         task_texts=lambda: task,
-        score=lambda base, _ctx, _steps: {"macro_f1": 0.5 if base is None else 0.6},
+        score=lambda base, _ctx, _steps: {"macro_f1": 0.5 if base == base_model_path() else 0.6},
     )
     ctx = TrainingContext(
         run_id=None,
@@ -210,3 +212,87 @@ def test_task_adaptive_pretraining_without_a_corpus_reads_the_tasks_texts_and_sh
     steps = [e for e in events if e.get("phase") == "step"]
     assert [e["step"] for e in steps] == [1, 2] and {e["total_steps"] for e in steps} == {2}
     assert all(e["loss"] > 0 for e in steps)
+
+
+def _spec(**kwargs: Any) -> AdaptedBase:
+    return AdaptedBase(
+        **{
+            "app": "sentiment",
+            "title": "Test",
+            "texts": lambda: [f"Firm {i} said sales rose {i} percent." for i in range(30)],
+            "task_texts": list,
+            "score": lambda base, _ctx, _steps: {"macro_f1": 0.5},
+            **kwargs,
+        }
+    )
+
+
+def test_a_base_model_the_app_does_not_serve_from_is_refused_before_any_work(
+    tmp_path: Path, api: Any, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr("apps.mlops.adaptation.adapt", lambda *a, **k: pytest.fail("adapted"))
+    spec = _spec(texts=lambda: pytest.fail("read the corpus"))
+    ctx = TrainingContext(
+        run_id=None, params={"base_model": "mpnet"}, workdir=tmp_path, log=lambda _line: None
+    )
+
+    with pytest.raises(ValueError, match="serves from minilm, not mpnet"):
+        adapted_base_train(spec, ctx)
+    # From the API: a support base of mpnet would never serve retrieval (384-wide indices).
+    response = api.post(
+        "/api/mlops/runs/",
+        {"model_name": "support-base", "params": {"base_model": "mpnet"}},
+        format="json",
+    )
+    assert response.status_code == 400 and "mpnet" in str(response.data)
+
+
+def test_the_base_it_would_replace_is_judged_before_the_adaptation_runs(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr("apps.mlops.adaptation.adapt", lambda *a, **k: pytest.fail("adapted"))
+
+    def score(_base: Path | None, _ctx: Any, _steps: int | None) -> dict[str, float]:
+        raise ValueError("not enough behaviour to judge an item-text encoder")
+
+    ctx = TrainingContext(run_id=None, params={}, workdir=tmp_path, log=lambda _line: None)
+
+    # The app's evaluation refuses at once, not after hours of adaptation.
+    with pytest.raises(ValueError, match="not enough behaviour"):
+        adapted_base_train(_spec(score=score), ctx)
+
+
+def test_a_new_base_is_judged_against_the_general_form_of_its_own_model(
+    tmp_path: Path, monkeypatch: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    adapted_base_promoted(
+        "sentiment-base",
+        tmp_path,
+        {"gain": 0.01, "app_metric": "macro_f1", "macro_f1": 0.71},
+        django_capture_on_commit_callbacks,
+        base_model="multilingual",
+    )
+    judged: list[Path | None] = []
+
+    def score(base: Path | None, _ctx: Any, _steps: int | None) -> dict[str, float]:
+        judged.append(base)
+        return {"macro_f1": 0.5 + 0.1 * (len(judged) - 1)}
+
+    monkeypatch.setattr(
+        "apps.mlops.adaptation.adapt",
+        lambda texts, *, out_dir, config, **_kwargs: AdaptResult(
+            path=Path(out_dir),
+            method=config.method,
+            metrics={},
+            corpus_hash=corpus_hash(texts),
+            train_size=len(texts),
+        ),
+    )
+    ctx = TrainingContext(run_id=None, params={}, workdir=tmp_path, log=lambda _line: None)
+
+    outcome = adapted_base_train(_spec(score=score), ctx)
+
+    # Production holds a multilingual base: a MiniLM one is measured against MiniLM itself.
+    assert judged == [base_model_path(), tmp_path / "artifact"]
+    assert outcome.metrics["reference"] == "general minilm"
+    assert outcome.metrics["gain"] == pytest.approx(0.1)

@@ -14,7 +14,7 @@ from django.test import override_settings
 
 from apps.mlops import services
 from apps.mlops.models import ModelVersion
-from apps.mlops.runtime import TrainingContext
+from apps.mlops.runtime import TrainingContext, adapted_base_path
 from apps.sentiment import distillation
 from apps.sentiment.distillation import (
     LABEL_CHUNK,
@@ -24,6 +24,7 @@ from apps.sentiment.distillation import (
     teacher_label,
 )
 from apps.sentiment.models import Document, Source
+from mlcore.adapt import corpus_hash, corpus_read
 from mlcore.base_models import BaseModelMissing
 from mlcore.classifier import TextClassifier, TrainConfig, TrainingCancelled, forms
 from mlcore.serving.choice import FORMS
@@ -66,6 +67,8 @@ def test_distillation_trains_on_the_teachers_view_of_the_unlabelled_texts(
     version = ModelVersion.objects.get(name="sentiment")
     distillation = version.metrics["distillation"]
     assert distillation["unlabelled"] == 40
+    # Which texts it learned from, whatever becomes of the file.
+    assert distillation["unlabelled_hash"] == corpus_hash(corpus_read([unlabelled]))
     assert distillation["teacher"] == "minilm"
     assert 0.0 <= distillation["teacher_accuracy"] <= 1.0
     # The teacher labels in its fastest form within tolerance, measured on validation rows.
@@ -100,6 +103,23 @@ def test_training_starts_from_the_production_adapted_base(
     expected = services.registry().artifact_path("sentiment-base", adapted.version)
     assert ModelVersion.objects.get(name="sentiment").base_model == str(expected)
     assert f"base model: the production adapted base ({expected})" in out.getvalue()
+
+
+def test_a_base_adapted_from_another_model_is_not_trained_from(
+    model_dirs: Path, django_capture_on_commit_callbacks: object
+) -> None:
+    adapted = adapted_base_promoted(
+        "sentiment-base",
+        model_dirs,
+        {"gain": 0.01, "app_metric": "macro_f1", "macro_f1": 0.71},
+        django_capture_on_commit_callbacks,
+        base_model="multilingual",
+    )
+
+    # English text picks MiniLM: the multilingual base in production is not its adapted form.
+    assert adapted_base_path("sentiment", "minilm") is None
+    folder = services.registry().artifact_path("sentiment-base", adapted.version)
+    assert adapted_base_path("sentiment", "multilingual") == folder
 
 
 def _documents(texts: list[str]) -> None:
@@ -184,6 +204,17 @@ def test_the_runs_own_recipe_wins_over_the_distillation_recipe(tmp_path: Path) -
         "the student trains with the distillation recipe: adversarial_eps 0.0 "
         "(set them to change it)"
     ]
+
+
+def test_an_ensemble_teaches_one_student(tmp_path: Path) -> None:
+    log: list[str] = []
+    ctx = TrainingContext(run_id=None, params={"ensemble": 3}, workdir=tmp_path, log=log.append)
+
+    chosen = student_config(ctx, TrainConfig(ensemble=3))
+
+    # The served student stays one model of its base's size; the three seeds taught it.
+    assert chosen.ensemble == 1
+    assert log[0] == "the teacher was an ensemble of 3; the student is one model"
 
 
 def test_no_turns_document_distillation_off(tmp_path: Path) -> None:

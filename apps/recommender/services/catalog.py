@@ -155,7 +155,7 @@ def item_vectors(texts: list[str], model: str = "minilm") -> np.ndarray:
     is the production item-text encoder: the recommender's adapted base when one is in
     production (apps/recommender/adaptation.py), else the shared MiniLM; the multilingual
     model has no adapted base."""
-    base = runtime.adapted_base_path("recommender") if model == "minilm" else None
+    base = runtime.adapted_base_path("recommender", "minilm") if model == "minilm" else None
     if base is None:
         return runtime.texts_embed(texts, model)
     return runtime.folder_texts_embed(texts, base)

@@ -82,7 +82,7 @@ def knowledge_base_embedding_model_set(*, kb_id: int, model: str) -> bool:
     old, old_base = kb.embedding_model, kb.adapted_base
     kb.embedding_model = model
     # Back on MiniLM, the rows are embedded by the production adapted base when there is one.
-    kb.adapted_base = adapted_base_version(APP) if model == "minilm" else None
+    kb.adapted_base = adapted_base_version(APP, "minilm") if model == "minilm" else None
     kb.save(update_fields=["embedding_model", "adapted_base", "updated_at"])
     chunk_ids = list(Chunk.objects.filter(kb_id=kb_id).values_list("id", flat=True))
     reply_ids = _reply_ids(kb_id)
@@ -174,6 +174,6 @@ def _adapted_base_switch(
 def knowledge_bases_adapted_base_sync() -> int:
     """Bring every MiniLM knowledge base to the production adapted base (the general MiniLM
     when there is none); returns how many switched."""
-    version = adapted_base_version(APP)
+    version = adapted_base_version(APP, "minilm")
     kb_ids = KnowledgeBase.objects.filter(embedding_model="minilm").values_list("pk", flat=True)
     return sum(knowledge_base_adapted_base_set(kb_id=kb_id, version=version) for kb_id in kb_ids)

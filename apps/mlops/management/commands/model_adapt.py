@@ -47,7 +47,11 @@ class Command(BaseCommand):
             default=0,
             help="cap on each evaluation fine-tune's steps (a quick trial)",
         )
-        parser.add_argument("--base-model", default="minilm")
+        parser.add_argument(
+            "--base-model",
+            default="minilm",
+            help="the encoder adapted: minilm (every app) or multilingual (sentiment)",
+        )
         parser.add_argument(
             "--promote", action="store_true", help="promote it if the gate says it is better"
         )
