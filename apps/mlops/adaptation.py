@@ -27,15 +27,15 @@ from mlcore.adapt import (
     corpus_ready,
 )
 from mlcore.base_models import BASE_MODELS, BaseModelMissing, base_model_path, base_model_resolve
+from mlcore.registry import UnknownVersion
 
 from .corpora import corpus_choices, corpus_paths
 from .kinds import MAX_STEPS_SPEC, ModelKind, ParamSpec, TrainingContext, TrainOutcome
 from .model_store import registry
-from .services.serving import model_available, model_load
 
-# The app's evaluation of a base folder (None: the general MiniLM): {metric name: value}, higher
-# is better, the main metric first. It gets the run's context (progress, stop, log) and the
-# evaluation's step cap.
+# The app's evaluation of a base folder (None: the general MiniLM; a run passes the folder it
+# judges): {metric name: value}, higher is better, the main metric first. It gets the run's
+# context (progress, stop, log) and the evaluation's step cap.
 BaseScore = Callable[[Path | None, TrainingContext, int | None], dict[str, float]]
 # An app's fine-tune from a base folder: the run context (its params and workdir) and the base.
 FineTune = Callable[[TrainingContext, Path], TrainOutcome]
@@ -43,16 +43,17 @@ FineTune = Callable[[TrainingContext, Path], TrainOutcome]
 
 def fine_tune_score(
     train: FineTune,
-    params: dict[str, Any] | Callable[[], dict[str, Any]],
+    params: dict[str, Any] | Callable[[TrainingContext], dict[str, Any]],
     *,
     metrics: tuple[str, ...] = ("macro_f1",),
 ) -> BaseScore:
     """The BaseScore of an app whose evaluation is its classifier fine-tuned from the base with
-    `params` (a dict, or a function read at each evaluation; plus the evaluation's step cap):
+    `params` (a dict, or a function of the run's context read at each evaluation; plus the
+    evaluation's step cap):
     `metrics` of that fine-tune's held-out rows, the first the main one."""
 
     def score(base: Path | None, ctx: TrainingContext, max_steps: int | None) -> dict[str, float]:
-        fixed = params() if callable(params) else params
+        fixed = params(ctx) if callable(params) else params
         run_params = {**fixed, **({"max_steps": max_steps} if max_steps else {})}
         ctx.workdir.mkdir(parents=True, exist_ok=True)
         workdir = Path(tempfile.mkdtemp(prefix="evaluate-", dir=ctx.workdir))
@@ -80,8 +81,9 @@ class AdaptedBase:
     score: BaseScore
     # Called with the version once a base is put in production (e.g. re-embed what it serves).
     on_production: Callable[[int], None] | None = None
-    # The base models (mlcore.base_models.BASE_MODELS) the app serves from, so the ones it can
-    # use adapted: an index of fixed width takes only an encoder of that width.
+    # The base models (mlcore.base_models.BASE_MODELS) whose adapted form the app uses (its
+    # training's "auto" choice, its retrieval or catalog vectors): an adapted base of another
+    # model would never serve.
     base_models: tuple[str, ...] = ("minilm",)
 
 
@@ -89,29 +91,35 @@ def adapted_base_name(app: str) -> str:
     return f"{app}-base"
 
 
+def _production(name: str) -> tuple[int, dict[str, Any]] | None:
+    """The production version of `name` and its params, read once; None without one."""
+    try:
+        version = registry().resolve(name)
+    except UnknownVersion:
+        return None
+    return version, registry().info(name, version).params
+
+
 def production_params(name: str) -> dict[str, Any] | None:
     """The params the production version of `name` was trained with; None without one."""
-    if not model_available(name):
-        return None
-    return registry().info(name, registry().resolve(name)).params
+    production = _production(name)
+    return None if production is None else production[1]
 
 
 def adapted_base_version(app: str, model: str) -> int | None:
     """The version number of the app's production adapted base when it was adapted from the
     base model `model` (a name of mlcore.base_models.BASE_MODELS); None otherwise."""
-    name = adapted_base_name(app)
-    params = production_params(name)
-    if params is None or (params.get("base_model") or "minilm") != model:
+    production = _production(adapted_base_name(app))
+    if production is None or (production[1].get("base_model") or "minilm") != model:
         return None
-    return registry().resolve(name)
+    return production[0]
 
 
 def adapted_base_path(app: str, model: str) -> Path | None:
     """The folder of the app's production adapted base when it was adapted from the base model
     `model`; None otherwise: a base adapted from another model is never served in its place."""
-    if adapted_base_version(app, model) is None:
-        return None
-    return Path(model_load(adapted_base_name(app)))
+    version = adapted_base_version(app, model)
+    return None if version is None else adapted_base_version_path(app, version)
 
 
 def adapted_base_version_path(app: str, version: int) -> Path:
@@ -221,9 +229,11 @@ def _texts(spec: AdaptedBase, params: dict[str, Any], ctx: TrainingContext) -> l
 
 
 def adapted_base_train(spec: AdaptedBase, ctx: TrainingContext) -> TrainOutcome:
-    """Score the base the new one would replace with the app's evaluation, adapt the base
-    model to the corpus, then score the adapted base (metric `gain`: the difference, which the
-    gate needs above zero). What can be refused is refused before the adaptation's hours."""
+    """Adapt the base model to the corpus, then score the adapted base and the base it would
+    replace (the general model, or production's adapted base of the same model) with the app's
+    evaluation, back to back (metric `gain`: the difference, which the gate needs above zero).
+    What can be refused is refused before the adaptation's hours: the model, the corpus, and
+    one step of the app's evaluation."""
     params = {spec_.name: spec_.default for spec_ in _param_specs(spec)} | ctx.params
     model = str(params.get("base_model") or "minilm")
     if model not in spec.base_models:
@@ -237,10 +247,15 @@ def adapted_base_train(spec: AdaptedBase, ctx: TrainingContext) -> TrainOutcome:
         raise ValueError(str(exc)) from None
     texts = corpus_ready(_texts(spec, params, ctx))
     # Like against like: production's adapted base only when it was adapted from this model.
-    reference = adapted_base_path(spec.app, model)
+    reference_version = adapted_base_version(spec.app, model)
+    reference: Path | None = None
+    if reference_version is not None:
+        reference = adapted_base_version_path(spec.app, reference_version)
     eval_steps = int(params["eval_max_steps"]) if params.get("eval_max_steps") else None
-    ctx.log(f"evaluating the base it would replace ({reference or f'the general {model}'})")
-    before = spec.score(reference or base, ctx, eval_steps)
+    # One step of the app's evaluation first: what it refuses (too few shoppers, too few
+    # labelled rows) is refused before the adaptation's hours, not after.
+    ctx.log("trying the app's evaluation (one step) before adapting")
+    spec.score(reference or base, ctx, 1)
     config = AdaptConfig(
         method=str(params["method"]),
         epochs=int(params["epochs"]),
@@ -272,8 +287,16 @@ def adapted_base_train(spec: AdaptedBase, ctx: TrainingContext) -> TrainOutcome:
         should_stop=ctx.should_stop,
     )
     ctx.log(f"adapted: {result.metrics}")
+    # Both bases judged back to back, on the app's data as it is now.
+    ctx.log(f"evaluating the base it would replace ({reference or f'the general {model}'})")
+    before = spec.score(reference or base, ctx, eval_steps)
     ctx.log("evaluating the adapted base")
     after = spec.score(result.path, ctx, eval_steps)
+    if set(after) != set(before):
+        raise ValueError(
+            f"the app's evaluation measured {sorted(before)} for the base it would replace and "
+            f"{sorted(after)} for the adapted one: its data changed meanwhile; run it again"
+        )
     gains = {name: round(after[name] - before[name], 4) for name in after}
     for name in after:
         ctx.log(f"{name}: {after[name]:.4f} adapted vs {before[name]:.4f} reference")
@@ -285,6 +308,10 @@ def adapted_base_train(spec: AdaptedBase, ctx: TrainingContext) -> TrainOutcome:
         **{name: round(value, 4) for name, value in after.items()},
         **{f"reference_{name}": round(value, 4) for name, value in before.items()},
         "reference": str(reference) if reference else f"general {model}",
+        # The production version it was measured against (None: none of this model): the gate
+        # refuses it once production holds another.
+        "reference_version": reference_version,
+        "base_model": model,
         "method": config.method,
         **result.metrics,
     }
@@ -306,12 +333,25 @@ def _versus(metrics: dict[str, Any], metric: str) -> str:
     )
 
 
-def adapted_base_gate(metrics: dict[str, Any]) -> str | None:
+def adapted_base_gate(metrics: dict[str, Any], name: str | None = None) -> str | None:
     """Refuse an adapted base unless its app's evaluation beat the base it would replace: no
-    metric of the evaluation worse, and one better (an app judged on one metric: that one)."""
+    metric of the evaluation worse, and one better (an app judged on one metric: that one);
+    and, for the kind `name`, unless that base is still production's (not moved since the run,
+    nor a base adapted from another model that it would silently displace)."""
     gain = metrics.get("gain")
     if not isinstance(gain, (int, float)):
         return "the adapted base has no evaluation by its app (no gain measured)"
+    if name is not None and "reference_version" in metrics:
+        production = _production(name)
+        current = None if production is None else production[0]
+        if current != metrics["reference_version"]:
+            measured = metrics["reference_version"]
+            against = f"v{measured}" if measured is not None else "the general base"
+            now = f"v{current}" if current is not None else "none"
+            return (
+                f"production's {name} is {now} now, but this version was measured against "
+                f"{against} (of {metrics.get('base_model')}): adapt again to compare with it"
+            )
     gains = metrics.get("gains") or {metrics.get("app_metric", "the app's metric"): gain}
     worse = [name for name, change in gains.items() if change < 0]
     if worse:
@@ -332,6 +372,6 @@ def adapted_base_kind(spec: AdaptedBase) -> ModelKind:
         train=partial(adapted_base_train, spec),
         warm=False,
         params=_param_specs(spec),
-        gate=adapted_base_gate,
+        gate=partial(adapted_base_gate, name=adapted_base_name(spec.app)),
         on_production=spec.on_production,
     )

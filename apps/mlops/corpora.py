@@ -4,9 +4,10 @@ An upload goes through ingest's guards (apps/core/upload_jobs): the size cap bef
 the body streams in, UPLOAD_MAX_ROWS rows, one encoding rule. Its first rows are read within the
 request, so a wrong column, a bad encoding or an empty file is refused at once with nothing
 stored. The import itself (a job: inline for a small file, else `corpus_import_task`) cleans
-each text as adaptation does (white space folded, cut at MAX_TEXT_CHARS), drops repeats and
-writes the rest to `DATA_DIR/corpora/<app>/`, one text a line, with their hash. A file that
-fails leaves nothing half-written, and corpora stored before are never touched.
+each text as adaptation does (mlcore.adapt `text_clean`: white space folded, cut at 2,000
+characters), drops repeats and writes the rest to `DATA_DIR/corpora/<app>/`, one text a line,
+with their hash. A file that fails leaves nothing half-written, and corpora stored before are
+never touched.
 
 Runs name a corpus by its id (the `corpora` parameter of `<app>-base`, `unlabelled_corpora` of
 sentiment), so no path typed on a page reaches the server's files.

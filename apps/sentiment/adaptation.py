@@ -40,25 +40,31 @@ def _fine_tune(ctx: TrainingContext, base: Path) -> TrainOutcome:
     return sentiment_fit(ctx, ctx.params, base)
 
 
-def evaluation_params() -> dict[str, Any]:
+def evaluation_params(ctx: TrainingContext) -> dict[str, Any]:
     """The production recipe on the labelled data the production model trained on: its file
-    (while it is still there), its imported sets (those not deleted since) and corrections; with
-    no production model, the demo set and every imported set. No distillation: a teacher's
-    labels would judge the teacher, not the base."""
-    data: dict[str, Any] = {"data": str(DEMO_DATA), "sets": "all"}
-    production = production_params(MODEL_NAME) or {}
-    if production:
-        file = production.get("data") or DEMO_DATA
-        sets = set_ids_parse(production.get("sets"))
-        if sets is not None:
-            kept = LabelledSet.objects.filter(pk__in=sets).values_list("pk", flat=True)
-            sets = sorted(kept)
-        data = {
-            "data": str(file if Path(file).is_file() else DEMO_DATA),
-            "sets": "all" if sets is None else sets or "none",
-            "include_corrections": bool(production.get("include_corrections")),
-        }
-    return {**DEFAULT_PARAMS, **data, "distil_documents": "no"}
+    (while it is still there), the imported sets it used (those not deleted since) and its
+    corrections; with no production model, the demo set and every imported set. No
+    distillation: a teacher's labels would judge the teacher, not the base."""
+    production = production_params(MODEL_NAME)
+    if production is None:
+        ctx.log("judged on the demo set and every imported set (no production sentiment model)")
+        return {**DEFAULT_PARAMS, "data": str(DEMO_DATA), "sets": "all", "distil_documents": "no"}
+    file = Path(production.get("data") or DEMO_DATA)
+    if not file.is_file():
+        ctx.log(f"production's training file {file} is gone: judged on the demo set instead")
+        file = DEMO_DATA
+    used = [s["id"] for s in (production.get("training_data") or {}).get("sets", [])]
+    kept = sorted(LabelledSet.objects.filter(pk__in=used).values_list("pk", flat=True))
+    ctx.log(f"judged on production's labelled data: {file.name} and sets {kept or 'none'}")
+    return {
+        **DEFAULT_PARAMS,
+        "data": str(file),
+        "sets": kept or "none",
+        "include_corrections": production.get(
+            "include_corrections", DEFAULT_PARAMS["include_corrections"]
+        ),
+        "distil_documents": "no",
+    }
 
 
 # Held-out macro-F1 and accuracy of the sentiment classifier fine-tuned from a base.

@@ -51,6 +51,7 @@ class DistilledData:
     labels: list[str]
     probabilities: npt.NDArray[np.float32]
     metrics: dict[str, Any]
+    teacher_members: int = 1  # an ensemble teacher's seeds
 
 
 # Corpora uploaded for the sentiment app (Models → Corpora), named by id: read with the files.
@@ -220,12 +221,13 @@ def teacher_label(ctx: TrainingContext, teacher: Any, texts: list[str]) -> npt.N
     return np.concatenate(parts).astype(np.float32)
 
 
-def student_config(ctx: TrainingContext, config: Any) -> Any:
+def student_config(ctx: TrainingContext, config: Any, teacher_members: int = 1) -> Any:
     """The student's training config in a distilled run: DISTIL_STUDENT_PARAMS for what the
-    run did not set itself (`ctx.params`), and one model: `ensemble` N made the teacher an
-    ensemble of N, and the served student stays its base's size."""
+    run did not set itself (`ctx.params`), and one model: `ensemble` N makes a fitted teacher
+    an ensemble of N (`teacher_members`), and the served student stays its base's size."""
+    if teacher_members > 1:
+        ctx.log(f"the teacher was an ensemble of {teacher_members}; the student is one model")
     if config.ensemble > 1:
-        ctx.log(f"the teacher was an ensemble of {config.ensemble}; the student is one model")
         config = dataclasses.replace(config, ensemble=1)
     chosen = {k: v for k, v in DISTIL_STUDENT_PARAMS.items() if k not in ctx.params}
     if not chosen:
@@ -290,6 +292,7 @@ def distillation_targets(
     if list(teacher.labels) != labels:
         raise ValueError(f"the teacher's labels {teacher.labels} are not the data's {labels}")
     teacher_report = teacher.evaluate(validation[0], validation[1])
+    members = 1 if teacher_name == "production" else config.ensemble
     teacher, form = _fastest(ctx, teacher, validation)
     ctx.log(f"teacher labels {len(unlabelled)} unlabelled texts")
     texts = train[0] + unlabelled
@@ -299,11 +302,12 @@ def distillation_targets(
         texts=texts,
         labels=train[1] + pseudo,
         probabilities=probabilities,
+        teacher_members=members,
         metrics={
             "distillation": {
                 "teacher": teacher_name,
                 "teacher_form": form,
-                "teacher_members": config.ensemble if teacher_name != "production" else 1,
+                "teacher_members": members,
                 "teacher_accuracy": round(float(teacher_report["accuracy"]), 4),
                 "teacher_macro_f1": round(float(teacher_report["macro"]["f1"]), 4),
                 "unlabelled": len(unlabelled),

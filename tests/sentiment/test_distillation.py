@@ -210,11 +210,15 @@ def test_an_ensemble_teaches_one_student(tmp_path: Path) -> None:
     log: list[str] = []
     ctx = TrainingContext(run_id=None, params={"ensemble": 3}, workdir=tmp_path, log=log.append)
 
-    chosen = student_config(ctx, TrainConfig(ensemble=3))
+    chosen = student_config(ctx, TrainConfig(ensemble=3), teacher_members=3)
 
     # The served student stays one model of its base's size; the three seeds taught it.
     assert chosen.ensemble == 1
     assert log[0] == "the teacher was an ensemble of 3; the student is one model"
+    # The production model teaching (one model, whatever the run asked): no ensemble is named.
+    log.clear()
+    assert student_config(ctx, TrainConfig(ensemble=3), teacher_members=1).ensemble == 1
+    assert not any("ensemble" in line for line in log)
 
 
 def test_no_turns_document_distillation_off(tmp_path: Path) -> None:

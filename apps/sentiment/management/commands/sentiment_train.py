@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
@@ -94,12 +95,17 @@ class Command(BaseCommand):
         parser.add_argument("--max-steps", type=int, default=0)
         parser.add_argument("--no-corrections", action="store_true")
         parser.add_argument(
-            "--ensemble", type=int, default=1, help="serve N members (N x the inference cost)"
+            "--ensemble",
+            type=int,
+            default=1,
+            help="serve N members (N x the inference cost); when distilling, the teacher's N "
+            "members teach one student",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
         params = {
-            "data": options["data"] or str(DEMO_DATA),
+            # Absolute: the version records it, and judging an adapted base reads it again.
+            "data": str(Path(options["data"]).resolve()) if options["data"] else str(DEMO_DATA),
             "sets": options["sets"],
             "learning_rate": options["learning_rate"],
             "batch_size": options["batch_size"],
