@@ -263,22 +263,9 @@ def test_the_base_it_would_replace_is_judged_before_the_adaptation_runs(
         adapted_base_train(_spec(score=score), ctx)
 
 
-def test_a_new_base_is_judged_against_the_general_form_of_its_own_model(
-    tmp_path: Path, monkeypatch: Any, django_capture_on_commit_callbacks: Any
-) -> None:
-    adapted_base_promoted(
-        "sentiment-base",
-        tmp_path,
-        {"gain": 0.01, "app_metric": "macro_f1", "macro_f1": 0.71},
-        django_capture_on_commit_callbacks,
-        base_model="multilingual",
-    )
-    judged: list[Path | None] = []
-
-    def score(base: Path | None, _ctx: Any, _steps: int | None) -> dict[str, float]:
-        judged.append(base)
-        return {"macro_f1": 0.5 + 0.1 * (len(judged) - 1)}
-
+@pytest.fixture
+def adapt_instantly(monkeypatch: Any) -> None:
+    """Adaptation stands in: the encoder "saved" where the run asked, with nothing trained."""
     monkeypatch.setattr(
         "apps.mlops.adaptation.adapt",
         lambda texts, *, out_dir, config, **_kwargs: AdaptResult(
@@ -289,6 +276,40 @@ def test_a_new_base_is_judged_against_the_general_form_of_its_own_model(
             train_size=len(texts),
         ),
     )
+
+
+def _production_base(on_commit: Any, folder: Path, base_model: str) -> ModelVersion:
+    return adapted_base_promoted(
+        "sentiment-base",
+        folder,
+        {"gain": 0.01, "app_metric": "macro_f1", "macro_f1": 0.71},
+        on_commit,
+        base_model=base_model,
+    )
+
+
+def test_a_base_adapted_from_another_model_is_not_served_in_place_of_minilm(
+    tmp_path: Path, django_capture_on_commit_callbacks: Any
+) -> None:
+    adapted = _production_base(django_capture_on_commit_callbacks, tmp_path, "multilingual")
+
+    # English text picks MiniLM: the multilingual base in production is not its adapted form.
+    assert adapted_base_path("sentiment", "minilm") is None
+    folder = services.registry().artifact_path("sentiment-base", adapted.version)
+    assert adapted_base_path("sentiment", "multilingual") == folder
+
+
+@pytest.mark.usefixtures("adapt_instantly")
+def test_a_new_base_is_judged_against_the_general_form_of_its_own_model(
+    tmp_path: Path, django_capture_on_commit_callbacks: Any
+) -> None:
+    _production_base(django_capture_on_commit_callbacks, tmp_path, "multilingual")
+    judged: list[Path | None] = []
+
+    def score(base: Path | None, _ctx: Any, _steps: int | None) -> dict[str, float]:
+        judged.append(base)
+        return {"macro_f1": 0.5 + 0.1 * (len(judged) - 1)}
+
     ctx = TrainingContext(run_id=None, params={}, workdir=tmp_path, log=lambda _line: None)
 
     outcome = adapted_base_train(_spec(score=score), ctx)
@@ -303,31 +324,17 @@ def test_a_new_base_is_judged_against_the_general_form_of_its_own_model(
     assert refusal is not None and "measured against the general base (of minilm)" in refusal
 
 
+@pytest.mark.usefixtures("adapt_instantly")
 def test_a_new_base_is_judged_against_production_of_its_model_until_production_moves(
-    tmp_path: Path, monkeypatch: Any, django_capture_on_commit_callbacks: Any
+    tmp_path: Path, django_capture_on_commit_callbacks: Any
 ) -> None:
-    production = adapted_base_promoted(
-        "sentiment-base",
-        tmp_path,
-        {"gain": 0.01, "app_metric": "macro_f1", "macro_f1": 0.71},
-        django_capture_on_commit_callbacks,
-    )
+    production = _production_base(django_capture_on_commit_callbacks, tmp_path, "minilm")
     judged: list[Path | None] = []
 
     def score(base: Path | None, _ctx: Any, _steps: int | None) -> dict[str, float]:
         judged.append(base)
         return {"macro_f1": 0.5 if base != tmp_path / "run" / "artifact" else 0.6}
 
-    monkeypatch.setattr(
-        "apps.mlops.adaptation.adapt",
-        lambda texts, *, out_dir, config, **_kwargs: AdaptResult(
-            path=Path(out_dir),
-            method=config.method,
-            metrics={},
-            corpus_hash=corpus_hash(texts),
-            train_size=len(texts),
-        ),
-    )
     ctx = TrainingContext(run_id=None, params={}, workdir=tmp_path / "run", log=lambda _line: None)
 
     outcome = adapted_base_train(_spec(score=score), ctx)

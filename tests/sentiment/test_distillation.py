@@ -14,7 +14,7 @@ from django.test import override_settings
 
 from apps.mlops import services
 from apps.mlops.models import ModelVersion
-from apps.mlops.runtime import TrainingContext, adapted_base_path
+from apps.mlops.runtime import TrainingContext
 from apps.sentiment import distillation
 from apps.sentiment.distillation import (
     LABEL_CHUNK,
@@ -103,23 +103,6 @@ def test_training_starts_from_the_production_adapted_base(
     expected = services.registry().artifact_path("sentiment-base", adapted.version)
     assert ModelVersion.objects.get(name="sentiment").base_model == str(expected)
     assert f"base model: the production adapted base ({expected})" in out.getvalue()
-
-
-def test_a_base_adapted_from_another_model_is_not_trained_from(
-    model_dirs: Path, django_capture_on_commit_callbacks: object
-) -> None:
-    adapted = adapted_base_promoted(
-        "sentiment-base",
-        model_dirs,
-        {"gain": 0.01, "app_metric": "macro_f1", "macro_f1": 0.71},
-        django_capture_on_commit_callbacks,
-        base_model="multilingual",
-    )
-
-    # English text picks MiniLM: the multilingual base in production is not its adapted form.
-    assert adapted_base_path("sentiment", "minilm") is None
-    folder = services.registry().artifact_path("sentiment-base", adapted.version)
-    assert adapted_base_path("sentiment", "multilingual") == folder
 
 
 def _documents(texts: list[str]) -> None:
