@@ -248,14 +248,16 @@ def adapted_base_train(spec: AdaptedBase, ctx: TrainingContext) -> TrainOutcome:
     texts = corpus_ready(_texts(spec, params, ctx))
     # Like against like: production's adapted base only when it was adapted from this model.
     reference_version = adapted_base_version(spec.app, model)
-    reference: Path | None = None
+    general = reference_version is None
+    reference = base
     if reference_version is not None:
         reference = adapted_base_version_path(spec.app, reference_version)
+    described = f"the general {model}" if general else str(reference)
     eval_steps = int(params["eval_max_steps"]) if params.get("eval_max_steps") else None
     # One step of the app's evaluation first: what it refuses (too few shoppers, too few
     # labelled rows) is refused before the adaptation's hours, not after.
     ctx.log("trying the app's evaluation (one step) before adapting")
-    spec.score(reference or base, ctx, 1)
+    spec.score(reference, ctx, 1)
     config = AdaptConfig(
         method=str(params["method"]),
         epochs=int(params["epochs"]),
@@ -288,8 +290,8 @@ def adapted_base_train(spec: AdaptedBase, ctx: TrainingContext) -> TrainOutcome:
     )
     ctx.log(f"adapted: {result.metrics}")
     # Both bases judged back to back, on the app's data as it is now.
-    ctx.log(f"evaluating the base it would replace ({reference or f'the general {model}'})")
-    before = spec.score(reference or base, ctx, eval_steps)
+    ctx.log(f"evaluating the base it would replace ({described})")
+    before = spec.score(reference, ctx, eval_steps)
     ctx.log("evaluating the adapted base")
     after = spec.score(result.path, ctx, eval_steps)
     if set(after) != set(before):
@@ -307,7 +309,7 @@ def adapted_base_train(spec: AdaptedBase, ctx: TrainingContext) -> TrainOutcome:
         "app_metric": metric,
         **{name: round(value, 4) for name, value in after.items()},
         **{f"reference_{name}": round(value, 4) for name, value in before.items()},
-        "reference": str(reference) if reference else f"general {model}",
+        "reference": f"general {model}" if general else str(reference),
         # The production version it was measured against (None: none of this model): the gate
         # refuses it once production holds another.
         "reference_version": reference_version,
