@@ -230,12 +230,16 @@ class ModelRegistry:
             raise UnknownVersion(f"model {name!r} has no {alias!r} version")
         return version
 
-    def info(self, name: str, version: int) -> VersionInfo:
+    def _version_dir(self, name: str, version: int) -> Path:
+        """The folder of a registered version; UnknownVersion when there is none."""
         path = self._model_dir(name) / f"v{int(version):04d}"
-        meta_path = path / "meta.json"
-        if not meta_path.exists():
+        if not (path / "meta.json").exists():
             raise UnknownVersion(f"model {name!r} has no version {version}")
-        meta = json.loads(meta_path.read_text())
+        return path
+
+    def info(self, name: str, version: int) -> VersionInfo:
+        path = self._version_dir(name, version)
+        meta = json.loads((path / "meta.json").read_text())
         return VersionInfo(
             name=name,
             version=version,
@@ -249,7 +253,9 @@ class ModelRegistry:
         )
 
     def artifact_path(self, name: str, version: int) -> Path:
-        return self.info(name, version).path / "artifact"
+        """A version's artifact folder, named without reading its record (a hot path: every
+        question a knowledge base's adapted encoder embeds asks for it)."""
+        return self._version_dir(name, version) / "artifact"
 
     def verify(self, name: str, version: int) -> VersionInfo:
         """Check every recorded file exists and matches its checksum."""

@@ -12,10 +12,8 @@ compared. A new version's indices are filled before a KB switches to them
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
-from django.conf import settings
 
 from apps.mlops.runtime import (
     EMBEDDING_DIMS,
@@ -31,10 +29,6 @@ from apps.mlops.runtime import (
 from .models import KnowledgeBase
 
 APP = "support"
-
-# The folders of adapted-base versions, by (model folder, version): a version's folder never
-# moves, and every question embedded by it would otherwise read the registry's records.
-_base_folders: dict[tuple[str, int], Path] = {}
 
 
 def passage_text(title: str, heading: str, text: str) -> str:
@@ -58,15 +52,7 @@ def kb_texts_embed(texts: Sequence[str], model: str, base: int | None = None) ->
     adapted base."""
     if base is None:
         return texts_embed(texts, model)
-    return folder_texts_embed(texts, base_folder(base))
-
-
-def base_folder(base: int) -> Path:
-    """The encoder folder of version `base` of the support app's adapted base."""
-    key = (str(settings.ML_MODEL_DIR), base)
-    if key not in _base_folders:
-        _base_folders[key] = adapted_base_version_path(APP, base)
-    return _base_folders[key]
+    return folder_texts_embed(texts, adapted_base_version_path(APP, base))
 
 
 def vectors_remove(name: str, ids: Sequence[int]) -> None:

@@ -92,3 +92,17 @@ def test_a_recorded_file_outside_the_version_fails_verification(tmp_path):
 
     with pytest.raises(CorruptArtifact, match="not a path inside the version"):
         reg.verify("m", 1)
+
+
+def test_an_artifact_folder_is_named_without_reading_the_versions_record(tmp_path):
+    reg = ModelRegistry(tmp_path / "reg")
+    info = reg.register("m", make_artifact(tmp_path, "a", "one"))
+    meta = info.path / "meta.json"
+    meta.write_text(meta.read_text()[:10])  # a record that no longer parses
+
+    # The hot path (every question an adapted encoder embeds) only checks the version exists.
+    assert read_weights(reg.artifact_path("m", info.version)) == "one"
+    with pytest.raises(json.JSONDecodeError):
+        reg.info("m", info.version)
+    with pytest.raises(UnknownVersion):
+        reg.artifact_path("m", info.version + 1)

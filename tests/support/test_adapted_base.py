@@ -16,10 +16,10 @@ from apps.mlops import services
 from apps.mlops.kinds import kind_get
 from apps.mlops.model_store import registry
 from apps.mlops.models import ModelVersion
-from apps.mlops.runtime import TrainingContext, adapted_base_version_path
+from apps.mlops.runtime import TrainingContext
 from apps.support import services as support_services
 from apps.support.adaptation import article_hit, support_texts, task_texts
-from apps.support.encoders import kb_index, kb_texts_embed
+from apps.support.encoders import kb_index
 from apps.support.models import Article, Chunk, KnowledgeBase, Message, PastConversation
 from apps.support.retrieval import (
     CHUNK_INDEX,
@@ -246,28 +246,6 @@ def test_article_hit_embeds_only_the_passages_of_the_knowledge_bases_it_judges(
     assert any(text.startswith("Card delivery. ") for text in encoder.calls)
     assert not any("Opening hours" in text for text in encoder.calls)
     assert "When do you open?" not in encoder.calls
-
-
-def test_an_adapted_base_folder_is_looked_up_once(
-    monkeypatch: Any, promote: Callable[..., ModelVersion]
-) -> None:
-    version = promote(with_task=False)
-    adapted = _AdaptedStandIn()
-    monkeypatch.setattr("apps.mlops.vectors.folder_texts_embed", adapted)
-    lookups: list[int] = []
-
-    def looked_up(app: str, number: int) -> Path:
-        lookups.append(number)
-        return adapted_base_version_path(app, number)
-
-    monkeypatch.setattr("apps.support.encoders.adapted_base_version_path", looked_up)
-
-    for question in ("Where is my card?", "How do I change my PIN?"):
-        kb_texts_embed([question], "minilm", version.version)
-
-    # Every question is embedded by the version's folder, found in the registry once.
-    assert lookups == [version.version]
-    assert adapted.folders == [registry().artifact_path("support-base", version.version)] * 2
 
 
 @pytest.mark.slow
