@@ -5,7 +5,8 @@ Each app registers one (`<app>-base`) with `adapted_base_kind`, saying where its
 how its evaluation scores a base: the sentiment and support classifiers fine-tuned from it,
 the recommender's own evaluation. A run scores both the new encoder and the base it would
 replace (production's adapted base, else the general one) on the same data in the same run;
-the gate promotes it only when the app's evaluation says it is better.
+the gate promotes it only when the app's evaluation says it is better. The texts that
+evaluation judges on never enter the corpus, whatever its source.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from mlcore.adapt import (
     adapt,
     corpus_read,
     corpus_ready,
+    texts_without,
 )
 from mlcore.base_models import BASE_MODELS, BaseModelMissing, base_model_path, base_model_resolve
 from mlcore.registry import UnknownVersion
@@ -79,6 +81,9 @@ class AdaptedBase:
     texts: Callable[[], list[str]]  # the app's own unlabelled texts
     task_texts: Callable[[], list[str]]  # the task's texts, for task-adaptive pretraining
     score: BaseScore
+    # The texts `score` judges on (its held-out rows and queries): kept out of every corpus,
+    # as pretraining on them would flatter the adapted base at the gate.
+    judged_texts: Callable[[], list[str]] = list
     # Called with the version once a base is put in production (e.g. re-embed what it serves).
     on_production: Callable[[int], None] | None = None
     # The base models (mlcore.base_models.BASE_MODELS) whose adapted form the app uses (its
@@ -245,7 +250,14 @@ def adapted_base_train(spec: AdaptedBase, ctx: TrainingContext) -> TrainOutcome:
         base = base_model_resolve(model)
     except BaseModelMissing as exc:
         raise ValueError(str(exc)) from None
-    texts = corpus_ready(_texts(spec, params, ctx))
+    texts = _texts(spec, params, ctx)
+    kept = texts_without(texts, spec.judged_texts())
+    if len(kept) < len(texts):
+        ctx.log(
+            f"{len(texts) - len(kept)} texts the app's evaluation judges on are left out of "
+            "the corpus"
+        )
+    texts = corpus_ready(kept)
     # Like against like: production's adapted base only when it was adapted from this model.
     reference_version = adapted_base_version(spec.app, model)
     general = reference_version is None

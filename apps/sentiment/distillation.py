@@ -28,7 +28,7 @@ from django.conf import settings
 
 from apps.mlops.runtime import ParamSpec, TrainingContext, corpus_choices, corpus_paths
 from apps.mlops.services import model_available, model_load
-from mlcore.adapt import corpus_hash, corpus_read, texts_clean
+from mlcore.adapt import corpus_hash, corpus_read, texts_clean, texts_without
 from mlcore.base_models import BaseModelMissing, base_model_resolve
 from mlcore.language import is_chinese_or_mixed
 from mlcore.serving.choice import FP32
@@ -269,16 +269,18 @@ def distillation_targets(
     """The distillation rows for `params["unlabelled"]`, `params["unlabelled_corpora"]` and the
     ingested documents (`params["distil_documents"]`); None when there is nothing to distil."""
     files = unlabelled_files(params)
-    held = set(validation[0]) | set(train[0])
+    # The labelled sentences (those judged on above all) never come back as unlabelled ones,
+    # however their case or spacing differs.
+    labelled = [*validation[0], *train[0]]
     try:
         named = corpus_read(files, limit=UNLABELLED_CAP) if files else []
     except (OSError, UnicodeDecodeError) as exc:
         raise ValueError(f"cannot read the unlabelled texts: {exc}") from None
-    named = [t for t in named if t not in held]
+    named = texts_without(named, labelled)
     if files and not named:
         raise ValueError("the unlabelled files hold no text beyond the labelled set")
     reads_documents = _documents_mode(params) != "no"
-    documents = [t for t in documents_texts() if t not in held] if reads_documents else []
+    documents = texts_without(documents_texts(), labelled) if reads_documents else []
     if documents_wanted(ctx, params, base, documents, train[0]):
         unlabelled = texts_clean(named + documents, limit=UNLABELLED_CAP)
     else:

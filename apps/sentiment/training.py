@@ -20,7 +20,12 @@ from mlcore.language import base_model_pick
 
 from .defaults import DEFAULT_PARAMS as DEFAULT_PARAMS
 from .distillation import distillation_targets, student_config
-from .training_data import corrections_mark_used, set_ids_parse, training_data_assemble
+from .training_data import (
+    TrainingData,
+    corrections_mark_used,
+    set_ids_parse,
+    training_data_assemble,
+)
 from .training_params import PARAM_SPECS as PARAM_SPECS
 from .uploads import LabelledRow, UploadError, labelled_read
 
@@ -88,6 +93,27 @@ def _auto(params: dict[str, Any]) -> bool:
     return str(params.get("base_model") or "auto") == "auto"
 
 
+def params_data(params: dict[str, Any]) -> TrainingData:
+    """The labelled rows a run with `params` trains on: its file (the demo set unless given),
+    its sets, its corrections."""
+    base_path = params.get("data") or DEMO_DATA
+    return training_data_assemble(
+        base_path=base_path,
+        base_rows=training_rows_load(base_path),
+        set_ids=set_ids_parse(params.get("sets")),
+        include_corrections=bool(params.get("include_corrections")),
+    )
+
+
+def validation_rows(params: dict[str, Any], labels: list[str]) -> tuple[list[int], list[int]]:
+    """(training, validation) row indices of a run with `params` over rows labelled `labels`:
+    the validation rows are the held-out rows its metrics are measured on."""
+    # heavy: mlcore.classifier loads torch and transformers
+    from mlcore.classifier import stratified_split
+
+    return stratified_split(labels, float(params["val_fraction"]), int(params["seed"]))
+
+
 def sentiment_fit(ctx: TrainingContext, params: dict[str, Any], base: Path | None) -> TrainOutcome:
     """Fine-tune `base` (None: chosen from the data, _base_choose) with `params` (checked,
     defaults filled in); with `unlabelled` files or corpora, or enough ingested documents
@@ -96,13 +122,7 @@ def sentiment_fit(ctx: TrainingContext, params: dict[str, Any], base: Path | Non
     # heavy: mlcore.classifier loads torch and transformers
     from mlcore.classifier import ProgressEvent, TrainConfig, final_report_line, fit
 
-    base_path = params.get("data") or DEMO_DATA
-    data = training_data_assemble(
-        base_path=base_path,
-        base_rows=training_rows_load(base_path),
-        set_ids=set_ids_parse(params.get("sets")),
-        include_corrections=bool(params.get("include_corrections")),
-    )
+    data = params_data(params)
     rows = data.rows
     for used in data.sets:
         ctx.log(f"labelled set {used['id']} ({used['name']}): {used['rows']} sentences")
@@ -151,10 +171,7 @@ def sentiment_fit(ctx: TrainingContext, params: dict[str, Any], base: Path | Non
                 f"val accuracy {event.val_accuracy or 0:.3f}"
             )
 
-    # heavy: mlcore.classifier loads torch and transformers
-    from mlcore.classifier import stratified_split
-
-    train_idx, val_idx = stratified_split(labels, config.val_fraction, config.seed)
+    train_idx, val_idx = validation_rows(params, labels)
     if not val_idx or len(set(labels)) < 2:
         raise UploadError(
             f"{len(rows)} sentences are too few: need at least two labels and enough rows per "

@@ -2,11 +2,12 @@
 
 The unlabelled texts are the knowledge base's passages, past conversations (questions and
 best replies) and the customers' and agents' messages of transcripts; task-adaptive
-pretraining reads the labelled past questions. A base is judged on both jobs it does:
+pretraining reads the labelled past questions. A base is judged on both jobs it does, on the
+same held-out past questions (the intent classifier's split), which never enter the corpus:
 
 - the intent classifier fine-tuned from it on the past conversations: its held-out macro-F1;
-- retrieval: article hit@3 of its dense search, each labelled past question against its
-  knowledge base's published passages (a hit: one of the three best articles carries the
+- retrieval: article hit@3 of its dense search, each held-out labelled past question against
+  its knowledge base's published passages (a hit: one of the three best articles carries the
   question's intent). Measured where articles carry intents; skipped (logged) elsewhere.
 
 The gate wants neither worse and one better. Once a base is in production, intent training
@@ -27,12 +28,12 @@ from apps.mlops.runtime import AdaptedBase, TrainingContext, TrainOutcome, fine_
 from mlcore.base_models import base_model_path
 
 from .encoders import passage_text
-from .intent import intent_train, rows_from_past
+from .intent import intent_split, intent_train, rows_from_past
 from .models import Article, Chunk, Message, PastConversation
 
 # The most texts one adaptation reads from each source.
 MAX_TEXTS = 100_000
-# The most labelled past questions retrieval is judged on (newest first).
+# The most held-out past questions retrieval is judged on (newest first).
 MAX_JUDGED = 2_000
 K = 3
 
@@ -53,8 +54,15 @@ def support_texts() -> list[str]:
 
 
 def task_texts() -> list[str]:
-    """The labelled past questions the intent classifier trains on."""
+    """The labelled past questions (adaptation leaves out those judged_texts names)."""
     return [question for question, _ in rows_from_past(None)]
+
+
+def judged_texts() -> list[str]:
+    """The past questions a base is judged on, by both jobs: the intent classifier's held-out
+    rows."""
+    _, held = intent_split(rows_from_past(None))
+    return [question for question, _ in held]
 
 
 def _fine_tune(ctx: TrainingContext, base: Path) -> TrainOutcome:
@@ -66,8 +74,9 @@ intent_score = fine_tune_score(_fine_tune, {})
 
 
 def article_hit(base: Path | None, ctx: TrainingContext) -> float | None:
-    """Article hit@3 of dense retrieval with `base` (None: MiniLM) for the labelled past
-    questions of knowledge bases whose published articles carry intents; None when none do."""
+    """Article hit@3 of dense retrieval with `base` (None: MiniLM) for the held-out labelled
+    past questions (judged_texts) of knowledge bases whose published articles carry intents;
+    None when there are none."""
     # heavy: the embedder loads torch and transformers
     from mlcore.embedder import Embedder
 
@@ -75,14 +84,18 @@ def article_hit(base: Path | None, ctx: TrainingContext) -> float | None:
     with_intents = set(
         published.exclude(article__intents=[]).values_list("kb_id", flat=True).distinct()
     )
-    questions = list(
+    judged = set(judged_texts())
+    labelled = (
         PastConversation.objects.exclude(intent="")
         .filter(kb_id__in=with_intents)
         .order_by("-pk")
-        .values_list("kb_id", "question", "intent")[:MAX_JUDGED]
+        .values_list("kb_id", "question", "intent")
     )
+    questions = [row for row in labelled.iterator() if row[1] in judged][:MAX_JUDGED]
     if not questions:
-        ctx.log("article hit@3: not measured (no labelled past question of a KB with intents)")
+        ctx.log(
+            "article hit@3: not measured (no held-out labelled past question of a KB with intents)"
+        )
         return None
     # Only the passages of the knowledge bases the judged questions ask.
     passages = [
@@ -137,5 +150,6 @@ ADAPTED_BASE = AdaptedBase(
     texts=support_texts,
     task_texts=task_texts,
     score=base_score,
+    judged_texts=judged_texts,
     on_production=_on_production,
 )

@@ -68,6 +68,18 @@ def rows_from_past(kb_id: int | None) -> list[tuple[str, str]]:
     return list(qs.values_list("question", "intent"))
 
 
+def intent_split(
+    rows: list[tuple[str, str]],
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(training, held-out) rows of (question, intent): 15% of each intent held out, always the
+    same ones for the same rows."""
+    # heavy: mlcore.classifier loads torch and transformers
+    from mlcore.classifier import stratified_split
+
+    train_idx, held_idx = stratified_split([label for _, label in rows], 0.15, 42)
+    return [rows[i] for i in train_idx], [rows[i] for i in held_idx]
+
+
 def _config(params: dict[str, Any], n: int) -> Any:
     # heavy: mlcore.classifier loads torch and transformers
     from mlcore.classifier import TrainConfig
@@ -201,7 +213,7 @@ PARAM_SPECS: tuple[ParamSpec, ...] = (
 def intent_train(ctx: TrainingContext) -> TrainOutcome:
     """Train from `params["data"]` (CSV text,category) or the KB's labelled past conversations."""
     # heavy: mlcore.classifier loads torch and transformers
-    from mlcore.classifier import final_report_line, fit, stratified_split
+    from mlcore.classifier import final_report_line, fit
 
     params = dict(ctx.params)
     rows = (
@@ -218,9 +230,7 @@ def intent_train(ctx: TrainingContext) -> TrainOutcome:
         )
     if len(counts) < 2:
         raise TrainingDataError("need at least two intents to train a classifier")
-    train_idx, held_idx = stratified_split([label for _, label in rows], 0.15, 42)
-    train = [rows[i] for i in train_idx]
-    held = [rows[i] for i in held_idx]
+    train, held = intent_split(rows)
     config = _config(params, len(train))
     # The base: the adapted-base kind's evaluation names the one it scores ("base_dir"); else
     # "auto" picks multilingual for a Chinese or mixed set, else MiniLM, and then the production

@@ -4,7 +4,15 @@
 `METHODS`: tsdae, mlm-keep, tapt (mlm-keep on the task's own texts), lora.
 """
 
-from .corpus import corpus_hash, corpus_read, corpus_split, text_clean, texts_clean
+from .corpus import (
+    corpus_hash,
+    corpus_read,
+    corpus_split,
+    text_clean,
+    text_key,
+    texts_clean,
+    texts_without,
+)
 from .methods import ADAPT_FILE, adapt, adapt_info, corpus_ready, encoder_cosine
 from .run import (
     DEFAULT_METHOD,
@@ -33,5 +41,7 @@ __all__ = [
     "encoder_cosine",
     "method_get",
     "text_clean",
+    "text_key",
     "texts_clean",
+    "texts_without",
 ]

@@ -28,7 +28,7 @@ def texts_clean(texts: Iterable[str], *, limit: int | None = None) -> list[str]:
         text = text_clean(raw)
         if not text:
             continue
-        key = content_hash(text, normalised=True)
+        key = text_key(text)
         if key in seen:
             continue
         seen.add(key)
@@ -36,6 +36,19 @@ def texts_clean(texts: Iterable[str], *, limit: int | None = None) -> list[str]:
         if limit is not None and len(out) >= limit:
             break
     return out
+
+
+def text_key(text: str) -> str:
+    """What two texts share when a corpus counts them as one: cleaned, case and whitespace
+    ignored."""
+    return content_hash(text_clean(text), normalised=True)
+
+
+def texts_without(texts: Iterable[str], exclude: Iterable[str]) -> list[str]:
+    """`texts` less those that are one of `exclude` (text_key): the texts a model is judged on
+    kept out of the unlabelled text it learns from."""
+    drop = {text_key(t) for t in exclude}
+    return [t for t in texts if text_key(t) not in drop]
 
 
 def corpus_read(paths: Sequence[str | Path], *, limit: int | None = None) -> list[str]:

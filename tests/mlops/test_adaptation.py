@@ -278,6 +278,26 @@ def adapt_instantly(monkeypatch: Any) -> None:
     )
 
 
+@pytest.mark.usefixtures("adapt_instantly")
+def test_the_texts_the_evaluation_judges_on_never_enter_the_corpus(tmp_path: Path) -> None:
+    texts = [f"Firm {i} said sales rose {i} percent." for i in range(30)]
+    corpus = tmp_path / "news.txt"
+    corpus.write_text("\n".join(texts) + "\n")
+    # Two of the evaluation's held-out texts are in the corpus, one with another case and
+    # spacing; pretraining on them would flatter the adapted base at the gate.
+    judged = ["FIRM 3 said  sales rose 3 percent.", texts[7], "A text the corpus lacks."]
+    lines: list[str] = []
+    ctx = TrainingContext(
+        run_id=None, params={"corpus": str(corpus)}, workdir=tmp_path, log=lines.append
+    )
+
+    outcome = adapted_base_train(_spec(judged_texts=lambda: judged), ctx)
+
+    kept = [text for i, text in enumerate(texts) if i not in (3, 7)]
+    assert outcome.data_size == 28 and outcome.data_hash == corpus_hash(kept)
+    assert "2 texts the app's evaluation judges on are left out of the corpus" in lines
+
+
 def _production_base(on_commit: Any, folder: Path, base_model: str) -> ModelVersion:
     return adapted_base_promoted(
         "sentiment-base",

@@ -9,9 +9,14 @@ import pytest
 
 from apps.mlops.adaptation import adapted_base_train
 from apps.mlops.runtime import TrainingContext
-from apps.sentiment.adaptation import ADAPTED_BASE, evaluation_params
+from apps.sentiment.adaptation import (
+    ADAPTED_BASE,
+    evaluation_params,
+    judged_texts,
+    training_texts,
+)
 from apps.sentiment.models import LabelledSet
-from apps.sentiment.training import DEMO_DATA
+from apps.sentiment.training import DEMO_DATA, sentiment_fit
 
 pytestmark = pytest.mark.django_db
 
@@ -79,3 +84,37 @@ def test_a_sentiment_base_is_adapted_from_a_model_the_classifier_trains_from(
     # "auto" trains from MiniLM or the multilingual model; a 110M mpnet base would never serve.
     with pytest.raises(ValueError, match="serves from minilm, multilingual, not mpnet"):
         adapted_base_train(ADAPTED_BASE, ctx)
+
+
+class _Validated(Exception):
+    """Raised by the stand-in fit with the rows the evaluation's fine-tune validates on."""
+
+    def __init__(self, texts: list[str]) -> None:
+        super().__init__("validated")
+        self.texts = texts
+
+
+def test_the_sentences_a_base_is_judged_on_are_the_evaluations_validation_rows(
+    monkeypatch: Any, tmp_path: Path, ctx: TrainingContext
+) -> None:
+    data = tmp_path / "analysts.csv"
+    sentences = {
+        label: [f"Firm {i} reported a {label} quarter." for i in range(20)]
+        for label in ("positive", "negative", "neutral")
+    }
+    rows = [f"{text},{label}" for label, texts in sentences.items() for text in texts]
+    data.write_text("sentence,label\n" + "\n".join(rows) + "\n")
+    _production(monkeypatch, {"data": str(data), "training_data": {"sets": []}})
+
+    def fit(*_args: Any, val_texts: list[str], **_kwargs: Any) -> Any:
+        raise _Validated(val_texts)
+
+    monkeypatch.setattr("mlcore.classifier.fit", fit)
+    with pytest.raises(_Validated) as validated:
+        sentiment_fit(ctx, evaluation_params(ctx), base=tmp_path)
+
+    judged = judged_texts()
+    assert sorted(judged) == sorted(validated.value.texts) and len(judged) == 9
+    # Task-adaptive pretraining reads production's own file, not the demo set; the judged
+    # sentences among them are left out by the adapted-base run (apps/mlops/adaptation.py).
+    assert sorted(training_texts()) == sorted(t for texts in sentences.values() for t in texts)

@@ -18,8 +18,9 @@ from apps.mlops.model_store import registry
 from apps.mlops.models import ModelVersion
 from apps.mlops.runtime import TrainingContext
 from apps.support import services as support_services
-from apps.support.adaptation import article_hit, support_texts, task_texts
+from apps.support.adaptation import article_hit, judged_texts, support_texts, task_texts
 from apps.support.encoders import kb_index
+from apps.support.intent import intent_train
 from apps.support.models import Article, Chunk, KnowledgeBase, Message, PastConversation
 from apps.support.retrieval import (
     CHUNK_INDEX,
@@ -207,9 +208,53 @@ def test_rows_written_while_a_knowledge_base_moves_to_a_new_base_are_embedded_by
     assert sum(t.endswith(edited.text) for t in adapted.texts) == 2
 
 
+def _all_held_out(monkeypatch: Any) -> None:
+    """Every labelled past question counts as held out (one per intent holds none out)."""
+    monkeypatch.setattr(
+        "apps.support.adaptation.judged_texts",
+        lambda: list(PastConversation.objects.values_list("question", flat=True)),
+    )
+
+
+class _Validated(Exception):
+    """Raised by the stand-in fit with the rows intent training validates on."""
+
+    def __init__(self, texts: list[str]) -> None:
+        super().__init__("validated")
+        self.texts = texts
+
+
+def test_a_support_base_is_judged_on_the_intent_classifiers_held_out_questions_only(
+    kb: Any, tmp_path: Path, monkeypatch: Any
+) -> None:
+    for i in range(7):
+        for question, intent in (
+            (f"When will my new card arrive, order {i}?", "card_arrival"),
+            (f"My PIN is blocked after wrong tries, attempt {i}", "pin_blocked"),
+        ):
+            PastConversation.objects.create(kb=kb, question=question, best_reply="-", intent=intent)
+    ctx = TrainingContext(run_id=None, params={}, workdir=tmp_path, log=lambda _line: None)
+
+    def fit(*_args: Any, val_texts: list[str], **_kwargs: Any) -> Any:
+        raise _Validated(val_texts)
+
+    monkeypatch.setattr("mlcore.classifier.fit", fit)
+    with pytest.raises(_Validated) as validated:
+        intent_train(ctx)
+    judged = judged_texts()
+    encoder = HashingEmbedder()
+    monkeypatch.setattr("mlcore.embedder.Embedder", lambda *_args, **_kwargs: encoder)
+    article_hit(None, ctx)
+
+    # One question of each intent is held out; retrieval asks those two and no other.
+    assert sorted(judged) == sorted(validated.value.texts) and len(judged) == 2
+    asked = [text for text in encoder.calls if not text.startswith(("Card delivery", "Changing"))]
+    assert sorted(asked) == sorted(judged)
+
+
 @pytest.mark.slow
 def test_retrieval_judges_a_base_by_article_hit_at_3_on_labelled_past_questions(
-    kb: Any, tmp_path: Path
+    kb: Any, tmp_path: Path, monkeypatch: Any
 ) -> None:
     for question, intent in (
         ("When will my new card arrive in the post?", "card_arrival"),
@@ -217,6 +262,7 @@ def test_retrieval_judges_a_base_by_article_hit_at_3_on_labelled_past_questions(
         ("Can I open a savings account?", "open_savings"),  # no article carries this intent
     ):
         PastConversation.objects.create(kb=kb, question=question, best_reply="-", intent=intent)
+    _all_held_out(monkeypatch)
     ctx = TrainingContext(run_id=None, params={}, workdir=tmp_path, log=lambda _line: None)
 
     # The real MiniLM finds the two answered questions' articles; the third cannot hit.
@@ -236,6 +282,7 @@ def test_article_hit_embeds_only_the_passages_of_the_knowledge_bases_it_judges(
     PastConversation.objects.create(
         kb=other, question="When do you open?", best_reply="-", intent="opening_hours"
     )
+    _all_held_out(monkeypatch)
     encoder = HashingEmbedder()
     monkeypatch.setattr("mlcore.embedder.Embedder", lambda *_args, **_kwargs: encoder)
     ctx = TrainingContext(run_id=None, params={}, workdir=tmp_path, log=lambda _line: None)
@@ -250,7 +297,7 @@ def test_article_hit_embeds_only_the_passages_of_the_knowledge_bases_it_judges(
 
 @pytest.mark.slow
 def test_model_adapt_judges_a_support_base_on_intents_and_article_hits(kb: Any) -> None:
-    for i in range(10):
+    for i in range(15):
         for question, intent in (
             (f"When will my new card arrive, order {i}?", "card_arrival"),
             (f"My PIN is blocked after wrong tries, attempt {i}", "pin_blocked"),
@@ -269,7 +316,10 @@ def test_model_adapt_judges_a_support_base_on_intents_and_article_hits(kb: Any) 
     assert metrics["gains"]["article_hit@3"] == pytest.approx(
         metrics["article_hit@3"] - metrics["reference_article_hit@3"], abs=1e-3
     )
-    assert "article hit@3 of dense retrieval on 20 past questions" in out.getvalue()
+    # Two of each intent's 15 are held out: both jobs are judged on those 4, and task-adaptive
+    # pretraining read the other 26.
+    assert "article hit@3 of dense retrieval on 4 past questions" in out.getvalue()
+    assert "4 texts the app's evaluation judges on are left out of the corpus" in out.getvalue()
 
 
 def test_the_sync_moves_only_minilm_knowledge_bases_behind_production(

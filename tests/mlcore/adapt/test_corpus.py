@@ -15,6 +15,7 @@ from mlcore.adapt import (
     method_get,
     text_clean,
     texts_clean,
+    texts_without,
 )
 from mlcore.adapt.corpus import MAX_TEXT_CHARS
 
@@ -32,6 +33,16 @@ def test_a_corpus_keeps_each_text_once_across_files_and_stops_at_the_cap(tmp_pat
         "Margins held.",
     ]
     assert corpus_read([first, second], limit=3) == ["Profit rose.", "Sales fell.", "Orders grew."]
+
+
+def test_texts_to_keep_out_are_dropped_whatever_their_case_or_spacing() -> None:
+    texts = ["Profit rose.", "Sales  fell. ", "Orders grew."]
+
+    kept = texts_without(texts, ["SALES FELL.", "profit rose", "Margins held."])
+
+    # "profit rose" lacks the full stop: another text, kept.
+    assert kept == ["Profit rose.", "Orders grew."]
+    assert texts_without(texts, []) == texts
 
 
 def test_the_corpus_hash_names_the_texts_in_order() -> None:
