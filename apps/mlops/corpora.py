@@ -37,8 +37,7 @@ from apps.core.upload_jobs import (
     upload_kept,
     upload_max_rows,
 )
-from mlcore.adapt import text_clean
-from mlcore.text import content_hash
+from mlcore.adapt import text_clean, text_key
 
 from .corpus_files import CorpusFileError, LineError, corpus_texts_iter, format_guess
 from .models import CORPUS_APPS, Corpus
@@ -157,7 +156,7 @@ def _texts_write(corpus: Corpus, partial: Path, errors: list[LineError]) -> dict
             text = text_clean(raw)
             if not text:
                 continue
-            key = content_hash(text, normalised=True)
+            key = text_key(text)
             if key in seen:
                 duplicates += 1
                 continue
