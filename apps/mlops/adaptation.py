@@ -24,14 +24,13 @@ from mlcore.adapt import (
     AdaptConfig,
     AdaptProgress,
     adapt,
-    corpus_read,
     corpus_ready,
-    texts_without,
 )
 from mlcore.base_models import BASE_MODELS, BaseModelMissing, base_model_path, base_model_resolve
 from mlcore.registry import UnknownVersion
 
-from .corpora import corpus_choices, corpus_paths
+from .adaptation_corpus import adaptation_corpus, judged_unchanged
+from .corpora import corpus_choices
 from .kinds import MAX_STEPS_SPEC, ModelKind, ParamSpec, TrainingContext, TrainOutcome
 from .model_store import registry
 
@@ -206,33 +205,6 @@ def _param_specs(spec: AdaptedBase) -> tuple[ParamSpec, ...]:
     return (PARAM_SPECS[0], _corpora_spec(spec.app), *PARAM_SPECS[1:-1], _base_model_spec(spec))
 
 
-def _corpus_files(value: Any) -> list[str]:
-    if not value:
-        return []
-    items = value if isinstance(value, list) else str(value).split(",")
-    return [str(item).strip() for item in items if str(item).strip()]
-
-
-def _texts(spec: AdaptedBase, params: dict[str, Any], ctx: TrainingContext) -> list[str]:
-    files = _corpus_files(params.get("corpus"))
-    ids = [int(i) for i in params.get("corpora") or []]
-    if ids:
-        files = corpus_paths(app=spec.app, ids=ids) + files
-        ctx.log(f"uploaded corpora: {', '.join(f'#{i}' for i in ids)}")
-    if files:
-        try:
-            texts = corpus_read(files)
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ValueError(f"cannot read the corpus: {exc}") from None
-        ctx.log(f"corpus: {len(texts)} distinct texts from {', '.join(files)}")
-        return texts
-    if params.get("method") == "tapt":
-        ctx.log("corpus: the task's own texts (task-adaptive pretraining)")
-        return spec.task_texts()
-    ctx.log(f"corpus: the {spec.app} app's own texts")
-    return spec.texts()
-
-
 def adapted_base_train(spec: AdaptedBase, ctx: TrainingContext) -> TrainOutcome:
     """Adapt the base model to the corpus, then score the adapted base and the base it would
     replace (the general model, or production's adapted base of the same model) with the app's
@@ -250,14 +222,7 @@ def adapted_base_train(spec: AdaptedBase, ctx: TrainingContext) -> TrainOutcome:
         base = base_model_resolve(model)
     except BaseModelMissing as exc:
         raise ValueError(str(exc)) from None
-    texts = _texts(spec, params, ctx)
-    kept = texts_without(texts, spec.judged_texts())
-    if len(kept) < len(texts):
-        ctx.log(
-            f"{len(texts) - len(kept)} texts the app's evaluation judges on are left out of "
-            "the corpus"
-        )
-    texts = corpus_ready(kept)
+    texts = corpus_ready(adaptation_corpus(spec, params, ctx))
     # Like against like: production's adapted base only when it was adapted from this model.
     reference_version = adapted_base_version(spec.app, model)
     general = reference_version is None
@@ -311,6 +276,7 @@ def adapted_base_train(spec: AdaptedBase, ctx: TrainingContext) -> TrainOutcome:
             f"the app's evaluation measured {sorted(before)} for the base it would replace and "
             f"{sorted(after)} for the adapted one: its data changed meanwhile; run it again"
         )
+    judged_unchanged(spec, texts)
     gains = {name: round(after[name] - before[name], 4) for name in after}
     for name in after:
         ctx.log(f"{name}: {after[name]:.4f} adapted vs {before[name]:.4f} reference")

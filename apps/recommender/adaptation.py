@@ -5,8 +5,9 @@ The unlabelled texts are the active items' text (what the embedder reads: title,
 description) and the shoppers' review texts; task-adaptive pretraining reads the item texts
 alone. A base is judged by text-only recommendation on held-out interactions: each shopper's
 last distinct item is held out, and the items nearest (by the base's vectors of the item texts)
-to what they touched before are ranked; the metric is NDCG@10 (hit@10 is logged). An adapted
-base is promoted only when that beats the base it would replace, measured in the same run.
+to what they touched before are ranked; the metric is NDCG@10 (hit@10 is logged). The reviews
+shoppers wrote of their held-out items are left out of the corpus. An adapted base is promoted
+only when that beats the base it would replace, measured in the same run.
 
 Once one is in production, items are embedded with it (services `item_vectors`), and its promotion
 re-embeds the whole catalog in the background, so the index never mixes two encoders.
@@ -26,7 +27,14 @@ from mlcore.recommend import HistoryEntry, Ranker, evaluate
 
 from .models import Event, Item
 from .selectors import catalog_snapshot, settings_get
-from .training import MIN_SHOPPERS, _histories, _model, _sequences, last_touch_order
+from .training import (
+    MIN_SHOPPERS,
+    _histories,
+    _model,
+    _sequences,
+    last_touch_order,
+    shopper_key,
+)
 
 APP = "recommender"
 # The most texts one adaptation reads from each source (newest first).
@@ -50,6 +58,26 @@ def recommender_texts() -> list[str]:
         .values_list("text", flat=True)[:MAX_TEXTS]
     )
     return item_texts() + list(reviews)
+
+
+def judged_texts() -> list[str]:
+    """The reviews shoppers wrote of their held-out items: adapting to them would tell the
+    encoder what the evaluation asks it to find. (The item texts stay: they are the catalog
+    the encoder serves, as a knowledge base's passages are.)"""
+    try:
+        targets, _ = _holdout()
+    except ValueError:  # too few shoppers: the run's trial of the evaluation refuses it
+        return []
+    reviews = (
+        Event.objects.filter(kind=Event.Kind.RATING)
+        .exclude(text="")
+        .values_list("user_id", "visitor_id", "item_id", "text")
+    )
+    return [
+        text
+        for user_id, visitor_id, item_id, text in reviews.iterator()
+        if item_id in targets.get(shopper_key(user_id, visitor_id), ())
+    ]
 
 
 def _encoder_vectors(base: Path, texts: list[str]) -> np.ndarray:
@@ -111,5 +139,6 @@ ADAPTED_BASE = AdaptedBase(
     texts=recommender_texts,
     task_texts=item_texts,
     score=base_score,
+    judged_texts=judged_texts,
     on_production=_on_production,
 )

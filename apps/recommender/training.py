@@ -36,6 +36,11 @@ from .selectors import catalog_snapshot, events_counted, settings_get
 MIN_SHOPPERS = 5
 
 
+def shopper_key(user_id: int | None, visitor_id: Any) -> str:
+    """Whose events these are: the signed-in user, else the anonymous visitor."""
+    return f"u{user_id}" if user_id else f"v{visitor_id}"
+
+
 def _sequences(weights: dict[str, float]) -> dict[str, list[tuple[Any, int, str, float]]]:
     rows = (
         events_counted()
@@ -46,8 +51,9 @@ def _sequences(weights: dict[str, float]) -> dict[str, list[tuple[Any, int, str,
     )
     out: dict[str, list[tuple[Any, int, str, float]]] = defaultdict(list)
     for user_id, visitor_id, item_id, kind, created in rows.iterator():
-        key = f"u{user_id}" if user_id else f"v{visitor_id}"
-        out[key].append((created, item_id, kind, weights.get(kind, 1.0)))
+        out[shopper_key(user_id, visitor_id)].append(
+            (created, item_id, kind, weights.get(kind, 1.0))
+        )
     return out
 
 

@@ -28,7 +28,7 @@ from apps.mlops.runtime import AdaptedBase, TrainingContext, TrainOutcome, fine_
 from mlcore.base_models import base_model_path
 
 from .encoders import passage_text
-from .intent import intent_split, intent_train, rows_from_past
+from .intent import intent_held_out, intent_train, past_labelled, rows_from_past
 from .models import Article, Chunk, Message, PastConversation
 
 # The most texts one adaptation reads from each source.
@@ -58,11 +58,17 @@ def task_texts() -> list[str]:
     return [question for question, _ in rows_from_past(None)]
 
 
+def _held_out() -> list[tuple[int, str, str]]:
+    """(pk, question, intent) of the past conversations a base is judged on, by both jobs: the
+    intent classifier's held-out rows."""
+    rows = past_labelled(None)
+    _, held = intent_held_out([intent for _, _, intent in rows])
+    return [rows[i] for i in held]
+
+
 def judged_texts() -> list[str]:
-    """The past questions a base is judged on, by both jobs: the intent classifier's held-out
-    rows."""
-    _, held = intent_split(rows_from_past(None))
-    return [question for question, _ in held]
+    """The questions of the held-out past conversations."""
+    return [question for _, question, _ in _held_out()]
 
 
 def _fine_tune(ctx: TrainingContext, base: Path) -> TrainOutcome:
@@ -84,14 +90,12 @@ def article_hit(base: Path | None, ctx: TrainingContext) -> float | None:
     with_intents = set(
         published.exclude(article__intents=[]).values_list("kb_id", flat=True).distinct()
     )
-    judged = set(judged_texts())
-    labelled = (
-        PastConversation.objects.exclude(intent="")
-        .filter(kb_id__in=with_intents)
+    held = [pk for pk, _, _ in _held_out()]
+    questions = list(
+        PastConversation.objects.filter(pk__in=held, kb_id__in=with_intents)
         .order_by("-pk")
-        .values_list("kb_id", "question", "intent")
+        .values_list("kb_id", "question", "intent")[:MAX_JUDGED]
     )
-    questions = [row for row in labelled.iterator() if row[1] in judged][:MAX_JUDGED]
     if not questions:
         ctx.log(
             "article hit@3: not measured (no held-out labelled past question of a KB with intents)"

@@ -60,24 +60,27 @@ def rows_from_csv(path: str | Path) -> list[tuple[str, str]]:
     return rows
 
 
-def rows_from_past(kb_id: int | None) -> list[tuple[str, str]]:
-
-    qs = PastConversation.objects.exclude(intent="")
+def past_labelled(kb_id: int | None) -> list[tuple[int, str, str]]:
+    """(pk, question, intent) of the labelled past conversations (of one knowledge base when
+    `kb_id`), in id order: the order intent_held_out splits them in."""
+    qs = PastConversation.objects.exclude(intent="").order_by("pk")
     if kb_id:
         qs = qs.filter(kb_id=kb_id)
-    return list(qs.values_list("question", "intent"))
+    return list(qs.values_list("pk", "question", "intent"))
 
 
-def intent_split(
-    rows: list[tuple[str, str]],
-) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    """(training, held-out) rows of (question, intent): 15% of each intent held out, always the
-    same ones for the same rows."""
+def rows_from_past(kb_id: int | None) -> list[tuple[str, str]]:
+    """(question, intent) of the labelled past conversations (past_labelled)."""
+    return [(question, intent) for _, question, intent in past_labelled(kb_id)]
+
+
+def intent_held_out(labels: list[str]) -> tuple[list[int], list[int]]:
+    """(training, held-out) indices of rows labelled `labels`: 15% of each intent held out,
+    always the same ones for the same rows (an intent with fewer than 4 rows holds none out)."""
     # heavy: mlcore.classifier loads torch and transformers
     from mlcore.classifier import stratified_split
 
-    train_idx, held_idx = stratified_split([label for _, label in rows], 0.15, 42)
-    return [rows[i] for i in train_idx], [rows[i] for i in held_idx]
+    return stratified_split(labels, 0.15, 42)
 
 
 def _config(params: dict[str, Any], n: int) -> Any:
@@ -230,7 +233,9 @@ def intent_train(ctx: TrainingContext) -> TrainOutcome:
         )
     if len(counts) < 2:
         raise TrainingDataError("need at least two intents to train a classifier")
-    train, held = intent_split(rows)
+    train_idx, held_idx = intent_held_out([label for _, label in rows])
+    train = [rows[i] for i in train_idx]
+    held = [rows[i] for i in held_idx]
     config = _config(params, len(train))
     # The base: the adapted-base kind's evaluation names the one it scores ("base_dir"); else
     # "auto" picks multilingual for a Chinese or mixed set, else MiniLM, and then the production

@@ -295,7 +295,28 @@ def test_the_texts_the_evaluation_judges_on_never_enter_the_corpus(tmp_path: Pat
 
     kept = [text for i, text in enumerate(texts) if i not in (3, 7)]
     assert outcome.data_size == 28 and outcome.data_hash == corpus_hash(kept)
-    assert "2 texts the app's evaluation judges on are left out of the corpus" in lines
+    assert "2 texts holding what the app's evaluation judges on are left out of the corpus" in lines
+
+
+@pytest.mark.usefixtures("adapt_instantly")
+def test_a_run_whose_judged_texts_moved_into_its_corpus_meanwhile_is_refused(
+    tmp_path: Path,
+) -> None:
+    texts = [f"Firm {i} said sales rose {i} percent." for i in range(30)]
+    judged: list[str] = []
+
+    def score(_base: Path | None, _ctx: Any, steps: int | None) -> dict[str, float]:
+        if steps is None:  # after the adaptation: a new labelled row reshuffled the split
+            judged.append(texts[4])
+        return {"macro_f1": 0.5}
+
+    spec = _spec(texts=lambda: texts, judged_texts=lambda: list(judged), score=score)
+    ctx = TrainingContext(run_id=None, params={}, workdir=tmp_path, log=lambda _line: None)
+
+    with pytest.raises(ValueError, match="1 texts of the corpus adapted to hold what the app's"):
+        adapted_base_train(spec, ctx)
+    spec = _spec(texts=lambda: texts, judged_texts=lambda: judged[:0], score=score)
+    assert adapted_base_train(spec, ctx).data_size == 30  # unchanged: registered
 
 
 def _production_base(on_commit: Any, folder: Path, base_model: str) -> ModelVersion:

@@ -18,7 +18,7 @@ from apps.mlops.kinds import TrainingContext, kind_get
 from apps.mlops.models import ModelVersion
 from apps.mlops.runtime import named_index
 from apps.recommender import services
-from apps.recommender.adaptation import base_score, recommender_texts
+from apps.recommender.adaptation import base_score, judged_texts, recommender_texts
 from apps.recommender.models import Event, Item
 from tests.adapted_base import adapted_base_promoted
 from tests.recommender.factories import EventFactory
@@ -57,6 +57,25 @@ def test_the_recommender_base_reads_item_texts_and_reviews(catalog: dict[str, It
 
     assert kind_get("recommender-base").gate is not None
     assert catalog["TENT-1"].text in texts and "Kept us dry all week." in texts
+
+
+def test_reviews_of_held_out_items_are_judged_texts_the_corpus_leaves_out(
+    catalog: dict[str, Item],
+) -> None:
+    assert judged_texts() == []  # too few shoppers to judge: nothing held out
+    _journeys(catalog)
+    now = timezone.now()
+    for sku, text, created in (
+        ("PAD-1", "Comfy pad, slept well.", now),  # shopper-0's held-out item, their last
+        ("TENT-1", "Roomy tent.", now - timedelta(hours=2)),  # an earlier item of theirs
+    ):
+        EventFactory(
+            item=catalog[sku], visitor_id="shopper-0", kind=Event.Kind.RATING, rating=5,
+            text=text, created=created,
+        )  # fmt: skip
+
+    assert judged_texts() == ["Comfy pad, slept well."]
+    assert "Roomy tent." in recommender_texts()
 
 
 def test_judging_a_base_needs_held_out_shoppers(catalog: dict[str, Item], tmp_path: Path) -> None:
@@ -116,7 +135,10 @@ def test_model_adapt_adapts_the_item_text_encoder_and_gates_it_on_ndcg(
 ) -> None:
     _journeys(catalog)
     for n, item in enumerate(catalog.values()):
-        EventFactory(item=item, kind=Event.Kind.RATING, rating=4, text=f"Review {n} of {item}.")
+        EventFactory(
+            item=item, kind=Event.Kind.RATING, rating=4, text=f"Review {n} of {item}.",
+            visitor_id=f"reviewer-{n}",
+        )  # fmt: skip
     out = StringIO()
 
     with django_capture_on_commit_callbacks(execute=True):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -94,9 +95,9 @@ class _Validated(Exception):
         self.texts = texts
 
 
-def test_the_sentences_a_base_is_judged_on_are_the_evaluations_validation_rows(
-    monkeypatch: Any, tmp_path: Path, ctx: TrainingContext
-) -> None:
+@pytest.fixture
+def analysts(monkeypatch: Any, tmp_path: Path) -> list[str]:
+    """Production trained on a file of 60 sentences, 20 a label: its sentences."""
     data = tmp_path / "analysts.csv"
     sentences = {
         label: [f"Firm {i} reported a {label} quarter." for i in range(20)]
@@ -105,7 +106,12 @@ def test_the_sentences_a_base_is_judged_on_are_the_evaluations_validation_rows(
     rows = [f"{text},{label}" for label, texts in sentences.items() for text in texts]
     data.write_text("sentence,label\n" + "\n".join(rows) + "\n")
     _production(monkeypatch, {"data": str(data), "training_data": {"sets": []}})
+    return [text for texts in sentences.values() for text in texts]
 
+
+def test_the_sentences_a_base_is_judged_on_are_the_evaluations_validation_rows(
+    monkeypatch: Any, tmp_path: Path, ctx: TrainingContext, analysts: list[str]
+) -> None:
     def fit(*_args: Any, val_texts: list[str], **_kwargs: Any) -> Any:
         raise _Validated(val_texts)
 
@@ -117,4 +123,25 @@ def test_the_sentences_a_base_is_judged_on_are_the_evaluations_validation_rows(
     assert sorted(judged) == sorted(validated.value.texts) and len(judged) == 9
     # Task-adaptive pretraining reads production's own file, not the demo set; the judged
     # sentences among them are left out by the adapted-base run (apps/mlops/adaptation.py).
-    assert sorted(training_texts()) == sorted(t for texts in sentences.values() for t in texts)
+    assert sorted(training_texts()) == sorted(analysts)
+
+
+def test_task_adaptive_pretraining_adapts_to_the_training_sentences_less_the_judged_ones(
+    monkeypatch: Any, tmp_path: Path, analysts: list[str]
+) -> None:
+    adapted: list[str] = []
+
+    def adapt(texts: list[str], **_kwargs: Any) -> Any:
+        adapted.extend(texts)
+        raise RuntimeError("adapted")
+
+    monkeypatch.setattr("apps.mlops.adaptation.adapt", adapt)
+    spec = replace(ADAPTED_BASE, score=lambda _base, _ctx, _steps: {"macro_f1": 0.5})
+    ctx = TrainingContext(
+        run_id=None, params={"method": "tapt"}, workdir=tmp_path, log=lambda _line: None
+    )
+
+    with pytest.raises(RuntimeError, match="adapted"):
+        adapted_base_train(spec, ctx)
+
+    assert sorted(adapted) == sorted(set(analysts) - set(judged_texts())) and len(adapted) == 51

@@ -20,7 +20,7 @@ from apps.mlops.runtime import TrainingContext
 from apps.support import services as support_services
 from apps.support.adaptation import article_hit, judged_texts, support_texts, task_texts
 from apps.support.encoders import kb_index
-from apps.support.intent import intent_train
+from apps.support.intent import intent_train, past_labelled
 from apps.support.models import Article, Chunk, KnowledgeBase, Message, PastConversation
 from apps.support.retrieval import (
     CHUNK_INDEX,
@@ -210,10 +210,7 @@ def test_rows_written_while_a_knowledge_base_moves_to_a_new_base_are_embedded_by
 
 def _all_held_out(monkeypatch: Any) -> None:
     """Every labelled past question counts as held out (one per intent holds none out)."""
-    monkeypatch.setattr(
-        "apps.support.adaptation.judged_texts",
-        lambda: list(PastConversation.objects.values_list("question", flat=True)),
-    )
+    monkeypatch.setattr("apps.support.adaptation._held_out", lambda: past_labelled(None))
 
 
 class _Validated(Exception):
@@ -253,7 +250,7 @@ def test_a_support_base_is_judged_on_the_intent_classifiers_held_out_questions_o
 
 
 @pytest.mark.slow
-def test_retrieval_judges_a_base_by_article_hit_at_3_on_labelled_past_questions(
+def test_retrieval_judges_a_base_by_article_hit_at_3_on_held_out_past_questions(
     kb: Any, tmp_path: Path, monkeypatch: Any
 ) -> None:
     for question, intent in (
@@ -318,8 +315,9 @@ def test_model_adapt_judges_a_support_base_on_intents_and_article_hits(kb: Any) 
     )
     # Two of each intent's 15 are held out: both jobs are judged on those 4, and task-adaptive
     # pretraining read the other 26.
-    assert "article hit@3 of dense retrieval on 4 past questions" in out.getvalue()
-    assert "4 texts the app's evaluation judges on are left out of the corpus" in out.getvalue()
+    log = out.getvalue()
+    assert "article hit@3 of dense retrieval on 4 past questions" in log
+    assert "4 texts holding what the app's evaluation judges on are left out of the corpus" in log
 
 
 def test_the_sync_moves_only_minilm_knowledge_bases_behind_production(

@@ -36,11 +36,12 @@ def test_a_corpus_keeps_each_text_once_across_files_and_stops_at_the_cap(tmp_pat
 
 
 def test_texts_to_keep_out_are_dropped_whatever_their_case_or_spacing() -> None:
-    texts = ["Profit rose.", "Sales  fell. ", "Orders grew."]
+    texts = ["Profit rose.", "Sales  fell. ", "Orders grew.", "Costs rose. MARGINS  held. Net up."]
 
     kept = texts_without(texts, ["SALES FELL.", "profit rose", "Margins held."])
 
-    # "profit rose" lacks the full stop: another text, kept.
+    # "profit rose" lacks the full stop: another text, kept. A paragraph holding a judged
+    # sentence goes with it.
     assert kept == ["Profit rose.", "Orders grew."]
     assert texts_without(texts, []) == texts
 
