@@ -25,7 +25,7 @@ from apps.mlops.runtime import AdaptedBase, TrainingContext
 from mlcore.base_models import base_model_path
 from mlcore.recommend import HistoryEntry, Ranker, evaluate
 
-from .models import Event, Item
+from .models import Event, Item, shopper_key
 from .selectors import catalog_snapshot, settings_get
 from .training import (
     MIN_SHOPPERS,
@@ -33,7 +33,6 @@ from .training import (
     _model,
     _sequences,
     last_touch_order,
-    shopper_key,
 )
 
 APP = "recommender"

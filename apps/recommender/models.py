@@ -74,6 +74,11 @@ class Visitor(models.Model):
         return self.visitor_id
 
 
+def shopper_key(user_id: int | None, visitor_id: str) -> str:
+    """Whose events these are: the signed-in account, else the anonymous visitor id."""
+    return f"u{user_id}" if user_id else f"v{visitor_id}"
+
+
 class Event(models.Model):
     class Kind(models.TextChoices):
         IMPRESSION = "impression", "Impression"

@@ -30,15 +30,10 @@ from mlcore.recommend import (
 )
 from mlcore.registry import data_hash
 
-from .models import Event
+from .models import Event, shopper_key
 from .selectors import catalog_snapshot, events_counted, settings_get
 
 MIN_SHOPPERS = 5
-
-
-def shopper_key(user_id: int | None, visitor_id: Any) -> str:
-    """Whose events these are: the signed-in user, else the anonymous visitor."""
-    return f"u{user_id}" if user_id else f"v{visitor_id}"
 
 
 def _sequences(weights: dict[str, float]) -> dict[str, list[tuple[Any, int, str, float]]]:
