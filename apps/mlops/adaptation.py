@@ -80,8 +80,9 @@ class AdaptedBase:
     texts: Callable[[], list[str]]  # the app's own unlabelled texts
     task_texts: Callable[[], list[str]]  # the task's texts, for task-adaptive pretraining
     score: BaseScore
-    # The texts `score` judges on (its held-out rows and queries): kept out of every corpus,
-    # as pretraining on them would flatter the adapted base at the gate.
+    # The texts of the rows `score` holds out (what it judges on, and what would give its
+    # answers away): kept out of every corpus, as pretraining on them would flatter the
+    # adapted base at the gate.
     judged_texts: Callable[[], list[str]] = list
     # Called with the version once a base is put in production (e.g. re-embed what it serves).
     on_production: Callable[[int], None] | None = None

@@ -67,8 +67,11 @@ def _held_out() -> list[tuple[int, str, str]]:
 
 
 def judged_texts() -> list[str]:
-    """The questions of the held-out past conversations."""
-    return [question for _, question, _ in _held_out()]
+    """The held-out past conversations' questions, and their best replies, which would give
+    the judged answers away."""
+    held = [pk for pk, _, _ in _held_out()]
+    rows = PastConversation.objects.filter(pk__in=held).values_list("question", "best_reply")
+    return [text for row in rows for text in row if text]
 
 
 def _fine_tune(ctx: TrainingContext, base: Path) -> TrainOutcome:
