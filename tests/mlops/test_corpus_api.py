@@ -15,7 +15,7 @@ from rest_framework.test import APIClient
 
 from apps.accounts.models import User
 from apps.mlops import corpora
-from apps.mlops.adaptation import _texts
+from apps.mlops.adaptation_corpus import adaptation_corpus
 from apps.mlops.kinds import TrainingContext
 from apps.mlops.models import Corpus, ModelVersion, TrainingRun
 from apps.sentiment.adaptation import ADAPTED_BASE
@@ -143,7 +143,7 @@ def test_an_adaptation_run_reads_its_apps_corpora_and_refuses_another_apps(
     theirs = _stored(b"Where is my card?\n", app="support")
     ctx = TrainingContext(run_id=None, params={}, workdir=tmp_path, log=lambda _line: None)
 
-    texts = _texts(ADAPTED_BASE, {"corpora": [mine.pk]}, ctx)
+    texts = adaptation_corpus(ADAPTED_BASE, {"corpora": [mine.pk]}, ctx)
     refused = api.post(
         "/api/mlops/runs/",
         {"model_name": "sentiment-base", "params": {"corpora": [theirs.pk]}},
