@@ -27,13 +27,7 @@ from mlcore.recommend import HistoryEntry, Ranker, evaluate
 
 from .models import Event, Item, shopper_key
 from .selectors import catalog_snapshot, settings_get
-from .training import (
-    MIN_SHOPPERS,
-    _histories,
-    _model,
-    _sequences,
-    last_touch_order,
-)
+from .training import MIN_SHOPPERS, _histories, _model, _sequences, last_touch_order
 
 APP = "recommender"
 # The most texts one adaptation reads from each source (newest first).

@@ -84,7 +84,7 @@ intent_score = fine_tune_score(_fine_tune, {})
 
 def article_hit(base: Path | None, ctx: TrainingContext) -> float | None:
     """Article hit@3 of dense retrieval with `base` (None: MiniLM) for the held-out labelled
-    past questions (judged_texts) of knowledge bases whose published articles carry intents;
+    past questions (_held_out) of knowledge bases whose published articles carry intents;
     None when there are none."""
     # heavy: the embedder loads torch and transformers
     from mlcore.embedder import Embedder
