@@ -29,7 +29,7 @@ from mlcore.adapt import (
 from mlcore.base_models import BASE_MODELS, BaseModelMissing, base_model_path, base_model_resolve
 from mlcore.registry import UnknownVersion
 
-from .adaptation_corpus import adaptation_corpus, judged_unchanged
+from .adaptation_corpus import adaptation_corpus, corpus_judged_check
 from .corpora import corpus_choices
 from .kinds import MAX_STEPS_SPEC, ModelKind, ParamSpec, TrainingContext, TrainOutcome
 from .model_store import registry
@@ -223,7 +223,8 @@ def adapted_base_train(spec: AdaptedBase, ctx: TrainingContext) -> TrainOutcome:
         base = base_model_resolve(model)
     except BaseModelMissing as exc:
         raise ValueError(str(exc)) from None
-    texts = corpus_ready(adaptation_corpus(spec, params, ctx))
+    corpus, judged = adaptation_corpus(spec, params, ctx)
+    texts = corpus_ready(corpus)
     # Like against like: production's adapted base only when it was adapted from this model.
     reference_version = adapted_base_version(spec.app, model)
     general = reference_version is None
@@ -277,7 +278,7 @@ def adapted_base_train(spec: AdaptedBase, ctx: TrainingContext) -> TrainOutcome:
             f"the app's evaluation measured {sorted(before)} for the base it would replace and "
             f"{sorted(after)} for the adapted one: its data changed meanwhile; run it again"
         )
-    judged_unchanged(spec, texts)
+    corpus_judged_check(spec, texts, judged)
     gains = {name: round(after[name] - before[name], 4) for name in after}
     for name in after:
         ctx.log(f"{name}: {after[name]:.4f} adapted vs {before[name]:.4f} reference")

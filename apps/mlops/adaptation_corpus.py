@@ -57,23 +57,27 @@ def _source_texts(spec: CorpusSource, params: dict[str, Any], ctx: TrainingConte
 
 def adaptation_corpus(
     spec: CorpusSource, params: dict[str, Any], ctx: TrainingContext
-) -> list[str]:
-    """The run's texts less those the app's evaluation judges on (texts_without: the same
-    text, or a text holding one as a sentence), said in the run's log."""
+) -> tuple[list[str], list[str]]:
+    """(the run's texts less those holding what the app's evaluation judges on (texts_without),
+    the judged texts), said in the run's log."""
     texts = _source_texts(spec, params, ctx)
-    kept = texts_without(texts, spec.judged_texts())
+    judged = spec.judged_texts()
+    kept = texts_without(texts, judged)
     if len(kept) < len(texts):
         ctx.log(
             f"{len(texts) - len(kept)} texts holding what the app's evaluation judges on are "
             "left out of the corpus"
         )
-    return kept
+    return kept, judged
 
 
-def judged_unchanged(spec: CorpusSource, corpus: list[str]) -> None:
-    """ValueError when a text the evaluation judges on now is in the corpus: its labelled data
-    changed during the run (a held-out split reshuffled), so the scores may be flattered."""
-    inside = len(corpus) - len(texts_without(corpus, spec.judged_texts()))
+def corpus_judged_check(spec: CorpusSource, corpus: list[str], judged: list[str]) -> None:
+    """ValueError when a text the evaluation judges on now, and did not when `corpus` was
+    assembled, is in it: its labelled data changed during the run (a held-out split
+    reshuffled), so the scores may be flattered."""
+    before = set(judged)
+    new = [text for text in spec.judged_texts() if text not in before]
+    inside = len(corpus) - len(texts_without(corpus, new)) if new else 0
     if inside:
         raise ValueError(
             f"{inside} texts of the corpus adapted to hold what the app's evaluation judged on: "

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from django.conf import settings
@@ -25,7 +26,7 @@ from apps.mlops.runtime import AdaptedBase, TrainingContext
 from mlcore.base_models import base_model_path
 from mlcore.recommend import HistoryEntry, Ranker, evaluate
 
-from .models import Event, Item, shopper_key
+from .models import Event, Item
 from .selectors import catalog_snapshot, settings_get
 from .training import MIN_SHOPPERS, _histories, _model, _sequences, last_touch_order
 
@@ -55,12 +56,9 @@ def recommender_texts() -> list[str]:
 
 def judged_texts() -> list[str]:
     """The reviews shoppers wrote of their held-out items: adapting to them would tell the
-    encoder what the evaluation asks it to find. (The item texts stay: they are the catalog
-    the encoder serves, as a knowledge base's passages are.)"""
-    try:
-        targets, _ = _holdout()
-    except ValueError:  # too few shoppers: the run's trial of the evaluation refuses it
-        return []
+    encoder what the evaluation asks it to find. (The item texts are not judged texts: they
+    are the catalog the encoder serves, as a knowledge base's passages are.)"""
+    targets = _targets(_sequences(settings_get().weights()))
     reviews = (
         Event.objects.filter(kind=Event.Kind.RATING)
         .exclude(text="")
@@ -69,7 +67,7 @@ def judged_texts() -> list[str]:
     return [
         text
         for user_id, visitor_id, item_id, text in reviews.iterator()
-        if item_id in targets.get(shopper_key(user_id, visitor_id), ())
+        if item_id in targets.get(Event.shopper_key(user_id, visitor_id), ())
     ]
 
 
@@ -86,13 +84,19 @@ def _encoder_vectors(base: Path, texts: list[str]) -> np.ndarray:
     return encoder.embed(texts)
 
 
-def _holdout() -> tuple[dict[str, set[int]], dict[str, list[HistoryEntry]]]:
-    seqs = _sequences(settings_get().weights())
+def _targets(seqs: dict[str, list[Any]]) -> dict[str, set[int]]:
+    """Each shopper's held-out item: the last of two or more distinct ones."""
     targets: dict[str, set[int]] = {}
     for key, seq in seqs.items():
         order = last_touch_order(seq)
         if len(order) >= 2:
             targets[key] = {order[-1]}
+    return targets
+
+
+def _holdout() -> tuple[dict[str, set[int]], dict[str, list[HistoryEntry]]]:
+    seqs = _sequences(settings_get().weights())
+    targets = _targets(seqs)
     if len(targets) < MIN_SHOPPERS:
         raise ValueError(
             f"not enough behaviour to judge an item-text encoder: {len(targets)} shoppers with "

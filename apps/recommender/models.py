@@ -74,11 +74,6 @@ class Visitor(models.Model):
         return self.visitor_id
 
 
-def shopper_key(user_id: int | None, visitor_id: str) -> str:
-    """Whose events these are: the signed-in account, else the anonymous visitor id."""
-    return f"u{user_id}" if user_id else f"v{visitor_id}"
-
-
 class Event(models.Model):
     class Kind(models.TextChoices):
         IMPRESSION = "impression", "Impression"
@@ -129,6 +124,11 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.item_id} by {self.user_id or self.visitor_id}"
+
+    @staticmethod
+    def shopper_key(user_id: int | None, visitor_id: str) -> str:
+        """Whose events these are: the signed-in account, else the anonymous visitor id."""
+        return f"u{user_id}" if user_id else f"v{visitor_id}"
 
 
 class RecommenderSettings(models.Model):

@@ -30,7 +30,7 @@ from mlcore.recommend import (
 )
 from mlcore.registry import data_hash
 
-from .models import Event, shopper_key
+from .models import Event
 from .selectors import catalog_snapshot, events_counted, settings_get
 
 MIN_SHOPPERS = 5
@@ -46,7 +46,7 @@ def _sequences(weights: dict[str, float]) -> dict[str, list[tuple[Any, int, str,
     )
     out: dict[str, list[tuple[Any, int, str, float]]] = defaultdict(list)
     for user_id, visitor_id, item_id, kind, created in rows.iterator():
-        out[shopper_key(user_id, visitor_id)].append(
+        out[Event.shopper_key(user_id, visitor_id)].append(
             (created, item_id, kind, weights.get(kind, 1.0))
         )
     return out

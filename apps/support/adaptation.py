@@ -58,20 +58,18 @@ def task_texts() -> list[str]:
     return [question for question, _ in rows_from_past(None)]
 
 
-def _held_out() -> list[tuple[int, str, str]]:
-    """(pk, question, intent) of the past conversations a base is judged on, by both jobs: the
+def _held_out() -> list[tuple[int, int, str, str, str]]:
+    """The past conversations a base is judged on, by both jobs (past_labelled's rows): the
     intent classifier's held-out rows."""
     rows = past_labelled(None)
-    _, held = intent_held_out([intent for _, _, intent in rows])
+    _, held = intent_held_out([row[3] for row in rows])
     return [rows[i] for i in held]
 
 
 def judged_texts() -> list[str]:
     """The held-out past conversations' questions, and their best replies, which would give
     the judged answers away."""
-    held = [pk for pk, _, _ in _held_out()]
-    rows = PastConversation.objects.filter(pk__in=held).values_list("question", "best_reply")
-    return [text for row in rows for text in row if text]
+    return [text for _, _, question, _, reply in _held_out() for text in (question, reply) if text]
 
 
 def _fine_tune(ctx: TrainingContext, base: Path) -> TrainOutcome:
@@ -93,12 +91,10 @@ def article_hit(base: Path | None, ctx: TrainingContext) -> float | None:
     with_intents = set(
         published.exclude(article__intents=[]).values_list("kb_id", flat=True).distinct()
     )
-    held = [pk for pk, _, _ in _held_out()]
-    questions = list(
-        PastConversation.objects.filter(pk__in=held, kb_id__in=with_intents)
-        .order_by("-pk")
-        .values_list("kb_id", "question", "intent")[:MAX_JUDGED]
-    )
+    held = sorted(_held_out(), reverse=True)  # newest first
+    questions = [
+        (kb_id, question, intent) for _, kb_id, question, intent, _ in held if kb_id in with_intents
+    ][:MAX_JUDGED]
     if not questions:
         ctx.log(
             "article hit@3: not measured (no held-out labelled past question of a KB with intents)"

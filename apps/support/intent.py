@@ -60,18 +60,18 @@ def rows_from_csv(path: str | Path) -> list[tuple[str, str]]:
     return rows
 
 
-def past_labelled(kb_id: int | None) -> list[tuple[int, str, str]]:
-    """(pk, question, intent) of the labelled past conversations (of one knowledge base when
-    `kb_id`), in id order: the order intent_held_out splits them in."""
+def past_labelled(kb_id: int | None) -> list[tuple[int, int, str, str, str]]:
+    """(pk, kb id, question, intent, best reply) of the labelled past conversations (of one
+    knowledge base when `kb_id`), in id order: the order intent_held_out splits them in."""
     qs = PastConversation.objects.exclude(intent="").order_by("pk")
     if kb_id:
         qs = qs.filter(kb_id=kb_id)
-    return list(qs.values_list("pk", "question", "intent"))
+    return list(qs.values_list("pk", "kb_id", "question", "intent", "best_reply"))
 
 
 def rows_from_past(kb_id: int | None) -> list[tuple[str, str]]:
     """(question, intent) of the labelled past conversations (past_labelled)."""
-    return [(question, intent) for _, question, intent in past_labelled(kb_id)]
+    return [(question, intent) for _, _, question, intent, _ in past_labelled(kb_id)]
 
 
 def intent_held_out(labels: list[str]) -> tuple[list[int], list[int]]:

@@ -11,8 +11,8 @@ from .corpus import (
     text_clean,
     text_key,
     texts_clean,
-    texts_without,
 )
+from .exclusion import texts_without
 from .methods import ADAPT_FILE, adapt, adapt_info, corpus_ready, encoder_cosine
 from .run import (
     DEFAULT_METHOD,

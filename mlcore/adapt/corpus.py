@@ -7,12 +7,10 @@ import random
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from ..text import content_hash, sentences_split
+from ..text import content_hash
 
 # A text longer than this is cut: adaptation reads 64-128 tokens of it anyway.
 MAX_TEXT_CHARS = 2000
-# More sentences than 2,000 characters can hold.
-MAX_SENTENCES = 400
 
 
 def text_clean(raw: str) -> str:
@@ -44,23 +42,6 @@ def text_key(text: str) -> str:
     """What two texts share when a corpus counts them as one: cleaned, case and whitespace
     ignored."""
     return content_hash(text_clean(text), normalised=True)
-
-
-def texts_without(texts: Iterable[str], exclude: Iterable[str]) -> list[str]:
-    """`texts` less those that are one of `exclude` or hold one as a sentence of their own
-    (text_key, so case and spacing aside): the texts a model is judged on kept out of the
-    unlabelled text it learns from, even inside a paragraph."""
-    drop = {text_key(t) for t in exclude}
-    if not drop:
-        return list(texts)
-
-    def holds(text: str) -> bool:
-        clean = text_clean(text)
-        if text_key(clean) in drop:
-            return True
-        return any(text_key(s) in drop for s in sentences_split(clean, limit=MAX_SENTENCES))
-
-    return [t for t in texts if not holds(t)]
 
 
 def corpus_read(paths: Sequence[str | Path], *, limit: int | None = None) -> list[str]:

@@ -143,7 +143,7 @@ def test_an_adaptation_run_reads_its_apps_corpora_and_refuses_another_apps(
     theirs = _stored(b"Where is my card?\n", app="support")
     ctx = TrainingContext(run_id=None, params={}, workdir=tmp_path, log=lambda _line: None)
 
-    texts = adaptation_corpus(ADAPTED_BASE, {"corpora": [mine.pk]}, ctx)
+    texts, _ = adaptation_corpus(ADAPTED_BASE, {"corpora": [mine.pk]}, ctx)
     refused = api.post(
         "/api/mlops/runs/",
         {"model_name": "sentiment-base", "params": {"corpora": [theirs.pk]}},

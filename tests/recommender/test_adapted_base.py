@@ -14,11 +14,12 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from apps.mlops import services as mlops
+from apps.mlops.adaptation_corpus import adaptation_corpus
 from apps.mlops.kinds import TrainingContext, kind_get
 from apps.mlops.models import ModelVersion
 from apps.mlops.runtime import named_index
 from apps.recommender import services
-from apps.recommender.adaptation import base_score, judged_texts, recommender_texts
+from apps.recommender.adaptation import ADAPTED_BASE, base_score, judged_texts, recommender_texts
 from apps.recommender.models import Event, Item
 from tests.adapted_base import adapted_base_promoted
 from tests.recommender.factories import EventFactory
@@ -60,7 +61,7 @@ def test_the_recommender_base_reads_item_texts_and_reviews(catalog: dict[str, It
 
 
 def test_reviews_of_held_out_items_are_judged_texts_the_corpus_leaves_out(
-    catalog: dict[str, Item],
+    catalog: dict[str, Item], tmp_path: Path
 ) -> None:
     assert judged_texts() == []  # too few shoppers to judge: nothing held out
     _journeys(catalog)
@@ -74,8 +75,11 @@ def test_reviews_of_held_out_items_are_judged_texts_the_corpus_leaves_out(
             text=text, created=created,
         )  # fmt: skip
 
-    assert judged_texts() == ["Comfy pad, slept well."]
-    assert "Roomy tent." in recommender_texts()
+    corpus, judged = adaptation_corpus(ADAPTED_BASE, {}, _ctx(tmp_path))
+
+    assert judged == judged_texts() == ["Comfy pad, slept well."]
+    assert "Comfy pad, slept well." not in corpus and "Roomy tent." in corpus
+    assert catalog["PAD-1"].text in corpus  # the catalog the encoder serves stays
 
 
 def test_judging_a_base_needs_held_out_shoppers(catalog: dict[str, Item], tmp_path: Path) -> None:

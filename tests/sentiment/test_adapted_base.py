@@ -122,7 +122,7 @@ def test_the_sentences_a_base_is_judged_on_are_the_evaluations_validation_rows(
     judged = judged_texts()
     assert sorted(judged) == sorted(validated.value.texts) and len(judged) == 9
     # Task-adaptive pretraining reads production's own file, not the demo set; the judged
-    # sentences among them are left out by the adapted-base run (apps/mlops/adaptation.py).
+    # sentences among them are left out by the run (apps/mlops/adaptation_corpus.py).
     assert sorted(training_texts()) == sorted(analysts)
 
 

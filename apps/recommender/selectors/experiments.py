@@ -9,7 +9,7 @@ from typing import Any
 
 from django.db.models import Max, Min
 
-from ..models import Event, Experiment, Variant, shopper_key
+from ..models import Event, Experiment, Variant
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,7 @@ def experiment_report(*, experiment: Experiment) -> list[VariantReport]:
         for user_id, visitor_id, first in impressions.values_list("user_id", "visitor_id").annotate(
             first=Min("created")
         ):
-            key = shopper_key(user_id, visitor_id)
+            key = Event.shopper_key(user_id, visitor_id)
             exposed[key] = min(first, exposed.get(key, first))
         buyers = set()
         for user_id, visitor_id, last in (
@@ -95,7 +95,7 @@ def experiment_report(*, experiment: Experiment) -> list[VariantReport]:
             .values_list("user_id", "visitor_id")
             .annotate(last=Max("created"))
         ):
-            key = shopper_key(user_id, visitor_id)
+            key = Event.shopper_key(user_id, visitor_id)
             if key in exposed and last >= exposed[key]:
                 buyers.add(key)
         n_impressions = impressions.count()

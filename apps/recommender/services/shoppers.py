@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from ..models import Event, ShopperProfile, Visitor, shopper_key
+from ..models import Event, ShopperProfile, Visitor
 from ._common import shopper_changed
 
 VISITOR_COOKIE = "tsv"
@@ -28,7 +28,7 @@ class Shopper:
 
     @property
     def key(self) -> str:
-        return shopper_key(self.user_id, self.visitor_id)
+        return Event.shopper_key(self.user_id, self.visitor_id)
 
 
 def visitor_id_new() -> str:

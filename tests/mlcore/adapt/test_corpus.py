@@ -15,7 +15,6 @@ from mlcore.adapt import (
     method_get,
     text_clean,
     texts_clean,
-    texts_without,
 )
 from mlcore.adapt.corpus import MAX_TEXT_CHARS
 
@@ -33,17 +32,6 @@ def test_a_corpus_keeps_each_text_once_across_files_and_stops_at_the_cap(tmp_pat
         "Margins held.",
     ]
     assert corpus_read([first, second], limit=3) == ["Profit rose.", "Sales fell.", "Orders grew."]
-
-
-def test_texts_to_keep_out_are_dropped_whatever_their_case_or_spacing() -> None:
-    texts = ["Profit rose.", "Sales  fell. ", "Orders grew.", "Costs rose. MARGINS  held. Net up."]
-
-    kept = texts_without(texts, ["SALES FELL.", "profit rose", "Margins held."])
-
-    # "profit rose" lacks the full stop: another text, kept. A paragraph holding a judged
-    # sentence goes with it.
-    assert kept == ["Profit rose.", "Orders grew."]
-    assert texts_without(texts, []) == texts
 
 
 def test_the_corpus_hash_names_the_texts_in_order() -> None:
