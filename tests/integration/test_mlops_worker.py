@@ -104,7 +104,8 @@ def test_cancelling_a_running_run_through_the_api_stops_the_worker(lifecycle: St
     done = _wait_for(client, run_id, FINAL, 60, lifecycle)
 
     assert cancel.status_code == 202
-    assert done["status"] == "cancelled" and done["progress"]["step"] < 600
+    # A worker slow to start may be cancelled before its first step reports progress.
+    assert done["status"] == "cancelled" and done["progress"].get("step", 0) < 600
     assert client.get("/api/mlops/models/test-lookup/versions/").json() == versions_before
 
 
