@@ -40,5 +40,23 @@ for name in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "EMAIL_URL", "DJA
 # Tests that need a local server allow 127.0.0.1 themselves; nothing is allowed by default.
 for name in ("OUTBOUND_ALLOW_HOSTS", "OUTBOUND_ALLOW_NETWORKS"):
     os.environ.pop(name, None)
+# bin/test runs the suite in two pytest-xdist workers. The integration tests' processes share
+# Redis, and each worker's stack flushes its database, so each worker gets a database of its own
+# (gw0 the one TEST_REDIS_URL names, gw1 the one below it). PostgreSQL needs nothing: pytest-django
+# and the stack name their databases per worker or per run.
+
+
+def worker_redis_url(url: str, worker: str) -> str:
+    """`url` with the Redis database of xdist worker `worker` ("gw1": one below url's)."""
+    if not worker.startswith("gw"):
+        return url
+    base, _, db = url.rpartition("/")
+    return f"{base}/{(int(db or 0) - int(worker[2:])) % 16}"
+
+
+os.environ["TEST_REDIS_URL"] = worker_redis_url(
+    os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15"),
+    os.environ.get("PYTEST_XDIST_WORKER", ""),
+)
 if os.environ.get("TEST_DATABASE_URL"):
     os.environ["DATABASE_URL"] = os.environ["TEST_DATABASE_URL"]
