@@ -28,7 +28,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PG_URL = os.environ.get("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+REDIS_URL = os.environ["TEST_REDIS_URL"]  # set by tests/_env.py (its default, per xdist worker)
 
 
 def _reachable(url: str, default_port: int) -> bool:
