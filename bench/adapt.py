@@ -2,15 +2,18 @@
 of the same run, and the distilled student beside its teacher.
 
     python -m bench adapt [--corpus-size N] [--adapt-steps N] [--methods a,b] [--transfer 0,2000]
-                          [--recipe quick|shipped] [--seeds 42,43]
+                          [--recipe quick|shipped|teacher] [--seeds 42,43] [--base-model mpnet]
 
-Per method (mlcore.adapt): adapt MiniLM on N texts of ../shared/datasets/
+Per method (mlcore.adapt): adapt MiniLM (or --base-model mpnet, the distillation teacher's
+model, with --recipe teacher: the teacher's recipe) on N texts of ../shared/datasets/
 financial_news_unlabelled (tapt: on PhraseBank's own training sentences), then measure
 - PhraseBank: fine-tune from the adapted base on our 85/15 split (bench/sentiment.py),
   held-out accuracy and macro-F1, once per seed of --seeds, each method's gain paired with the
   plain MiniLM's fine-tune of the same seed. --recipe quick: one plain pass at 8e-5;
   --recipe shipped: the product's sentiment recipe (apps/sentiment/defaults.py: 2 epochs,
-  layer decay, FGM, the neighbour vote) on every training row;
+  layer decay, FGM, the neighbour vote) on every training row; --recipe teacher: the shipped
+  recipe with the distillation teacher's fields (TEACHER_PARAMS: 3 epochs at 5e-5, layer
+  decay 0.9, no FGM), as a distilled run trains its mpnet teacher;
 - banking77 intent: frozen sentence vectors, nearest label centroid (3000 training rows of
   our 90/10 split, bench/support.py): how much sentence quality the adaptation kept;
 - article hit@k: banking77 held-out queries against the demo help centre's passages, dense
@@ -34,8 +37,9 @@ from typing import Any
 
 import numpy as np
 
-from apps.sentiment.defaults import DEFAULT_PARAMS, RECIPE_FIELDS
+from apps.sentiment.defaults import DEFAULT_PARAMS, RECIPE_FIELDS, TEACHER_PARAMS
 from mlcore.adapt import METHODS, AdaptConfig, adapt, corpus_read, texts_without
+from mlcore.base_models import base_model_resolve
 from mlcore.text import sentences_split
 
 from .sentiment import PHRASEBANK, phrasebank_split
@@ -63,8 +67,11 @@ def _train_config(args: argparse.Namespace, seed: int) -> Any:
     # heavy: mlcore.classifier loads torch and transformers
     from mlcore.classifier import TrainConfig
 
-    if args.recipe == "shipped":
-        return TrainConfig(**{k: DEFAULT_PARAMS[k] for k in SHIPPED_FIELDS}, seed=seed)
+    if args.recipe in ("shipped", "teacher"):
+        fields = {k: DEFAULT_PARAMS[k] for k in SHIPPED_FIELDS}
+        if args.recipe == "teacher":
+            fields.update(TEACHER_PARAMS)
+        return TrainConfig(**fields, seed=seed)
     return TrainConfig(epochs=args.epochs, learning_rate=8e-5, max_length=64, seed=seed)
 
 
@@ -116,13 +123,14 @@ def _phrasebank_seeds(base: str | None, args: argparse.Namespace) -> dict[str, A
     return out
 
 
-def _paired_gains(results: dict[str, Any]) -> dict[str, Any]:
-    """Each method's PhraseBank gain over the plain fine-tune of the same seed, in points."""
+def _paired_gains(results: dict[str, Any], plain_key: str = "plain_minilm") -> dict[str, Any]:
+    """Each method's PhraseBank gain over the plain fine-tune of the same seed (`plain_key`),
+    in points."""
 
-    plain = {r["seed"]: r for r in results["plain_minilm"].get("seeds", [])}
+    plain = {r["seed"]: r for r in results[plain_key].get("seeds", [])}
     out: dict[str, Any] = {}
     for method, row in results.items():
-        if method == "plain_minilm" or not plain or "seeds" not in row:
+        if method == plain_key or not plain or "seeds" not in row:
             continue
         gains = {
             key: [100 * (r[key] - plain[r["seed"]][key]) for r in row["seeds"]]
@@ -210,7 +218,9 @@ def _method_run(method: str, args: argparse.Namespace) -> dict[str, Any]:
         texts = texts_without(_news(args.corpus_size), held)
     config = AdaptConfig(method=method, batch_size=16, max_steps=args.adapt_steps, held_out=300)
     started = time.monotonic()
-    result = adapt(texts, out_dir=OUT / method, config=config, device="cpu")
+    base = _base(args)
+    out_dir = OUT / (method if base is None else f"{args.base_model}-{method}")
+    result = adapt(texts, out_dir=out_dir, config=config, device="cpu", base_model=base)
     seconds = time.monotonic() - started
     row = {
         "adapt_texts": len(texts),
@@ -221,6 +231,11 @@ def _method_run(method: str, args: argparse.Namespace) -> dict[str, Any]:
     }
     row.update(_encoder_measure(str(result.path), args))
     return row
+
+
+def _base(args: argparse.Namespace) -> str | None:
+    """The base model's folder (None: MiniLM, the default everywhere)."""
+    return None if args.base_model == "minilm" else str(base_model_resolve(args.base_model))
 
 
 def _distil(args: argparse.Namespace, teacher: Any) -> dict[str, Any]:
@@ -265,9 +280,16 @@ def main(argv: list[str]) -> dict[str, Any]:
     parser.add_argument("--transfer", default="", help="transfer-set sizes, e.g. 0,2000")
     parser.add_argument(
         "--recipe",
-        choices=("quick", "shipped"),
+        choices=("quick", "shipped", "teacher"),
         default="quick",
-        help="PhraseBank fine-tune: quick (--epochs plain passes) or the shipped sentiment recipe",
+        help="PhraseBank fine-tune: quick (--epochs plain passes), the shipped sentiment recipe, "
+        "or the distillation teacher's",
+    )
+    parser.add_argument(
+        "--base-model",
+        choices=("minilm", "mpnet"),
+        default="minilm",
+        help="the encoder adapted and fine-tuned (mpnet: the distillation teacher's model)",
     )
     parser.add_argument("--seeds", default="42", help="PhraseBank fine-tuning seeds, e.g. 42,43")
     args = parser.parse_args(argv)
@@ -277,29 +299,33 @@ def main(argv: list[str]) -> dict[str, Any]:
 
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     results: dict[str, Any] = {}
-    _log("== plain MiniLM")
-    results["plain_minilm"] = _encoder_measure(None, args)
-    _log(json.dumps(results["plain_minilm"]))
+    plain_key = f"plain_{args.base_model}"
+    _log(f"== plain {args.base_model}")
+    results[plain_key] = _encoder_measure(_base(args), args)
+    _log(json.dumps(results[plain_key]))
     for method in [m for m in args.methods.split(",") if m]:
         _log(f"== {method}")
         results[method] = _method_run(method, args)
         _log(json.dumps(results[method]))
     if len(_seeds(args)) > 1:
-        results["gains_over_plain_same_seed"] = _paired_gains(results)
+        results["gains_over_plain_same_seed"] = _paired_gains(results, plain_key)
     if args.transfer:
         _log("== distillation (teacher: the plain MiniLM fine-tune of this run)")
-        teacher, teacher_metrics = _phrasebank_finetune(None, args, _seeds(args)[0])
+        teacher, teacher_metrics = _phrasebank_finetune(_base(args), args, _seeds(args)[0])
         results["distillation"] = {"teacher": teacher_metrics, **_distil(args, teacher)}
     if args.recipe == "shipped":
         recipe = (
             "the shipped sentiment recipe (2 epochs, lr 1.5e-4, layer decay 0.8, FGM eps 1, "
             "10-neighbour vote)"
         )
+    elif args.recipe == "teacher":
+        recipe = f"the distillation teacher's recipe (the shipped one with {TEACHER_PARAMS})"
     else:
         recipe = f"{args.epochs} plain epoch(s) at lr 8e-5, no FGM/neighbours"
     notes = (
-        f"{os.cpu_count()} cores, no GPU; adaptation: {args.adapt_steps} steps of 16 texts on the "
-        f"first {args.corpus_size} deduplicated news texts (tapt: PhraseBank train); PhraseBank: "
+        f"{os.cpu_count()} cores, no GPU; base {args.base_model}; adaptation: "
+        f"{args.adapt_steps} steps of 16 texts on the first {args.corpus_size} deduplicated "
+        "news texts (tapt: PhraseBank train); PhraseBank: "
         f"{recipe} on at most {args.phrasebank_rows} training rows (spread), all held-out rows, "
         f"seeds {args.seeds}; banking77: frozen vectors, nearest centroid over 1500 training "
         "rows, 500 held-out rows; hit@k: the same 500 queries, dense passages only."

@@ -1,12 +1,15 @@
 """The "adapted base" model kind: an app's encoder adapted to the app's own unlabelled text
 (mlcore.adapt), stored as registry versions with the corpus hash, the method and its metrics.
 
-Each app registers one (`<app>-base`) with `adapted_base_kind`, saying where its texts are and
-how its evaluation scores a base: the sentiment and support classifiers fine-tuned from it,
-the recommender's own evaluation. A run scores both the new encoder and the base it would
-replace (production's adapted base, else the general one) on the same data in the same run;
-the gate promotes it only when the app's evaluation says it is better. The texts that
-evaluation judges on never enter the corpus, whatever its source.
+Each app registers one kind per base model it adapts (`adapted_base_kinds`): `<app>-base` for
+MiniLM, `<app>-base-<model>` for another (sentiment's multilingual model and its mpnet
+teacher), so each model's adapted base has a production version of its own and promoting one
+never displaces another's. The app says where its texts are and how its evaluation scores a
+base: the sentiment and support classifiers fine-tuned from it, the recommender's own
+evaluation. A run scores both the new encoder and the base it would replace (production's
+adapted base of the same model, else the general one) on the same data in the same run; the
+gate promotes it only when the app's evaluation says it is better. The texts that evaluation
+judges on never enter the corpus, whatever its source.
 """
 
 from __future__ import annotations
@@ -27,16 +30,22 @@ from mlcore.adapt import (
     corpus_ready,
 )
 from mlcore.base_models import BASE_MODELS, BaseModelMissing, base_model_path, base_model_resolve
-from mlcore.registry import UnknownVersion
 
 from .adaptation_corpus import adaptation_corpus, corpus_judged_check
+from .adapted_bases import (
+    DEFAULT_BASE_MODEL,
+    adapted_base_name,
+    adapted_base_version,
+    adapted_base_version_path,
+    adapted_from,
+)
 from .corpora import corpus_choices
 from .kinds import MAX_STEPS_SPEC, ModelKind, ParamSpec, TrainingContext, TrainOutcome
-from .model_store import registry
 
 # The app's evaluation of a base folder (None: the general MiniLM; a run passes the folder it
 # judges): {metric name: value}, higher is better, the main metric first. It gets the run's
-# context (progress, stop, log) and the evaluation's step cap.
+# context (progress, stop, log; its params name the `base_model` adapted) and the
+# evaluation's step cap.
 BaseScore = Callable[[Path | None, TrainingContext, int | None], dict[str, float]]
 # An app's fine-tune from a base folder: the run context (its params and workdir) and the base.
 FineTune = Callable[[TrainingContext, Path], TrainOutcome]
@@ -87,50 +96,9 @@ class AdaptedBase:
     # Called with the version once a base is put in production (e.g. re-embed what it serves).
     on_production: Callable[[int], None] | None = None
     # The base models (mlcore.base_models.BASE_MODELS) whose adapted form the app uses (its
-    # training's "auto" choice, its retrieval or catalog vectors): an adapted base of another
-    # model would never serve.
+    # training's "auto" choice, its distillation teacher, its retrieval or catalog vectors),
+    # each a kind of its own: an adapted base of another model would never serve.
     base_models: tuple[str, ...] = ("minilm",)
-
-
-def adapted_base_name(app: str) -> str:
-    return f"{app}-base"
-
-
-def _production(name: str) -> tuple[int, dict[str, Any]] | None:
-    """The production version of `name` and its params, read once; None without one."""
-    try:
-        version = registry().resolve(name)
-    except UnknownVersion:
-        return None
-    return version, registry().info(name, version).params
-
-
-def production_params(name: str) -> dict[str, Any] | None:
-    """The params the production version of `name` was trained with; None without one."""
-    production = _production(name)
-    return None if production is None else production[1]
-
-
-def adapted_base_version(app: str, model: str) -> int | None:
-    """The version number of the app's production adapted base when it was adapted from the
-    base model `model` (a name of mlcore.base_models.BASE_MODELS); None otherwise."""
-    production = _production(adapted_base_name(app))
-    if production is None or (production[1].get("base_model") or "minilm") != model:
-        return None
-    return production[0]
-
-
-def adapted_base_path(app: str, model: str) -> Path | None:
-    """The folder of the app's production adapted base when it was adapted from the base model
-    `model`; None otherwise: a base adapted from another model is never served in its place."""
-    version = adapted_base_version(app, model)
-    return None if version is None else adapted_base_version_path(app, version)
-
-
-def adapted_base_version_path(app: str, version: int) -> Path:
-    """The encoder folder of version `version` of the app's adapted base (in production or
-    not: what an index built with it needs to embed its queries)."""
-    return registry().artifact_path(adapted_base_name(app), version)
 
 
 def _base_folder(path: Path) -> Path:
@@ -193,32 +161,54 @@ PARAM_SPECS: tuple[ParamSpec, ...] = (
 )
 
 
-def _base_model_spec(spec: AdaptedBase) -> ParamSpec:
+def _base_model_spec(spec: AdaptedBase, model: str) -> ParamSpec:
+    others = [adapted_base_name(spec.app, other) for other in spec.base_models if other != model]
     return replace(
         PARAM_SPECS[-1],
-        help="The encoder adapted (one the app serves from), judged against its general form, "
-        "or against the production adapted base when that was adapted from it too.",
-        choices=lambda: [(name, BASE_MODELS[name]) for name in spec.base_models],
+        default=model,
+        help=f"The encoder adapted: this kind holds the bases adapted from {model}"
+        + (f" ({', '.join(others)} hold the others)" if others else "")
+        + ", judged against its general form or production's adapted base of it.",
+        choices=lambda: [(model, BASE_MODELS[model])],
     )
 
 
-def _param_specs(spec: AdaptedBase) -> tuple[ParamSpec, ...]:
-    return (PARAM_SPECS[0], _corpora_spec(spec.app), *PARAM_SPECS[1:-1], _base_model_spec(spec))
+def _param_specs(spec: AdaptedBase, model: str) -> tuple[ParamSpec, ...]:
+    return (
+        PARAM_SPECS[0],
+        _corpora_spec(spec.app),
+        *PARAM_SPECS[1:-1],
+        _base_model_spec(spec, model),
+    )
 
 
-def adapted_base_train(spec: AdaptedBase, ctx: TrainingContext) -> TrainOutcome:
-    """Adapt the base model to the corpus, then score the adapted base and the base it would
-    replace (the general model, or production's adapted base of the same model) with the app's
-    evaluation, back to back (metric `gain`: the difference, which the gate needs above zero).
-    What can be refused is refused before the adaptation's hours: the model, the corpus, and
-    one step of the app's evaluation."""
-    params = {spec_.name: spec_.default for spec_ in _param_specs(spec)} | ctx.params
-    model = str(params.get("base_model") or "minilm")
-    if model not in spec.base_models:
+def _model_check(spec: AdaptedBase, model: str, requested: str) -> None:
+    """ValueError unless `requested` is the model of the kind run (`model`)."""
+    if requested == model:
+        return
+    if requested in spec.base_models:
         raise ValueError(
-            f"the {spec.app} app serves from {', '.join(spec.base_models)}, not {model}: "
-            "an adapted base of another model would never be used"
+            f"bases adapted from {requested} are the kind "
+            f"{adapted_base_name(spec.app, requested)}: start the run there"
         )
+    raise ValueError(
+        f"the {spec.app} app serves from {', '.join(spec.base_models)}, not {requested}: "
+        "an adapted base of another model would never be used"
+    )
+
+
+def adapted_base_train(spec: AdaptedBase, model: str, ctx: TrainingContext) -> TrainOutcome:
+    """Adapt the base model `model` to the corpus, then score the adapted base and the base it
+    would replace (the general model, or production's adapted base of the same model) with
+    the app's evaluation, back to back (metric `gain`: the difference, which the gate needs
+    above zero). What can be refused is refused before the adaptation's hours: the model, the
+    corpus, and one step of the app's evaluation."""
+    params = {spec_.name: spec_.default for spec_ in _param_specs(spec, model)} | ctx.params
+    _model_check(spec, model, str(params.get("base_model") or model))
+    params["base_model"] = model
+    # The evaluation reads the model from the run's params (sentiment judges an mpnet base
+    # with the teacher's recipe).
+    ctx = replace(ctx, params=params)
     try:
         base = base_model_resolve(model)
     except BaseModelMissing as exc:
@@ -230,7 +220,7 @@ def adapted_base_train(spec: AdaptedBase, ctx: TrainingContext) -> TrainOutcome:
     general = reference_version is None
     reference = base
     if reference_version is not None:
-        reference = adapted_base_version_path(spec.app, reference_version)
+        reference = adapted_base_version_path(spec.app, reference_version, model)
     described = f"the general {model}" if general else str(reference)
     eval_steps = int(params["eval_max_steps"]) if params.get("eval_max_steps") else None
     # One step of the app's evaluation first: what it refuses (too few shoppers, too few
@@ -315,24 +305,31 @@ def _versus(metrics: dict[str, Any], metric: str) -> str:
     )
 
 
-def adapted_base_gate(metrics: dict[str, Any], name: str | None = None) -> str | None:
+def adapted_base_gate(
+    metrics: dict[str, Any], app: str | None = None, model: str = DEFAULT_BASE_MODEL
+) -> str | None:
     """Refuse an adapted base unless its app's evaluation beat the base it would replace: no
     metric of the evaluation worse, and one better (an app judged on one metric: that one);
-    and, for the kind `name`, unless that base is still production's (not moved since the run,
-    nor a base adapted from another model that it would silently displace)."""
+    and, for the kind of the `app`'s bases adapted from `model`, unless it was adapted from
+    that model and the base it was measured against is still production's."""
     gain = metrics.get("gain")
     if not isinstance(gain, (int, float)):
         return "the adapted base has no evaluation by its app (no gain measured)"
-    if name is not None and "reference_version" in metrics:
-        production = _production(name)
-        current = None if production is None else production[0]
+    if app is not None and "base_model" in metrics and adapted_from(metrics) != model:
+        return (
+            f"adapted from {adapted_from(metrics)}, but {adapted_base_name(app, model)} holds "
+            f"the bases adapted from {model}: adapt again as "
+            f"{adapted_base_name(app, adapted_from(metrics))}"
+        )
+    if app is not None and "reference_version" in metrics:
+        current = adapted_base_version(app, model)
         if current != metrics["reference_version"]:
             measured = metrics["reference_version"]
             against = f"v{measured}" if measured is not None else "the general base"
             now = f"v{current}" if current is not None else "none"
             return (
-                f"production's {name} is {now} now, but this version was measured against "
-                f"{against} (of {metrics.get('base_model')}): adapt again to compare with it"
+                f"production's {adapted_base_name(app, model)} is {now} now, but this version "
+                f"was measured against {against} (of {model}): adapt again to compare with it"
             )
     gains = metrics.get("gains") or {metrics.get("app_metric", "the app's metric"): gain}
     worse = [name for name, change in gains.items() if change < 0]
@@ -343,17 +340,21 @@ def adapted_base_gate(metrics: dict[str, Any], name: str | None = None) -> str |
     return None
 
 
-def adapted_base_kind(spec: AdaptedBase) -> ModelKind:
-    """The `<app>-base` kind of `spec` (register it in the app's ready())."""
-    return ModelKind(
-        name=adapted_base_name(spec.app),
-        title=f"{spec.title}: adapted base",
-        loader=_base_folder,
-        main_metric="gain",
-        tolerance=0.0,
-        train=partial(adapted_base_train, spec),
-        warm=False,
-        params=_param_specs(spec),
-        gate=partial(adapted_base_gate, name=adapted_base_name(spec.app)),
-        on_production=spec.on_production,
-    )
+def adapted_base_kinds(spec: AdaptedBase) -> list[ModelKind]:
+    """The kinds of `spec`, one per base model it adapts (register them in the app's ready())."""
+    return [
+        ModelKind(
+            name=adapted_base_name(spec.app, model),
+            title=f"{spec.title}: adapted base"
+            + ("" if model == DEFAULT_BASE_MODEL else f" ({model})"),
+            loader=_base_folder,
+            main_metric="gain",
+            tolerance=0.0,
+            train=partial(adapted_base_train, spec, model),
+            warm=False,
+            params=_param_specs(spec, model),
+            gate=partial(adapted_base_gate, app=spec.app, model=model),
+            on_production=spec.on_production,
+        )
+        for model in spec.base_models
+    ]

@@ -235,7 +235,7 @@ class PredictionStat(models.Model):
         return f"{self.name} v{self.version} {self.minute:%Y-%m-%d %H:%M} ({self.requests})"
 
 
-# The apps whose encoder can be adapted: each has an `<app>-base` kind (apps/mlops/adaptation.py).
+# The apps whose encoder can be adapted: each has `<app>-base` kinds (apps/mlops/adaptation.py).
 CORPUS_APPS = (
     ("sentiment", "Financial sentiment"),
     ("support", "Support"),

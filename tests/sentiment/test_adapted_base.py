@@ -1,4 +1,5 @@
-"""The sentiment app's adapted base ("sentiment-base"): what a base is judged on."""
+"""The sentiment app's adapted bases (MiniLM's "sentiment-base", "sentiment-base-multilingual",
+the teacher's "sentiment-base-mpnet"): what a base is judged on, and how."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 import pytest
 
 from apps.mlops.adaptation import adapted_base_train
+from apps.mlops.kinds import kind_list
 from apps.mlops.runtime import TrainingContext
 from apps.sentiment.adaptation import (
     ADAPTED_BASE,
@@ -16,6 +18,7 @@ from apps.sentiment.adaptation import (
     judged_texts,
     training_texts,
 )
+from apps.sentiment.defaults import TEACHER_PARAMS
 from apps.sentiment.models import LabelledSet
 from apps.sentiment.training import DEMO_DATA, sentiment_fit
 
@@ -74,7 +77,7 @@ def test_a_base_is_judged_on_the_labelled_data_production_trained_on(
     assert evaluation_params(ctx)["include_corrections"] is False
 
 
-def test_a_sentiment_base_is_adapted_from_a_model_the_classifier_trains_from(
+def test_each_model_the_app_trains_from_is_adapted_in_a_kind_of_its_own(
     monkeypatch: Any, tmp_path: Path
 ) -> None:
     monkeypatch.setattr("apps.mlops.adaptation.adapt", lambda *a, **k: pytest.fail("adapted"))
@@ -82,9 +85,45 @@ def test_a_sentiment_base_is_adapted_from_a_model_the_classifier_trains_from(
         run_id=None, params={"base_model": "mpnet"}, workdir=tmp_path, log=lambda _line: None
     )
 
-    # "auto" trains from MiniLM or the multilingual model; a 110M mpnet base would never serve.
-    with pytest.raises(ValueError, match="serves from minilm, multilingual, not mpnet"):
-        adapted_base_train(ADAPTED_BASE, ctx)
+    # "auto" trains the served model from MiniLM or the multilingual model, the distillation
+    # teacher from mpnet: three kinds, each with a production version of its own.
+    names = [kind.name for kind in kind_list() if kind.name.startswith("sentiment-base")]
+    assert names == ["sentiment-base", "sentiment-base-mpnet", "sentiment-base-multilingual"]
+    with pytest.raises(ValueError, match="adapted from mpnet are the kind sentiment-base-mpnet"):
+        adapted_base_train(ADAPTED_BASE, "minilm", ctx)
+
+
+class _Judged(Exception):
+    """Raised by the stand-in fit with the recipe the evaluation's fine-tune trains with."""
+
+    def __init__(self, config: Any) -> None:
+        super().__init__("judged")
+        self.config = config
+
+
+@pytest.mark.parametrize("model", ["mpnet", "minilm"])
+def test_an_mpnet_base_is_judged_as_the_teacher_it_becomes_with_the_teachers_recipe(
+    monkeypatch: Any, tmp_path: Path, model: str
+) -> None:
+    # A stand-in for the 400 MB mpnet packages, which CI does not install.
+    monkeypatch.setattr("apps.mlops.adaptation.base_model_resolve", lambda _name: tmp_path)
+    monkeypatch.setattr("apps.mlops.adaptation.adapt", lambda *a, **k: pytest.fail("adapted"))
+
+    def fit(*_args: Any, config: Any, **_kwargs: Any) -> Any:
+        raise _Judged(config)
+
+    monkeypatch.setattr("mlcore.classifier.fit", fit)
+    ctx = TrainingContext(run_id=None, params={}, workdir=tmp_path, log=lambda _line: None)
+
+    spec = replace(ADAPTED_BASE, texts=lambda: [f"Firm {i} sold {i} units." for i in range(30)])
+
+    # The one-step trial of the evaluation, before any adaptation, trains with the recipe.
+    with pytest.raises(_Judged) as judged:
+        adapted_base_train(spec, model, ctx)
+
+    recipe = {name: getattr(judged.value.config, name) for name in TEACHER_PARAMS}
+    assert (recipe == TEACHER_PARAMS) is (model == "mpnet")
+    assert judged.value.config.max_steps == 1
 
 
 class _Validated(Exception):
@@ -142,6 +181,6 @@ def test_task_adaptive_pretraining_adapts_to_the_training_sentences_less_the_jud
     )
 
     with pytest.raises(RuntimeError, match="adapted"):
-        adapted_base_train(spec, ctx)
+        adapted_base_train(spec, "minilm", ctx)
 
     assert sorted(adapted) == sorted(set(analysts) - set(judged_texts())) and len(adapted) == 51

@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from io import StringIO
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import pytest
@@ -16,6 +18,7 @@ from apps.mlops import services
 from apps.mlops.models import ModelVersion
 from apps.mlops.runtime import TrainingContext
 from apps.sentiment import distillation
+from apps.sentiment.defaults import TEACHER_PARAMS
 from apps.sentiment.distillation import (
     LABEL_CHUNK,
     documents_texts,
@@ -108,6 +111,51 @@ def test_training_starts_from_the_production_adapted_base(
     expected = services.registry().artifact_path("sentiment-base", adapted.version)
     assert ModelVersion.objects.get(name="sentiment").base_model == str(expected)
     assert f"base model: the production adapted base ({expected})" in out.getvalue()
+
+
+def test_the_default_teacher_fine_tunes_from_the_production_adapted_mpnet(
+    model_dirs: Path, django_capture_on_commit_callbacks: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fitted: list[tuple[Path, TrainConfig]] = []
+
+    def fit(*_args: Any, config: TrainConfig, base_model: Path, **_kwargs: Any) -> Any:
+        fitted.append((base_model, config))
+        return SimpleNamespace(classifier="the teacher")
+
+    monkeypatch.setattr("mlcore.classifier.fit", fit)
+    # A stand-in for the 400 MB mpnet packages, which CI does not install.
+    general = model_dirs / "general-mpnet"
+    monkeypatch.setattr(distillation, "base_model_resolve", lambda _name: general)
+    log: list[str] = []
+
+    def teacher(params: dict[str, Any]) -> str:
+        _classifier, name = distillation._teacher(
+            ctx=_context(log, model_dirs),
+            params=params,
+            base=model_dirs / "student",
+            config=TrainConfig(epochs=1, learning_rate=1e-4),
+            train=(["Profit rose."], ["positive"]),
+            validation=(["Sales fell."], ["negative"]),
+        )
+        return name
+
+    assert teacher({}) == "mpnet" and fitted[-1][0] == general
+    adapted = adapted_base_promoted(
+        "sentiment-base-mpnet",
+        model_dirs,
+        {"gain": 0.01, "app_metric": "macro_f1", "macro_f1": 0.71},
+        django_capture_on_commit_callbacks,
+        base_model="mpnet",
+    )
+
+    shown = f"mpnet adapted (sentiment-base-mpnet v{adapted.version})"
+    assert teacher({}) == shown
+    base, config = fitted[-1]
+    assert base == services.registry().artifact_path("sentiment-base-mpnet", adapted.version)
+    assert {name: getattr(config, name) for name in TEACHER_PARAMS} == TEACHER_PARAMS
+    assert f"teacher: {shown} ({base}) fine-tuned on the same split" in log
+    # A teacher named by the run is the general model, as a named student base is.
+    assert teacher({"teacher_base": "mpnet"}) == "mpnet" and fitted[-1][0] == general
 
 
 def _documents(texts: list[str]) -> None:

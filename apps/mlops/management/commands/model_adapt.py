@@ -6,6 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from apps.mlops.adapted_bases import adapted_base_models, adapted_base_name
 from apps.mlops.kinds import kind_list
 from apps.mlops.progress import TerminalProgress
 from apps.mlops.services import version_train_and_register
@@ -22,8 +23,9 @@ class Command(BaseCommand):
     help = (
         "Adapt the app's base encoder to FILE(s) (plain text, one text a line) and uploaded "
         "corpora (--corpus-id; default the app's own texts) with METHOD, register it as "
-        "<app>-base with its corpus hash, method and metrics, and with --promote put it in "
-        "production if the app's evaluation says it is better than the base it would replace."
+        "<app>-base (MiniLM) or <app>-base-<model> with its corpus hash, method and metrics, "
+        "and with --promote put it in production if the app's evaluation says it is better "
+        "than the base it would replace."
     )
 
     def add_arguments(self, parser: Any) -> None:
@@ -50,7 +52,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--base-model",
             default="minilm",
-            help="the encoder adapted: minilm (every app) or multilingual (sentiment)",
+            help="the encoder adapted: minilm (every app), multilingual or mpnet (sentiment: "
+            "the model Chinese text trains from, and the distillation teacher)",
         )
         parser.add_argument(
             "--promote", action="store_true", help="promote it if the gate says it is better"
@@ -70,7 +73,11 @@ class Command(BaseCommand):
             params["max_steps"] = options["max_steps"]
         if options["eval_max_steps"]:
             params["eval_max_steps"] = options["eval_max_steps"]
-        name = f"{options['app']}{SUFFIX}"
+        app, model = options["app"], options["base_model"]
+        models = adapted_base_models(app)
+        if model not in models:
+            raise CommandError(f"the {app} app adapts {', '.join(models)}, not {model}")
+        name = adapted_base_name(app, model)
         try:
             version, result = version_train_and_register(
                 name=name,

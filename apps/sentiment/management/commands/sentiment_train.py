@@ -89,8 +89,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--teacher-base",
             default="",
-            help="the teacher's base when distilling (default: mpnet when installed, else the "
-            "production model, else the student's base)",
+            help="the teacher's base when distilling (default: mpnet when installed, its "
+            "production adapted base sentiment-base-mpnet when there is one, else the "
+            "production model, else the student's base; a model named here is its general form)",
         )
         parser.add_argument("--max-steps", type=int, default=0)
         parser.add_argument("--no-corrections", action="store_true")
