@@ -28,7 +28,7 @@ from mlcore.recommend import HistoryEntry, Ranker, evaluate
 
 from .models import Event, Item
 from .selectors import catalog_snapshot, settings_get
-from .training import MIN_SHOPPERS, _histories, _model, _sequences, last_touch_order
+from .training import MIN_SHOPPERS, _histories, _model, last_touch_order, training_sequences
 
 APP = "recommender"
 # The most texts one adaptation reads from each source (newest first).
@@ -58,7 +58,7 @@ def judged_texts() -> list[str]:
     """The reviews shoppers wrote of their held-out items: adapting to them would tell the
     encoder what the evaluation asks it to find. (The item texts are not judged texts: they
     are the catalog the encoder serves, as a knowledge base's passages are.)"""
-    targets = _targets(_sequences(settings_get().weights()))
+    targets = _targets(training_sequences(settings_get().weights()))
     reviews = (
         Event.objects.filter(kind=Event.Kind.RATING)
         .exclude(text="")
@@ -95,7 +95,7 @@ def _targets(seqs: dict[str, list[Any]]) -> dict[str, set[int]]:
 
 
 def _holdout() -> tuple[dict[str, set[int]], dict[str, list[HistoryEntry]]]:
-    seqs = _sequences(settings_get().weights())
+    seqs = training_sequences(settings_get().weights())
     targets = _targets(seqs)
     if len(targets) < MIN_SHOPPERS:
         raise ValueError(

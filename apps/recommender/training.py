@@ -36,10 +36,16 @@ from .selectors import catalog_snapshot, events_counted, settings_get
 MIN_SHOPPERS = 5
 
 
-def _sequences(weights: dict[str, float]) -> dict[str, list[tuple[Any, int, str, float]]]:
+def training_sequences(
+    weights: dict[str, float],
+) -> dict[str, list[tuple[Any, int, str, float]]]:
+    """Each shopper's events (created, item, kind, weight), oldest first. Events that name no
+    shopper (a deleted account's, recorded without a visitor id) belong to no history: under
+    one key they would make strangers' items look bought together."""
     rows = (
         events_counted()
         .exclude(kind=Event.Kind.IMPRESSION)
+        .exclude(user=None, visitor_id="")
         .filter(item__active=True)
         .order_by("created", "pk")
         .values_list("user_id", "visitor_id", "item_id", "kind", "created")
@@ -127,7 +133,7 @@ PARAM_SPECS: tuple[ParamSpec, ...] = (
 def ranker_train(ctx: TrainingContext) -> TrainOutcome:
     l2 = float(ctx.params.get("l2", 50.0))
     weights = settings_get().weights()
-    seqs = _sequences(weights)
+    seqs = training_sequences(weights)
     catalog = catalog_snapshot(fresh=True)
     item_ids = catalog.ids.tolist()
     test: dict[str, set[int]] = {}

@@ -132,7 +132,7 @@ def _figures(experiment) -> tuple[Any, ...]:  # type: ignore[no-untyped-def]
     weights = selectors.settings_get().weights()
     return (
         [(r.name, r.shoppers, r.converted) for r in report],
-        training._sequences(weights),
+        training.training_sequences(weights),
         selectors.trending_scores(half_life_days=3, weights=weights),
         selectors.purchased_ids(shopper=services.Shopper(visitor_id="forger")),
     )
@@ -213,7 +213,7 @@ def test_the_checkout_records_the_purchase_and_it_converts(catalog, experiment, 
     assert (bought.visitor_id, bought.item_id, bought.source) == ("buyer", pan.pk, "storefront")
     assert bought.experiment_id == experiment.pk
     assert sum(r.converted for r in selectors.experiment_report(experiment=experiment)) == 1
-    sequences = training._sequences(selectors.settings_get().weights())
+    sequences = training.training_sequences(selectors.settings_get().weights())
     assert (pan.pk, "purchase") in [(i, k) for _, i, k, _ in sequences["vbuyer"]]
 
 

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth import get_user_model
 
-from apps.recommender.training import last_touch_order
+from apps.recommender.models import Event
+from apps.recommender.training import last_touch_order, training_sequences
+
+from .factories import EventFactory, ItemFactory
 
 
 @pytest.mark.django_db
@@ -60,3 +64,23 @@ def test_held_out_items_are_the_last_distinct_ones_a_shopper_touched() -> None:
 
     assert last_touch_order(seq) == [9, 3, 7]
     assert last_touch_order([]) == []
+
+
+@pytest.mark.django_db
+def test_events_of_deleted_accounts_without_a_visitor_id_join_no_shoppers_history() -> None:
+    tent, stove, lamp = ItemFactory(), ItemFactory(), ItemFactory()
+    users = get_user_model()
+    first, second = users.objects.create(username="first"), users.objects.create(username="second")
+    imported = {"kind": Event.Kind.PURCHASE, "source": Event.Source.IMPORT}
+    EventFactory(item=tent, user=first, **imported)
+    EventFactory(item=stove, user=second, **imported)
+    EventFactory(item=lamp, user=second, visitor_id="cookie-2")
+    EventFactory(item=lamp, visitor_id="cookie-3")
+
+    first.delete()
+    second.delete()  # their events stay, for trending, with no account (on_delete SET_NULL)
+
+    sequences = training_sequences({})
+    # Two strangers' purchases would have been one pseudo-shopper's, "bought together".
+    assert sorted(sequences) == ["vcookie-2", "vcookie-3"]
+    assert [item for _, item, _, _ in sequences["vcookie-2"]] == [lamp.pk]
