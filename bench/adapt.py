@@ -310,7 +310,7 @@ def main(argv: list[str]) -> dict[str, Any]:
     if len(_seeds(args)) > 1:
         results["gains_over_plain_same_seed"] = _paired_gains(results, plain_key)
     if args.transfer:
-        _log("== distillation (teacher: the plain MiniLM fine-tune of this run)")
+        _log(f"== distillation (teacher: the plain {args.base_model} fine-tune of this run)")
         teacher, teacher_metrics = _phrasebank_finetune(_base(args), args, _seeds(args)[0])
         results["distillation"] = {"teacher": teacher_metrics, **_distil(args, teacher)}
     if args.recipe == "shipped":

@@ -93,7 +93,8 @@ class AdaptedBase:
     # answers away): kept out of every corpus, as pretraining on them would flatter the
     # adapted base at the gate.
     judged_texts: Callable[[], list[str]] = list
-    # Called with the version once a base is put in production (e.g. re-embed what it serves).
+    # Called with the version once a MiniLM base (`<app>-base`) is put in production (e.g.
+    # re-embed what it serves); the other models' kinds have no such hook.
     on_production: Callable[[int], None] | None = None
     # The base models (mlcore.base_models.BASE_MODELS) whose adapted form the app uses (its
     # training's "auto" choice, its distillation teacher, its retrieval or catalog vectors),
@@ -354,7 +355,7 @@ def adapted_base_kinds(spec: AdaptedBase) -> list[ModelKind]:
             warm=False,
             params=_param_specs(spec, model),
             gate=partial(adapted_base_gate, app=spec.app, model=model),
-            on_production=spec.on_production,
+            on_production=spec.on_production if model == DEFAULT_BASE_MODEL else None,
         )
         for model in spec.base_models
     ]

@@ -16,6 +16,7 @@ from . import vectors
 from .adaptation import AdaptedBase as AdaptedBase
 from .adaptation import adapted_base_kinds as adapted_base_kinds
 from .adaptation import fine_tune_score as fine_tune_score
+from .adapted_bases import adapted_base_name as adapted_base_name
 from .adapted_bases import adapted_base_path as adapted_base_path
 from .adapted_bases import adapted_base_version as adapted_base_version
 from .adapted_bases import adapted_base_version_path as adapted_base_version_path
@@ -47,6 +48,7 @@ __all__ = [
     "TrainOutcome",
     "TrainingContext",
     "adapted_base_kinds",
+    "adapted_base_name",
     "adapted_base_path",
     "adapted_base_version",
     "adapted_base_version_path",

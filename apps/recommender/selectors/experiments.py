@@ -82,8 +82,11 @@ def experiment_report(*, experiment: Experiment) -> list[VariantReport]:
         events = Event.objects.filter(experiment=experiment, variant=variant.name)
         impressions = events.filter(kind=Event.Kind.IMPRESSION)
         # Each exposed shopper's first exposure; only a purchase after it is a conversion.
+        # Rows naming no shopper (a deleted account's, without a visitor id) count as
+        # impressions but as no shopper: under one empty key they would be one shopper.
         exposed: dict[str, Any] = {}
-        for user_id, visitor_id, first in impressions.values_list("user_id", "visitor_id").annotate(
+        named = impressions.exclude(user=None, visitor_id="")
+        for user_id, visitor_id, first in named.values_list("user_id", "visitor_id").annotate(
             first=Min("created")
         ):
             key = Event.shopper_key(user_id, visitor_id)
