@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from apps.mlops import services
+from apps.mlops.adapted_bases import adapted_base_name
 from apps.mlops.kinds import TrainOutcome
 from apps.mlops.models import ModelVersion
 from mlcore.base_models import base_model_path
@@ -35,3 +36,17 @@ def adapted_base_promoted(
     with capture_on_commit(execute=True):
         services.model_version_promote(name=name, version=version.version)
     return version
+
+
+def sentiment_base_promoted(
+    capture_on_commit: Any, folder: Path, base_model: str, name: str | None = None
+) -> ModelVersion:
+    """A sentiment base adapted from `base_model` in production, in its model's kind (or in
+    `name`), with a gain of one point."""
+    return adapted_base_promoted(
+        name or adapted_base_name("sentiment", base_model),
+        folder,
+        {"gain": 0.01, "app_metric": "macro_f1", "macro_f1": 0.71},
+        capture_on_commit,
+        base_model=base_model,
+    )

@@ -13,13 +13,12 @@ from django.core.management import CommandError, call_command
 
 from apps.mlops import services
 from apps.mlops.adaptation import AdaptedBase, adapted_base_gate, adapted_base_train
-from apps.mlops.adapted_bases import adapted_base_name
 from apps.mlops.kinds import TrainingContext, TrainOutcome
 from apps.mlops.models import ModelVersion, PromotionEvent
 from apps.mlops.runtime import adapted_base_path
 from mlcore.adapt import AdaptResult, corpus_hash, corpus_read
 from mlcore.base_models import base_model_path
-from tests.adapted_base import adapted_base_promoted
+from tests.adapted_base import sentiment_base_promoted
 
 pytestmark = pytest.mark.django_db
 
@@ -321,25 +320,11 @@ def test_a_run_whose_judged_texts_moved_into_its_corpus_meanwhile_is_refused(
     assert adapted_base_train(spec, "minilm", ctx).data_size == 29
 
 
-def _production_base(
-    on_commit: Any, folder: Path, base_model: str, name: str | None = None
-) -> ModelVersion:
-    """A sentiment base adapted from `base_model` in production, in its model's kind (or in
-    `name`)."""
-    return adapted_base_promoted(
-        name or adapted_base_name("sentiment", base_model),
-        folder,
-        {"gain": 0.01, "app_metric": "macro_f1", "macro_f1": 0.71},
-        on_commit,
-        base_model=base_model,
-    )
-
-
 @pytest.mark.usefixtures("adapt_instantly")
 def test_a_new_base_is_judged_against_the_general_form_of_its_own_model(
     tmp_path: Path, django_capture_on_commit_callbacks: Any
 ) -> None:
-    _production_base(django_capture_on_commit_callbacks, tmp_path, "multilingual")
+    sentiment_base_promoted(django_capture_on_commit_callbacks, tmp_path, "multilingual")
     judged: list[Path | None] = []
 
     def score(base: Path | None, _ctx: Any, _steps: int | None) -> dict[str, float]:
@@ -363,7 +348,7 @@ def test_a_new_base_is_judged_against_the_general_form_of_its_own_model(
 def test_a_new_base_is_judged_against_production_of_its_model_until_production_moves(
     tmp_path: Path, django_capture_on_commit_callbacks: Any
 ) -> None:
-    production = _production_base(django_capture_on_commit_callbacks, tmp_path, "minilm")
+    production = sentiment_base_promoted(django_capture_on_commit_callbacks, tmp_path, "minilm")
     judged: list[Path | None] = []
 
     def score(base: Path | None, _ctx: Any, _steps: int | None) -> dict[str, float]:

@@ -20,35 +20,21 @@ from apps.mlops.kinds import kind_get
 from apps.mlops.models import ModelVersion, RetrainSchedule
 from apps.mlops.runtime import adapted_base_path
 from mlcore.base_models import base_model_path
-from tests.adapted_base import adapted_base_promoted
+from tests.adapted_base import sentiment_base_promoted
 
 pytestmark = pytest.mark.django_db
-
-
-def _promoted(
-    on_commit: Any, folder: Path, base_model: str, name: str | None = None
-) -> ModelVersion:
-    """A sentiment base adapted from `base_model` in production, in its model's kind (or in
-    `name`)."""
-    return adapted_base_promoted(
-        name or adapted_base_name("sentiment", base_model),
-        folder,
-        {"gain": 0.01, "app_metric": "macro_f1", "macro_f1": 0.71},
-        on_commit,
-        base_model=base_model,
-    )
 
 
 def test_each_models_adapted_base_has_a_production_version_of_its_own(
     tmp_path: Path, django_capture_on_commit_callbacks: Any
 ) -> None:
     capture = django_capture_on_commit_callbacks
-    multilingual = _promoted(capture, tmp_path / "m", "multilingual")
+    multilingual = sentiment_base_promoted(capture, tmp_path / "m", "multilingual")
 
     # English text picks MiniLM: the multilingual base in production is not its adapted form.
     assert adapted_base_path("sentiment", "minilm") is None
-    teacher = _promoted(capture, tmp_path / "t", "mpnet")
-    minilm = _promoted(capture, tmp_path / "s", "minilm")
+    teacher = sentiment_base_promoted(capture, tmp_path / "t", "mpnet")
+    minilm = sentiment_base_promoted(capture, tmp_path / "s", "minilm")
 
     # Promoting one displaced neither of the others.
     for model, version in (("multilingual", multilingual), ("mpnet", teacher), ("minilm", minilm)):
@@ -58,11 +44,13 @@ def test_each_models_adapted_base_has_a_production_version_of_its_own(
         assert adapted_base_path("sentiment", model) == folder
 
 
-def test_a_base_of_another_model_in_minilms_kind_is_neither_served_nor_promoted(
+def test_a_base_of_another_model_in_minilms_kind_is_neither_served_norsentiment_base_promoted(
     tmp_path: Path, django_capture_on_commit_callbacks: Any
 ) -> None:
     # Before each model had a kind, sentiment-base held multilingual bases too.
-    _promoted(django_capture_on_commit_callbacks, tmp_path, "multilingual", "sentiment-base")
+    sentiment_base_promoted(
+        django_capture_on_commit_callbacks, tmp_path, "multilingual", "sentiment-base"
+    )
 
     assert adapted_base_path("sentiment", "minilm") is None
     assert adapted_base_path("sentiment", "multilingual") is None
